@@ -1,0 +1,53 @@
+/**
+ * Errors for broken configuration and bugs. Expected states (unknown job, job still running, bad tool
+ * arguments) are never thrown: they are tool results a model can act on.
+ */
+
+/** The machine-readable reason of an {@link AsyncToolsError}. */
+export type AsyncToolsErrorCode =
+  | "INVALID_STORE"
+  | "STORE_UNREACHABLE"
+  | "STORE_LOCKED"
+  | "STORE_CORRUPT"
+  | "STORE_IO"
+  | "INVALID_DEFINITION"
+  | "DUPLICATE_TOOL"
+  | "CLOSED";
+
+/**
+ * Thrown for broken configuration (a malformed store URL, a store file that is not a database, a store
+ * owned by another process) and for misuse of the API. The message says what to do about it.
+ *
+ * @example
+ * ```ts
+ * import { AsyncToolsError } from "@async-tools/core";
+ * try {
+ *   await createAsyncTools({ store: "ftp://nope" });
+ * } catch (error) {
+ *   if (error instanceof AsyncToolsError && error.code === "INVALID_STORE") console.error(error.message);
+ * }
+ * ```
+ */
+export class AsyncToolsError extends Error {
+  override readonly name = "AsyncToolsError";
+  readonly code: AsyncToolsErrorCode;
+
+  constructor(code: AsyncToolsErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+  }
+}
+
+/**
+ * Throw this from inside a step to fail the job at once, without further retries: for errors that
+ * waiting cannot fix, such as an upstream answering 400 to a bad request. Its message reaches the model.
+ *
+ * @example
+ * ```ts
+ * import { PermanentError } from "@async-tools/core";
+ * if (response.status === 400) throw new PermanentError(`Open-Meteo refused the request: ${reason}`);
+ * ```
+ */
+export class PermanentError extends Error {
+  override readonly name = "PermanentError";
+}
