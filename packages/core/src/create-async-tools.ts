@@ -1,0 +1,196 @@
+/**
+ * The runtime: one Resonate instance on the chosen store, shared by every async tool registered on it.
+ */
+import { randomUUID } from "node:crypto";
+import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
+import type { Logger, Network } from "@resonatehq/sdk";
+import { Resonate } from "@resonatehq/sdk/async";
+import type { z } from "zod";
+import type { AsyncTool } from "./define-async-tool.ts";
+import { AsyncToolsError } from "./errors.ts";
+import { log } from "./internal/log.ts";
+import { JobEngine, type JobSnapshot } from "./jobs.ts";
+import { registerTools } from "./register.ts";
+import { JobMeta } from "./store/job-meta.ts";
+import { type OpenedStore, openStore } from "./store/select.ts";
+import { registerTaskTools } from "./tasks/register-task-tools.ts";
+
+/** Options of {@link createAsyncTools}. */
+export interface CreateAsyncToolsOptions {
+  /**
+   * Where jobs live: `sqlite:<path>` or a path (default: `ASYNC_TOOLS_STORE`, then `RESONATE_URL`, then
+   * `async-tools/jobs.db` in the user's data directory), `memory`, `http(s)://…` (a Resonate Server),
+   * `postgres://…` (Resonate's Postgres schema), or a Resonate `Network` object.
+   */
+  store?: string | Network;
+  /** How long finished jobs are kept before they are removed. Default 7 days. */
+  retentionMs?: number;
+  /** `full` also survives power loss on the embedded store (slower); `normal` survives any process crash. */
+  durability?: "normal" | "full";
+  /** Resonate worker group. Default `default`. */
+  group?: string;
+  /** Lease of a running task in ms, renewed by heartbeats; what a remote store waits after a crash. Default 60 s. */
+  leaseMs?: number;
+}
+
+const DAY = 24 * 60 * 60 * 1000;
+
+/** A set of async tools sharing one durable store. Create it with {@link createAsyncTools}. */
+export class AsyncTools {
+  /** What store the jobs live in. */
+  readonly store: { kind: OpenedStore["kind"]; description: string; durable: boolean };
+  private readonly resonate: Resonate;
+  private readonly engine: JobEngine;
+  private readonly opened: OpenedStore;
+  private readonly meta: JobMeta;
+  private recovery: NodeJS.Immediate | undefined;
+  private recovered = false;
+  private closed = false;
+
+  /** @internal Use {@link createAsyncTools}. */
+  constructor(opened: OpenedStore, resonate: Resonate, meta: JobMeta) {
+    this.opened = opened;
+    this.resonate = resonate;
+    this.meta = meta;
+    this.engine = new JobEngine(resonate, opened.network, meta);
+    this.store = { kind: opened.kind, description: opened.description, durable: opened.durable };
+  }
+
+  /**
+   * Registers the tools of each definition on `server`: start, probe, await, cancel, and (unless turned off)
+   * the start tool's native MCP Tasks support. Register every tool right after {@link createAsyncTools}:
+   * jobs interrupted by a crash resume once the current tick of the event loop has registered them.
+   */
+  register(server: McpServer, ...tools: AsyncTool<z.ZodObject, unknown>[]): this {
+    this.assertOpen();
+    for (const tool of tools) {
+      this.define(tool);
+      registerTools(server, tool, this.engine);
+      if (tool.tasks) registerTaskTools(server, tool, this.engine);
+    }
+    return this;
+  }
+
+  /** Registers the durable function of `tool` without exposing MCP tools (workers, scripts, tests). */
+  define(...tools: AsyncTool<z.ZodObject, unknown>[]): this {
+    this.assertOpen();
+    for (const tool of tools) this.engine.define(tool);
+    this.scheduleRecovery();
+    return this;
+  }
+
+  /** Starts (or joins) the job for `input`, validated with the tool's schema. */
+  async start<I extends z.ZodObject, O>(
+    tool: AsyncTool<I, O>,
+    input: z.input<I>,
+    options: { fresh?: boolean } = {},
+  ): Promise<JobSnapshot & { created: boolean }> {
+    this.assertOpen();
+    this.define(tool as unknown as AsyncTool<z.ZodObject, unknown>);
+    const parsed = tool.input.parse(input);
+    const { snapshot, created } = await this.engine.start(
+      tool as unknown as AsyncTool<z.ZodObject, unknown>,
+      parsed,
+      options,
+    );
+    return { ...snapshot, created };
+  }
+
+  /** The state of each job, without waiting. */
+  probe(ids: string[]): Promise<JobSnapshot[]> {
+    this.assertOpen();
+    return Promise.all(ids.map((id) => this.engine.snapshot(id)));
+  }
+
+  /** Waits up to `timeoutMs` for the jobs to finish; returns each one's state, with results. */
+  wait(ids: string[], timeoutMs: number): Promise<JobSnapshot[]> {
+    this.assertOpen();
+    return this.engine.wait(ids, timeoutMs);
+  }
+
+  /** Cancels a job that is still working. */
+  cancel(id: string): Promise<JobSnapshot> {
+    this.assertOpen();
+    return this.engine.cancel(id);
+  }
+
+  /** @internal The job engine, for the Tasks mapping and tests. */
+  get jobs(): JobEngine {
+    return this.engine;
+  }
+
+  /** @internal Job metadata, for the Tasks mapping. */
+  get jobMeta(): JobMeta {
+    return this.meta;
+  }
+
+  /** Stops Resonate and closes the store. Jobs still running resume at the next start on the same store. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.recovery) clearImmediate(this.recovery);
+    await this.resonate.stop();
+    this.meta.closeIfPrivate(this.opened.db !== undefined);
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  private scheduleRecovery(): void {
+    if (this.recovered || this.recovery || !this.opened.recover) return;
+    this.recovery = setImmediate(() => {
+      this.recovery = undefined;
+      this.recovered = true;
+      if (!this.closed) this.opened.recover?.();
+    });
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new AsyncToolsError("CLOSED", "These async tools were closed; create new ones.");
+  }
+}
+
+/** Routes Resonate's logs to stderr; its default logger writes info to stdout, the MCP channel. */
+const resonateLogger: Logger = {
+  debug: (fields, msg) => log("debug", msg, { ...fields, source: "resonate" }),
+  info: (fields, msg) => log("debug", msg, { ...fields, source: "resonate" }),
+  warn: (fields, msg) => log("debug", msg, { ...fields, source: "resonate" }),
+  error: (fields, msg) => log("warn", msg, { ...fields, source: "resonate" }),
+};
+
+/**
+ * Opens the durable store and starts Resonate on it. Fails fast, with an {@link AsyncToolsError}, when the
+ * store is malformed, locked by another process, corrupt, or unreachable.
+ *
+ * @example
+ * ```ts
+ * import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
+ * import { createAsyncTools } from "@async-tools/core";
+ *
+ * const tools = await createAsyncTools({ store: process.env.ASYNC_TOOLS_STORE });
+ * const server = new McpServer({ name: "my-server", version: "1.0.0" });
+ * tools.register(server, slowSquare);
+ * ```
+ */
+export async function createAsyncTools(options: CreateAsyncToolsOptions = {}): Promise<AsyncTools> {
+  const pid = randomUUID().replaceAll("-", "");
+  const group = options.group ?? "default";
+  const opened = await openStore(options.store, {
+    pid,
+    group,
+    logger: resonateLogger,
+    retentionMs: options.retentionMs ?? 7 * DAY,
+    ...(options.durability ? { durability: options.durability } : {}),
+  });
+  const resonate = new Resonate({
+    network: opened.network,
+    pid,
+    group,
+    ttl: options.leaseMs ?? 60_000,
+    logger: resonateLogger,
+  });
+  const meta = new JobMeta(opened.db);
+  log("info", "store opened", { store: opened.description, durable: opened.durable });
+  return new AsyncTools(opened, resonate, meta);
+}

@@ -1,0 +1,358 @@
+import { afterEach, describe, expect, it } from "vitest";
+import { z } from "zod";
+import { type Connected, connect, errorText, gate, structured } from "../test/helpers.ts";
+import { defineAsyncTool, PermanentError } from "./index.ts";
+
+const open: Connected[] = [];
+async function serve(...args: Parameters<typeof connect>): Promise<Connected> {
+  const connected = await connect(...args);
+  open.push(connected);
+  return connected;
+}
+afterEach(async () => {
+  for (const c of open.splice(0)) await c[Symbol.asyncDispose]();
+});
+
+interface Job {
+  job_id: string;
+  status: string;
+  error?: string;
+  result?: unknown;
+  progress?: { fraction: number; message?: string };
+}
+
+function squareTool(counter: { runs: number }, hold?: Promise<void>) {
+  return defineAsyncTool({
+    name: "square",
+    description: "Squares a number slowly",
+    input: z.object({ n: z.number().int(), label: z.string().default("x") }),
+    output: z.object({ square: z.number(), label: z.string() }),
+    run: async (ctx, { n, label }) => {
+      const square = await ctx.run("compute", async () => {
+        counter.runs += 1;
+        ctx.progress(0.5, "computing");
+        if (hold) await hold;
+        return n * n;
+      });
+      return { square, label };
+    },
+  });
+}
+
+describe("start", () => {
+  it("returns a job ID at once and await returns the typed result", async () => {
+    const counter = { runs: 0 };
+    const hold = gate();
+    const c = await serve([squareTool(counter, hold.promise)]);
+    const started = structured<{ job_id: string; status: string; created: boolean }>(
+      await c.call("start_square", { n: 7 }),
+    );
+    expect(started.status).toBe("working");
+    expect(started.created).toBe(true);
+    expect(started.job_id).toMatch(/^square-[0-9a-f]{16}$/);
+    hold.open();
+    const awaited = structured<{ jobs: Job[]; done: boolean }>(
+      await c.call("await_square", { job_ids: [started.job_id] }),
+    );
+    expect(awaited.done).toBe(true);
+    expect(awaited.jobs[0]).toMatchObject({
+      job_id: started.job_id,
+      status: "completed",
+      result: { square: 49, label: "x" },
+    });
+  });
+
+  it("runs the work once for the same arguments in any key order, while running and after completion", async () => {
+    const counter = { runs: 0 };
+    const hold = gate();
+    const c = await serve([squareTool(counter, hold.promise)]);
+    const first = await Promise.all([
+      c.call("start_square", { n: 3, label: "a" }),
+      c.call("start_square", { label: "a", n: 3 }),
+      c.call("start_square", { n: 3, label: "a" }),
+    ]);
+    const ids = new Set(first.map((r) => structured<{ job_id: string }>(r).job_id));
+    expect(ids.size).toBe(1);
+    hold.open();
+    const [id] = [...ids];
+    await c.call("await_square", { job_ids: [id] });
+    const again = structured<{ job_id: string; created: boolean; status: string }>(
+      await c.call("start_square", { label: "a", n: 3 }),
+    );
+    expect(again).toMatchObject({ job_id: id, created: false, status: "completed" });
+    expect(counter.runs).toBe(1);
+  });
+
+  it("treats defaults as part of the canonical input", async () => {
+    const counter = { runs: 0 };
+    const c = await serve([squareTool(counter)]);
+    const a = structured<{ job_id: string }>(await c.call("start_square", { n: 2 }));
+    const b = structured<{ job_id: string }>(await c.call("start_square", { n: 2, label: "x" }));
+    expect(a.job_id).toBe(b.job_id);
+  });
+
+  it("starts a new run on purpose with fresh: true", async () => {
+    const counter = { runs: 0 };
+    const c = await serve([squareTool(counter)]);
+    const a = structured<{ job_id: string }>(await c.call("start_square", { n: 4 }));
+    await c.call("await_square", { job_ids: [a.job_id] });
+    const b = structured<{ job_id: string; created: boolean }>(
+      await c.call("start_square", { n: 4, fresh: true }),
+    );
+    expect(b.created).toBe(true);
+    expect(b.job_id).toBe(`${a.job_id}.r2`);
+    await c.call("await_square", { job_ids: [b.job_id] });
+    expect(counter.runs).toBe(2);
+  });
+
+  it("answers bad arguments with a tool error naming each field, and keeps serving", async () => {
+    const c = await serve([squareTool({ runs: 0 })]);
+    const text = errorText(await c.call("start_square", { n: "seven", label: 5 }));
+    expect(text).toMatch(/\bn\b/);
+    expect(text).toMatch(/label/);
+    const fine = structured<{ status: string }>(await c.call("start_square", { n: 1 }));
+    expect(fine.status).toBe("working");
+  });
+});
+
+describe("probe", () => {
+  it("reports progress of a working job without blocking, and many jobs at once", async () => {
+    const hold = gate();
+    const c = await serve([squareTool({ runs: 0 }, hold.promise)]);
+    const a = structured<{ job_id: string }>(await c.call("start_square", { n: 1 }));
+    const b = structured<{ job_id: string }>(await c.call("start_square", { n: 2 }));
+    await expect
+      .poll(async () => {
+        const probed = structured<{ jobs: Job[] }>(
+          await c.call("probe_square", { job_ids: [a.job_id, b.job_id] }),
+        );
+        return probed.jobs.map((j) => [j.status, j.progress?.message]);
+      })
+      .toEqual([
+        ["working", "computing"],
+        ["working", "computing"],
+      ]);
+    hold.open();
+  });
+
+  it("accepts job IDs as a JSON string, a single ID, or objects", async () => {
+    const c = await serve([squareTool({ runs: 0 })]);
+    const { job_id } = structured<{ job_id: string }>(await c.call("start_square", { n: 5 }));
+    for (const form of [JSON.stringify([job_id]), job_id, [{ job_id }], { job_id }]) {
+      const probed = structured<{ jobs: Job[] }>(await c.call("probe_square", { job_ids: form }));
+      expect(probed.jobs.map((j) => j.job_id)).toEqual([job_id]);
+    }
+    const bad = errorText(await c.call("probe_square", { job_ids: 42 }));
+    expect(bad).toContain("job_ids");
+  });
+
+  it("says an unknown job is unknown, by ID", async () => {
+    const c = await serve([squareTool({ runs: 0 })]);
+    expect(errorText(await c.call("probe_square", { job_ids: ["square-nope"] }))).toContain("square-nope");
+    const { job_id } = structured<{ job_id: string }>(await c.call("start_square", { n: 5 }));
+    const mixed = structured<{ jobs: Job[] }>(
+      await c.call("probe_square", { job_ids: [job_id, "square-nope"] }),
+    );
+    expect(mixed.jobs[1]).toMatchObject({ job_id: "square-nope", status: "not_found" });
+  });
+});
+
+describe("await", () => {
+  it("returns after the bounded wait with the jobs still working, not an error", async () => {
+    const hold = gate();
+    const c = await serve([squareTool({ runs: 0 }, hold.promise)]);
+    const { job_id } = structured<{ job_id: string }>(await c.call("start_square", { n: 9 }));
+    const began = Date.now();
+    const result = await c.call("await_square", { job_ids: [job_id], timeout_seconds: 0.3 });
+    expect(Date.now() - began).toBeLessThan(5000);
+    expect(structured(result)).toMatchObject({ done: false, still_working: [job_id] });
+    hold.open();
+  });
+
+  it("caps the wait at the tool's maximum", async () => {
+    const hold = gate();
+    const tool = defineAsyncTool({
+      name: "capped",
+      description: "Waits for a gate",
+      input: z.object({}),
+      await: { maxSeconds: 0.2 },
+      run: async (ctx) => ctx.run("wait", () => hold.promise.then(() => 1)),
+    });
+    const c = await serve([tool]);
+    const { job_id } = structured<{ job_id: string }>(await c.call("start_capped", {}));
+    const began = Date.now();
+    structured(await c.call("await_capped", { job_ids: [job_id], timeout_seconds: 600 }));
+    expect(Date.now() - began).toBeLessThan(5000);
+    hold.open();
+  });
+
+  it("sends progress notifications while it waits when the client asks for them", async () => {
+    const hold = gate();
+    const c = await serve([squareTool({ runs: 0 }, hold.promise)]);
+    const { job_id } = structured<{ job_id: string }>(await c.call("start_square", { n: 9 }));
+    const seen: { progress: number; message?: string }[] = [];
+    setTimeout(() => hold.open(), 4500);
+    const result = await c.client.callTool(
+      { name: "await_square", arguments: { job_ids: [job_id], timeout_seconds: 10 } },
+      undefined,
+      { onprogress: (p) => seen.push(p), resetTimeoutOnProgress: true },
+    );
+    expect(result.isError).toBeFalsy();
+    expect(seen.length).toBeGreaterThanOrEqual(1);
+    expect(seen[0]?.message).toContain("computing");
+  });
+});
+
+describe("cancel", () => {
+  it("cancels a working job, and a later start runs it afresh", async () => {
+    const counter = { runs: 0 };
+    const hold = gate();
+    const c = await serve([squareTool(counter, hold.promise)]);
+    const { job_id } = structured<{ job_id: string }>(await c.call("start_square", { n: 6 }));
+    await expect.poll(() => counter.runs).toBe(1);
+    const cancelled = structured<{ jobs: Job[] }>(await c.call("cancel_square", { job_ids: [job_id] }));
+    expect(cancelled.jobs[0]?.status).toBe("cancelled");
+    const probed = structured<{ jobs: Job[] }>(await c.call("probe_square", { job_ids: [job_id] }));
+    expect(probed.jobs[0]?.status).toBe("cancelled");
+    const awaited = structured<{ jobs: Job[]; done: boolean }>(
+      await c.call("await_square", { job_ids: [job_id] }),
+    );
+    expect(awaited.jobs[0]?.status).toBe("cancelled");
+    hold.open();
+    const again = structured<{ job_id: string; created: boolean }>(await c.call("start_square", { n: 6 }));
+    expect(again.created).toBe(true);
+    expect(again.job_id).not.toBe(job_id);
+    await c.call("await_square", { job_ids: [again.job_id] });
+    expect(counter.runs).toBe(2);
+  });
+
+  it("can be left out", async () => {
+    const tool = defineAsyncTool({
+      name: "nocancel",
+      description: "x",
+      input: z.object({}),
+      tools: { cancel: false },
+      run: async () => 1,
+    });
+    const c = await serve([tool]);
+    const { tools } = await c.client.listTools();
+    expect(tools.map((t) => t.name).sort()).toEqual(["await_nocancel", "probe_nocancel", "start_nocancel"]);
+  });
+});
+
+describe("failures", () => {
+  it("retries a failing step with backoff and completes when it recovers", async () => {
+    let attempts = 0;
+    const tool = defineAsyncTool({
+      name: "flaky",
+      description: "Fails twice",
+      input: z.object({}),
+      retry: { attempts: 4, initialDelayMs: 20 },
+      run: async (ctx) =>
+        ctx.run("call", () => {
+          attempts += 1;
+          if (attempts < 3) throw new Error("upstream 503");
+          return "ok";
+        }),
+    });
+    const c = await serve([tool]);
+    const { job_id } = structured<{ job_id: string }>(await c.call("start_flaky", {}));
+    const done = structured<{ jobs: Job[] }>(await c.call("await_flaky", { job_ids: [job_id] }));
+    expect(done.jobs[0]).toMatchObject({ status: "completed", result: "ok" });
+    expect(attempts).toBe(3);
+  });
+
+  it("marks the job failed with the error's message once retries give up, and keeps serving", async () => {
+    let attempts = 0;
+    const tool = defineAsyncTool({
+      name: "broken",
+      description: "Always fails",
+      input: z.object({ k: z.number() }),
+      retry: { attempts: 3, initialDelayMs: 10 },
+      run: async (ctx) =>
+        ctx.run("call", () => {
+          attempts += 1;
+          throw new Error("the upstream is down");
+        }),
+    });
+    const c = await serve([tool]);
+    const { job_id } = structured<{ job_id: string }>(await c.call("start_broken", { k: 1 }));
+    const done = structured<{ jobs: Job[] }>(await c.call("await_broken", { job_ids: [job_id] }));
+    expect(done.jobs[0]).toMatchObject({ status: "failed", error: "the upstream is down" });
+    expect(JSON.stringify(done)).not.toContain("at ");
+    expect(attempts).toBe(3);
+    expect(structured(await c.call("start_broken", { k: 2 }))).toMatchObject({ status: "working" });
+  });
+
+  it("does not retry a PermanentError", async () => {
+    let attempts = 0;
+    const tool = defineAsyncTool({
+      name: "refused",
+      description: "Refused upstream",
+      input: z.object({}),
+      retry: { attempts: 5, initialDelayMs: 10 },
+      run: async (ctx) =>
+        ctx.run("call", () => {
+          attempts += 1;
+          throw new PermanentError("Open-Meteo refused the request (400): bad latitude");
+        }),
+    });
+    const c = await serve([tool]);
+    const { job_id } = structured<{ job_id: string }>(await c.call("start_refused", {}));
+    const done = structured<{ jobs: Job[] }>(await c.call("await_refused", { job_ids: [job_id] }));
+    expect(done.jobs[0]).toMatchObject({ status: "failed", error: expect.stringContaining("bad latitude") });
+    expect(attempts).toBe(1);
+  });
+
+  it("fails a job that outlives its timeout", async () => {
+    const hold = gate();
+    const tool = defineAsyncTool({
+      name: "slowpoke",
+      description: "Too slow",
+      input: z.object({}),
+      timeoutMs: 300,
+      run: async (ctx) => ctx.run("wait", () => hold.promise.then(() => 1)),
+    });
+    const c = await serve([tool]);
+    const { job_id } = structured<{ job_id: string }>(await c.call("start_slowpoke", {}));
+    await new Promise((r) => setTimeout(r, 500));
+    const probed = structured<{ jobs: Job[] }>(await c.call("probe_slowpoke", { job_ids: [job_id] }));
+    expect(probed.jobs[0]).toMatchObject({ status: "failed", error: expect.stringContaining("timed out") });
+    hold.open();
+  });
+});
+
+describe("several tools on one server", () => {
+  it("namespaces job IDs per tool and rejects another tool's IDs clearly", async () => {
+    const one = defineAsyncTool({
+      name: "one",
+      description: "1",
+      input: z.object({ v: z.number() }),
+      run: async () => 1,
+    });
+    const two = defineAsyncTool({
+      name: "two",
+      description: "2",
+      input: z.object({ v: z.number() }),
+      run: async () => 2,
+    });
+    const c = await serve([one, two]);
+    const a = structured<{ job_id: string }>(await c.call("start_one", { v: 1 }));
+    const b = structured<{ job_id: string }>(await c.call("start_two", { v: 1 }));
+    expect(a.job_id).not.toBe(b.job_id);
+    const text = errorText(await c.call("probe_one", { job_ids: [b.job_id] }));
+    expect(text).toContain("probe_two");
+  });
+
+  it("describes and annotates every tool so a model knows what to call next", async () => {
+    const c = await serve([squareTool({ runs: 0 })]);
+    const { tools } = await c.client.listTools();
+    const byName = Object.fromEntries(tools.map((t) => [t.name, t]));
+    expect(byName.start_square?.annotations).toMatchObject({ idempotentHint: true });
+    expect(byName.probe_square?.annotations).toMatchObject({ readOnlyHint: true });
+    expect(byName.await_square?.annotations).toMatchObject({ readOnlyHint: true });
+    expect(byName.start_square?.description).toContain("await_square");
+    expect(byName.await_square?.outputSchema).toBeDefined();
+    expect(JSON.stringify(byName.await_square?.outputSchema)).toContain("square");
+  });
+});

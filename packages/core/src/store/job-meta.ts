@@ -1,0 +1,116 @@
+/**
+ * What Resonate's promises do not hold about a job: the tool it belongs to, the latest progress its function
+ * reported, and a row that outlives retention so a probe can say a job expired rather than never existed.
+ * Lives in the store's SQLite file when there is one, else in an in-memory SQLite database.
+ */
+import { DatabaseSync, type StatementSync } from "node:sqlite";
+
+/** Latest progress a job's function reported. */
+export interface JobProgress {
+  fraction: number;
+  message?: string;
+  updatedAt: number;
+}
+
+/** One job's metadata row. */
+export interface JobMetaRow {
+  id: string;
+  tool: string;
+  createdAt: number;
+  progress?: JobProgress;
+}
+
+/** Job metadata over one SQLite connection (shared with the store, or private and in memory). */
+export class JobMeta {
+  private readonly insert: StatementSync;
+  private readonly update: StatementSync;
+  private readonly select: StatementSync;
+  private readonly page: StatementSync;
+  private readonly pageTool: StatementSync;
+  private readonly prune: StatementSync;
+  private readonly db: DatabaseSync;
+
+  constructor(db: DatabaseSync = new DatabaseSync(":memory:")) {
+    this.db = db;
+    db.exec(`
+      CREATE TABLE IF NOT EXISTS async_tools_jobs (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        id TEXT NOT NULL UNIQUE,
+        tool TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        progress REAL,
+        message TEXT,
+        progress_at INTEGER
+      );
+      CREATE INDEX IF NOT EXISTS async_tools_jobs_tool ON async_tools_jobs (tool, seq);
+    `);
+    this.insert = db.prepare(
+      "INSERT OR IGNORE INTO async_tools_jobs (id, tool, created_at) VALUES (?, ?, ?)",
+    );
+    this.update = db.prepare(
+      "UPDATE async_tools_jobs SET progress = ?, message = ?, progress_at = ? WHERE id = ?",
+    );
+    this.select = db.prepare("SELECT * FROM async_tools_jobs WHERE id = ?");
+    this.page = db.prepare("SELECT * FROM async_tools_jobs WHERE seq > ? ORDER BY seq LIMIT ?");
+    this.pageTool = db.prepare(
+      "SELECT * FROM async_tools_jobs WHERE tool = ? AND seq > ? ORDER BY seq LIMIT ?",
+    );
+    this.prune = db.prepare("DELETE FROM async_tools_jobs WHERE created_at < ?");
+  }
+
+  /** Notes that `id` is a job of `tool`; a second call for the same ID changes nothing. */
+  record(id: string, tool: string, now: number): void {
+    this.insert.run(id, tool, now);
+  }
+
+  /** Stores the latest progress of `id`. */
+  progress(id: string, fraction: number, message: string | undefined, now: number): void {
+    this.update.run(fraction, message ?? null, now, id);
+  }
+
+  /** The metadata of `id`, if it was ever recorded (and not yet pruned). */
+  get(id: string): JobMetaRow | undefined {
+    const row = this.select.get(id) as Record<string, unknown> | undefined;
+    return row === undefined ? undefined : toRow(row);
+  }
+
+  /** Jobs in start order after `cursor` (an opaque number from an earlier page), optionally of one tool. */
+  list(options: { tool?: string; cursor?: number; limit: number }): { rows: JobMetaRow[]; next?: number } {
+    const after = options.cursor ?? 0;
+    const raw = (
+      options.tool === undefined
+        ? this.page.all(after, options.limit + 1)
+        : this.pageTool.all(options.tool, after, options.limit + 1)
+    ) as Record<string, unknown>[];
+    const more = raw.length > options.limit;
+    const taken = more ? raw.slice(0, options.limit) : raw;
+    const last = taken.at(-1);
+    return { rows: taken.map(toRow), ...(more && last ? { next: Number(last.seq) } : {}) };
+  }
+
+  /** Forgets jobs started before `before` (epoch ms); returns how many. */
+  pruneBefore(before: number): number {
+    return Number(this.prune.run(before).changes);
+  }
+
+  /** Closes a private in-memory database; a shared store connection is closed by its owner. */
+  closeIfPrivate(shared: boolean): void {
+    if (!shared) this.db.close();
+  }
+}
+
+function toRow(row: Record<string, unknown>): JobMetaRow {
+  const result: JobMetaRow = {
+    id: String(row.id),
+    tool: String(row.tool),
+    createdAt: Number(row.created_at),
+  };
+  if (row.progress !== null && row.progress !== undefined) {
+    result.progress = {
+      fraction: Number(row.progress),
+      updatedAt: Number(row.progress_at),
+      ...(typeof row.message === "string" ? { message: row.message } : {}),
+    };
+  }
+  return result;
+}

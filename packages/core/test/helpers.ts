@@ -1,0 +1,63 @@
+/**
+ * Test helpers: a real McpServer and a real Client over the SDK's linked in-memory transports.
+ */
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js";
+import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
+import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
+import type { Network } from "@resonatehq/sdk";
+import type { z } from "zod";
+import { type AsyncTool, type AsyncTools, createAsyncTools } from "../src/index.ts";
+
+export interface Connected {
+  client: Client;
+  server: McpServer;
+  tools: AsyncTools;
+  call(name: string, args: Record<string, unknown>): Promise<CallToolResult>;
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+/** Builds a server with `defs` on `store` and connects a client to it in memory. */
+export async function connect(
+  defs: AsyncTool<z.ZodObject, unknown>[],
+  store: string | Network = "memory",
+): Promise<Connected> {
+  const tools = await createAsyncTools({ store });
+  const server = new McpServer({ name: "test", version: "0.0.0" });
+  tools.register(server, ...defs);
+  const client = new Client({ name: "test-client", version: "0.0.0" });
+  const [clientTransport, serverTransport] = InMemoryTransport.createLinkedPair();
+  await Promise.all([server.connect(serverTransport), client.connect(clientTransport)]);
+  return {
+    client,
+    server,
+    tools,
+    call: async (name, args) => (await client.callTool({ name, arguments: args })) as CallToolResult,
+    async [Symbol.asyncDispose]() {
+      await client.close();
+      await server.close();
+      await tools.close();
+    },
+  };
+}
+
+/** The structuredContent of a successful tool result (fails the test on an error result). */
+export function structured<T = Record<string, unknown>>(result: CallToolResult): T {
+  if (result.isError) throw new Error(`tool error: ${JSON.stringify(result.content)}`);
+  return result.structuredContent as T;
+}
+
+/** The text of an error result (fails the test on a success). */
+export function errorText(result: CallToolResult): string {
+  if (!result.isError) throw new Error(`expected an error, got ${JSON.stringify(result.structuredContent)}`);
+  return result.content.map((c) => (c.type === "text" ? c.text : "")).join("\n");
+}
+
+/** A promise plus its resolver, for steering durable functions from tests. */
+export function gate<T = void>(): { promise: Promise<T>; open: (value: T) => void } {
+  let open!: (value: T) => void;
+  const promise = new Promise<T>((resolve) => {
+    open = resolve;
+  });
+  return { promise, open };
+}
