@@ -166,6 +166,7 @@ export function defineAsyncTool<I extends z.ZodObject, O>(options: AsyncToolOpti
   }
   const retry = options.retry === false ? { attempts: 1 } : (options.retry ?? {});
   const tools = options.tools ?? {};
+  const cancel: string | false = tools.cancel === false ? false : (tools.cancel ?? `cancel_${name}`);
   return Object.freeze({
     name,
     description: options.description,
@@ -176,7 +177,7 @@ export function defineAsyncTool<I extends z.ZodObject, O>(options: AsyncToolOpti
       start: tools.start ?? `start_${name}`,
       probe: tools.probe ?? `probe_${name}`,
       await: tools.await ?? `await_${name}`,
-      cancel: tools.cancel === false ? false : (tools.cancel ?? `cancel_${name}`),
+      cancel,
     },
     idField,
     jobId: options.jobId,
