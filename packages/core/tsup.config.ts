@@ -8,4 +8,6 @@ export default defineConfig({
   sourcemap: true,
   target: "node22",
   platform: "node",
+  // node:sqlite exists only with its prefix; tsup would strip it.
+  removeNodeProtocol: false,
 });
