@@ -1,0 +1,64 @@
+/**
+ * Reading tool results the way a model would: structured content, job IDs, and awaiting jobs to the end.
+ */
+import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
+import { deadline } from "./time.ts";
+
+/** Anything that calls tools: an in-process client or a child process's client. */
+export interface Caller {
+  call(name: string, args: Record<string, unknown>, timeoutMs?: number): Promise<CallToolResult>;
+  close(): Promise<void>;
+}
+
+/** One job as probe and await report it. */
+export interface Job {
+  job_id: string;
+  status: string;
+  error?: string;
+  result?: Record<string, number>;
+}
+
+/** The text of a tool result. */
+export function textOf(result: CallToolResult): string {
+  return result.content.map((c) => (c.type === "text" ? c.text : "")).join("\n");
+}
+
+/** The structuredContent of a successful tool result; throws with the text of an error result. */
+export function structured<T = Record<string, unknown>>(result: CallToolResult): T {
+  if (result.isError) throw new Error(`tool error: ${textOf(result).slice(0, 500)}`);
+  return result.structuredContent as T;
+}
+
+/** Starts a job through `start_<tool>` and returns its ID and whether this call created it. */
+export async function startJob(
+  caller: Caller,
+  tool: string,
+  args: Record<string, unknown>,
+): Promise<{ id: string; created: boolean }> {
+  const out = structured<{ job_id: string; created: boolean }>(await caller.call(`start_${tool}`, args));
+  return { id: out.job_id, created: out.created };
+}
+
+/** Calls `await_<tool>` until every job is done (in chunks of at most 1000 IDs) or `timeoutMs` passes. */
+export async function awaitJobs(
+  caller: Caller,
+  tool: string,
+  ids: string[],
+  timeoutMs: number,
+): Promise<Job[]> {
+  const until = deadline(timeoutMs);
+  const done = new Map<string, Job>();
+  for (let i = 0; i < 10_000 && done.size < ids.length && !until.passed(); i++) {
+    const pending = ids.filter((id) => !done.has(id)).slice(0, 1000);
+    const seconds = Math.max(0.1, Math.min(20, until.left() / 1000));
+    const out = structured<{ jobs: Job[] }>(
+      await caller.call(
+        `await_${tool}`,
+        { job_ids: pending, timeout_seconds: seconds },
+        seconds * 1000 + 30_000,
+      ),
+    );
+    for (const job of out.jobs) if (job.status !== "working") done.set(job.job_id, job);
+  }
+  return ids.map((id) => done.get(id) ?? { job_id: id, status: "working" });
+}

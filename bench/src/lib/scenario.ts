@@ -1,0 +1,31 @@
+/**
+ * What each harness scenario gives back: a printed table, figures for the JSON file, and checks (targets
+ * for the benchmarks, pass/fail for the reliability suite).
+ */
+
+/** A target or a property, with whether it held and the measured figure it was judged on. */
+export interface Check {
+  name: string;
+  ok: boolean;
+  detail: string;
+}
+
+/** The outcome of one scenario. */
+export interface ScenarioResult {
+  name: string;
+  table: string;
+  figures: Record<string, unknown>;
+  checks: Check[];
+}
+
+/** Sizes and durations of a run: the full one, or the smaller `--quick` / `--short` one. */
+export interface RunOptions {
+  quick: boolean;
+}
+
+let next = 1;
+
+/** A number never used before in this run, to make a job input (and so its job) new. */
+export function fresh(): number {
+  return next++;
+}

@@ -1,0 +1,39 @@
+/**
+ * The bench server as a process: MCP over stdio by default, Streamable HTTP on 127.0.0.1 with `--http`.
+ * Jobs live in `ASYNC_TOOLS_STORE`; the three-step job writes its side effects to `BENCH_SIDE_EFFECTS`.
+ */
+import { parseArgs } from "node:util";
+import { createAsyncTools } from "@async-tools/core";
+import { StdioServerTransport } from "@modelcontextprotocol/sdk/server/stdio.js";
+import { startHttp } from "../../apps/weather/src/http.ts";
+import { buildBenchServer } from "./bench-server.ts";
+
+const { values } = parseArgs({
+  options: {
+    http: { type: "boolean", default: false },
+    port: { type: "string", default: "0" },
+  },
+});
+
+async function main(): Promise<void> {
+  const tools = await createAsyncTools({ store: process.env.ASYNC_TOOLS_STORE ?? "memory" });
+  const shutdown = async () => {
+    await tools.close().catch(() => undefined);
+    process.exit(0);
+  };
+  process.once("SIGINT", shutdown);
+  process.once("SIGTERM", shutdown);
+
+  if (values.http) {
+    const http = await startHttp({ port: Number(values.port), build: async () => buildBenchServer(tools) });
+    process.stderr.write(`async-tools-bench: listening on ${http.url}\n`);
+    return;
+  }
+  await buildBenchServer(tools).connect(new StdioServerTransport());
+  process.stdin.once("end", shutdown);
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`async-tools-bench: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exit(1);
+});
