@@ -1,0 +1,957 @@
+/**
+ * The embedded, durable Resonate network: the SDK's own protocol server runs in this process, and every
+ * promise, task, schedule and timeout a request touches is committed to one SQLite file before the answer
+ * leaves. RAM holds only in-flight work; settled history is read back from disk when a request names it.
+ */
+import { randomUUID } from "node:crypto";
+import { closeSync, mkdirSync, openSync, readSync, statSync } from "node:fs";
+import { dirname, resolve } from "node:path";
+import { DatabaseSync, type StatementSync } from "node:sqlite";
+import {
+  LocalNetwork,
+  type Message,
+  type Network,
+  type Request,
+  type Response,
+  type Send,
+} from "@resonatehq/sdk";
+import { AsyncToolsError } from "../errors.ts";
+import { log } from "../internal/log.ts";
+
+/** Options of {@link SqliteNetwork}. */
+export interface SqliteNetworkOptions {
+  /** The store file, created with its directory when missing; `":memory:"` keeps nothing across restarts. */
+  path: string;
+  /** This process's id in the unicast and anycast addresses. Default: a random id. */
+  pid?: string;
+  /** The group in the unicast and anycast addresses. Default `"default"`. */
+  group?: string;
+  /** How often due timeouts (leases, retries, promise deadlines, schedules) fire, in ms. Default 1000; 0 disables. */
+  tickMs?: number;
+  /**
+   * `"normal"` (default) never loses a committed request when the process crashes or is killed, only on
+   * power loss or an OS crash; `"full"` also survives those, at the cost of an fsync per request.
+   */
+  durability?: "normal" | "full";
+  /** How long finished lineages are kept, in ms. Default 7 days; `Infinity` keeps them forever. */
+  retentionMs?: number;
+}
+
+type PromiseState = "pending" | "resolved" | "rejected" | "rejected_canceled" | "rejected_timedout";
+type TaskState = "pending" | "acquired" | "suspended" | "halted" | "fulfilled";
+
+/** The SDK server's promise entity (not its wire record: this one carries callbacks and listeners). */
+interface StoredPromise {
+  id: string;
+  state: PromiseState;
+  tags: Record<string, string>;
+  createdAt: number;
+  settledAt: number | null;
+  callbacks: Set<string>;
+  listeners: Set<string>;
+}
+
+/** The SDK server's task entity, with its buffered resumes. */
+interface StoredTask {
+  id: string;
+  state: TaskState;
+  version: number;
+  resumes: Set<string>;
+}
+
+/** The SDK server's schedule entity; only the fields this file reads are named. */
+interface StoredSchedule {
+  id: string;
+  promiseId: string;
+}
+
+interface Timeout {
+  id: string;
+  timeout: number;
+}
+
+interface TaskTimeout extends Timeout {
+  type: 0 | 1;
+}
+
+type Change =
+  | { kind: "promise.set"; promise: { id: string } }
+  | { kind: "task.set"; task: { id: string } }
+  | { kind: "schedule.set"; schedule: { id: string } }
+  | { kind: "schedule.del"; id: string }
+  | { kind: "ptimeout.set" | "stimeout.set"; timeout: Timeout }
+  | { kind: "ttimeout.set"; timeout: TaskTimeout }
+  | { kind: "ptimeout.del" | "ttimeout.del" | "stimeout.del"; id: string }
+  | { kind: "message.send"; address: string; message: Message };
+
+/**
+ * The part of the SDK's (unexported) `Server` class from `network/local.js` this file relies on. It is
+ * reached through `new LocalNetwork().server`; `@resonatehq/sdk` is pinned to an exact version for that.
+ */
+interface ProtocolServer {
+  promises: Map<string, StoredPromise>;
+  tasks: Map<string, StoredTask>;
+  schedules: Map<string, StoredSchedule>;
+  pTimeouts: Timeout[];
+  tTimeouts: TaskTimeout[];
+  sTimeouts: Timeout[];
+  outgoing: unknown[];
+  apply(
+    now: number,
+    req: Request,
+  ): { response: { kind: Response["kind"]; head: { status: number }; data: unknown }; changes: Change[] };
+}
+
+const SCHEMA_VERSION = "1";
+const FORMAT = "async-tools-resonate";
+const SQLITE_MAGIC = Buffer.from("SQLite format 3\0", "latin1");
+const DAY = 24 * 60 * 60 * 1000;
+const GC_EVERY_MS = 60 * 60 * 1000;
+const GC_BATCH = 256;
+
+const SCHEMA = `
+  CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+  CREATE TABLE promises (
+    id TEXT PRIMARY KEY,
+    seq INTEGER NOT NULL,
+    state TEXT NOT NULL,
+    origin TEXT NOT NULL,
+    branch TEXT,
+    created_at INTEGER NOT NULL,
+    settled_at INTEGER,
+    body TEXT NOT NULL
+  );
+  CREATE INDEX promises_pending ON promises (seq) WHERE state = 'pending';
+  CREATE INDEX promises_branch ON promises (branch, seq) WHERE branch IS NOT NULL;
+  CREATE INDEX promises_origin ON promises (origin, state);
+  CREATE INDEX promises_settled_roots ON promises (settled_at, id) WHERE id = origin AND state <> 'pending';
+  CREATE TABLE tasks (id TEXT PRIMARY KEY, state TEXT NOT NULL, body TEXT NOT NULL);
+  CREATE INDEX tasks_unfulfilled ON tasks (state) WHERE state <> 'fulfilled';
+  CREATE TABLE schedules (id TEXT PRIMARY KEY, body TEXT NOT NULL);
+  CREATE TABLE timeouts (
+    kind TEXT NOT NULL,
+    id TEXT NOT NULL,
+    type INTEGER,
+    timeout INTEGER NOT NULL,
+    seq INTEGER NOT NULL,
+    PRIMARY KEY (kind, id)
+  ) WITHOUT ROWID;
+`;
+
+/**
+ * A Resonate `Network` whose state lives in one SQLite file owned by this process. It answers every request
+ * exactly as the SDK's in-memory server would, but only after the change is committed, so a crash or
+ * `SIGKILL` loses nothing that was acknowledged. A second process opening the same file is refused with
+ * `STORE_LOCKED`; a file that is not a store is refused with `STORE_CORRUPT` and left untouched.
+ *
+ * Call {@link SqliteNetwork.recover} once every function is registered, to resume the work a previous
+ * process left behind.
+ *
+ * @example
+ * ```ts
+ * import { Resonate } from "@resonatehq/sdk/async";
+ * import { SqliteNetwork } from "./sqlite-network.ts";
+ *
+ * const network = await SqliteNetwork.open({ path: "./jobs.db" });
+ * const resonate = new Resonate({ network });
+ * resonate.register("greet", async (_ctx: unknown, name: string) => `hello ${name}`);
+ * network.recover();
+ * const handle = await resonate.run("greet-ada", "greet", "Ada");
+ * console.error(await handle.result());
+ * await resonate.stop();
+ * ```
+ */
+export class SqliteNetwork implements Network {
+  /** The store file (absolute), or `":memory:"`. */
+  readonly path: string;
+  /** This process's own address, used for listeners. */
+  readonly unicast: string;
+  /** The address of this process's group, used as the default target of work. */
+  readonly anycast: string;
+
+  private readonly tickMs: number;
+  private readonly durability: "normal" | "full";
+  private readonly retentionMs: number;
+  private readonly server: ProtocolServer;
+  private subscribers: ((msg: Message) => void)[] = [];
+  private database: DatabaseSync | undefined;
+  private statements: Statements | undefined;
+  private state: "new" | "open" | "closed" = "new";
+  private seq = 1;
+  private orphans = new Map<string, number>();
+  private tickTimer: NodeJS.Timeout | undefined;
+  private gcTimer: NodeJS.Timeout | undefined;
+
+  /** Builds the network without touching the file; {@link SqliteNetwork.init} (or {@link SqliteNetwork.open}) opens it. */
+  constructor(options: SqliteNetworkOptions) {
+    const { pid = randomUUID().replace(/-/g, ""), group = "default" } = options;
+    this.path = options.path === ":memory:" ? ":memory:" : resolve(options.path);
+    this.tickMs = options.tickMs ?? 1000;
+    this.durability = options.durability ?? "normal";
+    this.retentionMs = options.retentionMs ?? 7 * DAY;
+    this.unicast = `sqlite://uni@${group}/${pid}`;
+    this.anycast = `sqlite://any@${group}/${pid}`;
+    this.server = (new LocalNetwork() as unknown as { server: ProtocolServer }).server;
+    if (!(this.server?.promises instanceof Map) || typeof this.server.apply !== "function") {
+      throw new Error(
+        "@resonatehq/sdk changed its LocalNetwork internals; SqliteNetwork needs the pinned version",
+      );
+    }
+  }
+
+  /**
+   * Opens the store at `options.path`, taking its lock and loading the work in flight.
+   *
+   * @throws AsyncToolsError `STORE_LOCKED`, `STORE_CORRUPT` or `STORE_IO`, with what to do about it.
+   * @example
+   * ```ts
+   * const network = await SqliteNetwork.open({ path: "./jobs.db", durability: "full" });
+   * ```
+   */
+  static async open(options: SqliteNetworkOptions): Promise<SqliteNetwork> {
+    const network = new SqliteNetwork(options);
+    await network.init();
+    return network;
+  }
+
+  /**
+   * The store's SQLite connection, for tables of the library's own kept in the same file.
+   *
+   * @throws AsyncToolsError `CLOSED` before `init()` or after `stop()`.
+   */
+  get db(): DatabaseSync {
+    if (this.database === undefined) {
+      throw new AsyncToolsError(
+        "CLOSED",
+        `The store ${this.path} is not open: await SqliteNetwork.open() first.`,
+      );
+    }
+    return this.database;
+  }
+
+  /** The address that reaches any process of group `target`. */
+  match(target: string): string {
+    return `sqlite://any@${target}`;
+  }
+
+  /**
+   * Opens the file, takes its lock and loads pending promises, unfinished tasks, schedules and timeouts.
+   * Dispatches nothing (see {@link SqliteNetwork.recover}). Calling it again does nothing.
+   */
+  async init(): Promise<void> {
+    this.start();
+  }
+
+  /** Stops the timeout loop and closes the file, releasing its lock. Later requests fail with `CLOSED`. */
+  async stop(): Promise<void> {
+    this.close();
+  }
+
+  /** Answers a protocol request, once its effects are committed. */
+  readonly send: Send = ((req: Request) => {
+    try {
+      return Promise.resolve(this.execute(Date.now(), req));
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }) as Send;
+
+  /** Subscribes to the messages (`execute`, `unblock`) the store sends; one process owns the store, so all. */
+  recv(callback: (msg: Message) => void): void {
+    this.subscribers.push(callback);
+  }
+
+  /**
+   * Resumes the work a previous owner of the file left: its leases and retries fall due now, so execution
+   * restarts at once instead of after a lease timeout. The file lock proves that owner is dead. Call it once,
+   * after every function is registered. Touches only tasks that were in flight when the file was opened and
+   * leaves delayed work (`resonate:delay`) for its time.
+   */
+  recover(): void {
+    this.start();
+    const now = Date.now();
+    let resumed = 0;
+    for (const timeout of this.server.tTimeouts) {
+      const task = this.server.tasks.get(timeout.id);
+      if (task === undefined || this.orphans.get(task.id) !== task.version) continue;
+      const delay = Number(this.server.promises.get(task.id)?.tags["resonate:delay"]);
+      const deferred = task.state === "pending" && Number.isFinite(delay) && delay > now;
+      if ((task.state === "acquired" || task.state === "pending") && !deferred) {
+        timeout.timeout = Math.min(timeout.timeout, now);
+        resumed++;
+      }
+    }
+    this.orphans.clear();
+    if (resumed > 0)
+      log("info", "resuming work left by a previous process", { store: this.path, tasks: resumed });
+    this.tick(now);
+  }
+
+  /**
+   * Applies `req` at time `now` through the full path (load, apply, commit, dispatch, evict): what `send`
+   * does with `Date.now()`. For tests and benchmarks that drive the clock.
+   */
+  applyAt(now: number, req: Request): Response {
+    return this.execute(now, req);
+  }
+
+  /** How many promises and tasks are held in RAM: the in-flight ones (and nothing settled). */
+  residentCounts(): { promises: number; tasks: number } {
+    return { promises: this.server.promises.size, tasks: this.server.tasks.size };
+  }
+
+  /**
+   * Deletes, in bounded batches, the lineages whose root promise settled before `now - retentionMs`: every
+   * promise of that origin, with its task and timeouts. Keeps a lineage while any member is pending or held
+   * in RAM. Returns how many lineages were deleted.
+   */
+  gc(now: number, retentionMs: number): number {
+    this.start();
+    if (!(retentionMs < Number.POSITIVE_INFINITY)) return 0;
+    const sql = this.statements!;
+    const db = this.db;
+    const cutoff = now - retentionMs;
+    let cursor: { settled: number; id: string } = { settled: Number.MIN_SAFE_INTEGER, id: "" };
+    let deleted = 0;
+    for (;;) {
+      const roots = sql.oldRoots.all(cutoff, cursor.settled, cursor.id, GC_BATCH) as {
+        id: string;
+        settled_at: number;
+      }[];
+      const last = roots.at(-1);
+      if (last === undefined) break;
+      cursor = { settled: last.settled_at, id: last.id };
+      db.exec("BEGIN");
+      try {
+        for (const root of roots) {
+          const members = sql.lineage.all(root.id) as { id: string; state: string }[];
+          const busy = members.some(
+            (m) => m.state === "pending" || this.server.promises.has(m.id) || this.server.tasks.has(m.id),
+          );
+          if (busy) continue;
+          sql.deleteLineageTimeouts.run(root.id);
+          sql.deleteLineageTasks.run(root.id);
+          sql.deleteLineagePromises.run(root.id);
+          deleted++;
+        }
+        db.exec("COMMIT");
+      } catch (error) {
+        rollback(db);
+        throw error;
+      }
+      if (roots.length < GC_BATCH) break;
+    }
+    if (deleted > 0)
+      log("info", "deleted finished lineages past retention", { store: this.path, lineages: deleted });
+    return deleted;
+  }
+
+  private start(): void {
+    if (this.state === "open") return;
+    if (this.state === "closed") {
+      throw new AsyncToolsError("CLOSED", `The store ${this.path} was stopped; open a new SqliteNetwork.`);
+    }
+    const db = openDatabase(this.path, this.durability);
+    try {
+      this.statements = prepare(db);
+      this.database = db;
+      this.loadResident();
+    } catch (error) {
+      this.database = undefined;
+      this.statements = undefined;
+      db.close();
+      throw toStoreError(this.path, error);
+    }
+    this.state = "open";
+    for (const task of this.server.tasks.values()) {
+      if (task.state === "acquired" || task.state === "pending") this.orphans.set(task.id, task.version);
+    }
+    if (this.tickMs > 0) {
+      this.tickTimer = setInterval(() => this.tickSafely(), this.tickMs);
+      this.tickTimer.unref();
+    }
+    if (this.retentionMs < Number.POSITIVE_INFINITY) {
+      this.gcSafely();
+      this.gcTimer = setInterval(() => this.gcSafely(), GC_EVERY_MS);
+      this.gcTimer.unref();
+    }
+    log("debug", "store opened", { store: this.path, ...this.residentCounts() });
+  }
+
+  private close(): void {
+    clearInterval(this.tickTimer);
+    clearInterval(this.gcTimer);
+    this.tickTimer = undefined;
+    this.gcTimer = undefined;
+    this.subscribers = [];
+    const db = this.database;
+    this.database = undefined;
+    this.statements = undefined;
+    this.state = "closed";
+    if (db?.isOpen) db.close();
+  }
+
+  private tick(now: number): void {
+    this.execute(now, {
+      kind: "debug.tick",
+      head: { corrId: randomUUID(), version: "" },
+      data: { time: now },
+    });
+  }
+
+  private tickSafely(): void {
+    try {
+      this.tick(Date.now());
+    } catch (error) {
+      log("error", "store timeout tick failed", { store: this.path, error });
+    }
+  }
+
+  private gcSafely(): void {
+    try {
+      this.gc(Date.now(), this.retentionMs);
+    } catch (error) {
+      log("error", "store retention sweep failed", { store: this.path, error });
+    }
+  }
+
+  /** The one path every request takes: load what it names, apply, commit, then answer and dispatch. */
+  private execute(now: number, req: Request): Response {
+    this.start();
+    const loaded = this.loadFor(req);
+    let result: ReturnType<ProtocolServer["apply"]>;
+    try {
+      result = this.server.apply(now, req);
+    } catch (error) {
+      this.resync();
+      throw error;
+    }
+    try {
+      this.persist(req, result.changes);
+    } catch (error) {
+      this.resync();
+      throw new AsyncToolsError(
+        "STORE_IO",
+        `Cannot write to the store ${this.path}; the request was not applied. Check the disk and the file.`,
+        { cause: error },
+      );
+    }
+    this.dispatchLater(result.changes);
+    this.server.outgoing.length = 0;
+    this.evict(loaded, result.changes);
+    const { response } = result;
+    return {
+      kind: response.kind,
+      head: { corrId: req.head.corrId, status: response.head.status, version: req.head.version },
+      data: response.data,
+    } as Response;
+  }
+
+  /**
+   * Brings into RAM the settled promises and fulfilled tasks `req` names (in-flight ones are always there),
+   * and, where the answer carries a preload, the whole branch in creation order. Returns the ids loaded.
+   */
+  private loadFor(req: Request): string[] {
+    const loaded: string[] = [];
+    for (const id of this.namedIds(req)) this.loadById(id, loaded);
+    for (const branch of this.preloadBranches(req)) this.loadBranch(branch, loaded);
+    return loaded;
+  }
+
+  private namedIds(req: Request): string[] {
+    switch (req.kind) {
+      case "promise.get":
+      case "promise.create":
+      case "promise.settle":
+      case "task.get":
+      case "task.acquire":
+      case "task.release":
+      case "task.halt":
+      case "task.continue":
+        return [req.data.id];
+      case "promise.register_callback":
+        return [req.data.awaited, req.data.awaiter];
+      case "promise.register_listener":
+        return [req.data.awaited];
+      case "task.create":
+        return [req.data.action.data.id];
+      case "task.fulfill":
+      case "task.fence":
+        return [req.data.id, req.data.action.data.id];
+      case "task.suspend":
+        return [req.data.id, ...req.data.actions.map((action) => action.data.awaited)];
+      case "task.heartbeat":
+        return req.data.tasks.map((task) => task.id);
+      case "debug.tick": {
+        // A due schedule creates its promise only if that id is new, so an old firing must be resident.
+        const ids: string[] = [];
+        for (const due of this.server.sTimeouts) {
+          const schedule = this.server.schedules.get(due.id);
+          if (schedule === undefined || req.data.time < due.timeout) continue;
+          ids.push(
+            schedule.promiseId
+              .replaceAll("{{.id}}", schedule.id)
+              .replaceAll("{{.timestamp}}", String(due.timeout)),
+          );
+        }
+        return ids;
+      }
+      default:
+        return [];
+    }
+  }
+
+  /** The `resonate:branch` tags whose promises the answer to `req` may return as its preload. */
+  private preloadBranches(req: Request): Set<string> {
+    const branches = new Set<string>();
+    let id: string;
+    switch (req.kind) {
+      case "task.create": {
+        id = req.data.action.data.id;
+        const requested = req.data.action.data.tags?.["resonate:branch"];
+        if (requested) branches.add(requested);
+        break;
+      }
+      case "task.acquire":
+      case "task.suspend":
+        id = req.data.id;
+        break;
+      default:
+        return branches;
+    }
+    const existing = this.server.promises.get(id)?.tags["resonate:branch"];
+    if (existing) branches.add(existing);
+    return branches;
+  }
+
+  private loadById(id: string, loaded: string[]): void {
+    if (this.server.promises.has(id)) return;
+    const sql = this.statements!;
+    const row = sql.getPromise.get(id) as { body: string } | undefined;
+    if (row === undefined) return;
+    this.server.promises.set(id, parsePromise(row.body));
+    loaded.push(id);
+    // A resident (pending) promise's task is resident too, so the task table is read only here.
+    const taskRow = sql.getTask.get(id) as { body: string } | undefined;
+    if (taskRow !== undefined && !this.server.tasks.has(id))
+      this.server.tasks.set(id, parseTask(taskRow.body));
+  }
+
+  /**
+   * The server's preload lists a branch in the order its promises were created (map insertion order), so
+   * the branch is re-inserted in creation order whenever part of it comes from disk.
+   */
+  private loadBranch(branch: string, loaded: string[]): void {
+    const rows = this.statements!.branch.all(branch) as { id: string; body: string }[];
+    const promises = this.server.promises;
+    // Promises loaded by id a moment ago sit at the end of the map, out of creation order.
+    if (rows.every((row) => promises.has(row.id) && !loaded.includes(row.id))) return;
+    for (const row of rows) {
+      let promise = promises.get(row.id);
+      if (promise === undefined) {
+        promise = parsePromise(row.body);
+        loaded.push(row.id);
+      }
+      promises.delete(row.id);
+      promises.set(row.id, promise);
+    }
+  }
+
+  /**
+   * Writes, in one transaction, the whole entities the changes name (read back from the maps: change
+   * records leave out callbacks, listeners and resumes) and the timeout rows, in order.
+   */
+  private persist(req: Request, changes: Change[]): void {
+    const promiseIds = new Set<string>();
+    const taskIds = new Set<string>();
+    const scheduleIds = new Set<string>();
+    const timeouts: Change[] = [];
+    for (const change of changes) {
+      switch (change.kind) {
+        case "promise.set":
+          promiseIds.add(change.promise.id);
+          break;
+        case "task.set":
+          taskIds.add(change.task.id);
+          break;
+        case "schedule.set":
+          scheduleIds.add(change.schedule.id);
+          break;
+        case "schedule.del":
+          scheduleIds.add(change.id);
+          break;
+        case "message.send":
+          break;
+        default:
+          timeouts.push(change);
+      }
+    }
+    const reset = req.kind === "debug.reset";
+    if (!reset && promiseIds.size + taskIds.size + scheduleIds.size + timeouts.length === 0) return;
+
+    const db = this.db;
+    const sql = this.statements!;
+    const { promises, tasks, schedules } = this.server;
+    db.exec("BEGIN");
+    try {
+      if (reset)
+        db.exec("DELETE FROM promises; DELETE FROM tasks; DELETE FROM schedules; DELETE FROM timeouts;");
+      // Promises first seen here get increasing seqs in change order, which is the server's map order.
+      for (const id of promiseIds) {
+        const p = promises.get(id);
+        if (p === undefined) continue;
+        const body = JSON.stringify({ ...p, callbacks: [...p.callbacks], listeners: [...p.listeners] });
+        const origin = p.tags["resonate:origin"] ?? originOf(p.id);
+        const branch = p.tags["resonate:branch"] ?? null;
+        sql.putPromise.run(id, this.seq++, p.state, origin, branch, p.createdAt, p.settledAt, body);
+      }
+      for (const id of taskIds) {
+        const t = tasks.get(id);
+        if (t !== undefined) sql.putTask.run(id, t.state, JSON.stringify({ ...t, resumes: [...t.resumes] }));
+      }
+      for (const id of scheduleIds) {
+        const s = schedules.get(id);
+        if (s === undefined) sql.deleteSchedule.run(id);
+        else sql.putSchedule.run(id, JSON.stringify(s));
+      }
+      // In order: a set keeps an existing row's seq (its place in the server's array), a new row goes last.
+      for (const change of timeouts) {
+        switch (change.kind) {
+          case "ptimeout.set":
+            sql.putTimeout.run("p", change.timeout.id, null, change.timeout.timeout, this.seq++);
+            break;
+          case "ttimeout.set":
+            sql.putTimeout.run(
+              "t",
+              change.timeout.id,
+              change.timeout.type,
+              change.timeout.timeout,
+              this.seq++,
+            );
+            break;
+          case "stimeout.set":
+            sql.putTimeout.run("s", change.timeout.id, null, change.timeout.timeout, this.seq++);
+            break;
+          case "ptimeout.del":
+            sql.deleteTimeout.run("p", change.id);
+            break;
+          case "ttimeout.del":
+            sql.deleteTimeout.run("t", change.id);
+            break;
+          case "stimeout.del":
+            sql.deleteTimeout.run("s", change.id);
+            break;
+        }
+      }
+      db.exec("COMMIT");
+    } catch (error) {
+      rollback(db);
+      throw error;
+    }
+  }
+
+  /**
+   * Drops from RAM what no later request can change: settled promises and fulfilled tasks. Callbacks only
+   * live on pending promises and fulfilment only touches unfulfilled tasks, so no answer changes.
+   */
+  private evict(loaded: string[], changes: Change[]): void {
+    const candidates = new Set(loaded);
+    for (const change of changes) {
+      if (change.kind === "promise.set") candidates.add(change.promise.id);
+      else if (change.kind === "task.set") candidates.add(change.task.id);
+    }
+    const { promises, tasks } = this.server;
+    for (const id of candidates) {
+      const promise = promises.get(id);
+      const task = tasks.get(id);
+      const settled = promise === undefined || promise.state !== "pending";
+      const fulfilled = task === undefined || task.state === "fulfilled";
+      if (settled && fulfilled) {
+        promises.delete(id);
+        tasks.delete(id);
+      }
+    }
+  }
+
+  private dispatchLater(changes: Change[]): void {
+    const messages: Message[] = [];
+    for (const change of changes) if (change.kind === "message.send") messages.push(change.message);
+    if (messages.length === 0) return;
+    setTimeout(() => {
+      for (const message of messages) {
+        for (const subscriber of this.subscribers) {
+          try {
+            subscriber(message);
+          } catch (error) {
+            log("error", "a message subscriber threw", { store: this.path, kind: message.kind, error });
+          }
+        }
+      }
+    }, 0);
+  }
+
+  /** Replaces RAM with what the file holds: at open, and after a request failed half-way. */
+  private loadResident(): void {
+    const sql = this.statements!;
+    const s = this.server;
+    s.promises.clear();
+    s.tasks.clear();
+    s.schedules.clear();
+    s.pTimeouts.length = 0;
+    s.tTimeouts.length = 0;
+    s.sTimeouts.length = 0;
+    s.outgoing.length = 0;
+    for (const row of sql.pendingPromises.all() as { body: string }[]) {
+      const promise = parsePromise(row.body);
+      s.promises.set(promise.id, promise);
+    }
+    for (const row of sql.unfulfilledTasks.all() as { body: string }[]) {
+      const task = parseTask(row.body);
+      s.tasks.set(task.id, task);
+    }
+    for (const row of sql.allSchedules.all() as { body: string }[]) {
+      const schedule = JSON.parse(row.body) as StoredSchedule;
+      s.schedules.set(schedule.id, schedule);
+    }
+    for (const row of sql.allTimeouts.all() as {
+      kind: string;
+      id: string;
+      type: number;
+      timeout: number;
+    }[]) {
+      if (row.kind === "p") s.pTimeouts.push({ id: row.id, timeout: row.timeout });
+      else if (row.kind === "t")
+        s.tTimeouts.push({ id: row.id, type: row.type === 1 ? 1 : 0, timeout: row.timeout });
+      else s.sTimeouts.push({ id: row.id, timeout: row.timeout });
+    }
+    const { seq } = sql.maxSeq.get() as { seq: number | null };
+    this.seq = (seq ?? 0) + 1;
+  }
+
+  private resync(): void {
+    try {
+      this.loadResident();
+    } catch (error) {
+      log("error", "store closed: cannot reload it after a failed request", { store: this.path, error });
+      this.close();
+    }
+  }
+}
+
+type Statements = ReturnType<typeof prepare>;
+
+function prepare(db: DatabaseSync) {
+  const statement = (sql: string): StatementSync => db.prepare(sql);
+  return {
+    getPromise: statement("SELECT body FROM promises WHERE id = ?"),
+    getTask: statement("SELECT body FROM tasks WHERE id = ?"),
+    branch: statement("SELECT id, body FROM promises WHERE branch = ? ORDER BY seq"),
+    pendingPromises: statement("SELECT body FROM promises WHERE state = 'pending' ORDER BY seq"),
+    unfulfilledTasks: statement("SELECT body FROM tasks WHERE state <> 'fulfilled'"),
+    allSchedules: statement("SELECT body FROM schedules"),
+    allTimeouts: statement("SELECT kind, id, type, timeout FROM timeouts ORDER BY seq"),
+    maxSeq: statement(
+      "SELECT max(coalesce((SELECT max(seq) FROM promises), 0), coalesce((SELECT max(seq) FROM timeouts), 0)) AS seq",
+    ),
+    putPromise: statement(
+      `INSERT INTO promises (id, seq, state, origin, branch, created_at, settled_at, body)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (id) DO UPDATE SET state = excluded.state, settled_at = excluded.settled_at, body = excluded.body`,
+    ),
+    putTask: statement(
+      "INSERT INTO tasks (id, state, body) VALUES (?, ?, ?) ON CONFLICT (id) DO UPDATE SET state = excluded.state, body = excluded.body",
+    ),
+    putSchedule: statement(
+      "INSERT INTO schedules (id, body) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET body = excluded.body",
+    ),
+    deleteSchedule: statement("DELETE FROM schedules WHERE id = ?"),
+    putTimeout: statement(
+      `INSERT INTO timeouts (kind, id, type, timeout, seq) VALUES (?, ?, ?, ?, ?)
+       ON CONFLICT (kind, id) DO UPDATE SET type = excluded.type, timeout = excluded.timeout`,
+    ),
+    deleteTimeout: statement("DELETE FROM timeouts WHERE kind = ? AND id = ?"),
+    oldRoots: statement(
+      `SELECT id, settled_at FROM promises
+       WHERE id = origin AND state <> 'pending' AND settled_at < ? AND (settled_at, id) > (?, ?)
+       ORDER BY settled_at, id LIMIT ?`,
+    ),
+    lineage: statement("SELECT id, state FROM promises WHERE origin = ?"),
+    deleteLineageTimeouts: statement(
+      "DELETE FROM timeouts WHERE kind IN ('p', 't') AND id IN (SELECT id FROM promises WHERE origin = ?)",
+    ),
+    deleteLineageTasks: statement("DELETE FROM tasks WHERE id IN (SELECT id FROM promises WHERE origin = ?)"),
+    deleteLineagePromises: statement("DELETE FROM promises WHERE origin = ?"),
+  };
+}
+
+function parsePromise(body: string): StoredPromise {
+  const promise = JSON.parse(body);
+  promise.callbacks = new Set(promise.callbacks);
+  promise.listeners = new Set(promise.listeners);
+  return promise;
+}
+
+function parseTask(body: string): StoredTask {
+  const task = JSON.parse(body);
+  task.resumes = new Set(task.resumes);
+  return task;
+}
+
+/** The lineage origin the server derives from an id: everything before the first `:`. */
+function originOf(id: string): string {
+  const colon = id.indexOf(":");
+  return colon === -1 ? id : id.slice(0, colon);
+}
+
+function rollback(db: DatabaseSync): void {
+  try {
+    if (db.isTransaction) db.exec("ROLLBACK");
+  } catch {
+    // The failure being reported already says more than a failed rollback would.
+  }
+}
+
+/**
+ * Opens `file` as a store, or refuses it without writing a byte: the header and schema are checked before
+ * the first write, and the lock is taken by that first write.
+ */
+function openDatabase(file: string, durability: "normal" | "full"): DatabaseSync {
+  if (file !== ":memory:") inspectFile(file);
+  let db: DatabaseSync;
+  try {
+    db = new DatabaseSync(file);
+  } catch (error) {
+    throw toStoreError(file, error);
+  }
+  try {
+    db.exec("PRAGMA busy_timeout = 100");
+    // Before any access, so the lock, once taken, is held until close and WAL keeps its index in heap memory.
+    db.exec("PRAGMA locking_mode = EXCLUSIVE");
+    const fresh = checkSchema(db, file);
+    if (file !== ":memory:") {
+      const { journal_mode: mode } = db.prepare("PRAGMA journal_mode = WAL").get() as {
+        journal_mode: string;
+      };
+      if (mode !== "wal") throw new Error(`the file cannot be switched to WAL mode (it stays "${mode}")`);
+    }
+    db.exec(`PRAGMA synchronous = ${durability === "full" ? "FULL" : "NORMAL"}`);
+    db.exec("BEGIN IMMEDIATE");
+    try {
+      if (fresh) {
+        db.exec(SCHEMA);
+        db.prepare("INSERT INTO meta (key, value) VALUES ('format', ?), ('schema_version', ?)").run(
+          FORMAT,
+          SCHEMA_VERSION,
+        );
+      }
+      db.exec("COMMIT");
+    } catch (error) {
+      rollback(db);
+      throw error;
+    }
+    return db;
+  } catch (error) {
+    db.close();
+    throw toStoreError(file, error);
+  }
+}
+
+/** Prepares the directory and refuses anything that is not a SQLite file, before SQLite sees it. */
+function inspectFile(file: string): void {
+  const dir = dirname(file);
+  try {
+    mkdirSync(dir, { recursive: true });
+  } catch (cause) {
+    throw new AsyncToolsError(
+      "STORE_IO",
+      `Cannot create the directory ${dir} for the store ${file} (${codeOf(cause)}). Choose a store path in a writable directory.`,
+      { cause },
+    );
+  }
+  let size: number;
+  try {
+    const stat = statSync(file, { throwIfNoEntry: false });
+    if (stat === undefined) return;
+    if (!stat.isFile()) throw new Error("it is not a regular file");
+    size = stat.size;
+  } catch (cause) {
+    throw ioError(file, cause);
+  }
+  if (size === 0) return;
+  const header = Buffer.alloc(SQLITE_MAGIC.length);
+  let read = 0;
+  try {
+    const fd = openSync(file, "r");
+    try {
+      read = readSync(fd, header, 0, header.length, 0);
+    } finally {
+      closeSync(fd);
+    }
+  } catch (cause) {
+    throw ioError(file, cause);
+  }
+  if (read < header.length || !header.equals(SQLITE_MAGIC))
+    throw corrupt(file, "it is not a SQLite database");
+}
+
+/** Whether the file has no tables yet; refuses a database that is not a store of this schema version. */
+function checkSchema(db: DatabaseSync, file: string): boolean {
+  const tables = (
+    db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as { name: string }[]
+  ).map((row) => row.name);
+  if (tables.length === 0) return true;
+  if (!tables.includes("meta")) throw corrupt(file, "it is a SQLite database of another application");
+  const rows = db.prepare("SELECT key, value FROM meta").all() as { key: string; value: string }[];
+  const meta = new Map(rows.map((row) => [row.key, row.value]));
+  if (meta.get("format") !== FORMAT) throw corrupt(file, "it is a SQLite database of another application");
+  const version = meta.get("schema_version");
+  if (version !== SCHEMA_VERSION) {
+    throw corrupt(
+      file,
+      `its schema version is ${version ?? "missing"}, and this version reads ${SCHEMA_VERSION}`,
+    );
+  }
+  return false;
+}
+
+function corrupt(file: string, why: string): AsyncToolsError {
+  return new AsyncToolsError(
+    "STORE_CORRUPT",
+    `${file} is not an async-tools store: ${why}. It was left untouched; move it away or choose another store path.`,
+  );
+}
+
+function ioError(file: string, cause: unknown): AsyncToolsError {
+  const why = cause instanceof Error ? cause.message : String(cause);
+  return new AsyncToolsError(
+    "STORE_IO",
+    `Cannot use the store ${file}: ${why}. Check that it is a readable, writable file in a writable directory.`,
+    { cause },
+  );
+}
+
+/** Maps an error from opening the file to what the user can do about it. */
+function toStoreError(file: string, error: unknown): AsyncToolsError {
+  if (error instanceof AsyncToolsError) return error;
+  const code = sqliteCode(error);
+  if (code === 5 || code === 6) {
+    return new AsyncToolsError(
+      "STORE_LOCKED",
+      `${file} is in use by another process (a second server on the same store?): stop it or use another store.`,
+      { cause: error },
+    );
+  }
+  if (code === 11 || code === 26) return corrupt(file, "SQLite reports it damaged or not a database");
+  return ioError(file, error);
+}
+
+/** The primary SQLite result code of a `node:sqlite` error (BUSY = 5, CORRUPT = 11, NOTADB = 26, ...). */
+function sqliteCode(error: unknown): number | undefined {
+  const code = (error as { errcode?: unknown } | null)?.errcode;
+  return typeof code === "number" ? code & 0xff : undefined;
+}
+
+function codeOf(error: unknown): string {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === "string" ? code : String(error);
+}
