@@ -1,0 +1,439 @@
+/**
+ * Behaviour of the SQLite network on real files: persistence across restarts, the single-owner lock (with a
+ * real child process), refusing files that are not stores, retention, crash recovery, and the real SDK on top.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { randomUUID } from "node:crypto";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { DatabaseSync } from "node:sqlite";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import type { Message, Request, Response } from "@resonatehq/sdk";
+import { type Context, Resonate } from "@resonatehq/sdk/async";
+import { afterEach, describe, expect, it } from "vitest";
+import { AsyncToolsError } from "../errors.ts";
+import { SqliteNetwork, type SqliteNetworkOptions } from "./sqlite-network.ts";
+
+const dirs: string[] = [];
+const cleanups: (() => Promise<void> | void)[] = [];
+
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+function tempDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), "async-tools-sqlite-"));
+  dirs.push(dir);
+  return dir;
+}
+
+async function open(options: SqliteNetworkOptions): Promise<SqliteNetwork> {
+  const network = await SqliteNetwork.open({ tickMs: 0, ...options });
+  cleanups.push(() => network.stop());
+  return network;
+}
+
+async function openError(options: SqliteNetworkOptions): Promise<AsyncToolsError> {
+  const error = await SqliteNetwork.open({ tickMs: 0, ...options }).then(
+    async (network) => {
+      await network.stop();
+      throw new Error("the store opened");
+    },
+    (error: unknown) => error,
+  );
+  expect(error).toBeInstanceOf(AsyncToolsError);
+  return error as AsyncToolsError;
+}
+
+const head = () => ({ corrId: randomUUID(), version: "test" });
+
+function create(id: string, now: number, tags: Record<string, string> = {}): Request {
+  return {
+    kind: "promise.create",
+    head: head(),
+    data: {
+      id,
+      timeoutAt: now + 3_600_000,
+      param: { headers: {}, data: `param of ${id}` },
+      tags: { "resonate:origin": id.split(":")[0] as string, ...tags },
+    },
+  };
+}
+
+function settle(id: string): Request {
+  return {
+    kind: "promise.settle",
+    head: head(),
+    data: { id, state: "resolved", value: { headers: {}, data: `value of ${id}` } },
+  };
+}
+
+function taskCreate(id: string, now: number, ttl: number): Request {
+  return {
+    kind: "task.create",
+    head: head(),
+    data: {
+      pid: "old-owner",
+      ttl,
+      action: create(id, now, { "resonate:target": "sqlite://any@default" }) as never,
+    },
+  };
+}
+
+const get = (id: string): Request => ({ kind: "promise.get", head: head(), data: { id } });
+const taskGet = (id: string): Request => ({ kind: "task.get", head: head(), data: { id } });
+
+function data<T>(response: Response): T {
+  return response.data as T;
+}
+
+describe("persistence", () => {
+  it("answers for promises and tasks after a restart, reading settled ones from disk", async () => {
+    const path = join(tempDir(), "store.db");
+    const now = Date.now();
+    const first = await open({ path });
+    await first.send(create("waiting", now) as never);
+    await first.send(create("done", now) as never);
+    await first.send(settle("done") as never);
+    await first.send(taskCreate("job", now, 60_000) as never);
+    expect(first.residentCounts()).toEqual({ promises: 2, tasks: 1 });
+    await first.stop();
+
+    const second = await open({ path });
+    expect(second.residentCounts()).toEqual({ promises: 2, tasks: 1 });
+    const done = await second.send(get("done") as never);
+    expect(done.head.status).toBe(200);
+    expect(data<{ promise: { state: string; value: unknown } }>(done).promise).toMatchObject({
+      state: "resolved",
+      value: { data: "value of done" },
+    });
+    expect(second.residentCounts()).toEqual({ promises: 2, tasks: 1 });
+    const waiting = await second.send(get("waiting") as never);
+    expect(data<{ promise: { state: string } }>(waiting).promise.state).toBe("pending");
+    const job = await second.send(taskGet("job") as never);
+    expect(data<{ task: unknown }>(job).task).toMatchObject({
+      state: "acquired",
+      version: 1,
+      pid: "old-owner",
+    });
+    expect((await second.send(get("never-created") as never)).head.status).toBe(404);
+  });
+
+  it("answers with the request's corrId and version", async () => {
+    const network = await open({ path: join(tempDir(), "store.db") });
+    const response = await network.send({
+      kind: "promise.get",
+      head: { corrId: "c-42", version: "v9" },
+      data: { id: "x" },
+    });
+    expect(response.head).toEqual({ corrId: "c-42", status: 404, version: "v9" });
+  });
+
+  it("works in memory with the path :memory:", async () => {
+    const network = await open({ path: ":memory:" });
+    await network.send(create("m", Date.now()) as never);
+    const response = await network.send(get("m") as never);
+    expect(response.head.status).toBe(200);
+    expect(network.path).toBe(":memory:");
+  });
+
+  it("creates a missing directory for the store", async () => {
+    const path = join(tempDir(), "nested", "deeper", "store.db");
+    await open({ path });
+    expect(existsSync(path)).toBe(true);
+  });
+
+  it("fails later requests with CLOSED once stopped", async () => {
+    const network = await open({ path: ":memory:" });
+    await network.stop();
+    await expect(network.send(get("x") as never)).rejects.toMatchObject({ code: "CLOSED" });
+  });
+});
+
+describe("refusing what is not a usable store", () => {
+  it("refuses a file that is not a SQLite database, leaving its bytes untouched", async () => {
+    const dir = tempDir();
+    const path = join(dir, "notes.db");
+    const garbage = Buffer.from(Array.from({ length: 8192 }, (_, i) => (i * 7919) % 251));
+    writeFileSync(path, garbage);
+    const error = await openError({ path });
+    expect(error.code).toBe("STORE_CORRUPT");
+    expect(error.message).toContain(path);
+    expect(error.message).toContain("left untouched");
+    expect(readFileSync(path).equals(garbage)).toBe(true);
+    expect(readdirSync(dir)).toEqual(["notes.db"]);
+  });
+
+  it("refuses a SQLite database of another application, leaving its bytes untouched", async () => {
+    const dir = tempDir();
+    const path = join(dir, "other.db");
+    const other = new DatabaseSync(path);
+    other.exec(
+      "CREATE TABLE invoices (id INTEGER PRIMARY KEY, total REAL); INSERT INTO invoices VALUES (1, 9.5);",
+    );
+    other.close();
+    const before = readFileSync(path);
+    const error = await openError({ path });
+    expect(error.code).toBe("STORE_CORRUPT");
+    expect(error.message).toContain(path);
+    expect(readFileSync(path).equals(before)).toBe(true);
+    expect(readdirSync(dir)).toEqual(["other.db"]);
+  });
+
+  it("refuses a store of another schema version", async () => {
+    const path = join(tempDir(), "future.db");
+    const network = await open({ path });
+    network.db.exec("UPDATE meta SET value = '99' WHERE key = 'schema_version'");
+    await network.stop();
+    const error = await openError({ path });
+    expect(error.code).toBe("STORE_CORRUPT");
+    expect(error.message).toContain("schema version is 99");
+  });
+
+  // Tests run as root here, where a read-only directory stays writable: a path below a regular file fails for
+  // every user (ENOTDIR), so it stands in for an unwritable location.
+  it("reports STORE_IO naming the path when the location cannot hold a store", async () => {
+    const dir = tempDir();
+    const file = join(dir, "plain-file");
+    writeFileSync(file, "not a directory");
+    const path = join(file, "store.db");
+    const error = await openError({ path });
+    expect(error.code).toBe("STORE_IO");
+    expect(error.message).toContain(path);
+  });
+
+  it.skipIf(process.getuid?.() === 0)("reports STORE_IO for a store in a read-only directory", async () => {
+    const { chmodSync } = await import("node:fs");
+    const dir = join(tempDir(), "locked");
+    const path = join(dir, "store.db");
+    await (await open({ path })).stop();
+    chmodSync(dir, 0o500);
+    cleanups.push(() => chmodSync(dir, 0o700));
+    const error = await openError({ path });
+    expect(error.code).toBe("STORE_IO");
+    expect(error.message).toContain(path);
+  });
+});
+
+describe("single owner", () => {
+  const modulePath = fileURLToPath(new URL("./sqlite-network.ts", import.meta.url));
+  const holder = `
+    const { SqliteNetwork } = await import(${JSON.stringify(pathToFileURL(modulePath).href)});
+    const network = await SqliteNetwork.open({ path: process.env.STORE_PATH, tickMs: 0 });
+    const data = { id: "from-child", timeoutAt: Date.now() + 3600000, param: {}, tags: {} };
+    await network.send({ kind: "promise.create", head: { corrId: "c1", version: "" }, data });
+    process.stdout.write("ready\\n");
+    setInterval(() => {}, 60_000);
+  `;
+
+  function startHolder(path: string): Promise<ChildProcess> {
+    const child = spawn(process.execPath, ["--no-warnings", "--input-type=module", "-e", holder], {
+      env: { ...process.env, STORE_PATH: path, ASYNC_TOOLS_LOG: "silent" },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    cleanups.push(() => {
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+    });
+    return new Promise((resolve, reject) => {
+      let stderr = "";
+      child.stderr?.on("data", (chunk) => {
+        stderr += chunk;
+      });
+      child.stdout?.on("data", (chunk) => {
+        if (String(chunk).includes("ready")) resolve(child);
+      });
+      child.on("exit", (code) => reject(new Error(`holder exited with ${code}: ${stderr}`)));
+    });
+  }
+
+  it("refuses a store another process holds, and opens it with its commits once that process is killed", async () => {
+    const path = join(tempDir(), "store.db");
+    const child = await startHolder(path);
+
+    const error = await openError({ path });
+    expect(error.code).toBe("STORE_LOCKED");
+    expect(error.message).toContain(path);
+    expect(error.message).toContain("use another store");
+
+    const exited = new Promise((resolve) => child.once("exit", resolve));
+    child.kill("SIGKILL");
+    await exited;
+    const network = await open({ path });
+    expect((await network.send(get("from-child") as never)).head.status).toBe(200);
+  });
+
+  it("refuses a second network on the same file in the same process", async () => {
+    const path = join(tempDir(), "store.db");
+    await open({ path });
+    expect((await openError({ path })).code).toBe("STORE_LOCKED");
+  });
+});
+
+describe("retention", () => {
+  it("deletes old finished lineages whole and keeps pending and recent ones", async () => {
+    const path = join(tempDir(), "store.db");
+    const network = await open({ path, retentionMs: Number.POSITIVE_INFINITY });
+    const day = 24 * 60 * 60 * 1000;
+    const t0 = Date.now() - 30 * day;
+    const at = (offset: number, req: Request) => network.applyAt(t0 + offset, req);
+
+    // old: a finished run with a task and a child, long ago
+    at(0, taskCreate("old", t0, 60_000));
+    at(1, create("old:1", t0, { "resonate:branch": "old" }));
+    at(2, settle("old:1"));
+    at(3, {
+      kind: "task.fulfill",
+      head: head(),
+      data: { id: "old", version: 1, action: settle("old") as never },
+    });
+    // busy: root still pending, with an old settled child
+    at(0, create("busy", Date.now()));
+    at(1, create("busy:1", t0));
+    at(2, settle("busy:1"));
+    // mixed: root settled long ago, a detached child of its lineage still pending
+    at(0, create("mixed", t0));
+    at(1, create("mixed:d1", t0 + 60 * day));
+    at(2, settle("mixed"));
+    // recent: finished an hour ago
+    const recent = Date.now() - 60 * 60 * 1000;
+    network.applyAt(recent, create("recent", recent));
+    network.applyAt(recent, settle("recent"));
+
+    expect(network.gc(Date.now(), 7 * day)).toBe(1);
+    const status = (id: string) => network.applyAt(Date.now(), get(id)).head.status;
+    expect(status("old")).toBe(404);
+    expect(status("old:1")).toBe(404);
+    expect(network.applyAt(Date.now(), taskGet("old")).head.status).toBe(404);
+    expect(status("busy")).toBe(200);
+    expect(status("busy:1")).toBe(200);
+    expect(status("mixed")).toBe(200);
+    expect(status("mixed:d1")).toBe(200);
+    expect(status("recent")).toBe(200);
+    expect(network.db.prepare("SELECT count(*) AS n FROM timeouts WHERE id LIKE 'old%'").get()).toEqual({
+      n: 0,
+    });
+    expect(network.gc(Date.now(), 7 * day)).toBe(0);
+  });
+
+  it("sweeps at open with the configured retention", async () => {
+    const path = join(tempDir(), "store.db");
+    const first = await open({ path, retentionMs: Number.POSITIVE_INFINITY });
+    const long = Date.now() - 10 * 24 * 60 * 60 * 1000;
+    first.applyAt(long, create("ancient", long));
+    first.applyAt(long, settle("ancient"));
+    await first.stop();
+    const second = await open({ path, retentionMs: 24 * 60 * 60 * 1000 });
+    expect(second.applyAt(Date.now(), get("ancient")).head.status).toBe(404);
+  });
+});
+
+describe("recovery", () => {
+  it("dispatches nothing at open, and re-dispatches a dead owner's task within milliseconds of recover()", async () => {
+    const path = join(tempDir(), "store.db");
+    const first = await open({ path });
+    first.applyAt(Date.now(), taskCreate("orphan", Date.now(), 60 * 60 * 1000));
+    await first.stop();
+
+    const second = await open({ path });
+    const received: Message[] = [];
+    let delivered: () => void = () => {};
+    const arrived = new Promise<void>((resolve) => {
+      delivered = resolve;
+    });
+    second.recv((message) => {
+      received.push(message);
+      delivered();
+    });
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    expect(received).toEqual([]);
+
+    const started = performance.now();
+    second.recover();
+    await arrived;
+    expect(performance.now() - started).toBeLessThan(100);
+    expect(received).toEqual([{ kind: "execute", head: {}, data: { task: { id: "orphan", version: 1 } } }]);
+    const acquire = second.applyAt(Date.now(), {
+      kind: "task.acquire",
+      head: head(),
+      data: { id: "orphan", version: 1, pid: "new-owner", ttl: 60_000 },
+    });
+    expect(acquire.head.status).toBe(200);
+  });
+
+  it("leaves delayed work for its time", async () => {
+    const path = join(tempDir(), "store.db");
+    const now = Date.now();
+    const first = await open({ path });
+    first.applyAt(
+      now,
+      create("later", now, { "resonate:target": "t", "resonate:delay": String(now + 3_600_000) }),
+    );
+    await first.stop();
+    const second = await open({ path });
+    const received: Message[] = [];
+    second.recv((message) => received.push(message));
+    second.recover();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(received).toEqual([]);
+  });
+});
+
+describe("with the Resonate SDK", () => {
+  const add = async (_ctx: Context, a: number, b: number) => a + b;
+
+  it("runs a two-step workflow to its result", async () => {
+    const network = await open({ path: join(tempDir(), "store.db") });
+    const resonate = new Resonate({ network });
+    cleanups.push(() => resonate.stop());
+    resonate.register("twoSteps", async (ctx: Context, x: number) => {
+      const a = await ctx.run(add, x, 1);
+      return await ctx.run(add, a, 10);
+    });
+    const handle = await resonate.run("e2e-two-steps", "twoSteps", 1);
+    expect(await handle.result()).toBe(12);
+    expect(network.residentCounts()).toEqual({ promises: 0, tasks: 0 });
+  });
+
+  it("finishes a run interrupted mid-workflow in a new process, without redoing the finished step", async () => {
+    const path = join(tempDir(), "store.db");
+    let step1Runs = 0;
+    const step1 = async (_ctx: Context, x: number) => {
+      step1Runs++;
+      return x + 1;
+    };
+    let entered: () => void = () => {};
+    const step2Entered = new Promise<void>((resolve) => {
+      entered = resolve;
+    });
+    const hangs = async (_ctx: Context, _x: number): Promise<number> => {
+      entered();
+      return new Promise<number>(() => {});
+    };
+    const finishes = async (_ctx: Context, x: number) => x * 10;
+    const workflow =
+      (step2: (ctx: Context, x: number) => Promise<number>) => async (ctx: Context, x: number) => {
+        const a = await ctx.run(step1, x);
+        return await ctx.run(step2, a);
+      };
+
+    const first = await open({ path });
+    const crashed = new Resonate({ network: first });
+    crashed.register("job", workflow(hangs));
+    await crashed.run("crash-1", "job", 1);
+    await step2Entered;
+    await crashed.stop();
+
+    const second = await open({ path });
+    const resonate = new Resonate({ network: second });
+    cleanups.push(() => resonate.stop());
+    resonate.register("job", workflow(finishes));
+    const started = performance.now();
+    second.recover();
+    const handle = await resonate.get("crash-1");
+    expect(await handle.result()).toBe(20);
+    expect(performance.now() - started).toBeLessThan(1000);
+    expect(step1Runs).toBe(1);
+  });
+});
