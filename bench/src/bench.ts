@@ -7,6 +7,9 @@ import { writeFileSync } from "node:fs";
 import { availableParallelism, cpus, totalmem } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
+import { batchProbe } from "./bench/batch-probe.ts";
+import { recovery } from "./bench/recovery.ts";
+import { scale } from "./bench/scale.ts";
 import { startOverhead } from "./bench/start-overhead.ts";
 import { throughput } from "./bench/throughput.ts";
 import { wakeUp } from "./bench/wake-up.ts";
@@ -17,6 +20,9 @@ const SCENARIOS: Record<string, (options: RunOptions) => Promise<ScenarioResult>
   start_overhead: startOverhead,
   throughput,
   wake_up: wakeUp,
+  batch_probe: batchProbe,
+  scale,
+  recovery,
 };
 
 const { values } = parseArgs({
