@@ -418,9 +418,10 @@ export class SqliteNetwork implements Network {
   /** The one path every request takes: load what it names, apply, commit, then answer and dispatch. */
   private execute(now: number, req: Request): Response {
     this.start();
-    const loaded = this.loadFor(req);
+    let loaded: string[];
     let result: ReturnType<ProtocolServer["apply"]>;
     try {
+      loaded = this.loadFor(req);
       result = this.server.apply(now, req);
     } catch (error) {
       this.resync();
