@@ -1,6 +1,7 @@
 /**
  * The weather MCP server: the `weather_data` durable function (Open-Meteo archive, one month at one place)
- * exposed as start_gathering, probe_status, await_result and cancel_gathering.
+ * exposed as start_gathering, probe_status, await_result and cancel_gathering, and as the task-capable
+ * weather_data for clients that speak MCP Tasks.
  */
 import {
   type AsyncTools,
@@ -97,6 +98,7 @@ export async function buildServer(
   const tools =
     options.tools ?? (await createAsyncTools(options.store === undefined ? {} : { store: options.store }));
   const server = new McpServer(SERVER_INFO, {
+    ...tools.serverOptions(),
     instructions:
       "Historic weather, gathered in the background. Call start_gathering once per place and month (start " +
       "them all before waiting), then await_result with the job_names to collect the results; probe_status " +

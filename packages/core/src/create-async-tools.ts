@@ -2,7 +2,9 @@
  * The runtime: one Resonate instance on the chosen store, shared by every async tool registered on it.
  */
 import { randomUUID } from "node:crypto";
+import type { TaskStore } from "@modelcontextprotocol/sdk/experimental/tasks";
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
+import type { ServerCapabilities } from "@modelcontextprotocol/sdk/types.js";
 import type { Logger, Network } from "@resonatehq/sdk";
 import { Resonate } from "@resonatehq/sdk/async";
 import type { z } from "zod";
@@ -13,7 +15,8 @@ import { JobEngine, type JobSnapshot } from "./jobs.ts";
 import { registerTools } from "./register.ts";
 import { JobMeta } from "./store/job-meta.ts";
 import { type OpenedStore, openStore } from "./store/select.ts";
-import { registerTaskTools } from "./tasks/register-task-tools.ts";
+import { DurableTaskStore } from "./tasks/durable-task-store.ts";
+import { registerTaskTools, TASKS_CAPABILITY, taskStoreOf } from "./tasks/register-task-tools.ts";
 
 /** Options of {@link createAsyncTools}. */
 export interface CreateAsyncToolsOptions {
@@ -35,6 +38,17 @@ export interface CreateAsyncToolsOptions {
 
 const DAY = 24 * 60 * 60 * 1000;
 
+/**
+ * The part of the McpServer's options that turns on native MCP Tasks over the jobs: spread it into
+ * `new McpServer(info, { ...tools.serverOptions() })`. Merge `capabilities` yourself if you pass your own.
+ */
+export interface AsyncToolsServerOptions {
+  /** The task store over the durable jobs, {@link AsyncTools.taskStore}. */
+  taskStore: TaskStore;
+  /** The `tasks` capability: list, cancel, and task-augmented `tools/call`. */
+  capabilities: ServerCapabilities;
+}
+
 /** A set of async tools sharing one durable store. Create it with {@link createAsyncTools}. */
 export class AsyncTools {
   /** What store the jobs live in. */
@@ -43,32 +57,72 @@ export class AsyncTools {
   private readonly engine: JobEngine;
   private readonly opened: OpenedStore;
   private readonly meta: JobMeta;
+  private readonly tasks: DurableTaskStore;
   private recovery: NodeJS.Immediate | undefined;
   private recovered = false;
   private closed = false;
 
   /** @internal Use {@link createAsyncTools}. */
-  constructor(opened: OpenedStore, resonate: Resonate, meta: JobMeta) {
+  constructor(opened: OpenedStore, resonate: Resonate, meta: JobMeta, retentionMs = 7 * DAY) {
     this.opened = opened;
     this.resonate = resonate;
     this.meta = meta;
     this.engine = new JobEngine(resonate, opened.network, meta);
+    this.tasks = new DurableTaskStore(this.engine, meta, { retentionMs });
     this.store = { kind: opened.kind, description: opened.description, durable: opened.durable };
   }
 
   /**
-   * Registers the tools of each definition on `server`: start, probe, await, cancel, and (unless turned off)
-   * the start tool's native MCP Tasks support. Register every tool right after {@link createAsyncTools}:
-   * jobs interrupted by a crash resume once the current tick of the event loop has registered them.
+   * Registers the tools of each definition on `server`: start, probe, await, cancel, and (unless turned off
+   * with `tasks: false`) a task-capable tool named after the definition, for clients that speak MCP Tasks.
+   * The task tool needs a server built with {@link AsyncTools.serverOptions}; without it, it is left out
+   * with a warning. Register every tool right after {@link createAsyncTools}: jobs interrupted by a crash
+   * resume once the current tick of the event loop has registered them.
    */
   register(server: McpServer, ...tools: AsyncTool<z.ZodObject, unknown>[]): this {
     this.assertOpen();
+    const withTasks = taskStoreOf(server) === this.tasks;
+    const skipped: string[] = [];
     for (const tool of tools) {
       this.define(tool);
       registerTools(server, tool, this.engine);
-      if (tool.tasks) registerTaskTools(server, tool, this.engine);
+      if (!tool.tasks) continue;
+      if (withTasks) registerTaskTools(server, tool, this.engine);
+      else skipped.push(tool.name);
+    }
+    if (skipped.length > 0) {
+      log("warn", "task tools left out: build the McpServer with { ...tools.serverOptions() } to add them", {
+        tools: skipped.join(","),
+      });
     }
     return this;
+  }
+
+  /**
+   * The MCP task store over these tools' durable jobs: the task ID is the job ID, and a task survives a
+   * restart like its job. Pass it to the McpServer through {@link AsyncTools.serverOptions}.
+   *
+   * @example
+   * ```ts
+   * const server = new McpServer(info, { taskStore: tools.taskStore, capabilities: { tasks: { list: {} } } });
+   * ```
+   */
+  get taskStore(): TaskStore {
+    return this.tasks;
+  }
+
+  /**
+   * The McpServer options that turn on native MCP Tasks (spec 2025-11-25) for the tools registered on it:
+   * the {@link AsyncTools.taskStore} and the `tasks` capability.
+   *
+   * @example
+   * ```ts
+   * const server = new McpServer({ name: "my-server", version: "1.0.0" }, { ...tools.serverOptions() });
+   * tools.register(server, slowSquare); // start_, probe_, await_, cancel_slow_square, and slow_square
+   * ```
+   */
+  serverOptions(): AsyncToolsServerOptions {
+    return { taskStore: this.tasks, capabilities: { tasks: TASKS_CAPABILITY } };
   }
 
   /** Registers the durable function of `tool` without exposing MCP tools (workers, scripts, tests). */
@@ -169,18 +223,19 @@ const resonateLogger: Logger = {
  * import { createAsyncTools } from "@async-tools/core";
  *
  * const tools = await createAsyncTools({ store: process.env.ASYNC_TOOLS_STORE });
- * const server = new McpServer({ name: "my-server", version: "1.0.0" });
+ * const server = new McpServer({ name: "my-server", version: "1.0.0" }, { ...tools.serverOptions() });
  * tools.register(server, slowSquare);
  * ```
  */
 export async function createAsyncTools(options: CreateAsyncToolsOptions = {}): Promise<AsyncTools> {
   const pid = randomUUID().replaceAll("-", "");
   const group = options.group ?? "default";
+  const retentionMs = options.retentionMs ?? 7 * DAY;
   const opened = await openStore(options.store, {
     pid,
     group,
     logger: resonateLogger,
-    retentionMs: options.retentionMs ?? 7 * DAY,
+    retentionMs,
     ...(options.durability ? { durability: options.durability } : {}),
   });
   const resonate = new Resonate({
@@ -192,5 +247,5 @@ export async function createAsyncTools(options: CreateAsyncToolsOptions = {}): P
   });
   const meta = new JobMeta(opened.db);
   log("info", "store opened", { store: opened.description, durable: opened.durable });
-  return new AsyncTools(opened, resonate, meta);
+  return new AsyncTools(opened, resonate, meta, retentionMs);
 }

@@ -2,7 +2,12 @@
  * The public API of @async-tools/core. Every name here is a deliberate API decision.
  */
 
-export { AsyncTools, type CreateAsyncToolsOptions, createAsyncTools } from "./create-async-tools.ts";
+export {
+  AsyncTools,
+  type AsyncToolsServerOptions,
+  type CreateAsyncToolsOptions,
+  createAsyncTools,
+} from "./create-async-tools.ts";
 export {
   type AsyncTool,
   type AsyncToolOptions,

@@ -23,7 +23,7 @@ export async function connect(
   store: string | Network = "memory",
 ): Promise<Connected> {
   const tools = await createAsyncTools({ store });
-  const server = new McpServer({ name: "test", version: "0.0.0" });
+  const server = new McpServer({ name: "test", version: "0.0.0" }, { ...tools.serverOptions() });
   tools.register(server, ...defs);
   const client = new Client({ name: "test-client", version: "0.0.0" });
   const [clientTransport, serverTransport] = InMemoryTransport.createLinkedPair();

@@ -1,0 +1,70 @@
+import { join } from "node:path";
+import { CallToolResultSchema, type Task } from "@modelcontextprotocol/sdk/types.js";
+import { afterEach, describe, expect, it } from "vitest";
+import { startFakeOpenMeteo } from "../src/fake-open-meteo.ts";
+import { type RunningServer, startStdio, structured, tempDir } from "./harness.ts";
+
+const cleanup: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const step of cleanup.splice(0).reverse()) await step();
+});
+
+const calgary = { latitude: 51.05, longitude: -114.07, year: 2024, month: 1 };
+
+/** Makes a task-augmented call with the SDK's client task API and returns the task it created. */
+async function createTask(server: RunningServer, args: Record<string, unknown>): Promise<Task> {
+  const stream = server.client.experimental.tasks.callToolStream(
+    { name: "weather_data", arguments: args },
+    CallToolResultSchema,
+    { task: { ttl: 60_000 } },
+  );
+  for await (const message of stream) {
+    if (message.type === "taskCreated") return message.task;
+    if (message.type === "error") throw message.error;
+  }
+  throw new Error("the call ended without creating a task");
+}
+
+describe("MCP Tasks on the weather server over stdio", () => {
+  it("completes a task created before a SIGKILL once the server restarts on the same store", async () => {
+    const dir = tempDir();
+    const fake = await startFakeOpenMeteo({ latencyMs: 2000 });
+    cleanup.push(
+      () => dir[Symbol.dispose](),
+      () => fake.close(),
+    );
+    const store = `sqlite:${join(dir.path, "jobs.db")}`;
+    const start = async () => {
+      const server = await startStdio(store, fake.url);
+      cleanup.push(() => server.close());
+      return server;
+    };
+
+    const first = await start();
+    const task = await createTask(first, calgary);
+    expect(task.status).toBe("working");
+    await expect.poll(() => fake.requests(), { timeout: 10_000 }).toBe(1);
+    await first.kill();
+
+    const second = await start();
+    fake.setLatency(0);
+    await expect
+      .poll(async () => (await second.client.experimental.tasks.getTask(task.taskId)).status, {
+        timeout: 20_000,
+        interval: 250,
+      })
+      .toBe("completed");
+    const result = await second.client.experimental.tasks.getTaskResult(task.taskId, CallToolResultSchema);
+    expect(result.isError).toBeFalsy();
+    const weather = result.structuredContent as { days: unknown[]; summary: { days: number } };
+    expect(weather.days).toHaveLength(31);
+    expect(weather.summary.days).toBe(31);
+
+    // The task ID is the job name: the job tools see the same job, and it ran once more after the crash.
+    const probed = structured<{ jobs: { job_name: string; status: string }[] }>(
+      await second.call("probe_status", { job_names: [task.taskId] }),
+    );
+    expect(probed.jobs[0]).toMatchObject({ job_name: task.taskId, status: "completed" });
+    expect(fake.requests()).toBe(2);
+  });
+});

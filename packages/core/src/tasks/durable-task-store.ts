@@ -1,0 +1,136 @@
+/**
+ * The MCP `TaskStore` (Tasks, spec 2025-11-25) over durable jobs: a task is a job, the task ID the job ID,
+ * the task's state and result the job's durable promise. Nothing is held in memory, so a task survives a
+ * restart of the server exactly like the job does.
+ */
+import type { CreateTaskOptions, TaskStore } from "@modelcontextprotocol/sdk/experimental/tasks";
+import { type CallToolResult, ErrorCode, McpError, type Task } from "@modelcontextprotocol/sdk/types.js";
+import type { JobEngine } from "../jobs.ts";
+import type { JobMeta } from "../store/job-meta.ts";
+import { isFinished, type TaskTiming, taskOf, toolResultOf } from "./job-task.ts";
+
+/** The key of `CreateTaskOptions.context` that names the job a new task is. */
+export const JOB_ID_CONTEXT = "async-tools:job-id";
+
+/** Options of {@link DurableTaskStore}. */
+export interface DurableTaskStoreOptions {
+  /** How long finished jobs are kept, reported to clients as each task's `ttl`. */
+  retentionMs: number;
+  /** Suggested wait between two polls of a task. Default 1000 ms. */
+  pollIntervalMs?: number;
+  /** Tasks per `tasks/list` page. Default 50. */
+  pageSize?: number;
+}
+
+/**
+ * Tasks over the jobs of one {@link JobEngine}, for the definitions that keep Tasks on (`tasks: true`).
+ *
+ * Tasks are not bound to a session, unlike the SDK's in-memory store: a job outlives its session (and the
+ * process), can be joined by anyone with the same arguments, and is already readable by ID through the
+ * probe tool. The requested `ttl` is not honoured per task: the store's retention applies to every job, and
+ * is what `ttl` reports (a lower bound: retention counts from the end of the job, not its creation).
+ */
+export class DurableTaskStore implements TaskStore {
+  private readonly engine: JobEngine;
+  private readonly meta: JobMeta;
+  private readonly timing: TaskTiming;
+  private readonly pageSize: number;
+
+  constructor(engine: JobEngine, meta: JobMeta, options: DurableTaskStoreOptions) {
+    this.engine = engine;
+    this.meta = meta;
+    this.timing = {
+      ttl: Number.isFinite(options.retentionMs) ? options.retentionMs : null,
+      pollInterval: options.pollIntervalMs ?? 1000,
+    };
+    this.pageSize = options.pageSize ?? 50;
+  }
+
+  /**
+   * Returns the task of a job already started (or joined) by the task tool, named by
+   * `context["async-tools:job-id"]`: the job ID is deterministic, so this never makes up an ID.
+   */
+  async createTask(params: CreateTaskOptions): Promise<Task> {
+    const jobId = params.context?.[JOB_ID_CONTEXT];
+    if (typeof jobId !== "string") {
+      throw new Error(
+        `DurableTaskStore only creates tasks for jobs an async tool started: pass the job ID as context["${JOB_ID_CONTEXT}"].`,
+      );
+    }
+    const task = await this.getTask(jobId);
+    if (task === null)
+      throw new McpError(ErrorCode.InternalError, `Job ${jobId} was not found after it started.`);
+    return task;
+  }
+
+  async getTask(taskId: string): Promise<Task | null> {
+    const snapshot = await this.engine.snapshot(taskId);
+    if (!this.exposes(snapshot.tool)) return null;
+    return taskOf(snapshot, this.timing) ?? null;
+  }
+
+  /** Never needed: a job stores its own result in its durable promise. */
+  async storeTaskResult(taskId: string): Promise<void> {
+    throw new Error(
+      `Task ${taskId} is a durable job: its result is stored by the job itself, not by storeTaskResult.`,
+    );
+  }
+
+  async getTaskResult(taskId: string): Promise<CallToolResult> {
+    const snapshot = await this.engine.snapshot(taskId, true);
+    const tool = snapshot.tool === undefined ? undefined : this.engine.definition(snapshot.tool);
+    if (tool === undefined || !tool.tasks || taskOf(snapshot, this.timing) === undefined) {
+      throw new McpError(ErrorCode.InvalidParams, `Task not found: ${taskId}`);
+    }
+    if (!isFinished(snapshot.status)) {
+      throw new McpError(
+        ErrorCode.InvalidParams,
+        `Task ${taskId} is still working; its result is not ready.`,
+      );
+    }
+    return toolResultOf(snapshot, tool);
+  }
+
+  /** Cancels the job on `cancelled`; any other status is the job's own to set. */
+  async updateTaskStatus(taskId: string, status: Task["status"], statusMessage?: string): Promise<void> {
+    if (status !== "cancelled") {
+      throw new McpError(
+        ErrorCode.InvalidParams,
+        `Task ${taskId} follows its durable job: it can be cancelled, but not set to ${status}.`,
+      );
+    }
+    if ((await this.getTask(taskId)) === null) {
+      throw new McpError(ErrorCode.InvalidParams, `Task not found: ${taskId}`);
+    }
+    await this.engine.cancel(taskId, statusMessage);
+  }
+
+  /** Tasks in start order; the cursor is opaque to clients (a position in the job metadata). */
+  async listTasks(cursor?: string): Promise<{ tasks: Task[]; nextCursor?: string }> {
+    let after: number | undefined;
+    if (cursor !== undefined) {
+      if (!/^\d{1,15}$/.test(cursor))
+        throw new McpError(ErrorCode.InvalidParams, `Invalid cursor: ${cursor}`);
+      after = Number(cursor);
+    }
+    const tasks: Task[] = [];
+    // Rows of other tools and of expired jobs are skipped, so one page may take several reads.
+    while (tasks.length < this.pageSize) {
+      const page = this.meta.list({
+        ...(after === undefined ? {} : { cursor: after }),
+        limit: this.pageSize - tasks.length,
+      });
+      const found = await Promise.all(
+        page.rows.filter((row) => this.exposes(row.tool)).map((row) => this.getTask(row.id)),
+      );
+      for (const task of found) if (task !== null) tasks.push(task);
+      after = page.next;
+      if (after === undefined) break;
+    }
+    return { tasks, ...(after === undefined ? {} : { nextCursor: String(after) }) };
+  }
+
+  private exposes(tool: string | undefined): boolean {
+    return tool !== undefined && this.engine.definition(tool)?.tasks === true;
+  }
+}

@@ -1,0 +1,207 @@
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js";
+import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
+import { type CallToolResult, CallToolResultSchema, type Task } from "@modelcontextprotocol/sdk/types.js";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { z } from "zod";
+import { type Connected, connect, gate, structured } from "../../test/helpers.ts";
+import { createAsyncTools, defineAsyncTool } from "../index.ts";
+
+const open: Connected[] = [];
+async function serve(...args: Parameters<typeof connect>): Promise<Connected> {
+  const connected = await connect(...args);
+  open.push(connected);
+  return connected;
+}
+afterEach(async () => {
+  vi.restoreAllMocks();
+  for (const c of open.splice(0)) await c[Symbol.asyncDispose]();
+});
+
+function squareTool(counter: { runs: number }, hold?: Promise<void>) {
+  return defineAsyncTool({
+    name: "square",
+    description: "Squares a number slowly",
+    input: z.object({ n: z.number().int(), label: z.string().default("x") }),
+    output: z.object({ square: z.number(), label: z.string() }),
+    run: async (ctx, { n, label }) => {
+      const square = await ctx.run("compute", async () => {
+        counter.runs += 1;
+        if (hold) await hold;
+        return n * n;
+      });
+      return { square, label };
+    },
+  });
+}
+
+/** Makes a task-augmented call with the SDK's client task API and returns the task it created. */
+async function createTask(c: Connected, name: string, args: Record<string, unknown>): Promise<Task> {
+  const stream = c.client.experimental.tasks.callToolStream({ name, arguments: args }, CallToolResultSchema, {
+    task: { ttl: 60_000 },
+  });
+  for await (const message of stream) {
+    if (message.type === "taskCreated") return message.task;
+    if (message.type === "error") throw message.error;
+  }
+  throw new Error("the call ended without creating a task");
+}
+
+describe("the task tool", () => {
+  it("is listed under the definition's name, task-capable, with the result's output schema", async () => {
+    const c = await serve([squareTool({ runs: 0 })]);
+    const { tools } = await c.client.listTools();
+    const byName = Object.fromEntries(tools.map((t) => [t.name, t]));
+    expect(byName.square?.execution).toEqual({ taskSupport: "optional" });
+    expect(byName.start_square?.execution?.taskSupport).not.toBe("optional");
+    expect(Object.keys(byName.square?.outputSchema?.properties ?? {}).sort()).toEqual(["label", "square"]);
+    expect(byName.square?.description).toContain("start_square");
+  });
+
+  it("returns a working task at once for a task-augmented call, then the typed result", async () => {
+    const hold = gate();
+    const c = await serve([squareTool({ runs: 0 }, hold.promise)]);
+    const stream = c.client.experimental.tasks.callToolStream(
+      { name: "square", arguments: { n: 7 } },
+      CallToolResultSchema,
+      { task: { ttl: 60_000 } },
+    );
+    const messages = [];
+    for await (const message of stream) {
+      messages.push(message);
+      if (message.type === "taskCreated") {
+        expect(message.task).toMatchObject({ status: "working", taskId: expect.stringMatching(/^square-/) });
+        hold.open();
+      }
+    }
+    const last = messages.at(-1);
+    expect(last?.type).toBe("result");
+    const result = (last as { result: CallToolResult }).result;
+    expect(result.isError).toBeFalsy();
+    expect(result.structuredContent).toEqual({ square: 49, label: "x" });
+  });
+
+  it("answers a plain call with the result once the job is done", async () => {
+    const counter = { runs: 0 };
+    const c = await serve([squareTool(counter)]);
+    const result = await c.call("square", { n: 5 });
+    expect(structured(result)).toEqual({ square: 25, label: "x" });
+    const again = structured<{ status: string; created: boolean }>(await c.call("start_square", { n: 5 }));
+    expect(again).toMatchObject({ status: "completed", created: false });
+    expect(counter.runs).toBe(1);
+  });
+
+  it("shares one job and one execution with the start tool for the same arguments, under one ID", async () => {
+    const counter = { runs: 0 };
+    const hold = gate();
+    const c = await serve([squareTool(counter, hold.promise)]);
+    const task = await createTask(c, "square", { n: 3, label: "a" });
+    const started = structured<{ job_id: string; created: boolean }>(
+      await c.call("start_square", { label: "a", n: 3 }),
+    );
+    expect(started).toMatchObject({ job_id: task.taskId, created: false });
+    const probed = structured<{ jobs: { status: string }[] }>(
+      await c.call("probe_square", { job_ids: [task.taskId] }),
+    );
+    expect(probed.jobs[0]?.status).toBe("working");
+    hold.open();
+    const awaited = structured<{ jobs: { status: string; result: unknown }[] }>(
+      await c.call("await_square", { job_ids: [started.job_id] }),
+    );
+    expect(awaited.jobs[0]).toMatchObject({ status: "completed", result: { square: 9, label: "a" } });
+    const result = await c.client.experimental.tasks.getTaskResult(task.taskId, CallToolResultSchema);
+    expect(result.structuredContent).toEqual({ square: 9, label: "a" });
+    expect(counter.runs).toBe(1);
+  });
+
+  it("joins a job started by the start tool, and tasks/get reads it by its job ID", async () => {
+    const counter = { runs: 0 };
+    const c = await serve([squareTool(counter)]);
+    const { job_id } = structured<{ job_id: string }>(await c.call("start_square", { n: 4 }));
+    await c.call("await_square", { job_ids: [job_id] });
+    expect(await c.client.experimental.tasks.getTask(job_id)).toMatchObject({
+      taskId: job_id,
+      status: "completed",
+    });
+    const task = await createTask(c, "square", { n: 4 });
+    expect(task).toMatchObject({ taskId: job_id, status: "completed" });
+    expect(counter.runs).toBe(1);
+  });
+
+  it("starts a new run with fresh: true, like the start tool", async () => {
+    const counter = { runs: 0 };
+    const c = await serve([squareTool(counter)]);
+    const first = structured<{ job_id: string }>(await c.call("start_square", { n: 2 }));
+    await c.call("await_square", { job_ids: [first.job_id] });
+    const task = await createTask(c, "square", { n: 2, fresh: true });
+    expect(task.taskId).toBe(`${first.job_id}.r2`);
+    await expect
+      .poll(() => c.client.experimental.tasks.getTask(task.taskId), { timeout: 10_000 })
+      .toMatchObject({ status: "completed" });
+    expect(counter.runs).toBe(2);
+  });
+
+  it("is absent for a tool with tasks: false, whose start tool the SDK runs as a plain call when asked for a task", async () => {
+    const plain = defineAsyncTool({
+      name: "plain",
+      description: "No tasks",
+      input: z.object({ n: z.number() }),
+      tasks: false,
+      run: async (_ctx, { n }) => n,
+    });
+    const c = await serve([plain]);
+    const { tools } = await c.client.listTools();
+    expect(tools.map((t) => t.name)).not.toContain("plain");
+    expect(tools.find((t) => t.name === "start_plain")?.execution).toEqual({ taskSupport: "forbidden" });
+
+    // The spec says a server SHOULD answer -32601 here; SDK 1.32 ignores the task and runs the tool, so the
+    // answer is a plain tool result, which the SDK's client rejects as no CreateTaskResult.
+    const messages = [];
+    const stream = c.client.experimental.tasks.callToolStream(
+      { name: "start_plain", arguments: { n: 1 } },
+      CallToolResultSchema,
+      { task: {} },
+    );
+    for await (const message of stream) messages.push(message);
+    expect(messages).toHaveLength(1);
+    expect(messages[0]?.type).toBe("error");
+    expect(String((messages[0] as { error: Error }).error.message)).toContain("Invalid task creation result");
+    // The server did run it: the same arguments now join the job that call started.
+    const again = structured<{ job_id: string; created: boolean }>(await c.call("start_plain", { n: 1 }));
+    expect(again.created).toBe(false);
+    await expect(c.client.experimental.tasks.getTask(again.job_id)).rejects.toThrow(/not found/i);
+  });
+});
+
+describe("a server built without the task store", () => {
+  it("gets every tool but the task tools, and one warning naming them", async () => {
+    const writes: string[] = [];
+    vi.spyOn(process.stderr, "write").mockImplementation((chunk) => {
+      writes.push(String(chunk));
+      return true;
+    });
+    await using tools = await createAsyncTools({ store: "memory" });
+    const server = new McpServer({ name: "no-tasks", version: "0.0.0" });
+    const other = defineAsyncTool({
+      name: "other",
+      description: "x",
+      input: z.object({}),
+      run: async () => 1,
+    });
+    tools.register(server, squareTool({ runs: 0 }), other);
+    const client = new Client({ name: "test-client", version: "0.0.0" });
+    const [clientTransport, serverTransport] = InMemoryTransport.createLinkedPair();
+    await Promise.all([server.connect(serverTransport), client.connect(clientTransport)]);
+    try {
+      const { tools: listed } = await client.listTools();
+      expect(listed.map((t) => t.name)).not.toContain("square");
+      expect(listed.map((t) => t.name)).toContain("start_square");
+      const warnings = writes.filter((line) => line.includes("task tools left out"));
+      expect(warnings).toHaveLength(1);
+      expect(warnings[0]).toContain("square,other");
+    } finally {
+      await client.close();
+      await server.close();
+    }
+  });
+});
