@@ -189,7 +189,12 @@ afterEach(async () => {
 });
 
 async function openOn(path: string, received: Message[]): Promise<SqliteNetwork> {
-  const network = await SqliteNetwork.open({ path, tickMs: 0, retentionMs: Number.POSITIVE_INFINITY });
+  const network = await SqliteNetwork.open({
+    path,
+    tickMs: 0,
+    retentionMs: Number.POSITIVE_INFINITY,
+    spinGuard: false,
+  });
   network.recv((message) => received.push(message));
   networks.push(network);
   return network;

@@ -362,6 +362,32 @@ describe("recovery", () => {
     expect(acquire.head.status).toBe(200);
   });
 
+  it("slows down a task that every worker releases at once, instead of spinning", async () => {
+    const network = await open({ path: ":memory:" });
+    let acquires = 0;
+    // A worker that cannot run the task (its function is not registered) acquires and releases it at once.
+    network.recv((message) => {
+      if (message.kind !== "execute") return;
+      const { id, version } = message.data.task;
+      const acquired = network.applyAt(Date.now(), {
+        kind: "task.acquire",
+        head: head(),
+        data: { id, version, pid: "worker", ttl: 60_000 },
+      });
+      if (acquired.head.status !== 200) return;
+      acquires += 1;
+      network.applyAt(Date.now(), {
+        kind: "task.release",
+        head: head(),
+        data: { id, version: version + 1 },
+      });
+    });
+    network.applyAt(Date.now(), create("spinner", Date.now(), { "resonate:target": "sqlite://any@default" }));
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    expect(acquires).toBeGreaterThanOrEqual(3);
+    expect(acquires).toBeLessThan(12);
+  });
+
   it("leaves delayed work for its time", async () => {
     const path = join(tempDir(), "store.db");
     const now = Date.now();

@@ -35,6 +35,11 @@ export interface SqliteNetworkOptions {
   durability?: "normal" | "full";
   /** How long finished lineages are kept, in ms. Default 7 days; `Infinity` keeps them forever. */
   retentionMs?: number;
+  /**
+   * Slow down the re-execution of a task that is executed again and again within seconds (a worker that
+   * cannot run it releases it at once). Default true; the differential test turns it off to compare timing.
+   */
+  spinGuard?: boolean;
 }
 
 type PromiseState = "pending" | "resolved" | "rejected" | "rejected_canceled" | "rejected_timedout";
@@ -108,6 +113,10 @@ const SQLITE_MAGIC = Buffer.from("SQLite format 3\0", "latin1");
 const DAY = 24 * 60 * 60 * 1000;
 const GC_EVERY_MS = 60 * 60 * 1000;
 const GC_BATCH = 256;
+/** Executes of one task allowed within {@link SPIN_WINDOW_MS} before re-execution is slowed down. */
+const SPIN_FREE_EXECUTES = 5;
+const SPIN_WINDOW_MS = 2000;
+const SPIN_MAX_DELAY_MS = 30_000;
 
 const SCHEMA = `
   CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -181,6 +190,8 @@ export class SqliteNetwork implements Network {
   private orphans = new Map<string, number>();
   private tickTimer: NodeJS.Timeout | undefined;
   private gcTimer: NodeJS.Timeout | undefined;
+  private readonly executes = new Map<string, { since: number; count: number }>();
+  private readonly spinGuard: boolean;
 
   /** Builds the network without touching the file; {@link SqliteNetwork.init} (or {@link SqliteNetwork.open}) opens it. */
   constructor(options: SqliteNetworkOptions) {
@@ -189,6 +200,7 @@ export class SqliteNetwork implements Network {
     this.tickMs = options.tickMs ?? 1000;
     this.durability = options.durability ?? "normal";
     this.retentionMs = options.retentionMs ?? 7 * DAY;
+    this.spinGuard = options.spinGuard ?? true;
     this.unicast = `sqlite://uni@${group}/${pid}`;
     this.anycast = `sqlite://any@${group}/${pid}`;
     this.server = (new LocalNetwork() as unknown as { server: ProtocolServer }).server;
@@ -282,6 +294,12 @@ export class SqliteNetwork implements Network {
       }
     }
     this.orphans.clear();
+    // Timeouts fire from here on, not from open: a lease that lapsed before the functions were registered
+    // would otherwise be re-dispatched to a process that cannot run it yet.
+    if (this.tickMs > 0 && this.tickTimer === undefined) {
+      this.tickTimer = setInterval(() => this.tickSafely(), this.tickMs);
+      this.tickTimer.unref();
+    }
     if (resumed > 0)
       log("info", "resuming work left by a previous process", { store: this.path, tasks: resumed });
     this.tick(now);
@@ -365,10 +383,6 @@ export class SqliteNetwork implements Network {
     this.state = "open";
     for (const task of this.server.tasks.values()) {
       if (task.state === "acquired" || task.state === "pending") this.orphans.set(task.id, task.version);
-    }
-    if (this.tickMs > 0) {
-      this.tickTimer = setInterval(() => this.tickSafely(), this.tickMs);
-      this.tickTimer.unref();
     }
     if (this.retentionMs < Number.POSITIVE_INFINITY) {
       this.gcSafely();
@@ -675,20 +689,52 @@ export class SqliteNetwork implements Network {
   }
 
   private dispatchLater(changes: Change[]): void {
-    const messages: Message[] = [];
-    for (const change of changes) if (change.kind === "message.send") messages.push(change.message);
-    if (messages.length === 0) return;
-    setTimeout(() => {
-      for (const message of messages) {
-        for (const subscriber of this.subscribers) {
-          try {
-            subscriber(message);
-          } catch (error) {
-            log("error", "a message subscriber threw", { store: this.path, kind: message.kind, error });
-          }
-        }
+    const now = Date.now();
+    for (const change of changes) {
+      if (change.kind !== "message.send") continue;
+      const { message } = change;
+      const delay =
+        this.spinGuard && message.kind === "execute" ? this.backoff(message.data.task.id, now) : 0;
+      setTimeout(() => this.deliver(message), delay);
+    }
+  }
+
+  /**
+   * How long to hold an `execute` of `taskId`. A task that is executed again and again within seconds is
+   * being released at once by every worker (its function is not registered here, say): without a pause the
+   * SDK would spin, acquiring and releasing it as fast as the CPU allows.
+   */
+  private backoff(taskId: string, now: number): number {
+    const recent = this.executes.get(taskId);
+    if (recent === undefined || now - recent.since > SPIN_WINDOW_MS) {
+      if (this.executes.size > 10_000) {
+        for (const [id, entry] of this.executes)
+          if (now - entry.since > SPIN_WINDOW_MS) this.executes.delete(id);
       }
-    }, 0);
+      this.executes.set(taskId, { since: now, count: 1 });
+      return 0;
+    }
+    recent.count += 1;
+    if (recent.count <= SPIN_FREE_EXECUTES) return 0;
+    const delay = Math.min(SPIN_MAX_DELAY_MS, 250 * 2 ** (recent.count - SPIN_FREE_EXECUTES));
+    if (recent.count === SPIN_FREE_EXECUTES + 1) {
+      log("warn", "a task keeps being released; slowing its re-execution", {
+        store: this.path,
+        task: taskId,
+      });
+    }
+    recent.since = now;
+    return delay;
+  }
+
+  private deliver(message: Message): void {
+    for (const subscriber of this.subscribers) {
+      try {
+        subscriber(message);
+      } catch (error) {
+        log("error", "a message subscriber threw", { store: this.path, kind: message.kind, error });
+      }
+    }
   }
 
   /** Replaces RAM with what the file holds: at open, and after a request failed half-way. */
