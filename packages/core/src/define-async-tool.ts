@@ -45,12 +45,16 @@ export interface JobContext {
   readonly resonate: Context;
 }
 
-/** Names of the MCP tools a definition is exposed as. `cancel: false` leaves the cancel tool out. */
+/**
+ * Names of the MCP tools a definition is exposed as. `cancel: false` leaves the cancel tool out; `task` names
+ * the task-capable tool for clients with MCP Tasks (default: the definition's name), `false` leaves it out.
+ */
 export interface ToolNames {
   start?: string;
   probe?: string;
   await?: string;
   cancel?: string | false;
+  task?: string | false;
 }
 
 /** Everything `defineAsyncTool` takes. `I` is the zod input schema, `O` the result of `run`. */
@@ -65,7 +69,7 @@ export interface AsyncToolOptions<I extends z.ZodObject, O> {
   output?: z.ZodType<O>;
   /** The durable function. Put side effects and flaky calls in `ctx.run` steps. */
   run: (ctx: JobContext, input: z.output<I>) => Promise<O>;
-  /** Tool names. Default `start_<name>`, `probe_<name>`, `await_<name>`, `cancel_<name>`. */
+  /** Tool names. Default `start_<name>`, `probe_<name>`, `await_<name>`, `cancel_<name>`, task tool `<name>`. */
   tools?: ToolNames;
   /** Name of the ID field in tool arguments and results, singular. Default `job_id` (lists: `job_ids`). */
   idField?: string;
@@ -77,7 +81,10 @@ export interface AsyncToolOptions<I extends z.ZodObject, O> {
   timeoutMs?: number;
   /** Bounds of the await tool's blocking, in seconds. Default 45, at most 50 (below common client timeouts). */
   await?: { defaultSeconds?: number; maxSeconds?: number };
-  /** Expose the start tool as a task-capable tool for clients that speak MCP Tasks. Default true. */
+  /**
+   * Also expose the job as a task-capable tool (named `tools.task`, default `<name>`) for clients that speak
+   * MCP Tasks; see docs/tasks.md. Default true.
+   */
   tasks?: boolean;
   /** Version of the durable function, for changing it while old jobs still run. Default 1. */
   version?: number;
@@ -90,7 +97,13 @@ export interface AsyncTool<I extends z.ZodObject = z.ZodObject, O = unknown> {
   readonly input: I;
   readonly output: z.ZodType<O> | undefined;
   readonly run: (ctx: JobContext, input: z.output<I>) => Promise<O>;
-  readonly toolNames: { start: string; probe: string; await: string; cancel: string | false };
+  readonly toolNames: {
+    start: string;
+    probe: string;
+    await: string;
+    cancel: string | false;
+    task: string | false;
+  };
   readonly idField: string;
   readonly jobId: ((input: z.output<I>) => string) | undefined;
   readonly retry: Required<RetryOptions>;
@@ -167,6 +180,7 @@ export function defineAsyncTool<I extends z.ZodObject, O>(options: AsyncToolOpti
   const retry = options.retry === false ? { attempts: 1 } : (options.retry ?? {});
   const tools = options.tools ?? {};
   const cancel: string | false = tools.cancel === false ? false : (tools.cancel ?? `cancel_${name}`);
+  const task: string | false = options.tasks === false || tools.task === false ? false : (tools.task ?? name);
   return Object.freeze({
     name,
     description: options.description,
@@ -178,6 +192,7 @@ export function defineAsyncTool<I extends z.ZodObject, O>(options: AsyncToolOpti
       probe: tools.probe ?? `probe_${name}`,
       await: tools.await ?? `await_${name}`,
       cancel,
+      task,
     },
     idField,
     jobId: options.jobId,
@@ -189,7 +204,7 @@ export function defineAsyncTool<I extends z.ZodObject, O>(options: AsyncToolOpti
     },
     timeoutMs: options.timeoutMs ?? 60 * 60 * 1000,
     awaitSeconds: { default: defaultSeconds, max: maxSeconds },
-    tasks: options.tasks ?? true,
+    tasks: task !== false,
     version: options.version ?? 1,
   });
 }

@@ -236,7 +236,12 @@ describe("cancel", () => {
     });
     const c = await serve([tool]);
     const { tools } = await c.client.listTools();
-    expect(tools.map((t) => t.name).sort()).toEqual(["await_nocancel", "probe_nocancel", "start_nocancel"]);
+    expect(tools.map((t) => t.name).sort()).toEqual([
+      "await_nocancel",
+      "nocancel",
+      "probe_nocancel",
+      "start_nocancel",
+    ]);
   });
 });
 

@@ -52,7 +52,7 @@ describe("the task tool", () => {
     const c = await serve([squareTool({ runs: 0 })]);
     const { tools } = await c.client.listTools();
     const byName = Object.fromEntries(tools.map((t) => [t.name, t]));
-    expect(byName.square?.execution).toEqual({ taskSupport: "optional" });
+    expect(byName.square?.execution).toEqual({ taskSupport: "required" });
     expect(byName.start_square?.execution?.taskSupport).not.toBe("optional");
     expect(Object.keys(byName.square?.outputSchema?.properties ?? {}).sort()).toEqual(["label", "square"]);
     expect(byName.square?.description).toContain("start_square");
@@ -81,14 +81,34 @@ describe("the task tool", () => {
     expect(result.structuredContent).toEqual({ square: 49, label: "x" });
   });
 
-  it("answers a plain call with the result once the job is done", async () => {
+  it("refuses a plain call, so a client without Tasks never blocks on it, and starts nothing", async () => {
     const counter = { runs: 0 };
     const c = await serve([squareTool(counter)]);
-    const result = await c.call("square", { n: 5 });
-    expect(structured(result)).toEqual({ square: 25, label: "x" });
-    const again = structured<{ status: string; created: boolean }>(await c.call("start_square", { n: 5 }));
-    expect(again).toMatchObject({ status: "completed", created: false });
-    expect(counter.runs).toBe(1);
+    const { tools } = await c.client.listTools();
+    const tool = tools.find((t) => t.name === "square");
+    expect(tool?.execution).toEqual({ taskSupport: "required" });
+    expect(tool?.description).toContain("start_square");
+    // The SDK's client refuses to send this itself, so send the raw request a client without Tasks would.
+    const result = await c.client.request(
+      { method: "tools/call", params: { name: "square", arguments: { n: 5 } } },
+      CallToolResultSchema,
+    );
+    expect(result.isError).toBe(true);
+    expect(JSON.stringify(result.content)).toContain("requires task augmentation");
+    expect(counter.runs).toBe(0);
+  });
+
+  it("takes its name from tools.task", async () => {
+    const named = defineAsyncTool({
+      name: "named",
+      description: "Named task tool",
+      input: z.object({}),
+      tools: { task: "run_named" },
+      run: async () => 1,
+    });
+    const c = await serve([named]);
+    const { tools } = await c.client.listTools();
+    expect(tools.map((t) => t.name)).toContain("run_named");
   });
 
   it("shares one job and one execution with the start tool for the same arguments, under one ID", async () => {

@@ -1,7 +1,8 @@
 /**
  * Native MCP Tasks (spec 2025-11-25) on the same durable jobs: each definition becomes a task-capable tool
  * named after it (e.g. `weather_data`). A task-augmented call starts or joins the job and returns its task
- * at once; a plain call waits for the result, for clients without Tasks.
+ * at once. Task support is required: a plain call would block until the job ends, which is what the tool
+ * triple exists to avoid, so clients without Tasks are pointed to the start tool instead.
  *
  * Why not give the start tool task support: the SDK answers a plain call of a task-capable tool by polling
  * the task to its end, the handler cannot tell a plain call from a task call, and one tool has one output
@@ -44,18 +45,18 @@ export function registerTaskTools(server: McpServer, tool: AnyTool, engine: JobE
   const output = tool.output !== undefined && "shape" in tool.output ? tool.output : undefined;
 
   server.experimental.tasks.registerToolTask(
-    tool.name,
+    names.task === false ? tool.name : names.task,
     {
       title: `Run: ${tool.name}`,
       description:
-        `${tool.description.replace(/\.?\s*$/, ".")} Returns the result when the work is done, which may take ` +
-        `a while; clients with MCP Tasks get a task to poll instead. The same arguments always give the same ` +
-        `job, shared with ${names.start}, and never run the work twice: the task ID is the ${tool.idField} that ` +
-        `${names.probe} and ${names.await} take.`,
+        `${tool.description.replace(/\.?\s*$/, ".")} Only for clients that support MCP Tasks: call it ` +
+        `task-augmented to get a task at once. Without Tasks, call ${names.start} and then ${names.await}. The ` +
+        `same arguments always give the same job, shared with ${names.start}, and never run the work twice: ` +
+        `the task ID is the ${tool.idField} that ${names.probe} and ${names.await} take.`,
       inputSchema: input,
       ...(output === undefined ? {} : { outputSchema: output }),
       annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: true },
-      execution: { taskSupport: "optional" },
+      execution: { taskSupport: "required" },
     },
     {
       createTask: async (args, extra) => {
