@@ -246,6 +246,8 @@ export async function createAsyncTools(options: CreateAsyncToolsOptions = {}): P
     logger: resonateLogger,
   });
   const meta = new JobMeta(opened.db);
+  // A job's metadata outlives the job by a month, so a probe can still say it expired rather than never was.
+  if (Number.isFinite(retentionMs)) meta.pruneBefore(Date.now() - retentionMs - 30 * DAY);
   log("info", "store opened", { store: opened.description, durable: opened.durable });
   return new AsyncTools(opened, resonate, meta, retentionMs);
 }

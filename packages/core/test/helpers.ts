@@ -7,7 +7,12 @@ import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import type { Network } from "@resonatehq/sdk";
 import type { z } from "zod";
-import { type AsyncTool, type AsyncTools, createAsyncTools } from "../src/index.ts";
+import {
+  type AsyncTool,
+  type AsyncTools,
+  type CreateAsyncToolsOptions,
+  createAsyncTools,
+} from "../src/index.ts";
 
 export interface Connected {
   client: Client;
@@ -21,8 +26,9 @@ export interface Connected {
 export async function connect(
   defs: AsyncTool<z.ZodObject, unknown>[],
   store: string | Network = "memory",
+  options: Omit<CreateAsyncToolsOptions, "store"> = {},
 ): Promise<Connected> {
-  const tools = await createAsyncTools({ store });
+  const tools = await createAsyncTools({ ...options, store });
   const server = new McpServer({ name: "test", version: "0.0.0" }, { ...tools.serverOptions() });
   tools.register(server, ...defs);
   const client = new Client({ name: "test-client", version: "0.0.0" });
