@@ -21,7 +21,7 @@ async function start(env: Record<string, string>) {
     env: { ...base, ...env },
     stderr: "pipe",
   });
-  transport.stderr?.resume();
+  transport.stderr?.on("data", () => undefined);
   const client = new Client({ name: "crash-test", version: "0" });
   await client.connect(transport);
   const pid = transport.pid as number;
