@@ -226,12 +226,6 @@ export class JobEngine {
     return this.snapshot(id);
   }
 
-  /** The tool a job belongs to, from its tags, or `undefined` when the job does not exist. */
-  async toolOf(id: string): Promise<string | undefined> {
-    const record = await this.read(id);
-    return record?.tags?.[TOOL_TAG] ?? this.meta.get(id)?.tool;
-  }
-
   private async read(id: string): Promise<PromiseRecord | undefined> {
     const res = (await this.network.send({
       kind: "promise.get",

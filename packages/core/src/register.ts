@@ -115,31 +115,29 @@ export function registerTools(server: McpServer, tool: AnyTool, engine: JobEngin
     },
   );
 
-  const readIds = async (raw: unknown): Promise<{ ids: string[] } | { error: CallToolResult }> => {
+  /** Parses the IDs a model sent and reads each job once; refuses IDs of other tools and all-unknown lists. */
+  const readIds = async (
+    raw: unknown,
+  ): Promise<{ ids: string[]; snapshots: JobSnapshot[] } | { error: CallToolResult }> => {
     const parsed = normalizeJobIds(raw, idsField, example);
     if (!parsed.ok) return { error: fail(parsed.message) };
-    const owners = await Promise.all(parsed.ids.map((id) => engine.toolOf(id)));
-    const foreign = parsed.ids
-      .map((id, i) => ({ id, owner: owners[i] }))
-      .filter((entry) => entry.owner !== undefined && entry.owner !== tool.name);
+    const snapshots = await Promise.all(parsed.ids.map((id) => engine.snapshot(id)));
+    const foreign = snapshots.filter((s) => s.tool !== undefined && s.tool !== tool.name);
     if (foreign.length > 0) {
-      const lines = foreign.map(({ id, owner }) => {
+      const lines = foreign.map(({ job_id, tool: owner }) => {
         const other = owner === undefined ? undefined : engine.definition(owner);
-        return `${id} is a job of ${owner}${other ? `: use ${other.toolNames.probe} / ${other.toolNames.await}` : ""}`;
+        return `${job_id} is a job of ${owner}${other ? `: use ${other.toolNames.probe} / ${other.toolNames.await}` : ""}`;
       });
       return { error: fail(`These ${idsField} do not belong to ${tool.name}: ${lines.join("; ")}.`) };
     }
-    if (owners.every((owner) => owner === undefined)) {
-      const snapshots = await Promise.all(parsed.ids.map((id) => engine.snapshot(id)));
-      if (snapshots.every((s) => s.status === "not_found")) {
-        return {
-          error: fail(
-            `No job found for ${parsed.ids.join(", ")}. Use a ${idField} returned by ${names.start}, or call ${names.start} to start the job.`,
-          ),
-        };
-      }
+    if (snapshots.every((s) => s.status === "not_found")) {
+      return {
+        error: fail(
+          `No job found for ${parsed.ids.join(", ")}. Use a ${idField} returned by ${names.start}, or call ${names.start} to start the job.`,
+        ),
+      };
     }
-    return { ids: parsed.ids };
+    return { ids: parsed.ids, snapshots };
   };
 
   const idsInput = { [idsField]: jobIdsSchema(idsField, example) };
@@ -160,7 +158,7 @@ export function registerTools(server: McpServer, tool: AnyTool, engine: JobEngin
     async (args: Record<string, unknown>) => {
       const read = await readIds(args[idsField]);
       if ("error" in read) return read.error;
-      const snapshots = await Promise.all(read.ids.map((id) => engine.snapshot(id)));
+      const { snapshots } = read;
       const done = snapshots.filter((s) => s.status === "completed").length;
       const header = `${done} of ${snapshots.length} completed.`;
       const hint = done > 0 ? ` Call ${names.await} to collect results.` : "";
