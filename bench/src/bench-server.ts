@@ -23,6 +23,7 @@ export const noopJob = defineAsyncTool({
   }),
   output: z.object({ n: z.number(), finished_at: z.number() }),
   retry: false,
+  tasks: false,
   run: async (_ctx, { n, delay_ms }) => {
     if (delay_ms > 0) await new Promise((resolve) => setTimeout(resolve, delay_ms));
     return { n, finished_at: preciseNow() };
@@ -46,6 +47,7 @@ export function threeStepJob(sideEffects: string | undefined = process.env[SIDE_
     }),
     output: z.object({ n: z.number(), total: z.number() }),
     retry: false,
+    tasks: false,
     run: async (ctx, { n, step_ms }) => {
       let total = 0;
       for (const step of [1, 2, 3]) {

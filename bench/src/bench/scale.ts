@@ -62,13 +62,17 @@ async function blockMedian(count: number, fn: () => Promise<unknown>): Promise<n
 async function startLatency(caller: Caller, rounds: number, count: number) {
   const noop: number[] = [];
   const start: number[] = [];
-  for (let round = 0; round < rounds; round++) {
-    noop.push(await blockMedian(count, () => caller.call("noop", { n: fresh() })));
+  // Round -1 warms the fresh process up (JIT, caches) and is not counted.
+  for (let round = -1; round < rounds; round++) {
     const ids: string[] = [];
-    start.push(
-      await blockMedian(count, async () => ids.push((await startJob(caller, "noop_job", { n: fresh() })).id)),
+    const noopMs = await blockMedian(count, () => caller.call("noop", { n: fresh() }));
+    const startMs = await blockMedian(count, async () =>
+      ids.push((await startJob(caller, "noop_job", { n: fresh() })).id),
     );
     await awaitJobs(caller, "noop_job", ids, 60_000);
+    if (round < 0) continue;
+    noop.push(noopMs);
+    start.push(startMs);
   }
   return { noop, start };
 }
@@ -104,7 +108,7 @@ export async function scale(options: RunOptions): Promise<ScenarioResult> {
     try {
       const rssReady = server.rss();
       const { noop, start } = await startLatency(server, rounds, count);
-      held += rounds * count;
+      held += (rounds + 1) * count;
       measured.push({
         jobs: size,
         seedSeconds: seeded.seconds,

@@ -8,6 +8,13 @@ export interface Check {
   name: string;
   ok: boolean;
   detail: string;
+  /** The check could not run on this machine (e.g. no permission to mount); it counts as neither. */
+  skipped?: boolean;
+  /**
+   * A property beyond the issue's criteria that exposes a known library defect: printed as WARN, it does not
+   * fail the run. The detail says what is wrong.
+   */
+  warnOnly?: boolean;
 }
 
 /** The outcome of one scenario. */
@@ -21,6 +28,8 @@ export interface ScenarioResult {
 /** Sizes and durations of a run: the full one, or the smaller `--quick` / `--short` one. */
 export interface RunOptions {
   quick: boolean;
+  /** Seed of every random choice of the reliability suite. */
+  seed?: number;
 }
 
 let next = 1;

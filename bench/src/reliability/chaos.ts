@@ -1,0 +1,199 @@
+/**
+ * Chaos: hundreds of three-step jobs while the stdio server is SIGKILLed at random moments and started
+ * again on the same store. Every job must complete with the right result, under the ID it was first given,
+ * and each step's side effect (counted in a file outside the store) may repeat only across a kill.
+ */
+import { join } from "node:path";
+import { type StdioServer, startStdioServer } from "../lib/child.ts";
+import { awaitJobs, startJob } from "../lib/mcp.ts";
+import { seeded } from "../lib/prng.ts";
+import type { Check, RunOptions, ScenarioResult } from "../lib/scenario.ts";
+import { readSideEffects, type SideEffect, sizeOf } from "../lib/side-effects.ts";
+import { formatTable } from "../lib/stats.ts";
+import { tempDir } from "../lib/temp.ts";
+import { sleep } from "../lib/time.ts";
+
+interface Plan {
+  n: number;
+  stepMs: number;
+}
+
+/** What the side-effect file says about one job. */
+interface Trace {
+  counts: [number, number, number];
+  /** Lines of this job in one server incarnation, by step. */
+  perIncarnation: Map<string, number>;
+  ordered: boolean;
+}
+
+function trace(lines: SideEffect[], boundaries: number[]): Map<string, Trace> {
+  const traces = new Map<string, Trace>();
+  const last = new Map<string, number>();
+  for (const line of lines) {
+    let t = traces.get(line.jobId);
+    if (t === undefined) {
+      t = { counts: [0, 0, 0], perIncarnation: new Map(), ordered: true };
+      traces.set(line.jobId, t);
+    }
+    if (Number.isInteger(line.step)) t.counts[line.step - 1] = (t.counts[line.step - 1] ?? 0) + 1;
+    const incarnation = boundaries.filter((b) => line.offset >= b).length;
+    const key = `${incarnation}:${line.step}`;
+    t.perIncarnation.set(key, (t.perIncarnation.get(key) ?? 0) + 1);
+    if (line.step < (last.get(line.jobId) ?? 0)) t.ordered = false;
+    last.set(line.jobId, line.step);
+  }
+  return traces;
+}
+
+/** Runs the chaos scenario; `quick` is the CI-sized `--short` run. */
+export async function chaos(options: RunOptions): Promise<ScenarioResult> {
+  const seed = options.seed ?? 1;
+  const random = seeded(seed);
+  const jobCount = options.quick ? 200 : 500;
+  const killCount = options.quick ? 20 : 60;
+  const gap = options.quick ? { min: 20, max: 350 } : { min: 20, max: 1500 };
+  const plans: Plan[] = Array.from({ length: jobCount }, (_, i) => ({
+    n: i + 1,
+    stepMs: random.int(0, 150),
+  }));
+  using dir = tempDir("chaos");
+  const store = `sqlite:${join(dir.path, "jobs.db")}`;
+  const sideEffects = join(dir.path, "side-effects.log");
+
+  const acked = new Map<number, string>();
+  const conflicts: string[] = [];
+  const boundaries: number[] = [];
+  let failedCalls = 0;
+  let kills = 0;
+  let server: StdioServer = await startStdioServer({ store, sideEffects });
+  const began = Date.now();
+
+  const start = async (target: StdioServer, plan: Plan) => {
+    try {
+      const { id } = await startJob(target, "three_step", { n: plan.n, step_ms: plan.stepMs });
+      const known = acked.get(plan.n);
+      if (known !== undefined && known !== id) conflicts.push(`n=${plan.n}: ${known} then ${id}`);
+      acked.set(plan.n, id);
+    } catch {
+      failedCalls++;
+    }
+  };
+
+  try {
+    // Starts are spread over the first two thirds of the kills so that kills land on every phase of a job.
+    const startRounds = Math.max(1, Math.floor((killCount * 2) / 3));
+    for (let round = 0; round < killCount; round++) {
+      const unacked = plans.filter((p) => !acked.has(p.n));
+      const share = round < startRounds ? Math.ceil(unacked.length / (startRounds - round)) : 0;
+      const batch = unacked.slice(0, share);
+      const target = server;
+      const calls = batch.map((plan) => start(target, plan));
+      // One kill in five comes at once, while starts are still in flight.
+      await sleep(random.next() < 0.2 ? random.int(0, 3) : random.int(gap.min, gap.max));
+      await server.kill();
+      kills++;
+      boundaries.push(sizeOf(sideEffects));
+      await Promise.allSettled(calls);
+      server = await startStdioServer({ store, sideEffects });
+    }
+    for (let attempt = 0; attempt < 5 && acked.size < plans.length; attempt++) {
+      const target = server;
+      await Promise.all(plans.filter((p) => !acked.has(p.n)).map((plan) => start(target, plan)));
+    }
+    const ids = plans.map((p) => acked.get(p.n)).filter((id): id is string => id !== undefined);
+    const jobs = await awaitJobs(server, "three_step", ids, options.quick ? 60_000 : 180_000);
+    // Starting every input again must join the existing job, not start a second one.
+    let rejoined = 0;
+    for (const plan of plans) {
+      const again = await startJob(server, "three_step", { n: plan.n, step_ms: plan.stepMs });
+      if (again.id === acked.get(plan.n) && !again.created) rejoined++;
+    }
+    const seconds = Math.round((Date.now() - began) / 1000);
+
+    const byId = new Map(jobs.map((job) => [job.job_id, job]));
+    const wrong = plans.filter((p) => {
+      const job = byId.get(acked.get(p.n) ?? "");
+      return job?.status !== "completed" || job.result?.total !== 6 * p.n || job.result?.n !== p.n;
+    });
+    const lines = readSideEffects(sideEffects);
+    const traces = trace(lines, boundaries);
+    const known = new Set(ids);
+    const strangers = [...traces.keys()].filter((id) => !known.has(id));
+    const missingSteps = ids.filter((id) => {
+      const counts = traces.get(id)?.counts ?? [0, 0, 0];
+      return counts.some((c) => c < 1);
+    });
+    const maxRuns = Math.max(0, ...[...traces.values()].flatMap((t) => t.counts));
+    const overBound = [...traces.entries()].filter(([, t]) => t.counts.some((c) => c > 1 + kills));
+    const twiceInOneLife = [...traces.entries()].filter(([, t]) =>
+      [...t.perIncarnation.values()].some((c) => c > 1),
+    );
+    const outOfOrder = [...traces.entries()].filter(([, t]) => !t.ordered);
+    const repeated = [...traces.values()].reduce(
+      (sum, t) => sum + t.counts.reduce((a, c) => a + Math.max(0, c - 1), 0),
+      0,
+    );
+
+    const checks: Check[] = [
+      {
+        name: `>= 200 jobs and >= 20 SIGKILLs`,
+        ok: plans.length >= 200 && kills >= 20,
+        detail: `${plans.length} jobs, ${kills} kills in ${seconds} s (${failedCalls} start calls cut by a kill)`,
+      },
+      {
+        name: "every job acknowledged under one stable ID",
+        ok: acked.size === plans.length && conflicts.length === 0 && new Set(ids).size === ids.length,
+        detail: `${acked.size}/${plans.length} acknowledged, ${conflicts.length} ID changes${conflicts.length ? `: ${conflicts.slice(0, 3).join("; ")}` : ""}`,
+      },
+      {
+        name: "every job completed with the right result",
+        ok: wrong.length === 0,
+        detail: `${plans.length - wrong.length}/${plans.length} completed with total = 6n${wrong.length ? `; first wrong: n=${wrong[0]?.n} ${JSON.stringify(byId.get(acked.get(wrong[0]?.n ?? 0) ?? ""))}` : ""}`,
+      },
+      {
+        name: "starting an input again joins its job",
+        ok: rejoined === plans.length,
+        detail: `${rejoined}/${plans.length} returned the same ID with created=false`,
+      },
+      {
+        name: "every step ran at least once",
+        ok: missingSteps.length === 0,
+        detail: `${ids.length - missingSteps.length}/${ids.length} jobs have a line for each step`,
+      },
+      {
+        name: "no side effect from an unknown or duplicated job",
+        ok: strangers.length === 0,
+        detail: strangers.length
+          ? `unknown IDs: ${strangers.slice(0, 3).join(", ")}`
+          : `${lines.length} lines, all of started jobs`,
+      },
+      {
+        name: "a step repeats only across a kill",
+        ok: twiceInOneLife.length === 0 && outOfOrder.length === 0 && overBound.length === 0,
+        detail:
+          `${repeated} repeated step runs in all, at most ${maxRuns} runs of one step (bound 1 + ${kills}); ` +
+          `${twiceInOneLife.length} jobs ran a step twice in one process, ${outOfOrder.length} re-ran an earlier step`,
+      },
+    ];
+    const table = formatTable(
+      `Chaos (stdio, SQLite store): SEED=${seed}`,
+      ["check", "result", "detail"],
+      checks.map((c) => [c.name, c.ok ? "pass" : "FAIL", c.detail]),
+    );
+    return {
+      name: "chaos",
+      table,
+      figures: {
+        seed,
+        jobs: plans.length,
+        kills,
+        seconds,
+        repeated_step_runs: repeated,
+        cut_start_calls: failedCalls,
+      },
+      checks,
+    };
+  } finally {
+    await server.close();
+  }
+}

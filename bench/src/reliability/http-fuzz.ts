@@ -1,0 +1,176 @@
+/**
+ * HTTP bodies fuzzed against the Streamable HTTP server: garbage, huge and deeply nested bodies, wrong
+ * content types, with and without a session. Every answer must be a success or a JSON-RPC error (never a
+ * dropped connection or a 5xx), and the server must still serve a real client afterwards.
+ */
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import fc from "fast-check";
+import { nestedJson, TOOL_NAMES, toolArguments } from "../lib/arbitraries.ts";
+import { startHttpServer } from "../lib/child.ts";
+import type { Check } from "../lib/scenario.ts";
+
+interface Body {
+  kind: string;
+  bytes: Buffer;
+  contentType: string | undefined;
+  session: boolean;
+}
+
+const PROTOCOL = "2025-06-18";
+
+function request(method: string, params: unknown, id = 1): string {
+  return JSON.stringify({ jsonrpc: "2.0", id, method, params });
+}
+
+const contentType = fc.constantFrom(
+  "application/json",
+  "text/plain",
+  "application/x-www-form-urlencoded",
+  undefined,
+);
+
+const body: fc.Arbitrary<Body> = fc
+  .tuple(
+    fc.oneof(
+      fc.jsonValue().map((v) => ({ kind: "random JSON", text: JSON.stringify(v) })),
+      fc.string({ unit: "grapheme" }).map((text) => ({ kind: "not JSON", text })),
+      fc
+        .uint8Array({ minLength: 1, maxLength: 2_000 })
+        .map((raw) => ({ kind: "invalid UTF-8 bytes", raw: Buffer.from(raw.map((b) => b | 0x80)) })),
+      fc
+        .integer({ min: 1_000, max: 300_000 })
+        .map((depth) => ({ kind: "deep nesting", text: nestedJson(depth) })),
+      fc.integer({ min: 100_000, max: 6_000_000 }).map((size) => ({
+        kind: "huge body",
+        text: request("tools/call", { name: "noop", arguments: { n: "x".repeat(size) } }),
+      })),
+      fc.tuple(fc.constantFrom(...TOOL_NAMES), toolArguments).map(([name, args]) => ({
+        kind: "tools/call with bad arguments",
+        text: request("tools/call", { name, arguments: args }),
+      })),
+      fc.string().map((method) => ({ kind: "unknown method", text: request(method, {}) })),
+      fc
+        .array(fc.jsonValue(), { maxLength: 5 })
+        .map((batch) => ({ kind: "batch of junk", text: JSON.stringify(batch) })),
+      fc.constant({ kind: "initialize again", text: request("initialize", {}) }),
+    ),
+    contentType,
+    fc.boolean(),
+  )
+  .map(([payload, type, session]) => ({
+    kind: payload.kind,
+    bytes: "raw" in payload ? payload.raw : Buffer.from(payload.text),
+    contentType: type,
+    session,
+  }));
+
+/** A JSON-RPC error body, or an SSE/JSON success, is a clear answer; anything else is not. */
+function clearAnswer(status: number, text: string): boolean {
+  if (status === 202) return true;
+  const json =
+    text.trim().startsWith("event:") || text.includes("data:")
+      ? text
+          .split("\n")
+          .filter((line) => line.startsWith("data:"))
+          .map((line) => line.slice(5))
+          .join("")
+      : text;
+  try {
+    const parsed = JSON.parse(json) as { error?: { code?: unknown; message?: unknown }; result?: unknown };
+    const messages = Array.isArray(parsed) ? parsed : [parsed];
+    return messages.every(
+      (m) =>
+        m.result !== undefined ||
+        (m.error !== undefined && typeof m.error.code === "number" && typeof m.error.message === "string"),
+    );
+  } catch {
+    return false;
+  }
+}
+
+/** Posts `runs` fuzzed bodies to `/mcp`; returns the checks. */
+export async function fuzzHttp(runs: number, seed: number): Promise<{ checks: Check[]; figures: object }> {
+  const server = await startHttpServer({ store: "memory" });
+  const statuses = new Map<number, number>();
+  let failure: string | undefined;
+  try {
+    const init = await fetch(server.url, {
+      method: "POST",
+      headers: { "content-type": "application/json", accept: "application/json, text/event-stream" },
+      body: request("initialize", {
+        protocolVersion: PROTOCOL,
+        capabilities: {},
+        clientInfo: { name: "fuzz", version: "0" },
+      }),
+      signal: AbortSignal.timeout(10_000),
+    });
+    const session = init.headers.get("mcp-session-id");
+    await init.text();
+    if (session === null) throw new Error("no session from initialize");
+    await fetch(server.url, {
+      method: "POST",
+      headers: {
+        "content-type": "application/json",
+        accept: "application/json, text/event-stream",
+        "mcp-session-id": session,
+        "mcp-protocol-version": PROTOCOL,
+      },
+      body: '{"jsonrpc":"2.0","method":"notifications/initialized"}',
+      signal: AbortSignal.timeout(10_000),
+    }).then((r) => r.text());
+
+    await fc.assert(
+      fc.asyncProperty(body, async (input) => {
+        const headers: Record<string, string> = { accept: "application/json, text/event-stream" };
+        if (input.contentType) headers["content-type"] = input.contentType;
+        if (input.session) {
+          headers["mcp-session-id"] = session;
+          headers["mcp-protocol-version"] = PROTOCOL;
+        }
+        let status: number;
+        let text: string;
+        try {
+          const res = await fetch(server.url, {
+            method: "POST",
+            headers,
+            body: input.bytes,
+            signal: AbortSignal.timeout(20_000),
+          });
+          status = res.status;
+          text = await res.text();
+        } catch (error) {
+          throw new Error(`no answer to ${input.kind}: ${(error as Error).message}`);
+        }
+        statuses.set(status, (statuses.get(status) ?? 0) + 1);
+        if (status >= 500) throw new Error(`${status} for ${input.kind}: ${text.slice(0, 200)}`);
+        if (!clearAnswer(status, text)) {
+          throw new Error(`unclear ${status} answer to ${input.kind}: ${JSON.stringify(text.slice(0, 200))}`);
+        }
+        if (!server.alive())
+          throw new Error(`the server died on ${input.kind}: ${server.stderr().slice(-500)}`);
+      }),
+      { numRuns: runs, seed, endOnFailure: true },
+    );
+    const client = new Client({ name: "fuzz-after", version: "0" });
+    await client.connect(new StreamableHTTPClientTransport(new URL(server.url)));
+    const after = await client.callTool({ name: "noop", arguments: { n: 1 } });
+    await client.close();
+    if (after.isError) throw new Error("a valid call failed after the fuzzing");
+  } catch (error) {
+    failure = (error instanceof Error ? error.message : String(error)).split("\n").slice(0, 6).join(" ");
+  } finally {
+    await server.kill();
+  }
+  const byStatus = [...statuses.entries()].sort(([a], [b]) => a - b).map(([s, n]) => `${n}x ${s}`);
+  return {
+    figures: { bodies: runs, statuses: Object.fromEntries(statuses) },
+    checks: [
+      {
+        name: "fuzzed HTTP bodies: JSON-RPC errors, no 5xx, server up",
+        ok: failure === undefined,
+        detail: failure ?? `${runs} bodies: ${byStatus.join(", ")}; a real client served afterwards`,
+      },
+    ],
+  };
+}
