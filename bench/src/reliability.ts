@@ -10,11 +10,13 @@ import { formatTable } from "./lib/stats.ts";
 import { badInput } from "./reliability/bad-input.ts";
 import { chaos } from "./reliability/chaos.ts";
 import { concurrency } from "./reliability/concurrency.ts";
+import { storeFaults } from "./reliability/store-faults.ts";
 
 const SUITES: Record<string, (options: RunOptions) => Promise<ScenarioResult>> = {
   chaos,
   concurrency,
   bad_input: badInput,
+  store_faults: storeFaults,
 };
 
 const { values } = parseArgs({

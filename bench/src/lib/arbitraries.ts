@@ -173,3 +173,19 @@ export function fuzzLine(nextId: () => number): fc.Arbitrary<FuzzLine> {
     fc.string({ unit: "grapheme" }).map((text) => line("not JSON", text)),
   );
 }
+
+/**
+ * Runs an async property and returns why it failed (the error, then the counterexample, cut short), or
+ * `undefined` when every run passed.
+ */
+export async function failureOf<T>(
+  property: fc.IAsyncProperty<T>,
+  parameters: fc.Parameters<T>,
+): Promise<string | undefined> {
+  const details = await fc.check(property, parameters);
+  if (!details.failed) return undefined;
+  const error =
+    details.errorInstance instanceof Error ? details.errorInstance.message : String(details.errorInstance);
+  const example = fc.stringify(details.counterexample);
+  return `${error.slice(0, 300)} (after ${details.numRuns} runs; counterexample ${example.slice(0, 200)})`;
+}

@@ -4,7 +4,7 @@
  * call. Plus one line over the SDK's 10 MiB stdio limit, to record what happens.
  */
 import fc from "fast-check";
-import { type FuzzLine, fuzzLine } from "../lib/arbitraries.ts";
+import { type FuzzLine, failureOf, fuzzLine } from "../lib/arbitraries.ts";
 import { type RawStdioServer, startRawStdioServer } from "../lib/child.ts";
 import type { Check } from "../lib/scenario.ts";
 import { pollUntil, sleep } from "../lib/time.ts";
@@ -86,7 +86,7 @@ export async function fuzzStdio(runs: number, seed: number): Promise<{ checks: C
       throw new Error("the server did not answer initialize");
     await writeLine(server, Buffer.from('{"jsonrpc":"2.0","method":"notifications/initialized"}'), 10_000);
 
-    await fc.assert(
+    failure = await failureOf(
       fc.asyncProperty(
         fuzzLine(() => 1_000 + ids++),
         async (input: FuzzLine) => {
@@ -115,7 +115,7 @@ export async function fuzzStdio(runs: number, seed: number): Promise<{ checks: C
       { numRuns: runs, seed, endOnFailure: true },
     );
   } catch (error) {
-    failure = (error instanceof Error ? error.message : String(error)).split("\n").slice(0, 6).join(" ");
+    failure ??= error instanceof Error ? error.message : String(error);
   }
 
   // One line over the SDK's StdioServerTransport limit (10 MiB): it closes the transport.

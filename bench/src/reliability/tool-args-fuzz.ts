@@ -4,7 +4,7 @@
  */
 import { McpError } from "@modelcontextprotocol/sdk/types.js";
 import fc from "fast-check";
-import { TOOL_NAMES, toolArguments } from "../lib/arbitraries.ts";
+import { failureOf, TOOL_NAMES, toolArguments } from "../lib/arbitraries.ts";
 import { alive, startStdioServer } from "../lib/child.ts";
 import { textOf } from "../lib/mcp.ts";
 import type { Check } from "../lib/scenario.ts";
@@ -18,7 +18,7 @@ export async function fuzzToolArguments(
   const outcomes = { result: 0, tool_error: 0, jsonrpc_error: 0 };
   let failure: string | undefined;
   try {
-    await fc.assert(
+    failure = await failureOf(
       fc.asyncProperty(fc.constantFrom(...TOOL_NAMES), toolArguments, async (name, args) => {
         try {
           const result = await server.call(name, args, 20_000);
@@ -42,7 +42,7 @@ export async function fuzzToolArguments(
     const after = await server.call("noop", { n: 1 }, 10_000);
     if (after.isError) throw new Error("a valid call failed after the fuzzing");
   } catch (error) {
-    failure = (error instanceof Error ? error.message : String(error)).split("\n").slice(0, 6).join(" ");
+    failure ??= error instanceof Error ? error.message : String(error);
   } finally {
     await server.close();
   }
