@@ -56,8 +56,8 @@ async function measure(targets: Target[], rounds: number, count: number) {
 
 /** Measures start overhead in memory and over stdio, on both stores. */
 export async function startOverhead(options: RunOptions): Promise<ScenarioResult> {
-  const rounds = options.quick ? 3 : 7;
-  const count = options.quick ? 100 : 200;
+  const rounds = options.quick ? 3 : 9;
+  const count = options.quick ? 100 : 300;
   using dir = tempDir("bench-start");
   const rows: string[][] = [];
   const figures: Record<string, unknown>[] = [];

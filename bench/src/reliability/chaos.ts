@@ -49,8 +49,8 @@ function trace(lines: SideEffect[], boundaries: number[]): Map<string, Trace> {
 export async function chaos(options: RunOptions): Promise<ScenarioResult> {
   const seed = options.seed ?? 1;
   const random = seeded(seed);
-  const jobCount = options.quick ? 200 : 500;
-  const killCount = options.quick ? 20 : 60;
+  const jobCount = options.quick ? 200 : 1_000;
+  const killCount = options.quick ? 20 : 100;
   const gap = options.quick ? { min: 20, max: 350 } : { min: 20, max: 1500 };
   const plans: Plan[] = Array.from({ length: jobCount }, (_, i) => ({
     n: i + 1,

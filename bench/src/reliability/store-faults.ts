@@ -6,7 +6,7 @@
 import { spawnSync } from "node:child_process";
 import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { AsyncToolsError, createAsyncTools } from "@async-tools/core";
+import { AsyncToolsError, createAsyncTools, defaultJobId } from "@async-tools/core";
 import { noopJob } from "../bench-server.ts";
 import { startStdioServer } from "../lib/child.ts";
 import { textOf } from "../lib/mcp.ts";
@@ -76,6 +76,7 @@ async function diskFullInProcess(dir: string, size: string, waitEach: boolean): 
   const store = `sqlite:${path}`;
   const acked: string[] = [];
   let failure: unknown;
+  let refused: string | undefined;
   const tools = await createAsyncTools({ store });
   try {
     for (let n = 0; n < 50_000; n++) {
@@ -85,6 +86,7 @@ async function diskFullInProcess(dir: string, size: string, waitEach: boolean): 
         if (waitEach) await tools.wait([started.job_id], 10_000);
       } catch (error) {
         failure = error;
+        refused = defaultJobId(noopJob.name, noopJob.input.parse({ n }));
         break;
       }
     }
@@ -94,10 +96,12 @@ async function diskFullInProcess(dir: string, size: string, waitEach: boolean): 
   disk.remount("size=64m");
   const reopened = await createAsyncTools({ store });
   let completed = 0;
+  let refusedStatus = "-";
   try {
     reopened.define(noopJob);
     const jobs = await reopened.wait(acked, 30_000);
     completed = jobs.filter((job) => job.status === "completed").length;
+    if (refused !== undefined) refusedStatus = (await reopened.probe([refused]))[0]?.status ?? "-";
   } finally {
     await reopened.close();
   }
@@ -107,6 +111,13 @@ async function diskFullInProcess(dir: string, size: string, waitEach: boolean): 
       name: `disk full (${label}): no acknowledged job lost after freeing space and restarting`,
       ok: acked.length > 0 && completed === acked.length,
       detail: `${completed}/${acked.length} jobs acknowledged before the disk filled completed after the restart`,
+    },
+    {
+      name: `disk full (${label}): the refused start leaves no job behind`,
+      ok: refusedStatus === "not_found",
+      // Beyond the issue's criteria; a defect of JobEngine.start (see performance.md).
+      warnOnly: true,
+      detail: `probe of the refused input's ID after the restart: ${refusedStatus}${refusedStatus === "expired" ? ' ("finished long ago ... removed by the retention policy": its job-meta row was written before the store refused the job)' : ""}`,
     },
   ];
 }
