@@ -71,7 +71,10 @@ export class JobEngine {
       const controller = new AbortController();
       engine.running.set(rctx.id, controller);
       try {
-        return await tool.run(engine.jobContext(rctx, controller.signal, stepRetry), input as never);
+        return await tool.run(
+          engine.jobContext(rctx, tool.name, controller.signal, stepRetry),
+          input as never,
+        );
       } finally {
         if (engine.running.get(rctx.id) === controller) engine.running.delete(rctx.id);
       }
@@ -84,7 +87,12 @@ export class JobEngine {
     return this.definitions.get(name);
   }
 
-  private jobContext(rctx: Context, signal: AbortSignal, retryPolicy: RetryPolicy): JobContext {
+  private jobContext(
+    rctx: Context,
+    toolName: string,
+    signal: AbortSignal,
+    retryPolicy: RetryPolicy,
+  ): JobContext {
     const meta = this.meta;
     const stepOptions = rctx.options({ retryPolicy, nonRetryableErrors: [PermanentError] });
     return {
@@ -100,7 +108,7 @@ export class JobEngine {
       },
       progress(fraction: number, message?: string) {
         const clamped = Number.isFinite(fraction) ? Math.min(1, Math.max(0, fraction)) : 0;
-        meta.progress(rctx.id, clamped, message?.slice(0, 500), Date.now());
+        meta.progress(rctx.id, toolName, clamped, message?.slice(0, 500), Date.now());
       },
     };
   }
@@ -123,8 +131,8 @@ export class JobEngine {
         return { snapshot: this.toSnapshot(existing, false), created: false };
       }
       const now = Date.now();
-      this.meta.record(id, tool.name, now);
-      await this.resonate.run(
+      const recorded = this.meta.record(id, tool.name, now);
+      const started = this.resonate.run(
         id,
         tool.name,
         input,
@@ -135,6 +143,13 @@ export class JobEngine {
           tags: { [TOOL_TAG]: tool.name },
         }),
       );
+      try {
+        await started;
+      } catch (error) {
+        // Nothing durable was created (a full disk, an unreachable store): leave no trace of the job either.
+        if (recorded) this.meta.forget(id);
+        throw error;
+      }
       log("info", "job started", { job: id, tool: tool.name });
       return {
         snapshot: { job_id: id, status: "working", tool: tool.name, created_at: new Date(now).toISOString() },

@@ -28,6 +28,7 @@ export class JobMeta {
   private readonly page: StatementSync;
   private readonly pageTool: StatementSync;
   private readonly prune: StatementSync;
+  private readonly remove: StatementSync;
   private readonly db: DatabaseSync;
 
   constructor(db: DatabaseSync = new DatabaseSync(":memory:")) {
@@ -48,7 +49,9 @@ export class JobMeta {
       "INSERT OR IGNORE INTO async_tools_jobs (id, tool, created_at) VALUES (?, ?, ?)",
     );
     this.update = db.prepare(
-      "UPDATE async_tools_jobs SET progress = ?, message = ?, progress_at = ? WHERE id = ?",
+      `INSERT INTO async_tools_jobs (id, tool, created_at, progress, message, progress_at) VALUES (?, ?, ?, ?, ?, ?)
+       ON CONFLICT (id) DO UPDATE SET progress = excluded.progress, message = excluded.message,
+         progress_at = excluded.progress_at`,
     );
     this.select = db.prepare("SELECT * FROM async_tools_jobs WHERE id = ?");
     this.page = db.prepare("SELECT * FROM async_tools_jobs WHERE seq > ? ORDER BY seq LIMIT ?");
@@ -56,16 +59,22 @@ export class JobMeta {
       "SELECT * FROM async_tools_jobs WHERE tool = ? AND seq > ? ORDER BY seq LIMIT ?",
     );
     this.prune = db.prepare("DELETE FROM async_tools_jobs WHERE created_at < ?");
+    this.remove = db.prepare("DELETE FROM async_tools_jobs WHERE id = ?");
   }
 
-  /** Notes that `id` is a job of `tool`; a second call for the same ID changes nothing. */
-  record(id: string, tool: string, now: number): void {
-    this.insert.run(id, tool, now);
+  /** Notes that `id` is a job of `tool`; a second call for the same ID changes nothing. True when new. */
+  record(id: string, tool: string, now: number): boolean {
+    return Number(this.insert.run(id, tool, now).changes) > 0;
   }
 
-  /** Stores the latest progress of `id`. */
-  progress(id: string, fraction: number, message: string | undefined, now: number): void {
-    this.update.run(fraction, message ?? null, now, id);
+  /** Forgets `id`, for a job whose start failed after it was recorded. */
+  forget(id: string): void {
+    this.remove.run(id);
+  }
+
+  /** Stores the latest progress of `id` (a job of `tool`), recording the job if it was not yet. */
+  progress(id: string, tool: string, fraction: number, message: string | undefined, now: number): void {
+    this.update.run(id, tool, now, fraction, message ?? null, now);
   }
 
   /** The metadata of `id`, if it was ever recorded (and not yet pruned). */
