@@ -245,7 +245,7 @@ export async function createAsyncTools(options: CreateAsyncToolsOptions = {}): P
     ttl: options.leaseMs ?? 60_000,
     logger: resonateLogger,
   });
-  const meta = new JobMeta(opened.db);
+  const meta = new JobMeta(opened.db, opened.description);
   // A job's metadata outlives the job by a month, so a probe can still say it expired rather than never was.
   if (Number.isFinite(retentionMs)) meta.pruneBefore(Date.now() - retentionMs - 30 * DAY);
   log("info", "store opened", { store: opened.description, durable: opened.durable });

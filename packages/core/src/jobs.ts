@@ -50,6 +50,7 @@ export class JobEngine {
   private readonly codec = new Codec();
   private readonly definitions = new Map<string, AsyncTool<z.ZodObject, unknown>>();
   private readonly running = new Map<string, AbortController>();
+  private readonly starting = new Map<string, Promise<JobSnapshot>>();
 
   private readonly resonate: Resonate;
   private readonly network: Network;
@@ -108,7 +109,12 @@ export class JobEngine {
       },
       progress(fraction: number, message?: string) {
         const clamped = Number.isFinite(fraction) ? Math.min(1, Math.max(0, fraction)) : 0;
-        meta.progress(rctx.id, toolName, clamped, message?.slice(0, 500), Date.now());
+        try {
+          meta.progress(rctx.id, toolName, clamped, message?.slice(0, 500), Date.now());
+        } catch (error) {
+          // Progress is advice, not state: a store that cannot take it must not fail the job.
+          log("warn", "progress not stored", { job: rctx.id, error });
+        }
       },
     };
   }
@@ -123,16 +129,43 @@ export class JobEngine {
     options: { fresh?: boolean } = {},
   ): Promise<{ snapshot: JobSnapshot; created: boolean }> {
     const base = baseJobIdOf(tool, input as never, defaultJobId);
-    for (let n = 1; n <= MAX_RUNS; n++) {
+    let n = 1;
+    while (n <= MAX_RUNS) {
       const id = runId(base, n);
       const existing = await this.read(id);
       if (existing !== undefined) {
-        if (existing.state === "rejected_canceled" || options.fresh) continue;
+        if (existing.state === "rejected_canceled" || options.fresh) {
+          n += 1;
+          continue;
+        }
         return { snapshot: this.toSnapshot(existing, false), created: false };
       }
-      const now = Date.now();
-      const recorded = this.meta.record(id, tool.name, now);
-      const started = this.resonate.run(
+      // Concurrent starts of one job in this process: the first creates it, the others wait and then join it.
+      const inflight = this.starting.get(id);
+      if (inflight !== undefined) {
+        await inflight.catch(() => undefined);
+        continue;
+      }
+      const creation = this.create(tool, id, input);
+      this.starting.set(id, creation);
+      try {
+        return { snapshot: await creation, created: true };
+      } finally {
+        this.starting.delete(id);
+      }
+    }
+    throw new Error(`job ${base} has been run ${MAX_RUNS} times; refusing to start another`);
+  }
+
+  private async create(
+    tool: AsyncTool<z.ZodObject, unknown>,
+    id: string,
+    input: unknown,
+  ): Promise<JobSnapshot> {
+    const now = Date.now();
+    const recorded = this.meta.record(id, tool.name, now);
+    try {
+      await this.resonate.run(
         id,
         tool.name,
         input,
@@ -143,20 +176,13 @@ export class JobEngine {
           tags: { [TOOL_TAG]: tool.name },
         }),
       );
-      try {
-        await started;
-      } catch (error) {
-        // Nothing durable was created (a full disk, an unreachable store): leave no trace of the job either.
-        if (recorded) this.meta.forget(id);
-        throw error;
-      }
-      log("info", "job started", { job: id, tool: tool.name });
-      return {
-        snapshot: { job_id: id, status: "working", tool: tool.name, created_at: new Date(now).toISOString() },
-        created: true,
-      };
+    } catch (error) {
+      // Nothing durable was created (a full disk, an unreachable store): leave no trace of the job either.
+      if (recorded) this.meta.forgetQuietly(id);
+      throw error;
     }
-    throw new Error(`job ${base} has been run ${MAX_RUNS} times; refusing to start another`);
+    log("info", "job started", { job: id, tool: tool.name });
+    return { job_id: id, status: "working", tool: tool.name, created_at: new Date(now).toISOString() };
   }
 
   /** The current state of `id`; with `withResult`, a completed job carries its result. */

@@ -73,6 +73,7 @@ describe("start", () => {
     ]);
     const ids = new Set(first.map((r) => structured<{ job_id: string }>(r).job_id));
     expect(ids.size).toBe(1);
+    expect(first.filter((r) => structured<{ created: boolean }>(r).created)).toHaveLength(1);
     hold.open();
     const [id] = [...ids];
     await c.call("await_square", { job_ids: [id] });

@@ -4,6 +4,8 @@
  * Lives in the store's SQLite file when there is one, else in an in-memory SQLite database.
  */
 import { DatabaseSync, type StatementSync } from "node:sqlite";
+import { AsyncToolsError } from "../errors.ts";
+import { log } from "../internal/log.ts";
 
 /** Latest progress a job's function reported. */
 export interface JobProgress {
@@ -31,8 +33,12 @@ export class JobMeta {
   private readonly remove: StatementSync;
   private readonly db: DatabaseSync;
 
-  constructor(db: DatabaseSync = new DatabaseSync(":memory:")) {
+  private readonly where: string;
+
+  /** `where` names the store in error messages. */
+  constructor(db: DatabaseSync = new DatabaseSync(":memory:"), where = "memory") {
     this.db = db;
+    this.where = where;
     db.exec(`
       CREATE TABLE IF NOT EXISTS async_tools_jobs (
         seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -64,17 +70,21 @@ export class JobMeta {
 
   /** Notes that `id` is a job of `tool`; a second call for the same ID changes nothing. True when new. */
   record(id: string, tool: string, now: number): boolean {
-    return Number(this.insert.run(id, tool, now).changes) > 0;
+    return this.write(() => Number(this.insert.run(id, tool, now).changes) > 0);
   }
 
-  /** Forgets `id`, for a job whose start failed after it was recorded. */
-  forget(id: string): void {
-    this.remove.run(id);
+  /** Forgets `id`, for a job whose start failed after it was recorded; a failure here is only logged. */
+  forgetQuietly(id: string): void {
+    try {
+      this.remove.run(id);
+    } catch (error) {
+      log("warn", "could not forget a job whose start failed", { job: id, store: this.where, error });
+    }
   }
 
   /** Stores the latest progress of `id` (a job of `tool`), recording the job if it was not yet. */
   progress(id: string, tool: string, fraction: number, message: string | undefined, now: number): void {
-    this.update.run(id, tool, now, fraction, message ?? null, now);
+    this.write(() => this.update.run(id, tool, now, fraction, message ?? null, now));
   }
 
   /** The metadata of `id`, if it was ever recorded (and not yet pruned). */
@@ -99,7 +109,21 @@ export class JobMeta {
 
   /** Forgets jobs started before `before` (epoch ms); returns how many. */
   pruneBefore(before: number): number {
-    return Number(this.prune.run(before).changes);
+    return this.write(() => Number(this.prune.run(before).changes));
+  }
+
+  /** Runs a write, turning a SQLite failure (disk full, read-only file) into `STORE_IO` naming the store. */
+  private write<T>(fn: () => T): T {
+    try {
+      return fn();
+    } catch (cause) {
+      const reason = cause instanceof Error ? cause.message : String(cause);
+      throw new AsyncToolsError(
+        "STORE_IO",
+        `Cannot write to the store ${this.where} (${reason}). Free disk space or fix the file's permissions.`,
+        { cause },
+      );
+    }
   }
 
   /** Closes a private in-memory database; a shared store connection is closed by its owner. */
