@@ -163,23 +163,23 @@ export class JobEngine {
     input: unknown,
   ): Promise<JobSnapshot> {
     const now = Date.now();
-    const recorded = this.meta.record(id, tool.name, now);
+    await this.resonate.run(
+      id,
+      tool.name,
+      input,
+      this.resonate.options({
+        timeout: tool.timeoutMs,
+        version: tool.version,
+        retryPolicy: new Never(),
+        tags: { [TOOL_TAG]: tool.name },
+      }),
+    );
+    // The durable promise is the job; its metadata row comes second, so a store that refuses the job (a full
+    // disk) leaves nothing behind, and a row that cannot be written costs listing, never the job.
     try {
-      await this.resonate.run(
-        id,
-        tool.name,
-        input,
-        this.resonate.options({
-          timeout: tool.timeoutMs,
-          version: tool.version,
-          retryPolicy: new Never(),
-          tags: { [TOOL_TAG]: tool.name },
-        }),
-      );
+      this.meta.record(id, tool.name, now);
     } catch (error) {
-      // Nothing durable was created (a full disk, an unreachable store): leave no trace of the job either.
-      if (recorded) this.meta.forgetQuietly(id);
-      throw error;
+      log("warn", "job started, but its metadata was not stored", { job: id, error });
     }
     log("info", "job started", { job: id, tool: tool.name });
     return { job_id: id, status: "working", tool: tool.name, created_at: new Date(now).toISOString() };

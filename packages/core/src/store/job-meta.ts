@@ -5,7 +5,6 @@
  */
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import { AsyncToolsError } from "../errors.ts";
-import { log } from "../internal/log.ts";
 
 /** Latest progress a job's function reported. */
 export interface JobProgress {
@@ -30,7 +29,6 @@ export class JobMeta {
   private readonly page: StatementSync;
   private readonly pageTool: StatementSync;
   private readonly prune: StatementSync;
-  private readonly remove: StatementSync;
   private readonly db: DatabaseSync;
 
   private readonly where: string;
@@ -65,21 +63,11 @@ export class JobMeta {
       "SELECT * FROM async_tools_jobs WHERE tool = ? AND seq > ? ORDER BY seq LIMIT ?",
     );
     this.prune = db.prepare("DELETE FROM async_tools_jobs WHERE created_at < ?");
-    this.remove = db.prepare("DELETE FROM async_tools_jobs WHERE id = ?");
   }
 
   /** Notes that `id` is a job of `tool`; a second call for the same ID changes nothing. True when new. */
   record(id: string, tool: string, now: number): boolean {
     return this.write(() => Number(this.insert.run(id, tool, now).changes) > 0);
-  }
-
-  /** Forgets `id`, for a job whose start failed after it was recorded; a failure here is only logged. */
-  forgetQuietly(id: string): void {
-    try {
-      this.remove.run(id);
-    } catch (error) {
-      log("warn", "could not forget a job whose start failed", { job: id, store: this.where, error });
-    }
   }
 
   /** Stores the latest progress of `id` (a job of `tool`), recording the job if it was not yet. */
