@@ -3,8 +3,7 @@
  * Jobs live in `ASYNC_TOOLS_STORE`; the three-step job writes its side effects to `BENCH_SIDE_EFFECTS`.
  */
 import { parseArgs } from "node:util";
-import { createAsyncTools } from "@async-tools/core";
-import { StdioServerTransport } from "@modelcontextprotocol/sdk/server/stdio.js";
+import { createAsyncTools, createStdioTransport } from "@async-tools/core";
 import { startHttp } from "../../apps/weather/src/http.ts";
 import { buildBenchServer } from "./bench-server.ts";
 
@@ -29,7 +28,7 @@ async function main(): Promise<void> {
     process.stderr.write(`async-tools-bench: listening on ${http.url}\n`);
     return;
   }
-  await buildBenchServer(tools).connect(new StdioServerTransport());
+  await buildBenchServer(tools).connect(createStdioTransport());
   process.stdin.once("end", shutdown);
 }
 

@@ -4,8 +4,7 @@
  * `--http`. Logs go to stderr; on stdio, stdout is the protocol.
  */
 import { parseArgs } from "node:util";
-import { createAsyncTools } from "@async-tools/core";
-import { StdioServerTransport } from "@modelcontextprotocol/sdk/server/stdio.js";
+import { createAsyncTools, createStdioTransport } from "@async-tools/core";
 import { startHttp } from "./http.ts";
 import { buildServer } from "./server.ts";
 
@@ -60,7 +59,7 @@ async function main(): Promise<void> {
     return;
   }
   const { server } = await buildServer({ tools });
-  await server.connect(new StdioServerTransport());
+  await server.connect(createStdioTransport());
   process.stdin.once("end", shutdown);
 }
 

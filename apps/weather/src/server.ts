@@ -89,7 +89,7 @@ export const SERVER_INFO = { name: "async-tools-weather", version: "0.1.0" } as 
  * @example
  * ```ts
  * const { server } = await buildServer({ store: "memory" });
- * await server.connect(new StdioServerTransport());
+ * await server.connect(createStdioTransport());
  * ```
  */
 export async function buildServer(

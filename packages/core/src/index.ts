@@ -19,4 +19,5 @@ export {
 export { AsyncToolsError, type AsyncToolsErrorCode, PermanentError } from "./errors.ts";
 export { canonicalJson, defaultJobId } from "./job-id.ts";
 export type { JobSnapshot, JobStatus } from "./jobs.ts";
+export { createStdioTransport, type StdioTransportOptions } from "./stdio.ts";
 export { defaultStorePath, parseStore, type StoreLocation } from "./store/select.ts";
