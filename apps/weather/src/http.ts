@@ -38,16 +38,27 @@ function reply(res: ServerResponse, status: number, message: string): void {
   res.end(JSON.stringify({ jsonrpc: "2.0", error: { code: -32000, message }, id: null }));
 }
 
+const MAX_BODY = 4 * 1024 * 1024;
+/** Past this, a client still uploading is cut off rather than drained. */
+const MAX_DRAIN = 64 * 1024 * 1024;
+
+/** Reads a JSON body; `undefined` when it was too large (the rest is drained so the answer arrives whole). */
 async function readJson(req: IncomingMessage): Promise<unknown> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {
     size += (chunk as Buffer).length;
-    if (size > 4 * 1024 * 1024) throw new Error("request body over 4 MiB");
-    chunks.push(chunk as Buffer);
+    if (size > MAX_DRAIN) {
+      req.destroy();
+      break;
+    }
+    if (size <= MAX_BODY) chunks.push(chunk as Buffer);
   }
+  if (size > MAX_BODY) return TOO_LARGE;
   return JSON.parse(Buffer.concat(chunks).toString("utf8"));
 }
+
+const TOO_LARGE = Symbol("too large");
 
 /** Serves MCP over Streamable HTTP on `http://host:port/mcp`. */
 export async function startHttp(options: HttpOptions): Promise<HttpEndpoint> {
@@ -69,6 +80,17 @@ export async function startHttp(options: HttpOptions): Promise<HttpEndpoint> {
       if (req.method === "POST") {
         try {
           body = await readJson(req);
+          if (body === TOO_LARGE) {
+            res.writeHead(413, { "content-type": "application/json", connection: "close" });
+            res.end(
+              JSON.stringify({
+                jsonrpc: "2.0",
+                error: { code: -32600, message: `Request body over ${MAX_BODY} bytes` },
+                id: null,
+              }),
+            );
+            return;
+          }
         } catch (error) {
           res.writeHead(400, { "content-type": "application/json" });
           res.end(
