@@ -183,6 +183,7 @@ export class AsyncTools {
     if (this.closed) return;
     this.closed = true;
     if (this.recovery) clearImmediate(this.recovery);
+    this.meta.flushQuietly();
     await this.resonate.stop();
     this.meta.closeIfPrivate(this.opened.db !== undefined);
   }

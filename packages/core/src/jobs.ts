@@ -174,13 +174,10 @@ export class JobEngine {
         tags: { [TOOL_TAG]: tool.name },
       }),
     );
-    // The durable promise is the job; its metadata row comes second, so a store that refuses the job (a full
-    // disk) leaves nothing behind, and a row that cannot be written costs listing, never the job.
-    try {
-      this.meta.record(id, tool.name, now);
-    } catch (error) {
-      log("warn", "job started, but its metadata was not stored", { job: id, error });
-    }
+    // The durable promise is the job; its metadata row comes second and off the answer's path, so a store
+    // that refuses the job (a full disk) leaves nothing behind, and a row that cannot be written costs
+    // listing, never the job.
+    this.meta.recordSoon(id, tool.name, now);
     log("info", "job started", { job: id, tool: tool.name });
     return { job_id: id, status: "working", tool: tool.name, created_at: new Date(now).toISOString() };
   }

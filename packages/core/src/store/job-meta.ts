@@ -5,6 +5,7 @@
  */
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import { AsyncToolsError } from "../errors.ts";
+import { log } from "../internal/log.ts";
 
 /** Latest progress a job's function reported. */
 export interface JobProgress {
@@ -32,6 +33,8 @@ export class JobMeta {
   private readonly db: DatabaseSync;
 
   private readonly where: string;
+  private readonly queue: [string, string, number][] = [];
+  private flushing: NodeJS.Immediate | undefined;
 
   /** `where` names the store in error messages. */
   constructor(db: DatabaseSync = new DatabaseSync(":memory:"), where = "memory") {
@@ -65,9 +68,48 @@ export class JobMeta {
     this.prune = db.prepare("DELETE FROM async_tools_jobs WHERE created_at < ?");
   }
 
-  /** Notes that `id` is a job of `tool`; a second call for the same ID changes nothing. True when new. */
-  record(id: string, tool: string, now: number): boolean {
-    return this.write(() => Number(this.insert.run(id, tool, now).changes) > 0);
+  /** Notes that `id` is a job of `tool`; a second call for the same ID changes nothing. */
+  record(id: string, tool: string, now: number): void {
+    this.write(() => this.insert.run(id, tool, now));
+  }
+
+  /**
+   * Like {@link JobMeta.record}, but written on the next turn of the event loop together with the other
+   * records of this turn, off the path of the caller's answer. Reads see the row at once.
+   */
+  recordSoon(id: string, tool: string, now: number): void {
+    this.queue.push([id, tool, now]);
+    if (this.flushing === undefined) this.flushing = setImmediate(() => this.flushQuietly());
+  }
+
+  /** Writes the rows {@link JobMeta.recordSoon} queued. */
+  flush(): void {
+    if (this.flushing !== undefined) clearImmediate(this.flushing);
+    this.flushing = undefined;
+    const rows = this.queue.splice(0);
+    if (rows.length === 0) return;
+    this.write(() => {
+      this.db.exec("BEGIN");
+      try {
+        for (const [id, tool, now] of rows) this.insert.run(id, tool, now);
+        this.db.exec("COMMIT");
+      } catch (error) {
+        if (this.db.isTransaction) this.db.exec("ROLLBACK");
+        throw error;
+      }
+    });
+  }
+
+  /** {@link JobMeta.flush}, logging instead of throwing. */
+  flushQuietly(): void {
+    try {
+      this.flush();
+    } catch (error) {
+      log("warn", "job metadata not stored; the jobs run, listing may miss them", {
+        store: this.where,
+        error,
+      });
+    }
   }
 
   /** Stores the latest progress of `id` (a job of `tool`), recording the job if it was not yet. */
@@ -77,12 +119,14 @@ export class JobMeta {
 
   /** The metadata of `id`, if it was ever recorded (and not yet pruned). */
   get(id: string): JobMetaRow | undefined {
+    if (this.queue.length > 0) this.flushQuietly();
     const row = this.select.get(id) as Record<string, unknown> | undefined;
     return row === undefined ? undefined : toRow(row);
   }
 
   /** Jobs in start order after `cursor` (an opaque number from an earlier page), optionally of one tool. */
   list(options: { tool?: string; cursor?: number; limit: number }): { rows: JobMetaRow[]; next?: number } {
+    if (this.queue.length > 0) this.flushQuietly();
     const after = options.cursor ?? 0;
     const raw = (
       options.tool === undefined
