@@ -1,17 +1,9 @@
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { z } from "zod";
-import { type Connected, connect, errorText, gate, structured } from "../test/helpers.ts";
+import { autoClosing, errorText, gate, squareTool, structured } from "../test/helpers.ts";
 import { defineAsyncTool, PermanentError } from "./index.ts";
 
-const open: Connected[] = [];
-async function serve(...args: Parameters<typeof connect>): Promise<Connected> {
-  const connected = await connect(...args);
-  open.push(connected);
-  return connected;
-}
-afterEach(async () => {
-  for (const c of open.splice(0)) await c[Symbol.asyncDispose]();
-});
+const serve = autoClosing();
 
 interface Job {
   job_id: string;
@@ -19,24 +11,6 @@ interface Job {
   error?: string;
   result?: unknown;
   progress?: { fraction: number; message?: string };
-}
-
-function squareTool(counter: { runs: number }, hold?: Promise<void>) {
-  return defineAsyncTool({
-    name: "square",
-    description: "Squares a number slowly",
-    input: z.object({ n: z.number().int(), label: z.string().default("x") }),
-    output: z.object({ square: z.number(), label: z.string() }),
-    run: async (ctx, { n, label }) => {
-      const square = await ctx.run("compute", async () => {
-        counter.runs += 1;
-        ctx.progress(0.5, "computing");
-        if (hold) await hold;
-        return n * n;
-      });
-      return { square, label };
-    },
-  });
 }
 
 describe("start", () => {

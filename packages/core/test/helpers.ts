@@ -6,12 +6,14 @@ import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js";
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import type { Network } from "@resonatehq/sdk";
-import type { z } from "zod";
+import { afterEach } from "vitest";
+import { z } from "zod";
 import {
   type AsyncTool,
   type AsyncTools,
   type CreateAsyncToolsOptions,
   createAsyncTools,
+  defineAsyncTool,
 } from "../src/index.ts";
 
 export interface Connected {
@@ -66,4 +68,36 @@ export function gate<T = void>(): { promise: Promise<T>; open: (value: T) => voi
     open = resolve;
   });
   return { promise, open };
+}
+
+/** A `connect` whose connections are closed after each test of the calling file. */
+export function autoClosing(): (...args: Parameters<typeof connect>) => Promise<Connected> {
+  const open: Connected[] = [];
+  afterEach(async () => {
+    for (const c of open.splice(0)) await c[Symbol.asyncDispose]();
+  });
+  return async (...args) => {
+    const connected = await connect(...args);
+    open.push(connected);
+    return connected;
+  };
+}
+
+/** `square`: one step that counts its runs, reports progress "computing" and, given `hold`, waits for it. */
+export function squareTool(counter: { runs: number }, hold?: Promise<void>) {
+  return defineAsyncTool({
+    name: "square",
+    description: "Squares a number slowly",
+    input: z.object({ n: z.number().int(), label: z.string().default("x") }),
+    output: z.object({ square: z.number(), label: z.string() }),
+    run: async (ctx, { n, label }) => {
+      const square = await ctx.run("compute", async () => {
+        counter.runs += 1;
+        ctx.progress(0.5, "computing");
+        if (hold) await hold;
+        return n * n;
+      });
+      return { square, label };
+    },
+  });
 }

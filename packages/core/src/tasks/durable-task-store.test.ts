@@ -2,20 +2,12 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CallToolResultSchema, type Task } from "@modelcontextprotocol/sdk/types.js";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { z } from "zod";
-import { type Connected, connect, gate, structured } from "../../test/helpers.ts";
+import { autoClosing, type Connected, connect, gate, structured } from "../../test/helpers.ts";
 import { defineAsyncTool, PermanentError } from "../index.ts";
 
-const open: Connected[] = [];
-async function serve(...args: Parameters<typeof connect>): Promise<Connected> {
-  const connected = await connect(...args);
-  open.push(connected);
-  return connected;
-}
-afterEach(async () => {
-  for (const c of open.splice(0)) await c[Symbol.asyncDispose]();
-});
+const serve = autoClosing();
 
 const DAY = 24 * 60 * 60 * 1000;
 

@@ -4,36 +4,13 @@ import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { type CallToolResult, CallToolResultSchema, type Task } from "@modelcontextprotocol/sdk/types.js";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { z } from "zod";
-import { type Connected, connect, gate, structured } from "../../test/helpers.ts";
+import { autoClosing, type Connected, gate, squareTool, structured } from "../../test/helpers.ts";
 import { createAsyncTools, defineAsyncTool } from "../index.ts";
 
-const open: Connected[] = [];
-async function serve(...args: Parameters<typeof connect>): Promise<Connected> {
-  const connected = await connect(...args);
-  open.push(connected);
-  return connected;
-}
-afterEach(async () => {
+const serve = autoClosing();
+afterEach(() => {
   vi.restoreAllMocks();
-  for (const c of open.splice(0)) await c[Symbol.asyncDispose]();
 });
-
-function squareTool(counter: { runs: number }, hold?: Promise<void>) {
-  return defineAsyncTool({
-    name: "square",
-    description: "Squares a number slowly",
-    input: z.object({ n: z.number().int(), label: z.string().default("x") }),
-    output: z.object({ square: z.number(), label: z.string() }),
-    run: async (ctx, { n, label }) => {
-      const square = await ctx.run("compute", async () => {
-        counter.runs += 1;
-        if (hold) await hold;
-        return n * n;
-      });
-      return { square, label };
-    },
-  });
-}
 
 /** Makes a task-augmented call with the SDK's client task API and returns the task it created. */
 async function createTask(c: Connected, name: string, args: Record<string, unknown>): Promise<Task> {
