@@ -80,6 +80,23 @@ describe("start", () => {
     expect(counter.runs).toBe(2);
   });
 
+  it("takes the job ID from jobId(input) when given, prefixed and made safe", async () => {
+    const tool = defineAsyncTool({
+      name: "report",
+      description: "A monthly report",
+      input: z.object({ month: z.string(), format: z.string().default("pdf") }),
+      jobId: ({ month }) => `month:${month}`,
+      run: async (_ctx, { month }) => month,
+    });
+    const c = await serve([tool]);
+    const a = structured<{ job_id: string }>(await c.call("start_report", { month: "2024-01" }));
+    const b = structured<{ job_id: string; created: boolean }>(
+      await c.call("start_report", { month: "2024-01", format: "html" }),
+    );
+    expect(a.job_id).toBe("report-month_2024-01");
+    expect(b).toMatchObject({ job_id: a.job_id, created: false });
+  });
+
   it("answers bad arguments with a tool error naming each field, and keeps serving", async () => {
     const c = await serve([squareTool({ runs: 0 })]);
     const text = errorText(await c.call("start_square", { n: "seven", label: 5 }));
