@@ -138,7 +138,7 @@ export class AsyncTools {
     tool: AsyncTool<I, O>,
     input: z.input<I>,
     options: { fresh?: boolean } = {},
-  ): Promise<JobSnapshot & { created: boolean }> {
+  ): Promise<JobSnapshot<O> & { created: boolean }> {
     this.assertOpen();
     this.define(tool as unknown as AsyncTool<z.ZodObject, unknown>);
     const parsed = tool.input.parse(input);
@@ -147,7 +147,7 @@ export class AsyncTools {
       parsed,
       options,
     );
-    return { ...snapshot, created };
+    return { ...(snapshot as JobSnapshot<O>), created };
   }
 
   /** The state of each job, without waiting. */
@@ -160,6 +160,32 @@ export class AsyncTools {
   wait(ids: string[], timeoutMs: number): Promise<JobSnapshot[]> {
     this.assertOpen();
     return this.engine.wait(ids, timeoutMs);
+  }
+
+  /**
+   * Waits up to `timeoutMs` for one job of `tool`; a completed job's `result` has the type `run` returns.
+   *
+   * @example
+   * ```ts
+   * const { job_id } = await tools.start(slowSquare, { n: 7 });
+   * const done = await tools.waitFor(slowSquare, job_id, 30_000);
+   * if (done.status === "completed") console.error(done.result?.square);
+   * ```
+   */
+  async waitFor<I extends z.ZodObject, O>(
+    tool: AsyncTool<I, O>,
+    id: string,
+    timeoutMs: number,
+  ): Promise<JobSnapshot<O>> {
+    this.assertOpen();
+    const [snapshot] = await this.engine.wait([id], timeoutMs);
+    if (snapshot?.tool !== undefined && snapshot.tool !== tool.name) {
+      throw new AsyncToolsError(
+        "INVALID_DEFINITION",
+        `Job ${id} belongs to ${snapshot.tool}, not to ${tool.name}.`,
+      );
+    }
+    return snapshot as JobSnapshot<O>;
   }
 
   /** Cancels a job that is still working. */

@@ -15,8 +15,8 @@ import type { JobMeta } from "./store/job-meta.ts";
 /** A job's state, in MCP's task vocabulary where it fits. */
 export type JobStatus = "working" | "completed" | "failed" | "cancelled" | "not_found" | "expired";
 
-/** What probe and await report about one job. Times are ISO 8601. */
-export interface JobSnapshot {
+/** What probe and await report about one job; `R` is the result's type. Times are ISO 8601. */
+export interface JobSnapshot<R = unknown> {
   job_id: string;
   status: JobStatus;
   /** The async tool (definition name) the job belongs to. */
@@ -28,7 +28,7 @@ export interface JobSnapshot {
   /** Why the job failed, was cancelled, or cannot be found. Never a stack trace. */
   error?: string;
   /** The result, for completed jobs, when asked for. */
-  result?: unknown;
+  result?: R;
 }
 
 /** The raw durable promise record, as the network returns it. */

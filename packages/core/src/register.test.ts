@@ -353,3 +353,23 @@ describe("several tools on one server", () => {
     expect(JSON.stringify(byName.await_square?.outputSchema)).toContain("square");
   });
 });
+
+describe("the programmatic API", () => {
+  it("starts, probes, waits for and cancels jobs without MCP, with typed results", async () => {
+    const counter = { runs: 0 };
+    const hold = gate();
+    const c = await serve([squareTool(counter, hold.promise)]);
+    const square = squareTool(counter, hold.promise);
+    const started = await c.tools.start(square, { n: 4 });
+    expect(started).toMatchObject({ status: "working", created: true });
+    const [probed] = await c.tools.probe([started.job_id]);
+    expect(probed?.status).toBe("working");
+    hold.open();
+    const done = await c.tools.waitFor(square, started.job_id, 5000);
+    expect(done.result?.square).toBe(16);
+    const other = await c.tools.start(square, { n: 5, label: "y" });
+    await c.tools.waitFor(square, other.job_id, 5000);
+    expect((await c.tools.cancel(other.job_id)).status).toBe("completed");
+    expect(counter.runs).toBe(2);
+  });
+});
