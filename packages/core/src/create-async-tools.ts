@@ -214,6 +214,7 @@ export class AsyncTools {
     this.meta.closeIfPrivate(this.opened.db !== undefined);
   }
 
+  /** {@link AsyncTools.close}, for `await using tools = await createAsyncTools()`. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }
