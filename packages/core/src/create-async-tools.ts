@@ -194,16 +194,6 @@ export class AsyncTools {
     return this.engine.cancel(id);
   }
 
-  /** @internal The job engine, for the Tasks mapping and tests. */
-  get jobs(): JobEngine {
-    return this.engine;
-  }
-
-  /** @internal Job metadata, for the Tasks mapping. */
-  get jobMeta(): JobMeta {
-    return this.meta;
-  }
-
   /** Stops Resonate and closes the store. Jobs still running resume at the next start on the same store. */
   async close(): Promise<void> {
     if (this.closed) return;

@@ -68,14 +68,10 @@ export class JobMeta {
     this.prune = db.prepare("DELETE FROM async_tools_jobs WHERE created_at < ?");
   }
 
-  /** Notes that `id` is a job of `tool`; a second call for the same ID changes nothing. */
-  record(id: string, tool: string, now: number): void {
-    this.write(() => this.insert.run(id, tool, now));
-  }
-
   /**
-   * Like {@link JobMeta.record}, but written on the next turn of the event loop together with the other
-   * records of this turn, off the path of the caller's answer. Reads see the row at once.
+   * Notes that `id` is a job of `tool` (a second note for the same ID changes nothing). Written on the next
+   * turn of the event loop with the other notes of this turn, off the path of the caller's answer; reads
+   * flush first, so they see the row at once.
    */
   recordSoon(id: string, tool: string, now: number): void {
     this.queue.push([id, tool, now]);
