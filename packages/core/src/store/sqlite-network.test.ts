@@ -226,11 +226,17 @@ describe("single owner", () => {
     await network.send({ kind: "promise.create", head: { corrId: "c1", version: "" }, data });
     process.stdout.write("ready\\n");
     setInterval(() => {}, 60_000);
+    if (process.env.EXIT_AFTER_MS) setTimeout(() => process.exit(0), Number(process.env.EXIT_AFTER_MS));
   `;
 
-  function startHolder(path: string): Promise<ChildProcess> {
+  function startHolder(path: string, exitAfterMs?: number): Promise<ChildProcess> {
     const child = spawn(process.execPath, ["--no-warnings", "--input-type=module", "-e", holder], {
-      env: { ...process.env, STORE_PATH: path, ASYNC_TOOLS_LOG: "silent" },
+      env: {
+        ...process.env,
+        STORE_PATH: path,
+        ASYNC_TOOLS_LOG: "silent",
+        ...(exitAfterMs === undefined ? {} : { EXIT_AFTER_MS: String(exitAfterMs) }),
+      },
       stdio: ["ignore", "pipe", "pipe"],
     });
     cleanups.push(() => {
@@ -252,7 +258,9 @@ describe("single owner", () => {
     const path = join(tempDir(), "store.db");
     const child = await startHolder(path);
 
-    const error = await openError({ path });
+    const began = Date.now();
+    const error = await openError({ path, lockWaitMs: 300 });
+    expect(Date.now() - began).toBeGreaterThanOrEqual(250);
     expect(error.code).toBe("STORE_LOCKED");
     expect(error.message).toContain(path);
     expect(error.message).toContain("use another store");
@@ -267,7 +275,15 @@ describe("single owner", () => {
   it("refuses a second network on the same file in the same process", async () => {
     const path = join(tempDir(), "store.db");
     await open({ path });
-    expect((await openError({ path })).code).toBe("STORE_LOCKED");
+    expect((await openError({ path, lockWaitMs: 0 })).code).toBe("STORE_LOCKED");
+  });
+
+  it("waits for a previous owner that exits within the lock wait, as an overlapping restart does", async () => {
+    const path = join(tempDir(), "store.db");
+    // The open below blocks this thread while it waits, so the holder must leave on its own.
+    await startHolder(path, 400);
+    const network = await open({ path, lockWaitMs: 5000 });
+    expect((await network.send(get("from-child") as never)).head.status).toBe(200);
   });
 });
 

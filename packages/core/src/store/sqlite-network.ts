@@ -40,6 +40,11 @@ export interface SqliteNetworkOptions {
    * cannot run it releases it at once). Default true; the differential test turns it off to compare timing.
    */
   spinGuard?: boolean;
+  /**
+   * How long to wait for another process to release the file before refusing it with `STORE_LOCKED`, in ms.
+   * Covers a restart that overlaps the old process's exit (a client relaunching its server). Default 2000.
+   */
+  lockWaitMs?: number;
 }
 
 type PromiseState = "pending" | "resolved" | "rejected" | "rejected_canceled" | "rejected_timedout";
@@ -192,6 +197,7 @@ export class SqliteNetwork implements Network {
   private gcTimer: NodeJS.Timeout | undefined;
   private readonly executes = new Map<string, { since: number; count: number }>();
   private readonly spinGuard: boolean;
+  private readonly lockWaitMs: number;
 
   /** Builds the network without touching the file; {@link SqliteNetwork.init} (or {@link SqliteNetwork.open}) opens it. */
   constructor(options: SqliteNetworkOptions) {
@@ -201,6 +207,7 @@ export class SqliteNetwork implements Network {
     this.durability = options.durability ?? "normal";
     this.retentionMs = options.retentionMs ?? 7 * DAY;
     this.spinGuard = options.spinGuard ?? true;
+    this.lockWaitMs = Math.max(0, options.lockWaitMs ?? 2000);
     this.unicast = `sqlite://uni@${group}/${pid}`;
     this.anycast = `sqlite://any@${group}/${pid}`;
     this.server = (new LocalNetwork() as unknown as { server: ProtocolServer }).server;
@@ -369,7 +376,7 @@ export class SqliteNetwork implements Network {
     if (this.state === "closed") {
       throw new AsyncToolsError("CLOSED", `The store ${this.path} was stopped; open a new SqliteNetwork.`);
     }
-    const db = openDatabase(this.path, this.durability);
+    const db = openDatabase(this.path, this.durability, this.lockWaitMs);
     try {
       this.statements = prepare(db);
       this.database = db;
@@ -862,7 +869,7 @@ function rollback(db: DatabaseSync): void {
  * Opens `file` as a store, or refuses it without writing a byte: the header and schema are checked before
  * the first write, and the lock is taken by that first write.
  */
-function openDatabase(file: string, durability: "normal" | "full"): DatabaseSync {
+function openDatabase(file: string, durability: "normal" | "full", lockWaitMs: number): DatabaseSync {
   if (file !== ":memory:") inspectFile(file);
   let db: DatabaseSync;
   try {
@@ -871,7 +878,7 @@ function openDatabase(file: string, durability: "normal" | "full"): DatabaseSync
     throw toStoreError(file, error);
   }
   try {
-    db.exec("PRAGMA busy_timeout = 100");
+    db.exec(`PRAGMA busy_timeout = ${Math.round(lockWaitMs)}`);
     // Before any access, so the lock, once taken, is held until close and WAL keeps its index in heap memory.
     db.exec("PRAGMA locking_mode = EXCLUSIVE");
     const fresh = checkSchema(db, file);
