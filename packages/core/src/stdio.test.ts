@@ -65,7 +65,7 @@ describe("the guarded stdio transport", () => {
     send(`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"junk":"${"x".repeat(5000)}"}}\n`);
     send('{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"ping","arguments":{}}}\n');
     await expect.poll(() => lines.length).toBe(3);
-    expect(lines[1]).toEqual({ jsonrpc: "2.0", id: null, error: expect.objectContaining({ code: -32600 }) });
+    expect(lines[1]).toEqual({ jsonrpc: "2.0", id: 1, error: expect.objectContaining({ code: -32600 }) });
     expect(lines[2]).toEqual(expect.objectContaining({ id: 2 }));
   });
 });

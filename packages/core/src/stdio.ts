@@ -12,7 +12,10 @@ export interface StdioTransportOptions {
   stdin?: NodeJS.ReadableStream;
   /** Where answers go. Default `process.stdout`. */
   stdout?: NodeJS.WritableStream;
-  /** Longest line accepted, in bytes; longer ones are answered with an error and skipped. Default 4 MiB. */
+  /**
+   * Longest line accepted, in bytes; longer ones are answered with an error and skipped. Default 8 MiB,
+   * below the 10 MiB past which the SDK's transport closes itself.
+   */
   maxLineBytes?: number;
 }
 
@@ -67,10 +70,24 @@ function problem(line: string): Problem | undefined {
   return undefined;
 }
 
+/** The id a skipped message's first bytes name, when they name one at the top level's usual place. */
+function idNear(head: string): Id {
+  const match = /"id"\s*:\s*("(?:[^"\\]|\\.)*"|-?\d+)/.exec(head);
+  if (match?.[1] === undefined) return null;
+  try {
+    const id: unknown = JSON.parse(match[1]);
+    return typeof id === "string" || typeof id === "number" ? id : null;
+  } catch {
+    return null;
+  }
+}
+
 class LineGuard extends Transform {
   private buffer: Buffer[] = [];
   private size = 0;
   private skipping = false;
+  /** The first bytes of a line being skipped, to find the id to answer. */
+  private head = "";
   private readonly reply: (line: string) => void;
   private readonly maxLineBytes: number;
 
@@ -99,6 +116,9 @@ class LineGuard extends Transform {
   private collect(part: Buffer): void {
     if (this.skipping || part.length === 0) return;
     if (this.size + part.length > this.maxLineBytes) {
+      this.head = Buffer.concat([...this.buffer, part])
+        .subarray(0, 4096)
+        .toString("utf8");
       this.skipping = true;
       this.buffer = [];
       this.size = 0;
@@ -111,8 +131,10 @@ class LineGuard extends Transform {
   private finishLine(): void {
     if (this.skipping) {
       this.skipping = false;
+      const id = idNear(this.head);
+      this.head = "";
       this.reply(
-        errorLine(null, -32600, `Invalid Request: a message over ${this.maxLineBytes} bytes was skipped`),
+        errorLine(id, -32600, `Invalid Request: a message over ${this.maxLineBytes} bytes was skipped`),
       );
       return;
     }
@@ -139,7 +161,7 @@ class LineGuard extends Transform {
 export function createStdioTransport(options: StdioTransportOptions = {}): StdioServerTransport {
   const stdin = options.stdin ?? process.stdin;
   const stdout = options.stdout ?? process.stdout;
-  const guard = new LineGuard((line) => stdout.write(line), options.maxLineBytes ?? 4 * 1024 * 1024);
+  const guard = new LineGuard((line) => stdout.write(line), options.maxLineBytes ?? 8 * 1024 * 1024);
   stdin.pipe(guard);
   return new StdioServerTransport(guard, stdout as never);
 }
