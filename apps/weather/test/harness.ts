@@ -10,6 +10,8 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
+import { afterEach } from "vitest";
+import { type FakeOpenMeteo, type FakeOpenMeteoOptions, startFakeOpenMeteo } from "../src/fake-open-meteo.ts";
 
 const MAIN = join(import.meta.dirname, "..", "src", "main.ts");
 
@@ -144,4 +146,32 @@ export function structured<T = Record<string, unknown>>(result: CallToolResult):
 export function errorText(result: CallToolResult): string {
   if (!result.isError) throw new Error(`expected an error, got ${JSON.stringify(result.structuredContent)}`);
   return result.content.map((c) => (c.type === "text" ? c.text : "")).join("\n");
+}
+
+/**
+ * Per-test rigs of a fake Open-Meteo and a store file in a temp dir, with `start()` launching the server over
+ * stdio on them (again after a kill). Everything is cleaned up after each test of the calling file.
+ */
+export function stdioRigs(): (
+  fakeOptions?: FakeOpenMeteoOptions,
+) => Promise<{ fake: FakeOpenMeteo; store: string; start: () => Promise<RunningServer> }> {
+  const cleanup: (() => Promise<void> | void)[] = [];
+  afterEach(async () => {
+    for (const step of cleanup.splice(0).reverse()) await step();
+  });
+  return async (fakeOptions = {}) => {
+    const dir = tempDir();
+    const fake = await startFakeOpenMeteo(fakeOptions);
+    cleanup.push(
+      () => dir[Symbol.dispose](),
+      () => fake.close(),
+    );
+    const store = `sqlite:${join(dir.path, "jobs.db")}`;
+    const start = async () => {
+      const server = await startStdio(store, fake.url);
+      cleanup.push(() => server.close());
+      return server;
+    };
+    return { fake, store, start };
+  };
 }

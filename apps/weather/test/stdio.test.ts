@@ -1,7 +1,5 @@
-import { join } from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
-import { type FakeOpenMeteo, startFakeOpenMeteo } from "../src/fake-open-meteo.ts";
-import { errorText, type RunningServer, startStdio, structured, tempDir } from "./harness.ts";
+import { describe, expect, it } from "vitest";
+import { errorText, type RunningServer, stdioRigs, structured } from "./harness.ts";
 
 interface Job {
   job_name: string;
@@ -10,26 +8,7 @@ interface Job {
   result?: { days: unknown[]; summary: { days: number; temperature_mean_c: number | null } };
 }
 
-const cleanup: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  for (const step of cleanup.splice(0).reverse()) await step();
-});
-
-async function setup(fakeOptions: Parameters<typeof startFakeOpenMeteo>[0] = {}) {
-  const dir = tempDir();
-  const fake: FakeOpenMeteo = await startFakeOpenMeteo(fakeOptions);
-  cleanup.push(
-    () => dir[Symbol.dispose](),
-    () => fake.close(),
-  );
-  const store = `sqlite:${join(dir.path, "jobs.db")}`;
-  const start = async () => {
-    const server = await startStdio(store, fake.url);
-    cleanup.push(() => server.close());
-    return server;
-  };
-  return { fake, store, start };
-}
+const setup = stdioRigs();
 
 const calgary = { latitude: 51.05, longitude: -114.07, year: 2024, month: 1 };
 const edmonton = { latitude: 53.55, longitude: -113.49, year: 2024, month: 1 };

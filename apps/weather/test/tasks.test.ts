@@ -1,13 +1,8 @@
-import { join } from "node:path";
 import { CallToolResultSchema, type Task } from "@modelcontextprotocol/sdk/types.js";
-import { afterEach, describe, expect, it } from "vitest";
-import { startFakeOpenMeteo } from "../src/fake-open-meteo.ts";
-import { type RunningServer, startStdio, structured, tempDir } from "./harness.ts";
+import { describe, expect, it } from "vitest";
+import { type RunningServer, stdioRigs, structured } from "./harness.ts";
 
-const cleanup: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  for (const step of cleanup.splice(0).reverse()) await step();
-});
+const setup = stdioRigs();
 
 const calgary = { latitude: 51.05, longitude: -114.07, year: 2024, month: 1 };
 
@@ -27,18 +22,7 @@ async function createTask(server: RunningServer, args: Record<string, unknown>):
 
 describe("MCP Tasks on the weather server over stdio", () => {
   it("completes a task created before a SIGKILL once the server restarts on the same store", async () => {
-    const dir = tempDir();
-    const fake = await startFakeOpenMeteo({ latencyMs: 2000 });
-    cleanup.push(
-      () => dir[Symbol.dispose](),
-      () => fake.close(),
-    );
-    const store = `sqlite:${join(dir.path, "jobs.db")}`;
-    const start = async () => {
-      const server = await startStdio(store, fake.url);
-      cleanup.push(() => server.close());
-      return server;
-    };
+    const { fake, start } = await setup({ latencyMs: 2000 });
 
     const first = await start();
     const task = await createTask(first, calgary);

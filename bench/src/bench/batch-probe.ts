@@ -3,9 +3,7 @@
  * same server, in memory and over stdio, on the SQLite store.
  */
 import { join } from "node:path";
-import { createAsyncTools } from "@async-tools/core";
-import { startStdioServer } from "../lib/child.ts";
-import { connectInProcess } from "../lib/in-process.ts";
+import { openCaller } from "../lib/in-process.ts";
 import { awaitJobs, type Caller, startJob, structured } from "../lib/mcp.ts";
 import { fresh, type RunOptions, type ScenarioResult } from "../lib/scenario.ts";
 import { formatTable, median, showRatio, showSpread, spread } from "../lib/stats.ts";
@@ -49,21 +47,7 @@ export async function batchProbe(options: RunOptions): Promise<ScenarioResult> {
   const figures: Record<string, unknown>[] = [];
   for (const transport of ["in-memory", "stdio"] as const) {
     const store = `sqlite:${join(dir.path, `${transport}.db`)}`;
-    let caller: Caller;
-    let close: () => Promise<void>;
-    if (transport === "in-memory") {
-      const tools = await createAsyncTools({ store });
-      const inProcess = await connectInProcess(tools);
-      caller = inProcess;
-      close = async () => {
-        await inProcess.close();
-        await tools.close();
-      };
-    } else {
-      const server = await startStdioServer({ store });
-      caller = server;
-      close = () => server.close();
-    }
+    const { caller, close } = await openCaller(transport, store);
     try {
       const ids = await seedThroughMcp(caller, BATCH);
       await probeMs(caller, ids);

@@ -3,10 +3,8 @@
  * returning to the client, which was already blocked in await. The baseline is a plain call's round trip.
  */
 import { join } from "node:path";
-import { createAsyncTools } from "@async-tools/core";
 import { preciseNow } from "../bench-server.ts";
-import { startStdioServer } from "../lib/child.ts";
-import { connectInProcess } from "../lib/in-process.ts";
+import { openCaller } from "../lib/in-process.ts";
 import { type Caller, startJob, structured } from "../lib/mcp.ts";
 import { fresh, type RunOptions, type ScenarioResult } from "../lib/scenario.ts";
 import { formatTable, median, quantile, showRatio, spread, verdict } from "../lib/stats.ts";
@@ -52,21 +50,7 @@ export async function wakeUp(options: RunOptions): Promise<ScenarioResult> {
   const checks: ScenarioResult["checks"] = [];
   for (const transport of ["in-memory", "stdio"] as const) {
     const store = `sqlite:${join(dir.path, `${transport}.db`)}`;
-    let caller: Caller;
-    let close: () => Promise<void>;
-    if (transport === "in-memory") {
-      const tools = await createAsyncTools({ store });
-      const inProcess = await connectInProcess(tools);
-      caller = inProcess;
-      close = async () => {
-        await inProcess.close();
-        await tools.close();
-      };
-    } else {
-      const server = await startStdioServer({ store });
-      caller = server;
-      close = () => server.close();
-    }
+    const { caller, close } = await openCaller(transport, store);
     try {
       for (let i = 0; i < 3; i++) await sample(caller);
       const all: number[] = [];

@@ -2,11 +2,12 @@
  * A bench server and a client in this process, linked by the SDK's in-memory transports: the protocol
  * without a pipe, so what remains is the cost of the library itself.
  */
-import type { AsyncTools } from "@async-tools/core";
+import { type AsyncTools, createAsyncTools } from "@async-tools/core";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { buildBenchServer } from "../bench-server.ts";
+import { startStdioServer } from "./child.ts";
 import type { Caller } from "./mcp.ts";
 
 /** Builds a bench server on `tools` (one McpServer per client, as HTTP sessions do) and connects a client. */
@@ -21,6 +22,29 @@ export async function connectInProcess(tools: AsyncTools, sideEffects?: string):
     close: async () => {
       await client.close();
       await server.close();
+    },
+  };
+}
+
+/**
+ * A caller of the bench server on `store`, in this process (over linked in-memory transports) or as a stdio
+ * child process, with what closes it.
+ */
+export async function openCaller(
+  transport: "in-memory" | "stdio",
+  store: string,
+): Promise<{ caller: Caller; close: () => Promise<void> }> {
+  if (transport === "stdio") {
+    const server = await startStdioServer({ store });
+    return { caller: server, close: () => server.close() };
+  }
+  const tools = await createAsyncTools({ store });
+  const caller = await connectInProcess(tools);
+  return {
+    caller,
+    close: async () => {
+      await caller.close();
+      await tools.close();
     },
   };
 }
