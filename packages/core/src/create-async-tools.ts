@@ -10,6 +10,7 @@ import { Resonate } from "@resonatehq/sdk/async";
 import type { z } from "zod";
 import type { AsyncTool } from "./define-async-tool.ts";
 import { AsyncToolsError } from "./errors.ts";
+import { holdLeases } from "./internal/hold-leases.ts";
 import { log } from "./internal/log.ts";
 import { JobEngine, type JobSnapshot } from "./jobs.ts";
 import { registerTools } from "./register.ts";
@@ -263,6 +264,7 @@ export async function createAsyncTools(options: CreateAsyncToolsOptions = {}): P
     ttl: options.leaseMs ?? 60_000,
     logger: resonateLogger,
   });
+  holdLeases(resonate);
   const meta = new JobMeta(opened.db, opened.description);
   // A job's metadata outlives the job by a month, so a probe can still say it expired rather than never was.
   if (Number.isFinite(retentionMs)) meta.pruneBefore(Date.now() - retentionMs - 30 * DAY);
