@@ -31,8 +31,6 @@ describe("a step longer than the task lease", () => {
   for (const store of ["sqlite", "memory"] as const) {
     it(`runs once while its process lives (${store} store)`, async () => {
       const spec = store === "sqlite" ? `sqlite:${join(tempDir(), "jobs.db")}` : "memory";
-      const tools = await createAsyncTools({ store: spec, leaseMs: LEASE_MS });
-      cleanup.push(() => tools.close());
       let runs = 0;
       const slow = defineAsyncTool({
         name: "slow",
@@ -45,8 +43,10 @@ describe("a step longer than the task lease", () => {
             return n;
           }),
       });
-      const { jobId } = await startJob(tools, slow);
-      const [done] = await tools.wait([jobId], STEP_MS * 4);
+      const runtime = await createAsyncTools({ tools: [slow], store: spec, leaseMs: LEASE_MS });
+      cleanup.push(() => runtime.close());
+      const { jobId } = await runtime.start(slow, { n: 7 });
+      const [done] = await runtime.wait([jobId], { timeoutMs: STEP_MS * 4 });
       expect(done?.status).toBe("completed");
       expect(runs).toBe(1);
     }, 30_000);
@@ -86,10 +86,3 @@ describe("a step longer than the task lease", () => {
   }, 40_000);
 });
 
-async function startJob(
-  tools: Awaited<ReturnType<typeof createAsyncTools>>,
-  tool: ReturnType<typeof defineAsyncTool<z.ZodObject<{ n: z.ZodNumber }>, number>>,
-): Promise<{ jobId: string }> {
-  const started = await tools.start(tool, { n: 7 });
-  return { jobId: started.job_id };
-}

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
-import { autoClosing, errorText, gate, squareTool, structured } from "../test/helpers.ts";
-import { defineAsyncTool, PermanentError } from "./index.ts";
+import { autoClosing, errorText, gate, squareTool, structured } from "../../../test/helpers.ts";
+import { defineAsyncTool, PermanentError } from "../../index.ts";
 
 const serve = autoClosing();
 
@@ -167,7 +167,7 @@ describe("await", () => {
       name: "capped",
       description: "Waits for a gate",
       input: z.object({}),
-      await: { maxSeconds: 0.2 },
+      await: { maxMs: 200 },
       run: async (ctx) => ctx.run("wait", () => hold.promise.then(() => 1)),
     });
     const c = await serve([tool]);
@@ -223,17 +223,12 @@ describe("cancel", () => {
       name: "nocancel",
       description: "x",
       input: z.object({}),
-      tools: { cancel: false },
+      toolNames: { cancel: false },
       run: async () => 1,
     });
     const c = await serve([tool]);
     const { tools } = await c.client.listTools();
-    expect(tools.map((t) => t.name).sort()).toEqual([
-      "await_nocancel",
-      "nocancel",
-      "probe_nocancel",
-      "start_nocancel",
-    ]);
+    expect(tools.map((t) => t.name).sort()).toEqual(["await_nocancel", "probe_nocancel", "start_nocancel"]);
   });
 });
 
@@ -360,16 +355,16 @@ describe("the programmatic API", () => {
     const hold = gate();
     const c = await serve([squareTool(counter, hold.promise)]);
     const square = squareTool(counter, hold.promise);
-    const started = await c.tools.start(square, { n: 4 });
+    const started = await c.runtime.start(square, { n: 4 });
     expect(started).toMatchObject({ status: "working", created: true });
-    const [probed] = await c.tools.probe([started.job_id]);
+    const [probed] = await c.runtime.probe([started.jobId]);
     expect(probed?.status).toBe("working");
     hold.open();
-    const done = await c.tools.waitFor(square, started.job_id, 5000);
+    const done = await c.runtime.waitFor(square, started.jobId, 5000);
     expect(done.result?.square).toBe(16);
-    const other = await c.tools.start(square, { n: 5, label: "y" });
-    await c.tools.waitFor(square, other.job_id, 5000);
-    expect((await c.tools.cancel(other.job_id)).status).toBe("completed");
+    const other = await c.runtime.start(square, { n: 5, label: "y" });
+    await c.runtime.waitFor(square, other.jobId, 5000);
+    expect((await c.runtime.cancel(other.jobId)).status).toBe("completed");
     expect(counter.runs).toBe(2);
   });
 });
