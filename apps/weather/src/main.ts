@@ -4,9 +4,9 @@
  * `--http`. Logs go to stderr; on stdio, stdout is the protocol.
  */
 import { parseArgs } from "node:util";
-import { createAsyncTools, createStdioTransport } from "@async-tools/core";
+import { createStdioTransport } from "@async-tools/core/mcp-v1";
 import { startHttp } from "./http.ts";
-import { buildServer } from "./server.ts";
+import { buildServer, createWeatherRuntime } from "./server.ts";
 
 const { values } = parseArgs({
   options: {
@@ -37,10 +37,11 @@ if (values.help) {
 }
 
 async function main(): Promise<void> {
-  const tools = await createAsyncTools(values.store === undefined ? {} : { store: values.store });
-  process.stderr.write(`async-tools-weather: jobs are stored in ${tools.store.description}\n`);
+  // Jobs interrupted by a crash resume from here on, whether or not a client ever connects.
+  const runtime = await createWeatherRuntime(values.store === undefined ? {} : { store: values.store });
+  process.stderr.write(`async-tools-weather: jobs are stored in ${runtime.store.description}\n`);
   const shutdown = async () => {
-    await tools.close().catch(() => undefined);
+    await runtime.close().catch(() => undefined);
     process.exit(0);
   };
   process.once("SIGINT", shutdown);
@@ -53,14 +54,12 @@ async function main(): Promise<void> {
       port,
       host: values.host,
       ...(token ? { token } : {}),
-      build: async () => (await buildServer({ tools })).server,
+      build: async () => buildServer(runtime),
     });
     process.stderr.write(`async-tools-weather: listening on ${http.url}\n`);
     return;
   }
-  const { server } = await buildServer({ tools });
-  await server.connect(createStdioTransport());
-  process.stdin.once("end", shutdown);
+  await buildServer(runtime).connect(createStdioTransport({ runtime }));
 }
 
 main().catch((error: unknown) => {

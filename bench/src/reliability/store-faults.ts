@@ -6,8 +6,8 @@
 import { spawnSync } from "node:child_process";
 import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { AsyncToolsError, createAsyncTools, defaultJobId } from "@async-tools/core";
-import { noopJob } from "../bench-server.ts";
+import { AsyncToolsError, jobIdOf } from "@async-tools/core";
+import { createBenchRuntime, noopJob } from "../bench-server.ts";
 import { startStdioServer } from "../lib/child.ts";
 import { textOf } from "../lib/mcp.ts";
 import { canMount, mountTmpfs } from "../lib/mounts.ts";
@@ -20,10 +20,10 @@ const SERVER = join(import.meta.dirname, "..", "server.ts");
 /** Opens `store` and starts one job; returns the error, or `undefined` when the store works. */
 async function openError(store: string): Promise<unknown> {
   try {
-    const tools = await createAsyncTools({ store });
+    const tools = await createBenchRuntime(store);
     try {
       const started = await tools.start(noopJob, { n: 1 });
-      const [job] = await tools.wait([started.job_id], 10_000);
+      const [job] = await tools.wait([started.jobId], { timeoutMs: 10_000 });
       if (job?.status !== "completed") return new Error(`the job ended ${job?.status}`);
     } finally {
       await tools.close();
@@ -77,16 +77,16 @@ async function diskFullInProcess(dir: string, size: string, waitEach: boolean): 
   const acked: string[] = [];
   let failure: unknown;
   let refused: string | undefined;
-  const tools = await createAsyncTools({ store });
+  const tools = await createBenchRuntime(store);
   try {
     for (let n = 0; n < 50_000; n++) {
       try {
         const started = await tools.start(noopJob, { n });
-        acked.push(started.job_id);
-        if (waitEach) await tools.wait([started.job_id], 10_000);
+        acked.push(started.jobId);
+        if (waitEach) await tools.wait([started.jobId], { timeoutMs: 10_000 });
       } catch (error) {
         failure = error;
-        refused = defaultJobId(noopJob.name, noopJob.input.parse({ n }));
+        refused = jobIdOf(noopJob, { n });
         break;
       }
     }
@@ -94,12 +94,11 @@ async function diskFullInProcess(dir: string, size: string, waitEach: boolean): 
     await tools.close().catch(() => undefined);
   }
   disk.remount("size=64m");
-  const reopened = await createAsyncTools({ store });
+  const reopened = await createBenchRuntime(store);
   let completed = 0;
   let refusedStatus = "-";
   try {
-    reopened.define(noopJob);
-    const jobs = await reopened.wait(acked, 30_000);
+    const jobs = await reopened.wait(acked, { timeoutMs: 30_000 });
     completed = jobs.filter((job) => job.status === "completed").length;
     if (refused !== undefined) refusedStatus = (await reopened.probe([refused]))[0]?.status ?? "-";
   } finally {

@@ -7,7 +7,7 @@ import type { Context } from "@resonatehq/sdk/async";
 import type { z } from "zod";
 import { DEFAULTS } from "./defaults.ts";
 import { AsyncToolsError } from "./errors.ts";
-import { sanitizeIdPart } from "./runtime/job-id.ts";
+import { defaultJobId, sanitizeIdPart } from "./runtime/job-id.ts";
 
 /** How a failing step is retried before its job is marked failed. */
 export interface RetryOptions {
@@ -180,7 +180,8 @@ export function defineAsyncTool<I extends z.ZodObject, O>(options: AsyncToolOpti
     throw invalid("await bounds must be positive milliseconds.");
   }
   const concurrency = options.concurrency ?? DEFAULTS.concurrency;
-  if (!(Number.isInteger(concurrency) && concurrency > 0)) throw invalid("concurrency must be a positive integer.");
+  if (!(Number.isInteger(concurrency) && concurrency > 0))
+    throw invalid("concurrency must be a positive integer.");
   const version = options.version ?? 1;
   if (!(Number.isInteger(version) && version > 0)) throw invalid("version must be a positive integer.");
   const retry = options.retry === false ? { attempts: 1 } : (options.retry ?? {});
@@ -207,7 +208,10 @@ export function defineAsyncTool<I extends z.ZodObject, O>(options: AsyncToolOpti
       maxDelayMs: retry.maxDelayMs ?? DEFAULTS.retryMaxDelayMs,
     }),
     timeoutMs: options.timeoutMs ?? DEFAULTS.jobTimeoutMs,
-    await: Object.freeze({ defaultMs: defaultMs === undefined ? undefined : Math.min(defaultMs, maxMs), maxMs }),
+    await: Object.freeze({
+      defaultMs: defaultMs === undefined ? undefined : Math.min(defaultMs, maxMs),
+      maxMs,
+    }),
     concurrency,
     version,
   });
@@ -222,4 +226,17 @@ export function baseJobIdOf(
   if (tool.jobId === undefined) return derive(tool.name, input);
   const custom = sanitizeIdPart(String(tool.jobId(input)));
   return `${sanitizeIdPart(tool.name)}-${custom}`;
+}
+
+/**
+ * The job ID `input` gets from `tool` (validated and defaulted first): what `start` would return for it, so a
+ * caller can probe or await a job without starting it.
+ *
+ * @example
+ * ```ts
+ * const id = jobIdOf(slowSquare, { n: 7 }); // "slow_square-…", stable across processes and versions
+ * ```
+ */
+export function jobIdOf<I extends z.ZodObject>(tool: AsyncTool<I, unknown>, input: z.input<I>): string {
+  return baseJobIdOf(tool, tool.input.parse(input), defaultJobId);
 }

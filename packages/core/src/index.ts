@@ -10,6 +10,7 @@ export {
   type AsyncToolOptions,
   defineAsyncTool,
   type JobContext,
+  jobIdOf,
   type RetryOptions,
   type ToolNames,
 } from "./define.ts";

@@ -56,7 +56,8 @@ describe("a step longer than the task lease", () => {
     const dir = tempDir();
     const sideEffects = join(dir, "effects.log");
     const base: Record<string, string> = {};
-    for (const [k, v] of Object.entries(process.env)) if (v !== undefined && k !== "RESONATE_URL") base[k] = v;
+    for (const [k, v] of Object.entries(process.env))
+      if (v !== undefined && k !== "RESONATE_URL") base[k] = v;
     const transport = new StdioClientTransport({
       command: process.execPath,
       args: ["--conditions=@async-tools/source", SERVER],
@@ -85,4 +86,3 @@ describe("a step longer than the task lease", () => {
     expect(lines).toEqual([`${id} 1`, `${id} 2`, `${id} 3`]);
   }, 40_000);
 });
-

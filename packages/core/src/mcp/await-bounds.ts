@@ -2,8 +2,9 @@
  * How long an await call blocks: the definition's own default, else `ASYNC_TOOLS_AWAIT_SECONDS` (so a host's
  * tool-call timeout can be met without code), else 45 s; never more than the definition's maximum.
  */
-import type { AnyAsyncTool } from "../define.ts";
+
 import { DEFAULTS } from "../defaults.ts";
+import type { AnyAsyncTool } from "../define.ts";
 import { AsyncToolsError } from "../errors.ts";
 
 export const AWAIT_SECONDS_ENV = "ASYNC_TOOLS_AWAIT_SECONDS";

@@ -52,7 +52,8 @@ export function jobToolSpecs(
       cancel: options.sharedNames?.cancel === false ? false : (options.sharedNames?.cancel ?? "cancel_jobs"),
       idField: ids.size === 1 ? ([...ids][0] ?? "job_id") : "job_id",
     };
-    const startedBy = definitions.length === 1 ? names.start : definitions.map((d) => d.toolNames.start).join(", ");
+    const startedBy =
+      definitions.length === 1 ? names.start : definitions.map((d) => d.toolNames.start).join(", ");
     for (const tool of definitions) {
       const own = { ...names, start: tool.toolNames.start, idField: names.idField };
       namesOf.set(tool.name, own);

@@ -22,7 +22,10 @@ export class ProgressReporter {
   /** Looks at the jobs' current state and sends a notification when it is due. */
   tick(snapshots: readonly JobSnapshot[], now = Date.now()): void {
     const done = snapshots.filter((s) => !isUnfinished(s.status)).length;
-    const sum = snapshots.reduce((acc, s) => acc + (isUnfinished(s.status) ? (s.progress?.fraction ?? 0) : 1), 0);
+    const sum = snapshots.reduce(
+      (acc, s) => acc + (isUnfinished(s.status) ? (s.progress?.fraction ?? 0) : 1),
+      0,
+    );
     // Progress must never go back, even if a job reports a lower fraction after a restart.
     const progress = Math.max(this.last, Math.round(sum * 1000) / 1000);
     const changed = progress > this.last;

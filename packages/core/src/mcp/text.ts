@@ -42,7 +42,8 @@ export function retryLine(r: NonNullable<JobSnapshot["retrying"]>): string {
 
 /** What a task's status message says for an unfinished job. */
 export function statusMessageOf(s: JobSnapshot): string | undefined {
-  if (s.status === "queued") return `queued${s.queuePosition === undefined ? "" : ` (place ${s.queuePosition})`}`;
+  if (s.status === "queued")
+    return `queued${s.queuePosition === undefined ? "" : ` (place ${s.queuePosition})`}`;
   if (s.status !== "working") return s.error;
   if (s.retrying) return retryLine(s.retrying);
   const progress = s.progress;
@@ -71,7 +72,12 @@ export function probeDescription(startedBy: string, n: JobToolNames): string {
   );
 }
 
-export function awaitDescription(startedBy: string, n: JobToolNames, defaultSeconds: number, maxSeconds: number) {
+export function awaitDescription(
+  startedBy: string,
+  n: JobToolNames,
+  defaultSeconds: number,
+  maxSeconds: number,
+) {
   return (
     `Waits for jobs started by ${startedBy} and returns their results. Blocks until all are done or ` +
     `timeout_seconds pass (default ${defaultSeconds}, at most ${maxSeconds}), then returns what is done and lists ` +
@@ -103,7 +109,11 @@ export function plainTaskCallError(tool: string, n: JobToolNames): string {
   );
 }
 
-export function startedText(s: JobSnapshot, created: boolean, n: JobToolNames): { text: string; next: string } {
+export function startedText(
+  s: JobSnapshot,
+  created: boolean,
+  n: JobToolNames,
+): { text: string; next: string } {
   const ids = idsFieldOf(n.idField);
   const unfinished = s.status === "working" || s.status === "queued";
   const next = unfinished

@@ -13,7 +13,15 @@ export interface ToolResult {
   isError?: boolean;
 }
 
-export const STATUS = z.enum(["queued", "working", "completed", "failed", "cancelled", "not_found", "expired"]);
+export const STATUS = z.enum([
+  "queued",
+  "working",
+  "completed",
+  "failed",
+  "cancelled",
+  "not_found",
+  "expired",
+]);
 
 /** The `fresh` flag the start tool (and the task tool) add to a definition's input. */
 export const freshField = z
@@ -29,7 +37,9 @@ export function jobSchema(idField: string, result?: z.ZodType) {
     tool: z.string().optional(),
     created_at: z.string().optional(),
     completed_at: z.string().optional(),
-    progress: z.object({ fraction: z.number(), message: z.string().optional(), updated_at: z.string() }).optional(),
+    progress: z
+      .object({ fraction: z.number(), message: z.string().optional(), updated_at: z.string() })
+      .optional(),
     queue_position: z.number().optional(),
     retrying: z
       .object({

@@ -7,13 +7,13 @@
 import { Never } from "@resonatehq/sdk";
 import type { Context, Resonate } from "@resonatehq/sdk/async";
 import type { z } from "zod";
-import { type AnyAsyncTool, baseJobIdOf, type JobContext } from "../define.ts";
 import { DEFAULTS } from "../defaults.ts";
+import { type AnyAsyncTool, baseJobIdOf, type JobContext } from "../define.ts";
 import { AsyncToolsError } from "../errors.ts";
 import { log } from "../internal/log.ts";
 import type { JobMeta } from "../store/job-meta.ts";
 import { defaultJobId, runId } from "./job-id.ts";
-import { PromiseClient, type PromiseRecord } from "./promise-client.ts";
+import type { PromiseClient, PromiseRecord } from "./promise-client.ts";
 import { installExecutionHooks } from "./resonate-internals.ts";
 import { Slots } from "./slots.ts";
 import { errorText, runWithRetries, type StepRetry } from "./step-retry.ts";
@@ -289,7 +289,8 @@ export class JobEngine {
           status: "expired",
           tool: row.tool,
           createdAt: iso(row.createdAt),
-          error: "This job finished long ago and its result was removed by the retention policy. Start it again.",
+          error:
+            "This job finished long ago and its result was removed by the retention policy. Start it again.",
         };
       }
       return { jobId: id, status: "not_found", error: `No job has the ID ${id}.` };
@@ -366,7 +367,8 @@ export class JobEngine {
     const snapshot: JobSnapshot = { jobId: record.id, status: statusOf(record.state) };
     if (tool !== undefined) snapshot.tool = tool;
     if (record.createdAt !== undefined) snapshot.createdAt = iso(record.createdAt);
-    if (record.state !== "pending" && record.settledAt !== undefined) snapshot.completedAt = iso(record.settledAt);
+    if (record.state !== "pending" && record.settledAt !== undefined)
+      snapshot.completedAt = iso(record.settledAt);
     const progress = this.meta.get(record.id)?.progress;
     if (progress !== undefined) {
       snapshot.progress = {
@@ -398,7 +400,9 @@ export class JobEngine {
         break;
       }
       case "rejected_timedout": {
-        const seconds = record.createdAt ? Math.round((record.timeoutAt - record.createdAt) / 1000) : undefined;
+        const seconds = record.createdAt
+          ? Math.round((record.timeoutAt - record.createdAt) / 1000)
+          : undefined;
         snapshot.error = `The job timed out${seconds ? ` after ${seconds} s` : ""} before it finished.`;
         break;
       }

@@ -46,7 +46,9 @@ export class PromiseClient {
       data: { id, state: "rejected_canceled", value: this.codec.encode(reason) },
     });
     if (res.head.status >= 400 && res.head.status !== 409) {
-      throw new Error(`the store answered ${res.head.status} cancelling job ${id}: ${JSON.stringify(res.data)}`);
+      throw new Error(
+        `the store answered ${res.head.status} cancelling job ${id}: ${JSON.stringify(res.data)}`,
+      );
     }
   }
 

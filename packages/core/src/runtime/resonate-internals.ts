@@ -75,7 +75,13 @@ export function installExecutionHooks(resonate: Resonate, hooks: ExecutionHooks)
       if (core.registry.get(data.func, version) === undefined) {
         const message = hooks.unregistered(data.func, version);
         if (message !== undefined) {
-          const done = { kind: "done", id: root.id, state: "rejected", value: new Error(message), trace: [] as unknown[] } as const;
+          const done = {
+            kind: "done",
+            id: root.id,
+            state: "rejected",
+            value: new Error(message),
+            trace: [] as unknown[],
+          } as const;
           await core.fulfillTask(task, root, done);
           return done;
         }

@@ -8,8 +8,8 @@ import { randomUUID } from "node:crypto";
 import type { Logger, Network } from "@resonatehq/sdk";
 import { Resonate } from "@resonatehq/sdk/async";
 import type { z } from "zod";
-import type { AnyAsyncTool, AsyncTool } from "../define.ts";
 import { DEFAULTS } from "../defaults.ts";
+import type { AnyAsyncTool, AsyncTool } from "../define.ts";
 import { AsyncToolsError } from "../errors.ts";
 import { log } from "../internal/log.ts";
 import { JobMeta } from "../store/job-meta.ts";
@@ -81,11 +81,19 @@ export interface AsyncTools {
   /** Waits up to `timeoutMs` for the jobs to finish; returns each one's state, with results. */
   wait(ids: readonly string[], options: WaitForJobsOptions): Promise<JobSnapshot[]>;
   /** Waits up to `timeoutMs` for one job of `tool`; a completed job's `result` has the type `run` returns. */
-  waitFor<I extends z.ZodObject, O>(tool: AsyncTool<I, O>, id: string, timeoutMs: number): Promise<JobSnapshot<O>>;
+  waitFor<I extends z.ZodObject, O>(
+    tool: AsyncTool<I, O>,
+    id: string,
+    timeoutMs: number,
+  ): Promise<JobSnapshot<O>>;
   /** Cancels a job that is still unfinished; a finished job is left as it is. */
   cancel(id: string, reason?: string): Promise<JobSnapshot>;
   /** Jobs in start order, a page at a time; pass `next` back as `cursor` for the next page. */
-  list(options?: { tool?: string; cursor?: number; limit?: number }): Promise<{ jobs: JobSnapshot[]; next?: number }>;
+  list(options?: {
+    tool?: string;
+    cursor?: number;
+    limit?: number;
+  }): Promise<{ jobs: JobSnapshot[]; next?: number }>;
   /** Stops Resonate and closes the store. Unfinished jobs resume at the next start on the same store. */
   close(): Promise<void>;
   [Symbol.asyncDispose](): Promise<void>;
@@ -190,7 +198,13 @@ class Runtime implements AsyncTools {
   private readonly meta: JobMeta;
   private closed = false;
 
-  constructor(name: string | undefined, opened: OpenedStore, resonate: Resonate, engine: JobEngine, meta: JobMeta) {
+  constructor(
+    name: string | undefined,
+    opened: OpenedStore,
+    resonate: Resonate,
+    engine: JobEngine,
+    meta: JobMeta,
+  ) {
     this.name = name;
     this.opened = opened;
     this.resonate = resonate;
@@ -238,7 +252,10 @@ class Runtime implements AsyncTools {
     this.assertOpen();
     const [snapshot] = await this.engine.wait([id], timeoutMs);
     if (snapshot?.tool !== undefined && snapshot.tool !== tool.name) {
-      throw new AsyncToolsError("UNKNOWN_TOOL", `Job ${id} belongs to ${snapshot.tool}, not to ${tool.name}.`);
+      throw new AsyncToolsError(
+        "UNKNOWN_TOOL",
+        `Job ${id} belongs to ${snapshot.tool}, not to ${tool.name}.`,
+      );
     }
     return snapshot as JobSnapshot<O>;
   }

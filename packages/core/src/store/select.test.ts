@@ -2,8 +2,8 @@ import { createServer } from "node:net";
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
-import { createAsyncTools } from "../runtime/runtime.ts";
 import { AsyncToolsError } from "../errors.ts";
+import { createAsyncTools } from "../runtime/runtime.ts";
 import { defaultStorePath, parseStore } from "./select.ts";
 
 describe("choosing a store", () => {

@@ -46,7 +46,10 @@ export async function connectInMemory(
 ): Promise<InMemoryConnection> {
   const { jobTools, sharedNames, awaitTiming, clientCapabilities, ...runtimeOptions } = options;
   const runtime = await createAsyncTools({ store: "memory", ...runtimeOptions, tools });
-  const server = new McpServer({ name: runtime.name ?? "test", version: "0.0.0" }, { ...serverOptions(runtime) });
+  const server = new McpServer(
+    { name: runtime.name ?? "test", version: "0.0.0" },
+    { ...serverOptions(runtime) },
+  );
   registerTools(server, runtime, {
     ...(jobTools === undefined ? {} : { jobTools }),
     ...(sharedNames === undefined ? {} : { sharedNames }),

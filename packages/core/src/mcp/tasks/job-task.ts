@@ -70,7 +70,9 @@ export function toolResultOf(snapshot: JobSnapshot, tool: AnyAsyncTool, callName
     const checked = tool.output.safeParse(value);
     if (!checked.success) {
       const issues = checked.error.issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`);
-      return fail(`The result of job ${id} does not match the output schema of ${tool.name}: ${issues.join("; ")}`);
+      return fail(
+        `The result of job ${id} does not match the output schema of ${tool.name}: ${issues.join("; ")}`,
+      );
     }
   }
   return {

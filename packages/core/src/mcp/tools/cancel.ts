@@ -21,7 +21,9 @@ export function cancelTool(scope: JobToolScope, name: string): ToolSpec {
       const read = await readIds(args[idsField], scope);
       if ("error" in read) return read.error;
       const snapshots = await Promise.all(read.ids.map((id) => engine.cancel(id)));
-      return ok(snapshots.map(describeLine).join("\n"), { jobs: snapshots.map((s) => toWire(s, names.idField)) });
+      return ok(snapshots.map(describeLine).join("\n"), {
+        jobs: snapshots.map((s) => toWire(s, names.idField)),
+      });
     },
   };
 }

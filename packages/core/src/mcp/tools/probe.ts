@@ -23,9 +23,12 @@ export function probeTool(scope: JobToolScope): ToolSpec {
       const { snapshots } = read;
       const done = snapshots.filter((s) => s.status === "completed").length;
       const hint = done > 0 ? ` Call ${names.await} to collect results.` : "";
-      return ok(`${done} of ${snapshots.length} completed.${hint}\n${snapshots.map(describeLine).join("\n")}`, {
-        jobs: snapshots.map((s) => toWire(s, names.idField)),
-      });
+      return ok(
+        `${done} of ${snapshots.length} completed.${hint}\n${snapshots.map(describeLine).join("\n")}`,
+        {
+          jobs: snapshots.map((s) => toWire(s, names.idField)),
+        },
+      );
     },
   };
 }

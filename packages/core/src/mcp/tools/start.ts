@@ -6,7 +6,12 @@ import { type JobToolNames, startDescription, startedText } from "../text.ts";
 import { freshField, ok, STATUS } from "../wire.ts";
 import type { ToolSpec } from "./spec.ts";
 
-export function startTool(tool: AnyAsyncTool, engine: JobEngine, names: JobToolNames, awaitSeconds: number): ToolSpec {
+export function startTool(
+  tool: AnyAsyncTool,
+  engine: JobEngine,
+  names: JobToolNames,
+  awaitSeconds: number,
+): ToolSpec {
   return {
     name: tool.toolNames.start,
     title: `Start: ${tool.name}`,

@@ -4,7 +4,14 @@ import { join } from "node:path";
 import { CallToolResultSchema, type Task } from "@modelcontextprotocol/sdk/types.js";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
-import { autoClosing, type Connected, connect, gate, structured, TASKS_CLIENT } from "../../../test/helpers.ts";
+import {
+  autoClosing,
+  type Connected,
+  connect,
+  gate,
+  structured,
+  TASKS_CLIENT,
+} from "../../../test/helpers.ts";
 import { defineAsyncTool, PermanentError } from "../../index.ts";
 
 const open = autoClosing();

@@ -70,7 +70,11 @@ export function serverOptions(runtime: AsyncTools): AsyncToolsServerOptions {
  * await server.connect(createStdioTransport({ runtime }));
  * ```
  */
-export function registerTools(server: McpServer, runtime: AsyncTools, options: RegisterToolsOptions = {}): void {
+export function registerTools(
+  server: McpServer,
+  runtime: AsyncTools,
+  options: RegisterToolsOptions = {},
+): void {
   const { engine, assertOpen } = internalsOf(runtime);
   assertOpen();
   const definitions = engine.definitions();
@@ -91,7 +95,10 @@ export function registerTools(server: McpServer, runtime: AsyncTools, options: R
         if (token !== undefined) {
           ctx.progress = (update) => {
             void extra
-              .sendNotification({ method: "notifications/progress", params: { progressToken: token, ...update } })
+              .sendNotification({
+                method: "notifications/progress",
+                params: { progressToken: token, ...update },
+              })
               .catch(() => undefined);
           };
         }
@@ -126,7 +133,9 @@ export function registerTools(server: McpServer, runtime: AsyncTools, options: R
  */
 function hideTaskToolsFromPlainClients(server: McpServer, taskTools: Map<string, string>): void {
   const speaksTasks = () => {
-    const tools = server.server.getClientCapabilities()?.tasks?.requests?.tools as { call?: unknown } | undefined;
+    const tools = server.server.getClientCapabilities()?.tasks?.requests?.tools as
+      | { call?: unknown }
+      | undefined;
     return tools?.call !== undefined;
   };
   wrapRequestHandler(server, "tools/list", (original) => async (request, extra) => {

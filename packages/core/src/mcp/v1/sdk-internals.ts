@@ -5,7 +5,10 @@
  */
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 
-type RawHandler = (request: { method: string; params?: Record<string, unknown> }, extra: unknown) => Promise<unknown>;
+type RawHandler = (
+  request: { method: string; params?: Record<string, unknown> },
+  extra: unknown,
+) => Promise<unknown>;
 
 /** The task store `server` was built with, if any. The SDK keeps it private and offers no getter. */
 export function taskStoreOf(server: McpServer): unknown {
@@ -21,7 +24,8 @@ export function wrapRequestHandler(
   method: "tools/list" | "tools/call",
   wrap: (original: RawHandler) => RawHandler,
 ): void {
-  const handlers = (server.server as unknown as { _requestHandlers?: Map<string, RawHandler> })._requestHandlers;
+  const handlers = (server.server as unknown as { _requestHandlers?: Map<string, RawHandler> })
+    ._requestHandlers;
   const original = handlers?.get(method);
   if (handlers === undefined || original === undefined) {
     throw new Error(`@modelcontextprotocol/sdk changed: no ${method} handler to wrap on McpServer.server`);

@@ -170,7 +170,10 @@ class LineGuard extends Transform {
 export function createStdioTransport(options: StdioTransportOptions = {}): StdioServerTransport {
   const stdin = options.stdin ?? process.stdin;
   const stdout = options.stdout ?? process.stdout;
-  const guard = new LineGuard((line) => stdout.write(line), options.maxLineBytes ?? DEFAULTS_STDIO.maxLineBytes);
+  const guard = new LineGuard(
+    (line) => stdout.write(line),
+    options.maxLineBytes ?? DEFAULTS_STDIO.maxLineBytes,
+  );
   stdin.pipe(guard);
   const transport = new StdioServerTransport(guard, stdout as never);
   let ended = false;

@@ -4,7 +4,14 @@ import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { type CallToolResult, CallToolResultSchema, type Task } from "@modelcontextprotocol/sdk/types.js";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { z } from "zod";
-import { autoClosing, type Connected, gate, squareTool, structured, TASKS_CLIENT } from "../../../test/helpers.ts";
+import {
+  autoClosing,
+  type Connected,
+  gate,
+  squareTool,
+  structured,
+  TASKS_CLIENT,
+} from "../../../test/helpers.ts";
 import { createAsyncTools, defineAsyncTool } from "../../index.ts";
 import { registerTools } from "./register.ts";
 
@@ -82,7 +89,12 @@ describe("the task tool", () => {
   it("is listed only to clients that declared MCP Tasks", async () => {
     const plainClient = await open([squareTool({ runs: 0 })]);
     const { tools } = await plainClient.client.listTools();
-    expect(tools.map((t) => t.name).sort()).toEqual(["await_square", "cancel_square", "probe_square", "start_square"]);
+    expect(tools.map((t) => t.name).sort()).toEqual([
+      "await_square",
+      "cancel_square",
+      "probe_square",
+      "start_square",
+    ]);
   });
 
   it("takes its name from tools.task", async () => {
@@ -193,7 +205,10 @@ describe("a server built without the task store", () => {
       input: z.object({}),
       run: async () => 1,
     });
-    await using runtime = await createAsyncTools({ store: "memory", tools: [squareTool({ runs: 0 }), other] });
+    await using runtime = await createAsyncTools({
+      store: "memory",
+      tools: [squareTool({ runs: 0 }), other],
+    });
     const server = new McpServer({ name: "no-tasks", version: "0.0.0" });
     registerTools(server, runtime);
     const client = new Client({ name: "test-client", version: "0.0.0" });
