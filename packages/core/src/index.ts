@@ -20,7 +20,8 @@ export {
   PermanentError,
   RetryableError,
 } from "./errors.ts";
-export type { JobSnapshot, JobStatus, StartedJob } from "./runtime/job-engine.ts";
+export type { JobDetail, JobStep, JobStepAttempt } from "./runtime/job-detail.ts";
+export type { JobSnapshot, JobStatus, ListOptions, StartedJob } from "./runtime/job-engine.ts";
 export {
   type AsyncTools,
   type CreateAsyncToolsOptions,

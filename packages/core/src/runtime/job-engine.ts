@@ -12,6 +12,7 @@ import { type AnyAsyncTool, baseJobIdOf, type JobContext } from "../define.ts";
 import { AsyncToolsError } from "../errors.ts";
 import { log } from "../internal/log.ts";
 import type { JobMeta } from "../store/job-meta.ts";
+import { combineObservers, type JobEvent, type JobObserver, logJobEvent } from "./job-events.ts";
 import { defaultJobId, runId } from "./job-id.ts";
 import type { PromiseClient, PromiseRecord } from "./promise-client.ts";
 import { installExecutionHooks } from "./resonate-internals.ts";
@@ -39,6 +40,20 @@ export interface JobSnapshot<R = unknown> {
   error?: string;
   /** The result, for completed jobs, when asked for. */
   result?: R;
+}
+
+/** Which jobs {@link JobEngine.list} returns. */
+export interface ListOptions {
+  /** Only jobs of this async tool. */
+  tool?: string;
+  /** Only jobs in this status (or these). */
+  status?: JobStatus | readonly JobStatus[];
+  /** Only jobs started at or after this time: epoch ms or a Date. */
+  since?: number | Date;
+  /** The `next` of the previous page. */
+  cursor?: number;
+  /** Most jobs in the page. */
+  limit?: number;
 }
 
 /** A job that `start` created or joined. */
@@ -73,11 +88,13 @@ export class JobEngine {
   private readonly resonate: Resonate;
   private readonly promises: PromiseClient;
   private readonly meta: JobMeta;
+  private readonly observer: Required<JobObserver>;
 
-  constructor(resonate: Resonate, promises: PromiseClient, meta: JobMeta) {
+  constructor(resonate: Resonate, promises: PromiseClient, meta: JobMeta, observers: JobObserver[] = []) {
     this.resonate = resonate;
     this.promises = promises;
     this.meta = meta;
+    this.observer = combineObservers(observers);
     installExecutionHooks(resonate, {
       unregistered: (func, version) => {
         const known = this.versions.get(func);
@@ -139,11 +156,11 @@ export class JobEngine {
         const message =
           `The input of job ${id} no longer matches ${tool.name} version ${tool.version} (${issues.join("; ")}). ` +
           "Start it again with arguments the current version accepts.";
-        log("warn", "job failed", { job: id, tool: tool.name, error: message });
+        this.emit({ kind: "failed", jobId: id, tool: tool.name, error: message });
         throw new Error(message);
       }
       input = checked.data;
-      log("info", "job resumed", { job: id, tool: tool.name });
+      this.emit({ kind: "resumed", jobId: id, tool: tool.name });
     }
     const controller = new AbortController();
     this.running.set(id, controller);
@@ -153,11 +170,12 @@ export class JobEngine {
     try {
       release = await slots.acquire(id, controller.signal);
       const result = await tool.run(this.jobContext(rctx, tool, controller.signal), input as never);
-      log("info", "job completed", { job: id, tool: tool.name, ms: Date.now() - began });
+      this.emit({ kind: "completed", jobId: id, tool: tool.name, durationMs: Date.now() - began });
       return result;
     } catch (error) {
       if (!controller.signal.aborted) {
-        log("warn", "job failed", { job: id, tool: tool.name, error: errorText(error) });
+        const durationMs = Date.now() - began;
+        this.emit({ kind: "failed", jobId: id, tool: tool.name, error: errorText(error), durationMs });
       }
       throw error;
     } finally {
@@ -167,7 +185,14 @@ export class JobEngine {
     }
   }
 
+  /** Tells the logs and the observers. */
+  private emit(event: JobEvent): void {
+    logJobEvent(event);
+    this.observer.onJob(event);
+  }
+
   private jobContext(rctx: Context, tool: AnyAsyncTool, signal: AbortSignal): JobContext {
+    const engine = this;
     const meta = this.meta;
     const retrying = this.retrying;
     const jobId = rctx.id;
@@ -177,27 +202,23 @@ export class JobEngine {
       signal,
       resonate: rctx,
       run<T>(name: string, fn: () => T | Promise<T>) {
-        const attempt = async () => {
+        // Runs only when the step executes: replay takes a finished step's result without calling it.
+        const attempt = async (step: { id: string }) => {
+          const watch = engine.observer.step(jobId, tool.name, step.id, name);
           try {
-            return await runWithRetries(name, fn, tool.retry, {
+            return await runWithRetries(name, watch ? () => watch.attempt(fn) : fn, tool.retry, {
               signal,
               onRetry: (retry) => {
                 retrying.set(jobId, retry);
-                log("warn", "step retried", {
-                  job: jobId,
-                  tool: tool.name,
-                  step: name,
-                  attempt: `${retry.attempt}/${retry.attempts}`,
-                  error: retry.error,
-                  nextInMs: retry.nextAttemptAt - Date.now(),
-                });
+                watch?.retried(retry);
+                engine.emit({ kind: "step-retried", jobId, tool: tool.name, retry });
               },
             });
           } finally {
             retrying.delete(jobId);
           }
         };
-        const step = { [name]: attempt }[name] as () => Promise<T>;
+        const step = { [name]: attempt }[name] as (step: { id: string }) => Promise<T>;
         return rctx.run(step, stepOptions) as PromiseLike<Awaited<T>>;
       },
       sleep(ms: number) {
@@ -271,7 +292,7 @@ export class JobEngine {
     // that refuses the job (a full disk) leaves nothing behind, and a row that cannot be written costs
     // listing, never the job.
     this.meta.recordSoon(id, tool.name, now);
-    log("info", "job started", { job: id, tool: tool.name });
+    this.emit({ kind: "started", jobId: id, tool: tool.name });
     const snapshot: JobSnapshot = { jobId: id, status: "working", tool: tool.name, createdAt: iso(now) };
     const place = this.slots.get(tool.name)?.position(id);
     if (place !== undefined) Object.assign(snapshot, { status: "queued", queuePosition: place });
@@ -347,19 +368,36 @@ export class JobEngine {
     if (record.state === "pending") {
       await this.promises.cancel(id, reason);
       this.running.get(id)?.abort(new Error(reason));
-      log("info", "job cancelled", { job: id, tool: record.tags?.[TOOL_TAG] });
+      this.emit({ kind: "cancelled", jobId: id, tool: record.tags?.[TOOL_TAG], reason });
     }
     return this.snapshot(id);
   }
 
-  /** Jobs in start order after `cursor` (opaque), optionally of one tool. */
-  async list(options: { tool?: string; cursor?: number; limit: number }): Promise<{
-    jobs: JobSnapshot[];
-    next?: number;
-  }> {
-    const page = this.meta.list(options);
-    const jobs = await Promise.all(page.rows.map((row) => this.snapshot(row.id)));
-    return { jobs, ...(page.next === undefined ? {} : { next: page.next }) };
+  /**
+   * Jobs in start order after `cursor` (opaque), optionally of one tool, in some statuses, started at or
+   * after `since` (epoch ms). Status is the promise's, so filtered pages read on until `limit` jobs match;
+   * each read asks only for as many rows as are still missing, so the cursor always ends on a read row.
+   */
+  async list(options: ListOptions & { limit: number }): Promise<{ jobs: JobSnapshot[]; next?: number }> {
+    const statuses = options.status === undefined ? undefined : new Set([options.status].flat());
+    const jobs: JobSnapshot[] = [];
+    let cursor = options.cursor;
+    for (;;) {
+      const page = this.meta.list({
+        limit: options.limit - jobs.length,
+        ...(options.tool === undefined ? {} : { tool: options.tool }),
+        ...(cursor === undefined ? {} : { cursor }),
+      });
+      const rows =
+        options.since === undefined
+          ? page.rows
+          : page.rows.filter((r) => r.createdAt >= Number(options.since));
+      const read = await Promise.all(rows.map((row) => this.snapshot(row.id)));
+      jobs.push(...(statuses === undefined ? read : read.filter((job) => statuses.has(job.status))));
+      cursor = page.next;
+      if (cursor === undefined) return { jobs };
+      if (jobs.length >= options.limit) return { jobs, next: cursor };
+    }
   }
 
   private toSnapshot(record: PromiseRecord, withResult: boolean): JobSnapshot {

@@ -14,7 +14,9 @@ import { AsyncToolsError } from "../errors.ts";
 import { log } from "../internal/log.ts";
 import { JobMeta } from "../store/job-meta.ts";
 import { type OpenedStore, openStore } from "../store/select.ts";
-import { JobEngine, type JobSnapshot, type StartedJob } from "./job-engine.ts";
+import { StepLog } from "../store/step-log.ts";
+import { type JobDetail, readJobDetail, stepLogWatch } from "./job-detail.ts";
+import { JobEngine, type JobSnapshot, type ListOptions, type StartedJob } from "./job-engine.ts";
 import { PromiseClient } from "./promise-client.ts";
 
 /** Options of {@link createAsyncTools}. */
@@ -88,12 +90,16 @@ export interface AsyncTools {
   ): Promise<JobSnapshot<O>>;
   /** Cancels a job that is still unfinished; a finished job is left as it is. */
   cancel(id: string, reason?: string): Promise<JobSnapshot>;
-  /** Jobs in start order, a page at a time; pass `next` back as `cursor` for the next page. */
-  list(options?: {
-    tool?: string;
-    cursor?: number;
-    limit?: number;
-  }): Promise<{ jobs: JobSnapshot[]; next?: number }>;
+  /**
+   * Jobs in start order, a page at a time, optionally only of one tool, in some statuses, or started since a
+   * time; pass `next` back as `cursor` for the next page.
+   */
+  list(options?: ListOptions): Promise<{ jobs: JobSnapshot[]; next?: number }>;
+  /**
+   * Everything known about one job: its state and result or error, the input it was started with, and its
+   * steps with every attempt (start and end times, errors). An unknown ID comes back `not_found`.
+   */
+  get(id: string): Promise<JobDetail>;
   /** Stops Resonate and closes the store. Unfinished jobs resume at the next start on the same store. */
   close(): Promise<void>;
   [Symbol.asyncDispose](): Promise<void>;
@@ -103,6 +109,7 @@ export interface AsyncTools {
 export interface RuntimeInternals {
   engine: JobEngine;
   meta: JobMeta;
+  steps: StepLog;
   retentionMs: number;
   assertOpen(): void;
 }
@@ -118,13 +125,22 @@ export function internalsOf(tools: AsyncTools): RuntimeInternals {
   return found;
 }
 
-/** Routes Resonate's logs to stderr; its default logger writes info to stdout, the MCP channel. */
-const resonateLogger: Logger = {
+/**
+ * Routes Resonate's logs to stderr; its default logger writes info to stdout, the MCP channel. Its errors
+ * stay warnings except the races a normal run has (a task another attempt already took or finished), which
+ * it reports as errors with links to its docs; those are debug lines here.
+ */
+export const resonateLogger: Logger = {
   debug: (fields, msg) => log("debug", msg, { ...fields, source: "resonate" }),
   info: (fields, msg) => log("debug", msg, { ...fields, source: "resonate" }),
   warn: (fields, msg) => log("debug", msg, { ...fields, source: "resonate" }),
-  error: (fields, msg) => log("warn", msg, { ...fields, source: "resonate" }),
+  error: (fields, msg) => log(isNormalRace(msg) ? "debug" : "warn", msg, { ...fields, source: "resonate" }),
 };
+
+/** Whether a Resonate error message is an expected conflict of a normal run (HTTP 409 from the store). */
+function isNormalRace(msg: string): boolean {
+  return /Fence check failed|already (claimed|completed|settled|exists)|\b409\b/i.test(msg);
+}
 
 /**
  * Opens the durable store, registers `tools` and starts recovering jobs a crash interrupted. Fails fast, with
@@ -166,23 +182,32 @@ export async function createAsyncTools(options: CreateAsyncToolsOptions): Promis
     logger: resonateLogger,
   });
   const meta = new JobMeta(opened.db, opened.description);
-  const engine = new JobEngine(resonate, new PromiseClient(opened.network), meta);
+  const steps = new StepLog(opened.db);
+  const promises = new PromiseClient(opened.network);
+  const engine = new JobEngine(resonate, promises, meta, [
+    { step: (jobId, _tool, stepId, name) => stepLogWatch(steps, jobId, stepId, name) },
+  ]);
   try {
     for (const tool of definitions) engine.define(tool);
   } catch (error) {
     await resonate.stop();
     meta.closeIfPrivate(opened.db !== undefined);
+    steps.close();
     throw error;
   }
   // A job's metadata outlives the job, so a probe can still say it expired rather than never was.
-  if (Number.isFinite(retentionMs)) meta.pruneBefore(Date.now() - retentionMs - DEFAULTS.metadataGraceMs);
+  if (Number.isFinite(retentionMs)) {
+    meta.pruneBefore(Date.now() - retentionMs - DEFAULTS.metadataGraceMs);
+    steps.pruneBefore(Date.now() - retentionMs - DEFAULTS.metadataGraceMs);
+  }
   log("info", "store opened", { store: opened.description, durable: opened.durable, server: options.name });
   // Every definition is registered: interrupted jobs can resume now, with or without a client.
   opened.recover?.();
-  const runtime = new Runtime(options.name, opened, resonate, engine, meta);
+  const runtime = new Runtime(options.name, opened, resonate, engine, meta, steps, promises);
   internals.set(runtime, {
     engine,
     meta,
+    steps,
     retentionMs,
     assertOpen: () => runtime.assertOpen(),
   });
@@ -196,6 +221,8 @@ class Runtime implements AsyncTools {
   private readonly resonate: Resonate;
   private readonly engine: JobEngine;
   private readonly meta: JobMeta;
+  private readonly steps: StepLog;
+  private readonly promises: PromiseClient;
   private closed = false;
 
   constructor(
@@ -204,12 +231,16 @@ class Runtime implements AsyncTools {
     resonate: Resonate,
     engine: JobEngine,
     meta: JobMeta,
+    steps: StepLog,
+    promises: PromiseClient,
   ) {
     this.name = name;
     this.opened = opened;
     this.resonate = resonate;
     this.engine = engine;
     this.meta = meta;
+    this.steps = steps;
+    this.promises = promises;
     this.store = { kind: opened.kind, description: opened.description, durable: opened.durable };
   }
 
@@ -265,9 +296,14 @@ class Runtime implements AsyncTools {
     return this.engine.cancel(id, reason);
   }
 
-  list(options: { tool?: string; cursor?: number; limit?: number } = {}) {
+  list(options: ListOptions = {}) {
     this.assertOpen();
     return this.engine.list({ ...options, limit: options.limit ?? DEFAULTS.taskPageSize });
+  }
+
+  get(id: string): Promise<JobDetail> {
+    this.assertOpen();
+    return readJobDetail(this.engine, this.promises, this.steps, id);
   }
 
   async close(): Promise<void> {
@@ -276,6 +312,7 @@ class Runtime implements AsyncTools {
     this.meta.flushQuietly();
     await this.resonate.stop();
     this.meta.closeIfPrivate(this.opened.db !== undefined);
+    this.steps.close();
   }
 
   async [Symbol.asyncDispose](): Promise<void> {

@@ -1,0 +1,149 @@
+/**
+ * The attempts of every durable step, so an operator can see what a job did, what failed and when: one row
+ * per attempt, kept in the store's SQLite file beside the job index (in memory when the store has no file).
+ * A step is known by its durable promise ID, which is the same on every replay, so a finished step that
+ * replay takes from the store records nothing, and an attempt a crash cut short is marked `interrupted`.
+ */
+import { DatabaseSync, type StatementSync } from "node:sqlite";
+
+/** How one attempt of a step ended; `running` while it runs. */
+export type StepAttemptOutcome = "running" | "succeeded" | "failed" | "interrupted";
+
+/** One attempt of one step. Times are epoch ms. */
+export interface StepAttemptRow {
+  attempt: number;
+  outcome: StepAttemptOutcome;
+  startedAt: number;
+  endedAt?: number;
+  /** Why the attempt failed (single line, no stack). */
+  error?: string;
+  /** When the next attempt was due, for a failed attempt that was retried. */
+  retryAt?: number;
+}
+
+/** One step of a job and its attempts, in order. */
+export interface StepRow {
+  /** The step's durable promise ID, stable across replays. */
+  stepId: string;
+  name: string;
+  attempts: StepAttemptRow[];
+}
+
+/** The step log over one SQLite connection (shared with the store, or private and in memory). */
+export class StepLog {
+  private readonly db: DatabaseSync;
+  private readonly shared: boolean;
+  private readonly lastAttempt: StatementSync;
+  private readonly interrupt: StatementSync;
+  private readonly insert: StatementSync;
+  private readonly finish: StatementSync;
+  private readonly retry: StatementSync;
+  private readonly byJob: StatementSync;
+  private readonly prune: StatementSync;
+
+  /** Uses the store's connection `db` when given; otherwise a private in-memory database. */
+  constructor(db?: DatabaseSync) {
+    this.shared = db !== undefined;
+    this.db = db ?? new DatabaseSync(":memory:");
+    this.db.exec(`
+      CREATE TABLE IF NOT EXISTS async_tools_steps (
+        job_id TEXT NOT NULL,
+        step_id TEXT NOT NULL,
+        name TEXT NOT NULL,
+        attempt INTEGER NOT NULL,
+        outcome TEXT NOT NULL,
+        started_at INTEGER NOT NULL,
+        ended_at INTEGER,
+        error TEXT,
+        retry_at INTEGER,
+        PRIMARY KEY (job_id, step_id, attempt)
+      ) WITHOUT ROWID;
+      CREATE INDEX IF NOT EXISTS async_tools_steps_started ON async_tools_steps (started_at);
+    `);
+    this.lastAttempt = this.db.prepare(
+      "SELECT MAX(attempt) AS n FROM async_tools_steps WHERE job_id = ? AND step_id = ?",
+    );
+    this.interrupt = this.db.prepare(
+      `UPDATE async_tools_steps SET outcome = 'interrupted', ended_at = ?
+       WHERE job_id = ? AND step_id = ? AND outcome = 'running'`,
+    );
+    this.insert = this.db.prepare(
+      `INSERT OR REPLACE INTO async_tools_steps (job_id, step_id, name, attempt, outcome, started_at)
+       VALUES (?, ?, ?, ?, 'running', ?)`,
+    );
+    this.finish = this.db.prepare(
+      `UPDATE async_tools_steps SET outcome = ?, ended_at = ?, error = ?
+       WHERE job_id = ? AND step_id = ? AND attempt = ?`,
+    );
+    this.retry = this.db.prepare(
+      "UPDATE async_tools_steps SET retry_at = ? WHERE job_id = ? AND step_id = ? AND attempt = ?",
+    );
+    this.byJob = this.db.prepare(
+      "SELECT * FROM async_tools_steps WHERE job_id = ? ORDER BY started_at, step_id, attempt",
+    );
+    this.prune = this.db.prepare("DELETE FROM async_tools_steps WHERE started_at < ?");
+  }
+
+  /**
+   * Records the start of an attempt of step `stepId` and returns its 1-based number: one more than the
+   * attempts already recorded, so an execution after a crash continues the count. An attempt still marked
+   * running belonged to a process that is gone; it becomes `interrupted`.
+   */
+  begin(jobId: string, stepId: string, name: string, now: number): number {
+    const row = this.lastAttempt.get(jobId, stepId) as { n: number | null } | undefined;
+    const attempt = Number(row?.n ?? 0) + 1;
+    this.db.exec("BEGIN");
+    try {
+      this.interrupt.run(now, jobId, stepId);
+      this.insert.run(jobId, stepId, name, attempt, now);
+      this.db.exec("COMMIT");
+    } catch (error) {
+      if (this.db.isTransaction) this.db.exec("ROLLBACK");
+      throw error;
+    }
+    return attempt;
+  }
+
+  /** Records how attempt `attempt` of `stepId` ended. */
+  end(jobId: string, stepId: string, attempt: number, now: number, error?: string): void {
+    this.finish.run(error === undefined ? "succeeded" : "failed", now, error ?? null, jobId, stepId, attempt);
+  }
+
+  /** Records when the attempt after the failed `attempt` is due. */
+  retryAt(jobId: string, stepId: string, attempt: number, at: number): void {
+    this.retry.run(at, jobId, stepId, attempt);
+  }
+
+  /** The steps of `jobId` in the order they first started, each with its attempts. */
+  steps(jobId: string): StepRow[] {
+    const steps = new Map<string, StepRow>();
+    for (const raw of this.byJob.all(jobId) as Record<string, unknown>[]) {
+      const stepId = String(raw.step_id);
+      let step = steps.get(stepId);
+      if (step === undefined) {
+        step = { stepId, name: String(raw.name), attempts: [] };
+        steps.set(stepId, step);
+      }
+      const attempt: StepAttemptRow = {
+        attempt: Number(raw.attempt),
+        outcome: String(raw.outcome) as StepAttemptOutcome,
+        startedAt: Number(raw.started_at),
+      };
+      if (raw.ended_at !== null) attempt.endedAt = Number(raw.ended_at);
+      if (typeof raw.error === "string") attempt.error = raw.error;
+      if (raw.retry_at !== null) attempt.retryAt = Number(raw.retry_at);
+      step.attempts.push(attempt);
+    }
+    return [...steps.values()];
+  }
+
+  /** Forgets attempts that started before `before` (epoch ms); returns how many. */
+  pruneBefore(before: number): number {
+    return Number(this.prune.run(before).changes);
+  }
+
+  /** Closes a private in-memory database; a shared store connection is closed by its owner. */
+  close(): void {
+    if (!this.shared) this.db.close();
+  }
+}
