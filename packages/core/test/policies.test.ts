@@ -113,11 +113,13 @@ describe("retries", () => {
     const [failed] = await c.runtime.wait([job_id], { timeoutMs: 10_000 });
     expect(failed?.status).toBe("failed");
     expect(attempts).toBe(3);
-    const retried = writes.filter((line) => line.includes('msg="step retried"'));
+    const retried = writes.filter((line) => line.includes(" async-tools step retried "));
     expect(retried).toHaveLength(2);
-    expect(retried[0]).toMatch(/^async-tools time=\S+ level=warn .*job=flaky-\S+ tool=flaky step=fetch/);
+    expect(retried[0]).toMatch(
+      /^\d{4}-\S+Z WARN +async-tools step retried job=flaky-\S+ tool=flaky step=fetch/,
+    );
     expect(retried[0]).toContain('error="503 Service Unavailable"');
-    expect(writes.some((line) => line.includes('msg="job failed"') && line.includes(job_id))).toBe(true);
+    expect(writes.some((line) => line.includes(" job failed ") && line.includes(job_id))).toBe(true);
   });
 });
 
