@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { z } from "zod";
-import { createAsyncTools, defineAsyncTool, PermanentError } from "../src/index.ts";
+import { createAsyncTools, defineAsyncTool } from "../src/index.ts";
 import { gate } from "./helpers.ts";
 
 const cleanup: (() => Promise<void> | void)[] = [];
