@@ -52,8 +52,16 @@ export async function readJobDetail(
   id: string,
 ): Promise<JobDetail> {
   const [snapshot, record] = await Promise.all([engine.snapshot(id, true), promises.get(id)]);
-  const detail: JobDetail = { ...snapshot, steps: [] };
-  if (record !== undefined) detail.input = promises.args(record);
+  // Input right after the job's identity, so printed JSON reads in the order people look.
+  const { jobId, status, tool, ...rest } = snapshot;
+  const detail: JobDetail = {
+    jobId,
+    status,
+    ...(tool === undefined ? {} : { tool }),
+    ...(record === undefined ? {} : { input: promises.args(record) }),
+    ...rest,
+    steps: [],
+  };
   const live = isUnfinished(snapshot.status);
   detail.steps = steps.steps(id).map((step) => {
     const attempts = step.attempts.map((a): JobStepAttempt => {

@@ -72,7 +72,8 @@ export interface WaitOptions {
   tickMs?: number;
 }
 
-const TOOL_TAG = "async-tools:tool";
+/** The promise tag naming the async tool of a job. */
+export const TOOL_TAG = "async-tools:tool";
 
 /** Runs and observes jobs of registered definitions on one Resonate instance. */
 export class JobEngine {

@@ -18,6 +18,7 @@ import { StepLog } from "../store/step-log.ts";
 import { type JobDetail, readJobDetail, stepLogWatch } from "./job-detail.ts";
 import { JobEngine, type JobSnapshot, type ListOptions, type StartedJob } from "./job-engine.ts";
 import { PromiseClient } from "./promise-client.ts";
+import { rerunJob } from "./rerun.ts";
 
 /** Options of {@link createAsyncTools}. */
 export interface CreateAsyncToolsOptions {
@@ -100,6 +101,12 @@ export interface AsyncTools {
    * steps with every attempt (start and end times, errors). An unknown ID comes back `not_found`.
    */
   get(id: string): Promise<JobDetail>;
+  /**
+   * Starts a fresh run of a failed or cancelled job with the input it was started with, like
+   * `start(tool, input, { fresh: true })`. A runtime that does not run the job's tool leaves the new run to
+   * the next server on this store that does. Any other job comes back as it is, with `created: false`.
+   */
+  retry(id: string): Promise<StartedJob>;
   /** Stops Resonate and closes the store. Unfinished jobs resume at the next start on the same store. */
   close(): Promise<void>;
   [Symbol.asyncDispose](): Promise<void>;
@@ -110,6 +117,7 @@ export interface RuntimeInternals {
   engine: JobEngine;
   meta: JobMeta;
   steps: StepLog;
+  network: Network;
   retentionMs: number;
   assertOpen(): void;
 }
@@ -140,6 +148,23 @@ export const resonateLogger: Logger = {
 /** Whether a Resonate error message is an expected conflict of a normal run (HTTP 409 from the store). */
 function isNormalRace(msg: string): boolean {
   return /Fence check failed|already (claimed|completed|settled|exists)|\b409\b/i.test(msg);
+}
+
+/**
+ * The store as a runtime without tools sees it: it hears promises settle but takes no work, so a CLI that
+ * opens a stopped store to look at it (or to queue a retry) leaves every job to the next server that runs
+ * its tool, instead of taking and dropping tasks it cannot run.
+ */
+function takingNoWork(network: Network): Network {
+  return {
+    unicast: network.unicast,
+    anycast: network.anycast,
+    match: (target) => network.match(target),
+    init: () => network.init(),
+    stop: () => network.stop(),
+    send: ((request) => network.send(request)) as Network["send"],
+    recv: (callback) => network.recv((message) => message.kind !== "execute" && callback(message)),
+  };
 }
 
 /**
@@ -175,7 +200,7 @@ export async function createAsyncTools(options: CreateAsyncToolsOptions): Promis
     ...(options.durability ? { durability: options.durability } : {}),
   });
   const resonate = new Resonate({
-    network: opened.network,
+    network: definitions.length === 0 ? takingNoWork(opened.network) : opened.network,
     pid,
     group,
     ttl: options.leaseMs ?? DEFAULTS.leaseMs,
@@ -208,6 +233,7 @@ export async function createAsyncTools(options: CreateAsyncToolsOptions): Promis
     engine,
     meta,
     steps,
+    network: opened.network,
     retentionMs,
     assertOpen: () => runtime.assertOpen(),
   });
@@ -304,6 +330,12 @@ class Runtime implements AsyncTools {
   get(id: string): Promise<JobDetail> {
     this.assertOpen();
     return readJobDetail(this.engine, this.promises, this.steps, id);
+  }
+
+  retry(id: string): Promise<StartedJob> {
+    this.assertOpen();
+    const { engine, promises, resonate, meta } = this;
+    return rerunJob({ engine, promises, resonate, meta }, id);
   }
 
   async close(): Promise<void> {

@@ -40,6 +40,7 @@ export class StepLog {
   private readonly retry: StatementSync;
   private readonly byJob: StatementSync;
   private readonly prune: StatementSync;
+  private readonly forgetJob: StatementSync;
 
   /** Uses the store's connection `db` when given; otherwise a private in-memory database. */
   constructor(db?: DatabaseSync) {
@@ -82,6 +83,7 @@ export class StepLog {
       "SELECT * FROM async_tools_steps WHERE job_id = ? ORDER BY started_at, step_id, attempt",
     );
     this.prune = this.db.prepare("DELETE FROM async_tools_steps WHERE started_at < ?");
+    this.forgetJob = this.db.prepare("DELETE FROM async_tools_steps WHERE job_id = ?");
   }
 
   /**
@@ -140,6 +142,11 @@ export class StepLog {
   /** Forgets attempts that started before `before` (epoch ms); returns how many. */
   pruneBefore(before: number): number {
     return Number(this.prune.run(before).changes);
+  }
+
+  /** Forgets every attempt of `jobId`. */
+  forget(jobId: string): void {
+    this.forgetJob.run(jobId);
   }
 
   /** Closes a private in-memory database; a shared store connection is closed by its owner. */

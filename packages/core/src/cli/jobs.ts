@@ -1,0 +1,273 @@
+/**
+ * `async-tools jobs list|show|cancel|retry|prune`: the jobs of a store, for an operator. Human output is a
+ * table with relative times; `--json` prints the runtime's own shapes (JobSnapshot, JobDetail), documented in
+ * docs/cli.md and kept stable.
+ */
+import { DEFAULTS } from "../defaults.ts";
+import type { JobDetail } from "../runtime/job-detail.ts";
+import { isUnfinished, type JobSnapshot, type JobStatus } from "../runtime/job-engine.ts";
+import { pruneJobs } from "../runtime/prune.ts";
+import type { AsyncTools } from "../runtime/runtime.ts";
+import { type CliContext, type Command, parse, printJson, STORE_OPTIONS } from "./context.ts";
+import {
+  jobDurationMs,
+  parseDuration,
+  parseSince,
+  progressBar,
+  relativeTime,
+  shortDuration,
+  shortText,
+  table,
+} from "./format.ts";
+import { CliError, EXIT, openForCli, storeSpec } from "./open-store.ts";
+
+const STATUSES: readonly JobStatus[] = ["queued", "working", "completed", "failed", "cancelled", "expired"];
+
+export const JOBS_USAGE = `Usage: async-tools jobs <command> [options]
+
+Commands:
+  list [--tool NAME] [--status S[,S]] [--since 1h|DATE] [--limit N]   jobs, newest last
+  show ID                       a job: input, result or error, and its step timeline
+  cancel ID [--reason TEXT]     cancels an unfinished job
+  retry ID                      starts a fresh run of a failed or cancelled job with its input
+  prune [--older-than 7d]       removes jobs that finished longer ago than that (default: retention)
+
+Options:
+  --store PATH   the store (default: ASYNC_TOOLS_STORE, then the default store file)
+  --json         machine-readable output (see docs/cli.md)`;
+
+/** Runs `jobs <command>`. */
+export const jobsCommand: Command = async (args, ctx) => {
+  const [sub, ...rest] = args;
+  const run = sub === undefined ? undefined : SUBCOMMANDS[sub];
+  if (run === undefined || rest.includes("--help") || rest.includes("-h")) {
+    (run === undefined && sub !== undefined ? ctx.err : ctx.out)(JOBS_USAGE);
+    return run === undefined && sub !== undefined ? EXIT.usage : EXIT.ok;
+  }
+  return run(rest, ctx);
+};
+
+/** Opens the store of the parsed `--store`, runs `fn`, and always closes it. */
+async function withStore<T>(
+  ctx: CliContext,
+  store: string | undefined,
+  fn: (runtime: AsyncTools) => Promise<T>,
+): Promise<T> {
+  const runtime = await openForCli(storeSpec(store, ctx.env), ctx.env);
+  try {
+    return await fn(runtime);
+  } finally {
+    await runtime.close();
+  }
+}
+
+function oneId(positionals: string[], usage: string): string {
+  const [id, ...extra] = positionals;
+  if (id === undefined || extra.length > 0)
+    throw new CliError(`Expected one job ID.\n\n${usage}`, EXIT.usage);
+  return id;
+}
+
+/** Every job matching `filter`, in start order, reading the index page by page. */
+export async function allJobs(
+  runtime: AsyncTools,
+  filter: Parameters<AsyncTools["list"]>[0] = {},
+): Promise<JobSnapshot[]> {
+  const jobs: JobSnapshot[] = [];
+  let cursor: number | undefined;
+  do {
+    const page = await runtime.list({ ...filter, limit: 500, ...(cursor === undefined ? {} : { cursor }) });
+    jobs.push(...page.jobs);
+    cursor = page.next;
+  } while (cursor !== undefined);
+  return jobs;
+}
+
+const list: Command = async (args, ctx) => {
+  const { values } = parse(
+    args,
+    {
+      ...STORE_OPTIONS,
+      tool: { type: "string" },
+      status: { type: "string" },
+      since: { type: "string" },
+      limit: { type: "string" },
+    },
+    JOBS_USAGE,
+  );
+  const statuses = values.status?.split(",").map((s) => s.trim()) as JobStatus[] | undefined;
+  for (const status of statuses ?? []) {
+    if (!STATUSES.includes(status)) {
+      throw new CliError(`Unknown status ${status}; use one of ${STATUSES.join(", ")}.`, EXIT.usage);
+    }
+  }
+  const since = values.since === undefined ? undefined : parseSince(values.since, ctx.now());
+  if (values.since !== undefined && since === undefined) {
+    throw new CliError(`--since takes a duration (30m, 2h, 7d) or a date, not ${values.since}.`, EXIT.usage);
+  }
+  const limit = values.limit === undefined ? undefined : Number(values.limit);
+  if (limit !== undefined && !(Number.isInteger(limit) && limit > 0)) {
+    throw new CliError("--limit takes a positive whole number.", EXIT.usage);
+  }
+  const jobs = await withStore(ctx, values.store, (runtime) =>
+    allJobs(runtime, {
+      ...(values.tool === undefined ? {} : { tool: values.tool }),
+      ...(statuses === undefined ? {} : { status: statuses }),
+      ...(since === undefined ? {} : { since }),
+    }),
+  );
+  // The newest jobs are the interesting ones: a limit keeps the last ones, still in start order.
+  const shown = limit === undefined ? jobs : jobs.slice(-limit);
+  if (values.json) {
+    printJson(ctx, { jobs: shown });
+    return EXIT.ok;
+  }
+  if (shown.length === 0) {
+    ctx.out("No jobs.");
+    return EXIT.ok;
+  }
+  const now = ctx.now();
+  ctx.out(
+    table(
+      ["ID", "TOOL", "STATUS", "PROGRESS", "STARTED", "DURATION", "NOTE"],
+      shown.map((job) => [
+        job.jobId,
+        job.tool ?? "-",
+        job.status,
+        job.status === "completed" ? "" : progressBar(job.progress?.fraction),
+        relativeTime(job.createdAt, now),
+        shortDuration(jobDurationMs(job, now) ?? Number.NaN),
+        shortText(note(job), 50),
+      ]),
+    ),
+  );
+  if (limit !== undefined && jobs.length > shown.length) {
+    ctx.out(`(${jobs.length - shown.length} older jobs not shown; raise --limit to see them)`);
+  }
+  return EXIT.ok;
+};
+
+/** The one-line note of a job in a list: why it failed, what it is doing, or where it waits. */
+function note(job: JobSnapshot): string {
+  if (job.error !== undefined && job.status !== "completed") return job.error;
+  if (job.retrying !== undefined) {
+    return `retrying ${job.retrying.step} (attempt ${job.retrying.attempt + 1}/${job.retrying.attempts}): ${job.retrying.error}`;
+  }
+  if (job.queuePosition !== undefined) return `#${job.queuePosition} in queue`;
+  if (isUnfinished(job.status)) return job.progress?.message ?? "";
+  return "";
+}
+
+const show: Command = async (args, ctx) => {
+  const { values, positionals } = parse(args, STORE_OPTIONS, JOBS_USAGE);
+  const id = oneId(positionals, JOBS_USAGE);
+  const detail = await withStore(ctx, values.store, (runtime) => runtime.get(id));
+  if (values.json) printJson(ctx, detail);
+  else ctx.out(describeJob(detail, ctx.now()));
+  return detail.status === "not_found" ? EXIT.failed : EXIT.ok;
+};
+
+/** A job for people: a block of fields, then its step timeline, one row per attempt. */
+export function describeJob(job: JobDetail, now: number): string {
+  if (job.status === "not_found") return job.error ?? `No job has the ID ${job.jobId}.`;
+  const at = (iso: string | undefined) => (iso === undefined ? "-" : `${iso} (${relativeTime(iso, now)})`);
+  const fields: [string, string][] = [
+    ["Job", job.jobId],
+    ["Tool", job.tool ?? "-"],
+    ["Status", job.status],
+    ["Started", at(job.createdAt)],
+  ];
+  if (job.completedAt !== undefined) fields.push(["Finished", at(job.completedAt)]);
+  const took = jobDurationMs(job, now);
+  if (took !== undefined) fields.push([job.completedAt ? "Took" : "Running for", shortDuration(took)]);
+  if (job.progress !== undefined && job.status !== "completed") {
+    fields.push(["Progress", `${progressBar(job.progress.fraction)} ${job.progress.message ?? ""}`.trim()]);
+  }
+  if (job.queuePosition !== undefined) fields.push(["Queue", `#${job.queuePosition}`]);
+  if (job.input !== undefined) fields.push(["Input", shortText(job.input, 200)]);
+  if (job.error !== undefined) fields.push(["Error", job.error]);
+  if (job.status === "completed") fields.push(["Result", shortText(job.result, 200)]);
+  const width = Math.max(...fields.map(([k]) => k.length));
+  const lines = fields.map(([k, v]) => `${k.padEnd(width)}  ${v}`);
+  lines.push("");
+  if (job.steps.length === 0) {
+    lines.push("Steps: none recorded.");
+    return lines.join("\n");
+  }
+  lines.push("Steps:");
+  const rows: string[][] = [];
+  for (const step of job.steps) {
+    for (const attempt of step.attempts) {
+      const retry =
+        attempt.retryAt === undefined || attempt.endedAt === undefined
+          ? ""
+          : ` (retried after ${shortDuration(Date.parse(attempt.retryAt) - Date.parse(attempt.endedAt))})`;
+      rows.push([
+        attempt.attempt === step.attempts[0]?.attempt ? step.name : "",
+        `#${attempt.attempt}`,
+        attempt.outcome,
+        relativeTime(attempt.startedAt, now),
+        attempt.durationMs === undefined ? "-" : shortDuration(attempt.durationMs),
+        attempt.error === undefined ? "" : shortText(attempt.error + retry, 80),
+      ]);
+    }
+  }
+  lines.push(
+    table(["STEP", "ATTEMPT", "OUTCOME", "STARTED", "DURATION", "ERROR"], rows)
+      .split("\n")
+      .map((l) => `  ${l}`)
+      .join("\n"),
+  );
+  return lines.join("\n");
+}
+
+const cancel: Command = async (args, ctx) => {
+  const { values, positionals } = parse(args, { ...STORE_OPTIONS, reason: { type: "string" } }, JOBS_USAGE);
+  const id = oneId(positionals, JOBS_USAGE);
+  const reason = values.reason ?? "cancelled from the async-tools CLI";
+  const after = await withStore(ctx, values.store, async (runtime) => {
+    const [before] = await runtime.probe([id]);
+    const snapshot = await runtime.cancel(id, reason);
+    return { before: before as JobSnapshot, snapshot };
+  });
+  if (values.json) {
+    printJson(ctx, after.snapshot);
+  } else if (after.snapshot.status === "not_found") {
+    ctx.err(after.snapshot.error ?? `No job has the ID ${id}.`);
+  } else if (isUnfinished(after.before.status)) {
+    ctx.out(`Cancelled ${id}.`);
+  } else {
+    ctx.out(`Job ${id} is already ${after.snapshot.status}; nothing to cancel.`);
+  }
+  return after.snapshot.status === "not_found" ? EXIT.failed : EXIT.ok;
+};
+
+const retry: Command = async (args, ctx) => {
+  const { values, positionals } = parse(args, STORE_OPTIONS, JOBS_USAGE);
+  const id = oneId(positionals, JOBS_USAGE);
+  const started = await withStore(ctx, values.store, (runtime) => runtime.retry(id));
+  if (values.json) printJson(ctx, started);
+  else if (started.created) {
+    ctx.out(
+      `Started ${started.jobId}, a fresh run of ${id}. ` +
+        "A server that runs its tool picks it up (at once if it runs now, else when it starts).",
+    );
+  } else if (started.status === "not_found") ctx.err(started.error ?? `No job has the ID ${id}.`);
+  else ctx.err(`Job ${id} is ${started.status}; only failed or cancelled jobs can be retried.`);
+  return started.created ? EXIT.ok : EXIT.failed;
+};
+
+const prune: Command = async (args, ctx) => {
+  const { values } = parse(args, { ...STORE_OPTIONS, "older-than": { type: "string" } }, JOBS_USAGE);
+  const raw = values["older-than"];
+  const olderThanMs = raw === undefined ? DEFAULTS.retentionMs : parseDuration(raw);
+  if (olderThanMs === undefined) {
+    throw new CliError(`--older-than takes a duration (30m, 2h, 7d), not ${raw}.`, EXIT.usage);
+  }
+  const result = await withStore(ctx, values.store, (runtime) => pruneJobs(runtime, olderThanMs));
+  if (values.json) printJson(ctx, result);
+  else ctx.out(`Removed ${result.removed.length} job(s) that finished before ${result.before}.`);
+  return EXIT.ok;
+};
+
+const SUBCOMMANDS: Record<string, Command> = { list, show, cancel, retry, prune };

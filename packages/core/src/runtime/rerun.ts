@@ -1,0 +1,92 @@
+/**
+ * A fresh run of a job that failed or was cancelled, with the input it was started with. A runtime that
+ * runs the job's tool starts it as `start(tool, input, { fresh: true })` would; one that does not (the CLI
+ * on a stopped store) creates the run as work for the tool's worker group, which the next server that runs
+ * the tool picks up, exactly like a job a crash left unfinished.
+ */
+import { Codec, Never } from "@resonatehq/sdk";
+import type { Resonate } from "@resonatehq/sdk/async";
+import { DEFAULTS } from "../defaults.ts";
+import type { JobMeta } from "../store/job-meta.ts";
+import { type JobEngine, type StartedJob, TOOL_TAG } from "./job-engine.ts";
+import { runId } from "./job-id.ts";
+import type { PromiseClient, PromiseRecord } from "./promise-client.ts";
+
+/** What a rerun needs from the runtime. */
+export interface RerunDeps {
+  engine: JobEngine;
+  promises: PromiseClient;
+  resonate: Resonate;
+  meta: JobMeta;
+}
+
+/** Statuses a job may be retried from. */
+const RETRYABLE = new Set(["failed", "cancelled"]);
+
+/**
+ * Starts a fresh run of `id` when it failed or was cancelled; otherwise returns its state with
+ * `created: false` (a job still running, completed, unknown or expired is left as it is).
+ */
+export async function rerunJob(deps: RerunDeps, id: string): Promise<StartedJob> {
+  const current = await deps.engine.snapshot(id);
+  const record = await deps.promises.get(id);
+  if (record === undefined || !RETRYABLE.has(current.status) || current.tool === undefined) {
+    return { ...current, created: false };
+  }
+  const input = deps.promises.args(record);
+  const local = deps.engine.definition(current.tool);
+  if (local !== undefined) {
+    return deps.engine.start(local, local.input.parse(input), { fresh: true });
+  }
+  return enqueue(deps, record, current.tool, input);
+}
+
+/** Creates the next free run of `record`'s job for its worker group, with the same function and version. */
+async function enqueue(
+  deps: RerunDeps,
+  record: PromiseRecord,
+  tool: string,
+  input: unknown,
+): Promise<StartedJob> {
+  const param = decodeParam(record);
+  const base = baseOf(record.id);
+  const timeoutMs =
+    record.createdAt === undefined ? DEFAULTS.jobTimeoutMs : record.timeoutAt - record.createdAt;
+  for (let n = 1; n <= DEFAULTS.maxRuns; n += 1) {
+    const id = runId(base, n);
+    if ((await deps.promises.get(id)) !== undefined) continue;
+    const now = Date.now();
+    await deps.resonate.rpc(
+      id,
+      param.func ?? tool,
+      input,
+      deps.resonate.options({
+        timeout: timeoutMs,
+        version: param.version ?? 1,
+        retryPolicy: new Never(),
+        tags: { [TOOL_TAG]: tool },
+        ...(record.tags?.["resonate:target"] ? { target: record.tags["resonate:target"] } : {}),
+      }),
+    );
+    deps.meta.recordSoon(id, tool, now);
+    return { jobId: id, status: "queued", tool, createdAt: new Date(now).toISOString(), created: true };
+  }
+  throw new Error(`job ${base} has been run ${DEFAULTS.maxRuns} times; refusing to start another`);
+}
+
+/** The job ID without its run mark: `tool-abc.r3` → `tool-abc`. */
+function baseOf(id: string): string {
+  return id.replace(/\.r\d+$/, "");
+}
+
+function decodeParam(record: PromiseRecord): { func?: string; version?: number } {
+  try {
+    const param = new Codec().decode(record.param as never) as { func?: unknown; version?: unknown };
+    return {
+      ...(typeof param?.func === "string" ? { func: param.func } : {}),
+      ...(typeof param?.version === "number" ? { version: param.version } : {}),
+    };
+  } catch {
+    return {};
+  }
+}
