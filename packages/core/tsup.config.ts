@@ -6,6 +6,7 @@ export default defineConfig({
     "mcp-v1": "src/mcp/v1/index.ts",
     testing: "src/testing/index.ts",
     cli: "src/cli/bin.ts",
+    dashboard: "src/dashboard/index.ts",
   },
   format: ["esm"],
   dts: true,

@@ -48,3 +48,14 @@ export const DEFAULTS_STDIO = {
   /** Longest stdio line accepted (bytes); below the 10 MiB past which the SDK's stdio transport goes deaf. */
   maxLineBytes: 8 * 1024 * 1024,
 } as const;
+
+export const DEFAULTS_DASHBOARD = {
+  /** How often the dashboard's live table and job page refresh. */
+  pollMs: SECOND,
+  /** Most jobs the dashboard's table shows (the newest). */
+  maxRows: 100,
+  /** How long a dashboard sign-in lasts. */
+  sessionMs: 12 * 60 * MINUTE,
+  /** Port of `async-tools dashboard` when `--port` is not given. */
+  port: 4319,
+} as const;

@@ -4,11 +4,6 @@
  * docs/cli.md and kept stable.
  */
 import { DEFAULTS } from "../defaults.ts";
-import type { JobDetail } from "../runtime/job-detail.ts";
-import { isUnfinished, type JobSnapshot, type JobStatus } from "../runtime/job-engine.ts";
-import { pruneJobs } from "../runtime/prune.ts";
-import type { AsyncTools } from "../runtime/runtime.ts";
-import { type CliContext, type Command, parse, printJson, STORE_OPTIONS } from "./context.ts";
 import {
   jobDurationMs,
   parseDuration,
@@ -18,7 +13,12 @@ import {
   shortDuration,
   shortText,
   table,
-} from "./format.ts";
+} from "../internal/format.ts";
+import type { JobDetail } from "../runtime/job-detail.ts";
+import { isUnfinished, type JobSnapshot, type JobStatus } from "../runtime/job-engine.ts";
+import { pruneJobs } from "../runtime/prune.ts";
+import type { AsyncTools } from "../runtime/runtime.ts";
+import { type CliContext, type Command, parse, printJson, STORE_OPTIONS } from "./context.ts";
 import { CliError, EXIT, openForCli, storeSpec } from "./open-store.ts";
 
 const STATUSES: readonly JobStatus[] = ["queued", "working", "completed", "failed", "cancelled", "expired"];

@@ -1,5 +1,5 @@
 /**
- * How the CLI (and the dashboard) write jobs for people: relative times, short durations, short inputs and
+ * How the faces (CLI, dashboard) write jobs for people: relative times, short durations, short inputs and
  * plain aligned tables. Nothing here decides anything; it only formats.
  */
 import type { JobSnapshot } from "../runtime/job-engine.ts";
@@ -45,7 +45,8 @@ export function shortDuration(ms: number, precise = true): string {
 
 /** How long a job ran (finished jobs) or has been running (the others), in ms. */
 export function jobDurationMs(job: JobSnapshot, now: number): number | undefined {
-  if (job.createdAt === undefined) return undefined;
+  // An expired job's end is gone with it.
+  if (job.createdAt === undefined || job.status === "expired") return undefined;
   const end = job.completedAt === undefined ? now : Date.parse(job.completedAt);
   return end - Date.parse(job.createdAt);
 }

@@ -1,0 +1,143 @@
+import { afterEach, describe, expect, it } from "vitest";
+import { z } from "zod";
+import { defineAsyncTool } from "../define.ts";
+import { createAsyncTools } from "../runtime/runtime.ts";
+import { createDashboard, type DashboardOptions } from "./dashboard.ts";
+
+const ORIGIN = "http://127.0.0.1:9999";
+const cleanup: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const step of cleanup.splice(0)) await step();
+});
+
+const never = new Promise<string>(() => undefined);
+const slow = defineAsyncTool({
+  name: "slow",
+  description: "Never finishes",
+  input: z.object({ who: z.string() }),
+  run: async (ctx, { who }) => {
+    ctx.progress(0.25, "started");
+    return ctx.run("forever", () => never.then(() => who));
+  },
+});
+
+async function setup(options: DashboardOptions = {}) {
+  const runtime = await createAsyncTools({ store: "memory", tools: [slow] });
+  cleanup.push(() => runtime.close());
+  const alice = await runtime.start(slow, { who: "alice" });
+  const bob = await runtime.start(slow, { who: "bob" });
+  const owners = new Map([
+    [alice.jobId, "alice"],
+    [bob.jobId, "bob"],
+  ]);
+  const handler = createDashboard(runtime, { ownerOf: (job) => owners.get(job.jobId), ...options });
+  const fetch = (path: string, init: RequestInit = {}) => handler(new Request(`${ORIGIN}${path}`, init));
+  return { runtime, fetch, alice: alice.jobId, bob: bob.jobId };
+}
+
+const TOKENS = [
+  { token: "alice-token", principal: "alice" },
+  { token: "ops-token", principal: "ops", operator: true },
+];
+
+async function signIn(fetch: (path: string, init?: RequestInit) => Promise<Response>, token: string) {
+  const form = await (await fetch("/signin")).text();
+  const csrf = /name="csrf" value="([^"]+)"/.exec(form)?.[1] ?? "";
+  const res = await fetch("/signin", {
+    method: "POST",
+    headers: { origin: ORIGIN },
+    body: new URLSearchParams({ token, csrf }),
+  });
+  return res;
+}
+
+function csrfOf(html: string): string {
+  return /name="csrf" value="([^"]+)"/.exec(html)?.[1] ?? "";
+}
+
+describe("createDashboard", () => {
+  it("renders the jobs table with tool, input, status, progress and a live fragment", async () => {
+    const { fetch, alice } = await setup();
+    const res = await fetch("/");
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-security-policy")).toContain("frame-ancestors 'none'");
+    const html = await res.text();
+    expect(html).toContain(`data-job="${alice}"`);
+    expect(html).toContain("{&quot;who&quot;:&quot;alice&quot;}");
+    expect(html).toContain('aria-valuenow="25"');
+    expect(html).toContain('data-live="/fragments/rows"');
+    const fragment = await (await fetch("/fragments/rows?status=completed")).text();
+    expect(fragment).toContain("No jobs match.");
+  });
+
+  it("shows a job page with its input and steps, and 404 for an unknown job", async () => {
+    const { fetch, alice } = await setup();
+    const html = await (await fetch(`/job/${alice}`)).text();
+    expect(html).toContain("<h2>Input</h2>");
+    expect(html).toContain("&quot;who&quot;: &quot;alice&quot;");
+    expect(html).toMatch(/<h2>Steps<\/h2>/);
+    expect((await fetch("/job/nope")).status).toBe(404);
+  });
+
+  it("cancels a job on a same-origin POST with the page's CSRF token, and refuses cross-site ones", async () => {
+    const { fetch, runtime, alice } = await setup();
+    const csrf = csrfOf(await (await fetch("/")).text());
+    const post = (headers: Record<string, string>, token: string) =>
+      fetch(`/job/${alice}/cancel`, { method: "POST", headers, body: new URLSearchParams({ csrf: token }) });
+    expect((await post({ origin: "https://evil.example" }, csrf)).status).toBe(403);
+    expect((await post({ origin: ORIGIN }, "forged")).status).toBe(403);
+    expect((await post({ "sec-fetch-site": "cross-site" }, csrf)).status).toBe(403);
+    expect((await runtime.probe([alice]))[0]?.status).toBe("working");
+    const ok = await post({ origin: ORIGIN }, csrf);
+    expect(ok.status).toBe(303);
+    expect(ok.headers.get("location")).toBe(`/job/${alice}`);
+    expect((await runtime.probe([alice]))[0]?.status).toBe("cancelled");
+  });
+
+  it("with tokens, signs in through a form that sets an HttpOnly SameSite=Strict cookie, and shows a caller their own jobs", async () => {
+    const { fetch, alice, bob } = await setup({ tokens: TOKENS, basePath: "" });
+    const anonymous = await fetch("/");
+    expect(anonymous.status).toBe(303);
+    expect(anonymous.headers.get("location")).toBe("/signin");
+    expect((await fetch("/fragments/rows")).status).toBe(401);
+    expect((await signIn(fetch, "wrong")).status).toBe(401);
+
+    const signedIn = await signIn(fetch, "alice-token");
+    expect(signedIn.status).toBe(303);
+    const cookie = signedIn.headers.get("set-cookie") ?? "";
+    expect(cookie).toMatch(/^async_tools_session=[\w-]+; HttpOnly; SameSite=Strict; Path=\//);
+    const session = cookie.split(";")[0] as string;
+    const html = await (await fetch("/", { headers: { cookie: session } })).text();
+    expect(html).toContain(`data-job="${alice}"`);
+    expect(html).not.toContain(`data-job="${bob}"`);
+    expect((await fetch(`/job/${bob}`, { headers: { cookie: session } })).status).toBe(404);
+    const csrf = csrfOf(html);
+    const other = await fetch(`/job/${bob}/cancel`, {
+      method: "POST",
+      headers: { cookie: session, origin: ORIGIN },
+      body: new URLSearchParams({ csrf }),
+    });
+    expect(other.status).toBe(404);
+
+    const ops = (await signIn(fetch, "ops-token")).headers.get("set-cookie")?.split(";")[0] as string;
+    const all = await (await fetch("/", { headers: { cookie: ops } })).text();
+    expect(all).toContain(`data-job="${alice}"`);
+    expect(all).toContain(`data-job="${bob}"`);
+  });
+
+  it("takes the caller from principalOf when the host authenticates requests, under its base path", async () => {
+    const { fetch, alice, bob } = await setup({
+      basePath: "/jobs",
+      principalOf: (request) => {
+        const who = request.headers.get("x-user");
+        return who === null ? undefined : { id: who };
+      },
+    });
+    expect((await fetch("/jobs/")).status).toBe(303);
+    const html = await (await fetch("/jobs/", { headers: { "x-user": "bob" } })).text();
+    expect(html).toContain(`data-job="${bob}"`);
+    expect(html).not.toContain(`data-job="${alice}"`);
+    expect(html).toContain('href="/jobs/assets/app.css"');
+    expect((await fetch("/jobs/assets/app.js")).headers.get("content-type")).toContain("javascript");
+  });
+});

@@ -1,0 +1,315 @@
+/**
+ * The live web dashboard as a fetch-style handler, `(Request) => Promise<Response>`, so any server can
+ * mount it (`serveHttp` at `/jobs`, `async-tools dashboard` on its own). It renders HTML on the server and
+ * guards its one state-changing action, cancel, against cross-site requests with an Origin check and a
+ * CSRF token; with sign-in, the session cookie is HttpOnly and SameSite=Strict.
+ */
+import { createHash, createHmac, randomBytes, timingSafeEqual } from "node:crypto";
+import { DEFAULTS_DASHBOARD } from "../defaults.ts";
+import type { JobSnapshot, JobStatus } from "../runtime/job-engine.ts";
+import type { AsyncTools } from "../runtime/runtime.ts";
+import { APP_CSS, APP_JS } from "./assets.ts";
+import {
+  type JobRow,
+  jobHtml,
+  jobPage,
+  type ListFilters,
+  listPage,
+  type PageContext,
+  rowsHtml,
+  signInPage,
+  WINDOWS,
+} from "./html.ts";
+
+/** Who is looking at the dashboard. */
+export interface DashboardPrincipal {
+  /** The caller's identity, compared with a job's owner. */
+  id: string;
+  /** An operator sees and cancels every job; anyone else only their own. */
+  operator?: boolean;
+}
+
+/** A token a person may sign in with, and who it makes them. */
+export interface DashboardToken {
+  token: string;
+  principal: string;
+  operator?: boolean;
+}
+
+/** Options of {@link createDashboard}. */
+export interface DashboardOptions {
+  /** The path the handler is mounted at, e.g. `/jobs`. Default: the root. */
+  basePath?: string;
+  /**
+   * Tokens accepted by the sign-in form. With tokens (or `principalOf`), every page needs a signed-in
+   * caller; without either, the dashboard is open: serve it on loopback only.
+   */
+  tokens?: readonly DashboardToken[];
+  /**
+   * Who a request comes from, when the host authenticates it (e.g. a bearer token `serveHttp` checked);
+   * `undefined` falls back to the sign-in cookie.
+   */
+  principalOf?: (
+    request: Request,
+  ) => DashboardPrincipal | undefined | Promise<DashboardPrincipal | undefined>;
+  /** The principal a job belongs to. Default: the job's `principal` field, when the job model has one. */
+  ownerOf?: (job: JobSnapshot) => string | undefined;
+  /** How often live parts refresh, ms. Default 1000. */
+  pollMs?: number;
+  /** Most jobs in the table. Default 100. */
+  maxRows?: number;
+}
+
+/** A fetch-style request handler. */
+export type FetchHandler = (request: Request) => Promise<Response>;
+
+const COOKIE = "async_tools_session";
+const STATUSES = new Set<string>(["queued", "working", "completed", "failed", "cancelled", "expired"]);
+
+/**
+ * The dashboard of `runtime`'s jobs as a fetch handler: a live table with filters, a page per job with its
+ * step timeline, and a cancel button.
+ *
+ * @example
+ * ```ts
+ * import { createDashboard, serveDashboard } from "@async-tools/core/dashboard";
+ *
+ * const dashboard = createDashboard(runtime, { basePath: "/jobs" });
+ * const served = await serveDashboard(dashboard, { port: 4319 });
+ * console.error(`dashboard at ${served.url}/jobs`);
+ * ```
+ */
+export function createDashboard(runtime: AsyncTools, options: DashboardOptions = {}): FetchHandler {
+  const base = (options.basePath ?? "").replace(/\/+$/, "");
+  const pollMs = options.pollMs ?? DEFAULTS_DASHBOARD.pollMs;
+  const maxRows = options.maxRows ?? DEFAULTS_DASHBOARD.maxRows;
+  const ownerOf =
+    options.ownerOf ?? ((job) => (job as { principal?: unknown }).principal as string | undefined);
+  const secret = randomBytes(32);
+  const sessions = new Map<string, { principal: DashboardPrincipal; expires: number }>();
+  const tokens = (options.tokens ?? []).map((t) => ({ ...t, digest: digest(t.token) }));
+  const guarded = tokens.length > 0 || options.principalOf !== undefined;
+
+  const csrfFor = (session: string) =>
+    createHmac("sha256", secret).update(`csrf:${session}`).digest("base64url");
+
+  /** The caller and the key their CSRF token is bound to; `undefined` when a guarded dashboard has none. */
+  async function caller(
+    request: Request,
+  ): Promise<{ principal: DashboardPrincipal; key: string } | undefined> {
+    const hosted = await options.principalOf?.(request);
+    if (hosted !== undefined) return { principal: hosted, key: `principal:${hosted.id}` };
+    const sid = cookie(request, COOKIE);
+    const session = sid === undefined ? undefined : sessions.get(sid);
+    if (sid !== undefined && session !== undefined) {
+      if (session.expires > Date.now()) return { principal: session.principal, key: `session:${sid}` };
+      sessions.delete(sid);
+    }
+    if (!guarded) return { principal: { id: "local", operator: true }, key: "open" };
+    return undefined;
+  }
+
+  function visible(principal: DashboardPrincipal, job: JobSnapshot): boolean {
+    return principal.operator === true || ownerOf(job) === principal.id;
+  }
+
+  async function rows(principal: DashboardPrincipal, filters: ListFilters): Promise<JobRow[]> {
+    const window = WINDOWS.find(([v]) => v === (filters.since ?? "24h"))?.[2] ?? Number.POSITIVE_INFINITY;
+    const status =
+      filters.status !== undefined && STATUSES.has(filters.status)
+        ? (filters.status as JobStatus)
+        : undefined;
+    const jobs: JobSnapshot[] = [];
+    let cursor: number | undefined;
+    do {
+      const page = await runtime.list({
+        limit: 500,
+        ...(filters.tool ? { tool: filters.tool } : {}),
+        ...(status ? { status } : {}),
+        ...(Number.isFinite(window) ? { since: Date.now() - window } : {}),
+        ...(cursor === undefined ? {} : { cursor }),
+      });
+      jobs.push(...page.jobs.filter((job) => visible(principal, job)));
+      cursor = page.next;
+    } while (cursor !== undefined);
+    const newest = jobs.slice(-maxRows).reverse();
+    return Promise.all(
+      newest.map(async (job) => {
+        const detail = await runtime.get(job.jobId);
+        const attempts = detail.steps.reduce((n, s) => n + s.attempts.length, 0);
+        return { job, input: detail.input, attempts };
+      }),
+    );
+  }
+
+  function filtersOf(url: URL): ListFilters {
+    const get = (name: string) => url.searchParams.get(name) || undefined;
+    const tool = get("tool");
+    const status = get("status");
+    const since = get("since");
+    return {
+      ...(tool === undefined ? {} : { tool }),
+      ...(status === undefined ? {} : { status }),
+      ...(since === undefined ? {} : { since }),
+    };
+  }
+
+  /** Whether a state-changing request comes from this dashboard's own pages. */
+  function sameOrigin(request: Request, url: URL): boolean {
+    const origin = request.headers.get("origin");
+    if (origin !== null) return origin === url.origin;
+    // Browsers send Origin with every POST; without it, fall back on Fetch Metadata.
+    const site = request.headers.get("sec-fetch-site");
+    return site === null || site === "same-origin";
+  }
+
+  return async function dashboard(request: Request): Promise<Response> {
+    const url = new URL(request.url);
+    if (!url.pathname.startsWith(base)) return text(404, "Not found");
+    const path = url.pathname.slice(base.length) || "/";
+    const method = request.method.toUpperCase();
+
+    if (method === "GET" && path === "/assets/app.css") return asset(APP_CSS, "text/css; charset=utf-8");
+    if (method === "GET" && path === "/assets/app.js") return asset(APP_JS, "text/javascript; charset=utf-8");
+
+    const ctxFor = (key: string, who?: string): PageContext => ({
+      base,
+      csrf: csrfFor(key),
+      now: Date.now(),
+      pollMs,
+      ...(who === undefined ? {} : { who }),
+    });
+
+    if (path === "/signin") {
+      if (method === "GET") return html(200, signInPage(ctxFor("signin"), false));
+      if (method !== "POST") return text(405, "Method not allowed");
+      const form = await request.formData();
+      if (!sameOrigin(request, url) || !equal(String(form.get("csrf") ?? ""), csrfFor("signin"))) {
+        return text(403, "Cross-site request refused.");
+      }
+      const given = digest(String(form.get("token") ?? ""));
+      const match = tokens.find((t) => timingSafeEqual(t.digest, given));
+      if (match === undefined) return html(401, signInPage(ctxFor("signin"), true));
+      const sid = randomBytes(24).toString("base64url");
+      const principal: DashboardPrincipal = {
+        id: match.principal,
+        ...(match.operator ? { operator: true } : {}),
+      };
+      sessions.set(sid, { principal, expires: Date.now() + DEFAULTS_DASHBOARD.sessionMs });
+      const secure = url.protocol === "https:" ? "; Secure" : "";
+      return redirect(`${base}/`, {
+        "set-cookie": `${COOKIE}=${sid}; HttpOnly; SameSite=Strict; Path=${base || "/"}; Max-Age=${Math.floor(DEFAULTS_DASHBOARD.sessionMs / 1000)}${secure}`,
+      });
+    }
+
+    const who = await caller(request);
+    if (who === undefined) {
+      if (method === "GET" && !path.startsWith("/fragments/")) return redirect(`${base}/signin`);
+      return text(401, "Sign in first.");
+    }
+    const ctx = ctxFor(who.key, guarded ? who.principal.id : undefined);
+
+    if (method === "POST") {
+      const form = await request.formData().catch(() => undefined);
+      if (
+        !sameOrigin(request, url) ||
+        form === undefined ||
+        !equal(String(form.get("csrf") ?? ""), ctx.csrf)
+      ) {
+        return text(403, "Cross-site request refused.");
+      }
+      if (path === "/signout") {
+        const sid = cookie(request, COOKIE);
+        if (sid !== undefined) sessions.delete(sid);
+        return redirect(`${base}/signin`, {
+          "set-cookie": `${COOKIE}=; HttpOnly; SameSite=Strict; Path=${base || "/"}; Max-Age=0`,
+        });
+      }
+      const cancel = /^\/job\/([^/]+)\/cancel$/.exec(path);
+      if (cancel !== null) {
+        const id = decodeURIComponent(cancel[1] as string);
+        const [job] = await runtime.probe([id]);
+        if (job === undefined || job.status === "not_found" || !visible(who.principal, job)) {
+          return text(404, "No such job.");
+        }
+        await runtime.cancel(id, `cancelled from the dashboard by ${who.principal.id}`);
+        return redirect(`${base}/job/${encodeURIComponent(id)}`);
+      }
+      return text(404, "Not found");
+    }
+    if (method !== "GET") return text(405, "Method not allowed");
+
+    if (path === "/") {
+      const filters = filtersOf(url);
+      const listed = await rows(who.principal, filters);
+      // A runtime without tools (the CLI's) knows tools only from their jobs.
+      const names = new Set([
+        ...runtime.tools.map((t) => t.name),
+        ...listed.flatMap((r) => r.job.tool ?? []),
+      ]);
+      if (filters.tool !== undefined) names.add(filters.tool);
+      return html(200, listPage(ctx, [...names].sort(), filters, listed));
+    }
+    if (path === "/fragments/rows")
+      return html(200, rowsHtml(ctx, await rows(who.principal, filtersOf(url))));
+    const job = /^\/(fragments\/)?job\/([^/]+)$/.exec(path);
+    if (job !== null) {
+      const detail = await runtime.get(decodeURIComponent(job[2] as string));
+      if (detail.status !== "not_found" && !visible(who.principal, detail)) return text(404, "No such job.");
+      if (job[1] === undefined) return html(detail.status === "not_found" ? 404 : 200, jobPage(ctx, detail));
+      const finished = detail.status !== "queued" && detail.status !== "working";
+      return html(200, jobHtml(ctx, detail), finished ? { "x-job-finished": "1" } : {});
+    }
+    return text(404, "Not found");
+  };
+}
+
+const SECURITY_HEADERS = {
+  "content-security-policy":
+    "default-src 'self'; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'; form-action 'self'",
+  "x-frame-options": "DENY",
+  "x-content-type-options": "nosniff",
+  "referrer-policy": "same-origin",
+  "cache-control": "no-store",
+};
+
+function html(status: number, body: string, headers: Record<string, string> = {}): Response {
+  return new Response(body, {
+    status,
+    headers: { ...SECURITY_HEADERS, "content-type": "text/html; charset=utf-8", ...headers },
+  });
+}
+
+function text(status: number, body: string): Response {
+  return new Response(body, {
+    status,
+    headers: { ...SECURITY_HEADERS, "content-type": "text/plain; charset=utf-8" },
+  });
+}
+
+function asset(body: string, type: string): Response {
+  return new Response(body, {
+    headers: { "content-type": type, "cache-control": "max-age=300", "x-content-type-options": "nosniff" },
+  });
+}
+
+function redirect(location: string, headers: Record<string, string> = {}): Response {
+  return new Response(null, { status: 303, headers: { ...SECURITY_HEADERS, location, ...headers } });
+}
+
+function cookie(request: Request, name: string): string | undefined {
+  for (const part of (request.headers.get("cookie") ?? "").split(";")) {
+    const [key, ...value] = part.trim().split("=");
+    if (key === name) return value.join("=");
+  }
+  return undefined;
+}
+
+/** Fixed-length digests, so comparing tokens takes the same time whatever they are. */
+function digest(value: string): Buffer {
+  return createHash("sha256").update(value).digest();
+}
+
+function equal(a: string, b: string): boolean {
+  return timingSafeEqual(digest(a), digest(b));
+}
