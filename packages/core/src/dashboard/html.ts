@@ -193,7 +193,9 @@ export function jobHtml(ctx: PageContext, job: JobDetail): string {
   }
   const dl = fields.map(([k, v]) => `<dt>${k}</dt><dd>${v}</dd>`).join("");
   const input =
-    job.input === undefined ? "" : `<h2>Input</h2><pre>${escapeHtml(JSON.stringify(job.input, null, 2))}</pre>`;
+    job.input === undefined
+      ? ""
+      : `<h2>Input</h2><pre>${escapeHtml(JSON.stringify(job.input, null, 2))}</pre>`;
   const outcome =
     job.status === "completed"
       ? `<h2>Result</h2><pre class="result">${escapeHtml(JSON.stringify(job.result, null, 2) ?? "")}</pre>`
