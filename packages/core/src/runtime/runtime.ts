@@ -15,6 +15,7 @@ import { log } from "../internal/log.ts";
 import { JobMeta } from "../store/job-meta.ts";
 import { type OpenedStore, openStore } from "../store/select.ts";
 import { StepLog } from "../store/step-log.ts";
+import { ATTR, loadTelemetry, type Telemetry } from "../telemetry/otel.ts";
 import { type JobDetail, readJobDetail, stepLogWatch } from "./job-detail.ts";
 import { JobEngine, type JobSnapshot, type ListOptions, type StartedJob } from "./job-engine.ts";
 import { PromiseClient } from "./promise-client.ts";
@@ -209,8 +210,10 @@ export async function createAsyncTools(options: CreateAsyncToolsOptions): Promis
   const meta = new JobMeta(opened.db, opened.description);
   const steps = new StepLog(opened.db);
   const promises = new PromiseClient(opened.network);
+  const telemetry = await loadTelemetry();
   const engine = new JobEngine(resonate, promises, meta, [
     { step: (jobId, _tool, stepId, name) => stepLogWatch(steps, jobId, stepId, name) },
+    ...(telemetry === undefined ? [] : [telemetry]),
   ]);
   try {
     for (const tool of definitions) engine.define(tool);
@@ -228,7 +231,7 @@ export async function createAsyncTools(options: CreateAsyncToolsOptions): Promis
   log("info", "store opened", { store: opened.description, durable: opened.durable, server: options.name });
   // Every definition is registered: interrupted jobs can resume now, with or without a client.
   opened.recover?.();
-  const runtime = new Runtime(options.name, opened, resonate, engine, meta, steps, promises);
+  const runtime = new Runtime(options.name, opened, resonate, engine, meta, steps, promises, telemetry);
   internals.set(runtime, {
     engine,
     meta,
@@ -249,6 +252,7 @@ class Runtime implements AsyncTools {
   private readonly meta: JobMeta;
   private readonly steps: StepLog;
   private readonly promises: PromiseClient;
+  private readonly telemetry: Telemetry | undefined;
   private closed = false;
 
   constructor(
@@ -259,6 +263,7 @@ class Runtime implements AsyncTools {
     meta: JobMeta,
     steps: StepLog,
     promises: PromiseClient,
+    telemetry: Telemetry | undefined,
   ) {
     this.name = name;
     this.opened = opened;
@@ -267,6 +272,7 @@ class Runtime implements AsyncTools {
     this.meta = meta;
     this.steps = steps;
     this.promises = promises;
+    this.telemetry = telemetry;
     this.store = { kind: opened.kind, description: opened.description, durable: opened.durable };
   }
 
@@ -288,7 +294,13 @@ class Runtime implements AsyncTools {
       );
     }
     const parsed = known.input.parse(input);
-    return (await this.engine.start(known, parsed, options)) as StartedJob<O>;
+    const started = () => this.engine.start(known, parsed, options) as Promise<StartedJob<O>>;
+    if (this.telemetry === undefined) return started();
+    return this.telemetry.span("async_tools.start", { [ATTR.tool]: known.name }, started, (job) => ({
+      [ATTR.jobId]: job.jobId,
+      [ATTR.created]: job.created,
+      [ATTR.status]: job.status,
+    }));
   }
 
   probe(ids: readonly string[]): Promise<JobSnapshot[]> {
@@ -298,7 +310,20 @@ class Runtime implements AsyncTools {
 
   wait(ids: readonly string[], options: WaitForJobsOptions): Promise<JobSnapshot[]> {
     this.assertOpen();
-    return this.engine.wait([...ids], options.timeoutMs, options.signal ? { signal: options.signal } : {});
+    const waited = () =>
+      this.engine.wait([...ids], options.timeoutMs, options.signal ? { signal: options.signal } : {});
+    if (this.telemetry === undefined) return waited();
+    return this.telemetry.span(
+      "async_tools.await",
+      { [ATTR.jobIds]: [...ids], [ATTR.timeoutMs]: options.timeoutMs },
+      waited,
+      (jobs) => ({
+        [ATTR.status]: jobs.map((j) => j.status),
+        ...(jobs.length === 1 && jobs[0]?.tool
+          ? { [ATTR.tool]: jobs[0].tool, [ATTR.jobId]: jobs[0].jobId }
+          : {}),
+      }),
+    );
   }
 
   async waitFor<I extends z.ZodObject, O>(
@@ -307,7 +332,7 @@ class Runtime implements AsyncTools {
     timeoutMs: number,
   ): Promise<JobSnapshot<O>> {
     this.assertOpen();
-    const [snapshot] = await this.engine.wait([id], timeoutMs);
+    const [snapshot] = await this.wait([id], { timeoutMs });
     if (snapshot?.tool !== undefined && snapshot.tool !== tool.name) {
       throw new AsyncToolsError(
         "UNKNOWN_TOOL",
