@@ -367,9 +367,10 @@ class Runtime implements AsyncTools {
     if (this.closed) return;
     this.closed = true;
     this.meta.flushQuietly();
+    // Before the store closes its connection, which the step log shares.
+    this.steps.close();
     await this.resonate.stop();
     this.meta.closeIfPrivate(this.opened.db !== undefined);
-    this.steps.close();
   }
 
   async [Symbol.asyncDispose](): Promise<void> {

@@ -3,8 +3,11 @@
  * per attempt, kept in the store's SQLite file beside the job index (in memory when the store has no file).
  * A step is known by its durable promise ID, which is the same on every replay, so a finished step that
  * replay takes from the store records nothing, and an attempt a crash cut short is marked `interrupted`.
+ * Writes are batched per turn of the event loop, one transaction for all the steps that moved in it, so the
+ * log costs the jobs little; reads write what is queued first.
  */
 import { DatabaseSync, type StatementSync } from "node:sqlite";
+import { log } from "../internal/log.ts";
 
 /** How one attempt of a step ended; `running` while it runs. */
 export type StepAttemptOutcome = "running" | "succeeded" | "failed" | "interrupted";
@@ -41,6 +44,11 @@ export class StepLog {
   private readonly byJob: StatementSync;
   private readonly prune: StatementSync;
   private readonly forgetJob: StatementSync;
+  private readonly queue: (() => void)[] = [];
+  /** Steps whose start is queued, so a second start of one of them writes the first before counting. */
+  private readonly queuedStarts = new Set<string>();
+  private flushing: NodeJS.Immediate | undefined;
+  private closed = false;
 
   /** Uses the store's connection `db` when given; otherwise a private in-memory database. */
   constructor(db?: DatabaseSync) {
@@ -92,32 +100,70 @@ export class StepLog {
    * running belonged to a process that is gone; it becomes `interrupted`.
    */
   begin(jobId: string, stepId: string, name: string, now: number): number {
-    const row = this.lastAttempt.get(jobId, stepId) as { n: number | null } | undefined;
+    const key = `${jobId}\u0000${stepId}`;
+    if (this.queuedStarts.has(key)) this.flush();
+    const row = this.closed
+      ? undefined
+      : (this.lastAttempt.get(jobId, stepId) as { n: number | null } | undefined);
     const attempt = Number(row?.n ?? 0) + 1;
-    this.db.exec("BEGIN");
-    try {
+    this.queuedStarts.add(key);
+    this.enqueue(() => {
       this.interrupt.run(now, jobId, stepId);
       this.insert.run(jobId, stepId, name, attempt, now);
-      this.db.exec("COMMIT");
-    } catch (error) {
-      if (this.db.isTransaction) this.db.exec("ROLLBACK");
-      throw error;
-    }
+    });
     return attempt;
   }
 
   /** Records how attempt `attempt` of `stepId` ended. */
   end(jobId: string, stepId: string, attempt: number, now: number, error?: string): void {
-    this.finish.run(error === undefined ? "succeeded" : "failed", now, error ?? null, jobId, stepId, attempt);
+    const outcome = error === undefined ? "succeeded" : "failed";
+    this.enqueue(() => this.finish.run(outcome, now, error ?? null, jobId, stepId, attempt));
   }
 
   /** Records when the attempt after the failed `attempt` is due. */
   retryAt(jobId: string, stepId: string, attempt: number, at: number): void {
-    this.retry.run(at, jobId, stepId, attempt);
+    this.enqueue(() => this.retry.run(at, jobId, stepId, attempt));
+  }
+
+  /**
+   * Queues a write for the end of this turn. After {@link StepLog.close} writes are dropped: the runtime
+   * stopped, and an attempt left running is marked interrupted when its step executes again.
+   */
+  private enqueue(write: () => void): void {
+    if (this.closed) return;
+    this.queue.push(write);
+    this.flushing ??= setImmediate(() => this.flushQuietly());
+  }
+
+  /** Writes the queued records in one transaction. */
+  flush(): void {
+    if (this.flushing !== undefined) clearImmediate(this.flushing);
+    this.flushing = undefined;
+    this.queuedStarts.clear();
+    const writes = this.queue.splice(0);
+    if (writes.length === 0 || this.closed) return;
+    this.db.exec("BEGIN");
+    try {
+      for (const write of writes) write();
+      this.db.exec("COMMIT");
+    } catch (error) {
+      if (this.db.isTransaction) this.db.exec("ROLLBACK");
+      throw error;
+    }
+  }
+
+  /** {@link StepLog.flush}, logging instead of throwing: the step log is advice, never the job's state. */
+  flushQuietly(): void {
+    try {
+      this.flush();
+    } catch (error) {
+      log("warn", "step attempts not recorded; the jobs run, their timelines may miss them", { error });
+    }
   }
 
   /** The steps of `jobId` in the order they first started, each with its attempts. */
   steps(jobId: string): StepRow[] {
+    this.flushQuietly();
     const steps = new Map<string, StepRow>();
     for (const raw of this.byJob.all(jobId) as Record<string, unknown>[]) {
       const stepId = String(raw.step_id);
@@ -141,16 +187,21 @@ export class StepLog {
 
   /** Forgets attempts that started before `before` (epoch ms); returns how many. */
   pruneBefore(before: number): number {
+    this.flushQuietly();
     return Number(this.prune.run(before).changes);
   }
 
   /** Forgets every attempt of `jobId`. */
   forget(jobId: string): void {
+    this.flushQuietly();
     this.forgetJob.run(jobId);
   }
 
-  /** Closes a private in-memory database; a shared store connection is closed by its owner. */
+  /** Writes what is queued and stops recording; closes a private database (the store closes a shared one). */
   close(): void {
+    if (this.closed) return;
+    this.flushQuietly();
+    this.closed = true;
     if (!this.shared) this.db.close();
   }
 }
