@@ -25,7 +25,8 @@ tr.empty td { color: var(--muted); text-align: center; padding: 2rem; }
 .filters { display: flex; gap: 1rem; margin-bottom: 1rem; flex-wrap: wrap; }
 select, input, button { font: inherit; padding: .25rem .5rem; border: 1px solid var(--line); border-radius: 6px; background: var(--bg); color: inherit; }
 button { cursor: pointer; }
-form.cancel button { color: var(--bad); border-color: currentColor; padding: .1rem .5rem; font-size: 12px; }
+form.cancel button, form.retry button { color: var(--bad); border-color: currentColor; padding: .1rem .5rem; font-size: 12px; }
+form.retry button { color: var(--run); }
 .status { display: inline-block; padding: .05rem .5rem; border-radius: 999px; font-size: 12px; font-weight: 600; border: 1px solid currentColor; }
 .status.completed, .status.succeeded { color: var(--ok); }
 .status.failed { color: var(--bad); }

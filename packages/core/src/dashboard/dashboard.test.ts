@@ -92,6 +92,18 @@ describe("createDashboard", () => {
     expect(ok.status).toBe(303);
     expect(ok.headers.get("location")).toBe(`/job/${alice}`);
     expect((await runtime.probe([alice]))[0]?.status).toBe("cancelled");
+
+    // The cancelled job's page offers a retry, which starts a fresh run and shows it.
+    const page = await (await fetch(`/job/${alice}`)).text();
+    expect(page).toContain(`action="/job/${alice}/retry"`);
+    const retried = await fetch(`/job/${alice}/retry`, {
+      method: "POST",
+      headers: { origin: ORIGIN },
+      body: new URLSearchParams({ csrf }),
+    });
+    expect(retried.status).toBe(303);
+    expect(retried.headers.get("location")).toBe(`/job/${alice}.r2`);
+    expect((await runtime.probe([`${alice}.r2`]))[0]?.status).toBe("working");
   });
 
   it("with tokens, signs in through a form that sets an HttpOnly SameSite=Strict cookie, and shows a caller their own jobs", async () => {

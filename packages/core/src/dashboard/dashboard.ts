@@ -1,7 +1,7 @@
 /**
  * The live web dashboard as a fetch-style handler, `(Request) => Promise<Response>`, so any server can
  * mount it (`serveHttp` at `/jobs`, `async-tools dashboard` on its own). It renders HTML on the server and
- * guards its one state-changing action, cancel, against cross-site requests with an Origin check and a
+ * guards its state-changing actions (cancel, retry) against cross-site requests with an Origin check and a
  * CSRF token; with sign-in, the session cookie is HttpOnly and SameSite=Strict.
  */
 import { createHash, createHmac, randomBytes, timingSafeEqual } from "node:crypto";
@@ -225,12 +225,16 @@ export function createDashboard(runtime: AsyncTools, options: DashboardOptions =
           "set-cookie": `${COOKIE}=; HttpOnly; SameSite=Strict; Path=${base || "/"}; Max-Age=0`,
         });
       }
-      const cancel = /^\/job\/([^/]+)\/cancel$/.exec(path);
-      if (cancel !== null) {
-        const id = decodeURIComponent(cancel[1] as string);
+      const action = /^\/job\/([^/]+)\/(cancel|retry)$/.exec(path);
+      if (action !== null) {
+        const id = decodeURIComponent(action[1] as string);
         const [job] = await runtime.probe([id]);
         if (job === undefined || job.status === "not_found" || !visible(who.principal, job)) {
           return text(404, "No such job.");
+        }
+        if (action[2] === "retry") {
+          const rerun = await runtime.retry(id);
+          return redirect(`${base}/job/${encodeURIComponent(rerun.created ? rerun.jobId : id)}`);
         }
         await runtime.cancel(id, `cancelled from the dashboard by ${who.principal.id}`);
         return redirect(`${base}/job/${encodeURIComponent(id)}`);

@@ -152,8 +152,13 @@ function bar(job: JobSnapshot): string {
 }
 
 function cancelForm(ctx: PageContext, jobId: string): string {
-  return `<form method="post" action="${ctx.base}/job/${escapeHtml(encodeURIComponent(jobId))}/cancel" class="cancel">
-<input type="hidden" name="csrf" value="${escapeHtml(ctx.csrf)}"><button type="submit">Cancel</button></form>`;
+  return actionForm(ctx, jobId, "cancel", "Cancel");
+}
+
+/** A POST button for `action` on a job, carrying the CSRF token. */
+function actionForm(ctx: PageContext, jobId: string, action: "cancel" | "retry", label: string): string {
+  return `<form method="post" action="${ctx.base}/job/${escapeHtml(encodeURIComponent(jobId))}/${action}" class="${action}">
+<input type="hidden" name="csrf" value="${escapeHtml(ctx.csrf)}"><button type="submit">${label}</button></form>`;
 }
 
 /** The job page: its fields and step timeline, in a section that polls itself while the job runs. */
@@ -202,7 +207,12 @@ export function jobHtml(ctx: PageContext, job: JobDetail): string {
       : job.error !== undefined
         ? `<h2>Error</h2><pre class="error">${escapeHtml(job.error)}</pre>`
         : "";
-  const actions = isUnfinished(job.status) ? `<div class="actions">${cancelForm(ctx, job.jobId)}</div>` : "";
+  const action = isUnfinished(job.status)
+    ? cancelForm(ctx, job.jobId)
+    : job.status === "failed" || job.status === "cancelled"
+      ? actionForm(ctx, job.jobId, "retry", "Retry")
+      : "";
+  const actions = action === "" ? "" : `<div class="actions">${action}</div>`;
   return `<dl>${dl}</dl>${actions}${input}<h2>Steps</h2>${timeline(ctx, job)}${outcome}`;
 }
 
