@@ -6,8 +6,8 @@
  */
 import { createHash, createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import { DEFAULTS_DASHBOARD } from "../defaults.ts";
-import type { JobSnapshot, JobStatus } from "../runtime/job-engine.ts";
-import type { AsyncTools } from "../runtime/runtime.ts";
+import type { JobSnapshot } from "../runtime/job-engine.ts";
+import { type AsyncTools, internalsOf } from "../runtime/runtime.ts";
 import { APP_CSS, APP_JS } from "./assets.ts";
 import {
   type JobRow,
@@ -113,33 +113,36 @@ export function createDashboard(runtime: AsyncTools, options: DashboardOptions =
     return principal.operator === true || ownerOf(job) === principal.id;
   }
 
+  /**
+   * The newest jobs matching `filters` that `principal` may see. The job index is read whole (cheap), and
+   * jobs are read from the newest back only until the table is full, so a large store costs a poll little.
+   */
   async function rows(principal: DashboardPrincipal, filters: ListFilters): Promise<JobRow[]> {
     const window = WINDOWS.find(([v]) => v === (filters.since ?? "24h"))?.[2] ?? Number.POSITIVE_INFINITY;
-    const status =
-      filters.status !== undefined && STATUSES.has(filters.status)
-        ? (filters.status as JobStatus)
-        : undefined;
-    const jobs: JobSnapshot[] = [];
+    const since = Date.now() - window;
+    const status = filters.status !== undefined && STATUSES.has(filters.status) ? filters.status : undefined;
+    const { meta, engine } = internalsOf(runtime);
+    const ids: string[] = [];
     let cursor: number | undefined;
     do {
-      const page = await runtime.list({
-        limit: 500,
+      const page = meta.list({
+        limit: 1000,
         ...(filters.tool ? { tool: filters.tool } : {}),
-        ...(status ? { status } : {}),
-        ...(Number.isFinite(window) ? { since: Date.now() - window } : {}),
         ...(cursor === undefined ? {} : { cursor }),
       });
-      jobs.push(...page.jobs.filter((job) => visible(principal, job)));
+      for (const row of page.rows) if (row.createdAt >= since) ids.push(row.id);
       cursor = page.next;
     } while (cursor !== undefined);
-    const newest = jobs.slice(-maxRows).reverse();
-    return Promise.all(
-      newest.map(async (job) => {
-        const detail = await runtime.get(job.jobId);
-        const attempts = detail.steps.reduce((n, s) => n + s.attempts.length, 0);
-        return { job, input: detail.input, attempts };
-      }),
-    );
+    const shown: JobRow[] = [];
+    for (let i = ids.length - 1; i >= 0 && shown.length < maxRows; i -= 1) {
+      const snapshot = await engine.snapshot(ids[i] as string);
+      if ((status !== undefined && snapshot.status !== status) || !visible(principal, snapshot)) continue;
+      const detail = await runtime.get(snapshot.jobId);
+      const attempts = detail.steps.reduce((n, step) => n + step.attempts.length, 0);
+      const { input, steps: _steps, result: _result, ...job } = detail;
+      shown.push({ job, input, attempts });
+    }
+    return shown;
   }
 
   function filtersOf(url: URL): ListFilters {
