@@ -228,6 +228,33 @@ describe("async-tools store info", () => {
   });
 });
 
+describe("async-tools dashboard", () => {
+  it("serves the store's jobs on 127.0.0.1 until stopped", async () => {
+    const { path, ids } = await ranStore();
+    let stop!: () => void;
+    const stopped = new Promise<void>((resolve) => {
+      stop = resolve;
+    });
+    let err = "";
+    const running = main(["dashboard", "--port", "0", "--store", path], {
+      out: () => undefined,
+      err: (text) => {
+        err += text;
+      },
+      env: {},
+      now: () => Date.now(),
+      stopped,
+    });
+    await expect.poll(() => /http:\/\/127\.0\.0\.1:\d+\//.test(err)).toBe(true);
+    const url = /(http:\/\/127\.0\.0\.1:\d+)\//.exec(err)?.[1] as string;
+    const html = await (await fetch(`${url}/`)).text();
+    for (const id of Object.values(ids)) expect(html).toContain(`data-job="${id}"`);
+    stop();
+    expect(await running).toBe(0);
+    await expect(fetch(`${url}/`)).rejects.toThrow();
+  });
+});
+
 describe("the async-tools executable", () => {
   function run(args: string[], env: Record<string, string> = {}) {
     const child = spawn(process.execPath, ["--conditions=@async-tools/source", BIN, ...args], {

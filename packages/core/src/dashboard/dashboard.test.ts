@@ -70,6 +70,17 @@ describe("createDashboard", () => {
     expect(fragment).toContain("No jobs match.");
   });
 
+  it("escapes what jobs carry, so an input cannot inject markup", async () => {
+    const { fetch, runtime } = await setup();
+    const evil = await runtime.start(slow, { who: '<script>alert("x")</script>' });
+    const list = await (await fetch("/")).text();
+    const page = await (await fetch(`/job/${evil.jobId}`)).text();
+    for (const html of [list, page]) {
+      expect(html).not.toContain("<script>alert");
+      expect(html).toContain("&lt;script&gt;alert");
+    }
+  });
+
   it("shows a job page with its input and steps, and 404 for an unknown job", async () => {
     const { fetch, alice } = await setup();
     const html = await (await fetch(`/job/${alice}`)).text();
