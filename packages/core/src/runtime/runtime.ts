@@ -15,7 +15,7 @@ import { log } from "../internal/log.ts";
 import { JobMeta } from "../store/job-meta.ts";
 import { type OpenedStore, openStore } from "../store/select.ts";
 import { StepLog } from "../store/step-log.ts";
-import { ATTR, loadTelemetry, type Telemetry } from "../telemetry/otel.ts";
+import { instrumentEngine, loadTelemetry } from "../telemetry/otel.ts";
 import { type JobDetail, readJobDetail, stepLogWatch } from "./job-detail.ts";
 import { JobEngine, type JobSnapshot, type ListOptions, type StartedJob } from "./job-engine.ts";
 import { PromiseClient } from "./promise-client.ts";
@@ -231,7 +231,8 @@ export async function createAsyncTools(options: CreateAsyncToolsOptions): Promis
   log("info", "store opened", { store: opened.description, durable: opened.durable, server: options.name });
   // Every definition is registered: interrupted jobs can resume now, with or without a client.
   opened.recover?.();
-  const runtime = new Runtime(options.name, opened, resonate, engine, meta, steps, promises, telemetry);
+  if (telemetry !== undefined) instrumentEngine(engine, telemetry);
+  const runtime = new Runtime(options.name, opened, resonate, engine, meta, steps, promises);
   internals.set(runtime, {
     engine,
     meta,
@@ -252,7 +253,6 @@ class Runtime implements AsyncTools {
   private readonly meta: JobMeta;
   private readonly steps: StepLog;
   private readonly promises: PromiseClient;
-  private readonly telemetry: Telemetry | undefined;
   private closed = false;
 
   constructor(
@@ -263,7 +263,6 @@ class Runtime implements AsyncTools {
     meta: JobMeta,
     steps: StepLog,
     promises: PromiseClient,
-    telemetry: Telemetry | undefined,
   ) {
     this.name = name;
     this.opened = opened;
@@ -272,7 +271,6 @@ class Runtime implements AsyncTools {
     this.meta = meta;
     this.steps = steps;
     this.promises = promises;
-    this.telemetry = telemetry;
     this.store = { kind: opened.kind, description: opened.description, durable: opened.durable };
   }
 
@@ -294,13 +292,7 @@ class Runtime implements AsyncTools {
       );
     }
     const parsed = known.input.parse(input);
-    const started = () => this.engine.start(known, parsed, options) as Promise<StartedJob<O>>;
-    if (this.telemetry === undefined) return started();
-    return this.telemetry.span("async_tools.start", { [ATTR.tool]: known.name }, started, (job) => ({
-      [ATTR.jobId]: job.jobId,
-      [ATTR.created]: job.created,
-      [ATTR.status]: job.status,
-    }));
+    return (await this.engine.start(known, parsed, options)) as StartedJob<O>;
   }
 
   probe(ids: readonly string[]): Promise<JobSnapshot[]> {
@@ -310,20 +302,7 @@ class Runtime implements AsyncTools {
 
   wait(ids: readonly string[], options: WaitForJobsOptions): Promise<JobSnapshot[]> {
     this.assertOpen();
-    const waited = () =>
-      this.engine.wait([...ids], options.timeoutMs, options.signal ? { signal: options.signal } : {});
-    if (this.telemetry === undefined) return waited();
-    return this.telemetry.span(
-      "async_tools.await",
-      { [ATTR.jobIds]: [...ids], [ATTR.timeoutMs]: options.timeoutMs },
-      waited,
-      (jobs) => ({
-        [ATTR.status]: jobs.map((j) => j.status),
-        ...(jobs.length === 1 && jobs[0]?.tool
-          ? { [ATTR.tool]: jobs[0].tool, [ATTR.jobId]: jobs[0].jobId }
-          : {}),
-      }),
-    );
+    return this.engine.wait([...ids], options.timeoutMs, options.signal ? { signal: options.signal } : {});
   }
 
   async waitFor<I extends z.ZodObject, O>(
@@ -332,7 +311,7 @@ class Runtime implements AsyncTools {
     timeoutMs: number,
   ): Promise<JobSnapshot<O>> {
     this.assertOpen();
-    const [snapshot] = await this.wait([id], { timeoutMs });
+    const [snapshot] = await this.engine.wait([id], timeoutMs);
     if (snapshot?.tool !== undefined && snapshot.tool !== tool.name) {
       throw new AsyncToolsError(
         "UNKNOWN_TOOL",

@@ -16,6 +16,7 @@ import { z } from "zod";
 import { defineAsyncTool } from "../define.ts";
 import { PermanentError } from "../errors.ts";
 import { createAsyncTools } from "../runtime/runtime.ts";
+import { connectInMemory } from "../testing/index.ts";
 import { ATTR } from "./otel.ts";
 
 /** A reader the test pulls from. */
@@ -94,6 +95,24 @@ describe("OpenTelemetry", () => {
       [ATTR.tool]: "flaky",
       [ATTR.status]: ["completed"],
     });
+  });
+
+  it("traces starts and awaits that come through MCP tools too", async () => {
+    const echo = defineAsyncTool({
+      name: "echo",
+      description: "Echoes",
+      input: z.object({ n: z.number() }),
+      run: async (ctx, { n }) => ctx.run("echo", () => n),
+    });
+    await using c = await connectInMemory([echo]);
+    spans.reset();
+    const started = await c.call("start_echo", { n: 3 });
+    const jobId = (started.structuredContent as { job_id: string }).job_id;
+    await c.call("await_echo", { job_ids: [jobId], timeout_seconds: 5 });
+    const names = spans.getFinishedSpans().map((s) => [s.name, s.attributes[ATTR.jobId]]);
+    expect(names).toContainEqual(["async_tools.start", jobId]);
+    expect(names).toContainEqual(["async_tools.step echo", jobId]);
+    expect(names).toContainEqual(["async_tools.await", jobId]);
   });
 
   it("counts jobs by status and step retries", async () => {

@@ -5,6 +5,7 @@
  * nothing after; with it but no SDK registered, the API's own no-ops apply.
  */
 import type * as OtelApi from "@opentelemetry/api";
+import type { JobEngine } from "../runtime/job-engine.ts";
 import type { JobEvent, JobObserver, StepWatch } from "../runtime/job-events.ts";
 
 type Api = typeof OtelApi;
@@ -126,4 +127,32 @@ export function telemetryFrom(api: Api): Telemetry {
       };
     },
   };
+}
+
+/**
+ * Traces `engine.start` and `engine.wait`. Every face (MCP tools, tasks, the runtime's own methods) calls
+ * these two on the engine, so wrapping them once covers every start and await, whoever asks.
+ */
+export function instrumentEngine(engine: JobEngine, telemetry: Telemetry): void {
+  const start = engine.start.bind(engine);
+  const wait = engine.wait.bind(engine);
+  engine.start = (tool, input, options) =>
+    telemetry.span(
+      "async_tools.start",
+      { [ATTR.tool]: tool.name },
+      () => start(tool, input, options),
+      (job) => ({ [ATTR.jobId]: job.jobId, [ATTR.created]: job.created, [ATTR.status]: job.status }),
+    );
+  engine.wait = (ids, timeoutMs, options) =>
+    telemetry.span(
+      "async_tools.await",
+      { [ATTR.jobIds]: [...ids], [ATTR.timeoutMs]: timeoutMs },
+      () => wait(ids, timeoutMs, options),
+      (jobs) => ({
+        [ATTR.status]: jobs.map((j) => j.status),
+        ...(jobs.length === 1 && jobs[0]?.tool !== undefined
+          ? { [ATTR.tool]: jobs[0].tool, [ATTR.jobId]: jobs[0].jobId }
+          : {}),
+      }),
+    );
 }
