@@ -156,7 +156,8 @@ describe("createDashboard", () => {
         return who === null ? undefined : { id: who };
       },
     });
-    expect((await fetch("/jobs/")).status).toBe(303);
+    expect((await fetch("/jobs/")).status).toBe(401);
+    expect((await fetch("/jobs/signin")).status).toBe(401);
     const html = await (await fetch("/jobs/", { headers: { "x-user": "bob" } })).text();
     expect(html).toContain(`data-job="${bob}"`);
     expect(html).not.toContain(`data-job="${alice}"`);

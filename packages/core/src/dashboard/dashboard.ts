@@ -183,7 +183,7 @@ export function createDashboard(runtime: AsyncTools, options: DashboardOptions =
       ...(who === undefined ? {} : { who }),
     });
 
-    if (path === "/signin") {
+    if (path === "/signin" && tokens.length > 0) {
       if (method === "GET") return html(200, signInPage(ctxFor("signin"), false));
       if (method !== "POST") return text(405, "Method not allowed");
       const form = await request.formData();
@@ -207,7 +207,10 @@ export function createDashboard(runtime: AsyncTools, options: DashboardOptions =
 
     const who = await caller(request);
     if (who === undefined) {
-      if (method === "GET" && !path.startsWith("/fragments/")) return redirect(`${base}/signin`);
+      // Only a dashboard with tokens has a sign-in form; behind a host's own auth, the host signs people in.
+      if (tokens.length > 0 && method === "GET" && !path.startsWith("/fragments/")) {
+        return redirect(`${base}/signin`);
+      }
       return text(401, "Sign in first.");
     }
     const ctx = ctxFor(who.key, guarded ? who.principal.id : undefined);
