@@ -11,7 +11,8 @@ export function relativeTime(iso: string | undefined, now: number): string {
   if (Number.isNaN(at)) return "-";
   const delta = now - at;
   if (Math.abs(delta) < 1000) return "just now";
-  const text = shortDuration(Math.abs(delta), false);
+  // One unit is enough to place a time: "24m ago", not "24m 29s ago".
+  const text = shortDuration(Math.abs(delta), false).split(" ")[0];
   return delta > 0 ? `${text} ago` : `in ${text}`;
 }
 
