@@ -4,7 +4,7 @@
  * job page are views of this.
  */
 import { log } from "../internal/log.ts";
-import type { StepAttemptOutcome, StepLog } from "../store/step-log.ts";
+import type { StepAttemptOutcome, StepRecords } from "../store/step-log.ts";
 import { isUnfinished, type JobEngine, type JobSnapshot } from "./job-engine.ts";
 import type { StepWatch } from "./job-events.ts";
 import type { PromiseClient } from "./promise-client.ts";
@@ -48,7 +48,7 @@ export interface JobDetail<R = unknown> extends JobSnapshot<R> {
 export async function readJobDetail(
   engine: JobEngine,
   promises: PromiseClient,
-  steps: StepLog,
+  steps: StepRecords,
   id: string,
 ): Promise<JobDetail> {
   const [snapshot, record] = await Promise.all([engine.snapshot(id, true), promises.get(id)]);
@@ -63,7 +63,7 @@ export async function readJobDetail(
     steps: [],
   };
   const live = isUnfinished(snapshot.status);
-  detail.steps = steps.steps(id).map((step) => {
+  detail.steps = (await steps.steps(id)).map((step) => {
     const attempts = step.attempts.map((a): JobStepAttempt => {
       // A job that ended while an attempt was still marked running: its process never saw it end.
       const outcome = a.outcome === "running" && !live ? "interrupted" : a.outcome;
@@ -95,7 +95,7 @@ export async function readJobDetail(
  * Records every step attempt in the step log. The log is advice, not state: a write that fails is logged
  * and the step runs on.
  */
-export function stepLogWatch(steps: StepLog, jobId: string, stepId: string, name: string): StepWatch {
+export function stepLogWatch(steps: StepRecords, jobId: string, stepId: string, name: string): StepWatch {
   let current: number | undefined;
   const quietly = <T>(fn: () => T): T | undefined => {
     try {
@@ -107,7 +107,10 @@ export function stepLogWatch(steps: StepLog, jobId: string, stepId: string, name
   };
   return {
     async attempt(fn) {
-      const attempt = quietly(() => steps.begin(jobId, stepId, name, Date.now()));
+      const attempt = await steps.begin(jobId, stepId, name, Date.now()).catch((error: unknown) => {
+        log("warn", "step attempt not recorded", { job: jobId, step: name, error });
+        return undefined;
+      });
       current = attempt;
       try {
         const value = await fn();

@@ -46,7 +46,7 @@ export async function pruneJobs(runtime: AsyncTools, olderThanMs: number): Promi
   for (const job of candidates) {
     const after = await engine.snapshot(job.jobId);
     if (after.status === "expired") {
-      steps.forget(job.jobId);
+      await steps.forget(job.jobId);
       removed.push(job.jobId);
     }
   }

@@ -226,7 +226,7 @@ export async function createAsyncTools(options: CreateAsyncToolsOptions): Promis
   // A job's metadata outlives the job, so a probe can still say it expired rather than never was.
   if (Number.isFinite(retentionMs)) {
     meta.pruneBefore(Date.now() - retentionMs - DEFAULTS.metadataGraceMs);
-    steps.pruneBefore(Date.now() - retentionMs - DEFAULTS.metadataGraceMs);
+    await steps.pruneBefore(Date.now() - retentionMs - DEFAULTS.metadataGraceMs);
   }
   log("info", "store opened", { store: opened.description, durable: opened.durable, server: options.name });
   // Every definition is registered: interrupted jobs can resume now, with or without a client.

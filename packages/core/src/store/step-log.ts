@@ -32,8 +32,29 @@ export interface StepRow {
   attempts: StepAttemptRow[];
 }
 
+/**
+ * Where step attempts are recorded. Async, so a process that reaches its store over the network can record
+ * them there too; {@link StepLog} is the local one, over the store file.
+ */
+export interface StepRecords {
+  /** Records the start of an attempt of step `stepId` of `jobId`; resolves to the attempt's number. */
+  begin(jobId: string, stepId: string, name: string, now: number): Promise<number>;
+  /** Records how an attempt ended; `error` for a failure. */
+  end(jobId: string, stepId: string, attempt: number, now: number, error?: string): void;
+  /** Records when the attempt after the failed `attempt` is due. */
+  retryAt(jobId: string, stepId: string, attempt: number, at: number): void;
+  /** The steps of `jobId` in the order they first started, each with its attempts. */
+  steps(jobId: string): Promise<StepRow[]>;
+  /** Forgets attempts that started before `before` (epoch ms); resolves to how many. */
+  pruneBefore(before: number): Promise<number>;
+  /** Forgets every attempt of `jobId`. */
+  forget(jobId: string): Promise<void>;
+  /** Writes what is queued and stops recording. */
+  close(): void;
+}
+
 /** The step log over one SQLite connection (shared with the store, or private and in memory). */
-export class StepLog {
+export class StepLog implements StepRecords {
   private readonly db: DatabaseSync;
   private readonly shared: boolean;
   private readonly lastAttempt: StatementSync;
@@ -99,7 +120,7 @@ export class StepLog {
    * attempts already recorded, so an execution after a crash continues the count. An attempt still marked
    * running belonged to a process that is gone; it becomes `interrupted`.
    */
-  begin(jobId: string, stepId: string, name: string, now: number): number {
+  async begin(jobId: string, stepId: string, name: string, now: number): Promise<number> {
     const key = `${jobId}\u0000${stepId}`;
     if (this.queuedStarts.has(key)) this.flush();
     const row = this.closed
@@ -162,7 +183,7 @@ export class StepLog {
   }
 
   /** The steps of `jobId` in the order they first started, each with its attempts. */
-  steps(jobId: string): StepRow[] {
+  async steps(jobId: string): Promise<StepRow[]> {
     this.flushQuietly();
     const steps = new Map<string, StepRow>();
     for (const raw of this.byJob.all(jobId) as Record<string, unknown>[]) {
@@ -186,13 +207,13 @@ export class StepLog {
   }
 
   /** Forgets attempts that started before `before` (epoch ms); returns how many. */
-  pruneBefore(before: number): number {
+  async pruneBefore(before: number): Promise<number> {
     this.flushQuietly();
     return Number(this.prune.run(before).changes);
   }
 
   /** Forgets every attempt of `jobId`. */
-  forget(jobId: string): void {
+  async forget(jobId: string): Promise<void> {
     this.flushQuietly();
     this.forgetJob.run(jobId);
   }
