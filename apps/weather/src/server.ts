@@ -11,14 +11,9 @@ import {
   type RetryOptions,
 } from "@async-tools/core";
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
-import {
-  archiveUrlFromEnv,
-  fetchMonth,
-  summarize,
-  UpstreamError,
-  WeatherRequestSchema,
-  WeatherResultSchema,
-} from "./open-meteo.ts";
+import { archiveUrlFromEnv, fetchMonth, UpstreamError } from "./open-meteo/client.ts";
+import { WeatherRequestSchema, WeatherResultSchema } from "./open-meteo/schemas.ts";
+import { summarize } from "./open-meteo/summary.ts";
 
 /** How the weather tool reaches Open-Meteo and retries it. */
 export interface WeatherToolOptions {

@@ -11,7 +11,11 @@ import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js"
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { afterEach } from "vitest";
-import { type FakeOpenMeteo, type FakeOpenMeteoOptions, startFakeOpenMeteo } from "../src/fake-open-meteo.ts";
+import {
+  type FakeOpenMeteo,
+  type FakeOpenMeteoOptions,
+  startFakeOpenMeteo,
+} from "./support/fake-open-meteo.ts";
 
 const MAIN = join(import.meta.dirname, "..", "src", "main.ts");
 

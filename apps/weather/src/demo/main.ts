@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { DEFAULT_ARCHIVE_URL } from "../open-meteo.ts";
+import { DEFAULT_ARCHIVE_URL } from "../open-meteo/client.ts";
 import { CITIES, type City, monthAt } from "./cities.ts";
 import { DemoError } from "./demo-error.ts";
 import { SHOW_CURSOR, type WatchedJob, watchJobs } from "./progress.ts";
