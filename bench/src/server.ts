@@ -4,7 +4,7 @@
  */
 import { parseArgs } from "node:util";
 import { createAsyncTools, createStdioTransport } from "@async-tools/core";
-import { startHttp } from "../../apps/weather/src/http.ts";
+import { startHttp } from "@async-tools/weather/http";
 import { buildBenchServer } from "./bench-server.ts";
 
 const { values } = parseArgs({

@@ -11,6 +11,7 @@ import {
   type RetryOptions,
 } from "@async-tools/core";
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
+import packageJson from "../package.json" with { type: "json" };
 import { archiveUrlFromEnv, fetchMonth, UpstreamError } from "./open-meteo/client.ts";
 import { WeatherRequestSchema, WeatherResultSchema } from "./open-meteo/schemas.ts";
 import { summarize } from "./open-meteo/summary.ts";
@@ -21,6 +22,8 @@ export interface WeatherToolOptions {
   archiveUrl?: string;
   /** Retry policy of the upstream call. Default: 5 attempts, backoff from 1 s. */
   retry?: RetryOptions;
+  /** How long `await_result` blocks when the call names no `timeout_seconds`. Default: core's (45 s). */
+  awaitSeconds?: number;
 }
 
 /**
@@ -45,6 +48,7 @@ export function weatherTool(options: WeatherToolOptions = {}) {
     },
     retry: options.retry ?? { attempts: 5, initialDelayMs: retryDelayFromEnv(), maxDelayMs: 20_000 },
     timeoutMs: 10 * 60 * 1000,
+    ...(options.awaitSeconds === undefined ? {} : { await: { defaultSeconds: options.awaitSeconds } }),
     run: async (ctx, request) => {
       ctx.progress(0.1, "asking Open-Meteo");
       const response = await ctx.run("fetch archive", async () => {
@@ -76,7 +80,7 @@ export interface WeatherServerOptions extends WeatherToolOptions {
 }
 
 /** The server's name and version, as announced to clients. */
-export const SERVER_INFO = { name: "async-tools-weather", version: "0.1.0" } as const;
+export const SERVER_INFO = { name: "async-tools-weather", version: packageJson.version } as const;
 
 /**
  * Builds the weather McpServer (not yet connected to a transport).

@@ -78,14 +78,14 @@ describe("the weather server over stdio", () => {
     const { fake, start } = await setup();
     const server = await start();
     const { tools } = await server.client.listTools();
-    const startTool = tools.find((tool) => tool.name === "start_gathering");
-    const timezone = (startTool?.inputSchema.properties as Record<string, Record<string, unknown>>).timezone;
-    expect(timezone).toMatchObject({ type: "string", default: "auto" });
-    expect(startTool?.inputSchema.required).toEqual(["latitude", "longitude", "year", "month"]);
+    const input = tools.find((tool) => tool.name === "start_gathering")!.inputSchema;
+    const properties = input.properties as Record<string, Record<string, unknown>>;
+    expect(properties.timezone).toMatchObject({ type: "string", default: "auto" });
+    expect(input.required).toEqual(["latitude", "longitude", "year", "month"]);
     const { job_name } = structured<{ job_name: string }>(await server.call("start_gathering", calgary));
     const [job] = await awaitAll(server, [job_name]);
     expect(fake.requestsFor({ timezone: "auto" })).toBe(1);
-    expect((job?.result as { location?: { timezone?: string } }).location?.timezone).toBe("Etc/GMT+8");
+    expect(job?.result).toMatchObject({ location: { timezone: "Etc/GMT+8" } });
   });
 
   it("answers bad arguments with a clear tool error and stays up", async () => {

@@ -288,7 +288,7 @@ function closing(term: Terminal, began: number): void {
     `${term.paint("green", "✓")} Done in ${seconds(began)}: parallel jobs with live progress, dedup by arguments, recovery after SIGKILL.`,
   );
   term.line(
-    `  Add the server to Claude Desktop: ${term.paint("bold", "pnpm --filter @async-tools/weather config:claude")}`,
+    `  Add the server to Claude Desktop: ${term.paint("bold", "pnpm --silent --filter @async-tools/weather config:claude")}`,
   );
 }
 
