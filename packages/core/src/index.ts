@@ -2,6 +2,8 @@
  * The public API of @async-tools/core. Every name here is a deliberate API decision.
  */
 
+import "./internal/node-version.ts";
+
 export {
   AsyncTools,
   type AsyncToolsServerOptions,
