@@ -166,6 +166,7 @@ async function startFake(): Promise<{ url: string; child: ChildProcess }> {
 
 /** tools/list and one start_gathering → await_result job over stdio, through `command args`. */
 async function talkToWeather(
+  label: string,
   command: string,
   args: string[],
   cwd: string,
@@ -189,9 +190,11 @@ async function talkToWeather(
   try {
     await client.connect(transport);
     const names = (await client.listTools()).tools.map((tool) => tool.name);
-    for (const name of ["start_gathering", "probe_status", "await_result", "cancel_gathering"]) {
-      check(names.includes(name), `${command} ${args.join(" ")} lists ${name}`);
-    }
+    const expected = ["start_gathering", "probe_status", "await_result", "cancel_gathering"];
+    check(
+      expected.every((name) => names.includes(name)),
+      `${label} lists ${expected.join(", ")} (tools/list: ${names.join(", ")})`,
+    );
     const place = { latitude: 51.05, longitude: -114.07, year: 2024, month: 1 };
     const started = (await client.callTool({ name: "start_gathering", arguments: place })) as {
       structuredContent?: { job_name?: string };
@@ -208,7 +211,7 @@ async function talkToWeather(
     }
     check(
       job?.status === "completed" && job.result?.days?.length === 31,
-      `the installed bin gathers January 2024 (${job?.status}, ${job?.result?.days?.length} days)`,
+      `${label} gathers January 2024 from the fake archive (${job?.status}, ${job?.result?.days?.length} days)`,
     );
   } catch (error) {
     throw new Error(`${(error as Error).message}\nthe server's stderr:\n${err}`);
@@ -245,11 +248,12 @@ async function checkWeatherBin(coreTgz: string, weatherTgz: string, archiveUrl: 
   const entry = JSON.parse(config.stdout) as { mcpServers?: { weather?: { command?: string } } };
   check(entry.mcpServers?.weather?.command === "npx", "--print-config claude prints JSON only");
 
-  await talkToWeather(bin, [], folder, archiveUrl);
+  await talkToWeather("the installed bin over stdio", bin, [], folder, archiveUrl);
   const npxFolder = join(scratch, "npx");
   mkdirSync(npxFolder);
   // As a host's config runs it: npx -y <package>, here with the tarballs standing in for the registry.
   await talkToWeather(
+    "npx -y @async-tools/weather over stdio",
     "npx",
     ["-y", `--package=${coreTgz}`, `--package=${weatherTgz}`, "--", "async-tools-weather"],
     npxFolder,
