@@ -14,7 +14,7 @@ const NAME = "async-tools-weather";
 const PACKAGE = packageJson.name;
 
 /** One line, for errors: what the command accepts. */
-export const USAGE =
+const USAGE =
   `usage: ${NAME} [--http [--port N] [--host H] [--token T]] [--store S] [--await-seconds N] ` +
   "[--print-config claude|cursor|vscode] [--help] [--version]";
 
@@ -74,7 +74,7 @@ Needs Node.js >= 22.18. Docs: https://github.com/async-tools/async-tools/blob/ma
 class UsageError extends Error {}
 
 /** The host config entry that runs this package through npx, with the flags that shape the server. */
-export function hostConfig(host: Host, serverArgs: readonly string[]): unknown {
+function hostConfig(host: Host, serverArgs: readonly string[]): unknown {
   const args = ["-y", PACKAGE, ...serverArgs];
   if (host === "vscode") return { servers: { weather: { type: "stdio", command: "npx", args } } };
   return { mcpServers: { weather: { command: "npx", args } } };
