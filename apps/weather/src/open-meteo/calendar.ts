@@ -7,6 +7,17 @@
 export const AUTO_TIMEZONE = "auto";
 
 /**
+ * Names of UTC, pinned to `"UTC"` here rather than left to the runtime: a job ID is derived from the canonical
+ * name, and newer `Intl` implementations keep such aliases as given instead of canonicalising them.
+ */
+const UTC_ALIASES = new Set(
+  ["UTC", "UCT", "GMT", "GMT0", "GMT+0", "GMT-0", "Greenwich", "Universal", "Zulu"].flatMap((name) => [
+    name.toLowerCase(),
+    `etc/${name.toLowerCase()}`,
+  ]),
+);
+
+/**
  * The canonical IANA name of `timeZone` as this runtime's `Intl` knows it (`"utc"`, `"Etc/UTC"` and `"UTC"`
  * all give `"UTC"`, `"US/Pacific"` gives `"America/Los_Angeles"`), `"auto"` for any casing of `auto`, or
  * `undefined` when it names no zone. Offsets such as `"+05:00"` are refused: Open-Meteo wants a name.
@@ -21,11 +32,13 @@ export function canonicalTimeZone(timeZone: string): string | undefined {
   const trimmed = timeZone.trim();
   if (trimmed.toLowerCase() === AUTO_TIMEZONE) return AUTO_TIMEZONE;
   if (!/^[A-Za-z]/.test(trimmed)) return undefined;
+  let resolved: string;
   try {
-    return new Intl.DateTimeFormat("en-US", { timeZone: trimmed }).resolvedOptions().timeZone;
+    resolved = new Intl.DateTimeFormat("en-US", { timeZone: trimmed }).resolvedOptions().timeZone;
   } catch {
     return undefined;
   }
+  return UTC_ALIASES.has(resolved.toLowerCase()) ? "UTC" : resolved;
 }
 
 /**
