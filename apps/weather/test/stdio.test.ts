@@ -106,6 +106,19 @@ describe("the weather server over stdio", () => {
     );
   });
 
+  it("quotes only the start of a long bad value, and keeps the year in the year message", async () => {
+    const { start } = await setup();
+    const server = await start();
+    const long = errorText(
+      await server.call("start_gathering", { ...calgary, timezone: `Europe/${"x".repeat(10_000)}` }),
+    );
+    expect(long).toMatch(/timezone "Europe\/x+… is not an IANA time zone name/);
+    expect(long.length).toBeLessThan(400);
+    expect(errorText(await server.call("start_gathering", { ...calgary, year: 1000 }))).toContain(
+      "year must be 1940 or later, got 1000",
+    );
+  });
+
   it("retries an upstream 503 twice and then completes", async () => {
     const { fake, start } = await setup({ script: [{ status: 503 }, { status: 503 }] });
     const server = await start();
