@@ -93,9 +93,8 @@ function seconds(raw: string): number {
  * (it keeps the process alive) or the command has printed its answer; sets `process.exitCode` on errors.
  */
 export async function main(argv: readonly string[]): Promise<void> {
-  let values: ReturnType<typeof parse>["values"];
   try {
-    values = parse(argv).values;
+    const { values } = parse(argv);
     if (values.help) {
       process.stdout.write(help());
       return;
@@ -107,7 +106,7 @@ export async function main(argv: readonly string[]): Promise<void> {
     const printConfig = values["print-config"];
     const awaitSeconds = values["await-seconds"] === undefined ? undefined : seconds(values["await-seconds"]);
     if (printConfig !== undefined) {
-      if (!(printConfig in HOSTS)) {
+      if (!Object.hasOwn(HOSTS, printConfig)) {
         throw new UsageError(
           `--print-config takes ${Object.keys(HOSTS).join(", ")}, got ${printConfig.slice(0, 20)}`,
         );

@@ -70,17 +70,21 @@ describe("async-tools-weather's flags", () => {
     expect(await cli("--version")).toEqual({ code: 0, stdout: `${VERSION}\n`, stderr: "" });
   });
 
-  it.each([["--bogus"], ["--await-seconds", "soon"], ["--print-config", "emacs"], ["stray"], ["--port"]])(
-    "answers %s with one usage line on stderr and exit code 2",
-    async (...args) => {
-      const { code, stdout, stderr } = await cli(...args);
-      expect(code).toBe(2);
-      expect(stdout).toBe("");
-      expect(stderr.trimEnd().split("\n")).toHaveLength(1);
-      expect(stderr).toMatch(/^async-tools-weather: .*usage: async-tools-weather \[--http/);
-      expect(stderr).not.toMatch(/\n\s+at /);
-    },
-  );
+  it.each([
+    ["--bogus"],
+    ["--await-seconds", "soon"],
+    ["--print-config", "emacs"],
+    ["--print-config", "toString"],
+    ["stray"],
+    ["--port"],
+  ])("answers %s with one usage line on stderr and exit code 2", async (...args) => {
+    const { code, stdout, stderr } = await cli(...args);
+    expect(code).toBe(2);
+    expect(stdout).toBe("");
+    expect(stderr.trimEnd().split("\n")).toHaveLength(1);
+    expect(stderr).toMatch(/^async-tools-weather: .*usage: async-tools-weather \[--http/);
+    expect(stderr).not.toMatch(/\n\s+at /);
+  });
 
   it("prints a Claude Desktop entry that runs the package with npx, as pure JSON", async () => {
     const { code, stdout, stderr } = await cli("--print-config", "claude", "--await-seconds", "25");
