@@ -69,6 +69,9 @@ export class JobEngine {
   private readonly starting = new Map<string, Promise<JobSnapshot>>();
   /** Jobs this process is launching right now: their first execution needs no re-validation. */
   private readonly launching = new Set<string>();
+  /** Tasks whose failed execution this process keeps trying to release (`id@version`). */
+  private readonly releasing = new Set<string>();
+  private stopped = false;
 
   private readonly resonate: Resonate;
   private readonly promises: PromiseClient;
@@ -88,6 +91,7 @@ export class JobEngine {
           `(it runs version ${have}). Start it again to run it on the current version.`
         );
       },
+      failed: (task, error) => this.releaseUntilTaken(task.id, task.version, error),
     });
   }
 
@@ -114,6 +118,37 @@ export class JobEngine {
       return engine.execute(tool, rctx, input);
     };
     this.resonate.register(tool.name, durable, { version: tool.version });
+  }
+
+  /**
+   * Keeps releasing a task whose execution failed until the store takes the release: a store that refused a
+   * write (a full disk) refused the SDK's one release too, and the job would wait for its lease to lapse.
+   * Once the store writes again, the release hands the task out and the job resumes, replaying finished steps.
+   */
+  private releaseUntilTaken(id: string, version: number, error: unknown): void {
+    const key = `${id}@${version}`;
+    if (this.releasing.has(key)) return;
+    this.releasing.add(key);
+    log("warn", "job execution failed; releasing it until the store takes it back", {
+      job: id,
+      error: errorText(error),
+    });
+    const attempt = async () => {
+      if (this.stopped) return;
+      try {
+        const outcome = await this.promises.releaseTask(id, version);
+        this.releasing.delete(key);
+        if (outcome === "released") log("info", "job released for another attempt", { job: id });
+      } catch {
+        setTimeout(() => void attempt(), DEFAULTS.strandedRetryMs).unref();
+      }
+    };
+    setTimeout(() => void attempt(), DEFAULTS.strandedRetryMs).unref();
+  }
+
+  /** Stops background work (releases of failed executions) when the runtime closes. */
+  stop(): void {
+    this.stopped = true;
   }
 
   /** The newest definition registered under `name`. */

@@ -273,6 +273,7 @@ class Runtime implements AsyncTools {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.engine.stop();
     this.meta.flushQuietly();
     await this.resonate.stop();
     this.meta.closeIfPrivate(this.opened.db !== undefined);
