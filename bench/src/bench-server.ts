@@ -4,7 +4,8 @@
  * store, so a harness can count how often each step really ran.
  */
 import { appendFileSync } from "node:fs";
-import { type AsyncTools, defineAsyncTool } from "@async-tools/core";
+import { type AsyncTools, createAsyncTools, defineAsyncTool } from "@async-tools/core";
+import { registerTools } from "@async-tools/core/mcp-v1";
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { z } from "zod";
 
@@ -23,7 +24,7 @@ export const noopJob = defineAsyncTool({
   }),
   output: z.object({ n: z.number(), finished_at: z.number() }),
   retry: false,
-  tasks: false,
+  toolNames: { task: false },
   run: async (_ctx, { n, delay_ms }) => {
     if (delay_ms > 0) await new Promise((resolve) => setTimeout(resolve, delay_ms));
     return { n, finished_at: preciseNow() };
@@ -47,7 +48,7 @@ export function threeStepJob(sideEffects: string | undefined = process.env[SIDE_
     }),
     output: z.object({ n: z.number(), total: z.number() }),
     retry: false,
-    tasks: false,
+    toolNames: { task: false },
     run: async (ctx, { n, step_ms }) => {
       let total = 0;
       for (const step of [1, 2, 3]) {
@@ -62,8 +63,13 @@ export function threeStepJob(sideEffects: string | undefined = process.env[SIDE_
   });
 }
 
-/** An McpServer with the plain `noop` tool and the two durable tools registered on `tools`. */
-export function buildBenchServer(tools: AsyncTools, sideEffects?: string): McpServer {
+/** A runtime with the bench's two durable tools on `store`. */
+export function createBenchRuntime(store: string, sideEffects?: string): Promise<AsyncTools> {
+  return createAsyncTools({ name: "bench", store, tools: [noopJob, threeStepJob(sideEffects)] });
+}
+
+/** An McpServer with the plain `noop` tool and the runtime's two durable tools. */
+export function buildBenchServer(tools: AsyncTools): McpServer {
   const server = new McpServer({ name: "async-tools-bench", version: "0.0.0" });
   server.registerTool(
     "noop",
@@ -73,6 +79,6 @@ export function buildBenchServer(tools: AsyncTools, sideEffects?: string): McpSe
     },
     async ({ n }) => ({ content: [{ type: "text", text: String(n) }] }),
   );
-  tools.register(server, noopJob, threeStepJob(sideEffects));
+  registerTools(server, tools);
   return server;
 }

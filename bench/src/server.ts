@@ -3,9 +3,9 @@
  * Jobs live in `ASYNC_TOOLS_STORE`; the three-step job writes its side effects to `BENCH_SIDE_EFFECTS`.
  */
 import { parseArgs } from "node:util";
-import { createAsyncTools, createStdioTransport } from "@async-tools/core";
+import { createStdioTransport } from "@async-tools/core/mcp-v1";
 import { startHttp } from "@async-tools/weather/http";
-import { buildBenchServer } from "./bench-server.ts";
+import { buildBenchServer, createBenchRuntime } from "./bench-server.ts";
 
 const { values } = parseArgs({
   options: {
@@ -15,7 +15,7 @@ const { values } = parseArgs({
 });
 
 async function main(): Promise<void> {
-  const tools = await createAsyncTools({ store: process.env.ASYNC_TOOLS_STORE ?? "memory" });
+  const tools = await createBenchRuntime(process.env.ASYNC_TOOLS_STORE ?? "memory");
   const shutdown = async () => {
     await tools.close().catch(() => undefined);
     process.exit(0);
@@ -28,8 +28,7 @@ async function main(): Promise<void> {
     process.stderr.write(`async-tools-bench: listening on ${http.url}\n`);
     return;
   }
-  await buildBenchServer(tools).connect(createStdioTransport());
-  process.stdin.once("end", shutdown);
+  await buildBenchServer(tools).connect(createStdioTransport({ runtime: tools }));
 }
 
 main().catch((error: unknown) => {

@@ -4,11 +4,11 @@
  * goes to stderr: on stdio, stdout is the protocol.
  */
 import { parseArgs } from "node:util";
-import { createAsyncTools, createStdioTransport, defaultStorePath } from "@async-tools/core";
+import { createStdioTransport } from "@async-tools/core/mcp-v1";
 import packageJson from "../package.json" with { type: "json" };
 import { startHttp } from "./http.ts";
 import { DEFAULT_ARCHIVE_URL } from "./open-meteo/client.ts";
-import { buildServer } from "./server.ts";
+import { buildServer, createWeatherRuntime } from "./server.ts";
 
 const NAME = "async-tools-weather";
 const PACKAGE = packageJson.name;
@@ -51,7 +51,9 @@ Transports
 
 Flags
   --store S           where jobs live: sqlite:PATH (or a plain path), memory, http(s)://resonate-server
-                      default: ${defaultStorePath()}
+                      default: async-tools/jobs.db under the user data directory: $XDG_DATA_HOME
+                      or ~/.local/share, ~/Library/Application Support on macOS, %LOCALAPPDATA% on
+                      Windows (the start-up line on stderr names the file)
   --await-seconds N   how long await_result blocks by default (default 45); lower it to fit a host's
                       tool-call timeout, e.g. 25 for a 30 s timeout
   --token T           with --http: require "Authorization: Bearer T" (env ASYNC_TOOLS_HTTP_TOKEN)
@@ -61,6 +63,7 @@ Flags
 
 Environment
   ASYNC_TOOLS_STORE        the store, as --store
+  ASYNC_TOOLS_AWAIT_SECONDS  the await bound, as --await-seconds (the flag wins)
   ASYNC_TOOLS_LOG          debug, info (default), warn, error or silent; logs go to stderr
   ASYNC_TOOLS_HTTP_TOKEN   the bearer token, as --token
   OPEN_METEO_ARCHIVE_URL   the archive endpoint (default ${DEFAULT_ARCHIVE_URL})
@@ -145,18 +148,18 @@ async function serve(
   if (values.http && !(Number.isInteger(port) && port >= 0 && port <= 65_535)) {
     throw new UsageError(`--port must be a whole number from 0 to 65535, got ${values.port.slice(0, 20)}`);
   }
-  const tools = await createAsyncTools(values.store === undefined ? {} : { store: values.store });
-  process.stderr.write(`${NAME}: jobs are stored in ${tools.store.description}\n`);
+  // Jobs interrupted by a crash resume from here on, whether or not a client ever connects.
+  const runtime = await createWeatherRuntime({
+    ...(values.store === undefined ? {} : { store: values.store }),
+    ...(values.awaitSeconds === undefined ? {} : { awaitDefaultMs: values.awaitSeconds * 1000 }),
+  });
+  process.stderr.write(`${NAME}: jobs are stored in ${runtime.store.description}\n`);
   const shutdown = async () => {
-    await tools.close().catch(() => undefined);
+    await runtime.close().catch(() => undefined);
     process.exit(0);
   };
   process.once("SIGINT", shutdown);
   process.once("SIGTERM", shutdown);
-  const serverOptions = {
-    tools,
-    ...(values.awaitSeconds === undefined ? {} : { awaitSeconds: values.awaitSeconds }),
-  };
 
   if (values.http) {
     const token = values.token ?? process.env.ASYNC_TOOLS_HTTP_TOKEN;
@@ -164,12 +167,11 @@ async function serve(
       port,
       host: values.host,
       ...(token ? { token } : {}),
-      build: async () => (await buildServer(serverOptions)).server,
+      build: async () => buildServer(runtime),
     });
     process.stderr.write(`${NAME}: listening on ${http.url}\n`);
     return;
   }
-  const { server } = await buildServer(serverOptions);
-  await server.connect(createStdioTransport());
-  process.stdin.once("end", shutdown);
+  // The transport closes the runtime when stdin ends (the host quit).
+  await buildServer(runtime).connect(createStdioTransport({ runtime }));
 }

@@ -66,8 +66,8 @@ const TOO_LARGE = Symbol("too large");
  *
  * @example
  * ```ts
- * const tools = await createAsyncTools();
- * await using http = await startHttp({ port: 3000, build: async () => (await buildServer({ tools })).server });
+ * const runtime = await createWeatherRuntime();
+ * await using http = await startHttp({ port: 3000, build: async () => buildServer(runtime) });
  * console.error(`listening on ${http.url}`);
  * ```
  */

@@ -8,8 +8,10 @@ import {
   createAsyncTools,
   defineAsyncTool,
   PermanentError,
+  RetryableError,
   type RetryOptions,
 } from "@async-tools/core";
+import { type RegisterToolsOptions, registerTools, serverOptions } from "@async-tools/core/mcp-v1";
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import packageJson from "../package.json" with { type: "json" };
 import { archiveUrlFromEnv, fetchMonth, UpstreamError } from "./open-meteo/client.ts";
@@ -22,8 +24,8 @@ export interface WeatherToolOptions {
   archiveUrl?: string;
   /** Retry policy of the upstream call. Default: 5 attempts, backoff from 1 s. */
   retry?: RetryOptions;
-  /** How long `await_result` blocks when the call names no `timeout_seconds`. Default: core's (45 s). */
-  awaitSeconds?: number;
+  /** How long `await_result` blocks when a call names no `timeout_seconds`, in ms. Default: core's. */
+  awaitDefaultMs?: number;
 }
 
 /**
@@ -40,7 +42,7 @@ export function weatherTool(options: WeatherToolOptions = {}) {
     input: WeatherRequestSchema,
     output: WeatherResultSchema,
     idField: "job_name",
-    tools: {
+    toolNames: {
       start: "start_gathering",
       probe: "probe_status",
       await: "await_result",
@@ -48,7 +50,7 @@ export function weatherTool(options: WeatherToolOptions = {}) {
     },
     retry: options.retry ?? { attempts: 5, initialDelayMs: retryDelayFromEnv(), maxDelayMs: 20_000 },
     timeoutMs: 10 * 60 * 1000,
-    ...(options.awaitSeconds === undefined ? {} : { await: { defaultSeconds: options.awaitSeconds } }),
+    ...(options.awaitDefaultMs === undefined ? {} : { await: { defaultMs: options.awaitDefaultMs } }),
     run: async (ctx, request) => {
       ctx.progress(0.1, "asking Open-Meteo");
       const response = await ctx.run("fetch archive", async () => {
@@ -56,6 +58,9 @@ export function weatherTool(options: WeatherToolOptions = {}) {
           return await fetchMonth(request, { baseUrl: archiveUrl, signal: ctx.signal });
         } catch (error) {
           if (error instanceof UpstreamError && !error.retryable) throw new PermanentError(error.message);
+          if (error instanceof UpstreamError && error.retryAfterMs !== undefined) {
+            throw new RetryableError(error.message, { retryAfterMs: error.retryAfterMs, cause: error });
+          }
           throw error;
         }
       });
@@ -71,38 +76,41 @@ function retryDelayFromEnv(): number {
   return Number.isFinite(raw) && raw > 0 ? raw : 1000;
 }
 
-/** Everything {@link buildServer} needs: where jobs live and how to reach Open-Meteo. */
-export interface WeatherServerOptions extends WeatherToolOptions {
-  /** Async tools to register on; when absent, they are created on `store`. */
-  tools?: AsyncTools;
+/** The server's name and version, as announced to clients. */
+export const SERVER_INFO = { name: "async-tools-weather", version: packageJson.version } as const;
+
+/** Where the weather jobs live and how to reach Open-Meteo. */
+export interface WeatherRuntimeOptions extends WeatherToolOptions {
   /** The store, as `createAsyncTools` takes it. Default `ASYNC_TOOLS_STORE`, else the user data directory. */
   store?: string;
 }
 
-/** The server's name and version, as announced to clients. */
-export const SERVER_INFO = { name: "async-tools-weather", version: packageJson.version } as const;
-
 /**
- * Builds the weather McpServer (not yet connected to a transport).
+ * Starts the weather runtime: opens the store and resumes interrupted jobs at once, before any client comes.
  *
  * @example
  * ```ts
- * const { server } = await buildServer({ store: "memory" });
- * await server.connect(createStdioTransport());
+ * const runtime = await createWeatherRuntime({ store: "memory" });
+ * await buildServer(runtime).connect(createStdioTransport({ runtime }));
  * ```
  */
-export async function buildServer(
-  options: WeatherServerOptions = {},
-): Promise<{ server: McpServer; tools: AsyncTools }> {
-  const tools =
-    options.tools ?? (await createAsyncTools(options.store === undefined ? {} : { store: options.store }));
+export function createWeatherRuntime(options: WeatherRuntimeOptions = {}): Promise<AsyncTools> {
+  return createAsyncTools({
+    name: "weather",
+    tools: [weatherTool(options)],
+    ...(options.store === undefined ? {} : { store: options.store }),
+  });
+}
+
+/** Builds a weather McpServer (not yet connected) over `runtime`: one per connection, or per HTTP request. */
+export function buildServer(runtime: AsyncTools, options: RegisterToolsOptions = {}): McpServer {
   const server = new McpServer(SERVER_INFO, {
-    ...tools.serverOptions(),
+    ...serverOptions(runtime),
     instructions:
       "Historic weather, gathered in the background. Call start_gathering once per place and month (start " +
       "them all before waiting), then await_result with the job_names to collect the results; probe_status " +
       "shows progress without waiting.",
   });
-  tools.register(server, weatherTool(options));
-  return { server, tools };
+  registerTools(server, runtime, options);
+  return server;
 }

@@ -5,8 +5,7 @@
  */
 import { existsSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { createAsyncTools } from "@async-tools/core";
-import { noopJob } from "../bench-server.ts";
+import { createBenchRuntime, noopJob } from "../bench-server.ts";
 import { startStdioServer } from "../lib/child.ts";
 import { awaitJobs, type Caller, startJob } from "../lib/mcp.ts";
 import { fresh, type RunOptions, type ScenarioResult } from "../lib/scenario.ts";
@@ -18,19 +17,18 @@ const MB = 1024 * 1024;
 
 /** Adds `count` completed no-op jobs to the store, `SEED_BATCH` at a time; returns this process's peak RSS. */
 async function seed(store: string, count: number): Promise<{ seconds: number; peakRss: number }> {
-  const tools = await createAsyncTools({ store });
+  const tools = await createBenchRuntime(store);
   const began = performance.now();
   let peakRss = process.memoryUsage().rss;
   try {
-    tools.define(noopJob);
     for (let done = 0; done < count; done += SEED_BATCH) {
       const size = Math.min(SEED_BATCH, count - done);
       const started = await Promise.all(
         Array.from({ length: size }, () => tools.start(noopJob, { n: fresh() })),
       );
       const jobs = await tools.wait(
-        started.map((s) => s.job_id),
-        120_000,
+        started.map((s) => s.jobId),
+        { timeoutMs: 120_000 },
       );
       const unfinished = jobs.filter((job) => job.status !== "completed").length;
       if (unfinished > 0) throw new Error(`${unfinished} seeded jobs did not complete`);

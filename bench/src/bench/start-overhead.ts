@@ -3,7 +3,7 @@
  * transport, and the embedded SQLite store against the memory store, in blocks of calls per round.
  */
 import { join } from "node:path";
-import { createAsyncTools } from "@async-tools/core";
+import { createBenchRuntime } from "../bench-server.ts";
 import { startStdioServer } from "../lib/child.ts";
 import { connectInProcess } from "../lib/in-process.ts";
 import { awaitJobs, type Caller, startJob } from "../lib/mcp.ts";
@@ -69,7 +69,7 @@ export async function startOverhead(options: RunOptions): Promise<ScenarioResult
     for (const store of ["sqlite", "memory"] as const) {
       const spec = store === "sqlite" ? `sqlite:${join(dir.path, `${transport}.db`)}` : "memory";
       if (transport === "in-memory") {
-        const tools = await createAsyncTools({ store: spec });
+        const tools = await createBenchRuntime(spec);
         const caller = await connectInProcess(tools);
         closers.push(async () => {
           await caller.close();

@@ -4,7 +4,7 @@
  * looping start then await. The baseline is the same clients looping the plain `noop` tool.
  */
 import { join } from "node:path";
-import { createAsyncTools } from "@async-tools/core";
+import { createBenchRuntime } from "../bench-server.ts";
 import { connectInProcess } from "../lib/in-process.ts";
 import { awaitJobs, type Caller, startJob } from "../lib/mcp.ts";
 import { fresh, type RunOptions, type ScenarioResult } from "../lib/scenario.ts";
@@ -41,7 +41,7 @@ export async function throughput(options: RunOptions): Promise<ScenarioResult> {
   const rounds = options.quick ? 2 : 5;
   const windowMs = options.quick ? 1_000 : 2_000;
   using dir = tempDir("bench-throughput");
-  const tools = await createAsyncTools({ store: `sqlite:${join(dir.path, "jobs.db")}` });
+  const tools = await createBenchRuntime(`sqlite:${join(dir.path, "jobs.db")}`);
   const rows: string[][] = [];
   const figures: Record<string, unknown>[] = [];
   try {

@@ -2,17 +2,17 @@
  * A bench server and a client in this process, linked by the SDK's in-memory transports: the protocol
  * without a pipe, so what remains is the cost of the library itself.
  */
-import { type AsyncTools, createAsyncTools } from "@async-tools/core";
+import type { AsyncTools } from "@async-tools/core";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
-import { buildBenchServer } from "../bench-server.ts";
+import { buildBenchServer, createBenchRuntime } from "../bench-server.ts";
 import { startStdioServer } from "./child.ts";
 import type { Caller } from "./mcp.ts";
 
 /** Builds a bench server on `tools` (one McpServer per client, as HTTP sessions do) and connects a client. */
-export async function connectInProcess(tools: AsyncTools, sideEffects?: string): Promise<Caller> {
-  const server = buildBenchServer(tools, sideEffects);
+export async function connectInProcess(tools: AsyncTools): Promise<Caller> {
+  const server = buildBenchServer(tools);
   const client = new Client({ name: "async-tools-bench", version: "0.0.0" });
   const [clientTransport, serverTransport] = InMemoryTransport.createLinkedPair();
   await Promise.all([server.connect(serverTransport), client.connect(clientTransport)]);
@@ -38,7 +38,7 @@ export async function openCaller(
     const server = await startStdioServer({ store });
     return { caller: server, close: () => server.close() };
   }
-  const tools = await createAsyncTools({ store });
+  const tools = await createBenchRuntime(store);
   const caller = await connectInProcess(tools);
   return {
     caller,

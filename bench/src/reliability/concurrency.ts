@@ -4,10 +4,10 @@
  * connections on one set of async tools).
  */
 import { join } from "node:path";
-import { createAsyncTools } from "@async-tools/core";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
+import { createBenchRuntime } from "../bench-server.ts";
 import { startHttpServer } from "../lib/child.ts";
 import { connectInProcess } from "../lib/in-process.ts";
 import { awaitJobs, type Caller, startJob } from "../lib/mcp.ts";
@@ -109,10 +109,10 @@ export async function concurrency(options: RunOptions): Promise<ScenarioResult> 
   }
 
   const localEffects = join(dir.path, "local.log");
-  const tools = await createAsyncTools({ store: `sqlite:${join(dir.path, "local.db")}` });
+  const tools = await createBenchRuntime(`sqlite:${join(dir.path, "local.db")}`, localEffects);
   const localCallers: Caller[] = [];
   try {
-    for (let i = 0; i < CLIENTS; i++) localCallers.push(await connectInProcess(tools, localEffects));
+    for (let i = 0; i < CLIENTS; i++) localCallers.push(await connectInProcess(tools));
     const rounds: Round[] = [];
     for (let r = 0; r < roundCount; r++) rounds.push(await round(localCallers, 2_000 + r, localEffects));
     checks.push(...judge("in process, 100 connections", rounds));

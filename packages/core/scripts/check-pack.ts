@@ -118,6 +118,7 @@ function checkCoreConsumer(coreTgz: string): void {
     join(consumer, "consumer.ts"),
     `import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { createAsyncTools, defineAsyncTool, type JobSnapshot } from "@async-tools/core";
+import { registerTools, serverOptions } from "@async-tools/core/mcp-v1";
 import { z } from "zod";
 
 const double = defineAsyncTool({
@@ -128,12 +129,12 @@ const double = defineAsyncTool({
   run: async (ctx, { n }) => ({ doubled: await ctx.run("double", () => n * 2) }),
 });
 
-const tools = await createAsyncTools({ store: "memory" });
-tools.register(new McpServer({ name: "consumer", version: "1.0.0" }), double);
-const started = await tools.start(double, { n: 21 });
-const [done]: JobSnapshot[] = await tools.wait([started.job_id], 10_000);
-await tools.close();
-if (done?.status !== "completed" || (done.result as { doubled: number }).doubled !== 42) {
+const runtime = await createAsyncTools({ name: "consumer", store: "memory", tools: [double] });
+registerTools(new McpServer({ name: "consumer", version: "1.0.0" }, serverOptions(runtime)), runtime);
+const started = await runtime.start(double, { n: 21 });
+const done: JobSnapshot<{ doubled: number }> = await runtime.waitFor(double, started.jobId, 10_000);
+await runtime.close();
+if (done.status !== "completed" || done.result?.doubled !== 42) {
   throw new Error("unexpected result: " + JSON.stringify(done));
 }
 console.log("consumer ok:", JSON.stringify(done.result));
@@ -310,7 +311,12 @@ function checkOldNode(folder: string, coreTgz: string, weatherTgz: string): void
 
 const fake = await startFake();
 try {
-  const coreTgz = pack(core, "@async-tools/core", ["dist/index.js", "dist/index.d.ts"]);
+  const coreTgz = pack(core, "@async-tools/core", [
+    "dist/index.js",
+    "dist/index.d.ts",
+    "dist/mcp-v1.js",
+    "dist/testing.js",
+  ]);
   const weatherTgz = pack(weather, "@async-tools/weather", [
     "bin/async-tools-weather.js",
     "dist/main.js",

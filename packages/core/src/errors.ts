@@ -12,6 +12,8 @@ export type AsyncToolsErrorCode =
   | "STORE_IO"
   | "INVALID_DEFINITION"
   | "DUPLICATE_TOOL"
+  | "UNKNOWN_TOOL"
+  | "INVALID_CONFIG"
   | "CLOSED";
 
 /**
@@ -50,4 +52,28 @@ export class AsyncToolsError extends Error {
  */
 export class PermanentError extends Error {
   override readonly name = "PermanentError";
+}
+
+/**
+ * Throw this from inside a step when the upstream said when to try again (HTTP `Retry-After`): the next
+ * attempt waits `retryAfterMs` instead of the policy's backoff. It still counts as one of the tool's attempts.
+ *
+ * @example
+ * ```ts
+ * import { RetryableError } from "@async-tools/core";
+ * if (response.status === 429) {
+ *   throw new RetryableError("rate limited", { retryAfterMs: Number(response.headers.get("retry-after")) * 1000 });
+ * }
+ * ```
+ */
+export class RetryableError extends Error {
+  override readonly name = "RetryableError";
+  /** How long to wait before the next attempt, in ms; `undefined` keeps the policy's backoff. */
+  readonly retryAfterMs: number | undefined;
+
+  constructor(message: string, options: { retryAfterMs?: number; cause?: unknown } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    const after = options.retryAfterMs;
+    this.retryAfterMs = after !== undefined && Number.isFinite(after) && after >= 0 ? after : undefined;
+  }
 }

@@ -1,25 +1,32 @@
 /**
- * The public API of @async-tools/core. Every name here is a deliberate API decision.
+ * The public root of @async-tools/core: define async tools, run them, and the errors and types around them.
+ * Every name here is a deliberate API decision. The MCP faces live in subpaths (`/mcp-v1`), so this root needs
+ * no MCP SDK at all.
  */
 
 import "./internal/node-version.ts";
 
 export {
-  AsyncTools,
-  type AsyncToolsServerOptions,
-  type CreateAsyncToolsOptions,
-  createAsyncTools,
-} from "./create-async-tools.ts";
-export {
+  type AnyAsyncTool,
   type AsyncTool,
   type AsyncToolOptions,
   defineAsyncTool,
   type JobContext,
+  jobIdOf,
   type RetryOptions,
   type ToolNames,
-} from "./define-async-tool.ts";
-export { AsyncToolsError, type AsyncToolsErrorCode, PermanentError } from "./errors.ts";
-export { canonicalJson, defaultJobId } from "./job-id.ts";
-export type { JobSnapshot, JobStatus } from "./jobs.ts";
-export { createStdioTransport, type StdioTransportOptions } from "./stdio.ts";
-export { defaultStorePath, parseStore, type StoreLocation } from "./store/select.ts";
+} from "./define.ts";
+export {
+  AsyncToolsError,
+  type AsyncToolsErrorCode,
+  PermanentError,
+  RetryableError,
+} from "./errors.ts";
+export type { JobSnapshot, JobStatus, StartedJob } from "./runtime/job-engine.ts";
+export {
+  type AsyncTools,
+  type CreateAsyncToolsOptions,
+  createAsyncTools,
+  type StoreInfo,
+  type WaitForJobsOptions,
+} from "./runtime/runtime.ts";

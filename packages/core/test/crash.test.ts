@@ -61,7 +61,8 @@ describe("a SIGKILL in the middle of a multi-step job", () => {
       .toBe(true);
     process.kill(first.pid, "SIGKILL");
 
-    const second = await start({ ...env, STEP2_MS: "0" });
+    // Step 2 takes 3 s after the restart, so the probe below still sees the resumed jobs working.
+    const second = await start({ ...env, STEP2_MS: "3000" });
     const probed = (await second.call("probe_steps", { job_ids: ids })).structuredContent as {
       jobs: { status: string; progress?: { message?: string } }[];
     };

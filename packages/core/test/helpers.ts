@@ -1,52 +1,25 @@
 /**
- * Test helpers: a real McpServer and a real Client over the SDK's linked in-memory transports.
+ * Test helpers: the published in-memory harness, plus small tools and gates the tests share.
  */
-import { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js";
-import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import type { Network } from "@resonatehq/sdk";
 import { afterEach } from "vitest";
 import { z } from "zod";
-import {
-  type AsyncTool,
-  type AsyncTools,
-  type CreateAsyncToolsOptions,
-  createAsyncTools,
-  defineAsyncTool,
-} from "../src/index.ts";
+import { type AnyAsyncTool, defineAsyncTool } from "../src/index.ts";
+import { connectInMemory, type InMemoryConnection, type InMemoryOptions } from "../src/testing/index.ts";
 
-export interface Connected {
-  client: Client;
-  server: McpServer;
-  tools: AsyncTools;
-  call(name: string, args: Record<string, unknown>): Promise<CallToolResult>;
-  [Symbol.asyncDispose](): Promise<void>;
-}
+export type Connected = InMemoryConnection;
+
+/** Client capabilities of a client that speaks MCP Tasks (2025-11-25). */
+export const TASKS_CLIENT = { tasks: { requests: { tools: { call: {} } } } } as const;
 
 /** Builds a server with `defs` on `store` and connects a client to it in memory. */
-export async function connect(
-  defs: AsyncTool<z.ZodObject, unknown>[],
+export function connect(
+  defs: AnyAsyncTool[],
   store: string | Network = "memory",
-  options: Omit<CreateAsyncToolsOptions, "store"> = {},
+  options: Omit<InMemoryOptions, "store"> = {},
 ): Promise<Connected> {
-  const tools = await createAsyncTools({ ...options, store });
-  const server = new McpServer({ name: "test", version: "0.0.0" }, { ...tools.serverOptions() });
-  tools.register(server, ...defs);
-  const client = new Client({ name: "test-client", version: "0.0.0" });
-  const [clientTransport, serverTransport] = InMemoryTransport.createLinkedPair();
-  await Promise.all([server.connect(serverTransport), client.connect(clientTransport)]);
-  return {
-    client,
-    server,
-    tools,
-    call: async (name, args) => (await client.callTool({ name, arguments: args })) as CallToolResult,
-    async [Symbol.asyncDispose]() {
-      await client.close();
-      await server.close();
-      await tools.close();
-    },
-  };
+  return connectInMemory(defs, { ...options, store });
 }
 
 /** The structuredContent of a successful tool result (fails the test on an error result). */
@@ -74,7 +47,7 @@ export function gate<T = void>(): { promise: Promise<T>; open: (value: T) => voi
 export function autoClosing(): (...args: Parameters<typeof connect>) => Promise<Connected> {
   const open: Connected[] = [];
   afterEach(async () => {
-    for (const c of open.splice(0)) await c[Symbol.asyncDispose]();
+    for (const c of open.splice(0)) await c.close();
   });
   return async (...args) => {
     const connected = await connect(...args);

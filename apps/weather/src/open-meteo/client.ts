@@ -40,11 +40,17 @@ export class UpstreamError extends Error {
   readonly status?: number;
   /** Whether the same request may succeed later. */
   readonly retryable: boolean;
+  /** How long Open-Meteo asked us to wait (`Retry-After` of a 429 or 503), in ms. */
+  readonly retryAfterMs?: number;
 
-  constructor(message: string, options: { retryable: boolean; status?: number; cause?: unknown }) {
+  constructor(
+    message: string,
+    options: { retryable: boolean; status?: number; retryAfterMs?: number; cause?: unknown },
+  ) {
     super(message, "cause" in options ? { cause: options.cause } : undefined);
     this.retryable = options.retryable;
     if (options.status !== undefined) this.status = options.status;
+    if (options.retryAfterMs !== undefined) this.retryAfterMs = options.retryAfterMs;
   }
 }
 
@@ -93,9 +99,11 @@ export async function fetchMonth(
 
   let status: number;
   let text: string;
+  let retryAfter: string | null = null;
   try {
     const response = await fetchFn(url, { signal, headers: { accept: "application/json" } });
     status = response.status;
+    retryAfter = response.headers.get("retry-after");
     text = await response.text();
   } catch (error) {
     if (options.signal?.aborted) throw options.signal.reason;
@@ -111,7 +119,7 @@ export async function fetchMonth(
     });
   }
 
-  if (status < 200 || status > 299) throw statusError(status, text);
+  if (status < 200 || status > 299) throw statusError(status, text, retryAfterMsOf(retryAfter));
 
   let body: unknown;
   try {
@@ -137,12 +145,23 @@ export async function fetchMonth(
   return parsed.data;
 }
 
-function statusError(status: number, text: string): UpstreamError {
+/** `Retry-After` as delay-seconds or an HTTP date, in ms from now; `undefined` when absent or unreadable. */
+export function retryAfterMsOf(header: string | null, now = Date.now()): number | undefined {
+  if (header === null || header.trim() === "") return undefined;
+  const value = header.trim();
+  if (/^\d+$/.test(value)) return Number(value) * 1000;
+  const at = Date.parse(value);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+}
+
+function statusError(status: number, text: string, retryAfterMs?: number): UpstreamError {
   const reason = errorReason(text);
+  const wait = retryAfterMs === undefined ? {} : { retryAfterMs };
   if (status === 429) {
     return new UpstreamError(`Open-Meteo is rate limiting requests (429): ${reason}`, {
       retryable: true,
       status,
+      ...wait,
     });
   }
   // 408 is the server's own timeout, as retryable as ours.
@@ -152,7 +171,11 @@ function statusError(status: number, text: string): UpstreamError {
       status,
     });
   }
-  return new UpstreamError(`Open-Meteo failed (${status}): ${reason}`, { retryable: true, status });
+  return new UpstreamError(`Open-Meteo failed (${status}): ${reason}`, {
+    retryable: true,
+    status,
+    ...(status === 503 ? wait : {}),
+  });
 }
 
 /** Open-Meteo's `{"error": true, "reason": "..."}`, or the start of whatever else it sent. */

@@ -2,8 +2,8 @@ import { createServer } from "node:net";
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
-import { createAsyncTools } from "../create-async-tools.ts";
 import { AsyncToolsError } from "../errors.ts";
+import { createAsyncTools } from "../runtime/runtime.ts";
 import { defaultStorePath, parseStore } from "./select.ts";
 
 describe("choosing a store", () => {
@@ -47,7 +47,7 @@ describe("choosing a store", () => {
   it("fails fast and clearly when a Resonate Server does not answer", async () => {
     const port = await freePort();
     const began = Date.now();
-    const attempt = createAsyncTools({ store: `http://127.0.0.1:${port}` });
+    const attempt = createAsyncTools({ store: `http://127.0.0.1:${port}`, tools: [] });
     await expect(attempt).rejects.toMatchObject({ code: "STORE_UNREACHABLE" });
     await expect(attempt).rejects.toThrow(`127.0.0.1:${port}`);
     expect(Date.now() - began).toBeLessThan(6000);
@@ -55,7 +55,7 @@ describe("choosing a store", () => {
 
   it("fails fast and clearly when Postgres cannot be used", async () => {
     const port = await freePort();
-    const attempt = createAsyncTools({ store: `postgres://u:secret@127.0.0.1:${port}/resonate` });
+    const attempt = createAsyncTools({ store: `postgres://u:secret@127.0.0.1:${port}/resonate`, tools: [] });
     await expect(attempt).rejects.toMatchObject({ code: "STORE_UNREACHABLE" });
     await expect(attempt).rejects.not.toThrow(/secret/);
   });

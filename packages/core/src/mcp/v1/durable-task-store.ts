@@ -5,9 +5,9 @@
  */
 import type { CreateTaskOptions, TaskStore } from "@modelcontextprotocol/sdk/experimental/tasks";
 import { type CallToolResult, ErrorCode, McpError, type Task } from "@modelcontextprotocol/sdk/types.js";
-import type { JobEngine } from "../jobs.ts";
-import type { JobMeta } from "../store/job-meta.ts";
-import { isFinished, type TaskTiming, taskOf, toolResultOf } from "./job-task.ts";
+import { DEFAULTS } from "../../defaults.ts";
+import type { JobEngine } from "../../runtime/job-engine.ts";
+import { isFinished, taskOf, toolResultOf } from "../tasks/job-task.ts";
 
 /** The key of `CreateTaskOptions.context` that names the job a new task is. */
 export const JOB_ID_CONTEXT = "async-tools:job-id";
@@ -16,14 +16,14 @@ export const JOB_ID_CONTEXT = "async-tools:job-id";
 export interface DurableTaskStoreOptions {
   /** How long finished jobs are kept, reported to clients as each task's `ttl`. */
   retentionMs: number;
-  /** Suggested wait between two polls of a task. Default 1000 ms. */
+  /** Suggested wait between two polls of a task. Default 1 s. */
   pollIntervalMs?: number;
   /** Tasks per `tasks/list` page. Default 50. */
   pageSize?: number;
 }
 
 /**
- * Tasks over the jobs of one {@link JobEngine}, for the definitions that keep Tasks on (`tasks: true`).
+ * Tasks over the jobs of one runtime, for the definitions that keep their task tool (`toolNames.task`).
  *
  * Tasks are not bound to a session, unlike the SDK's in-memory store: a job outlives its session (and the
  * process), can be joined by anyone with the same arguments, and is already readable by ID through the
@@ -32,18 +32,17 @@ export interface DurableTaskStoreOptions {
  */
 export class DurableTaskStore implements TaskStore {
   private readonly engine: JobEngine;
-  private readonly meta: JobMeta;
-  private readonly timing: TaskTiming;
+  private readonly ttl: number | null;
+  private readonly pollInterval: number;
   private readonly pageSize: number;
+  /** The name a plain client calls to run a tool's job again, per definition (its start tool). */
+  readonly callNames = new Map<string, string>();
 
-  constructor(engine: JobEngine, meta: JobMeta, options: DurableTaskStoreOptions) {
+  constructor(engine: JobEngine, options: DurableTaskStoreOptions) {
     this.engine = engine;
-    this.meta = meta;
-    this.timing = {
-      ttl: Number.isFinite(options.retentionMs) ? options.retentionMs : null,
-      pollInterval: options.pollIntervalMs ?? 1000,
-    };
-    this.pageSize = options.pageSize ?? 50;
+    this.ttl = Number.isFinite(options.retentionMs) ? options.retentionMs : null;
+    this.pollInterval = options.pollIntervalMs ?? DEFAULTS.taskPollIntervalMs;
+    this.pageSize = options.pageSize ?? DEFAULTS.taskPageSize;
   }
 
   /**
@@ -66,7 +65,8 @@ export class DurableTaskStore implements TaskStore {
   async getTask(taskId: string): Promise<Task | null> {
     const snapshot = await this.engine.snapshot(taskId);
     if (!this.exposes(snapshot.tool)) return null;
-    return taskOf(snapshot, this.timing) ?? null;
+    const task = taskOf(snapshot);
+    return task === undefined ? null : { ...task, ttl: this.ttl, pollInterval: this.pollInterval };
   }
 
   /** Never needed: a job stores its own result in its durable promise. */
@@ -79,7 +79,7 @@ export class DurableTaskStore implements TaskStore {
   async getTaskResult(taskId: string): Promise<CallToolResult> {
     const snapshot = await this.engine.snapshot(taskId, true);
     const tool = snapshot.tool === undefined ? undefined : this.engine.definition(snapshot.tool);
-    if (tool === undefined || !tool.tasks || taskOf(snapshot, this.timing) === undefined) {
+    if (tool === undefined || !this.exposes(tool.name) || taskOf(snapshot) === undefined) {
       throw new McpError(ErrorCode.InvalidParams, `Task not found: ${taskId}`);
     }
     if (!isFinished(snapshot.status)) {
@@ -88,7 +88,7 @@ export class DurableTaskStore implements TaskStore {
         `Task ${taskId} is still working; its result is not ready.`,
       );
     }
-    return toolResultOf(snapshot, tool);
+    return toolResultOf(snapshot, tool, this.callNames.get(tool.name) ?? tool.name) as CallToolResult;
   }
 
   /** Cancels the job on `cancelled`; any other status is the job's own to set. */
@@ -116,14 +116,14 @@ export class DurableTaskStore implements TaskStore {
     const tasks: Task[] = [];
     // Rows of other tools and of expired jobs are skipped, so one page may take several reads.
     while (tasks.length < this.pageSize) {
-      const page = this.meta.list({
+      const page = await this.engine.list({
         ...(after === undefined ? {} : { cursor: after }),
         limit: this.pageSize - tasks.length,
       });
-      const found = await Promise.all(
-        page.rows.filter((row) => this.exposes(row.tool)).map((row) => this.getTask(row.id)),
-      );
-      for (const task of found) if (task !== null) tasks.push(task);
+      for (const job of page.jobs) {
+        const task = this.exposes(job.tool) ? taskOf(job) : undefined;
+        if (task !== undefined) tasks.push({ ...task, ttl: this.ttl, pollInterval: this.pollInterval });
+      }
       after = page.next;
       if (after === undefined) break;
     }
@@ -131,6 +131,6 @@ export class DurableTaskStore implements TaskStore {
   }
 
   private exposes(tool: string | undefined): boolean {
-    return tool !== undefined && this.engine.definition(tool)?.tasks === true;
+    return tool !== undefined && this.engine.definition(tool)?.toolNames.task !== false;
   }
 }

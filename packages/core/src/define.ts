@@ -1,11 +1,13 @@
 /**
  * The definition of an async tool: its input schema, its durable function, the names of its MCP tools and its
- * policies (retry, timeout, how long `await` may block). A definition holds no state; `createAsyncTools` runs it.
+ * policies (retry, timeout, concurrency, how long `await` may block). A definition holds no state; the runtime
+ * made by `createAsyncTools` runs it.
  */
 import type { Context } from "@resonatehq/sdk/async";
 import type { z } from "zod";
+import { DEFAULTS } from "./defaults.ts";
 import { AsyncToolsError } from "./errors.ts";
-import { sanitizeIdPart } from "./job-id.ts";
+import { defaultJobId, sanitizeIdPart } from "./runtime/job-id.ts";
 
 /** How a failing step is retried before its job is marked failed. */
 export interface RetryOptions {
@@ -26,12 +28,13 @@ export interface RetryOptions {
 export interface JobContext {
   /** The job's ID, as the model sees it. */
   readonly jobId: string;
-  /** Aborted when the job is cancelled through the cancel tool (in this process). */
+  /** Aborted when the job is cancelled (in this process). */
   readonly signal: AbortSignal;
   /**
    * Runs `fn` as a durable step. A step that finished is never run again: after a crash, replay takes its
-   * stored result. A step that throws is retried with the tool's retry policy, unless it throws
-   * {@link PermanentError}. Its result must be JSON-serializable.
+   * stored result. A step that throws is retried with the tool's retry policy, after the delay a
+   * {@link RetryableError} asks for, unless it throws {@link PermanentError}. Its result must be
+   * JSON-serializable.
    */
   run<T>(name: string, fn: () => T | Promise<T>): PromiseLike<Awaited<T>>;
   /** Sleeps durably: a restart during the sleep does not start it over. */
@@ -41,13 +44,18 @@ export interface JobContext {
    * after a restart still shows it. `fraction` is clamped to [0, 1].
    */
   progress(fraction: number, message?: string): void;
-  /** The underlying Resonate context, for `rpc`, `promise` and the rest of Resonate's API. */
+  /**
+   * Escape hatch: the Resonate context of this job (`@resonatehq/sdk` 0.11.5, pinned exactly), for `rpc`,
+   * `promise` and the rest of Resonate's API. Code that uses it is tied to that SDK version; everything else
+   * in this interface is ours and stays stable across Resonate upgrades.
+   */
   readonly resonate: Context;
 }
 
 /**
- * Names of the MCP tools a definition is exposed as. `cancel: false` leaves the cancel tool out; `task` names
- * the task-capable tool for clients with MCP Tasks (default: the definition's name), `false` leaves it out.
+ * Names of the MCP tools a definition is exposed as. `cancel: false` leaves the cancel tool out. `task` names
+ * the task-capable tool for clients with MCP Tasks (default: the definition's name); `false` leaves it out.
+ * With shared job tools (`jobTools: "shared"` when registering), `probe`, `await` and `cancel` are unused.
  */
 export interface ToolNames {
   start?: string;
@@ -70,27 +78,30 @@ export interface AsyncToolOptions<I extends z.ZodObject, O> {
   /** The durable function. Put side effects and flaky calls in `ctx.run` steps. */
   run: (ctx: JobContext, input: z.output<I>) => Promise<O>;
   /** Tool names. Default `start_<name>`, `probe_<name>`, `await_<name>`, `cancel_<name>`, task tool `<name>`. */
-  tools?: ToolNames;
+  toolNames?: ToolNames;
   /** Name of the ID field in tool arguments and results, singular. Default `job_id` (lists: `job_ids`). */
   idField?: string;
   /** Overrides the default job ID (name + hash of the canonical input). Prefixed with `name-`. */
   jobId?: (input: z.output<I>) => string;
   /** Retry policy of steps. Default: 5 attempts, exponential backoff from 1 s. `false`: one attempt. */
   retry?: RetryOptions | false;
-  /** A job still running after this long is failed as timed out. Default one hour. */
+  /** A job still running after this long (ms) is failed as timed out. Default one hour. */
   timeoutMs?: number;
-  /** Bounds of the await tool's blocking, in seconds. Default 45, at most 50 (below common client timeouts). */
-  await?: { defaultSeconds?: number; maxSeconds?: number };
   /**
-   * Also expose the job as a task-capable tool (named `tools.task`, default `<name>`) for clients that speak
-   * MCP Tasks; see docs/tasks.md. Default true.
+   * Bounds of the await tool's blocking, in ms. `defaultMs` applies when a call does not say (default 45 s,
+   * or `ASYNC_TOOLS_AWAIT_SECONDS`); `maxMs` caps what a call may ask (default 50 s).
    */
-  tasks?: boolean;
-  /** Version of the durable function, for changing it while old jobs still run. Default 1. */
+  await?: { defaultMs?: number; maxMs?: number };
+  /** Jobs of this tool that run at once in one process; the rest wait as `queued`. Default 10. */
+  concurrency?: number;
+  /**
+   * Version of the durable function. Register several versions of one name to let old jobs finish on the old
+   * code; new jobs run on the highest. See docs/versioning.md. Default 1.
+   */
   version?: number;
 }
 
-/** A validated definition, ready for {@link AsyncTools.register}. */
+/** A validated definition, ready for `createAsyncTools({ tools })`. */
 export interface AsyncTool<I extends z.ZodObject = z.ZodObject, O = unknown> {
   readonly name: string;
   readonly description: string;
@@ -98,20 +109,25 @@ export interface AsyncTool<I extends z.ZodObject = z.ZodObject, O = unknown> {
   readonly output: z.ZodType<O> | undefined;
   readonly run: (ctx: JobContext, input: z.output<I>) => Promise<O>;
   readonly toolNames: {
-    start: string;
-    probe: string;
-    await: string;
-    cancel: string | false;
-    task: string | false;
+    readonly start: string;
+    readonly probe: string;
+    readonly await: string;
+    readonly cancel: string | false;
+    readonly task: string | false;
   };
   readonly idField: string;
   readonly jobId: ((input: z.output<I>) => string) | undefined;
-  readonly retry: Required<RetryOptions>;
+  readonly retry: Readonly<Required<RetryOptions>>;
   readonly timeoutMs: number;
-  readonly awaitSeconds: { default: number; max: number };
-  readonly tasks: boolean;
+  /** `defaultMs` is `undefined` when the definition leaves it to `ASYNC_TOOLS_AWAIT_SECONDS` or 45 s. */
+  readonly await: { readonly defaultMs: number | undefined; readonly maxMs: number };
+  readonly concurrency: number;
   readonly version: number;
 }
+
+/** Any definition, whatever its input and output types. */
+// biome-ignore lint/suspicious/noExplicitAny: the run function's input is contravariant; any definition fits.
+export type AnyAsyncTool = AsyncTool<any, any>;
 
 const NAME = /^[A-Za-z0-9_.-]{1,64}$/;
 
@@ -141,81 +157,86 @@ export const RESERVED_INPUT_FIELDS = ["fresh"] as const;
  */
 export function defineAsyncTool<I extends z.ZodObject, O>(options: AsyncToolOptions<I, O>): AsyncTool<I, O> {
   const { name } = options;
+  const invalid = (why: string) => new AsyncToolsError("INVALID_DEFINITION", `Async tool ${name}: ${why}`);
   if (!NAME.test(name)) {
     throw new AsyncToolsError(
       "INVALID_DEFINITION",
       `Async tool name ${JSON.stringify(name)} must be 1-64 characters of [A-Za-z0-9_.-]: it is part of every job ID.`,
     );
   }
-  if (typeof options.run !== "function") {
-    throw new AsyncToolsError("INVALID_DEFINITION", `Async tool ${name} needs a run(ctx, input) function.`);
-  }
+  if (typeof options.run !== "function") throw invalid("it needs a run(ctx, input) function.");
   const shape = (options.input as { shape?: Record<string, unknown> }).shape;
-  if (shape === undefined) {
-    throw new AsyncToolsError(
-      "INVALID_DEFINITION",
-      `Async tool ${name}: input must be a z.object(...) schema.`,
-    );
-  }
+  if (shape === undefined) throw invalid("input must be a z.object(...) schema.");
   for (const reserved of RESERVED_INPUT_FIELDS) {
     if (reserved in shape) {
-      throw new AsyncToolsError(
-        "INVALID_DEFINITION",
-        `Async tool ${name}: the input field ${JSON.stringify(reserved)} is reserved by the start tool; rename it.`,
-      );
+      throw invalid(`the input field ${JSON.stringify(reserved)} is reserved by the start tool; rename it.`);
     }
   }
   const idField = options.idField ?? "job_id";
-  if (!/^[A-Za-z_][A-Za-z0-9_]{0,40}$/.test(idField)) {
-    throw new AsyncToolsError("INVALID_DEFINITION", `Async tool ${name}: idField must be an identifier.`);
+  if (!/^[A-Za-z_][A-Za-z0-9_]{0,40}$/.test(idField)) throw invalid("idField must be an identifier.");
+  const maxMs = options.await?.maxMs ?? DEFAULTS.awaitMaxMs;
+  const defaultMs = options.await?.defaultMs;
+  if (!(maxMs > 0) || (defaultMs !== undefined && !(defaultMs >= 0))) {
+    throw invalid("await bounds must be positive milliseconds.");
   }
-  const maxSeconds = options.await?.maxSeconds ?? 50;
-  const defaultSeconds = Math.min(options.await?.defaultSeconds ?? 45, maxSeconds);
-  if (!(maxSeconds > 0 && defaultSeconds > 0)) {
-    throw new AsyncToolsError(
-      "INVALID_DEFINITION",
-      `Async tool ${name}: await bounds must be positive seconds.`,
-    );
-  }
+  const concurrency = options.concurrency ?? DEFAULTS.concurrency;
+  if (!(Number.isInteger(concurrency) && concurrency > 0))
+    throw invalid("concurrency must be a positive integer.");
+  const version = options.version ?? 1;
+  if (!(Number.isInteger(version) && version > 0)) throw invalid("version must be a positive integer.");
   const retry = options.retry === false ? { attempts: 1 } : (options.retry ?? {});
-  const tools = options.tools ?? {};
-  const cancel: string | false = tools.cancel === false ? false : (tools.cancel ?? `cancel_${name}`);
-  const task: string | false = options.tasks === false || tools.task === false ? false : (tools.task ?? name);
+  const names = options.toolNames ?? {};
   return Object.freeze({
     name,
     description: options.description,
     input: options.input,
     output: options.output,
     run: options.run,
-    toolNames: {
-      start: tools.start ?? `start_${name}`,
-      probe: tools.probe ?? `probe_${name}`,
-      await: tools.await ?? `await_${name}`,
-      cancel,
-      task,
-    },
+    toolNames: Object.freeze({
+      start: names.start ?? `start_${name}`,
+      probe: names.probe ?? `probe_${name}`,
+      await: names.await ?? `await_${name}`,
+      cancel: names.cancel === false ? false : (names.cancel ?? `cancel_${name}`),
+      task: names.task === false ? false : (names.task ?? name),
+    }),
     idField,
     jobId: options.jobId,
-    retry: {
-      attempts: Math.max(1, Math.floor(retry.attempts ?? 5)),
-      initialDelayMs: retry.initialDelayMs ?? 1000,
-      factor: retry.factor ?? 2,
-      maxDelayMs: retry.maxDelayMs ?? 30_000,
-    },
-    timeoutMs: options.timeoutMs ?? 60 * 60 * 1000,
-    awaitSeconds: { default: defaultSeconds, max: maxSeconds },
-    tasks: task !== false,
-    version: options.version ?? 1,
+    retry: Object.freeze({
+      attempts: Math.max(1, Math.floor(retry.attempts ?? DEFAULTS.retryAttempts)),
+      initialDelayMs: retry.initialDelayMs ?? DEFAULTS.retryInitialDelayMs,
+      factor: retry.factor ?? DEFAULTS.retryFactor,
+      maxDelayMs: retry.maxDelayMs ?? DEFAULTS.retryMaxDelayMs,
+    }),
+    timeoutMs: options.timeoutMs ?? DEFAULTS.jobTimeoutMs,
+    await: Object.freeze({
+      defaultMs: defaultMs === undefined ? undefined : Math.min(defaultMs, maxMs),
+      maxMs,
+    }),
+    concurrency,
+    version,
   });
 }
 
 /** The job ID a definition gives an input (already validated): `name-<hash>` or `name-<jobId(input)>`. */
-export function baseJobIdOf<I extends z.ZodObject>(
-  tool: AsyncTool<I, unknown>,
-  input: z.output<I>,
+export function baseJobIdOf(
+  tool: AnyAsyncTool,
+  input: unknown,
   derive: (toolName: string, input: unknown) => string,
 ): string {
   if (tool.jobId === undefined) return derive(tool.name, input);
   const custom = sanitizeIdPart(String(tool.jobId(input)));
   return `${sanitizeIdPart(tool.name)}-${custom}`;
+}
+
+/**
+ * The job ID `input` gets from `tool` (validated and defaulted first): what `start` would return for it, so a
+ * caller can probe or await a job without starting it.
+ *
+ * @example
+ * ```ts
+ * const id = jobIdOf(slowSquare, { n: 7 }); // "slow_square-…", stable across processes and versions
+ * ```
+ */
+export function jobIdOf<I extends z.ZodObject>(tool: AsyncTool<I, unknown>, input: z.input<I>): string {
+  return baseJobIdOf(tool, tool.input.parse(input), defaultJobId);
 }

@@ -4,10 +4,20 @@ import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { type CallToolResult, CallToolResultSchema, type Task } from "@modelcontextprotocol/sdk/types.js";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { z } from "zod";
-import { autoClosing, type Connected, gate, squareTool, structured } from "../../test/helpers.ts";
-import { createAsyncTools, defineAsyncTool } from "../index.ts";
+import {
+  autoClosing,
+  type Connected,
+  gate,
+  squareTool,
+  structured,
+  TASKS_CLIENT,
+} from "../../../test/helpers.ts";
+import { createAsyncTools, defineAsyncTool } from "../../index.ts";
+import { registerTools } from "./register.ts";
 
-const serve = autoClosing();
+const open = autoClosing();
+const serve = (defs: Parameters<typeof open>[0], store: Parameters<typeof open>[1] = "memory") =>
+  open(defs, store, { clientCapabilities: TASKS_CLIENT });
 afterEach(() => {
   vi.restoreAllMocks();
 });
@@ -58,7 +68,7 @@ describe("the task tool", () => {
     expect(result.structuredContent).toEqual({ square: 49, label: "x" });
   });
 
-  it("refuses a plain call, so a client without Tasks never blocks on it, and starts nothing", async () => {
+  it("answers a plain call with a tool error that points to start and await, and starts nothing", async () => {
     const counter = { runs: 0 };
     const c = await serve([squareTool(counter)]);
     const { tools } = await c.client.listTools();
@@ -71,8 +81,20 @@ describe("the task tool", () => {
       CallToolResultSchema,
     );
     expect(result.isError).toBe(true);
-    expect(JSON.stringify(result.content)).toContain("requires task augmentation");
+    expect(JSON.stringify(result.content)).toContain("Call start_square with the same arguments");
+    expect(JSON.stringify(result.content)).toContain("await_square");
     expect(counter.runs).toBe(0);
+  });
+
+  it("is listed only to clients that declared MCP Tasks", async () => {
+    const plainClient = await open([squareTool({ runs: 0 })]);
+    const { tools } = await plainClient.client.listTools();
+    expect(tools.map((t) => t.name).sort()).toEqual([
+      "await_square",
+      "cancel_square",
+      "probe_square",
+      "start_square",
+    ]);
   });
 
   it("takes its name from tools.task", async () => {
@@ -80,7 +102,7 @@ describe("the task tool", () => {
       name: "named",
       description: "Named task tool",
       input: z.object({}),
-      tools: { task: "run_named" },
+      toolNames: { task: "run_named" },
       run: async () => 1,
     });
     const c = await serve([named]);
@@ -143,7 +165,7 @@ describe("the task tool", () => {
       name: "plain",
       description: "No tasks",
       input: z.object({ n: z.number() }),
-      tasks: false,
+      toolNames: { task: false },
       run: async (_ctx, { n }) => n,
     });
     const c = await serve([plain]);
@@ -177,15 +199,18 @@ describe("a server built without the task store", () => {
       writes.push(String(chunk));
       return true;
     });
-    await using tools = await createAsyncTools({ store: "memory" });
-    const server = new McpServer({ name: "no-tasks", version: "0.0.0" });
     const other = defineAsyncTool({
       name: "other",
       description: "x",
       input: z.object({}),
       run: async () => 1,
     });
-    tools.register(server, squareTool({ runs: 0 }), other);
+    await using runtime = await createAsyncTools({
+      store: "memory",
+      tools: [squareTool({ runs: 0 }), other],
+    });
+    const server = new McpServer({ name: "no-tasks", version: "0.0.0" });
+    registerTools(server, runtime);
     const client = new Client({ name: "test-client", version: "0.0.0" });
     const [clientTransport, serverTransport] = InMemoryTransport.createLinkedPair();
     await Promise.all([server.connect(serverTransport), client.connect(clientTransport)]);

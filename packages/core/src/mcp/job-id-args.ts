@@ -4,11 +4,12 @@
  * expected shape.
  */
 import { z } from "zod";
+import { DEFAULTS } from "../defaults.ts";
 
 const ID_KEYS = ["job_id", "job_name", "jobId", "jobName", "id", "task_id", "taskId", "name"];
 
 /** Most IDs one probe, await or cancel call takes. */
-export const MAX_IDS_PER_CALL = 1000;
+export const MAX_IDS_PER_CALL = DEFAULTS.maxIdsPerCall;
 
 /** The zod schema advertised for a job IDs field: a list of IDs, or one ID, or objects carrying one. */
 export function jobIdsSchema(field: string, example: string) {

@@ -1,24 +1,28 @@
 /**
  * How a durable job reads as an MCP task: its status, status message and timestamps, and the tool result a
- * finished job stands for. Independent of any one Tasks protocol generation, so each can reuse it.
+ * finished job stands for. Independent of the Tasks protocol generation (2025-11-25 `tasks/*` or the
+ * 2026-07-28 extension), so each face reuses it.
  */
-import type { CallToolResult, Task } from "@modelcontextprotocol/sdk/types.js";
-import type { z } from "zod";
-import type { AsyncTool } from "../define-async-tool.ts";
-import type { JobSnapshot, JobStatus } from "../jobs.ts";
+import type { AnyAsyncTool } from "../../define.ts";
+import type { JobSnapshot, JobStatus } from "../../runtime/job-engine.ts";
+import { statusMessageOf } from "../text.ts";
+import { fail, type ToolResult } from "../wire.ts";
 
-type AnyTool = AsyncTool<z.ZodObject, unknown>;
+/** Task statuses shared by both Tasks generations. */
+export type TaskStatus = "working" | "input_required" | "completed" | "failed" | "cancelled";
 
-/** What every task of a store reports besides the job's own state. */
-export interface TaskTiming {
-  /** Milliseconds a finished task stays retrievable; `null` when kept forever. */
-  ttl: number | null;
-  /** Milliseconds a client should wait between two polls. */
-  pollInterval: number;
+/** A job as a task, before a generation adds its own fields (ttl, pollInterval, their names). */
+export interface JobTask {
+  taskId: string;
+  status: TaskStatus;
+  statusMessage?: string;
+  createdAt: string;
+  lastUpdatedAt: string;
 }
 
 /** Job statuses that have a task; `not_found` and `expired` jobs have none. */
-const TASK_STATUS: Partial<Record<JobStatus, Task["status"]>> = {
+const TASK_STATUS: Partial<Record<JobStatus, TaskStatus>> = {
+  queued: "working",
   working: "working",
   completed: "completed",
   failed: "failed",
@@ -31,29 +35,19 @@ export function isFinished(status: JobStatus): boolean {
 }
 
 /** The task a job is, or `undefined` for a job that does not exist (any more). */
-export function taskOf(snapshot: JobSnapshot, timing: TaskTiming): Task | undefined {
+export function taskOf(snapshot: JobSnapshot): JobTask | undefined {
   const status = TASK_STATUS[snapshot.status];
   if (status === undefined) return undefined;
-  const createdAt = snapshot.created_at ?? new Date().toISOString();
-  const task: Task = {
-    taskId: snapshot.job_id,
+  const createdAt = snapshot.createdAt ?? new Date().toISOString();
+  const task: JobTask = {
+    taskId: snapshot.jobId,
     status,
-    ttl: timing.ttl,
     createdAt,
-    lastUpdatedAt: snapshot.completed_at ?? snapshot.progress?.updated_at ?? createdAt,
-    pollInterval: timing.pollInterval,
+    lastUpdatedAt: snapshot.completedAt ?? snapshot.progress?.updatedAt ?? createdAt,
   };
   const message = statusMessageOf(snapshot);
   if (message !== undefined) task.statusMessage = message;
   return task;
-}
-
-function statusMessageOf(snapshot: JobSnapshot): string | undefined {
-  if (snapshot.status !== "working") return snapshot.error;
-  const progress = snapshot.progress;
-  if (progress === undefined) return undefined;
-  const percent = `${Math.round(progress.fraction * 100)}%`;
-  return progress.message ? `${progress.message} (${percent})` : percent;
 }
 
 /**
@@ -61,14 +55,14 @@ function statusMessageOf(snapshot: JobSnapshot): string | undefined {
  * output schema, or an `isError` result that says what happened and how to run it again. `snapshot` must
  * carry the result (`engine.snapshot(id, true)`) and be finished.
  */
-export function toolResultOf(snapshot: JobSnapshot, tool: AnyTool): CallToolResult {
-  const id = snapshot.job_id;
+export function toolResultOf(snapshot: JobSnapshot, tool: AnyAsyncTool, callName: string): ToolResult {
+  const id = snapshot.jobId;
   if (snapshot.status === "failed") {
-    return failure(`Job ${id} failed: ${snapshot.error}. Call ${tool.name} again with fresh: true to retry.`);
+    return fail(`Job ${id} failed: ${snapshot.error}. Call ${callName} again with fresh: true to retry.`);
   }
   if (snapshot.status === "cancelled") {
-    return failure(
-      `Job ${id} was cancelled (${snapshot.error}). Call ${tool.name} again with the same arguments to run it afresh.`,
+    return fail(
+      `Job ${id} was cancelled (${snapshot.error}). Call ${callName} again with the same arguments to run it afresh.`,
     );
   }
   const value = snapshot.result ?? null;
@@ -76,7 +70,7 @@ export function toolResultOf(snapshot: JobSnapshot, tool: AnyTool): CallToolResu
     const checked = tool.output.safeParse(value);
     if (!checked.success) {
       const issues = checked.error.issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`);
-      return failure(
+      return fail(
         `The result of job ${id} does not match the output schema of ${tool.name}: ${issues.join("; ")}`,
       );
     }
@@ -86,10 +80,6 @@ export function toolResultOf(snapshot: JobSnapshot, tool: AnyTool): CallToolResu
     // structuredContent must be an object; other results travel as text only.
     ...(isRecord(value) ? { structuredContent: value } : {}),
   };
-}
-
-function failure(text: string): CallToolResult {
-  return { content: [{ type: "text", text }], isError: true };
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { normalizeJobIds } from "./job-ids.ts";
+import { normalizeJobIds } from "./job-id-args.ts";
 
 const read = (raw: unknown) => normalizeJobIds(raw, "job_ids", "tool-123");
 

@@ -4,10 +4,19 @@ import { join } from "node:path";
 import { CallToolResultSchema, type Task } from "@modelcontextprotocol/sdk/types.js";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
-import { autoClosing, type Connected, connect, gate, structured } from "../../test/helpers.ts";
-import { defineAsyncTool, PermanentError } from "../index.ts";
+import {
+  autoClosing,
+  type Connected,
+  connect,
+  gate,
+  structured,
+  TASKS_CLIENT,
+} from "../../../test/helpers.ts";
+import { defineAsyncTool, PermanentError } from "../../index.ts";
 
-const serve = autoClosing();
+const open = autoClosing();
+const serve = (defs: Parameters<typeof open>[0], store: Parameters<typeof open>[1] = "memory") =>
+  open(defs, store, { clientCapabilities: TASKS_CLIENT });
 
 const DAY = 24 * 60 * 60 * 1000;
 
@@ -142,14 +151,14 @@ describe("tasks/list", () => {
       name: "hidden",
       description: "No tasks",
       input: z.object({ n: z.number() }),
-      tasks: false,
+      toolNames: { task: false },
       run: async () => 0,
     });
     const c = await serve([echo, hidden]);
     const ids: string[] = [];
     for (let n = 0; n < 55; n++) {
-      ids.push((await c.tools.start(echo, { n })).job_id);
-      if (n % 10 === 0) await c.tools.start(hidden, { n });
+      ids.push((await c.runtime.start(echo, { n })).jobId);
+      if (n % 10 === 0) await c.runtime.start(hidden, { n });
     }
     const first = await c.client.experimental.tasks.listTasks();
     expect(first.tasks).toHaveLength(50);
@@ -168,11 +177,11 @@ describe("restarts", () => {
       const store = `sqlite:${join(dir, "jobs.db")}`;
       let taskId: string;
       {
-        await using before = await connect([echo], store);
+        await using before = await connect([echo], store, { clientCapabilities: TASKS_CLIENT });
         taskId = (await createTask(before, "echo", { n: 9 })).taskId;
         await untilTask(before, taskId).toMatchObject({ status: "completed" });
       }
-      await using after = await connect([echo], store);
+      await using after = await connect([echo], store, { clientCapabilities: TASKS_CLIENT });
       expect(await after.client.experimental.tasks.getTask(taskId)).toMatchObject({ status: "completed" });
       const result = await after.client.experimental.tasks.getTaskResult(taskId, CallToolResultSchema);
       expect(result.structuredContent).toEqual({ n: 9 });

@@ -1,0 +1,52 @@
+/**
+ * Every default duration and limit of the library, in one place. docs/configuration.md lists each of them;
+ * a change here is a change there. Durations are milliseconds throughout the TypeScript API.
+ */
+
+const SECOND = 1000;
+const MINUTE = 60 * SECOND;
+const DAY = 24 * 60 * MINUTE;
+
+export const DEFAULTS = {
+  /** Lease of a running task, renewed by heartbeats at half of it; what a shared store waits after a crash. */
+  leaseMs: MINUTE,
+  /** How long a finished job is kept before retention removes it. */
+  retentionMs: 7 * DAY,
+  /** How long a job's metadata row outlives the job, so a probe can say `expired` rather than `not_found`. */
+  metadataGraceMs: 30 * DAY,
+  /** A job still running after this long is failed as timed out. */
+  jobTimeoutMs: 60 * MINUTE,
+  /** Jobs of one async tool that run at once in one process; the others wait, `queued`, in start order. */
+  concurrency: 10,
+  /** Attempts of a failing step, the first one included. */
+  retryAttempts: 5,
+  /** Delay before the first retry of a step; grows by `retryFactor` up to `retryMaxDelayMs`. */
+  retryInitialDelayMs: SECOND,
+  retryFactor: 2,
+  retryMaxDelayMs: 30 * SECOND,
+  /** How long an await blocks when the call does not say; `ASYNC_TOOLS_AWAIT_SECONDS` overrides it. */
+  awaitDefaultMs: 45 * SECOND,
+  /** The most an await call may block, whatever it asks. */
+  awaitMaxMs: 50 * SECOND,
+  /** How often an await with a progress token looks for new progress. */
+  progressTickMs: 250,
+  /** Longest silence between two progress notifications of an await. */
+  progressKeepAliveMs: 2 * SECOND,
+  /** Suggested wait between two polls of a task. */
+  taskPollIntervalMs: SECOND,
+  /** Tasks per `tasks/list` page. */
+  taskPageSize: 50,
+  /** Most job IDs one probe, await or cancel call takes. */
+  maxIdsPerCall: 1000,
+  /** Most fresh runs of one input (`<id>.r2`, `.r3`, …). */
+  maxRuns: 1000,
+  /** How often a task whose execution failed on a store error is offered back to the store. */
+  strandedRetryMs: SECOND,
+  /** Longest progress or status message kept, in characters. */
+  maxMessageChars: 500,
+} as const;
+
+export const DEFAULTS_STDIO = {
+  /** Longest stdio line accepted (bytes); below the 10 MiB past which the SDK's stdio transport goes deaf. */
+  maxLineBytes: 8 * 1024 * 1024,
+} as const;

@@ -1,0 +1,128 @@
+/**
+ * Everything a model reads about jobs: tool descriptions, one-line job states, and what to call next. Kept
+ * in one file so both SDK generations say exactly the same.
+ */
+import type { JobSnapshot } from "../runtime/job-engine.ts";
+
+/** The names a set of job tools is reached by, and the ID field they use. */
+export interface JobToolNames {
+  start: string;
+  probe: string;
+  await: string;
+  cancel: string | false;
+  idField: string;
+}
+
+export function idsFieldOf(idField: string): string {
+  return `${idField}s`;
+}
+
+/** A sentence-ending form of a definition's description. */
+export function sentence(text: string): string {
+  return text.replace(/\.?\s*$/, ".");
+}
+
+/** A job's state in one line, e.g. `weather-3f2a…: working 40% (fetching)`. */
+export function describeLine(s: JobSnapshot): string {
+  let line = `${s.jobId}: ${s.status}`;
+  if (s.status === "queued" && s.queuePosition !== undefined) line += ` (place ${s.queuePosition})`;
+  if (s.status === "working" && s.progress) {
+    line += ` ${Math.round(s.progress.fraction * 100)}%`;
+    if (s.progress.message) line += ` (${s.progress.message})`;
+  }
+  if (s.retrying) line += ` - ${retryLine(s.retrying)}`;
+  if (s.error && s.status !== "working" && s.status !== "queued") line += ` - ${s.error}`;
+  return line;
+}
+
+/** "retrying step 'fetch' (attempt 3 of 5): 503 Service Unavailable" */
+export function retryLine(r: NonNullable<JobSnapshot["retrying"]>): string {
+  return `retrying step '${r.step}' (attempt ${r.attempt + 1} of ${r.attempts}): ${r.error}`;
+}
+
+/** What a task's status message says for an unfinished job. */
+export function statusMessageOf(s: JobSnapshot): string | undefined {
+  if (s.status === "queued")
+    return `queued${s.queuePosition === undefined ? "" : ` (place ${s.queuePosition})`}`;
+  if (s.status !== "working") return s.error;
+  if (s.retrying) return retryLine(s.retrying);
+  const progress = s.progress;
+  if (progress === undefined) return undefined;
+  const percent = `${Math.round(progress.fraction * 100)}%`;
+  return progress.message ? `${progress.message} (${percent})` : percent;
+}
+
+export function startDescription(description: string, n: JobToolNames, awaitSeconds: number): string {
+  const ids = idsFieldOf(n.idField);
+  const cancelHint = n.cancel ? `, or ${n.cancel} to stop it` : "";
+  return (
+    `${sentence(description)} Runs in the background: returns a ${n.idField} at once. ` +
+    `The same arguments always give the same ${n.idField} and never run the work twice, so retrying is safe. ` +
+    `Next: call ${n.await} with ${ids} to wait for results (it returns within about ${awaitSeconds} s; call it ` +
+    `again for jobs still working), or ${n.probe} to check progress without waiting${cancelHint}. To do several ` +
+    "at once, start them all first, then await them together."
+  );
+}
+
+export function probeDescription(startedBy: string, n: JobToolNames): string {
+  return (
+    `Checks jobs started by ${startedBy} without waiting: for each ${n.idField}, its status (queued, working, ` +
+    `completed, failed, cancelled, not_found, expired), progress and error. Results are not included: call ` +
+    `${n.await} to collect them. Takes up to 1000 ${idsFieldOf(n.idField)} at once.`
+  );
+}
+
+export function awaitDescription(
+  startedBy: string,
+  n: JobToolNames,
+  defaultSeconds: number,
+  maxSeconds: number,
+) {
+  return (
+    `Waits for jobs started by ${startedBy} and returns their results. Blocks until all are done or ` +
+    `timeout_seconds pass (default ${defaultSeconds}, at most ${maxSeconds}), then returns what is done and lists ` +
+    `the jobs still unfinished in still_working: call ${n.await} again for those. Unfinished jobs are not an error.`
+  );
+}
+
+export function cancelDescription(startedBy: string): string {
+  return (
+    `Cancels jobs started by ${startedBy} that are still unfinished; finished jobs are left as they are. ` +
+    "A later start with the same arguments starts a fresh run."
+  );
+}
+
+export function taskDescription(description: string, n: JobToolNames): string {
+  return (
+    `${sentence(description)} Only for clients that support MCP Tasks: call it task-augmented to get a task at ` +
+    `once. Without Tasks, call ${n.start} and then ${n.await}. The same arguments always give the same job, ` +
+    `shared with ${n.start}, and never run the work twice: the task ID is the ${n.idField} that ${n.probe} and ` +
+    `${n.await} take.`
+  );
+}
+
+/** The error a plain (non-task) call of a task tool gets. */
+export function plainTaskCallError(tool: string, n: JobToolNames): string {
+  return (
+    `${tool} runs only as an MCP task, and this call did not ask for one. Call ${n.start} with the same ` +
+    `arguments to start the job, then ${n.await} with the ${n.idField} it returns.`
+  );
+}
+
+export function startedText(
+  s: JobSnapshot,
+  created: boolean,
+  n: JobToolNames,
+): { text: string; next: string } {
+  const ids = idsFieldOf(n.idField);
+  const unfinished = s.status === "working" || s.status === "queued";
+  const next = unfinished
+    ? `Call ${n.await} with {"${ids}": ["${s.jobId}"]} to get the result.`
+    : `Call ${n.await} with {"${ids}": ["${s.jobId}"]} to read it` +
+      (s.status === "completed" ? "." : ", or start again with fresh: true to retry.");
+  const state = s.status === "queued" ? `queued, place ${s.queuePosition ?? "?"}` : s.status;
+  const text = created
+    ? `Started job ${s.jobId} (${state}). ${next}`
+    : `Job ${s.jobId} already exists for these arguments (${state}); no new work started. ${next}`;
+  return { text, next };
+}

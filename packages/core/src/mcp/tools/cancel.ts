@@ -1,0 +1,29 @@
+/** The cancel tool: cancels unfinished jobs; finished ones stay as they are. */
+import { z } from "zod";
+import { jobIdsSchema } from "../job-id-args.ts";
+import { cancelDescription, describeLine, idsFieldOf } from "../text.ts";
+import { jobSchema, ok, toWire } from "../wire.ts";
+import { readIds } from "./read-ids.ts";
+import type { JobToolScope, ToolSpec } from "./spec.ts";
+
+export function cancelTool(scope: JobToolScope, name: string): ToolSpec {
+  const { names, engine } = scope;
+  const idsField = idsFieldOf(names.idField);
+  const example = `${scope.tools[0]?.name ?? "job"}-3f2a9c1e0b7d4a55`;
+  return {
+    name,
+    title: `Cancel: ${scope.tools.length === 1 ? scope.tools[0]?.name : "jobs"}`,
+    description: cancelDescription(scope.startedBy),
+    inputSchema: z.object({ [idsField]: jobIdsSchema(idsField, example) }),
+    outputSchema: z.object({ jobs: z.array(jobSchema(names.idField)) }),
+    annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false },
+    async handler(args) {
+      const read = await readIds(args[idsField], scope);
+      if ("error" in read) return read.error;
+      const snapshots = await Promise.all(read.ids.map((id) => engine.cancel(id)));
+      return ok(snapshots.map(describeLine).join("\n"), {
+        jobs: snapshots.map((s) => toWire(s, names.idField)),
+      });
+    },
+  };
+}

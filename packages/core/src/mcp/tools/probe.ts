@@ -1,0 +1,34 @@
+/** The probe tool: the state of one or many jobs, never blocking, never carrying results. */
+import { z } from "zod";
+import { jobIdsSchema } from "../job-id-args.ts";
+import { describeLine, idsFieldOf, probeDescription } from "../text.ts";
+import { jobSchema, ok, toWire } from "../wire.ts";
+import { readIds } from "./read-ids.ts";
+import type { JobToolScope, ToolSpec } from "./spec.ts";
+
+export function probeTool(scope: JobToolScope): ToolSpec {
+  const { names } = scope;
+  const idsField = idsFieldOf(names.idField);
+  const example = `${scope.tools[0]?.name ?? "job"}-3f2a9c1e0b7d4a55`;
+  return {
+    name: names.probe,
+    title: `Probe: ${scope.tools.length === 1 ? scope.tools[0]?.name : "jobs"}`,
+    description: probeDescription(scope.startedBy, names),
+    inputSchema: z.object({ [idsField]: jobIdsSchema(idsField, example) }),
+    outputSchema: z.object({ jobs: z.array(jobSchema(names.idField)) }),
+    annotations: { readOnlyHint: true, openWorldHint: false },
+    async handler(args) {
+      const read = await readIds(args[idsField], scope);
+      if ("error" in read) return read.error;
+      const { snapshots } = read;
+      const done = snapshots.filter((s) => s.status === "completed").length;
+      const hint = done > 0 ? ` Call ${names.await} to collect results.` : "";
+      return ok(
+        `${done} of ${snapshots.length} completed.${hint}\n${snapshots.map(describeLine).join("\n")}`,
+        {
+          jobs: snapshots.map((s) => toWire(s, names.idField)),
+        },
+      );
+    },
+  };
+}

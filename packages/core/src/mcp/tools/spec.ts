@@ -1,0 +1,53 @@
+/**
+ * A tool as both MCP SDK generations can register it: name, schemas, annotations and a handler that takes
+ * plain arguments and a small call context. The faces (`mcp/v1`, `mcp/v2`) translate it to their SDK.
+ */
+import type { z } from "zod";
+import type { AnyAsyncTool } from "../../define.ts";
+import type { JobEngine } from "../../runtime/job-engine.ts";
+import type { JobToolNames } from "../text.ts";
+import type { ToolResult } from "../wire.ts";
+
+/** A progress notification's payload, as MCP defines it. */
+export interface ProgressUpdate {
+  progress: number;
+  total?: number;
+  message?: string;
+}
+
+/** What a handler knows about the call it answers. */
+export interface CallContext {
+  /** Aborts when the client cancels the call or the connection ends. */
+  signal: AbortSignal;
+  /** Sends a progress notification; present only when the client asked for progress. */
+  progress?: (update: ProgressUpdate) => void;
+}
+
+/** Hints about a tool's behaviour, as MCP's `ToolAnnotations`. */
+export interface Annotations {
+  readOnlyHint?: boolean;
+  destructiveHint?: boolean;
+  idempotentHint?: boolean;
+  openWorldHint?: boolean;
+}
+
+/** One tool, independent of the SDK generation. */
+export interface ToolSpec {
+  name: string;
+  title: string;
+  description: string;
+  inputSchema: z.ZodObject;
+  outputSchema?: z.ZodObject;
+  annotations: Annotations;
+  handler(args: Record<string, unknown>, ctx: CallContext): Promise<ToolResult>;
+}
+
+/** What every job tool builder takes: the engine, the names to point at, and the definitions it serves. */
+export interface JobToolScope {
+  engine: JobEngine;
+  names: JobToolNames;
+  /** The definitions whose jobs these tools take; one for per-tool tools, all for shared ones. */
+  tools: readonly AnyAsyncTool[];
+  /** How `start_*` tools are named in text ("start_x" or "a start tool"). */
+  startedBy: string;
+}

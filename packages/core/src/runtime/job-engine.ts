@@ -1,0 +1,472 @@
+/**
+ * The job model over Resonate durable promises: a job is a root durable promise whose ID is the job ID.
+ * Starting, reading, waiting for, cancelling and listing jobs live here, in camelCase TypeScript that knows
+ * nothing of MCP. Per job it adds what promises do not hold: the tool (a promise tag), progress (the job
+ * index), its place in the tool's queue and the step being retried (this process's memory).
+ */
+import { Never } from "@resonatehq/sdk";
+import type { Context, Resonate } from "@resonatehq/sdk/async";
+import type { z } from "zod";
+import { DEFAULTS } from "../defaults.ts";
+import { type AnyAsyncTool, baseJobIdOf, type JobContext } from "../define.ts";
+import { AsyncToolsError } from "../errors.ts";
+import { log } from "../internal/log.ts";
+import type { JobMeta } from "../store/job-meta.ts";
+import { defaultJobId, runId } from "./job-id.ts";
+import type { PromiseClient, PromiseRecord } from "./promise-client.ts";
+import { installExecutionHooks } from "./resonate-internals.ts";
+import { Slots } from "./slots.ts";
+import { errorText, runWithRetries, type StepRetry } from "./step-retry.ts";
+
+/** A job's state. `queued` and `working` are both unfinished; the others are final or unknown. */
+export type JobStatus = "queued" | "working" | "completed" | "failed" | "cancelled" | "not_found" | "expired";
+
+/** What probe and await report about one job; `R` is the result's type. Times are ISO 8601. */
+export interface JobSnapshot<R = unknown> {
+  jobId: string;
+  status: JobStatus;
+  /** The async tool (definition name) the job belongs to. */
+  tool?: string;
+  createdAt?: string;
+  completedAt?: string;
+  /** Latest progress reported by the job's function. */
+  progress?: { fraction: number; message?: string; updatedAt: string };
+  /** For a `queued` job: its 1-based place among the tool's waiting jobs in this process. */
+  queuePosition?: number;
+  /** For a working job whose step failed and will be tried again. */
+  retrying?: { step: string; attempt: number; attempts: number; error: string; nextAttemptAt: string };
+  /** Why the job failed, was cancelled, or cannot be found. Never a stack trace. */
+  error?: string;
+  /** The result, for completed jobs, when asked for. */
+  result?: R;
+}
+
+/** A job that `start` created or joined. */
+export type StartedJob<R = unknown> = JobSnapshot<R> & { created: boolean };
+
+/** Whether a job in `status` may still change. */
+export function isUnfinished(status: JobStatus): boolean {
+  return status === "queued" || status === "working";
+}
+
+/** Options of {@link JobEngine.wait}. */
+export interface WaitOptions {
+  signal?: AbortSignal;
+  /** Called at once and then every `tickMs` while jobs are unfinished, with their current state. */
+  onTick?: (snapshots: JobSnapshot[]) => void;
+  tickMs?: number;
+}
+
+const TOOL_TAG = "async-tools:tool";
+
+/** Runs and observes jobs of registered definitions on one Resonate instance. */
+export class JobEngine {
+  private readonly versions = new Map<string, Map<number, AnyAsyncTool>>();
+  private readonly latest = new Map<string, AnyAsyncTool>();
+  private readonly slots = new Map<string, Slots>();
+  private readonly running = new Map<string, AbortController>();
+  private readonly retrying = new Map<string, StepRetry>();
+  private readonly starting = new Map<string, Promise<JobSnapshot>>();
+  /** Jobs this process is launching right now: their first execution needs no re-validation. */
+  private readonly launching = new Set<string>();
+  /** Tasks whose failed execution this process keeps trying to release (`id@version`). */
+  private readonly releasing = new Set<string>();
+  private stopped = false;
+
+  private readonly resonate: Resonate;
+  private readonly promises: PromiseClient;
+  private readonly meta: JobMeta;
+
+  constructor(resonate: Resonate, promises: PromiseClient, meta: JobMeta) {
+    this.resonate = resonate;
+    this.promises = promises;
+    this.meta = meta;
+    installExecutionHooks(resonate, {
+      unregistered: (func, version) => {
+        const known = this.versions.get(func);
+        if (known === undefined) return undefined;
+        const have = [...known.keys()].sort((a, b) => a - b).join(", ");
+        return (
+          `This job was started by version ${version} of ${func}, which this server no longer runs ` +
+          `(it runs version ${have}). Start it again to run it on the current version.`
+        );
+      },
+      failed: (task, error) => this.releaseUntilTaken(task.id, task.version, error),
+    });
+  }
+
+  /**
+   * Registers the durable function of `tool` with Resonate. Several versions of one name may be registered;
+   * new jobs run on the highest. The same name and version twice throws `DUPLICATE_TOOL`.
+   */
+  define(tool: AnyAsyncTool): void {
+    const versions = this.versions.get(tool.name) ?? new Map<number, AnyAsyncTool>();
+    if (versions.has(tool.version)) {
+      throw new AsyncToolsError(
+        "DUPLICATE_TOOL",
+        `Async tool ${tool.name} (version ${tool.version}) is defined twice. Give each definition its own ` +
+          "name, or a higher version to run new jobs on new code while old jobs finish on the old.",
+      );
+    }
+    versions.set(tool.version, tool);
+    this.versions.set(tool.name, versions);
+    const current = this.latest.get(tool.name);
+    if (current === undefined || current.version < tool.version) this.latest.set(tool.name, tool);
+    if (!this.slots.has(tool.name)) this.slots.set(tool.name, new Slots(tool.concurrency));
+    const engine = this;
+    const durable = async function durable(rctx: Context, input: unknown) {
+      return engine.execute(tool, rctx, input);
+    };
+    this.resonate.register(tool.name, durable, { version: tool.version });
+  }
+
+  /**
+   * Keeps releasing a task whose execution failed until the store takes the release: a store that refused a
+   * write (a full disk) refused the SDK's one release too, and the job would wait for its lease to lapse.
+   * Once the store writes again, the release hands the task out and the job resumes, replaying finished steps.
+   */
+  private releaseUntilTaken(id: string, version: number, error: unknown): void {
+    const key = `${id}@${version}`;
+    if (this.releasing.has(key)) return;
+    this.releasing.add(key);
+    log("warn", "job execution failed; releasing it until the store takes it back", {
+      job: id,
+      error: errorText(error),
+    });
+    const attempt = async () => {
+      if (this.stopped) return;
+      try {
+        const outcome = await this.promises.releaseTask(id, version);
+        this.releasing.delete(key);
+        if (outcome === "released") log("info", "job released for another attempt", { job: id });
+      } catch {
+        setTimeout(() => void attempt(), DEFAULTS.strandedRetryMs).unref();
+      }
+    };
+    setTimeout(() => void attempt(), DEFAULTS.strandedRetryMs).unref();
+  }
+
+  /** Stops background work (releases of failed executions) when the runtime closes. */
+  stop(): void {
+    this.stopped = true;
+  }
+
+  /** The newest definition registered under `name`. */
+  definition(name: string): AnyAsyncTool | undefined {
+    return this.latest.get(name);
+  }
+
+  /** Every newest definition, in registration order. */
+  definitions(): AnyAsyncTool[] {
+    return [...this.latest.values()];
+  }
+
+  private async execute(tool: AnyAsyncTool, rctx: Context, raw: unknown): Promise<unknown> {
+    const id = rctx.id;
+    let input = raw;
+    if (this.launching.delete(id)) {
+      // Launched by this process a moment ago: validated by start.
+    } else {
+      // A resume, after a restart or a takeover: the code may have changed since the job was accepted.
+      const checked = (tool.input as z.ZodObject).safeParse(raw);
+      if (!checked.success) {
+        const issues = checked.error.issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`);
+        const message =
+          `The input of job ${id} no longer matches ${tool.name} version ${tool.version} (${issues.join("; ")}). ` +
+          "Start it again with arguments the current version accepts.";
+        log("warn", "job failed", { job: id, tool: tool.name, error: message });
+        throw new Error(message);
+      }
+      input = checked.data;
+      log("info", "job resumed", { job: id, tool: tool.name });
+    }
+    const controller = new AbortController();
+    this.running.set(id, controller);
+    const began = Date.now();
+    const slots = this.slots.get(tool.name) as Slots;
+    let release: (() => void) | undefined;
+    try {
+      release = await slots.acquire(id, controller.signal);
+      const result = await tool.run(this.jobContext(rctx, tool, controller.signal), input as never);
+      log("info", "job completed", { job: id, tool: tool.name, ms: Date.now() - began });
+      return result;
+    } catch (error) {
+      if (!controller.signal.aborted) {
+        log("warn", "job failed", { job: id, tool: tool.name, error: errorText(error) });
+      }
+      throw error;
+    } finally {
+      release?.();
+      this.retrying.delete(id);
+      if (this.running.get(id) === controller) this.running.delete(id);
+    }
+  }
+
+  private jobContext(rctx: Context, tool: AnyAsyncTool, signal: AbortSignal): JobContext {
+    const meta = this.meta;
+    const retrying = this.retrying;
+    const jobId = rctx.id;
+    const stepOptions = rctx.options({ retryPolicy: new Never() });
+    return {
+      jobId,
+      signal,
+      resonate: rctx,
+      run<T>(name: string, fn: () => T | Promise<T>) {
+        const attempt = async () => {
+          try {
+            return await runWithRetries(name, fn, tool.retry, {
+              signal,
+              onRetry: (retry) => {
+                retrying.set(jobId, retry);
+                log("warn", "step retried", {
+                  job: jobId,
+                  tool: tool.name,
+                  step: name,
+                  attempt: `${retry.attempt}/${retry.attempts}`,
+                  error: retry.error,
+                  nextInMs: retry.nextAttemptAt - Date.now(),
+                });
+              },
+            });
+          } finally {
+            retrying.delete(jobId);
+          }
+        };
+        const step = { [name]: attempt }[name] as () => Promise<T>;
+        return rctx.run(step, stepOptions) as PromiseLike<Awaited<T>>;
+      },
+      sleep(ms: number) {
+        return rctx.sleep(ms);
+      },
+      progress(fraction: number, message?: string) {
+        const clamped = Number.isFinite(fraction) ? Math.min(1, Math.max(0, fraction)) : 0;
+        try {
+          meta.progress(jobId, tool.name, clamped, message?.slice(0, DEFAULTS.maxMessageChars), Date.now());
+        } catch (error) {
+          // Progress is advice, not state: a store that cannot take it must not fail the job.
+          log("warn", "progress not stored", { job: jobId, error });
+        }
+      },
+    };
+  }
+
+  /**
+   * Starts a job for validated `input`, or joins the one the same input already started. A cancelled job is
+   * followed by a fresh run; `fresh` starts a new run even when the last one finished.
+   */
+  async start(tool: AnyAsyncTool, input: unknown, options: { fresh?: boolean } = {}): Promise<StartedJob> {
+    const base = baseJobIdOf(tool, input, defaultJobId);
+    for (let n = 1; n <= DEFAULTS.maxRuns; ) {
+      const id = runId(base, n);
+      const existing = await this.promises.get(id);
+      if (existing !== undefined) {
+        if (existing.state === "rejected_canceled" || options.fresh) {
+          n += 1;
+          continue;
+        }
+        return { ...this.toSnapshot(existing, false), created: false };
+      }
+      // Concurrent starts of one job in this process: the first creates it, the others wait and then join it.
+      const inflight = this.starting.get(id);
+      if (inflight !== undefined) {
+        await inflight.catch(() => undefined);
+        continue;
+      }
+      const creation = this.create(tool, id, input);
+      this.starting.set(id, creation);
+      try {
+        return { ...(await creation), created: true };
+      } finally {
+        this.starting.delete(id);
+      }
+    }
+    throw new Error(`job ${base} has been run ${DEFAULTS.maxRuns} times; refusing to start another`);
+  }
+
+  private async create(tool: AnyAsyncTool, id: string, input: unknown): Promise<JobSnapshot> {
+    const now = Date.now();
+    this.launching.add(id);
+    try {
+      await this.resonate.run(
+        id,
+        tool.name,
+        input,
+        this.resonate.options({
+          timeout: tool.timeoutMs,
+          version: tool.version,
+          retryPolicy: new Never(),
+          tags: { [TOOL_TAG]: tool.name },
+        }),
+      );
+    } catch (error) {
+      this.launching.delete(id);
+      throw error;
+    }
+    // The durable promise is the job; its metadata row comes second and off the answer's path, so a store
+    // that refuses the job (a full disk) leaves nothing behind, and a row that cannot be written costs
+    // listing, never the job.
+    this.meta.recordSoon(id, tool.name, now);
+    log("info", "job started", { job: id, tool: tool.name });
+    const snapshot: JobSnapshot = { jobId: id, status: "working", tool: tool.name, createdAt: iso(now) };
+    const place = this.slots.get(tool.name)?.position(id);
+    if (place !== undefined) Object.assign(snapshot, { status: "queued", queuePosition: place });
+    return snapshot;
+  }
+
+  /** The current state of `id`; with `withResult`, a completed job carries its result. */
+  async snapshot(id: string, withResult = false): Promise<JobSnapshot> {
+    const record = await this.promises.get(id);
+    if (record === undefined) {
+      const row = this.meta.get(id);
+      if (row !== undefined) {
+        return {
+          jobId: id,
+          status: "expired",
+          tool: row.tool,
+          createdAt: iso(row.createdAt),
+          error:
+            "This job finished long ago and its result was removed by the retention policy. Start it again.",
+        };
+      }
+      return { jobId: id, status: "not_found", error: `No job has the ID ${id}.` };
+    }
+    return this.toSnapshot(record, withResult);
+  }
+
+  /**
+   * Waits until every job in `ids` is done or `timeoutMs` elapses, whichever comes first, then reports
+   * each with its result. Never throws for "not yet": unfinished jobs come back `queued` or `working`.
+   */
+  async wait(ids: string[], timeoutMs: number, options: WaitOptions = {}): Promise<JobSnapshot[]> {
+    const snapshots = await Promise.all(ids.map((id) => this.snapshot(id, true)));
+    const pending = snapshots.filter((s) => isUnfinished(s.status)).map((s) => s.jobId);
+    if (pending.length === 0 || timeoutMs <= 0) return snapshots;
+
+    let timer: NodeJS.Timeout | undefined;
+    let ticker: NodeJS.Timeout | undefined;
+    const finished = Promise.all(pending.map((id) => this.settled(id)));
+    const elapsed = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, timeoutMs);
+      options.signal?.addEventListener("abort", () => resolve(), { once: true });
+    });
+    if (options.onTick) {
+      const onTick = options.onTick;
+      onTick(snapshots);
+      ticker = setInterval(() => {
+        void Promise.all(ids.map((id) => this.snapshot(id))).then(onTick, () => undefined);
+      }, options.tickMs ?? DEFAULTS.progressTickMs);
+    }
+    try {
+      await Promise.race([finished, elapsed]);
+    } finally {
+      clearTimeout(timer);
+      clearInterval(ticker);
+    }
+    return Promise.all(ids.map((id) => this.snapshot(id, true)));
+  }
+
+  /** Resolves once `id` is settled (any way), through Resonate's listener mechanism. */
+  private async settled(id: string): Promise<void> {
+    try {
+      const handle = await this.resonate.get(id);
+      await handle.result();
+    } catch {
+      // A rejected, cancelled or timed-out job is settled too.
+    }
+  }
+
+  /** Cancels a job that is still unfinished. A job that already finished is left as it is. */
+  async cancel(id: string, reason = "cancelled by the client"): Promise<JobSnapshot> {
+    const record = await this.promises.get(id);
+    if (record === undefined) return this.snapshot(id);
+    if (record.state === "pending") {
+      await this.promises.cancel(id, reason);
+      this.running.get(id)?.abort(new Error(reason));
+      log("info", "job cancelled", { job: id, tool: record.tags?.[TOOL_TAG] });
+    }
+    return this.snapshot(id);
+  }
+
+  /** Jobs in start order after `cursor` (opaque), optionally of one tool. */
+  async list(options: { tool?: string; cursor?: number; limit: number }): Promise<{
+    jobs: JobSnapshot[];
+    next?: number;
+  }> {
+    const page = this.meta.list(options);
+    const jobs = await Promise.all(page.rows.map((row) => this.snapshot(row.id)));
+    return { jobs, ...(page.next === undefined ? {} : { next: page.next }) };
+  }
+
+  private toSnapshot(record: PromiseRecord, withResult: boolean): JobSnapshot {
+    const tool = record.tags?.[TOOL_TAG];
+    const snapshot: JobSnapshot = { jobId: record.id, status: statusOf(record.state) };
+    if (tool !== undefined) snapshot.tool = tool;
+    if (record.createdAt !== undefined) snapshot.createdAt = iso(record.createdAt);
+    if (record.state !== "pending" && record.settledAt !== undefined)
+      snapshot.completedAt = iso(record.settledAt);
+    const progress = this.meta.get(record.id)?.progress;
+    if (progress !== undefined) {
+      snapshot.progress = {
+        fraction: record.state === "resolved" ? 1 : progress.fraction,
+        ...(progress.message !== undefined ? { message: progress.message } : {}),
+        updatedAt: iso(progress.updatedAt),
+      };
+    }
+    switch (record.state) {
+      case "pending": {
+        const place = tool === undefined ? undefined : this.slots.get(tool)?.position(record.id);
+        if (place !== undefined) {
+          snapshot.status = "queued";
+          snapshot.queuePosition = place;
+        }
+        const retry = this.retrying.get(record.id);
+        if (retry !== undefined) snapshot.retrying = { ...retry, nextAttemptAt: iso(retry.nextAttemptAt) };
+        break;
+      }
+      case "resolved":
+        if (withResult) snapshot.result = this.promises.value(record);
+        break;
+      case "rejected":
+        snapshot.error = errorMessage(this.promises.value(record));
+        break;
+      case "rejected_canceled": {
+        const reason = this.promises.value(record);
+        snapshot.error = typeof reason === "string" && reason !== "" ? reason : "cancelled";
+        break;
+      }
+      case "rejected_timedout": {
+        const seconds = record.createdAt
+          ? Math.round((record.timeoutAt - record.createdAt) / 1000)
+          : undefined;
+        snapshot.error = `The job timed out${seconds ? ` after ${seconds} s` : ""} before it finished.`;
+        break;
+      }
+    }
+    return snapshot;
+  }
+}
+
+function iso(ms: number): string {
+  return new Date(ms).toISOString();
+}
+
+function statusOf(state: PromiseRecord["state"]): JobStatus {
+  switch (state) {
+    case "pending":
+      return "working";
+    case "resolved":
+      return "completed";
+    case "rejected_canceled":
+      return "cancelled";
+    default:
+      return "failed";
+  }
+}
+
+function errorMessage(value: unknown): string {
+  if (value instanceof Error) return value.message || value.name;
+  if (typeof value === "string") return value;
+  if (value && typeof value === "object" && "message" in value) return String(value.message);
+  if (value === undefined) return "The job failed.";
+  return JSON.stringify(value);
+}

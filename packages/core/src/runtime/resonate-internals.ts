@@ -1,0 +1,107 @@
+/**
+ * Every assumption this runtime makes about the private parts of `@resonatehq/sdk` (0.11.5, pinned exactly)
+ * lives here, checked at start so an SDK upgrade that moves them fails loudly in tests.
+ *
+ * 1. Leases. The SDK renews a task's lease with heartbeats only for tasks that reach it through an `execute`
+ *    message (`Core.onMessage`). `Resonate.run`/`beginRun` creates the task already acquired and hands it to
+ *    `Core.executeUntilBlocked` without a heartbeat, so a step longer than the lease (`ttl`) lost it and the
+ *    store gave the task to a second, concurrent attempt. Wrapping `executeUntilBlocked` starts the heartbeat
+ *    for every execution; for tasks that came through `onMessage` the extra start and stop are no-ops, because
+ *    the heartbeat keys tasks by ID and version. Reported upstream: see docs/architecture.md.
+ * 2. Unknown versions. A task whose function version is not registered makes the SDK release it and log
+ *    "is not registered. Will drop." each time the store hands it out again, forever. The wrapper settles such
+ *    a job as failed instead, with a message that names the version, when the runtime says it should.
+ * 3. Failed executions. When the store refuses a write mid-job (a full disk), the SDK gives up the execution
+ *    and tries once to release the task; that release fails too, so the task stays acquired and its job
+ *    stranded until the lease lapses or the process restarts. The wrapper reports every failed execution so
+ *    the runtime can keep releasing the task until the store takes writes again.
+ */
+import type { Resonate } from "@resonatehq/sdk/async";
+
+/** The task shape the SDK's heartbeat tracks. */
+export interface AcquiredTask {
+  id: string;
+  version: number;
+}
+
+/** The decoded root promise the SDK passes to `executeUntilBlocked`. */
+interface RootPromise {
+  id: string;
+  state: string;
+  param?: { data?: { func?: unknown; version?: unknown } };
+}
+
+interface CoreInternals {
+  heartbeat: { start(task: AcquiredTask): void; stop(task: AcquiredTask): void };
+  executeUntilBlocked(task: AcquiredTask, root: RootPromise, ...rest: unknown[]): Promise<unknown>;
+  fulfillTask(
+    task: AcquiredTask,
+    root: RootPromise,
+    done: { kind: "done"; id: string; state: "rejected"; value: unknown; trace: unknown[] },
+  ): Promise<void>;
+  registry: { get(func: string, version?: number): unknown };
+}
+
+/** What the runtime decides about executions the SDK cannot run itself. */
+export interface ExecutionHooks {
+  /**
+   * Called when a pending job names a function version that is not registered. Return a message to fail the
+   * job with it, or `undefined` to leave the job to another process that may have that version.
+   */
+  unregistered(func: string, version: number): string | undefined;
+  /** Called when an execution of `task` threw (the SDK already tried to release it once). */
+  failed(task: AcquiredTask, error: unknown): void;
+}
+
+const PATCHED = Symbol.for("async-tools.execution-hooks");
+
+/** Makes `resonate` heartbeat every task it executes and fail jobs `hooks` says no process can run. */
+export function installExecutionHooks(resonate: Resonate, hooks: ExecutionHooks): void {
+  const core = (resonate as unknown as { core?: CoreInternals & { [PATCHED]?: true } }).core;
+  if (
+    core === undefined ||
+    typeof core.executeUntilBlocked !== "function" ||
+    typeof core.fulfillTask !== "function" ||
+    typeof core.registry?.get !== "function" ||
+    typeof core.heartbeat?.start !== "function" ||
+    typeof core.heartbeat?.stop !== "function"
+  ) {
+    throw new Error(
+      "@resonatehq/sdk changed: Resonate.core.executeUntilBlocked/fulfillTask/heartbeat/registry not found; " +
+        "the runtime cannot hold leases. Use the SDK version @async-tools/core pins.",
+    );
+  }
+  if (core[PATCHED]) return;
+  const execute = core.executeUntilBlocked.bind(core);
+  const { heartbeat } = core;
+  core.executeUntilBlocked = async (task, root, ...rest) => {
+    const data = root.param?.data;
+    if (root.state === "pending" && typeof data?.func === "string") {
+      const version = typeof data.version === "number" ? data.version : 1;
+      if (core.registry.get(data.func, version) === undefined) {
+        const message = hooks.unregistered(data.func, version);
+        if (message !== undefined) {
+          const done = {
+            kind: "done",
+            id: root.id,
+            state: "rejected",
+            value: new Error(message),
+            trace: [] as unknown[],
+          } as const;
+          await core.fulfillTask(task, root, done);
+          return done;
+        }
+      }
+    }
+    heartbeat.start(task);
+    try {
+      return await execute(task, root, ...rest);
+    } catch (error) {
+      hooks.failed(task, error);
+      throw error;
+    } finally {
+      heartbeat.stop(task);
+    }
+  };
+  core[PATCHED] = true;
+}

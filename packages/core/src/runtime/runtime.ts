@@ -1,0 +1,289 @@
+/**
+ * The runtime: one Resonate instance on the chosen store, running a fixed set of async tools. Its lifecycle is
+ * explicit: `createAsyncTools({ tools })` opens the store, registers every definition and starts recovering
+ * interrupted jobs at once, before any client connects; faces (MCP over stdio or HTTP, the CLI) only expose
+ * the jobs; `close()` ends it.
+ */
+import { randomUUID } from "node:crypto";
+import type { Logger, Network } from "@resonatehq/sdk";
+import { Resonate } from "@resonatehq/sdk/async";
+import type { z } from "zod";
+import { DEFAULTS } from "../defaults.ts";
+import type { AnyAsyncTool, AsyncTool } from "../define.ts";
+import { AsyncToolsError } from "../errors.ts";
+import { log } from "../internal/log.ts";
+import { JobMeta } from "../store/job-meta.ts";
+import { type OpenedStore, openStore } from "../store/select.ts";
+import { JobEngine, type JobSnapshot, type StartedJob } from "./job-engine.ts";
+import { PromiseClient } from "./promise-client.ts";
+
+/** Options of {@link createAsyncTools}. */
+export interface CreateAsyncToolsOptions {
+  /**
+   * The async tools this runtime runs, from {@link defineAsyncTool}. Known up front, so jobs interrupted by a
+   * crash resume as soon as the runtime starts. Several versions of one tool may be listed.
+   */
+  tools: readonly AnyAsyncTool[];
+  /** The server's name: names the default store file and appears in logs. Default: none. */
+  name?: string;
+  /**
+   * Where jobs live: `sqlite:<path>` or a path (default: `ASYNC_TOOLS_STORE`, then `RESONATE_URL`, then a
+   * file in the user's data directory), `memory`, `http(s)://…` (a Resonate Server), `postgres://…`
+   * (Resonate's Postgres schema), or a Resonate `Network` object.
+   */
+  store?: string | Network;
+  /** How long finished jobs are kept before they are removed, in ms. Default 7 days. */
+  retentionMs?: number;
+  /** `full` also survives power loss on the embedded store (slower); `normal` survives any process crash. */
+  durability?: "normal" | "full";
+  /** Resonate worker group. Default `default`. */
+  group?: string;
+  /** Lease of a running task in ms, renewed by heartbeats while this process lives. Default 60 s. */
+  leaseMs?: number;
+}
+
+/** Where a runtime's jobs live. */
+export interface StoreInfo {
+  kind: OpenedStore["kind"];
+  /** The store, for people: a file path or a URL without credentials. */
+  description: string;
+  /** Whether jobs survive a restart of this process. */
+  durable: boolean;
+}
+
+/** How long {@link AsyncTools.wait} blocks and what it tells along the way. */
+export interface WaitForJobsOptions {
+  /** Longest wait in ms; unfinished jobs come back `queued` or `working` after it. */
+  timeoutMs: number;
+  signal?: AbortSignal;
+}
+
+/**
+ * A running set of async tools sharing one durable store: start, probe, wait for, cancel and list jobs.
+ * Expose it to MCP clients with `@async-tools/core/mcp-v1` (or another face). Create it with
+ * {@link createAsyncTools}.
+ */
+export interface AsyncTools {
+  /** The server name given to {@link createAsyncTools}, if any. */
+  readonly name: string | undefined;
+  /** Where the jobs live. */
+  readonly store: StoreInfo;
+  /** The newest version of each async tool, in the order given. */
+  readonly tools: readonly AnyAsyncTool[];
+  /** Starts (or joins) the job for `input`, validated with the tool's schema. Never waits for a free slot. */
+  start<I extends z.ZodObject, O>(
+    tool: AsyncTool<I, O>,
+    input: z.input<I>,
+    options?: { fresh?: boolean },
+  ): Promise<StartedJob<O>>;
+  /** The state of each job, without waiting. */
+  probe(ids: readonly string[]): Promise<JobSnapshot[]>;
+  /** Waits up to `timeoutMs` for the jobs to finish; returns each one's state, with results. */
+  wait(ids: readonly string[], options: WaitForJobsOptions): Promise<JobSnapshot[]>;
+  /** Waits up to `timeoutMs` for one job of `tool`; a completed job's `result` has the type `run` returns. */
+  waitFor<I extends z.ZodObject, O>(
+    tool: AsyncTool<I, O>,
+    id: string,
+    timeoutMs: number,
+  ): Promise<JobSnapshot<O>>;
+  /** Cancels a job that is still unfinished; a finished job is left as it is. */
+  cancel(id: string, reason?: string): Promise<JobSnapshot>;
+  /** Jobs in start order, a page at a time; pass `next` back as `cursor` for the next page. */
+  list(options?: {
+    tool?: string;
+    cursor?: number;
+    limit?: number;
+  }): Promise<{ jobs: JobSnapshot[]; next?: number }>;
+  /** Stops Resonate and closes the store. Unfinished jobs resume at the next start on the same store. */
+  close(): Promise<void>;
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+/** What the faces (MCP, CLI) need beyond the public interface. Not exported from the package root. */
+export interface RuntimeInternals {
+  engine: JobEngine;
+  meta: JobMeta;
+  retentionMs: number;
+  assertOpen(): void;
+}
+
+const internals = new WeakMap<AsyncTools, RuntimeInternals>();
+
+/** The internals of a runtime, for the faces of this package. */
+export function internalsOf(tools: AsyncTools): RuntimeInternals {
+  const found = internals.get(tools);
+  if (found === undefined) {
+    throw new AsyncToolsError("INVALID_DEFINITION", "Expected the runtime that createAsyncTools returned.");
+  }
+  return found;
+}
+
+/** Routes Resonate's logs to stderr; its default logger writes info to stdout, the MCP channel. */
+const resonateLogger: Logger = {
+  debug: (fields, msg) => log("debug", msg, { ...fields, source: "resonate" }),
+  info: (fields, msg) => log("debug", msg, { ...fields, source: "resonate" }),
+  warn: (fields, msg) => log("debug", msg, { ...fields, source: "resonate" }),
+  error: (fields, msg) => log("warn", msg, { ...fields, source: "resonate" }),
+};
+
+/**
+ * Opens the durable store, registers `tools` and starts recovering jobs a crash interrupted. Fails fast, with
+ * an {@link AsyncToolsError}, when the store is malformed, locked by another process, corrupt or unreachable,
+ * or when two definitions share a name and version (`DUPLICATE_TOOL`).
+ *
+ * @example
+ * ```ts
+ * import { createAsyncTools } from "@async-tools/core";
+ *
+ * await using runtime = await createAsyncTools({ name: "reports", tools: [buildReport] });
+ * const job = await runtime.start(buildReport, { year: 2024, month: 1 });
+ * const done = await runtime.waitFor(buildReport, job.jobId, 30_000);
+ * ```
+ */
+export async function createAsyncTools(options: CreateAsyncToolsOptions): Promise<AsyncTools> {
+  const definitions = options?.tools;
+  if (!Array.isArray(definitions)) {
+    throw new AsyncToolsError(
+      "INVALID_DEFINITION",
+      "createAsyncTools needs the async tools it runs: createAsyncTools({ tools: [myTool] }).",
+    );
+  }
+  const pid = randomUUID().replaceAll("-", "");
+  const group = options.group ?? "default";
+  const retentionMs = options.retentionMs ?? DEFAULTS.retentionMs;
+  const opened = await openStore(options.store, {
+    pid,
+    group,
+    logger: resonateLogger,
+    retentionMs,
+    ...(options.durability ? { durability: options.durability } : {}),
+  });
+  const resonate = new Resonate({
+    network: opened.network,
+    pid,
+    group,
+    ttl: options.leaseMs ?? DEFAULTS.leaseMs,
+    logger: resonateLogger,
+  });
+  const meta = new JobMeta(opened.db, opened.description);
+  const engine = new JobEngine(resonate, new PromiseClient(opened.network), meta);
+  try {
+    for (const tool of definitions) engine.define(tool);
+  } catch (error) {
+    await resonate.stop();
+    meta.closeIfPrivate(opened.db !== undefined);
+    throw error;
+  }
+  // A job's metadata outlives the job, so a probe can still say it expired rather than never was.
+  if (Number.isFinite(retentionMs)) meta.pruneBefore(Date.now() - retentionMs - DEFAULTS.metadataGraceMs);
+  log("info", "store opened", { store: opened.description, durable: opened.durable, server: options.name });
+  // Every definition is registered: interrupted jobs can resume now, with or without a client.
+  opened.recover?.();
+  const runtime = new Runtime(options.name, opened, resonate, engine, meta);
+  internals.set(runtime, {
+    engine,
+    meta,
+    retentionMs,
+    assertOpen: () => runtime.assertOpen(),
+  });
+  return runtime;
+}
+
+class Runtime implements AsyncTools {
+  readonly name: string | undefined;
+  readonly store: StoreInfo;
+  private readonly opened: OpenedStore;
+  private readonly resonate: Resonate;
+  private readonly engine: JobEngine;
+  private readonly meta: JobMeta;
+  private closed = false;
+
+  constructor(
+    name: string | undefined,
+    opened: OpenedStore,
+    resonate: Resonate,
+    engine: JobEngine,
+    meta: JobMeta,
+  ) {
+    this.name = name;
+    this.opened = opened;
+    this.resonate = resonate;
+    this.engine = engine;
+    this.meta = meta;
+    this.store = { kind: opened.kind, description: opened.description, durable: opened.durable };
+  }
+
+  get tools(): readonly AnyAsyncTool[] {
+    return this.engine.definitions();
+  }
+
+  async start<I extends z.ZodObject, O>(
+    tool: AsyncTool<I, O>,
+    input: z.input<I>,
+    options: { fresh?: boolean } = {},
+  ): Promise<StartedJob<O>> {
+    this.assertOpen();
+    const known = this.engine.definition(tool.name);
+    if (known === undefined) {
+      throw new AsyncToolsError(
+        "UNKNOWN_TOOL",
+        `Async tool ${tool.name} is not one of this runtime's tools; list it in createAsyncTools({ tools }).`,
+      );
+    }
+    const parsed = known.input.parse(input);
+    return (await this.engine.start(known, parsed, options)) as StartedJob<O>;
+  }
+
+  probe(ids: readonly string[]): Promise<JobSnapshot[]> {
+    this.assertOpen();
+    return Promise.all(ids.map((id) => this.engine.snapshot(id)));
+  }
+
+  wait(ids: readonly string[], options: WaitForJobsOptions): Promise<JobSnapshot[]> {
+    this.assertOpen();
+    return this.engine.wait([...ids], options.timeoutMs, options.signal ? { signal: options.signal } : {});
+  }
+
+  async waitFor<I extends z.ZodObject, O>(
+    tool: AsyncTool<I, O>,
+    id: string,
+    timeoutMs: number,
+  ): Promise<JobSnapshot<O>> {
+    this.assertOpen();
+    const [snapshot] = await this.engine.wait([id], timeoutMs);
+    if (snapshot?.tool !== undefined && snapshot.tool !== tool.name) {
+      throw new AsyncToolsError(
+        "UNKNOWN_TOOL",
+        `Job ${id} belongs to ${snapshot.tool}, not to ${tool.name}.`,
+      );
+    }
+    return snapshot as JobSnapshot<O>;
+  }
+
+  cancel(id: string, reason?: string): Promise<JobSnapshot> {
+    this.assertOpen();
+    return this.engine.cancel(id, reason);
+  }
+
+  list(options: { tool?: string; cursor?: number; limit?: number } = {}) {
+    this.assertOpen();
+    return this.engine.list({ ...options, limit: options.limit ?? DEFAULTS.taskPageSize });
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.engine.stop();
+    this.meta.flushQuietly();
+    await this.resonate.stop();
+    this.meta.closeIfPrivate(this.opened.db !== undefined);
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  assertOpen(): void {
+    if (this.closed) throw new AsyncToolsError("CLOSED", "These async tools were closed; create new ones.");
+  }
+}
