@@ -291,13 +291,19 @@ function checkOldNode(folder: string, coreTgz: string, weatherTgz: string): void
       refused.stderr.includes("needs Node.js 22.18 or later"),
     `on Node ${version}, the bin prints one line naming the Node it needs`,
   );
-  const library = capture(node, ["--input-type=module", "-e", 'await import("@async-tools/core");'], folder);
-  check(
-    library.code === 1 &&
-      library.stderr.trimEnd().split("\n").length === 1 &&
-      library.stderr.includes("@async-tools/core needs Node.js 22.18 or later"),
-    `on Node ${version}, importing @async-tools/core prints one line naming the Node it needs`,
-  );
+  for (const entry of ["@async-tools/core", "@async-tools/core/mcp-v1"]) {
+    const library = capture(
+      node,
+      ["--input-type=module", "-e", `await import(${JSON.stringify(entry)});`],
+      folder,
+    );
+    check(
+      library.code === 1 &&
+        library.stderr.trimEnd().split("\n").length === 1 &&
+        library.stderr.includes("@async-tools/core needs Node.js 22.18 or later"),
+      `on Node ${version}, importing ${entry} prints one line naming the Node it needs`,
+    );
+  }
   // The line's advice, followed with the old Node first on PATH: npx brings Node 24 from the npm registry.
   const oldFirst = cleanEnv({ PATH: `${join(node, "..")}${delimiter}${process.env.PATH ?? ""}` });
   const advised = capture(
