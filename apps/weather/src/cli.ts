@@ -131,7 +131,9 @@ export async function main(argv: readonly string[]): Promise<void> {
 }
 
 function parse(argv: readonly string[]) {
-  return parseArgs({ args: [...argv], options: OPTIONS, strict: true, allowPositionals: false });
+  // `pnpm start -- --http` passes the `--` through; people type it out of npm habit.
+  const args = argv[0] === "--" ? argv.slice(1) : [...argv];
+  return parseArgs({ args, options: OPTIONS, strict: true, allowPositionals: false });
 }
 
 /** node:util's parseArgs throws TypeErrors with an ERR_PARSE_ARGS_* code for unknown or malformed flags. */

@@ -66,8 +66,9 @@ describe("async-tools-weather's flags", () => {
     expect((await cli("-h")).stdout).toBe(stdout);
   });
 
-  it("prints its version and exits 0", async () => {
+  it("prints its version and exits 0, also after the -- that pnpm passes through", async () => {
     expect(await cli("--version")).toEqual({ code: 0, stdout: `${VERSION}\n`, stderr: "" });
+    expect(await cli("--", "--version")).toEqual({ code: 0, stdout: `${VERSION}\n`, stderr: "" });
   });
 
   it.each([
