@@ -119,6 +119,7 @@ function checkCoreConsumer(coreTgz: string): void {
     `import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { createAsyncTools, defineAsyncTool, type JobSnapshot } from "@async-tools/core";
 import { registerTools, serverOptions } from "@async-tools/core/mcp-v1";
+import { connectInMemory } from "@async-tools/core/testing";
 import { z } from "zod";
 
 const double = defineAsyncTool({
@@ -129,14 +130,19 @@ const double = defineAsyncTool({
   run: async (ctx, { n }) => ({ doubled: await ctx.run("double", () => n * 2) }),
 });
 
-const runtime = await createAsyncTools({ name: "consumer", store: "memory", tools: [double] });
-registerTools(new McpServer({ name: "consumer", version: "1.0.0" }, serverOptions(runtime)), runtime);
-const started = await runtime.start(double, { n: 21 });
-const done: JobSnapshot<{ doubled: number }> = await runtime.waitFor(double, started.jobId, 10_000);
-await runtime.close();
-if (done.status !== "completed" || done.result?.doubled !== 42) {
+const tools = await createAsyncTools({ store: "memory", tools: [double] });
+const server = new McpServer({ name: "consumer", version: "1.0.0" }, serverOptions(tools));
+registerTools(server, tools);
+const started = await tools.start(double, { n: 21 });
+const [done]: JobSnapshot[] = await tools.wait([started.jobId], { timeoutMs: 10_000 });
+await tools.close();
+if (done?.status !== "completed" || (done.result as { doubled: number }).doubled !== 42) {
   throw new Error("unexpected result: " + JSON.stringify(done));
 }
+// The testing harness: a real client, in memory, through the MCP tools.
+await using c = await connectInMemory([double]);
+const viaMcp = await c.call("start_double", { n: 1 });
+if (viaMcp.isError) throw new Error("start_double failed: " + JSON.stringify(viaMcp.content));
 console.log("consumer ok:", JSON.stringify(done.result));
 `,
   );

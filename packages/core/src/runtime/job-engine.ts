@@ -127,7 +127,7 @@ export class JobEngine {
    */
   private releaseUntilTaken(id: string, version: number, error: unknown): void {
     const key = `${id}@${version}`;
-    if (this.releasing.has(key)) return;
+    if (this.stopped || this.releasing.has(key)) return;
     this.releasing.add(key);
     log("warn", "job execution failed; releasing it until the store takes it back", {
       job: id,
@@ -191,9 +191,10 @@ export class JobEngine {
       log("info", "job completed", { job: id, tool: tool.name, ms: Date.now() - began });
       return result;
     } catch (error) {
-      if (!controller.signal.aborted) {
+      // A cancelled job is logged by cancel; one cut short by this runtime closing resumes at the next start.
+      if (this.stopped) log("debug", "job interrupted by shutdown", { job: id, tool: tool.name });
+      else if (!controller.signal.aborted)
         log("warn", "job failed", { job: id, tool: tool.name, error: errorText(error) });
-      }
       throw error;
     } finally {
       release?.();
