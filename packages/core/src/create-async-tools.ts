@@ -13,17 +13,23 @@ import { AsyncToolsError } from "./errors.ts";
 import { log } from "./internal/log.ts";
 import { JobEngine, type JobSnapshot } from "./jobs.ts";
 import { registerTools } from "./register.ts";
-import { JobMeta } from "./store/job-meta.ts";
-import { type OpenedStore, openStore } from "./store/select.ts";
+import { openStore } from "./store/select.ts";
+import type { JobIndex, Store } from "./store/store.ts";
 import { DurableTaskStore } from "./tasks/durable-task-store.ts";
 import { registerTaskTools, TASKS_CAPABILITY, taskStoreOf } from "./tasks/register-task-tools.ts";
 
 /** Options of {@link createAsyncTools}. */
 export interface CreateAsyncToolsOptions {
   /**
+   * The server's name, e.g. the McpServer's: the default store is `async-tools/<name>/jobs.db` in the
+   * user's data directory, so different servers keep different stores.
+   */
+  name?: string;
+  /**
    * Where jobs live: `sqlite:<path>` or a path (default: `ASYNC_TOOLS_STORE`, then `RESONATE_URL`, then
-   * `async-tools/jobs.db` in the user's data directory), `memory`, `http(s)://…` (a Resonate Server),
-   * `postgres://…` (Resonate's Postgres schema), or a Resonate `Network` object.
+   * `async-tools/<name>/jobs.db` in the user's data directory), `memory`, `http(s)://…` (a Resonate Server
+   * or `async-tools store serve`), `postgres://…` (Resonate's Postgres schema), or a Resonate `Network`
+   * object. Several processes may open one store file: the first owns it, the others join it.
    */
   store?: string | Network;
   /** How long finished jobs are kept before they are removed. Default 7 days. */
@@ -52,18 +58,18 @@ export interface AsyncToolsServerOptions {
 /** A set of async tools sharing one durable store. Create it with {@link createAsyncTools}. */
 export class AsyncTools {
   /** What store the jobs live in. */
-  readonly store: { kind: OpenedStore["kind"]; description: string; durable: boolean };
+  readonly store: { kind: Store["kind"]; description: string; durable: boolean };
   private readonly resonate: Resonate;
   private readonly engine: JobEngine;
-  private readonly opened: OpenedStore;
-  private readonly meta: JobMeta;
+  private readonly opened: Store;
+  private readonly meta: JobIndex;
   private readonly tasks: DurableTaskStore;
   private recovery: NodeJS.Immediate | undefined;
   private recovered = false;
   private closed = false;
 
   /** @internal Use {@link createAsyncTools}. */
-  constructor(opened: OpenedStore, resonate: Resonate, meta: JobMeta, retentionMs = 7 * DAY) {
+  constructor(opened: Store, resonate: Resonate, meta: JobIndex, retentionMs = 7 * DAY) {
     this.opened = opened;
     this.resonate = resonate;
     this.meta = meta;
@@ -199,9 +205,9 @@ export class AsyncTools {
     if (this.closed) return;
     this.closed = true;
     if (this.recovery) clearImmediate(this.recovery);
-    this.meta.flushQuietly();
+    await this.meta.flush().catch(() => undefined);
     await this.resonate.stop();
-    this.meta.closeIfPrivate(this.opened.db !== undefined);
+    await this.opened.close();
   }
 
   /** {@link AsyncTools.close}, for `await using tools = await createAsyncTools()`. */
@@ -210,11 +216,11 @@ export class AsyncTools {
   }
 
   private scheduleRecovery(): void {
-    if (this.recovered || this.recovery || !this.opened.recover) return;
+    if (this.recovered || this.recovery) return;
     this.recovery = setImmediate(() => {
       this.recovery = undefined;
       this.recovered = true;
-      if (!this.closed) this.opened.recover?.();
+      if (!this.closed) this.opened.recover();
     });
   }
 
@@ -255,6 +261,7 @@ export async function createAsyncTools(options: CreateAsyncToolsOptions = {}): P
     logger: resonateLogger,
     retentionMs,
     ...(options.durability ? { durability: options.durability } : {}),
+    ...(options.name ? { name: options.name } : {}),
   });
   const resonate = new Resonate({
     network: opened.network,
@@ -263,9 +270,10 @@ export async function createAsyncTools(options: CreateAsyncToolsOptions = {}): P
     ttl: options.leaseMs ?? 60_000,
     logger: resonateLogger,
   });
-  const meta = new JobMeta(opened.db, opened.description);
+  const meta = opened.jobs;
   // A job's metadata outlives the job by a month, so a probe can still say it expired rather than never was.
-  if (Number.isFinite(retentionMs)) meta.pruneBefore(Date.now() - retentionMs - 30 * DAY);
-  log("info", "store opened", { store: opened.description, durable: opened.durable });
+  if (Number.isFinite(retentionMs) && opened.role === "owner")
+    await meta.pruneBefore(Date.now() - retentionMs - 30 * DAY);
+  log("info", "store opened", { store: opened.description, durable: opened.durable, role: opened.role });
   return new AsyncTools(opened, resonate, meta, retentionMs);
 }

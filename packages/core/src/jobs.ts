@@ -10,7 +10,7 @@ import { type AsyncTool, baseJobIdOf, type JobContext } from "./define-async-too
 import { PermanentError } from "./errors.ts";
 import { log } from "./internal/log.ts";
 import { defaultJobId, runId } from "./job-id.ts";
-import type { JobMeta } from "./store/job-meta.ts";
+import type { JobIndex } from "./store/store.ts";
 
 /** A job's state, in MCP's task vocabulary where it fits. */
 export type JobStatus = "working" | "completed" | "failed" | "cancelled" | "not_found" | "expired";
@@ -54,9 +54,9 @@ export class JobEngine {
 
   private readonly resonate: Resonate;
   private readonly network: Network;
-  private readonly meta: JobMeta;
+  private readonly meta: JobIndex;
 
-  constructor(resonate: Resonate, network: Network, meta: JobMeta) {
+  constructor(resonate: Resonate, network: Network, meta: JobIndex) {
     this.resonate = resonate;
     this.network = network;
     this.meta = meta;
@@ -138,7 +138,7 @@ export class JobEngine {
           n += 1;
           continue;
         }
-        return { snapshot: this.toSnapshot(existing, false), created: false };
+        return { snapshot: await this.toSnapshot(existing, false), created: false };
       }
       // Concurrent starts of one job in this process: the first creates it, the others wait and then join it.
       const inflight = this.starting.get(id);
@@ -186,7 +186,7 @@ export class JobEngine {
   async snapshot(id: string, withResult = false): Promise<JobSnapshot> {
     const record = await this.read(id);
     if (record === undefined) {
-      const row = this.meta.get(id);
+      const row = await this.meta.get(id);
       if (row !== undefined) {
         return {
           job_id: id,
@@ -277,7 +277,7 @@ export class JobEngine {
     return (res.data as { promise: PromiseRecord }).promise;
   }
 
-  private toSnapshot(record: PromiseRecord, withResult: boolean): JobSnapshot {
+  private async toSnapshot(record: PromiseRecord, withResult: boolean): Promise<JobSnapshot> {
     const tool = record.tags?.[TOOL_TAG];
     const snapshot: JobSnapshot = { job_id: record.id, status: statusOf(record.state) };
     if (tool !== undefined) snapshot.tool = tool;
@@ -285,7 +285,7 @@ export class JobEngine {
     if (record.state !== "pending" && record.settledAt !== undefined) {
       snapshot.completed_at = new Date(record.settledAt).toISOString();
     }
-    const progress = this.meta.get(record.id)?.progress;
+    const progress = (await this.meta.get(record.id))?.progress;
     if (progress !== undefined) {
       snapshot.progress = {
         fraction: record.state === "resolved" ? 1 : progress.fraction,

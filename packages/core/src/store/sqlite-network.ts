@@ -47,6 +47,9 @@ export interface SqliteNetworkOptions {
   lockWaitMs?: number;
 }
 
+/** Where a message goes: its Resonate address (`scheme://uni@group/pid`, `scheme://any@group[/pid]`). */
+export type MessageRoute = (address: string, message: Message) => void;
+
 type PromiseState = "pending" | "resolved" | "rejected" | "rejected_canceled" | "rejected_timedout";
 type TaskState = "pending" | "acquired" | "suspended" | "halted" | "fulfilled";
 
@@ -66,6 +69,8 @@ interface StoredTask {
   id: string;
   state: TaskState;
   version: number;
+  /** The process holding an acquired task. */
+  pid?: string;
   resumes: Set<string>;
 }
 
@@ -198,6 +203,7 @@ export class SqliteNetwork implements Network {
   private readonly executes = new Map<string, { since: number; count: number }>();
   private readonly spinGuard: boolean;
   private readonly lockWaitMs: number;
+  private route: MessageRoute | undefined;
 
   /** Builds the network without touching the file; {@link SqliteNetwork.init} (or {@link SqliteNetwork.open}) opens it. */
   constructor(options: SqliteNetworkOptions) {
@@ -284,15 +290,63 @@ export class SqliteNetwork implements Network {
    * Resumes the work a previous owner of the file left: its leases and retries fall due now, so execution
    * restarts at once instead of after a lease timeout. The file lock proves that owner is dead. Call it once,
    * after every function is registered. Touches only tasks that were in flight when the file was opened and
-   * leaves delayed work (`resonate:delay`) for its time.
+   * leaves delayed work (`resonate:delay`) for its time. `spare` keeps the tasks of processes that may still
+   * live (peers of a shared store), for {@link SqliteNetwork.releaseProcess} once they are known dead.
    */
-  recover(): void {
+  recover(spare?: (pid: string) => boolean): void {
+    this.resume(
+      (task) =>
+        this.orphans.get(task.id) === task.version &&
+        !(task.state === "acquired" && task.pid !== undefined && spare?.(task.pid)),
+    );
+    this.orphans.clear();
+  }
+
+  /**
+   * Resumes at once the tasks `pid` held when it died (its leases fall due now), instead of after their
+   * lease. For a store shared by several processes: only the caller knows a process is gone.
+   */
+  releaseProcess(pid: string): number {
+    this.start();
+    return this.resume((task) => task.state === "acquired" && task.pid === pid);
+  }
+
+  /** The processes holding acquired tasks, for a new owner that must learn which of them still live. */
+  holders(): Set<string> {
+    this.start();
+    const pids = new Set<string>();
+    for (const task of this.server.tasks.values())
+      if (task.state === "acquired" && task.pid !== undefined) pids.add(task.pid);
+    return pids;
+  }
+
+  /**
+   * Sends each message to `route` instead of this process's subscribers: a store served to other processes
+   * delivers by address. {@link SqliteNetwork.deliverLocal} reaches this process's own subscribers.
+   */
+  routeMessages(route: MessageRoute | undefined): void {
+    this.route = route;
+  }
+
+  /** Hands `message` to this process's own subscribers (what the default route does). */
+  deliverLocal(message: Message): void {
+    for (const subscriber of this.subscribers) {
+      try {
+        subscriber(message);
+      } catch (error) {
+        log("error", "a message subscriber threw", { store: this.path, kind: message.kind, error });
+      }
+    }
+  }
+
+  /** Makes the leases and retries of the tasks `pick` selects fall due now, and starts the timeout loop. */
+  private resume(pick: (task: StoredTask) => boolean): number {
     this.start();
     const now = Date.now();
     let resumed = 0;
     for (const timeout of this.server.tTimeouts) {
       const task = this.server.tasks.get(timeout.id);
-      if (task === undefined || this.orphans.get(task.id) !== task.version) continue;
+      if (task === undefined || !pick(task)) continue;
       const delay = Number(this.server.promises.get(task.id)?.tags["resonate:delay"]);
       const deferred = task.state === "pending" && Number.isFinite(delay) && delay > now;
       if ((task.state === "acquired" || task.state === "pending") && !deferred) {
@@ -300,7 +354,6 @@ export class SqliteNetwork implements Network {
         resumed++;
       }
     }
-    this.orphans.clear();
     // Timeouts fire from here on, not from open: a lease that lapsed before the functions were registered
     // would otherwise be re-dispatched to a process that cannot run it yet.
     if (this.tickMs > 0 && this.tickTimer === undefined) {
@@ -310,6 +363,7 @@ export class SqliteNetwork implements Network {
     if (resumed > 0)
       log("info", "resuming work left by a previous process", { store: this.path, tasks: resumed });
     this.tick(now);
+    return resumed;
   }
 
   /**
@@ -702,7 +756,8 @@ export class SqliteNetwork implements Network {
       const { message } = change;
       const delay =
         this.spinGuard && message.kind === "execute" ? this.backoff(message.data.task.id, now) : 0;
-      setTimeout(() => this.deliver(message), delay);
+      const { address } = change;
+      setTimeout(() => this.deliver(address, message), delay);
     }
   }
 
@@ -734,13 +789,15 @@ export class SqliteNetwork implements Network {
     return delay;
   }
 
-  private deliver(message: Message): void {
-    for (const subscriber of this.subscribers) {
-      try {
-        subscriber(message);
-      } catch (error) {
-        log("error", "a message subscriber threw", { store: this.path, kind: message.kind, error });
-      }
+  private deliver(address: string, message: Message): void {
+    if (this.route === undefined || this.state !== "open") {
+      if (this.state === "open") this.deliverLocal(message);
+      return;
+    }
+    try {
+      this.route(address, message);
+    } catch (error) {
+      log("error", "a message route threw", { store: this.path, kind: message.kind, error });
     }
   }
 

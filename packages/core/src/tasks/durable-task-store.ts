@@ -6,7 +6,7 @@
 import type { CreateTaskOptions, TaskStore } from "@modelcontextprotocol/sdk/experimental/tasks";
 import { type CallToolResult, ErrorCode, McpError, type Task } from "@modelcontextprotocol/sdk/types.js";
 import type { JobEngine } from "../jobs.ts";
-import type { JobMeta } from "../store/job-meta.ts";
+import type { JobIndex } from "../store/store.ts";
 import { isFinished, type TaskTiming, taskOf, toolResultOf } from "./job-task.ts";
 
 /** The key of `CreateTaskOptions.context` that names the job a new task is. */
@@ -32,11 +32,11 @@ export interface DurableTaskStoreOptions {
  */
 export class DurableTaskStore implements TaskStore {
   private readonly engine: JobEngine;
-  private readonly meta: JobMeta;
+  private readonly meta: JobIndex;
   private readonly timing: TaskTiming;
   private readonly pageSize: number;
 
-  constructor(engine: JobEngine, meta: JobMeta, options: DurableTaskStoreOptions) {
+  constructor(engine: JobEngine, meta: JobIndex, options: DurableTaskStoreOptions) {
     this.engine = engine;
     this.meta = meta;
     this.timing = {
@@ -116,7 +116,7 @@ export class DurableTaskStore implements TaskStore {
     const tasks: Task[] = [];
     // Rows of other tools and of expired jobs are skipped, so one page may take several reads.
     while (tasks.length < this.pageSize) {
-      const page = this.meta.list({
+      const page = await this.meta.list({
         ...(after === undefined ? {} : { cursor: after }),
         limit: this.pageSize - tasks.length,
       });
