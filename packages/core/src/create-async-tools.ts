@@ -14,7 +14,7 @@ import { log } from "./internal/log.ts";
 import { JobEngine, type JobSnapshot } from "./jobs.ts";
 import { registerTools } from "./register.ts";
 import { openStore } from "./store/select.ts";
-import type { JobIndex, Store } from "./store/store.ts";
+import type { JobIndex, Store, StoreRole } from "./store/store.ts";
 import { DurableTaskStore } from "./tasks/durable-task-store.ts";
 import { registerTaskTools, TASKS_CAPABILITY, taskStoreOf } from "./tasks/register-task-tools.ts";
 
@@ -58,7 +58,8 @@ export interface AsyncToolsServerOptions {
 /** A set of async tools sharing one durable store. Create it with {@link createAsyncTools}. */
 export class AsyncTools {
   /** What store the jobs live in. */
-  readonly store: { kind: Store["kind"]; description: string; durable: boolean };
+  /** What store the jobs live in, and whether this process owns it or joined it (see docs/scaling.md). */
+  readonly store: { kind: Store["kind"]; description: string; durable: boolean; readonly role: StoreRole };
   private readonly resonate: Resonate;
   private readonly engine: JobEngine;
   private readonly opened: Store;
@@ -75,7 +76,14 @@ export class AsyncTools {
     this.meta = meta;
     this.engine = new JobEngine(resonate, opened.network, meta);
     this.tasks = new DurableTaskStore(this.engine, meta, { retentionMs });
-    this.store = { kind: opened.kind, description: opened.description, durable: opened.durable };
+    this.store = {
+      kind: opened.kind,
+      description: opened.description,
+      durable: opened.durable,
+      get role() {
+        return opened.role;
+      },
+    };
   }
 
   /**

@@ -56,7 +56,9 @@ export function defaultStorePath(env: NodeJS.ProcessEnv = process.env, name?: st
   else if (process.platform === "win32") base = env.LOCALAPPDATA ?? join(homedir(), "AppData", "Local");
   else base = join(homedir(), ".local", "share");
   const folder = name === undefined ? undefined : safeName(name);
-  return folder === undefined ? join(base, "async-tools", "jobs.db") : join(base, "async-tools", folder, "jobs.db");
+  return folder === undefined
+    ? join(base, "async-tools", "jobs.db")
+    : join(base, "async-tools", folder, "jobs.db");
 }
 
 /** A server name as a directory name: letters, digits, `.`, `_` and `-`; `undefined` when nothing is left. */
@@ -135,9 +137,16 @@ export function redact(url: string): string {
  * Opens the store a location names, failing fast (and clearly) when it cannot be reached. A store file
  * another process of this machine owns is joined, not refused.
  */
-export async function openStore(spec: string | Network | undefined, options: OpenStoreOptions): Promise<Store> {
+export async function openStore(
+  spec: string | Network | undefined,
+  options: OpenStoreOptions,
+): Promise<Store> {
   if (spec !== undefined && typeof spec !== "string") {
-    return single({ kind: "custom", description: "a Network passed in code", durable: true }, spec, new JobMeta());
+    return single(
+      { kind: "custom", description: "a Network passed in code", durable: true },
+      spec,
+      new JobMeta(),
+    );
   }
   const location = parseStore(spec, process.env, options.name);
   const timeoutMs = options.connectTimeoutMs ?? 5000;
@@ -182,7 +191,11 @@ export async function openStore(spec: string | Network | undefined, options: Ope
       });
       await reachable(network, redact(location.url), timeoutMs);
       // `async-tools store serve` holds the job index too; a Resonate Server does not, so then it stays here.
-      const client = new ProtocolClient({ url: location.url, timeoutMs, ...(token === undefined ? {} : { token }) });
+      const client = new ProtocolClient({
+        url: location.url,
+        timeoutMs,
+        ...(token === undefined ? {} : { token }),
+      });
       const shared = await client.jobs("asyncTools.jobs.get", { id: "async-tools-ping" }).then(
         () => true,
         () => false,
@@ -227,7 +240,11 @@ export async function openStore(spec: string | Network | undefined, options: Ope
         );
       }
       await reachable(network, redact(location.url), timeoutMs);
-      return single({ kind: "postgres", description: redact(location.url), durable: true }, network, new JobMeta());
+      return single(
+        { kind: "postgres", description: redact(location.url), durable: true },
+        network,
+        new JobMeta(),
+      );
     }
   }
 }

@@ -11,7 +11,7 @@ import { JobMeta } from "./job-meta.ts";
 import { JoinedMessageSource } from "./remote/message-source.ts";
 import { ProtocolClient } from "./remote/protocol-client.ts";
 import { RemoteJobIndex } from "./remote/remote-job-index.ts";
-import { serveStore, type StoreServer } from "./served/http-server.ts";
+import { type StoreServer, serveStore } from "./served/http-server.ts";
 import { newToken, readServeFile, type ServeInfo, writeServeFile } from "./served/serve-file.ts";
 import { SqliteNetwork } from "./sqlite-network.ts";
 import type { JobIndex, JobPage, Store, StoreRole } from "./store.ts";
@@ -231,7 +231,11 @@ class SharedStore implements Store {
       logger: this.options.logger,
     });
     const jobs = new RemoteJobIndex(
-      new ProtocolClient({ url: owner.url, token: owner.token, timeoutMs: this.sharing.connectTimeoutMs * 5 }),
+      new ProtocolClient({
+        url: owner.url,
+        token: owner.token,
+        timeoutMs: this.sharing.connectTimeoutMs * 5,
+      }),
     );
     this.joined = { network, source, jobs, owner };
     this.network.use(network);

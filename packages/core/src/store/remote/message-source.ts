@@ -3,8 +3,7 @@
  * unlike the SDK's `PollMessageSource`, says at once when the stream drops (the owner died) instead of
  * retrying with a backoff, so the joiner can take the store over within a second.
  */
-import type { Message } from "@resonatehq/sdk";
-import type { HttpAdapter } from "@resonatehq/sdk";
+import type { HttpAdapter, Message } from "@resonatehq/sdk";
 import { log } from "../../internal/log.ts";
 
 /** Options of {@link JoinedMessageSource}. */

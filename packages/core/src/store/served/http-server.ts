@@ -132,18 +132,32 @@ export async function serveStore(options: ServeStoreOptions): Promise<StoreServe
     const request = parsed;
     const reply = (status: number, data: unknown): [number, unknown] => [
       PROTOCOL_STATUSES.has(status) ? status : 200,
-      { kind: request.kind, head: { corrId: request.head.corrId, status, version: request.head.version ?? "" }, data },
+      {
+        kind: request.kind,
+        head: { corrId: request.head.corrId, status, version: request.head.version ?? "" },
+        data,
+      },
     ];
     if (request.kind.startsWith("debug.")) {
       // `debug.reset` would wipe the store; the owner ticks timeouts itself.
-      return [403, { kind: request.kind, head: { corrId: request.head.corrId, status: 403 }, data: "debug requests are not served" }];
+      return [
+        403,
+        {
+          kind: request.kind,
+          head: { corrId: request.head.corrId, status: 403 },
+          data: "debug requests are not served",
+        },
+      ];
     }
     if (request.kind.startsWith(JOBS_PREFIX)) {
       const result = await jobsRequest(jobs, request);
       return result === undefined ? reply(404, "not found") : reply(200, result);
     }
     const { head } = request;
-    const response = await network.send({ ...request, head: { corrId: head.corrId, version: head.version ?? "" } } as Request);
+    const response = await network.send({
+      ...request,
+      head: { corrId: head.corrId, version: head.version ?? "" },
+    } as Request);
     return [PROTOCOL_STATUSES.has(response.head.status) ? response.head.status : 200, response];
   };
 
