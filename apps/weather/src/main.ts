@@ -6,7 +6,7 @@
 import { parseArgs } from "node:util";
 import { createAsyncTools, createStdioTransport } from "@async-tools/core";
 import { startHttp } from "./http.ts";
-import { buildServer } from "./server.ts";
+import { buildServer, SERVER_INFO } from "./server.ts";
 
 const { values } = parseArgs({
   options: {
@@ -27,7 +27,9 @@ if (values.help) {
       "  async-tools-weather                  serve MCP over stdio (Claude Desktop)",
       "  async-tools-weather --http [--port 3000] [--host 127.0.0.1] [--token SECRET]",
       "                                       serve Streamable HTTP on /mcp",
-      "  --store sqlite:PATH|memory|http://…  where jobs live (env ASYNC_TOOLS_STORE)",
+      "  --store sqlite:PATH|memory|http://…  where jobs live (env ASYNC_TOOLS_STORE); default",
+      `                                       <user data dir>/async-tools/${SERVER_INFO.name}/jobs.db`,
+      "                                       (~/.local/share on Linux), shared by every process of this server",
       "",
       "Env: OPEN_METEO_ARCHIVE_URL (default Open-Meteo's archive), ASYNC_TOOLS_LOG=debug|info|warn|error",
       "",
@@ -37,7 +39,10 @@ if (values.help) {
 }
 
 async function main(): Promise<void> {
-  const tools = await createAsyncTools(values.store === undefined ? {} : { store: values.store });
+  const tools = await createAsyncTools({
+    name: SERVER_INFO.name,
+    ...(values.store === undefined ? {} : { store: values.store }),
+  });
   process.stderr.write(`async-tools-weather: jobs are stored in ${tools.store.description}\n`);
   const shutdown = async () => {
     await tools.close().catch(() => undefined);

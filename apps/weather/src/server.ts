@@ -96,7 +96,11 @@ export async function buildServer(
   options: WeatherServerOptions = {},
 ): Promise<{ server: McpServer; tools: AsyncTools }> {
   const tools =
-    options.tools ?? (await createAsyncTools(options.store === undefined ? {} : { store: options.store }));
+    options.tools ??
+    (await createAsyncTools({
+      name: SERVER_INFO.name,
+      ...(options.store === undefined ? {} : { store: options.store }),
+    }));
   const server = new McpServer(SERVER_INFO, {
     ...tools.serverOptions(),
     instructions:
