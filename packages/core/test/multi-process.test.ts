@@ -7,7 +7,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { type StdioChild, startStdioChild } from "./stdio-child.ts";
+import { type StdioChild, startStdioChild } from "./children.ts";
 
 const SERVER = join(import.meta.dirname, "fixtures", "steps-server.ts");
 const cleanup: (() => Promise<void> | void)[] = [];

@@ -90,6 +90,8 @@ describe("one store file, two processes", () => {
     const path = tempStore();
     await open(path);
     expect(statSync(serveFilePath(path)).mode & 0o777).toBe(0o600);
+    expect(statSync(path).mode & 0o777).toBe(0o600);
+    expect(statSync(`${path}-wal`).mode & 0o777).toBe(0o600);
     const info = readServeFile(path);
     expect(info?.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     const body = JSON.stringify({

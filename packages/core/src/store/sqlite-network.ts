@@ -971,7 +971,8 @@ function openDatabase(file: string, durability: "normal" | "full", lockWaitMs: n
 function inspectFile(file: string): void {
   const dir = dirname(file);
   try {
-    mkdirSync(dir, { recursive: true });
+    // Readable by this user only: jobs hold tool arguments and results.
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
   } catch (cause) {
     throw new AsyncToolsError(
       "STORE_IO",
@@ -982,7 +983,11 @@ function inspectFile(file: string): void {
   let size: number;
   try {
     const stat = statSync(file, { throwIfNoEntry: false });
-    if (stat === undefined) return;
+    if (stat === undefined) {
+      // Created here with mode 0600, so SQLite's journal files (which copy the mode) are private too.
+      closeSync(openSync(file, "wx", 0o600));
+      return;
+    }
     if (!stat.isFile()) throw new Error("it is not a regular file");
     size = stat.size;
   } catch (cause) {

@@ -1,7 +1,9 @@
 /**
- * A stdio MCP server in a child process with its own MCP client, for tests that SIGKILL servers: its stderr
- * is kept so a test can read what the server logged.
+ * Child processes for multi-process tests: a stdio MCP server with its own MCP client (its stderr kept, so a
+ * test can read what it logged), and `async-tools store serve`.
  */
+import { type ChildProcess, spawn } from "node:child_process";
+import { join } from "node:path";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
@@ -63,4 +65,32 @@ export async function startStdioChild(
     },
     close: () => client.close().catch(() => undefined),
   };
+}
+
+const CLI = join(import.meta.dirname, "..", "src", "cli", "main.ts");
+
+/** Starts `async-tools store serve` on a fresh store; resolves with its URL once it listens. */
+export async function startStoreServe(
+  path: string,
+  token: string,
+  cleanup: (() => void)[] | (() => Promise<void> | void)[],
+): Promise<{ url: string; child: ChildProcess }> {
+  const child = spawn(
+    process.execPath,
+    ["--conditions=@async-tools/source", CLI, "store", "serve", "--store", path, "--token", token],
+    { stdio: ["ignore", "ignore", "pipe"] },
+  );
+  cleanup.push(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+  });
+  let err = "";
+  const url = await new Promise<string>((resolve, reject) => {
+    child.stderr?.on("data", (chunk: Buffer) => {
+      err += chunk.toString();
+      const found = / on (http:\/\/127\.0\.0\.1:\d+)/.exec(err);
+      if (found) resolve(found[1] as string);
+    });
+    child.once("exit", (code) => reject(new Error(`store serve exited with ${code}: ${err}`)));
+  });
+  return { url, child };
 }
