@@ -32,6 +32,8 @@ export interface ServeStoreOptions {
   maxBodyBytes: number;
   /** Called when a process counts as dead, after the router moved its messages on. */
   onDead?: (pid: string) => void;
+  /** The time requests are applied at; tests drive it. Default `Date.now`. */
+  clock?: () => number;
 }
 
 /** A running served store. */
@@ -154,10 +156,9 @@ export async function serveStore(options: ServeStoreOptions): Promise<StoreServe
       return result === undefined ? reply(404, "not found") : reply(200, result);
     }
     const { head } = request;
-    const response = await network.send({
-      ...request,
-      head: { corrId: head.corrId, version: head.version ?? "" },
-    } as Request);
+    const req = { ...request, head: { corrId: head.corrId, version: head.version ?? "" } } as Request;
+    const response =
+      options.clock === undefined ? await network.send(req) : network.applyAt(options.clock(), req);
     return [PROTOCOL_STATUSES.has(response.head.status) ? response.head.status : 200, response];
   };
 

@@ -137,6 +137,11 @@ export class MessageRouter {
     this.toGroup(target.group, message, undefined);
   }
 
+  /** The processes with an open stream (and the serving process itself), as `group/pid`. */
+  connected(): string[] {
+    return [...this.endpoints.entries()].filter(([, e]) => e.sink !== undefined).map(([id]) => id);
+  }
+
   /** Closes every stream's bookkeeping; later messages are dropped. */
   close(): void {
     this.closed = true;
