@@ -94,3 +94,59 @@ export async function startStoreServe(
   });
   return { url, child };
 }
+
+/** A server child process speaking Streamable HTTP, with a connected MCP client. */
+export interface HttpChild {
+  url: string;
+  pid: number;
+  stderr(): string;
+  data<T>(name: string, args: Record<string, unknown>): Promise<T>;
+  kill(): void;
+  close(): Promise<void>;
+}
+
+/** Starts `node --conditions=@async-tools/source <script> --http --port 0` with `env`; connects a client. */
+export async function startHttpChild(script: string, env: Record<string, string>): Promise<HttpChild> {
+  const { Client } = await import("@modelcontextprotocol/sdk/client/index.js");
+  const { StreamableHTTPClientTransport } = await import(
+    "@modelcontextprotocol/sdk/client/streamableHttp.js"
+  );
+  const base: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) {
+    if (v !== undefined && k !== "RESONATE_URL" && k !== "ASYNC_TOOLS_STORE") base[k] = v;
+  }
+  const child = spawn(
+    process.execPath,
+    ["--conditions=@async-tools/source", script, "--http", "--port", "0"],
+    {
+      env: { ...base, ASYNC_TOOLS_LOG: "info", ...env },
+      stdio: ["ignore", "ignore", "pipe"],
+    },
+  );
+  let log = "";
+  const url = await new Promise<string>((resolve, reject) => {
+    child.stderr?.on("data", (chunk: Buffer) => {
+      log += chunk.toString();
+      const found = /listening on (http:\/\/\S+)/.exec(log);
+      if (found?.[1]) resolve(found[1]);
+    });
+    child.once("exit", (code) => reject(new Error(`server exited with ${code}: ${log}`)));
+  });
+  const client = new Client({ name: "multi-process-test", version: "0" });
+  await client.connect(new StreamableHTTPClientTransport(new URL(url)));
+  const gone = () => child.exitCode !== null || child.signalCode !== null;
+  return {
+    url,
+    pid: child.pid ?? 0,
+    stderr: () => log,
+    data: async <T>(name: string, args: Record<string, unknown>) =>
+      ((await client.callTool({ name, arguments: args })) as CallToolResult).structuredContent as T,
+    kill() {
+      if (!gone()) child.kill("SIGKILL");
+    },
+    async close() {
+      await client.close().catch(() => undefined);
+      if (!gone()) child.kill("SIGKILL");
+    },
+  };
+}
