@@ -91,4 +91,22 @@ describe("two stdio servers on one store file", () => {
     expect(took, joiner.stderr()).not.toBeNull();
     expect(Number(took?.[1])).toBeLessThan(1000);
   });
+
+  it("lets a short-lived second start of the same command come and go, as a client's discovery probe does", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "async-tools-probe-"));
+    cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
+    const env = { ASYNC_TOOLS_STORE: `sqlite:${join(dir, "jobs.db")}`, STEP2_MS: "0" };
+    // Both start at once; the first to take the file owns it, and the probe (either one) exits at once.
+    const [probe, main] = await Promise.all([start(env), start(env)]);
+    await probe.close();
+    const job = await main.data<{ job_id: string }>("start_steps", { n: 1 });
+    const done = await main.data<Jobs>("await_steps", { job_ids: [job.job_id], timeout_seconds: 20 });
+    expect(done.jobs[0]?.result?.total).toBe(5);
+    // And the other way round: a late probe joins, then leaves, and the main process stays well.
+    const late = await start(env);
+    await late.close();
+    const again = await main.data<{ job_id: string }>("start_steps", { n: 2 });
+    const finished = await main.data<Jobs>("await_steps", { job_ids: [again.job_id], timeout_seconds: 20 });
+    expect(finished.jobs[0]?.result?.total).toBe(7);
+  });
 });
