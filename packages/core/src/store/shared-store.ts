@@ -4,10 +4,11 @@
  * stream drop, takes the file's lock, opens the store itself and resumes the dead owner's work, while its
  * Resonate instance keeps the same network object (a switch from the HTTP client to the local store).
  */
-import { HttpNetwork, type Logger, type Message, type Network, type Send } from "@resonatehq/sdk";
+import type { Logger, Message, Network, Send } from "@resonatehq/sdk";
 import { AsyncToolsError } from "../errors.ts";
 import { log } from "../internal/log.ts";
 import { JobMeta } from "./job-meta.ts";
+import { LoopbackNetwork } from "./remote/loopback-network.ts";
 import { JoinedMessageSource } from "./remote/message-source.ts";
 import { ProtocolClient } from "./remote/protocol-client.ts";
 import { RemoteJobIndex } from "./remote/remote-job-index.ts";
@@ -20,8 +21,10 @@ import type { JobIndex, JobPage, Store, StoreRole } from "./store.ts";
 export interface SharingOptions {
   /** How long to keep trying to own or join a store before giving up with `STORE_LOCKED`, in ms. */
   lockWaitMs: number;
-  /** How long a joiner waits for the owner to answer, in ms. */
+  /** How long a joiner waits for the owner to accept its message stream, in ms. */
   connectTimeoutMs: number;
+  /** How long a joiner waits for the answer to one request, in ms. */
+  requestTimeoutMs: number;
   /** How long a process may stay disconnected before its work goes to the others, in ms. */
   graceMs: number;
   /** How far back messages are sent again after a reconnect, in ms. */
@@ -36,6 +39,7 @@ export interface SharingOptions {
 export const SHARING_DEFAULTS: SharingOptions = {
   lockWaitMs: 5000,
   connectTimeoutMs: 2000,
+  requestTimeoutMs: 10_000,
   graceMs: 3000,
   replayMs: 5000,
   retryMs: 50,
@@ -74,7 +78,7 @@ interface Owned {
 }
 
 interface Joined {
-  network: HttpNetwork;
+  network: LoopbackNetwork;
   source: JoinedMessageSource;
   jobs: RemoteJobIndex;
   owner: ServeInfo;
@@ -223,12 +227,11 @@ class SharedStore implements Store {
       onDrop: () => this.ownerGone(owner),
     });
     await source.open(this.sharing.connectTimeoutMs);
-    const network = new HttpNetwork({
+    const network = new LoopbackNetwork({
       url: owner.url,
       token: owner.token,
-      timeout: this.sharing.connectTimeoutMs * 5,
-      adapter: source,
-      logger: this.options.logger,
+      timeoutMs: this.sharing.requestTimeoutMs,
+      source,
     });
     const jobs = new RemoteJobIndex(
       new ProtocolClient({

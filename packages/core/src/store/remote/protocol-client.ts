@@ -5,6 +5,7 @@
 import { randomUUID } from "node:crypto";
 import { AsyncToolsError } from "../../errors.ts";
 import type { JobsKind, JobsProtocol } from "../protocol.ts";
+import { postJson } from "./http-post.ts";
 
 /** Sends job-index requests to a served store. */
 export class ProtocolClient {
@@ -28,29 +29,25 @@ export class ProtocolClient {
     data: JobsProtocol[K]["data"],
   ): Promise<JobsProtocol[K]["result"] | undefined> {
     const corrId = randomUUID();
-    let response: Response;
+    let posted: Awaited<ReturnType<typeof postJson>>;
     try {
-      response = await fetch(this.url, {
-        method: "POST",
-        headers: {
-          "Content-Type": "application/json",
-          ...(this.token === undefined ? {} : { Authorization: `Bearer ${this.token}` }),
-        },
-        body: JSON.stringify({ kind, head: { corrId, version: "" }, data }),
-        signal: AbortSignal.timeout(this.timeoutMs),
-      });
+      posted = await postJson(
+        this.url,
+        this.token,
+        JSON.stringify({ kind, head: { corrId, version: "" }, data }),
+        this.timeoutMs,
+      );
     } catch (cause) {
       throw unreachable(this.url, cause instanceof Error ? cause.message : String(cause), cause);
     }
-    const text = await response.text();
     let body: { kind?: string; head?: { corrId?: string; status?: number }; data?: unknown };
     try {
-      body = JSON.parse(text);
+      body = JSON.parse(posted.text);
     } catch (cause) {
-      throw unreachable(this.url, `HTTP ${response.status} without a JSON answer`, cause);
+      throw unreachable(this.url, `HTTP ${posted.status} without a JSON answer`, cause);
     }
     if (body.kind !== kind || body.head?.corrId !== corrId) {
-      throw unreachable(this.url, `HTTP ${response.status}: not an answer to ${kind}`);
+      throw unreachable(this.url, `HTTP ${posted.status}: not an answer to ${kind}`);
     }
     if (body.head.status === 404) return undefined;
     if (body.head.status !== 200) {

@@ -8,11 +8,14 @@ import type { JobMetaRow } from "../job-meta.ts";
 import type { JobIndex, JobPage } from "../store.ts";
 import type { ProtocolClient } from "./protocol-client.ts";
 
+/** How long new job rows wait to be sent together, in ms. */
+export const RECORD_BATCH_MS = 10;
+
 /** A {@link JobIndex} over a served store's `asyncTools.jobs.*` requests. */
 export class RemoteJobIndex implements JobIndex {
   private readonly client: ProtocolClient;
   private queued: { id: string; tool: string; createdAt: number }[] = [];
-  private scheduled: NodeJS.Immediate | undefined;
+  private scheduled: NodeJS.Timeout | undefined;
   /** The last write in flight; writes go one after another, so they arrive in order. */
   private writes: Promise<void> = Promise.resolve();
 
@@ -22,7 +25,8 @@ export class RemoteJobIndex implements JobIndex {
 
   recordSoon(id: string, tool: string, now: number): void {
     this.queued.push({ id, tool, createdAt: now });
-    if (this.scheduled === undefined) this.scheduled = setImmediate(() => void this.flush());
+    // Rows of many starts go in one request; a read sends them first, so nothing reads stale.
+    if (this.scheduled === undefined) this.scheduled = setTimeout(() => void this.flush(), RECORD_BATCH_MS);
   }
 
   progress(id: string, tool: string, fraction: number, message: string | undefined, now: number): void {
@@ -47,7 +51,7 @@ export class RemoteJobIndex implements JobIndex {
   }
 
   async flush(): Promise<void> {
-    if (this.scheduled !== undefined) clearImmediate(this.scheduled);
+    if (this.scheduled !== undefined) clearTimeout(this.scheduled);
     this.scheduled = undefined;
     const rows = this.queued.splice(0);
     if (rows.length > 0) {
@@ -60,7 +64,7 @@ export class RemoteJobIndex implements JobIndex {
 
   /** Rows not sent yet, handed over to the next index after a takeover. */
   takeQueued(): { id: string; tool: string; createdAt: number }[] {
-    if (this.scheduled !== undefined) clearImmediate(this.scheduled);
+    if (this.scheduled !== undefined) clearTimeout(this.scheduled);
     this.scheduled = undefined;
     return this.queued.splice(0);
   }
