@@ -143,7 +143,7 @@ class SharedStore implements Store {
     if (this.closed) return;
     this.closed = true;
     await this.switching?.catch(() => undefined);
-    await this.jobs.flush().catch(() => undefined);
+    if (this.owned !== undefined || this.joined !== undefined) await this.jobs.flush().catch(() => undefined);
     if (this.joined !== undefined) await this.joined.source.stop();
     const owned = this.owned;
     if (owned !== undefined) {
@@ -151,6 +151,7 @@ class SharedStore implements Store {
       await owned.network.stop();
     }
     this.network.stopped();
+    this.jobs.stopped();
   }
 
   /**
@@ -252,11 +253,13 @@ class SharedStore implements Store {
     const started = Date.now();
     const joined = this.joined;
     this.joined = undefined;
-    const queued = joined?.jobs.takeQueued() ?? [];
     this.network.hold();
     this.jobs.hold();
     this.switching = (async () => {
       await joined?.source.stop();
+      // Rows whose request died with the owner are queued again; the next owner gets them.
+      await joined?.jobs.settled();
+      const queued = joined?.jobs.takeQueued() ?? [];
       for (;;) {
         if (this.closed) return;
         try {
@@ -338,10 +341,12 @@ export class SwitchingNetwork implements Network {
     this.release();
   }
 
-  /** Drops subscribers once the store is closed. */
+  /** Drops subscribers once the store is closed; requests still waiting fail with `CLOSED`. */
   stopped(): void {
     this.generation++;
     this.callbacks.length = 0;
+    this.current = undefined;
+    this.release();
   }
 
   async init(): Promise<void> {}
@@ -356,7 +361,8 @@ export class SwitchingNetwork implements Network {
   readonly send: Send = (async (request: Parameters<Send>[0]) => {
     await this.ready;
     const generation = this.generation;
-    const network = this.current as Network;
+    const network = this.current;
+    if (network === undefined) throw new AsyncToolsError("CLOSED", "The store was closed.");
     try {
       return await network.send(request);
     } catch (error) {
@@ -364,8 +370,9 @@ export class SwitchingNetwork implements Network {
       if (!looksDisconnected(error)) throw error;
       await sleep(SWITCH_NOTICE_MS);
       await this.ready;
-      if (this.generation === generation) throw error;
-      return (this.current as Network).send(request);
+      const next = this.current;
+      if (this.generation === generation || next === undefined) throw error;
+      return next.send(request);
     }
   }) as Send;
 }
@@ -381,12 +388,14 @@ function looksDisconnected(error: unknown): boolean {
 /** The job index that follows the store across a takeover, like {@link SwitchingNetwork}. */
 class SwitchingJobIndex implements JobIndex {
   private current: JobIndex | undefined;
+  private generation = 0;
   private ready: Promise<void> = Promise.resolve();
   private release: () => void = () => undefined;
   private readonly early: [string, string, number][] = [];
 
   use(index: JobIndex): void {
     this.current = index;
+    this.generation++;
     for (const [id, tool, now] of this.early.splice(0)) index.recordSoon(id, tool, now);
     this.release();
   }
@@ -396,6 +405,29 @@ class SwitchingJobIndex implements JobIndex {
       this.release = resolve;
     });
     this.current = undefined;
+  }
+
+  /** Lets waiting reads end once the store is closed. */
+  stopped(): void {
+    this.current = undefined;
+    this.release();
+  }
+
+  /** Runs `read` on the current index; a read cut by the owner's death is asked again of the next one. */
+  private async read<T>(read: (index: JobIndex) => Promise<T>): Promise<T> {
+    await this.ready;
+    const generation = this.generation;
+    const index = this.current;
+    if (index === undefined) throw new AsyncToolsError("CLOSED", "The store was closed.");
+    try {
+      return await read(index);
+    } catch (error) {
+      await sleep(SWITCH_NOTICE_MS);
+      await this.ready;
+      const next = this.current;
+      if (this.generation === generation || next === undefined) throw error;
+      return read(next);
+    }
   }
 
   recordSoon(id: string, tool: string, now: number): void {
@@ -409,18 +441,15 @@ class SwitchingJobIndex implements JobIndex {
   }
 
   async get(id: string) {
-    await this.ready;
-    return (this.current as JobIndex).get(id);
+    return this.read((index) => index.get(id));
   }
 
   async list(options: { tool?: string; cursor?: number; limit: number }): Promise<JobPage> {
-    await this.ready;
-    return (this.current as JobIndex).list(options);
+    return this.read((index) => index.list(options));
   }
 
   async pruneBefore(before: number): Promise<number> {
-    await this.ready;
-    return (this.current as JobIndex).pruneBefore(before);
+    return this.read((index) => index.pruneBefore(before));
   }
 
   async flush(): Promise<void> {

@@ -55,10 +55,21 @@ export class RemoteJobIndex implements JobIndex {
     this.scheduled = undefined;
     const rows = this.queued.splice(0);
     if (rows.length > 0) {
-      this.enqueue(async () => {
-        await this.client.jobs("asyncTools.jobs.record", { rows });
-      }, "job metadata not stored; the jobs run, listing may miss them");
+      this.writes = this.writes.then(async () => {
+        try {
+          await this.client.jobs("asyncTools.jobs.record", { rows });
+        } catch (error) {
+          // Kept for whoever owns the store next (see takeQueued); the jobs run either way.
+          this.queued.unshift(...rows);
+          log("warn", "job metadata not stored yet; kept for the next attempt", { error });
+        }
+      });
     }
+    await this.writes;
+  }
+
+  /** Resolves once every write sent so far has been answered or has failed. */
+  async settled(): Promise<void> {
     await this.writes;
   }
 
