@@ -117,7 +117,7 @@ class SharedStore implements Store {
     let last: unknown;
     for (;;) {
       try {
-        await this.ownOrJoin(undefined);
+        await this.ownOrJoin();
         return;
       } catch (error) {
         if (!(error instanceof AsyncToolsError) || error.code !== "STORE_LOCKED") throw error;
@@ -156,10 +156,10 @@ class SharedStore implements Store {
 
   /**
    * One attempt: take the lock (owner), or, when another process holds it, join it through the serve
-   * file. `dead` is the owner whose stream just dropped: its serve file is stale until the next owner
-   * rewrites it.
+   * file. After a dropped stream that file may still name the dead owner until the next one rewrites it;
+   * joining it then fails (nothing listens there, or not with this token) and the caller tries again.
    */
-  private async ownOrJoin(dead: ServeInfo | undefined): Promise<void> {
+  private async ownOrJoin(): Promise<void> {
     const { path } = this.options;
     try {
       await this.own();
@@ -167,7 +167,7 @@ class SharedStore implements Store {
     } catch (error) {
       if (!(error instanceof AsyncToolsError) || error.code !== "STORE_LOCKED") throw error;
       const info = readServeFile(path);
-      if (info === undefined || info.pid === dead?.pid || info.pid === this.options.pid) throw error;
+      if (info === undefined || info.pid === this.options.pid) throw error;
       try {
         await this.join(info);
       } catch (cause) {
@@ -263,7 +263,7 @@ class SharedStore implements Store {
       for (;;) {
         if (this.closed) return;
         try {
-          await this.ownOrJoin(owner);
+          await this.ownOrJoin();
           break;
         } catch (error) {
           if (!(error instanceof AsyncToolsError) || error.code !== "STORE_LOCKED") {
@@ -276,6 +276,7 @@ class SharedStore implements Store {
       if (this.owned !== undefined && this.recoverCalled) this.resumeDeadWork(this.owned);
       log("info", this.owned ? "store taken over from a dead owner" : "store rejoined under a new owner", {
         store: this.options.path,
+        previous: owner.url,
         ms: Date.now() - started,
       });
     })().finally(() => {

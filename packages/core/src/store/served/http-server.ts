@@ -46,6 +46,9 @@ export interface StoreServer {
   close(): Promise<void>;
 }
 
+/** How often an idle message stream carries a comment, in ms. */
+export const SSE_PING_MS = 15_000;
+
 /** The HTTP statuses `HttpNetwork` takes as protocol answers; anything else it treats as a failure. */
 const PROTOCOL_STATUSES = new Set([200, 300, 404, 409, 422, 501]);
 
@@ -114,6 +117,13 @@ export async function serveStore(options: ServeStoreOptions): Promise<StoreServe
       Connection: "keep-alive",
     });
     res.write(": connected\n\n");
+    // A comment now and then keeps an idle stream from being timed out by a client (fetch gives up on a
+    // body silent for 5 minutes), which would look like the owner's death.
+    const ping = setInterval(() => {
+      if (!res.destroyed && !res.writableEnded) res.write(": ping\n\n");
+    }, SSE_PING_MS);
+    ping.unref();
+    res.on("close", () => clearInterval(ping));
     const detach = router.connect(group, pid, (message: Message) => {
       if (res.destroyed || res.writableEnded) return false;
       res.write(`data: ${JSON.stringify(message)}\n\n`);

@@ -188,7 +188,11 @@ export class MessageRouter {
     for (const message of endpoint.queue) {
       if (message.kind === "execute") this.toGroup(endpoint.group, message, endpoint.pid);
     }
-    this.options.onDead(endpoint.pid, endpoint.group);
+    // Tasks record a process, not its group: one still connected under another group keeps its work.
+    const elsewhere = [...this.endpoints.values()].some(
+      (e) => e.pid === endpoint.pid && e.sink !== undefined,
+    );
+    if (!elsewhere) this.options.onDead(endpoint.pid, endpoint.group);
   }
 }
 
