@@ -238,7 +238,7 @@ class SharedStore implements Store {
       new ProtocolClient({
         url: owner.url,
         token: owner.token,
-        timeoutMs: this.sharing.connectTimeoutMs * 5,
+        timeoutMs: this.sharing.requestTimeoutMs,
       }),
     );
     this.joined = { network, source, jobs, owner };
@@ -290,10 +290,12 @@ class SharedStore implements Store {
    */
   private resumeDeadWork(owned: Owned): void {
     const previousPid = owned.previous?.pid;
-    const holders = owned.network.holders();
-    const peers = new Set([...holders].filter((pid) => pid !== previousPid && pid !== this.options.pid));
-    owned.network.recover((pid) => peers.has(pid));
-    for (const pid of peers) owned.server.router.expect(this.options.group, pid);
+    const self = this.options.pid;
+    // This process's own tasks run on here (it took the store over); the dead owner's resume now.
+    owned.network.recover((pid) => pid !== previousPid);
+    for (const pid of owned.network.holders()) {
+      if (pid !== previousPid && pid !== self) owned.server.router.expect(this.options.group, pid);
+    }
   }
 }
 
