@@ -46,7 +46,7 @@ describe("two stdio servers on one store file", () => {
     const env = { ASYNC_TOOLS_STORE: `sqlite:${join(dir, "jobs.db")}`, SIDE_EFFECTS: effects };
     const owner = await start({ ...env, STEP2_MS: "60000" });
     const joiner = await start({ ...env, STEP2_MS: "0" });
-    expect(joiner.stderr()).toMatch(/store joined/);
+    await expect.poll(() => joiner.stderr()).toMatch(/store joined/);
 
     // The same arguments from both: one job, one execution, awaited from the other side.
     const fromJoiner = await joiner.data<{ job_id: string }>("start_steps", { n: 100 });

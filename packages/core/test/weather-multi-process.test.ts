@@ -145,4 +145,31 @@ describe("weather servers sharing one store", () => {
     for (const month of [1, 2, 4, 5]) expect(fake.requestsFor({ start_date: `2024-0${month}-01` })).toBe(1);
     expect((await awaitDone(survivors[1] as HttpChild, names)).length).toBe(6);
   });
+
+  it("runs a new user's server and the weather server side by side on default settings, each on its own store", async () => {
+    const { dir, fake } = await rig();
+    const env = { XDG_DATA_HOME: dir, OPEN_METEO_ARCHIVE_URL: fake.url };
+    const newcomer = await startStdioChild(join(import.meta.dirname, "fixtures", "steps-server.ts"), {
+      ...env,
+      STEP2_MS: "0",
+    });
+    cleanup.push(() => newcomer.close());
+    const weather = await startStdioChild(WEATHER, env);
+    cleanup.push(() => weather.close());
+    // Logged before the MCP handshake, but stderr is a separate pipe: its bytes may come a moment later.
+    await expect.poll(() => newcomer.stderr()).toMatch(/store opened.* role=owner/);
+    await expect.poll(() => weather.stderr()).toMatch(/store opened.* role=owner/);
+    expect(newcomer.stderr()).toContain(`store=sqlite:${join(dir, "async-tools", "jobs.db")}`);
+    expect(weather.stderr()).toContain(
+      `store=sqlite:${join(dir, "async-tools", "async-tools-weather", "jobs.db")}`,
+    );
+    const steps = await newcomer.data<{ job_id: string }>("start_steps", { n: 1 });
+    const gathering = await weather.data<{ job_name: string }>("start_gathering", { ...place, month: 7 });
+    const [stepsDone, weatherDone] = await Promise.all([
+      newcomer.data<{ done: boolean }>("await_steps", { job_ids: [steps.job_id], timeout_seconds: 20 }),
+      awaitDone(weather, [gathering.job_name]),
+    ]);
+    expect(stepsDone.done).toBe(true);
+    expect(weatherDone.map((job) => job.status)).toEqual(["completed"]);
+  });
 });
