@@ -3,6 +3,8 @@
  * in Resonate's envelope (`{kind, head: {corrId, version}, data}` in, `{kind, head: {corrId, status}, data}`
  * out), so one POST endpoint and one token guard both.
  */
+import { randomUUID } from "node:crypto";
+import type { Request } from "@resonatehq/sdk";
 import type { JobMetaRow } from "./job-meta.ts";
 
 /** Each job-index request kind, with what it carries and what a 200 answer carries. */
@@ -46,4 +48,23 @@ export function isEnvelope(value: unknown): value is Envelope {
     head !== null &&
     typeof (head as { corrId?: unknown }).corrId === "string"
   );
+}
+
+/** The Resonate request of one kind. */
+export type ResonateRequest<K extends Request["kind"]> = Extract<Request, { kind: K }>;
+
+/**
+ * A Resonate protocol request with a fresh correlation id, typed by its kind: the one place that builds
+ * the envelope, so callers never cast.
+ *
+ * @example
+ * ```ts
+ * const res = await network.send(resonateRequest("promise.get", { id: jobId }));
+ * ```
+ */
+export function resonateRequest<K extends Request["kind"]>(
+  kind: K,
+  data: ResonateRequest<K>["data"],
+): ResonateRequest<K> {
+  return { kind, head: { corrId: randomUUID(), version: "" }, data } as ResonateRequest<K>;
 }

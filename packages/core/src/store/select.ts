@@ -9,6 +9,7 @@ import { join, resolve } from "node:path";
 import { HttpNetwork, type Logger, type Network, PollMessageSource } from "@resonatehq/sdk";
 import { AsyncToolsError } from "../errors.ts";
 import { JobMeta } from "./job-meta.ts";
+import { resonateRequest } from "./protocol.ts";
 import { ProtocolClient } from "./remote/protocol-client.ts";
 import { RemoteJobIndex } from "./remote/remote-job-index.ts";
 import { openSharedStore, type SharingOptions } from "./shared-store.ts";
@@ -281,14 +282,10 @@ function single(
 async function reachable(network: Network, where: string, timeoutMs: number): Promise<void> {
   try {
     const res = await withTimeout(
-      network.send({
-        kind: "promise.get",
-        head: { corrId: randomUUID(), version: "" },
-        data: { id: `async-tools-ping-${randomUUID()}` },
-      } as Parameters<Network["send"]>[0]),
+      network.send(resonateRequest("promise.get", { id: `async-tools-ping-${randomUUID()}` })),
       timeoutMs,
     );
-    const status = (res as { head: { status: number } }).head.status;
+    const status = res.head.status;
     if (status !== 404 && status !== 200) throw new Error(`unexpected status ${status}`);
   } catch (cause) {
     await network.stop().catch(() => undefined);

@@ -9,6 +9,7 @@ import type { DatabaseSync } from "node:sqlite";
 import type { Message, Network, Request, Response, Send } from "@resonatehq/sdk";
 import { AsyncToolsError } from "../errors.ts";
 import { log } from "../internal/log.ts";
+import { resonateRequest } from "./protocol.ts";
 import {
   type Change,
   originOf,
@@ -368,11 +369,7 @@ export class SqliteNetwork implements Network {
   }
 
   private tick(now: number): void {
-    this.execute(now, {
-      kind: "debug.tick",
-      head: { corrId: randomUUID(), version: "" },
-      data: { time: now },
-    });
+    this.execute(now, resonateRequest("debug.tick", { time: now }));
   }
 
   private tickSafely(): void {
