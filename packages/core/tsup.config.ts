@@ -32,7 +32,12 @@ const nodeVersionFirst: Plugin = {
 };
 
 export default defineConfig({
-  entry: { index: "src/index.ts", "mcp-v1": "src/mcp/v1/index.ts", testing: "src/testing/index.ts" },
+  entry: {
+    index: "src/index.ts",
+    "mcp-v1": "src/mcp/v1/index.ts",
+    testing: "src/testing/index.ts",
+    "cli/main": "src/cli/main.ts",
+  },
   format: ["esm"],
   dts: true,
   clean: true,

@@ -96,7 +96,7 @@ export interface WeatherRuntimeOptions extends WeatherToolOptions {
  */
 export function createWeatherRuntime(options: WeatherRuntimeOptions = {}): Promise<AsyncTools> {
   return createAsyncTools({
-    name: "weather",
+    name: SERVER_INFO.name,
     tools: [weatherTool(options)],
     ...(options.store === undefined ? {} : { store: options.store }),
   });

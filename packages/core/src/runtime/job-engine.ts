@@ -11,7 +11,7 @@ import { DEFAULTS } from "../defaults.ts";
 import { type AnyAsyncTool, baseJobIdOf, type JobContext } from "../define.ts";
 import { AsyncToolsError } from "../errors.ts";
 import { log } from "../internal/log.ts";
-import type { JobMeta } from "../store/job-meta.ts";
+import type { JobIndex } from "../store/store.ts";
 import { defaultJobId, runId } from "./job-id.ts";
 import type { PromiseClient, PromiseRecord } from "./promise-client.ts";
 import { installExecutionHooks } from "./resonate-internals.ts";
@@ -75,9 +75,9 @@ export class JobEngine {
 
   private readonly resonate: Resonate;
   private readonly promises: PromiseClient;
-  private readonly meta: JobMeta;
+  private readonly meta: JobIndex;
 
-  constructor(resonate: Resonate, promises: PromiseClient, meta: JobMeta) {
+  constructor(resonate: Resonate, promises: PromiseClient, meta: JobIndex) {
     this.resonate = resonate;
     this.promises = promises;
     this.meta = meta;
@@ -265,7 +265,7 @@ export class JobEngine {
           n += 1;
           continue;
         }
-        return { ...this.toSnapshot(existing, false), created: false };
+        return { ...(await this.toSnapshot(existing, false)), created: false };
       }
       // Concurrent starts of one job in this process: the first creates it, the others wait and then join it.
       const inflight = this.starting.get(id);
@@ -318,7 +318,7 @@ export class JobEngine {
   async snapshot(id: string, withResult = false): Promise<JobSnapshot> {
     const record = await this.promises.get(id);
     if (record === undefined) {
-      const row = this.meta.get(id);
+      const row = await this.meta.get(id);
       if (row !== undefined) {
         return {
           jobId: id,
@@ -393,19 +393,19 @@ export class JobEngine {
     jobs: JobSnapshot[];
     next?: number;
   }> {
-    const page = this.meta.list(options);
+    const page = await this.meta.list(options);
     const jobs = await Promise.all(page.rows.map((row) => this.snapshot(row.id)));
     return { jobs, ...(page.next === undefined ? {} : { next: page.next }) };
   }
 
-  private toSnapshot(record: PromiseRecord, withResult: boolean): JobSnapshot {
+  private async toSnapshot(record: PromiseRecord, withResult: boolean): Promise<JobSnapshot> {
     const tool = record.tags?.[TOOL_TAG];
     const snapshot: JobSnapshot = { jobId: record.id, status: statusOf(record.state) };
     if (tool !== undefined) snapshot.tool = tool;
     if (record.createdAt !== undefined) snapshot.createdAt = iso(record.createdAt);
     if (record.state !== "pending" && record.settledAt !== undefined)
       snapshot.completedAt = iso(record.settledAt);
-    const progress = this.meta.get(record.id)?.progress;
+    const progress = (await this.meta.get(record.id))?.progress;
     if (progress !== undefined) {
       snapshot.progress = {
         fraction: record.state === "resolved" ? 1 : progress.fraction,
