@@ -48,3 +48,19 @@ export const DEFAULTS_STDIO = {
   /** Longest stdio line accepted (bytes); below the 10 MiB past which the SDK's stdio transport goes deaf. */
   maxLineBytes: 8 * 1024 * 1024,
 } as const;
+
+export const DEFAULTS_HTTP = {
+  /** Where `serveHttp` listens: loopback only, so nothing off the machine reaches it unless asked. */
+  host: "127.0.0.1",
+  port: 3000,
+  /** The MCP endpoint's path. */
+  path: "/mcp",
+  /** Largest request body accepted (bytes); a larger one is answered 413 before it is parsed. */
+  maxBodyBytes: 4 * 1024 * 1024,
+  /** Stateful mode: most sessions held at once; a new one past it closes the least recently used. */
+  maxSessions: 1000,
+  /** Stateful mode: a session with no request for this long is closed (a later request with its ID gets 404). */
+  sessionIdleMs: 15 * MINUTE,
+  /** How long `/readyz` waits for the store before it answers 503. */
+  readyTimeoutMs: 2 * SECOND,
+} as const;

@@ -371,7 +371,11 @@ export class JobEngine {
   }
 
   /** Cancels a job that is still unfinished. A job that already finished is left as it is. */
-  async cancel(id: string, reason = "cancelled by the client", scope: CallerScope = {}): Promise<JobSnapshot> {
+  async cancel(
+    id: string,
+    reason = "cancelled by the client",
+    scope: CallerScope = {},
+  ): Promise<JobSnapshot> {
     const record = await this.promises.get(id);
     if (record === undefined || !ownedBy(record, scope)) return this.snapshot(id, false, scope);
     if (record.state === "pending") {

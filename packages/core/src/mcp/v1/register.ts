@@ -8,8 +8,8 @@ import type { CallToolResult, ServerCapabilities } from "@modelcontextprotocol/s
 import { log } from "../../internal/log.ts";
 import { type AsyncTools, internalsOf } from "../../runtime/runtime.ts";
 import { type JobToolsOptions, jobToolSpecs } from "../job-tools.ts";
-import { plainTaskCallError } from "../text.ts";
 import { principalOf, runAsCaller } from "../principal.ts";
+import { plainTaskCallError } from "../text.ts";
 import type { CallContext } from "../tools/spec.ts";
 import { fail } from "../wire.ts";
 import { DurableTaskStore } from "./durable-task-store.ts";
