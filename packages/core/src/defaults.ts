@@ -57,8 +57,11 @@ export const DEFAULTS_HTTP = {
   path: "/mcp",
   /** Largest request body accepted (bytes); a larger one is answered 413 before it is parsed. */
   maxBodyBytes: 4 * 1024 * 1024,
-  /** Stateful mode: most sessions held at once; a new one past it closes the least recently used. */
-  maxSessions: 1000,
+  /**
+   * Stateful mode: most sessions held at once; a new one past it closes the least recently used. A v1 session
+   * (McpServer and transport) holds about 160 KiB, so the cap bounds them near 40 MiB.
+   */
+  maxSessions: 256,
   /** Stateful mode: a session with no request for this long is closed (a later request with its ID gets 404). */
   sessionIdleMs: 15 * MINUTE,
   /** How long `/readyz` waits for the store before it answers 503. */

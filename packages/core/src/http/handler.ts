@@ -19,7 +19,7 @@ import { SessionTable } from "./sessions.ts";
 
 /** Stateful mode's bounds. */
 export interface StatefulOptions {
-  /** Most sessions held at once; opening one more closes the least recently used. Default 1000. */
+  /** Most sessions held at once; opening one more closes the least recently used. Default 256. */
   maxSessions?: number;
   /** A session with no request for this long is closed, in ms. Default 15 minutes. */
   idleMs?: number;

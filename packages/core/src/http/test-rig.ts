@@ -22,12 +22,20 @@ export interface Rig {
   server: HttpServer;
   counter: { runs: number };
   /** A connected client; `token` goes in `Authorization: Bearer`. */
-  client(options?: { token?: string; scheme?: string; capabilities?: Record<string, unknown> }): Promise<Client>;
+  client(options?: {
+    token?: string;
+    scheme?: string;
+    capabilities?: Record<string, unknown>;
+  }): Promise<Client>;
 }
 
 export async function rig(options: ServeHttpOptions = {}, hold?: Promise<void>): Promise<Rig> {
   const counter = { runs: 0 };
-  const runtime = await createAsyncTools({ name: "http-test", store: "memory", tools: [squareTool(counter, hold)] });
+  const runtime = await createAsyncTools({
+    name: "http-test",
+    store: "memory",
+    tools: [squareTool(counter, hold)],
+  });
   cleanup.push(() => runtime.close());
   const server = await serveHttp(runtime, { port: 0, ...options });
   cleanup.push(() => server.close());
@@ -71,7 +79,10 @@ export const INITIALIZE = {
   params: { protocolVersion: "2025-11-25", capabilities: {}, clientInfo: { name: "raw", version: "0" } },
 };
 
-export const MCP_HEADERS = { "content-type": "application/json", accept: "application/json, text/event-stream" };
+export const MCP_HEADERS = {
+  "content-type": "application/json",
+  accept: "application/json, text/event-stream",
+};
 
 /**
  * A raw request through node:http, which (unlike fetch) may set any Host header, as a DNS-rebinding page's
