@@ -4,8 +4,8 @@
  * `--http`. Logs go to stderr; on stdio, stdout is the protocol.
  */
 import { parseArgs } from "node:util";
-import { createStdioTransport } from "@async-tools/core/mcp-v1";
-import { startHttp } from "./http.ts";
+import { serveHttp, tokenAuth } from "@async-tools/core/http";
+import { createMcpHandler, createStdioTransport } from "@async-tools/core/mcp-v1";
 import { buildServer, createWeatherRuntime } from "./server.ts";
 
 const { values } = parseArgs({
@@ -13,7 +13,7 @@ const { values } = parseArgs({
     http: { type: "boolean", default: false },
     port: { type: "string", default: "3000" },
     host: { type: "string", default: "127.0.0.1" },
-    token: { type: "string" },
+    token: { type: "string", multiple: true },
     store: { type: "string" },
     help: { type: "boolean", short: "h", default: false },
   },
@@ -26,7 +26,8 @@ if (values.help) {
       "",
       "  async-tools-weather                  serve MCP over stdio (Claude Desktop)",
       "  async-tools-weather --http [--port 3000] [--host 127.0.0.1] [--token SECRET]",
-      "                                       serve Streamable HTTP on /mcp",
+      "                                       serve Streamable HTTP on /mcp (stateless)",
+      "  --token NAME=SECRET (repeatable)     one token per principal: each sees only its own jobs",
       "  --store sqlite:PATH|memory|http://…  where jobs live (env ASYNC_TOOLS_STORE)",
       "",
       "Env: OPEN_METEO_ARCHIVE_URL (default Open-Meteo's archive), ASYNC_TOOLS_LOG=debug|info|warn|error",
@@ -48,13 +49,13 @@ async function main(): Promise<void> {
   process.once("SIGTERM", shutdown);
 
   if (values.http) {
-    const port = Number(values.port);
-    const token = values.token ?? process.env.ASYNC_TOOLS_HTTP_TOKEN;
-    const http = await startHttp({
-      port,
+    const env = process.env.ASYNC_TOOLS_HTTP_TOKEN;
+    const auth = tokenAuth(values.token ?? (env ? [env] : []));
+    const http = await serveHttp(runtime, {
+      port: Number(values.port),
       host: values.host,
-      ...(token ? { token } : {}),
-      build: async () => buildServer(runtime),
+      ...(auth === undefined ? {} : { auth }),
+      mcp: createMcpHandler(runtime, { server: () => buildServer(runtime) }),
     });
     process.stderr.write(`async-tools-weather: listening on ${http.url}\n`);
     return;

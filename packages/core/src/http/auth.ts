@@ -268,6 +268,48 @@ class OAuthResource implements Authenticator {
   }
 }
 
+/** A `NAME=TOKEN` flag: a name of word characters, `.`, `@` or `-`, then a token not starting with `=`. */
+const NAMED_TOKEN = /^([\w.@-]+)=([^=].*)$/s;
+
+/**
+ * The auth of command-line token flags, for CLIs built on `serveHttp`: none for no flags, one token
+ * (`--token T`: one caller), or tokens by principal (`--token alice=T1 --token bob=T2`). Base64 padding
+ * (`abc=`, `abc==`) reads as part of a plain token. Throws `INVALID_CONFIG` for a mix, or several plain tokens.
+ *
+ * @example
+ * ```ts
+ * tokenAuth(["alice=T1", "bob=T2"]); // { tokens: { alice: "T1", bob: "T2" } }
+ * ```
+ */
+export function tokenAuth(flags: readonly string[]): HttpAuth | undefined {
+  if (flags.length === 0) return undefined;
+  const named = flags.map((flag) => NAMED_TOKEN.exec(flag));
+  if (named.every((match) => match === null)) {
+    if (flags.length > 1) {
+      throw new AsyncToolsError(
+        "INVALID_CONFIG",
+        "Several tokens were given without names: name each one's principal, as --token alice=T1 --token bob=T2.",
+      );
+    }
+    return { token: flags[0] as string };
+  }
+  const tokens: Record<string, string> = {};
+  for (const match of named) {
+    if (match === null) {
+      throw new AsyncToolsError(
+        "INVALID_CONFIG",
+        "Mixed plain and named tokens: name every token's principal (--token NAME=TOKEN), or give one plain token.",
+      );
+    }
+    const [, principal, token] = match as unknown as [string, string, string];
+    if (principal in tokens) {
+      throw new AsyncToolsError("INVALID_CONFIG", `Principal ${principal} was given two tokens.`);
+    }
+    tokens[principal] = token;
+  }
+  return { tokens };
+}
+
 /** No auth: one caller, no principal. */
 const OPEN: Authenticator = {
   authenticate: async () => ({ ok: true }),

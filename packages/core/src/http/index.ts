@@ -5,7 +5,13 @@
  */
 
 export { principalOf } from "../mcp/principal.ts";
-export type { HttpAuth, OAuthResourceOptions, TokenVerifier } from "./auth.ts";
+export {
+  bearerToken,
+  type HttpAuth,
+  type OAuthResourceOptions,
+  type TokenVerifier,
+  tokenAuth,
+} from "./auth.ts";
 export {
   createHttpHandler,
   type ExtraRoute,
