@@ -36,6 +36,35 @@ describe("serveHttp, stateless (the default)", () => {
     const get = await raw(r.server.url, { method: "GET", headers: { accept: "text/event-stream" } });
     expect(get.status).toBe(405);
   });
+
+  it("ends the exchange when the client goes away mid-await", async () => {
+    const hold = gate();
+    const r = await rig({}, hold.promise);
+    const client = await r.client();
+    const { job_id } = structured<{ job_id: string }>(
+      await client.callTool({ name: "start_square", arguments: { n: 8 } }),
+    );
+    const controller = new AbortController();
+    const call = {
+      jsonrpc: "2.0",
+      id: 9,
+      method: "tools/call",
+      params: { name: "await_square", arguments: { job_ids: [job_id] }, _meta: { progressToken: 1 } },
+    };
+    const res = await fetch(r.server.url, {
+      method: "POST",
+      headers: { ...MCP_HEADERS, "mcp-protocol-version": "2025-11-25" },
+      body: JSON.stringify(call),
+      signal: controller.signal,
+    });
+    const reader = res.body?.getReader();
+    const first = await reader?.read();
+    expect(new TextDecoder().decode(first?.value)).toContain("notifications/progress");
+    expect(r.server.handler.openExchanges).toBe(1);
+    controller.abort();
+    await expect.poll(() => r.server.handler.openExchanges).toBe(0);
+    hold.open();
+  });
 });
 
 describe("serveHttp, stateful", () => {

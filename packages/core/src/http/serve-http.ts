@@ -38,7 +38,7 @@ export interface HttpServer extends AsyncDisposable {
  * import { serveHttp } from "@async-tools/core/http";
  *
  * const runtime = await createAsyncTools({ name: "reports", tools: [buildReport] });
- * const server = await serveHttp(runtime, { port: 3000, auth: { token: process.env.MCP_TOKEN ?? "" } });
+ * const server = await serveHttp(runtime, { port: 3000, auth: { token: process.env.MCP_TOKEN ?? "change-me" } });
  * console.error(`listening on ${server.url}`);
  * ```
  */

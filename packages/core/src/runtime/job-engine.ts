@@ -246,7 +246,8 @@ export class JobEngine {
       const id = runId(base, n);
       const existing = await this.promises.get(id);
       if (existing !== undefined) {
-        if (existing.state === "rejected_canceled" || options.fresh) {
+        // Another principal's job under this ID (a custom ID that happens to match) is never joined.
+        if (existing.state === "rejected_canceled" || options.fresh || !ownedBy(existing, options)) {
           n += 1;
           continue;
         }
