@@ -57,6 +57,8 @@ export const DEFAULTS_HTTP = {
   path: "/mcp",
   /** Largest request body accepted (bytes); a larger one is answered 413 before it is parsed. */
   maxBodyBytes: 4 * 1024 * 1024,
+  /** A body over `maxBodyBytes` is still read, up to this much, so its 413 arrives rather than a reset. */
+  maxDrainBytes: 64 * 1024 * 1024,
   /**
    * Stateful mode: most sessions held at once; a new one past it closes the least recently used. A v1 session
    * (McpServer and transport) holds about 160 KiB, so the cap bounds them near 40 MiB.

@@ -157,8 +157,17 @@ export function createHttpHandler(
     await next();
   });
 
-  const tooLarge = () =>
-    rpcError(413, -32600, `Request body over ${maxBodyBytes} bytes.`, { connection: "close" });
+  const tooLarge = async (c: HonoContext<Env>) => {
+    // Read the rest of the upload (up to a bound) before answering, so the client gets its 413 instead of a
+    // connection reset while it is still sending.
+    const finished = await drain(c.req.raw.body, DEFAULTS_HTTP.maxDrainBytes);
+    return rpcError(
+      413,
+      -32600,
+      `Request body over ${maxBodyBytes} bytes.`,
+      finished ? {} : { connection: "close" },
+    );
+  };
   app.post(path, bodyLimit({ maxSize: maxBodyBytes, onError: tooLarge }));
   app.all(path, async (c) => {
     const request = c.req.raw;
@@ -283,6 +292,27 @@ export function createHttpHandler(
       await sessions?.closeAll();
     },
   };
+}
+
+/** Reads and drops `body` up to `limit` bytes; whether it ended within them. A locked body counts as not. */
+async function drain(body: ReadableStream<Uint8Array> | null, limit: number): Promise<boolean> {
+  if (body === null) return true;
+  if (body.locked) return false;
+  const reader = body.getReader();
+  let read = 0;
+  try {
+    for (;;) {
+      const chunk = await reader.read();
+      if (chunk.done) return true;
+      read += chunk.value.byteLength;
+      if (read > limit) {
+        await reader.cancel();
+        return false;
+      }
+    }
+  } catch {
+    return false;
+  }
 }
 
 function positive(value: number | undefined, fallback: number, name: string): number {

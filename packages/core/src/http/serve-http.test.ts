@@ -176,6 +176,9 @@ describe("serveHttp at the edges", () => {
     const res = await raw(r.server.url, { headers: MCP_HEADERS, body: big });
     expect(res.status).toBe(413);
     expect(JSON.parse(res.body).error.code).toBe(-32600);
+    // A big upload is read on, so its sender gets the answer rather than a connection reset.
+    const huge = await raw(r.server.url, { headers: MCP_HEADERS, body: "x".repeat(8 * 1024 * 1024) });
+    expect(huge.status).toBe(413);
   });
 
   it("answers /healthz and /readyz without auth, and /readyz 503 once the store is gone", async () => {
