@@ -1,7 +1,7 @@
 import { execFile } from "node:child_process";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { rig } from "./test-rig.ts";
+import { rig } from "../../test/http-rig.ts";
 
 const CLI = join(import.meta.dirname, "..", "..", "node_modules", ".bin", "conformance");
 

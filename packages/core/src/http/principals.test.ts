@@ -2,8 +2,8 @@ import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { InvalidTokenError } from "@modelcontextprotocol/sdk/server/auth/errors.js";
 import { ListTasksResultSchema } from "@modelcontextprotocol/sdk/types.js";
 import { describe, expect, it } from "vitest";
+import { INITIALIZE, MCP_HEADERS, type Rig, raw, rig, structured, textOf } from "../../test/http-rig.ts";
 import type { HttpAuthInfo, TokenVerifier } from "./index.ts";
-import { INITIALIZE, MCP_HEADERS, type Rig, raw, rig, structured, textOf } from "./test-rig.ts";
 
 const TASKS_CLIENT = { tasks: { requests: { tools: { call: {} } } } };
 

@@ -1,7 +1,7 @@
 import type { Progress } from "@modelcontextprotocol/sdk/types.js";
 import { describe, expect, it } from "vitest";
 import { gate } from "../../test/helpers.ts";
-import { INITIALIZE, MCP_HEADERS, raw, rig, structured } from "./test-rig.ts";
+import { INITIALIZE, MCP_HEADERS, raw, rig, structured } from "../../test/http-rig.ts";
 
 describe("serveHttp, stateless (the default)", () => {
   it("starts and awaits a job, streaming the await's progress in that request's response", async () => {

@@ -2,9 +2,9 @@ import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { describe, expect, it } from "vitest";
 import { squareTool } from "../../test/helpers.ts";
+import { INITIALIZE, MCP_HEADERS } from "../../test/http-rig.ts";
 import { createAsyncTools } from "../index.ts";
 import { createHttpHandler } from "./index.ts";
-import { INITIALIZE, MCP_HEADERS } from "./test-rig.ts";
 
 const MiB = 2 ** 20;
 

@@ -7,9 +7,9 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { afterEach } from "vitest";
-import { squareTool } from "../../test/helpers.ts";
-import { type AsyncTools, createAsyncTools } from "../index.ts";
-import { type HttpServer, type ServeHttpOptions, serveHttp } from "./index.ts";
+import { type HttpServer, type ServeHttpOptions, serveHttp } from "../src/http/index.ts";
+import { type AsyncTools, createAsyncTools } from "../src/index.ts";
+import { squareTool } from "./helpers.ts";
 
 const cleanup: (() => Promise<unknown> | unknown)[] = [];
 afterEach(async () => {
