@@ -6,6 +6,7 @@
 import { randomUUID } from "node:crypto";
 import { Hono, type Context as HonoContext } from "hono";
 import { bodyLimit } from "hono/body-limit";
+import { cors } from "hono/cors";
 import { DEFAULTS_HTTP } from "../defaults.ts";
 import { AsyncToolsError } from "../errors.ts";
 import { log } from "../internal/log.ts";
@@ -141,6 +142,22 @@ export function createHttpHandler(
     }
   });
   for (const [route, answer] of auth.publicRoutes()) app.get(route, () => answer());
+
+  // Browser apps on the listed origins may call the endpoint (the preflight carries no credentials, so it comes
+  // before the auth); everyone else gets no CORS headers.
+  const crossOrigin = cors({
+    origin: (origin) => (origin !== "" && hosts.listsOrigin(origin) ? origin : null),
+    allowMethods: ["GET", "POST", "DELETE"],
+    allowHeaders: [
+      "authorization",
+      "content-type",
+      "last-event-id",
+      "mcp-protocol-version",
+      "mcp-session-id",
+    ],
+    exposeHeaders: ["mcp-session-id", "www-authenticate"],
+  });
+  app.use(path, crossOrigin);
 
   app.use("*", async (c, next) => {
     // A Request built in-process has no Host header; its URL says where it goes.

@@ -89,6 +89,14 @@ export class HostPolicy {
     return name !== undefined && (this.hosts.has(name) || this.hosts.has(value));
   }
 
+  /**
+   * Whether `origin` was listed in `allowedOrigins` (or they are `"any"`): only such origins get CORS headers,
+   * so a page on another localhost port may not read answers just because its host is loopback.
+   */
+  listsOrigin(origin: string): boolean {
+    return this.origins === "any" || this.origins.has(origin.trim().toLowerCase());
+  }
+
   /** Whether a request with this `Origin` header may be answered; no `Origin` (not a browser) passes. */
   allowsOrigin(header: string | null | undefined): boolean {
     if (header == null || this.origins === "any") return true;

@@ -155,6 +155,18 @@ describe("serveHttp at the edges", () => {
     expect(await status({ host: "mcp.example.com", origin: "https://mcp.example.com" })).toBe(200);
     expect(await status({ origin: "https://app.example.com" })).toBe(200);
     expect(await status({ origin: "https://other.example.com" })).toBe(403);
+    const preflight = await raw(r.server.url, {
+      method: "OPTIONS",
+      headers: { origin: "https://app.example.com", "access-control-request-method": "POST" },
+    });
+    expect(preflight.status).toBe(204);
+    expect(preflight.headers["access-control-allow-origin"]).toBe("https://app.example.com");
+    expect(String(preflight.headers["access-control-expose-headers"])).toContain("mcp-session-id");
+    const local = await raw(r.server.url, {
+      method: "OPTIONS",
+      headers: { origin: "http://localhost:5173", "access-control-request-method": "POST" },
+    });
+    expect(local.headers["access-control-allow-origin"]).toBeUndefined();
   });
 
   it("serves on ::1 end to end", async () => {
