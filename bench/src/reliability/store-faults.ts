@@ -78,6 +78,7 @@ async function diskFullInProcess(dir: string, size: string, waitEach: boolean): 
   let failure: unknown;
   let refused: string | undefined;
   let completedInPlace = 0;
+  let notInPlace: string[] = [];
   const tools = await createBenchRuntime(store);
   try {
     for (let n = 0; n < 50_000; n++) {
@@ -95,6 +96,9 @@ async function diskFullInProcess(dir: string, size: string, waitEach: boolean): 
     // Writes work again: the jobs the full disk stranded resume in this same process, with no restart.
     const jobs = await tools.wait(acked, { timeoutMs: 15_000 });
     completedInPlace = jobs.filter((job) => job.status === "completed").length;
+    notInPlace = jobs
+      .filter((job) => job.status !== "completed")
+      .map((job) => `${job.status}${job.error ? ` (${job.error.slice(0, 80)})` : ""}`);
   } finally {
     await tools.close().catch(() => undefined);
   }
@@ -113,7 +117,9 @@ async function diskFullInProcess(dir: string, size: string, waitEach: boolean): 
     {
       name: `disk full (${label}): once space is freed, every acknowledged job completes without a restart`,
       ok: acked.length > 0 && completedInPlace === acked.length,
-      detail: `${completedInPlace}/${acked.length} acknowledged jobs completed in the same process within 15 s of freeing space`,
+      detail:
+        `${completedInPlace}/${acked.length} acknowledged jobs completed in the same process within 15 s of freeing space` +
+        (notInPlace.length > 0 ? `; the others: ${notInPlace.join(", ")}` : ""),
     },
     {
       name: `disk full (${label}): no acknowledged job lost after freeing space and restarting`,
