@@ -118,7 +118,7 @@ export const UPSTREAM_RETRY = { attempts: 3, initialDelayMs: 500, factor: 2 } as
 /**
  * One durable step, `fetch`, that calls the upstream once per attempt, as a real tool calls a rate-limited
  * API: 429 and 503 become a {@link RetryableError} carrying the `Retry-After` delay, another non-2xx answer a
- * plain error, and `timeout_ms` (0: none) bounds each attempt.
+ * plain error, and `timeout_ms` (0: none) bounds each attempt. The request follows the job's abort signal.
  */
 export function upstreamJob(options: UpstreamJobOptions) {
   return defineAsyncTool({
@@ -134,9 +134,11 @@ export function upstreamJob(options: UpstreamJobOptions) {
       const status = await ctx.run("fetch", async () => {
         const url = `${options.url}/work?job=${encodeURIComponent(ctx.jobId)}&n=${n}`;
         const timeout = timeout_ms > 0 ? AbortSignal.timeout(timeout_ms) : undefined;
+        // The job's signal too: a job cancelled (or timed out) must not keep its request open.
+        const signal = timeout ? AbortSignal.any([ctx.signal, timeout]) : ctx.signal;
         let response: Response;
         try {
-          response = await fetch(url, timeout ? { signal: timeout } : {});
+          response = await fetch(url, { signal });
           await response.arrayBuffer();
         } catch (error) {
           if (timeout?.aborted) throw new Error(`the upstream did not answer within ${timeout_ms} ms`);

@@ -1,7 +1,7 @@
 /**
  * A fake upstream API on 127.0.0.1 for the `upstream` bench tool: it records every request (job, arrival
  * time) and how many are in flight at once, and answers as the check says: at once, after a gate opens, with
- * a status and headers, or never (a hung upstream).
+ * a status and headers, never (a hung upstream), or by dropping the connection.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -17,8 +17,11 @@ export interface UpstreamRequest {
   attempt: number;
 }
 
-/** How to answer one request: a status (with headers), or `hang` to never answer. */
-export type Answer = { status: number; headers?: Record<string, string> } | "hang";
+/**
+ * How to answer one request: a status (with headers), `hang` to never answer, or `reset` to drop the
+ * connection without an answer (a hang that ends in a network error).
+ */
+export type Answer = { status: number; headers?: Record<string, string> } | "hang" | "reset";
 
 /** What the fake does with each request; may wait before answering. */
 export type Behaviour = (request: UpstreamRequest) => Answer | Promise<Answer>;
@@ -60,6 +63,10 @@ export async function startFakeUpstream(behaviour: Behaviour): Promise<FakeUpstr
     requests.push(request);
     const answer = await behaviour(request);
     if (answer === "hang" || res.destroyed) return;
+    if (answer === "reset") {
+      res.destroy();
+      return;
+    }
     res.writeHead(answer.status, { "content-type": "application/json", ...answer.headers });
     res.end(JSON.stringify({ job, attempt }));
   };
