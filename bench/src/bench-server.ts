@@ -161,16 +161,21 @@ export function upstreamJob(options: UpstreamJobOptions) {
 
 /**
  * Version `version` of the `versioned` tool: its step `work` appends `<job_id> <version>` to the side-effect
- * file as it begins and holds for `hold_ms`; the result names the version whose code ran.
+ * file as it begins and holds for `hold_ms`; the result names the version whose code ran. `requires` adds a
+ * required string field to the input, as a careless change of schema under one version number would.
  */
 export function versionedJob(
   version: number,
   sideEffects: string | undefined = process.env[SIDE_EFFECTS_ENV],
+  requires?: string,
 ) {
+  const base = z.object({ n: z.number().int(), hold_ms: z.number().int().min(0).max(60_000).default(0) });
   return defineAsyncTool({
     name: "versioned",
     description: "Runs one durable step and says which version of its code ran",
-    input: z.object({ n: z.number().int(), hold_ms: z.number().int().min(0).max(60_000).default(0) }),
+    // The extra field is checked, never read: typed as the base, so `run` sees `n` and `hold_ms` as numbers.
+    input:
+      requires === undefined ? base : (base.extend({ [requires]: z.string() }) as unknown as typeof base),
     output: z.object({ n: z.number(), version: z.number() }),
     retry: false,
     version,
@@ -193,12 +198,16 @@ export const UPSTREAM_ENV = "BENCH_UPSTREAM";
 export const UPSTREAM_CONCURRENCY_ENV = "BENCH_UPSTREAM_CONCURRENCY";
 /** Versions of the `versioned` tool the server registers, e.g. `1`, `2` or `1,2`; unset, none. */
 export const VERSIONS_ENV = "BENCH_VERSIONS";
+/** A field every version of `versioned` requires in its input (a schema changed under jobs); unset, none. */
+export const VERSIONED_REQUIRES_ENV = "BENCH_VERSIONED_REQUIRES";
 
 /** What the bench runtime runs beyond its fixed tools. */
 export interface BenchOptions {
   leaseMs?: number;
   upstream?: UpstreamJobOptions;
   versions?: number[];
+  /** A field the `versioned` tool's input requires. */
+  versionedRequires?: string;
 }
 
 /** {@link BenchOptions} from the `BENCH_*` environment knobs. */
@@ -221,6 +230,8 @@ export function benchOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): Bench
   }
   const versions = env[VERSIONS_ENV]?.trim();
   if (versions) options.versions = versions.split(",").map(Number);
+  const requires = env[VERSIONED_REQUIRES_ENV]?.trim();
+  if (requires) options.versionedRequires = requires;
   return options;
 }
 
@@ -235,7 +246,8 @@ export function createBenchRuntime(
 ): Promise<AsyncTools> {
   const tools: AnyAsyncTool[] = [noopJob, threeStepJob(sideEffects), longStepJob(sideEffects)];
   if (options.upstream) tools.push(upstreamJob(options.upstream));
-  for (const version of options.versions ?? []) tools.push(versionedJob(version, sideEffects));
+  for (const version of options.versions ?? [])
+    tools.push(versionedJob(version, sideEffects, options.versionedRequires));
   return createAsyncTools({
     name: "bench",
     store,

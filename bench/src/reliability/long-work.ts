@@ -4,7 +4,8 @@
  * a step longer than the lease runs once; a hung upstream fails the job after its timeout without overlapping
  * attempts; thousands of starts are answered at once while at most `concurrency` jobs call the upstream;
  * `Retry-After` is obeyed and visible; interrupted jobs resume at boot with no client; a server whose stdin
- * closes lets go of the store; a job interrupted on a version that is gone fails, one still registered ends.
+ * closes lets go of the store; a job interrupted on a version that is gone fails, one still registered ends,
+ * one whose input no longer fits fails clearly, and two definitions of one name and version are refused.
  * `LONG_WORK_PARTS=lease,back_pressure` runs only the parts named.
  */
 import { spawn } from "node:child_process";
@@ -19,7 +20,9 @@ import {
   UPSTREAM_ENV,
   UPSTREAM_RETRY,
   upstreamJob,
+  VERSIONED_REQUIRES_ENV,
   VERSIONS_ENV,
+  versionedJob,
 } from "../bench-server.ts";
 import { childEnv, NODE_ARGS, type StdioServer, startHttpServer, startStdioServer } from "../lib/child.ts";
 import { type FakeUpstream, gate, startFakeUpstream } from "../lib/fake-upstream.ts";
@@ -635,7 +638,7 @@ async function stdinClose(
  * naming version 1; restarted with versions 1 and 2 it completes on version 1's code.
  */
 async function versions(dir: string): Promise<{ checks: Check[]; figures: Record<string, unknown> }> {
-  const interrupt = async (name: string, then: string) => {
+  const interrupt = async (name: string, then: Record<string, string>, input = {}) => {
     const effects = join(dir, `${name}.log`);
     const store = `sqlite:${join(dir, `${name}.db`)}`;
     const old = await startStdioServer({ store, sideEffects: effects, env: { [VERSIONS_ENV]: "1" } });
@@ -646,21 +649,49 @@ async function versions(dir: string): Promise<{ checks: Check[]; figures: Record
     } finally {
       await old.kill();
     }
-    const server = await startStdioServer({ store, sideEffects: effects, env: { [VERSIONS_ENV]: then } });
+    const server = await startStdioServer({ store, sideEffects: effects, env: then });
     const readyAt = performance.now();
     try {
       const [job] = await awaitJobs(server, "versioned", [id], 30_000);
       const settledMs = performance.now() - readyAt;
-      const fresh2 = await startJob(server, "versioned", { n: fresh() });
+      const fresh2 = await startJob(server, "versioned", { n: fresh(), ...input });
       const [newJob] = await awaitJobs(server, "versioned", [fresh2.id], 30_000);
       return { job, settledMs, effects: effectsOf(effects, id), newJob };
     } finally {
       await server.close();
     }
   };
-  const gone = await interrupt("versions-gone", "2");
-  const kept = await interrupt("versions-kept", "1,2");
+  const gone = await interrupt("versions-gone", { [VERSIONS_ENV]: "2" });
+  const kept = await interrupt("versions-kept", { [VERSIONS_ENV]: "1,2" });
+  // Same version, but its input now requires `label`: the interrupted job's stored input lacks it.
+  const strict = await interrupt(
+    "versions-strict",
+    { [VERSIONS_ENV]: "1", [VERSIONED_REQUIRES_ENV]: "label" },
+    { label: "new" },
+  );
+  let duplicate = "";
+  try {
+    await (await createAsyncTools({ store: "memory", tools: [versionedJob(1), versionedJob(1)] })).close();
+    duplicate = "accepted";
+  } catch (error) {
+    duplicate = error instanceof AsyncToolsError ? `${error.code}: ${error.message}` : String(error);
+  }
   const checks: Check[] = [
+    {
+      name: "a job resumed under a changed input schema fails clearly, without running the new code",
+      ok:
+        strict.job?.status === "failed" &&
+        /no longer matches/.test(strict.job.error ?? "") &&
+        (strict.job.error ?? "").includes("label") &&
+        strict.effects.length === 1 &&
+        strict.newJob?.status === "completed",
+      detail: `${strict.job?.status} ${ms(strict.settledMs)} after the restarted server's handshake: ${JSON.stringify(strict.job?.error)}; its step ran ${strict.effects.length} time(s); a new job with the field ${strict.newJob?.status}`,
+    },
+    {
+      name: "two definitions with one name and version: DUPLICATE_TOOL",
+      ok: duplicate.startsWith("DUPLICATE_TOOL"),
+      detail: duplicate.slice(0, 200),
+    },
     {
       name: "a job interrupted on version 1, restarted with only version 2, fails at once naming version 1",
       ok:
@@ -685,6 +716,7 @@ async function versions(dir: string): Promise<{ checks: Check[]; figures: Record
     checks,
     figures: {
       failed_ms_after_handshake: Math.round(gone.settledMs),
+      invalid_input_failed_ms_after_handshake: Math.round(strict.settledMs),
       completed_ms_after_handshake: Math.round(kept.settledMs),
     },
   };
