@@ -1,7 +1,8 @@
 /**
  * The bench server as a process: MCP over stdio by default, Streamable HTTP on 127.0.0.1 with `--http`
- * (`serveHttp`, stateful).
- * Jobs live in `ASYNC_TOOLS_STORE`; the three-step job writes its side effects to `BENCH_SIDE_EFFECTS`.
+ * (`serveHttp`, stateful). Jobs live in `ASYNC_TOOLS_STORE`; the stepped jobs write their side effects to
+ * `BENCH_SIDE_EFFECTS`. `BENCH_LEASE_MS`, `BENCH_UPSTREAM`, `BENCH_UPSTREAM_CONCURRENCY` and `BENCH_VERSIONS`
+ * shape the runtime (see bench-server.ts).
  */
 import { parseArgs } from "node:util";
 import { serveHttp } from "@async-tools/core/http";
