@@ -268,9 +268,6 @@ async function jobTimeout(dir: string, sizes: Sizes): Promise<Check[]> {
     {
       name: "a timed-out job's step is aborted and calls the upstream no more",
       ok: openAfterFailure === 0 && later === 0,
-      // Beyond the issue's criteria (the job fails at its timeout, attempts never overlap): a core defect,
-      // reported to the lead. The job's signal does not abort when its durable promise times out.
-      warnOnly: true,
       detail: `0.5 s after the job failed its request was ${openAfterFailure === 0 ? "closed" : "still open"}; ${later} request(s) for it after it failed${later > 0 ? " (once the hung connection broke, the step retried)" : ""}`,
     },
   ];

@@ -194,6 +194,13 @@ export class JobEngine {
     const controller = new AbortController();
     this.running.set(id, controller);
     const began = Date.now();
+    // The store fails a job at its timeout; its function must stop too (the step's request, its retries).
+    const left = rctx.timeoutAt - began;
+    const deadline =
+      left < MAX_TIMER_MS
+        ? setTimeout(() => controller.abort(new Error(timedOutMessage(tool.timeoutMs))), Math.max(0, left))
+        : undefined;
+    deadline?.unref();
     const slots = this.slots.get(tool.name) as Slots;
     let release: (() => void) | undefined;
     try {
@@ -208,6 +215,7 @@ export class JobEngine {
         log("warn", "job failed", { job: id, tool: tool.name, error: errorText(error) });
       throw error;
     } finally {
+      clearTimeout(deadline);
       release?.();
       this.retrying.delete(id);
       if (this.running.get(id) === controller) this.running.delete(id);
@@ -493,6 +501,13 @@ function ownedBy(record: PromiseRecord, scope: CallerScope): boolean {
 
 function notFound(id: string): JobSnapshot {
   return { jobId: id, status: "not_found", error: `No job has the ID ${id}.` };
+}
+
+/** `setTimeout` fires at once past this delay (2^31 - 1 ms, about 24.8 days). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+function timedOutMessage(timeoutMs: number): string {
+  return `The job timed out after ${Math.round(timeoutMs / 1000)} s before it finished.`;
 }
 
 function iso(ms: number): string {
