@@ -1,5 +1,6 @@
 /**
- * `pnpm test:reliability`: chaos with SIGKILLs, concurrent starts, fuzzed input and store faults. Prints a
+ * `pnpm test:reliability`: chaos with SIGKILLs, concurrent starts, fuzzed input, store faults and long work
+ * (leases, back-pressure, Retry-After, recovery at boot, stdin close, versions). Prints a
  * table and exits non-zero on any failure. `--short` is the CI size (seeded, under 3 minutes); `SEED=` replays
  * a run; `--only chaos,concurrency` runs a subset.
  */
@@ -8,15 +9,18 @@ import { seedFromEnv } from "./lib/prng.ts";
 import type { RunOptions, ScenarioResult } from "./lib/scenario.ts";
 import { formatTable } from "./lib/stats.ts";
 import { badInput } from "./reliability/bad-input.ts";
-import { chaos } from "./reliability/chaos.ts";
+import { chaos, chaosMulti } from "./reliability/chaos.ts";
 import { concurrency } from "./reliability/concurrency.ts";
+import { longWork } from "./reliability/long-work.ts";
 import { storeFaults } from "./reliability/store-faults.ts";
 
 const SUITES: Record<string, (options: RunOptions) => Promise<ScenarioResult>> = {
   chaos,
+  chaos_multi: chaosMulti,
   concurrency,
   bad_input: badInput,
   store_faults: storeFaults,
+  long_work: longWork,
 };
 
 const { values } = parseArgs({

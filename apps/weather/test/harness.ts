@@ -11,7 +11,11 @@ import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js"
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { afterEach } from "vitest";
-import { type FakeOpenMeteo, type FakeOpenMeteoOptions, startFakeOpenMeteo } from "../src/fake-open-meteo.ts";
+import {
+  type FakeOpenMeteo,
+  type FakeOpenMeteoOptions,
+  startFakeOpenMeteo,
+} from "./support/fake-open-meteo.ts";
 
 const MAIN = join(import.meta.dirname, "..", "src", "main.ts");
 
@@ -45,10 +49,14 @@ function childEnv(store: string, archiveUrl: string): Record<string, string> {
 }
 
 /** Starts the server over stdio with a real `StdioClientTransport`. */
-export async function startStdio(store: string, archiveUrl: string): Promise<RunningServer> {
+export async function startStdio(
+  store: string,
+  archiveUrl: string,
+  flags: readonly string[] = [],
+): Promise<RunningServer> {
   const transport = new StdioClientTransport({
     command: process.execPath,
-    args: ["--conditions=@async-tools/source", MAIN],
+    args: ["--conditions=@async-tools/source", MAIN, ...flags],
     env: childEnv(store, archiveUrl),
     stderr: "pipe",
   });
@@ -68,14 +76,19 @@ export async function startStdio(store: string, archiveUrl: string): Promise<Run
   );
 }
 
-/** Starts the server with `--http` on a free port and connects a Streamable HTTP client. */
+/**
+ * Starts the server with `--http` on a free port and connects a Streamable HTTP client with `token`.
+ * `tokenFlags` (e.g. `["alice=T1", "bob=T2"]`) replace `--token <token>` on the command line.
+ */
 export async function startHttpServer(
   store: string,
   archiveUrl: string,
   token?: string,
+  tokenFlags?: string[],
+  extraArgs: string[] = [],
 ): Promise<RunningServer & { url: string }> {
-  const args = ["--conditions=@async-tools/source", MAIN, "--http", "--port", "0"];
-  if (token) args.push("--token", token);
+  const args = ["--conditions=@async-tools/source", MAIN, "--http", "--port", "0", ...extraArgs];
+  for (const flag of tokenFlags ?? (token ? [token] : [])) args.push("--token", flag);
   const child: ChildProcess = spawn(process.execPath, args, {
     env: childEnv(store, archiveUrl),
     stdio: ["ignore", "ignore", "pipe"],
@@ -107,6 +120,8 @@ export async function startHttpServer(
 }
 
 function wrap(client: Client, pid: number, stderr: () => string, stop: () => Promise<void>): RunningServer {
+  // process.kill(0, …) would signal this whole process group: refuse a child without a real pid.
+  if (!(Number.isInteger(pid) && pid > 0)) throw new Error(`the server process has no pid (${pid})`);
   return {
     client,
     pid,
@@ -152,9 +167,11 @@ export function errorText(result: CallToolResult): string {
  * Per-test rigs of a fake Open-Meteo and a store file in a temp dir, with `start()` launching the server over
  * stdio on them (again after a kill). Everything is cleaned up after each test of the calling file.
  */
-export function stdioRigs(): (
-  fakeOptions?: FakeOpenMeteoOptions,
-) => Promise<{ fake: FakeOpenMeteo; store: string; start: () => Promise<RunningServer> }> {
+export function stdioRigs(): (fakeOptions?: FakeOpenMeteoOptions) => Promise<{
+  fake: FakeOpenMeteo;
+  store: string;
+  start: (flags?: readonly string[]) => Promise<RunningServer>;
+}> {
   const cleanup: (() => Promise<void> | void)[] = [];
   afterEach(async () => {
     for (const step of cleanup.splice(0).reverse()) await step();
@@ -167,8 +184,8 @@ export function stdioRigs(): (
       () => fake.close(),
     );
     const store = `sqlite:${join(dir.path, "jobs.db")}`;
-    const start = async () => {
-      const server = await startStdio(store, fake.url);
+    const start = async (flags: readonly string[] = []) => {
+      const server = await startStdio(store, fake.url, flags);
       cleanup.push(() => server.close());
       return server;
     };

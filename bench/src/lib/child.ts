@@ -12,7 +12,8 @@ import { SIDE_EFFECTS_ENV } from "../bench-server.ts";
 import { sleep } from "./time.ts";
 
 const SERVER = join(import.meta.dirname, "..", "server.ts");
-const NODE_ARGS = ["--conditions=@async-tools/source", SERVER];
+/** The arguments that run the bench server with Node, from source. */
+export const NODE_ARGS = ["--conditions=@async-tools/source", SERVER];
 
 /** Where the child keeps its jobs and writes its side effects. */
 export interface ChildOptions {
@@ -20,9 +21,12 @@ export interface ChildOptions {
   sideEffects?: string;
   /** `ASYNC_TOOLS_LOG` of the child. Default `warn`, so a benchmark does not time its own logging. */
   logLevel?: string;
+  /** More environment variables of the child, e.g. the bench server's `BENCH_*` knobs. */
+  env?: Record<string, string>;
 }
 
-function childEnv(options: ChildOptions): Record<string, string> {
+/** The environment of a bench server child: this process's, minus `RESONATE_URL`, plus `options`. */
+export function childEnv(options: ChildOptions): Record<string, string> {
   const env: Record<string, string> = {};
   for (const [key, value] of Object.entries(process.env)) if (value !== undefined) env[key] = value;
   delete env.RESONATE_URL;
@@ -30,7 +34,7 @@ function childEnv(options: ChildOptions): Record<string, string> {
   env.ASYNC_TOOLS_LOG = options.logLevel ?? "warn";
   if (options.sideEffects) env[SIDE_EFFECTS_ENV] = options.sideEffects;
   else delete env[SIDE_EFFECTS_ENV];
-  return env;
+  return { ...env, ...options.env };
 }
 
 /** A bench server child with a connected MCP client. */

@@ -1,6 +1,8 @@
 /**
  * Reading tool results the way a model would: structured content, job IDs, and awaiting jobs to the end.
  */
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { deadline } from "./time.ts";
 
@@ -14,8 +16,15 @@ export interface Caller {
 export interface Job {
   job_id: string;
   status: string;
+  queue_position?: number;
+  retrying?: { step: string; attempt: number; attempts: number; error: string; next_attempt_at: string };
   error?: string;
   result?: Record<string, number>;
+}
+
+/** Whether a job in `status` may still change: `queued` (waiting for a slot) or `working`. */
+export function unfinished(status: string): boolean {
+  return status === "queued" || status === "working";
 }
 
 /** The text of a tool result. */
@@ -58,7 +67,30 @@ export async function awaitJobs(
         seconds * 1000 + 30_000,
       ),
     );
-    for (const job of out.jobs) if (job.status !== "working") done.set(job.job_id, job);
+    for (const job of out.jobs) if (!unfinished(job.status)) done.set(job.job_id, job);
   }
   return ids.map((id) => done.get(id) ?? { job_id: id, status: "working" });
+}
+
+/** Probes `ids` through `probe_<tool>`, in chunks of at most 1000. */
+export async function probeJobs(caller: Caller, tool: string, ids: string[]): Promise<Job[]> {
+  const jobs: Job[] = [];
+  for (let i = 0; i < ids.length; i += 1000) {
+    const out = structured<{ jobs: Job[] }>(
+      await caller.call(`probe_${tool}`, { job_ids: ids.slice(i, i + 1000) }),
+    );
+    jobs.push(...out.jobs);
+  }
+  return jobs;
+}
+
+/** A client of a Streamable HTTP MCP server at `url`. */
+export async function connectHttp(url: string): Promise<Caller> {
+  const client = new Client({ name: "async-tools-bench", version: "0.0.0" });
+  await client.connect(new StreamableHTTPClientTransport(new URL(url)));
+  return {
+    call: async (name, args, timeoutMs = 60_000) =>
+      (await client.callTool({ name, arguments: args }, undefined, { timeout: timeoutMs })) as CallToolResult,
+    close: () => client.close(),
+  };
 }

@@ -4,29 +4,16 @@
  * connections on one set of async tools).
  */
 import { join } from "node:path";
-import { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
-import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { createBenchRuntime } from "../bench-server.ts";
 import { startHttpServer } from "../lib/child.ts";
 import { connectInProcess } from "../lib/in-process.ts";
-import { awaitJobs, type Caller, startJob } from "../lib/mcp.ts";
+import { awaitJobs, type Caller, connectHttp, startJob } from "../lib/mcp.ts";
 import type { Check, RunOptions, ScenarioResult } from "../lib/scenario.ts";
 import { readSideEffects } from "../lib/side-effects.ts";
 import { formatTable } from "../lib/stats.ts";
 import { tempDir } from "../lib/temp.ts";
 
 const CLIENTS = 100;
-
-async function httpCaller(url: string): Promise<Caller> {
-  const client = new Client({ name: "async-tools-bench", version: "0.0.0" });
-  await client.connect(new StreamableHTTPClientTransport(new URL(url)));
-  return {
-    call: async (name, args, timeoutMs = 60_000) =>
-      (await client.callTool({ name, arguments: args }, undefined, { timeout: timeoutMs })) as CallToolResult,
-    close: () => client.close(),
-  };
-}
 
 interface Round {
   ids: number;
@@ -98,7 +85,7 @@ export async function concurrency(options: RunOptions): Promise<ScenarioResult> 
   });
   const httpCallers: Caller[] = [];
   try {
-    for (let i = 0; i < CLIENTS; i++) httpCallers.push(await httpCaller(server.url));
+    for (let i = 0; i < CLIENTS; i++) httpCallers.push(await connectHttp(server.url));
     const rounds: Round[] = [];
     for (let r = 0; r < roundCount; r++) rounds.push(await round(httpCallers, 1_000 + r, httpEffects));
     checks.push(...judge("HTTP, 100 sessions", rounds));

@@ -77,6 +77,8 @@ async function diskFullInProcess(dir: string, size: string, waitEach: boolean): 
   const acked: string[] = [];
   let failure: unknown;
   let refused: string | undefined;
+  let completedInPlace = 0;
+  let notInPlace: string[] = [];
   const tools = await createBenchRuntime(store);
   try {
     for (let n = 0; n < 50_000; n++) {
@@ -90,10 +92,16 @@ async function diskFullInProcess(dir: string, size: string, waitEach: boolean): 
         break;
       }
     }
+    disk.remount("size=64m");
+    // Writes work again: the jobs the full disk stranded resume in this same process, with no restart.
+    const jobs = await tools.wait(acked, { timeoutMs: 15_000 });
+    completedInPlace = jobs.filter((job) => job.status === "completed").length;
+    notInPlace = jobs
+      .filter((job) => job.status !== "completed")
+      .map((job) => `${job.status}${job.error ? ` (${job.error.slice(0, 80)})` : ""}`);
   } finally {
     await tools.close().catch(() => undefined);
   }
-  disk.remount("size=64m");
   const reopened = await createBenchRuntime(store);
   let completed = 0;
   let refusedStatus = "-";
@@ -106,6 +114,13 @@ async function diskFullInProcess(dir: string, size: string, waitEach: boolean): 
   }
   return [
     clearError(`disk full (${label}): start fails with STORE_IO naming the path`, failure, "STORE_IO", path),
+    {
+      name: `disk full (${label}): once space is freed, every acknowledged job completes without a restart`,
+      ok: acked.length > 0 && completedInPlace === acked.length,
+      detail:
+        `${completedInPlace}/${acked.length} acknowledged jobs completed in the same process within 15 s of freeing space` +
+        (notInPlace.length > 0 ? `; the others: ${notInPlace.join(", ")}` : ""),
+    },
     {
       name: `disk full (${label}): no acknowledged job lost after freeing space and restarting`,
       ok: acked.length > 0 && completed === acked.length,

@@ -4,6 +4,8 @@
  * no MCP SDK at all.
  */
 
+import "./internal/node-version.ts";
+
 export {
   type AnyAsyncTool,
   type AsyncTool,
@@ -24,6 +26,7 @@ export type { JobDetail, JobStep, JobStepAttempt } from "./runtime/job-detail.ts
 export type { JobSnapshot, JobStatus, ListOptions, StartedJob } from "./runtime/job-engine.ts";
 export {
   type AsyncTools,
+  type CallerOptions,
   type CreateAsyncToolsOptions,
   createAsyncTools,
   type StoreInfo,

@@ -17,6 +17,24 @@ export interface CliContext {
   stopped?: Promise<void>;
 }
 
+/**
+ * The context of the running process: its stdout and stderr, its environment, the clock, and SIGINT or
+ * SIGTERM to stop a long-running command.
+ */
+export function cliContext(proc: NodeJS.Process): CliContext {
+  const stopped = new Promise<void>((resolve) => {
+    proc.once("SIGINT", () => resolve());
+    proc.once("SIGTERM", () => resolve());
+  });
+  return {
+    out: (text) => proc.stdout.write(`${text}\n`),
+    err: (text) => proc.stderr.write(`${text}\n`),
+    env: proc.env,
+    now: () => Date.now(),
+    stopped,
+  };
+}
+
 /** A CLI command: its arguments after the command words, and the exit code it ends with. */
 export type Command = (args: string[], ctx: CliContext) => Promise<number>;
 

@@ -17,7 +17,7 @@ import {
 import type { JobDetail } from "../runtime/job-detail.ts";
 import { isUnfinished, type JobSnapshot, type JobStatus } from "../runtime/job-engine.ts";
 import { pruneJobs } from "../runtime/prune.ts";
-import type { AsyncTools } from "../runtime/runtime.ts";
+import { type AsyncTools, OPERATOR } from "../runtime/runtime.ts";
 import { type CliContext, type Command, parse, printJson, STORE_OPTIONS } from "./context.ts";
 import { CliError, EXIT, openForCli, storeSpec } from "./open-store.ts";
 
@@ -68,7 +68,7 @@ function oneId(positionals: string[], usage: string): string {
   return id;
 }
 
-/** Every job matching `filter`, in start order, reading the index page by page. */
+/** Every job matching `filter`, in start order, reading the index page by page; every principal's. */
 export async function allJobs(
   runtime: AsyncTools,
   filter: Parameters<AsyncTools["list"]>[0] = {},
@@ -76,7 +76,12 @@ export async function allJobs(
   const jobs: JobSnapshot[] = [];
   let cursor: number | undefined;
   do {
-    const page = await runtime.list({ ...filter, limit: 500, ...(cursor === undefined ? {} : { cursor }) });
+    const page = await runtime.list({
+      ...filter,
+      ...OPERATOR,
+      limit: 500,
+      ...(cursor === undefined ? {} : { cursor }),
+    });
     jobs.push(...page.jobs);
     cursor = page.next;
   } while (cursor !== undefined);
@@ -161,7 +166,7 @@ function note(job: JobSnapshot): string {
 const show: Command = async (args, ctx) => {
   const { values, positionals } = parse(args, STORE_OPTIONS, JOBS_USAGE);
   const id = oneId(positionals, JOBS_USAGE);
-  const detail = await withStore(ctx, values.store, (runtime) => runtime.get(id));
+  const detail = await withStore(ctx, values.store, (runtime) => runtime.get(id, OPERATOR));
   if (values.json) printJson(ctx, detail);
   else ctx.out(describeJob(detail, ctx.now()));
   return detail.status === "not_found" ? EXIT.failed : EXIT.ok;
@@ -226,8 +231,8 @@ const cancel: Command = async (args, ctx) => {
   const id = oneId(positionals, JOBS_USAGE);
   const reason = values.reason ?? "cancelled from the async-tools CLI";
   const after = await withStore(ctx, values.store, async (runtime) => {
-    const [before] = await runtime.probe([id]);
-    const snapshot = await runtime.cancel(id, reason);
+    const [before] = await runtime.probe([id], OPERATOR);
+    const snapshot = await runtime.cancel(id, reason, OPERATOR);
     return { before: before as JobSnapshot, snapshot };
   });
   if (values.json) {
@@ -245,7 +250,7 @@ const cancel: Command = async (args, ctx) => {
 const retry: Command = async (args, ctx) => {
   const { values, positionals } = parse(args, STORE_OPTIONS, JOBS_USAGE);
   const id = oneId(positionals, JOBS_USAGE);
-  const started = await withStore(ctx, values.store, (runtime) => runtime.retry(id));
+  const started = await withStore(ctx, values.store, (runtime) => runtime.retry(id, OPERATOR));
   if (values.json) printJson(ctx, started);
   else if (started.created) {
     ctx.out(

@@ -1,7 +1,8 @@
 /**
  * How the CLI reaches a store: the one `--store` names, else `ASYNC_TOOLS_STORE`, else the default file, opened
  * as a runtime without tools (it looks at jobs and queues work, it runs none). A store file that a running
- * server holds is refused by SQLite's lock; the CLI then says which process holds it and what to do.
+ * server owns is joined, like any other process of this machine joins it; only an owner that does not answer
+ * its peers (a hung process, an older version) is refused, and the CLI then says which process holds it.
  */
 import { existsSync, readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { basename } from "node:path";
@@ -28,7 +29,8 @@ export function storeSpec(flag: string | undefined, env: NodeJS.ProcessEnv): str
 
 /**
  * Opens `spec` for the CLI. A SQLite file that does not exist is refused rather than created, since the CLI
- * never makes a store; a locked one throws a {@link CliError} that names the owner.
+ * never makes a store; one a running server owns is joined; one whose owner does not answer throws a
+ * {@link CliError} that names the owner.
  */
 export async function openForCli(spec: string, env: NodeJS.ProcessEnv): Promise<AsyncTools> {
   const location = parseStore(spec, env);
@@ -48,7 +50,7 @@ export async function openForCli(spec: string, env: NodeJS.ProcessEnv): Promise<
   }
 }
 
-/** What to say when a running server holds `path`. */
+/** What to say when the process that owns `path` does not let the CLI join it. */
 export function lockedMessage(path: string): string {
   const owners = processesHolding(path);
   const who =
@@ -56,9 +58,8 @@ export function lockedMessage(path: string): string {
       ? "another process"
       : owners.map((o) => `process ${o.pid}${o.command ? ` (${o.command})` : ""}`).join(", ");
   return (
-    `The store ${path} is in use by ${who}, a running server that owns it. ` +
-    "The CLI cannot open a store a server holds: stop that server and run the command again, " +
-    "or look at the jobs through that server's dashboard (/jobs)."
+    `The store ${path} is owned by ${who}, which does not answer the processes that join it ` +
+    "(an older async-tools version, or a hung process). Stop it and run the command again."
   );
 }
 

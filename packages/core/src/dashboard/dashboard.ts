@@ -7,7 +7,7 @@
 import { createHash, createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import { DEFAULTS_DASHBOARD } from "../defaults.ts";
 import type { JobSnapshot } from "../runtime/job-engine.ts";
-import { type AsyncTools, internalsOf } from "../runtime/runtime.ts";
+import { type AsyncTools, internalsOf, OPERATOR } from "../runtime/runtime.ts";
 import { APP_CSS, APP_JS } from "./assets.ts";
 import {
   type JobRow,
@@ -52,8 +52,11 @@ export interface DashboardOptions {
   principalOf?: (
     request: Request,
   ) => DashboardPrincipal | undefined | Promise<DashboardPrincipal | undefined>;
-  /** The principal a job belongs to. Default: the job's `principal` field, when the job model has one. */
-  ownerOf?: (job: JobSnapshot) => string | undefined;
+  /**
+   * The principal a job belongs to. Default: the job's `principal` (from {@link AsyncTools.get}: whoever
+   * started it over authenticated HTTP), so each caller sees the jobs it started.
+   */
+  ownerOf?: (job: JobSnapshot & { principal?: string }) => string | undefined;
   /** How often live parts refresh, ms. Default 1000. */
   pollMs?: number;
   /** Most jobs in the table. Default 100. */
@@ -83,8 +86,7 @@ export function createDashboard(runtime: AsyncTools, options: DashboardOptions =
   const base = (options.basePath ?? "").replace(/\/+$/, "");
   const pollMs = options.pollMs ?? DEFAULTS_DASHBOARD.pollMs;
   const maxRows = options.maxRows ?? DEFAULTS_DASHBOARD.maxRows;
-  const ownerOf =
-    options.ownerOf ?? ((job) => (job as { principal?: unknown }).principal as string | undefined);
+  const ownerOf = options.ownerOf ?? ((job) => job.principal);
   const secret = randomBytes(32);
   const sessions = new Map<string, { principal: DashboardPrincipal; expires: number }>();
   const tokens = (options.tokens ?? []).map((t) => ({ ...t, digest: digest(t.token) }));
@@ -109,7 +111,7 @@ export function createDashboard(runtime: AsyncTools, options: DashboardOptions =
     return undefined;
   }
 
-  function visible(principal: DashboardPrincipal, job: JobSnapshot): boolean {
+  function visible(principal: DashboardPrincipal, job: JobSnapshot & { principal?: string }): boolean {
     return principal.operator === true || ownerOf(job) === principal.id;
   }
 
@@ -125,7 +127,7 @@ export function createDashboard(runtime: AsyncTools, options: DashboardOptions =
     const ids: string[] = [];
     let cursor: number | undefined;
     do {
-      const page = meta.list({
+      const page = await meta.list({
         limit: 1000,
         ...(filters.tool ? { tool: filters.tool } : {}),
         ...(cursor === undefined ? {} : { cursor }),
@@ -135,9 +137,11 @@ export function createDashboard(runtime: AsyncTools, options: DashboardOptions =
     } while (cursor !== undefined);
     const shown: JobRow[] = [];
     for (let i = ids.length - 1; i >= 0 && shown.length < maxRows; i -= 1) {
-      const snapshot = await engine.snapshot(ids[i] as string);
-      if ((status !== undefined && snapshot.status !== status) || !visible(principal, snapshot)) continue;
-      const detail = await runtime.get(snapshot.jobId);
+      // Every principal's jobs are read; who may see which is `visible`'s call (an operator sees all).
+      const snapshot = await engine.snapshot(ids[i] as string, false, { everyone: true });
+      if (status !== undefined && snapshot.status !== status) continue;
+      const detail = await runtime.get(snapshot.jobId, OPERATOR);
+      if (!visible(principal, detail)) continue;
       const attempts = detail.steps.reduce((n, step) => n + step.attempts.length, 0);
       const { input, steps: _steps, result: _result, ...job } = detail;
       shown.push({ job, input, attempts });
@@ -234,15 +238,15 @@ export function createDashboard(runtime: AsyncTools, options: DashboardOptions =
       const action = /^\/job\/([^/]+)\/(cancel|retry)$/.exec(path);
       if (action !== null) {
         const id = decodeURIComponent(action[1] as string);
-        const [job] = await runtime.probe([id]);
-        if (job === undefined || job.status === "not_found" || !visible(who.principal, job)) {
+        const job = await runtime.get(id, OPERATOR);
+        if (job.status === "not_found" || !visible(who.principal, job)) {
           return text(404, "No such job.");
         }
         if (action[2] === "retry") {
-          const rerun = await runtime.retry(id);
+          const rerun = await runtime.retry(id, OPERATOR);
           return redirect(`${base}/job/${encodeURIComponent(rerun.created ? rerun.jobId : id)}`);
         }
-        await runtime.cancel(id, `cancelled from the dashboard by ${who.principal.id}`);
+        await runtime.cancel(id, `cancelled from the dashboard by ${who.principal.id}`, OPERATOR);
         return redirect(`${base}/job/${encodeURIComponent(id)}`);
       }
       return text(404, "Not found");
@@ -264,13 +268,59 @@ export function createDashboard(runtime: AsyncTools, options: DashboardOptions =
       return html(200, rowsHtml(ctx, await rows(who.principal, filtersOf(url))));
     const job = /^\/(fragments\/)?job\/([^/]+)$/.exec(path);
     if (job !== null) {
-      const detail = await runtime.get(decodeURIComponent(job[2] as string));
+      const detail = await runtime.get(decodeURIComponent(job[2] as string), OPERATOR);
       if (detail.status !== "not_found" && !visible(who.principal, detail)) return text(404, "No such job.");
       if (job[1] === undefined) return html(detail.status === "not_found" ? 404 : 200, jobPage(ctx, detail));
       const finished = detail.status !== "queued" && detail.status !== "working";
       return html(200, jobHtml(ctx, detail), finished ? { "x-job-finished": "1" } : {});
     }
     return text(404, "Not found");
+  };
+}
+
+/** Options of {@link dashboardRoute}. */
+export interface DashboardRouteOptions extends Omit<DashboardOptions, "principalOf" | "tokens"> {
+  /** Principals (as `serveHttp`'s auth names them) that see and act on every job, not only their own. */
+  operators?: readonly string[];
+}
+
+/** The name a caller has on the dashboard when `serveHttp` authenticates no principal (one caller). */
+const SOLE_CALLER = "operator";
+
+/**
+ * The dashboard as a `serveHttp` route (`routes: { "/jobs": dashboardRoute(runtime) }`), behind the server's
+ * own auth: the caller is the principal that auth names, and sees the jobs it started; a principal listed in
+ * `operators` sees every job. Without principals (no auth, or one token), the one caller sees every job.
+ *
+ * @example
+ * ```ts
+ * const http = await serveHttp(runtime, {
+ *   auth: { tokens: { alice: "T1", ops: "T2" } },
+ *   routes: { "/jobs": dashboardRoute(runtime, { operators: ["ops"] }) },
+ * });
+ * ```
+ */
+export function dashboardRoute(
+  runtime: AsyncTools,
+  options: DashboardRouteOptions = {},
+): (request: Request, context: { principal?: string }) => Promise<Response> {
+  const { operators = [], ...rest } = options;
+  const operatorSet = new Set(operators);
+  // The principal comes from the route's context, never from a header a client could send.
+  const callers = new WeakMap<Request, DashboardPrincipal>();
+  const handler = createDashboard(runtime, {
+    basePath: "/jobs",
+    ...rest,
+    principalOf: (request) => callers.get(request),
+  });
+  return (request, { principal }) => {
+    callers.set(
+      request,
+      principal === undefined
+        ? { id: SOLE_CALLER, operator: true }
+        : { id: principal, ...(operatorSet.has(principal) ? { operator: true } : {}) },
+    );
+    return handler(request);
   };
 }
 

@@ -5,7 +5,13 @@
  */
 import { log } from "../internal/log.ts";
 import type { StepAttemptOutcome, StepRecords } from "../store/step-log.ts";
-import { isUnfinished, type JobEngine, type JobSnapshot } from "./job-engine.ts";
+import {
+  type CallerScope,
+  isUnfinished,
+  type JobEngine,
+  type JobSnapshot,
+  PRINCIPAL_TAG,
+} from "./job-engine.ts";
 import type { StepWatch } from "./job-events.ts";
 import type { PromiseClient } from "./promise-client.ts";
 import { errorText } from "./step-retry.ts";
@@ -38,6 +44,8 @@ export interface JobStep {
 
 /** A job's snapshot (with its result) plus its input and step timeline. */
 export interface JobDetail<R = unknown> extends JobSnapshot<R> {
+  /** The principal the job belongs to, when an authenticated caller started it. */
+  principal?: string;
   /** The input the job was started with, as validated; absent when the job is unknown or expired. */
   input?: unknown;
   /** Steps in the order they started. Steps finished before a restart keep their record. */
@@ -50,18 +58,24 @@ export async function readJobDetail(
   promises: PromiseClient,
   steps: StepRecords,
   id: string,
+  scope: CallerScope = {},
 ): Promise<JobDetail> {
-  const [snapshot, record] = await Promise.all([engine.snapshot(id, true), promises.get(id)]);
+  const [snapshot, found] = await Promise.all([engine.snapshot(id, true, scope), promises.get(id)]);
+  // Another principal's job is not found, input and steps included.
+  const record = snapshot.status === "not_found" ? undefined : found;
+  const principal = record?.tags?.[PRINCIPAL_TAG];
   // Input right after the job's identity, so printed JSON reads in the order people look.
   const { jobId, status, tool, ...rest } = snapshot;
   const detail: JobDetail = {
     jobId,
     status,
     ...(tool === undefined ? {} : { tool }),
+    ...(principal === undefined ? {} : { principal }),
     ...(record === undefined ? {} : { input: promises.args(record) }),
     ...rest,
     steps: [],
   };
+  if (snapshot.status === "not_found") return detail;
   const live = isUnfinished(snapshot.status);
   detail.steps = (await steps.steps(id)).map((step) => {
     const attempts = step.attempts.map((a): JobStepAttempt => {

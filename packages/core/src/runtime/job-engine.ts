@@ -11,9 +11,9 @@ import { DEFAULTS } from "../defaults.ts";
 import { type AnyAsyncTool, baseJobIdOf, type JobContext } from "../define.ts";
 import { AsyncToolsError } from "../errors.ts";
 import { log } from "../internal/log.ts";
-import type { JobMeta } from "../store/job-meta.ts";
+import type { JobIndex } from "../store/store.ts";
 import { combineObservers, type JobEvent, type JobObserver, logJobEvent } from "./job-events.ts";
-import { defaultJobId, runId } from "./job-id.ts";
+import { defaultJobId, principalSuffix, runId } from "./job-id.ts";
 import type { PromiseClient, PromiseRecord } from "./promise-client.ts";
 import { installExecutionHooks } from "./resonate-internals.ts";
 import { Slots } from "./slots.ts";
@@ -64,8 +64,19 @@ export function isUnfinished(status: JobStatus): boolean {
   return status === "queued" || status === "working";
 }
 
+/**
+ * Who asks. With a principal (an authenticated caller), a job belongs to it: the principal is part of the
+ * job's identity, and every read by another principal (or by none) answers `not_found`. Without one, there is
+ * a single caller and job IDs are what they always were.
+ */
+export interface CallerScope {
+  principal?: string;
+  /** Every principal's jobs: the operator's view (the CLI, an operator's dashboard). Never from a client. */
+  everyone?: boolean;
+}
+
 /** Options of {@link JobEngine.wait}. */
-export interface WaitOptions {
+export interface WaitOptions extends CallerScope {
   signal?: AbortSignal;
   /** Called at once and then every `tickMs` while jobs are unfinished, with their current state. */
   onTick?: (snapshots: JobSnapshot[]) => void;
@@ -74,6 +85,8 @@ export interface WaitOptions {
 
 /** The promise tag naming the async tool of a job. */
 export const TOOL_TAG = "async-tools:tool";
+/** The principal a job belongs to, when it was started by an authenticated caller. */
+export const PRINCIPAL_TAG = "async-tools:principal";
 
 /** Runs and observes jobs of registered definitions on one Resonate instance. */
 export class JobEngine {
@@ -85,13 +98,16 @@ export class JobEngine {
   private readonly starting = new Map<string, Promise<JobSnapshot>>();
   /** Jobs this process is launching right now: their first execution needs no re-validation. */
   private readonly launching = new Set<string>();
+  /** Tasks whose failed execution this process keeps trying to release (`id@version`). */
+  private readonly releasing = new Set<string>();
+  private stopped = false;
 
   private readonly resonate: Resonate;
   private readonly promises: PromiseClient;
-  private readonly meta: JobMeta;
+  private readonly meta: JobIndex;
   private readonly observer: Required<JobObserver>;
 
-  constructor(resonate: Resonate, promises: PromiseClient, meta: JobMeta, observers: JobObserver[] = []) {
+  constructor(resonate: Resonate, promises: PromiseClient, meta: JobIndex, observers: JobObserver[] = []) {
     this.resonate = resonate;
     this.promises = promises;
     this.meta = meta;
@@ -106,6 +122,7 @@ export class JobEngine {
           `(it runs version ${have}). Start it again to run it on the current version.`
         );
       },
+      failed: (task, error) => this.releaseUntilTaken(task.id, task.version, error),
     });
   }
 
@@ -132,6 +149,37 @@ export class JobEngine {
       return engine.execute(tool, rctx, input);
     };
     this.resonate.register(tool.name, durable, { version: tool.version });
+  }
+
+  /**
+   * Keeps releasing a task whose execution failed until the store takes the release: a store that refused a
+   * write (a full disk) refused the SDK's one release too, and the job would wait for its lease to lapse.
+   * Once the store writes again, the release hands the task out and the job resumes, replaying finished steps.
+   */
+  private releaseUntilTaken(id: string, version: number, error: unknown): void {
+    const key = `${id}@${version}`;
+    if (this.stopped || this.releasing.has(key)) return;
+    this.releasing.add(key);
+    log("warn", "job execution failed; releasing it until the store takes it back", {
+      job: id,
+      error: errorText(error),
+    });
+    const attempt = async () => {
+      if (this.stopped) return;
+      try {
+        const outcome = await this.promises.releaseTask(id, version);
+        this.releasing.delete(key);
+        if (outcome === "released") log("info", "job released for another attempt", { job: id });
+      } catch {
+        setTimeout(() => void attempt(), DEFAULTS.strandedRetryMs).unref();
+      }
+    };
+    setTimeout(() => void attempt(), DEFAULTS.strandedRetryMs).unref();
+  }
+
+  /** Stops background work (releases of failed executions) when the runtime closes. */
+  stop(): void {
+    this.stopped = true;
   }
 
   /** The newest definition registered under `name`. */
@@ -166,6 +214,13 @@ export class JobEngine {
     const controller = new AbortController();
     this.running.set(id, controller);
     const began = Date.now();
+    // The store fails a job at its timeout; its function must stop too (the step's request, its retries).
+    const left = rctx.timeoutAt - began;
+    const deadline =
+      left < MAX_TIMER_MS
+        ? setTimeout(() => controller.abort(new Error(timedOutMessage(tool.timeoutMs))), Math.max(0, left))
+        : undefined;
+    deadline?.unref();
     const slots = this.slots.get(tool.name) as Slots;
     let release: (() => void) | undefined;
     try {
@@ -174,12 +229,15 @@ export class JobEngine {
       this.emit({ kind: "completed", jobId: id, tool: tool.name, durationMs: Date.now() - began });
       return result;
     } catch (error) {
-      if (!controller.signal.aborted) {
+      // A cancelled job is logged by cancel; one cut short by this runtime closing resumes at the next start.
+      if (this.stopped) log("debug", "job interrupted by shutdown", { job: id, tool: tool.name });
+      else if (!controller.signal.aborted) {
         const durationMs = Date.now() - began;
         this.emit({ kind: "failed", jobId: id, tool: tool.name, error: errorText(error), durationMs });
       }
       throw error;
     } finally {
+      clearTimeout(deadline);
       release?.();
       this.retrying.delete(id);
       if (this.running.get(id) === controller) this.running.delete(id);
@@ -241,17 +299,30 @@ export class JobEngine {
    * Starts a job for validated `input`, or joins the one the same input already started. A cancelled job is
    * followed by a fresh run; `fresh` starts a new run even when the last one finished.
    */
-  async start(tool: AnyAsyncTool, input: unknown, options: { fresh?: boolean } = {}): Promise<StartedJob> {
-    const base = baseJobIdOf(tool, input, defaultJobId);
+  async start(
+    tool: AnyAsyncTool,
+    input: unknown,
+    options: { fresh?: boolean } & CallerScope = {},
+  ): Promise<StartedJob> {
+    const { principal } = options;
+    // Jobs are started (and joined) as their principal only, never in an operator's scope.
+    const owner: CallerScope = principal === undefined ? {} : { principal };
+    const base =
+      principal === undefined
+        ? baseJobIdOf(tool, input, defaultJobId)
+        : // Another principal's same input is another job: the principal joins the hash (or, for a custom ID, a suffix).
+          baseJobIdOf(tool, input, (name, value) => defaultJobId(name, value, principal)) +
+          (tool.jobId === undefined ? "" : principalSuffix(principal));
     for (let n = 1; n <= DEFAULTS.maxRuns; ) {
       const id = runId(base, n);
       const existing = await this.promises.get(id);
       if (existing !== undefined) {
-        if (existing.state === "rejected_canceled" || options.fresh) {
+        // Another principal's job under this ID (a custom ID that happens to match) is never joined.
+        if (existing.state === "rejected_canceled" || options.fresh || !ownedBy(existing, owner)) {
           n += 1;
           continue;
         }
-        return { ...this.toSnapshot(existing, false), created: false };
+        return { ...(await this.toSnapshot(existing, false)), created: false };
       }
       // Concurrent starts of one job in this process: the first creates it, the others wait and then join it.
       const inflight = this.starting.get(id);
@@ -259,7 +330,7 @@ export class JobEngine {
         await inflight.catch(() => undefined);
         continue;
       }
-      const creation = this.create(tool, id, input);
+      const creation = this.create(tool, id, input, principal);
       this.starting.set(id, creation);
       try {
         return { ...(await creation), created: true };
@@ -270,7 +341,12 @@ export class JobEngine {
     throw new Error(`job ${base} has been run ${DEFAULTS.maxRuns} times; refusing to start another`);
   }
 
-  private async create(tool: AnyAsyncTool, id: string, input: unknown): Promise<JobSnapshot> {
+  private async create(
+    tool: AnyAsyncTool,
+    id: string,
+    input: unknown,
+    principal: string | undefined,
+  ): Promise<JobSnapshot> {
     const now = Date.now();
     this.launching.add(id);
     try {
@@ -282,7 +358,7 @@ export class JobEngine {
           timeout: tool.timeoutMs,
           version: tool.version,
           retryPolicy: new Never(),
-          tags: { [TOOL_TAG]: tool.name },
+          tags: { [TOOL_TAG]: tool.name, ...(principal === undefined ? {} : { [PRINCIPAL_TAG]: principal }) },
         }),
       );
     } catch (error) {
@@ -301,11 +377,14 @@ export class JobEngine {
   }
 
   /** The current state of `id`; with `withResult`, a completed job carries its result. */
-  async snapshot(id: string, withResult = false): Promise<JobSnapshot> {
+  async snapshot(id: string, withResult = false, scope: CallerScope = {}): Promise<JobSnapshot> {
     const record = await this.promises.get(id);
+    if (record !== undefined && !ownedBy(record, scope)) return notFound(id);
     if (record === undefined) {
-      const row = this.meta.get(id);
-      if (row !== undefined) {
+      const row = await this.meta.get(id);
+      // The job index does not record principals, so an expired job's owner is unknown: to a principal it is
+      // not found, which tells nothing about another principal's jobs.
+      if (row !== undefined && scope.principal === undefined) {
         return {
           jobId: id,
           status: "expired",
@@ -315,7 +394,7 @@ export class JobEngine {
             "This job finished long ago and its result was removed by the retention policy. Start it again.",
         };
       }
-      return { jobId: id, status: "not_found", error: `No job has the ID ${id}.` };
+      return notFound(id);
     }
     return this.toSnapshot(record, withResult);
   }
@@ -325,7 +404,8 @@ export class JobEngine {
    * each with its result. Never throws for "not yet": unfinished jobs come back `queued` or `working`.
    */
   async wait(ids: string[], timeoutMs: number, options: WaitOptions = {}): Promise<JobSnapshot[]> {
-    const snapshots = await Promise.all(ids.map((id) => this.snapshot(id, true)));
+    const scope = scopeOf(options);
+    const snapshots = await Promise.all(ids.map((id) => this.snapshot(id, true, scope)));
     const pending = snapshots.filter((s) => isUnfinished(s.status)).map((s) => s.jobId);
     if (pending.length === 0 || timeoutMs <= 0) return snapshots;
 
@@ -340,7 +420,7 @@ export class JobEngine {
       const onTick = options.onTick;
       onTick(snapshots);
       ticker = setInterval(() => {
-        void Promise.all(ids.map((id) => this.snapshot(id))).then(onTick, () => undefined);
+        void Promise.all(ids.map((id) => this.snapshot(id, false, scope))).then(onTick, () => undefined);
       }, options.tickMs ?? DEFAULTS.progressTickMs);
     }
     try {
@@ -349,7 +429,7 @@ export class JobEngine {
       clearTimeout(timer);
       clearInterval(ticker);
     }
-    return Promise.all(ids.map((id) => this.snapshot(id, true)));
+    return Promise.all(ids.map((id) => this.snapshot(id, true, scope)));
   }
 
   /** Resolves once `id` is settled (any way), through Resonate's listener mechanism. */
@@ -363,28 +443,36 @@ export class JobEngine {
   }
 
   /** Cancels a job that is still unfinished. A job that already finished is left as it is. */
-  async cancel(id: string, reason = "cancelled by the client"): Promise<JobSnapshot> {
+  async cancel(
+    id: string,
+    reason = "cancelled by the client",
+    scope: CallerScope = {},
+  ): Promise<JobSnapshot> {
     const record = await this.promises.get(id);
-    if (record === undefined) return this.snapshot(id);
+    if (record === undefined || !ownedBy(record, scope)) return this.snapshot(id, false, scope);
     if (record.state === "pending") {
       await this.promises.cancel(id, reason);
       this.running.get(id)?.abort(new Error(reason));
       this.emit({ kind: "cancelled", jobId: id, tool: record.tags?.[TOOL_TAG], reason });
     }
-    return this.snapshot(id);
+    return this.snapshot(id, false, scope);
   }
 
   /**
    * Jobs in start order after `cursor` (opaque), optionally of one tool, in some statuses, started at or
    * after `since` (epoch ms). Status is the promise's, so filtered pages read on until `limit` jobs match;
    * each read asks only for as many rows as are still missing, so the cursor always ends on a read row.
+   * Other principals' jobs are left out, like jobs of other statuses.
    */
-  async list(options: ListOptions & { limit: number }): Promise<{ jobs: JobSnapshot[]; next?: number }> {
+  async list(
+    options: Omit<ListOptions, "limit"> & CallerScope & { limit: number },
+  ): Promise<{ jobs: JobSnapshot[]; next?: number }> {
+    const scope = scopeOf(options);
     const statuses = options.status === undefined ? undefined : new Set([options.status].flat());
     const jobs: JobSnapshot[] = [];
     let cursor = options.cursor;
     for (;;) {
-      const page = this.meta.list({
+      const page = await this.meta.list({
         limit: options.limit - jobs.length,
         ...(options.tool === undefined ? {} : { tool: options.tool }),
         ...(cursor === undefined ? {} : { cursor }),
@@ -393,7 +481,9 @@ export class JobEngine {
         options.since === undefined
           ? page.rows
           : page.rows.filter((r) => r.createdAt >= Number(options.since));
-      const read = await Promise.all(rows.map((row) => this.snapshot(row.id)));
+      const read = (await Promise.all(rows.map((row) => this.snapshot(row.id, false, scope)))).filter(
+        (job) => job.status !== "not_found",
+      );
       jobs.push(...(statuses === undefined ? read : read.filter((job) => statuses.has(job.status))));
       cursor = page.next;
       if (cursor === undefined) return { jobs };
@@ -401,14 +491,14 @@ export class JobEngine {
     }
   }
 
-  private toSnapshot(record: PromiseRecord, withResult: boolean): JobSnapshot {
+  private async toSnapshot(record: PromiseRecord, withResult: boolean): Promise<JobSnapshot> {
     const tool = record.tags?.[TOOL_TAG];
     const snapshot: JobSnapshot = { jobId: record.id, status: statusOf(record.state) };
     if (tool !== undefined) snapshot.tool = tool;
     if (record.createdAt !== undefined) snapshot.createdAt = iso(record.createdAt);
     if (record.state !== "pending" && record.settledAt !== undefined)
       snapshot.completedAt = iso(record.settledAt);
-    const progress = this.meta.get(record.id)?.progress;
+    const progress = (await this.meta.get(record.id))?.progress;
     if (progress !== undefined) {
       snapshot.progress = {
         fraction: record.state === "resolved" ? 1 : progress.fraction,
@@ -448,6 +538,31 @@ export class JobEngine {
     }
     return snapshot;
   }
+}
+
+/**
+ * Whether the caller in `scope` may see the job `record` is: the same principal, or none on both sides; an
+ * operator's scope sees every job.
+ */
+function ownedBy(record: PromiseRecord, scope: CallerScope): boolean {
+  return scope.everyone === true || record.tags?.[PRINCIPAL_TAG] === scope.principal;
+}
+
+/** Just the scope of `options` (no `principal: undefined`, for exactOptionalPropertyTypes). */
+function scopeOf(options: CallerScope): CallerScope {
+  if (options.everyone === true) return { everyone: true };
+  return options.principal === undefined ? {} : { principal: options.principal };
+}
+
+function notFound(id: string): JobSnapshot {
+  return { jobId: id, status: "not_found", error: `No job has the ID ${id}.` };
+}
+
+/** `setTimeout` fires at once past this delay (2^31 - 1 ms, about 24.8 days). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+function timedOutMessage(timeoutMs: number): string {
+  return `The job timed out after ${Math.round(timeoutMs / 1000)} s before it finished.`;
 }
 
 function iso(ms: number): string {

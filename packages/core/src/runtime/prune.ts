@@ -4,7 +4,6 @@
  * records go with them.
  */
 import { AsyncToolsError } from "../errors.ts";
-import { SqliteNetwork } from "../store/sqlite-network.ts";
 import { isUnfinished, type JobSnapshot } from "./job-engine.ts";
 import { type AsyncTools, internalsOf } from "./runtime.ts";
 
@@ -18,15 +17,23 @@ export interface PruneResult {
 
 /**
  * Removes the jobs of `runtime` that finished more than `olderThanMs` ago, with their steps. Unfinished
- * jobs are never touched. Only the embedded store (SQLite file or memory) can be pruned from here; a
- * Resonate Server or Postgres applies its own retention.
+ * jobs are never touched. Only the owner of an embedded store (SQLite file or memory) can prune: a process
+ * that joined a running server's store leaves it to that server, and a Resonate Server or Postgres applies
+ * its own retention.
  */
 export async function pruneJobs(runtime: AsyncTools, olderThanMs: number): Promise<PruneResult> {
-  const { network, steps, engine } = internalsOf(runtime);
-  if (!(network instanceof SqliteNetwork)) {
+  const { store, engine } = internalsOf(runtime);
+  if (store.gc === undefined) {
     throw new AsyncToolsError(
       "INVALID_STORE",
       `Pruning works on the embedded store; ${runtime.store.description} applies its own retention.`,
+    );
+  }
+  if (store.role !== "owner") {
+    throw new AsyncToolsError(
+      "STORE_LOCKED",
+      `${runtime.store.description} is owned by a running server, which prunes it on its own schedule; ` +
+        "stop that server to prune now.",
     );
   }
   const now = Date.now();
@@ -34,19 +41,23 @@ export async function pruneJobs(runtime: AsyncTools, olderThanMs: number): Promi
   const candidates: JobSnapshot[] = [];
   let cursor: number | undefined;
   do {
-    const page = await engine.list({ limit: 500, ...(cursor === undefined ? {} : { cursor }) });
+    const page = await engine.list({
+      limit: 500,
+      everyone: true,
+      ...(cursor === undefined ? {} : { cursor }),
+    });
     for (const job of page.jobs) {
       const done = job.completedAt === undefined ? undefined : Date.parse(job.completedAt);
       if (!isUnfinished(job.status) && done !== undefined && done < cutoff) candidates.push(job);
     }
     cursor = page.next;
   } while (cursor !== undefined);
-  network.gc(now, olderThanMs);
+  store.gc(now, olderThanMs);
   const removed: string[] = [];
   for (const job of candidates) {
-    const after = await engine.snapshot(job.jobId);
+    const after = await engine.snapshot(job.jobId, false, { everyone: true });
     if (after.status === "expired") {
-      await steps.forget(job.jobId);
+      await store.steps.forget(job.jobId);
       removed.push(job.jobId);
     }
   }

@@ -7,8 +7,8 @@
 import { Codec, Never } from "@resonatehq/sdk";
 import type { Resonate } from "@resonatehq/sdk/async";
 import { DEFAULTS } from "../defaults.ts";
-import type { JobMeta } from "../store/job-meta.ts";
-import { type JobEngine, type StartedJob, TOOL_TAG } from "./job-engine.ts";
+import type { JobIndex } from "../store/store.ts";
+import { type CallerScope, type JobEngine, PRINCIPAL_TAG, type StartedJob, TOOL_TAG } from "./job-engine.ts";
 import { runId } from "./job-id.ts";
 import type { PromiseClient, PromiseRecord } from "./promise-client.ts";
 
@@ -17,7 +17,7 @@ export interface RerunDeps {
   engine: JobEngine;
   promises: PromiseClient;
   resonate: Resonate;
-  meta: JobMeta;
+  meta: JobIndex;
 }
 
 /** Statuses a job may be retried from. */
@@ -25,18 +25,23 @@ const RETRYABLE = new Set(["failed", "cancelled"]);
 
 /**
  * Starts a fresh run of `id` when it failed or was cancelled; otherwise returns its state with
- * `created: false` (a job still running, completed, unknown or expired is left as it is).
+ * `created: false` (a job still running, completed, unknown or expired is left as it is). The new run
+ * belongs to the same principal as the job, whoever asks (an operator may retry anyone's job).
  */
-export async function rerunJob(deps: RerunDeps, id: string): Promise<StartedJob> {
-  const current = await deps.engine.snapshot(id);
-  const record = await deps.promises.get(id);
+export async function rerunJob(deps: RerunDeps, id: string, scope: CallerScope = {}): Promise<StartedJob> {
+  const current = await deps.engine.snapshot(id, false, scope);
+  const record = current.status === "not_found" ? undefined : await deps.promises.get(id);
   if (record === undefined || !RETRYABLE.has(current.status) || current.tool === undefined) {
     return { ...current, created: false };
   }
   const input = deps.promises.args(record);
+  const principal = record.tags?.[PRINCIPAL_TAG];
   const local = deps.engine.definition(current.tool);
   if (local !== undefined) {
-    return deps.engine.start(local, local.input.parse(input), { fresh: true });
+    return deps.engine.start(local, local.input.parse(input), {
+      fresh: true,
+      ...(principal === undefined ? {} : { principal }),
+    });
   }
   return enqueue(deps, record, current.tool, input);
 }
@@ -64,7 +69,12 @@ async function enqueue(
         timeout: timeoutMs,
         version: param.version ?? 1,
         retryPolicy: new Never(),
-        tags: { [TOOL_TAG]: tool },
+        tags: {
+          [TOOL_TAG]: tool,
+          ...(record.tags?.[PRINCIPAL_TAG] === undefined
+            ? {}
+            : { [PRINCIPAL_TAG]: record.tags[PRINCIPAL_TAG] }),
+        },
         ...(record.tags?.["resonate:target"] ? { target: record.tags["resonate:target"] } : {}),
       }),
     );

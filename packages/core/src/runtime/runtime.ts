@@ -12,12 +12,17 @@ import { DEFAULTS } from "../defaults.ts";
 import type { AnyAsyncTool, AsyncTool } from "../define.ts";
 import { AsyncToolsError } from "../errors.ts";
 import { log } from "../internal/log.ts";
-import { JobMeta } from "../store/job-meta.ts";
-import { type OpenedStore, openStore } from "../store/select.ts";
-import { StepLog } from "../store/step-log.ts";
+import { openStore } from "../store/select.ts";
+import type { JobIndex, Store, StoreRole } from "../store/store.ts";
 import { instrumentEngine, loadTelemetry } from "../telemetry/otel.ts";
 import { type JobDetail, readJobDetail, stepLogWatch } from "./job-detail.ts";
-import { JobEngine, type JobSnapshot, type ListOptions, type StartedJob } from "./job-engine.ts";
+import {
+  type CallerScope,
+  JobEngine,
+  type JobSnapshot,
+  type ListOptions,
+  type StartedJob,
+} from "./job-engine.ts";
 import { PromiseClient } from "./promise-client.ts";
 import { rerunJob } from "./rerun.ts";
 
@@ -28,12 +33,16 @@ export interface CreateAsyncToolsOptions {
    * crash resume as soon as the runtime starts. Several versions of one tool may be listed.
    */
   tools: readonly AnyAsyncTool[];
-  /** The server's name: names the default store file and appears in logs. Default: none. */
+  /**
+   * The server's name, e.g. the McpServer's: the default store is `async-tools/<name>/jobs.db` in the user's
+   * data directory, so different servers keep different stores. Also named in logs.
+   */
   name?: string;
   /**
-   * Where jobs live: `sqlite:<path>` or a path (default: `ASYNC_TOOLS_STORE`, then `RESONATE_URL`, then a
-   * file in the user's data directory), `memory`, `http(s)://…` (a Resonate Server), `postgres://…`
-   * (Resonate's Postgres schema), or a Resonate `Network` object.
+   * Where jobs live: `sqlite:<path>` or a path (default: `ASYNC_TOOLS_STORE`, then `RESONATE_URL`, then
+   * `async-tools/<name>/jobs.db` in the user's data directory), `memory`, `http(s)://…` (a Resonate Server or
+   * `async-tools store serve`), `postgres://…` (Resonate's Postgres schema), or a Resonate `Network` object.
+   * Several processes may open one store file: the first owns it, the others join it.
    */
   store?: string | Network;
   /** How long finished jobs are kept before they are removed, in ms. Default 7 days. */
@@ -48,15 +57,26 @@ export interface CreateAsyncToolsOptions {
 
 /** Where a runtime's jobs live. */
 export interface StoreInfo {
-  kind: OpenedStore["kind"];
+  kind: Store["kind"];
   /** The store, for people: a file path or a URL without credentials. */
   description: string;
   /** Whether jobs survive a restart of this process. */
   durable: boolean;
+  /** `owner` of the store file, `joiner` of one another process owns (until it takes over), or `remote`. */
+  readonly role: StoreRole;
+}
+
+/**
+ * On whose behalf a call acts. A `principal` (an authenticated caller: a user, an API key's owner) owns the
+ * jobs it starts: the same input from two principals is two jobs, and a principal sees only its own jobs
+ * (another's answer `not_found`). Leave it out where there is one caller, as over stdio.
+ */
+export interface CallerOptions {
+  principal?: string;
 }
 
 /** How long {@link AsyncTools.wait} blocks and what it tells along the way. */
-export interface WaitForJobsOptions {
+export interface WaitForJobsOptions extends CallerOptions {
   /** Longest wait in ms; unfinished jobs come back `queued` or `working` after it. */
   timeoutMs: number;
   signal?: AbortSignal;
@@ -78,10 +98,10 @@ export interface AsyncTools {
   start<I extends z.ZodObject, O>(
     tool: AsyncTool<I, O>,
     input: z.input<I>,
-    options?: { fresh?: boolean },
+    options?: { fresh?: boolean } & CallerOptions,
   ): Promise<StartedJob<O>>;
   /** The state of each job, without waiting. */
-  probe(ids: readonly string[]): Promise<JobSnapshot[]>;
+  probe(ids: readonly string[], options?: CallerOptions): Promise<JobSnapshot[]>;
   /** Waits up to `timeoutMs` for the jobs to finish; returns each one's state, with results. */
   wait(ids: readonly string[], options: WaitForJobsOptions): Promise<JobSnapshot[]>;
   /** Waits up to `timeoutMs` for one job of `tool`; a completed job's `result` has the type `run` returns. */
@@ -89,25 +109,28 @@ export interface AsyncTools {
     tool: AsyncTool<I, O>,
     id: string,
     timeoutMs: number,
+    options?: CallerOptions,
   ): Promise<JobSnapshot<O>>;
   /** Cancels a job that is still unfinished; a finished job is left as it is. */
-  cancel(id: string, reason?: string): Promise<JobSnapshot>;
+  cancel(id: string, reason?: string, options?: CallerOptions): Promise<JobSnapshot>;
   /**
    * Jobs in start order, a page at a time, optionally only of one tool, in some statuses, or started since a
-   * time; pass `next` back as `cursor` for the next page.
+   * time; pass `next` back as `cursor` for the next page. With a `principal`, only its jobs (a page may then
+   * hold fewer than `limit`).
    */
-  list(options?: ListOptions): Promise<{ jobs: JobSnapshot[]; next?: number }>;
+  list(options?: ListOptions & CallerOptions): Promise<{ jobs: JobSnapshot[]; next?: number }>;
   /**
    * Everything known about one job: its state and result or error, the input it was started with, and its
-   * steps with every attempt (start and end times, errors). An unknown ID comes back `not_found`.
+   * steps with every attempt (start and end times, errors). An unknown ID (or another principal's job) comes
+   * back `not_found`.
    */
-  get(id: string): Promise<JobDetail>;
+  get(id: string, options?: CallerOptions): Promise<JobDetail>;
   /**
    * Starts a fresh run of a failed or cancelled job with the input it was started with, like
    * `start(tool, input, { fresh: true })`. A runtime that does not run the job's tool leaves the new run to
    * the next server on this store that does. Any other job comes back as it is, with `created: false`.
    */
-  retry(id: string): Promise<StartedJob>;
+  retry(id: string, options?: CallerOptions): Promise<StartedJob>;
   /** Stops Resonate and closes the store. Unfinished jobs resume at the next start on the same store. */
   close(): Promise<void>;
   [Symbol.asyncDispose](): Promise<void>;
@@ -116,9 +139,9 @@ export interface AsyncTools {
 /** What the faces (MCP, CLI) need beyond the public interface. Not exported from the package root. */
 export interface RuntimeInternals {
   engine: JobEngine;
-  meta: JobMeta;
-  steps: StepLog;
-  network: Network;
+  meta: JobIndex;
+  /** The opened store: its step log, its role, and (on an embedded store) `gc`. */
+  store: Store;
   retentionMs: number;
   assertOpen(): void;
 }
@@ -199,6 +222,7 @@ export async function createAsyncTools(options: CreateAsyncToolsOptions): Promis
     logger: resonateLogger,
     retentionMs,
     ...(options.durability ? { durability: options.durability } : {}),
+    ...(options.name ? { name: options.name } : {}),
   });
   const resonate = new Resonate({
     network: definitions.length === 0 ? takingNoWork(opened.network) : opened.network,
@@ -207,8 +231,8 @@ export async function createAsyncTools(options: CreateAsyncToolsOptions): Promis
     ttl: options.leaseMs ?? DEFAULTS.leaseMs,
     logger: resonateLogger,
   });
-  const meta = new JobMeta(opened.db, opened.description);
-  const steps = new StepLog(opened.db);
+  const meta = opened.jobs;
+  const steps = opened.steps;
   const promises = new PromiseClient(opened.network);
   const telemetry = await loadTelemetry();
   const engine = new JobEngine(resonate, promises, meta, [
@@ -219,25 +243,28 @@ export async function createAsyncTools(options: CreateAsyncToolsOptions): Promis
     for (const tool of definitions) engine.define(tool);
   } catch (error) {
     await resonate.stop();
-    meta.closeIfPrivate(opened.db !== undefined);
-    steps.close();
+    await opened.close();
     throw error;
   }
   // A job's metadata outlives the job, so a probe can still say it expired rather than never was.
-  if (Number.isFinite(retentionMs)) {
-    meta.pruneBefore(Date.now() - retentionMs - DEFAULTS.metadataGraceMs);
+  if (Number.isFinite(retentionMs) && opened.role === "owner") {
+    await meta.pruneBefore(Date.now() - retentionMs - DEFAULTS.metadataGraceMs);
     await steps.pruneBefore(Date.now() - retentionMs - DEFAULTS.metadataGraceMs);
   }
-  log("info", "store opened", { store: opened.description, durable: opened.durable, server: options.name });
+  log("info", "store opened", {
+    store: opened.description,
+    durable: opened.durable,
+    role: opened.role,
+    server: options.name,
+  });
   // Every definition is registered: interrupted jobs can resume now, with or without a client.
-  opened.recover?.();
+  opened.recover();
   if (telemetry !== undefined) instrumentEngine(engine, telemetry);
-  const runtime = new Runtime(options.name, opened, resonate, engine, meta, steps, promises);
+  const runtime = new Runtime(options.name, opened, resonate, engine, meta, promises);
   internals.set(runtime, {
     engine,
     meta,
-    steps,
-    network: opened.network,
+    store: opened,
     retentionMs,
     assertOpen: () => runtime.assertOpen(),
   });
@@ -247,21 +274,19 @@ export async function createAsyncTools(options: CreateAsyncToolsOptions): Promis
 class Runtime implements AsyncTools {
   readonly name: string | undefined;
   readonly store: StoreInfo;
-  private readonly opened: OpenedStore;
+  private readonly opened: Store;
   private readonly resonate: Resonate;
   private readonly engine: JobEngine;
-  private readonly meta: JobMeta;
-  private readonly steps: StepLog;
+  private readonly meta: JobIndex;
   private readonly promises: PromiseClient;
   private closed = false;
 
   constructor(
     name: string | undefined,
-    opened: OpenedStore,
+    opened: Store,
     resonate: Resonate,
     engine: JobEngine,
-    meta: JobMeta,
-    steps: StepLog,
+    meta: JobIndex,
     promises: PromiseClient,
   ) {
     this.name = name;
@@ -269,9 +294,15 @@ class Runtime implements AsyncTools {
     this.resonate = resonate;
     this.engine = engine;
     this.meta = meta;
-    this.steps = steps;
     this.promises = promises;
-    this.store = { kind: opened.kind, description: opened.description, durable: opened.durable };
+    this.store = {
+      kind: opened.kind,
+      description: opened.description,
+      durable: opened.durable,
+      get role() {
+        return opened.role;
+      },
+    };
   }
 
   get tools(): readonly AnyAsyncTool[] {
@@ -281,7 +312,7 @@ class Runtime implements AsyncTools {
   async start<I extends z.ZodObject, O>(
     tool: AsyncTool<I, O>,
     input: z.input<I>,
-    options: { fresh?: boolean } = {},
+    options: { fresh?: boolean } & CallerOptions = {},
   ): Promise<StartedJob<O>> {
     this.assertOpen();
     const known = this.engine.definition(tool.name);
@@ -295,23 +326,27 @@ class Runtime implements AsyncTools {
     return (await this.engine.start(known, parsed, options)) as StartedJob<O>;
   }
 
-  probe(ids: readonly string[]): Promise<JobSnapshot[]> {
+  probe(ids: readonly string[], options: CallerOptions = {}): Promise<JobSnapshot[]> {
     this.assertOpen();
-    return Promise.all(ids.map((id) => this.engine.snapshot(id)));
+    return Promise.all(ids.map((id) => this.engine.snapshot(id, false, scopeOf(options))));
   }
 
   wait(ids: readonly string[], options: WaitForJobsOptions): Promise<JobSnapshot[]> {
     this.assertOpen();
-    return this.engine.wait([...ids], options.timeoutMs, options.signal ? { signal: options.signal } : {});
+    return this.engine.wait([...ids], options.timeoutMs, {
+      ...scopeOf(options),
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
   }
 
   async waitFor<I extends z.ZodObject, O>(
     tool: AsyncTool<I, O>,
     id: string,
     timeoutMs: number,
+    options: CallerOptions = {},
   ): Promise<JobSnapshot<O>> {
     this.assertOpen();
-    const [snapshot] = await this.engine.wait([id], timeoutMs);
+    const [snapshot] = await this.engine.wait([id], timeoutMs, scopeOf(options));
     if (snapshot?.tool !== undefined && snapshot.tool !== tool.name) {
       throw new AsyncToolsError(
         "UNKNOWN_TOOL",
@@ -321,35 +356,41 @@ class Runtime implements AsyncTools {
     return snapshot as JobSnapshot<O>;
   }
 
-  cancel(id: string, reason?: string): Promise<JobSnapshot> {
+  cancel(id: string, reason?: string, options: CallerOptions = {}): Promise<JobSnapshot> {
     this.assertOpen();
-    return this.engine.cancel(id, reason);
+    return this.engine.cancel(id, reason, scopeOf(options));
   }
 
-  list(options: ListOptions = {}) {
+  list(options: ListOptions & CallerOptions = {}) {
     this.assertOpen();
-    return this.engine.list({ ...options, limit: options.limit ?? DEFAULTS.taskPageSize });
+    const { principal: _principal, ...query } = options;
+    return this.engine.list({
+      ...query,
+      ...scopeOf(options),
+      limit: options.limit ?? DEFAULTS.taskPageSize,
+    });
   }
 
-  get(id: string): Promise<JobDetail> {
+  get(id: string, options: CallerOptions = {}): Promise<JobDetail> {
     this.assertOpen();
-    return readJobDetail(this.engine, this.promises, this.steps, id);
+    return readJobDetail(this.engine, this.promises, this.opened.steps, id, scopeOf(options));
   }
 
-  retry(id: string): Promise<StartedJob> {
+  retry(id: string, options: CallerOptions = {}): Promise<StartedJob> {
     this.assertOpen();
     const { engine, promises, resonate, meta } = this;
-    return rerunJob({ engine, promises, resonate, meta }, id);
+    return rerunJob({ engine, promises, resonate, meta }, id, scopeOf(options));
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    this.meta.flushQuietly();
-    // Before the store closes its connection, which the step log shares.
-    this.steps.close();
+    this.engine.stop();
+    await this.meta.flush().catch(() => undefined);
+    // Recording stops before Resonate does: stopping it may close a store's connection (memory, custom).
+    this.opened.steps.close();
     await this.resonate.stop();
-    this.meta.closeIfPrivate(this.opened.db !== undefined);
+    await this.opened.close();
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
@@ -359,4 +400,19 @@ class Runtime implements AsyncTools {
   assertOpen(): void {
     if (this.closed) throw new AsyncToolsError("CLOSED", "These async tools were closed; create new ones.");
   }
+}
+
+/** The key of {@link OPERATOR}: a symbol no client input (JSON) can carry. */
+const EVERY_PRINCIPAL = Symbol("async-tools:every-principal");
+
+/**
+ * Caller options that see every principal's jobs: for an operator's own tools in this package (the CLI, an
+ * operator's dashboard). Not exported from the package root.
+ */
+export const OPERATOR: CallerOptions = Object.freeze({ [EVERY_PRINCIPAL]: true }) as unknown as CallerOptions;
+
+/** The engine's scope for `options`, without an explicit `principal: undefined` (exactOptionalPropertyTypes). */
+function scopeOf(options: CallerOptions): CallerScope {
+  if ((options as { [EVERY_PRINCIPAL]?: boolean })[EVERY_PRINCIPAL] === true) return { everyone: true };
+  return options.principal === undefined ? {} : { principal: options.principal };
 }
