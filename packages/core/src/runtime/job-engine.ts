@@ -160,10 +160,12 @@ export class JobEngine {
     const key = `${id}@${version}`;
     if (this.stopped || this.releasing.has(key)) return;
     this.releasing.add(key);
-    log("warn", "job execution failed; releasing it until the store takes it back", {
-      job: id,
-      error: errorText(error),
-    });
+    // A job settled meanwhile (cancelled, timed out) refuses its execution's last write as a normal race
+    // ("Fence check failed"): worth a debug line, not a warning on the user's stderr.
+    void this.promises.get(id).then(
+      (record) => this.logRelease(id, error, record === undefined || record.state === "pending"),
+      () => this.logRelease(id, error, true),
+    );
     const attempt = async () => {
       if (this.stopped) return;
       try {
@@ -175,6 +177,14 @@ export class JobEngine {
       }
     };
     setTimeout(() => void attempt(), DEFAULTS.strandedRetryMs).unref();
+  }
+
+  private logRelease(id: string, error: unknown, pending: boolean): void {
+    const level = pending && !this.stopped ? "warn" : "debug";
+    log(level, "job execution failed; releasing it until the store takes it back", {
+      job: id,
+      error: errorText(error),
+    });
   }
 
   /** Stops background work (releases of failed executions) when the runtime closes. */
