@@ -1,7 +1,12 @@
 import { defineConfig } from "tsup";
 
 export default defineConfig({
-  entry: { index: "src/index.ts", "mcp-v1": "src/mcp/v1/index.ts", testing: "src/testing/index.ts" },
+  entry: {
+    index: "src/index.ts",
+    "mcp-v1": "src/mcp/v1/index.ts",
+    "mcp-v2": "src/mcp/v2/index.ts",
+    testing: "src/testing/index.ts",
+  },
   format: ["esm"],
   dts: true,
   clean: true,
