@@ -5,19 +5,17 @@
  *
  *   pnpm --filter @async-tools/example-v2-server start
  */
-import { createAsyncTools } from "@async-tools/core";
 import { registerTools, serveStdio } from "@async-tools/core/mcp-v2";
 import { McpServer } from "@modelcontextprotocol/server";
 import { tally } from "./tools.ts";
 
-const runtime = await createAsyncTools({ name: "tally", tools: [tally] });
-
-// One McpServer per connection, built in the era the client opens with (2026-07-28 or 2025-11-25).
+// The runtime's options, not an open runtime: the store opens only once a client does more than discover
+// the server, so the discovery probe process of a v2 client never locks it or resumes a job.
 serveStdio(
-  () => {
+  (runtime) => {
     const server = new McpServer({ name: "tally", version: "0.0.0" });
     registerTools(server, runtime);
     return server;
   },
-  { runtime },
+  { runtime: { name: "tally", tools: [tally] } },
 );

@@ -75,7 +75,8 @@ export function stepCounts(file: string): Map<string, number> {
   return seen;
 }
 
-function childEnv(env: Record<string, string>): Record<string, string> {
+/** The test process's environment without store settings, plus `env`. */
+export function childEnv(env: Record<string, string>): Record<string, string> {
   const base: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) {
     if (v !== undefined && k !== "RESONATE_URL" && k !== "ASYNC_TOOLS_STORE") base[k] = v;
@@ -83,7 +84,8 @@ function childEnv(env: Record<string, string>): Record<string, string> {
   return { ...base, ...env };
 }
 
-const NODE_ARGS = ["--conditions=@async-tools/source"];
+/** Node flags for running TypeScript sources of the workspace. */
+export const NODE_ARGS = ["--conditions=@async-tools/source"];
 
 /** A v1 Client (2025-11-25) on the v1 face of the example's definition. */
 export async function connectV1(env: Record<string, string>): Promise<Connection> {

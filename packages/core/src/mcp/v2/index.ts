@@ -5,5 +5,10 @@
 
 export type { SharedJobToolNames } from "../job-tools.ts";
 export { type RegisterToolsOptions, registerTools } from "./register.ts";
-export { type ServeStdioV2Options, type StdioServing, serveStdio } from "./stdio.ts";
+export {
+  type RuntimeServerFactory,
+  type ServeStdioV2Options,
+  type StdioServing,
+  serveStdio,
+} from "./stdio.ts";
 export { TASKS_EXTENSION } from "./tasks-extension.ts";

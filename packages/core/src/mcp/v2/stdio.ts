@@ -1,23 +1,38 @@
 /**
- * stdio for the v2 face: the SDK's `serveStdio` (one McpServer per connection from a factory, the era picked
- * by the opening message), behind the same line guard as v1, and closing the runtime when stdin closes, so
- * a host that kills its client and starts the server again gets the store at once.
+ * stdio for the v2 face: the SDK's `serveStdio` (one McpServer per connection, the era picked by the
+ * opening message) behind the same line guard as v1, closing the runtime when stdin closes.
+ *
+ * A v2 Client in `auto` or pinned mode spawns the server command twice on stdio: a short-lived sibling
+ * answers one `server/discover` and is killed, then the real connection starts. Given the runtime's options
+ * instead of an open runtime, this entry keeps the store closed until the connection sends anything but
+ * `server/discover`, and answers discovery from a stand-in runtime of the same tools on the memory store:
+ * the probe process never locks the store file and never resumes (re-runs) an interrupted step.
  */
-import type { McpServerFactory } from "@modelcontextprotocol/server";
+import type { JSONRPCMessage, McpRequestContext, McpServer, Transport } from "@modelcontextprotocol/server";
 import {
   type ServeStdioOptions,
+  type StdioServerHandle,
   StdioServerTransport,
   serveStdio as sdkServeStdio,
 } from "@modelcontextprotocol/server/stdio";
 import { DEFAULTS_STDIO } from "../../defaults.ts";
 import { log } from "../../internal/log.ts";
-import type { AsyncTools } from "../../runtime/runtime.ts";
+import { type AsyncTools, type CreateAsyncToolsOptions, createAsyncTools } from "../../runtime/runtime.ts";
 import { LineGuard } from "../stdio-guard.ts";
+
+/** Builds the McpServer of one connection over `runtime`: create it and call `registerTools` on it. */
+export type RuntimeServerFactory = (
+  runtime: AsyncTools,
+  context: McpRequestContext,
+) => McpServer | Promise<McpServer>;
 
 /** Options of {@link serveStdio}. */
 export interface ServeStdioV2Options {
-  /** The runtime to close when stdin closes, which releases its store. Pass it; without it only the process exit does. */
-  runtime?: AsyncTools;
+  /**
+   * The runtime to serve: its options (opened on the first request that is not `server/discover`, see the
+   * module comment; recommended) or a runtime already open. Either way it is closed when stdin closes.
+   */
+  runtime: AsyncTools | CreateAsyncToolsOptions;
   /** Where requests come from. Default `process.stdin`. */
   stdin?: NodeJS.ReadableStream;
   /** Where answers go. Default `process.stdout`. */
@@ -32,26 +47,34 @@ export interface ServeStdioV2Options {
 
 /** What {@link serveStdio} returns. */
 export interface StdioServing {
-  /** Closes the connection (not the runtime). */
+  /** The runtime once it is open (at once when an open runtime was given). */
+  readonly runtime: Promise<AsyncTools>;
+  /** Closes the connection and the runtime. */
   close(): Promise<void>;
 }
 
 /**
- * Serves MCP over stdio with the v2 SDK: `factory` builds an McpServer (call `registerTools` in it) for the
- * connection, in the era the client opens with: 2026-07-28 (`server/discover` or an enveloped request) or
- * 2025-11-25 (`initialize`). Malformed lines are answered instead of dropped, and a closed stdin closes the
- * runtime and ends the process.
+ * Serves MCP over stdio with the v2 SDK, in the era the client opens with: 2026-07-28 (`server/discover`
+ * or an enveloped request) or 2025-11-25 (`initialize`). `factory` builds the connection's McpServer over
+ * the runtime. Malformed lines are answered instead of dropped; a closed stdin closes the runtime and ends
+ * the process.
  *
  * @example
  * ```ts
- * serveStdio(() => {
- *   const server = new McpServer({ name: "reports", version: "1.0.0" });
- *   registerTools(server, runtime);
- *   return server;
- * }, { runtime });
+ * import { McpServer } from "@modelcontextprotocol/server";
+ * import { registerTools, serveStdio } from "@async-tools/core/mcp-v2";
+ *
+ * serveStdio(
+ *   (runtime) => {
+ *     const server = new McpServer({ name: "reports", version: "1.0.0" });
+ *     registerTools(server, runtime);
+ *     return server;
+ *   },
+ *   { runtime: { name: "reports", tools: [buildReport] } },
+ * );
  * ```
  */
-export function serveStdio(factory: McpServerFactory, options: ServeStdioV2Options = {}): StdioServing {
+export function serveStdio(factory: RuntimeServerFactory, options: ServeStdioV2Options): StdioServing {
   const stdin = options.stdin ?? process.stdin;
   const stdout = options.stdout ?? process.stdout;
   const guard = new LineGuard(
@@ -59,24 +82,138 @@ export function serveStdio(factory: McpServerFactory, options: ServeStdioV2Optio
     options.maxLineBytes ?? DEFAULTS_STDIO.maxLineBytes,
   );
   stdin.pipe(guard);
-  const transport = new StdioServerTransport(guard, stdout as never);
-  const handle = sdkServeStdio(factory, {
-    transport,
-    ...(options.legacy === undefined ? {} : { legacy: options.legacy }),
-    onerror: (error) => log("debug", "stdio", { error: error.message }),
+  const wire = new StdioServerTransport(guard, stdout as never);
+  const given = isRuntime(options.runtime) ? options.runtime : undefined;
+  const runtimeOptions = isRuntime(options.runtime) ? undefined : options.runtime;
+
+  let opening: Promise<AsyncTools> | undefined;
+  let resolveRuntime!: (runtime: AsyncTools) => void;
+  let rejectRuntime!: (error: unknown) => void;
+  const runtime = new Promise<AsyncTools>((resolve, reject) => {
+    resolveRuntime = resolve;
+    rejectRuntime = reject;
   });
-  let ended = false;
-  const end = () => {
-    if (ended) return;
-    ended = true;
-    log("info", "stdin closed: the client is gone; closing", {});
-    void (async () => {
-      await handle.close().catch(() => undefined);
-      await options.runtime?.close().catch(() => undefined);
-      if (options.exitOnClose !== false) process.exit(0);
+  runtime.catch(() => undefined);
+  const openRuntime = (): Promise<AsyncTools> => {
+    opening ??= (
+      given === undefined
+        ? createAsyncTools(runtimeOptions as CreateAsyncToolsOptions)
+        : Promise.resolve(given)
+    ).then(
+      (opened) => {
+        resolveRuntime(opened);
+        return opened;
+      },
+      (error: unknown) => {
+        rejectRuntime(error);
+        throw error;
+      },
+    );
+    return opening;
+  };
+  if (given !== undefined) void openRuntime();
+
+  const serve = (over: AsyncTools) => {
+    const relay = new Relay(wire);
+    const handle = sdkServeStdio((context) => factory(over, context), {
+      transport: relay,
+      ...(options.legacy === undefined ? {} : { legacy: options.legacy }),
+      onerror: (error) => log("debug", "stdio", { error: error.message }),
+    });
+    return { relay, handle };
+  };
+
+  let discovery: { relay: Relay; handle: StdioServerHandle; runtime: AsyncTools } | undefined;
+  let serving: { relay: Relay; handle: StdioServerHandle } | undefined;
+  const route = async (message: JSONRPCMessage) => {
+    if (serving !== undefined) return serving.relay.deliver(message);
+    if (given === undefined && isDiscovery(message)) {
+      if (discovery === undefined) {
+        const standIn = await createAsyncTools({
+          ...(runtimeOptions as CreateAsyncToolsOptions),
+          store: "memory",
+        });
+        discovery = { ...serve(standIn), runtime: standIn };
+      }
+      return discovery.relay.deliver(message);
+    }
+    if (discovery !== undefined) {
+      const done = discovery;
+      discovery = undefined;
+      await done.handle.close().catch(() => undefined);
+      await done.runtime.close().catch(() => undefined);
+    }
+    serving = serve(await openRuntime());
+    serving.relay.deliver(message);
+  };
+  let queue = Promise.resolve();
+  wire.onmessage = (message) => {
+    queue = queue
+      .then(() => route(message))
+      .catch((error: unknown) => {
+        log("error", "stdio: cannot serve the connection", { error: (error as Error).message });
+        void close(1);
+      });
+  };
+  void wire.start();
+
+  let closing: Promise<void> | undefined;
+  const close = (exitCode?: number): Promise<void> => {
+    closing ??= (async () => {
+      await serving?.handle.close().catch(() => undefined);
+      await discovery?.handle.close().catch(() => undefined);
+      await discovery?.runtime.close().catch(() => undefined);
+      await wire.close().catch(() => undefined);
+      if (opening !== undefined) await (await opening.catch(() => undefined))?.close().catch(() => undefined);
+      if (exitCode !== undefined) process.exit(exitCode);
     })();
+    return closing;
+  };
+  const end = () => {
+    log("info", "stdin closed: the client is gone; closing", {});
+    void close(options.exitOnClose === false ? undefined : 0);
   };
   stdin.once("end", end);
   stdin.once("close", end);
-  return handle;
+  return { runtime, close: () => close() };
+}
+
+function isRuntime(value: AsyncTools | CreateAsyncToolsOptions): value is AsyncTools {
+  return typeof (value as AsyncTools).close === "function";
+}
+
+function isDiscovery(message: JSONRPCMessage): boolean {
+  return "method" in message && message.method === "server/discover" && "id" in message;
+}
+
+/**
+ * The transport one SDK `serveStdio` runs on: what it sends goes to the shared stdio wire, and it receives
+ * only what the router delivers. Closing it closes this serving, never the wire.
+ */
+class Relay implements Transport {
+  onmessage?: Transport["onmessage"];
+  onclose?: () => void;
+  onerror?: (error: Error) => void;
+  private readonly wire: Transport;
+  private closed = false;
+
+  constructor(wire: Transport) {
+    this.wire = wire;
+  }
+
+  async start(): Promise<void> {}
+
+  async send(message: JSONRPCMessage): Promise<void> {
+    if (!this.closed) await this.wire.send(message);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.onclose?.();
+  }
+
+  deliver(message: JSONRPCMessage): void {
+    if (!this.closed) this.onmessage?.(message);
+  }
 }
