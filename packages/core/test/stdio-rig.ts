@@ -87,19 +87,37 @@ export function childEnv(env: Record<string, string>): Record<string, string> {
 /** Node flags for running TypeScript sources of the workspace. */
 export const NODE_ARGS = ["--conditions=@async-tools/source"];
 
-/** A v1 Client (2025-11-25) on the v1 face of the example's definition. */
-export async function connectV1(env: Record<string, string>): Promise<Connection> {
+/** Options of {@link connectV1}. */
+export interface V1Options {
+  /** Which face serves the definition: the v1 fixture (default) or the example v2 server. */
+  server?: "v1" | "v2";
+  /** Client capabilities, e.g. {@link TASKS_CLIENT_V1}. */
+  capabilities?: Record<string, unknown>;
+}
+
+/** Client capabilities of a 2025-11-25 client that speaks Tasks. */
+export const TASKS_CLIENT_V1 = { tasks: { requests: { tools: { call: {} } } } };
+
+/** A v1 Client (2025-11-25) on the v1 face of the example's definition, or on the example v2 server. */
+export async function connectV1(
+  env: Record<string, string>,
+  options: V1Options = {},
+): Promise<Connection & { client: ClientV1 }> {
   const transport = new StdioV1({
     command: process.execPath,
-    args: [...NODE_ARGS, V1_SERVER],
+    args: [...NODE_ARGS, options.server === "v2" ? V2_SERVER : V1_SERVER],
     env: childEnv(env),
     stderr: "pipe",
   });
   transport.stderr?.on("data", () => undefined);
-  const client = new ClientV1({ name: "v1-test", version: "0" });
+  const client = new ClientV1(
+    { name: "v1-test", version: "0" },
+    options.capabilities === undefined ? {} : { capabilities: options.capabilities },
+  );
   await client.connect(transport);
   cleanup.push(() => client.close().catch(() => undefined));
   return {
+    client,
     call: async (name, args) => (await client.callTool({ name, arguments: args })) as ToolResult,
     listTools: async () => (await client.listTools()).tools as ListedTool[],
     pid: transport.pid as number,

@@ -84,7 +84,7 @@ function connect() {
 describe("the v2 face on the 2026-07-28 wire", () => {
   it("lists the task tool only to requests that declare the Tasks extension", async () => {
     const { request } = connect();
-    const names = (answer: Answer) => (answer.result?.tools as { name: string }[]).map((t) => t.name);
+    const names = (answer: Answer) => ((answer.result?.tools ?? []) as { name: string }[]).map((t) => t.name);
     expect(names(await request("tools/list"))).toEqual([
       "start_echo",
       "probe_echo",
@@ -132,15 +132,26 @@ describe("the v2 face on the 2026-07-28 wire", () => {
 });
 
 describe("the v2 face on the 2025-11-25 wire", () => {
-  it("has no extension methods there: tasks/get is not found", async () => {
+  it("advertises 2025-11-25 Tasks at initialize and has no extension-only methods", async () => {
     const { request } = connect();
     const init = await request(
       "initialize",
       { protocolVersion: "2025-11-25", capabilities: {}, clientInfo: { name: "old", version: "0" } },
       "legacy",
     );
-    expect(init.result?.protocolVersion).toBe("2025-11-25");
-    const answer = await request("tasks/get", { taskId: "echo-0000000000000000" }, "legacy");
-    expect(answer.error?.code).toBe(-32601);
+    expect(init.result).toMatchObject({
+      protocolVersion: "2025-11-25",
+      capabilities: { tasks: { list: {}, cancel: {}, requests: { tools: { call: {} } } } },
+    });
+    const update = await request("tasks/update", { taskId: "echo-0000000000000000" }, "legacy");
+    expect(update.error?.code).toBe(-32601);
+    const get = await request("tasks/get", { taskId: "echo-0000000000000000" }, "legacy");
+    expect(get.error).toMatchObject({ code: -32602, message: expect.stringMatching(/Task not found/) });
+  });
+
+  it("answers tasks/list and tasks/result only on 2025-11-25", async () => {
+    const { request } = connect();
+    const list = await request("tasks/list", {}, TASKS);
+    expect(list.error?.code).toBe(-32601);
   });
 });

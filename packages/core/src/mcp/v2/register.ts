@@ -4,21 +4,18 @@
  * results; and serves the 2026-07-28 Tasks extension on the same jobs through each definition's task tool.
  */
 import type { CallToolResult, McpServer, ServerContext } from "@modelcontextprotocol/server";
-import type { z } from "zod";
+import { ProtocolError, ProtocolErrorCode } from "@modelcontextprotocol/server";
+import { z } from "zod";
 import type { AnyAsyncTool } from "../../define.ts";
 import type { JobEngine } from "../../runtime/job-engine.ts";
 import { type AsyncTools, internalsOf } from "../../runtime/runtime.ts";
 import { type JobToolsOptions, jobToolSpecs } from "../job-tools.ts";
 import type { CallContext, ToolSpec } from "../tools/spec.ts";
 import { freshField } from "../wire.ts";
+import { LEGACY_TASKS_CAPABILITY, LegacyTasks } from "./legacy-tasks.ts";
 import { type RawHandler, wrapRequestHandler } from "./sdk-internals.ts";
 import { taskToolSpec } from "./task-tool.ts";
-import {
-  ExtensionTasks,
-  isModernRequest,
-  requestSpeaksTasks,
-  serveExtensionTasks,
-} from "./tasks-extension.ts";
+import { ExtensionTasks, isModernRequest, requestSpeaksTasks, TASKS_EXTENSION } from "./tasks-extension.ts";
 
 /** How {@link registerTools} lays the tools out. */
 export interface RegisterToolsOptions extends JobToolsOptions {
@@ -89,8 +86,9 @@ export function registerTools(
     registerSpec(server, spec);
     taskTools.set(spec.name, tool);
   }
-  serveExtensionTasks(server, tasks);
-  routeTaskCalls(server, tasks, taskTools);
+  const legacy = new LegacyTasks(engine, tasks.callNames, { retentionMs });
+  serveTaskMethods(server, tasks, legacy);
+  routeTaskCalls(server, tasks, legacy, taskTools);
 }
 
 /** Registers one spec as a v2 tool; the handler's context comes from the SDK's `ctx.mcpReq`. */
@@ -120,30 +118,103 @@ function registerSpec(server: McpServer, spec: ToolSpec): void {
 }
 
 /**
- * Task tools are listed only to requests that declare the Tasks extension, like v1 lists them only to
- * clients that declared Tasks: a client without it sees the same tools on both faces. A `tools/call` of a
- * task tool that declares the extension becomes a task; input the tool rejects goes to the SDK's own
- * handler, which answers it as any bad input (an `isError` result).
+ * Task tools are listed only to clients that speak Tasks (a 2026-07-28 request that declares the extension,
+ * or a 2025-11-25 client that declared task-augmented `tools/call` at `initialize`), like v1 lists them only
+ * to the latter: a client without Tasks sees the same tools on both faces. A `tools/call` of a task tool
+ * becomes a task when the request asks for one in its era's way; input the tool rejects goes to the SDK's
+ * own handler, which answers it as any bad input (an `isError` result).
  */
 function routeTaskCalls(
   server: McpServer,
-  tasks: ExtensionTasks,
+  extension: ExtensionTasks,
+  legacy: LegacyTasks,
   taskTools: Map<string, AnyAsyncTool>,
 ): void {
-  const speaksTasks = (ctx: ServerContext) => isModernRequest(ctx) && requestSpeaksTasks(ctx);
+  const legacyClientSpeaksTasks = () => {
+    const tasks = server.server.getClientCapabilities()?.tasks as
+      | { requests?: { tools?: { call?: unknown } } }
+      | undefined;
+    return tasks?.requests?.tools?.call !== undefined;
+  };
+  wrapRequestHandler(server, "initialize", (original: RawHandler) => async (request, ctx) => {
+    const result = (await original(request, ctx)) as { capabilities: Record<string, unknown> };
+    return { ...result, capabilities: { ...result.capabilities, tasks: LEGACY_TASKS_CAPABILITY } };
+  });
   wrapRequestHandler(server, "tools/list", (original: RawHandler) => async (request, ctx) => {
     const result = (await original(request, ctx)) as { tools: { name: string }[] };
-    if (speaksTasks(ctx)) return result;
+    if (isModernRequest(ctx)) {
+      if (requestSpeaksTasks(ctx)) return result;
+    } else if (legacyClientSpeaksTasks()) {
+      return {
+        ...result,
+        tools: result.tools.map((tool) =>
+          taskTools.has(tool.name) ? { ...tool, execution: { taskSupport: "required" } } : tool,
+        ),
+      };
+    }
     return { ...result, tools: result.tools.filter((tool) => !taskTools.has(tool.name)) };
   });
   wrapRequestHandler(server, "tools/call", (original: RawHandler) => async (request, ctx) => {
     const name = request.params?.name;
     const tool = typeof name === "string" ? taskTools.get(name) : undefined;
-    if (tool === undefined || !speaksTasks(ctx)) return original(request, ctx);
+    if (tool === undefined) return original(request, ctx);
+    const modern = isModernRequest(ctx);
+    if (modern ? !requestSpeaksTasks(ctx) : request.params?.task === undefined) return original(request, ctx);
     const schema = (tool.input as z.ZodObject).extend({ fresh: freshField });
     const parsed = schema.safeParse(request.params?.arguments ?? {});
     if (!parsed.success) return original(request, ctx);
     const { fresh, ...input } = parsed.data as Record<string, unknown>;
-    return tasks.create(tool, input, fresh === true);
+    return modern
+      ? extension.create(tool, input, fresh === true)
+      : legacy.create(tool, input, fresh === true);
   });
+}
+
+const taskIdParams = z.object({ taskId: z.string() });
+
+/**
+ * Serves the task methods of both eras and advertises the extension. `tasks/get` and `tasks/cancel` exist in
+ * both, with other shapes: each request is answered in its own era's (2026-07-28 requests carry the
+ * envelope). `tasks/update` is the extension's only; `tasks/result` and `tasks/list` are 2025-11-25's only,
+ * and the SDK itself answers them "method not found" on a 2026-07-28 connection.
+ */
+function serveTaskMethods(server: McpServer, extension: ExtensionTasks, legacy: LegacyTasks): void {
+  server.server.registerCapabilities({ extensions: { [TASKS_EXTENSION]: {} } });
+  const notFound = () =>
+    Promise.reject(new ProtocolError(ProtocolErrorCode.MethodNotFound, "Method not found"));
+  const byEra =
+    <P>(modern: (params: P) => Promise<object>, old: (params: P, ctx: ServerContext) => Promise<object>) =>
+    async (params: P, ctx: ServerContext) =>
+      (await (isModernRequest(ctx) ? modern(params) : old(params, ctx))) as Record<string, unknown>;
+  server.server.setRequestHandler(
+    "tasks/get",
+    { params: taskIdParams },
+    byEra(
+      ({ taskId }) => extension.get(taskId),
+      ({ taskId }) => legacy.get(taskId),
+    ),
+  );
+  server.server.setRequestHandler(
+    "tasks/cancel",
+    { params: taskIdParams },
+    byEra(
+      ({ taskId }) => extension.cancel(taskId),
+      ({ taskId }) => legacy.cancel(taskId),
+    ),
+  );
+  server.server.setRequestHandler(
+    "tasks/update",
+    { params: taskIdParams.extend({ inputResponses: z.record(z.string(), z.unknown()).optional() }) },
+    byEra(({ taskId }) => extension.update(taskId), notFound),
+  );
+  server.server.setRequestHandler(
+    "tasks/result",
+    { params: taskIdParams },
+    byEra(notFound, ({ taskId }, ctx) => legacy.result(taskId, ctx.mcpReq.signal)),
+  );
+  server.server.setRequestHandler(
+    "tasks/list",
+    { params: z.object({ cursor: z.string().optional() }) },
+    byEra(notFound, ({ cursor }) => legacy.list(cursor)),
+  );
 }

@@ -4,9 +4,8 @@
  * and the process exactly like the job. Neither the v2 server SDK nor `@modelcontextprotocol/ext-tasks` has a
  * server side for it; this is ours. The wire shapes follow `@modelcontextprotocol/ext-tasks/core` (v2).
  */
-import type { McpServer, ServerContext } from "@modelcontextprotocol/server";
+import type { ServerContext } from "@modelcontextprotocol/server";
 import { ProtocolError, ProtocolErrorCode } from "@modelcontextprotocol/server";
-import { z } from "zod";
 import { DEFAULTS } from "../../defaults.ts";
 import type { AnyAsyncTool } from "../../define.ts";
 import type { JobEngine, JobSnapshot } from "../../runtime/job-engine.ts";
@@ -129,38 +128,4 @@ export class ExtensionTasks {
 
 function notFound(taskId: string): ProtocolError {
   return new ProtocolError(ProtocolErrorCode.InvalidParams, `Task not found: ${taskId}`);
-}
-
-const taskIdParams = z.object({ taskId: z.string() });
-
-/**
- * Serves `tasks/get`, `tasks/update` and `tasks/cancel` on `server` and advertises the extension. The
- * methods answer 2026-07-28 requests only; on a 2025-11-25 connection they are not this extension's (that
- * era's Tasks have other shapes), so they answer "method not found" there.
- */
-export function serveExtensionTasks(server: McpServer, tasks: ExtensionTasks): void {
-  server.server.registerCapabilities({ extensions: { [TASKS_EXTENSION]: {} } });
-  const modernOnly =
-    (answer: (taskId: string) => Promise<object>) =>
-    async ({ taskId }: { taskId: string }, ctx: ServerContext) => {
-      if (!isModernRequest(ctx)) {
-        throw new ProtocolError(ProtocolErrorCode.MethodNotFound, "Method not found");
-      }
-      return (await answer(taskId)) as Record<string, unknown>;
-    };
-  server.server.setRequestHandler(
-    "tasks/get",
-    { params: taskIdParams },
-    modernOnly((id) => tasks.get(id)),
-  );
-  server.server.setRequestHandler(
-    "tasks/cancel",
-    { params: taskIdParams },
-    modernOnly((id) => tasks.cancel(id)),
-  );
-  server.server.setRequestHandler(
-    "tasks/update",
-    { params: taskIdParams.extend({ inputResponses: z.record(z.string(), z.unknown()).optional() }) },
-    modernOnly((id) => tasks.update(id)),
-  );
 }
