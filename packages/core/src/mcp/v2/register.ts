@@ -1,7 +1,8 @@
 /**
  * The v2 face (`@modelcontextprotocol/server`, protocols 2025-11-25 and 2026-07-28): registers a runtime's job
  * tools on a v2 `McpServer` from the same specs as the v1 face, so both give the same tools, IDs, errors and
- * results; and serves the 2026-07-28 Tasks extension on the same jobs through each definition's task tool.
+ * results; and serves MCP Tasks on the same jobs through each definition's task tool, as the 2026-07-28
+ * extension and as 2025-11-25 `tasks/*`, each to the clients of its era.
  */
 import type { CallToolResult, McpServer, ServerContext } from "@modelcontextprotocol/server";
 import { ProtocolError, ProtocolErrorCode } from "@modelcontextprotocol/server";
@@ -20,8 +21,8 @@ import { ExtensionTasks, isModernRequest, requestSpeaksTasks, TASKS_EXTENSION } 
 /** How {@link registerTools} lays the tools out. */
 export interface RegisterToolsOptions extends JobToolsOptions {
   /**
-   * Serve the 2026-07-28 Tasks extension (`io.modelcontextprotocol/tasks`) on the definitions' task tools.
-   * Default true; `false` registers only the start, probe, await and cancel tools.
+   * Serve MCP Tasks on the definitions' task tools: the 2026-07-28 extension (`io.modelcontextprotocol/tasks`)
+   * and 2025-11-25 `tasks/*`. Default true; `false` registers only the start, probe, await and cancel tools.
    */
   tasks?: boolean;
 }
@@ -44,10 +45,10 @@ function extensionTasksFor(runtime: AsyncTools, engine: JobEngine, retentionMs: 
  * McpServer, before it connects (for `serveStdio`, inside the factory). Registering starts nothing: the
  * runtime already runs and recovers jobs.
  *
- * The task tool is listed only to requests that declare the extension. Called with it, the tool answers at
- * once with `resultType: "task"` (task ID = job ID) and the client follows it with `tasks/get`. Called
- * without it, it waits for the job like the await tool and returns the result, or a tool error that names
- * the job to await. The start tool never answers with a task, so a Tasks-capable host can still hand a
+ * The task tool is listed only to clients that speak Tasks. Called with the extension (2026-07-28), it answers
+ * at once with `resultType: "task"` (task ID = job ID) and the client follows it with `tasks/get`; called
+ * task-augmented (2025-11-25), it answers with `CreateTaskResult`. Called plainly, it waits for the job like
+ * the await tool and returns the result, or a tool error that names the job to await. The start tool never answers with a task, so a Tasks-capable host can still hand a
  * model the start/await pair.
  *
  * @example
