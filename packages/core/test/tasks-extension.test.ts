@@ -5,47 +5,15 @@
  * Client's codecs reject task-shaped traffic, so the host sends `tools/call` and `tasks/*` itself
  * (`rawDispatch`, on the Client's own transport) with the per-request envelope (`v2RequestFraming`).
  */
-import type { StdioClientTransport } from "@modelcontextprotocol/client/stdio";
 import {
   createTaskSessionFromClient,
-  type RawClientDispatch,
   resultFromTaskOutcome,
   TaskCancelledError,
 } from "@modelcontextprotocol/ext-tasks/client";
 import { taskId } from "@modelcontextprotocol/ext-tasks/core";
 import { describe, expect, it } from "vitest";
+import { rawDispatch } from "./raw-dispatch.ts";
 import { connectV2, onCleanup, scratch, stepCounts, TASKS_EXTENSION_CAPABILITY } from "./stdio-rig.ts";
-
-type Message = { id?: unknown; result?: unknown; error?: { code: number; message: string; data?: unknown } };
-
-/** Sends raw JSON-RPC requests on the Client's transport and takes their answers before the Client sees them. */
-function rawDispatch(transport: StdioClientTransport): RawClientDispatch {
-  let next = 0;
-  const pending = new Map<string, (message: Message) => void>();
-  const forward = transport.onmessage;
-  transport.onmessage = (message) => {
-    const id = (message as Message).id;
-    const settle = typeof id === "string" ? pending.get(id) : undefined;
-    if (settle !== undefined && typeof id === "string") {
-      pending.delete(id);
-      settle(message as Message);
-      return;
-    }
-    forward?.call(transport, message);
-  };
-  return async (request, options) => {
-    next += 1;
-    const id = `raw-${next}`;
-    const answered = new Promise<Message>((resolve, reject) => {
-      pending.set(id, resolve);
-      options?.signal?.addEventListener("abort", () => reject(options.signal?.reason), { once: true });
-    });
-    await transport.send({ jsonrpc: "2.0", id, ...(request as object) } as never);
-    const message = await answered;
-    if (message.error !== undefined) return { kind: "error", error: message.error as never };
-    return { kind: "result", result: message.result as never };
-  };
-}
 
 /** A task session on a new connection to the example server. */
 async function tasksSession(env: Record<string, string>) {
