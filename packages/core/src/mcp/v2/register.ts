@@ -8,7 +8,6 @@ import type { CallToolResult, McpServer, ServerContext } from "@modelcontextprot
 import { ProtocolError, ProtocolErrorCode } from "@modelcontextprotocol/server";
 import { z } from "zod";
 import type { AnyAsyncTool } from "../../define.ts";
-import type { JobEngine } from "../../runtime/job-engine.ts";
 import { type AsyncTools, internalsOf } from "../../runtime/runtime.ts";
 import { type JobToolsOptions, jobToolSpecs } from "../job-tools.ts";
 import type { CallContext, ToolSpec } from "../tools/spec.ts";
@@ -27,41 +26,32 @@ export interface RegisterToolsOptions extends JobToolsOptions {
   tasks?: boolean;
 }
 
-const extensionTasks = new WeakMap<AsyncTools, ExtensionTasks>();
-
-function extensionTasksFor(runtime: AsyncTools, engine: JobEngine, retentionMs: number): ExtensionTasks {
-  let tasks = extensionTasks.get(runtime);
-  if (tasks === undefined) {
-    tasks = new ExtensionTasks(engine, { retentionMs });
-    extensionTasks.set(runtime, tasks);
-  }
-  return tasks;
-}
-
 /**
  * Exposes the runtime's async tools on a v2 `server`: for each definition a start tool, and probe, await
  * and cancel tools (per definition, or shared with `jobTools: "shared"`), exactly as the v1 face does; and
- * a task tool per definition (e.g. `build_report`) with the 2026-07-28 Tasks extension. Call it once per
- * McpServer, before it connects (for `serveStdio`, inside the factory). Registering starts nothing: the
- * runtime already runs and recovers jobs.
+ * a task tool per definition (e.g. `build_report`) for clients that speak MCP Tasks. Call it once per
+ * McpServer, before it connects (for `serveStdio` or `createMcpHandler`, inside the factory). Registering
+ * starts nothing: the runtime already runs and recovers jobs.
  *
  * The task tool is listed only to clients that speak Tasks. Called with the extension (2026-07-28), it answers
  * at once with `resultType: "task"` (task ID = job ID) and the client follows it with `tasks/get`; called
  * task-augmented (2025-11-25), it answers with `CreateTaskResult`. Called plainly, it waits for the job like
- * the await tool and returns the result, or a tool error that names the job to await. The start tool never answers with a task, so a Tasks-capable host can still hand a
- * model the start/await pair.
+ * the await tool and returns the result, or a tool error that names the job to await. The start tool never
+ * answers with a task, so a Tasks-capable host can still hand a model the start/await pair.
  *
  * @example
  * ```ts
  * import { McpServer } from "@modelcontextprotocol/server";
  * import { registerTools, serveStdio } from "@async-tools/core/mcp-v2";
  *
- * const runtime = await createAsyncTools({ name: "reports", tools: [buildReport] });
- * serveStdio(() => {
- *   const server = new McpServer({ name: "reports", version: "1.0.0" });
- *   registerTools(server, runtime); // start_build_report, probe_…, await_…, cancel_…, and the task tool build_report
- *   return server;
- * }, { runtime });
+ * serveStdio(
+ *   (runtime) => {
+ *     const server = new McpServer({ name: "reports", version: "1.0.0" });
+ *     registerTools(server, runtime); // start_build_report, probe_…, await_…, cancel_…; task tool build_report
+ *     return server;
+ *   },
+ *   { runtime: { name: "reports", tools: [buildReport] } },
+ * );
  * ```
  */
 export function registerTools(
@@ -77,19 +67,21 @@ export function registerTools(
 
   const withTasks = options.tasks === false ? [] : definitions.filter((d) => d.toolNames.task !== false);
   if (withTasks.length === 0) return;
-  const tasks = extensionTasksFor(runtime, engine, retentionMs);
+  // The start tool of each definition, which a failed task's result points to.
+  const callNames = new Map<string, string>();
   const taskTools = new Map<string, AnyAsyncTool>();
   for (const tool of withTasks) {
     const names = namesOf.get(tool.name);
     const spec = names === undefined ? undefined : taskToolSpec(tool, engine, names);
     if (names === undefined || spec === undefined) continue;
-    tasks.callNames.set(tool.name, names.start);
+    callNames.set(tool.name, names.start);
     registerSpec(server, spec);
     taskTools.set(spec.name, tool);
   }
-  const legacy = new LegacyTasks(engine, tasks.callNames, { retentionMs });
-  serveTaskMethods(server, tasks, legacy);
-  routeTaskCalls(server, tasks, legacy, taskTools);
+  const extension = new ExtensionTasks(engine, callNames, { retentionMs });
+  const legacy = new LegacyTasks(engine, callNames, { retentionMs });
+  serveTaskMethods(server, extension, legacy);
+  routeTaskCalls(server, extension, legacy, taskTools);
 }
 
 /** Registers one spec as a v2 tool; the handler's context comes from the SDK's `ctx.mcpReq`. */

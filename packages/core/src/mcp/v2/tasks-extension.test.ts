@@ -41,8 +41,9 @@ async function tasksOver(...tools: Parameters<typeof createAsyncTools>[0]["tools
   const runtime = await createAsyncTools({ store: "memory", tools });
   runtimes.push(runtime);
   const { engine } = internalsOf(runtime);
-  const tasks = new ExtensionTasks(engine, { retentionMs: Number.POSITIVE_INFINITY });
-  tasks.callNames.set("broken", "start_broken");
+  const tasks = new ExtensionTasks(engine, new Map([["broken", "start_broken"]]), {
+    retentionMs: Number.POSITIVE_INFINITY,
+  });
   return { tasks, runtime, engine };
 }
 

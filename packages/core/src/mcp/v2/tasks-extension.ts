@@ -53,11 +53,12 @@ export class ExtensionTasks {
   private readonly engine: JobEngine;
   private readonly ttlMs: number | null;
   private readonly pollIntervalMs: number;
-  /** The name a plain client calls to run a tool's job again (its start tool), per definition. */
-  readonly callNames = new Map<string, string>();
+  private readonly callNames: ReadonlyMap<string, string>;
 
-  constructor(engine: JobEngine, options: ExtensionTasksOptions) {
+  /** `callNames`: the start tool of each definition, which a failed task's error points to. */
+  constructor(engine: JobEngine, callNames: ReadonlyMap<string, string>, options: ExtensionTasksOptions) {
     this.engine = engine;
+    this.callNames = callNames;
     this.ttlMs = Number.isFinite(options.retentionMs) ? Math.round(options.retentionMs) : null;
     this.pollIntervalMs = options.pollIntervalMs ?? DEFAULTS.taskPollIntervalMs;
   }
