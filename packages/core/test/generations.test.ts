@@ -186,6 +186,21 @@ describe("the v2 face", () => {
     expect(probed.jobs[0]?.status).toBe("completed");
   });
 
+  it("sends progress notifications while await blocks, from the job's own progress", async () => {
+    const { store } = scratch();
+    const c = await connectV2({ ASYNC_TOOLS_STORE: store, TALLY_STEP_MS: "1500" });
+    const { job_id } = structured<Receipt>(await c.call("start_tally", { numbers: [1, 1] }));
+    const seen: { progress: number; total?: number; message?: string }[] = [];
+    const result = await c.client.callTool(
+      { name: "await_tally", arguments: { job_ids: [job_id], timeout_seconds: 20 } },
+      { onprogress: (progress) => seen.push(progress) },
+    );
+    expect(result.isError).toBeFalsy();
+    expect(seen.length).toBeGreaterThan(0);
+    expect(seen.every((p) => p.total === 1)).toBe(true);
+    expect(seen.map((p) => p.message).join(" ")).toMatch(/counted|summed|jobs done/);
+  });
+
   it("resumes every job under its ID after a SIGKILL, without repeating a finished step", async () => {
     const { store, log } = scratch();
     const first = await connectV2({ ASYNC_TOOLS_STORE: store, TALLY_LOG: log, TALLY_STEP_MS: "60000" });

@@ -14,7 +14,7 @@ import { McpServer } from "@modelcontextprotocol/server";
 import { afterEach, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { defineAsyncTool } from "../../index.ts";
-import { registerTools } from "./register.ts";
+import { type RegisterToolsOptions, registerTools } from "./register.ts";
 import { type StdioServing, serveStdio } from "./stdio.ts";
 
 const echo = defineAsyncTool({
@@ -34,7 +34,7 @@ afterEach(async () => {
 type Answer = { id: number; result?: Record<string, unknown>; error?: { code: number; message: string } };
 
 /** A v2 server on pipes, and a `request` that sends one enveloped (or legacy) request and takes its answer. */
-function connect() {
+function connect(options: RegisterToolsOptions = {}) {
   const stdin = new PassThrough();
   const stdout = new PassThrough();
   const answers = new Map<number, Answer>();
@@ -50,7 +50,7 @@ function connect() {
   const serving = serveStdio(
     (runtime) => {
       const server = new McpServer({ name: "echo", version: "0" });
-      registerTools(server, runtime);
+      registerTools(server, runtime, options);
       return server;
     },
     { runtime: { tools: [echo], store: "memory" }, stdin, stdout, exitOnClose: false },
@@ -92,6 +92,20 @@ describe("the v2 face on the 2026-07-28 wire", () => {
       "cancel_echo",
     ]);
     expect(names(await request("tools/list", {}, TASKS))).toContain("echo");
+  });
+
+  it("lays the tools out as asked: shared probe, await and cancel, or no task tool", async () => {
+    const names = (answer: Answer) => ((answer.result?.tools ?? []) as { name: string }[]).map((t) => t.name);
+    const shared = connect({ jobTools: "shared" });
+    expect(names(await shared.request("tools/list", {}, TASKS))).toEqual([
+      "start_echo",
+      "probe_jobs",
+      "await_jobs",
+      "cancel_jobs",
+      "echo",
+    ]);
+    const plain = connect({ tasks: false });
+    expect(names(await plain.request("tools/list", {}, TASKS))).not.toContain("echo");
   });
 
   it("answers a task call, tasks/get, tasks/update and tasks/cancel in the extension's published shapes", async () => {
