@@ -4,7 +4,7 @@
  * server process and a real SQLite store, must give the same tools and the same answers.
  */
 import { spawn } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import {
@@ -184,6 +184,17 @@ describe("the v2 face", () => {
       await next.call("probe_tally", { job_ids: [job_id] }),
     );
     expect(probed.jobs[0]?.status).toBe("completed");
+  });
+
+  it("tells the client why when the store cannot open, instead of just exiting", async () => {
+    const { dir } = scratch();
+    const file = join(dir, "not-a-store.db");
+    writeFileSync(file, "this is not a SQLite file\n".repeat(100));
+    const failed = await connectV2({ ASYNC_TOOLS_STORE: `sqlite:${file}` }, { mode: "legacy" }).then(
+      () => undefined,
+      (error: Error) => error,
+    );
+    expect(failed?.message).toMatch(/could not start: STORE_CORRUPT/);
   });
 
   it("sends progress notifications while await blocks, from the job's own progress", async () => {

@@ -16,6 +16,7 @@ import {
   serveStdio as sdkServeStdio,
 } from "@modelcontextprotocol/server/stdio";
 import { DEFAULTS_STDIO } from "../../defaults.ts";
+import { AsyncToolsError } from "../../errors.ts";
 import { log } from "../../internal/log.ts";
 import { type AsyncTools, type CreateAsyncToolsOptions, createAsyncTools } from "../../runtime/runtime.ts";
 import { LineGuard } from "../stdio-guard.ts";
@@ -150,9 +151,15 @@ export function serveStdio(factory: RuntimeServerFactory, options: ServeStdioV2O
   wire.onmessage = (message) => {
     queue = queue
       .then(() => route(message))
-      .catch((error: unknown) => {
-        log("error", "stdio: cannot serve the connection", { error: (error as Error).message });
-        void close(1);
+      .catch(async (error: unknown) => {
+        // The runtime could not open (a locked or corrupt store, say): tell the client why, then give up.
+        const reason = error instanceof AsyncToolsError ? `${error.code}: ${error.message}` : String(error);
+        log("error", "stdio: cannot serve the connection", { error: reason });
+        if ("id" in message && "method" in message) {
+          const answer = { code: -32603, message: `The async tools could not start: ${reason}` };
+          await wire.send({ jsonrpc: "2.0", id: message.id, error: answer }).catch(() => undefined);
+        }
+        await close(1);
       });
   };
   void wire.start();
