@@ -1,9 +1,10 @@
 import { defineConfig } from "tsup";
 
 export default defineConfig({
-  entry: ["src/main.ts", "src/server.ts"],
+  // main: the CLI the bin loads; server and http: the package's exports.
+  entry: ["src/main.ts", "src/server.ts", "src/http.ts"],
   format: ["esm"],
-  dts: { entry: "src/server.ts" },
+  dts: { entry: ["src/server.ts", "src/http.ts"] },
   clean: true,
   sourcemap: true,
   target: "node22",

@@ -10,6 +10,7 @@ import { parseArgs } from "node:util";
 import { batchProbe } from "./bench/batch-probe.ts";
 import { recovery } from "./bench/recovery.ts";
 import { scale } from "./bench/scale.ts";
+import { sharing } from "./bench/sharing.ts";
 import { startOverhead } from "./bench/start-overhead.ts";
 import { throughput } from "./bench/throughput.ts";
 import { wakeUp } from "./bench/wake-up.ts";
@@ -23,6 +24,7 @@ const SCENARIOS: Record<string, (options: RunOptions) => Promise<ScenarioResult>
   batch_probe: batchProbe,
   scale,
   recovery,
+  sharing,
 };
 
 const { values } = parseArgs({

@@ -8,12 +8,13 @@ import { seedFromEnv } from "./lib/prng.ts";
 import type { RunOptions, ScenarioResult } from "./lib/scenario.ts";
 import { formatTable } from "./lib/stats.ts";
 import { badInput } from "./reliability/bad-input.ts";
-import { chaos } from "./reliability/chaos.ts";
+import { chaos, chaosMulti } from "./reliability/chaos.ts";
 import { concurrency } from "./reliability/concurrency.ts";
 import { storeFaults } from "./reliability/store-faults.ts";
 
 const SUITES: Record<string, (options: RunOptions) => Promise<ScenarioResult>> = {
   chaos,
+  chaos_multi: chaosMulti,
   concurrency,
   bad_input: badInput,
   store_faults: storeFaults,

@@ -4,7 +4,7 @@
  */
 import { parseArgs } from "node:util";
 import { createStdioTransport } from "@async-tools/core/mcp-v1";
-import { startHttp } from "../../apps/weather/src/http.ts";
+import { startHttp } from "@async-tools/weather/http";
 import { buildBenchServer, createBenchRuntime } from "./bench-server.ts";
 
 const { values } = parseArgs({

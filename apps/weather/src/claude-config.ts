@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 /**
- * `pnpm --filter @async-tools/weather config:claude`: prints the `claude_desktop_config.json` entry that runs
- * this checkout's weather server from source with this Node, and where that file lives.
+ * `pnpm --silent --filter @async-tools/weather config:claude`: prints the `claude_desktop_config.json` entry
+ * that runs this checkout's weather server from source with this Node, and where that file lives. (`--silent`
+ * keeps pnpm's own banner off stdout; the installed package prints its entry with `--print-config claude`.)
  */
 import { join, resolve } from "node:path";
 

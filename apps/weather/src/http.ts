@@ -60,7 +60,17 @@ async function readJson(req: IncomingMessage): Promise<unknown> {
 
 const TOO_LARGE = Symbol("too large");
 
-/** Serves MCP over Streamable HTTP on `http://host:port/mcp`. */
+/**
+ * Serves MCP over Streamable HTTP on `http://host:port/mcp`: one session (and one McpServer from `build`)
+ * per client, DNS rebinding protection, and a bearer token when `token` is set.
+ *
+ * @example
+ * ```ts
+ * const runtime = await createWeatherRuntime();
+ * await using http = await startHttp({ port: 3000, build: async () => buildServer(runtime) });
+ * console.error(`listening on ${http.url}`);
+ * ```
+ */
 export async function startHttp(options: HttpOptions): Promise<HttpEndpoint> {
   const host = options.host ?? "127.0.0.1";
   const sessions = new Map<string, { transport: StreamableHTTPServerTransport; server: McpServer }>();

@@ -1,68 +1,14 @@
 #!/usr/bin/env node
 /**
- * Transport wiring of the weather server: stdio (for Claude Desktop) by default, Streamable HTTP with
- * `--http`. Logs go to stderr; on stdio, stdout is the protocol.
+ * Entry of the weather server: `pnpm start` runs it from source, `dist/main.js` is what the published bin
+ * loads once it has checked the Node version. See `cli.ts` for the flags.
  */
-import { parseArgs } from "node:util";
-import { createStdioTransport } from "@async-tools/core/mcp-v1";
-import { startHttp } from "./http.ts";
-import { buildServer, createWeatherRuntime } from "./server.ts";
+import { main } from "./cli.ts";
 
-const { values } = parseArgs({
-  options: {
-    http: { type: "boolean", default: false },
-    port: { type: "string", default: "3000" },
-    host: { type: "string", default: "127.0.0.1" },
-    token: { type: "string" },
-    store: { type: "string" },
-    help: { type: "boolean", short: "h", default: false },
-  },
-});
-
-if (values.help) {
-  process.stderr.write(
-    [
-      "async-tools-weather: historic weather as durable MCP tools",
-      "",
-      "  async-tools-weather                  serve MCP over stdio (Claude Desktop)",
-      "  async-tools-weather --http [--port 3000] [--host 127.0.0.1] [--token SECRET]",
-      "                                       serve Streamable HTTP on /mcp",
-      "  --store sqlite:PATH|memory|http://…  where jobs live (env ASYNC_TOOLS_STORE)",
-      "",
-      "Env: OPEN_METEO_ARCHIVE_URL (default Open-Meteo's archive), ASYNC_TOOLS_LOG=debug|info|warn|error",
-      "",
-    ].join("\n"),
-  );
-  process.exit(0);
-}
-
-async function main(): Promise<void> {
-  // Jobs interrupted by a crash resume from here on, whether or not a client ever connects.
-  const runtime = await createWeatherRuntime(values.store === undefined ? {} : { store: values.store });
-  process.stderr.write(`async-tools-weather: jobs are stored in ${runtime.store.description}\n`);
-  const shutdown = async () => {
-    await runtime.close().catch(() => undefined);
-    process.exit(0);
-  };
-  process.once("SIGINT", shutdown);
-  process.once("SIGTERM", shutdown);
-
-  if (values.http) {
-    const port = Number(values.port);
-    const token = values.token ?? process.env.ASYNC_TOOLS_HTTP_TOKEN;
-    const http = await startHttp({
-      port,
-      host: values.host,
-      ...(token ? { token } : {}),
-      build: async () => buildServer(runtime),
-    });
-    process.stderr.write(`async-tools-weather: listening on ${http.url}\n`);
-    return;
-  }
-  await buildServer(runtime).connect(createStdioTransport({ runtime }));
-}
-
-main().catch((error: unknown) => {
+main(process.argv.slice(2)).catch((error: unknown) => {
+  // One line a person can act on; the stack only helps with ASYNC_TOOLS_LOG=debug.
   process.stderr.write(`async-tools-weather: ${error instanceof Error ? error.message : String(error)}\n`);
+  if (process.env.ASYNC_TOOLS_LOG === "debug" && error instanceof Error)
+    process.stderr.write(`${error.stack}\n`);
   process.exit(1);
 });

@@ -13,14 +13,10 @@ import {
 } from "@async-tools/core";
 import { type RegisterToolsOptions, registerTools, serverOptions } from "@async-tools/core/mcp-v1";
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
-import {
-  archiveUrlFromEnv,
-  fetchMonth,
-  summarize,
-  UpstreamError,
-  WeatherRequestSchema,
-  WeatherResultSchema,
-} from "./open-meteo.ts";
+import packageJson from "../package.json" with { type: "json" };
+import { archiveUrlFromEnv, fetchMonth, UpstreamError } from "./open-meteo/client.ts";
+import { WeatherRequestSchema, WeatherResultSchema } from "./open-meteo/schemas.ts";
+import { summarize } from "./open-meteo/summary.ts";
 
 /** How the weather tool reaches Open-Meteo and retries it. */
 export interface WeatherToolOptions {
@@ -28,6 +24,8 @@ export interface WeatherToolOptions {
   archiveUrl?: string;
   /** Retry policy of the upstream call. Default: 5 attempts, backoff from 1 s. */
   retry?: RetryOptions;
+  /** How long `await_result` blocks when a call names no `timeout_seconds`, in ms. Default: core's. */
+  awaitDefaultMs?: number;
 }
 
 /**
@@ -52,6 +50,7 @@ export function weatherTool(options: WeatherToolOptions = {}) {
     },
     retry: options.retry ?? { attempts: 5, initialDelayMs: retryDelayFromEnv(), maxDelayMs: 20_000 },
     timeoutMs: 10 * 60 * 1000,
+    ...(options.awaitDefaultMs === undefined ? {} : { await: { defaultMs: options.awaitDefaultMs } }),
     run: async (ctx, request) => {
       ctx.progress(0.1, "asking Open-Meteo");
       const response = await ctx.run("fetch archive", async () => {
@@ -78,7 +77,7 @@ function retryDelayFromEnv(): number {
 }
 
 /** The server's name and version, as announced to clients. */
-export const SERVER_INFO = { name: "async-tools-weather", version: "0.1.0" } as const;
+export const SERVER_INFO = { name: "async-tools-weather", version: packageJson.version } as const;
 
 /** Where the weather jobs live and how to reach Open-Meteo. */
 export interface WeatherRuntimeOptions extends WeatherToolOptions {
@@ -97,7 +96,7 @@ export interface WeatherRuntimeOptions extends WeatherToolOptions {
  */
 export function createWeatherRuntime(options: WeatherRuntimeOptions = {}): Promise<AsyncTools> {
   return createAsyncTools({
-    name: "weather",
+    name: SERVER_INFO.name,
     tools: [weatherTool(options)],
     ...(options.store === undefined ? {} : { store: options.store }),
   });

@@ -79,7 +79,7 @@ describe("pnpm demo --offline", () => {
       /recovered 3\/3 jobs under their original job_names in \d+\.\d s after the restart/,
     );
     expect(stdout).toContain("archive requests 8 → 11: each interrupted request ran once more");
-    expect(stdout).toContain("pnpm --filter @async-tools/weather config:claude");
+    expect(stdout).toContain("pnpm --silent --filter @async-tools/weather config:claude");
 
     const pids = [...stdout.matchAll(/pid (\d+)/g)].map((match) => Number(match[1]));
     expect(pids.length).toBeGreaterThanOrEqual(2);

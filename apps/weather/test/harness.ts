@@ -11,7 +11,11 @@ import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js"
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { afterEach } from "vitest";
-import { type FakeOpenMeteo, type FakeOpenMeteoOptions, startFakeOpenMeteo } from "../src/fake-open-meteo.ts";
+import {
+  type FakeOpenMeteo,
+  type FakeOpenMeteoOptions,
+  startFakeOpenMeteo,
+} from "./support/fake-open-meteo.ts";
 
 const MAIN = join(import.meta.dirname, "..", "src", "main.ts");
 
@@ -45,10 +49,14 @@ function childEnv(store: string, archiveUrl: string): Record<string, string> {
 }
 
 /** Starts the server over stdio with a real `StdioClientTransport`. */
-export async function startStdio(store: string, archiveUrl: string): Promise<RunningServer> {
+export async function startStdio(
+  store: string,
+  archiveUrl: string,
+  flags: readonly string[] = [],
+): Promise<RunningServer> {
   const transport = new StdioClientTransport({
     command: process.execPath,
-    args: ["--conditions=@async-tools/source", MAIN],
+    args: ["--conditions=@async-tools/source", MAIN, ...flags],
     env: childEnv(store, archiveUrl),
     stderr: "pipe",
   });
@@ -152,9 +160,11 @@ export function errorText(result: CallToolResult): string {
  * Per-test rigs of a fake Open-Meteo and a store file in a temp dir, with `start()` launching the server over
  * stdio on them (again after a kill). Everything is cleaned up after each test of the calling file.
  */
-export function stdioRigs(): (
-  fakeOptions?: FakeOpenMeteoOptions,
-) => Promise<{ fake: FakeOpenMeteo; store: string; start: () => Promise<RunningServer> }> {
+export function stdioRigs(): (fakeOptions?: FakeOpenMeteoOptions) => Promise<{
+  fake: FakeOpenMeteo;
+  store: string;
+  start: (flags?: readonly string[]) => Promise<RunningServer>;
+}> {
   const cleanup: (() => Promise<void> | void)[] = [];
   afterEach(async () => {
     for (const step of cleanup.splice(0).reverse()) await step();
@@ -167,8 +177,8 @@ export function stdioRigs(): (
       () => fake.close(),
     );
     const store = `sqlite:${join(dir.path, "jobs.db")}`;
-    const start = async () => {
-      const server = await startStdio(store, fake.url);
+    const start = async (flags: readonly string[] = []) => {
+      const server = await startStdio(store, fake.url, flags);
       cleanup.push(() => server.close());
       return server;
     };

@@ -1,8 +1,8 @@
 import { request } from "node:http";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { startFakeOpenMeteo } from "../src/fake-open-meteo.ts";
 import { startHttpServer, structured, tempDir } from "./harness.ts";
+import { startFakeOpenMeteo } from "./support/fake-open-meteo.ts";
 
 const cleanup: (() => Promise<void> | void)[] = [];
 afterEach(async () => {

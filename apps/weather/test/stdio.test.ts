@@ -56,6 +56,37 @@ describe("the weather server over stdio", () => {
     expect(fake.requests()).toBe(2);
   });
 
+  it("makes one job of UTC, Etc/UTC and utc, asking the upstream once", async () => {
+    const { fake, start } = await setup();
+    const server = await start();
+    const names = [];
+    for (const timezone of ["UTC", "Etc/UTC", "utc"]) {
+      names.push(
+        structured<{ job_name: string }>(await server.call("start_gathering", { ...calgary, timezone }))
+          .job_name,
+      );
+    }
+    expect(new Set(names).size).toBe(1);
+    const [job] = await awaitAll(server, [names[0]!]);
+    expect(job?.status).toBe("completed");
+    expect(fake.requests()).toBe(1);
+    expect(fake.requestsFor({ timezone: "UTC" })).toBe(1);
+  });
+
+  it("counts days in the place's own time zone unless told otherwise, and lists that default", async () => {
+    const { fake, start } = await setup();
+    const server = await start();
+    const { tools } = await server.client.listTools();
+    const input = tools.find((tool) => tool.name === "start_gathering")!.inputSchema;
+    const properties = input.properties as Record<string, Record<string, unknown>>;
+    expect(properties.timezone).toMatchObject({ type: "string", default: "auto" });
+    expect(input.required).toEqual(["latitude", "longitude", "year", "month"]);
+    const { job_name } = structured<{ job_name: string }>(await server.call("start_gathering", calgary));
+    const [job] = await awaitAll(server, [job_name]);
+    expect(fake.requestsFor({ timezone: "auto" })).toBe(1);
+    expect(job?.result).toMatchObject({ location: { timezone: "Etc/GMT+8" } });
+  });
+
   it("answers bad arguments with a clear tool error and stays up", async () => {
     const { start } = await setup();
     const server = await start();
@@ -71,6 +102,19 @@ describe("the weather server over stdio", () => {
       expect(errorText(await server.call("start_gathering", args))).toMatch(pattern);
     expect(structured<{ status: string }>(await server.call("start_gathering", calgary)).status).toBe(
       "working",
+    );
+  });
+
+  it("quotes only the start of a long bad value, and keeps the year in the year message", async () => {
+    const { start } = await setup();
+    const server = await start();
+    const long = errorText(
+      await server.call("start_gathering", { ...calgary, timezone: `Europe/${"x".repeat(10_000)}` }),
+    );
+    expect(long).toMatch(/timezone "Europe\/x+… is not an IANA time zone name/);
+    expect(long.length).toBeLessThan(400);
+    expect(errorText(await server.call("start_gathering", { ...calgary, year: 1000 }))).toContain(
+      "year must be 1940 or later, got 1000",
     );
   });
 

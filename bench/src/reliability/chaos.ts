@@ -197,3 +197,167 @@ export async function chaos(options: RunOptions): Promise<ScenarioResult> {
     await server.close();
   }
 }
+
+/**
+ * The multi-process mode: 3 stdio servers on one store file (the first owns it, the others join), jobs
+ * started through all of them, and random SIGKILLs of any of them, the owner included, each followed by a
+ * fresh process on the same file. Every job must complete with the right result under its first ID, and
+ * a step may repeat only across a kill.
+ */
+export async function chaosMulti(options: RunOptions): Promise<ScenarioResult> {
+  const seed = options.seed ?? 1;
+  const random = seeded(seed);
+  const processes = 3;
+  const jobCount = options.quick ? 120 : 600;
+  const killCount = options.quick ? 12 : 60;
+  const gap = options.quick ? { min: 50, max: 600 } : { min: 50, max: 2000 };
+  const plans: Plan[] = Array.from({ length: jobCount }, (_, i) => ({
+    n: i + 1,
+    stepMs: random.int(0, 150),
+  }));
+  using dir = tempDir("chaos-multi");
+  const store = `sqlite:${join(dir.path, "jobs.db")}`;
+  const sideEffects = join(dir.path, "side-effects.log");
+
+  const acked = new Map<number, string>();
+  const conflicts: string[] = [];
+  let failedCalls = 0;
+  let kills = 0;
+  let ownerKills = 0;
+  const servers: StdioServer[] = [];
+  // At info level each process logs when it comes to own the store, which tells the owner apart.
+  const launch = () => startStdioServer({ store, sideEffects, logLevel: "info" });
+  for (let i = 0; i < processes; i++) servers.push(await launch());
+  const ownerSlot = (): number | undefined => {
+    const slot = servers.findIndex((server) => server.stderr().includes("store owned and served"));
+    return slot === -1 ? undefined : slot;
+  };
+  const began = Date.now();
+
+  const start = async (target: StdioServer, plan: Plan) => {
+    try {
+      const { id } = await startJob(target, "three_step", { n: plan.n, step_ms: plan.stepMs });
+      const known = acked.get(plan.n);
+      if (known !== undefined && known !== id) conflicts.push(`n=${plan.n}: ${known} then ${id}`);
+      acked.set(plan.n, id);
+    } catch {
+      failedCalls++;
+    }
+  };
+
+  try {
+    const startRounds = Math.max(1, Math.floor((killCount * 2) / 3));
+    for (let round = 0; round < killCount; round++) {
+      const unacked = plans.filter((p) => !acked.has(p.n));
+      const share = round < startRounds ? Math.ceil(unacked.length / (startRounds - round)) : 0;
+      const calls = unacked
+        .slice(0, share)
+        .map((plan, i) => start(servers[(round + i) % processes] as StdioServer, plan));
+      await sleep(random.next() < 0.2 ? random.int(0, 3) : random.int(gap.min, gap.max));
+      // The owner is killed one time in three, so takeovers happen often; otherwise any process.
+      const owner = ownerSlot();
+      const victim: number =
+        owner !== undefined && random.next() < 1 / 3 ? owner : random.int(0, processes - 1);
+      if (victim === owner) ownerKills++;
+      await (servers[victim] as StdioServer).kill();
+      kills++;
+      await Promise.allSettled(calls);
+      servers[victim] = await launch();
+    }
+    const survivor = servers[0] as StdioServer;
+    for (let attempt = 0; attempt < 5 && acked.size < plans.length; attempt++) {
+      await Promise.all(plans.filter((p) => !acked.has(p.n)).map((plan) => start(survivor, plan)));
+    }
+    const ids = plans.map((p) => acked.get(p.n)).filter((id): id is string => id !== undefined);
+    // Every process answers for every job: each awaits its share.
+    const shares = servers.map((_, i) => ids.filter((_, j) => j % processes === i));
+    const jobs = (
+      await Promise.all(
+        servers.map((server, i) =>
+          awaitJobs(server, "three_step", shares[i] ?? [], options.quick ? 90_000 : 240_000),
+        ),
+      )
+    ).flat();
+    let rejoined = 0;
+    for (const [i, plan] of plans.entries()) {
+      const again = await startJob(servers[i % processes] as StdioServer, "three_step", {
+        n: plan.n,
+        step_ms: plan.stepMs,
+      });
+      if (again.id === acked.get(plan.n) && !again.created) rejoined++;
+    }
+    const seconds = Math.round((Date.now() - began) / 1000);
+
+    const byId = new Map(jobs.map((job) => [job.job_id, job]));
+    const wrong = plans.filter((p) => {
+      const job = byId.get(acked.get(p.n) ?? "");
+      return job?.status !== "completed" || job.result?.total !== 6 * p.n || job.result?.n !== p.n;
+    });
+    const lines = readSideEffects(sideEffects);
+    const traces = trace(lines, []);
+    const known = new Set(ids);
+    const strangers = [...traces.keys()].filter((id) => !known.has(id));
+    const missingSteps = ids.filter((id) => (traces.get(id)?.counts ?? [0, 0, 0]).some((c) => c < 1));
+    const maxRuns = Math.max(0, ...[...traces.values()].flatMap((t) => t.counts));
+    const overBound = [...traces.entries()].filter(([, t]) => t.counts.some((c) => c > 1 + kills));
+    const outOfOrder = [...traces.entries()].filter(([, t]) => !t.ordered);
+    const repeated = [...traces.values()].reduce(
+      (sum, t) => sum + t.counts.reduce((a, c) => a + Math.max(0, c - 1), 0),
+      0,
+    );
+    const checks: Check[] = [
+      {
+        name: `${processes} processes on one store, SIGKILLs of any of them (the owner included)`,
+        ok: kills >= (options.quick ? 12 : 60) && ownerKills >= 1,
+        detail: `${plans.length} jobs, ${kills} kills (${ownerKills} of the owner) in ${seconds} s (${failedCalls} start calls cut by a kill)`,
+      },
+      {
+        name: "every job acknowledged under one stable ID",
+        ok: acked.size === plans.length && conflicts.length === 0 && new Set(ids).size === ids.length,
+        detail: `${acked.size}/${plans.length} acknowledged, ${conflicts.length} ID changes${conflicts.length ? `: ${conflicts.slice(0, 3).join("; ")}` : ""}`,
+      },
+      {
+        name: "every job completed with the right result, awaited from every process",
+        ok: wrong.length === 0,
+        detail: `${plans.length - wrong.length}/${plans.length} completed with total = 6n${wrong.length ? `; first wrong: n=${wrong[0]?.n} ${JSON.stringify(byId.get(acked.get(wrong[0]?.n ?? 0) ?? ""))}` : ""}`,
+      },
+      {
+        name: "starting an input again from any process joins its job",
+        ok: rejoined === plans.length,
+        detail: `${rejoined}/${plans.length} returned the same ID with created=false`,
+      },
+      {
+        name: "every step ran, and no side effect of an unknown job",
+        ok: missingSteps.length === 0 && strangers.length === 0,
+        detail: `${ids.length - missingSteps.length}/${ids.length} jobs have a line for each step; ${strangers.length} unknown IDs`,
+      },
+      {
+        name: "a step repeats only across a kill",
+        ok: outOfOrder.length === 0 && overBound.length === 0,
+        detail: `${repeated} repeated step runs in all, at most ${maxRuns} runs of one step (bound 1 + ${kills}); ${outOfOrder.length} re-ran an earlier step`,
+      },
+    ];
+    const table = formatTable(
+      `Chaos (${processes} stdio processes, one SQLite store): SEED=${seed}`,
+      ["check", "result", "detail"],
+      checks.map((c) => [c.name, c.ok ? "pass" : "FAIL", c.detail]),
+    );
+    return {
+      name: "chaos_multi",
+      table,
+      figures: {
+        seed,
+        processes,
+        jobs: plans.length,
+        kills,
+        owner_kills: ownerKills,
+        seconds,
+        repeated_step_runs: repeated,
+        cut_start_calls: failedCalls,
+      },
+      checks,
+    };
+  } finally {
+    await Promise.all(servers.map((server) => server.close()));
+  }
+}

@@ -1,12 +1,18 @@
 /**
- * Proves the published package works for consumers of either MCP SDK generation: packs @async-tools/core,
- * lints the tarball with publint and Are The Types Wrong, then installs it into two scratch projects outside
- * the workspace, one with only the v1 SDK (`@modelcontextprotocol/sdk`) and one with only the v2 SDK
- * (`@modelcontextprotocol/server` and `/client`), each at the lowest version of core's peer range. Each
- * project type-checks a consumer and runs one durable job through a real client of its generation: v1 over
- * an in-memory linked pair, v2 over stdio with a child process and 2026-07-28 negotiation.
+ * Proves the published packages work for their users, from the tarballs alone:
+ * - packs @async-tools/core and @async-tools/weather (their `prepack` builds them) and checks that each
+ *   tarball holds its README, LICENSE and build, then lints both with publint and Are The Types Wrong;
+ * - core: installs it into two scratch projects with npm, one with only the v1 MCP SDK
+ *   (`@modelcontextprotocol/sdk`) and one with only the v2 SDK (`@modelcontextprotocol/server`, `/client`),
+ *   each at the lowest version of core's peer range; type-checks a consumer in each and runs it (v1: durable
+ *   jobs directly and through the in-memory harness; v2: one job through a v2 Client over stdio, 2026-07-28);
+ * - weather: `npm install <core.tgz> <weather.tgz>` in an empty folder, then the bin's `--version`, `--help`
+ *   and `--print-config claude`, a real MCP client over stdio (tools/list and one job against the fake
+ *   Open-Meteo archive on 127.0.0.1), and the same bin through `npx`;
+ * - on a Node older than 22.18 (the machine's own, when it has one): the bin and the library's import each
+ *   print one line naming the Node they need, and the bin runs under `npx -p node@24` as that line advises.
  */
-import { execFileSync } from "node:child_process";
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import {
   existsSync,
   mkdirSync,
@@ -17,80 +23,210 @@ import {
   writeFileSync,
 } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { delimiter, join } from "node:path";
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 
-const root = join(import.meta.dirname, "..");
+const core = join(import.meta.dirname, "..");
+const repo = join(core, "..", "..");
+const weather = join(repo, "apps", "weather");
 const scratch = mkdtempSync(join(tmpdir(), "async-tools-pack-"));
-const run = (cmd: string, args: string[], cwd: string) => {
-  process.stderr.write(`pack-check: ${cmd} ${args.join(" ")}\n`);
-  execFileSync(cmd, args, {
-    cwd,
-    stdio: ["ignore", "inherit", "inherit"],
-    env: { ...process.env, CI: "true" },
-  });
-};
 
-const own = JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as {
-  devDependencies: Record<string, string>;
-  peerDependencies: Record<string, string>;
-};
-const catalog = readFileSync(join(root, "..", "..", "pnpm-workspace.yaml"), "utf8");
-/** The workspace's version of a dev tool (the pnpm catalog). */
-const version = (name: string) => {
+/** The environment of everything this script starts: no workspace leaks (NODE_PATH) and no ambient store. */
+function cleanEnv(extra: Record<string, string> = {}): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [key, value] of Object.entries(process.env)) if (value !== undefined) env[key] = value;
+  for (const key of ["NODE_PATH", "RESONATE_URL", "ASYNC_TOOLS_STORE", "OPEN_METEO_ARCHIVE_URL"])
+    delete env[key];
+  return { ...env, CI: "true", ...extra };
+}
+
+function log(message: string): void {
+  process.stderr.write(`pack-check: ${message}\n`);
+}
+
+function run(cmd: string, args: string[], cwd: string, env = cleanEnv()): void {
+  log(`${cmd} ${args.join(" ")}`);
+  execFileSync(cmd, args, { cwd, stdio: ["ignore", "inherit", "inherit"], env });
+}
+
+/** Runs a command to its end and returns its exit code and output, whatever the code. */
+function capture(cmd: string, args: string[], cwd: string, env = cleanEnv()) {
+  try {
+    const stdout = execFileSync(cmd, args, { cwd, env, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+    return { code: 0, stdout, stderr: "" };
+  } catch (error) {
+    const failed = error as { status: number | null; stdout: string; stderr: string };
+    return { code: failed.status, stdout: failed.stdout, stderr: failed.stderr };
+  }
+}
+
+function check(condition: boolean, what: string): void {
+  if (!condition) throw new Error(`pack-check failed: ${what}`);
+  log(`ok: ${what}`);
+}
+
+/** Packs the package in `dir` into `scratch` and returns the tarball's path. */
+function pack(dir: string, name: string, mustHold: string[]): string {
+  const before = new Set(readdirSync(scratch));
+  run("pnpm", ["pack", "--pack-destination", scratch], dir);
+  const tarball = readdirSync(scratch).find((file) => file.endsWith(".tgz") && !before.has(file));
+  if (!tarball) throw new Error(`pnpm pack produced no tarball for ${name}`);
+  const path = join(scratch, tarball);
+  const entries = execFileSync("tar", ["-tzf", path], { encoding: "utf8" }).split("\n");
+  for (const entry of ["package.json", "README.md", "LICENSE", ...mustHold]) {
+    check(entries.includes(`package/${entry}`), `the ${name} tarball holds ${entry}`);
+  }
+  run("pnpm", ["exec", "publint", "run", path, "--strict"], core);
+  run("pnpm", ["exec", "attw", path, "--profile", "esm-only"], core);
+  return path;
+}
+
+/** A version for `name` from the workspace catalog, as the consumer project should install it. */
+function catalogVersion(name: string): string {
+  const catalog = readFileSync(join(repo, "pnpm-workspace.yaml"), "utf8");
   const match = new RegExp(`"?${name.replace(/[/@]/g, "\\$&")}"?:\\s*([^\\s]+)`).exec(catalog);
-  return match?.[1] ?? own.devDependencies[name] ?? "latest";
-};
+  return match?.[1] ?? "latest";
+}
+
 /** The lowest version core's peer range admits (`^1.32.0` → `1.32.0`), so old peers are what is checked. */
-const lowestPeer = (name: string) => {
+function lowestPeer(name: string): string {
+  const own = JSON.parse(readFileSync(join(core, "package.json"), "utf8")) as {
+    peerDependencies: Record<string, string>;
+  };
   const range = own.peerDependencies[name];
   const match = range === undefined ? null : /^[\^~]?(\d+\.\d+\.\d+)$/.exec(range.trim());
   if (match?.[1] === undefined) throw new Error(`pack-check: no simple peer range for ${name}: ${range}`);
   return match[1];
-};
+}
 
-const DEFINITION = `import { defineAsyncTool } from "@async-tools/core";
+/** The consumer on the v1 SDK alone, at the lowest version core accepts. */
+function checkCoreConsumerV1(coreTgz: string): void {
+  const consumer = join(scratch, "consumer-v1");
+  mkdirSync(consumer);
+  writeFileSync(
+    join(consumer, "package.json"),
+    JSON.stringify({
+      name: "consumer",
+      private: true,
+      type: "module",
+      dependencies: {
+        "@async-tools/core": `file:${coreTgz}`,
+        "@modelcontextprotocol/sdk": lowestPeer("@modelcontextprotocol/sdk"),
+        ...Object.fromEntries(
+          ["@resonatehq/sdk", "zod", "typescript", "@types/node"].map((name) => [name, catalogVersion(name)]),
+        ),
+      },
+    }),
+  );
+  writeFileSync(
+    join(consumer, "tsconfig.json"),
+    JSON.stringify({
+      compilerOptions: {
+        target: "ES2023",
+        module: "NodeNext",
+        moduleResolution: "NodeNext",
+        strict: true,
+        noEmit: true,
+        types: ["node"],
+        allowImportingTsExtensions: true,
+      },
+      include: ["consumer.ts"],
+    }),
+  );
+  writeFileSync(
+    join(consumer, "consumer.ts"),
+    `import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
+import { createAsyncTools, defineAsyncTool, type JobSnapshot } from "@async-tools/core";
+import { registerTools, serverOptions } from "@async-tools/core/mcp-v1";
+import { connectInMemory } from "@async-tools/core/testing";
 import { z } from "zod";
 
-export const double = defineAsyncTool({
+const double = defineAsyncTool({
   name: "double",
   description: "Doubles a number",
   input: z.object({ n: z.number() }),
   output: z.object({ doubled: z.number() }),
   run: async (ctx, { n }) => ({ doubled: await ctx.run("double", () => n * 2) }),
 });
-`;
 
-/** What both consumers check once their client has awaited the job. */
-const CHECK = `if (!done || done.status !== "completed" || done.result?.doubled !== 42) {
+const tools = await createAsyncTools({ store: "memory", tools: [double] });
+const server = new McpServer({ name: "consumer", version: "1.0.0" }, serverOptions(tools));
+registerTools(server, tools);
+const started = await tools.start(double, { n: 21 });
+const [done]: JobSnapshot[] = await tools.wait([started.jobId], { timeoutMs: 10_000 });
+await tools.close();
+if (done?.status !== "completed" || (done.result as { doubled: number }).doubled !== 42) {
   throw new Error("unexpected result: " + JSON.stringify(done));
 }
+// The testing harness: a real client, in memory, through the MCP tools.
+await using c = await connectInMemory([double]);
+const viaMcp = await c.call("start_double", { n: 1 });
+if (viaMcp.isError) throw new Error("start_double failed: " + JSON.stringify(viaMcp.content));
 console.log("consumer ok:", JSON.stringify(done.result));
-`;
+`,
+  );
+  run("npm", ["install", "--no-audit", "--no-fund", "--loglevel=error"], consumer);
+  run(join(consumer, "node_modules", ".bin", "tsc"), ["-p", "."], consumer);
+  run(process.execPath, ["consumer.ts"], consumer);
+  check(
+    !existsSync(join(consumer, "node_modules", "@modelcontextprotocol", "server")),
+    "the v1 consumer runs without the v2 SDK installed",
+  );
+  log("the packed @async-tools/core installs, type-checks and runs with the v1 SDK only");
+}
 
-const V1_CONSUMER = `import { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js";
-import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
-import { createAsyncTools } from "@async-tools/core";
-import { registerTools, serverOptions } from "@async-tools/core/mcp-v1";
-import { double } from "./definition.ts";
-
-await using runtime = await createAsyncTools({ tools: [double], store: "memory" });
-const server = new McpServer({ name: "consumer", version: "1.0.0" }, { ...serverOptions(runtime) });
-registerTools(server, runtime);
-const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
-await server.connect(serverSide);
-const client = new Client({ name: "consumer-client", version: "1.0.0" });
-await client.connect(clientSide);
-const started = (await client.callTool({ name: "start_double", arguments: { n: 21 } })).structuredContent as { job_id: string };
-const awaited = (await client.callTool({ name: "await_double", arguments: { job_ids: [started.job_id] } }))
-  .structuredContent as { jobs: { status: string; result?: { doubled: number } }[] };
-const done = awaited.jobs[0];
-await client.close();
-${CHECK}`;
-
-const V2_SERVER = `import { registerTools, serveStdio } from "@async-tools/core/mcp-v2";
+/** The consumer on the v2 SDK alone: a stdio server with the v2 face and a v2 Client that speaks 2026-07-28. */
+function checkCoreConsumerV2(coreTgz: string): void {
+  const consumer = join(scratch, "consumer-v2");
+  mkdirSync(consumer);
+  const v2 = lowestPeer("@modelcontextprotocol/server");
+  writeFileSync(
+    join(consumer, "package.json"),
+    JSON.stringify({
+      name: "consumer-v2",
+      private: true,
+      type: "module",
+      dependencies: {
+        "@async-tools/core": `file:${coreTgz}`,
+        "@modelcontextprotocol/server": v2,
+        "@modelcontextprotocol/client": v2,
+        ...Object.fromEntries(
+          ["@resonatehq/sdk", "zod", "typescript", "@types/node"].map((name) => [name, catalogVersion(name)]),
+        ),
+      },
+    }),
+  );
+  writeFileSync(
+    join(consumer, "tsconfig.json"),
+    JSON.stringify({
+      compilerOptions: {
+        target: "ES2023",
+        lib: ["ES2024", "DOM"],
+        module: "NodeNext",
+        moduleResolution: "NodeNext",
+        strict: true,
+        noEmit: true,
+        types: ["node"],
+        allowImportingTsExtensions: true,
+      },
+      include: ["*.ts"],
+    }),
+  );
+  writeFileSync(
+    join(consumer, "server.ts"),
+    `import { defineAsyncTool } from "@async-tools/core";
+import { registerTools, serveStdio } from "@async-tools/core/mcp-v2";
 import { McpServer } from "@modelcontextprotocol/server";
-import { double } from "./definition.ts";
+import { z } from "zod";
+
+const double = defineAsyncTool({
+  name: "double",
+  description: "Doubles a number",
+  input: z.object({ n: z.number() }),
+  output: z.object({ doubled: z.number() }),
+  run: async (ctx, { n }) => ({ doubled: await ctx.run("double", () => n * 2) }),
+});
 
 serveStdio(
   (runtime) => {
@@ -100,98 +236,228 @@ serveStdio(
   },
   { runtime: { tools: [double], store: "memory" } },
 );
-`;
-
-const V2_CONSUMER = `import { Client } from "@modelcontextprotocol/client";
+`,
+  );
+  writeFileSync(
+    join(consumer, "consumer.ts"),
+    `import { Client } from "@modelcontextprotocol/client";
 import { StdioClientTransport } from "@modelcontextprotocol/client/stdio";
 
-const client = new Client({ name: "consumer-client", version: "1.0.0" }, { versionNegotiation: { mode: "auto" } });
+const client = new Client({ name: "consumer", version: "1.0.0" }, { versionNegotiation: { mode: "auto" } });
 await client.connect(new StdioClientTransport({ command: process.execPath, args: ["server.ts"], stderr: "ignore" }));
 if (client.getProtocolEra() !== "modern") throw new Error("expected the 2026-07-28 era, got " + client.getProtocolEra());
-const started = (await client.callTool({ name: "start_double", arguments: { n: 21 } })).structuredContent as { job_id: string };
+const started = (await client.callTool({ name: "start_double", arguments: { n: 21 } })).structuredContent as {
+  job_id: string;
+};
 const awaited = (await client.callTool({ name: "await_double", arguments: { job_ids: [started.job_id] } }))
   .structuredContent as { jobs: { status: string; result?: { doubled: number } }[] };
-const done = awaited.jobs[0];
 await client.close();
-${CHECK}`;
-
-/** Writes a scratch project with `deps` and `files`, installs it, type-checks it and runs `consumer.ts`. */
-function consumer(
-  name: string,
-  tarPath: string,
-  deps: Record<string, string>,
-  files: Record<string, string>,
-) {
-  const dir = join(scratch, name);
-  mkdirSync(dir, { recursive: true });
-  const dependencies = {
-    "@async-tools/core": `file:${tarPath}`,
-    "@resonatehq/sdk": version("@resonatehq/sdk"),
-    zod: version("zod"),
-    typescript: version("typescript"),
-    "@types/node": version("@types/node"),
-    ...deps,
-  };
-  writeFileSync(
-    join(dir, "package.json"),
-    JSON.stringify({ name, private: true, type: "module", dependencies }, null, 2),
+const done = awaited.jobs[0];
+if (done?.status !== "completed" || done.result?.doubled !== 42) {
+  throw new Error("unexpected result: " + JSON.stringify(done));
+}
+console.log("consumer ok:", JSON.stringify(done.result));
+`,
   );
-  writeFileSync(
-    join(dir, "tsconfig.json"),
-    JSON.stringify({
-      compilerOptions: {
-        target: "ES2023",
-        lib: ["ES2024", "ESNext.Disposable", "DOM"],
-        module: "NodeNext",
-        moduleResolution: "NodeNext",
-        strict: true,
-        noEmit: true,
-        skipLibCheck: false,
-        types: ["node"],
-        allowImportingTsExtensions: true,
-      },
-      include: ["*.ts"],
-    }),
+  run("npm", ["install", "--no-audit", "--no-fund", "--loglevel=error"], consumer);
+  run(join(consumer, "node_modules", ".bin", "tsc"), ["-p", "."], consumer);
+  run(process.execPath, ["consumer.ts"], consumer);
+  check(
+    !existsSync(join(consumer, "node_modules", "@modelcontextprotocol", "sdk")),
+    "the v2 consumer runs without the v1 SDK installed",
   );
-  writeFileSync(join(dir, "definition.ts"), DEFINITION);
-  for (const [file, text] of Object.entries(files)) writeFileSync(join(dir, file), text);
-  run("npm", ["install", "--no-audit", "--no-fund", "--loglevel=error"], dir);
-  run(join(dir, "node_modules", ".bin", "tsc"), ["-p", "."], dir);
-  run(process.execPath, ["consumer.ts"], dir);
-  return dir;
+  log("the packed @async-tools/core installs, type-checks and runs with the v2 SDK only");
 }
 
-try {
-  run("pnpm", ["pack", "--pack-destination", scratch], root);
-  const tarball = readdirSync(scratch).find((f) => f.endsWith(".tgz"));
-  if (!tarball) throw new Error("pnpm pack produced no tarball");
-  const tarPath = join(scratch, tarball);
-  run("pnpm", ["exec", "publint", "run", tarPath, "--strict"], root);
-  run("pnpm", ["exec", "attw", tarPath, "--profile", "esm-only"], root);
+/** Starts the fake Open-Meteo archive of the weather app's test support on a free port. */
+async function startFake(): Promise<{ url: string; child: ChildProcess }> {
+  const main = join(weather, "test", "support", "fake-open-meteo-main.ts");
+  const child = spawn(process.execPath, ["--conditions=@async-tools/source", main], {
+    env: cleanEnv(),
+    stdio: ["ignore", "ignore", "pipe"],
+  });
+  let err = "";
+  const url = await new Promise<string>((resolve, reject) => {
+    child.stderr?.on("data", (chunk: Buffer) => {
+      err += chunk.toString();
+      const match = /url=(http:\/\/\S+)/.exec(err);
+      if (match?.[1]) resolve(match[1]);
+    });
+    child.once("exit", (code) => reject(new Error(`the fake archive exited with ${code}: ${err}`)));
+  });
+  return { url, child };
+}
 
-  const v1 = consumer(
-    "consumer-v1",
-    tarPath,
-    { "@modelcontextprotocol/sdk": lowestPeer("@modelcontextprotocol/sdk") },
-    { "consumer.ts": V1_CONSUMER },
-  );
-  const v2Version = lowestPeer("@modelcontextprotocol/server");
-  const v2 = consumer(
-    "consumer-v2",
-    tarPath,
-    { "@modelcontextprotocol/server": v2Version, "@modelcontextprotocol/client": v2Version },
-    { "consumer.ts": V2_CONSUMER, "server.ts": V2_SERVER },
-  );
-  // Each generation is an optional peer: neither project may have pulled in the other SDK.
-  if (existsSync(join(v1, "node_modules", "@modelcontextprotocol", "server"))) {
-    throw new Error("pack-check: the v1-only project has @modelcontextprotocol/server installed");
+/** tools/list and one start_gathering → await_result job over stdio, through `command args`. */
+async function talkToWeather(
+  label: string,
+  command: string,
+  args: string[],
+  cwd: string,
+  archiveUrl: string,
+): Promise<void> {
+  const transport = new StdioClientTransport({
+    command,
+    args,
+    cwd,
+    env: cleanEnv({
+      OPEN_METEO_ARCHIVE_URL: archiveUrl,
+      ASYNC_TOOLS_STORE: `sqlite:${join(cwd, "jobs.db")}`,
+    }),
+    stderr: "pipe",
+  });
+  let err = "";
+  transport.stderr?.on("data", (chunk: Buffer) => {
+    err += chunk.toString();
+  });
+  const client = new Client({ name: "pack-check", version: "0.0.0" });
+  try {
+    await client.connect(transport);
+    const names = (await client.listTools()).tools.map((tool) => tool.name);
+    const expected = ["start_gathering", "probe_status", "await_result", "cancel_gathering"];
+    check(
+      expected.every((name) => names.includes(name)),
+      `${label} lists ${expected.join(", ")} (tools/list: ${names.join(", ")})`,
+    );
+    const place = { latitude: 51.05, longitude: -114.07, year: 2024, month: 1 };
+    const started = (await client.callTool({ name: "start_gathering", arguments: place })) as {
+      structuredContent?: { job_name?: string };
+    };
+    const jobName = started.structuredContent?.job_name;
+    if (!jobName) throw new Error(`start_gathering gave no job_name: ${JSON.stringify(started)}`);
+    let job: { status?: string; result?: { days?: unknown[] } } | undefined;
+    for (let round = 0; round < 5 && job?.status !== "completed"; round++) {
+      const answer = (await client.callTool({
+        name: "await_result",
+        arguments: { job_names: [jobName], timeout_seconds: 20 },
+      })) as { structuredContent?: { jobs?: (typeof job)[] } };
+      job = answer.structuredContent?.jobs?.[0];
+    }
+    check(
+      job?.status === "completed" && job.result?.days?.length === 31,
+      `${label} gathers January 2024 from the fake archive (${job?.status}, ${job?.result?.days?.length} days)`,
+    );
+  } catch (error) {
+    throw new Error(`${(error as Error).message}\nthe server's stderr:\n${err}`);
+  } finally {
+    await client.close().catch(() => undefined);
   }
-  if (existsSync(join(v2, "node_modules", "@modelcontextprotocol", "sdk"))) {
-    throw new Error("pack-check: the v2-only project has @modelcontextprotocol/sdk installed");
-  }
-  process.stderr.write(
-    "pack-check: the packed @async-tools/core installs, type-checks and runs with v1 only and v2 only\n",
+}
+
+async function checkWeatherBin(coreTgz: string, weatherTgz: string, archiveUrl: string): Promise<string> {
+  const folder = join(scratch, "weather");
+  mkdirSync(folder);
+  // Exactly what the README tells users to run: the two tarballs, nothing from the workspace.
+  run("npm", ["install", "--no-audit", "--no-fund", "--loglevel=error", coreTgz, weatherTgz], folder);
+  const bin = join(folder, "node_modules", ".bin", "async-tools-weather");
+  const version = (JSON.parse(readFileSync(join(weather, "package.json"), "utf8")) as { version: string })
+    .version;
+
+  const shown = capture(bin, ["--version"], folder);
+  check(
+    shown.code === 0 && shown.stdout === `${version}\n`,
+    `async-tools-weather --version prints ${version}`,
   );
+  const help = capture(bin, ["--help"], folder);
+  check(
+    help.code === 0 && help.stdout.includes("--await-seconds"),
+    "async-tools-weather --help prints its flags",
+  );
+  const bad = capture(bin, ["--no-such-flag"], folder);
+  check(
+    bad.code === 2 && bad.stderr.trimEnd().split("\n").length === 1,
+    "an unknown flag gives one usage line and exit 2",
+  );
+  const config = capture(bin, ["--print-config", "claude"], folder);
+  const entry = JSON.parse(config.stdout) as { mcpServers?: { weather?: { command?: string } } };
+  check(entry.mcpServers?.weather?.command === "npx", "--print-config claude prints JSON only");
+
+  await talkToWeather("the installed bin over stdio", bin, [], folder, archiveUrl);
+  const npxFolder = join(scratch, "npx");
+  mkdirSync(npxFolder);
+  // As a host's config runs it: npx -y <package>, here with the tarballs standing in for the registry.
+  await talkToWeather(
+    "npx -y @async-tools/weather over stdio",
+    "npx",
+    ["-y", `--package=${coreTgz}`, `--package=${weatherTgz}`, "--", "async-tools-weather"],
+    npxFolder,
+    archiveUrl,
+  );
+  return folder;
+}
+
+/** A `node` older than 22.18 on PATH or in the usual system places, if this machine has one. */
+function oldNode(): string | undefined {
+  const dirs = [...(process.env.PATH ?? "").split(delimiter), "/usr/bin", "/usr/local/bin"].filter(Boolean);
+  for (const candidate of dirs.map((dir) => join(dir, "node"))) {
+    const { code, stdout } = capture(candidate, ["--version"], scratch);
+    if (code !== 0) continue;
+    const [major = 0, minor = 0] = stdout.trim().slice(1).split(".").map(Number);
+    if (major < 22 || (major === 22 && minor < 18)) return candidate;
+  }
+  return undefined;
+}
+
+function checkOldNode(folder: string, coreTgz: string, weatherTgz: string): void {
+  const node = oldNode();
+  if (!node) {
+    log("no Node older than 22.18 on this machine: the old-Node checks are skipped");
+    return;
+  }
+  const version = capture(node, ["--version"], folder).stdout.trim();
+  const bin = join(folder, "node_modules", "@async-tools", "weather", "bin", "async-tools-weather.js");
+  const refused = capture(node, [bin, "--version"], folder);
+  check(
+    refused.code === 1 &&
+      refused.stdout === "" &&
+      refused.stderr.trimEnd().split("\n").length === 1 &&
+      refused.stderr.includes("needs Node.js 22.18 or later"),
+    `on Node ${version}, the bin prints one line naming the Node it needs`,
+  );
+  for (const entry of ["@async-tools/core", "@async-tools/core/mcp-v1"]) {
+    const library = capture(
+      node,
+      ["--input-type=module", "-e", `await import(${JSON.stringify(entry)});`],
+      folder,
+    );
+    check(
+      library.code === 1 &&
+        library.stderr.trimEnd().split("\n").length === 1 &&
+        library.stderr.includes("@async-tools/core needs Node.js 22.18 or later"),
+      `on Node ${version}, importing ${entry} prints one line naming the Node it needs`,
+    );
+  }
+  // The line's advice, followed with the old Node first on PATH: npx brings Node 24 from the npm registry.
+  const oldFirst = cleanEnv({ PATH: `${join(node, "..")}${delimiter}${process.env.PATH ?? ""}` });
+  const advised = capture(
+    "npx",
+    ["-y", "-p", "node@24", "-p", coreTgz, "-p", weatherTgz, "async-tools-weather", "--version"],
+    join(scratch, "npx"),
+    oldFirst,
+  );
+  check(advised.code === 0, `on Node ${version}, npx -y -p node@24 … async-tools-weather runs the bin`);
+}
+
+const fake = await startFake();
+try {
+  const coreTgz = pack(core, "@async-tools/core", [
+    "dist/index.js",
+    "dist/index.d.ts",
+    "dist/mcp-v1.js",
+    "dist/testing.js",
+  ]);
+  const weatherTgz = pack(weather, "@async-tools/weather", [
+    "bin/async-tools-weather.js",
+    "dist/main.js",
+    "dist/server.js",
+    "dist/server.d.ts",
+  ]);
+  checkCoreConsumerV1(coreTgz);
+  checkCoreConsumerV2(coreTgz);
+  const folder = await checkWeatherBin(coreTgz, weatherTgz, fake.url);
+  checkOldNode(folder, coreTgz, weatherTgz);
+  log("both packed packages install, type-check and run");
 } finally {
+  fake.child.kill("SIGTERM");
   rmSync(scratch, { recursive: true, force: true });
 }

@@ -40,6 +40,8 @@ export const DEFAULTS = {
   maxIdsPerCall: 1000,
   /** Most fresh runs of one input (`<id>.r2`, `.r3`, …). */
   maxRuns: 1000,
+  /** How often a task whose execution failed on a store error is offered back to the store. */
+  strandedRetryMs: SECOND,
   /** Longest progress or status message kept, in characters. */
   maxMessageChars: 500,
 } as const;

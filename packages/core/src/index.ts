@@ -4,6 +4,8 @@
  * no MCP SDK at all.
  */
 
+import "./internal/node-version.ts";
+
 export {
   type AnyAsyncTool,
   type AsyncTool,

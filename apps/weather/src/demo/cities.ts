@@ -1,5 +1,5 @@
 /** The places the demo gathers weather for, with the time zone their days are counted in. */
-import type { WeatherRequestInput } from "../open-meteo.ts";
+import type { WeatherRequestInput } from "../open-meteo/schemas.ts";
 
 /** A named place. */
 export interface City {

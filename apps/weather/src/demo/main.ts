@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { DEFAULT_ARCHIVE_URL } from "../open-meteo.ts";
+import { DEFAULT_ARCHIVE_URL } from "../open-meteo/client.ts";
 import { CITIES, type City, monthAt } from "./cities.ts";
 import { DemoError } from "./demo-error.ts";
 import { SHOW_CURSOR, type WatchedJob, watchJobs } from "./progress.ts";
@@ -288,7 +288,7 @@ function closing(term: Terminal, began: number): void {
     `${term.paint("green", "✓")} Done in ${seconds(began)}: parallel jobs with live progress, dedup by arguments, recovery after SIGKILL.`,
   );
   term.line(
-    `  Add the server to Claude Desktop: ${term.paint("bold", "pnpm --filter @async-tools/weather config:claude")}`,
+    `  Add the server to Claude Desktop: ${term.paint("bold", "pnpm --silent --filter @async-tools/weather config:claude")}`,
   );
 }
 

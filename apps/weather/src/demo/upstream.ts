@@ -3,8 +3,8 @@
  * seconds, otherwise (or with `--offline`) the local fake archive, slowed down so progress is visible.
  */
 
-import { type FakeOpenMeteo, startFakeOpenMeteo } from "../fake-open-meteo.ts";
-import { archiveUrlFromEnv } from "../open-meteo.ts";
+import { type FakeOpenMeteo, startFakeOpenMeteo } from "../../test/support/fake-open-meteo.ts";
+import { archiveUrlFromEnv } from "../open-meteo/client.ts";
 
 /** How long the reachability check waits for Open-Meteo. */
 const CHECK_TIMEOUT_MS = 3000;

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
-import type { WeatherRequestInput, WeatherResult } from "../open-meteo.ts";
+import type { WeatherRequestInput, WeatherResult } from "../open-meteo/schemas.ts";
 import { DemoError } from "./demo-error.ts";
 
 const MAIN = join(import.meta.dirname, "..", "main.ts");

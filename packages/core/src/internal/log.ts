@@ -18,10 +18,10 @@ function format(value: unknown): string {
   return JSON.stringify(value);
 }
 
-/** Writes one line `async-tools level=… msg="…" key=value …` to stderr when `level` is enabled. */
+/** Writes one line `async-tools time=… level=… msg="…" key=value …` to stderr when `level` is enabled. */
 export function log(level: LogLevel, msg: string, fields: Record<string, unknown> = {}): void {
   if (order[level] < threshold()) return;
-  let line = `async-tools level=${level} msg=${JSON.stringify(msg)}`;
+  let line = `async-tools time=${new Date().toISOString()} level=${level} msg=${JSON.stringify(msg)}`;
   for (const [key, value] of Object.entries(fields)) {
     if (value !== undefined) line += ` ${key}=${format(value)}`;
   }

@@ -11,7 +11,7 @@ import { DEFAULTS } from "../defaults.ts";
 import { type AnyAsyncTool, baseJobIdOf, type JobContext } from "../define.ts";
 import { AsyncToolsError } from "../errors.ts";
 import { log } from "../internal/log.ts";
-import type { JobMeta } from "../store/job-meta.ts";
+import type { JobIndex } from "../store/store.ts";
 import { defaultJobId, runId } from "./job-id.ts";
 import type { PromiseClient, PromiseRecord } from "./promise-client.ts";
 import { installExecutionHooks } from "./resonate-internals.ts";
@@ -69,12 +69,15 @@ export class JobEngine {
   private readonly starting = new Map<string, Promise<JobSnapshot>>();
   /** Jobs this process is launching right now: their first execution needs no re-validation. */
   private readonly launching = new Set<string>();
+  /** Tasks whose failed execution this process keeps trying to release (`id@version`). */
+  private readonly releasing = new Set<string>();
+  private stopped = false;
 
   private readonly resonate: Resonate;
   private readonly promises: PromiseClient;
-  private readonly meta: JobMeta;
+  private readonly meta: JobIndex;
 
-  constructor(resonate: Resonate, promises: PromiseClient, meta: JobMeta) {
+  constructor(resonate: Resonate, promises: PromiseClient, meta: JobIndex) {
     this.resonate = resonate;
     this.promises = promises;
     this.meta = meta;
@@ -88,6 +91,7 @@ export class JobEngine {
           `(it runs version ${have}). Start it again to run it on the current version.`
         );
       },
+      failed: (task, error) => this.releaseUntilTaken(task.id, task.version, error),
     });
   }
 
@@ -114,6 +118,37 @@ export class JobEngine {
       return engine.execute(tool, rctx, input);
     };
     this.resonate.register(tool.name, durable, { version: tool.version });
+  }
+
+  /**
+   * Keeps releasing a task whose execution failed until the store takes the release: a store that refused a
+   * write (a full disk) refused the SDK's one release too, and the job would wait for its lease to lapse.
+   * Once the store writes again, the release hands the task out and the job resumes, replaying finished steps.
+   */
+  private releaseUntilTaken(id: string, version: number, error: unknown): void {
+    const key = `${id}@${version}`;
+    if (this.stopped || this.releasing.has(key)) return;
+    this.releasing.add(key);
+    log("warn", "job execution failed; releasing it until the store takes it back", {
+      job: id,
+      error: errorText(error),
+    });
+    const attempt = async () => {
+      if (this.stopped) return;
+      try {
+        const outcome = await this.promises.releaseTask(id, version);
+        this.releasing.delete(key);
+        if (outcome === "released") log("info", "job released for another attempt", { job: id });
+      } catch {
+        setTimeout(() => void attempt(), DEFAULTS.strandedRetryMs).unref();
+      }
+    };
+    setTimeout(() => void attempt(), DEFAULTS.strandedRetryMs).unref();
+  }
+
+  /** Stops background work (releases of failed executions) when the runtime closes. */
+  stop(): void {
+    this.stopped = true;
   }
 
   /** The newest definition registered under `name`. */
@@ -156,9 +191,10 @@ export class JobEngine {
       log("info", "job completed", { job: id, tool: tool.name, ms: Date.now() - began });
       return result;
     } catch (error) {
-      if (!controller.signal.aborted) {
+      // A cancelled job is logged by cancel; one cut short by this runtime closing resumes at the next start.
+      if (this.stopped) log("debug", "job interrupted by shutdown", { job: id, tool: tool.name });
+      else if (!controller.signal.aborted)
         log("warn", "job failed", { job: id, tool: tool.name, error: errorText(error) });
-      }
       throw error;
     } finally {
       release?.();
@@ -229,7 +265,7 @@ export class JobEngine {
           n += 1;
           continue;
         }
-        return { ...this.toSnapshot(existing, false), created: false };
+        return { ...(await this.toSnapshot(existing, false)), created: false };
       }
       // Concurrent starts of one job in this process: the first creates it, the others wait and then join it.
       const inflight = this.starting.get(id);
@@ -282,7 +318,7 @@ export class JobEngine {
   async snapshot(id: string, withResult = false): Promise<JobSnapshot> {
     const record = await this.promises.get(id);
     if (record === undefined) {
-      const row = this.meta.get(id);
+      const row = await this.meta.get(id);
       if (row !== undefined) {
         return {
           jobId: id,
@@ -357,19 +393,19 @@ export class JobEngine {
     jobs: JobSnapshot[];
     next?: number;
   }> {
-    const page = this.meta.list(options);
+    const page = await this.meta.list(options);
     const jobs = await Promise.all(page.rows.map((row) => this.snapshot(row.id)));
     return { jobs, ...(page.next === undefined ? {} : { next: page.next }) };
   }
 
-  private toSnapshot(record: PromiseRecord, withResult: boolean): JobSnapshot {
+  private async toSnapshot(record: PromiseRecord, withResult: boolean): Promise<JobSnapshot> {
     const tool = record.tags?.[TOOL_TAG];
     const snapshot: JobSnapshot = { jobId: record.id, status: statusOf(record.state) };
     if (tool !== undefined) snapshot.tool = tool;
     if (record.createdAt !== undefined) snapshot.createdAt = iso(record.createdAt);
     if (record.state !== "pending" && record.settledAt !== undefined)
       snapshot.completedAt = iso(record.settledAt);
-    const progress = this.meta.get(record.id)?.progress;
+    const progress = (await this.meta.get(record.id))?.progress;
     if (progress !== undefined) {
       snapshot.progress = {
         fraction: record.state === "resolved" ? 1 : progress.fraction,

@@ -32,3 +32,38 @@ describe("job IDs", () => {
     expect(runId("x-1", 3)).toBe("x-1.r3");
   });
 });
+
+/**
+ * Job IDs are a stored format: a running job is found again by recomputing its ID from its arguments. These
+ * vectors were computed once, outside this code (SHA-256 of the canonical text by another implementation),
+ * and must never change: a change here orphans every job in every store.
+ */
+describe("the job ID format (golden vectors)", () => {
+  const vectors: { tool: string; input: unknown; canonical: string; id: string }[] = [
+    { tool: "weather_data", input: {}, canonical: "{}", id: "weather_data-44136fa355b3678a" },
+    {
+      tool: "weather_data",
+      input: { year: 2024, month: 1, latitude: 51.05, longitude: -114.07, timezone: "auto" },
+      canonical: '{"latitude":51.05,"longitude":-114.07,"month":1,"timezone":"auto","year":2024}',
+      id: "weather_data-fa20c2fcb1b2fdc0",
+    },
+    {
+      tool: "ns:tool with spaces",
+      input: { b: [3, { z: null, a: "é" }], a: true, skip: undefined },
+      canonical: '{"a":true,"b":[3,{"a":"é","z":null}]}',
+      id: "ns_tool_with_spaces-3d644411756ea969",
+    },
+    {
+      tool: "render",
+      input: { when: new Date("2024-01-02T03:04:05.000Z"), big: 10n, inf: Number.POSITIVE_INFINITY },
+      canonical: '{"big":"10","inf":"Infinity","when":"2024-01-02T03:04:05.000Z"}',
+      id: "render-65c30dc9a2973d98",
+    },
+  ];
+  for (const v of vectors) {
+    it(`keeps ${v.id.split("-")[0]}'s canonical JSON and ID for ${v.canonical.slice(0, 40)}`, () => {
+      expect(canonicalJson(v.input)).toBe(v.canonical);
+      expect(defaultJobId(v.tool, v.input)).toBe(v.id);
+    });
+  }
+});

@@ -52,6 +52,19 @@ export class PromiseClient {
     }
   }
 
+  /**
+   * Releases the task `id` at `version`, so the store hands it out again. `released` when it did, `gone` when
+   * the store no longer has it acquired at that version (released, taken over or finished already).
+   */
+  async releaseTask(id: string, version: number): Promise<"released" | "gone"> {
+    const res = await this.send({ kind: "task.release", data: { id, version } });
+    if (res.head.status < 300) return "released";
+    if (res.head.status === 404 || res.head.status === 409) return "gone";
+    throw new Error(
+      `the store answered ${res.head.status} releasing task ${id}: ${JSON.stringify(res.data)}`,
+    );
+  }
+
   /** Decodes a promise's value (its result or error); `undefined` when it cannot. */
   value(record: PromiseRecord): unknown {
     try {

@@ -11,11 +11,15 @@
  * 2. Unknown versions. A task whose function version is not registered makes the SDK release it and log
  *    "is not registered. Will drop." each time the store hands it out again, forever. The wrapper settles such
  *    a job as failed instead, with a message that names the version, when the runtime says it should.
+ * 3. Failed executions. When the store refuses a write mid-job (a full disk), the SDK gives up the execution
+ *    and tries once to release the task; that release fails too, so the task stays acquired and its job
+ *    stranded until the lease lapses or the process restarts. The wrapper reports every failed execution so
+ *    the runtime can keep releasing the task until the store takes writes again.
  */
 import type { Resonate } from "@resonatehq/sdk/async";
 
 /** The task shape the SDK's heartbeat tracks. */
-interface AcquiredTask {
+export interface AcquiredTask {
   id: string;
   version: number;
 }
@@ -45,6 +49,8 @@ export interface ExecutionHooks {
    * job with it, or `undefined` to leave the job to another process that may have that version.
    */
   unregistered(func: string, version: number): string | undefined;
+  /** Called when an execution of `task` threw (the SDK already tried to release it once). */
+  failed(task: AcquiredTask, error: unknown): void;
 }
 
 const PATCHED = Symbol.for("async-tools.execution-hooks");
@@ -90,6 +96,9 @@ export function installExecutionHooks(resonate: Resonate, hooks: ExecutionHooks)
     heartbeat.start(task);
     try {
       return await execute(task, root, ...rest);
+    } catch (error) {
+      hooks.failed(task, error);
+      throw error;
     } finally {
       heartbeat.stop(task);
     }

@@ -12,8 +12,8 @@ import { DEFAULTS } from "../defaults.ts";
 import type { AnyAsyncTool, AsyncTool } from "../define.ts";
 import { AsyncToolsError } from "../errors.ts";
 import { log } from "../internal/log.ts";
-import { JobMeta } from "../store/job-meta.ts";
-import { type OpenedStore, openStore } from "../store/select.ts";
+import { openStore } from "../store/select.ts";
+import type { JobIndex, Store, StoreRole } from "../store/store.ts";
 import { JobEngine, type JobSnapshot, type StartedJob } from "./job-engine.ts";
 import { PromiseClient } from "./promise-client.ts";
 
@@ -24,12 +24,16 @@ export interface CreateAsyncToolsOptions {
    * crash resume as soon as the runtime starts. Several versions of one tool may be listed.
    */
   tools: readonly AnyAsyncTool[];
-  /** The server's name: names the default store file and appears in logs. Default: none. */
+  /**
+   * The server's name, e.g. the McpServer's: the default store is `async-tools/<name>/jobs.db` in the user's
+   * data directory, so different servers keep different stores. Also named in logs.
+   */
   name?: string;
   /**
-   * Where jobs live: `sqlite:<path>` or a path (default: `ASYNC_TOOLS_STORE`, then `RESONATE_URL`, then a
-   * file in the user's data directory), `memory`, `http(s)://…` (a Resonate Server), `postgres://…`
-   * (Resonate's Postgres schema), or a Resonate `Network` object.
+   * Where jobs live: `sqlite:<path>` or a path (default: `ASYNC_TOOLS_STORE`, then `RESONATE_URL`, then
+   * `async-tools/<name>/jobs.db` in the user's data directory), `memory`, `http(s)://…` (a Resonate Server or
+   * `async-tools store serve`), `postgres://…` (Resonate's Postgres schema), or a Resonate `Network` object.
+   * Several processes may open one store file: the first owns it, the others join it.
    */
   store?: string | Network;
   /** How long finished jobs are kept before they are removed, in ms. Default 7 days. */
@@ -44,11 +48,13 @@ export interface CreateAsyncToolsOptions {
 
 /** Where a runtime's jobs live. */
 export interface StoreInfo {
-  kind: OpenedStore["kind"];
+  kind: Store["kind"];
   /** The store, for people: a file path or a URL without credentials. */
   description: string;
   /** Whether jobs survive a restart of this process. */
   durable: boolean;
+  /** `owner` of the store file, `joiner` of one another process owns (until it takes over), or `remote`. */
+  readonly role: StoreRole;
 }
 
 /** How long {@link AsyncTools.wait} blocks and what it tells along the way. */
@@ -102,7 +108,7 @@ export interface AsyncTools {
 /** What the faces (MCP, CLI) need beyond the public interface. Not exported from the package root. */
 export interface RuntimeInternals {
   engine: JobEngine;
-  meta: JobMeta;
+  meta: JobIndex;
   retentionMs: number;
   assertOpen(): void;
 }
@@ -157,6 +163,7 @@ export async function createAsyncTools(options: CreateAsyncToolsOptions): Promis
     logger: resonateLogger,
     retentionMs,
     ...(options.durability ? { durability: options.durability } : {}),
+    ...(options.name ? { name: options.name } : {}),
   });
   const resonate = new Resonate({
     network: opened.network,
@@ -165,20 +172,27 @@ export async function createAsyncTools(options: CreateAsyncToolsOptions): Promis
     ttl: options.leaseMs ?? DEFAULTS.leaseMs,
     logger: resonateLogger,
   });
-  const meta = new JobMeta(opened.db, opened.description);
+  const meta = opened.jobs;
   const engine = new JobEngine(resonate, new PromiseClient(opened.network), meta);
   try {
     for (const tool of definitions) engine.define(tool);
   } catch (error) {
     await resonate.stop();
-    meta.closeIfPrivate(opened.db !== undefined);
+    await opened.close();
     throw error;
   }
   // A job's metadata outlives the job, so a probe can still say it expired rather than never was.
-  if (Number.isFinite(retentionMs)) meta.pruneBefore(Date.now() - retentionMs - DEFAULTS.metadataGraceMs);
-  log("info", "store opened", { store: opened.description, durable: opened.durable, server: options.name });
+  if (Number.isFinite(retentionMs) && opened.role === "owner") {
+    await meta.pruneBefore(Date.now() - retentionMs - DEFAULTS.metadataGraceMs);
+  }
+  log("info", "store opened", {
+    store: opened.description,
+    durable: opened.durable,
+    role: opened.role,
+    server: options.name,
+  });
   // Every definition is registered: interrupted jobs can resume now, with or without a client.
-  opened.recover?.();
+  opened.recover();
   const runtime = new Runtime(options.name, opened, resonate, engine, meta);
   internals.set(runtime, {
     engine,
@@ -192,25 +206,32 @@ export async function createAsyncTools(options: CreateAsyncToolsOptions): Promis
 class Runtime implements AsyncTools {
   readonly name: string | undefined;
   readonly store: StoreInfo;
-  private readonly opened: OpenedStore;
+  private readonly opened: Store;
   private readonly resonate: Resonate;
   private readonly engine: JobEngine;
-  private readonly meta: JobMeta;
+  private readonly meta: JobIndex;
   private closed = false;
 
   constructor(
     name: string | undefined,
-    opened: OpenedStore,
+    opened: Store,
     resonate: Resonate,
     engine: JobEngine,
-    meta: JobMeta,
+    meta: JobIndex,
   ) {
     this.name = name;
     this.opened = opened;
     this.resonate = resonate;
     this.engine = engine;
     this.meta = meta;
-    this.store = { kind: opened.kind, description: opened.description, durable: opened.durable };
+    this.store = {
+      kind: opened.kind,
+      description: opened.description,
+      durable: opened.durable,
+      get role() {
+        return opened.role;
+      },
+    };
   }
 
   get tools(): readonly AnyAsyncTool[] {
@@ -273,9 +294,10 @@ class Runtime implements AsyncTools {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    this.meta.flushQuietly();
+    this.engine.stop();
+    await this.meta.flush().catch(() => undefined);
     await this.resonate.stop();
-    this.meta.closeIfPrivate(this.opened.db !== undefined);
+    await this.opened.close();
   }
 
   async [Symbol.asyncDispose](): Promise<void> {

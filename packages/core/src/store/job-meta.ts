@@ -6,6 +6,7 @@
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import { AsyncToolsError } from "../errors.ts";
 import { log } from "../internal/log.ts";
+import type { JobIndex, JobPage } from "./store.ts";
 
 /** Latest progress a job's function reported. */
 export interface JobProgress {
@@ -23,7 +24,7 @@ export interface JobMetaRow {
 }
 
 /** Job metadata over one SQLite connection (shared with the store, or private and in memory). */
-export class JobMeta {
+export class JobMeta implements JobIndex {
   private readonly insert: StatementSync;
   private readonly update: StatementSync;
   private readonly select: StatementSync;
@@ -79,7 +80,17 @@ export class JobMeta {
   }
 
   /** Writes the rows {@link JobMeta.recordSoon} queued. */
-  flush(): void {
+  async flush(): Promise<void> {
+    this.flushNow();
+  }
+
+  /** Writes rows recorded elsewhere (by a process that joined this store), in one transaction. */
+  recordMany(rows: { id: string; tool: string; createdAt: number }[]): void {
+    this.queue.push(...rows.map((row): [string, string, number] => [row.id, row.tool, row.createdAt]));
+    this.flushNow();
+  }
+
+  private flushNow(): void {
     if (this.flushing !== undefined) clearImmediate(this.flushing);
     this.flushing = undefined;
     const rows = this.queue.splice(0);
@@ -99,7 +110,7 @@ export class JobMeta {
   /** {@link JobMeta.flush}, logging instead of throwing. */
   flushQuietly(): void {
     try {
-      this.flush();
+      this.flushNow();
     } catch (error) {
       log("warn", "job metadata not stored; the jobs run, listing may miss them", {
         store: this.where,
@@ -114,14 +125,14 @@ export class JobMeta {
   }
 
   /** The metadata of `id`, if it was ever recorded (and not yet pruned). */
-  get(id: string): JobMetaRow | undefined {
+  async get(id: string): Promise<JobMetaRow | undefined> {
     if (this.queue.length > 0) this.flushQuietly();
     const row = this.select.get(id) as Record<string, unknown> | undefined;
     return row === undefined ? undefined : toRow(row);
   }
 
   /** Jobs in start order after `cursor` (an opaque number from an earlier page), optionally of one tool. */
-  list(options: { tool?: string; cursor?: number; limit: number }): { rows: JobMetaRow[]; next?: number } {
+  async list(options: { tool?: string; cursor?: number; limit: number }): Promise<JobPage> {
     if (this.queue.length > 0) this.flushQuietly();
     const after = options.cursor ?? 0;
     const raw = (
@@ -136,7 +147,7 @@ export class JobMeta {
   }
 
   /** Forgets jobs started before `before` (epoch ms); returns how many. */
-  pruneBefore(before: number): number {
+  async pruneBefore(before: number): Promise<number> {
     return this.write(() => Number(this.prune.run(before).changes));
   }
 
@@ -156,7 +167,7 @@ export class JobMeta {
 
   /** Closes a private in-memory database; a shared store connection is closed by its owner. */
   closeIfPrivate(shared: boolean): void {
-    if (!shared) this.db.close();
+    if (!shared && this.db.isOpen) this.db.close();
   }
 }
 

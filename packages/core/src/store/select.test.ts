@@ -1,5 +1,6 @@
+import { mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
-import { homedir } from "node:os";
+import { homedir, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
 import { AsyncToolsError } from "../errors.ts";
@@ -30,6 +31,34 @@ describe("choosing a store", () => {
       path: "/data/async-tools/jobs.db",
     });
     expect(defaultStorePath({ XDG_DATA_HOME: "/d" })).toBe("/d/async-tools/jobs.db");
+  });
+
+  it("derives the default file from the server's name, so different servers get different stores", () => {
+    expect(defaultStorePath({ XDG_DATA_HOME: "/d" }, "weather")).toBe("/d/async-tools/weather/jobs.db");
+    expect(defaultStorePath({ XDG_DATA_HOME: "/d" }, "my server/../x")).toBe(
+      "/d/async-tools/my-server-..-x/jobs.db",
+    );
+    expect(parseStore(undefined, { XDG_DATA_HOME: "/d" }, "a")).toEqual({
+      kind: "sqlite",
+      path: "/d/async-tools/a/jobs.db",
+    });
+  });
+
+  it("runs two differently named servers on default settings side by side, each owning its store", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "async-tools-default-"));
+    const saved = process.env.XDG_DATA_HOME;
+    process.env.XDG_DATA_HOME = dir;
+    try {
+      await using first = await createAsyncTools({ name: "first-server", tools: [] });
+      await using second = await createAsyncTools({ name: "second-server", tools: [] });
+      expect(first.store.description).toBe(`sqlite:${join(dir, "async-tools", "first-server", "jobs.db")}`);
+      expect(second.store.description).toBe(`sqlite:${join(dir, "async-tools", "second-server", "jobs.db")}`);
+      expect([first.store.role, second.store.role]).toEqual(["owner", "owner"]);
+    } finally {
+      if (saved === undefined) delete process.env.XDG_DATA_HOME;
+      else process.env.XDG_DATA_HOME = saved;
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("refuses unknown forms with a message listing the accepted ones", () => {

@@ -1,14 +1,20 @@
 /**
- * Choosing and building the Resonate network a set of tools runs on: the embedded SQLite file (default),
- * memory, a Resonate Server over HTTP, Resonate's Postgres schema, or a ready `Network` object.
+ * Choosing and opening the store a set of tools runs on: the embedded SQLite file (default; shared by every
+ * process of this machine that opens it), memory, a Resonate Server or `async-tools store serve` over HTTP,
+ * Resonate's Postgres schema, or a ready `Network` object.
  */
 import { randomUUID } from "node:crypto";
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
-import type { DatabaseSync } from "node:sqlite";
 import { HttpNetwork, type Logger, type Network, PollMessageSource } from "@resonatehq/sdk";
 import { AsyncToolsError } from "../errors.ts";
+import { JobMeta } from "./job-meta.ts";
+import { resonateRequest } from "./protocol.ts";
+import { ProtocolClient } from "./remote/protocol-client.ts";
+import { RemoteJobIndex } from "./remote/remote-job-index.ts";
+import { openSharedStore, type SharingOptions } from "./shared-store.ts";
 import { SqliteNetwork } from "./sqlite-network.ts";
+import type { JobIndex, Store } from "./store.ts";
 
 /** What `store` (or `ASYNC_TOOLS_STORE`) may say, parsed. */
 export type StoreLocation =
@@ -16,20 +22,6 @@ export type StoreLocation =
   | { kind: "memory" }
   | { kind: "http"; url: string }
   | { kind: "postgres"; url: string };
-
-/** A built store: the network Resonate runs on, and what else the library needs from it. */
-export interface OpenedStore {
-  kind: StoreLocation["kind"] | "custom";
-  /** Where it is, for the start-up line (credentials removed). */
-  description: string;
-  network: Network;
-  /** The store's own SQLite connection, when it has one, for job metadata. */
-  db?: DatabaseSync;
-  /** Releases work held by a dead previous owner (embedded stores only). */
-  recover?: () => void;
-  /** Whether the store survives a restart of this process. */
-  durable: boolean;
-}
 
 /** Options that shape how a store is opened. */
 export interface OpenStoreOptions {
@@ -40,6 +32,10 @@ export interface OpenStoreOptions {
   durability?: "normal" | "full";
   /** How long a remote store may take to answer the first request. Default 5000 ms. */
   connectTimeoutMs?: number;
+  /** The server's name: the default store file is `async-tools/<name>/jobs.db`. */
+  name?: string;
+  /** Timings of a store file shared by several processes. */
+  sharing?: Partial<SharingOptions>;
 }
 
 const ACCEPTED = [
@@ -50,16 +46,29 @@ const ACCEPTED = [
 ].join("; ");
 
 /**
- * The default store file: `async-tools/jobs.db` under the user's data directory (`$XDG_DATA_HOME`,
- * `~/.local/share`, `~/Library/Application Support` on macOS, `%LOCALAPPDATA%` on Windows).
+ * The default store file: `async-tools/<name>/jobs.db` under the user's data directory (`$XDG_DATA_HOME`,
+ * `~/.local/share`, `~/Library/Application Support` on macOS, `%LOCALAPPDATA%` on Windows), so different
+ * servers get different stores; `async-tools/jobs.db` without a name.
  */
-export function defaultStorePath(env: NodeJS.ProcessEnv = process.env): string {
+export function defaultStorePath(env: NodeJS.ProcessEnv = process.env, name?: string): string {
   let base: string;
   if (env.XDG_DATA_HOME) base = env.XDG_DATA_HOME;
   else if (process.platform === "darwin") base = join(homedir(), "Library", "Application Support");
   else if (process.platform === "win32") base = env.LOCALAPPDATA ?? join(homedir(), "AppData", "Local");
   else base = join(homedir(), ".local", "share");
-  return join(base, "async-tools", "jobs.db");
+  const folder = name === undefined ? undefined : safeName(name);
+  return folder === undefined
+    ? join(base, "async-tools", "jobs.db")
+    : join(base, "async-tools", folder, "jobs.db");
+}
+
+/** A server name as a directory name: letters, digits, `.`, `_` and `-`; `undefined` when nothing is left. */
+function safeName(name: string): string | undefined {
+  const safe = name
+    .trim()
+    .replace(/[^A-Za-z0-9._-]+/g, "-")
+    .replace(/^[.-]+|-+$/g, "");
+  return safe === "" ? undefined : safe.slice(0, 100);
 }
 
 /**
@@ -68,12 +77,16 @@ export function defaultStorePath(env: NodeJS.ProcessEnv = process.env): string {
  *
  * @throws AsyncToolsError `INVALID_STORE` listing the accepted forms.
  */
-export function parseStore(spec: string | undefined, env: NodeJS.ProcessEnv = process.env): StoreLocation {
+export function parseStore(
+  spec: string | undefined,
+  env: NodeJS.ProcessEnv = process.env,
+  name?: string,
+): StoreLocation {
   const raw = (spec ?? env.ASYNC_TOOLS_STORE ?? "").trim();
   if (raw === "") {
     const resonateUrl = env.RESONATE_URL?.trim();
     if (resonateUrl) return parseStore(resonateUrl, {});
-    return { kind: "sqlite", path: defaultStorePath(env) };
+    return { kind: "sqlite", path: defaultStorePath(env, name) };
   }
   if (raw === "memory" || raw === "memory:") return { kind: "memory" };
   if (raw.startsWith("sqlite:")) {
@@ -121,48 +134,75 @@ export function redact(url: string): string {
   return url.replace(/\/\/([^:/@]+):[^@/]*@/, "//$1:***@");
 }
 
-/** Opens the store a location names, failing fast (and clearly) when it cannot be reached. */
+/**
+ * Opens the store a location names, failing fast (and clearly) when it cannot be reached. A store file
+ * another process of this machine owns is joined, not refused.
+ */
 export async function openStore(
   spec: string | Network | undefined,
   options: OpenStoreOptions,
-): Promise<OpenedStore> {
+): Promise<Store> {
   if (spec !== undefined && typeof spec !== "string") {
-    return { kind: "custom", description: "a Network passed in code", network: spec, durable: true };
+    return single(
+      { kind: "custom", description: "a Network passed in code", durable: true },
+      spec,
+      new JobMeta(),
+    );
   }
-  const location = parseStore(spec);
+  const location = parseStore(spec, process.env, options.name);
+  const timeoutMs = options.connectTimeoutMs ?? 5000;
   switch (location.kind) {
     case "sqlite":
+      return openSharedStore({
+        path: location.path,
+        pid: options.pid,
+        group: options.group,
+        logger: options.logger,
+        retentionMs: options.retentionMs,
+        ...(options.durability ? { durability: options.durability } : {}),
+        ...(options.sharing ? { sharing: options.sharing } : {}),
+      });
     case "memory": {
-      const path = location.kind === "memory" ? ":memory:" : location.path;
       const network = await SqliteNetwork.open({
-        path,
+        path: ":memory:",
         pid: options.pid,
         group: options.group,
         retentionMs: options.retentionMs,
-        ...(options.durability ? { durability: options.durability } : {}),
       });
+      const jobs = new JobMeta(network.db, "memory");
       return {
-        kind: location.kind,
-        description: location.kind === "memory" ? "memory (not durable)" : `sqlite:${location.path}`,
-        network,
-        db: network.db,
+        ...single({ kind: "memory", description: "memory (not durable)", durable: false }, network, jobs),
+        role: "owner",
         recover: () => network.recover(),
-        durable: location.kind === "sqlite",
       };
     }
     case "http": {
+      const token = storeToken(process.env);
       const adapter = new PollMessageSource({
         url: `${location.url}/poll/${encodeURIComponent(options.group)}/${encodeURIComponent(options.pid)}`,
         logger: options.logger,
+        ...(token === undefined ? {} : { token }),
       });
       const network = new HttpNetwork({
         url: location.url,
-        timeout: options.connectTimeoutMs ?? 5000,
+        timeout: timeoutMs,
         adapter,
         logger: options.logger,
+        ...(token === undefined ? {} : { token }),
       });
-      await reachable(network, redact(location.url), options.connectTimeoutMs ?? 5000);
-      return { kind: "http", description: redact(location.url), network, durable: true };
+      await reachable(network, redact(location.url), timeoutMs);
+      // `async-tools store serve` holds the job index too; a Resonate Server does not, so then it stays here.
+      const client = new ProtocolClient({
+        url: location.url,
+        timeoutMs,
+        ...(token === undefined ? {} : { token }),
+      });
+      const shared = await client.jobs("asyncTools.jobs.get", { id: "async-tools-ping" }).then(
+        () => true,
+        () => false,
+      );
+      const jobs: JobIndex = shared ? new RemoteJobIndex(client) : new JobMeta();
+      return single({ kind: "http", description: redact(location.url), durable: true }, network, jobs);
     }
     case "postgres": {
       let PostgresNetwork: new (cfg: {
@@ -186,7 +226,6 @@ export async function openStore(
         group: options.group,
         logger: options.logger,
       });
-      const timeoutMs = options.connectTimeoutMs ?? 5000;
       try {
         await withTimeout(network.init(), timeoutMs);
       } catch (cause) {
@@ -202,22 +241,51 @@ export async function openStore(
         );
       }
       await reachable(network, redact(location.url), timeoutMs);
-      return { kind: "postgres", description: redact(location.url), network, durable: true };
+      return single(
+        { kind: "postgres", description: redact(location.url), durable: true },
+        network,
+        new JobMeta(),
+      );
     }
   }
+}
+
+/**
+ * The token sent to an `http(s)://` store: `ASYNC_TOOLS_STORE_TOKEN`, else `RESONATE_TOKEN` (what the
+ * Resonate SDK reads for a Resonate Server).
+ */
+export function storeToken(env: NodeJS.ProcessEnv): string | undefined {
+  const token = (env.ASYNC_TOOLS_STORE_TOKEN ?? env.RESONATE_TOKEN)?.trim();
+  return token === undefined || token === "" ? undefined : token;
+}
+
+/** A store one process holds alone: nothing to share, nothing to take over. */
+function single(
+  about: Pick<Store, "kind" | "description" | "durable">,
+  network: Network,
+  jobs: JobMeta | RemoteJobIndex | JobIndex,
+): Store {
+  return {
+    ...about,
+    role: "remote",
+    network,
+    jobs,
+    recover: () => undefined,
+    close: async () => {
+      await jobs.flush().catch(() => undefined);
+      if (jobs instanceof JobMeta) jobs.closeIfPrivate(about.kind === "memory");
+      await network.stop();
+    },
+  };
 }
 
 async function reachable(network: Network, where: string, timeoutMs: number): Promise<void> {
   try {
     const res = await withTimeout(
-      network.send({
-        kind: "promise.get",
-        head: { corrId: randomUUID(), version: "" },
-        data: { id: `async-tools-ping-${randomUUID()}` },
-      } as Parameters<Network["send"]>[0]),
+      network.send(resonateRequest("promise.get", { id: `async-tools-ping-${randomUUID()}` })),
       timeoutMs,
     );
-    const status = (res as { head: { status: number } }).head.status;
+    const status = res.head.status;
     if (status !== 404 && status !== 200) throw new Error(`unexpected status ${status}`);
   } catch (cause) {
     await network.stop().catch(() => undefined);

@@ -4,19 +4,25 @@
  * leaves. RAM holds only in-flight work; settled history is read back from disk when a request names it.
  */
 import { randomUUID } from "node:crypto";
-import { closeSync, mkdirSync, openSync, readSync, statSync } from "node:fs";
-import { dirname, resolve } from "node:path";
-import { DatabaseSync, type StatementSync } from "node:sqlite";
-import {
-  LocalNetwork,
-  type Message,
-  type Network,
-  type Request,
-  type Response,
-  type Send,
-} from "@resonatehq/sdk";
+import { resolve } from "node:path";
+import type { DatabaseSync } from "node:sqlite";
+import type { Message, Network, Request, Response, Send } from "@resonatehq/sdk";
 import { AsyncToolsError } from "../errors.ts";
 import { log } from "../internal/log.ts";
+import { resonateRequest } from "./protocol.ts";
+import {
+  type Change,
+  originOf,
+  type ProtocolServer,
+  parsePromise,
+  parseTask,
+  promiseBody,
+  protocolServer,
+  type StoredSchedule,
+  type StoredTask,
+  taskBody,
+} from "./sqlite/sdk-internals.ts";
+import { openDatabase, prepare, rollback, type Statements, toStoreError } from "./sqlite/store-file.ts";
 
 /** Options of {@link SqliteNetwork}. */
 export interface SqliteNetworkOptions {
@@ -47,74 +53,9 @@ export interface SqliteNetworkOptions {
   lockWaitMs?: number;
 }
 
-type PromiseState = "pending" | "resolved" | "rejected" | "rejected_canceled" | "rejected_timedout";
-type TaskState = "pending" | "acquired" | "suspended" | "halted" | "fulfilled";
+/** Where a message goes: its Resonate address (`scheme://uni@group/pid`, `scheme://any@group[/pid]`). */
+export type MessageRoute = (address: string, message: Message) => void;
 
-/** The SDK server's promise entity (not its wire record: this one carries callbacks and listeners). */
-interface StoredPromise {
-  id: string;
-  state: PromiseState;
-  tags: Record<string, string>;
-  createdAt: number;
-  settledAt: number | null;
-  callbacks: Set<string>;
-  listeners: Set<string>;
-}
-
-/** The SDK server's task entity, with its buffered resumes. */
-interface StoredTask {
-  id: string;
-  state: TaskState;
-  version: number;
-  resumes: Set<string>;
-}
-
-/** The SDK server's schedule entity; only the fields this file reads are named. */
-interface StoredSchedule {
-  id: string;
-  promiseId: string;
-}
-
-interface Timeout {
-  id: string;
-  timeout: number;
-}
-
-interface TaskTimeout extends Timeout {
-  type: 0 | 1;
-}
-
-type Change =
-  | { kind: "promise.set"; promise: { id: string } }
-  | { kind: "task.set"; task: { id: string } }
-  | { kind: "schedule.set"; schedule: { id: string } }
-  | { kind: "schedule.del"; id: string }
-  | { kind: "ptimeout.set" | "stimeout.set"; timeout: Timeout }
-  | { kind: "ttimeout.set"; timeout: TaskTimeout }
-  | { kind: "ptimeout.del" | "ttimeout.del" | "stimeout.del"; id: string }
-  | { kind: "message.send"; address: string; message: Message };
-
-/**
- * The part of the SDK's (unexported) `Server` class from `network/local.js` this file relies on. It is
- * reached through `new LocalNetwork().server`; `@resonatehq/sdk` is pinned to an exact version for that.
- */
-interface ProtocolServer {
-  promises: Map<string, StoredPromise>;
-  tasks: Map<string, StoredTask>;
-  schedules: Map<string, StoredSchedule>;
-  pTimeouts: Timeout[];
-  tTimeouts: TaskTimeout[];
-  sTimeouts: Timeout[];
-  outgoing: unknown[];
-  apply(
-    now: number,
-    req: Request,
-  ): { response: { kind: Response["kind"]; head: { status: number }; data: unknown }; changes: Change[] };
-}
-
-const SCHEMA_VERSION = "1";
-const FORMAT = "async-tools-resonate";
-const SQLITE_MAGIC = Buffer.from("SQLite format 3\0", "latin1");
 const DAY = 24 * 60 * 60 * 1000;
 const GC_EVERY_MS = 60 * 60 * 1000;
 const GC_BATCH = 256;
@@ -122,35 +63,6 @@ const GC_BATCH = 256;
 const SPIN_FREE_EXECUTES = 5;
 const SPIN_WINDOW_MS = 2000;
 const SPIN_MAX_DELAY_MS = 30_000;
-
-const SCHEMA = `
-  CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-  CREATE TABLE promises (
-    id TEXT PRIMARY KEY,
-    seq INTEGER NOT NULL,
-    state TEXT NOT NULL,
-    origin TEXT NOT NULL,
-    branch TEXT,
-    created_at INTEGER NOT NULL,
-    settled_at INTEGER,
-    body TEXT NOT NULL
-  );
-  CREATE INDEX promises_pending ON promises (seq) WHERE state = 'pending';
-  CREATE INDEX promises_branch ON promises (branch, seq) WHERE branch IS NOT NULL;
-  CREATE INDEX promises_origin ON promises (origin, state);
-  CREATE INDEX promises_settled_roots ON promises (settled_at, id) WHERE id = origin AND state <> 'pending';
-  CREATE TABLE tasks (id TEXT PRIMARY KEY, state TEXT NOT NULL, body TEXT NOT NULL);
-  CREATE INDEX tasks_unfulfilled ON tasks (state) WHERE state <> 'fulfilled';
-  CREATE TABLE schedules (id TEXT PRIMARY KEY, body TEXT NOT NULL);
-  CREATE TABLE timeouts (
-    kind TEXT NOT NULL,
-    id TEXT NOT NULL,
-    type INTEGER,
-    timeout INTEGER NOT NULL,
-    seq INTEGER NOT NULL,
-    PRIMARY KEY (kind, id)
-  ) WITHOUT ROWID;
-`;
 
 /**
  * A Resonate `Network` whose state lives in one SQLite file owned by this process. It answers every request
@@ -198,6 +110,7 @@ export class SqliteNetwork implements Network {
   private readonly executes = new Map<string, { since: number; count: number }>();
   private readonly spinGuard: boolean;
   private readonly lockWaitMs: number;
+  private route: MessageRoute | undefined;
 
   /** Builds the network without touching the file; {@link SqliteNetwork.init} (or {@link SqliteNetwork.open}) opens it. */
   constructor(options: SqliteNetworkOptions) {
@@ -210,12 +123,7 @@ export class SqliteNetwork implements Network {
     this.lockWaitMs = Math.max(0, options.lockWaitMs ?? 2000);
     this.unicast = `sqlite://uni@${group}/${pid}`;
     this.anycast = `sqlite://any@${group}/${pid}`;
-    this.server = (new LocalNetwork() as unknown as { server: ProtocolServer }).server;
-    if (!(this.server?.promises instanceof Map) || typeof this.server.apply !== "function") {
-      throw new Error(
-        "@resonatehq/sdk changed its LocalNetwork internals; SqliteNetwork needs the pinned version",
-      );
-    }
+    this.server = protocolServer();
   }
 
   /**
@@ -284,15 +192,63 @@ export class SqliteNetwork implements Network {
    * Resumes the work a previous owner of the file left: its leases and retries fall due now, so execution
    * restarts at once instead of after a lease timeout. The file lock proves that owner is dead. Call it once,
    * after every function is registered. Touches only tasks that were in flight when the file was opened and
-   * leaves delayed work (`resonate:delay`) for its time.
+   * leaves delayed work (`resonate:delay`) for its time. `spare` keeps the tasks of processes that may still
+   * live (peers of a shared store), for {@link SqliteNetwork.releaseProcess} once they are known dead.
    */
-  recover(): void {
+  recover(spare?: (pid: string) => boolean): void {
+    this.resume(
+      (task) =>
+        this.orphans.get(task.id) === task.version &&
+        !(task.state === "acquired" && task.pid !== undefined && spare?.(task.pid)),
+    );
+    this.orphans.clear();
+  }
+
+  /**
+   * Resumes at once the tasks `pid` held when it died (its leases fall due now), instead of after their
+   * lease. For a store shared by several processes: only the caller knows a process is gone.
+   */
+  releaseProcess(pid: string): number {
+    this.start();
+    return this.resume((task) => task.state === "acquired" && task.pid === pid);
+  }
+
+  /** The processes holding acquired tasks, for a new owner that must learn which of them still live. */
+  holders(): Set<string> {
+    this.start();
+    const pids = new Set<string>();
+    for (const task of this.server.tasks.values())
+      if (task.state === "acquired" && task.pid !== undefined) pids.add(task.pid);
+    return pids;
+  }
+
+  /**
+   * Sends each message to `route` instead of this process's subscribers: a store served to other processes
+   * delivers by address. {@link SqliteNetwork.deliverLocal} reaches this process's own subscribers.
+   */
+  routeMessages(route: MessageRoute | undefined): void {
+    this.route = route;
+  }
+
+  /** Hands `message` to this process's own subscribers (what the default route does). */
+  deliverLocal(message: Message): void {
+    for (const subscriber of this.subscribers) {
+      try {
+        subscriber(message);
+      } catch (error) {
+        log("error", "a message subscriber threw", { store: this.path, kind: message.kind, error });
+      }
+    }
+  }
+
+  /** Makes the leases and retries of the tasks `pick` selects fall due now, and starts the timeout loop. */
+  private resume(pick: (task: StoredTask) => boolean): number {
     this.start();
     const now = Date.now();
     let resumed = 0;
     for (const timeout of this.server.tTimeouts) {
       const task = this.server.tasks.get(timeout.id);
-      if (task === undefined || this.orphans.get(task.id) !== task.version) continue;
+      if (task === undefined || !pick(task)) continue;
       const delay = Number(this.server.promises.get(task.id)?.tags["resonate:delay"]);
       const deferred = task.state === "pending" && Number.isFinite(delay) && delay > now;
       if ((task.state === "acquired" || task.state === "pending") && !deferred) {
@@ -300,7 +256,6 @@ export class SqliteNetwork implements Network {
         resumed++;
       }
     }
-    this.orphans.clear();
     // Timeouts fire from here on, not from open: a lease that lapsed before the functions were registered
     // would otherwise be re-dispatched to a process that cannot run it yet.
     if (this.tickMs > 0 && this.tickTimer === undefined) {
@@ -310,6 +265,7 @@ export class SqliteNetwork implements Network {
     if (resumed > 0)
       log("info", "resuming work left by a previous process", { store: this.path, tasks: resumed });
     this.tick(now);
+    return resumed;
   }
 
   /**
@@ -413,11 +369,7 @@ export class SqliteNetwork implements Network {
   }
 
   private tick(now: number): void {
-    this.execute(now, {
-      kind: "debug.tick",
-      head: { corrId: randomUUID(), version: "" },
-      data: { time: now },
-    });
+    this.execute(now, resonateRequest("debug.tick", { time: now }));
   }
 
   private tickSafely(): void {
@@ -622,14 +574,14 @@ export class SqliteNetwork implements Network {
       for (const id of promiseIds) {
         const p = promises.get(id);
         if (p === undefined) continue;
-        const body = JSON.stringify({ ...p, callbacks: [...p.callbacks], listeners: [...p.listeners] });
+        const body = promiseBody(p);
         const origin = p.tags["resonate:origin"] ?? originOf(p.id);
         const branch = p.tags["resonate:branch"] ?? null;
         sql.putPromise.run(id, this.seq++, p.state, origin, branch, p.createdAt, p.settledAt, body);
       }
       for (const id of taskIds) {
         const t = tasks.get(id);
-        if (t !== undefined) sql.putTask.run(id, t.state, JSON.stringify({ ...t, resumes: [...t.resumes] }));
+        if (t !== undefined) sql.putTask.run(id, t.state, taskBody(t));
       }
       for (const id of scheduleIds) {
         const s = schedules.get(id);
@@ -702,7 +654,8 @@ export class SqliteNetwork implements Network {
       const { message } = change;
       const delay =
         this.spinGuard && message.kind === "execute" ? this.backoff(message.data.task.id, now) : 0;
-      setTimeout(() => this.deliver(message), delay);
+      const { address } = change;
+      setTimeout(() => this.deliver(address, message), delay);
     }
   }
 
@@ -734,13 +687,15 @@ export class SqliteNetwork implements Network {
     return delay;
   }
 
-  private deliver(message: Message): void {
-    for (const subscriber of this.subscribers) {
-      try {
-        subscriber(message);
-      } catch (error) {
-        log("error", "a message subscriber threw", { store: this.path, kind: message.kind, error });
-      }
+  private deliver(address: string, message: Message): void {
+    if (this.route === undefined || this.state !== "open") {
+      if (this.state === "open") this.deliverLocal(message);
+      return;
+    }
+    try {
+      this.route(address, message);
+    } catch (error) {
+      log("error", "a message route threw", { store: this.path, kind: message.kind, error });
     }
   }
 
@@ -790,222 +745,4 @@ export class SqliteNetwork implements Network {
       this.close();
     }
   }
-}
-
-type Statements = ReturnType<typeof prepare>;
-
-function prepare(db: DatabaseSync) {
-  const statement = (sql: string): StatementSync => db.prepare(sql);
-  return {
-    getPromise: statement("SELECT body FROM promises WHERE id = ?"),
-    getTask: statement("SELECT body FROM tasks WHERE id = ?"),
-    branch: statement("SELECT id, body FROM promises WHERE branch = ? ORDER BY seq"),
-    pendingPromises: statement("SELECT body FROM promises WHERE state = 'pending' ORDER BY seq"),
-    unfulfilledTasks: statement("SELECT body FROM tasks WHERE state <> 'fulfilled'"),
-    allSchedules: statement("SELECT body FROM schedules"),
-    allTimeouts: statement("SELECT kind, id, type, timeout FROM timeouts ORDER BY seq"),
-    maxSeq: statement(
-      "SELECT max(coalesce((SELECT max(seq) FROM promises), 0), coalesce((SELECT max(seq) FROM timeouts), 0)) AS seq",
-    ),
-    putPromise: statement(
-      `INSERT INTO promises (id, seq, state, origin, branch, created_at, settled_at, body)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-       ON CONFLICT (id) DO UPDATE SET state = excluded.state, settled_at = excluded.settled_at, body = excluded.body`,
-    ),
-    putTask: statement(
-      "INSERT INTO tasks (id, state, body) VALUES (?, ?, ?) ON CONFLICT (id) DO UPDATE SET state = excluded.state, body = excluded.body",
-    ),
-    putSchedule: statement(
-      "INSERT INTO schedules (id, body) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET body = excluded.body",
-    ),
-    deleteSchedule: statement("DELETE FROM schedules WHERE id = ?"),
-    putTimeout: statement(
-      `INSERT INTO timeouts (kind, id, type, timeout, seq) VALUES (?, ?, ?, ?, ?)
-       ON CONFLICT (kind, id) DO UPDATE SET type = excluded.type, timeout = excluded.timeout`,
-    ),
-    deleteTimeout: statement("DELETE FROM timeouts WHERE kind = ? AND id = ?"),
-    oldRoots: statement(
-      `SELECT id, settled_at FROM promises
-       WHERE id = origin AND state <> 'pending' AND settled_at < ? AND (settled_at, id) > (?, ?)
-       ORDER BY settled_at, id LIMIT ?`,
-    ),
-    lineage: statement("SELECT id, state FROM promises WHERE origin = ?"),
-    deleteLineageTimeouts: statement(
-      "DELETE FROM timeouts WHERE kind IN ('p', 't') AND id IN (SELECT id FROM promises WHERE origin = ?)",
-    ),
-    deleteLineageTasks: statement("DELETE FROM tasks WHERE id IN (SELECT id FROM promises WHERE origin = ?)"),
-    deleteLineagePromises: statement("DELETE FROM promises WHERE origin = ?"),
-  };
-}
-
-function parsePromise(body: string): StoredPromise {
-  const promise = JSON.parse(body);
-  promise.callbacks = new Set(promise.callbacks);
-  promise.listeners = new Set(promise.listeners);
-  return promise;
-}
-
-function parseTask(body: string): StoredTask {
-  const task = JSON.parse(body);
-  task.resumes = new Set(task.resumes);
-  return task;
-}
-
-/** The lineage origin the server derives from an id: everything before the first `:`. */
-function originOf(id: string): string {
-  const colon = id.indexOf(":");
-  return colon === -1 ? id : id.slice(0, colon);
-}
-
-function rollback(db: DatabaseSync): void {
-  try {
-    if (db.isTransaction) db.exec("ROLLBACK");
-  } catch {
-    // The failure being reported already says more than a failed rollback would.
-  }
-}
-
-/**
- * Opens `file` as a store, or refuses it without writing a byte: the header and schema are checked before
- * the first write, and the lock is taken by that first write.
- */
-function openDatabase(file: string, durability: "normal" | "full", lockWaitMs: number): DatabaseSync {
-  if (file !== ":memory:") inspectFile(file);
-  let db: DatabaseSync;
-  try {
-    db = new DatabaseSync(file);
-  } catch (error) {
-    throw toStoreError(file, error);
-  }
-  try {
-    db.exec(`PRAGMA busy_timeout = ${Math.round(lockWaitMs)}`);
-    // Before any access, so the lock, once taken, is held until close and WAL keeps its index in heap memory.
-    db.exec("PRAGMA locking_mode = EXCLUSIVE");
-    const fresh = checkSchema(db, file);
-    if (file !== ":memory:") {
-      const { journal_mode: mode } = db.prepare("PRAGMA journal_mode = WAL").get() as {
-        journal_mode: string;
-      };
-      if (mode !== "wal") throw new Error(`the file cannot be switched to WAL mode (it stays "${mode}")`);
-    }
-    db.exec(`PRAGMA synchronous = ${durability === "full" ? "FULL" : "NORMAL"}`);
-    db.exec("BEGIN IMMEDIATE");
-    try {
-      if (fresh) {
-        db.exec(SCHEMA);
-        db.prepare("INSERT INTO meta (key, value) VALUES ('format', ?), ('schema_version', ?)").run(
-          FORMAT,
-          SCHEMA_VERSION,
-        );
-      }
-      db.exec("COMMIT");
-    } catch (error) {
-      rollback(db);
-      throw error;
-    }
-    return db;
-  } catch (error) {
-    db.close();
-    throw toStoreError(file, error);
-  }
-}
-
-/** Prepares the directory and refuses anything that is not a SQLite file, before SQLite sees it. */
-function inspectFile(file: string): void {
-  const dir = dirname(file);
-  try {
-    mkdirSync(dir, { recursive: true });
-  } catch (cause) {
-    throw new AsyncToolsError(
-      "STORE_IO",
-      `Cannot create the directory ${dir} for the store ${file} (${codeOf(cause)}). Choose a store path in a writable directory.`,
-      { cause },
-    );
-  }
-  let size: number;
-  try {
-    const stat = statSync(file, { throwIfNoEntry: false });
-    if (stat === undefined) return;
-    if (!stat.isFile()) throw new Error("it is not a regular file");
-    size = stat.size;
-  } catch (cause) {
-    throw ioError(file, cause);
-  }
-  if (size === 0) return;
-  const header = Buffer.alloc(SQLITE_MAGIC.length);
-  let read = 0;
-  try {
-    const fd = openSync(file, "r");
-    try {
-      read = readSync(fd, header, 0, header.length, 0);
-    } finally {
-      closeSync(fd);
-    }
-  } catch (cause) {
-    throw ioError(file, cause);
-  }
-  if (read < header.length || !header.equals(SQLITE_MAGIC))
-    throw corrupt(file, "it is not a SQLite database");
-}
-
-/** Whether the file has no tables yet; refuses a database that is not a store of this schema version. */
-function checkSchema(db: DatabaseSync, file: string): boolean {
-  const tables = (
-    db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as { name: string }[]
-  ).map((row) => row.name);
-  if (tables.length === 0) return true;
-  if (!tables.includes("meta")) throw corrupt(file, "it is a SQLite database of another application");
-  const rows = db.prepare("SELECT key, value FROM meta").all() as { key: string; value: string }[];
-  const meta = new Map(rows.map((row) => [row.key, row.value]));
-  if (meta.get("format") !== FORMAT) throw corrupt(file, "it is a SQLite database of another application");
-  const version = meta.get("schema_version");
-  if (version !== SCHEMA_VERSION) {
-    throw corrupt(
-      file,
-      `its schema version is ${version ?? "missing"}, and this version reads ${SCHEMA_VERSION}`,
-    );
-  }
-  return false;
-}
-
-function corrupt(file: string, why: string): AsyncToolsError {
-  return new AsyncToolsError(
-    "STORE_CORRUPT",
-    `${file} is not an async-tools store: ${why}. It was left untouched; move it away or choose another store path.`,
-  );
-}
-
-function ioError(file: string, cause: unknown): AsyncToolsError {
-  const why = cause instanceof Error ? cause.message : String(cause);
-  return new AsyncToolsError(
-    "STORE_IO",
-    `Cannot use the store ${file}: ${why}. Check that it is a readable, writable file in a writable directory.`,
-    { cause },
-  );
-}
-
-/** Maps an error from opening the file to what the user can do about it. */
-function toStoreError(file: string, error: unknown): AsyncToolsError {
-  if (error instanceof AsyncToolsError) return error;
-  const code = sqliteCode(error);
-  if (code === 5 || code === 6) {
-    return new AsyncToolsError(
-      "STORE_LOCKED",
-      `${file} is in use by another process (a second server on the same store?): stop it or use another store.`,
-      { cause: error },
-    );
-  }
-  if (code === 11 || code === 26) return corrupt(file, "SQLite reports it damaged or not a database");
-  return ioError(file, error);
-}
-
-/** The primary SQLite result code of a `node:sqlite` error (BUSY = 5, CORRUPT = 11, NOTADB = 26, ...). */
-function sqliteCode(error: unknown): number | undefined {
-  const code = (error as { errcode?: unknown } | null)?.errcode;
-  return typeof code === "number" ? code & 0xff : undefined;
-}
-
-function codeOf(error: unknown): string {
-  const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === "string" ? code : String(error);
 }

@@ -50,11 +50,16 @@ export async function connectInMemory(
     { name: runtime.name ?? "test", version: "0.0.0" },
     { ...serverOptions(runtime) },
   );
-  registerTools(server, runtime, {
-    ...(jobTools === undefined ? {} : { jobTools }),
-    ...(sharedNames === undefined ? {} : { sharedNames }),
-    ...(awaitTiming === undefined ? {} : { awaitTiming }),
-  });
+  try {
+    registerTools(server, runtime, {
+      ...(jobTools === undefined ? {} : { jobTools }),
+      ...(sharedNames === undefined ? {} : { sharedNames }),
+      ...(awaitTiming === undefined ? {} : { awaitTiming }),
+    });
+  } catch (error) {
+    await runtime.close();
+    throw error;
+  }
   const client = new Client(
     { name: "test-client", version: "0.0.0" },
     clientCapabilities === undefined ? {} : { capabilities: clientCapabilities },

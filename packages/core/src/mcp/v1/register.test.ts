@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { autoClosing, errorText, gate, squareTool, structured } from "../../../test/helpers.ts";
 import { defineAsyncTool, PermanentError } from "../../index.ts";
@@ -178,20 +178,34 @@ describe("await", () => {
     hold.open();
   });
 
-  it("sends progress notifications while it waits when the client asks for them", async () => {
+  it("sends progress hosts can draw: the jobs' real fraction out of a total, at once, on change and as keep-alive", async () => {
     const hold = gate();
-    const c = await serve([squareTool({ runs: 0 }, hold.promise)]);
+    const c = await serve([squareTool({ runs: 0 }, hold.promise)], "memory", {
+      awaitTiming: { tickMs: 20, keepAliveMs: 100 },
+    });
     const { job_id } = structured<{ job_id: string }>(await c.call("start_square", { n: 9 }));
-    const seen: { progress: number; message?: string }[] = [];
-    setTimeout(() => hold.open(), 4500);
+    await expect.poll(async () => (await c.runtime.probe([job_id]))[0]?.progress?.fraction).toBe(0.5);
+    const seen: { progress: number; total?: number; message?: string; at: number }[] = [];
+    const began = Date.now();
+    // Open the gate once three notifications arrived: the first at once, then keep-alives while nothing changes.
     const result = await c.client.callTool(
       { name: "await_square", arguments: { job_ids: [job_id], timeout_seconds: 10 } },
       undefined,
-      { onprogress: (p) => seen.push(p), resetTimeoutOnProgress: true },
+      {
+        onprogress: (p) => {
+          seen.push({ ...p, at: Date.now() - began });
+          if (seen.length === 3) hold.open();
+        },
+        resetTimeoutOnProgress: true,
+      },
     );
     expect(result.isError).toBeFalsy();
-    expect(seen.length).toBeGreaterThanOrEqual(1);
+    expect(seen[0]).toMatchObject({ progress: 0.5, total: 1 });
+    expect(seen[0]?.at).toBeLessThan(500);
     expect(seen[0]?.message).toContain("computing");
+    expect(seen.slice(1, 3).every((p) => p.progress === 0.5 && p.total === 1)).toBe(true);
+    for (let i = 1; i < seen.length; i++)
+      expect(seen[i]?.progress).toBeGreaterThanOrEqual(seen[i - 1]?.progress ?? 0);
   });
 });
 
@@ -366,5 +380,53 @@ describe("the programmatic API", () => {
     await c.runtime.waitFor(square, other.jobId, 5000);
     expect((await c.runtime.cancel(other.jobId)).status).toBe("completed");
     expect(counter.runs).toBe(2);
+  });
+});
+
+describe("shared job tools", () => {
+  it("serves N definitions with N start tools and one probe, await and cancel", async () => {
+    const double = defineAsyncTool({
+      name: "double",
+      description: "Doubles",
+      input: z.object({ n: z.number() }),
+      run: async (_ctx, { n }) => n * 2,
+    });
+    const c = await serve([squareTool({ runs: 0 }), double], "memory", { jobTools: "shared" });
+    const { tools } = await c.client.listTools();
+    expect(tools.map((t) => t.name).sort()).toEqual([
+      "await_jobs",
+      "cancel_jobs",
+      "probe_jobs",
+      "start_double",
+      "start_square",
+    ]);
+    expect(tools.find((t) => t.name === "start_square")?.description).toContain("await_jobs");
+    const a = structured<{ job_id: string }>(await c.call("start_square", { n: 3 })).job_id;
+    const b = structured<{ job_id: string }>(await c.call("start_double", { n: 4 })).job_id;
+    const done = structured<{ jobs: { job_id: string; tool: string; result: unknown }[] }>(
+      await c.call("await_jobs", { job_ids: [a, b], timeout_seconds: 10 }),
+    );
+    expect(done.jobs.map((j) => [j.tool, j.result])).toEqual([
+      ["square", { square: 9, label: "x" }],
+      ["double", 8],
+    ]);
+  });
+});
+
+describe("the await bound", () => {
+  afterEach(() => {
+    delete process.env.ASYNC_TOOLS_AWAIT_SECONDS;
+  });
+
+  it("takes its default from ASYNC_TOOLS_AWAIT_SECONDS, so a host's timeout can be met without code", async () => {
+    process.env.ASYNC_TOOLS_AWAIT_SECONDS = "12";
+    const c = await serve([squareTool({ runs: 0 })]);
+    const { tools } = await c.client.listTools();
+    expect(tools.find((t) => t.name === "await_square")?.description).toContain("(default 12, at most 50)");
+  });
+
+  it("refuses a malformed ASYNC_TOOLS_AWAIT_SECONDS with INVALID_CONFIG", async () => {
+    process.env.ASYNC_TOOLS_AWAIT_SECONDS = "soon";
+    await expect(serve([squareTool({ runs: 0 })])).rejects.toMatchObject({ code: "INVALID_CONFIG" });
   });
 });

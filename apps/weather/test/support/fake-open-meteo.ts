@@ -210,7 +210,7 @@ function archive(query: URLSearchParams, now: Date, archiveDelayDays: number): R
   const started = performance.now();
   const latitude = coordinate(query, "latitude", 90);
   const longitude = coordinate(query, "longitude", 180);
-  const timezone = timeZone(query);
+  const timezone = timeZone(query, longitude);
   const variables = dailyVariables(query);
   const today = epochDay(todayIn(timezone, now));
   const start = date(query, "start_date", today);
@@ -260,10 +260,19 @@ function coordinate(query: URLSearchParams, key: string, limit: number): number 
   return value;
 }
 
-/** No timezone means GMT, as on the real archive; "auto" would need a zone map, so it also means GMT here. */
-function timeZone(query: URLSearchParams): string {
+/**
+ * No timezone means GMT, as on the real archive. The real archive resolves "auto" to the civil zone of the
+ * place; without a zone map, the fake picks the nautical zone of the longitude (15° per hour) and names it
+ * in the answer, as the real one names the zone it picked.
+ */
+function timeZone(query: URLSearchParams, longitude: number): string {
   const raw = query.get("timezone")?.trim();
-  if (!raw || raw.toLowerCase() === "auto") return "GMT";
+  if (!raw) return "GMT";
+  if (raw.toLowerCase() === "auto") {
+    const hours = Math.round(longitude / 15);
+    // POSIX signs: Etc/GMT+7 is seven hours behind UTC.
+    return hours === 0 ? "GMT" : `Etc/GMT${hours > 0 ? "-" : "+"}${Math.abs(hours)}`;
+  }
   try {
     new Intl.DateTimeFormat(undefined, { timeZone: raw });
   } catch {

@@ -151,6 +151,15 @@ describe("the fake archive's data", () => {
     expect(body).toMatchObject({ timezone: "GMT", utc_offset_seconds: 0 });
   });
 
+  it("resolves timezone=auto to the nautical zone of the longitude and names it", async () => {
+    await using fake = await startFakeOpenMeteo();
+    const { body } = await ask(fake, { ...month, timezone: "auto" });
+    // Edmonton, -113.49°: 7.6 hours west of Greenwich, so UTC-8 by longitude.
+    expect(body).toMatchObject({ timezone: "Etc/GMT+8", utc_offset_seconds: -8 * 3600 });
+    const { body: tokyo } = await ask(fake, { ...month, longitude: "139.69", timezone: "AUTO" });
+    expect(tokyo).toMatchObject({ timezone: "Etc/GMT-9", utc_offset_seconds: 9 * 3600 });
+  });
+
   it("answers only the daily variables asked for, in their order", async () => {
     await using fake = await startFakeOpenMeteo();
     const { body } = await ask(fake, { ...month, daily: "precipitation_sum,temperature_2m_mean" });

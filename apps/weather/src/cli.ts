@@ -1,0 +1,179 @@
+/**
+ * The `async-tools-weather` command line: parses flags, answers `--help`, `--version` and `--print-config`
+ * on stdout, and otherwise serves MCP over stdio (the default) or Streamable HTTP. Everything else it says
+ * goes to stderr: on stdio, stdout is the protocol.
+ */
+import { parseArgs } from "node:util";
+import { createStdioTransport } from "@async-tools/core/mcp-v1";
+import packageJson from "../package.json" with { type: "json" };
+import { startHttp } from "./http.ts";
+import { DEFAULT_ARCHIVE_URL } from "./open-meteo/client.ts";
+import { buildServer, createWeatherRuntime } from "./server.ts";
+
+const NAME = "async-tools-weather";
+const PACKAGE = packageJson.name;
+
+/** One line, for errors: what the command accepts. */
+const USAGE =
+  `usage: ${NAME} [--http [--port N] [--host H] [--token T]] [--store S] [--await-seconds N] ` +
+  "[--print-config claude|cursor|vscode] [--help] [--version]";
+
+const OPTIONS = {
+  http: { type: "boolean", default: false },
+  port: { type: "string", default: "3000" },
+  host: { type: "string", default: "127.0.0.1" },
+  token: { type: "string" },
+  store: { type: "string" },
+  "await-seconds": { type: "string" },
+  "print-config": { type: "string" },
+  help: { type: "boolean", short: "h", default: false },
+  version: { type: "boolean", short: "v", default: false },
+} as const;
+
+/** The hosts `--print-config` knows, each with the file its entry goes into. */
+const HOSTS = {
+  claude: "claude_desktop_config.json (Claude Desktop: Settings › Developer › Edit Config)",
+  cursor: "~/.cursor/mcp.json, or .cursor/mcp.json in a project",
+  vscode: ".vscode/mcp.json in the workspace",
+} as const;
+
+type Host = keyof typeof HOSTS;
+
+function help(): string {
+  return `${NAME} ${packageJson.version}: historic weather from the Open-Meteo archive as durable MCP tools
+(start_gathering, probe_status, await_result, cancel_gathering). Jobs survive restarts and crashes.
+
+Transports
+  ${NAME}
+      MCP over stdio (what desktop hosts launch)
+  ${NAME} --http [--port 3000] [--host 127.0.0.1] [--token SECRET]
+      MCP over Streamable HTTP on http://HOST:PORT/mcp
+
+Flags
+  --store S           where jobs live: sqlite:PATH (or a plain path), memory, http(s)://resonate-server
+                      default: async-tools/jobs.db under the user data directory: $XDG_DATA_HOME
+                      or ~/.local/share, ~/Library/Application Support on macOS, %LOCALAPPDATA% on
+                      Windows (the start-up line on stderr names the file)
+  --await-seconds N   how long await_result blocks by default (default 45); lower it to fit a host's
+                      tool-call timeout, e.g. 25 for a 30 s timeout
+  --token T           with --http: require "Authorization: Bearer T" (env ASYNC_TOOLS_HTTP_TOKEN)
+  --print-config H    print the MCP config entry for host H (${Object.keys(HOSTS).join(", ")}) and exit
+  -h, --help          this text
+  -v, --version       the version
+
+Environment
+  ASYNC_TOOLS_STORE        the store, as --store
+  ASYNC_TOOLS_AWAIT_SECONDS  the await bound, as --await-seconds (the flag wins)
+  ASYNC_TOOLS_LOG          debug, info (default), warn, error or silent; logs go to stderr
+  ASYNC_TOOLS_HTTP_TOKEN   the bearer token, as --token
+  OPEN_METEO_ARCHIVE_URL   the archive endpoint (default ${DEFAULT_ARCHIVE_URL})
+  WEATHER_RETRY_INITIAL_MS first delay before retrying Open-Meteo, in ms (default 1000)
+
+Needs Node.js >= 22.18. Docs: https://github.com/async-tools/async-tools/blob/main/docs/hosts.md
+`;
+}
+
+/** Thrown for a command line that cannot be run; the CLI prints its message with {@link USAGE} and exits 2. */
+class UsageError extends Error {}
+
+/** The host config entry that runs this package through npx, with the flags that shape the server. */
+function hostConfig(host: Host, serverArgs: readonly string[]): unknown {
+  const args = ["-y", PACKAGE, ...serverArgs];
+  if (host === "vscode") return { servers: { weather: { type: "stdio", command: "npx", args } } };
+  return { mcpServers: { weather: { command: "npx", args } } };
+}
+
+function seconds(raw: string): number {
+  const value = Number(raw);
+  if (raw.trim() === "" || !Number.isFinite(value) || value <= 0) {
+    throw new UsageError(`--await-seconds must be a positive number of seconds, got ${raw.slice(0, 20)}`);
+  }
+  return value;
+}
+
+/**
+ * Runs the command line `argv` (without the node and script paths). Resolves once the server is serving
+ * (it keeps the process alive) or the command has printed its answer; sets `process.exitCode` on errors.
+ */
+export async function main(argv: readonly string[]): Promise<void> {
+  try {
+    const { values } = parse(argv);
+    if (values.help) {
+      process.stdout.write(help());
+      return;
+    }
+    if (values.version) {
+      process.stdout.write(`${packageJson.version}\n`);
+      return;
+    }
+    const printConfig = values["print-config"];
+    const awaitSeconds = values["await-seconds"] === undefined ? undefined : seconds(values["await-seconds"]);
+    if (printConfig !== undefined) {
+      if (!Object.hasOwn(HOSTS, printConfig)) {
+        throw new UsageError(
+          `--print-config takes ${Object.keys(HOSTS).join(", ")}, got ${printConfig.slice(0, 20)}`,
+        );
+      }
+      const serverArgs = [
+        ...(values.store === undefined ? [] : ["--store", values.store]),
+        ...(awaitSeconds === undefined ? [] : ["--await-seconds", String(awaitSeconds)]),
+      ];
+      process.stdout.write(`${JSON.stringify(hostConfig(printConfig as Host, serverArgs), null, 2)}\n`);
+      process.stderr.write(`Merge this into ${HOSTS[printConfig as Host]}, then restart the host.\n`);
+      return;
+    }
+    await serve({ ...values, awaitSeconds });
+  } catch (error) {
+    if (!(error instanceof UsageError) && !isParseArgsError(error)) throw error;
+    process.stderr.write(`${NAME}: ${(error as Error).message.split("\n")[0]} (${USAGE})\n`);
+    process.exitCode = 2;
+  }
+}
+
+function parse(argv: readonly string[]) {
+  // `pnpm start -- --http` passes the `--` through; people type it out of npm habit.
+  const args = argv[0] === "--" ? argv.slice(1) : [...argv];
+  return parseArgs({ args, options: OPTIONS, strict: true, allowPositionals: false });
+}
+
+/** node:util's parseArgs throws TypeErrors with an ERR_PARSE_ARGS_* code for unknown or malformed flags. */
+function isParseArgsError(error: unknown): boolean {
+  return (
+    error instanceof TypeError && String((error as { code?: unknown }).code).startsWith("ERR_PARSE_ARGS")
+  );
+}
+
+async function serve(
+  values: ReturnType<typeof parse>["values"] & { awaitSeconds: number | undefined },
+): Promise<void> {
+  const port = Number(values.port);
+  if (values.http && !(Number.isInteger(port) && port >= 0 && port <= 65_535)) {
+    throw new UsageError(`--port must be a whole number from 0 to 65535, got ${values.port.slice(0, 20)}`);
+  }
+  // Jobs interrupted by a crash resume from here on, whether or not a client ever connects.
+  const runtime = await createWeatherRuntime({
+    ...(values.store === undefined ? {} : { store: values.store }),
+    ...(values.awaitSeconds === undefined ? {} : { awaitDefaultMs: values.awaitSeconds * 1000 }),
+  });
+  process.stderr.write(`${NAME}: jobs are stored in ${runtime.store.description}\n`);
+  const shutdown = async () => {
+    await runtime.close().catch(() => undefined);
+    process.exit(0);
+  };
+  process.once("SIGINT", shutdown);
+  process.once("SIGTERM", shutdown);
+
+  if (values.http) {
+    const token = values.token ?? process.env.ASYNC_TOOLS_HTTP_TOKEN;
+    const http = await startHttp({
+      port,
+      host: values.host,
+      ...(token ? { token } : {}),
+      build: async () => buildServer(runtime),
+    });
+    process.stderr.write(`${NAME}: listening on ${http.url}\n`);
+    return;
+  }
+  // The transport closes the runtime when stdin ends (the host quit).
+  await buildServer(runtime).connect(createStdioTransport({ runtime }));
+}

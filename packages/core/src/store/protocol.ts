@@ -1,0 +1,70 @@
+/**
+ * The requests a served store answers beyond Resonate's own protocol: the job index (`asyncTools.jobs.*`),
+ * in Resonate's envelope (`{kind, head: {corrId, version}, data}` in, `{kind, head: {corrId, status}, data}`
+ * out), so one POST endpoint and one token guard both.
+ */
+import { randomUUID } from "node:crypto";
+import type { Request } from "@resonatehq/sdk";
+import type { JobMetaRow } from "./job-meta.ts";
+
+/** Each job-index request kind, with what it carries and what a 200 answer carries. */
+export interface JobsProtocol {
+  "asyncTools.jobs.record": {
+    data: { rows: { id: string; tool: string; createdAt: number }[] };
+    result: Record<string, never>;
+  };
+  "asyncTools.jobs.progress": {
+    data: { id: string; tool: string; fraction: number; message?: string; updatedAt: number };
+    result: Record<string, never>;
+  };
+  "asyncTools.jobs.get": { data: { id: string }; result: { row: JobMetaRow | null } };
+  "asyncTools.jobs.list": {
+    data: { tool?: string; cursor?: number; limit: number };
+    result: { rows: JobMetaRow[]; next?: number };
+  };
+  "asyncTools.jobs.prune": { data: { before: number }; result: { count: number } };
+}
+
+/** A job-index request kind. */
+export type JobsKind = keyof JobsProtocol;
+
+/** The prefix every job-index request kind starts with. */
+export const JOBS_PREFIX = "asyncTools.jobs.";
+
+/** An envelope as it travels, before its kind is known. */
+export interface Envelope {
+  kind: string;
+  head: { corrId: string; version?: string; status?: number; auth?: string };
+  data: unknown;
+}
+
+/** Whether `value` has the shape of a request envelope. */
+export function isEnvelope(value: unknown): value is Envelope {
+  if (typeof value !== "object" || value === null) return false;
+  const { kind, head } = value as Partial<Envelope>;
+  return (
+    typeof kind === "string" &&
+    typeof head === "object" &&
+    head !== null &&
+    typeof (head as { corrId?: unknown }).corrId === "string"
+  );
+}
+
+/** The Resonate request of one kind. */
+export type ResonateRequest<K extends Request["kind"]> = Extract<Request, { kind: K }>;
+
+/**
+ * A Resonate protocol request with a fresh correlation id, typed by its kind: the one place that builds
+ * the envelope, so callers never cast.
+ *
+ * @example
+ * ```ts
+ * const res = await network.send(resonateRequest("promise.get", { id: jobId }));
+ * ```
+ */
+export function resonateRequest<K extends Request["kind"]>(
+  kind: K,
+  data: ResonateRequest<K>["data"],
+): ResonateRequest<K> {
+  return { kind, head: { corrId: randomUUID(), version: "" }, data } as ResonateRequest<K>;
+}

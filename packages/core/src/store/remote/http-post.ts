@@ -1,0 +1,63 @@
+/**
+ * One POST of a JSON body to a served store. Plain `http:` goes through `node:http` with a keep-alive agent
+ * (on loopback about half the cost of `fetch`, which matters at 2 to 4 requests per job); `https:` through
+ * `fetch`.
+ */
+import { Agent, request } from "node:http";
+
+/** Sockets kept open per store, so concurrent requests (a start, a step's fulfil) do not wait in line. */
+const agent = new Agent({ keepAlive: true, maxSockets: 32 });
+
+/** The answer to {@link postJson}: the HTTP status and the body as text. */
+export interface Posted {
+  status: number;
+  contentType: string;
+  text: string;
+}
+
+/**
+ * POSTs `body` to `url` with the bearer `token`.
+ *
+ * @throws Error when the connection fails or no answer comes within `timeoutMs`.
+ */
+export function postJson(
+  url: string,
+  token: string | undefined,
+  body: string,
+  timeoutMs: number,
+): Promise<Posted> {
+  const headers: Record<string, string> = { "Content-Type": "application/json" };
+  if (token !== undefined) headers.Authorization = `Bearer ${token}`;
+  if (url.startsWith("https:")) {
+    return fetch(url, { method: "POST", headers, body, signal: AbortSignal.timeout(timeoutMs) }).then(
+      async (response) => ({
+        status: response.status,
+        contentType: response.headers.get("content-type") ?? "",
+        text: await response.text(),
+      }),
+    );
+  }
+  return new Promise((resolve, reject) => {
+    const req = request(url, {
+      method: "POST",
+      agent,
+      headers: { ...headers, "Content-Length": String(Buffer.byteLength(body)) },
+      timeout: timeoutMs,
+    });
+    req.on("response", (res) => {
+      const chunks: Buffer[] = [];
+      res.on("data", (chunk: Buffer) => chunks.push(chunk));
+      res.on("end", () =>
+        resolve({
+          status: res.statusCode ?? 0,
+          contentType: String(res.headers["content-type"] ?? ""),
+          text: Buffer.concat(chunks).toString("utf8"),
+        }),
+      );
+      res.on("error", reject);
+    });
+    req.on("timeout", () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
+    req.on("error", reject);
+    req.end(body);
+  });
+}

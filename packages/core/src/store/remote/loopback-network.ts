@@ -1,0 +1,71 @@
+/**
+ * The network of a process that joined a store on this machine: Resonate's HTTP protocol (the wire format
+ * the SDK's `HttpNetwork` speaks, and the same statuses it accepts) over a keep-alive `node:http` agent,
+ * with messages from the owner's SSE stream.
+ */
+import {
+  type Message,
+  type Network,
+  type Request,
+  ResonateTimeoutException,
+  type Send,
+} from "@resonatehq/sdk";
+import { postJson } from "./http-post.ts";
+import type { JoinedMessageSource } from "./message-source.ts";
+
+/** The statuses that are protocol answers; anything else is a failure, as for `HttpNetwork`. */
+const PROTOCOL_STATUSES = new Set([200, 300, 404, 409, 422, 501]);
+
+/** A Resonate `Network` to a store served on loopback. */
+export class LoopbackNetwork implements Network {
+  readonly unicast: string;
+  readonly anycast: string;
+  private readonly url: string;
+  private readonly token: string;
+  private readonly timeoutMs: number;
+  private readonly source: JoinedMessageSource;
+
+  constructor(options: { url: string; token: string; timeoutMs: number; source: JoinedMessageSource }) {
+    this.url = options.url;
+    this.token = options.token;
+    this.timeoutMs = options.timeoutMs;
+    this.source = options.source;
+    this.unicast = options.source.unicast;
+    this.anycast = options.source.anycast;
+  }
+
+  match(target: string): string {
+    return this.source.match(target);
+  }
+
+  async init(): Promise<void> {}
+
+  async stop(): Promise<void> {
+    await this.source.stop();
+  }
+
+  recv(callback: (message: Message) => void): void {
+    this.source.onReceive(callback);
+  }
+
+  readonly send: Send = (async (req: Request) => {
+    let posted: Awaited<ReturnType<typeof postJson>>;
+    try {
+      posted = await postJson(this.url, this.token, JSON.stringify(req), this.timeoutMs);
+    } catch (error) {
+      // What HttpNetwork throws for a platform failure, so the SDK treats both the same.
+      throw new ResonateTimeoutException(error instanceof Error ? error.message : String(error));
+    }
+    if (!PROTOCOL_STATUSES.has(posted.status)) throw new ResonateTimeoutException(`HTTP ${posted.status}`);
+    let res: { kind?: string; head?: { corrId?: string } };
+    try {
+      res = JSON.parse(posted.text);
+    } catch {
+      throw new ResonateTimeoutException("failed to parse response JSON");
+    }
+    if (res.kind !== req.kind || res.head?.corrId !== req.head.corrId) {
+      throw new ResonateTimeoutException("response did not match request");
+    }
+    return res;
+  }) as Send;
+}

@@ -1,0 +1,116 @@
+/**
+ * The message stream of a process that joined a store: an SSE client of `GET /poll/{group}/{pid}` that,
+ * unlike the SDK's `PollMessageSource`, says at once when the stream drops (the owner died) instead of
+ * retrying with a backoff, so the joiner can take the store over within a second.
+ */
+import type { HttpAdapter, Message } from "@resonatehq/sdk";
+import { log } from "../../internal/log.ts";
+
+/** Options of {@link JoinedMessageSource}. */
+export interface JoinedMessageSourceOptions {
+  /** Base URL of the served store. */
+  url: string;
+  token: string;
+  group: string;
+  pid: string;
+  /** Called once when the stream ends or fails after it opened (not after {@link JoinedMessageSource.stop}). */
+  onDrop: () => void;
+}
+
+/** An `HttpAdapter` over one SSE stream that reports its end. */
+export class JoinedMessageSource implements HttpAdapter {
+  readonly unicast: string;
+  readonly anycast: string;
+  private readonly options: JoinedMessageSourceOptions;
+  private readonly controller = new AbortController();
+  private callbacks: ((message: Message) => void)[] = [];
+  private stopped = false;
+
+  constructor(options: JoinedMessageSourceOptions) {
+    this.options = options;
+    this.unicast = `poll://uni@${options.group}/${options.pid}`;
+    this.anycast = `poll://any@${options.group}/${options.pid}`;
+  }
+
+  match(target: string): string {
+    return `poll://any@${target}`;
+  }
+
+  /**
+   * Opens the stream; resolves once the owner accepted it.
+   *
+   * @throws Error when the owner does not answer or refuses the stream.
+   */
+  async open(timeoutMs: number): Promise<void> {
+    const { url, token, group, pid } = this.options;
+    // The timeout covers the answer's headers only: the stream itself stays open for the process's life.
+    const timer = setTimeout(
+      () => this.controller.abort(new Error(`no answer within ${timeoutMs} ms`)),
+      timeoutMs,
+    );
+    let response: Response;
+    try {
+      response = await fetch(`${url}/poll/${encodeURIComponent(group)}/${encodeURIComponent(pid)}`, {
+        headers: { Authorization: `Bearer ${token}`, Accept: "text/event-stream" },
+        signal: this.controller.signal,
+      });
+    } finally {
+      clearTimeout(timer);
+    }
+    if (response.status !== 200 || response.body === null) {
+      await response.body?.cancel().catch(() => undefined);
+      throw new Error(`the store refused the message stream (HTTP ${response.status})`);
+    }
+    void this.read(response.body);
+  }
+
+  async init(): Promise<void> {}
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.controller.abort();
+  }
+
+  onReceive(callback: (message: Message) => void): void {
+    this.callbacks.push(callback);
+  }
+
+  private async read(body: ReadableStream<Uint8Array>): Promise<void> {
+    const decoder = new TextDecoder();
+    let buffer = "";
+    try {
+      for await (const chunk of body) {
+        buffer += decoder.decode(chunk, { stream: true });
+        let end = buffer.indexOf("\n\n");
+        while (end !== -1) {
+          this.event(buffer.slice(0, end));
+          buffer = buffer.slice(end + 2);
+          end = buffer.indexOf("\n\n");
+        }
+      }
+    } catch {
+      // A dropped stream is reported below, whatever the reason.
+    }
+    if (!this.stopped) {
+      this.stopped = true;
+      this.options.onDrop();
+    }
+  }
+
+  private event(block: string): void {
+    const data = block
+      .split("\n")
+      .filter((line) => line.startsWith("data:"))
+      .map((line) => line.slice(5).replace(/^ /, ""))
+      .join("\n");
+    if (data === "") return;
+    let message: Message;
+    try {
+      message = JSON.parse(data) as Message;
+    } catch (error) {
+      log("warn", "unreadable message from the store", { error });
+      return;
+    }
+    for (const callback of this.callbacks) callback(message);
+  }
+}

@@ -1,0 +1,466 @@
+/**
+ * One store file, many processes: the first process to open the file owns it and serves it on loopback;
+ * the next ones join it over Resonate's HTTP protocol. When the owner dies, a joiner notices its message
+ * stream drop, takes the file's lock, opens the store itself and resumes the dead owner's work, while its
+ * Resonate instance keeps the same network object (a switch from the HTTP client to the local store).
+ */
+import type { Logger, Message, Network, Send } from "@resonatehq/sdk";
+import { AsyncToolsError } from "../errors.ts";
+import { log } from "../internal/log.ts";
+import { JobMeta } from "./job-meta.ts";
+import { LoopbackNetwork } from "./remote/loopback-network.ts";
+import { JoinedMessageSource } from "./remote/message-source.ts";
+import { ProtocolClient } from "./remote/protocol-client.ts";
+import { RemoteJobIndex } from "./remote/remote-job-index.ts";
+import { type StoreServer, serveStore } from "./served/http-server.ts";
+import { newToken, readServeFile, type ServeInfo, writeServeFile } from "./served/serve-file.ts";
+import { SqliteNetwork } from "./sqlite-network.ts";
+import type { JobIndex, JobPage, Store, StoreRole } from "./store.ts";
+
+/** Timings of a shared store; every one is a documented default (docs/configuration.md). */
+export interface SharingOptions {
+  /** How long to keep trying to own or join a store before giving up with `STORE_LOCKED`, in ms. */
+  lockWaitMs: number;
+  /** How long a joiner waits for the owner to accept its message stream, in ms. */
+  connectTimeoutMs: number;
+  /** How long a joiner waits for the answer to one request, in ms. */
+  requestTimeoutMs: number;
+  /** How long a process may stay disconnected before its work goes to the others, in ms. */
+  graceMs: number;
+  /** How far back messages are sent again after a reconnect, in ms. */
+  replayMs: number;
+  /** How often a joiner retries owning or joining while the store changes hands, in ms. */
+  retryMs: number;
+  /** Largest request the owner accepts from a joiner, in bytes. */
+  maxBodyBytes: number;
+}
+
+/** The defaults of {@link SharingOptions}. */
+export const SHARING_DEFAULTS: SharingOptions = {
+  lockWaitMs: 5000,
+  connectTimeoutMs: 2000,
+  requestTimeoutMs: 10_000,
+  graceMs: 3000,
+  replayMs: 5000,
+  retryMs: 50,
+  maxBodyBytes: 64 * 1024 * 1024,
+};
+
+/** Options of {@link openSharedStore}. */
+export interface SharedStoreOptions {
+  path: string;
+  pid: string;
+  group: string;
+  logger: Logger;
+  retentionMs: number;
+  durability?: "normal" | "full";
+  sharing?: Partial<SharingOptions>;
+}
+
+/**
+ * Opens the store file at `path` as its owner, or joins the process that owns it.
+ *
+ * @throws AsyncToolsError `STORE_LOCKED` when the file stays owned by a process that does not answer,
+ * `STORE_CORRUPT` or `STORE_IO` as {@link SqliteNetwork.open} does.
+ */
+export async function openSharedStore(options: SharedStoreOptions): Promise<Store> {
+  const store = new SharedStore(options);
+  await store.open();
+  return store;
+}
+
+interface Owned {
+  network: SqliteNetwork;
+  jobs: JobMeta;
+  server: StoreServer;
+  /** The owner before this one, whose work this one resumes. */
+  previous: ServeInfo | undefined;
+}
+
+interface Joined {
+  network: LoopbackNetwork;
+  source: JoinedMessageSource;
+  jobs: RemoteJobIndex;
+  owner: ServeInfo;
+}
+
+class SharedStore implements Store {
+  readonly kind = "sqlite" as const;
+  readonly durable = true;
+  readonly description: string;
+  readonly network: SwitchingNetwork;
+  readonly jobs: SwitchingJobIndex;
+  private readonly options: SharedStoreOptions;
+  private readonly sharing: SharingOptions;
+  private owned: Owned | undefined;
+  private joined: Joined | undefined;
+  private recoverCalled = false;
+  private closed = false;
+  private switching: Promise<void> | undefined;
+
+  constructor(options: SharedStoreOptions) {
+    this.options = options;
+    this.sharing = { ...SHARING_DEFAULTS, ...options.sharing };
+    this.description = `sqlite:${options.path}`;
+    const { group, pid } = options;
+    this.network = new SwitchingNetwork(`poll://uni@${group}/${pid}`, `poll://any@${group}/${pid}`);
+    this.jobs = new SwitchingJobIndex();
+  }
+
+  get role(): StoreRole {
+    return this.owned !== undefined ? "owner" : "joiner";
+  }
+
+  /** Owns or joins, retrying while the store changes hands, until {@link SharingOptions.lockWaitMs}. */
+  async open(): Promise<void> {
+    const deadline = Date.now() + this.sharing.lockWaitMs;
+    let last: unknown;
+    for (;;) {
+      try {
+        await this.ownOrJoin();
+        return;
+      } catch (error) {
+        if (!(error instanceof AsyncToolsError) || error.code !== "STORE_LOCKED") throw error;
+        last = error;
+      }
+      if (Date.now() >= deadline) break;
+      await sleep(this.sharing.retryMs);
+    }
+    throw new AsyncToolsError(
+      "STORE_LOCKED",
+      `${this.options.path} is owned by a process that does not answer its peers (an older async-tools version, or a hung process): stop it or use another store.`,
+      { cause: last },
+    );
+  }
+
+  recover(): void {
+    if (this.recoverCalled) return;
+    this.recoverCalled = true;
+    if (this.owned !== undefined) this.resumeDeadWork(this.owned);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.switching?.catch(() => undefined);
+    if (this.owned !== undefined || this.joined !== undefined) await this.jobs.flush().catch(() => undefined);
+    if (this.joined !== undefined) await this.joined.source.stop();
+    const owned = this.owned;
+    if (owned !== undefined) {
+      await owned.server.close();
+      await owned.network.stop();
+    }
+    this.network.stopped();
+    this.jobs.stopped();
+  }
+
+  /**
+   * One attempt: take the lock (owner), or, when another process holds it, join it through the serve
+   * file. After a dropped stream that file may still name the dead owner until the next one rewrites it;
+   * joining it then fails (nothing listens there, or not with this token) and the caller tries again.
+   */
+  private async ownOrJoin(): Promise<void> {
+    const { path } = this.options;
+    try {
+      await this.own();
+      return;
+    } catch (error) {
+      if (!(error instanceof AsyncToolsError) || error.code !== "STORE_LOCKED") throw error;
+      const info = readServeFile(path);
+      if (info === undefined || info.pid === this.options.pid) throw error;
+      try {
+        await this.join(info);
+      } catch (cause) {
+        throw new AsyncToolsError("STORE_LOCKED", `cannot join the owner of ${path}`, { cause });
+      }
+    }
+  }
+
+  private async own(): Promise<void> {
+    const { path, pid, group, retentionMs, durability } = this.options;
+    const previous = readServeFile(path);
+    const network = await SqliteNetwork.open({
+      path,
+      pid,
+      group,
+      retentionMs,
+      lockWaitMs: 0,
+      ...(durability ? { durability } : {}),
+    });
+    let server: StoreServer;
+    const jobs = new JobMeta(network.db, this.description);
+    // The token outlives owners: a joiner reads it again from the file, but a new one would help no one.
+    const token = previous?.token ?? newToken();
+    try {
+      server = await serveStore({
+        network,
+        jobs,
+        token,
+        graceMs: this.sharing.graceMs,
+        replayMs: this.sharing.replayMs,
+        maxBodyBytes: this.sharing.maxBodyBytes,
+      });
+      server.router.attachLocal(group, pid, (message) => network.deliverLocal(message));
+      writeServeFile(path, { url: server.url, token, pid });
+    } catch (error) {
+      await network.stop();
+      throw new AsyncToolsError("STORE_IO", `Cannot serve the store ${path} to its other processes.`, {
+        cause: error,
+      });
+    }
+    const owned: Owned = { network, jobs, server, previous };
+    this.owned = owned;
+    this.network.use(network);
+    this.jobs.use(jobs);
+    log("info", "store owned and served to the other processes of this machine", {
+      store: path,
+      url: server.url,
+    });
+  }
+
+  private async join(owner: ServeInfo): Promise<void> {
+    const { group, pid } = this.options;
+    const source = new JoinedMessageSource({
+      url: owner.url,
+      token: owner.token,
+      group,
+      pid,
+      onDrop: () => this.ownerGone(owner),
+    });
+    await source.open(this.sharing.connectTimeoutMs);
+    const network = new LoopbackNetwork({
+      url: owner.url,
+      token: owner.token,
+      timeoutMs: this.sharing.requestTimeoutMs,
+      source,
+    });
+    const jobs = new RemoteJobIndex(
+      new ProtocolClient({
+        url: owner.url,
+        token: owner.token,
+        timeoutMs: this.sharing.requestTimeoutMs,
+      }),
+    );
+    this.joined = { network, source, jobs, owner };
+    this.network.use(network);
+    this.jobs.use(jobs);
+    log("info", "store joined: another process owns it", { store: this.options.path, owner: owner.url });
+  }
+
+  /** The owner's stream dropped: own the store, or join whoever did, while requests wait. */
+  private ownerGone(owner: ServeInfo): void {
+    if (this.closed || this.switching !== undefined) return;
+    const started = Date.now();
+    const joined = this.joined;
+    this.joined = undefined;
+    this.network.hold();
+    this.jobs.hold();
+    this.switching = (async () => {
+      await joined?.source.stop();
+      // Rows whose request died with the owner are queued again; the next owner gets them.
+      await joined?.jobs.settled();
+      const queued = joined?.jobs.takeQueued() ?? [];
+      for (;;) {
+        if (this.closed) return;
+        try {
+          await this.ownOrJoin();
+          break;
+        } catch (error) {
+          if (!(error instanceof AsyncToolsError) || error.code !== "STORE_LOCKED") {
+            log("error", "cannot take the store over; retrying", { store: this.options.path, error });
+          }
+        }
+        await sleep(this.sharing.retryMs);
+      }
+      for (const row of queued) this.jobs.recordSoon(row.id, row.tool, row.createdAt);
+      if (this.owned !== undefined && this.recoverCalled) this.resumeDeadWork(this.owned);
+      log("info", this.owned ? "store taken over from a dead owner" : "store rejoined under a new owner", {
+        store: this.options.path,
+        previous: owner.url,
+        ms: Date.now() - started,
+      });
+    })().finally(() => {
+      this.switching = undefined;
+    });
+  }
+
+  /**
+   * Resumes at once what the previous owner held; the tasks of other processes wait for them to reconnect,
+   * and are resumed only if they do not within the grace period.
+   */
+  private resumeDeadWork(owned: Owned): void {
+    const previousPid = owned.previous?.pid;
+    const self = this.options.pid;
+    // This process's own tasks run on here (it took the store over); the dead owner's resume now.
+    owned.network.recover((pid) => pid !== previousPid);
+    for (const pid of owned.network.holders()) {
+      if (pid !== previousPid && pid !== self) owned.server.router.expect(this.options.group, pid);
+    }
+  }
+}
+
+/**
+ * The network a Resonate instance is bound to for life: it forwards to the HTTP client while joined and to
+ * the local store after a takeover, with the same addresses and the same message subscription. Requests
+ * made while the store changes hands wait for the switch.
+ */
+export class SwitchingNetwork implements Network {
+  readonly unicast: string;
+  readonly anycast: string;
+  private current: Network | undefined;
+  private readonly callbacks: ((message: Message) => void)[] = [];
+  private ready: Promise<void>;
+  private release: () => void = () => undefined;
+  private generation = 0;
+
+  constructor(unicast: string, anycast: string) {
+    this.unicast = unicast;
+    this.anycast = anycast;
+    this.ready = new Promise((resolve) => {
+      this.release = resolve;
+    });
+  }
+
+  match(target: string): string {
+    return `poll://any@${target}`;
+  }
+
+  /** Makes requests wait until the next {@link SwitchingNetwork.use}. */
+  hold(): void {
+    this.ready = new Promise((resolve) => {
+      this.release = resolve;
+    });
+  }
+
+  /** Forwards to `network` from now on, and delivers its messages to the subscribers. */
+  use(network: Network): void {
+    this.current = network;
+    this.generation++;
+    const generation = this.generation;
+    network.recv((message) => {
+      if (this.generation !== generation) return;
+      for (const callback of this.callbacks) callback(message);
+    });
+    this.release();
+  }
+
+  /** Drops subscribers once the store is closed; requests still waiting fail with `CLOSED`. */
+  stopped(): void {
+    this.generation++;
+    this.callbacks.length = 0;
+    this.current = undefined;
+    this.release();
+  }
+
+  async init(): Promise<void> {}
+
+  /** Stopping Resonate stops nothing here: {@link Store.close} releases the store. */
+  async stop(): Promise<void> {}
+
+  recv(callback: (message: Message) => void): void {
+    this.callbacks.push(callback);
+  }
+
+  readonly send: Send = (async (request: Parameters<Send>[0]) => {
+    await this.ready;
+    const generation = this.generation;
+    const network = this.current;
+    if (network === undefined) throw new AsyncToolsError("CLOSED", "The store was closed.");
+    try {
+      return await network.send(request);
+    } catch (error) {
+      // The owner died under this request: once the store changed hands, ask the new one.
+      if (!looksDisconnected(error)) throw error;
+      await sleep(SWITCH_NOTICE_MS);
+      await this.ready;
+      const next = this.current;
+      if (this.generation === generation || next === undefined) throw error;
+      return next.send(request);
+    }
+  }) as Send;
+}
+
+/** How long a failed request waits for the stream's drop to be noticed before it counts as a plain failure. */
+const SWITCH_NOTICE_MS = 100;
+
+function looksDisconnected(error: unknown): boolean {
+  const message = error instanceof Error ? error.message : String(error);
+  return /fetch failed|ECONNREFUSED|ECONNRESET|socket|closed|terminated|other side/i.test(message);
+}
+
+/** The job index that follows the store across a takeover, like {@link SwitchingNetwork}. */
+class SwitchingJobIndex implements JobIndex {
+  private current: JobIndex | undefined;
+  private generation = 0;
+  private ready: Promise<void> = Promise.resolve();
+  private release: () => void = () => undefined;
+  private readonly early: [string, string, number][] = [];
+
+  use(index: JobIndex): void {
+    this.current = index;
+    this.generation++;
+    for (const [id, tool, now] of this.early.splice(0)) index.recordSoon(id, tool, now);
+    this.release();
+  }
+
+  hold(): void {
+    this.ready = new Promise((resolve) => {
+      this.release = resolve;
+    });
+    this.current = undefined;
+  }
+
+  /** Lets waiting reads end once the store is closed. */
+  stopped(): void {
+    this.current = undefined;
+    this.release();
+  }
+
+  /** Runs `read` on the current index; a read cut by the owner's death is asked again of the next one. */
+  private async read<T>(read: (index: JobIndex) => Promise<T>): Promise<T> {
+    await this.ready;
+    const generation = this.generation;
+    const index = this.current;
+    if (index === undefined) throw new AsyncToolsError("CLOSED", "The store was closed.");
+    try {
+      return await read(index);
+    } catch (error) {
+      await sleep(SWITCH_NOTICE_MS);
+      await this.ready;
+      const next = this.current;
+      if (this.generation === generation || next === undefined) throw error;
+      return read(next);
+    }
+  }
+
+  recordSoon(id: string, tool: string, now: number): void {
+    if (this.current === undefined) this.early.push([id, tool, now]);
+    else this.current.recordSoon(id, tool, now);
+  }
+
+  progress(id: string, tool: string, fraction: number, message: string | undefined, now: number): void {
+    if (this.current !== undefined) this.current.progress(id, tool, fraction, message, now);
+    else void this.ready.then(() => this.current?.progress(id, tool, fraction, message, now));
+  }
+
+  async get(id: string) {
+    return this.read((index) => index.get(id));
+  }
+
+  async list(options: { tool?: string; cursor?: number; limit: number }): Promise<JobPage> {
+    return this.read((index) => index.list(options));
+  }
+
+  async pruneBefore(before: number): Promise<number> {
+    return this.read((index) => index.pruneBefore(before));
+  }
+
+  async flush(): Promise<void> {
+    await this.ready;
+    await this.current?.flush();
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

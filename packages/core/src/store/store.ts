@@ -1,0 +1,66 @@
+/**
+ * The contract between the store and the runtime: one object that carries the Resonate network the jobs run
+ * on and the job index (tool, progress, listing), the same for a process that owns a store file, one that
+ * joined it, and one on a remote Resonate Server.
+ */
+import type { Network } from "@resonatehq/sdk";
+import type { JobMetaRow } from "./job-meta.ts";
+
+/** One page of the job index, in start order. `next` is the cursor of the following page. */
+export interface JobPage {
+  rows: JobMetaRow[];
+  next?: number;
+}
+
+/**
+ * What Resonate's promises do not hold about jobs: which tool a job belongs to, its latest progress, and a
+ * row that outlives retention. Shared by every process of a store, so a probe from any of them sees it.
+ */
+export interface JobIndex {
+  /** Notes that `id` is a job of `tool`, off the caller's path; reads see it at once. */
+  recordSoon(id: string, tool: string, now: number): void;
+  /**
+   * Stores the latest progress of `id`. May throw `STORE_IO` at once (a local file that refuses it); a
+   * remote index logs its failures instead.
+   */
+  progress(id: string, tool: string, fraction: number, message: string | undefined, now: number): void;
+  /** The row of `id`, if it was ever recorded and not pruned. */
+  get(id: string): Promise<JobMetaRow | undefined>;
+  /** Jobs after `cursor` in start order, optionally of one tool. */
+  list(options: { tool?: string; cursor?: number; limit: number }): Promise<JobPage>;
+  /** Forgets jobs started before `before` (epoch ms); returns how many. */
+  pruneBefore(before: number): Promise<number>;
+  /** Writes what {@link JobIndex.recordSoon} queued. */
+  flush(): Promise<void>;
+}
+
+/** How this process holds its store. */
+export type StoreRole =
+  /** It opened the file (or memory) and serves it to the processes that join. */
+  | "owner"
+  /** Another process of this machine owns the file; this one reaches it over loopback HTTP. */
+  | "joiner"
+  /** A store on a server (a Resonate Server, `async-tools store serve`, Postgres) or a `Network` object. */
+  | "remote";
+
+/** An opened store: what {@link openStore} returns and the runtime runs on. */
+export interface Store {
+  kind: "sqlite" | "memory" | "http" | "postgres" | "custom";
+  /** Where it is, for the start-up line (credentials removed). */
+  description: string;
+  /** Whether jobs survive a restart of this process. */
+  durable: boolean;
+  /** How this process holds the store now (a joiner becomes the owner when the owner dies). */
+  readonly role: StoreRole;
+  /** The network Resonate runs on, for the life of this process (it outlives a takeover). */
+  network: Network;
+  /** The job index, shared by every process of the store where the store can hold it. */
+  jobs: JobIndex;
+  /**
+   * Resumes the work dead processes left behind. Call it once, after every function is registered: a
+   * joiner that takes the store over later resumes the dead owner's work by itself.
+   */
+  recover(): void;
+  /** Releases the store after Resonate stopped (closes the file, the served endpoint, the index). */
+  close(): Promise<void>;
+}
