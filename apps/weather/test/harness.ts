@@ -115,6 +115,8 @@ export async function startHttpServer(
 }
 
 function wrap(client: Client, pid: number, stderr: () => string, stop: () => Promise<void>): RunningServer {
+  // process.kill(0, …) would signal this whole process group: refuse a child without a real pid.
+  if (!(Number.isInteger(pid) && pid > 0)) throw new Error(`the server process has no pid (${pid})`);
   return {
     client,
     pid,

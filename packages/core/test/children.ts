@@ -21,16 +21,25 @@ export interface StdioChild {
   close(): Promise<void>;
 }
 
+/**
+ * This process's environment for a child server, without what would choose its store behind the test's back
+ * (the Resonate SDK silently switches to HTTP when `RESONATE_URL` is set).
+ */
+export function childEnv(overrides: Record<string, string> = {}): Record<string, string> {
+  const base: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) {
+    if (v !== undefined && k !== "RESONATE_URL" && k !== "ASYNC_TOOLS_STORE") base[k] = v;
+  }
+  return { ...base, ...overrides };
+}
+
 /** Starts `node --conditions=@async-tools/source <script> ...args` with `env` and connects a client. */
 export async function startStdioChild(
   script: string,
   env: Record<string, string>,
   args: string[] = [],
 ): Promise<StdioChild> {
-  const base: Record<string, string> = {};
-  for (const [k, v] of Object.entries(process.env)) {
-    if (v !== undefined && k !== "RESONATE_URL" && k !== "ASYNC_TOOLS_STORE") base[k] = v;
-  }
+  const base = childEnv();
   const transport = new StdioClientTransport({
     command: process.execPath,
     args: ["--conditions=@async-tools/source", script, ...args],
@@ -111,10 +120,7 @@ export async function startHttpChild(script: string, env: Record<string, string>
   const { StreamableHTTPClientTransport } = await import(
     "@modelcontextprotocol/sdk/client/streamableHttp.js"
   );
-  const base: Record<string, string> = {};
-  for (const [k, v] of Object.entries(process.env)) {
-    if (v !== undefined && k !== "RESONATE_URL" && k !== "ASYNC_TOOLS_STORE") base[k] = v;
-  }
+  const base = childEnv();
   const child = spawn(
     process.execPath,
     ["--conditions=@async-tools/source", script, "--http", "--port", "0"],

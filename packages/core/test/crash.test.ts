@@ -5,6 +5,7 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { afterEach, describe, expect, it } from "vitest";
+import { childEnv } from "./children.ts";
 
 const SERVER = join(import.meta.dirname, "fixtures", "steps-server.ts");
 const cleanup: (() => Promise<void> | void)[] = [];
@@ -13,8 +14,7 @@ afterEach(async () => {
 });
 
 async function start(env: Record<string, string>) {
-  const base: Record<string, string> = {};
-  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && k !== "RESONATE_URL") base[k] = v;
+  const base = childEnv();
   const transport = new StdioClientTransport({
     command: process.execPath,
     args: ["--conditions=@async-tools/source", SERVER],

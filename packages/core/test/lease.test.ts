@@ -11,6 +11,7 @@ import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { afterEach, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { createAsyncTools, defineAsyncTool } from "../src/index.ts";
+import { childEnv } from "./children.ts";
 
 const LEASE_MS = 1000;
 const STEP_MS = 5000;
@@ -55,9 +56,7 @@ describe("a step longer than the task lease", () => {
   it("runs once when started through MCP over stdio", async () => {
     const dir = tempDir();
     const sideEffects = join(dir, "effects.log");
-    const base: Record<string, string> = {};
-    for (const [k, v] of Object.entries(process.env))
-      if (v !== undefined && k !== "RESONATE_URL") base[k] = v;
+    const base = childEnv();
     const transport = new StdioClientTransport({
       command: process.execPath,
       args: ["--conditions=@async-tools/source", SERVER],

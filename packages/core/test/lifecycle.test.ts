@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { AsyncToolsError, createAsyncTools, defineAsyncTool } from "../src/index.ts";
+import { childEnv } from "./children.ts";
 
 const SERVER = join(import.meta.dirname, "fixtures", "steps-server.ts");
 const cleanup: (() => Promise<void> | void)[] = [];
@@ -58,10 +59,7 @@ describe("createAsyncTools", () => {
 describe("a stdio server whose client goes away", () => {
   it("closes its store and exits when stdin closes, so the next server gets the store at once", async () => {
     const store = tempStore();
-    const env: Record<string, string> = {};
-    for (const [k, v] of Object.entries(process.env)) if (v !== undefined && k !== "RESONATE_URL") env[k] = v;
-    env.ASYNC_TOOLS_STORE = store;
-    env.ASYNC_TOOLS_LOG = "info";
+    const env = childEnv({ ASYNC_TOOLS_STORE: store, ASYNC_TOOLS_LOG: "info" });
     const first = spawn(process.execPath, ["--conditions=@async-tools/source", SERVER], {
       env,
       stdio: ["pipe", "pipe", "pipe"],

@@ -204,13 +204,25 @@ describe("refusing what is not a usable store", () => {
     expect(error.message).toContain(path);
   });
 
-  it.skipIf(process.getuid?.() === 0)("reports STORE_IO for a store in a read-only directory", async () => {
-    const { chmodSync } = await import("node:fs");
+  // Root writes through a read-only directory, so as root (CI) the store's filesystem itself is made
+  // read-only: a tmpfs remounted `ro`. Other users get a directory without write permission.
+  it("reports STORE_IO for a store that cannot be written (read-only filesystem or directory)", async () => {
+    const { chmodSync, mkdirSync } = await import("node:fs");
+    const { execFileSync } = await import("node:child_process");
     const dir = join(tempDir(), "locked");
+    mkdirSync(dir);
     const path = join(dir, "store.db");
+    const asRoot = process.getuid?.() === 0;
+    if (asRoot) {
+      execFileSync("mount", ["-t", "tmpfs", "-o", "size=8m", "tmpfs", dir], { stdio: "pipe" });
+      cleanups.push(() => execFileSync("umount", ["-l", dir], { stdio: "pipe" }));
+    }
     await (await open({ path })).stop();
-    chmodSync(dir, 0o500);
-    cleanups.push(() => chmodSync(dir, 0o700));
+    if (asRoot) execFileSync("mount", ["-o", "remount,ro", dir], { stdio: "pipe" });
+    else {
+      chmodSync(dir, 0o500);
+      cleanups.push(() => chmodSync(dir, 0o700));
+    }
     const error = await openError({ path });
     expect(error.code).toBe("STORE_IO");
     expect(error.message).toContain(path);
