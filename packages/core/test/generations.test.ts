@@ -7,9 +7,9 @@ import { spawn } from "node:child_process";
 import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { childEnv } from "./children.ts";
 import {
   type Connection,
-  childEnv,
   connectV1,
   connectV2,
   type ListedTool,

@@ -10,6 +10,7 @@ import { StdioClientTransport as StdioV2 } from "@modelcontextprotocol/client/st
 import { Client as ClientV1 } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport as StdioV1 } from "@modelcontextprotocol/sdk/client/stdio.js";
 import { afterEach } from "vitest";
+import { childEnv } from "./children.ts";
 
 export const V2_SERVER = join(
   import.meta.dirname,
@@ -73,15 +74,6 @@ export function stepCounts(file: string): Map<string, number> {
   }
   for (const line of text.split("\n").filter(Boolean)) seen.set(line, (seen.get(line) ?? 0) + 1);
   return seen;
-}
-
-/** The test process's environment without store settings, plus `env`. */
-export function childEnv(env: Record<string, string>): Record<string, string> {
-  const base: Record<string, string> = {};
-  for (const [k, v] of Object.entries(process.env)) {
-    if (v !== undefined && k !== "RESONATE_URL" && k !== "ASYNC_TOOLS_STORE") base[k] = v;
-  }
-  return { ...base, ...env };
 }
 
 /** Node flags for running TypeScript sources of the workspace. */

@@ -7,15 +7,9 @@ import { join } from "node:path";
 import { Client, StreamableHTTPClientTransport } from "@modelcontextprotocol/client";
 import { createTaskSessionFromClient, resultFromTaskOutcome } from "@modelcontextprotocol/ext-tasks/client";
 import { describe, expect, it } from "vitest";
+import { childEnv } from "./children.ts";
 import { rawDispatch } from "./raw-dispatch.ts";
-import {
-  childEnv,
-  NODE_ARGS,
-  onCleanup,
-  scratch,
-  stepCounts,
-  TASKS_EXTENSION_CAPABILITY,
-} from "./stdio-rig.ts";
+import { NODE_ARGS, onCleanup, scratch, stepCounts, TASKS_EXTENSION_CAPABILITY } from "./stdio-rig.ts";
 
 const HTTP_SERVER = join(import.meta.dirname, "fixtures", "tally-v2-http-server.ts");
 
