@@ -215,7 +215,9 @@ describe("refusing what is not a usable store", () => {
     const asRoot = process.getuid?.() === 0;
     if (asRoot) {
       execFileSync("mount", ["-t", "tmpfs", "-o", "size=8m", "tmpfs", dir], { stdio: "pipe" });
-      cleanups.push(() => execFileSync("umount", ["-l", dir], { stdio: "pipe" }));
+      cleanups.push(() => {
+        execFileSync("umount", ["-l", dir], { stdio: "pipe" });
+      });
     }
     await (await open({ path })).stop();
     if (asRoot) execFileSync("mount", ["-o", "remount,ro", dir], { stdio: "pipe" });
