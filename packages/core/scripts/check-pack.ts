@@ -266,6 +266,22 @@ console.log("consumer ok:", JSON.stringify(done.result));
     !existsSync(join(consumer, "node_modules", "@modelcontextprotocol", "sdk")),
     "the v2 consumer runs without the v1 SDK installed",
   );
+  const node = oldNode();
+  if (node !== undefined) {
+    const version = capture(node, ["--version"], consumer).stdout.trim();
+    const entry = "@async-tools/core/mcp-v2";
+    const library = capture(
+      node,
+      ["--input-type=module", "-e", `await import(${JSON.stringify(entry)});`],
+      consumer,
+    );
+    check(
+      library.code === 1 &&
+        library.stderr.trimEnd().split("\n").length === 1 &&
+        library.stderr.includes("@async-tools/core needs Node.js 22.18 or later"),
+      `on Node ${version}, importing ${entry} prints one line naming the Node it needs`,
+    );
+  }
   log("the packed @async-tools/core installs, type-checks and runs with the v2 SDK only");
 }
 
@@ -444,6 +460,7 @@ try {
     "dist/index.js",
     "dist/index.d.ts",
     "dist/mcp-v1.js",
+    "dist/mcp-v2.js",
     "dist/testing.js",
   ]);
   const weatherTgz = pack(weather, "@async-tools/weather", [

@@ -1,9 +1,9 @@
 /**
  * `@async-tools/core/mcp-v2`: the face for the v2 MCP SDK (`@modelcontextprotocol/server`, protocols
- * 2025-11-25 and 2026-07-28, with the 2026-07-28 Tasks extension). Import it only where that SDK is installed.
+ * 2025-11-25 and 2026-07-28, with MCP Tasks in both). Import it only where that SDK is installed.
  */
 
-export type { SharedJobToolNames } from "../job-tools.ts";
+export type { JobToolsOptions, SharedJobToolNames } from "../job-tools.ts";
 export { type RegisterToolsOptions, registerTools } from "./register.ts";
 export {
   type RuntimeServerFactory,
