@@ -1,10 +1,10 @@
 import { defineConfig } from "tsup";
 
 export default defineConfig({
-  // main: the CLI the bin loads; server and http: the package's exports.
-  entry: ["src/main.ts", "src/server.ts", "src/http.ts"],
+  // main: the CLI the bin loads; server: the package's export.
+  entry: ["src/main.ts", "src/server.ts"],
   format: ["esm"],
-  dts: { entry: ["src/server.ts", "src/http.ts"] },
+  dts: { entry: ["src/server.ts"] },
   clean: true,
   sourcemap: true,
   target: "node22",

@@ -1,10 +1,11 @@
 /**
- * The bench server as a process: MCP over stdio by default, Streamable HTTP on 127.0.0.1 with `--http`.
+ * The bench server as a process: MCP over stdio by default, Streamable HTTP on 127.0.0.1 with `--http`
+ * (`serveHttp`, stateful).
  * Jobs live in `ASYNC_TOOLS_STORE`; the three-step job writes its side effects to `BENCH_SIDE_EFFECTS`.
  */
 import { parseArgs } from "node:util";
-import { createStdioTransport } from "@async-tools/core/mcp-v1";
-import { startHttp } from "@async-tools/weather/http";
+import { serveHttp } from "@async-tools/core/http";
+import { createMcpHandler, createStdioTransport } from "@async-tools/core/mcp-v1";
 import { buildBenchServer, createBenchRuntime } from "./bench-server.ts";
 
 const { values } = parseArgs({
@@ -24,7 +25,12 @@ async function main(): Promise<void> {
   process.once("SIGTERM", shutdown);
 
   if (values.http) {
-    const http = await startHttp({ port: Number(values.port), build: async () => buildBenchServer(tools) });
+    const http = await serveHttp(tools, {
+      port: Number(values.port),
+      // The reliability suite drives sessions (fuzzing with and without one, 100 concurrent clients).
+      stateful: true,
+      mcp: createMcpHandler(tools, { server: () => buildBenchServer(tools) }),
+    });
     process.stderr.write(`async-tools-bench: listening on ${http.url}\n`);
     return;
   }

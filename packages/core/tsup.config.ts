@@ -36,6 +36,7 @@ export default defineConfig({
     index: "src/index.ts",
     "mcp-v1": "src/mcp/v1/index.ts",
     "mcp-v2": "src/mcp/v2/index.ts",
+    http: "src/http/index.ts",
     testing: "src/testing/index.ts",
     "cli/main": "src/cli/main.ts",
   },

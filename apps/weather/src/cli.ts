@@ -4,9 +4,9 @@
  * goes to stderr: on stdio, stdout is the protocol.
  */
 import { parseArgs } from "node:util";
-import { createStdioTransport } from "@async-tools/core/mcp-v1";
+import { serveHttp, tokenAuth } from "@async-tools/core/http";
+import { createMcpHandler, createStdioTransport } from "@async-tools/core/mcp-v1";
 import packageJson from "../package.json" with { type: "json" };
-import { startHttp } from "./http.ts";
 import { DEFAULT_ARCHIVE_URL } from "./open-meteo/client.ts";
 import { buildServer, createWeatherRuntime } from "./server.ts";
 
@@ -15,14 +15,14 @@ const PACKAGE = packageJson.name;
 
 /** One line, for errors: what the command accepts. */
 const USAGE =
-  `usage: ${NAME} [--http [--port N] [--host H] [--token T]] [--store S] [--await-seconds N] ` +
+  `usage: ${NAME} [--http [--port N] [--host H] [--token [NAME=]T]...] [--store S] [--await-seconds N] ` +
   "[--print-config claude|cursor|vscode] [--help] [--version]";
 
 const OPTIONS = {
   http: { type: "boolean", default: false },
   port: { type: "string", default: "3000" },
   host: { type: "string", default: "127.0.0.1" },
-  token: { type: "string" },
+  token: { type: "string", multiple: true },
   store: { type: "string" },
   "await-seconds": { type: "string" },
   "print-config": { type: "string" },
@@ -46,7 +46,7 @@ function help(): string {
 Transports
   ${NAME}
       MCP over stdio (what desktop hosts launch)
-  ${NAME} --http [--port 3000] [--host 127.0.0.1] [--token SECRET]
+  ${NAME} --http [--port 3000] [--host 127.0.0.1] [--token SECRET | --token alice=T1 --token bob=T2]
       MCP over Streamable HTTP on http://HOST:PORT/mcp
 
 Flags
@@ -57,6 +57,7 @@ Flags
   --await-seconds N   how long await_result blocks by default (default 45); lower it to fit a host's
                       tool-call timeout, e.g. 25 for a 30 s timeout
   --token T           with --http: require "Authorization: Bearer T" (env ASYNC_TOOLS_HTTP_TOKEN)
+  --token NAME=T      repeatable: one token per caller; each caller sees only the jobs it started
   --print-config H    print the MCP config entry for host H (${Object.keys(HOSTS).join(", ")}) and exit
   -h, --help          this text
   -v, --version       the version
@@ -164,12 +165,13 @@ async function serve(
   process.once("SIGTERM", shutdown);
 
   if (values.http) {
-    const token = values.token ?? process.env.ASYNC_TOOLS_HTTP_TOKEN;
-    const http = await startHttp({
+    const env = process.env.ASYNC_TOOLS_HTTP_TOKEN;
+    const auth = tokenAuth(values.token ?? (env ? [env] : []));
+    const http = await serveHttp(runtime, {
       port,
       host: values.host,
-      ...(token ? { token } : {}),
-      build: async () => buildServer(runtime),
+      ...(auth === undefined ? {} : { auth }),
+      mcp: createMcpHandler(runtime, { server: () => buildServer(runtime) }),
     });
     process.stderr.write(`${NAME}: listening on ${http.url}\n`);
     return;

@@ -76,14 +76,18 @@ export async function startStdio(
   );
 }
 
-/** Starts the server with `--http` on a free port and connects a Streamable HTTP client. */
+/**
+ * Starts the server with `--http` on a free port and connects a Streamable HTTP client with `token`.
+ * `tokenFlags` (e.g. `["alice=T1", "bob=T2"]`) replace `--token <token>` on the command line.
+ */
 export async function startHttpServer(
   store: string,
   archiveUrl: string,
   token?: string,
+  tokenFlags?: string[],
 ): Promise<RunningServer & { url: string }> {
   const args = ["--conditions=@async-tools/source", MAIN, "--http", "--port", "0"];
-  if (token) args.push("--token", token);
+  for (const flag of tokenFlags ?? (token ? [token] : [])) args.push("--token", flag);
   const child: ChildProcess = spawn(process.execPath, args, {
     env: childEnv(store, archiveUrl),
     stdio: ["ignore", "ignore", "pipe"],

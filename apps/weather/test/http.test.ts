@@ -1,5 +1,8 @@
 import { request } from "node:http";
 import { join } from "node:path";
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { afterEach, describe, expect, it } from "vitest";
 import { startHttpServer, structured, tempDir } from "./harness.ts";
 import { startFakeOpenMeteo } from "./support/fake-open-meteo.ts";
@@ -52,5 +55,43 @@ describe("the weather server over Streamable HTTP", () => {
       req.end(JSON.stringify(initialize));
     });
     expect(rebound).toBe(403);
+  });
+});
+
+describe("the weather server with a token per principal", () => {
+  it("gives alice and bob two jobs and two upstream calls for one month, each blind to the other's", async () => {
+    const dir = tempDir();
+    const fake = await startFakeOpenMeteo();
+    cleanup.push(
+      () => dir[Symbol.dispose](),
+      () => fake.close(),
+    );
+    const alice = await startHttpServer(`sqlite:${join(dir.path, "jobs.db")}`, fake.url, "T1", [
+      "alice=T1",
+      "bob=T2",
+    ]);
+    cleanup.push(() => alice.close());
+    const bob = new Client({ name: "bob", version: "0" });
+    await bob.connect(
+      new StreamableHTTPClientTransport(new URL(alice.url), {
+        requestInit: { headers: { authorization: "bearer T2" } },
+      }),
+    );
+    cleanup.push(() => bob.close());
+    const month = { latitude: 51.05, longitude: -114.07, year: 2023, month: 7 };
+    const a = structured<{ job_name: string }>(await alice.call("start_gathering", month));
+    const b = structured<{ job_name: string }>(
+      (await bob.callTool({ name: "start_gathering", arguments: month })) as CallToolResult,
+    );
+    expect(a.job_name).not.toBe(b.job_name);
+    await alice.call("await_result", { job_names: [a.job_name], timeout_seconds: 20 });
+    await bob.callTool({ name: "await_result", arguments: { job_names: [b.job_name], timeout_seconds: 20 } });
+    expect(fake.requests()).toBe(2);
+    const cross = (await bob.callTool({
+      name: "probe_status",
+      arguments: { job_names: [a.job_name] },
+    })) as CallToolResult;
+    expect(cross.isError).toBe(true);
+    expect(JSON.stringify(cross.content)).toContain("No job found");
   });
 });

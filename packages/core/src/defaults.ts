@@ -50,3 +50,24 @@ export const DEFAULTS_STDIO = {
   /** Longest stdio line accepted (bytes); below the 10 MiB past which the SDK's stdio transport goes deaf. */
   maxLineBytes: 8 * 1024 * 1024,
 } as const;
+
+export const DEFAULTS_HTTP = {
+  /** Where `serveHttp` listens: loopback only, so nothing off the machine reaches it unless asked. */
+  host: "127.0.0.1",
+  port: 3000,
+  /** The MCP endpoint's path. */
+  path: "/mcp",
+  /** Largest request body accepted (bytes); a larger one is answered 413 before it is parsed. */
+  maxBodyBytes: 4 * 1024 * 1024,
+  /** A body over `maxBodyBytes` is still read, up to this much, so its 413 arrives rather than a reset. */
+  maxDrainBytes: 64 * 1024 * 1024,
+  /**
+   * Stateful mode: most sessions held at once; a new one past it closes the least recently used. A v1 session
+   * (McpServer and transport) holds about 160 KiB, so the cap bounds them near 40 MiB.
+   */
+  maxSessions: 256,
+  /** Stateful mode: a session with no request for this long is closed (a later request with its ID gets 404). */
+  sessionIdleMs: 15 * MINUTE,
+  /** How long `/readyz` waits for the store before it answers 503. */
+  readyTimeoutMs: 2 * SECOND,
+} as const;

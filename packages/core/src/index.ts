@@ -25,6 +25,7 @@ export {
 export type { JobSnapshot, JobStatus, StartedJob } from "./runtime/job-engine.ts";
 export {
   type AsyncTools,
+  type CallerOptions,
   type CreateAsyncToolsOptions,
   createAsyncTools,
   type StoreInfo,

@@ -12,7 +12,7 @@ import { type AnyAsyncTool, baseJobIdOf, type JobContext } from "../define.ts";
 import { AsyncToolsError } from "../errors.ts";
 import { log } from "../internal/log.ts";
 import type { JobIndex } from "../store/store.ts";
-import { defaultJobId, runId } from "./job-id.ts";
+import { defaultJobId, principalSuffix, runId } from "./job-id.ts";
 import type { PromiseClient, PromiseRecord } from "./promise-client.ts";
 import { installExecutionHooks } from "./resonate-internals.ts";
 import { Slots } from "./slots.ts";
@@ -49,8 +49,17 @@ export function isUnfinished(status: JobStatus): boolean {
   return status === "queued" || status === "working";
 }
 
+/**
+ * Who asks. With a principal (an authenticated caller), a job belongs to it: the principal is part of the
+ * job's identity, and every read by another principal (or by none) answers `not_found`. Without one, there is
+ * a single caller and job IDs are what they always were.
+ */
+export interface CallerScope {
+  principal?: string;
+}
+
 /** Options of {@link JobEngine.wait}. */
-export interface WaitOptions {
+export interface WaitOptions extends CallerScope {
   signal?: AbortSignal;
   /** Called at once and then every `tickMs` while jobs are unfinished, with their current state. */
   onTick?: (snapshots: JobSnapshot[]) => void;
@@ -58,6 +67,8 @@ export interface WaitOptions {
 }
 
 const TOOL_TAG = "async-tools:tool";
+/** The principal a job belongs to, when it was started by an authenticated caller. */
+const PRINCIPAL_TAG = "async-tools:principal";
 
 /** Runs and observes jobs of registered definitions on one Resonate instance. */
 export class JobEngine {
@@ -255,13 +266,24 @@ export class JobEngine {
    * Starts a job for validated `input`, or joins the one the same input already started. A cancelled job is
    * followed by a fresh run; `fresh` starts a new run even when the last one finished.
    */
-  async start(tool: AnyAsyncTool, input: unknown, options: { fresh?: boolean } = {}): Promise<StartedJob> {
-    const base = baseJobIdOf(tool, input, defaultJobId);
+  async start(
+    tool: AnyAsyncTool,
+    input: unknown,
+    options: { fresh?: boolean } & CallerScope = {},
+  ): Promise<StartedJob> {
+    const { principal } = options;
+    const base =
+      principal === undefined
+        ? baseJobIdOf(tool, input, defaultJobId)
+        : // Another principal's same input is another job: the principal joins the hash (or, for a custom ID, a suffix).
+          baseJobIdOf(tool, input, (name, value) => defaultJobId(name, value, principal)) +
+          (tool.jobId === undefined ? "" : principalSuffix(principal));
     for (let n = 1; n <= DEFAULTS.maxRuns; ) {
       const id = runId(base, n);
       const existing = await this.promises.get(id);
       if (existing !== undefined) {
-        if (existing.state === "rejected_canceled" || options.fresh) {
+        // Another principal's job under this ID (a custom ID that happens to match) is never joined.
+        if (existing.state === "rejected_canceled" || options.fresh || !ownedBy(existing, options)) {
           n += 1;
           continue;
         }
@@ -273,7 +295,7 @@ export class JobEngine {
         await inflight.catch(() => undefined);
         continue;
       }
-      const creation = this.create(tool, id, input);
+      const creation = this.create(tool, id, input, principal);
       this.starting.set(id, creation);
       try {
         return { ...(await creation), created: true };
@@ -284,7 +306,12 @@ export class JobEngine {
     throw new Error(`job ${base} has been run ${DEFAULTS.maxRuns} times; refusing to start another`);
   }
 
-  private async create(tool: AnyAsyncTool, id: string, input: unknown): Promise<JobSnapshot> {
+  private async create(
+    tool: AnyAsyncTool,
+    id: string,
+    input: unknown,
+    principal: string | undefined,
+  ): Promise<JobSnapshot> {
     const now = Date.now();
     this.launching.add(id);
     try {
@@ -296,7 +323,7 @@ export class JobEngine {
           timeout: tool.timeoutMs,
           version: tool.version,
           retryPolicy: new Never(),
-          tags: { [TOOL_TAG]: tool.name },
+          tags: { [TOOL_TAG]: tool.name, ...(principal === undefined ? {} : { [PRINCIPAL_TAG]: principal }) },
         }),
       );
     } catch (error) {
@@ -315,11 +342,14 @@ export class JobEngine {
   }
 
   /** The current state of `id`; with `withResult`, a completed job carries its result. */
-  async snapshot(id: string, withResult = false): Promise<JobSnapshot> {
+  async snapshot(id: string, withResult = false, scope: CallerScope = {}): Promise<JobSnapshot> {
     const record = await this.promises.get(id);
+    if (record !== undefined && !ownedBy(record, scope)) return notFound(id);
     if (record === undefined) {
       const row = await this.meta.get(id);
-      if (row !== undefined) {
+      // The job index does not record principals, so an expired job's owner is unknown: to a principal it is
+      // not found, which tells nothing about another principal's jobs.
+      if (row !== undefined && scope.principal === undefined) {
         return {
           jobId: id,
           status: "expired",
@@ -329,7 +359,7 @@ export class JobEngine {
             "This job finished long ago and its result was removed by the retention policy. Start it again.",
         };
       }
-      return { jobId: id, status: "not_found", error: `No job has the ID ${id}.` };
+      return notFound(id);
     }
     return this.toSnapshot(record, withResult);
   }
@@ -339,7 +369,8 @@ export class JobEngine {
    * each with its result. Never throws for "not yet": unfinished jobs come back `queued` or `working`.
    */
   async wait(ids: string[], timeoutMs: number, options: WaitOptions = {}): Promise<JobSnapshot[]> {
-    const snapshots = await Promise.all(ids.map((id) => this.snapshot(id, true)));
+    const scope: CallerScope = options.principal === undefined ? {} : { principal: options.principal };
+    const snapshots = await Promise.all(ids.map((id) => this.snapshot(id, true, scope)));
     const pending = snapshots.filter((s) => isUnfinished(s.status)).map((s) => s.jobId);
     if (pending.length === 0 || timeoutMs <= 0) return snapshots;
 
@@ -354,7 +385,7 @@ export class JobEngine {
       const onTick = options.onTick;
       onTick(snapshots);
       ticker = setInterval(() => {
-        void Promise.all(ids.map((id) => this.snapshot(id))).then(onTick, () => undefined);
+        void Promise.all(ids.map((id) => this.snapshot(id, false, scope))).then(onTick, () => undefined);
       }, options.tickMs ?? DEFAULTS.progressTickMs);
     }
     try {
@@ -363,7 +394,7 @@ export class JobEngine {
       clearTimeout(timer);
       clearInterval(ticker);
     }
-    return Promise.all(ids.map((id) => this.snapshot(id, true)));
+    return Promise.all(ids.map((id) => this.snapshot(id, true, scope)));
   }
 
   /** Resolves once `id` is settled (any way), through Resonate's listener mechanism. */
@@ -377,24 +408,32 @@ export class JobEngine {
   }
 
   /** Cancels a job that is still unfinished. A job that already finished is left as it is. */
-  async cancel(id: string, reason = "cancelled by the client"): Promise<JobSnapshot> {
+  async cancel(
+    id: string,
+    reason = "cancelled by the client",
+    scope: CallerScope = {},
+  ): Promise<JobSnapshot> {
     const record = await this.promises.get(id);
-    if (record === undefined) return this.snapshot(id);
+    if (record === undefined || !ownedBy(record, scope)) return this.snapshot(id, false, scope);
     if (record.state === "pending") {
       await this.promises.cancel(id, reason);
       this.running.get(id)?.abort(new Error(reason));
       log("info", "job cancelled", { job: id, tool: record.tags?.[TOOL_TAG] });
     }
-    return this.snapshot(id);
+    return this.snapshot(id, false, scope);
   }
 
   /** Jobs in start order after `cursor` (opaque), optionally of one tool. */
-  async list(options: { tool?: string; cursor?: number; limit: number }): Promise<{
+  async list(options: { tool?: string; cursor?: number; limit: number } & CallerScope): Promise<{
     jobs: JobSnapshot[];
     next?: number;
   }> {
-    const page = await this.meta.list(options);
-    const jobs = await Promise.all(page.rows.map((row) => this.snapshot(row.id)));
+    const { principal, ...query } = options;
+    const scope: CallerScope = principal === undefined ? {} : { principal };
+    const page = await this.meta.list(query);
+    const read = await Promise.all(page.rows.map((row) => this.snapshot(row.id, false, scope)));
+    // Other principals' jobs are left out, so a page may hold fewer than `limit` jobs.
+    const jobs = read.filter((job) => job.status !== "not_found");
     return { jobs, ...(page.next === undefined ? {} : { next: page.next }) };
   }
 
@@ -445,6 +484,15 @@ export class JobEngine {
     }
     return snapshot;
   }
+}
+
+/** Whether the caller in `scope` may see the job `record` is: the same principal, or none on both sides. */
+function ownedBy(record: PromiseRecord, scope: CallerScope): boolean {
+  return record.tags?.[PRINCIPAL_TAG] === scope.principal;
+}
+
+function notFound(id: string): JobSnapshot {
+  return { jobId: id, status: "not_found", error: `No job has the ID ${id}.` };
 }
 
 function iso(ms: number): string {

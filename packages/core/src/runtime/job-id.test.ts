@@ -14,6 +14,17 @@ describe("job IDs", () => {
     expect(defaultJobId("other", { a: 1 })).not.toBe(a);
   });
 
+  it("keeps the ID of an input without a principal, and gives each principal its own", () => {
+    // Pinned: job IDs started before principals existed must still be found.
+    expect(defaultJobId("weather", { a: 1 })).toBe("weather-015abd7f5cc57a2d");
+    expect(defaultJobId("weather", { a: 1 }, undefined)).toBe("weather-015abd7f5cc57a2d");
+    const alice = defaultJobId("weather", { a: 1 }, "alice");
+    expect(alice).toMatch(/^weather-[0-9a-f]{16}$/);
+    expect(alice).not.toBe(defaultJobId("weather", { a: 1 }));
+    expect(alice).not.toBe(defaultJobId("weather", { a: 1 }, "bob"));
+    expect(alice).toBe(defaultJobId("weather", { a: 1 }, "alice"));
+  });
+
   it("ignores undefined properties, like JSON does", () => {
     expect(canonicalJson({ a: 1, b: undefined })).toBe(canonicalJson({ a: 1 }));
   });

@@ -37,11 +37,18 @@ export function sanitizeIdPart(raw: string): string {
 
 /**
  * The default job ID: the tool's name and the first 16 hex digits (64 bits) of the SHA-256 of the canonical
- * validated input, e.g. `weather_data-3f2a9c1e0b7d4a55`.
+ * validated input, e.g. `weather_data-3f2a9c1e0b7d4a55`. A principal (an authenticated caller), when given,
+ * joins the hash, so two callers' same input names two jobs; without one the ID is the input's alone.
  */
-export function defaultJobId(toolName: string, input: unknown): string {
-  const digest = createHash("sha256").update(canonicalJson(input)).digest("hex").slice(0, 16);
-  return `${sanitizeIdPart(toolName)}-${digest}`;
+export function defaultJobId(toolName: string, input: unknown, principal?: string): string {
+  const hash = createHash("sha256").update(canonicalJson(input));
+  if (principal !== undefined) hash.update(`\u0000principal:${principal}`);
+  return `${sanitizeIdPart(toolName)}-${hash.digest("hex").slice(0, 16)}`;
+}
+
+/** What a custom job ID gets appended for a principal: 16 hex digits of its SHA-256, never the principal. */
+export function principalSuffix(principal: string): string {
+  return `-${createHash("sha256").update(`principal:${principal}`).digest("hex").slice(0, 16)}`;
 }
 
 /** Separator between a job ID and the run number of a fresh run of the same input. */

@@ -14,7 +14,7 @@ import { AsyncToolsError } from "../errors.ts";
 import { log } from "../internal/log.ts";
 import { openStore } from "../store/select.ts";
 import type { JobIndex, Store, StoreRole } from "../store/store.ts";
-import { JobEngine, type JobSnapshot, type StartedJob } from "./job-engine.ts";
+import { type CallerScope, JobEngine, type JobSnapshot, type StartedJob } from "./job-engine.ts";
 import { PromiseClient } from "./promise-client.ts";
 
 /** Options of {@link createAsyncTools}. */
@@ -57,8 +57,17 @@ export interface StoreInfo {
   readonly role: StoreRole;
 }
 
+/**
+ * On whose behalf a call acts. A `principal` (an authenticated caller: a user, an API key's owner) owns the
+ * jobs it starts: the same input from two principals is two jobs, and a principal sees only its own jobs
+ * (another's answer `not_found`). Leave it out where there is one caller, as over stdio.
+ */
+export interface CallerOptions {
+  principal?: string;
+}
+
 /** How long {@link AsyncTools.wait} blocks and what it tells along the way. */
-export interface WaitForJobsOptions {
+export interface WaitForJobsOptions extends CallerOptions {
   /** Longest wait in ms; unfinished jobs come back `queued` or `working` after it. */
   timeoutMs: number;
   signal?: AbortSignal;
@@ -80,10 +89,10 @@ export interface AsyncTools {
   start<I extends z.ZodObject, O>(
     tool: AsyncTool<I, O>,
     input: z.input<I>,
-    options?: { fresh?: boolean },
+    options?: { fresh?: boolean } & CallerOptions,
   ): Promise<StartedJob<O>>;
   /** The state of each job, without waiting. */
-  probe(ids: readonly string[]): Promise<JobSnapshot[]>;
+  probe(ids: readonly string[], options?: CallerOptions): Promise<JobSnapshot[]>;
   /** Waits up to `timeoutMs` for the jobs to finish; returns each one's state, with results. */
   wait(ids: readonly string[], options: WaitForJobsOptions): Promise<JobSnapshot[]>;
   /** Waits up to `timeoutMs` for one job of `tool`; a completed job's `result` has the type `run` returns. */
@@ -91,15 +100,21 @@ export interface AsyncTools {
     tool: AsyncTool<I, O>,
     id: string,
     timeoutMs: number,
+    options?: CallerOptions,
   ): Promise<JobSnapshot<O>>;
   /** Cancels a job that is still unfinished; a finished job is left as it is. */
-  cancel(id: string, reason?: string): Promise<JobSnapshot>;
-  /** Jobs in start order, a page at a time; pass `next` back as `cursor` for the next page. */
-  list(options?: {
-    tool?: string;
-    cursor?: number;
-    limit?: number;
-  }): Promise<{ jobs: JobSnapshot[]; next?: number }>;
+  cancel(id: string, reason?: string, options?: CallerOptions): Promise<JobSnapshot>;
+  /**
+   * Jobs in start order, a page at a time; pass `next` back as `cursor` for the next page. With a
+   * `principal`, only its jobs (a page may then hold fewer than `limit`).
+   */
+  list(
+    options?: {
+      tool?: string;
+      cursor?: number;
+      limit?: number;
+    } & CallerOptions,
+  ): Promise<{ jobs: JobSnapshot[]; next?: number }>;
   /** Stops Resonate and closes the store. Unfinished jobs resume at the next start on the same store. */
   close(): Promise<void>;
   [Symbol.asyncDispose](): Promise<void>;
@@ -241,7 +256,7 @@ class Runtime implements AsyncTools {
   async start<I extends z.ZodObject, O>(
     tool: AsyncTool<I, O>,
     input: z.input<I>,
-    options: { fresh?: boolean } = {},
+    options: { fresh?: boolean } & CallerOptions = {},
   ): Promise<StartedJob<O>> {
     this.assertOpen();
     const known = this.engine.definition(tool.name);
@@ -255,23 +270,27 @@ class Runtime implements AsyncTools {
     return (await this.engine.start(known, parsed, options)) as StartedJob<O>;
   }
 
-  probe(ids: readonly string[]): Promise<JobSnapshot[]> {
+  probe(ids: readonly string[], options: CallerOptions = {}): Promise<JobSnapshot[]> {
     this.assertOpen();
-    return Promise.all(ids.map((id) => this.engine.snapshot(id)));
+    return Promise.all(ids.map((id) => this.engine.snapshot(id, false, scopeOf(options))));
   }
 
   wait(ids: readonly string[], options: WaitForJobsOptions): Promise<JobSnapshot[]> {
     this.assertOpen();
-    return this.engine.wait([...ids], options.timeoutMs, options.signal ? { signal: options.signal } : {});
+    return this.engine.wait([...ids], options.timeoutMs, {
+      ...scopeOf(options),
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
   }
 
   async waitFor<I extends z.ZodObject, O>(
     tool: AsyncTool<I, O>,
     id: string,
     timeoutMs: number,
+    options: CallerOptions = {},
   ): Promise<JobSnapshot<O>> {
     this.assertOpen();
-    const [snapshot] = await this.engine.wait([id], timeoutMs);
+    const [snapshot] = await this.engine.wait([id], timeoutMs, scopeOf(options));
     if (snapshot?.tool !== undefined && snapshot.tool !== tool.name) {
       throw new AsyncToolsError(
         "UNKNOWN_TOOL",
@@ -281,12 +300,12 @@ class Runtime implements AsyncTools {
     return snapshot as JobSnapshot<O>;
   }
 
-  cancel(id: string, reason?: string): Promise<JobSnapshot> {
+  cancel(id: string, reason?: string, options: CallerOptions = {}): Promise<JobSnapshot> {
     this.assertOpen();
-    return this.engine.cancel(id, reason);
+    return this.engine.cancel(id, reason, scopeOf(options));
   }
 
-  list(options: { tool?: string; cursor?: number; limit?: number } = {}) {
+  list(options: { tool?: string; cursor?: number; limit?: number } & CallerOptions = {}) {
     this.assertOpen();
     return this.engine.list({ ...options, limit: options.limit ?? DEFAULTS.taskPageSize });
   }
@@ -307,4 +326,9 @@ class Runtime implements AsyncTools {
   assertOpen(): void {
     if (this.closed) throw new AsyncToolsError("CLOSED", "These async tools were closed; create new ones.");
   }
+}
+
+/** The engine's scope for `options`, without an explicit `principal: undefined` (exactOptionalPropertyTypes). */
+function scopeOf(options: CallerOptions): CallerScope {
+  return options.principal === undefined ? {} : { principal: options.principal };
 }

@@ -8,7 +8,7 @@ import { ProgressReporter } from "../progress-reporter.ts";
 import { awaitDescription, describeLine, idsFieldOf } from "../text.ts";
 import { jobSchema, ok, toWire } from "../wire.ts";
 import { readIds } from "./read-ids.ts";
-import type { JobToolScope, ToolSpec } from "./spec.ts";
+import { callerOf, type JobToolScope, type ToolSpec } from "./spec.ts";
 
 /** Options of the await tool that tests and benchmarks may tighten. */
 export interface AwaitTiming {
@@ -46,13 +46,15 @@ export function awaitTool(scope: JobToolScope, timing: AwaitTiming = {}): ToolSp
     }),
     annotations: { readOnlyHint: true, openWorldHint: false },
     async handler(args, ctx) {
-      const read = await readIds(args[idsField], scope);
+      const caller = callerOf(ctx);
+      const read = await readIds(args[idsField], scope, caller);
       if ("error" in read) return read.error;
       const requestedMs = typeof args.timeout_seconds === "number" ? args.timeout_seconds * 1000 : defaultMs;
       const began = Date.now();
       const reporter = ctx.progress ? new ProgressReporter(ctx.progress, timing.keepAliveMs) : undefined;
       const snapshots: JobSnapshot[] = await engine.wait(read.ids, Math.min(requestedMs, maxMs), {
         signal: ctx.signal,
+        ...caller,
         ...(reporter === undefined
           ? {}
           : { onTick: (current: JobSnapshot[]) => reporter.tick(current), tickMs: timing.tickMs }),

@@ -4,7 +4,7 @@ import { jobIdsSchema } from "../job-id-args.ts";
 import { cancelDescription, describeLine, idsFieldOf } from "../text.ts";
 import { jobSchema, ok, toWire } from "../wire.ts";
 import { readIds } from "./read-ids.ts";
-import type { JobToolScope, ToolSpec } from "./spec.ts";
+import { callerOf, type JobToolScope, type ToolSpec } from "./spec.ts";
 
 export function cancelTool(scope: JobToolScope, name: string): ToolSpec {
   const { names, engine } = scope;
@@ -17,10 +17,11 @@ export function cancelTool(scope: JobToolScope, name: string): ToolSpec {
     inputSchema: z.object({ [idsField]: jobIdsSchema(idsField, example) }),
     outputSchema: z.object({ jobs: z.array(jobSchema(names.idField)) }),
     annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false },
-    async handler(args) {
-      const read = await readIds(args[idsField], scope);
+    async handler(args, ctx) {
+      const caller = callerOf(ctx);
+      const read = await readIds(args[idsField], scope, caller);
       if ("error" in read) return read.error;
-      const snapshots = await Promise.all(read.ids.map((id) => engine.cancel(id)));
+      const snapshots = await Promise.all(read.ids.map((id) => engine.cancel(id, undefined, caller)));
       return ok(snapshots.map(describeLine).join("\n"), {
         jobs: snapshots.map((s) => toWire(s, names.idField)),
       });

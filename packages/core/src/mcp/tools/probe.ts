@@ -4,7 +4,7 @@ import { jobIdsSchema } from "../job-id-args.ts";
 import { describeLine, idsFieldOf, probeDescription } from "../text.ts";
 import { jobSchema, ok, toWire } from "../wire.ts";
 import { readIds } from "./read-ids.ts";
-import type { JobToolScope, ToolSpec } from "./spec.ts";
+import { callerOf, type JobToolScope, type ToolSpec } from "./spec.ts";
 
 export function probeTool(scope: JobToolScope): ToolSpec {
   const { names } = scope;
@@ -17,8 +17,8 @@ export function probeTool(scope: JobToolScope): ToolSpec {
     inputSchema: z.object({ [idsField]: jobIdsSchema(idsField, example) }),
     outputSchema: z.object({ jobs: z.array(jobSchema(names.idField)) }),
     annotations: { readOnlyHint: true, openWorldHint: false },
-    async handler(args) {
-      const read = await readIds(args[idsField], scope);
+    async handler(args, ctx) {
+      const read = await readIds(args[idsField], scope, callerOf(ctx));
       if ("error" in read) return read.error;
       const { snapshots } = read;
       const done = snapshots.filter((s) => s.status === "completed").length;

@@ -4,7 +4,7 @@
  */
 import type { z } from "zod";
 import type { AnyAsyncTool } from "../../define.ts";
-import type { JobEngine } from "../../runtime/job-engine.ts";
+import type { CallerScope, JobEngine } from "../../runtime/job-engine.ts";
 import type { JobToolNames } from "../text.ts";
 import type { ToolResult } from "../wire.ts";
 
@@ -21,6 +21,16 @@ export interface CallContext {
   signal: AbortSignal;
   /** Sends a progress notification; present only when the client asked for progress. */
   progress?: (update: ProgressUpdate) => void;
+  /**
+   * The authenticated caller, when the transport has one (see `principalOf`): the jobs the call starts belong
+   * to it, and it sees no other principal's jobs. Absent over stdio and unauthenticated HTTP.
+   */
+  principal?: string;
+}
+
+/** The engine's caller scope of a call: its principal, if any. */
+export function callerOf(ctx: CallContext): CallerScope {
+  return ctx.principal === undefined ? {} : { principal: ctx.principal };
 }
 
 /** Hints about a tool's behaviour, as MCP's `ToolAnnotations`. */

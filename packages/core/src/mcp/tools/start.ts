@@ -4,7 +4,7 @@ import type { AnyAsyncTool } from "../../define.ts";
 import type { JobEngine } from "../../runtime/job-engine.ts";
 import { type JobToolNames, startDescription, startedText } from "../text.ts";
 import { freshField, ok, STATUS } from "../wire.ts";
-import type { ToolSpec } from "./spec.ts";
+import { callerOf, type ToolSpec } from "./spec.ts";
 
 export function startTool(
   tool: AnyAsyncTool,
@@ -26,9 +26,9 @@ export function startTool(
       next: z.string(),
     }),
     annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: true },
-    async handler(args) {
+    async handler(args, ctx) {
       const { fresh, ...input } = args;
-      const started = await engine.start(tool, input, { fresh: fresh === true });
+      const started = await engine.start(tool, input, { fresh: fresh === true, ...callerOf(ctx) });
       const { text, next } = startedText(started, started.created, names);
       return ok(text, {
         [names.idField]: started.jobId,

@@ -6,7 +6,8 @@
 import type { CreateTaskOptions, TaskStore } from "@modelcontextprotocol/sdk/experimental/tasks";
 import { type CallToolResult, ErrorCode, McpError, type Task } from "@modelcontextprotocol/sdk/types.js";
 import { DEFAULTS } from "../../defaults.ts";
-import type { JobEngine } from "../../runtime/job-engine.ts";
+import type { CallerScope, JobEngine } from "../../runtime/job-engine.ts";
+import { currentPrincipal } from "../principal.ts";
 import { isFinished, taskOf, toolResultOf } from "../tasks/job-task.ts";
 
 /** The key of `CreateTaskOptions.context` that names the job a new task is. */
@@ -27,7 +28,8 @@ export interface DurableTaskStoreOptions {
  *
  * Tasks are not bound to a session, unlike the SDK's in-memory store: a job outlives its session (and the
  * process), can be joined by anyone with the same arguments, and is already readable by ID through the
- * probe tool. The requested `ttl` is not honoured per task: the store's retention applies to every job, and
+ * probe tool. Tasks are bound to the caller's principal instead (the request's authenticated caller, see
+ * `principalOf`): another principal's task is not found, and `tasks/list` lists the caller's own. The requested `ttl` is not honoured per task: the store's retention applies to every job, and
  * is what `ttl` reports (a lower bound: retention counts from the end of the job, not its creation).
  */
 export class DurableTaskStore implements TaskStore {
@@ -63,7 +65,7 @@ export class DurableTaskStore implements TaskStore {
   }
 
   async getTask(taskId: string): Promise<Task | null> {
-    const snapshot = await this.engine.snapshot(taskId);
+    const snapshot = await this.engine.snapshot(taskId, false, caller());
     if (!this.exposes(snapshot.tool)) return null;
     const task = taskOf(snapshot);
     return task === undefined ? null : { ...task, ttl: this.ttl, pollInterval: this.pollInterval };
@@ -77,7 +79,7 @@ export class DurableTaskStore implements TaskStore {
   }
 
   async getTaskResult(taskId: string): Promise<CallToolResult> {
-    const snapshot = await this.engine.snapshot(taskId, true);
+    const snapshot = await this.engine.snapshot(taskId, true, caller());
     const tool = snapshot.tool === undefined ? undefined : this.engine.definition(snapshot.tool);
     if (tool === undefined || !this.exposes(tool.name) || taskOf(snapshot) === undefined) {
       throw new McpError(ErrorCode.InvalidParams, `Task not found: ${taskId}`);
@@ -102,7 +104,7 @@ export class DurableTaskStore implements TaskStore {
     if ((await this.getTask(taskId)) === null) {
       throw new McpError(ErrorCode.InvalidParams, `Task not found: ${taskId}`);
     }
-    await this.engine.cancel(taskId, statusMessage);
+    await this.engine.cancel(taskId, statusMessage, caller());
   }
 
   /** Tasks in start order; the cursor is opaque to clients (a position in the job metadata). */
@@ -119,6 +121,7 @@ export class DurableTaskStore implements TaskStore {
       const page = await this.engine.list({
         ...(after === undefined ? {} : { cursor: after }),
         limit: this.pageSize - tasks.length,
+        ...caller(),
       });
       for (const job of page.jobs) {
         const task = this.exposes(job.tool) ? taskOf(job) : undefined;
@@ -133,4 +136,10 @@ export class DurableTaskStore implements TaskStore {
   private exposes(tool: string | undefined): boolean {
     return tool !== undefined && this.engine.definition(tool)?.toolNames.task !== false;
   }
+}
+
+/** The caller the SDK is answering (it passes the task store no auth info; the v1 face records it). */
+function caller(): CallerScope {
+  const principal = currentPrincipal();
+  return principal === undefined ? {} : { principal };
 }

@@ -4,6 +4,7 @@
  */
 
 export type { SharedJobToolNames } from "../job-tools.ts";
+export { createMcpHandler, type McpHandlerOptions } from "./http-handler.ts";
 export {
   type AsyncToolsServerOptions,
   type RegisterToolsOptions,

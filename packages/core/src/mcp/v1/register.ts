@@ -8,6 +8,7 @@ import type { CallToolResult, ServerCapabilities } from "@modelcontextprotocol/s
 import { log } from "../../internal/log.ts";
 import { type AsyncTools, internalsOf } from "../../runtime/runtime.ts";
 import { type JobToolsOptions, jobToolSpecs } from "../job-tools.ts";
+import { principalOf, runAsCaller } from "../principal.ts";
 import { plainTaskCallError } from "../text.ts";
 import type { CallContext } from "../tools/spec.ts";
 import { fail } from "../wire.ts";
@@ -92,6 +93,8 @@ export function registerTools(
       async (args: Record<string, unknown>, extra) => {
         const token = extra._meta?.progressToken;
         const ctx: CallContext = { signal: extra.signal };
+        const principal = principalOf(extra.authInfo);
+        if (principal !== undefined) ctx.principal = principal;
         if (token !== undefined) {
           ctx.progress = (update) => {
             void extra
@@ -125,6 +128,21 @@ export function registerTools(
     if (name !== undefined) taskTools.set(name, plainTaskCallError(name, names));
   }
   hideTaskToolsFromPlainClients(server, taskTools);
+  bindTasksToCaller(server);
+}
+
+/**
+ * The SDK calls the task store with a session ID but no auth info, so the requests that reach it run on
+ * behalf of their caller's principal, which the store reads back (see `currentPrincipal`): a caller's tasks
+ * are its own jobs only.
+ */
+function bindTasksToCaller(server: McpServer): void {
+  for (const method of ["tools/call", "tasks/get", "tasks/result", "tasks/list", "tasks/cancel"] as const) {
+    wrapRequestHandler(server, method, (original) => (request, extra) => {
+      const auth = (extra as { authInfo?: Parameters<typeof principalOf>[0] } | undefined)?.authInfo;
+      return runAsCaller(principalOf(auth), () => original(request, extra));
+    });
+  }
 }
 
 /**

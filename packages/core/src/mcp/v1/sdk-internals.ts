@@ -21,7 +21,7 @@ export function taskStoreOf(server: McpServer): unknown {
  */
 export function wrapRequestHandler(
   server: McpServer,
-  method: "tools/list" | "tools/call",
+  method: "tools/list" | "tools/call" | "tasks/get" | "tasks/result" | "tasks/list" | "tasks/cancel",
   wrap: (original: RawHandler) => RawHandler,
 ): void {
   const handlers = (server.server as unknown as { _requestHandlers?: Map<string, RawHandler> })

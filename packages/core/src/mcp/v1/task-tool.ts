@@ -14,6 +14,7 @@ import type { CallToolResult, ServerCapabilities } from "@modelcontextprotocol/s
 import type { z } from "zod";
 import type { AnyAsyncTool } from "../../define.ts";
 import type { JobEngine } from "../../runtime/job-engine.ts";
+import { principalOf } from "../principal.ts";
 import { type JobToolNames, taskDescription } from "../text.ts";
 import { freshField } from "../wire.ts";
 import { JOB_ID_CONTEXT } from "./durable-task-store.ts";
@@ -49,7 +50,11 @@ export function registerTaskTool(
     {
       createTask: async (args: unknown, extra) => {
         const { fresh, ...rest } = args as Record<string, unknown>;
-        const started = await engine.start(tool, rest, { fresh: fresh === true });
+        const principal = principalOf(extra.authInfo);
+        const started = await engine.start(tool, rest, {
+          fresh: fresh === true,
+          ...(principal === undefined ? {} : { principal }),
+        });
         const task = await extra.taskStore.createTask({
           ttl: extra.taskRequestedTtl,
           context: { [JOB_ID_CONTEXT]: started.jobId },

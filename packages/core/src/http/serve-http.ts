@@ -1,0 +1,88 @@
+/**
+ * `serveHttp`: a runtime's async tools over Streamable HTTP on Hono's Node server, with health checks,
+ * DNS-rebinding protection, auth, and stateless (default) or stateful MCP.
+ */
+import type { AddressInfo } from "node:net";
+import { createAdaptorServer } from "@hono/node-server";
+import { DEFAULTS_HTTP } from "../defaults.ts";
+import { log } from "../internal/log.ts";
+import type { AsyncTools } from "../runtime/runtime.ts";
+import { createHttpHandler, type HttpHandler, type HttpHandlerOptions, originOf } from "./handler.ts";
+
+/** Options of {@link serveHttp}: where to listen, and how to serve. */
+export interface ServeHttpOptions extends HttpHandlerOptions {
+  /** Port to listen on; `0` picks a free one. Default 3000. */
+  port?: number;
+  /** Address to listen on: `127.0.0.1` (default), `::1`, `0.0.0.0`… */
+  host?: string;
+}
+
+/** A listening server. */
+export interface HttpServer extends AsyncDisposable {
+  /** The MCP endpoint, e.g. `http://127.0.0.1:3000/mcp` (`http://[::1]:3000/mcp` on IPv6). */
+  readonly url: string;
+  readonly port: number;
+  /** The handler behind it, for counts (`sessionCount`, `openExchanges`). */
+  readonly handler: HttpHandler;
+  /** Stops listening, ends every session and connection. The runtime stays open: close it yourself. */
+  close(): Promise<void>;
+}
+
+/**
+ * Serves `runtime`'s async tools over MCP Streamable HTTP. Stateless by default: each request gets a fresh
+ * MCP server, a blocking await streams its progress in its own response, and nothing is kept afterwards.
+ *
+ * @example
+ * ```ts
+ * import { createAsyncTools } from "@async-tools/core";
+ * import { serveHttp } from "@async-tools/core/http";
+ *
+ * const runtime = await createAsyncTools({ name: "reports", tools: [buildReport] });
+ * const server = await serveHttp(runtime, { port: 3000, auth: { token: process.env.MCP_TOKEN ?? "change-me" } });
+ * console.error(`listening on ${server.url}`);
+ * ```
+ */
+export async function serveHttp(runtime: AsyncTools, options: ServeHttpOptions = {}): Promise<HttpServer> {
+  const { port = DEFAULTS_HTTP.port, host = DEFAULTS_HTTP.host, ...serve } = options;
+  let handler: HttpHandler | undefined;
+  // The handler needs the bound port (port 0 picks one) for its default allowed hosts; nothing arrives before
+  // listen() completes.
+  const server = createAdaptorServer({
+    fetch: (request: Request) =>
+      handler ? handler.fetch(request) : new Response("starting", { status: 503 }),
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  const bound = (server.address() as AddressInfo).port;
+  try {
+    handler = createHttpHandler(runtime, { ...serve, address: { host, port: bound } });
+  } catch (error) {
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    throw error;
+  }
+  const url = `${originOf({ host, port: bound })}${serve.path ?? DEFAULTS_HTTP.path}`;
+  log("info", "listening", { url, mode: serve.stateful ? "stateful" : "stateless" });
+  let closing: Promise<void> | undefined;
+  const close = () => {
+    closing ??= (async () => {
+      await handler?.close();
+      const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
+      if ("closeAllConnections" in server) server.closeAllConnections();
+      await stopped;
+    })();
+    return closing;
+  };
+  const active = handler;
+  return {
+    url,
+    port: bound,
+    handler: active,
+    close,
+    [Symbol.asyncDispose]: close,
+  };
+}

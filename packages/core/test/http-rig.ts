@@ -1,0 +1,107 @@
+/**
+ * Test rig of the HTTP face (not exported): a runtime with the counting `square` tool behind `serveHttp` on a
+ * free port, real MCP clients over Streamable HTTP, and raw requests for what clients never send.
+ */
+import { request as httpRequest } from "node:http";
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
+import { afterEach } from "vitest";
+import { type HttpServer, type ServeHttpOptions, serveHttp } from "../src/http/index.ts";
+import { type AsyncTools, createAsyncTools } from "../src/index.ts";
+import { squareTool } from "./helpers.ts";
+
+const cleanup: (() => Promise<unknown> | unknown)[] = [];
+afterEach(async () => {
+  for (const step of cleanup.splice(0).reverse()) await step();
+});
+
+/** A served runtime whose `square` tool counts its runs and, given `hold`, waits for it. */
+export interface Rig {
+  runtime: AsyncTools;
+  server: HttpServer;
+  counter: { runs: number };
+  /** A connected client; `token` goes in `Authorization: Bearer`. */
+  client(options?: {
+    token?: string;
+    scheme?: string;
+    capabilities?: Record<string, unknown>;
+  }): Promise<Client>;
+}
+
+export async function rig(options: ServeHttpOptions = {}, hold?: Promise<void>): Promise<Rig> {
+  const counter = { runs: 0 };
+  const runtime = await createAsyncTools({
+    name: "http-test",
+    store: "memory",
+    tools: [squareTool(counter, hold)],
+  });
+  cleanup.push(() => runtime.close());
+  const server = await serveHttp(runtime, { port: 0, ...options });
+  cleanup.push(() => server.close());
+  return {
+    runtime,
+    server,
+    counter,
+    async client({ token, scheme = "Bearer", capabilities = {} } = {}) {
+      const client = new Client({ name: "http-test", version: "0" }, { capabilities });
+      const transport = new StreamableHTTPClientTransport(new URL(server.url), {
+        ...(token ? { requestInit: { headers: { authorization: `${scheme} ${token}` } } } : {}),
+      });
+      await client.connect(transport);
+      cleanup.push(() => client.close());
+      return client;
+    },
+  };
+}
+
+/** Registers a cleanup step for the current test. */
+export function onCleanup(step: () => Promise<unknown> | unknown): void {
+  cleanup.push(step);
+}
+
+/** The structuredContent of a successful tool result. */
+export function structured<T = Record<string, unknown>>(result: unknown): T {
+  const r = result as CallToolResult;
+  if (r.isError) throw new Error(`tool error: ${JSON.stringify(r.content)}`);
+  return r.structuredContent as T;
+}
+
+/** The text of a tool result. */
+export function textOf(result: unknown): string {
+  return (result as CallToolResult).content.map((c) => (c.type === "text" ? c.text : "")).join("\n");
+}
+
+export const INITIALIZE = {
+  jsonrpc: "2.0",
+  id: 1,
+  method: "initialize",
+  params: { protocolVersion: "2025-11-25", capabilities: {}, clientInfo: { name: "raw", version: "0" } },
+};
+
+export const MCP_HEADERS = {
+  "content-type": "application/json",
+  accept: "application/json, text/event-stream",
+};
+
+/**
+ * A raw request through node:http, which (unlike fetch) may set any Host header, as a DNS-rebinding page's
+ * browser would. Returns the status, the headers and the body text.
+ */
+export function raw(
+  url: string,
+  options: { method?: string; headers?: Record<string, string>; body?: string },
+): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(url, { method: options.method ?? "POST", headers: options.headers ?? {} });
+    req.on("response", (res) => {
+      let body = "";
+      res.on("data", (chunk: Buffer) => {
+        body += chunk.toString();
+      });
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+    });
+    req.on("error", reject);
+    req.end(options.body);
+  });
+}
