@@ -7,7 +7,7 @@
 import { ProtocolError, ProtocolErrorCode } from "@modelcontextprotocol/server";
 import { DEFAULTS } from "../../defaults.ts";
 import type { AnyAsyncTool } from "../../define.ts";
-import type { JobEngine, JobSnapshot } from "../../runtime/job-engine.ts";
+import type { CallerScope, JobEngine, JobSnapshot } from "../../runtime/job-engine.ts";
 import { isFinished, type JobTask, taskOf, toolResultOf } from "../tasks/job-task.ts";
 import type { ToolResult } from "../wire.ts";
 
@@ -52,8 +52,9 @@ export class LegacyTasks {
     tool: AnyAsyncTool,
     input: Record<string, unknown>,
     fresh: boolean,
+    caller: CallerScope = {},
   ): Promise<{ task: LegacyTask }> {
-    const started = await this.engine.start(tool, input, { fresh });
+    const started = await this.engine.start(tool, input, { fresh, ...caller });
     const task = this.task(started);
     if (task === undefined) {
       throw new ProtocolError(
@@ -64,20 +65,20 @@ export class LegacyTasks {
     return { task };
   }
 
-  /** `tasks/get`. */
-  async get(taskId: string): Promise<LegacyTask> {
-    const snapshot = await this.engine.snapshot(taskId);
+  /** `tasks/get`. `caller` (as for every operation here) is the authenticated principal's scope. */
+  async get(taskId: string, caller: CallerScope = {}): Promise<LegacyTask> {
+    const snapshot = await this.engine.snapshot(taskId, false, caller);
     const task = this.toolOf(snapshot) === undefined ? undefined : this.task(snapshot);
     if (task === undefined) throw notFound(taskId);
     return task;
   }
 
   /** `tasks/result`: waits until the job is finished (or the request is cancelled), then its tool result. */
-  async result(taskId: string, signal: AbortSignal): Promise<ToolResult> {
-    await this.get(taskId);
-    let [snapshot] = await this.engine.wait([taskId], DEFAULTS.awaitMaxMs, { signal });
+  async result(taskId: string, signal: AbortSignal, caller: CallerScope = {}): Promise<ToolResult> {
+    await this.get(taskId, caller);
+    let [snapshot] = await this.engine.wait([taskId], DEFAULTS.awaitMaxMs, { signal, ...caller });
     while (snapshot !== undefined && !isFinished(snapshot.status) && !signal.aborted) {
-      [snapshot] = await this.engine.wait([taskId], DEFAULTS.awaitMaxMs, { signal });
+      [snapshot] = await this.engine.wait([taskId], DEFAULTS.awaitMaxMs, { signal, ...caller });
     }
     const tool = snapshot === undefined ? undefined : this.toolOf(snapshot);
     if (snapshot === undefined || tool === undefined || !isFinished(snapshot.status)) {
@@ -91,20 +92,23 @@ export class LegacyTasks {
   }
 
   /** `tasks/cancel`: cancels the job; a task already finished cannot be cancelled, as the spec says. */
-  async cancel(taskId: string): Promise<LegacyTask> {
-    const task = await this.get(taskId);
+  async cancel(taskId: string, caller: CallerScope = {}): Promise<LegacyTask> {
+    const task = await this.get(taskId, caller);
     if (task.status !== "working") {
       throw new ProtocolError(
         ProtocolErrorCode.InvalidParams,
         `Cannot cancel task ${taskId}: it is already in terminal status ${task.status}.`,
       );
     }
-    await this.engine.cancel(taskId, "cancelled by the client (tasks/cancel)");
-    return this.get(taskId);
+    await this.engine.cancel(taskId, "cancelled by the client (tasks/cancel)", caller);
+    return this.get(taskId, caller);
   }
 
   /** `tasks/list`: tasks in start order; the cursor is opaque to clients (a position in the job metadata). */
-  async list(cursor: string | undefined): Promise<{ tasks: LegacyTask[]; nextCursor?: string }> {
+  async list(
+    cursor: string | undefined,
+    caller: CallerScope = {},
+  ): Promise<{ tasks: LegacyTask[]; nextCursor?: string }> {
     let after: number | undefined;
     if (cursor !== undefined) {
       if (!/^\d{1,15}$/.test(cursor))
@@ -117,6 +121,7 @@ export class LegacyTasks {
       const page = await this.engine.list({
         ...(after === undefined ? {} : { cursor: after }),
         limit: this.pageSize - tasks.length,
+        ...caller,
       });
       for (const job of page.jobs) {
         const task = this.toolOf(job) === undefined ? undefined : this.task(job);

@@ -8,8 +8,10 @@ import type { CallToolResult, McpServer, ServerContext } from "@modelcontextprot
 import { ProtocolError, ProtocolErrorCode } from "@modelcontextprotocol/server";
 import { z } from "zod";
 import type { AnyAsyncTool } from "../../define.ts";
+import type { CallerScope } from "../../runtime/job-engine.ts";
 import { type AsyncTools, internalsOf } from "../../runtime/runtime.ts";
 import { type JobToolsOptions, jobToolSpecs } from "../job-tools.ts";
+import { principalOf } from "../principal.ts";
 import type { CallContext, ToolSpec } from "../tools/spec.ts";
 import { freshField } from "../wire.ts";
 import { LEGACY_TASKS_CAPABILITY, LegacyTasks } from "./legacy-tasks.ts";
@@ -98,6 +100,8 @@ function registerSpec(server: McpServer, spec: ToolSpec): void {
     async (args: Record<string, unknown>, ctx: ServerContext) => {
       const token = ctx.mcpReq._meta?.progressToken;
       const call: CallContext = { signal: ctx.mcpReq.signal };
+      const principal = principalOf(ctx.http?.authInfo);
+      if (principal !== undefined) call.principal = principal;
       if (token !== undefined) {
         call.progress = (update) => {
           void ctx.mcpReq
@@ -157,13 +161,20 @@ function routeTaskCalls(
     const parsed = schema.safeParse(request.params?.arguments ?? {});
     if (!parsed.success) return original(request, ctx);
     const { fresh, ...input } = parsed.data as Record<string, unknown>;
+    const caller = callerOfContext(ctx);
     return modern
-      ? extension.create(tool, input, fresh === true)
-      : legacy.create(tool, input, fresh === true);
+      ? extension.create(tool, input, fresh === true, caller)
+      : legacy.create(tool, input, fresh === true, caller);
   });
 }
 
 const taskIdParams = z.object({ taskId: z.string() });
+
+/** The caller of a request: the principal its auth info names (HTTP with auth), else none. */
+function callerOfContext(ctx: ServerContext): CallerScope {
+  const principal = principalOf(ctx.http?.authInfo);
+  return principal === undefined ? {} : { principal };
+}
 
 /**
  * Serves the task methods of both eras and advertises the extension. `tasks/get` and `tasks/cancel` exist in
@@ -175,39 +186,43 @@ function serveTaskMethods(server: McpServer, extension: ExtensionTasks, legacy: 
   server.server.registerCapabilities({ extensions: { [TASKS_EXTENSION]: {} } });
   const notFound = () =>
     Promise.reject(new ProtocolError(ProtocolErrorCode.MethodNotFound, "Method not found"));
+  type Answer<P> = (params: P, caller: CallerScope, ctx: ServerContext) => Promise<object>;
   const byEra =
-    <P>(modern: (params: P) => Promise<object>, old: (params: P, ctx: ServerContext) => Promise<object>) =>
+    <P>(modern: Answer<P>, old: Answer<P>) =>
     async (params: P, ctx: ServerContext) =>
-      (await (isModernRequest(ctx) ? modern(params) : old(params, ctx))) as Record<string, unknown>;
+      (await (isModernRequest(ctx) ? modern : old)(params, callerOfContext(ctx), ctx)) as Record<
+        string,
+        unknown
+      >;
   server.server.setRequestHandler(
     "tasks/get",
     { params: taskIdParams },
     byEra(
-      ({ taskId }) => extension.get(taskId),
-      ({ taskId }) => legacy.get(taskId),
+      ({ taskId }, caller) => extension.get(taskId, caller),
+      ({ taskId }, caller) => legacy.get(taskId, caller),
     ),
   );
   server.server.setRequestHandler(
     "tasks/cancel",
     { params: taskIdParams },
     byEra(
-      ({ taskId }) => extension.cancel(taskId),
-      ({ taskId }) => legacy.cancel(taskId),
+      ({ taskId }, caller) => extension.cancel(taskId, caller),
+      ({ taskId }, caller) => legacy.cancel(taskId, caller),
     ),
   );
   server.server.setRequestHandler(
     "tasks/update",
     { params: taskIdParams.extend({ inputResponses: z.record(z.string(), z.unknown()).optional() }) },
-    byEra(({ taskId }) => extension.update(taskId), notFound),
+    byEra(({ taskId }, caller) => extension.update(taskId, caller), notFound),
   );
   server.server.setRequestHandler(
     "tasks/result",
     { params: taskIdParams },
-    byEra(notFound, ({ taskId }, ctx) => legacy.result(taskId, ctx.mcpReq.signal)),
+    byEra(notFound, ({ taskId }, caller, ctx) => legacy.result(taskId, ctx.mcpReq.signal, caller)),
   );
   server.server.setRequestHandler(
     "tasks/list",
     { params: z.object({ cursor: z.string().optional() }) },
-    byEra(notFound, ({ cursor }) => legacy.list(cursor)),
+    byEra(notFound, ({ cursor }, caller) => legacy.list(cursor, caller)),
   );
 }

@@ -12,7 +12,7 @@ import { awaitBounds } from "../await-bounds.ts";
 import { ProgressReporter } from "../progress-reporter.ts";
 import { toolResultOf } from "../tasks/job-task.ts";
 import { idsFieldOf, type JobToolNames, taskDescription } from "../text.ts";
-import type { ToolSpec } from "../tools/spec.ts";
+import { callerOf, type ToolSpec } from "../tools/spec.ts";
 import { fail, freshField } from "../wire.ts";
 
 export function taskToolSpec(
@@ -35,10 +35,12 @@ export function taskToolSpec(
     annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: true },
     async handler(args, ctx) {
       const { fresh, ...input } = args;
-      const started = await engine.start(tool, input, { fresh: fresh === true });
+      const caller = callerOf(ctx);
+      const started = await engine.start(tool, input, { fresh: fresh === true, ...caller });
       const reporter = ctx.progress ? new ProgressReporter(ctx.progress) : undefined;
       const [snapshot] = await engine.wait([started.jobId], waitMs, {
         signal: ctx.signal,
+        ...caller,
         ...(reporter === undefined ? {} : { onTick: (current) => reporter.tick(current) }),
       });
       if (snapshot === undefined || isUnfinished(snapshot.status)) {

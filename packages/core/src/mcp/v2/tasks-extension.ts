@@ -8,7 +8,7 @@ import type { ServerContext } from "@modelcontextprotocol/server";
 import { ProtocolError, ProtocolErrorCode } from "@modelcontextprotocol/server";
 import { DEFAULTS } from "../../defaults.ts";
 import type { AnyAsyncTool } from "../../define.ts";
-import type { JobEngine, JobSnapshot } from "../../runtime/job-engine.ts";
+import type { CallerScope, JobEngine, JobSnapshot } from "../../runtime/job-engine.ts";
 import { isFinished, type JobTask, taskOf, toolResultOf } from "../tasks/job-task.ts";
 
 /** The extension's identifier, as servers advertise it and clients declare it. */
@@ -63,9 +63,12 @@ export class ExtensionTasks {
     this.pollIntervalMs = options.pollIntervalMs ?? DEFAULTS.taskPollIntervalMs;
   }
 
-  /** Starts (or joins) the job of `tool` for `input` and answers the `tools/call` with its task. */
-  async create(tool: AnyAsyncTool, input: Record<string, unknown>, fresh: boolean) {
-    const started = await this.engine.start(tool, input, { fresh });
+  /**
+   * Starts (or joins) the job of `tool` for `input` and answers the `tools/call` with its task. `caller` (as
+   * for every operation here) is the authenticated principal's scope: its tasks are its own jobs only.
+   */
+  async create(tool: AnyAsyncTool, input: Record<string, unknown>, fresh: boolean, caller: CallerScope = {}) {
+    const started = await this.engine.start(tool, input, { fresh, ...caller });
     const task = this.wireTask(started);
     if (task === undefined) {
       throw new ProtocolError(
@@ -77,8 +80,8 @@ export class ExtensionTasks {
   }
 
   /** `tasks/get`: the task, with the tool result once completed or the error once failed. */
-  async get(taskId: string) {
-    const snapshot = await this.engine.snapshot(taskId, true);
+  async get(taskId: string, caller: CallerScope = {}) {
+    const snapshot = await this.engine.snapshot(taskId, true, caller);
     const tool = this.toolOf(snapshot);
     const task = tool === undefined ? undefined : this.wireTask(snapshot);
     if (tool === undefined || task === undefined) throw notFound(taskId);
@@ -93,9 +96,9 @@ export class ExtensionTasks {
   }
 
   /** `tasks/cancel`: cancels the job; a finished job stays as it is. Answered at once, as the spec allows. */
-  async cancel(taskId: string): Promise<Record<string, never>> {
-    await this.known(taskId);
-    await this.engine.cancel(taskId, "cancelled by the client (tasks/cancel)");
+  async cancel(taskId: string, caller: CallerScope = {}): Promise<Record<string, never>> {
+    await this.known(taskId, caller);
+    await this.engine.cancel(taskId, "cancelled by the client (tasks/cancel)", caller);
     return {};
   }
 
@@ -104,13 +107,13 @@ export class ExtensionTasks {
    * nothing to deliver. Acknowledged for a known task (the update may have crossed a status change, which
    * the extension allows), refused for an unknown one.
    */
-  async update(taskId: string): Promise<Record<string, never>> {
-    await this.known(taskId);
+  async update(taskId: string, caller: CallerScope = {}): Promise<Record<string, never>> {
+    await this.known(taskId, caller);
     return {};
   }
 
-  private async known(taskId: string): Promise<void> {
-    const snapshot = await this.engine.snapshot(taskId);
+  private async known(taskId: string, caller: CallerScope): Promise<void> {
+    const snapshot = await this.engine.snapshot(taskId, false, caller);
     if (this.toolOf(snapshot) === undefined || taskOf(snapshot) === undefined) throw notFound(taskId);
   }
 
