@@ -35,6 +35,7 @@ export default defineConfig({
   entry: {
     index: "src/index.ts",
     "mcp-v1": "src/mcp/v1/index.ts",
+    "mcp-v2": "src/mcp/v2/index.ts",
     http: "src/http/index.ts",
     testing: "src/testing/index.ts",
     "cli/main": "src/cli/main.ts",

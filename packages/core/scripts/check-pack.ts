@@ -2,8 +2,10 @@
  * Proves the published packages work for their users, from the tarballs alone:
  * - packs @async-tools/core and @async-tools/weather (their `prepack` builds them) and checks that each
  *   tarball holds its README, LICENSE and build, then lints both with publint and Are The Types Wrong;
- * - core: installs it into a scratch project with npm, type-checks a consumer file and runs it (one durable
- *   job on the memory store);
+ * - core: installs it into two scratch projects with npm, one with only the v1 MCP SDK
+ *   (`@modelcontextprotocol/sdk`) and one with only the v2 SDK (`@modelcontextprotocol/server`, `/client`),
+ *   each at the lowest version of core's peer range; type-checks a consumer in each and runs it (v1: durable
+ *   jobs directly and through the in-memory harness; v2: one job through a v2 Client over stdio, 2026-07-28);
  * - weather: `npm install <core.tgz> <weather.tgz>` in an empty folder, then the bin's `--version`, `--help`
  *   and `--print-config claude`, a real MCP client over stdio (tools/list and one job against the fake
  *   Open-Meteo archive on 127.0.0.1), and the same bin through `npx`;
@@ -11,7 +13,15 @@
  *   print one line naming the Node they need, and the bin runs under `npx -p node@24` as that line advises.
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
@@ -79,8 +89,20 @@ function catalogVersion(name: string): string {
   return match?.[1] ?? "latest";
 }
 
-function checkCoreConsumer(coreTgz: string): void {
-  const consumer = join(scratch, "consumer");
+/** The lowest version core's peer range admits (`^1.32.0` → `1.32.0`), so old peers are what is checked. */
+function lowestPeer(name: string): string {
+  const own = JSON.parse(readFileSync(join(core, "package.json"), "utf8")) as {
+    peerDependencies: Record<string, string>;
+  };
+  const range = own.peerDependencies[name];
+  const match = range === undefined ? null : /^[\^~]?(\d+\.\d+\.\d+)$/.exec(range.trim());
+  if (match?.[1] === undefined) throw new Error(`pack-check: no simple peer range for ${name}: ${range}`);
+  return match[1];
+}
+
+/** The consumer on the v1 SDK alone, at the lowest version core accepts. */
+function checkCoreConsumerV1(coreTgz: string): void {
+  const consumer = join(scratch, "consumer-v1");
   mkdirSync(consumer);
   writeFileSync(
     join(consumer, "package.json"),
@@ -90,11 +112,9 @@ function checkCoreConsumer(coreTgz: string): void {
       type: "module",
       dependencies: {
         "@async-tools/core": `file:${coreTgz}`,
+        "@modelcontextprotocol/sdk": lowestPeer("@modelcontextprotocol/sdk"),
         ...Object.fromEntries(
-          ["@modelcontextprotocol/sdk", "@resonatehq/sdk", "zod", "typescript", "@types/node"].map((name) => [
-            name,
-            catalogVersion(name),
-          ]),
+          ["@resonatehq/sdk", "zod", "typescript", "@types/node"].map((name) => [name, catalogVersion(name)]),
         ),
       },
     }),
@@ -149,7 +169,120 @@ console.log("consumer ok:", JSON.stringify(done.result));
   run("npm", ["install", "--no-audit", "--no-fund", "--loglevel=error"], consumer);
   run(join(consumer, "node_modules", ".bin", "tsc"), ["-p", "."], consumer);
   run(process.execPath, ["consumer.ts"], consumer);
-  log("the packed @async-tools/core installs, type-checks and runs");
+  check(
+    !existsSync(join(consumer, "node_modules", "@modelcontextprotocol", "server")),
+    "the v1 consumer runs without the v2 SDK installed",
+  );
+  log("the packed @async-tools/core installs, type-checks and runs with the v1 SDK only");
+}
+
+/** The consumer on the v2 SDK alone: a stdio server with the v2 face and a v2 Client that speaks 2026-07-28. */
+function checkCoreConsumerV2(coreTgz: string): void {
+  const consumer = join(scratch, "consumer-v2");
+  mkdirSync(consumer);
+  const v2 = lowestPeer("@modelcontextprotocol/server");
+  writeFileSync(
+    join(consumer, "package.json"),
+    JSON.stringify({
+      name: "consumer-v2",
+      private: true,
+      type: "module",
+      dependencies: {
+        "@async-tools/core": `file:${coreTgz}`,
+        "@modelcontextprotocol/server": v2,
+        "@modelcontextprotocol/client": v2,
+        ...Object.fromEntries(
+          ["@resonatehq/sdk", "zod", "typescript", "@types/node"].map((name) => [name, catalogVersion(name)]),
+        ),
+      },
+    }),
+  );
+  writeFileSync(
+    join(consumer, "tsconfig.json"),
+    JSON.stringify({
+      compilerOptions: {
+        target: "ES2023",
+        lib: ["ES2024", "DOM"],
+        module: "NodeNext",
+        moduleResolution: "NodeNext",
+        strict: true,
+        noEmit: true,
+        types: ["node"],
+        allowImportingTsExtensions: true,
+      },
+      include: ["*.ts"],
+    }),
+  );
+  writeFileSync(
+    join(consumer, "server.ts"),
+    `import { defineAsyncTool } from "@async-tools/core";
+import { registerTools, serveStdio } from "@async-tools/core/mcp-v2";
+import { McpServer } from "@modelcontextprotocol/server";
+import { z } from "zod";
+
+const double = defineAsyncTool({
+  name: "double",
+  description: "Doubles a number",
+  input: z.object({ n: z.number() }),
+  output: z.object({ doubled: z.number() }),
+  run: async (ctx, { n }) => ({ doubled: await ctx.run("double", () => n * 2) }),
+});
+
+serveStdio(
+  (runtime) => {
+    const server = new McpServer({ name: "consumer", version: "1.0.0" });
+    registerTools(server, runtime);
+    return server;
+  },
+  { runtime: { tools: [double], store: "memory" } },
+);
+`,
+  );
+  writeFileSync(
+    join(consumer, "consumer.ts"),
+    `import { Client } from "@modelcontextprotocol/client";
+import { StdioClientTransport } from "@modelcontextprotocol/client/stdio";
+
+const client = new Client({ name: "consumer", version: "1.0.0" }, { versionNegotiation: { mode: "auto" } });
+await client.connect(new StdioClientTransport({ command: process.execPath, args: ["server.ts"], stderr: "ignore" }));
+if (client.getProtocolEra() !== "modern") throw new Error("expected the 2026-07-28 era, got " + client.getProtocolEra());
+const started = (await client.callTool({ name: "start_double", arguments: { n: 21 } })).structuredContent as {
+  job_id: string;
+};
+const awaited = (await client.callTool({ name: "await_double", arguments: { job_ids: [started.job_id] } }))
+  .structuredContent as { jobs: { status: string; result?: { doubled: number } }[] };
+await client.close();
+const done = awaited.jobs[0];
+if (done?.status !== "completed" || done.result?.doubled !== 42) {
+  throw new Error("unexpected result: " + JSON.stringify(done));
+}
+console.log("consumer ok:", JSON.stringify(done.result));
+`,
+  );
+  run("npm", ["install", "--no-audit", "--no-fund", "--loglevel=error"], consumer);
+  run(join(consumer, "node_modules", ".bin", "tsc"), ["-p", "."], consumer);
+  run(process.execPath, ["consumer.ts"], consumer);
+  check(
+    !existsSync(join(consumer, "node_modules", "@modelcontextprotocol", "sdk")),
+    "the v2 consumer runs without the v1 SDK installed",
+  );
+  const node = oldNode();
+  if (node !== undefined) {
+    const version = capture(node, ["--version"], consumer).stdout.trim();
+    const entry = "@async-tools/core/mcp-v2";
+    const library = capture(
+      node,
+      ["--input-type=module", "-e", `await import(${JSON.stringify(entry)});`],
+      consumer,
+    );
+    check(
+      library.code === 1 &&
+        library.stderr.trimEnd().split("\n").length === 1 &&
+        library.stderr.includes("@async-tools/core needs Node.js 22.18 or later"),
+      `on Node ${version}, importing ${entry} prints one line naming the Node it needs`,
+    );
+  }
+  log("the packed @async-tools/core installs, type-checks and runs with the v2 SDK only");
 }
 
 /** Starts the fake Open-Meteo archive of the weather app's test support on a free port. */
@@ -327,6 +460,7 @@ try {
     "dist/index.js",
     "dist/index.d.ts",
     "dist/mcp-v1.js",
+    "dist/mcp-v2.js",
     "dist/testing.js",
   ]);
   const weatherTgz = pack(weather, "@async-tools/weather", [
@@ -335,7 +469,8 @@ try {
     "dist/server.js",
     "dist/server.d.ts",
   ]);
-  checkCoreConsumer(coreTgz);
+  checkCoreConsumerV1(coreTgz);
+  checkCoreConsumerV2(coreTgz);
   const folder = await checkWeatherBin(coreTgz, weatherTgz, fake.url);
   checkOldNode(folder, coreTgz, weatherTgz);
   log("both packed packages install, type-check and run");

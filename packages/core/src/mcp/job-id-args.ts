@@ -13,9 +13,11 @@ export const MAX_IDS_PER_CALL = DEFAULTS.maxIdsPerCall;
 
 /** The zod schema advertised for a job IDs field: a list of IDs, or one ID, or objects carrying one. */
 export function jobIdsSchema(field: string, example: string) {
-  const item = z.union([z.string(), z.record(z.string(), z.unknown())]);
+  // An object naming a job, as models sometimes send; typed (not a free-form record) so every client can map it.
+  const named = z.object({ job_id: z.string().optional(), id: z.string().optional() });
+  const item = z.union([z.string(), named]);
   return z
-    .union([z.array(item), z.string(), z.record(z.string(), z.unknown())], {
+    .union([z.array(item), z.string(), named], {
       error: `${field} must be a list of job IDs, e.g. ${JSON.stringify([example])}`,
     })
     .describe(

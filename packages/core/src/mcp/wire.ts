@@ -29,6 +29,22 @@ export const freshField = z
   .optional()
   .describe("Start a new run even if this exact job already finished. Leave out to reuse the existing job.");
 
+/**
+ * A result whose tool declares no output schema: any JSON value, spelled out type by type, because an untyped
+ * `{}` is a schema many clients cannot map (the MCP Inspector flags it as unportable).
+ */
+const ANY_JSON = z.unknown().meta({
+  description: "The job's result: any JSON value.",
+  anyOf: [
+    { type: "string" },
+    { type: "number" },
+    { type: "boolean" },
+    { type: "null" },
+    { type: "array", minItems: 0 },
+    { type: "object", minProperties: 0 },
+  ],
+});
+
 /** The JSON shape of one job in tool results, with the definition's ID field name. */
 export function jobSchema(idField: string, result?: z.ZodType) {
   return z.object({
@@ -51,7 +67,7 @@ export function jobSchema(idField: string, result?: z.ZodType) {
       })
       .optional(),
     error: z.string().optional(),
-    result: (result ?? z.unknown()).optional(),
+    result: (result ?? ANY_JSON).optional(),
   });
 }
 

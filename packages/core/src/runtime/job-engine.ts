@@ -100,6 +100,9 @@ export class JobEngine {
   private readonly launching = new Set<string>();
   /** Tasks whose failed execution this process keeps trying to release (`id@version`). */
   private readonly releasing = new Set<string>();
+  /** Tasks whose `execute` message this process offers again after the store refused its acquire. */
+  private readonly redelivering = new Set<string>();
+  private readonly offered = new Set<string>();
   private stopped = false;
 
   private readonly resonate: Resonate;
@@ -123,6 +126,7 @@ export class JobEngine {
         );
       },
       failed: (task, error) => this.releaseUntilTaken(task.id, task.version, error),
+      undelivered: (taskId, error, retry) => this.redeliverUntilTaken(taskId, error, retry),
     });
   }
 
@@ -171,7 +175,11 @@ export class JobEngine {
       try {
         const outcome = await this.promises.releaseTask(id, version);
         this.releasing.delete(key);
-        if (outcome === "released") log("info", "job released for another attempt", { job: id });
+        log(
+          outcome === "released" ? "info" : "debug",
+          `job ${outcome === "released" ? "released for another attempt" : "already released or taken"}`,
+          { job: id },
+        );
       } catch {
         setTimeout(() => void attempt(), DEFAULTS.strandedRetryMs).unref();
       }
@@ -185,6 +193,30 @@ export class JobEngine {
       job: id,
       error: errorText(error),
     });
+  }
+
+  /**
+   * Offers again an `execute` message whose acquire the store refused (a full disk): the task is pending and
+   * nothing else would deliver it. Only store write failures are retried; a protocol answer (another process
+   * took the task) ends it.
+   */
+  private redeliverUntilTaken(taskId: string, error: unknown, retry: () => Promise<unknown>): void {
+    const code = (error as { code?: unknown } | undefined)?.code;
+    if (this.stopped || (code !== "STORE_IO" && code !== "STORE_UNREACHABLE")) return;
+    if (this.redelivering.has(taskId)) return;
+    this.redelivering.add(taskId);
+    // Warn once per job, not at every offer while the disk stays full.
+    const first = !this.offered.has(taskId);
+    this.offered.add(taskId);
+    log(first ? "warn" : "debug", "a job could not be taken on; offering it again until the store takes it", {
+      job: taskId,
+      error: errorText(error),
+    });
+    setTimeout(() => {
+      this.redelivering.delete(taskId);
+      // A new failure calls back here through the hook, and schedules the next offer.
+      if (!this.stopped) void retry().catch(() => undefined);
+    }, DEFAULTS.strandedRetryMs).unref();
   }
 
   /** Stops background work (releases of failed executions) when the runtime closes. */
@@ -204,6 +236,7 @@ export class JobEngine {
 
   private async execute(tool: AnyAsyncTool, rctx: Context, raw: unknown): Promise<unknown> {
     const id = rctx.id;
+    this.offered.delete(id);
     let input = raw;
     if (this.launching.delete(id)) {
       // Launched by this process a moment ago: validated by start.

@@ -15,6 +15,9 @@
  *    and tries once to release the task; that release fails too, so the task stays acquired and its job
  *    stranded until the lease lapses or the process restarts. The wrapper reports every failed execution so
  *    the runtime can keep releasing the task until the store takes writes again.
+ * 4. Failed deliveries. When the store refuses the `task.acquire` of an `execute` message, the SDK drops the
+ *    message; the task stays pending and nothing delivers it again. The wrapper hands such a message back to
+ *    the runtime, which offers it again until the store takes the write.
  */
 import type { Resonate } from "@resonatehq/sdk/async";
 
@@ -32,6 +35,7 @@ interface RootPromise {
 }
 
 interface CoreInternals {
+  onMessage(message: { kind: string; data?: { task?: { id?: string } } }): Promise<unknown>;
   heartbeat: { start(task: AcquiredTask): void; stop(task: AcquiredTask): void };
   executeUntilBlocked(task: AcquiredTask, root: RootPromise, ...rest: unknown[]): Promise<unknown>;
   fulfillTask(
@@ -51,6 +55,8 @@ export interface ExecutionHooks {
   unregistered(func: string, version: number): string | undefined;
   /** Called when an execution of `task` threw (the SDK already tried to release it once). */
   failed(task: AcquiredTask, error: unknown): void;
+  /** Called when an `execute` message could not be taken on (its acquire failed); `retry` offers it again. */
+  undelivered(taskId: string, error: unknown, retry: () => Promise<unknown>): void;
 }
 
 const PATCHED = Symbol.for("async-tools.execution-hooks");
@@ -61,6 +67,7 @@ export function installExecutionHooks(resonate: Resonate, hooks: ExecutionHooks)
   if (
     core === undefined ||
     typeof core.executeUntilBlocked !== "function" ||
+    typeof core.onMessage !== "function" ||
     typeof core.fulfillTask !== "function" ||
     typeof core.registry?.get !== "function" ||
     typeof core.heartbeat?.start !== "function" ||
@@ -101,6 +108,18 @@ export function installExecutionHooks(resonate: Resonate, hooks: ExecutionHooks)
       throw error;
     } finally {
       heartbeat.stop(task);
+    }
+  };
+  const onMessage = core.onMessage.bind(core);
+  core.onMessage = async (message) => {
+    try {
+      return await onMessage(message);
+    } catch (error) {
+      const taskId = message.data?.task?.id;
+      if (message.kind === "execute" && typeof taskId === "string") {
+        hooks.undelivered(taskId, error, () => core.onMessage(message));
+      }
+      throw error;
     }
   };
   core[PATCHED] = true;

@@ -2,7 +2,7 @@
 import { z } from "zod";
 import { jobIdsSchema } from "../job-id-args.ts";
 import { describeLine, idsFieldOf, probeDescription } from "../text.ts";
-import { jobSchema, ok, toWire } from "../wire.ts";
+import { ok, toWire } from "../wire.ts";
 import { readIds } from "./read-ids.ts";
 import { callerOf, type JobToolScope, type ToolSpec } from "./spec.ts";
 
@@ -15,7 +15,8 @@ export function probeTool(scope: JobToolScope): ToolSpec {
     title: `Probe: ${scope.tools.length === 1 ? scope.tools[0]?.name : "jobs"}`,
     description: probeDescription(scope.startedBy, names),
     inputSchema: z.object({ [idsField]: jobIdsSchema(idsField, example) }),
-    outputSchema: z.object({ jobs: z.array(jobSchema(names.idField)) }),
+    // No outputSchema: the jobs' shape is await's (which carries results); leaving it out here keeps
+    // tools/list lean for every client, and the structured content is still sent.
     annotations: { readOnlyHint: true, openWorldHint: false },
     async handler(args, ctx) {
       const read = await readIds(args[idsField], scope, callerOf(ctx));

@@ -1,0 +1,228 @@
+/**
+ * The v2 face (`@modelcontextprotocol/server`, protocols 2025-11-25 and 2026-07-28): registers a runtime's job
+ * tools on a v2 `McpServer` from the same specs as the v1 face, so both give the same tools, IDs, errors and
+ * results; and serves MCP Tasks on the same jobs through each definition's task tool, as the 2026-07-28
+ * extension and as 2025-11-25 `tasks/*`, each to the clients of its era.
+ */
+import type { CallToolResult, McpServer, ServerContext } from "@modelcontextprotocol/server";
+import { ProtocolError, ProtocolErrorCode } from "@modelcontextprotocol/server";
+import { z } from "zod";
+import type { AnyAsyncTool } from "../../define.ts";
+import type { CallerScope } from "../../runtime/job-engine.ts";
+import { type AsyncTools, internalsOf } from "../../runtime/runtime.ts";
+import { type JobToolsOptions, jobToolSpecs } from "../job-tools.ts";
+import { principalOf } from "../principal.ts";
+import type { CallContext, ToolSpec } from "../tools/spec.ts";
+import { freshField } from "../wire.ts";
+import { LEGACY_TASKS_CAPABILITY, LegacyTasks } from "./legacy-tasks.ts";
+import { type RawHandler, wrapRequestHandler } from "./sdk-internals.ts";
+import { taskToolSpec } from "./task-tool.ts";
+import { ExtensionTasks, isModernRequest, requestSpeaksTasks, TASKS_EXTENSION } from "./tasks-extension.ts";
+
+/** How {@link registerTools} lays the tools out. */
+export interface RegisterToolsOptions extends JobToolsOptions {
+  /**
+   * Serve MCP Tasks on the definitions' task tools: the 2026-07-28 extension (`io.modelcontextprotocol/tasks`)
+   * and 2025-11-25 `tasks/*`. Default true; `false` registers only the start, probe, await and cancel tools.
+   */
+  tasks?: boolean;
+}
+
+/**
+ * Exposes the runtime's async tools on a v2 `server`: for each definition a start tool, and probe, await
+ * and cancel tools (per definition, or shared with `jobTools: "shared"`), exactly as the v1 face does; and
+ * a task tool per definition (e.g. `build_report`) for clients that speak MCP Tasks. Call it once per
+ * McpServer, before it connects (for `serveStdio` or `createMcpHandler`, inside the factory). Registering
+ * starts nothing: the runtime already runs and recovers jobs.
+ *
+ * The task tool is listed only to clients that speak Tasks. Called with the extension (2026-07-28), it answers
+ * at once with `resultType: "task"` (task ID = job ID) and the client follows it with `tasks/get`; called
+ * task-augmented (2025-11-25), it answers with `CreateTaskResult`. Called plainly, it waits for the job like
+ * the await tool and returns the result, or a tool error that names the job to await. The start tool never
+ * answers with a task, so a Tasks-capable host can still hand a model the start/await pair.
+ *
+ * @example
+ * ```ts
+ * import { McpServer } from "@modelcontextprotocol/server";
+ * import { registerTools, serveStdio } from "@async-tools/core/mcp-v2";
+ *
+ * serveStdio(
+ *   (runtime) => {
+ *     const server = new McpServer({ name: "reports", version: "1.0.0" });
+ *     registerTools(server, runtime); // start_build_report, probe_…, await_…, cancel_…; task tool build_report
+ *     return server;
+ *   },
+ *   { runtime: { name: "reports", tools: [buildReport] } },
+ * );
+ * ```
+ */
+export function registerTools(
+  server: McpServer,
+  runtime: AsyncTools,
+  options: RegisterToolsOptions = {},
+): void {
+  const { engine, retentionMs, assertOpen } = internalsOf(runtime);
+  assertOpen();
+  const definitions = engine.definitions();
+  const { specs, namesOf } = jobToolSpecs(engine, definitions, options);
+  for (const spec of specs) registerSpec(server, spec);
+
+  const withTasks = options.tasks === false ? [] : definitions.filter((d) => d.toolNames.task !== false);
+  if (withTasks.length === 0) return;
+  // The start tool of each definition, which a failed task's result points to.
+  const callNames = new Map<string, string>();
+  const taskTools = new Map<string, AnyAsyncTool>();
+  for (const tool of withTasks) {
+    const names = namesOf.get(tool.name);
+    const spec = names === undefined ? undefined : taskToolSpec(tool, engine, names);
+    if (names === undefined || spec === undefined) continue;
+    callNames.set(tool.name, names.start);
+    registerSpec(server, spec);
+    taskTools.set(spec.name, tool);
+  }
+  const extension = new ExtensionTasks(engine, callNames, { retentionMs });
+  const legacy = new LegacyTasks(engine, callNames, { retentionMs });
+  serveTaskMethods(server, extension, legacy);
+  routeTaskCalls(server, extension, legacy, taskTools);
+}
+
+/** Registers one spec as a v2 tool; the handler's context comes from the SDK's `ctx.mcpReq`. */
+function registerSpec(server: McpServer, spec: ToolSpec): void {
+  server.registerTool(
+    spec.name,
+    {
+      title: spec.title,
+      description: spec.description,
+      inputSchema: spec.inputSchema,
+      ...(spec.outputSchema === undefined ? {} : { outputSchema: spec.outputSchema }),
+      annotations: spec.annotations,
+    },
+    async (args: Record<string, unknown>, ctx: ServerContext) => {
+      const token = ctx.mcpReq._meta?.progressToken;
+      const call: CallContext = { signal: ctx.mcpReq.signal };
+      const principal = principalOf(ctx.http?.authInfo);
+      if (principal !== undefined) call.principal = principal;
+      if (token !== undefined) {
+        call.progress = (update) => {
+          void ctx.mcpReq
+            .notify({ method: "notifications/progress", params: { progressToken: token, ...update } })
+            .catch(() => undefined);
+        };
+      }
+      return (await spec.handler(args, call)) as CallToolResult;
+    },
+  );
+}
+
+/**
+ * Task tools are listed only to clients that speak Tasks (a 2026-07-28 request that declares the extension,
+ * or a 2025-11-25 client that declared task-augmented `tools/call` at `initialize`), like v1 lists them only
+ * to the latter: a client without Tasks sees the same tools on both faces. A `tools/call` of a task tool
+ * becomes a task when the request asks for one in its era's way; input the tool rejects goes to the SDK's
+ * own handler, which answers it as any bad input (an `isError` result).
+ */
+function routeTaskCalls(
+  server: McpServer,
+  extension: ExtensionTasks,
+  legacy: LegacyTasks,
+  taskTools: Map<string, AnyAsyncTool>,
+): void {
+  const legacyClientSpeaksTasks = () => {
+    const tasks = server.server.getClientCapabilities()?.tasks as
+      | { requests?: { tools?: { call?: unknown } } }
+      | undefined;
+    return tasks?.requests?.tools?.call !== undefined;
+  };
+  wrapRequestHandler(server, "initialize", (original: RawHandler) => async (request, ctx) => {
+    const result = (await original(request, ctx)) as { capabilities: Record<string, unknown> };
+    return { ...result, capabilities: { ...result.capabilities, tasks: LEGACY_TASKS_CAPABILITY } };
+  });
+  wrapRequestHandler(server, "tools/list", (original: RawHandler) => async (request, ctx) => {
+    const result = (await original(request, ctx)) as { tools: { name: string }[] };
+    if (isModernRequest(ctx)) {
+      if (requestSpeaksTasks(ctx)) return result;
+    } else if (legacyClientSpeaksTasks()) {
+      return {
+        ...result,
+        tools: result.tools.map((tool) =>
+          taskTools.has(tool.name) ? { ...tool, execution: { taskSupport: "required" } } : tool,
+        ),
+      };
+    }
+    return { ...result, tools: result.tools.filter((tool) => !taskTools.has(tool.name)) };
+  });
+  wrapRequestHandler(server, "tools/call", (original: RawHandler) => async (request, ctx) => {
+    const name = request.params?.name;
+    const tool = typeof name === "string" ? taskTools.get(name) : undefined;
+    if (tool === undefined) return original(request, ctx);
+    const modern = isModernRequest(ctx);
+    if (modern ? !requestSpeaksTasks(ctx) : request.params?.task === undefined) return original(request, ctx);
+    const schema = (tool.input as z.ZodObject).extend({ fresh: freshField });
+    const parsed = schema.safeParse(request.params?.arguments ?? {});
+    if (!parsed.success) return original(request, ctx);
+    const { fresh, ...input } = parsed.data as Record<string, unknown>;
+    const caller = callerOfContext(ctx);
+    return modern
+      ? extension.create(tool, input, fresh === true, caller)
+      : legacy.create(tool, input, fresh === true, caller);
+  });
+}
+
+const taskIdParams = z.object({ taskId: z.string() });
+
+/** The caller of a request: the principal its auth info names (HTTP with auth), else none. */
+function callerOfContext(ctx: ServerContext): CallerScope {
+  const principal = principalOf(ctx.http?.authInfo);
+  return principal === undefined ? {} : { principal };
+}
+
+/**
+ * Serves the task methods of both eras and advertises the extension. `tasks/get` and `tasks/cancel` exist in
+ * both, with other shapes: each request is answered in its own era's (2026-07-28 requests carry the
+ * envelope). `tasks/update` is the extension's only; `tasks/result` and `tasks/list` are 2025-11-25's only,
+ * and the SDK itself answers them "method not found" on a 2026-07-28 connection.
+ */
+function serveTaskMethods(server: McpServer, extension: ExtensionTasks, legacy: LegacyTasks): void {
+  server.server.registerCapabilities({ extensions: { [TASKS_EXTENSION]: {} } });
+  const notFound = () =>
+    Promise.reject(new ProtocolError(ProtocolErrorCode.MethodNotFound, "Method not found"));
+  type Answer<P> = (params: P, caller: CallerScope, ctx: ServerContext) => Promise<object>;
+  const byEra =
+    <P>(modern: Answer<P>, old: Answer<P>) =>
+    async (params: P, ctx: ServerContext) =>
+      (await (isModernRequest(ctx) ? modern : old)(params, callerOfContext(ctx), ctx)) as Record<
+        string,
+        unknown
+      >;
+  server.server.setRequestHandler(
+    "tasks/get",
+    { params: taskIdParams },
+    byEra(
+      ({ taskId }, caller) => extension.get(taskId, caller),
+      ({ taskId }, caller) => legacy.get(taskId, caller),
+    ),
+  );
+  server.server.setRequestHandler(
+    "tasks/cancel",
+    { params: taskIdParams },
+    byEra(
+      ({ taskId }, caller) => extension.cancel(taskId, caller),
+      ({ taskId }, caller) => legacy.cancel(taskId, caller),
+    ),
+  );
+  server.server.setRequestHandler(
+    "tasks/update",
+    { params: taskIdParams.extend({ inputResponses: z.record(z.string(), z.unknown()).optional() }) },
+    byEra(({ taskId }, caller) => extension.update(taskId, caller), notFound),
+  );
+  server.server.setRequestHandler(
+    "tasks/result",
+    { params: taskIdParams },
+    byEra(notFound, ({ taskId }, caller, ctx) => legacy.result(taskId, ctx.mcpReq.signal, caller)),
+  );
+  server.server.setRequestHandler(
+    "tasks/list",
+    { params: z.object({ cursor: z.string().optional() }) },
+    byEra(notFound, ({ cursor }, caller) => legacy.list(cursor, caller)),
+  );
+}

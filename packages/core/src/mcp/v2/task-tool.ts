@@ -1,0 +1,56 @@
+/**
+ * The task tool of one definition on the v2 face (named after it, e.g. `square`), as a generation-agnostic
+ * spec: the definition's input plus `fresh`, and its output as the output schema, so a task's result is
+ * described by the tool that made it. A call that carries the Tasks extension never reaches this handler
+ * (register.ts answers it with a task); this handler is the plain call, which waits like the await tool, up
+ * to the same bound, and returns the job's result, or a tool error that names the job and the await tool.
+ */
+import type { z } from "zod";
+import type { AnyAsyncTool } from "../../define.ts";
+import { isUnfinished, type JobEngine } from "../../runtime/job-engine.ts";
+import { awaitBounds } from "../await-bounds.ts";
+import { ProgressReporter } from "../progress-reporter.ts";
+import { toolResultOf } from "../tasks/job-task.ts";
+import { idsFieldOf, type JobToolNames, taskDescription } from "../text.ts";
+import { callerOf, type ToolSpec } from "../tools/spec.ts";
+import { fail, freshField } from "../wire.ts";
+
+export function taskToolSpec(
+  tool: AnyAsyncTool,
+  engine: JobEngine,
+  names: JobToolNames,
+): ToolSpec | undefined {
+  const name = tool.toolNames.task;
+  if (name === false) return undefined;
+  // A tool's outputSchema must describe an object; other results are returned as text only.
+  const output =
+    tool.output !== undefined && "shape" in tool.output ? (tool.output as z.ZodObject) : undefined;
+  const waitMs = awaitBounds([tool]).defaultMs;
+  return {
+    name,
+    title: `Run: ${tool.name}`,
+    description: taskDescription(tool.description, names),
+    inputSchema: (tool.input as z.ZodObject).extend({ fresh: freshField }),
+    ...(output === undefined ? {} : { outputSchema: output }),
+    annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: true },
+    async handler(args, ctx) {
+      const { fresh, ...input } = args;
+      const caller = callerOf(ctx);
+      const started = await engine.start(tool, input, { fresh: fresh === true, ...caller });
+      const reporter = ctx.progress ? new ProgressReporter(ctx.progress) : undefined;
+      const [snapshot] = await engine.wait([started.jobId], waitMs, {
+        signal: ctx.signal,
+        ...caller,
+        ...(reporter === undefined ? {} : { onTick: (current) => reporter.tick(current) }),
+      });
+      if (snapshot === undefined || isUnfinished(snapshot.status)) {
+        const ids = idsFieldOf(names.idField);
+        return fail(
+          `Job ${started.jobId} is still running after ${Math.round(waitMs / 1000)} s. Call ${names.await} with ` +
+            `{"${ids}": ["${started.jobId}"]} to wait for its result.`,
+        );
+      }
+      return toolResultOf(snapshot, tool, names.start);
+    },
+  };
+}

@@ -1,0 +1,96 @@
+import { ProtocolError } from "@modelcontextprotocol/server";
+import { afterEach, describe, expect, it } from "vitest";
+import { z } from "zod";
+import { type AsyncTools, createAsyncTools, defineAsyncTool, PermanentError } from "../../index.ts";
+import { internalsOf } from "../../runtime/runtime.ts";
+import { ExtensionTasks } from "./tasks-extension.ts";
+
+const runtimes: AsyncTools[] = [];
+afterEach(async () => {
+  for (const runtime of runtimes.splice(0)) await runtime.close();
+});
+
+const broken = defineAsyncTool({
+  name: "broken",
+  description: "Always fails",
+  input: z.object({}),
+  output: z.object({ ok: z.boolean() }),
+  run: async (ctx) =>
+    ctx.run("call", () => {
+      throw new PermanentError("the upstream is down");
+    }),
+});
+
+const echo = defineAsyncTool({
+  name: "echo",
+  description: "Echoes",
+  input: z.object({ word: z.string() }),
+  output: z.object({ word: z.string() }),
+  run: async (_ctx, { word }) => ({ word }),
+});
+
+const hidden = defineAsyncTool({
+  name: "hidden",
+  description: "Has no task tool",
+  input: z.object({}),
+  toolNames: { task: false },
+  run: async () => ({}),
+});
+
+async function tasksOver(...tools: Parameters<typeof createAsyncTools>[0]["tools"]) {
+  const runtime = await createAsyncTools({ store: "memory", tools });
+  runtimes.push(runtime);
+  const { engine } = internalsOf(runtime);
+  const tasks = new ExtensionTasks(engine, new Map([["broken", "start_broken"]]), {
+    retentionMs: Number.POSITIVE_INFINITY,
+  });
+  return { tasks, runtime, engine };
+}
+
+async function settled(tasks: ExtensionTasks, taskId: string) {
+  let task = await tasks.get(taskId);
+  await expect
+    .poll(async () => {
+      task = await tasks.get(taskId);
+      return task.status;
+    })
+    .not.toBe("working");
+  return task as Record<string, unknown>;
+}
+
+describe("ExtensionTasks", () => {
+  it("creates a task named after the job, with ttlMs null when jobs are kept for ever", async () => {
+    const { tasks, engine } = await tasksOver(echo);
+    const created = await tasks.create(echo, { word: "hi" }, false);
+    expect(created).toMatchObject({ resultType: "task", ttlMs: null, pollIntervalMs: 1000 });
+    expect((await engine.snapshot(created.taskId)).tool).toBe("echo");
+    const done = await settled(tasks, created.taskId);
+    expect(done).toMatchObject({
+      status: "completed",
+      result: { resultType: "complete", structuredContent: { word: "hi" } },
+    });
+  });
+
+  it("carries the error, with a JSON-RPC code and the job ID, once the job failed", async () => {
+    const { tasks } = await tasksOver(broken);
+    const created = await tasks.create(broken, {}, false);
+    const done = await settled(tasks, created.taskId);
+    expect(done.status).toBe("failed");
+    expect(done.error).toEqual({
+      code: -32603,
+      message: expect.stringMatching(/the upstream is down.*start_broken again with fresh: true/),
+      data: { job_id: created.taskId },
+    });
+    expect(done.result).toBeUndefined();
+  });
+
+  it("acknowledges tasks/update of a known task and refuses unknown tasks and tools without a task tool", async () => {
+    const { tasks, runtime } = await tasksOver(echo, hidden);
+    const created = await tasks.create(echo, { word: "x" }, false);
+    expect(await tasks.update(created.taskId)).toEqual({});
+    await expect(tasks.get("echo-0000000000000000")).rejects.toBeInstanceOf(ProtocolError);
+    await expect(tasks.cancel("nope")).rejects.toThrow(/Task not found/);
+    const job = await runtime.start(hidden, {});
+    await expect(tasks.get(job.jobId)).rejects.toThrow(/Task not found/);
+  });
+});

@@ -1,0 +1,79 @@
+/**
+ * The 2026-07-28 Tasks extension over Streamable HTTP: the same ext-tasks session as over stdio, on a v2
+ * Client with the SDK's HTTP transport, against a real server process (createMcpHandler, stateless).
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { join } from "node:path";
+import { Client, StreamableHTTPClientTransport } from "@modelcontextprotocol/client";
+import { createTaskSessionFromClient, resultFromTaskOutcome } from "@modelcontextprotocol/ext-tasks/client";
+import { describe, expect, it } from "vitest";
+import { childEnv } from "./children.ts";
+import { rawDispatch } from "./raw-dispatch.ts";
+import { NODE_ARGS, onCleanup, scratch, stepCounts, TASKS_EXTENSION_CAPABILITY } from "./stdio-rig.ts";
+
+const HTTP_SERVER = join(import.meta.dirname, "fixtures", "tally-v2-http-server.ts");
+
+/** Starts the HTTP server process and resolves with it and its URL once it listens. */
+async function startServer(env: Record<string, string>): Promise<{ child: ChildProcess; url: URL }> {
+  const child = spawn(process.execPath, [...NODE_ARGS, HTTP_SERVER], {
+    env: childEnv(env),
+    stdio: ["ignore", "pipe", "ignore"],
+  });
+  onCleanup(() => {
+    child.kill("SIGKILL");
+  });
+  const port = await new Promise<string>((resolve, reject) => {
+    let out = "";
+    child.stdout?.on("data", (chunk: Buffer) => {
+      out += chunk.toString();
+      if (out.includes("\n")) resolve(out.split("\n")[0] as string);
+    });
+    child.once("exit", (code) => reject(new Error(`server exited with ${code}`)));
+  });
+  return { child, url: new URL(`http://127.0.0.1:${port}/mcp`) };
+}
+
+async function tasksSession(url: URL) {
+  const transport = new StreamableHTTPClientTransport(url);
+  const client = new Client(
+    { name: "http-test", version: "0" },
+    { capabilities: TASKS_EXTENSION_CAPABILITY, versionNegotiation: { mode: "auto" } },
+  );
+  await client.connect(transport);
+  onCleanup(() => client.close().catch(() => undefined));
+  expect(client.getProtocolEra()).toBe("modern");
+  const session = createTaskSessionFromClient(client, {
+    endpointId: "tally-http",
+    rawDispatch: rawDispatch(transport),
+    v2RequestFraming: {
+      protocolVersion: client.getNegotiatedProtocolVersion() as string,
+      clientInfo: { name: "http-test", version: "0" },
+      clientCapabilities: TASKS_EXTENSION_CAPABILITY,
+    },
+  });
+  onCleanup(() => session.close().catch(() => undefined));
+  return session;
+}
+
+describe("the 2026-07-28 Tasks extension over Streamable HTTP", () => {
+  it("resumes a task after a SIGKILL of the server and completes it with the result", async () => {
+    const { store, log } = scratch();
+    const first = await startServer({ ASYNC_TOOLS_STORE: store, TALLY_LOG: log, TALLY_STEP_MS: "60000" });
+    const session = await tasksSession(first.url);
+    const execution = await session.callTool("tally", { numbers: [1, 2, 3] });
+    if (execution.kind !== "task") throw new Error("expected a task");
+    const taskId = execution.handle.taskId;
+    const reference = execution.serializeReference();
+    await expect.poll(() => stepCounts(log).get(`${taskId} sum`), { timeout: 10_000 }).toBe(1);
+    await execution.detach();
+    first.child.kill("SIGKILL");
+
+    const second = await startServer({ ASYNC_TOOLS_STORE: store, TALLY_LOG: log, TALLY_STEP_MS: "300" });
+    const again = await tasksSession(second.url);
+    const resumed = await again.resumeTask(reference);
+    const { outcome } = await resumed.settle();
+    const result = resultFromTaskOutcome(outcome) as { structuredContent?: unknown };
+    expect(result.structuredContent).toEqual({ label: "total", count: 3, sum: 6 });
+    expect(stepCounts(log).get(`${taskId} count`)).toBe(1);
+  });
+});

@@ -1,0 +1,126 @@
+/**
+ * The 2026-07-28 Tasks extension (`io.modelcontextprotocol/tasks`) served by the v2 face, driven the way a
+ * host drives it: `createTaskSessionFromClient` from `@modelcontextprotocol/ext-tasks/client` over a v2
+ * Client that negotiated 2026-07-28 with the example server, a real child process over stdio. The SDK
+ * Client's codecs reject task-shaped traffic, so the host sends `tools/call` and `tasks/*` itself
+ * (`rawDispatch`, on the Client's own transport) with the per-request envelope (`v2RequestFraming`).
+ */
+import {
+  createTaskSessionFromClient,
+  resultFromTaskOutcome,
+  TaskCancelledError,
+} from "@modelcontextprotocol/ext-tasks/client";
+import { taskId } from "@modelcontextprotocol/ext-tasks/core";
+import { describe, expect, it } from "vitest";
+import { rawDispatch } from "./raw-dispatch.ts";
+import { connectV2, onCleanup, scratch, stepCounts, TASKS_EXTENSION_CAPABILITY } from "./stdio-rig.ts";
+
+/** A task session on a new connection to the example server. */
+async function tasksSession(env: Record<string, string>) {
+  const c = await connectV2(env, { capabilities: TASKS_EXTENSION_CAPABILITY });
+  expect(c.client.getProtocolEra()).toBe("modern");
+  const session = createTaskSessionFromClient(c.client, {
+    endpointId: "tally-example",
+    rawDispatch: rawDispatch(c.transport),
+    v2RequestFraming: {
+      protocolVersion: c.client.getNegotiatedProtocolVersion() as string,
+      clientInfo: { name: "v2-test", version: "0" },
+      clientCapabilities: TASKS_EXTENSION_CAPABILITY,
+    },
+  });
+  onCleanup(() => session.close().catch(() => undefined));
+  return { ...c, session };
+}
+
+interface Tally {
+  label: string;
+  count: number;
+  sum: number;
+}
+
+describe("the 2026-07-28 Tasks extension", () => {
+  it("answers a call of the task tool with a task that completes with the result, under the job ID", async () => {
+    const { store, log } = scratch();
+    const { session, call, listTools } = await tasksSession({
+      ASYNC_TOOLS_STORE: store,
+      TALLY_LOG: log,
+      TALLY_STEP_MS: "300",
+    });
+    expect((await listTools()).map((t) => t.name)).toContain("tally");
+    const execution = await session.callTool("tally", { numbers: [1, 2, 3], label: "six" });
+    expect(execution.kind).toBe("task");
+    if (execution.kind !== "task") return;
+    const taskId = execution.handle.taskId;
+    expect(taskId).toMatch(/^tally-[0-9a-f]{16}$/);
+    const { outcome } = await execution.settle();
+    const result = resultFromTaskOutcome(outcome) as { structuredContent?: Tally; isError?: boolean };
+    expect(result.isError).toBeFalsy();
+    expect(result.structuredContent).toEqual({ label: "six", count: 3, sum: 6 });
+
+    // The task is the job: the start tool joins it and the probe tool reads it by the task ID.
+    const receipt = (await call("start_tally", { numbers: [1, 2, 3], label: "six" })).structuredContent;
+    expect(receipt).toMatchObject({ job_id: taskId, created: false, status: "completed" });
+    expect(stepCounts(log).get(`${taskId} sum`)).toBe(1);
+  });
+
+  it("reports ttlMs and pollIntervalMs, and refuses an unknown task", async () => {
+    const { store } = scratch();
+    const { session } = await tasksSession({ ASYNC_TOOLS_STORE: store, TALLY_STEP_MS: "60000" });
+    const execution = await session.callTool("tally", { numbers: [9] });
+    if (execution.kind !== "task") throw new Error("expected a task");
+    const view = await session.task(execution.handle.taskId).snapshot();
+    expect(view).toMatchObject({
+      status: "working",
+      retentionMs: 7 * 24 * 60 * 60 * 1000,
+      suggestedPollIntervalMs: 1000,
+    });
+    await expect(session.task(taskId("tally-0000000000000000")).snapshot()).rejects.toThrow(/not found/i);
+    await execution.cancel();
+  });
+
+  it("cancels the job behind a task", async () => {
+    const { store } = scratch();
+    const { session, call } = await tasksSession({ ASYNC_TOOLS_STORE: store, TALLY_STEP_MS: "60000" });
+    const execution = await session.callTool("tally", { numbers: [7] });
+    if (execution.kind !== "task") throw new Error("expected a task");
+    await execution.cancel();
+    const { outcome } = await execution.settle();
+    expect(outcome.status).toBe("cancelled");
+    expect(() => resultFromTaskOutcome(outcome)).toThrow(TaskCancelledError);
+    const probed = (await call("probe_tally", { job_ids: [execution.handle.taskId] })).structuredContent as {
+      jobs: { status: string }[];
+    };
+    expect(probed.jobs[0]?.status).toBe("cancelled");
+  });
+
+  it("survives a SIGKILL of the server: the task resumes on the next process and completes", async () => {
+    const { store, log } = scratch();
+    const first = await tasksSession({ ASYNC_TOOLS_STORE: store, TALLY_LOG: log, TALLY_STEP_MS: "60000" });
+    const execution = await first.session.callTool("tally", { numbers: [20, 22] });
+    if (execution.kind !== "task") throw new Error("expected a task");
+    const reference = execution.serializeReference();
+    const taskId = execution.handle.taskId;
+    await expect.poll(() => stepCounts(log).get(`${taskId} sum`), { timeout: 10_000 }).toBe(1);
+    await execution.detach();
+    process.kill(first.pid, "SIGKILL");
+
+    const second = await tasksSession({ ASYNC_TOOLS_STORE: store, TALLY_LOG: log, TALLY_STEP_MS: "500" });
+    const resumed = await second.session.resumeTask(reference);
+    const { outcome } = await resumed.settle();
+    const result = resultFromTaskOutcome(outcome) as { structuredContent?: Tally };
+    expect(result.structuredContent).toEqual({ label: "total", count: 2, sum: 42 });
+    expect(stepCounts(log).get(`${taskId} count`)).toBe(1);
+    expect(stepCounts(log).get(`${taskId} label`)).toBe(1);
+  });
+
+  it("still answers a plain call of the same tool from a client without Tasks", async () => {
+    const { store } = scratch();
+    const plain = await connectV2({ ASYNC_TOOLS_STORE: store, TALLY_STEP_MS: "100" });
+    expect((await plain.listTools()).map((t) => t.name)).not.toContain("tally");
+    const result = await plain.call("tally", { numbers: [2, 3] });
+    expect(result.isError).toBeFalsy();
+    expect(result.structuredContent).toEqual({ label: "total", count: 2, sum: 5 });
+    const receipt = await plain.call("start_tally", { numbers: [2, 3] });
+    expect(receipt.structuredContent).toMatchObject({ created: false, status: "completed" });
+  });
+});
