@@ -40,7 +40,13 @@ export async function openForCli(spec: string, env: NodeJS.ProcessEnv): Promise<
     );
   }
   try {
-    return await createAsyncTools({ tools: [], store: spec, name: "async-tools-cli" });
+    // A group of its own: a server never hands the CLI (which runs no tools) a job to run.
+    return await createAsyncTools({
+      tools: [],
+      store: spec,
+      name: "async-tools-cli",
+      group: "async-tools-cli",
+    });
   } catch (error) {
     if (error instanceof AsyncToolsError && error.code === "STORE_LOCKED" && location.kind === "sqlite") {
       throw new CliError(lockedMessage(location.path), EXIT.storeLocked);
