@@ -201,7 +201,7 @@ describe("the v2 face", () => {
     const { store } = scratch();
     const c = await connectV2({ ASYNC_TOOLS_STORE: store, TALLY_STEP_MS: "1500" });
     const { job_id } = structured<Receipt>(await c.call("start_tally", { numbers: [1, 1] }));
-    const seen: { progress: number; total?: number; message?: string }[] = [];
+    const seen: { progress: number; total?: number | undefined; message?: string | undefined }[] = [];
     const result = await c.client.callTool(
       { name: "await_tally", arguments: { job_ids: [job_id], timeout_seconds: 20 } },
       { onprogress: (progress) => seen.push(progress) },

@@ -185,7 +185,8 @@ describe("await", () => {
     });
     const { job_id } = structured<{ job_id: string }>(await c.call("start_square", { n: 9 }));
     await expect.poll(async () => (await c.runtime.probe([job_id]))[0]?.progress?.fraction).toBe(0.5);
-    const seen: { progress: number; total?: number; message?: string; at: number }[] = [];
+    const seen: { progress: number; total?: number | undefined; message?: string | undefined; at: number }[] =
+      [];
     const began = Date.now();
     // Open the gate once three notifications arrived: the first at once, then keep-alives while nothing changes.
     const result = await c.client.callTool(

@@ -56,7 +56,7 @@ export function registerTaskTool(
           ...(principal === undefined ? {} : { principal }),
         });
         const task = await extra.taskStore.createTask({
-          ttl: extra.taskRequestedTtl,
+          ...(extra.taskRequestedTtl === undefined ? {} : { ttl: extra.taskRequestedTtl }),
           context: { [JOB_ID_CONTEXT]: started.jobId },
         });
         return { task };
