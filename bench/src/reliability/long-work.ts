@@ -450,17 +450,14 @@ async function retryAfter(dir: string, sizes: Sizes): Promise<Check[]> {
 
 /** Whether `stderr` has a warn line for a retry of `id`'s step `fetch`, with a timestamp and the error. */
 function retryLogged(stderr: string, id: string): boolean {
-  return stderr
-    .split("\n")
-    .some(
-      (line) =>
-        line.includes("level=warn") &&
-        line.includes('msg="step retried"') &&
-        /time=\d{4}-\d\d-\d\dT/.test(line) &&
-        line.includes(`job=${id}`) &&
-        line.includes("step=fetch") &&
-        line.includes("error="),
-    );
+  return stderr.split("\n").some(
+    (line) =>
+      // The terminal format: `<ISO time> WARN  async-tools step retried job=… tool=… step=… error=…`.
+      /^\d{4}-\d\d-\d\dT\S+ WARN +async-tools step retried /.test(line) &&
+      line.includes(`job=${id}`) &&
+      line.includes("step=fetch") &&
+      line.includes("error="),
+  );
 }
 
 /**
