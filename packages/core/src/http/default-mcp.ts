@@ -19,7 +19,10 @@ const loadFace: FaceLoader = (generation) =>
  * else v2 (`@modelcontextprotocol/server`), which also serves 2025-11-25 clients. Neither: a configuration
  * error that says what to install.
  */
-export async function defaultMcpHandler(runtime: AsyncTools, load: FaceLoader = loadFace): Promise<McpHandler> {
+export async function defaultMcpHandler(
+  runtime: AsyncTools,
+  load: FaceLoader = loadFace,
+): Promise<McpHandler> {
   const causes: unknown[] = [];
   for (const generation of ["v1", "v2"] as const) {
     try {

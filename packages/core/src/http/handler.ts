@@ -114,8 +114,11 @@ export function createHttpHandler(
   // Loaded on first use, since this function is synchronous; `serveHttp` resolves it before listening, so a
   // missing SDK fails at startup there.
   let defaultFace: Promise<McpHandler> | undefined;
-  const face = (): Promise<McpHandler> =>
-    options.mcp === undefined ? (defaultFace ??= defaultMcpHandler(runtime)) : Promise.resolve(options.mcp);
+  const face = (): Promise<McpHandler> => {
+    if (options.mcp !== undefined) return Promise.resolve(options.mcp);
+    defaultFace ??= defaultMcpHandler(runtime);
+    return defaultFace;
+  };
   const path = options.path ?? DEFAULTS_HTTP.path;
   if (!path.startsWith("/")) throw new AsyncToolsError("INVALID_CONFIG", `path must start with /: ${path}`);
   const maxBodyBytes = options.maxBodyBytes ?? DEFAULTS_HTTP.maxBodyBytes;

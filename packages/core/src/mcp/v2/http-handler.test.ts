@@ -30,7 +30,10 @@ function v2Rig(options: ServeHttpOptions = {}, hold?: Promise<void>): Promise<Ri
 }
 
 /** A v2 Client that negotiates (2026-07-28 against this server), with its transport. */
-async function modernClient(url: string, options: { token?: string; capabilities?: Record<string, unknown> } = {}) {
+async function modernClient(
+  url: string,
+  options: { token?: string; capabilities?: Record<string, unknown> } = {},
+) {
   const transport = new StreamableHTTPClientTransport(new URL(url), {
     ...(options.token ? { requestInit: { headers: { authorization: `Bearer ${options.token}` } } } : {}),
   });
@@ -201,17 +204,29 @@ describe("serveHttp on the v2 face", () => {
     const bob = (await modernClient(r.server.url, { token: "T2" })).client;
     const his = await startSquare(bob, 9);
     expect(his.job_id).not.toBe(execution.handle.taskId);
-    const probe = await bob.callTool({ name: "probe_square", arguments: { job_ids: [execution.handle.taskId] } });
+    const probe = await bob.callTool({
+      name: "probe_square",
+      arguments: { job_ids: [execution.handle.taskId] },
+    });
     expect(textOf(probe)).toContain("No job found");
   });
 });
 
 describe("the default MCP face of serveHttp", () => {
-  const missing = (name: string) => Object.assign(new Error(`Cannot find package '${name}'`), { code: "ERR_MODULE_NOT_FOUND" });
+  const missing = (name: string) =>
+    Object.assign(new Error(`Cannot find package '${name}'`), { code: "ERR_MODULE_NOT_FOUND" });
 
   it("is v1 when the v1 SDK is installed, v2 when only the v2 SDK is, and a configuration error with neither", async () => {
     const r = await rig();
-    const faces = { v1: { createMcpHandler: () => ({ open: async () => { throw new Error("v1"); } }) } };
+    const faces = {
+      v1: {
+        createMcpHandler: () => ({
+          open: async () => {
+            throw new Error("v1");
+          },
+        }),
+      },
+    };
     const chosen: string[] = [];
     const load = (installed: ("v1" | "v2")[]) => async (generation: "v1" | "v2") => {
       if (!installed.includes(generation)) throw missing(generation);

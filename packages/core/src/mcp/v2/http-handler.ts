@@ -6,10 +6,10 @@
  * session table stay in `serveHttp`, so both faces share them.
  */
 import {
-  createMcpHandler as sdkCreateMcpHandler,
   isLegacyRequest,
   type McpRequestContext,
   McpServer,
+  createMcpHandler as sdkCreateMcpHandler,
   WebStandardStreamableHTTPServerTransport,
 } from "@modelcontextprotocol/server";
 import type { McpChannel, McpHandler } from "../../http/mcp-handler.ts";
