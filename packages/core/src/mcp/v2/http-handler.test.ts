@@ -20,7 +20,7 @@ import {
 import { rawDispatch } from "../../../test/raw-dispatch.ts";
 import { TASKS_EXTENSION_CAPABILITY } from "../../../test/stdio-rig.ts";
 import { defaultMcpHandler } from "../../http/default-mcp.ts";
-import type { ServeHttpOptions } from "../../http/index.ts";
+import type { ServeHttpOptions, TokenVerifier } from "../../http/index.ts";
 import { AsyncToolsError } from "../../index.ts";
 import { createMcpHandler } from "./http-handler.ts";
 
@@ -130,6 +130,69 @@ describe("serveHttp on the v2 face", () => {
     );
     const legacy = await v2Rig({ auth });
     await twoCallers(legacy, await legacy.client({ token: "T1" }), await legacy.client({ token: "T2" }));
+  });
+
+  it("binds jobs to the OAuth token's subject on both generations", async () => {
+    const verifier: TokenVerifier = {
+      async verifyAccessToken(token) {
+        const sub = { "tok-a": "user-a", "tok-b": "user-b" }[token];
+        if (sub === undefined) throw new Error("Unknown token");
+        const expiresAt = Math.floor(Date.now() / 1000) + 3600;
+        return { token, clientId: "shared-app", scopes: ["jobs"], expiresAt, extra: { sub } };
+      },
+    };
+    const auth = { oauth: { verifier, authorizationServers: ["https://auth.example.com"] } };
+    const modern = await v2Rig({ auth });
+    await twoCallers(
+      modern,
+      (await modernClient(modern.server.url, { token: "tok-a" })).client,
+      (await modernClient(modern.server.url, { token: "tok-b" })).client,
+    );
+    const legacy = await v2Rig({ auth });
+    await twoCallers(
+      legacy,
+      await legacy.client({ token: "tok-a" }),
+      await legacy.client({ token: "tok-b" }),
+    );
+  });
+
+  it("streams a blocking await's progress to a 2025-11-25 v1 Client too", async () => {
+    const hold = gate();
+    const r = await v2Rig({}, hold.promise);
+    const legacy = await r.client();
+    const { job_id } = await startSquare(legacy, 6);
+    const progress: unknown[] = [];
+    const awaited = legacy.callTool({ name: "await_square", arguments: { job_ids: [job_id] } }, undefined, {
+      onprogress: (p) => {
+        progress.push(p);
+        if (progress.length === 1) hold.open();
+      },
+    });
+    const out = structured<{ jobs: { status: string; result: unknown }[] }>(await awaited);
+    expect(out.jobs[0]).toMatchObject({ status: "completed", result: { square: 36, label: "x" } });
+    expect(progress.length).toBeGreaterThan(0);
+  });
+
+  it("binds a 2025-11-25 session to the principal that opened it", async () => {
+    const r = await v2Rig({ stateful: true, auth: { tokens: { alice: "T1", bob: "T2" } } });
+    await twoCallers(r, await r.client({ token: "T1" }), await r.client({ token: "T2" }));
+    const init = await raw(r.server.url, {
+      headers: { ...MCP_HEADERS, authorization: "Bearer T1" },
+      body: JSON.stringify(INITIALIZE),
+    });
+    const session = String(init.headers["mcp-session-id"]);
+    const ping = JSON.stringify({ jsonrpc: "2.0", id: 2, method: "ping" });
+    const headers = { ...MCP_HEADERS, "mcp-session-id": session, "mcp-protocol-version": "2025-11-25" };
+    const asBob = await raw(r.server.url, {
+      headers: { ...headers, authorization: "Bearer T2" },
+      body: ping,
+    });
+    expect(asBob.status).toBe(404);
+    const asAlice = await raw(r.server.url, {
+      headers: { ...headers, authorization: "Bearer T1" },
+      body: ping,
+    });
+    expect(asAlice.status).toBe(200);
   });
 
   it("keeps sessions for 2025-11-25 clients when stateful (404 unknown, DELETE ends one) and serves 2026-07-28 without", async () => {
