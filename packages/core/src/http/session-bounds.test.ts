@@ -78,13 +78,16 @@ describe("stateless 2026-07-28 requests under load", () => {
       expect(await res.text()).toContain("start_square");
     };
     for (let i = 0; i < 1000; i++) await list(i);
+    // A turn of the event loop first: what the loop of awaits keeps alive until its job ends is not held state.
+    await new Promise((resolve) => setImmediate(resolve));
     collect();
     const warm = process.memoryUsage();
     for (let i = 0; i < 2000; i++) await list(i);
+    await new Promise((resolve) => setImmediate(resolve));
     collect();
     const after = process.memoryUsage();
     expect(http.openExchanges).toBe(0);
     expect(http.sessionCount).toBe(0);
-    expect((after.heapUsed - warm.heapUsed) / MiB).toBeLessThan(20);
+    expect((after.heapUsed - warm.heapUsed) / MiB).toBeLessThan(5);
   }, 90_000);
 });
