@@ -120,6 +120,28 @@ describe("serveHttp on the v2 face", () => {
     expect(r.server.handler.sessionCount).toBe(0);
   });
 
+  it("ends a 2026-07-28 exchange when the client gives up mid-await", async () => {
+    const hold = gate();
+    const r = await v2Rig({}, hold.promise);
+    onCleanup(() => hold.open());
+    const { client: modern } = await modernClient(r.server.url);
+    const { job_id } = await startSquare(modern, 4);
+    const controller = new AbortController();
+    let progressed!: () => void;
+    const firstProgress = new Promise<void>((resolve) => {
+      progressed = resolve;
+    });
+    const awaited = modern.callTool(
+      { name: "await_square", arguments: { job_ids: [job_id] } },
+      { signal: controller.signal, onprogress: () => progressed() },
+    );
+    await firstProgress;
+    expect(r.server.handler.openExchanges).toBe(1);
+    controller.abort();
+    await expect(awaited).rejects.toThrow();
+    await expect.poll(() => r.server.handler.openExchanges).toBe(0);
+  });
+
   it("binds jobs to the static-token principal on both generations", async () => {
     const auth = { tokens: { alice: "T1", bob: "T2" } };
     const modern = await v2Rig({ auth });
