@@ -16,7 +16,8 @@ const PACKAGE = packageJson.name;
 
 /** One line, for errors: what the command accepts. */
 const USAGE =
-  `usage: ${NAME} [--http [--port N] [--host H] [--token [NAME=]T]... [--operator NAME]...] [--store S] [--await-seconds N] ` +
+  `usage: ${NAME} [--http [--port N] [--host H] [--token [NAME=]T]... [--operator NAME]...] [--sdk v1|v2] ` +
+  "[--store S] [--await-seconds N] " +
   "[--print-config claude|cursor|vscode] [--help] [--version]";
 
 const OPTIONS = {
@@ -25,6 +26,7 @@ const OPTIONS = {
   host: { type: "string", default: "127.0.0.1" },
   token: { type: "string", multiple: true },
   operator: { type: "string", multiple: true },
+  sdk: { type: "string", default: "v1" },
   store: { type: "string" },
   "await-seconds": { type: "string" },
   "print-config": { type: "string" },
@@ -62,6 +64,7 @@ Flags
   --token T           with --http: require "Authorization: Bearer T" (env ASYNC_TOOLS_HTTP_TOKEN)
   --token NAME=T      repeatable: one token per caller; each caller sees only the jobs it started
   --operator NAME     repeatable: the caller NAME (of --token NAME=T) sees every job on the dashboard
+  --sdk v1|v2         the MCP SDK generation to serve with (default v1); v2 also speaks 2026-07-28
   --print-config H    print the MCP config entry for host H (${Object.keys(HOSTS).join(", ")}) and exit
   -h, --help          this text
   -v, --version       the version
@@ -151,15 +154,31 @@ function isParseArgsError(error: unknown): boolean {
 async function serve(
   values: ReturnType<typeof parse>["values"] & { awaitSeconds: number | undefined },
 ): Promise<void> {
+  if (values.sdk !== "v1" && values.sdk !== "v2") {
+    throw new UsageError(`--sdk takes v1 or v2, got ${values.sdk.slice(0, 20)}`);
+  }
+  const runtimeOptions = {
+    ...(values.store === undefined ? {} : { store: values.store }),
+    ...(values.awaitSeconds === undefined ? {} : { awaitDefaultMs: values.awaitSeconds * 1000 }),
+  };
+  const v2 = values.sdk === "v2" ? await import("./server-v2.ts") : undefined;
+  if (v2 !== undefined && !values.http) {
+    // The v2 stdio entry opens the runtime itself, after the client's discovery probe (see server-v2.ts).
+    const serving = v2.serveWeatherStdioV2(runtimeOptions);
+    void serving.runtime.then((runtime) =>
+      process.stderr.write(`${NAME}: jobs are stored in ${runtime.store.description}\n`),
+    );
+    const stop = () => void serving.close().finally(() => process.exit(0));
+    process.once("SIGINT", stop);
+    process.once("SIGTERM", stop);
+    return;
+  }
   const port = Number(values.port);
   if (values.http && !(Number.isInteger(port) && port >= 0 && port <= 65_535)) {
     throw new UsageError(`--port must be a whole number from 0 to 65535, got ${values.port.slice(0, 20)}`);
   }
   // Jobs interrupted by a crash resume from here on, whether or not a client ever connects.
-  const runtime = await createWeatherRuntime({
-    ...(values.store === undefined ? {} : { store: values.store }),
-    ...(values.awaitSeconds === undefined ? {} : { awaitDefaultMs: values.awaitSeconds * 1000 }),
-  });
+  const runtime = await createWeatherRuntime(runtimeOptions);
   process.stderr.write(`${NAME}: jobs are stored in ${runtime.store.description}\n`);
   const shutdown = async () => {
     await runtime.close().catch(() => undefined);
@@ -176,7 +195,7 @@ async function serve(
       host: values.host,
       ...(auth === undefined ? {} : { auth }),
       routes: { "/jobs": dashboardRoute(runtime, { operators: values.operator ?? [] }) },
-      mcp: createMcpHandler(runtime, { server: () => buildServer(runtime) }),
+      mcp: v2?.weatherHandlerV2(runtime) ?? createMcpHandler(runtime, { server: () => buildServer(runtime) }),
     });
     process.stderr.write(`${NAME}: listening on ${http.url}\n`);
     return;

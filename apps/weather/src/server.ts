@@ -5,6 +5,7 @@
  */
 import {
   type AsyncTools,
+  type CreateAsyncToolsOptions,
   createAsyncTools,
   defineAsyncTool,
   PermanentError,
@@ -95,21 +96,29 @@ export interface WeatherRuntimeOptions extends WeatherToolOptions {
  * ```
  */
 export function createWeatherRuntime(options: WeatherRuntimeOptions = {}): Promise<AsyncTools> {
-  return createAsyncTools({
+  return createAsyncTools(weatherRuntimeOptions(options));
+}
+
+/** The options `createWeatherRuntime` opens the runtime with, for entries that open it later (v2 stdio). */
+export function weatherRuntimeOptions(options: WeatherRuntimeOptions = {}): CreateAsyncToolsOptions {
+  return {
     name: SERVER_INFO.name,
     tools: [weatherTool(options)],
     ...(options.store === undefined ? {} : { store: options.store }),
-  });
+  };
 }
+
+/** What the server tells a model about using its tools, on both SDK generations. */
+export const INSTRUCTIONS =
+  "Historic weather, gathered in the background. Call start_gathering once per place and month (start " +
+  "them all before waiting), then await_result with the job_names to collect the results; probe_status " +
+  "shows progress without waiting.";
 
 /** Builds a weather McpServer (not yet connected) over `runtime`: one per connection, or per HTTP request. */
 export function buildServer(runtime: AsyncTools, options: RegisterToolsOptions = {}): McpServer {
   const server = new McpServer(SERVER_INFO, {
     ...serverOptions(runtime),
-    instructions:
-      "Historic weather, gathered in the background. Call start_gathering once per place and month (start " +
-      "them all before waiting), then await_result with the job_names to collect the results; probe_status " +
-      "shows progress without waiting.",
+    instructions: INSTRUCTIONS,
   });
   registerTools(server, runtime, options);
   return server;

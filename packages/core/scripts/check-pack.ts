@@ -5,7 +5,8 @@
  * - core: installs it into two scratch projects with npm, one with only the v1 MCP SDK
  *   (`@modelcontextprotocol/sdk`) and one with only the v2 SDK (`@modelcontextprotocol/server`, `/client`),
  *   each at the lowest version of core's peer range; type-checks a consumer in each and runs it (v1: durable
- *   jobs directly and through the in-memory harness; v2: one job through a v2 Client over stdio, 2026-07-28);
+ *   jobs directly and through the in-memory harness; v2: one job through a v2 Client over stdio, 2026-07-28,
+ *   and one over `serveHttp` with no face given, which must pick v2 by itself);
  * - weather: `npm install <core.tgz> <weather.tgz>` in an empty folder, then the bin's `--version`, `--help`
  *   and `--print-config claude`, a real MCP client over stdio (tools/list and one job against the fake
  *   Open-Meteo archive on 127.0.0.1), and the same bin through `npx`;
@@ -259,12 +260,45 @@ if (done?.status !== "completed" || done.result?.doubled !== 42) {
 console.log("consumer ok:", JSON.stringify(done.result));
 `,
   );
+  // serveHttp with no face given: with only the v2 SDK installed it must pick the v2 face by itself.
+  writeFileSync(
+    join(consumer, "http-consumer.ts"),
+    `import { createAsyncTools, defineAsyncTool } from "@async-tools/core";
+import { serveHttp } from "@async-tools/core/http";
+import { Client, StreamableHTTPClientTransport } from "@modelcontextprotocol/client";
+import { z } from "zod";
+
+const double = defineAsyncTool({
+  name: "double",
+  description: "Doubles a number",
+  input: z.object({ n: z.number() }),
+  output: z.object({ doubled: z.number() }),
+  run: async (ctx, { n }) => ({ doubled: await ctx.run("double", () => n * 2) }),
+});
+const runtime = await createAsyncTools({ tools: [double], store: "memory" });
+const server = await serveHttp(runtime, { port: 0 });
+const client = new Client({ name: "consumer", version: "1.0.0" }, { versionNegotiation: { mode: "auto" } });
+await client.connect(new StreamableHTTPClientTransport(new URL(server.url)));
+if (client.getProtocolEra() !== "modern") throw new Error("expected the 2026-07-28 era, got " + client.getProtocolEra());
+const started = (await client.callTool({ name: "start_double", arguments: { n: 4 } })).structuredContent as {
+  job_id: string;
+};
+const awaited = (await client.callTool({ name: "await_double", arguments: { job_ids: [started.job_id] } }))
+  .structuredContent as { jobs: { status: string; result?: { doubled: number } }[] };
+await client.close();
+await server.close();
+await runtime.close();
+if (awaited.jobs[0]?.result?.doubled !== 8) throw new Error("unexpected result: " + JSON.stringify(awaited));
+console.log("http consumer ok");
+`,
+  );
   run("npm", ["install", "--no-audit", "--no-fund", "--loglevel=error"], consumer);
   run(join(consumer, "node_modules", ".bin", "tsc"), ["-p", "."], consumer);
   run(process.execPath, ["consumer.ts"], consumer);
+  run(process.execPath, ["http-consumer.ts"], consumer);
   check(
     !existsSync(join(consumer, "node_modules", "@modelcontextprotocol", "sdk")),
-    "the v2 consumer runs without the v1 SDK installed",
+    "the v2 consumer runs without the v1 SDK installed, over stdio and over serveHttp's default face",
   );
   const node = oldNode();
   if (node !== undefined) {

@@ -7,7 +7,7 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { afterEach } from "vitest";
-import { type HttpServer, type ServeHttpOptions, serveHttp } from "../src/http/index.ts";
+import { type HttpServer, type McpHandler, type ServeHttpOptions, serveHttp } from "../src/http/index.ts";
 import { type AsyncTools, createAsyncTools } from "../src/index.ts";
 import { squareTool } from "./helpers.ts";
 
@@ -29,7 +29,12 @@ export interface Rig {
   }): Promise<Client>;
 }
 
-export async function rig(options: ServeHttpOptions = {}, hold?: Promise<void>): Promise<Rig> {
+/** `face` builds the MCP face over the rig's runtime (e.g. the v2 one); default: `serveHttp`'s own choice. */
+export async function rig(
+  options: ServeHttpOptions & { face?: (runtime: AsyncTools) => McpHandler } = {},
+  hold?: Promise<void>,
+): Promise<Rig> {
+  const { face, ...serveOptions } = options;
   const counter = { runs: 0 };
   const runtime = await createAsyncTools({
     name: "http-test",
@@ -37,7 +42,11 @@ export async function rig(options: ServeHttpOptions = {}, hold?: Promise<void>):
     tools: [squareTool(counter, hold)],
   });
   cleanup.push(() => runtime.close());
-  const server = await serveHttp(runtime, { port: 0, ...options });
+  const server = await serveHttp(runtime, {
+    port: 0,
+    ...serveOptions,
+    ...(face === undefined ? {} : { mcp: face(runtime) }),
+  });
   cleanup.push(() => server.close());
   return {
     runtime,

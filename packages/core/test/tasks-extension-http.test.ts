@@ -1,6 +1,6 @@
 /**
  * The 2026-07-28 Tasks extension over Streamable HTTP: the same ext-tasks session as over stdio, on a v2
- * Client with the SDK's HTTP transport, against a real server process (createMcpHandler, stateless).
+ * Client with the SDK's HTTP transport, against a real server process (`serveHttp` on the v2 face, stateless).
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { join } from "node:path";

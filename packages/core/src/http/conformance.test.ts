@@ -2,6 +2,8 @@ import { execFile } from "node:child_process";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { rig } from "../../test/http-rig.ts";
+import { createMcpHandler as v1Face } from "../mcp/v1/http-handler.ts";
+import { createMcpHandler as v2Face } from "../mcp/v2/http-handler.ts";
 
 const CLI = join(import.meta.dirname, "..", "..", "node_modules", ".bin", "conformance");
 
@@ -24,11 +26,13 @@ function conformance(url: string, scenario: string): Promise<{ code: number; out
 }
 
 describe.each([
-  ["stateless", false],
-  ["stateful", true],
-])("official conformance scenarios, %s", (_mode, stateful) => {
+  ["v1 face, stateless", v1Face, false],
+  ["v1 face, stateful", v1Face, true],
+  ["v2 face, stateless", v2Face, false],
+  ["v2 face, stateful", v2Face, true],
+] as const)("official conformance scenarios, %s", (_mode, face, stateful) => {
   it.each(SCENARIOS)("passes %s", async (scenario) => {
-    const r = await rig({ stateful });
+    const r = await rig({ stateful, face: (runtime) => face(runtime) });
     const { code, output } = await conformance(r.server.url, scenario);
     expect(output).toMatch(/Passed: (\d+)\/\1, 0 failed/);
     expect(code).toBe(0);

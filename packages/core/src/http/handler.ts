@@ -10,9 +10,9 @@ import { cors } from "hono/cors";
 import { DEFAULTS_HTTP } from "../defaults.ts";
 import { AsyncToolsError } from "../errors.ts";
 import { log } from "../internal/log.ts";
-import { createMcpHandler } from "../mcp/v1/http-handler.ts";
 import type { AsyncTools } from "../runtime/runtime.ts";
 import { type Authenticator, createAuthenticator, type HttpAuth } from "./auth.ts";
+import { defaultMcpHandler } from "./default-mcp.ts";
 import { HostPolicy } from "./host-policy.ts";
 import type { HttpAuthInfo, McpHandler } from "./mcp-handler.ts";
 import { afterBody, rpcError } from "./responses.ts";
@@ -59,7 +59,10 @@ export interface HttpHandlerOptions {
   maxBodyBytes?: number;
   /** Fetch-style routes by path prefix, e.g. `{ "/jobs": dashboard }`, behind the same auth. */
   routes?: Readonly<Record<string, ExtraRoute>>;
-  /** The MCP face. Default: the v1 SDK's (`createMcpHandler(runtime)` from `@async-tools/core/mcp-v1`). */
+  /**
+   * The MCP face: `createMcpHandler(runtime)` from `@async-tools/core/mcp-v1` or `@async-tools/core/mcp-v2`.
+   * Default: v1 when `@modelcontextprotocol/sdk` is installed, else v2 (`@modelcontextprotocol/server`).
+   */
   mcp?: McpHandler;
 }
 
@@ -108,7 +111,14 @@ export function createHttpHandler(
   options: HttpHandlerOptions & { address?: HandlerAddress } = {},
 ): HttpHandler {
   const address = options.address ?? { host: DEFAULTS_HTTP.host, port: DEFAULTS_HTTP.port };
-  const mcp = options.mcp ?? createMcpHandler(runtime);
+  // Loaded on first use, since this function is synchronous; `serveHttp` resolves it before listening, so a
+  // missing SDK fails at startup there.
+  let defaultFace: Promise<McpHandler> | undefined;
+  const face = (): Promise<McpHandler> => {
+    if (options.mcp !== undefined) return Promise.resolve(options.mcp);
+    defaultFace ??= defaultMcpHandler(runtime);
+    return defaultFace;
+  };
   const path = options.path ?? DEFAULTS_HTTP.path;
   if (!path.startsWith("/")) throw new AsyncToolsError("INVALID_CONFIG", `path must start with /: ${path}`);
   const maxBodyBytes = options.maxBodyBytes ?? DEFAULTS_HTTP.maxBodyBytes;
@@ -152,6 +162,8 @@ export function createHttpHandler(
       "authorization",
       "content-type",
       "last-event-id",
+      "mcp-method",
+      "mcp-name",
       "mcp-protocol-version",
       "mcp-session-id",
     ],
@@ -212,7 +224,7 @@ export function createHttpHandler(
         allow: "POST",
       });
     }
-    const channel = await mcp.open({});
+    const channel = await (await face()).open({});
     openExchanges += 1;
     const release = once(() => {
       openExchanges -= 1;
@@ -254,6 +266,8 @@ export function createHttpHandler(
         throw error;
       }
     }
+    const mcp = await face();
+    if (await mcp.sessionless?.(request, handleOptions.parsedBody)) return stateless(request, handleOptions);
     if (request.method !== "POST" || !isInitialize(handleOptions.parsedBody)) {
       return rpcError(400, -32000, "Bad Request: Mcp-Session-Id header is required; start with initialize.");
     }

@@ -1,7 +1,8 @@
 /**
  * `@async-tools/core/http`: serve async tools over MCP Streamable HTTP (stateless by default, stateful as an
  * option) with health checks, DNS-rebinding protection, static bearer tokens or OAuth, and jobs bound to
- * their caller. MCP itself goes through the v1 face today (`@modelcontextprotocol/sdk`).
+ * their caller. MCP itself goes through a face of either SDK generation: `createMcpHandler` from
+ * `@async-tools/core/mcp-v1` or `@async-tools/core/mcp-v2`; by default v1 when it is installed, else v2.
  */
 
 export { principalOf } from "../mcp/principal.ts";

@@ -38,9 +38,15 @@ export interface OpenChannelOptions {
 }
 
 /**
- * Opens MCP channels for `serveHttp`: a fresh server and transport per call. One per SDK generation, e.g.
- * `createMcpHandler(runtime)` from `@async-tools/core/mcp-v1`.
+ * Opens MCP channels for `serveHttp`: a fresh server and transport per call. One per SDK generation:
+ * `createMcpHandler(runtime)` from `@async-tools/core/mcp-v1` or from `@async-tools/core/mcp-v2`.
  */
 export interface McpHandler {
   open(options: OpenChannelOptions): Promise<McpChannel>;
+  /**
+   * Stateful mode: whether a request that names no session is answered without one (as in stateless mode)
+   * instead of being refused. The v2 face says yes for 2026-07-28 requests, which carry their state in each
+   * request and have no sessions. Absent: never.
+   */
+  sessionless?(request: Request, parsedBody: unknown): Promise<boolean>;
 }

@@ -7,6 +7,7 @@ import { createAdaptorServer } from "@hono/node-server";
 import { DEFAULTS_HTTP } from "../defaults.ts";
 import { log } from "../internal/log.ts";
 import type { AsyncTools } from "../runtime/runtime.ts";
+import { defaultMcpHandler } from "./default-mcp.ts";
 import { createHttpHandler, type HttpHandler, type HttpHandlerOptions, originOf } from "./handler.ts";
 
 /** Options of {@link serveHttp}: where to listen, and how to serve. */
@@ -31,6 +32,8 @@ export interface HttpServer extends AsyncDisposable {
 /**
  * Serves `runtime`'s async tools over MCP Streamable HTTP. Stateless by default: each request gets a fresh
  * MCP server, a blocking await streams its progress in its own response, and nothing is kept afterwards.
+ * The MCP face is `options.mcp`, else v1 when `@modelcontextprotocol/sdk` is installed, else v2
+ * (`@modelcontextprotocol/server`, which serves 2026-07-28 and 2025-11-25 clients on the same endpoint).
  *
  * @example
  * ```ts
@@ -43,7 +46,9 @@ export interface HttpServer extends AsyncDisposable {
  * ```
  */
 export async function serveHttp(runtime: AsyncTools, options: ServeHttpOptions = {}): Promise<HttpServer> {
-  const { port = DEFAULTS_HTTP.port, host = DEFAULTS_HTTP.host, ...serve } = options;
+  const { port = DEFAULTS_HTTP.port, host = DEFAULTS_HTTP.host, ...given } = options;
+  // Chosen before listening, so a project with no MCP SDK fails here rather than on its first request.
+  const serve = { ...given, mcp: given.mcp ?? (await defaultMcpHandler(runtime)) };
   let handler: HttpHandler | undefined;
   // The handler needs the bound port (port 0 picks one) for its default allowed hosts; nothing arrives before
   // listen() completes.

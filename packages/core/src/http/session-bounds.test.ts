@@ -3,8 +3,10 @@ import { runInNewContext } from "node:vm";
 import { describe, expect, it } from "vitest";
 import { squareTool } from "../../test/helpers.ts";
 import { INITIALIZE, MCP_HEADERS } from "../../test/http-rig.ts";
-import { createAsyncTools } from "../index.ts";
-import { createHttpHandler } from "./index.ts";
+import { type AsyncTools, createAsyncTools } from "../index.ts";
+import { createMcpHandler as v1Face } from "../mcp/v1/http-handler.ts";
+import { createMcpHandler as v2Face } from "../mcp/v2/http-handler.ts";
+import { createHttpHandler, type McpHandler } from "./index.ts";
 
 const MiB = 2 ** 20;
 
@@ -14,12 +16,15 @@ function collect(): void {
   (runInNewContext("gc") as () => void)();
 }
 
-describe("stateful sessions under abuse", () => {
+describe.each([
+  ["v1", v1Face],
+  ["v2", v2Face],
+] as const)("stateful sessions under abuse, %s face", (_face, face: (runtime: AsyncTools) => McpHandler) => {
   it("stays bounded when 3,000 sessions are opened and abandoned", async () => {
     await using runtime = await createAsyncTools({ store: "memory", tools: [squareTool({ runs: 0 })] });
     const cap = 100;
     // In-process (no sockets), so the test measures sessions, not connections.
-    const http = createHttpHandler(runtime, { stateful: { maxSessions: cap } });
+    const http = createHttpHandler(runtime, { stateful: { maxSessions: cap }, mcp: face(runtime) });
     const open = async () => {
       const res = await http.fetch(
         new Request("http://127.0.0.1:3000/mcp", {
@@ -49,5 +54,40 @@ describe("stateful sessions under abuse", () => {
       await http.close();
     }
     expect(http.sessionCount).toBe(0);
+  }, 90_000);
+});
+
+describe("stateless 2026-07-28 requests under load", () => {
+  it("holds nothing after 3,000 requests: no session, no open exchange, flat heap", async () => {
+    await using runtime = await createAsyncTools({ store: "memory", tools: [squareTool({ runs: 0 })] });
+    const http = createHttpHandler(runtime, { mcp: v2Face(runtime) });
+    const _meta = {
+      "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+      "io.modelcontextprotocol/clientInfo": { name: "load", version: "0" },
+      "io.modelcontextprotocol/clientCapabilities": {},
+    };
+    const list = async (id: number) => {
+      const res = await http.fetch(
+        new Request("http://127.0.0.1:3000/mcp", {
+          method: "POST",
+          headers: { ...MCP_HEADERS, "mcp-protocol-version": "2026-07-28", "mcp-method": "tools/list" },
+          body: JSON.stringify({ jsonrpc: "2.0", id, method: "tools/list", params: { _meta } }),
+        }),
+      );
+      expect(res.status).toBe(200);
+      expect(await res.text()).toContain("start_square");
+    };
+    for (let i = 0; i < 1000; i++) await list(i);
+    // A turn of the event loop first: what the loop of awaits keeps alive until its job ends is not held state.
+    await new Promise((resolve) => setImmediate(resolve));
+    collect();
+    const warm = process.memoryUsage();
+    for (let i = 0; i < 2000; i++) await list(i);
+    await new Promise((resolve) => setImmediate(resolve));
+    collect();
+    const after = process.memoryUsage();
+    expect(http.openExchanges).toBe(0);
+    expect(http.sessionCount).toBe(0);
+    expect((after.heapUsed - warm.heapUsed) / MiB).toBeLessThan(5);
   }, 90_000);
 });

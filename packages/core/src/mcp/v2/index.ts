@@ -4,6 +4,7 @@
  */
 
 export type { JobToolsOptions, SharedJobToolNames } from "../job-tools.ts";
+export { createMcpHandler, type McpHandlerOptions } from "./http-handler.ts";
 export { type RegisterToolsOptions, registerTools } from "./register.ts";
 export {
   type RuntimeServerFactory,
