@@ -47,7 +47,8 @@ async function main(): Promise<void> {
   const began = Date.now();
   const results: ScenarioResult[] = [];
   for (const name of names) {
-    const scenario = SCENARIOS[name]!;
+    const scenario = SCENARIOS[name];
+    if (scenario === undefined) throw new Error(`unknown scenario ${name}`);
     process.stderr.write(`bench: ${name}...\n`);
     const result = await scenario(options);
     results.push(result);

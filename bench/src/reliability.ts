@@ -46,7 +46,9 @@ async function main(): Promise<number> {
   for (const name of names) {
     process.stderr.write(`reliability: ${name}...\n`);
     try {
-      const outcome = await SUITES[name]!(options);
+      const suite = SUITES[name];
+      if (suite === undefined) throw new Error(`unknown suite ${name}`);
+      const outcome = await suite(options);
       console.log(`${name}: ${JSON.stringify(outcome.figures)}`);
       for (const check of outcome.checks) {
         const result = check.skipped ? "skipped" : check.ok ? "pass" : check.warnOnly ? "WARN" : "FAIL";

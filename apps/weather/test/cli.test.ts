@@ -9,6 +9,7 @@ import { readFileSync } from "node:fs";
 import { delimiter, join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { stdioRigs, structured } from "./harness.ts";
+import { must } from "./support/must.ts";
 
 const ROOT = join(import.meta.dirname, "..");
 const MAIN = join(ROOT, "src", "main.ts");
@@ -127,7 +128,8 @@ const node20 = oldNode();
 
 describe.skipIf(node20 === undefined)("the published bin on an old Node", () => {
   it("prints one line naming the required version and how to get it, and exits 1", async () => {
-    const { code, stdout, stderr } = await run(node20!, [BIN, "--version"]);
+    const oldNodeBin = must(node20, "an old Node (the suite skips without one)");
+    const { code, stdout, stderr } = await run(oldNodeBin, [BIN, "--version"]);
     expect(code).toBe(1);
     expect(stdout).toBe("");
     expect(stderr.trimEnd().split("\n")).toHaveLength(1);

@@ -6,6 +6,7 @@ import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { must } from "./support/must.ts";
 
 const SRC = join(import.meta.dirname, "..", "src");
 
@@ -84,9 +85,8 @@ describe("pnpm demo --offline", () => {
     const pids = [...stdout.matchAll(/pid (\d+)/g)].map((match) => Number(match[1]));
     expect(pids.length).toBeGreaterThanOrEqual(2);
     for (const pid of pids) expect(alive(pid), `server pid ${pid} still running`).toBe(false);
-    const store = /sqlite:(\S+)/.exec(stdout)?.[1];
-    expect(store).toBeDefined();
-    expect(existsSync(store!), `${store} left behind`).toBe(false);
+    const store = must(/sqlite:(\S+)/.exec(stdout)?.[1], "the sqlite store path in the demo output");
+    expect(existsSync(store), `${store} left behind`).toBe(false);
   });
 
   it("refuses an unknown option with its usage and exit code 2", async () => {
@@ -107,7 +107,7 @@ describe("config:claude", () => {
     const { command, args, env } = entry.mcpServers.weather;
     expect(command).toBe(process.execPath);
     expect(args).toEqual(["--conditions=@async-tools/source", join(SRC, "main.ts")]);
-    expect(existsSync(args[1]!)).toBe(true);
+    expect(existsSync(must(args[1], "the server entry in args"))).toBe(true);
     expect(env.ASYNC_TOOLS_STORE).toMatch(/\.async-tools[\\/]jobs\.db$/);
     expect(stderr).toMatch(/claude_desktop_config\.json.*macOS.*Windows.*Linux/);
   });

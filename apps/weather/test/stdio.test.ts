@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { errorText, type RunningServer, stdioRigs, structured } from "./harness.ts";
+import { must } from "./support/must.ts";
 
 interface Job {
   job_name: string;
@@ -67,7 +68,7 @@ describe("the weather server over stdio", () => {
       );
     }
     expect(new Set(names).size).toBe(1);
-    const [job] = await awaitAll(server, [names[0]!]);
+    const [job] = await awaitAll(server, [must(names[0], "the first job_name")]);
     expect(job?.status).toBe("completed");
     expect(fake.requests()).toBe(1);
     expect(fake.requestsFor({ timezone: "UTC" })).toBe(1);
@@ -77,7 +78,10 @@ describe("the weather server over stdio", () => {
     const { fake, start } = await setup();
     const server = await start();
     const { tools } = await server.client.listTools();
-    const input = tools.find((tool) => tool.name === "start_gathering")!.inputSchema;
+    const input = must(
+      tools.find((tool) => tool.name === "start_gathering"),
+      "the start_gathering tool",
+    ).inputSchema;
     const properties = input.properties as Record<string, Record<string, unknown>>;
     expect(properties.timezone).toMatchObject({ type: "string", default: "auto" });
     expect(input.required).toEqual(["latitude", "longitude", "year", "month"]);

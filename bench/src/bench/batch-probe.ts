@@ -55,7 +55,11 @@ export async function batchProbe(options: RunOptions): Promise<ScenarioResult> {
       const single: number[] = [];
       for (let round = 0; round < rounds; round++) {
         const ones: number[] = [];
-        for (let i = 0; i < 20; i++) ones.push(await probeMs(caller, [ids[(round * 20 + i) % ids.length]!]));
+        for (let i = 0; i < 20; i++) {
+          const id = ids[(round * 20 + i) % ids.length];
+          if (id === undefined) throw new Error("batch-probe: no seeded jobs to probe one at a time");
+          ones.push(await probeMs(caller, [id]));
+        }
         single.push(median(ones));
         batch.push(await probeMs(caller, ids));
       }

@@ -29,7 +29,9 @@ async function round(callers: Caller[], n: number, sideEffects: string): Promise
   const ok = results.flatMap((r) => (r.status === "fulfilled" ? [r.value] : []));
   const ids = new Set(ok.map((r) => r.id));
   const [id] = ids;
-  const [job] = id === undefined ? [] : await awaitJobs(callers[0]!, "three_step", [id], 30_000);
+  const [first] = callers;
+  const [job] =
+    id === undefined || first === undefined ? [] : await awaitJobs(first, "three_step", [id], 30_000);
   const lines = readSideEffects(sideEffects).filter((line) => line.jobId === id);
   const executions = [1, 2, 3].map((step) => lines.filter((line) => line.step === step).length) as [
     number,

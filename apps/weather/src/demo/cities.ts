@@ -9,8 +9,11 @@ export interface City {
   timezone: string;
 }
 
-/** Five Canadian cities, from the Rockies to the Great Lakes. */
-export const CITIES: readonly City[] = [
+/**
+ * Five Canadian cities, from the Rockies to the Great Lakes. A fixed-length tuple, so the demo can name
+ * `CITIES[0]` and know it is there.
+ */
+export const CITIES: readonly [City, City, City, City, City] = [
   { name: "Calgary", latitude: 51.05, longitude: -114.07, timezone: "America/Edmonton" },
   { name: "Edmonton", latitude: 53.55, longitude: -113.49, timezone: "America/Edmonton" },
   { name: "Banff", latitude: 51.18, longitude: -115.57, timezone: "America/Edmonton" },
@@ -23,7 +26,7 @@ export const CITIES: readonly City[] = [
  *
  * @example
  * ```ts
- * monthAt(CITIES[0]!, 2024, 1); // { latitude: 51.05, longitude: -114.07, year: 2024, month: 1, timezone: … }
+ * monthAt(CITIES[0], 2024, 1); // { latitude: 51.05, longitude: -114.07, year: 2024, month: 1, timezone: … }
  * ```
  */
 export function monthAt(city: City, year: number, month: number): WeatherRequestInput {

@@ -200,7 +200,7 @@ async function gatherCities(demo: Demo) {
 
 async function showDedup(demo: Demo, first: { job_name: string }) {
   const { term, server, upstream } = demo;
-  const city = CITIES[0]!;
+  const city = CITIES[0];
   heading(term, `2. Start ${city.name}, ${monthLabel(2024, 1)} again`);
   const before = upstream.kind === "offline" ? upstream.fake.requests() : undefined;
   const again = await server.start(monthAt(city, 2024, 1));
@@ -223,7 +223,7 @@ async function showDedup(demo: Demo, first: { job_name: string }) {
 
 async function crashAndRecover(demo: Demo) {
   const { term, upstream } = demo;
-  const cities = [CITIES[0]!, CITIES[2]!, CITIES[4]!];
+  const cities = [CITIES[0], CITIES[2], CITIES[4]];
   heading(
     term,
     `3. Start ${cities.length} jobs (${monthLabel(2024, 2)}), SIGKILL the server mid-request, restart it`,
@@ -334,8 +334,9 @@ async function main(): Promise<number> {
 
   try {
     demo = await setUp(term, offline, defer);
-    const started = await gatherCities(demo);
-    await showDedup(demo, started[0]!);
+    const [first] = await gatherCities(demo);
+    if (first === undefined) throw new DemoError("start_gathering returned no jobs for the cities");
+    await showDedup(demo, first);
     await crashAndRecover(demo);
     closing(term, began);
     return 0;

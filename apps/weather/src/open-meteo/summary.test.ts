@@ -3,6 +3,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { startFakeOpenMeteo } from "../../test/support/fake-open-meteo.ts";
+import { must } from "../../test/support/must.ts";
 import { fetchMonth } from "./client.ts";
 import {
   type OpenMeteoArchiveResponse,
@@ -50,7 +51,8 @@ describe("summarize", () => {
     const maxima = response.daily.temperature_2m_max as number[];
     const minima = response.daily.temperature_2m_min as number[];
     const rain = response.daily.precipitation_sum as number[];
-    const mean = maxima.reduce((sum, max, i) => sum + (max + minima[i]!) / 2, 0) / 31;
+    const mean =
+      maxima.reduce((sum, max, i) => sum + (max + must(minima[i], `the minimum of day ${i}`)) / 2, 0) / 31;
     expect(result.summary.temperature_max_c).toBe(Math.max(...maxima));
     expect(result.summary.temperature_min_c).toBe(Math.min(...minima));
     expect(result.summary.temperature_mean_c).toBeCloseTo(mean, 1);

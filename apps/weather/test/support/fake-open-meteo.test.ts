@@ -7,6 +7,7 @@ import { once } from "node:events";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { type FakeOpenMeteo, startFakeOpenMeteo } from "./fake-open-meteo.ts";
+import { must } from "./must.ts";
 
 interface Daily {
   time: string[];
@@ -48,7 +49,7 @@ async function ask(fake: FakeOpenMeteo, params: Record<string, string>): Promise
 async function daily(fake: FakeOpenMeteo, params: Record<string, string>): Promise<Daily> {
   const { status, body } = await ask(fake, params);
   expect(status).toBe(200);
-  return body.daily!;
+  return must(body.daily, "a daily block in the answer");
 }
 
 function mean(values: (number | null)[]): number {
@@ -73,14 +74,19 @@ describe("the fake archive's data", () => {
         precipitation_sum: "mm",
       },
     });
-    const days = body.daily!;
+    const days = must(body.daily, "a daily block in the answer");
     expect(days.time).toHaveLength(31);
     expect(days.time[0]).toBe("2024-01-01");
     expect(days.time[30]).toBe("2024-01-31");
     for (let i = 0; i < 31; i++) {
-      expect(days.temperature_2m_max[i]).toBeGreaterThan(days.temperature_2m_min[i]!);
+      const max = days.temperature_2m_max[i];
+      const min = days.temperature_2m_min[i];
+      if (typeof max !== "number" || typeof min !== "number") {
+        throw new Error(`day ${i}: expected both temperatures, got max ${max} and min ${min}`);
+      }
+      expect(max).toBeGreaterThan(min);
       expect(days.precipitation_sum[i]).toBeGreaterThanOrEqual(0);
-      expect(Math.round(days.temperature_2m_max[i]! * 10) / 10).toBe(days.temperature_2m_max[i]);
+      expect(Math.round(max * 10) / 10).toBe(max);
     }
   });
 
@@ -141,8 +147,10 @@ describe("the fake archive's data", () => {
     const edmonton = await ask(fake, month);
     expect(tokyo.body.timezone).toBe("Asia/Tokyo");
     expect(tokyo.body.utc_offset_seconds).toBe(9 * 3600);
-    expect(tokyo.body.daily!.time).toEqual(edmonton.body.daily!.time);
-    expect(tokyo.body.daily!.temperature_2m_max).not.toEqual(edmonton.body.daily!.temperature_2m_max);
+    const tokyoDays = must(tokyo.body.daily, "Tokyo's daily block");
+    const edmontonDays = must(edmonton.body.daily, "Edmonton's daily block");
+    expect(tokyoDays.time).toEqual(edmontonDays.time);
+    expect(tokyoDays.temperature_2m_max).not.toEqual(edmontonDays.temperature_2m_max);
   });
 
   it("uses GMT when no timezone is given", async () => {
@@ -163,7 +171,11 @@ describe("the fake archive's data", () => {
   it("answers only the daily variables asked for, in their order", async () => {
     await using fake = await startFakeOpenMeteo();
     const { body } = await ask(fake, { ...month, daily: "precipitation_sum,temperature_2m_mean" });
-    expect(Object.keys(body.daily!)).toEqual(["time", "precipitation_sum", "temperature_2m_mean"]);
+    expect(Object.keys(must(body.daily, "a daily block in the answer"))).toEqual([
+      "time",
+      "precipitation_sum",
+      "temperature_2m_mean",
+    ]);
     expect(body.daily_units).toEqual({ time: "iso8601", precipitation_sum: "mm", temperature_2m_mean: "°C" });
     const { body: bare } = await ask(fake, { ...month, daily: "" });
     expect(bare).not.toHaveProperty("daily");
@@ -320,8 +332,8 @@ describe("fake-open-meteo-main", () => {
       const url = await new Promise<string>((resolve, reject) => {
         child.stderr.on("data", (chunk: Buffer) => {
           stderr += chunk;
-          const match = /msg="listening" url=(\S+)/.exec(stderr);
-          if (match) resolve(match[1]!);
+          const listening = /msg="listening" url=(\S+)/.exec(stderr)?.[1];
+          if (listening !== undefined) resolve(listening);
         });
         child.once("exit", (code) => reject(new Error(`exited with ${code}: ${stderr}`)));
       });

@@ -358,7 +358,10 @@ function utcOffsetSeconds(timeZone: string, at: Date): number {
 function hash(...parts: (string | number)[]): number {
   let h = 0x811c9dc5;
   for (const char of parts.join("|")) {
-    h ^= char.codePointAt(0)!;
+    const code = char.codePointAt(0);
+    // A string's iterator yields whole code points, never an empty string.
+    if (code === undefined) throw new Error("hash: the string iterator yielded an empty character");
+    h ^= code;
     h = Math.imul(h, 0x01000193);
   }
   h ^= h >>> 16;
