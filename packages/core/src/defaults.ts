@@ -81,4 +81,6 @@ export const DEFAULTS_HTTP = {
   sessionIdleMs: 15 * MINUTE,
   /** How long `/readyz` waits for the store before it answers 503. */
   readyTimeoutMs: 2 * SECOND,
+  /** How long a browser stays signed in to the extra routes (the jobs dashboard) after entering its token. */
+  browserSignInMs: 12 * 60 * MINUTE,
 } as const;

@@ -12,6 +12,7 @@ import { AsyncToolsError } from "../errors.ts";
 import { log } from "../internal/log.ts";
 import type { AsyncTools } from "../runtime/runtime.ts";
 import { type Authenticator, createAuthenticator, type HttpAuth } from "./auth.ts";
+import { BrowserSignIn } from "./browser-sign-in.ts";
 import { defaultMcpHandler } from "./default-mcp.ts";
 import { HostPolicy } from "./host-policy.ts";
 import type { HttpAuthInfo, McpHandler } from "./mcp-handler.ts";
@@ -57,7 +58,11 @@ export interface HttpHandlerOptions {
   allowedOrigins?: readonly string[] | "any";
   /** Largest request body, in bytes; a larger one gets 413. Default 4 MiB. */
   maxBodyBytes?: number;
-  /** Fetch-style routes by path prefix, e.g. `{ "/jobs": dashboard }`, behind the same auth. */
+  /**
+   * Fetch-style routes by path prefix, e.g. `{ "/jobs": dashboard }`, behind the same auth. With static tokens,
+   * a browser without an `Authorization` header gets a sign-in form there, and a signed HttpOnly cookie for
+   * that route after it.
+   */
   routes?: Readonly<Record<string, ExtraRoute>>;
   /**
    * The MCP face: `createMcpHandler(runtime)` from `@async-tools/core/mcp-v1` or `@async-tools/core/mcp-v2`.
@@ -128,6 +133,12 @@ export function createHttpHandler(
     ...(options.allowedOrigins === undefined ? {} : { allowedOrigins: options.allowedOrigins }),
   });
   const auth: Authenticator = createAuthenticator(options.auth, () => new URL(path, originOf(address)));
+  const routePrefixes = Object.keys(options.routes ?? {}).map((prefix) => prefix.replace(/\/$/, ""));
+  // Browsers sign in to the extra routes with a form where callers hold static tokens (OAuth has its own flow).
+  const browserSignIn =
+    options.auth !== undefined && !("oauth" in options.auth) && routePrefixes.length > 0
+      ? new BrowserSignIn(auth)
+      : undefined;
   const stateful = options.stateful === true ? {} : options.stateful || undefined;
   const sessions =
     stateful === undefined
@@ -178,6 +189,14 @@ export function createHttpHandler(
     }
     if (!hosts.allowsOrigin(c.req.header("origin"))) {
       return rpcError(403, -32000, "Forbidden: this Origin is not allowed.");
+    }
+    const prefix = routePrefixes.find((p) => c.req.path === p || c.req.path.startsWith(`${p}/`));
+    if (prefix !== undefined && browserSignIn !== undefined && c.req.header("authorization") === undefined) {
+      const answer = await browserSignIn.handle(c.req.raw, prefix);
+      if (answer instanceof Response) return answer;
+      c.set("principal", answer.principal);
+      await next();
+      return;
     }
     const outcome = await auth.authenticate(c.req.raw);
     if (!outcome.ok) return outcome.response;

@@ -1,0 +1,89 @@
+import { afterEach, describe, expect, it } from "vitest";
+import { type AsyncTools, createAsyncTools } from "../runtime/runtime.ts";
+import { createHttpHandler, type HttpHandler, PRINCIPAL_HEADER } from "./handler.ts";
+
+const BASE = "http://127.0.0.1:3000";
+const open: (HttpHandler | AsyncTools)[] = [];
+afterEach(async () => {
+  for (const item of open.splice(0).reverse()) await item.close();
+});
+
+/** A server with two callers' tokens and a route that says who it sees. */
+async function serve(auth: { tokens: Record<string, string> } | { token: string }) {
+  const runtime = await createAsyncTools({ store: "memory", tools: [] });
+  open.push(runtime);
+  const http = createHttpHandler(runtime, {
+    auth,
+    routes: {
+      "/jobs": async (request, { principal }) =>
+        new Response(
+          `seen as ${principal ?? "(sole caller)"}; header ${request.headers.get(PRINCIPAL_HEADER)}`,
+        ),
+    },
+  });
+  open.push(http);
+  return (path: string, init: RequestInit = {}) => http.fetch(new Request(`${BASE}${path}`, init));
+}
+
+function signInForm(token: string): RequestInit {
+  return {
+    method: "POST",
+    body: new URLSearchParams({ token }).toString(),
+    headers: { "content-type": "application/x-www-form-urlencoded", origin: BASE },
+  };
+}
+
+describe("signing a browser in to the extra routes", () => {
+  it("answers a sign-in form, then a signed HttpOnly SameSite=Strict cookie names the caller for that route", async () => {
+    const fetch = await serve({ tokens: { alice: "T1", bob: "T2" } });
+    const page = await fetch("/jobs/");
+    expect(page.status).toBe(401);
+    expect(await page.text()).toContain('action="/jobs/_sign-in"');
+
+    const signedIn = await fetch("/jobs/_sign-in", signInForm("T1"));
+    expect(signedIn.status).toBe(303);
+    const setCookie = signedIn.headers.get("set-cookie") ?? "";
+    expect(setCookie).toMatch(
+      /^async_tools_auth=[\w-]+\.[\w-]+; HttpOnly; SameSite=Strict; Path=\/jobs; Max-Age=\d+$/,
+    );
+    expect(setCookie).not.toContain("T1");
+    const cookie = setCookie.split(";")[0] ?? "";
+
+    const seen = await fetch("/jobs/", { headers: { cookie } });
+    expect(await seen.text()).toBe("seen as alice; header alice");
+  });
+
+  it("refuses a wrong token, a tampered cookie, and the cookie on the MCP endpoint", async () => {
+    const fetch = await serve({ tokens: { alice: "T1", bob: "T2" } });
+    const wrong = await fetch("/jobs/_sign-in", signInForm("T3"));
+    expect(wrong.status).toBe(401);
+    expect(await wrong.text()).toContain("not accepted");
+
+    const cookie =
+      (await fetch("/jobs/_sign-in", signInForm("T2"))).headers.get("set-cookie")?.split(";")[0] ?? "";
+    const [name, value = ""] = cookie.split("=");
+    const [payload = "", signature = ""] = value.split(".");
+    const forged = Buffer.from(JSON.stringify({ p: "alice", e: Date.now() + 60_000 })).toString("base64url");
+    const tampered = await fetch("/jobs/", { headers: { cookie: `${name}=${forged}.${signature}` } });
+    expect(await tampered.text()).toContain("Sign in");
+    expect(payload).not.toBe(forged);
+
+    const mcp = await fetch("/mcp", {
+      method: "POST",
+      headers: { cookie, "content-type": "application/json", accept: "application/json, text/event-stream" },
+      body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "ping" }),
+    });
+    expect(mcp.status).toBe(401);
+  });
+
+  it("still takes a bearer token on the route, and signs in the sole caller of a single-token server", async () => {
+    const fetch = await serve({ token: "only" });
+    const bearer = await fetch("/jobs/", { headers: { authorization: "bearer only" } });
+    expect(await bearer.text()).toBe("seen as (sole caller); header null");
+    const cookie =
+      (await fetch("/jobs/_sign-in", signInForm("only"))).headers.get("set-cookie")?.split(";")[0] ?? "";
+    expect(await (await fetch("/jobs/", { headers: { cookie } })).text()).toBe(
+      "seen as (sole caller); header null",
+    );
+  });
+});

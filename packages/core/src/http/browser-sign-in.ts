@@ -1,0 +1,123 @@
+/**
+ * Browser sign-in for the extra routes (the jobs dashboard) behind static-token auth. A browser cannot send an
+ * `Authorization` header from an address bar, so the route answers a sign-in form; the token entered there is
+ * checked like a bearer token, and a signed, HttpOnly, SameSite=Strict cookie then names the caller for that
+ * route only. The cookie carries the principal and an expiry, never the token; the MCP endpoint never takes it.
+ */
+import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
+import { DEFAULTS_HTTP } from "../defaults.ts";
+import type { Authenticator } from "./auth.ts";
+
+const COOKIE = "async_tools_auth";
+/** The path, under a route's prefix, the sign-in form posts to. */
+export const SIGN_IN_PATH = "/_sign-in";
+
+/** Who a signed-in browser is: its principal, or none for a single-token server. */
+export type BrowserCaller = { principal: string | undefined };
+
+export class BrowserSignIn {
+  private readonly auth: Authenticator;
+  private readonly key = randomBytes(32);
+  private readonly ttlMs: number;
+
+  constructor(auth: Authenticator, ttlMs: number = DEFAULTS_HTTP.browserSignInMs) {
+    this.auth = auth;
+    this.ttlMs = ttlMs;
+  }
+
+  /**
+   * Handles a request under `prefix` that carries no `Authorization` header: the caller its cookie names, or
+   * the response to send (the form, or the outcome of signing in).
+   */
+  async handle(request: Request, prefix: string): Promise<BrowserCaller | Response> {
+    const url = new URL(request.url);
+    if (request.method === "POST" && url.pathname === `${prefix}${SIGN_IN_PATH}`) {
+      return this.signIn(request, prefix);
+    }
+    const caller = this.read(request);
+    if (caller !== undefined) return caller;
+    // 401 for every client, with a form a browser shows: signing in is the way on.
+    return form(prefix, 401);
+  }
+
+  private async signIn(request: Request, prefix: string): Promise<Response> {
+    const body = new URLSearchParams(await request.text());
+    const token = body.get("token")?.trim() ?? "";
+    const headers = new Headers(request.headers);
+    headers.set("authorization", `Bearer ${token}`);
+    const outcome =
+      token === "" ? undefined : await this.auth.authenticate(new Request(request.url, { headers }));
+    if (outcome === undefined || !outcome.ok) return form(prefix, 401, "That token was not accepted.");
+    const secure = new URL(request.url).protocol === "https:" ? "; Secure" : "";
+    const value = this.sign({ p: outcome.principal ?? null, e: Date.now() + this.ttlMs });
+    return new Response(null, {
+      status: 303,
+      headers: {
+        location: `${prefix}/`,
+        "set-cookie": `${COOKIE}=${value}; HttpOnly; SameSite=Strict; Path=${prefix}; Max-Age=${Math.floor(this.ttlMs / 1000)}${secure}`,
+        "cache-control": "no-store",
+      },
+    });
+  }
+
+  private read(request: Request): BrowserCaller | undefined {
+    const raw = cookieOf(request, COOKIE);
+    if (raw === undefined) return undefined;
+    const [payload, signature] = raw.split(".");
+    if (payload === undefined || signature === undefined) return undefined;
+    const expected = this.mac(payload);
+    const given = Buffer.from(signature, "base64url");
+    if (given.length !== expected.length || !timingSafeEqual(given, expected)) return undefined;
+    try {
+      const data = JSON.parse(Buffer.from(payload, "base64url").toString("utf8")) as {
+        p: unknown;
+        e: unknown;
+      };
+      if (typeof data.e !== "number" || data.e < Date.now()) return undefined;
+      return { principal: typeof data.p === "string" ? data.p : undefined };
+    } catch {
+      return undefined;
+    }
+  }
+
+  private sign(data: { p: string | null; e: number }): string {
+    const payload = Buffer.from(JSON.stringify(data), "utf8").toString("base64url");
+    return `${payload}.${this.mac(payload).toString("base64url")}`;
+  }
+
+  private mac(payload: string): Buffer {
+    return createHmac("sha256", this.key).update(payload).digest();
+  }
+}
+
+function cookieOf(request: Request, name: string): string | undefined {
+  for (const part of (request.headers.get("cookie") ?? "").split(";")) {
+    const at = part.indexOf("=");
+    if (at > 0 && part.slice(0, at).trim() === name) return part.slice(at + 1).trim();
+  }
+  return undefined;
+}
+
+function form(prefix: string, status: number, problem?: string): Response {
+  const html = `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Sign in</title>
+<meta name="viewport" content="width=device-width, initial-scale=1"></head>
+<body style="font-family: system-ui, sans-serif; max-width: 28rem; margin: 4rem auto">
+<h1>Sign in</h1>
+<p>Enter the token you use for this server.</p>
+${problem === undefined ? "" : `<p role="alert" style="color: #b00020">${problem}</p>`}
+<form method="post" action="${prefix}${SIGN_IN_PATH}">
+<input name="token" type="password" autocomplete="current-password" aria-label="token" required autofocus>
+<button type="submit">Sign in</button>
+</form></body></html>`;
+  return new Response(html, {
+    status,
+    headers: {
+      "content-type": "text/html; charset=utf-8",
+      "cache-control": "no-store",
+      "content-security-policy":
+        "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'",
+      "x-frame-options": "DENY",
+    },
+  });
+}
