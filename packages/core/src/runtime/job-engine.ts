@@ -14,7 +14,7 @@ import { log } from "../internal/log.ts";
 import type { JobIndex } from "../store/store.ts";
 import { defaultJobId, runId } from "./job-id.ts";
 import type { PromiseClient, PromiseRecord } from "./promise-client.ts";
-import { installExecutionHooks } from "./resonate-internals.ts";
+import { installExecutionHooks, memoizeTargets } from "./resonate-internals.ts";
 import { Slots } from "./slots.ts";
 import { errorText, runWithRetries, type StepRetry } from "./step-retry.ts";
 
@@ -81,6 +81,7 @@ export class JobEngine {
     this.resonate = resonate;
     this.promises = promises;
     this.meta = meta;
+    memoizeTargets(resonate);
     installExecutionHooks(resonate, {
       unregistered: (func, version) => {
         const known = this.versions.get(func);

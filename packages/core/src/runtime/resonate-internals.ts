@@ -15,6 +15,10 @@
  *    and tries once to release the task; that release fails too, so the task stays acquired and its job
  *    stranded until the lease lapses or the process restarts. The wrapper reports every failed execution so
  *    the runtime can keep releasing the task until the store takes writes again.
+ * 4. Targets. `OptionsBuilder.match` tests every target with `util.isUrl`, which builds a `URL` and catches
+ *    the `TypeError` when the target is a plain name such as `"default"`. The SDK builds options several
+ *    times per job (each start, each job context, each step) and the throw cost about 5% of a start's CPU.
+ *    {@link memoizeTargets} remembers each target's address: both the URL test and `network.match` are pure.
  */
 import type { Resonate } from "@resonatehq/sdk/async";
 
@@ -104,4 +108,37 @@ export function installExecutionHooks(resonate: Resonate, hooks: ExecutionHooks)
     }
   };
   core[PATCHED] = true;
+}
+
+interface OptionsBuilderInternals {
+  match: (target: string) => string;
+  [MEMOIZED]?: true;
+}
+
+const MEMOIZED = Symbol.for("async-tools.memoized-targets");
+/** Targets remembered per Resonate instance; a program names a handful, so this bound is never reached. */
+const MAX_TARGETS = 256;
+
+/**
+ * Makes `resonate` resolve each option target (`"default"`, a group name, a URL) to its address once,
+ * instead of throwing and catching a `URL` error on every option build.
+ */
+export function memoizeTargets(resonate: Resonate): void {
+  const builder = (resonate as unknown as { optsBuilder?: OptionsBuilderInternals }).optsBuilder;
+  if (typeof builder?.match !== "function") {
+    throw new Error(
+      "@resonatehq/sdk changed: Resonate.optsBuilder.match not found. Use the SDK version @async-tools/core pins.",
+    );
+  }
+  if (builder[MEMOIZED]) return;
+  const match = builder.match;
+  const known = new Map<string, string>();
+  builder.match = (target) => {
+    const hit = known.get(target);
+    if (hit !== undefined) return hit;
+    const address = match(target);
+    if (known.size < MAX_TARGETS) known.set(target, address);
+    return address;
+  };
+  builder[MEMOIZED] = true;
 }
