@@ -169,7 +169,7 @@ export async function openStore(
         group: options.group,
         retentionMs: options.retentionMs,
       });
-      const jobs = new JobMeta(network.db, "memory");
+      const jobs = new JobMeta(network.db, "memory", network);
       return {
         ...single({ kind: "memory", description: "memory (not durable)", durable: false }, network, jobs),
         role: "owner",

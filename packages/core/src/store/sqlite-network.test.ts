@@ -13,6 +13,7 @@ import type { Message, Request, Response } from "@resonatehq/sdk";
 import { type Context, Resonate } from "@resonatehq/sdk/async";
 import { afterEach, describe, expect, it } from "vitest";
 import { AsyncToolsError } from "../errors.ts";
+import { JobMeta } from "./job-meta.ts";
 import { SqliteNetwork, type SqliteNetworkOptions } from "./sqlite-network.ts";
 
 const dirs: string[] = [];
@@ -149,6 +150,41 @@ describe("persistence", () => {
     const network = await open({ path: ":memory:" });
     await network.stop();
     await expect(network.send(get("x") as never)).rejects.toMatchObject({ code: "CLOSED" });
+  });
+});
+
+describe("group commit", () => {
+  it("commits the requests of one turn in one transaction, answering none before it, with job rows riding along", async () => {
+    const path = join(tempDir(), "store.db");
+    const network = await open({ path });
+    const jobs = new JobMeta(network.db, path, network);
+    let commits = 0;
+    const exec = network.db.exec.bind(network.db);
+    network.db.exec = (sql: string) => {
+      if (sql === "COMMIT") commits++;
+      return exec(sql);
+    };
+    jobs.recordSoon("job-0", "tool", Date.now());
+    const now = Date.now();
+    let answered = 0;
+    const answers = Array.from({ length: 20 }, (_, i) =>
+      network.send(create(`job-${i}`, now)).then((response) => {
+        answered++;
+        return response;
+      }),
+    );
+    await Promise.resolve();
+    expect(answered).toBe(0);
+    const statuses = (await Promise.all(answers)).map((response) => response.head.status);
+    expect(statuses).toEqual(Array(20).fill(200));
+    expect(commits).toBe(1);
+    // The job row went in with the batch: a second connection reads it without any flush of the index.
+    await network.stop();
+    const reader = new DatabaseSync(path, { readOnly: true });
+    const count = reader.prepare("SELECT count(*) AS n FROM async_tools_jobs").get() as { n: number };
+    const promises = reader.prepare("SELECT count(*) AS n FROM promises").get() as { n: number };
+    reader.close();
+    expect({ jobs: count.n, promises: promises.n }).toEqual({ jobs: 1, promises: 20 });
   });
 });
 

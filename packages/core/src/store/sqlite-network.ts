@@ -133,6 +133,7 @@ export class SqliteNetwork implements Network {
   private route: MessageRoute | undefined;
   private batch: Batch | undefined;
   private flushTimer: NodeJS.Immediate | undefined;
+  private readonly commitHooks: (() => void)[] = [];
 
   /** Builds the network without touching the file; {@link SqliteNetwork.init} (or {@link SqliteNetwork.open}) opens it. */
   constructor(options: SqliteNetworkOptions) {
@@ -248,6 +249,14 @@ export class SqliteNetwork implements Network {
    */
   routeMessages(route: MessageRoute | undefined): void {
     this.route = route;
+  }
+
+  /**
+   * Runs `write` inside each transaction the store commits, just before the commit, so rows of the
+   * library's own tables ride along instead of paying a commit of their own. `write` must not throw.
+   */
+  alsoInCommit(write: () => void): void {
+    this.commitHooks.push(write);
   }
 
   /** Hands `message` to this process's own subscribers (what the default route does). */
@@ -758,6 +767,7 @@ export class SqliteNetwork implements Network {
             break;
         }
       }
+      for (const hook of this.commitHooks) hook();
       db.exec("COMMIT");
     } catch (error) {
       rollback(db);
