@@ -233,17 +233,74 @@ const seeds = process.env.SEED ? [Number(process.env.SEED)] : [1, 2, 3, 4, 5];
  */
 type Mode = "one at a time" | "in batches";
 
+/** Promises held in flight beside the random work, so the server's indexed scans face thousands. */
+const IN_FLIGHT = 2000;
+const BULK_ROOTS = ["z0", "z1", "z2", "z3"];
+
 describe("SqliteNetwork against the SDK's in-memory server", () => {
   for (const mode of ["one at a time", "in batches"] as Mode[]) {
     for (const seed of seeds) {
       it(`answers every request identically, across restarts, ${mode} (seed ${seed})`, async () => {
-        await differential(seed, mode);
+        await differential(seed, mode, 0);
       });
     }
   }
+  it(`answers identically with ${IN_FLIGHT} promises in flight, callbacks on them, and their timeouts firing`, async () => {
+    await differential(seeds[0] as number, "in batches", IN_FLIGHT);
+  });
 });
 
-async function differential(seed: number, mode: Mode): Promise<void> {
+/**
+ * Requests that put `count` promises in flight under a few roots (each with its task, its timeouts and a
+ * callback to its root), then the requests that end them: the roots settle, and a late tick times out the rest.
+ */
+function bulkWork(count: number, now: number): { before: Request[]; after: Request[] } {
+  let corr = 0;
+  const head = () => ({ corrId: `bulk-${++corr}`, version: "test" });
+  const taskCreate = (id: string, root: string, timeoutAt: number): Request =>
+    ({
+      kind: "task.create",
+      head: head(),
+      data: {
+        pid: "p1",
+        ttl: 3_600_000,
+        action: {
+          kind: "promise.create",
+          head: head(),
+          data: {
+            id,
+            timeoutAt,
+            param: { headers: {}, data: `bulk ${id}` },
+            tags: {
+              "resonate:origin": root,
+              "resonate:parent": root,
+              "resonate:branch": root,
+              "resonate:target": "t1",
+            },
+          },
+        },
+      },
+    }) as Request;
+  const before: Request[] = BULK_ROOTS.map((root) => taskCreate(root, root, now + 7_200_000));
+  for (let i = 0; i < count; i++) {
+    const root = BULK_ROOTS[i % BULK_ROOTS.length] as string;
+    const id = `${root}:${i}`;
+    before.push(taskCreate(id, root, now + 3_600_000 + i));
+    if (i % 3 === 0)
+      before.push({ kind: "promise.register_callback", head: head(), data: { awaited: id, awaiter: root } });
+  }
+  const after: Request[] = BULK_ROOTS.map(
+    (root) =>
+      ({
+        kind: "promise.settle",
+        head: head(),
+        data: { id: root, state: "resolved", value: { headers: {}, data: "done" } },
+      }) as Request,
+  );
+  return { before, after };
+}
+
+async function differential(seed: number, mode: Mode, inFlight: number): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), "async-tools-diff-"));
   dirs.push(dir);
   const path = join(dir, "store.db");
@@ -287,6 +344,10 @@ async function differential(seed: number, mode: Mode): Promise<void> {
     burst = [];
   };
 
+  const bulk = bulkWork(inFlight, now);
+  for (const [i, req] of bulk.before.entries()) compare(now, req, `bulk ${i}`, i % 50 !== 0);
+  await settleBurst();
+
   let left = 0;
   for (let step = 1; step <= REQUESTS; step++) {
     now += Math.floor(random() * 1500);
@@ -320,6 +381,17 @@ async function differential(seed: number, mode: Mode): Promise<void> {
     }
   }
   await settleBurst();
+  if (inFlight > 0) {
+    for (const [i, req] of bulk.after.entries()) compare(now, req, `bulk end ${i}`, true);
+    now += 4 * 3_600_000;
+    compare(
+      now,
+      { kind: "debug.tick", head: { corrId: "late", version: "test" }, data: { time: now } } as Request,
+      "late tick",
+      true,
+    );
+    await settleBurst();
+  }
 
   const pending = [...ref.promises.values()].filter((p) => p.state === "pending").length;
   const unfulfilled = [...ref.tasks.values()].filter((t) => t.state !== "fulfilled").length;
