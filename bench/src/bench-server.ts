@@ -64,8 +64,17 @@ export function threeStepJob(sideEffects: string | undefined = process.env[SIDE_
 }
 
 /** A runtime with the bench's two durable tools on `store`. */
-export function createBenchRuntime(store: string, sideEffects?: string): Promise<AsyncTools> {
-  return createAsyncTools({ name: "bench", store, tools: [noopJob, threeStepJob(sideEffects)] });
+export function createBenchRuntime(
+  store: string,
+  sideEffects?: string,
+  durability?: "normal" | "full",
+): Promise<AsyncTools> {
+  return createAsyncTools({
+    name: "bench",
+    store,
+    tools: [noopJob, threeStepJob(sideEffects)],
+    ...(durability ? { durability } : {}),
+  });
 }
 
 /** An McpServer with the plain `noop` tool and the runtime's two durable tools. */
