@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { batchProbe } from "./bench/batch-probe.ts";
 import { bullmq } from "./bench/bullmq.ts";
+import { coldStart } from "./bench/cold-start.ts";
 import { inFlight } from "./bench/in-flight.ts";
 import { recovery } from "./bench/recovery.ts";
 import { scale } from "./bench/scale.ts";
@@ -29,6 +30,7 @@ const SCENARIOS: Record<string, (options: RunOptions) => Promise<ScenarioResult>
   sharing,
   in_flight: inFlight,
   bullmq,
+  cold_start: coldStart,
 };
 
 const { values } = parseArgs({

@@ -6,7 +6,6 @@
 import { parseArgs } from "node:util";
 import { createStdioTransport } from "@async-tools/core/mcp-v1";
 import packageJson from "../package.json" with { type: "json" };
-import { startHttp } from "./http.ts";
 import { DEFAULT_ARCHIVE_URL } from "./open-meteo/client.ts";
 import { buildServer, createWeatherRuntime } from "./server.ts";
 
@@ -165,6 +164,8 @@ async function serve(
 
   if (values.http) {
     const token = values.token ?? process.env.ASYNC_TOOLS_HTTP_TOKEN;
+    // Loaded only here: the streamable HTTP transport costs a stdio server's cold start about 25 ms.
+    const { startHttp } = await import("./http.ts");
     const http = await startHttp({
       port,
       host: values.host,
