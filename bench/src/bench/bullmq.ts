@@ -143,6 +143,9 @@ export async function bullmq(options: RunOptions): Promise<ScenarioResult> {
     },
     { connection, concurrency: 64 },
   );
+  // Every waiting submitter listens for the queue closing; 32 of them are expected, not a leak.
+  queue.setMaxListeners(0);
+  events.setMaxListeners(0);
   let tools: AsyncTools | undefined;
   try {
     await Promise.all([queue.waitUntilReady(), events.waitUntilReady(), worker.waitUntilReady()]);
