@@ -13,6 +13,7 @@ import type { Message, Request, Response } from "@resonatehq/sdk";
 import { type Context, Resonate } from "@resonatehq/sdk/async";
 import { afterEach, describe, expect, it } from "vitest";
 import { AsyncToolsError } from "../errors.ts";
+import { JobMeta } from "./job-meta.ts";
 import { SqliteNetwork, type SqliteNetworkOptions } from "./sqlite-network.ts";
 
 const dirs: string[] = [];
@@ -149,6 +150,54 @@ describe("persistence", () => {
     const network = await open({ path: ":memory:" });
     await network.stop();
     await expect(network.send(get("x") as never)).rejects.toMatchObject({ code: "CLOSED" });
+  });
+});
+
+describe("group commit", () => {
+  /** Counts the transactions `network` commits from here on. */
+  function countCommits(network: SqliteNetwork): { commits: number } {
+    const counter = { commits: 0 };
+    const exec = network.db.exec.bind(network.db);
+    network.db.exec = (sql: string) => {
+      if (sql === "COMMIT") counter.commits++;
+      return exec(sql);
+    };
+    return counter;
+  }
+
+  it("commits the requests of one turn in one transaction, answering none before it", async () => {
+    const network = await open({ path: join(tempDir(), "store.db") });
+    const counter = countCommits(network);
+    const now = Date.now();
+    let answered = 0;
+    const answers = Array.from({ length: 20 }, (_, i) =>
+      network.send(create(`job-${i}`, now)).then((response) => {
+        answered++;
+        return response;
+      }),
+    );
+    await Promise.resolve();
+    expect(answered).toBe(0);
+    const statuses = (await Promise.all(answers)).map((response) => response.head.status);
+    expect(statuses).toEqual(Array(20).fill(200));
+    expect(counter.commits).toBe(1);
+  });
+
+  it("writes queued job rows inside the store's next commit, not in one of their own", async () => {
+    const path = join(tempDir(), "store.db");
+    const network = await open({ path });
+    const jobs = new JobMeta(network.db, path, network);
+    const counter = countCommits(network);
+    jobs.recordSoon("job-0", "tool", Date.now());
+    network.applyAt(Date.now(), create("job-0", Date.now()));
+    expect(counter.commits).toBe(1);
+    // A second connection reads the row although the index never flushed it itself.
+    await network.stop();
+    const reader = new DatabaseSync(path, { readOnly: true });
+    const row = reader.prepare("SELECT count(*) AS n FROM async_tools_jobs").get() as { n: number };
+    reader.close();
+    expect(row.n).toBe(1);
+    expect(counter.commits).toBe(1);
   });
 });
 
