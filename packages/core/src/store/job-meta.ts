@@ -37,6 +37,8 @@ export class JobMeta implements JobIndex {
   private readonly queue: [string, string, number][] = [];
   private flushing: NodeJS.Immediate | NodeJS.Timeout | undefined;
   private readonly ridesAlong: boolean;
+  /** The rows written inside the store's open transaction, queued again if it is rolled back. */
+  private riding: [string, string, number][] = [];
 
   /**
    * `where` names the store in error messages. With `commits` (the store network on the same connection),
@@ -45,12 +47,15 @@ export class JobMeta implements JobIndex {
   constructor(
     db: DatabaseSync = new DatabaseSync(":memory:"),
     where = "memory",
-    commits?: { alsoInCommit(write: () => void): void },
+    commits?: { alsoInCommit(write: () => void, rolledBack?: () => void): void },
   ) {
     this.db = db;
     this.where = where;
     this.ridesAlong = commits !== undefined;
-    commits?.alsoInCommit(() => this.writeQueuedQuietly());
+    commits?.alsoInCommit(
+      () => this.writeQueuedQuietly(),
+      () => this.requeueRiding(),
+    );
     db.exec(`
       CREATE TABLE IF NOT EXISTS async_tools_jobs (
         seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -86,6 +91,10 @@ export class JobMeta implements JobIndex {
    */
   recordSoon(id: string, tool: string, now: number): void {
     this.queue.push([id, tool, now]);
+    this.flushSoon();
+  }
+
+  private flushSoon(): void {
     if (this.flushing !== undefined) return;
     // Riding along, the store's next commit (the job's own next step, usually within this turn) takes the
     // row; the timer only catches a store that goes quiet.
@@ -97,14 +106,27 @@ export class JobMeta implements JobIndex {
   /** Inserts the queued rows inside a transaction the store has open; logs instead of throwing. */
   private writeQueuedQuietly(): void {
     const rows = this.queue.splice(0);
+    this.riding = rows;
     try {
       for (const [id, tool, now] of rows) this.insert.run(id, tool, now);
     } catch (error) {
+      this.riding = [];
       log("warn", "job metadata not stored; the jobs run, listing may miss them", {
         store: this.where,
         error,
       });
     }
+  }
+
+  /**
+   * The store's transaction that took the riding rows was rolled back (a full disk): they go into a later
+   * commit, ahead of rows queued since.
+   */
+  private requeueRiding(): void {
+    const rows = this.riding.splice(0);
+    if (rows.length === 0) return;
+    this.queue.unshift(...rows);
+    this.flushSoon();
   }
 
   /** Writes the rows {@link JobMeta.recordSoon} queued. */

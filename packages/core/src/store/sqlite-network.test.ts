@@ -201,6 +201,62 @@ describe("group commit", () => {
   });
 });
 
+/**
+ * Makes the commit of any transaction that wrote the promise `poison` fail, as a full disk fails a commit:
+ * the writes before it succeed, the COMMIT throws and the transaction is rolled back.
+ */
+function failCommitsOfPoison(network: SqliteNetwork): void {
+  const db = network.db;
+  const exec = db.exec.bind(db);
+  const poisoned = db.prepare("SELECT 1 AS hit FROM promises WHERE id = 'poison'");
+  db.exec = (sql: string) => {
+    if (sql === "COMMIT" && poisoned.get() !== undefined) throw new Error("database or disk is full");
+    return exec(sql);
+  };
+}
+
+describe("group commit when the commit fails", () => {
+  it("refuses only the request whose own write fails; a read and a write of the same turn are answered", async () => {
+    const path = join(tempDir(), "store.db");
+    const network = await open({ path });
+    const now = Date.now();
+    await network.send(create("kept", now));
+    failCommitsOfPoison(network);
+    const [read, fresh, poison] = await Promise.allSettled([
+      network.send(get("kept")),
+      network.send(create("fresh", now)),
+      network.send(create("poison", now)),
+    ]);
+    expect(read.status === "fulfilled" && read.value.head.status).toBe(200);
+    expect(fresh.status === "fulfilled" && fresh.value.head.status).toBe(200);
+    expect(poison.status).toBe("rejected");
+    expect(poison.status === "rejected" && (poison.reason as AsyncToolsError).code).toBe("STORE_IO");
+    await network.stop();
+
+    const reopened = await open({ path });
+    expect((await reopened.send(get("fresh"))).head.status).toBe(200);
+    expect((await reopened.send(get("poison"))).head.status).toBe(404);
+  });
+
+  it("writes job rows whose ride-along commit was rolled back in a later commit", async () => {
+    const path = join(tempDir(), "store.db");
+    const network = await open({ path });
+    const jobs = new JobMeta(network.db, path, network);
+    failCommitsOfPoison(network);
+    jobs.recordSoon("job-0", "tool", Date.now());
+    // The synchronous path commits at once, before the index's own fallback timer could write the row.
+    expect(() => network.applyAt(Date.now(), create("poison", Date.now()))).toThrow(AsyncToolsError);
+    network.applyAt(Date.now(), create("next", Date.now()));
+    await network.stop();
+    const reader = new DatabaseSync(path, { readOnly: true });
+    const row = reader.prepare("SELECT count(*) AS n FROM async_tools_jobs WHERE id = 'job-0'").get() as {
+      n: number;
+    };
+    reader.close();
+    expect(row.n).toBe(1);
+  });
+});
+
 describe("refusing what is not a usable store", () => {
   it("refuses a file that is not a SQLite database, leaving its bytes untouched", async () => {
     const dir = tempDir();

@@ -56,8 +56,17 @@ export interface SqliteNetworkOptions {
 /** Where a message goes: its Resonate address (`scheme://uni@group/pid`, `scheme://any@group[/pid]`). */
 export type MessageRoute = (address: string, message: Message) => void;
 
+/** Rows of another table written inside the store's commits ({@link SqliteNetwork.alsoInCommit}). */
+interface CommitHook {
+  write: () => void;
+  rolledBack?: () => void;
+}
+
 /** A request applied in RAM whose answer waits for its batch's commit. */
 interface Waiter {
+  /** The request and its time, to apply it again alone when the batch's commit fails. */
+  req: Request;
+  now: number;
   response: Response;
   resolve: (response: Response) => void;
   reject: (error: unknown) => void;
@@ -133,7 +142,7 @@ export class SqliteNetwork implements Network {
   private route: MessageRoute | undefined;
   private batch: Batch | undefined;
   private flushTimer: NodeJS.Immediate | undefined;
-  private readonly commitHooks: (() => void)[] = [];
+  private readonly commitHooks: CommitHook[] = [];
 
   /** Builds the network without touching the file; {@link SqliteNetwork.init} (or {@link SqliteNetwork.open}) opens it. */
   constructor(options: SqliteNetworkOptions) {
@@ -264,10 +273,11 @@ export class SqliteNetwork implements Network {
 
   /**
    * Runs `write` inside each transaction the store commits, just before the commit, so rows of the
-   * library's own tables ride along instead of paying a commit of their own. `write` must not throw.
+   * library's own tables ride along instead of paying a commit of their own. `write` must not throw. When
+   * that transaction is rolled back, `rolledBack` runs, so the rows can go into a later commit.
    */
-  alsoInCommit(write: () => void): void {
-    this.commitHooks.push(write);
+  alsoInCommit(write: () => void, rolledBack?: () => void): void {
+    this.commitHooks.push({ write, ...(rolledBack === undefined ? {} : { rolledBack }) });
   }
 
   /** Hands `message` to this process's own subscribers (what the default route does). */
@@ -516,11 +526,17 @@ export class SqliteNetwork implements Network {
     for (const id of loaded) batch.loaded.add(id);
     const response = answer(req, result.response);
     return new Promise<Response>((resolve, reject) => {
-      batch.waiters.push({ response, resolve, reject });
+      batch.waiters.push({ req, now, response, resolve, reject });
     });
   }
 
-  /** Commits the pending batch in one transaction, then answers its requests and dispatches its messages. */
+  /**
+   * Commits the pending batch in one transaction, then answers its requests and dispatches its messages.
+   * When that commit fails, RAM is reloaded from the file and each request is applied again alone, in
+   * order, with its own commit ({@link SqliteNetwork.execute}), as without batching: a request is refused
+   * only when its own writes fail, never for sharing a turn with one that does. A read, or a small write
+   * that still fits on a full disk, is answered; no caller gets an error for a request that was committed.
+   */
   private flush(): void {
     const batch = this.batch;
     if (batch === undefined) return;
@@ -529,10 +545,15 @@ export class SqliteNetwork implements Network {
     this.flushTimer = undefined;
     try {
       this.persist(batch.changes, false);
-    } catch (error) {
+    } catch {
       this.resync();
-      const failure = this.writeError(error);
-      for (const waiter of batch.waiters) waiter.reject(failure);
+      for (const waiter of batch.waiters) {
+        try {
+          waiter.resolve(this.execute(waiter.now, waiter.req));
+        } catch (error) {
+          waiter.reject(error);
+        }
+      }
       return;
     }
     for (const waiter of batch.waiters) waiter.resolve(waiter.response);
@@ -727,6 +748,7 @@ export class SqliteNetwork implements Network {
     const db = this.db;
     const sql = this.sql;
     const { promises, tasks, schedules } = this.server;
+    const wrote: CommitHook[] = [];
     db.exec("BEGIN");
     try {
       if (reset)
@@ -778,10 +800,14 @@ export class SqliteNetwork implements Network {
             break;
         }
       }
-      for (const hook of this.commitHooks) hook();
+      for (const hook of this.commitHooks) {
+        hook.write();
+        wrote.push(hook);
+      }
       db.exec("COMMIT");
     } catch (error) {
       rollback(db);
+      for (const hook of wrote) hook.rolledBack?.();
       throw error;
     }
   }
