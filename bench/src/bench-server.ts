@@ -204,6 +204,8 @@ export const VERSIONED_REQUIRES_ENV = "BENCH_VERSIONED_REQUIRES";
 /** What the bench runtime runs beyond its fixed tools. */
 export interface BenchOptions {
   leaseMs?: number;
+  /** The SQLite store's durability; the store's default when absent. */
+  durability?: "normal" | "full";
   upstream?: UpstreamJobOptions;
   versions?: number[];
   /** A field the `versioned` tool's input requires. */
@@ -253,6 +255,7 @@ export function createBenchRuntime(
     store,
     tools,
     ...(options.leaseMs === undefined ? {} : { leaseMs: options.leaseMs }),
+    ...(options.durability === undefined ? {} : { durability: options.durability }),
   });
 }
 

@@ -8,6 +8,9 @@ import { availableParallelism, cpus, totalmem } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { batchProbe } from "./bench/batch-probe.ts";
+import { bullmq } from "./bench/bullmq.ts";
+import { coldStart } from "./bench/cold-start.ts";
+import { inFlight } from "./bench/in-flight.ts";
 import { recovery } from "./bench/recovery.ts";
 import { scale } from "./bench/scale.ts";
 import { sharing } from "./bench/sharing.ts";
@@ -25,6 +28,9 @@ const SCENARIOS: Record<string, (options: RunOptions) => Promise<ScenarioResult>
   scale,
   recovery,
   sharing,
+  in_flight: inFlight,
+  bullmq,
+  cold_start: coldStart,
 };
 
 const { values } = parseArgs({

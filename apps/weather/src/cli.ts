@@ -4,8 +4,6 @@
  * goes to stderr: on stdio, stdout is the protocol.
  */
 import { parseArgs } from "node:util";
-import { dashboardRoute } from "@async-tools/core/dashboard";
-import { serveHttp, tokenAuth } from "@async-tools/core/http";
 import { createMcpHandler, createStdioTransport } from "@async-tools/core/mcp-v1";
 import packageJson from "../package.json" with { type: "json" };
 import { DEFAULT_ARCHIVE_URL } from "./open-meteo/client.ts";
@@ -188,6 +186,11 @@ async function serve(
   process.once("SIGTERM", shutdown);
 
   if (values.http) {
+    // Loaded only here: the HTTP server and the dashboard cost a stdio server's cold start for nothing.
+    const [{ serveHttp, tokenAuth }, { dashboardRoute }] = await Promise.all([
+      import("@async-tools/core/http"),
+      import("@async-tools/core/dashboard"),
+    ]);
     const env = process.env.ASYNC_TOOLS_HTTP_TOKEN;
     const auth = tokenAuth(values.token ?? (env ? [env] : []));
     const http = await serveHttp(runtime, {

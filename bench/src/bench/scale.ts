@@ -122,7 +122,9 @@ export async function scale(options: RunOptions): Promise<ScenarioResult> {
       await server.close();
     }
   }
-  const base = measured[0]!;
+  const base = measured[0];
+  const last = measured.at(-1);
+  if (base === undefined || last === undefined) throw new Error("scale: no store size was measured");
   const rows: string[][] = [];
   const figures: Record<string, unknown>[] = [];
   for (const m of measured) {
@@ -161,10 +163,9 @@ export async function scale(options: RunOptions): Promise<ScenarioResult> {
       seeding_process_peak_rss_mb: m.seedPeakRss / MB,
     });
   }
-  const last = measured.at(-1)!;
   const latencyGrowth = median(last.start) / median(base.start);
   const rssGrowth = last.rssAfter / base.rssAfter;
-  const checks = [
+  const [flat, bounded] = [
     {
       name: `start latency flat: ${last.jobs.toLocaleString("en")} jobs within 1.5x of 1,000`,
       ok: latencyGrowth <= 1.5,
@@ -176,6 +177,7 @@ export async function scale(options: RunOptions): Promise<ScenarioResult> {
       detail: `${rssGrowth.toFixed(2)}x (${(base.rssAfter / MB).toFixed(0)} -> ${(last.rssAfter / MB).toFixed(0)} MB)`,
     },
   ];
+  const checks = [flat, bounded];
   const table = formatTable(
     `Scale (stdio, SQLite store): ${rounds} rounds x ${count} starts on a store of N completed jobs; median (min-max)`,
     [
@@ -195,7 +197,7 @@ export async function scale(options: RunOptions): Promise<ScenarioResult> {
   );
   return {
     name: "scale",
-    table: `${table}\nTargets: flat latency ${verdict(checks[0]!.ok)}, bounded memory ${verdict(checks[1]!.ok)}.`,
+    table: `${table}\nTargets: flat latency ${verdict(flat.ok)}, bounded memory ${verdict(bounded.ok)}.`,
     figures: { rows: figures },
     checks,
   };

@@ -15,7 +15,7 @@ import type { JobIndex } from "../store/store.ts";
 import { combineObservers, type JobEvent, type JobObserver, logJobEvent } from "./job-events.ts";
 import { defaultJobId, principalSuffix, runId } from "./job-id.ts";
 import type { PromiseClient, PromiseRecord } from "./promise-client.ts";
-import { installExecutionHooks } from "./resonate-internals.ts";
+import { installExecutionHooks, memoizeTargets } from "./resonate-internals.ts";
 import { Slots } from "./slots.ts";
 import { errorText, runWithRetries, type StepRetry } from "./step-retry.ts";
 
@@ -115,6 +115,7 @@ export class JobEngine {
     this.promises = promises;
     this.meta = meta;
     this.observer = combineObservers(observers);
+    memoizeTargets(resonate);
     installExecutionHooks(resonate, {
       unregistered: (func, version) => {
         const known = this.versions.get(func);

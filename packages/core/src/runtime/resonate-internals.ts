@@ -18,6 +18,10 @@
  * 4. Failed deliveries. When the store refuses the `task.acquire` of an `execute` message, the SDK drops the
  *    message; the task stays pending and nothing delivers it again. The wrapper hands such a message back to
  *    the runtime, which offers it again until the store takes the write.
+ * 5. Targets. `OptionsBuilder.match` tests every target with `util.isUrl`, which builds a `URL` and catches
+ *    the `TypeError` when the target is a plain name such as `"default"`. The SDK builds options several
+ *    times per job (each start, each job context, each step) and the throw cost about 5% of a start's CPU.
+ *    {@link memoizeTargets} remembers each target's address: both the URL test and `network.match` are pure.
  */
 import type { Resonate } from "@resonatehq/sdk/async";
 
@@ -123,4 +127,37 @@ export function installExecutionHooks(resonate: Resonate, hooks: ExecutionHooks)
     }
   };
   core[PATCHED] = true;
+}
+
+interface OptionsBuilderInternals {
+  match: (target: string) => string;
+  [MEMOIZED]?: true;
+}
+
+const MEMOIZED = Symbol.for("async-tools.memoized-targets");
+/** Targets remembered per Resonate instance; a program names a handful, so this bound is never reached. */
+const MAX_TARGETS = 256;
+
+/**
+ * Makes `resonate` resolve each option target (`"default"`, a group name, a URL) to its address once,
+ * instead of throwing and catching a `URL` error on every option build.
+ */
+export function memoizeTargets(resonate: Resonate): void {
+  const builder = (resonate as unknown as { optsBuilder?: OptionsBuilderInternals }).optsBuilder;
+  if (typeof builder?.match !== "function") {
+    throw new Error(
+      "@resonatehq/sdk changed: Resonate.optsBuilder.match not found. Use the SDK version @async-tools/core pins.",
+    );
+  }
+  if (builder[MEMOIZED]) return;
+  const match = builder.match;
+  const known = new Map<string, string>();
+  builder.match = (target) => {
+    const hit = known.get(target);
+    if (hit !== undefined) return hit;
+    const address = match(target);
+    if (known.size < MAX_TARGETS) known.set(target, address);
+    return address;
+  };
+  builder[MEMOIZED] = true;
 }

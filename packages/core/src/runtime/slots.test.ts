@@ -45,4 +45,40 @@ describe("Slots", () => {
     release();
     expect(slots.load.running).toBe(0);
   });
+
+  it("knows every waiting job's place through random arrivals, cancellations and releases", async () => {
+    let state = 7;
+    const random = () => {
+      state = (state * 1103515245 + 12345) % 2147483648;
+      return state / 2147483648;
+    };
+    const slots = new Slots(2);
+    const releases: (() => void)[] = [];
+    const queue: { id: string; controller: AbortController }[] = [];
+    let n = 0;
+    for (let step = 0; step < 400; step++) {
+      const roll = random();
+      if (roll < 0.5) {
+        const id = `j${n++}`;
+        const controller = new AbortController();
+        const entry = { id, controller };
+        queue.push(entry);
+        void slots.acquire(id, controller.signal).then(
+          (release) => {
+            queue.splice(queue.indexOf(entry), 1);
+            releases.push(release);
+          },
+          () => undefined,
+        );
+      } else if (roll < 0.7 && queue.length > 0) {
+        const entry = queue[Math.floor(random() * queue.length)] as (typeof queue)[number];
+        queue.splice(queue.indexOf(entry), 1);
+        entry.controller.abort(new Error("cancelled"));
+      } else if (releases.length > 0) {
+        releases.splice(Math.floor(random() * releases.length), 1)[0]?.();
+      }
+      await new Promise((resolve) => setImmediate(resolve));
+      for (const [at, entry] of queue.entries()) expect(slots.position(entry.id)).toBe(at + 1);
+    }
+  });
 });

@@ -6,7 +6,14 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { HttpNetwork, LocalNetwork, type Message, PollMessageSource, type Request } from "@resonatehq/sdk";
+import {
+  HttpNetwork,
+  LocalNetwork,
+  type Message,
+  PollMessageSource,
+  type Request,
+  type Response,
+} from "@resonatehq/sdk";
 import { afterEach, describe, expect, it } from "vitest";
 import { JobMeta } from "./job-meta.ts";
 import { type StoreServer, serveStore } from "./served/http-server.ts";
@@ -219,66 +226,178 @@ async function openOn(path: string, received: Message[]): Promise<SqliteNetwork>
 
 const seeds = process.env.SEED ? [Number(process.env.SEED)] : [1, 2, 3, 4, 5];
 
+/**
+ * How requests reach the network: one at a time through the synchronous path (`applyAt`), or in bursts of
+ * up to 24 through the batched path `send` takes (`sendAt`: applied in order, committed together, answered
+ * after the commit), so group commit is held to the same answers, messages and file.
+ */
+type Mode = "one at a time" | "in batches";
+
+/** Promises held in flight beside the random work, so the server's indexed scans face thousands. */
+const IN_FLIGHT = 2000;
+const BULK_ROOTS = ["z0", "z1", "z2", "z3"];
+
 describe("SqliteNetwork against the SDK's in-memory server", () => {
-  for (const seed of seeds) {
-    it(`answers every request identically, across restarts (seed ${seed})`, async () => {
-      const dir = mkdtempSync(join(tmpdir(), "async-tools-diff-"));
-      dirs.push(dir);
-      const path = join(dir, "store.db");
-      const ref = (new LocalNetwork() as unknown as { server: ReferenceServer }).server;
-      const random = mulberry32(seed);
-      const next = generator(random, ref);
-      const expectedMessages: Message[] = [];
-      const received: Message[] = [];
-      let network = await openOn(path, received);
-      let now = 1_700_000_000_000;
-      const compare = (at: number, req: Request, where: string) => {
-        const context = `${where}: ${JSON.stringify(req)}`;
-        const expected = ref.apply(at, structuredClone(req));
-        for (const change of expected.changes) if (change.message) expectedMessages.push(change.message);
-        const actual = network.applyAt(at, structuredClone(req));
-        expect(actual.head.corrId, context).toBe(req.head.corrId);
-        const { kind, status, data } = { kind: actual.kind, status: actual.head.status, data: actual.data };
-        const want = {
-          kind: expected.response.kind,
-          status: expected.response.head.status,
-          data: expected.response.data,
-        };
-        expect(JSON.stringify({ kind, status, data }), context).toBe(JSON.stringify(want));
-      };
-
-      for (let step = 1; step <= REQUESTS; step++) {
-        now += Math.floor(random() * 1500);
-        const req = next(now, step);
-        compare(now, req, `seed ${seed}, step ${step}`);
-        if (step % REOPEN_EVERY === 0) {
-          await wait(5);
-          expect(JSON.stringify(received), `messages up to seed ${seed}, step ${step}`).toBe(
-            JSON.stringify(expectedMessages),
-          );
-          await network.stop();
-          network = await openOn(path, received);
-          // Audit: everything the reference holds must read back the same from the reopened file.
-          let audit = 0;
-          const read = (kind: "promise.get" | "task.get" | "schedule.get", id: string) =>
-            compare(
-              now,
-              { kind, head: { corrId: `audit-${++audit}`, version: "test" }, data: { id } },
-              `audit of ${id}`,
-            );
-          for (const id of [...ref.promises.keys()]) read("promise.get", id);
-          for (const id of [...ref.tasks.keys()]) read("task.get", id);
-          for (const id of [...ref.schedules.keys()]) read("schedule.get", id);
-        }
-      }
-
-      const pending = [...ref.promises.values()].filter((p) => p.state === "pending").length;
-      const unfulfilled = [...ref.tasks.values()].filter((t) => t.state !== "fulfilled").length;
-      expect(network.residentCounts()).toEqual({ promises: pending, tasks: unfulfilled });
-      expect(ref.promises.size).toBeGreaterThan(pending);
-    });
+  for (const mode of ["one at a time", "in batches"] as Mode[]) {
+    for (const seed of seeds) {
+      it(`answers every request identically, across restarts, ${mode} (seed ${seed})`, async () => {
+        await differential(seed, mode, 0);
+      });
+    }
   }
+  it(`answers identically with ${IN_FLIGHT} promises in flight, callbacks on them, and their timeouts firing`, async () => {
+    await differential(seeds[0] as number, "in batches", IN_FLIGHT);
+  });
 });
+
+/**
+ * Requests that put `count` promises in flight under a few roots (each with its task, its timeouts and a
+ * callback to its root), then the requests that end them: the roots settle, and a late tick times out the rest.
+ */
+function bulkWork(count: number, now: number): { before: Request[]; after: Request[] } {
+  let corr = 0;
+  const head = () => ({ corrId: `bulk-${++corr}`, version: "test" });
+  const taskCreate = (id: string, root: string, timeoutAt: number): Request =>
+    ({
+      kind: "task.create",
+      head: head(),
+      data: {
+        pid: "p1",
+        ttl: 3_600_000,
+        action: {
+          kind: "promise.create",
+          head: head(),
+          data: {
+            id,
+            timeoutAt,
+            param: { headers: {}, data: `bulk ${id}` },
+            tags: {
+              "resonate:origin": root,
+              "resonate:parent": root,
+              "resonate:branch": root,
+              "resonate:target": "t1",
+            },
+          },
+        },
+      },
+    }) as Request;
+  const before: Request[] = BULK_ROOTS.map((root) => taskCreate(root, root, now + 7_200_000));
+  for (let i = 0; i < count; i++) {
+    const root = BULK_ROOTS[i % BULK_ROOTS.length] as string;
+    const id = `${root}:${i}`;
+    before.push(taskCreate(id, root, now + 3_600_000 + i));
+    if (i % 3 === 0)
+      before.push({ kind: "promise.register_callback", head: head(), data: { awaited: id, awaiter: root } });
+  }
+  const after: Request[] = BULK_ROOTS.map(
+    (root) =>
+      ({
+        kind: "promise.settle",
+        head: head(),
+        data: { id: root, state: "resolved", value: { headers: {}, data: "done" } },
+      }) as Request,
+  );
+  return { before, after };
+}
+
+async function differential(seed: number, mode: Mode, inFlight: number): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), "async-tools-diff-"));
+  dirs.push(dir);
+  const path = join(dir, "store.db");
+  const ref = (new LocalNetwork() as unknown as { server: ReferenceServer }).server;
+  const random = mulberry32(seed);
+  const next = generator(random, ref);
+  const expectedMessages: Message[] = [];
+  const received: Message[] = [];
+  let network = await openOn(path, received);
+  let now = 1_700_000_000_000;
+  let burst: Promise<void>[] = [];
+  const check = (
+    req: Request,
+    actual: Response,
+    expected: ReturnType<ReferenceServer["apply"]>,
+    where: string,
+  ) => {
+    const context = `${where}: ${JSON.stringify(req)}`;
+    expect(actual.head.corrId, context).toBe(req.head.corrId);
+    const { kind, status, data } = { kind: actual.kind, status: actual.head.status, data: actual.data };
+    const want = {
+      kind: expected.response.kind,
+      status: expected.response.head.status,
+      data: expected.response.data,
+    };
+    expect(JSON.stringify({ kind, status, data }), context).toBe(JSON.stringify(want));
+  };
+  const compare = (at: number, req: Request, where: string, batched = false) => {
+    const expected = ref.apply(at, structuredClone(req));
+    for (const change of expected.changes) if (change.message) expectedMessages.push(change.message);
+    if (!batched) {
+      check(req, network.applyAt(at, structuredClone(req)), expected, where);
+      return;
+    }
+    burst.push(
+      network.sendAt(at, structuredClone(req)).then((actual) => check(req, actual, expected, where)),
+    );
+  };
+  const settleBurst = async () => {
+    await Promise.all(burst);
+    burst = [];
+  };
+
+  const bulk = bulkWork(inFlight, now);
+  for (const [i, req] of bulk.before.entries()) compare(now, req, `bulk ${i}`, i % 50 !== 0);
+  await settleBurst();
+
+  let left = 0;
+  for (let step = 1; step <= REQUESTS; step++) {
+    now += Math.floor(random() * 1500);
+    const req = next(now, step);
+    if (mode === "in batches" && left === 0) {
+      await settleBurst();
+      left = 1 + Math.floor(random() * 24);
+    }
+    left--;
+    compare(now, req, `seed ${seed}, step ${step}`, mode === "in batches");
+    if (step % REOPEN_EVERY === 0) {
+      await settleBurst();
+      left = 0;
+      await wait(5);
+      expect(JSON.stringify(received), `messages up to seed ${seed}, step ${step}`).toBe(
+        JSON.stringify(expectedMessages),
+      );
+      await network.stop();
+      network = await openOn(path, received);
+      // Audit: everything the reference holds must read back the same from the reopened file.
+      let audit = 0;
+      const read = (kind: "promise.get" | "task.get" | "schedule.get", id: string) =>
+        compare(
+          now,
+          { kind, head: { corrId: `audit-${++audit}`, version: "test" }, data: { id } },
+          `audit of ${id}`,
+        );
+      for (const id of [...ref.promises.keys()]) read("promise.get", id);
+      for (const id of [...ref.tasks.keys()]) read("task.get", id);
+      for (const id of [...ref.schedules.keys()]) read("schedule.get", id);
+    }
+  }
+  await settleBurst();
+  if (inFlight > 0) {
+    for (const [i, req] of bulk.after.entries()) compare(now, req, `bulk end ${i}`, true);
+    now += 4 * 3_600_000;
+    compare(
+      now,
+      { kind: "debug.tick", head: { corrId: "late", version: "test" }, data: { time: now } } as Request,
+      "late tick",
+      true,
+    );
+    await settleBurst();
+  }
+
+  const pending = [...ref.promises.values()].filter((p) => p.state === "pending").length;
+  const unfulfilled = [...ref.tasks.values()].filter((t) => t.state !== "fulfilled").length;
+  expect(network.residentCounts()).toEqual({ promises: pending, tasks: unfulfilled });
+  expect(ref.promises.size).toBeGreaterThan(pending);
+}
 
 const HTTP_SEEDS = process.env.SEED ? [Number(process.env.SEED)] : [1, 2];
 

@@ -35,12 +35,27 @@ export class JobMeta implements JobIndex {
 
   private readonly where: string;
   private readonly queue: [string, string, number][] = [];
-  private flushing: NodeJS.Immediate | undefined;
+  private flushing: NodeJS.Immediate | NodeJS.Timeout | undefined;
+  private readonly ridesAlong: boolean;
+  /** The rows written inside the store's open transaction, queued again if it is rolled back. */
+  private riding: [string, string, number][] = [];
 
-  /** `where` names the store in error messages. */
-  constructor(db: DatabaseSync = new DatabaseSync(":memory:"), where = "memory") {
+  /**
+   * `where` names the store in error messages. With `commits` (the store network on the same connection),
+   * queued rows are written inside the store's next transaction rather than in one of their own.
+   */
+  constructor(
+    db: DatabaseSync = new DatabaseSync(":memory:"),
+    where = "memory",
+    commits?: { alsoInCommit(write: () => void, rolledBack?: () => void): void },
+  ) {
     this.db = db;
     this.where = where;
+    this.ridesAlong = commits !== undefined;
+    commits?.alsoInCommit(
+      () => this.writeQueuedQuietly(),
+      () => this.requeueRiding(),
+    );
     db.exec(`
       CREATE TABLE IF NOT EXISTS async_tools_jobs (
         seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -76,7 +91,42 @@ export class JobMeta implements JobIndex {
    */
   recordSoon(id: string, tool: string, now: number): void {
     this.queue.push([id, tool, now]);
-    if (this.flushing === undefined) this.flushing = setImmediate(() => this.flushQuietly());
+    this.flushSoon();
+  }
+
+  private flushSoon(): void {
+    if (this.flushing !== undefined) return;
+    // Riding along, the store's next commit (the job's own next step, usually within this turn) takes the
+    // row; the timer only catches a store that goes quiet.
+    this.flushing = this.ridesAlong
+      ? setTimeout(() => this.flushQuietly(), 0)
+      : setImmediate(() => this.flushQuietly());
+  }
+
+  /** Inserts the queued rows inside a transaction the store has open; logs instead of throwing. */
+  private writeQueuedQuietly(): void {
+    const rows = this.queue.splice(0);
+    this.riding = rows;
+    try {
+      for (const [id, tool, now] of rows) this.insert.run(id, tool, now);
+    } catch (error) {
+      this.riding = [];
+      log("warn", "job metadata not stored; the jobs run, listing may miss them", {
+        store: this.where,
+        error,
+      });
+    }
+  }
+
+  /**
+   * The store's transaction that took the riding rows was rolled back (a full disk): they go into a later
+   * commit, ahead of rows queued since.
+   */
+  private requeueRiding(): void {
+    const rows = this.riding.splice(0);
+    if (rows.length === 0) return;
+    this.queue.unshift(...rows);
+    this.flushSoon();
   }
 
   /** Writes the rows {@link JobMeta.recordSoon} queued. */
@@ -91,7 +141,10 @@ export class JobMeta implements JobIndex {
   }
 
   private flushNow(): void {
-    if (this.flushing !== undefined) clearImmediate(this.flushing);
+    if (this.flushing !== undefined) {
+      clearImmediate(this.flushing as NodeJS.Immediate);
+      clearTimeout(this.flushing as NodeJS.Timeout);
+    }
     this.flushing = undefined;
     const rows = this.queue.splice(0);
     if (rows.length === 0) return;

@@ -172,7 +172,7 @@ export async function openStore(
         group: options.group,
         retentionMs: options.retentionMs,
       });
-      const jobs = new JobMeta(network.db, "memory");
+      const jobs = new JobMeta(network.db, "memory", network);
       const steps = new StepLog(network.db);
       return {
         ...single(

@@ -208,7 +208,7 @@ class SharedStore implements Store {
       ...(durability ? { durability } : {}),
     });
     let server: StoreServer;
-    const jobs = new JobMeta(network.db, this.description);
+    const jobs = new JobMeta(network.db, this.description, network);
     const steps = new StepLog(network.db);
     // The token outlives owners: a joiner reads it again from the file, but a new one would help no one.
     const token = previous?.token ?? newToken();

@@ -13,6 +13,7 @@ import type { Message, Request, Response } from "@resonatehq/sdk";
 import { type Context, Resonate } from "@resonatehq/sdk/async";
 import { afterEach, describe, expect, it } from "vitest";
 import { AsyncToolsError } from "../errors.ts";
+import { JobMeta } from "./job-meta.ts";
 import { SqliteNetwork, type SqliteNetworkOptions } from "./sqlite-network.ts";
 
 const dirs: string[] = [];
@@ -149,6 +150,110 @@ describe("persistence", () => {
     const network = await open({ path: ":memory:" });
     await network.stop();
     await expect(network.send(get("x") as never)).rejects.toMatchObject({ code: "CLOSED" });
+  });
+});
+
+describe("group commit", () => {
+  /** Counts the transactions `network` commits from here on. */
+  function countCommits(network: SqliteNetwork): { commits: number } {
+    const counter = { commits: 0 };
+    const exec = network.db.exec.bind(network.db);
+    network.db.exec = (sql: string) => {
+      if (sql === "COMMIT") counter.commits++;
+      return exec(sql);
+    };
+    return counter;
+  }
+
+  it("commits the requests of one turn in one transaction, answering none before it", async () => {
+    const network = await open({ path: join(tempDir(), "store.db") });
+    const counter = countCommits(network);
+    const now = Date.now();
+    let answered = 0;
+    const answers = Array.from({ length: 20 }, (_, i) =>
+      network.send(create(`job-${i}`, now)).then((response) => {
+        answered++;
+        return response;
+      }),
+    );
+    await Promise.resolve();
+    expect(answered).toBe(0);
+    const statuses = (await Promise.all(answers)).map((response) => response.head.status);
+    expect(statuses).toEqual(Array(20).fill(200));
+    expect(counter.commits).toBe(1);
+  });
+
+  it("writes queued job rows inside the store's next commit, not in one of their own", async () => {
+    const path = join(tempDir(), "store.db");
+    const network = await open({ path });
+    const jobs = new JobMeta(network.db, path, network);
+    const counter = countCommits(network);
+    jobs.recordSoon("job-0", "tool", Date.now());
+    network.applyAt(Date.now(), create("job-0", Date.now()));
+    expect(counter.commits).toBe(1);
+    // A second connection reads the row although the index never flushed it itself.
+    await network.stop();
+    const reader = new DatabaseSync(path, { readOnly: true });
+    const row = reader.prepare("SELECT count(*) AS n FROM async_tools_jobs").get() as { n: number };
+    reader.close();
+    expect(row.n).toBe(1);
+    expect(counter.commits).toBe(1);
+  });
+});
+
+/**
+ * Makes the commit of any transaction that wrote the promise `poison` fail, as a full disk fails a commit:
+ * the writes before it succeed, the COMMIT throws and the transaction is rolled back.
+ */
+function failCommitsOfPoison(network: SqliteNetwork): void {
+  const db = network.db;
+  const exec = db.exec.bind(db);
+  const poisoned = db.prepare("SELECT 1 AS hit FROM promises WHERE id = 'poison'");
+  db.exec = (sql: string) => {
+    if (sql === "COMMIT" && poisoned.get() !== undefined) throw new Error("database or disk is full");
+    return exec(sql);
+  };
+}
+
+describe("group commit when the commit fails", () => {
+  it("refuses only the request whose own write fails; a read and a write of the same turn are answered", async () => {
+    const path = join(tempDir(), "store.db");
+    const network = await open({ path });
+    const now = Date.now();
+    await network.send(create("kept", now));
+    failCommitsOfPoison(network);
+    const [read, fresh, poison] = await Promise.allSettled([
+      network.send(get("kept")),
+      network.send(create("fresh", now)),
+      network.send(create("poison", now)),
+    ]);
+    expect(read.status === "fulfilled" && read.value.head.status).toBe(200);
+    expect(fresh.status === "fulfilled" && fresh.value.head.status).toBe(200);
+    expect(poison.status).toBe("rejected");
+    expect(poison.status === "rejected" && (poison.reason as AsyncToolsError).code).toBe("STORE_IO");
+    await network.stop();
+
+    const reopened = await open({ path });
+    expect((await reopened.send(get("fresh"))).head.status).toBe(200);
+    expect((await reopened.send(get("poison"))).head.status).toBe(404);
+  });
+
+  it("writes job rows whose ride-along commit was rolled back in a later commit", async () => {
+    const path = join(tempDir(), "store.db");
+    const network = await open({ path });
+    const jobs = new JobMeta(network.db, path, network);
+    failCommitsOfPoison(network);
+    jobs.recordSoon("job-0", "tool", Date.now());
+    // The synchronous path commits at once, before the index's own fallback timer could write the row.
+    expect(() => network.applyAt(Date.now(), create("poison", Date.now()))).toThrow(AsyncToolsError);
+    network.applyAt(Date.now(), create("next", Date.now()));
+    await network.stop();
+    const reader = new DatabaseSync(path, { readOnly: true });
+    const row = reader.prepare("SELECT count(*) AS n FROM async_tools_jobs WHERE id = 'job-0'").get() as {
+      n: number;
+    };
+    reader.close();
+    expect(row.n).toBe(1);
   });
 });
 

@@ -56,6 +56,35 @@ export interface SqliteNetworkOptions {
 /** Where a message goes: its Resonate address (`scheme://uni@group/pid`, `scheme://any@group[/pid]`). */
 export type MessageRoute = (address: string, message: Message) => void;
 
+/** Rows of another table written inside the store's commits ({@link SqliteNetwork.alsoInCommit}). */
+interface CommitHook {
+  write: () => void;
+  rolledBack?: () => void;
+}
+
+/** A request applied in RAM whose answer waits for its batch's commit. */
+interface Waiter {
+  /** The request and its time, to apply it again alone when the batch's commit fails. */
+  req: Request;
+  now: number;
+  response: Response;
+  resolve: (response: Response) => void;
+  reject: (error: unknown) => void;
+}
+
+/**
+ * The requests of one event-loop turn: applied in RAM one after another, as they came, and committed
+ * together in one transaction before any of them is answered (group commit).
+ */
+interface Batch {
+  waiters: Waiter[];
+  changes: Change[];
+  /** Settled entities read from disk for these requests, dropped from RAM again after the commit. */
+  loaded: Set<string>;
+  /** Promises first written by this batch, in change order: RAM has them, the file not yet. */
+  promiseIds: Set<string>;
+}
+
 const DAY = 24 * 60 * 60 * 1000;
 const GC_EVERY_MS = 60 * 60 * 1000;
 const GC_BATCH = 256;
@@ -111,6 +140,9 @@ export class SqliteNetwork implements Network {
   private readonly spinGuard: boolean;
   private readonly lockWaitMs: number;
   private route: MessageRoute | undefined;
+  private batch: Batch | undefined;
+  private flushTimer: NodeJS.Immediate | undefined;
+  private readonly commitHooks: CommitHook[] = [];
 
   /** Builds the network without touching the file; {@link SqliteNetwork.init} (or {@link SqliteNetwork.open}) opens it. */
   constructor(options: SqliteNetworkOptions) {
@@ -156,6 +188,17 @@ export class SqliteNetwork implements Network {
     return this.database;
   }
 
+  /** The prepared statements of the open file; throws like {@link SqliteNetwork.db} when it is not open. */
+  private get sql(): Statements {
+    if (this.statements === undefined) {
+      throw new AsyncToolsError(
+        "CLOSED",
+        `The store ${this.path} is not open: await SqliteNetwork.open() first.`,
+      );
+    }
+    return this.statements;
+  }
+
   /** The address that reaches any process of group `target`. */
   match(target: string): string {
     return `sqlite://any@${target}`;
@@ -174,14 +217,12 @@ export class SqliteNetwork implements Network {
     this.close();
   }
 
-  /** Answers a protocol request, once its effects are committed. */
-  readonly send: Send = ((req: Request) => {
-    try {
-      return Promise.resolve(this.execute(Date.now(), req));
-    } catch (error) {
-      return Promise.reject(error);
-    }
-  }) as Send;
+  /**
+   * Answers a protocol request, once its effects are committed. The requests of one event-loop turn are
+   * applied at once, in order, and committed in one transaction at the end of the turn; none is answered
+   * before that commit.
+   */
+  readonly send: Send = ((req: Request) => this.enqueue(Date.now(), req)) as Send;
 
   /** Subscribes to the messages (`execute`, `unblock`) the store sends; one process owns the store, so all. */
   recv(callback: (msg: Message) => void): void {
@@ -230,6 +271,15 @@ export class SqliteNetwork implements Network {
     this.route = route;
   }
 
+  /**
+   * Runs `write` inside each transaction the store commits, just before the commit, so rows of the
+   * library's own tables ride along instead of paying a commit of their own. `write` must not throw. When
+   * that transaction is rolled back, `rolledBack` runs, so the rows can go into a later commit.
+   */
+  alsoInCommit(write: () => void, rolledBack?: () => void): void {
+    this.commitHooks.push({ write, ...(rolledBack === undefined ? {} : { rolledBack }) });
+  }
+
   /** Hands `message` to this process's own subscribers (what the default route does). */
   deliverLocal(message: Message): void {
     for (const subscriber of this.subscribers) {
@@ -276,6 +326,14 @@ export class SqliteNetwork implements Network {
     return this.execute(now, req);
   }
 
+  /**
+   * Applies `req` at time `now` through the batched path `send` takes (answered after the commit of the
+   * turn's batch). For tests that drive the clock.
+   */
+  sendAt(now: number, req: Request): Promise<Response> {
+    return this.enqueue(now, req);
+  }
+
   /** How many promises and tasks are held in RAM: the in-flight ones (and nothing settled). */
   residentCounts(): { promises: number; tasks: number } {
     return { promises: this.server.promises.size, tasks: this.server.tasks.size };
@@ -289,7 +347,8 @@ export class SqliteNetwork implements Network {
   gc(now: number, retentionMs: number): number {
     this.start();
     if (!(retentionMs < Number.POSITIVE_INFINITY)) return 0;
-    const sql = this.statements!;
+    this.flush();
+    const sql = this.sql;
     const db = this.db;
     const cutoff = now - retentionMs;
     let cursor: { settled: number; id: string } = { settled: Number.MIN_SAFE_INTEGER, id: "" };
@@ -356,6 +415,7 @@ export class SqliteNetwork implements Network {
   }
 
   private close(): void {
+    if (this.state === "open") this.flush();
     clearInterval(this.tickTimer);
     clearInterval(this.gcTimer);
     this.tickTimer = undefined;
@@ -388,47 +448,150 @@ export class SqliteNetwork implements Network {
     }
   }
 
-  /** The one path every request takes: load what it names, apply, commit, then answer and dispatch. */
+  /**
+   * The synchronous path (timeouts, resets, {@link SqliteNetwork.applyAt}): commits the pending batch, then
+   * loads what `req` names, applies it, commits it alone, and dispatches.
+   */
   private execute(now: number, req: Request): Response {
     this.start();
+    this.flush();
     let loaded: string[];
     let result: ReturnType<ProtocolServer["apply"]>;
     try {
-      loaded = this.loadFor(req);
+      loaded = this.loadFor(req, undefined);
       result = this.server.apply(now, req);
     } catch (error) {
       this.resync();
       throw error;
     }
+    this.server.outgoing.length = 0;
     try {
-      this.persist(req, result.changes);
+      this.persist(result.changes, req.kind === "debug.reset");
     } catch (error) {
       this.resync();
-      throw new AsyncToolsError(
-        "STORE_IO",
-        `Cannot write to the store ${this.path}; the request was not applied. Check the disk and the file.`,
-        { cause: error },
-      );
+      throw this.writeError(error);
     }
-    this.dispatchLater(result.changes);
-    this.server.outgoing.length = 0;
+    this.dispatch(result.changes);
     this.evict(loaded, result.changes);
-    const { response } = result;
-    return {
-      kind: response.kind,
-      head: { corrId: req.head.corrId, status: response.head.status, version: req.head.version },
-      data: response.data,
-    } as Response;
+    return answer(req, result.response);
+  }
+
+  /**
+   * The batched path of `send`: loads and applies `req` in RAM now, in arrival order, and answers it once
+   * the turn's batch is committed ({@link SqliteNetwork.flush}). A request that fails to apply fails the
+   * uncommitted requests before it too (RAM is reloaded from the file); the SDK's server throws only on a
+   * broken invariant, so this is a safety net, not a path.
+   */
+  private enqueue(now: number, req: Request): Promise<Response> {
+    try {
+      this.start();
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (req.kind === "debug.reset") {
+      try {
+        return Promise.resolve(this.execute(now, req));
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    }
+    let loaded: string[];
+    try {
+      loaded = this.loadFor(req, this.batch);
+    } catch (error) {
+      // Nothing was applied: commit the requests before this one, then drop what was half loaded.
+      this.flush();
+      this.resync();
+      return Promise.reject(error);
+    }
+    let result: ReturnType<ProtocolServer["apply"]>;
+    try {
+      result = this.server.apply(now, req);
+    } catch (error) {
+      this.failBatch(error);
+      this.resync();
+      return Promise.reject(error);
+    }
+    this.server.outgoing.length = 0;
+    let batch = this.batch;
+    if (batch === undefined) {
+      batch = { waiters: [], changes: [], loaded: new Set(), promiseIds: new Set() };
+      this.batch = batch;
+      this.flushTimer = setImmediate(() => this.flush());
+    }
+    for (const change of result.changes) {
+      batch.changes.push(change);
+      if (change.kind === "promise.set") batch.promiseIds.add(change.promise.id);
+    }
+    for (const id of loaded) batch.loaded.add(id);
+    const response = answer(req, result.response);
+    return new Promise<Response>((resolve, reject) => {
+      batch.waiters.push({ req, now, response, resolve, reject });
+    });
+  }
+
+  /**
+   * Commits the pending batch in one transaction, then answers its requests and dispatches its messages.
+   * When that commit fails, RAM is reloaded from the file and each request is applied again alone, in
+   * order, with its own commit ({@link SqliteNetwork.execute}), as without batching: a request is refused
+   * only when its own writes fail, never for sharing a turn with one that does. A read, or a small write
+   * that still fits on a full disk, is answered; no caller gets an error for a request that was committed.
+   */
+  private flush(): void {
+    const batch = this.batch;
+    if (batch === undefined) return;
+    this.batch = undefined;
+    clearImmediate(this.flushTimer);
+    this.flushTimer = undefined;
+    try {
+      this.persist(batch.changes, false);
+    } catch {
+      this.resync();
+      for (const waiter of batch.waiters) {
+        try {
+          waiter.resolve(this.execute(waiter.now, waiter.req));
+        } catch (error) {
+          waiter.reject(error);
+        }
+      }
+      return;
+    }
+    for (const waiter of batch.waiters) waiter.resolve(waiter.response);
+    this.dispatch(batch.changes);
+    this.evict(batch.loaded, batch.changes);
+  }
+
+  /** Fails every request of the pending batch with `cause` (their effects are dropped by a resync). */
+  private failBatch(cause: unknown): void {
+    const batch = this.batch;
+    if (batch === undefined) return;
+    this.batch = undefined;
+    clearImmediate(this.flushTimer);
+    this.flushTimer = undefined;
+    const error = new AsyncToolsError(
+      "STORE_IO",
+      `The store ${this.path} dropped a request applied together with one that failed; retry it.`,
+      { cause },
+    );
+    for (const waiter of batch.waiters) waiter.reject(error);
+  }
+
+  private writeError(cause: unknown): AsyncToolsError {
+    return new AsyncToolsError(
+      "STORE_IO",
+      `Cannot write to the store ${this.path}; the request was not applied. Check the disk and the file.`,
+      { cause },
+    );
   }
 
   /**
    * Brings into RAM the settled promises and fulfilled tasks `req` names (in-flight ones are always there),
    * and, where the answer carries a preload, the whole branch in creation order. Returns the ids loaded.
    */
-  private loadFor(req: Request): string[] {
+  private loadFor(req: Request, batch: Batch | undefined): string[] {
     const loaded: string[] = [];
     for (const id of this.namedIds(req)) this.loadById(id, loaded);
-    for (const branch of this.preloadBranches(req)) this.loadBranch(branch, loaded);
+    for (const branch of this.preloadBranches(req)) this.loadBranch(branch, loaded, batch);
     return loaded;
   }
 
@@ -499,8 +662,16 @@ export class SqliteNetwork implements Network {
   }
 
   private loadById(id: string, loaded: string[]): void {
-    if (this.server.promises.has(id)) return;
-    const sql = this.statements!;
+    const resident = this.server.promises.get(id);
+    const sql = this.sql;
+    if (resident !== undefined) {
+      // A settled promise a branch preload brought in earlier in this batch came without its task.
+      if (resident.state !== "pending" && !this.server.tasks.has(id)) {
+        const taskRow = sql.getTask.get(id) as { body: string } | undefined;
+        if (taskRow !== undefined) this.server.tasks.set(id, parseTask(taskRow.body));
+      }
+      return;
+    }
     const row = sql.getPromise.get(id) as { body: string } | undefined;
     if (row === undefined) return;
     this.server.promises.set(id, parsePromise(row.body));
@@ -513,14 +684,19 @@ export class SqliteNetwork implements Network {
 
   /**
    * The server's preload lists a branch in the order its promises were created (map insertion order), so
-   * the branch is re-inserted in creation order whenever part of it comes from disk.
+   * the branch is re-inserted in creation order whenever part of it comes from disk. Promises of the
+   * uncommitted `batch` are newer than every row of the file, so they follow the rows, in batch order.
    */
-  private loadBranch(branch: string, loaded: string[]): void {
-    const rows = this.statements!.branch.all(branch) as { id: string; body: string }[];
+  private loadBranch(branch: string, loaded: string[], batch: Batch | undefined): void {
+    const rows = this.sql.branch.all(branch) as { id: string; body: string }[];
     const promises = this.server.promises;
-    // Promises loaded by id a moment ago sit at the end of the map, out of creation order.
-    if (rows.every((row) => promises.has(row.id) && !loaded.includes(row.id))) return;
+    // Promises loaded by id a moment ago (by this request or an earlier one of the batch) sit at the end of
+    // the map, out of creation order.
+    const inOrder = (id: string) => promises.has(id) && !loaded.includes(id) && !batch?.loaded.has(id);
+    if (rows.every((row) => inOrder(row.id))) return;
+    const onDisk = new Set<string>();
     for (const row of rows) {
+      onDisk.add(row.id);
       let promise = promises.get(row.id);
       if (promise === undefined) {
         promise = parsePromise(row.body);
@@ -529,13 +705,20 @@ export class SqliteNetwork implements Network {
       promises.delete(row.id);
       promises.set(row.id, promise);
     }
+    if (batch === undefined) return;
+    for (const id of batch.promiseIds) {
+      const promise = promises.get(id);
+      if (promise === undefined || onDisk.has(id) || promise.tags["resonate:branch"] !== branch) continue;
+      promises.delete(id);
+      promises.set(id, promise);
+    }
   }
 
   /**
    * Writes, in one transaction, the whole entities the changes name (read back from the maps: change
    * records leave out callbacks, listeners and resumes) and the timeout rows, in order.
    */
-  private persist(req: Request, changes: Change[]): void {
+  private persist(changes: Change[], reset: boolean): void {
     const promiseIds = new Set<string>();
     const taskIds = new Set<string>();
     const scheduleIds = new Set<string>();
@@ -560,12 +743,12 @@ export class SqliteNetwork implements Network {
           timeouts.push(change);
       }
     }
-    const reset = req.kind === "debug.reset";
     if (!reset && promiseIds.size + taskIds.size + scheduleIds.size + timeouts.length === 0) return;
 
     const db = this.db;
-    const sql = this.statements!;
+    const sql = this.sql;
     const { promises, tasks, schedules } = this.server;
+    const wrote: CommitHook[] = [];
     db.exec("BEGIN");
     try {
       if (reset)
@@ -617,9 +800,14 @@ export class SqliteNetwork implements Network {
             break;
         }
       }
+      for (const hook of this.commitHooks) {
+        hook.write();
+        wrote.push(hook);
+      }
       db.exec("COMMIT");
     } catch (error) {
       rollback(db);
+      for (const hook of wrote) hook.rolledBack?.();
       throw error;
     }
   }
@@ -628,7 +816,7 @@ export class SqliteNetwork implements Network {
    * Drops from RAM what no later request can change: settled promises and fulfilled tasks. Callbacks only
    * live on pending promises and fulfilment only touches unfulfilled tasks, so no answer changes.
    */
-  private evict(loaded: string[], changes: Change[]): void {
+  private evict(loaded: Iterable<string>, changes: Change[]): void {
     const candidates = new Set(loaded);
     for (const change of changes) {
       if (change.kind === "promise.set") candidates.add(change.promise.id);
@@ -647,7 +835,11 @@ export class SqliteNetwork implements Network {
     }
   }
 
-  private dispatchLater(changes: Change[]): void {
+  /**
+   * Delivers the messages of committed changes once the answers are on their way: in a microtask, not a
+   * timer (a 0 ms timer waits a full millisecond). A task held by the spin guard waits its delay.
+   */
+  private dispatch(changes: Change[]): void {
     const now = Date.now();
     for (const change of changes) {
       if (change.kind !== "message.send") continue;
@@ -655,7 +847,8 @@ export class SqliteNetwork implements Network {
       const delay =
         this.spinGuard && message.kind === "execute" ? this.backoff(message.data.task.id, now) : 0;
       const { address } = change;
-      setTimeout(() => this.deliver(address, message), delay);
+      if (delay > 0) setTimeout(() => this.deliver(address, message), delay);
+      else queueMicrotask(() => this.deliver(address, message));
     }
   }
 
@@ -701,7 +894,7 @@ export class SqliteNetwork implements Network {
 
   /** Replaces RAM with what the file holds: at open, and after a request failed half-way. */
   private loadResident(): void {
-    const sql = this.statements!;
+    const sql = this.sql;
     const s = this.server;
     s.promises.clear();
     s.tasks.clear();
@@ -745,4 +938,13 @@ export class SqliteNetwork implements Network {
       this.close();
     }
   }
+}
+
+/** The response to `req` the server's `result` makes, under the request's correlation id. */
+function answer(req: Request, result: ReturnType<ProtocolServer["apply"]>["response"]): Response {
+  return {
+    kind: result.kind,
+    head: { corrId: req.head.corrId, status: result.head.status, version: req.head.version },
+    data: result.data,
+  } as Response;
 }

@@ -49,7 +49,7 @@ export async function serveStoreFile(options: ServeStoreFileOptions): Promise<Se
     pid,
     ...(options.retentionMs === undefined ? {} : { retentionMs: options.retentionMs }),
   });
-  const jobs = new JobMeta(network.db, `sqlite:${path}`);
+  const jobs = new JobMeta(network.db, `sqlite:${path}`, network);
   const steps = new StepLog(network.db);
   const server = await serveStore({
     network,

@@ -12,6 +12,14 @@ export const SCHEMA_VERSION = "1";
 /** What the `meta` table says a store file is. */
 export const FORMAT = "async-tools-resonate";
 const SQLITE_MAGIC = Buffer.from("SQLite format 3\0", "latin1");
+/**
+ * WAL pages between automatic checkpoints (SQLite's default is 1,000, 4 MB). A checkpoint copies the WAL into
+ * the file and syncs it, inside the commit that crosses the mark, on the event loop; at 1,000 pages it was
+ * up to two thirds of the commit time with 32 submitters. 8,192 pages (32 MB of WAL at most) copies each hot
+ * index page once per 8x more commits: three-step throughput with 32 submitters +8% (median of 5 interleaved
+ * pairs, 1-17%). A restart after a crash reads that WAL back.
+ */
+const WAL_CHECKPOINT_PAGES = 8192;
 
 const SCHEMA = `
   CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -121,6 +129,7 @@ export function openDatabase(file: string, durability: "normal" | "full", lockWa
         journal_mode: string;
       };
       if (mode !== "wal") throw new Error(`the file cannot be switched to WAL mode (it stays "${mode}")`);
+      db.exec(`PRAGMA wal_autocheckpoint = ${WAL_CHECKPOINT_PAGES}`);
     }
     db.exec(`PRAGMA synchronous = ${durability === "full" ? "FULL" : "NORMAL"}`);
     db.exec("BEGIN IMMEDIATE");

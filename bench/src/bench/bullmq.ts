@@ -1,0 +1,234 @@
+/**
+ * Three-step job throughput against BullMQ on Redis, the queue a TypeScript author would pick instead: our
+ * runtime on the SQLite store (programmatic API, no MCP) against a BullMQ worker whose job runs the same three
+ * steps and checkpoints each with `job.updateProgress` (BullMQ's way to record how far a job got), with 1 and
+ * 32 submitters each looping submit then wait. Debian's `redis-server` is started and stopped here, on
+ * loopback; without it (and no way to install it) the scenario is skipped with a message.
+ */
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
+import { connect, createServer } from "node:net";
+import { join } from "node:path";
+import { type AsyncTools, createAsyncTools, defineAsyncTool } from "@async-tools/core";
+import { z } from "zod";
+import { fresh, type RunOptions, type ScenarioResult } from "../lib/scenario.ts";
+import { formatTable, showRatio, showSpread, spread } from "../lib/stats.ts";
+import { tempDir } from "../lib/temp.ts";
+import { deadline, sleep } from "../lib/time.ts";
+
+const threeSteps = defineAsyncTool({
+  name: "three_step_bench",
+  description: "Three durable steps that each return at once",
+  input: z.object({ n: z.number().int() }),
+  output: z.object({ total: z.number() }),
+  retry: false,
+  concurrency: 64,
+  toolNames: { task: false },
+  run: async (ctx, { n }) => {
+    let total = 0;
+    for (const step of [1, 2, 3]) total += await ctx.run(`step${step}`, async () => n * step);
+    return { total };
+  },
+});
+
+/** The path of `redis-server`, installing Debian's package once when it is missing and this is root. */
+function redisServer(): string | undefined {
+  const find = () => ["/usr/bin/redis-server", "/usr/local/bin/redis-server"].find((p) => existsSync(p));
+  if (find()) return find();
+  if (process.getuid?.() !== 0) return undefined;
+  try {
+    process.stderr.write("bench: installing redis-server (apt-get)...\n");
+    execFileSync("apt-get", ["install", "-y", "-q", "redis-server"], { stdio: "ignore", timeout: 300_000 });
+  } catch {
+    return undefined;
+  }
+  return find();
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      server.close(() => resolve(typeof address === "object" && address ? address.port : 0));
+    });
+  });
+}
+
+/** Starts redis-server on loopback with its data in `dir` (RDB snapshots off: nothing outlives the run). */
+async function startRedis(binary: string, dir: string): Promise<{ port: number; child: ChildProcess }> {
+  const port = await freePort();
+  const child = spawn(
+    binary,
+    ["--port", String(port), "--bind", "127.0.0.1", "--dir", dir, "--save", "", "--appendonly", "no"],
+    { stdio: "ignore" },
+  );
+  const until = deadline(10_000);
+  for (;;) {
+    if (await pong(port)) return { port, child };
+    if (until.passed()) {
+      child.kill("SIGKILL");
+      throw new Error(`redis-server did not answer on 127.0.0.1:${port}`);
+    }
+    await sleep(50);
+  }
+}
+
+/** Whether a Redis server answers PING on `port`. */
+function pong(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, "127.0.0.1");
+    const done = (ok: boolean) => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.setTimeout(1000, () => done(false));
+    socket.once("error", () => done(false));
+    socket.once("connect", () => socket.write("PING\r\n"));
+    socket.once("data", (data) => done(data.toString().startsWith("+PONG")));
+  });
+}
+
+/** Runs `submit` in a loop from `submitters` concurrent loops for `ms`; returns completions per second. */
+async function rate(submitters: number, ms: number, submit: () => Promise<void>): Promise<number> {
+  const until = deadline(ms);
+  const began = performance.now();
+  const counts = await Promise.all(
+    Array.from({ length: submitters }, async () => {
+      let done = 0;
+      while (!until.passed()) {
+        await submit();
+        done++;
+      }
+      return done;
+    }),
+  );
+  return counts.reduce((a, b) => a + b, 0) / ((performance.now() - began) / 1000);
+}
+
+/** Measures three-step jobs per second, ours against BullMQ, with 1 and 32 submitters. */
+export async function bullmq(options: RunOptions): Promise<ScenarioResult> {
+  const name = "bullmq";
+  const binary = redisServer();
+  if (binary === undefined) {
+    const why = "redis-server is not installed and could not be installed (apt-get install redis-server)";
+    process.stderr.write(`bench: bullmq skipped: ${why}\n`);
+    return {
+      name,
+      table: `\nThree-step jobs vs BullMQ: skipped (${why})`,
+      figures: { skipped: why },
+      checks: [
+        { name: "3-step jobs/s >= BullMQ (1 and 32 submitters)", ok: true, skipped: true, detail: why },
+      ],
+    };
+  }
+  const rounds = options.quick ? 3 : 5;
+  const windowMs = options.quick ? 1_000 : 2_000;
+  using dir = tempDir("bench-bullmq");
+  const { Queue, QueueEvents, Worker } = await import("bullmq");
+  const redis = await startRedis(binary, dir.path);
+  const connection = { host: "127.0.0.1", port: redis.port };
+  const queue = new Queue("three_step", { connection });
+  const events = new QueueEvents("three_step", { connection });
+  const worker = new Worker(
+    "three_step",
+    async (job) => {
+      let total = 0;
+      for (const step of [1, 2, 3]) {
+        total += (job.data.n as number) * step;
+        await job.updateProgress({ step, total });
+      }
+      return { total };
+    },
+    { connection, concurrency: 64 },
+  );
+  // Every waiting submitter listens for the queue closing; 32 of them are expected, not a leak.
+  queue.setMaxListeners(0);
+  events.setMaxListeners(0);
+  let tools: AsyncTools | undefined;
+  try {
+    await Promise.all([queue.waitUntilReady(), events.waitUntilReady(), worker.waitUntilReady()]);
+    tools = await createAsyncTools({
+      name: "bench-bullmq",
+      store: `sqlite:${join(dir.path, "jobs.db")}`,
+      tools: [threeSteps],
+    });
+    const runtime = tools;
+    const ours = async () => {
+      const started = await runtime.start(threeSteps, { n: fresh() });
+      const [job] = await runtime.wait([started.jobId], { timeoutMs: 30_000 });
+      if (job?.status !== "completed") throw new Error(`job ${started.jobId} ended ${job?.status}`);
+    };
+    const theirs = async () => {
+      const job = await queue.add(
+        "three_step",
+        { n: fresh() },
+        { removeOnComplete: 1000, removeOnFail: 1000 },
+      );
+      await job.waitUntilFinished(events, 30_000);
+    };
+    const rows: string[][] = [];
+    const figures: Record<string, unknown>[] = [];
+    const checks: ScenarioResult["checks"] = [];
+    for (const submitters of [1, 32]) {
+      await rate(submitters, 300, ours);
+      await rate(submitters, 300, theirs);
+      const oursRates: number[] = [];
+      const theirRates: number[] = [];
+      for (let round = 0; round < rounds; round++) {
+        if (round % 2 === 0) {
+          oursRates.push(await rate(submitters, windowMs, ours));
+          theirRates.push(await rate(submitters, windowMs, theirs));
+        } else {
+          theirRates.push(await rate(submitters, windowMs, theirs));
+          oursRates.push(await rate(submitters, windowMs, ours));
+        }
+      }
+      const ratio = spread(oursRates.map((r, i) => r / (theirRates[i] ?? Number.NaN)));
+      rows.push([
+        String(submitters),
+        showSpread(spread(oursRates), 0),
+        showSpread(spread(theirRates), 0),
+        showRatio(ratio),
+      ]);
+      figures.push({
+        submitters,
+        ours_jobs_per_s: spread(oursRates),
+        bullmq_jobs_per_s: spread(theirRates),
+        ours_vs_bullmq: ratio,
+      });
+      checks.push({
+        name: `3-step jobs/s >= BullMQ on Redis (${submitters} submitter${submitters > 1 ? "s" : ""})`,
+        ok: ratio.median >= 1,
+        detail: showRatio(ratio),
+      });
+    }
+    return {
+      name,
+      table: formatTable(
+        `Three-step jobs vs BullMQ ${bullmqVersion()} on redis-server (loopback, no AOF), ${rounds} interleaved rounds of ${windowMs / 1000} s; median (min-max)`,
+        ["submitters", "ours jobs/s", "BullMQ jobs/s", "ours/BullMQ"],
+        rows,
+      ),
+      figures: { rounds, window_ms: windowMs, rows: figures },
+      checks,
+    };
+  } finally {
+    await tools?.close();
+    await worker.close();
+    await events.close();
+    await queue.close();
+    redis.child.kill("SIGTERM");
+    await new Promise((resolve) => redis.child.once("exit", resolve));
+  }
+}
+
+function bullmqVersion(): string {
+  try {
+    const manifest = join(import.meta.dirname, "..", "..", "node_modules", "bullmq", "package.json");
+    return (JSON.parse(readFileSync(manifest, "utf8")) as { version: string }).version;
+  } catch {
+    return "5";
+  }
+}
