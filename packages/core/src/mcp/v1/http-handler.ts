@@ -3,7 +3,6 @@
  * Streamable HTTP transport, for `serveHttp` (`@async-tools/core/http`).
  */
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
-import { WebStandardStreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js";
 import type { McpChannel, McpHandler } from "../../http/mcp-handler.ts";
 import type { AsyncTools } from "../../runtime/runtime.ts";
 import { type RegisterToolsOptions, registerTools, serverOptions } from "./register.ts";
@@ -43,6 +42,10 @@ export function createMcpHandler(runtime: AsyncTools, options: McpHandlerOptions
     });
   return {
     async open({ sessionId, onSessionClosed }): Promise<McpChannel> {
+      // Loaded on first use: a stdio server imports this entry too, and should not pay for HTTP at start-up.
+      const { WebStandardStreamableHTTPServerTransport } = await import(
+        "@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js"
+      );
       const transport = new WebStandardStreamableHTTPServerTransport({
         ...(sessionId === undefined ? {} : { sessionIdGenerator: () => sessionId }),
         ...(onSessionClosed === undefined ? {} : { onsessionclosed: () => onSessionClosed() }),
