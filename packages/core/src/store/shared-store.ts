@@ -416,92 +416,19 @@ function looksDisconnected(error: unknown): boolean {
   return /fetch failed|ECONNREFUSED|ECONNRESET|socket|closed|terminated|other side/i.test(message);
 }
 
-/** The job index that follows the store across a takeover, like {@link SwitchingNetwork}. */
-class SwitchingJobIndex implements JobIndex {
-  private current: JobIndex | undefined;
-  private generation = 0;
-  private ready: Promise<void> = Promise.resolve();
-  private release: () => void = () => undefined;
-  private readonly early: [string, string, number][] = [];
-
-  use(index: JobIndex): void {
-    this.current = index;
-    this.generation++;
-    for (const [id, tool, now] of this.early.splice(0)) index.recordSoon(id, tool, now);
-    this.release();
-  }
-
-  hold(): void {
-    this.ready = new Promise((resolve) => {
-      this.release = resolve;
-    });
-    this.current = undefined;
-  }
-
-  /** Lets waiting reads end once the store is closed. */
-  stopped(): void {
-    this.current = undefined;
-    this.release();
-  }
-
-  /** Runs `read` on the current index; a read cut by the owner's death is asked again of the next one. */
-  private async read<T>(read: (index: JobIndex) => Promise<T>): Promise<T> {
-    await this.ready;
-    const generation = this.generation;
-    const index = this.current;
-    if (index === undefined) throw new AsyncToolsError("CLOSED", "The store was closed.");
-    try {
-      return await read(index);
-    } catch (error) {
-      await sleep(SWITCH_NOTICE_MS);
-      await this.ready;
-      const next = this.current;
-      if (this.generation === generation || next === undefined) throw error;
-      return read(next);
-    }
-  }
-
-  recordSoon(id: string, tool: string, now: number): void {
-    if (this.current === undefined) this.early.push([id, tool, now]);
-    else this.current.recordSoon(id, tool, now);
-  }
-
-  progress(id: string, tool: string, fraction: number, message: string | undefined, now: number): void {
-    if (this.current !== undefined) this.current.progress(id, tool, fraction, message, now);
-    else void this.ready.then(() => this.current?.progress(id, tool, fraction, message, now));
-  }
-
-  async get(id: string) {
-    return this.read((index) => index.get(id));
-  }
-
-  async list(options: { tool?: string; cursor?: number; limit: number }): Promise<JobPage> {
-    return this.read((index) => index.list(options));
-  }
-
-  async pruneBefore(before: number): Promise<number> {
-    return this.read((index) => index.pruneBefore(before));
-  }
-
-  async flush(): Promise<void> {
-    await this.ready;
-    await this.current?.flush();
-  }
-}
-
 /**
- * The step log that follows the store across a takeover, like {@link SwitchingJobIndex}. Records made while
- * the store changes hands go to the next owner; a read cut by the owner's death is asked again of it.
+ * What follows the store across a takeover, for one kind of thing (the job index, the step log): the one in use
+ * now, a hold while the store changes hands, and calls that a dying owner cut are asked again of the next one.
  */
-class SwitchingStepLog implements StepRecords {
-  private current: StepRecords | undefined;
+class Handover<T> {
+  current: T | undefined;
   private generation = 0;
   private ready: Promise<void> = Promise.resolve();
   private release: () => void = () => undefined;
   private closed = false;
 
-  use(log: StepRecords): void {
-    this.current = log;
+  use(next: T): void {
+    this.current = next;
     this.generation++;
     this.release();
   }
@@ -520,7 +447,8 @@ class SwitchingStepLog implements StepRecords {
     this.release();
   }
 
-  private async call<T>(call: (log: StepRecords) => Promise<T>): Promise<T> {
+  /** Runs `call` on the current one; a call cut by the owner's death is asked again of the next one. */
+  async call<R>(call: (current: T) => Promise<R>): Promise<R> {
     await this.ready;
     const generation = this.generation;
     const current = this.current;
@@ -536,12 +464,59 @@ class SwitchingStepLog implements StepRecords {
     }
   }
 
-  /** Runs `write` on the current log now, or on the next one once the store changed hands. */
-  private write(write: (log: StepRecords) => void): void {
+  /** Runs `write` on the current one now, or on the next one once the store changed hands. */
+  write(write: (current: T) => void): void {
     if (this.current !== undefined) write(this.current);
-    else if (!this.closed) void this.ready.then(() => this.current && write(this.current));
+    else if (!this.closed) void this.ready.then(() => this.current !== undefined && write(this.current));
   }
 
+  /** Waits for the store to be in someone's hands, then runs `call` on it if it is still open. */
+  async settled(call: (current: T) => Promise<void>): Promise<void> {
+    await this.ready;
+    if (this.current !== undefined) await call(this.current);
+  }
+}
+
+/** The job index that follows the store across a takeover, like {@link SwitchingNetwork}. */
+class SwitchingJobIndex extends Handover<JobIndex> implements JobIndex {
+  private readonly early: [string, string, number][] = [];
+
+  override use(index: JobIndex): void {
+    for (const [id, tool, now] of this.early.splice(0)) index.recordSoon(id, tool, now);
+    super.use(index);
+  }
+
+  recordSoon(id: string, tool: string, now: number): void {
+    if (this.current === undefined) this.early.push([id, tool, now]);
+    else this.current.recordSoon(id, tool, now);
+  }
+
+  progress(id: string, tool: string, fraction: number, message: string | undefined, now: number): void {
+    this.write((index) => index.progress(id, tool, fraction, message, now));
+  }
+
+  get(id: string) {
+    return this.call((index) => index.get(id));
+  }
+
+  list(options: { tool?: string; cursor?: number; limit: number }): Promise<JobPage> {
+    return this.call((index) => index.list(options));
+  }
+
+  pruneBefore(before: number): Promise<number> {
+    return this.call((index) => index.pruneBefore(before));
+  }
+
+  flush(): Promise<void> {
+    return this.settled((index) => index.flush());
+  }
+}
+
+/**
+ * The step log that follows the store across a takeover, like {@link SwitchingJobIndex}. Records made while
+ * the store changes hands go to the next owner; a read cut by the owner's death is asked again of it.
+ */
+class SwitchingStepLog extends Handover<StepRecords> implements StepRecords {
   begin(jobId: string, stepId: string, name: string, now: number): Promise<number> {
     return this.call((log) => log.begin(jobId, stepId, name, now));
   }
