@@ -3,6 +3,7 @@
  * test can read what it logged), and `async-tools store serve`.
  */
 import { type ChildProcess, spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
@@ -155,4 +156,17 @@ export async function startHttpChild(script: string, env: Record<string, string>
       if (!gone()) child.kill("SIGKILL");
     },
   };
+}
+
+/** How often each line of a side-effect file (`<job> <step>` per started step) was written; empty if absent. */
+export function sideEffectCounts(file: string): Map<string, number> {
+  const seen = new Map<string, number>();
+  let text = "";
+  try {
+    text = readFileSync(file, "utf8");
+  } catch {
+    return seen;
+  }
+  for (const line of text.split("\n").filter(Boolean)) seen.set(line, (seen.get(line) ?? 0) + 1);
+  return seen;
 }

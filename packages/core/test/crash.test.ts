@@ -1,11 +1,8 @@
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
-import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { afterEach, describe, expect, it } from "vitest";
-import { childEnv } from "./children.ts";
+import { sideEffectCounts, startStdioChild } from "./children.ts";
 
 const SERVER = join(import.meta.dirname, "fixtures", "steps-server.ts");
 const cleanup: (() => Promise<void> | void)[] = [];
@@ -14,33 +11,9 @@ afterEach(async () => {
 });
 
 async function start(env: Record<string, string>) {
-  const base = childEnv();
-  const transport = new StdioClientTransport({
-    command: process.execPath,
-    args: ["--conditions=@async-tools/source", SERVER],
-    env: { ...base, ...env },
-    stderr: "pipe",
-  });
-  transport.stderr?.on("data", () => undefined);
-  const client = new Client({ name: "crash-test", version: "0" });
-  await client.connect(transport);
-  const pid = transport.pid as number;
-  const call = async (name: string, args: Record<string, unknown>) =>
-    (await client.callTool({ name, arguments: args })) as CallToolResult;
-  cleanup.push(() => client.close().catch(() => undefined));
-  return { call, pid };
-}
-
-function counts(file: string): Map<string, number> {
-  const seen = new Map<string, number>();
-  let text = "";
-  try {
-    text = readFileSync(file, "utf8");
-  } catch {
-    return seen;
-  }
-  for (const line of text.split("\n").filter(Boolean)) seen.set(line, (seen.get(line) ?? 0) + 1);
-  return seen;
+  const child = await startStdioChild(SERVER, env);
+  cleanup.push(() => child.close().catch(() => undefined));
+  return child;
 }
 
 describe("a SIGKILL in the middle of a multi-step job", () => {
@@ -57,9 +30,9 @@ describe("a SIGKILL in the middle of a multi-step job", () => {
       ids.push((result.structuredContent as { job_id: string }).job_id);
     }
     await expect
-      .poll(() => ids.every((id) => counts(sideEffects).get(`${id} 2`) === 1), { timeout: 10_000 })
+      .poll(() => ids.every((id) => sideEffectCounts(sideEffects).get(`${id} 2`) === 1), { timeout: 10_000 })
       .toBe(true);
-    process.kill(first.pid, "SIGKILL");
+    first.kill();
 
     // Step 2 takes 3 s after the restart, so the probe below still sees the resumed jobs working.
     const second = await start({ ...env, STEP2_MS: "3000" });
@@ -89,7 +62,7 @@ describe("a SIGKILL in the middle of a multi-step job", () => {
       [ids[1], "completed", 7],
       [ids[2], "completed", 9],
     ]);
-    const seen = counts(sideEffects);
+    const seen = sideEffectCounts(sideEffects);
     for (const id of ids) {
       expect(seen.get(`${id} 1`), `step 1 of ${id}`).toBe(1);
       expect(seen.get(`${id} 2`), `step 2 of ${id}`).toBe(2);

@@ -3,11 +3,11 @@
  * it, the second joins. Both answer for every job; a SIGKILL of the owner hands the store to the joiner
  * within a second, and the dead owner's jobs finish there without repeating a finished step.
  */
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { type StdioChild, startStdioChild } from "./children.ts";
+import { type StdioChild, sideEffectCounts, startStdioChild } from "./children.ts";
 
 const SERVER = join(import.meta.dirname, "fixtures", "steps-server.ts");
 const cleanup: (() => Promise<void> | void)[] = [];
@@ -22,18 +22,6 @@ async function start(env: Record<string, string>): Promise<StdioChild> {
     child.kill();
   });
   return child;
-}
-
-function counts(file: string): Map<string, number> {
-  const seen = new Map<string, number>();
-  let text = "";
-  try {
-    text = readFileSync(file, "utf8");
-  } catch {
-    return seen;
-  }
-  for (const line of text.split("\n").filter(Boolean)) seen.set(line, (seen.get(line) ?? 0) + 1);
-  return seen;
 }
 
 type Jobs = { jobs: { job_id: string; status: string; result?: { total: number } }[]; done: boolean };
@@ -54,13 +42,13 @@ describe("two stdio servers on one store file", () => {
     expect(fromOwner.job_id).toBe(fromJoiner.job_id);
     const done = await owner.data<Jobs>("await_steps", { job_ids: [fromJoiner.job_id], timeout_seconds: 20 });
     expect(done.jobs[0]?.result?.total).toBe(203);
-    expect(counts(effects).get(`${fromJoiner.job_id} 1`)).toBe(1);
+    expect(sideEffectCounts(effects).get(`${fromJoiner.job_id} 1`)).toBe(1);
 
     // Three jobs in flight on the owner (step 2 takes a minute there), probed from the joiner.
     const ids: string[] = [];
     for (const n of [1, 2, 3]) ids.push((await owner.data<{ job_id: string }>("start_steps", { n })).job_id);
     await expect
-      .poll(() => ids.every((id) => counts(effects).get(`${id} 2`) === 1), { timeout: 10_000 })
+      .poll(() => ids.every((id) => sideEffectCounts(effects).get(`${id} 2`) === 1), { timeout: 10_000 })
       .toBe(true);
     const probed = await joiner.data<Jobs>("probe_steps", { job_ids: ids });
     expect(probed.jobs.map((job) => job.status)).toEqual(["working", "working", "working"]);
@@ -81,7 +69,7 @@ describe("two stdio servers on one store file", () => {
       ["completed", 7],
       ["completed", 9],
     ]);
-    const seen = counts(effects);
+    const seen = sideEffectCounts(effects);
     for (const id of ids) {
       expect(seen.get(`${id} 1`), `step 1 of ${id}`).toBe(1);
       expect(seen.get(`${id} 2`), `step 2 of ${id}`).toBe(2);
