@@ -3,11 +3,12 @@
  * it, the second joins. Both answer for every job; a SIGKILL of the owner hands the store to the joiner
  * within a second, and the dead owner's jobs finish there without repeating a finished step.
  */
+import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { type StdioChild, sideEffectCounts, startStdioChild } from "./children.ts";
+import { childEnv, type StdioChild, sideEffectCounts, startStdioChild } from "./children.ts";
 
 const SERVER = join(import.meta.dirname, "fixtures", "steps-server.ts");
 const cleanup: (() => Promise<void> | void)[] = [];
@@ -97,4 +98,35 @@ describe("two stdio servers on one store file", () => {
     const finished = await main.data<Jobs>("await_steps", { job_ids: [again.job_id], timeout_seconds: 20 });
     expect(finished.jobs[0]?.result?.total).toBe(7);
   });
+
+  it("brings up every process started at the same moment on a new store: one owns it, the others join", async () => {
+    // Each round: a fresh store file and three processes at once. The loser of the file's creation used to exit
+    // with STORE_IO (EEXIST); the race is rare, so it takes several rounds (a standalone loop of 30 pairs: 4 lost).
+    for (let round = 0; round < 8; round++) {
+      const dir = mkdtempSync(join(tmpdir(), "async-tools-race-"));
+      cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
+      const env = childEnv({ ASYNC_TOOLS_STORE: `sqlite:${join(dir, "jobs.db")}`, ASYNC_TOOLS_LOG: "info" });
+      const children = [0, 1, 2].map(() =>
+        spawn(process.execPath, ["--conditions=@async-tools/source", SERVER], {
+          env,
+          stdio: ["pipe", "ignore", "pipe"],
+        }),
+      );
+      const outcomes = await Promise.all(
+        children.map(
+          (child) =>
+            new Promise<string>((resolve) => {
+              let stderr = "";
+              child.stderr.on("data", (chunk: Buffer) => {
+                stderr += chunk.toString();
+                if (stderr.includes("store opened")) resolve("up");
+              });
+              child.once("exit", (code) => resolve(`exited ${code}: ${stderr.slice(-300)}`));
+            }),
+        ),
+      );
+      for (const child of children) child.kill("SIGKILL");
+      expect(outcomes, `round ${round}`).toEqual(["up", "up", "up"]);
+    }
+  }, 60_000);
 });

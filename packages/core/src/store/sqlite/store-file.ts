@@ -170,8 +170,13 @@ function inspectFile(file: string): void {
   try {
     const stat = statSync(file, { throwIfNoEntry: false });
     if (stat === undefined) {
-      // Created here with mode 0600, so SQLite's journal files (which copy the mode) are private too.
-      closeSync(openSync(file, "wx", 0o600));
+      // Created here with mode 0600, so SQLite's journal files (which copy the mode) are private too. A process
+      // started at the same moment may create it first: then it is that process's new store, and the lock decides.
+      try {
+        closeSync(openSync(file, "wx", 0o600));
+      } catch (cause) {
+        if ((cause as { code?: unknown }).code !== "EEXIST") throw cause;
+      }
       return;
     }
     if (!stat.isFile()) throw new Error("it is not a regular file");
