@@ -343,6 +343,11 @@ export class SqliteNetwork implements Network {
    * Deletes, in bounded batches, the lineages whose root promise settled before `now - retentionMs`: every
    * promise of that origin, with its task and timeouts. Keeps a lineage while any member is pending or held
    * in RAM. Returns how many lineages were deleted.
+   *
+   * Walks the promises in creation order and stops at the first one created after the cutoff, so a sweep
+   * reads what it deletes plus the old lineages it keeps, and no index of settled roots is kept up to date
+   * on every commit. A clock set back can only delay a deletion, never bring one forward: each root is
+   * checked against the cutoff itself.
    */
   gc(now: number, retentionMs: number): number {
     this.start();
@@ -351,27 +356,40 @@ export class SqliteNetwork implements Network {
     const sql = this.sql;
     const db = this.db;
     const cutoff = now - retentionMs;
-    let cursor: { settled: number; id: string } = { settled: Number.MIN_SAFE_INTEGER, id: "" };
+    let cursor = 0;
     let deleted = 0;
-    for (;;) {
-      const roots = sql.oldRoots.all(cutoff, cursor.settled, cursor.id, GC_BATCH) as {
+    for (let more = true; more; ) {
+      const rows = sql.promisesAfter.all(cursor, GC_BATCH) as {
+        at: number;
         id: string;
-        settled_at: number;
+        state: string;
+        origin: string;
+        created_at: number;
+        settled_at: number | null;
       }[];
-      const last = roots.at(-1);
-      if (last === undefined) break;
-      cursor = { settled: last.settled_at, id: last.id };
+      more = rows.length === GC_BATCH;
+      const roots: string[] = [];
+      for (const row of rows) {
+        if (row.created_at >= cutoff) {
+          more = false;
+          break;
+        }
+        cursor = row.at;
+        const settled = row.state !== "pending" && row.settled_at !== null && row.settled_at < cutoff;
+        if (row.id === row.origin && settled) roots.push(row.id);
+      }
+      if (roots.length === 0) continue;
       db.exec("BEGIN");
       try {
         for (const root of roots) {
-          const members = sql.lineage.all(root.id) as { id: string; state: string }[];
+          const members = sql.lineage.all(root) as { id: string; state: string }[];
           const busy = members.some(
             (m) => m.state === "pending" || this.server.promises.has(m.id) || this.server.tasks.has(m.id),
           );
           if (busy) continue;
-          sql.deleteLineageTimeouts.run(root.id);
-          sql.deleteLineageTasks.run(root.id);
-          sql.deleteLineagePromises.run(root.id);
+          sql.deleteLineageTimeouts.run(root);
+          sql.deleteLineageTasks.run(root);
+          sql.deleteLineagePromises.run(root);
           deleted++;
         }
         db.exec("COMMIT");
@@ -379,7 +397,6 @@ export class SqliteNetwork implements Network {
         rollback(db);
         throw error;
       }
-      if (roots.length < GC_BATCH) break;
     }
     if (deleted > 0)
       log("info", "deleted finished lineages past retention", { store: this.path, lineages: deleted });

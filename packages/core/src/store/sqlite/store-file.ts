@@ -6,21 +6,51 @@ import { closeSync, mkdirSync, openSync, readSync, statSync } from "node:fs";
 import { dirname } from "node:path";
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import { AsyncToolsError } from "../../errors.ts";
+import { log } from "../../internal/log.ts";
 
-/** The version of the tables below; a file of another version is refused, never migrated silently. */
-export const SCHEMA_VERSION = "1";
+/**
+ * The version of the tables below. A file of version 1 is upgraded in place at open (logged); a file of any
+ * other version is refused, never migrated silently.
+ */
+export const SCHEMA_VERSION = "2";
 /** What the `meta` table says a store file is. */
 export const FORMAT = "async-tools-resonate";
 const SQLITE_MAGIC = Buffer.from("SQLite format 3\0", "latin1");
 /**
- * WAL pages between automatic checkpoints (SQLite's default is 1,000, 4 MB). A checkpoint copies the WAL into
+ * WAL pages between automatic checkpoints (SQLite's default is 1,000). A checkpoint copies the WAL into
  * the file and syncs it, inside the commit that crosses the mark, on the event loop; at 1,000 pages it was
- * up to two thirds of the commit time with 32 submitters. 8,192 pages (32 MB of WAL at most) copies each hot
- * index page once per 8x more commits: three-step throughput with 32 submitters +8% (median of 5 interleaved
- * pairs, 1-17%). A restart after a crash reads that WAL back.
+ * up to two thirds of the commit time with 32 submitters. 8,192 pages copies each hot index page once per
+ * 8x more commits: three-step throughput with 32 submitters +8% (median of 5 interleaved pairs, 1-17%). A
+ * restart after a crash reads that WAL back. Counted in pages, so at {@link PAGE_BYTES} the WAL holds 16 MB
+ * at most (32 MB in a file made with 4 KB pages).
  */
 const WAL_CHECKPOINT_PAGES = 8192;
+/**
+ * The page size of a new store file (SQLite's default is 4,096; a file keeps the size it was made with).
+ * A commit writes every page it changes whole into the WAL, and the checkpoint syncs those bytes: a no-op
+ * job changes about 20 pages over its two commits, mostly one index entry each, so smaller pages write
+ * and sync less. 2 KB halved the bytes per commit and cut a commit by about a third in a replica of the
+ * store's rows (docs/performance.md); 1 KB saves a little more but splits bodies over 1 KB into overflow pages.
+ */
+const PAGE_BYTES = 2048;
 
+const BRANCH_INDEX = "CREATE INDEX promises_branch ON promises (branch, seq) WHERE branch <> id";
+const ORIGIN_INDEX = "CREATE INDEX promises_origin ON promises (origin) WHERE origin <> id";
+const TIMEOUTS_TABLE = (name: string) => `CREATE TABLE ${name} (
+    kind TEXT NOT NULL,
+    id TEXT NOT NULL,
+    type INTEGER,
+    timeout INTEGER NOT NULL,
+    seq INTEGER NOT NULL,
+    PRIMARY KEY (id, kind)
+  ) WITHOUT ROWID`;
+
+/**
+ * Indexes hold only what a reader needs: a root promise (the usual job: its id is its own origin and
+ * branch) is found by its id, so the lineage and branch indexes leave it out, and a commit of a job
+ * without steps touches neither. Timeouts are keyed by id first, so a job's promise and task timeouts
+ * share a page.
+ */
 const SCHEMA = `
   CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
   CREATE TABLE promises (
@@ -34,21 +64,30 @@ const SCHEMA = `
     body TEXT NOT NULL
   );
   CREATE INDEX promises_pending ON promises (seq) WHERE state = 'pending';
-  CREATE INDEX promises_branch ON promises (branch, seq) WHERE branch IS NOT NULL;
-  CREATE INDEX promises_origin ON promises (origin, state);
-  CREATE INDEX promises_settled_roots ON promises (settled_at, id) WHERE id = origin AND state <> 'pending';
+  ${BRANCH_INDEX};
+  ${ORIGIN_INDEX};
   CREATE TABLE tasks (id TEXT PRIMARY KEY, state TEXT NOT NULL, body TEXT NOT NULL);
-  CREATE INDEX tasks_unfulfilled ON tasks (state) WHERE state <> 'fulfilled';
   CREATE TABLE schedules (id TEXT PRIMARY KEY, body TEXT NOT NULL);
-  CREATE TABLE timeouts (
-    kind TEXT NOT NULL,
-    id TEXT NOT NULL,
-    type INTEGER,
-    timeout INTEGER NOT NULL,
-    seq INTEGER NOT NULL,
-    PRIMARY KEY (kind, id)
-  ) WITHOUT ROWID;
+  ${TIMEOUTS_TABLE("timeouts")};
 `;
+
+/** Each upgrade from a version, run inside the transaction that opens the file. */
+const UPGRADES: Record<string, string> = {
+  // Version 1 indexed every promise by origin and branch, settled roots by time (now a scan in creation
+  // order), and unfulfilled tasks (now found through pending promises); its timeouts were keyed by kind.
+  "1": `
+    DROP INDEX promises_branch;
+    DROP INDEX promises_origin;
+    DROP INDEX promises_settled_roots;
+    DROP INDEX tasks_unfulfilled;
+    ${BRANCH_INDEX};
+    ${ORIGIN_INDEX};
+    ${TIMEOUTS_TABLE("timeouts_v2")};
+    INSERT INTO timeouts_v2 (kind, id, type, timeout, seq) SELECT kind, id, type, timeout, seq FROM timeouts;
+    DROP TABLE timeouts;
+    ALTER TABLE timeouts_v2 RENAME TO timeouts;
+  `,
+};
 
 /** The prepared statements of an open store file. */
 export type Statements = ReturnType<typeof prepare>;
@@ -59,9 +98,19 @@ export function prepare(db: DatabaseSync) {
   return {
     getPromise: statement("SELECT body FROM promises WHERE id = ?"),
     getTask: statement("SELECT body FROM tasks WHERE id = ?"),
-    branch: statement("SELECT id, body FROM promises WHERE branch = ? ORDER BY seq"),
+    // The branch's root (its id is the branch) is not in the branch index; it is read by id.
+    branch: statement(
+      `SELECT id, body, seq FROM promises WHERE branch = ?1 AND branch <> id
+       UNION ALL SELECT id, body, seq FROM promises WHERE id = ?1 AND branch = ?1
+       ORDER BY seq`,
+    ),
     pendingPromises: statement("SELECT body FROM promises WHERE state = 'pending' ORDER BY seq"),
-    unfulfilledTasks: statement("SELECT body FROM tasks WHERE state <> 'fulfilled'"),
+    // Settling a promise fulfils its task (the SDK's triggerFulfilled), so every unfulfilled task is the
+    // task of a pending promise: no index of its own to keep up on every commit.
+    unfulfilledTasks: statement(
+      `SELECT tasks.body FROM promises JOIN tasks ON tasks.id = promises.id
+       WHERE promises.state = 'pending' AND tasks.state <> 'fulfilled' ORDER BY promises.seq`,
+    ),
     allSchedules: statement("SELECT body FROM schedules"),
     allTimeouts: statement("SELECT kind, id, type, timeout FROM timeouts ORDER BY seq"),
     maxSeq: statement(
@@ -81,20 +130,29 @@ export function prepare(db: DatabaseSync) {
     deleteSchedule: statement("DELETE FROM schedules WHERE id = ?"),
     putTimeout: statement(
       `INSERT INTO timeouts (kind, id, type, timeout, seq) VALUES (?, ?, ?, ?, ?)
-       ON CONFLICT (kind, id) DO UPDATE SET type = excluded.type, timeout = excluded.timeout`,
+       ON CONFLICT (id, kind) DO UPDATE SET type = excluded.type, timeout = excluded.timeout`,
     ),
     deleteTimeout: statement("DELETE FROM timeouts WHERE kind = ? AND id = ?"),
-    oldRoots: statement(
-      `SELECT id, settled_at FROM promises
-       WHERE id = origin AND state <> 'pending' AND settled_at < ? AND (settled_at, id) > (?, ?)
-       ORDER BY settled_at, id LIMIT ?`,
+    // Promises in creation order (rowids only grow), for the retention sweep: it stops at the first one
+    // created after its cutoff, as nothing later can have settled before it.
+    promisesAfter: statement(
+      `SELECT rowid AS at, id, state, origin, created_at, settled_at FROM promises
+       WHERE rowid > ? ORDER BY rowid LIMIT ?`,
     ),
-    lineage: statement("SELECT id, state FROM promises WHERE origin = ?"),
+    lineage: statement(
+      `SELECT id, state FROM promises WHERE origin = ?1 AND origin <> id
+       UNION ALL SELECT id, state FROM promises WHERE id = ?1`,
+    ),
     deleteLineageTimeouts: statement(
-      "DELETE FROM timeouts WHERE kind IN ('p', 't') AND id IN (SELECT id FROM promises WHERE origin = ?)",
+      `DELETE FROM timeouts WHERE kind IN ('p', 't') AND id IN
+       (SELECT id FROM promises WHERE origin = ?1 AND origin <> id UNION ALL SELECT ?1)`,
     ),
-    deleteLineageTasks: statement("DELETE FROM tasks WHERE id IN (SELECT id FROM promises WHERE origin = ?)"),
-    deleteLineagePromises: statement("DELETE FROM promises WHERE origin = ?"),
+    deleteLineageTasks: statement(
+      "DELETE FROM tasks WHERE id IN (SELECT id FROM promises WHERE origin = ?1 AND origin <> id UNION ALL SELECT ?1)",
+    ),
+    deleteLineagePromises: statement(
+      "DELETE FROM promises WHERE id IN (SELECT id FROM promises WHERE origin = ?1 AND origin <> id UNION ALL SELECT ?1)",
+    ),
   };
 }
 
@@ -123,7 +181,9 @@ export function openDatabase(file: string, durability: "normal" | "full", lockWa
     db.exec(`PRAGMA busy_timeout = ${Math.round(lockWaitMs)}`);
     // Before any access, so the lock, once taken, is held until close and WAL keeps its index in heap memory.
     db.exec("PRAGMA locking_mode = EXCLUSIVE");
-    const fresh = checkSchema(db, file);
+    const found = checkSchema(db, file);
+    // Only before the first write: a file keeps the page size it was made with.
+    if (found === "new" && file !== ":memory:") db.exec(`PRAGMA page_size = ${PAGE_BYTES}`);
     if (file !== ":memory:") {
       const { journal_mode: mode } = db.prepare("PRAGMA journal_mode = WAL").get() as {
         journal_mode: string;
@@ -134,17 +194,27 @@ export function openDatabase(file: string, durability: "normal" | "full", lockWa
     db.exec(`PRAGMA synchronous = ${durability === "full" ? "FULL" : "NORMAL"}`);
     db.exec("BEGIN IMMEDIATE");
     try {
-      if (fresh) {
+      if (found === "new") {
         db.exec(SCHEMA);
         db.prepare("INSERT INTO meta (key, value) VALUES ('format', ?), ('schema_version', ?)").run(
           FORMAT,
           SCHEMA_VERSION,
         );
+      } else if (found !== "current") {
+        db.exec(UPGRADES[found] as string);
+        db.prepare("UPDATE meta SET value = ? WHERE key = 'schema_version'").run(SCHEMA_VERSION);
       }
       db.exec("COMMIT");
     } catch (error) {
       rollback(db);
       throw error;
+    }
+    if (found !== "new" && found !== "current") {
+      log("info", "store upgraded to a new schema version", {
+        store: file,
+        from: found,
+        to: SCHEMA_VERSION,
+      });
     }
     return db;
   } catch (error) {
@@ -201,24 +271,26 @@ function inspectFile(file: string): void {
     throw corrupt(file, "it is not a SQLite database");
 }
 
-/** Whether the file has no tables yet; refuses a database that is not a store of this schema version. */
-function checkSchema(db: DatabaseSync, file: string): boolean {
+/**
+ * What the file holds: no tables yet (`"new"`), this schema version (`"current"`), or an older version this
+ * one upgrades (that version). Refuses a database that is not a store, or of a version it cannot read.
+ */
+function checkSchema(db: DatabaseSync, file: string): string {
   const tables = (
     db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as { name: string }[]
   ).map((row) => row.name);
-  if (tables.length === 0) return true;
+  if (tables.length === 0) return "new";
   if (!tables.includes("meta")) throw corrupt(file, "it is a SQLite database of another application");
   const rows = db.prepare("SELECT key, value FROM meta").all() as { key: string; value: string }[];
   const meta = new Map(rows.map((row) => [row.key, row.value]));
   if (meta.get("format") !== FORMAT) throw corrupt(file, "it is a SQLite database of another application");
   const version = meta.get("schema_version");
-  if (version !== SCHEMA_VERSION) {
-    throw corrupt(
-      file,
-      `its schema version is ${version ?? "missing"}, and this version reads ${SCHEMA_VERSION}`,
-    );
-  }
-  return false;
+  if (version === SCHEMA_VERSION) return "current";
+  if (version !== undefined && Object.hasOwn(UPGRADES, version)) return version;
+  throw corrupt(
+    file,
+    `its schema version is ${version ?? "missing"}, and this version reads ${[...Object.keys(UPGRADES), SCHEMA_VERSION].join(" and ")}`,
+  );
 }
 
 function corrupt(file: string, why: string): AsyncToolsError {
