@@ -22,6 +22,11 @@
  *    the `TypeError` when the target is a plain name such as `"default"`. The SDK builds options several
  *    times per job (each start, each job context, each step) and the throw cost about 5% of a start's CPU.
  *    {@link memoizeTargets} remembers each target's address: both the URL test and `network.match` are pure.
+ * 6. Creation. `Resonate.run` sends one `task.create` and returns a handle either way: it does not say whether
+ *    the promise was made by that request or was there already (a 409, or a 200 that acquired an existing
+ *    pending task, or found it fulfilled). Reading the promise first costs a round trip on every start, which
+ *    a process joining a store over HTTP pays twice. {@link observeTaskCreate} wraps the private
+ *    `Resonate.taskCreate` and reports what each creation found, before `run` executes anything.
  */
 import type { Resonate } from "@resonatehq/sdk/async";
 
@@ -160,4 +165,51 @@ export function memoizeTargets(resonate: Resonate): void {
     return address;
   };
   builder[MEMOIZED] = true;
+}
+
+/** What one `task.create` sent by `Resonate.run` found. */
+export interface CreateOutcome {
+  /** The promise (and job) ID. */
+  id: string;
+  /**
+   * The tags of the promise the store answered with, or `undefined` after a conflict (409: the promise or
+   * its task existed). A promise this request made carries the tags it asked for.
+   */
+  stored: Record<string, string> | undefined;
+}
+
+interface TaskCreateRequest {
+  data: { action: { data: { id: string; tags?: Record<string, string> } } };
+}
+
+interface ResonateCreateInternals {
+  taskCreate(
+    req: TaskCreateRequest,
+  ): Promise<{ promise?: { tags?: Record<string, string> }; task?: unknown }>;
+  [OBSERVED]?: true;
+}
+
+const OBSERVED = Symbol.for("async-tools.task-create-observed");
+
+/**
+ * Calls `observer` with the outcome of every `task.create` that `resonate.run` sends, synchronously between
+ * the store's answer and the SDK's next move (executing an acquired task), so the observer can settle
+ * per-job state before any execution begins.
+ */
+export function observeTaskCreate(resonate: Resonate, observer: (outcome: CreateOutcome) => void): void {
+  const internals = resonate as unknown as ResonateCreateInternals;
+  if (typeof internals.taskCreate !== "function") {
+    throw new Error(
+      "@resonatehq/sdk changed: Resonate.taskCreate not found. Use the SDK version @async-tools/core pins.",
+    );
+  }
+  if (internals[OBSERVED]) return;
+  const create = internals.taskCreate.bind(resonate);
+  internals.taskCreate = async (req) => {
+    const { id } = req.data.action.data;
+    const out = await create(req);
+    observer({ id, stored: out.task === undefined ? undefined : (out.promise?.tags ?? {}) });
+    return out;
+  };
+  internals[OBSERVED] = true;
 }
