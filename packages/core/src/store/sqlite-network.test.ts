@@ -122,6 +122,39 @@ describe("persistence", () => {
     expect((await second.send(get("never-created") as never)).head.status).toBe(404);
   });
 
+  it("upgrades a version 1 store in place, keeping its work in flight and its history", async () => {
+    const path = join(tempDir(), "store.db");
+    const now = Date.now();
+    const day = 24 * 60 * 60 * 1000;
+    const first = await open({ path, retentionMs: Number.POSITIVE_INFINITY });
+    first.applyAt(now - 30 * day, create("old", now - 30 * day));
+    first.applyAt(now - 30 * day, create("old:1", now - 30 * day, { "resonate:branch": "old" }));
+    first.applyAt(now - 30 * day, settle("old:1"));
+    first.applyAt(now - 30 * day, settle("old"));
+    first.applyAt(now, taskCreate("job", now, 60_000));
+    first.applyAt(now, create("waiting", now));
+    const timeouts = "SELECT kind, id, type, timeout FROM timeouts ORDER BY seq";
+    const due = first.db.prepare(timeouts).all();
+    expect(due).toHaveLength(2);
+    await first.stop();
+    toVersion1(path);
+
+    const second = await open({ path, retentionMs: 7 * day });
+    const version = second.db.prepare("SELECT value FROM meta WHERE key = 'schema_version'").get();
+    expect(version).toEqual({ value: "2" });
+    expect(second.residentCounts()).toEqual({ promises: 2, tasks: 1 });
+    const job = await second.send(taskGet("job") as never);
+    expect(data<{ task: unknown }>(job).task).toMatchObject({ state: "acquired", pid: "old-owner" });
+    expect((await second.send(get("waiting") as never)).head.status).toBe(200);
+    expect((await second.send(get("old:1") as never)).head.status).toBe(404);
+    expect(second.db.prepare(timeouts).all()).toEqual(due);
+    const indexes = second.db
+      .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL ORDER BY name")
+      .all()
+      .map((row) => (row as { name: string }).name);
+    expect(indexes).toEqual(["promises_branch", "promises_origin", "promises_pending"]);
+  });
+
   it("answers with the request's corrId and version", async () => {
     const network = await open({ path: join(tempDir(), "store.db") });
     const response = await network.send({
@@ -452,6 +485,28 @@ describe("retention", () => {
     expect(network.gc(Date.now(), 7 * day)).toBe(0);
   });
 
+  it("sweeps more lineages than one batch holds, past the old lineages it keeps", async () => {
+    const path = join(tempDir(), "store.db");
+    const network = await open({ path, retentionMs: Number.POSITIVE_INFINITY });
+    const day = 24 * 60 * 60 * 1000;
+    const t0 = Date.now() - 30 * day;
+    network.applyAt(t0, create("kept", Date.now()));
+    for (let i = 0; i < 600; i++) {
+      network.applyAt(t0 + i, create(`old-${i}`, t0 + i));
+      network.applyAt(t0 + i, create(`old-${i}:1`, t0 + i));
+      network.applyAt(t0 + i, settle(`old-${i}:1`));
+      network.applyAt(t0 + i, settle(`old-${i}`));
+    }
+    network.applyAt(Date.now(), create("young", Date.now()));
+    network.applyAt(Date.now(), settle("young"));
+
+    expect(network.gc(Date.now(), 7 * day)).toBe(600);
+    expect(network.db.prepare("SELECT id FROM promises ORDER BY id").all()).toEqual([
+      { id: "kept" },
+      { id: "young" },
+    ]);
+  });
+
   it("sweeps at open with the configured retention", async () => {
     const path = join(tempDir(), "store.db");
     const first = await open({ path, retentionMs: Number.POSITIVE_INFINITY });
@@ -598,3 +653,31 @@ describe("with the Resonate SDK", () => {
     expect(step1Runs).toBe(1);
   });
 });
+
+/** Turns a store file made by this version into the layout version 1 of the store wrote. */
+function toVersion1(path: string): void {
+  const db = new DatabaseSync(path);
+  db.exec(`
+    BEGIN;
+    DROP INDEX promises_branch;
+    DROP INDEX promises_origin;
+    CREATE INDEX promises_branch ON promises (branch, seq) WHERE branch IS NOT NULL;
+    CREATE INDEX promises_origin ON promises (origin, state);
+    CREATE INDEX promises_settled_roots ON promises (settled_at, id) WHERE id = origin AND state <> 'pending';
+    CREATE INDEX tasks_unfulfilled ON tasks (state) WHERE state <> 'fulfilled';
+    CREATE TABLE timeouts_v1 (
+      kind TEXT NOT NULL,
+      id TEXT NOT NULL,
+      type INTEGER,
+      timeout INTEGER NOT NULL,
+      seq INTEGER NOT NULL,
+      PRIMARY KEY (kind, id)
+    ) WITHOUT ROWID;
+    INSERT INTO timeouts_v1 SELECT kind, id, type, timeout, seq FROM timeouts;
+    DROP TABLE timeouts;
+    ALTER TABLE timeouts_v1 RENAME TO timeouts;
+    UPDATE meta SET value = '1' WHERE key = 'schema_version';
+    COMMIT;
+  `);
+  db.close();
+}

@@ -23,6 +23,7 @@ import {
   taskBody,
 } from "./sqlite/sdk-internals.ts";
 import { openDatabase, prepare, rollback, type Statements, toStoreError } from "./sqlite/store-file.ts";
+import { WalSync } from "./sqlite/wal-sync.ts";
 
 /** Options of {@link SqliteNetwork}. */
 export interface SqliteNetworkOptions {
@@ -143,6 +144,8 @@ export class SqliteNetwork implements Network {
   private batch: Batch | undefined;
   private flushTimer: NodeJS.Immediate | undefined;
   private readonly commitHooks: CommitHook[] = [];
+  /** Syncs the WAL ahead of checkpoints; none where commits sync anyway (`full`) or there is no file. */
+  private readonly walSync: WalSync | undefined;
 
   /** Builds the network without touching the file; {@link SqliteNetwork.init} (or {@link SqliteNetwork.open}) opens it. */
   constructor(options: SqliteNetworkOptions) {
@@ -156,6 +159,7 @@ export class SqliteNetwork implements Network {
     this.unicast = `sqlite://uni@${group}/${pid}`;
     this.anycast = `sqlite://any@${group}/${pid}`;
     this.server = protocolServer();
+    if (this.path !== ":memory:" && this.durability === "normal") this.walSync = new WalSync(this.path);
   }
 
   /**
@@ -827,6 +831,7 @@ export class SqliteNetwork implements Network {
       for (const hook of wrote) hook.rolledBack?.();
       throw error;
     }
+    this.walSync?.committed(promiseIds.size + taskIds.size + scheduleIds.size + timeouts.length);
   }
 
   /**
