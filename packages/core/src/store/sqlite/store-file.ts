@@ -89,6 +89,14 @@ const UPGRADES: Record<string, string> = {
   `,
 };
 
+/**
+ * `columns` of the promises of lineage `?1`: its members through the origin index, then its root by id (a
+ * root is not in that index).
+ */
+const lineageOf = (columns: string) =>
+  `SELECT ${columns} FROM promises WHERE origin = ?1 AND origin <> id
+   UNION ALL SELECT ${columns} FROM promises WHERE id = ?1 AND origin = ?1`;
+
 /** The prepared statements of an open store file. */
 export type Statements = ReturnType<typeof prepare>;
 
@@ -139,20 +147,12 @@ export function prepare(db: DatabaseSync) {
       `SELECT rowid AS at, id, state, origin, created_at, settled_at FROM promises
        WHERE rowid > ? ORDER BY rowid LIMIT ?`,
     ),
-    lineage: statement(
-      `SELECT id, state FROM promises WHERE origin = ?1 AND origin <> id
-       UNION ALL SELECT id, state FROM promises WHERE id = ?1`,
-    ),
+    lineage: statement(lineageOf("id, state")),
     deleteLineageTimeouts: statement(
-      `DELETE FROM timeouts WHERE kind IN ('p', 't') AND id IN
-       (SELECT id FROM promises WHERE origin = ?1 AND origin <> id UNION ALL SELECT ?1)`,
+      `DELETE FROM timeouts WHERE kind IN ('p', 't') AND id IN (${lineageOf("id")})`,
     ),
-    deleteLineageTasks: statement(
-      "DELETE FROM tasks WHERE id IN (SELECT id FROM promises WHERE origin = ?1 AND origin <> id UNION ALL SELECT ?1)",
-    ),
-    deleteLineagePromises: statement(
-      "DELETE FROM promises WHERE id IN (SELECT id FROM promises WHERE origin = ?1 AND origin <> id UNION ALL SELECT ?1)",
-    ),
+    deleteLineageTasks: statement(`DELETE FROM tasks WHERE id IN (${lineageOf("id")})`),
+    deleteLineagePromises: statement(`DELETE FROM promises WHERE id IN (${lineageOf("id")})`),
   };
 }
 
