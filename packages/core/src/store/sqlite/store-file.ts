@@ -27,10 +27,10 @@ const SQLITE_MAGIC = Buffer.from("SQLite format 3\0", "latin1");
 const WAL_CHECKPOINT_PAGES = 8192;
 /**
  * The page size of a new store file (SQLite's default is 4,096; a file keeps the size it was made with).
- * A commit writes every page it changes whole into the WAL, and the checkpoint syncs those bytes: a no-op
- * job changes about 20 pages over its two commits, mostly one index entry each, so smaller pages write
- * and sync less. 2 KB halved the bytes per commit and cut a commit by about a third in a replica of the
- * store's rows (docs/performance.md); 1 KB saves a little more but splits bodies over 1 KB into overflow pages.
+ * A commit writes every page it changes whole into the WAL, and the checkpoint syncs those bytes; a job
+ * changes mostly one small entry per page, so smaller pages write and sync less: 28.8 KB per no-op job
+ * against 49.1 KB at 4 KB pages (docs/performance.md). 1 KB pages wrote 18.4 KB but were no faster, and
+ * would spill rows over 1 KB into overflow pages.
  */
 const PAGE_BYTES = 2048;
 

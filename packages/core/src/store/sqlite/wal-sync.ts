@@ -5,9 +5,9 @@
 import { close, fsync, open } from "node:fs";
 
 /**
- * Rows committed between two background syncs of the WAL. A no-op job writes about 9 rows in 1.5-2 KB of
- * WAL each, so 1,000 rows are about 1/8 of the WAL a checkpoint copies (8,192 pages, see `store-file.ts`):
- * the checkpoint's own sync then finds at most that much unsynced.
+ * Rows committed between two background syncs of the WAL. A no-op job commits about 9 rows and 29 KB of
+ * WAL, so 1,000 rows are about 3 MB, a fifth of the WAL a checkpoint copies (8,192 pages of 2 KB, see
+ * `store-file.ts`): the checkpoint's own sync then finds at most about that much unsynced.
  */
 export const WAL_SYNC_EVERY_ROWS = 1000;
 
