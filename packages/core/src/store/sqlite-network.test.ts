@@ -15,6 +15,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { AsyncToolsError } from "../errors.ts";
 import { JobMeta } from "./job-meta.ts";
 import { SqliteNetwork, type SqliteNetworkOptions } from "./sqlite-network.ts";
+import { StepLog } from "./step-log.ts";
 
 const dirs: string[] = [];
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -252,6 +253,63 @@ describe("group commit when the commit fails", () => {
     const row = reader.prepare("SELECT count(*) AS n FROM async_tools_jobs WHERE id = 'job-0'").get() as {
       n: number;
     };
+    reader.close();
+    expect(row.n).toBe(1);
+  });
+});
+
+describe("the step log riding along", () => {
+  /** Counts the COMMITs run on `network`'s connection. */
+  function countCommits(network: SqliteNetwork): { n: number } {
+    const counter = { n: 0 };
+    const exec = network.db.exec.bind(network.db);
+    network.db.exec = (sql: string) => {
+      if (/^\s*COMMIT/i.test(sql)) counter.n += 1;
+      return exec(sql);
+    };
+    return counter;
+  }
+
+  it("writes a step's records in the store's transaction of the same turn, not in one of its own", async () => {
+    const path = join(tempDir(), "store.db");
+    const network = await open({ path });
+    const steps = new StepLog(network.db, network);
+    const commits = countCommits(network);
+    const attempt = await steps.begin("job-1", "s1", "fetch", 1_000);
+    const created = network.send(create("job-1", Date.now()));
+    steps.end("job-1", "s1", attempt, 1_010);
+    expect((await created).head.status).toBe(200);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(commits.n).toBe(1);
+    expect(await steps.steps("job-1")).toEqual([
+      {
+        stepId: "s1",
+        name: "fetch",
+        attempts: [{ attempt: 1, outcome: "succeeded", startedAt: 1_000, endedAt: 1_010 }],
+      },
+    ]);
+    // With nothing else to commit in its turn, the log commits by itself.
+    steps.end("job-1", "s1", attempt, 1_020, "late");
+    await new Promise((resolve) => setImmediate(resolve));
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(commits.n).toBe(2);
+    steps.close();
+  });
+
+  it("writes step records whose ride-along commit was rolled back in a later commit", async () => {
+    const path = join(tempDir(), "store.db");
+    const network = await open({ path });
+    const steps = new StepLog(network.db, network);
+    failCommitsOfPoison(network);
+    await steps.begin("job-2", "s1", "fetch", 2_000);
+    expect(() => network.applyAt(Date.now(), create("poison", Date.now()))).toThrow(AsyncToolsError);
+    network.applyAt(Date.now(), create("next", Date.now()));
+    steps.close();
+    await network.stop();
+    const reader = new DatabaseSync(path, { readOnly: true });
+    const row = reader
+      .prepare("SELECT count(*) AS n FROM async_tools_steps WHERE job_id = 'job-2' AND attempt = 1")
+      .get() as { n: number };
     reader.close();
     expect(row.n).toBe(1);
   });

@@ -60,6 +60,8 @@ export type MessageRoute = (address: string, message: Message) => void;
 interface CommitHook {
   write: () => void;
   rolledBack?: () => void;
+  /** Whether the hook has rows waiting: a transaction is committed for them even with no other change. */
+  pending?: () => boolean;
 }
 
 /** A request applied in RAM whose answer waits for its batch's commit. */
@@ -276,8 +278,20 @@ export class SqliteNetwork implements Network {
    * library's own tables ride along instead of paying a commit of their own. `write` must not throw. When
    * that transaction is rolled back, `rolledBack` runs, so the rows can go into a later commit.
    */
-  alsoInCommit(write: () => void, rolledBack?: () => void): void {
-    this.commitHooks.push({ write, ...(rolledBack === undefined ? {} : { rolledBack }) });
+  alsoInCommit(write: () => void, rolledBack?: () => void, pending?: () => boolean): void {
+    this.commitHooks.push({
+      write,
+      ...(rolledBack === undefined ? {} : { rolledBack }),
+      ...(pending === undefined ? {} : { pending }),
+    });
+  }
+
+  /**
+   * Whether a transaction is due before the event loop goes on (requests of this turn wait for it): rows
+   * queued now can ride along in it ({@link SqliteNetwork.alsoInCommit}) instead of paying for their own.
+   */
+  committingSoon(): boolean {
+    return this.batch !== undefined;
   }
 
   /** Hands `message` to this process's own subscribers (what the default route does). */
@@ -743,7 +757,13 @@ export class SqliteNetwork implements Network {
           timeouts.push(change);
       }
     }
-    if (!reset && promiseIds.size + taskIds.size + scheduleIds.size + timeouts.length === 0) return;
+    if (
+      !reset &&
+      promiseIds.size + taskIds.size + scheduleIds.size + timeouts.length === 0 &&
+      !this.commitHooks.some((hook) => hook.pending?.() === true)
+    ) {
+      return;
+    }
 
     const db = this.db;
     const sql = this.sql;
