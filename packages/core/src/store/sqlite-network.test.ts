@@ -615,6 +615,60 @@ describe("with the Resonate SDK", () => {
     expect(network.residentCounts()).toEqual({ promises: 0, tasks: 0 });
   });
 
+  it("commits a job of three short steps in five transactions: a step's creation rides with its settlement", async () => {
+    const network = await open({ path: join(tempDir(), "store.db") });
+    const resonate = new Resonate({ network });
+    cleanups.push(() => resonate.stop());
+    resonate.register("threeSteps", async (ctx: Context, x: number) => {
+      const a = await ctx.run(add, x, 1);
+      const b = await ctx.run(add, a, 10);
+      return await ctx.run(add, b, 100);
+    });
+    await (await resonate.run("warm-up", "threeSteps", 0)).result();
+    let commits = 0;
+    const exec = network.db.exec.bind(network.db);
+    network.db.exec = (sql: string) => {
+      if (sql === "COMMIT") commits += 1;
+      return exec(sql);
+    };
+    const handle = await resonate.run("e2e-three-steps", "threeSteps", 1);
+    expect(await handle.result()).toBe(112);
+    // The job's creation, one per step (creation and settlement together), and its fulfilment: was 8.
+    expect(commits).toBe(5);
+  });
+
+  it("keeps a step's creation answered before its commit when that commit fails and the step's own write fits", async () => {
+    const path = join(tempDir(), "store.db");
+    const network = await open({ path });
+    const now = Date.now();
+    const created = await network.send(taskCreate("root", now, 60_000));
+    const task = (created.data as { task: { id: string; version: number } }).task;
+    const fence: Request = {
+      kind: "task.fence",
+      head: head(),
+      data: {
+        id: task.id,
+        version: task.version,
+        action: create("root.1", now, { "resonate:origin": "root", "resonate:parent": "root" }),
+      },
+    } as Request;
+    failCommitsOfPoison(network);
+    let answered = false;
+    const step = network.send(fence).then((res) => {
+      answered = true;
+      return res;
+    });
+    const poison = network.send(create("poison", now));
+    await Promise.resolve();
+    await Promise.resolve();
+    expect(answered).toBe(true);
+    expect((await step).head.status).toBe(200);
+    await expect(poison).rejects.toMatchObject({ code: "STORE_IO" });
+    await network.stop();
+    const reopened = await open({ path });
+    expect((await reopened.send(get("root.1"))).head.status).toBe(200);
+  });
+
   it("finishes a run interrupted mid-workflow in a new process, without redoing the finished step", async () => {
     const path = join(tempDir(), "store.db");
     let step1Runs = 0;

@@ -539,6 +539,11 @@ export class SqliteNetwork implements Network {
     }
     for (const id of loaded) batch.loaded.add(id);
     const response = answer(req, result.response);
+    if (answersBeforeCommit(req, response)) {
+      // Committed with its batch like any other; only the answer does not wait (see answersBeforeCommit).
+      batch.waiters.push({ req, now, response, resolve: ignore, reject: ignore });
+      return Promise.resolve(response);
+    }
     return new Promise<Response>((resolve, reject) => {
       batch.waiters.push({ req, now, response, resolve, reject });
     });
@@ -967,4 +972,21 @@ function answer(req: Request, result: ReturnType<ProtocolServer["apply"]>["respo
     head: { corrId: req.head.corrId, status: result.head.status, version: req.head.version },
     data: result.data,
   } as Response;
+}
+
+function ignore(): void {}
+
+/**
+ * Whether `req` may be answered before its batch commits: a step's durable promise being created inside a
+ * job (`task.fence` around a `promise.create`) that the store accepted. Nothing depends on that creation
+ * being on disk: if the process dies before the commit, the job resumes without it and the step runs again,
+ * exactly as when it dies while the step runs. The step's settlement, and so the promise that a finished
+ * step never runs again, still waits for its commit. Answering at once lets a short step create, run and
+ * settle in one transaction instead of two; its messages (a child task's `execute`) still go out only after
+ * the commit.
+ */
+function answersBeforeCommit(req: Request, response: Response): boolean {
+  if (req.kind !== "task.fence" || req.data.action.kind !== "promise.create") return false;
+  const inner = (response.data as { action?: { head?: { status?: number } } } | undefined)?.action?.head?.status;
+  return response.head.status < 300 && inner !== undefined && inner < 300;
 }
