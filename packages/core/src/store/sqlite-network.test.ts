@@ -239,6 +239,29 @@ describe("group commit when the commit fails", () => {
     expect((await reopened.send(get("poison"))).head.status).toBe(404);
   });
 
+  it("writes a job row in the store's commit that is due, even when the row's own timer fires first", async () => {
+    const path = join(tempDir(), "store.db");
+    const network = await open({ path });
+    const jobs = new JobMeta(network.db, path, network);
+    let commits = 0;
+    const exec = network.db.exec.bind(network.db);
+    network.db.exec = (sql: string) => {
+      if (sql === "COMMIT") commits += 1;
+      return exec(sql);
+    };
+    // As after a start's commit: in the check phase, so the store's next flush waits for the next turn.
+    await new Promise((resolve) => setImmediate(resolve));
+    jobs.recordSoon("job-1", "tool", Date.now());
+    const created = network.send(create("job-1", Date.now()));
+    // Hold the loop past the row's 0 ms timer, so timers run before the store's flush in the next turn.
+    const until = performance.now() + 5;
+    while (performance.now() < until) {}
+    expect((await created).head.status).toBe(200);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    expect(commits).toBe(1);
+    expect((await jobs.get("job-1"))?.tool).toBe("tool");
+  });
+
   it("writes job rows whose ride-along commit was rolled back in a later commit", async () => {
     const path = join(tempDir(), "store.db");
     const network = await open({ path });
