@@ -12,4 +12,4 @@ if (major < 22 || (major === 22 && minor < 18)) {
   );
   process.exit(1);
 }
-await import("../dist/main.js");
+await import("../dist/cli/main.js");

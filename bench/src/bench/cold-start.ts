@@ -68,7 +68,7 @@ function firstList(script: string, env: NodeJS.ProcessEnv): Promise<number> {
 /** Measures spawn to first tools/list, weather server against a plain SDK server. */
 export async function coldStart(options: RunOptions): Promise<ScenarioResult> {
   const name = "cold_start";
-  if (!existsSync(join(WEATHER_BIN, "..", "..", "dist", "main.js"))) {
+  if (!existsSync(join(WEATHER_BIN, "..", "..", "dist", "cli", "main.js"))) {
     const why = "apps/weather is not built (run pnpm build)";
     process.stderr.write(`bench: cold_start skipped: ${why}\n`);
     return {
