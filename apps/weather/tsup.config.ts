@@ -1,11 +1,11 @@
-import { defineConfig } from "tsup";
+import { defineConfig, type Options } from "tsup";
 
-const shared = {
+const shared: Options = {
   format: ["esm"],
   sourcemap: true,
   target: "node22",
   platform: "node",
-} as const;
+};
 
 export default defineConfig([
   {
@@ -29,7 +29,8 @@ export default defineConfig([
     // OpenTelemetry (core's tracing) and pg (Resonate's Postgres store).
     noExternal: [/^(?!(@opentelemetry\/api|pg)$)/],
     external: ["@opentelemetry/api", "pg"],
-    // Bundled CommonJS dependencies (ajv, luxon) call require() for Node built-ins.
+    // A CommonJS dependency bundled into ES modules gets a require() that throws for Node built-ins
+    // (cron-parser's file reader has one today); this gives it the real one.
     banner: {
       js: 'import { createRequire as asyncToolsCreateRequire } from "node:module";\nconst require = asyncToolsCreateRequire(import.meta.url);',
     },
