@@ -4,6 +4,7 @@
  * nothing of MCP. Per job it adds what promises do not hold: the tool (a promise tag), progress (the job
  * index), its place in the tool's queue and the step being retried (this process's memory).
  */
+import { randomUUID } from "node:crypto";
 import { Never } from "@resonatehq/sdk";
 import type { Context, Resonate } from "@resonatehq/sdk/async";
 import type { z } from "zod";
@@ -15,7 +16,13 @@ import type { JobIndex } from "../store/store.ts";
 import { combineObservers, type JobEvent, type JobObserver, logJobEvent } from "./job-events.ts";
 import { defaultJobId, principalSuffix, runId } from "./job-id.ts";
 import type { PromiseClient, PromiseRecord } from "./promise-client.ts";
-import { installExecutionHooks, memoizeTargets } from "./resonate-internals.ts";
+import {
+  type CreateOutcome,
+  installExecutionHooks,
+  memoizeTargets,
+  observeTaskCreate,
+  speedUpCodec,
+} from "./resonate-internals.ts";
 import { Slots } from "./slots.ts";
 import { errorText, runWithRetries, type StepRetry } from "./step-retry.ts";
 
@@ -87,6 +94,8 @@ export interface WaitOptions extends CallerScope {
 export const TOOL_TAG = "async-tools:tool";
 /** The principal a job belongs to, when it was started by an authenticated caller. */
 export const PRINCIPAL_TAG = "async-tools:principal";
+/** A random value per creation, which tells a promise this process made from one that was there already. */
+export const RUN_TAG = "async-tools:run";
 
 /** Runs and observes jobs of registered definitions on one Resonate instance. */
 export class JobEngine {
@@ -95,7 +104,10 @@ export class JobEngine {
   private readonly slots = new Map<string, Slots>();
   private readonly running = new Map<string, AbortController>();
   private readonly retrying = new Map<string, StepRetry>();
-  private readonly starting = new Map<string, Promise<JobSnapshot>>();
+  private readonly starting = new Map<string, Promise<JobSnapshot | undefined>>();
+  /** The run tag of each job this process is creating right now, and those its creation made. */
+  private readonly creating = new Map<string, string>();
+  private readonly created = new Set<string>();
   /** Jobs this process is launching right now: their first execution needs no re-validation. */
   private readonly launching = new Set<string>();
   /** Tasks whose failed execution this process keeps trying to release (`id@version`). */
@@ -116,6 +128,8 @@ export class JobEngine {
     this.meta = meta;
     this.observer = combineObservers(observers);
     memoizeTargets(resonate);
+    speedUpCodec((resonate as unknown as { codec?: unknown }).codec);
+    observeTaskCreate(resonate, (outcome) => this.onCreateOutcome(outcome));
     installExecutionHooks(resonate, {
       unregistered: (func, version) => {
         const known = this.versions.get(func);
@@ -357,42 +371,66 @@ export class JobEngine {
         : // Another principal's same input is another job: the principal joins the hash (or, for a custom ID, a suffix).
           baseJobIdOf(tool, input, (name, value) => defaultJobId(name, value, principal)) +
           (tool.jobId === undefined ? "" : principalSuffix(principal));
-    for (let n = 1; n <= DEFAULTS.maxRuns; ) {
+    // `fresh` skips every run there is; otherwise a cancelled run is followed by a new one, and another
+    // principal's job under this ID (a custom ID that happens to match) is never joined.
+    const skip = (record: PromiseRecord) =>
+      options.fresh === true || record.state === "rejected_canceled" || !ownedBy(record, owner);
+    for (let n = 1, vanished = 0; n <= DEFAULTS.maxRuns; ) {
       const id = runId(base, n);
-      const existing = await this.promises.get(id);
-      if (existing !== undefined) {
-        // Another principal's job under this ID (a custom ID that happens to match) is never joined.
-        if (existing.state === "rejected_canceled" || options.fresh || !ownedBy(existing, owner)) {
-          n += 1;
-          continue;
-        }
-        return { ...(await this.toSnapshot(existing, false)), created: false };
-      }
       // Concurrent starts of one job in this process: the first creates it, the others wait and then join it.
       const inflight = this.starting.get(id);
       if (inflight !== undefined) {
         await inflight.catch(() => undefined);
+      } else {
+        if (options.fresh) {
+          const before = await this.promises.get(id);
+          if (before !== undefined) {
+            n += 1;
+            continue;
+          }
+        }
+        // Create first and read only when the job was there already: a new job costs one request to the
+        // store, not two (a process that joined a store over HTTP pays each in a round trip).
+        const creation = this.create(tool, id, input, principal);
+        this.starting.set(id, creation);
+        let created: JobSnapshot | undefined;
+        try {
+          created = await creation;
+        } finally {
+          this.starting.delete(id);
+        }
+        if (created !== undefined) return { ...created, created: true };
+      }
+      const existing = await this.promises.get(id);
+      if (existing === undefined) {
+        // Gone between the store's "exists" and this read (the retention sweep removed it): create it again.
+        if (vanished++ < DEFAULTS.maxRuns) continue;
+        throw new Error(`job ${id} keeps vanishing from the store as it starts; retry the start`);
+      }
+      if (skip(existing)) {
+        n += 1;
         continue;
       }
-      const creation = this.create(tool, id, input, principal);
-      this.starting.set(id, creation);
-      try {
-        return { ...(await creation), created: true };
-      } finally {
-        this.starting.delete(id);
-      }
+      return { ...(await this.toSnapshot(existing, false)), created: false };
     }
     throw new Error(`job ${base} has been run ${DEFAULTS.maxRuns} times; refusing to start another`);
   }
 
+  /**
+   * Creates the job `id`, or finds it there already: the snapshot of the new job, or `undefined` when the
+   * store had the promise (whose pending task, if any, this process may now be running).
+   */
   private async create(
     tool: AnyAsyncTool,
     id: string,
     input: unknown,
     principal: string | undefined,
-  ): Promise<JobSnapshot> {
+  ): Promise<JobSnapshot | undefined> {
     const now = Date.now();
+    const nonce = randomUUID();
     this.launching.add(id);
+    this.creating.set(id, nonce);
+    let made = false;
     try {
       await this.resonate.run(
         id,
@@ -402,13 +440,22 @@ export class JobEngine {
           timeout: tool.timeoutMs,
           version: tool.version,
           retryPolicy: new Never(),
-          tags: { [TOOL_TAG]: tool.name, ...(principal === undefined ? {} : { [PRINCIPAL_TAG]: principal }) },
+          tags: {
+            [TOOL_TAG]: tool.name,
+            [RUN_TAG]: nonce,
+            ...(principal === undefined ? {} : { [PRINCIPAL_TAG]: principal }),
+          },
         }),
       );
+      made = this.created.delete(id);
     } catch (error) {
       this.launching.delete(id);
       throw error;
+    } finally {
+      this.creating.delete(id);
+      this.created.delete(id);
     }
+    if (!made) return undefined;
     // The durable promise is the job; its metadata row comes second and off the answer's path, so a store
     // that refuses the job (a full disk) leaves nothing behind, and a row that cannot be written costs
     // listing, never the job.
@@ -418,6 +465,18 @@ export class JobEngine {
     const place = this.slots.get(tool.name)?.position(id);
     if (place !== undefined) Object.assign(snapshot, { status: "queued", queuePosition: place });
     return snapshot;
+  }
+
+  /**
+   * What a creation of this process found ({@link observeTaskCreate}), before the SDK executes anything: a
+   * job that was there already is not "launched" by this start, so its first execution here re-validates
+   * the stored input like any resumed job.
+   */
+  private onCreateOutcome(outcome: CreateOutcome): void {
+    const nonce = this.creating.get(outcome.id);
+    if (nonce === undefined) return;
+    if (outcome.stored?.[RUN_TAG] === nonce) this.created.add(outcome.id);
+    else this.launching.delete(outcome.id);
   }
 
   /** The current state of `id`; with `withResult`, a completed job carries its result. */
