@@ -987,6 +987,7 @@ function ignore(): void {}
  */
 function answersBeforeCommit(req: Request, response: Response): boolean {
   if (req.kind !== "task.fence" || req.data.action.kind !== "promise.create") return false;
-  const inner = (response.data as { action?: { head?: { status?: number } } } | undefined)?.action?.head?.status;
+  const inner = (response.data as { action?: { head?: { status?: number } } } | undefined)?.action?.head
+    ?.status;
   return response.head.status < 300 && inner !== undefined && inner < 300;
 }
