@@ -12,4 +12,10 @@ if (major < 22 || (major === 22 && minor < 18)) {
   );
   process.exit(1);
 }
-await import("../dist/main.js");
+// A host spawns this command on every start, so Node keeps the server's compiled code (in the OS temp folder,
+// or NODE_COMPILE_CACHE) and reuses it the next time; NODE_DISABLE_COMPILE_CACHE=1 turns that off.
+const { enableCompileCache, flushCompileCache } = process.getBuiltinModule("node:module");
+enableCompileCache();
+await import("../dist/cli/main.js");
+// Written now, not at exit: hosts often end a server with SIGKILL, and nothing runs on the way out then.
+flushCompileCache();

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 /**
- * Entry of the weather server: `pnpm start` runs it from source, `dist/main.js` is what the published bin
- * loads once it has checked the Node version. See `cli.ts` for the flags.
+ * Entry of the weather server: `pnpm start` runs it from source; `dist/cli/main.js`, this file bundled with
+ * its dependencies, is what the published bin loads once it has checked the Node version. See `cli.ts` for
+ * the flags.
  */
 import { main } from "./cli.ts";
 

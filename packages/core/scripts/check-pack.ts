@@ -499,7 +499,7 @@ try {
   ]);
   const weatherTgz = pack(weather, "@async-tools/weather", [
     "bin/async-tools-weather.js",
-    "dist/main.js",
+    "dist/cli/main.js",
     "dist/server.js",
     "dist/server.d.ts",
   ]);

@@ -21,6 +21,7 @@ import {
   installExecutionHooks,
   memoizeTargets,
   observeTaskCreate,
+  speedUpCodec,
 } from "./resonate-internals.ts";
 import { Slots } from "./slots.ts";
 import { errorText, runWithRetries, type StepRetry } from "./step-retry.ts";
@@ -127,6 +128,7 @@ export class JobEngine {
     this.meta = meta;
     this.observer = combineObservers(observers);
     memoizeTargets(resonate);
+    speedUpCodec((resonate as unknown as { codec?: unknown }).codec);
     observeTaskCreate(resonate, (outcome) => this.onCreateOutcome(outcome));
     installExecutionHooks(resonate, {
       unregistered: (func, version) => {

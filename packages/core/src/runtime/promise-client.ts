@@ -4,6 +4,7 @@
  */
 import { randomUUID } from "node:crypto";
 import { Codec, type Network } from "@resonatehq/sdk";
+import { speedUpCodec } from "./resonate-internals.ts";
 
 /** A durable promise as the network returns it. */
 export interface PromiseRecord {
@@ -27,6 +28,7 @@ export class PromiseClient {
 
   constructor(network: Network) {
     this.network = network;
+    speedUpCodec(this.codec);
   }
 
   /** The promise `id`, or `undefined` when the store has none. */

@@ -1,7 +1,7 @@
-import { LocalNetwork } from "@resonatehq/sdk";
+import { Codec, LocalNetwork } from "@resonatehq/sdk";
 import { Resonate } from "@resonatehq/sdk/async";
 import { afterEach, describe, expect, it } from "vitest";
-import { memoizeTargets } from "./resonate-internals.ts";
+import { memoizeTargets, speedUpCodec } from "./resonate-internals.ts";
 
 const RealURL = globalThis.URL;
 
@@ -40,5 +40,80 @@ describe("memoizeTargets", () => {
     expect(urls.count).toBe(100);
     await plain.stop();
     await memoized.stop();
+  });
+});
+
+describe("speedUpCodec", () => {
+  const aggregate = new AggregateError([new Error("one"), new TypeError("two")], "both");
+  const named = Object.assign(new Error("named"), { name: "UpstreamError" });
+  const values: unknown[] = [
+    null,
+    0,
+    -1.5,
+    "",
+    "plain",
+    "ünïcödé ✓ 日本 😀",
+    "__INF__ in a sentence",
+    "a__b",
+    true,
+    [],
+    {},
+    { n: 1, nested: { list: [1, "two", null, { deep: [Number.POSITIVE_INFINITY] }] } },
+    Number.POSITIVE_INFINITY,
+    Number.NEGATIVE_INFINITY,
+    { lo: Number.NEGATIVE_INFINITY, hi: Number.POSITIVE_INFINITY, nan: Number.NaN },
+    new Error("boom"),
+    named,
+    { error: new RangeError("inner") },
+    aggregate,
+    { func: "square", args: [{ n: 3, label: "x" }], retry: { type: "never", data: {} }, version: 1 },
+    { date: new Date(0) },
+    "x".repeat(100_000),
+  ];
+
+  it("encodes every value to the SDK's bytes and decodes every text to the SDK's value", () => {
+    const sdk = new Codec();
+    const fast = new Codec();
+    speedUpCodec(fast);
+    speedUpCodec(fast);
+    for (const value of [...values, undefined]) {
+      const ours = fast.encode(value);
+      expect(ours).toEqual(sdk.encode(value));
+      expect(fast.decode(ours)).toEqual(sdk.decode(ours));
+    }
+    // Texts the SDK wrote (or anyone else did), read back by the fast codec.
+    for (const value of values) {
+      const written = sdk.encode(value);
+      const read = fast.decode(written);
+      expect(read).toEqual(sdk.decode(written));
+      if (read instanceof Error) {
+        const theirs = sdk.decode(written) as Error;
+        expect([read.name, read.message, read.stack]).toEqual([theirs.name, theirs.message, theirs.stack]);
+        expect(read.constructor).toBe(theirs.constructor);
+      }
+    }
+    const readAggregate = fast.decode(sdk.encode(aggregate)) as AggregateError;
+    expect(readAggregate).toBeInstanceOf(AggregateError);
+    expect(readAggregate.errors.map((e: Error) => e.message)).toEqual(["one", "two"]);
+  });
+
+  it("leaves what the SDK refuses to the SDK's own errors", () => {
+    const sdk = new Codec();
+    const fast = new Codec();
+    speedUpCodec(fast);
+    const cyclic: Record<string, unknown> = {};
+    cyclic.self = cyclic;
+    const thrown = (fn: () => unknown): string => {
+      try {
+        fn();
+      } catch (error) {
+        return (error as Error).message;
+      }
+      throw new Error("did not throw");
+    };
+    expect(thrown(() => fast.encode(cyclic))).toBe(thrown(() => sdk.encode(cyclic)));
+    const broken = { headers: {}, data: Buffer.from("{not json", "utf8").toString("base64") };
+    expect(thrown(() => fast.decode(broken))).toBe(thrown(() => sdk.decode(broken)));
+    expect(fast.decode({ headers: {}, data: "" })).toBeUndefined();
   });
 });

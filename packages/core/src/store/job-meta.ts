@@ -6,6 +6,7 @@
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import { AsyncToolsError } from "../errors.ts";
 import { log } from "../internal/log.ts";
+import type { StoreCommits } from "./step-log.ts";
 import type { JobIndex, JobPage } from "./store.ts";
 
 /** Latest progress a job's function reported. */
@@ -37,6 +38,8 @@ export class JobMeta implements JobIndex {
   private readonly queue: [string, string, number][] = [];
   private flushing: NodeJS.Immediate | NodeJS.Timeout | undefined;
   private readonly ridesAlong: boolean;
+  /** The store network on this connection, whose transactions the queued rows ride along in. */
+  private readonly commits: StoreCommits | undefined;
   /** The rows written inside the store's open transaction, queued again if it is rolled back. */
   private riding: [string, string, number][] = [];
 
@@ -44,17 +47,15 @@ export class JobMeta implements JobIndex {
    * `where` names the store in error messages. With `commits` (the store network on the same connection),
    * queued rows are written inside the store's next transaction rather than in one of their own.
    */
-  constructor(
-    db: DatabaseSync = new DatabaseSync(":memory:"),
-    where = "memory",
-    commits?: { alsoInCommit(write: () => void, rolledBack?: () => void): void },
-  ) {
+  constructor(db: DatabaseSync = new DatabaseSync(":memory:"), where = "memory", commits?: StoreCommits) {
     this.db = db;
     this.where = where;
     this.ridesAlong = commits !== undefined;
+    this.commits = commits;
     commits?.alsoInCommit(
       () => this.writeQueuedQuietly(),
       () => this.requeueRiding(),
+      () => this.queue.length > 0,
     );
     db.exec(`
       CREATE TABLE IF NOT EXISTS async_tools_jobs (
@@ -99,7 +100,12 @@ export class JobMeta implements JobIndex {
     // Riding along, the store's next commit (the job's own next step, usually within this turn) takes the
     // row; the timer only catches a store that goes quiet.
     this.flushing = this.ridesAlong
-      ? setTimeout(() => this.flushQuietly(), 0)
+      ? setTimeout(() => {
+          this.flushing = undefined;
+          // A commit is due this turn (the job's next request, usually): the rows go into it.
+          if (this.commits?.committingSoon() === true) return;
+          this.flushQuietly();
+        }, 0)
       : setImmediate(() => this.flushQuietly());
   }
 

@@ -173,7 +173,7 @@ export async function openStore(
         retentionMs: options.retentionMs,
       });
       const jobs = new JobMeta(network.db, "memory", network);
-      const steps = new StepLog(network.db);
+      const steps = new StepLog(network.db, network);
       return {
         ...single(
           { kind: "memory", description: "memory (not durable)", durable: false },

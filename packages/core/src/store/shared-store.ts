@@ -209,7 +209,7 @@ class SharedStore implements Store {
     });
     let server: StoreServer;
     const jobs = new JobMeta(network.db, this.description, network);
-    const steps = new StepLog(network.db);
+    const steps = new StepLog(network.db, network);
     // The token outlives owners: a joiner reads it again from the file, but a new one would help no one.
     const token = previous?.token ?? newToken();
     try {

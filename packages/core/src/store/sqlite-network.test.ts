@@ -15,6 +15,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { AsyncToolsError } from "../errors.ts";
 import { JobMeta } from "./job-meta.ts";
 import { SqliteNetwork, type SqliteNetworkOptions } from "./sqlite-network.ts";
+import { StepLog } from "./step-log.ts";
 
 const dirs: string[] = [];
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -271,6 +272,29 @@ describe("group commit when the commit fails", () => {
     expect((await reopened.send(get("poison"))).head.status).toBe(404);
   });
 
+  it("writes a job row in the store's commit that is due, even when the row's own timer fires first", async () => {
+    const path = join(tempDir(), "store.db");
+    const network = await open({ path });
+    const jobs = new JobMeta(network.db, path, network);
+    let commits = 0;
+    const exec = network.db.exec.bind(network.db);
+    network.db.exec = (sql: string) => {
+      if (sql === "COMMIT") commits += 1;
+      return exec(sql);
+    };
+    // As after a start's commit: in the check phase, so the store's next flush waits for the next turn.
+    await new Promise((resolve) => setImmediate(resolve));
+    jobs.recordSoon("job-1", "tool", Date.now());
+    const created = network.send(create("job-1", Date.now()));
+    // Hold the loop past the row's 0 ms timer, so timers run before the store's flush in the next turn.
+    const until = performance.now() + 5;
+    while (performance.now() < until) {}
+    expect((await created).head.status).toBe(200);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    expect(commits).toBe(1);
+    expect((await jobs.get("job-1"))?.tool).toBe("tool");
+  });
+
   it("writes job rows whose ride-along commit was rolled back in a later commit", async () => {
     const path = join(tempDir(), "store.db");
     const network = await open({ path });
@@ -285,6 +309,63 @@ describe("group commit when the commit fails", () => {
     const row = reader.prepare("SELECT count(*) AS n FROM async_tools_jobs WHERE id = 'job-0'").get() as {
       n: number;
     };
+    reader.close();
+    expect(row.n).toBe(1);
+  });
+});
+
+describe("the step log riding along", () => {
+  /** Counts the COMMITs run on `network`'s connection. */
+  function countCommits(network: SqliteNetwork): { n: number } {
+    const counter = { n: 0 };
+    const exec = network.db.exec.bind(network.db);
+    network.db.exec = (sql: string) => {
+      if (/^\s*COMMIT/i.test(sql)) counter.n += 1;
+      return exec(sql);
+    };
+    return counter;
+  }
+
+  it("writes a step's records in the store's transaction of the same turn, not in one of its own", async () => {
+    const path = join(tempDir(), "store.db");
+    const network = await open({ path });
+    const steps = new StepLog(network.db, network);
+    const commits = countCommits(network);
+    const attempt = await steps.begin("job-1", "s1", "fetch", 1_000);
+    const created = network.send(create("job-1", Date.now()));
+    steps.end("job-1", "s1", attempt, 1_010);
+    expect((await created).head.status).toBe(200);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(commits.n).toBe(1);
+    expect(await steps.steps("job-1")).toEqual([
+      {
+        stepId: "s1",
+        name: "fetch",
+        attempts: [{ attempt: 1, outcome: "succeeded", startedAt: 1_000, endedAt: 1_010 }],
+      },
+    ]);
+    // With nothing else to commit in its turn, the log commits by itself.
+    steps.end("job-1", "s1", attempt, 1_020, "late");
+    await new Promise((resolve) => setImmediate(resolve));
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(commits.n).toBe(2);
+    steps.close();
+  });
+
+  it("writes step records whose ride-along commit was rolled back in a later commit", async () => {
+    const path = join(tempDir(), "store.db");
+    const network = await open({ path });
+    const steps = new StepLog(network.db, network);
+    failCommitsOfPoison(network);
+    await steps.begin("job-2", "s1", "fetch", 2_000);
+    expect(() => network.applyAt(Date.now(), create("poison", Date.now()))).toThrow(AsyncToolsError);
+    network.applyAt(Date.now(), create("next", Date.now()));
+    steps.close();
+    await network.stop();
+    const reader = new DatabaseSync(path, { readOnly: true });
+    const row = reader
+      .prepare("SELECT count(*) AS n FROM async_tools_steps WHERE job_id = 'job-2' AND attempt = 1")
+      .get() as { n: number };
     reader.close();
     expect(row.n).toBe(1);
   });
@@ -610,6 +691,60 @@ describe("with the Resonate SDK", () => {
     const handle = await resonate.run("e2e-two-steps", "twoSteps", 1);
     expect(await handle.result()).toBe(12);
     expect(network.residentCounts()).toEqual({ promises: 0, tasks: 0 });
+  });
+
+  it("commits a job of three short steps in five transactions: a step's creation rides with its settlement", async () => {
+    const network = await open({ path: join(tempDir(), "store.db") });
+    const resonate = new Resonate({ network });
+    cleanups.push(() => resonate.stop());
+    resonate.register("threeSteps", async (ctx: Context, x: number) => {
+      const a = await ctx.run(add, x, 1);
+      const b = await ctx.run(add, a, 10);
+      return await ctx.run(add, b, 100);
+    });
+    await (await resonate.run("warm-up", "threeSteps", 0)).result();
+    let commits = 0;
+    const exec = network.db.exec.bind(network.db);
+    network.db.exec = (sql: string) => {
+      if (sql === "COMMIT") commits += 1;
+      return exec(sql);
+    };
+    const handle = await resonate.run("e2e-three-steps", "threeSteps", 1);
+    expect(await handle.result()).toBe(112);
+    // The job's creation, one per step (creation and settlement together), and its fulfilment: was 8.
+    expect(commits).toBe(5);
+  });
+
+  it("keeps a step's creation answered before its commit when that commit fails and the step's own write fits", async () => {
+    const path = join(tempDir(), "store.db");
+    const network = await open({ path });
+    const now = Date.now();
+    const created = await network.send(taskCreate("root", now, 60_000));
+    const task = (created.data as { task: { id: string; version: number } }).task;
+    const fence: Request = {
+      kind: "task.fence",
+      head: head(),
+      data: {
+        id: task.id,
+        version: task.version,
+        action: create("root.1", now, { "resonate:origin": "root", "resonate:parent": "root" }),
+      },
+    } as Request;
+    failCommitsOfPoison(network);
+    let answered = false;
+    const step = network.send(fence).then((res) => {
+      answered = true;
+      return res;
+    });
+    const poison = network.send(create("poison", now));
+    await Promise.resolve();
+    await Promise.resolve();
+    expect(answered).toBe(true);
+    expect((await step).head.status).toBe(200);
+    await expect(poison).rejects.toMatchObject({ code: "STORE_IO" });
+    await network.stop();
+    const reopened = await open({ path });
+    expect((await reopened.send(get("root.1"))).head.status).toBe(200);
   });
 
   it("finishes a run interrupted mid-workflow in a new process, without redoing the finished step", async () => {

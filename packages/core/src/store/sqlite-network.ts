@@ -61,6 +61,8 @@ export type MessageRoute = (address: string, message: Message) => void;
 interface CommitHook {
   write: () => void;
   rolledBack?: () => void;
+  /** Whether the hook has rows waiting: a transaction is committed for them even with no other change. */
+  pending?: () => boolean;
 }
 
 /** A request applied in RAM whose answer waits for its batch's commit. */
@@ -280,8 +282,20 @@ export class SqliteNetwork implements Network {
    * library's own tables ride along instead of paying a commit of their own. `write` must not throw. When
    * that transaction is rolled back, `rolledBack` runs, so the rows can go into a later commit.
    */
-  alsoInCommit(write: () => void, rolledBack?: () => void): void {
-    this.commitHooks.push({ write, ...(rolledBack === undefined ? {} : { rolledBack }) });
+  alsoInCommit(write: () => void, rolledBack?: () => void, pending?: () => boolean): void {
+    this.commitHooks.push({
+      write,
+      ...(rolledBack === undefined ? {} : { rolledBack }),
+      ...(pending === undefined ? {} : { pending }),
+    });
+  }
+
+  /**
+   * Whether a transaction is due before the event loop goes on (requests of this turn wait for it): rows
+   * queued now can ride along in it ({@link SqliteNetwork.alsoInCommit}) instead of paying for their own.
+   */
+  committingSoon(): boolean {
+    return this.batch !== undefined;
   }
 
   /** Hands `message` to this process's own subscribers (what the default route does). */
@@ -546,6 +560,11 @@ export class SqliteNetwork implements Network {
     }
     for (const id of loaded) batch.loaded.add(id);
     const response = answer(req, result.response);
+    if (answersBeforeCommit(req, response)) {
+      // Committed with its batch like any other; only the answer does not wait (see answersBeforeCommit).
+      batch.waiters.push({ req, now, response, resolve: ignore, reject: ignore });
+      return Promise.resolve(response);
+    }
     return new Promise<Response>((resolve, reject) => {
       batch.waiters.push({ req, now, response, resolve, reject });
     });
@@ -764,7 +783,13 @@ export class SqliteNetwork implements Network {
           timeouts.push(change);
       }
     }
-    if (!reset && promiseIds.size + taskIds.size + scheduleIds.size + timeouts.length === 0) return;
+    if (
+      !reset &&
+      promiseIds.size + taskIds.size + scheduleIds.size + timeouts.length === 0 &&
+      !this.commitHooks.some((hook) => hook.pending?.() === true)
+    ) {
+      return;
+    }
 
     const db = this.db;
     const sql = this.sql;
@@ -969,4 +994,22 @@ function answer(req: Request, result: ReturnType<ProtocolServer["apply"]>["respo
     head: { corrId: req.head.corrId, status: result.head.status, version: req.head.version },
     data: result.data,
   } as Response;
+}
+
+function ignore(): void {}
+
+/**
+ * Whether `req` may be answered before its batch commits: a step's durable promise being created inside a
+ * job (`task.fence` around a `promise.create`) that the store accepted. Nothing depends on that creation
+ * being on disk: if the process dies before the commit, the job resumes without it and the step runs again,
+ * exactly as when it dies while the step runs. The step's settlement, and so the promise that a finished
+ * step never runs again, still waits for its commit. Answering at once lets a short step create, run and
+ * settle in one transaction instead of two; its messages (a child task's `execute`) still go out only after
+ * the commit.
+ */
+function answersBeforeCommit(req: Request, response: Response): boolean {
+  if (req.kind !== "task.fence" || req.data.action.kind !== "promise.create") return false;
+  const inner = (response.data as { action?: { head?: { status?: number } } } | undefined)?.action?.head
+    ?.status;
+  return response.head.status < 300 && inner !== undefined && inner < 300;
 }

@@ -53,6 +53,12 @@ export interface StepRecords {
   close(): void;
 }
 
+/** What the step log needs of the store network that commits on its connection. */
+export interface StoreCommits {
+  alsoInCommit(write: () => void, rolledBack?: () => void, pending?: () => boolean): void;
+  committingSoon(): boolean;
+}
+
 /** The step log over one SQLite connection (shared with the store, or private and in memory). */
 export class StepLog implements StepRecords {
   private readonly db: DatabaseSync;
@@ -70,11 +76,25 @@ export class StepLog implements StepRecords {
   private readonly queuedStarts = new Set<string>();
   private flushing: NodeJS.Immediate | undefined;
   private closed = false;
+  /** The store that commits on this connection, whose transactions the queued writes ride along in. */
+  private readonly commits: StoreCommits | undefined;
+  /** The writes made inside the store's open transaction, queued again if it is rolled back. */
+  private riding: (() => void)[] = [];
 
-  /** Uses the store's connection `db` when given; otherwise a private in-memory database. */
-  constructor(db?: DatabaseSync) {
+  /**
+   * Uses the store's connection `db` when given; otherwise a private in-memory database. With `commits`
+   * (the store network on that connection), queued writes go into the store's transaction of the same turn
+   * when there is one, rather than into one of their own.
+   */
+  constructor(db?: DatabaseSync, commits?: StoreCommits) {
     this.shared = db !== undefined;
     this.db = db ?? new DatabaseSync(":memory:");
+    this.commits = commits;
+    commits?.alsoInCommit(
+      () => this.writeRiding(),
+      () => this.requeueRiding(),
+      () => this.queue.length > 0,
+    );
     this.db.exec(`
       CREATE TABLE IF NOT EXISTS async_tools_steps (
         job_id TEXT NOT NULL,
@@ -153,7 +173,37 @@ export class StepLog implements StepRecords {
   private enqueue(write: () => void): void {
     if (this.closed) return;
     this.queue.push(write);
-    this.flushing ??= setImmediate(() => this.flushQuietly());
+    this.flushing ??= setImmediate(() => {
+      this.flushing = undefined;
+      // The store commits this turn (a step's own promise, usually): the writes go into that transaction.
+      if (this.commits?.committingSoon() === true) return;
+      this.flushQuietly();
+    });
+  }
+
+  /** Runs the queued writes inside the store's open transaction; logs instead of throwing. */
+  private writeRiding(): void {
+    const writes = this.queue.splice(0);
+    this.queuedStarts.clear();
+    this.riding = writes;
+    if (this.closed) return;
+    try {
+      for (const write of writes) write();
+    } catch (error) {
+      this.riding = [];
+      log("warn", "step attempts not recorded; the jobs run, their timelines may miss them", { error });
+    }
+  }
+
+  /** The store's transaction that took the riding writes was rolled back: they go into a later one. */
+  private requeueRiding(): void {
+    const writes = this.riding.splice(0);
+    if (writes.length === 0 || this.closed) return;
+    this.queue.unshift(...writes);
+    this.flushing ??= setImmediate(() => {
+      this.flushing = undefined;
+      this.flushQuietly();
+    });
   }
 
   /** Writes the queued records in one transaction. */

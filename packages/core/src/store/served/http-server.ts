@@ -6,7 +6,7 @@
  * must carry the store's bearer token.
  */
 import { timingSafeEqual } from "node:crypto";
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Message, Request } from "@resonatehq/sdk";
 import { log } from "../../internal/log.ts";
@@ -22,6 +22,9 @@ import {
 import type { SqliteNetwork } from "../sqlite-network.ts";
 import type { StepLog } from "../step-log.ts";
 import { MessageRouter } from "./router.ts";
+
+// Not a value import of node:http: its ES module view loads undici (see remote/http-post.ts).
+const { createServer } = process.getBuiltinModule("node:http");
 
 /** Options of {@link serveStore}. */
 export interface ServeStoreOptions {

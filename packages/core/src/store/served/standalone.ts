@@ -50,7 +50,7 @@ export async function serveStoreFile(options: ServeStoreFileOptions): Promise<Se
     ...(options.retentionMs === undefined ? {} : { retentionMs: options.retentionMs }),
   });
   const jobs = new JobMeta(network.db, `sqlite:${path}`, network);
-  const steps = new StepLog(network.db);
+  const steps = new StepLog(network.db, network);
   const server = await serveStore({
     network,
     jobs,
