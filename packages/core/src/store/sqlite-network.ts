@@ -856,7 +856,8 @@ export class SqliteNetwork implements Network {
       for (const hook of wrote) hook.rolledBack?.();
       throw error;
     }
-    this.walSync?.committed(promiseIds.size + taskIds.size + scheduleIds.size + timeouts.length);
+    // Rows the hooks wrote are not counted; a commit of theirs alone still counts as one.
+    this.walSync?.committed(Math.max(1, promiseIds.size + taskIds.size + scheduleIds.size + timeouts.length));
   }
 
   /**
