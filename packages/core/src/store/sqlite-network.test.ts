@@ -601,7 +601,7 @@ describe("retention", () => {
 });
 
 describe("recovery", () => {
-  it("dispatches nothing at open, and re-dispatches a dead owner's task within milliseconds of recover()", async () => {
+  it("dispatches nothing at open, and re-dispatches a dead owner's task at once on recover(), not on a timer", async () => {
     const path = join(tempDir(), "store.db");
     const first = await open({ path });
     first.applyAt(Date.now(), taskCreate("orphan", Date.now(), 60 * 60 * 1000));
@@ -623,7 +623,9 @@ describe("recovery", () => {
     const started = performance.now();
     second.recover();
     await arrived;
-    expect(performance.now() - started).toBeLessThan(100);
+    // Far below what a timer-driven path would take (the 1 s tick, the task's hour-long lease), with room for
+    // a loaded 2-core machine (103 ms was seen once at a load of 5 against an earlier 100 ms bound).
+    expect(performance.now() - started).toBeLessThan(500);
     expect(received).toEqual([{ kind: "execute", head: {}, data: { task: { id: "orphan", version: 1 } } }]);
     const acquire = second.applyAt(Date.now(), {
       kind: "task.acquire",
