@@ -5,7 +5,7 @@ import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import type { Network } from "@resonatehq/sdk";
 import { afterEach } from "vitest";
 import { z } from "zod";
-import { type AnyAsyncTool, defineAsyncTool } from "../src/index.ts";
+import { type AnyAsyncTool, defineAsyncTool, PermanentError } from "../src/index.ts";
 import { connectInMemory, type InMemoryConnection, type InMemoryOptions } from "../src/testing/index.ts";
 
 export type Connected = InMemoryConnection;
@@ -55,6 +55,27 @@ export function autoClosing(): (...args: Parameters<typeof connect>) => Promise<
     return connected;
   };
 }
+
+/** {@link autoClosing} for a client that declares the 2025-11-25 task capability ({@link TASKS_CLIENT}). */
+export function autoClosingWithTasks(): (
+  defs: Parameters<typeof connect>[0],
+  store?: Parameters<typeof connect>[1],
+) => Promise<Connected> {
+  const open = autoClosing();
+  return (defs, store = "memory") => open(defs, store, { clientCapabilities: TASKS_CLIENT });
+}
+
+/** `broken`: one step that fails for good with "the upstream is down". */
+export const brokenTool = defineAsyncTool({
+  name: "broken",
+  description: "Always fails",
+  input: z.object({}),
+  output: z.object({ ok: z.boolean() }),
+  run: async (ctx) =>
+    ctx.run("call", () => {
+      throw new PermanentError("the upstream is down");
+    }),
+});
 
 /** `square`: one step that counts its runs, reports progress "computing" and, given `hold`, waits for it. */
 export function squareTool(counter: { runs: number }, hold?: Promise<void>) {

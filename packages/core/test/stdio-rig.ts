@@ -2,7 +2,7 @@
  * Real stdio servers for the generation tests: the example v2 server (examples/v2-server) and the same
  * definition on the v1 face, each in a child process, each driven by its own generation's Client.
  */
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Client as ClientV2 } from "@modelcontextprotocol/client";
@@ -63,18 +63,8 @@ export function scratch(): { dir: string; store: string; log: string } {
   return { dir, store: `sqlite:${join(dir, "jobs.db")}`, log: join(dir, "steps.log") };
 }
 
-/** How often each "<job> <step>" line appears in the example's step log. */
-export function stepCounts(file: string): Map<string, number> {
-  const seen = new Map<string, number>();
-  let text = "";
-  try {
-    text = readFileSync(file, "utf8");
-  } catch {
-    return seen;
-  }
-  for (const line of text.split("\n").filter(Boolean)) seen.set(line, (seen.get(line) ?? 0) + 1);
-  return seen;
-}
+/** How often each "<job> <step>" line appears in the example's step log: the side-effect file's format. */
+export { sideEffectCounts as stepCounts } from "./children.ts";
 
 /** Node flags for running TypeScript sources of the workspace. */
 export const NODE_ARGS = ["--conditions=@async-tools/source"];

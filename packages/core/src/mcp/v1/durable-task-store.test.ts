@@ -5,18 +5,17 @@ import { CallToolResultSchema, type Task } from "@modelcontextprotocol/sdk/types
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
 import {
-  autoClosing,
+  autoClosingWithTasks,
+  brokenTool,
   type Connected,
   connect,
   gate,
   structured,
   TASKS_CLIENT,
 } from "../../../test/helpers.ts";
-import { defineAsyncTool, PermanentError } from "../../index.ts";
+import { defineAsyncTool } from "../../index.ts";
 
-const open = autoClosing();
-const serve = (defs: Parameters<typeof open>[0], store: Parameters<typeof open>[1] = "memory") =>
-  open(defs, store, { clientCapabilities: TASKS_CLIENT });
+const serve = autoClosingWithTasks();
 
 const DAY = 24 * 60 * 60 * 1000;
 
@@ -106,16 +105,7 @@ describe("tasks/cancel", () => {
 
 describe("tasks/result", () => {
   it("is an isError result for a failed job, whose task is failed with the reason", async () => {
-    const broken = defineAsyncTool({
-      name: "broken",
-      description: "Always fails",
-      input: z.object({}),
-      output: z.object({ ok: z.boolean() }),
-      run: async (ctx) =>
-        ctx.run("call", () => {
-          throw new PermanentError("the upstream is down");
-        }),
-    });
+    const broken = brokenTool;
     const c = await serve([broken]);
     const task = await createTask(c, "broken", {});
     await untilTask(c, task.taskId).toMatchObject({

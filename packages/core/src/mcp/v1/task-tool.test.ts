@@ -6,18 +6,17 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { z } from "zod";
 import {
   autoClosing,
+  autoClosingWithTasks,
   type Connected,
   gate,
   squareTool,
   structured,
-  TASKS_CLIENT,
 } from "../../../test/helpers.ts";
 import { createAsyncTools, defineAsyncTool } from "../../index.ts";
 import { registerTools } from "./register.ts";
 
 const open = autoClosing();
-const serve = (defs: Parameters<typeof open>[0], store: Parameters<typeof open>[1] = "memory") =>
-  open(defs, store, { clientCapabilities: TASKS_CLIENT });
+const serve = autoClosingWithTasks();
 afterEach(() => {
   vi.restoreAllMocks();
 });

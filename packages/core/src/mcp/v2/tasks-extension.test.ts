@@ -1,7 +1,8 @@
 import { ProtocolError } from "@modelcontextprotocol/server";
 import { afterEach, describe, expect, it } from "vitest";
 import { z } from "zod";
-import { type AsyncTools, createAsyncTools, defineAsyncTool, PermanentError } from "../../index.ts";
+import { brokenTool } from "../../../test/helpers.ts";
+import { type AsyncTools, createAsyncTools, defineAsyncTool } from "../../index.ts";
 import { internalsOf } from "../../runtime/runtime.ts";
 import { ExtensionTasks } from "./tasks-extension.ts";
 
@@ -10,16 +11,7 @@ afterEach(async () => {
   for (const runtime of runtimes.splice(0)) await runtime.close();
 });
 
-const broken = defineAsyncTool({
-  name: "broken",
-  description: "Always fails",
-  input: z.object({}),
-  output: z.object({ ok: z.boolean() }),
-  run: async (ctx) =>
-    ctx.run("call", () => {
-      throw new PermanentError("the upstream is down");
-    }),
-});
+const broken = brokenTool;
 
 const echo = defineAsyncTool({
   name: "echo",
