@@ -3,9 +3,10 @@
  * classification, and the archive URL from the environment.
  */
 import { describe, expect, it, vi } from "vitest";
+import { sample } from "../../test/support/archive-sample.ts";
 import { startFakeOpenMeteo } from "../../test/support/fake-open-meteo.ts";
 import { archiveUrlFromEnv, DEFAULT_ARCHIVE_URL, fetchMonth, UpstreamError } from "./client.ts";
-import { type OpenMeteoArchiveResponse, type WeatherRequest, WeatherRequestSchema } from "./schemas.ts";
+import { type WeatherRequest, WeatherRequestSchema } from "./schemas.ts";
 
 const edmonton = { latitude: 53.55, longitude: -113.49 };
 
@@ -183,22 +184,6 @@ describe("fetchMonth", () => {
     await expect(pending).rejects.toBe(reason);
   });
 });
-
-/** An archive answer for January 2024 with the given [max, min, precipitation] per day. */
-function sample(days: (number | null)[][]): OpenMeteoArchiveResponse {
-  return {
-    latitude: 53.5,
-    longitude: -113.5,
-    timezone: "America/Edmonton",
-    daily_units: { temperature_2m_max: "°C", temperature_2m_min: "°C", precipitation_sum: "mm" },
-    daily: {
-      time: days.map((_, i) => `2024-01-${String(i + 1).padStart(2, "0")}`),
-      temperature_2m_max: days.map((day) => day[0] ?? null),
-      temperature_2m_min: days.map((day) => day[1] ?? null),
-      precipitation_sum: days.map((day) => day[2] ?? null),
-    },
-  };
-}
 
 describe("archiveUrlFromEnv", () => {
   it("uses Open-Meteo's public archive by default", () => {

@@ -2,37 +2,17 @@
  * Tests for the summary of a month: figures that match the daily values, rounding, missing data.
  */
 import { describe, expect, it } from "vitest";
+import { sample } from "../../test/support/archive-sample.ts";
 import { startFakeOpenMeteo } from "../../test/support/fake-open-meteo.ts";
 import { must } from "../../test/support/must.ts";
 import { fetchMonth } from "./client.ts";
-import {
-  type OpenMeteoArchiveResponse,
-  type WeatherRequest,
-  WeatherRequestSchema,
-  WeatherResultSchema,
-} from "./schemas.ts";
+import { type WeatherRequest, WeatherRequestSchema, WeatherResultSchema } from "./schemas.ts";
 import { summarize } from "./summary.ts";
 
 const edmonton = { latitude: 53.55, longitude: -113.49 };
 
 function request(overrides: Record<string, unknown> = {}): WeatherRequest {
   return WeatherRequestSchema.parse({ ...edmonton, year: 2024, month: 1, ...overrides });
-}
-
-/** An archive answer for January 2024 with the given [max, min, precipitation] per day. */
-function sample(days: (number | null)[][]): OpenMeteoArchiveResponse {
-  return {
-    latitude: 53.5,
-    longitude: -113.5,
-    timezone: "America/Edmonton",
-    daily_units: { temperature_2m_max: "°C", temperature_2m_min: "°C", precipitation_sum: "mm" },
-    daily: {
-      time: days.map((_, i) => `2024-01-${String(i + 1).padStart(2, "0")}`),
-      temperature_2m_max: days.map((day) => day[0] ?? null),
-      temperature_2m_min: days.map((day) => day[1] ?? null),
-      precipitation_sum: days.map((day) => day[2] ?? null),
-    },
-  };
 }
 
 describe("summarize", () => {
