@@ -6,7 +6,7 @@
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import { AsyncToolsError } from "../errors.ts";
 import { log } from "../internal/log.ts";
-import type { StoreCommits } from "./step-log.ts";
+import { QueuedWrites, type StoreCommits } from "./queued-writes.ts";
 import type { JobIndex, JobPage } from "./store.ts";
 
 /** Latest progress a job's function reported. */
@@ -35,13 +35,8 @@ export class JobMeta implements JobIndex {
   private readonly db: DatabaseSync;
 
   private readonly where: string;
-  private readonly queue: [string, string, number][] = [];
-  private flushing: NodeJS.Immediate | NodeJS.Timeout | undefined;
-  private readonly ridesAlong: boolean;
-  /** The store network on this connection, whose transactions the queued rows ride along in. */
-  private readonly commits: StoreCommits | undefined;
-  /** The rows written inside the store's open transaction, queued again if it is rolled back. */
-  private riding: [string, string, number][] = [];
+  /** New job rows, written in the store's next commit or on their own. */
+  private readonly writes: QueuedWrites;
 
   /**
    * `where` names the store in error messages. With `commits` (the store network on the same connection),
@@ -50,13 +45,13 @@ export class JobMeta implements JobIndex {
   constructor(db: DatabaseSync = new DatabaseSync(":memory:"), where = "memory", commits?: StoreCommits) {
     this.db = db;
     this.where = where;
-    this.ridesAlong = commits !== undefined;
-    this.commits = commits;
-    commits?.alsoInCommit(
-      () => this.writeQueuedQuietly(),
-      () => this.requeueRiding(),
-      () => this.queue.length > 0,
-    );
+    // Riding along, the store's next commit (the job's own next request, usually in the next turn) takes the
+    // rows; the timer only catches a store that goes quiet.
+    this.writes = new QueuedWrites(db, commits, {
+      wait: commits === undefined ? "turn" : "timer",
+      failed: (error) =>
+        log("warn", "job metadata not stored; the jobs run, listing may miss them", { store: where, error }),
+    });
     db.exec(`
       CREATE TABLE IF NOT EXISTS async_tools_jobs (
         seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -91,48 +86,7 @@ export class JobMeta implements JobIndex {
    * flush first, so they see the row at once.
    */
   recordSoon(id: string, tool: string, now: number): void {
-    this.queue.push([id, tool, now]);
-    this.flushSoon();
-  }
-
-  private flushSoon(): void {
-    if (this.flushing !== undefined) return;
-    // Riding along, the store's next commit (the job's own next step, usually within this turn) takes the
-    // row; the timer only catches a store that goes quiet.
-    this.flushing = this.ridesAlong
-      ? setTimeout(() => {
-          this.flushing = undefined;
-          // A commit is due this turn (the job's next request, usually): the rows go into it.
-          if (this.commits?.committingSoon() === true) return;
-          this.flushQuietly();
-        }, 0)
-      : setImmediate(() => this.flushQuietly());
-  }
-
-  /** Inserts the queued rows inside a transaction the store has open; logs instead of throwing. */
-  private writeQueuedQuietly(): void {
-    const rows = this.queue.splice(0);
-    this.riding = rows;
-    try {
-      for (const [id, tool, now] of rows) this.insert.run(id, tool, now);
-    } catch (error) {
-      this.riding = [];
-      log("warn", "job metadata not stored; the jobs run, listing may miss them", {
-        store: this.where,
-        error,
-      });
-    }
-  }
-
-  /**
-   * The store's transaction that took the riding rows was rolled back (a full disk): they go into a later
-   * commit, ahead of rows queued since.
-   */
-  private requeueRiding(): void {
-    const rows = this.riding.splice(0);
-    if (rows.length === 0) return;
-    this.queue.unshift(...rows);
-    this.flushSoon();
+    this.writes.add(() => this.insert.run(id, tool, now));
   }
 
   /** Writes the rows {@link JobMeta.recordSoon} queued. */
@@ -142,28 +96,12 @@ export class JobMeta implements JobIndex {
 
   /** Writes rows recorded elsewhere (by a process that joined this store), in one transaction. */
   recordMany(rows: { id: string; tool: string; createdAt: number }[]): void {
-    this.queue.push(...rows.map((row): [string, string, number] => [row.id, row.tool, row.createdAt]));
+    for (const row of rows) this.writes.add(() => this.insert.run(row.id, row.tool, row.createdAt));
     this.flushNow();
   }
 
   private flushNow(): void {
-    if (this.flushing !== undefined) {
-      clearImmediate(this.flushing as NodeJS.Immediate);
-      clearTimeout(this.flushing as NodeJS.Timeout);
-    }
-    this.flushing = undefined;
-    const rows = this.queue.splice(0);
-    if (rows.length === 0) return;
-    this.write(() => {
-      this.db.exec("BEGIN");
-      try {
-        for (const [id, tool, now] of rows) this.insert.run(id, tool, now);
-        this.db.exec("COMMIT");
-      } catch (error) {
-        if (this.db.isTransaction) this.db.exec("ROLLBACK");
-        throw error;
-      }
-    });
+    this.write(() => this.writes.flush());
   }
 
   /** {@link JobMeta.flush}, logging instead of throwing. */
@@ -185,14 +123,14 @@ export class JobMeta implements JobIndex {
 
   /** The metadata of `id`, if it was ever recorded (and not yet pruned). */
   async get(id: string): Promise<JobMetaRow | undefined> {
-    if (this.queue.length > 0) this.flushQuietly();
+    if (this.writes.pending) this.flushQuietly();
     const row = this.select.get(id) as Record<string, unknown> | undefined;
     return row === undefined ? undefined : toRow(row);
   }
 
   /** Jobs in start order after `cursor` (an opaque number from an earlier page), optionally of one tool. */
   async list(options: { tool?: string; cursor?: number; limit: number }): Promise<JobPage> {
-    if (this.queue.length > 0) this.flushQuietly();
+    if (this.writes.pending) this.flushQuietly();
     const after = options.cursor ?? 0;
     const raw = (
       options.tool === undefined

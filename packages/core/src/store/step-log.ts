@@ -8,6 +8,7 @@
  */
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import { log } from "../internal/log.ts";
+import { QueuedWrites, type StoreCommits } from "./queued-writes.ts";
 
 /** How one attempt of a step ended; `running` while it runs. */
 export type StepAttemptOutcome = "running" | "succeeded" | "failed" | "interrupted";
@@ -53,12 +54,6 @@ export interface StepRecords {
   close(): void;
 }
 
-/** What the step log needs of the store network that commits on its connection. */
-export interface StoreCommits {
-  alsoInCommit(write: () => void, rolledBack?: () => void, pending?: () => boolean): void;
-  committingSoon(): boolean;
-}
-
 /** The step log over one SQLite connection (shared with the store, or private and in memory). */
 export class StepLog implements StepRecords {
   private readonly db: DatabaseSync;
@@ -71,15 +66,11 @@ export class StepLog implements StepRecords {
   private readonly byJob: StatementSync;
   private readonly prune: StatementSync;
   private readonly forgetJob: StatementSync;
-  private readonly queue: (() => void)[] = [];
+  /** Records of this turn, written in the store's commit of the turn or on their own at its end. */
+  private readonly writes: QueuedWrites;
   /** Steps whose start is queued, so a second start of one of them writes the first before counting. */
   private readonly queuedStarts = new Set<string>();
-  private flushing: NodeJS.Immediate | undefined;
   private closed = false;
-  /** The store that commits on this connection, whose transactions the queued writes ride along in. */
-  private readonly commits: StoreCommits | undefined;
-  /** The writes made inside the store's open transaction, queued again if it is rolled back. */
-  private riding: (() => void)[] = [];
 
   /**
    * Uses the store's connection `db` when given; otherwise a private in-memory database. With `commits`
@@ -89,12 +80,11 @@ export class StepLog implements StepRecords {
   constructor(db?: DatabaseSync, commits?: StoreCommits) {
     this.shared = db !== undefined;
     this.db = db ?? new DatabaseSync(":memory:");
-    this.commits = commits;
-    commits?.alsoInCommit(
-      () => this.writeRiding(),
-      () => this.requeueRiding(),
-      () => this.queue.length > 0,
-    );
+    this.writes = new QueuedWrites(this.db, commits, {
+      wait: "turn",
+      failed: (error) =>
+        log("warn", "step attempts not recorded; the jobs run, their timelines may miss them", { error }),
+    });
     this.db.exec(`
       CREATE TABLE IF NOT EXISTS async_tools_steps (
         job_id TEXT NOT NULL,
@@ -142,6 +132,8 @@ export class StepLog implements StepRecords {
    */
   async begin(jobId: string, stepId: string, name: string, now: number): Promise<number> {
     const key = `${jobId}\u0000${stepId}`;
+    // Starts written meanwhile (riding along, or on their own) are counted by the read below.
+    if (!this.writes.pending) this.queuedStarts.clear();
     if (this.queuedStarts.has(key)) this.flush();
     const row = this.closed
       ? undefined
@@ -172,55 +164,14 @@ export class StepLog implements StepRecords {
    */
   private enqueue(write: () => void): void {
     if (this.closed) return;
-    this.queue.push(write);
-    this.flushing ??= setImmediate(() => {
-      this.flushing = undefined;
-      // The store commits this turn (a step's own promise, usually): the writes go into that transaction.
-      if (this.commits?.committingSoon() === true) return;
-      this.flushQuietly();
-    });
-  }
-
-  /** Runs the queued writes inside the store's open transaction; logs instead of throwing. */
-  private writeRiding(): void {
-    const writes = this.queue.splice(0);
-    this.queuedStarts.clear();
-    this.riding = writes;
-    if (this.closed) return;
-    try {
-      for (const write of writes) write();
-    } catch (error) {
-      this.riding = [];
-      log("warn", "step attempts not recorded; the jobs run, their timelines may miss them", { error });
-    }
-  }
-
-  /** The store's transaction that took the riding writes was rolled back: they go into a later one. */
-  private requeueRiding(): void {
-    const writes = this.riding.splice(0);
-    if (writes.length === 0 || this.closed) return;
-    this.queue.unshift(...writes);
-    this.flushing ??= setImmediate(() => {
-      this.flushing = undefined;
-      this.flushQuietly();
-    });
+    this.writes.add(write);
   }
 
   /** Writes the queued records in one transaction. */
   flush(): void {
-    if (this.flushing !== undefined) clearImmediate(this.flushing);
-    this.flushing = undefined;
     this.queuedStarts.clear();
-    const writes = this.queue.splice(0);
-    if (writes.length === 0 || this.closed) return;
-    this.db.exec("BEGIN");
-    try {
-      for (const write of writes) write();
-      this.db.exec("COMMIT");
-    } catch (error) {
-      if (this.db.isTransaction) this.db.exec("ROLLBACK");
-      throw error;
-    }
+    if (this.closed) return;
+    this.writes.flush();
   }
 
   /** {@link StepLog.flush}, logging instead of throwing: the step log is advice, never the job's state. */
@@ -273,6 +224,7 @@ export class StepLog implements StepRecords {
     if (this.closed) return;
     this.flushQuietly();
     this.closed = true;
+    this.writes.stop();
     if (!this.shared) this.db.close();
   }
 }
