@@ -45,6 +45,25 @@ function trace(lines: SideEffect[], boundaries: number[]): Map<string, Trace> {
   return traces;
 }
 
+/** The starts of planned jobs under kills: the ID each input was acknowledged with, ID changes, cut calls. */
+class Starts {
+  readonly acked = new Map<number, string>();
+  readonly conflicts: string[] = [];
+  failedCalls = 0;
+
+  /** Starts `plan` on `target`; a call cut by a kill only counts as failed. */
+  async start(target: StdioServer, plan: Plan): Promise<void> {
+    try {
+      const { id } = await startJob(target, "three_step", { n: plan.n, step_ms: plan.stepMs });
+      const known = this.acked.get(plan.n);
+      if (known !== undefined && known !== id) this.conflicts.push(`n=${plan.n}: ${known} then ${id}`);
+      this.acked.set(plan.n, id);
+    } catch {
+      this.failedCalls++;
+    }
+  }
+}
+
 /** Runs the chaos scenario; `quick` is the CI-sized `--short` run. */
 export async function chaos(options: RunOptions): Promise<ScenarioResult> {
   const seed = options.seed ?? 1;
@@ -60,24 +79,14 @@ export async function chaos(options: RunOptions): Promise<ScenarioResult> {
   const store = `sqlite:${join(dir.path, "jobs.db")}`;
   const sideEffects = join(dir.path, "side-effects.log");
 
-  const acked = new Map<number, string>();
-  const conflicts: string[] = [];
+  const starts = new Starts();
+  const { acked, conflicts } = starts;
   const boundaries: number[] = [];
-  let failedCalls = 0;
   let kills = 0;
   let server: StdioServer = await startStdioServer({ store, sideEffects });
   const began = Date.now();
 
-  const start = async (target: StdioServer, plan: Plan) => {
-    try {
-      const { id } = await startJob(target, "three_step", { n: plan.n, step_ms: plan.stepMs });
-      const known = acked.get(plan.n);
-      if (known !== undefined && known !== id) conflicts.push(`n=${plan.n}: ${known} then ${id}`);
-      acked.set(plan.n, id);
-    } catch {
-      failedCalls++;
-    }
-  };
+  const start = (target: StdioServer, plan: Plan) => starts.start(target, plan);
 
   try {
     // Starts are spread over the first two thirds of the kills so that kills land on every phase of a job.
@@ -138,7 +147,7 @@ export async function chaos(options: RunOptions): Promise<ScenarioResult> {
       {
         name: `>= 200 jobs and >= 20 SIGKILLs`,
         ok: plans.length >= 200 && kills >= 20,
-        detail: `${plans.length} jobs, ${kills} kills in ${seconds} s (${failedCalls} start calls cut by a kill)`,
+        detail: `${plans.length} jobs, ${kills} kills in ${seconds} s (${starts.failedCalls} start calls cut by a kill)`,
       },
       {
         name: "every job acknowledged under one stable ID",
@@ -189,7 +198,7 @@ export async function chaos(options: RunOptions): Promise<ScenarioResult> {
         kills,
         seconds,
         repeated_step_runs: repeated,
-        cut_start_calls: failedCalls,
+        cut_start_calls: starts.failedCalls,
       },
       checks,
     };
@@ -219,9 +228,8 @@ export async function chaosMulti(options: RunOptions): Promise<ScenarioResult> {
   const store = `sqlite:${join(dir.path, "jobs.db")}`;
   const sideEffects = join(dir.path, "side-effects.log");
 
-  const acked = new Map<number, string>();
-  const conflicts: string[] = [];
-  let failedCalls = 0;
+  const starts = new Starts();
+  const { acked, conflicts } = starts;
   let kills = 0;
   let ownerKills = 0;
   const servers: StdioServer[] = [];
@@ -234,16 +242,7 @@ export async function chaosMulti(options: RunOptions): Promise<ScenarioResult> {
   };
   const began = Date.now();
 
-  const start = async (target: StdioServer, plan: Plan) => {
-    try {
-      const { id } = await startJob(target, "three_step", { n: plan.n, step_ms: plan.stepMs });
-      const known = acked.get(plan.n);
-      if (known !== undefined && known !== id) conflicts.push(`n=${plan.n}: ${known} then ${id}`);
-      acked.set(plan.n, id);
-    } catch {
-      failedCalls++;
-    }
-  };
+  const start = (target: StdioServer, plan: Plan) => starts.start(target, plan);
 
   try {
     const startRounds = Math.max(1, Math.floor((killCount * 2) / 3));
@@ -309,7 +308,7 @@ export async function chaosMulti(options: RunOptions): Promise<ScenarioResult> {
       {
         name: `${processes} processes on one store, SIGKILLs of any of them (the owner included)`,
         ok: kills >= (options.quick ? 12 : 60) && ownerKills >= 1,
-        detail: `${plans.length} jobs, ${kills} kills (${ownerKills} of the owner) in ${seconds} s (${failedCalls} start calls cut by a kill)`,
+        detail: `${plans.length} jobs, ${kills} kills (${ownerKills} of the owner) in ${seconds} s (${starts.failedCalls} start calls cut by a kill)`,
       },
       {
         name: "every job acknowledged under one stable ID",
@@ -353,7 +352,7 @@ export async function chaosMulti(options: RunOptions): Promise<ScenarioResult> {
         owner_kills: ownerKills,
         seconds,
         repeated_step_runs: repeated,
-        cut_start_calls: failedCalls,
+        cut_start_calls: starts.failedCalls,
       },
       checks,
     };
