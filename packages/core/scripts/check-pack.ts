@@ -101,21 +101,39 @@ function lowestPeer(name: string): string {
   return match[1];
 }
 
-/** The consumer on the v1 SDK alone, at the lowest version core accepts. */
-function checkCoreConsumerV1(coreTgz: string): void {
-  const consumer = join(scratch, "consumer-v1");
+/** The async tool every consumer project defines, as source. */
+const DOUBLE_TOOL = `const double = defineAsyncTool({
+  name: "double",
+  description: "Doubles a number",
+  input: z.object({ n: z.number() }),
+  output: z.object({ doubled: z.number() }),
+  run: async (ctx, { n }) => ({ doubled: await ctx.run("double", () => n * 2) }),
+});`;
+
+/**
+ * A consumer project `name` in the scratch folder: core from `coreTgz`, the MCP SDK packages `sdk`, and
+ * Resonate, zod, TypeScript and Node's types at the workspace's versions; a strict NodeNext tsconfig over
+ * its `.ts` files, with `compilerOptions` added. Returns its folder.
+ */
+function consumerProject(
+  name: string,
+  coreTgz: string,
+  sdk: Record<string, string>,
+  compilerOptions: Record<string, unknown> = {},
+): string {
+  const consumer = join(scratch, name);
   mkdirSync(consumer);
   writeFileSync(
     join(consumer, "package.json"),
     JSON.stringify({
-      name: "consumer",
+      name,
       private: true,
       type: "module",
       dependencies: {
         "@async-tools/core": `file:${coreTgz}`,
-        "@modelcontextprotocol/sdk": lowestPeer("@modelcontextprotocol/sdk"),
+        ...sdk,
         ...Object.fromEntries(
-          ["@resonatehq/sdk", "zod", "typescript", "@types/node"].map((name) => [name, catalogVersion(name)]),
+          ["@resonatehq/sdk", "zod", "typescript", "@types/node"].map((dep) => [dep, catalogVersion(dep)]),
         ),
       },
     }),
@@ -131,10 +149,19 @@ function checkCoreConsumerV1(coreTgz: string): void {
         noEmit: true,
         types: ["node"],
         allowImportingTsExtensions: true,
+        ...compilerOptions,
       },
-      include: ["consumer.ts"],
+      include: ["*.ts"],
     }),
   );
+  return consumer;
+}
+
+/** The consumer on the v1 SDK alone, at the lowest version core accepts. */
+function checkCoreConsumerV1(coreTgz: string): void {
+  const consumer = consumerProject("consumer-v1", coreTgz, {
+    "@modelcontextprotocol/sdk": lowestPeer("@modelcontextprotocol/sdk"),
+  });
   writeFileSync(
     join(consumer, "consumer.ts"),
     `import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
@@ -143,13 +170,7 @@ import { registerTools, serverOptions } from "@async-tools/core/mcp-v1";
 import { connectInMemory } from "@async-tools/core/testing";
 import { z } from "zod";
 
-const double = defineAsyncTool({
-  name: "double",
-  description: "Doubles a number",
-  input: z.object({ n: z.number() }),
-  output: z.object({ doubled: z.number() }),
-  run: async (ctx, { n }) => ({ doubled: await ctx.run("double", () => n * 2) }),
-});
+${DOUBLE_TOOL}
 
 const tools = await createAsyncTools({ store: "memory", tools: [double] });
 const server = new McpServer({ name: "consumer", version: "1.0.0" }, serverOptions(tools));
@@ -179,40 +200,12 @@ console.log("consumer ok:", JSON.stringify(done.result));
 
 /** The consumer on the v2 SDK alone: a stdio server with the v2 face and a v2 Client that speaks 2026-07-28. */
 function checkCoreConsumerV2(coreTgz: string): void {
-  const consumer = join(scratch, "consumer-v2");
-  mkdirSync(consumer);
   const v2 = lowestPeer("@modelcontextprotocol/server");
-  writeFileSync(
-    join(consumer, "package.json"),
-    JSON.stringify({
-      name: "consumer-v2",
-      private: true,
-      type: "module",
-      dependencies: {
-        "@async-tools/core": `file:${coreTgz}`,
-        "@modelcontextprotocol/server": v2,
-        "@modelcontextprotocol/client": v2,
-        ...Object.fromEntries(
-          ["@resonatehq/sdk", "zod", "typescript", "@types/node"].map((name) => [name, catalogVersion(name)]),
-        ),
-      },
-    }),
-  );
-  writeFileSync(
-    join(consumer, "tsconfig.json"),
-    JSON.stringify({
-      compilerOptions: {
-        target: "ES2023",
-        lib: ["ES2024", "DOM"],
-        module: "NodeNext",
-        moduleResolution: "NodeNext",
-        strict: true,
-        noEmit: true,
-        types: ["node"],
-        allowImportingTsExtensions: true,
-      },
-      include: ["*.ts"],
-    }),
+  const consumer = consumerProject(
+    "consumer-v2",
+    coreTgz,
+    { "@modelcontextprotocol/server": v2, "@modelcontextprotocol/client": v2 },
+    { lib: ["ES2024", "DOM"] },
   );
   writeFileSync(
     join(consumer, "server.ts"),
@@ -221,13 +214,7 @@ import { registerTools, serveStdio } from "@async-tools/core/mcp-v2";
 import { McpServer } from "@modelcontextprotocol/server";
 import { z } from "zod";
 
-const double = defineAsyncTool({
-  name: "double",
-  description: "Doubles a number",
-  input: z.object({ n: z.number() }),
-  output: z.object({ doubled: z.number() }),
-  run: async (ctx, { n }) => ({ doubled: await ctx.run("double", () => n * 2) }),
-});
+${DOUBLE_TOOL}
 
 serveStdio(
   (runtime) => {
@@ -268,13 +255,7 @@ import { serveHttp } from "@async-tools/core/http";
 import { Client, StreamableHTTPClientTransport } from "@modelcontextprotocol/client";
 import { z } from "zod";
 
-const double = defineAsyncTool({
-  name: "double",
-  description: "Doubles a number",
-  input: z.object({ n: z.number() }),
-  output: z.object({ doubled: z.number() }),
-  run: async (ctx, { n }) => ({ doubled: await ctx.run("double", () => n * 2) }),
-});
+${DOUBLE_TOOL}
 const runtime = await createAsyncTools({ tools: [double], store: "memory" });
 const server = await serveHttp(runtime, { port: 0 });
 const client = new Client({ name: "consumer", version: "1.0.0" }, { versionNegotiation: { mode: "auto" } });
