@@ -9,6 +9,9 @@ import { log } from "../internal/log.ts";
 import { QueuedWrites, type StoreCommits } from "./queued-writes.ts";
 import type { JobIndex, JobPage } from "./store.ts";
 
+/** The warning when job rows cannot be written: the jobs themselves are not affected. */
+const NOT_STORED = "job metadata not stored; the jobs run, listing may miss them";
+
 /** Latest progress a job's function reported. */
 export interface JobProgress {
   fraction: number;
@@ -49,8 +52,7 @@ export class JobMeta implements JobIndex {
     // rows; the timer only catches a store that goes quiet.
     this.writes = new QueuedWrites(db, commits, {
       wait: commits === undefined ? "turn" : "timer",
-      failed: (error) =>
-        log("warn", "job metadata not stored; the jobs run, listing may miss them", { store: where, error }),
+      failed: (error) => log("warn", NOT_STORED, { store: where, error }),
     });
     db.exec(`
       CREATE TABLE IF NOT EXISTS async_tools_jobs (
@@ -109,10 +111,7 @@ export class JobMeta implements JobIndex {
     try {
       this.flushNow();
     } catch (error) {
-      log("warn", "job metadata not stored; the jobs run, listing may miss them", {
-        store: this.where,
-        error,
-      });
+      log("warn", NOT_STORED, { store: this.where, error });
     }
   }
 
