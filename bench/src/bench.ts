@@ -2,6 +2,8 @@
  * `pnpm bench`: the performance figures of async tools, each as a ratio against a baseline measured in the
  * same run (a plain tool call, the memory store, a one-ID probe, the smallest store, a bare restart).
  * `--quick` runs smaller sizes; `--only start_overhead,wake_up` runs a subset. Writes `bench/results.json`.
+ * Every scenario records the machine's load; a target measured while the load exceeded the number of cores is
+ * "not measured: machine busy", never "met". `--strict` exits non-zero when any target is missed or not measured.
  */
 import { writeFileSync } from "node:fs";
 import { availableParallelism, cpus, totalmem } from "node:os";
@@ -18,6 +20,7 @@ import { startOverhead } from "./bench/start-overhead.ts";
 import { throughput } from "./bench/throughput.ts";
 import { wakeUp } from "./bench/wake-up.ts";
 import type { RunOptions, ScenarioResult } from "./lib/scenario.ts";
+import { type LoadRecord, watchLoad } from "./lib/load.ts";
 import { formatTable, verdict } from "./lib/stats.ts";
 
 const SCENARIOS: Record<string, (options: RunOptions) => Promise<ScenarioResult>> = {
@@ -37,6 +40,7 @@ const { values } = parseArgs({
   options: {
     quick: { type: "boolean", default: false },
     only: { type: "string" },
+    strict: { type: "boolean", default: false },
     out: { type: "string", default: join(import.meta.dirname, "..", "results.json") },
   },
 });
@@ -51,26 +55,37 @@ async function main(): Promise<void> {
     throw new Error(`unknown scenario ${unknown.join(", ")}; known: ${Object.keys(SCENARIOS)}`);
 
   const began = Date.now();
-  const results: ScenarioResult[] = [];
+  const results: { result: ScenarioResult; load: LoadRecord }[] = [];
   for (const name of names) {
     const scenario = SCENARIOS[name];
     if (scenario === undefined) throw new Error(`unknown scenario ${name}`);
     process.stderr.write(`bench: ${name}...\n`);
+    const watch = watchLoad();
     const result = await scenario(options);
-    results.push(result);
+    const load = watch.stop();
+    results.push({ result, load });
     console.log(result.table);
+    console.log(
+      `load average: ${load.start} at start, ${load.end} at end, ${load.max} at most (${load.cores} cores)`,
+    );
   }
-  const checks = results.flatMap((r) => r.checks.map((c) => ({ scenario: r.name, ...c })));
+  const checks = results.flatMap(({ result, load }) =>
+    result.checks.map((c) => ({ scenario: result.name, ...c, busy: load.busy, load: load.max })),
+  );
+  const judged = (c: (typeof checks)[number]) =>
+    c.busy ? `not measured: machine busy (load ${c.load})` : verdict(c.ok);
   console.log(
     formatTable(
       "Targets",
       ["scenario", "target", "measured", "verdict"],
-      checks.map((c) => [c.scenario, c.name, c.detail, verdict(c.ok)]),
+      checks.map((c) => [c.scenario, c.name, c.detail, judged(c)]),
     ),
   );
   const seconds = Math.round((Date.now() - began) / 1000);
+  const missed = checks.filter((c) => !c.busy && !c.ok).length;
+  const busy = checks.filter((c) => c.busy).length;
   console.log(
-    `\n${checks.filter((c) => !c.ok).length} of ${checks.length} targets missed; ${seconds} s in all.`,
+    `\n${missed} of ${checks.length} targets missed, ${busy} not measured (machine busy); ${seconds} s in all.`,
   );
   writeFileSync(
     values.out,
@@ -86,13 +101,29 @@ async function main(): Promise<void> {
           platform: `${process.platform}-${process.arch}`,
         },
         seconds,
-        scenarios: Object.fromEntries(results.map((r) => [r.name, { ...r.figures, checks: r.checks }])),
+        scenarios: Object.fromEntries(
+          results.map(({ result, load }) => [
+            result.name,
+            {
+              ...result.figures,
+              load,
+              checks: result.checks.map((c) => ({
+                ...c,
+                verdict: load.busy ? "not measured: machine busy" : c.ok ? "met" : "missed",
+              })),
+            },
+          ]),
+        ),
       },
       null,
       2,
     )}\n`,
   );
   process.stderr.write(`bench: results written to ${values.out}\n`);
+  if (values.strict && (missed > 0 || busy > 0)) {
+    process.stderr.write(`bench: --strict: ${missed} missed, ${busy} not measured\n`);
+    process.exitCode = 1;
+  }
 }
 
 main().catch((error: unknown) => {
