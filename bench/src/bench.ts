@@ -19,8 +19,8 @@ import { sharing } from "./bench/sharing.ts";
 import { startOverhead } from "./bench/start-overhead.ts";
 import { throughput } from "./bench/throughput.ts";
 import { wakeUp } from "./bench/wake-up.ts";
-import type { RunOptions, ScenarioResult } from "./lib/scenario.ts";
 import { type LoadRecord, watchLoad } from "./lib/load.ts";
+import type { RunOptions, ScenarioResult } from "./lib/scenario.ts";
 import { formatTable, verdict } from "./lib/stats.ts";
 
 const SCENARIOS: Record<string, (options: RunOptions) => Promise<ScenarioResult>> = {

@@ -1,3 +1,4 @@
+import { cpSync } from "node:fs";
 import { join } from "node:path";
 import { defineConfig, type Options } from "tsup";
 
@@ -50,4 +51,8 @@ export default defineConfig({
   // node:sqlite exists only with its prefix; tsup would strip it.
   removeNodeProtocol: false,
   esbuildPlugins: [nodeVersionFirst],
+  // The Postgres store's SQL (read by `async-tools store init`) and its licence ship beside the chunks.
+  async onSuccess() {
+    cpSync("src/store/postgres/sql", "dist/postgres", { recursive: true });
+  },
 });

@@ -9,6 +9,8 @@ export type AsyncToolsErrorCode =
   | "STORE_UNREACHABLE"
   | "STORE_LOCKED"
   | "STORE_CORRUPT"
+  | "STORE_SCHEMA"
+  | "STORE_FORBIDDEN"
   | "STORE_IO"
   | "INVALID_DEFINITION"
   | "DUPLICATE_TOOL"

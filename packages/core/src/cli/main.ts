@@ -7,6 +7,7 @@ import { AsyncToolsError } from "../errors.ts";
 import { type Command, help, match } from "./args.ts";
 import { type CliContext, cliContext } from "./context.ts";
 import { run } from "./run.ts";
+import { storeInit } from "./store-init.ts";
 import { storeServe } from "./store-serve.ts";
 
 /** A command the operator's dispatcher (`run.ts`) answers, with its words after `async-tools`. */
@@ -24,6 +25,7 @@ function operatorCommand(path: string[], usage: string, summary: string): Comman
 /** The commands, most specific path first wins (`store serve` before `store`). */
 export const COMMANDS: Command[] = [
   storeServe,
+  storeInit,
   operatorCommand(
     ["jobs"],
     "async-tools jobs list|show ID|cancel ID|retry ID|prune [--store PATH] [--json]",

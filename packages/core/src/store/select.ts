@@ -9,6 +9,7 @@ import { join, resolve } from "node:path";
 import { HttpNetwork, type Logger, type Network, PollMessageSource } from "@resonatehq/sdk";
 import { AsyncToolsError } from "../errors.ts";
 import { JobMeta } from "./job-meta.ts";
+import { checkPostgres, postgresNetwork } from "./postgres/postgres-store.ts";
 import { resonateRequest } from "./protocol.ts";
 import { ProtocolClient } from "./remote/protocol-client.ts";
 import { RemoteJobIndex } from "./remote/remote-job-index.ts";
@@ -216,23 +217,20 @@ export async function openStore(
       return single({ kind: "http", description: redact(location.url), durable: true }, network, jobs, steps);
     }
     case "postgres": {
-      let PostgresNetwork: new (cfg: {
-        connectionString: string;
-        pid?: string;
-        group?: string;
-        logger?: Logger;
-      }) => Network;
+      const where = redact(location.url);
       try {
-        ({ PostgresNetwork } = (await import("@resonatehq/sdk/postgres")) as unknown as {
-          PostgresNetwork: typeof PostgresNetwork;
-        });
+        await withTimeout(checkPostgres(location.url, where), timeoutMs);
       } catch (cause) {
-        throw new AsyncToolsError("INVALID_STORE", "The postgres store needs @resonatehq/sdk/postgres.", {
-          cause,
-        });
+        if (cause instanceof AsyncToolsError) throw cause;
+        const message = cause instanceof Error ? cause.message : String(cause);
+        throw new AsyncToolsError(
+          "STORE_UNREACHABLE",
+          `Cannot use the Postgres store ${where}: ${message}. Check that Postgres runs and the URL is right.`,
+          { cause },
+        );
       }
-      const network = new PostgresNetwork({
-        connectionString: location.url,
+      const network = await postgresNetwork({
+        url: location.url,
         pid: options.pid,
         group: options.group,
         logger: options.logger,
@@ -242,13 +240,12 @@ export async function openStore(
       } catch (cause) {
         await network.stop().catch(() => undefined);
         const message = cause instanceof Error ? cause.message : String(cause);
-        const hint = /Cannot find (module|package) 'pg'/.test(message)
-          ? "Install the `pg` package next to @async-tools/core."
-          : "Check that Postgres runs, the URL is right, and Resonate's schema is installed in that database.";
         throw new AsyncToolsError(
           "STORE_UNREACHABLE",
-          `Cannot use the Postgres store ${redact(location.url)}: ${message}. ${hint}`,
-          { cause },
+          `Cannot use the Postgres store ${where}: ${message}.`,
+          {
+            cause,
+          },
         );
       }
       await reachable(network, redact(location.url), timeoutMs);

@@ -1,0 +1,32 @@
+/**
+ * `async-tools store init --store postgres://…`: applies the Postgres store's schema (Resonate's procedures and
+ * our migrations) in one transaction under an advisory lock, as the database's owner role. Running it again
+ * applies nothing; replicas refuse a database it has not brought up to date.
+ */
+import { initPostgres } from "../store/postgres/postgres-store.ts";
+import { parseStore, redact } from "../store/select.ts";
+import type { Command } from "./args.ts";
+
+/** The `store init` command. */
+export const storeInit: Command = {
+  path: ["store", "init"],
+  summary:
+    "create or upgrade the schema of a postgres:// store (run once per release, as the database's owner role)",
+  usage: "async-tools store init --store postgres://OWNER@HOST/DB",
+  options: { store: { type: "string" } },
+  async run(values) {
+    const raw = typeof values.store === "string" ? values.store : process.env.ASYNC_TOOLS_STORE;
+    if (raw === undefined || raw === "") throw new Error("store init needs --store postgres://…");
+    const location = parseStore(raw);
+    if (location.kind !== "postgres")
+      throw new Error(`store init is for postgres:// stores; ${location.kind} stores set themselves up`);
+    const result = await initPostgres(location.url);
+    const where = redact(location.url);
+    process.stdout.write(
+      result.applied.length === 0
+        ? `${where}: up to date (${result.present.join(", ")})\n`
+        : `${where}: applied ${result.applied.join(", ")}${result.present.length > 0 ? `; already there: ${result.present.join(", ")}` : ""}\n`,
+    );
+    return 0;
+  },
+};

@@ -1,0 +1,96 @@
+/**
+ * Opens the Postgres store: checks the schema and the role's grants first (a database this library does not
+ * match is refused with the command to run), then the SDK's `PostgresNetwork`, initialised once per process.
+ * `pg` is an optional peer, loaded only here.
+ */
+import type { Logger, Network } from "@resonatehq/sdk";
+import { AsyncToolsError } from "../../errors.ts";
+import { checkSchema, type InitResult, initSchema, type Queryable } from "./schema.ts";
+
+interface PgClient extends Queryable {
+  connect(): Promise<void>;
+  end(): Promise<void>;
+}
+type PgModule = { Client: new (config: { connectionString: string; application_name?: string }) => PgClient };
+
+/** The `application_name` our connections show in `pg_stat_activity`. */
+export const APPLICATION_NAME = "async-tools";
+
+async function loadPg(): Promise<PgModule> {
+  try {
+    const module = (await import("pg")) as unknown as { default?: PgModule } & Partial<PgModule>;
+    const Client = module.Client ?? module.default?.Client;
+    if (Client === undefined) throw new Error("pg has no Client");
+    return { Client };
+  } catch (cause) {
+    throw new AsyncToolsError(
+      "INVALID_STORE",
+      "The Postgres store needs the `pg` package: install it next to the server (npm install pg).",
+      { cause },
+    );
+  }
+}
+
+/** Runs `use` on a connection of its own, closed afterwards. */
+async function withClient<T>(url: string, use: (client: PgClient) => Promise<T>): Promise<T> {
+  const { Client } = await loadPg();
+  const client = new Client({ connectionString: url, application_name: APPLICATION_NAME });
+  await client.connect();
+  try {
+    return await use(client);
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+/** `async-tools store init`: applies the missing migrations to the database at `url`. */
+export function initPostgres(url: string): Promise<InitResult> {
+  return withClient(url, (client) => initSchema(client));
+}
+
+/** Refuses a database whose schema or grants this library does not match; `where` is the redacted URL. */
+export function checkPostgres(url: string, where: string): Promise<void> {
+  return withClient(url, (client) => checkSchema(client, where));
+}
+
+type PostgresNetworkClass = new (cfg: {
+  connectionString: string;
+  pid?: string;
+  group?: string;
+  logger?: Logger;
+}) => Network & { init(): Promise<void>; stop(): Promise<void> };
+
+/**
+ * The SDK's `PostgresNetwork` with `init()` run once: the store opens it, and `new Resonate()` calls `init()`
+ * again, which would open a second LISTEN connection and leave it open.
+ */
+export async function postgresNetwork(options: {
+  url: string;
+  pid: string;
+  group: string;
+  logger: Logger;
+}): Promise<Network> {
+  let PostgresNetwork: PostgresNetworkClass;
+  try {
+    ({ PostgresNetwork } = (await import("@resonatehq/sdk/postgres")) as unknown as {
+      PostgresNetwork: PostgresNetworkClass;
+    });
+  } catch (cause) {
+    throw new AsyncToolsError("INVALID_STORE", "The postgres store needs @resonatehq/sdk/postgres.", {
+      cause,
+    });
+  }
+  const network = new PostgresNetwork({
+    connectionString: options.url,
+    pid: options.pid,
+    group: options.group,
+    logger: options.logger,
+  });
+  const init = network.init.bind(network);
+  let once: Promise<void> | undefined;
+  network.init = () => {
+    once ??= init();
+    return once;
+  };
+  return network;
+}

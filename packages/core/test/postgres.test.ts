@@ -1,0 +1,97 @@
+/**
+ * The Postgres store against a real PostgreSQL (Debian's server, a throwaway cluster on 127.0.0.1): the schema
+ * is applied by `async-tools store init` (twice: the second applies nothing), a replica refuses a database that
+ * was not initialised or a role without the grants, naming what to do, and jobs run under the least-privilege
+ * worker role. Skipped, in one line, where PostgreSQL cannot be started.
+ */
+import { execFile } from "node:child_process";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { z } from "zod";
+import { AsyncToolsError, createAsyncTools, defineAsyncTool } from "../src/index.ts";
+import { childEnv } from "./children.ts";
+import { type PostgresCluster, postgresUnavailable, startPostgres } from "./postgres-cluster.ts";
+
+const unavailable = postgresUnavailable();
+if (unavailable !== undefined) console.warn(`postgres tests skipped: ${unavailable}`);
+
+const CLI = join(import.meta.dirname, "..", "src", "cli", "main.ts");
+const run = promisify(execFile);
+
+function storeInit(url: string) {
+  return run(process.execPath, ["--conditions=@async-tools/source", CLI, "store", "init", "--store", url], {
+    env: childEnv(),
+  });
+}
+
+const twoSteps = defineAsyncTool({
+  name: "two_steps",
+  description: "Adds one twice, in two durable steps",
+  input: z.object({ n: z.number() }),
+  run: async (ctx, { n }) => {
+    const once = await ctx.run("first", async () => n + 1);
+    return await ctx.run("second", async () => once + 1);
+  },
+});
+
+describe.skipIf(unavailable !== undefined)("the Postgres store", () => {
+  let cluster: PostgresCluster;
+  beforeAll(async () => {
+    cluster = await startPostgres();
+  }, 120_000);
+  afterAll(async () => {
+    await cluster?.stop();
+  });
+
+  it("refuses a database without the schema, naming `store init`", async () => {
+    cluster.createDatabase("bare");
+    const attempt = createAsyncTools({ store: cluster.url("bare"), tools: [twoSteps] });
+    await expect(attempt).rejects.toBeInstanceOf(AsyncToolsError);
+    await expect(attempt).rejects.toMatchObject({
+      code: "STORE_SCHEMA",
+      message: expect.stringContaining(`async-tools store init --store ${cluster.url("bare")}`),
+    });
+  });
+
+  it("applies the schema once with `store init`; a second run applies nothing", async () => {
+    cluster.createDatabase("initdb");
+    const first = await storeInit(cluster.url("initdb"));
+    expect(first.stdout).toContain("applied 0000-resonate-pg-54fe651, 0001-worker-processes-timeouts");
+    const second = await storeInit(cluster.url("initdb"));
+    expect(second.stdout).toContain("up to date");
+    expect(cluster.psql("SELECT count(*) FROM async_tools.migrations", "initdb").trim()).toBe("2");
+  });
+
+  it("runs jobs under the least-privilege worker role, with one LISTEN connection per process", async () => {
+    cluster.createDatabase("work");
+    await storeInit(cluster.url("work"));
+    cluster.psql("CREATE ROLE app_worker LOGIN IN ROLE resonate_worker", "work");
+    await using runtime = await createAsyncTools({
+      store: cluster.url("work", "app_worker"),
+      tools: [twoSteps],
+    });
+    const job = await runtime.start(twoSteps, { n: 40 });
+    // Without the grant on process_timeouts() no drain gets past it: the job's completion is never
+    // delivered and the wait ends on its own bound, still `working`.
+    const [done] = await runtime.wait([job.jobId], { timeoutMs: 15_000 });
+    expect(done).toMatchObject({ status: "completed", result: 42 });
+    // The network LISTENs on one connection of its own; `new Resonate()` initialising it again opened another.
+    const connections = cluster.psql(
+      "SELECT count(DISTINCT pid) FROM pg_stat_activity WHERE usename = 'app_worker' AND query LIKE 'LISTEN%'",
+      "work",
+    );
+    expect(connections.trim()).toBe("1");
+  });
+
+  it("refuses a role without the worker's grants, naming the grant", async () => {
+    cluster.createDatabase("guarded");
+    await storeInit(cluster.url("guarded"));
+    cluster.psql("CREATE ROLE stranger LOGIN", "guarded");
+    const attempt = createAsyncTools({ store: cluster.url("guarded", "stranger"), tools: [twoSteps] });
+    await expect(attempt).rejects.toMatchObject({
+      code: "STORE_FORBIDDEN",
+      message: expect.stringContaining("GRANT resonate_worker TO"),
+    });
+  });
+});
