@@ -46,6 +46,13 @@ export const DEFAULTS = {
   maxMessageChars: 500,
 } as const;
 
+export const DEFAULTS_POSTGRES = {
+  /** Most progress writes of one job per this interval on a Postgres store (the newest value wins). */
+  progressMs: SECOND,
+  /** Connections of the job index and step log (beside the Resonate network's own pool of 8). */
+  indexPoolSize: 2,
+} as const;
+
 export const DEFAULTS_STDIO = {
   /** Longest stdio line accepted (bytes); below the 10 MiB past which the SDK's stdio transport goes deaf. */
   maxLineBytes: 8 * 1024 * 1024,

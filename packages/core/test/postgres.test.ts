@@ -10,6 +10,7 @@ import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { AsyncToolsError, createAsyncTools, defineAsyncTool } from "../src/index.ts";
+import { MIGRATIONS } from "../src/store/postgres/schema.ts";
 import { childEnv } from "./children.ts";
 import { type PostgresCluster, postgresUnavailable, startPostgres } from "./postgres-cluster.ts";
 
@@ -57,10 +58,12 @@ describe.skipIf(unavailable !== undefined)("the Postgres store", () => {
   it("applies the schema once with `store init`; a second run applies nothing", async () => {
     cluster.createDatabase("initdb");
     const first = await storeInit(cluster.url("initdb"));
-    expect(first.stdout).toContain("applied 0000-resonate-pg-54fe651, 0001-worker-processes-timeouts");
+    expect(first.stdout).toContain(`applied ${MIGRATIONS.map((m) => m.id).join(", ")}`);
     const second = await storeInit(cluster.url("initdb"));
     expect(second.stdout).toContain("up to date");
-    expect(cluster.psql("SELECT count(*) FROM async_tools.migrations", "initdb").trim()).toBe("2");
+    expect(
+      cluster.psql("SELECT id FROM async_tools.migrations ORDER BY id", "initdb").trim().split("\n"),
+    ).toEqual(MIGRATIONS.map((m) => m.id));
   });
 
   it("runs jobs under the least-privilege worker role, with one LISTEN connection per process", async () => {
@@ -82,6 +85,49 @@ describe.skipIf(unavailable !== undefined)("the Postgres store", () => {
       "work",
     );
     expect(connections.trim()).toBe("1");
+  });
+
+  it("shows every job, its progress and its steps through every replica and the CLI", async () => {
+    cluster.createDatabase("shared");
+    await storeInit(cluster.url("shared"));
+    cluster.psql("CREATE ROLE replica LOGIN IN ROLE resonate_worker", "shared");
+    const url = cluster.url("shared", "replica");
+    let release: () => void = () => undefined;
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const waits = defineAsyncTool({
+      name: "waits",
+      description: "Reports progress, then waits for the test",
+      input: z.object({ n: z.number() }),
+      run: async (ctx, { n }) => {
+        const first = await ctx.run("first", async () => n * 2);
+        ctx.progress(0.5, "halfway");
+        await ctx.run("held", () => held);
+        return first;
+      },
+    });
+    await using a = await createAsyncTools({ store: url, tools: [waits] });
+    await using b = await createAsyncTools({ store: url, tools: [waits] });
+    const job = await a.start(waits, { n: 21 });
+    await expect
+      .poll(async () => (await b.probe([job.jobId]))[0]?.progress, { timeout: 20_000, interval: 100 })
+      .toMatchObject({ fraction: 0.5, message: "halfway" });
+    expect((await b.list()).jobs.map((j) => j.jobId)).toContain(job.jobId);
+    release();
+    const [done] = await b.wait([job.jobId], { timeoutMs: 15_000 });
+    expect(done).toMatchObject({ status: "completed", result: 42 });
+    const detail = await b.get(job.jobId);
+    expect(detail.steps.map((step) => [step.name, step.attempts.map((t) => t.outcome)])).toEqual([
+      ["first", ["succeeded"]],
+      ["held", ["succeeded"]],
+    ]);
+    const listed = await run(
+      process.execPath,
+      ["--conditions=@async-tools/source", CLI, "jobs", "list", "--store", url, "--json"],
+      { env: childEnv() },
+    );
+    expect(listed.stdout).toContain(job.jobId);
   });
 
   it("refuses a role without the worker's grants, naming the grant", async () => {

@@ -167,7 +167,8 @@ export class JobMeta implements JobIndex {
   }
 }
 
-function toRow(row: Record<string, unknown>): JobMetaRow {
+/** A job row from a stored row (snake_case columns). */
+export function toRow(row: Record<string, unknown>): JobMetaRow {
   const result: JobMetaRow = {
     id: String(row.id),
     tool: String(row.tool),

@@ -9,7 +9,7 @@ import { join, resolve } from "node:path";
 import { HttpNetwork, type Logger, type Network, PollMessageSource } from "@resonatehq/sdk";
 import { AsyncToolsError } from "../errors.ts";
 import { JobMeta } from "./job-meta.ts";
-import { checkPostgres, postgresNetwork } from "./postgres/postgres-store.ts";
+import { checkPostgres, postgresIndex, postgresNetwork } from "./postgres/postgres-store.ts";
 import { resonateRequest } from "./protocol.ts";
 import { ProtocolClient } from "./remote/protocol-client.ts";
 import { RemoteJobIndex } from "./remote/remote-job-index.ts";
@@ -248,13 +248,21 @@ export async function openStore(
           },
         );
       }
-      await reachable(network, redact(location.url), timeoutMs);
-      return single(
-        { kind: "postgres", description: redact(location.url), durable: true },
+      await reachable(network, where, timeoutMs);
+      const index = await postgresIndex(location.url);
+      const store = single(
+        { kind: "postgres", description: where, durable: true },
         network,
-        new JobMeta(),
-        new StepLog(),
+        index.jobs,
+        index.steps,
       );
+      return {
+        ...store,
+        close: async () => {
+          await store.close();
+          await index.close();
+        },
+      };
     }
   }
 }

@@ -186,25 +186,7 @@ export class StepLog implements StepRecords {
   /** The steps of `jobId` in the order they first started, each with its attempts. */
   async steps(jobId: string): Promise<StepRow[]> {
     this.flushQuietly();
-    const steps = new Map<string, StepRow>();
-    for (const raw of this.byJob.all(jobId) as Record<string, unknown>[]) {
-      const stepId = String(raw.step_id);
-      let step = steps.get(stepId);
-      if (step === undefined) {
-        step = { stepId, name: String(raw.name), attempts: [] };
-        steps.set(stepId, step);
-      }
-      const attempt: StepAttemptRow = {
-        attempt: Number(raw.attempt),
-        outcome: String(raw.outcome) as StepAttemptOutcome,
-        startedAt: Number(raw.started_at),
-      };
-      if (raw.ended_at !== null) attempt.endedAt = Number(raw.ended_at);
-      if (typeof raw.error === "string") attempt.error = raw.error;
-      if (raw.retry_at !== null) attempt.retryAt = Number(raw.retry_at);
-      step.attempts.push(attempt);
-    }
-    return [...steps.values()];
+    return stepRowsOf(this.byJob.all(jobId) as Record<string, unknown>[]);
   }
 
   /** Forgets attempts that started before `before` (epoch ms); returns how many. */
@@ -227,4 +209,27 @@ export class StepLog implements StepRecords {
     this.writes.stop();
     if (!this.shared) this.db.close();
   }
+}
+
+/** Step rows from stored attempt rows (snake_case columns, in start order), grouped by step. */
+export function stepRowsOf(raws: Record<string, unknown>[]): StepRow[] {
+  const steps = new Map<string, StepRow>();
+  for (const raw of raws) {
+    const stepId = String(raw.step_id);
+    let step = steps.get(stepId);
+    if (step === undefined) {
+      step = { stepId, name: String(raw.name), attempts: [] };
+      steps.set(stepId, step);
+    }
+    const attempt: StepAttemptRow = {
+      attempt: Number(raw.attempt),
+      outcome: String(raw.outcome) as StepAttemptOutcome,
+      startedAt: Number(raw.started_at),
+    };
+    if (raw.ended_at !== null && raw.ended_at !== undefined) attempt.endedAt = Number(raw.ended_at);
+    if (typeof raw.error === "string") attempt.error = raw.error;
+    if (raw.retry_at !== null && raw.retry_at !== undefined) attempt.retryAt = Number(raw.retry_at);
+    step.attempts.push(attempt);
+  }
+  return [...steps.values()];
 }

@@ -4,14 +4,21 @@
  * `pg` is an optional peer, loaded only here.
  */
 import type { Logger, Network } from "@resonatehq/sdk";
+import { DEFAULTS_POSTGRES } from "../../defaults.ts";
 import { AsyncToolsError } from "../../errors.ts";
+import { type PgPool, PostgresJobIndex, PostgresStepLog } from "./postgres-index.ts";
 import { checkSchema, type InitResult, initSchema, type Queryable } from "./schema.ts";
 
 interface PgClient extends Queryable {
   connect(): Promise<void>;
   end(): Promise<void>;
 }
-type PgModule = { Client: new (config: { connectionString: string; application_name?: string }) => PgClient };
+interface PgConfig {
+  connectionString: string;
+  application_name?: string;
+  max?: number;
+}
+type PgModule = { Client: new (config: PgConfig) => PgClient; Pool: new (config: PgConfig) => PgPool };
 
 /** The `application_name` our connections show in `pg_stat_activity`. */
 export const APPLICATION_NAME = "async-tools";
@@ -20,8 +27,9 @@ async function loadPg(): Promise<PgModule> {
   try {
     const module = (await import("pg")) as unknown as { default?: PgModule } & Partial<PgModule>;
     const Client = module.Client ?? module.default?.Client;
-    if (Client === undefined) throw new Error("pg has no Client");
-    return { Client };
+    const Pool = module.Pool ?? module.default?.Pool;
+    if (Client === undefined || Pool === undefined) throw new Error("pg has no Client or Pool");
+    return { Client, Pool };
   } catch (cause) {
     throw new AsyncToolsError(
       "INVALID_STORE",
@@ -93,4 +101,27 @@ export async function postgresNetwork(options: {
     return once;
   };
   return network;
+}
+
+/** The job index and step log of the store at `url`, on a small pool of their own, and how to close it. */
+export async function postgresIndex(
+  url: string,
+): Promise<{ jobs: PostgresJobIndex; steps: PostgresStepLog; close(): Promise<void> }> {
+  const { Pool } = await loadPg();
+  const pool = new Pool({
+    connectionString: url,
+    application_name: APPLICATION_NAME,
+    max: DEFAULTS_POSTGRES.indexPoolSize,
+  });
+  const jobs = new PostgresJobIndex(pool, DEFAULTS_POSTGRES.progressMs);
+  const steps = new PostgresStepLog(pool);
+  return {
+    jobs,
+    steps,
+    async close() {
+      await jobs.flush();
+      await steps.settled();
+      await pool.end();
+    },
+  };
 }

@@ -34,6 +34,11 @@ export const MIGRATIONS: readonly Migration[] = [
     file: "0001-worker-processes-timeouts.sql",
     sha256: "00cf010419b5173647305e3166a3a46447f8c7de45e5da5d18e9d9c05afd2534",
   },
+  {
+    id: "0002-job-index-and-step-log",
+    file: "0002-job-index-and-step-log.sql",
+    sha256: "dd7a22d7f10263d692301f221e6feb2212f5bf4251ea9a877a553562c63536bc",
+  },
 ];
 
 /** The advisory lock key every `store init` takes, so two of them never migrate one database at once. */
@@ -47,6 +52,9 @@ export const WORKER_FUNCTIONS: readonly string[] = [
   "resonate.outbox_channel(text)",
   "resonate.process_timeouts()",
 ];
+
+/** Tables of ours a worker role reads and writes. */
+export const WORKER_TABLES: readonly string[] = ["async_tools.jobs", "async_tools.steps"];
 
 /** The least a connection needs to answer queries: `pg`'s `Client` and `PoolClient` both fit. */
 export interface Queryable {
@@ -199,12 +207,22 @@ export async function checkSchema(client: Queryable, where: string): Promise<voi
     "SELECT fn, has_function_privilege(current_user, fn, 'EXECUTE') AS allowed, current_user AS role FROM unnest($1::text[]) AS fn",
     [WORKER_FUNCTIONS],
   );
+  const role = rows[0]?.role ?? "this role";
   const denied = rows.filter((row) => !row.allowed);
-  if (denied.length > 0) {
-    const role = rows[0]?.role ?? "this role";
+  if (denied.length > 0)
     throw new AsyncToolsError(
       "STORE_FORBIDDEN",
       `The role ${role} may not execute ${denied.map((row) => row.fn).join(", ")} on ${where}. GRANT resonate_worker TO ${role} (after \`${init}\`), or GRANT EXECUTE ON FUNCTION ${denied[0]?.fn} TO ${role}.`,
     );
-  }
+  const tables = await client.query<{ tbl: string; allowed: boolean }>(
+    `SELECT tbl, bool_and(has_table_privilege(current_user, tbl, p)) AS allowed
+     FROM unnest($1::text[]) AS tbl, unnest(ARRAY['SELECT', 'INSERT', 'UPDATE', 'DELETE']) AS p GROUP BY tbl`,
+    [WORKER_TABLES],
+  );
+  const closed = tables.rows.filter((row) => !row.allowed).map((row) => row.tbl);
+  if (closed.length > 0)
+    throw new AsyncToolsError(
+      "STORE_FORBIDDEN",
+      `The role ${role} may not read and write ${closed.join(", ")} on ${where}. GRANT resonate_worker TO ${role} (after \`${init}\`), or GRANT SELECT, INSERT, UPDATE, DELETE ON ${closed.join(", ")} TO ${role}.`,
+    );
 }
