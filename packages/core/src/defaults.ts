@@ -51,6 +51,10 @@ export const DEFAULTS_POSTGRES = {
   progressMs: SECOND,
   /** Connections of the job index and step log (beside the Resonate network's own pool of 8). */
   indexPoolSize: 2,
+  /** How often a replica says it is alive (and expires the tasks of replicas that stopped saying so). */
+  presenceMs: SECOND,
+  /** A replica not heard from for this long is dead: its tasks go to the survivors, long before its lease. */
+  replicaStaleMs: 3 * SECOND,
 } as const;
 
 export const DEFAULTS_STDIO = {

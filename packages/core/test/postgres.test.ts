@@ -5,19 +5,22 @@
  * worker role. Skipped, in one line, where PostgreSQL cannot be started.
  */
 import { execFile } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { AsyncToolsError, createAsyncTools, defineAsyncTool } from "../src/index.ts";
 import { MIGRATIONS } from "../src/store/postgres/schema.ts";
-import { childEnv } from "./children.ts";
+import { childEnv, sideEffectCounts, startStdioChild } from "./children.ts";
 import { type PostgresCluster, postgresUnavailable, startPostgres } from "./postgres-cluster.ts";
 
 const unavailable = postgresUnavailable();
 if (unavailable !== undefined) console.warn(`postgres tests skipped: ${unavailable}`);
 
 const CLI = join(import.meta.dirname, "..", "src", "cli", "main.ts");
+const STEPS_SERVER = join(import.meta.dirname, "fixtures", "steps-server.ts");
 const run = promisify(execFile);
 
 function storeInit(url: string) {
@@ -87,7 +90,9 @@ describe.skipIf(unavailable !== undefined)("the Postgres store", () => {
     expect(connections.trim()).toBe("1");
   });
 
-  it("shows every job, its progress and its steps through every replica and the CLI", async () => {
+  it("shows every job, its progress and its steps through every replica and the CLI", {
+    timeout: 90_000,
+  }, async () => {
     cluster.createDatabase("shared");
     await storeInit(cluster.url("shared"));
     cluster.psql("CREATE ROLE replica LOGIN IN ROLE resonate_worker", "shared");
@@ -129,6 +134,40 @@ describe.skipIf(unavailable !== undefined)("the Postgres store", () => {
     );
     expect(listed.stdout).toContain(job.jobId);
   });
+
+  it("hands a SIGKILLed replica's job to a survivor in seconds, not after its lease, and re-runs no finished step", async () => {
+    cluster.createDatabase("takeover");
+    await storeInit(cluster.url("takeover"));
+    const dir = mkdtempSync(join(tmpdir(), "async-tools-pg-takeover-"));
+    const marks = join(dir, "side-effects");
+    writeFileSync(marks, "");
+    const env = { ASYNC_TOOLS_STORE: cluster.url("takeover"), SIDE_EFFECTS: marks };
+    const a = await startStdioChild(STEPS_SERVER, { ...env, STEP2_MS: "600000" });
+    const b = await startStdioChild(STEPS_SERVER, { ...env, STEP2_MS: "50" });
+    try {
+      const started = await a.data<{ job_id: string }>("start_steps", { n: 1 });
+      const job = started.job_id;
+      await expect.poll(() => readFileSync(marks, "utf8"), { timeout: 30_000 }).toContain(`${job} 2`);
+      a.kill();
+      const killedAt = Date.now();
+      // Within the default 60 s lease only a takeover can finish the job; it should take a few seconds.
+      const done = await b.data<{ jobs: { status: string; result?: unknown }[] }>("await_steps", {
+        job_ids: [job],
+        timeout_seconds: 45,
+      });
+      const tookMs = Date.now() - killedAt;
+      expect(done.jobs[0]).toMatchObject({ status: "completed", result: { total: 5 } });
+      console.info(`postgres takeover: the job completed ${tookMs} ms after the SIGKILL`);
+      expect(tookMs).toBeLessThan(45_000);
+      const counts = sideEffectCounts(marks);
+      expect([counts.get(`${job} 1`), counts.get(`${job} 2`), counts.get(`${job} 3`)]).toEqual([1, 2, 1]);
+    } finally {
+      a.kill();
+      await b.close();
+      await a.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
 
   it("refuses a role without the worker's grants, naming the grant", async () => {
     cluster.createDatabase("guarded");

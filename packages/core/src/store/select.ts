@@ -9,7 +9,7 @@ import { join, resolve } from "node:path";
 import { HttpNetwork, type Logger, type Network, PollMessageSource } from "@resonatehq/sdk";
 import { AsyncToolsError } from "../errors.ts";
 import { JobMeta } from "./job-meta.ts";
-import { checkPostgres, postgresIndex, postgresNetwork } from "./postgres/postgres-store.ts";
+import { checkPostgres, postgresNetwork, postgresReplica } from "./postgres/postgres-store.ts";
 import { resonateRequest } from "./protocol.ts";
 import { ProtocolClient } from "./remote/protocol-client.ts";
 import { RemoteJobIndex } from "./remote/remote-job-index.ts";
@@ -249,7 +249,7 @@ export async function openStore(
         );
       }
       await reachable(network, where, timeoutMs);
-      const index = await postgresIndex(location.url);
+      const index = await postgresReplica(location.url, { pid: options.pid, group: options.group });
       const store = single(
         { kind: "postgres", description: where, durable: true },
         network,

@@ -6,6 +6,7 @@
 import type { Logger, Network } from "@resonatehq/sdk";
 import { DEFAULTS_POSTGRES } from "../../defaults.ts";
 import { AsyncToolsError } from "../../errors.ts";
+import { log } from "../../internal/log.ts";
 import { type PgPool, PostgresJobIndex, PostgresStepLog } from "./postgres-index.ts";
 import { checkSchema, type InitResult, initSchema, type Queryable } from "./schema.ts";
 
@@ -103,9 +104,14 @@ export async function postgresNetwork(options: {
   return network;
 }
 
-/** The job index and step log of the store at `url`, on a small pool of their own, and how to close it. */
-export async function postgresIndex(
+/**
+ * What a replica keeps beside the Resonate network, on a small pool of its own: the job index, the step log,
+ * and its presence (every `presenceMs` it says it is alive and expires the tasks of replicas silent for
+ * `replicaStaleMs`; on close it expires its own), and how to close them.
+ */
+export async function postgresReplica(
   url: string,
+  replica: { pid: string; group: string },
 ): Promise<{ jobs: PostgresJobIndex; steps: PostgresStepLog; close(): Promise<void> }> {
   const { Pool } = await loadPg();
   const pool = new Pool({
@@ -115,12 +121,31 @@ export async function postgresIndex(
   });
   const jobs = new PostgresJobIndex(pool, DEFAULTS_POSTGRES.progressMs);
   const steps = new PostgresStepLog(pool);
+  const alive = async () => {
+    const { rows } = await pool.query<{ expired: number }>(
+      "SELECT async_tools.replica_alive($1, $2, $3) AS expired",
+      [replica.pid, replica.group, DEFAULTS_POSTGRES.replicaStaleMs],
+    );
+    const expired = Number(rows[0]?.expired ?? 0);
+    if (expired > 0) log("info", "took over the tasks of a replica that stopped", { tasks: expired });
+  };
+  await alive();
+  let beat: Promise<void> = Promise.resolve();
+  const timer = setInterval(() => {
+    beat = alive().catch((error: unknown) => log("warn", "replica presence not recorded", { error }));
+  }, DEFAULTS_POSTGRES.presenceMs);
+  timer.unref();
   return {
     jobs,
     steps,
     async close() {
+      clearInterval(timer);
+      await beat;
       await jobs.flush();
       await steps.settled();
+      await pool
+        .query("SELECT async_tools.replica_gone($1)", [replica.pid])
+        .catch((error: unknown) => log("warn", "replica presence not removed", { error }));
       await pool.end();
     },
   };

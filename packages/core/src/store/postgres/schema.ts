@@ -39,6 +39,11 @@ export const MIGRATIONS: readonly Migration[] = [
     file: "0002-job-index-and-step-log.sql",
     sha256: "dd7a22d7f10263d692301f221e6feb2212f5bf4251ea9a877a553562c63536bc",
   },
+  {
+    id: "0003-replica-presence",
+    file: "0003-replica-presence.sql",
+    sha256: "76d48613823081f7c3fb16733f03cc968201e4fc54854e296078a61d11dc2828",
+  },
 ];
 
 /** The advisory lock key every `store init` takes, so two of them never migrate one database at once. */
@@ -51,6 +56,8 @@ export const WORKER_FUNCTIONS: readonly string[] = [
   "resonate.dequeue_unblock(text, integer)",
   "resonate.outbox_channel(text)",
   "resonate.process_timeouts()",
+  "async_tools.replica_alive(text, text, bigint)",
+  "async_tools.replica_gone(text)",
 ];
 
 /** Tables of ours a worker role reads and writes. */
