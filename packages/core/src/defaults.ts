@@ -55,6 +55,8 @@ export const DEFAULTS_POSTGRES = {
   presenceMs: SECOND,
   /** A replica not heard from for this long is dead: its tasks go to the survivors, long before its lease. */
   replicaStaleMs: 3 * SECOND,
+  /** How often a replica runs retention (one replica at a time; the first sweep runs at start). */
+  retentionSweepMs: 10 * MINUTE,
 } as const;
 
 export const DEFAULTS_STDIO = {

@@ -9,6 +9,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
+import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { AsyncToolsError, createAsyncTools, defineAsyncTool } from "../src/index.ts";
@@ -168,6 +169,46 @@ describe.skipIf(unavailable !== undefined)("the Postgres store", () => {
       rmSync(dir, { recursive: true, force: true });
     }
   }, 120_000);
+
+  it("removes finished jobs past retention, one replica at a time, and then probes say expired", async () => {
+    cluster.createDatabase("retention");
+    await storeInit(cluster.url("retention"));
+    cluster.psql("CREATE ROLE keeper LOGIN IN ROLE resonate_worker", "retention");
+    const url = cluster.url("retention", "keeper");
+    let jobId: string;
+    {
+      await using first = await createAsyncTools({ store: url, tools: [twoSteps], retentionMs: 500 });
+      const job = await first.start(twoSteps, { n: 1 });
+      jobId = job.jobId;
+      expect((await first.wait([jobId], { timeoutMs: 15_000 }))[0]?.status).toBe("completed");
+      expect((await first.get(jobId)).steps).toHaveLength(2);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 700));
+    // While another replica's sweep holds the lock, a sweep does nothing and says so (-1).
+    const holder = new pg.Client({ connectionString: url });
+    const other = new pg.Client({ connectionString: url });
+    await holder.connect();
+    await other.connect();
+    try {
+      await holder.query("BEGIN");
+      await holder.query("SELECT pg_advisory_xact_lock(hashtext('async_tools.retain'))");
+      const skipped = await other.query("SELECT async_tools.retain(500, 0) AS removed");
+      expect(Number(skipped.rows[0].removed)).toBe(-1);
+      await holder.query("ROLLBACK");
+    } finally {
+      await holder.end();
+      await other.end();
+    }
+    // The next replica sweeps at start.
+    await using second = await createAsyncTools({ store: url, tools: [twoSteps], retentionMs: 500 });
+    expect((await second.probe([jobId]))[0]?.status).toBe("expired");
+    expect(
+      cluster.psql(`SELECT count(*) FROM async_tools.steps WHERE job_id = '${jobId}'`, "retention").trim(),
+    ).toBe("0");
+    expect(
+      cluster.psql(`SELECT count(*) FROM resonate.promises WHERE id = '${jobId}'`, "retention").trim(),
+    ).toBe("0");
+  });
 
   it("refuses a role without the worker's grants, naming the grant", async () => {
     cluster.createDatabase("guarded");

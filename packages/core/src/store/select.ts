@@ -249,7 +249,11 @@ export async function openStore(
         );
       }
       await reachable(network, where, timeoutMs);
-      const index = await postgresReplica(location.url, { pid: options.pid, group: options.group });
+      const index = await postgresReplica(location.url, {
+        pid: options.pid,
+        group: options.group,
+        retentionMs: options.retentionMs,
+      });
       const store = single(
         { kind: "postgres", description: where, durable: true },
         network,

@@ -4,7 +4,7 @@
  * `pg` is an optional peer, loaded only here.
  */
 import type { Logger, Network } from "@resonatehq/sdk";
-import { DEFAULTS_POSTGRES } from "../../defaults.ts";
+import { DEFAULTS, DEFAULTS_POSTGRES } from "../../defaults.ts";
 import { AsyncToolsError } from "../../errors.ts";
 import { log } from "../../internal/log.ts";
 import { type PgPool, PostgresJobIndex, PostgresStepLog } from "./postgres-index.ts";
@@ -111,7 +111,7 @@ export async function postgresNetwork(options: {
  */
 export async function postgresReplica(
   url: string,
-  replica: { pid: string; group: string },
+  replica: { pid: string; group: string; retentionMs: number },
 ): Promise<{ jobs: PostgresJobIndex; steps: PostgresStepLog; close(): Promise<void> }> {
   const { Pool } = await loadPg();
   const pool = new Pool({
@@ -129,18 +129,33 @@ export async function postgresReplica(
     const expired = Number(rows[0]?.expired ?? 0);
     if (expired > 0) log("info", "took over the tasks of a replica that stopped", { tasks: expired });
   };
+  const retain = async () => {
+    const { rows } = await pool.query<{ removed: string }>("SELECT async_tools.retain($1, $2) AS removed", [
+      replica.retentionMs,
+      DEFAULTS.metadataGraceMs,
+    ]);
+    const removed = Number(rows[0]?.removed ?? 0);
+    if (removed > 0) log("info", "retention removed finished jobs", { promises: removed });
+  };
   await alive();
+  await retain();
   let beat: Promise<void> = Promise.resolve();
   const timer = setInterval(() => {
     beat = alive().catch((error: unknown) => log("warn", "replica presence not recorded", { error }));
   }, DEFAULTS_POSTGRES.presenceMs);
   timer.unref();
+  let sweep: Promise<void> = Promise.resolve();
+  const sweeper = setInterval(() => {
+    sweep = retain().catch((error: unknown) => log("warn", "retention did not run", { error }));
+  }, DEFAULTS_POSTGRES.retentionSweepMs);
+  sweeper.unref();
   return {
     jobs,
     steps,
     async close() {
       clearInterval(timer);
-      await beat;
+      clearInterval(sweeper);
+      await Promise.all([beat, sweep]);
       await jobs.flush();
       await steps.settled();
       await pool

@@ -44,6 +44,11 @@ export const MIGRATIONS: readonly Migration[] = [
     file: "0003-replica-presence.sql",
     sha256: "76d48613823081f7c3fb16733f03cc968201e4fc54854e296078a61d11dc2828",
   },
+  {
+    id: "0004-retention",
+    file: "0004-retention.sql",
+    sha256: "0c0724440b8a37b6ae4d448fa4786466c3841ff769799c33cbbce6757397964f",
+  },
 ];
 
 /** The advisory lock key every `store init` takes, so two of them never migrate one database at once. */
@@ -58,6 +63,7 @@ export const WORKER_FUNCTIONS: readonly string[] = [
   "resonate.process_timeouts()",
   "async_tools.replica_alive(text, text, bigint)",
   "async_tools.replica_gone(text)",
+  "async_tools.retain(bigint, bigint)",
 ];
 
 /** Tables of ours a worker role reads and writes. */
