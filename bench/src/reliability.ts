@@ -9,7 +9,7 @@ import { seedFromEnv } from "./lib/prng.ts";
 import type { RunOptions, ScenarioResult } from "./lib/scenario.ts";
 import { formatTable } from "./lib/stats.ts";
 import { badInput } from "./reliability/bad-input.ts";
-import { chaos, chaosMulti } from "./reliability/chaos.ts";
+import { chaos, chaosMulti, chaosMultiPostgres } from "./reliability/chaos.ts";
 import { concurrency } from "./reliability/concurrency.ts";
 import { longWork } from "./reliability/long-work.ts";
 import { storeFaults } from "./reliability/store-faults.ts";
@@ -17,6 +17,7 @@ import { storeFaults } from "./reliability/store-faults.ts";
 const SUITES: Record<string, (options: RunOptions) => Promise<ScenarioResult>> = {
   chaos,
   chaos_multi: chaosMulti,
+  chaos_multi_pg: chaosMultiPostgres,
   concurrency,
   bad_input: badInput,
   store_faults: storeFaults,

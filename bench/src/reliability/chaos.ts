@@ -3,7 +3,11 @@
  * again on the same store. Every job must complete with the right result, under the ID it was first given,
  * and each step's side effect (counted in a file outside the store) may repeat only across a kill.
  */
-import { join } from "node:path";
+import { execFile } from "node:child_process";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import { postgresUnavailable, startPostgres } from "@async-tools/test-helpers/postgres";
 import { type StdioServer, startStdioServer } from "../lib/child.ts";
 import { awaitJobs, startJob } from "../lib/mcp.ts";
 import { seeded } from "../lib/prng.ts";
@@ -214,6 +218,62 @@ export async function chaos(options: RunOptions): Promise<ScenarioResult> {
  * a step may repeat only across a kill.
  */
 export async function chaosMulti(options: RunOptions): Promise<ScenarioResult> {
+  using dir = tempDir("chaos-multi");
+  return await chaosShared(options, {
+    kind: "sqlite",
+    store: `sqlite:${join(dir.path, "jobs.db")}`,
+    dir: dir.path,
+  });
+}
+
+/**
+ * The same on a Postgres store (a throwaway cluster of Debian's PostgreSQL on loopback, initialised with
+ * `async-tools store init`): three replicas with no owner among them, SIGKILLs of any. Skipped, saying why,
+ * where PostgreSQL cannot be started.
+ */
+export async function chaosMultiPostgres(options: RunOptions): Promise<ScenarioResult> {
+  const why = postgresUnavailable();
+  if (why !== undefined)
+    return {
+      name: "chaos_multi_pg",
+      table: `chaos_multi_pg skipped: ${why}`,
+      figures: {},
+      checks: [{ name: "3 replicas on one Postgres store, SIGKILLs", ok: true, skipped: true, detail: why }],
+    };
+  const cluster = await startPostgres();
+  try {
+    cluster.createDatabase("chaos");
+    const url = cluster.url("chaos");
+    await storeInit(url);
+    using dir = tempDir("chaos-multi-pg");
+    return await chaosShared(options, { kind: "postgres", store: url, dir: dir.path });
+  } finally {
+    await cluster.stop();
+  }
+}
+
+const CORE_CLI = join(
+  dirname(fileURLToPath(import.meta.resolve("@async-tools/core/package.json"))),
+  "src",
+  "cli",
+  "main.ts",
+);
+
+async function storeInit(url: string): Promise<void> {
+  await promisify(execFile)(process.execPath, [
+    "--conditions=@async-tools/source",
+    CORE_CLI,
+    "store",
+    "init",
+    "--store",
+    url,
+  ]);
+}
+
+async function chaosShared(
+  options: RunOptions,
+  target: { kind: "sqlite" | "postgres"; store: string; dir: string },
+): Promise<ScenarioResult> {
   const seed = options.seed ?? 1;
   const random = seeded(seed);
   const processes = 3;
@@ -224,9 +284,9 @@ export async function chaosMulti(options: RunOptions): Promise<ScenarioResult> {
     n: i + 1,
     stepMs: random.int(0, 150),
   }));
-  using dir = tempDir("chaos-multi");
-  const store = `sqlite:${join(dir.path, "jobs.db")}`;
-  const sideEffects = join(dir.path, "side-effects.log");
+  const { store } = target;
+  const sideEffects = join(target.dir, "side-effects.log");
+  const postgres = target.kind === "postgres";
 
   const starts = new Starts();
   const { acked, conflicts } = starts;
@@ -306,9 +366,11 @@ export async function chaosMulti(options: RunOptions): Promise<ScenarioResult> {
     );
     const checks: Check[] = [
       {
-        name: `${processes} processes on one store, SIGKILLs of any of them (the owner included)`,
-        ok: kills >= (options.quick ? 12 : 60) && ownerKills >= 1,
-        detail: `${plans.length} jobs, ${kills} kills (${ownerKills} of the owner) in ${seconds} s (${starts.failedCalls} start calls cut by a kill)`,
+        name: postgres
+          ? `${processes} replicas on one Postgres store, SIGKILLs of any of them`
+          : `${processes} processes on one store, SIGKILLs of any of them (the owner included)`,
+        ok: kills >= (options.quick ? 12 : 60) && (postgres || ownerKills >= 1),
+        detail: `${plans.length} jobs, ${kills} kills${postgres ? "" : ` (${ownerKills} of the owner)`} in ${seconds} s (${starts.failedCalls} start calls cut by a kill)`,
       },
       {
         name: "every job acknowledged under one stable ID",
@@ -337,12 +399,12 @@ export async function chaosMulti(options: RunOptions): Promise<ScenarioResult> {
       },
     ];
     const table = formatTable(
-      `Chaos (${processes} stdio processes, one SQLite store): SEED=${seed}`,
+      `Chaos (${processes} stdio processes, one ${postgres ? "Postgres" : "SQLite"} store): SEED=${seed}`,
       ["check", "result", "detail"],
       checks.map((c) => [c.name, c.ok ? "pass" : "FAIL", c.detail]),
     );
     return {
-      name: "chaos_multi",
+      name: postgres ? "chaos_multi_pg" : "chaos_multi",
       table,
       figures: {
         seed,

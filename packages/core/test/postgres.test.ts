@@ -9,13 +9,13 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
+import { type PostgresCluster, postgresUnavailable, startPostgres } from "@async-tools/test-helpers/postgres";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { AsyncToolsError, createAsyncTools, defineAsyncTool } from "../src/index.ts";
 import { MIGRATIONS } from "../src/store/postgres/schema.ts";
 import { childEnv, sideEffectCounts, startStdioChild } from "./children.ts";
-import { type PostgresCluster, postgresUnavailable, startPostgres } from "./postgres-cluster.ts";
 
 const unavailable = postgresUnavailable();
 if (unavailable !== undefined) console.warn(`postgres tests skipped: ${unavailable}`);
