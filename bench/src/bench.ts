@@ -12,6 +12,7 @@ import { parseArgs } from "node:util";
 import { batchProbe } from "./bench/batch-probe.ts";
 import { bullmq } from "./bench/bullmq.ts";
 import { coldStart } from "./bench/cold-start.ts";
+import { dbos } from "./bench/dbos.ts";
 import { inFlight } from "./bench/in-flight.ts";
 import { recovery } from "./bench/recovery.ts";
 import { scale } from "./bench/scale.ts";
@@ -33,6 +34,7 @@ const SCENARIOS: Record<string, (options: RunOptions) => Promise<ScenarioResult>
   sharing,
   in_flight: inFlight,
   bullmq,
+  dbos,
   cold_start: coldStart,
 };
 

@@ -11,6 +11,7 @@ import { connect, createServer } from "node:net";
 import { join } from "node:path";
 import { type AsyncTools, createAsyncTools, defineAsyncTool } from "@async-tools/core";
 import { z } from "zod";
+import { interleaved } from "../lib/rates.ts";
 import { fresh, type RunOptions, type ScenarioResult } from "../lib/scenario.ts";
 import { formatTable, showRatio, showSpread, spread } from "../lib/stats.ts";
 import { tempDir } from "../lib/temp.ts";
@@ -90,23 +91,6 @@ function pong(port: number): Promise<boolean> {
   });
 }
 
-/** Runs `submit` in a loop from `submitters` concurrent loops for `ms`; returns completions per second. */
-async function rate(submitters: number, ms: number, submit: () => Promise<void>): Promise<number> {
-  const until = deadline(ms);
-  const began = performance.now();
-  const counts = await Promise.all(
-    Array.from({ length: submitters }, async () => {
-      let done = 0;
-      while (!until.passed()) {
-        await submit();
-        done++;
-      }
-      return done;
-    }),
-  );
-  return counts.reduce((a, b) => a + b, 0) / ((performance.now() - began) / 1000);
-}
-
 /** Measures three-step jobs per second, ours against BullMQ, with 1 and 32 submitters. */
 export async function bullmq(options: RunOptions): Promise<ScenarioResult> {
   const name = "bullmq";
@@ -172,19 +156,7 @@ export async function bullmq(options: RunOptions): Promise<ScenarioResult> {
     const figures: Record<string, unknown>[] = [];
     const checks: ScenarioResult["checks"] = [];
     for (const submitters of [1, 32]) {
-      await rate(submitters, 300, ours);
-      await rate(submitters, 300, theirs);
-      const oursRates: number[] = [];
-      const theirRates: number[] = [];
-      for (let round = 0; round < rounds; round++) {
-        if (round % 2 === 0) {
-          oursRates.push(await rate(submitters, windowMs, ours));
-          theirRates.push(await rate(submitters, windowMs, theirs));
-        } else {
-          theirRates.push(await rate(submitters, windowMs, theirs));
-          oursRates.push(await rate(submitters, windowMs, ours));
-        }
-      }
+      const { oursRates, theirRates } = await interleaved(submitters, rounds, windowMs, ours, theirs);
       const ratio = spread(oursRates.map((r, i) => r / (theirRates[i] ?? Number.NaN)));
       rows.push([
         String(submitters),

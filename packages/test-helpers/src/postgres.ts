@@ -13,6 +13,8 @@ import { join } from "node:path";
 /** A running cluster. `url(db, user)` is a connection string for one of its databases. */
 export interface PostgresCluster {
   port: number;
+  /** The server's version, e.g. `15.18`. */
+  version: string;
   url(database?: string, user?: string): string;
   /** Runs SQL through psql as the superuser, in `database`. */
   psql(sql: string, database?: string): string;
@@ -128,6 +130,7 @@ export async function startPostgres(): Promise<PostgresCluster> {
   }
   return {
     port,
+    version: psql("SHOW server_version").trim().split(" ")[0] ?? "",
     url: (database = "postgres", user = "postgres") => `postgres://${user}@127.0.0.1:${port}/${database}`,
     psql,
     createDatabase: (name) => void psql(`CREATE DATABASE ${name}`),
