@@ -238,7 +238,7 @@ export async function createAsyncTools(options: CreateAsyncToolsOptions): Promis
   const engine = new JobEngine(resonate, promises, meta, [
     { step: (jobId, _tool, stepId, name) => stepLogWatch(steps, jobId, stepId, name) },
     ...(telemetry === undefined ? [] : [telemetry]),
-  ]);
+  ], (ids) => opened.settled(ids));
   try {
     for (const tool of definitions) engine.define(tool);
   } catch (error) {
