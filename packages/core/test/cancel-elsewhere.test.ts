@@ -1,7 +1,8 @@
 /**
- * A cancel stops the work wherever the job runs: two stdio servers on one store file (the first owns it, the
- * second joins), a job running in one of them, cancelled through the other or with `async-tools jobs cancel`.
- * A local upstream counts the requests the job's step makes and sees when their sockets close.
+ * A cancel stops the work wherever the job runs: in the process that was asked, and across processes (two
+ * stdio servers on one store file, the first owns it, the second joins; a job running in one of them,
+ * cancelled through the other or with `async-tools jobs cancel`). A local upstream counts the requests the
+ * job's step makes and sees when their sockets close.
  */
 import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -10,7 +11,9 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { childEnv, type StdioChild, startStdioChild } from "./children.ts";
+import { createAsyncTools } from "../src/index.ts";
+import { childEnv, type StdioChild, startStdioChild, startStoreServe } from "./children.ts";
+import { upstreamTool } from "./fixtures/upstream-tool.ts";
 
 const SERVER = join(import.meta.dirname, "fixtures", "upstream-server.ts");
 const CLI = join(import.meta.dirname, "..", "src", "cli", "main.ts");
@@ -71,20 +74,34 @@ async function startUpstream(): Promise<Upstream> {
   return { url: `http://127.0.0.1:${port}/`, total: () => total, open: () => open, first, firstEnded };
 }
 
-async function rig(): Promise<{ store: string; upstream: Upstream; owner: StdioChild; joiner: StdioChild }> {
+function tempStore(): string {
   const dir = mkdtempSync(join(tmpdir(), "async-tools-cancel-"));
   cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
+  return join(dir, "jobs.db");
+}
+
+/** Expects the first request to have been cut (not answered) within the bound after `answeredAt`. */
+async function expectCutSoon(upstream: Upstream, answeredAt: number): Promise<void> {
+  const end = await upstream.firstEnded;
+  expect(end.at - answeredAt, "ms from the cancel's answer to the request's end").toBeLessThan(
+    STOPPED_WITHIN_MS,
+  );
+  expect(end.answered, "the request was cut, not answered").toBe(false);
+}
+
+async function startServer(env: Record<string, string>): Promise<StdioChild> {
+  const child = await startStdioChild(SERVER, { ...env, ASYNC_TOOLS_LOG: "debug" });
+  cleanup.push(async () => {
+    await child.close();
+    child.kill();
+  });
+  return child;
+}
+
+async function rig(): Promise<{ store: string; upstream: Upstream; owner: StdioChild; joiner: StdioChild }> {
   const upstream = await startUpstream();
-  const store = join(dir, "jobs.db");
-  const env = { ASYNC_TOOLS_STORE: `sqlite:${store}`, UPSTREAM_URL: upstream.url, ASYNC_TOOLS_LOG: "debug" };
-  const start = async () => {
-    const child = await startStdioChild(SERVER, env);
-    cleanup.push(async () => {
-      await child.close();
-      child.kill();
-    });
-    return child;
-  };
+  const store = tempStore();
+  const start = () => startServer({ ASYNC_TOOLS_STORE: `sqlite:${store}`, UPSTREAM_URL: upstream.url });
   const owner = await start();
   await expect.poll(() => owner.stderr(), { timeout: 15_000 }).toMatch(/store owned/);
   const joiner = await start();
@@ -103,6 +120,26 @@ function expectNoFailure(runner: StdioChild): void {
   expect(runner.stderr()).not.toMatch(/WARN.*job execution failed/);
 }
 
+describe("a cancel made in the process running the job", () => {
+  it("closes the running step's request at once and retries nothing", async () => {
+    const upstream = await startUpstream();
+    const tool = upstreamTool(upstream.url);
+    const runtime = await createAsyncTools({ store: tempStore(), tools: [tool] });
+    cleanup.push(() => runtime.close());
+    const { jobId } = await runtime.start(tool, { n: 0 });
+    await upstream.first;
+
+    expect((await runtime.cancel(jobId)).status).toBe("cancelled");
+    await expectCutSoon(upstream, performance.now());
+    // The step's attempt ends with the abort; a retry would be a second attempt.
+    await expect
+      .poll(async () => (await runtime.get(jobId)).steps.map((step) => step.status), { timeout: 15_000 })
+      .not.toEqual(["running"]);
+    expect((await runtime.get(jobId)).steps.map((step) => step.attempts.length)).toEqual([1]);
+    expect(upstream.total()).toBe(1);
+  });
+});
+
 describe("a cancel made in another process", () => {
   it("closes the running step's request within 1.5 s and retries nothing: job in the owner, cancel through the joiner", async () => {
     const { upstream, owner, joiner } = await rig();
@@ -112,11 +149,7 @@ describe("a cancel made in another process", () => {
     const cancelled = await joiner.data<{ jobs: { status: string }[] }>("cancel_fetch", { job_ids: [id] });
     const answeredAt = performance.now();
     expect(cancelled.jobs[0]?.status).toBe("cancelled");
-    const end = await upstream.firstEnded;
-    expect(end.at - answeredAt, "ms from the cancel's answer to the request's end").toBeLessThan(
-      STOPPED_WITHIN_MS,
-    );
-    expect(end.answered, "the request was cut, not answered").toBe(false);
+    await expectCutSoon(upstream, answeredAt);
 
     await executionEnded(owner, id);
     expect(upstream.total()).toBe(1);
@@ -144,15 +177,30 @@ describe("a cancel made in another process", () => {
     const code = await new Promise<number | null>((resolve) => cli.once("exit", resolve));
     const answeredAt = performance.now();
     expect({ code, out }).toEqual({ code: 0, out: `Cancelled ${id}.\n` });
-    const end = await upstream.firstEnded;
-    expect(end.at - answeredAt, "ms from the cancel's answer to the request's end").toBeLessThan(
-      STOPPED_WITHIN_MS,
-    );
-    expect(end.answered, "the request was cut, not answered").toBe(false);
+    await expectCutSoon(upstream, answeredAt);
 
     await executionEnded(joiner, id);
     expect(upstream.total()).toBe(1);
     expect(upstream.open()).toBe(0);
     expectNoFailure(joiner);
+  }, 60_000);
+
+  it("closes the running step's request within 1.5 s on replicas of `async-tools store serve`", async () => {
+    const upstream = await startUpstream();
+    const { url } = await startStoreServe(tempStore(), "cancel-token", cleanup);
+    const env = { ASYNC_TOOLS_STORE: url, ASYNC_TOOLS_STORE_TOKEN: "cancel-token", UPSTREAM_URL: upstream.url };
+    const running = await startServer(env);
+    const other = await startServer(env);
+    const { job_id: id } = await running.data<{ job_id: string }>("start_fetch", { n: 3 });
+    await upstream.first;
+
+    const cancelled = await other.data<{ jobs: { status: string }[] }>("cancel_fetch", { job_ids: [id] });
+    const answeredAt = performance.now();
+    expect(cancelled.jobs[0]?.status).toBe("cancelled");
+    await expectCutSoon(upstream, answeredAt);
+
+    await executionEnded(running, id);
+    expect(upstream.total()).toBe(1);
+    expectNoFailure(running);
   }, 60_000);
 });

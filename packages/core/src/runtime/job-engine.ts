@@ -336,16 +336,16 @@ export class JobEngine {
       return result;
     } catch (error) {
       // A cancelled job is logged by cancel; one cut short by this runtime closing resumes at the next start.
-      if (this.stopped) log("debug", "job interrupted by shutdown", { job: id, tool: tool.name });
-      else if (!controller.signal.aborted && (await this.stillPending(id))) {
+      const base = { job: id, tool: tool.name };
+      if (this.stopped) log("debug", "job interrupted by shutdown", base);
+      else if (controller.signal.aborted) {
+        log("debug", "job execution stopped", { ...base, reason: errorText(controller.signal.reason) });
+      } else if (await this.stillPending(id)) {
         const durationMs = Date.now() - began;
         this.emit({ kind: "failed", jobId: id, tool: tool.name, error: errorText(error), durationMs });
       } else {
-        log("debug", "job execution ended: the job was settled elsewhere", {
-          job: id,
-          tool: tool.name,
-          error: errorText(error),
-        });
+        // Settled elsewhere before the next check heard of it: the store refused the step's result.
+        log("debug", "job execution ended: the job was settled elsewhere", { ...base, error: errorText(error) });
       }
       throw error;
     } finally {
