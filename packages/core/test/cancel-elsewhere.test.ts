@@ -188,7 +188,11 @@ describe("a cancel made in another process", () => {
   it("closes the running step's request within 1.5 s on replicas of `async-tools store serve`", async () => {
     const upstream = await startUpstream();
     const { url } = await startStoreServe(tempStore(), "cancel-token", cleanup);
-    const env = { ASYNC_TOOLS_STORE: url, ASYNC_TOOLS_STORE_TOKEN: "cancel-token", UPSTREAM_URL: upstream.url };
+    const env = {
+      ASYNC_TOOLS_STORE: url,
+      ASYNC_TOOLS_STORE_TOKEN: "cancel-token",
+      UPSTREAM_URL: upstream.url,
+    };
     const running = await startServer(env);
     const other = await startServer(env);
     const { job_id: id } = await running.data<{ job_id: string }>("start_fetch", { n: 3 });

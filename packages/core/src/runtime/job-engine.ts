@@ -345,7 +345,10 @@ export class JobEngine {
         this.emit({ kind: "failed", jobId: id, tool: tool.name, error: errorText(error), durationMs });
       } else {
         // Settled elsewhere before the next check heard of it: the store refused the step's result.
-        log("debug", "job execution ended: the job was settled elsewhere", { ...base, error: errorText(error) });
+        log("debug", "job execution ended: the job was settled elsewhere", {
+          ...base,
+          error: errorText(error),
+        });
       }
       throw error;
     } finally {
