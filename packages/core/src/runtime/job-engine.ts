@@ -269,9 +269,10 @@ export class JobEngine {
    */
   private async checkSettled(): Promise<void> {
     const ids = [...this.running].filter(([, c]) => !c.signal.aborted).map(([id]) => id);
+    const settledAmong = this.settledAmong;
     try {
-      if (ids.length > 0) {
-        for (const { id, state } of await (this.settledAmong as NonNullable<typeof this.settledAmong>)(ids)) {
+      if (ids.length > 0 && settledAmong !== undefined) {
+        for (const { id, state } of await settledAmong(ids)) {
           const controller = this.running.get(id);
           if (controller === undefined || controller.signal.aborted) continue;
           log("info", "job settled elsewhere; stopping its work here", { job: id, state });
