@@ -275,7 +275,9 @@ export class JobEngine {
         for (const { id, state } of await settledAmong(ids)) {
           const controller = this.running.get(id);
           if (controller === undefined || controller.signal.aborted) continue;
-          log("info", "job settled elsewhere; stopping its work here", { job: id, state });
+          // A cancel is news to an operator; a job another process finished (after a takeover) is not.
+          const level = state === "rejected_canceled" ? "info" : "debug";
+          log(level, "job settled elsewhere; stopping its work here", { job: id, state });
           controller.abort(new Error(settledElsewhereMessage(state)));
         }
       }
