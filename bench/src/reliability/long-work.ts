@@ -4,7 +4,8 @@
  * a step longer than the lease runs once; a hung upstream fails the job after its timeout without overlapping
  * attempts; thousands of starts are answered at once while at most `concurrency` jobs call the upstream;
  * `Retry-After` is obeyed and visible; interrupted jobs resume at boot with no client; a server whose stdin
- * closes lets go of the store; a job interrupted on a version that is gone fails, one still registered ends,
+ * closes lets go of the store; a cancel made through another process of the store stops the running step
+ * within 1.5 s; a job interrupted on a version that is gone fails, one still registered ends,
  * one whose input no longer fits fails clearly, and two definitions of one name and version are refused.
  * `LONG_WORK_PARTS=lease,back_pressure` runs only the parts named.
  */
@@ -34,6 +35,7 @@ import {
   type Job,
   probeJobs,
   startJob,
+  structured,
   unfinished,
 } from "../lib/mcp.ts";
 import { type Check, fresh, type RunOptions, type ScenarioResult } from "../lib/scenario.ts";
@@ -271,6 +273,60 @@ async function jobTimeout(dir: string, sizes: Sizes): Promise<Check[]> {
       detail: `0.5 s after the job failed its request was ${openAfterFailure === 0 ? "closed" : "still open"}; ${later} request(s) for it after it failed${later > 0 ? " (once the hung connection broke, the step retried)" : ""}`,
     },
   ];
+}
+
+/** The issue's bound (22): a cancel made elsewhere closes the running step's request within this. */
+const CANCEL_REACHES_WITHIN_MS = 1_500;
+
+/**
+ * 1d. A cancel made through another process: two stdio servers on one store file (the second joins the
+ * first), a job's request hanging at the upstream in the first, cancelled through the second. The running
+ * process must hear of it, close the request, retry nothing, and not log the job as failed.
+ */
+async function cancelElsewhere(dir: string): Promise<Check[]> {
+  // The hung connection breaks after a while: a step that was not aborted would then retry.
+  const breakAfterMs = 5_000;
+  await using fake = await startFakeUpstream(async (request) => {
+    if (request.attempt > 0) return { status: 200 };
+    await sleep(breakAfterMs);
+    return "reset";
+  });
+  const store = `sqlite:${join(dir, "cancel-elsewhere.db")}`;
+  const options = { store, logLevel: "info", env: { [UPSTREAM_ENV]: fake.url } };
+  const running = await startStdioServer(options);
+  const other = await startStdioServer(options);
+  try {
+    const joined = await pollUntil(() => (/store joined/.test(other.stderr()) ? true : undefined), 15_000);
+    if (!joined) throw new Error("the second server did not join the first one's store");
+    const { id } = await startJob(running, "upstream", { n: fresh() });
+    const arrived = await pollUntil(() => (fake.requests.length > 0 ? true : undefined), 15_000);
+    if (!arrived) throw new Error("the job's request never reached the upstream");
+    const [cancelled] = structured<{ jobs: Job[] }>(
+      await other.call("cancel_upstream", { job_ids: [id] }),
+    ).jobs;
+    const answeredAt = performance.now();
+    const closed = await pollUntil(() => (fake.inFlight() === 0 ? performance.now() : undefined), 15_000);
+    const closedMs = closed === undefined ? undefined : closed - answeredAt;
+    // Past the break and the policy's first retry delay: a retry would have reached the upstream by now.
+    await sleep(breakAfterMs + UPSTREAM_RETRY.initialDelayMs + 1_000);
+    const requests = fake.requests.filter((r) => r.job === id).length;
+    const failed = /job failed/.test(running.stderr());
+    return [
+      {
+        name: `a job cancelled through another process of its store stops there within ${CANCEL_REACHES_WITHIN_MS / 1000} s, retries nothing, fails nothing`,
+        ok:
+          cancelled?.status === "cancelled" &&
+          closedMs !== undefined &&
+          closedMs < CANCEL_REACHES_WITHIN_MS &&
+          requests === 1 &&
+          !failed,
+        detail: `${cancelled?.status}; the running request closed ${closedMs === undefined ? "never" : `${ms(closedMs)} after the cancel's answer`}; ${requests} upstream request(s); ${failed ? "logged `job failed`" : "no `job failed` line"}`,
+      },
+    ];
+  } finally {
+    await other.close();
+    await running.close();
+  }
 }
 
 /** 2. Back-pressure: N starts answered at once, at most C jobs at the upstream, queued jobs know their place. */
@@ -763,6 +819,7 @@ export async function longWork(options: RunOptions): Promise<ScenarioResult> {
   await part("lease", checks, figures, () => leases(dir.path, sizes));
   await part("hung_upstream", checks, figures, () => hungUpstream(dir.path, sizes));
   await part("job_timeout", checks, figures, () => jobTimeout(dir.path, sizes));
+  await part("cancel_elsewhere", checks, figures, () => cancelElsewhere(dir.path));
   await part("back_pressure", checks, figures, () => backPressure(dir.path, sizes));
   await part("retry_after", checks, figures, () => retryAfter(dir.path, sizes));
   await part("recovery_at_boot", checks, figures, () => recoveryAtBoot(dir.path, sizes));

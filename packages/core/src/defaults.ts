@@ -40,6 +40,11 @@ export const DEFAULTS = {
   maxIdsPerCall: 1000,
   /** Most fresh runs of one input (`<id>.r2`, `.r3`, …). */
   maxRuns: 1000,
+  /**
+   * How often a process running jobs asks its store, in one request for all of them, whether any was settled
+   * elsewhere (cancelled through another process, the CLI or the dashboard), so it stops their work.
+   */
+  cancelCheckMs: SECOND / 2,
   /** How often a task whose execution failed on a store error is offered back to the store. */
   strandedRetryMs: SECOND,
   /** Longest progress or status message kept, in characters. */

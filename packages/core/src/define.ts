@@ -28,7 +28,11 @@ export interface RetryOptions {
 export interface JobContext {
   /** The job's ID, as the model sees it. */
   readonly jobId: string;
-  /** Aborted when the job is cancelled (in this process). */
+  /**
+   * Aborted when the job is cancelled or times out: at once for a cancel made in this process, within half a
+   * second for one made elsewhere (another process on the same store, the CLI, the dashboard). Pass it to
+   * `fetch` and whatever else a step waits on; an aborted step is not retried.
+   */
   readonly signal: AbortSignal;
   /**
    * Runs `fn` as a durable step. A step that finished is never run again: after a crash, replay takes its

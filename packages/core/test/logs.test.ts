@@ -113,6 +113,40 @@ describe("job logs", () => {
     expect(parsed.filter((l) => l.level === "warn" || l.level === "error")).toEqual([]);
   });
 
+  it("keeps a cancel made through another process of the store out of the failures, even when the step ends first", async () => {
+    const hold = gate();
+    const deaf = defineAsyncTool({
+      name: "deaf",
+      description: "Waits, ignoring its signal",
+      input: z.object({}),
+      run: async (ctx) =>
+        ctx.run("wait", async () => {
+          await hold.promise;
+          return 1;
+        }),
+    });
+    vi.stubEnv("ASYNC_TOOLS_LOG", "debug");
+    const dir = mkdtempSync(join(tmpdir(), "async-tools-logs-"));
+    cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
+    const store = `sqlite:${join(dir, "jobs.db")}`;
+    await using owner = await createAsyncTools({ store, tools: [deaf] });
+    await using joiner = await createAsyncTools({ store, tools: [deaf] });
+    const { jobId } = await owner.start(deaf, {});
+    await expect.poll(async () => (await owner.get(jobId)).steps.length).toBe(1);
+    expect((await joiner.cancel(jobId, "not needed")).status).toBe("cancelled");
+    // The step ends before the owner's next check hears of the cancel: the store refuses its result.
+    hold.open();
+    // The execution has ended once its refused settle goes back to the store.
+    await expect
+      .poll(() => events(jobId).some((l) => /releasing it until the store takes it back/.test(l.msg)), {
+        timeout: 10_000,
+      })
+      .toBe(true);
+    const told = events(jobId).filter((l) => l.level !== "debug");
+    expect(told.map((l) => l.msg)).toEqual(["job started", "job cancelled"]);
+    expect(lines.map((l) => JSON.parse(l) as Line).filter((l) => l.level === "warn")).toEqual([]);
+  });
+
   it("logs a job that resumes after a restart", async () => {
     const dir = mkdtempSync(join(tmpdir(), "async-tools-logs-"));
     cleanup.push(() => rmSync(dir, { recursive: true, force: true }));

@@ -12,6 +12,7 @@ import { DEFAULTS } from "../defaults.ts";
 import { type AnyAsyncTool, baseJobIdOf, type JobContext } from "../define.ts";
 import { AsyncToolsError } from "../errors.ts";
 import { log } from "../internal/log.ts";
+import type { SettledJob } from "../store/settled-jobs.ts";
 import type { JobIndex } from "../store/store.ts";
 import { combineObservers, type JobEvent, type JobObserver, logJobEvent } from "./job-events.ts";
 import { defaultJobId, principalSuffix, runId } from "./job-id.ts";
@@ -115,18 +116,32 @@ export class JobEngine {
   /** Tasks whose `execute` message this process offers again after the store refused its acquire. */
   private readonly redelivering = new Set<string>();
   private readonly offered = new Set<string>();
+  /** The next check for jobs of this process settled elsewhere, while any runs. */
+  private settledCheck: NodeJS.Timeout | undefined;
   private stopped = false;
 
   private readonly resonate: Resonate;
   private readonly promises: PromiseClient;
   private readonly meta: JobIndex;
   private readonly observer: Required<JobObserver>;
+  private readonly settledAmong: ((ids: readonly string[]) => Promise<SettledJob[]>) | undefined;
 
-  constructor(resonate: Resonate, promises: PromiseClient, meta: JobIndex, observers: JobObserver[] = []) {
+  /**
+   * `settled` answers which of the jobs this process runs the store holds as settled (see `Store.settled`):
+   * asked every {@link DEFAULTS.cancelCheckMs} while jobs run, so a cancel made elsewhere stops them here.
+   */
+  constructor(
+    resonate: Resonate,
+    promises: PromiseClient,
+    meta: JobIndex,
+    observers: JobObserver[] = [],
+    settled?: (ids: readonly string[]) => Promise<SettledJob[]>,
+  ) {
     this.resonate = resonate;
     this.promises = promises;
     this.meta = meta;
     this.observer = combineObservers(observers);
+    this.settledAmong = settled;
     memoizeTargets(resonate);
     speedUpCodec((resonate as unknown as { codec?: unknown }).codec);
     observeTaskCreate(resonate, (outcome) => this.onCreateOutcome(outcome));
@@ -234,9 +249,44 @@ export class JobEngine {
     }, DEFAULTS.strandedRetryMs).unref();
   }
 
-  /** Stops background work (releases of failed executions) when the runtime closes. */
+  /** Stops background work (releases of failed executions, checks for cancels) when the runtime closes. */
   stop(): void {
     this.stopped = true;
+    clearTimeout(this.settledCheck);
+  }
+
+  /** Schedules the next check for jobs settled elsewhere, unless one is due already. */
+  private watchSettled(): void {
+    if (this.settledAmong === undefined || this.settledCheck !== undefined || this.stopped) return;
+    this.settledCheck = setTimeout(() => void this.checkSettled(), DEFAULTS.cancelCheckMs);
+    this.settledCheck.unref();
+  }
+
+  /**
+   * Aborts the signal of every job running here that the store holds as settled: a cancel made through
+   * another process reaches the step's request and its retries within one interval. One question per
+   * interval for all the jobs, and the next only once it is answered.
+   */
+  private async checkSettled(): Promise<void> {
+    const ids = [...this.running].filter(([, c]) => !c.signal.aborted).map(([id]) => id);
+    const settledAmong = this.settledAmong;
+    try {
+      if (ids.length > 0 && settledAmong !== undefined) {
+        for (const { id, state } of await settledAmong(ids)) {
+          const controller = this.running.get(id);
+          if (controller === undefined || controller.signal.aborted) continue;
+          // A cancel is news to an operator; a job another process finished (after a takeover) is not.
+          const level = state === "rejected_canceled" ? "info" : "debug";
+          log(level, "job settled elsewhere; stopping its work here", { job: id, state });
+          controller.abort(new Error(settledElsewhereMessage(state)));
+        }
+      }
+    } catch (error) {
+      // The store is changing hands or briefly unreachable: the next check asks again.
+      log("debug", "cannot check the running jobs for cancels", { error: errorText(error) });
+    }
+    this.settledCheck = undefined;
+    if (this.running.size > 0) this.watchSettled();
   }
 
   /** The newest definition registered under `name`. */
@@ -271,6 +321,7 @@ export class JobEngine {
     }
     const controller = new AbortController();
     this.running.set(id, controller);
+    this.watchSettled();
     const began = Date.now();
     // The store fails a job at its timeout; its function must stop too (the step's request, its retries).
     const left = rctx.timeoutAt - began;
@@ -288,10 +339,19 @@ export class JobEngine {
       return result;
     } catch (error) {
       // A cancelled job is logged by cancel; one cut short by this runtime closing resumes at the next start.
-      if (this.stopped) log("debug", "job interrupted by shutdown", { job: id, tool: tool.name });
-      else if (!controller.signal.aborted) {
+      const base = { job: id, tool: tool.name };
+      if (this.stopped) log("debug", "job interrupted by shutdown", base);
+      else if (controller.signal.aborted) {
+        log("debug", "job execution stopped", { ...base, reason: errorText(controller.signal.reason) });
+      } else if (await this.stillPending(id)) {
         const durationMs = Date.now() - began;
         this.emit({ kind: "failed", jobId: id, tool: tool.name, error: errorText(error), durationMs });
+      } else {
+        // Settled elsewhere before the next check heard of it: the store refused the step's result.
+        log("debug", "job execution ended: the job was settled elsewhere", {
+          ...base,
+          error: errorText(error),
+        });
       }
       throw error;
     } finally {
@@ -299,6 +359,20 @@ export class JobEngine {
       release?.();
       this.retrying.delete(id);
       if (this.running.get(id) === controller) this.running.delete(id);
+    }
+  }
+
+  /**
+   * Whether the job `id` is still pending in the store. An execution that fails after the job was settled
+   * elsewhere (a cancel this process had not heard of yet: the store refuses the step's result with "Fence
+   * check failed") did not fail the job; a store that cannot answer leaves the failure as it is.
+   */
+  private async stillPending(id: string): Promise<boolean> {
+    try {
+      const record = await this.promises.get(id);
+      return record === undefined || record.state === "pending";
+    } catch {
+      return true;
     }
   }
 
@@ -663,6 +737,17 @@ function notFound(id: string): JobSnapshot {
 
 /** `setTimeout` fires at once past this delay (2^31 - 1 ms, about 24.8 days). */
 const MAX_TIMER_MS = 2 ** 31 - 1;
+
+function settledElsewhereMessage(state: SettledJob["state"]): string {
+  switch (state) {
+    case "rejected_canceled":
+      return "The job was cancelled.";
+    case "rejected_timedout":
+      return "The job timed out before it finished.";
+    default:
+      return "The job was finished by another process.";
+  }
+}
 
 function timedOutMessage(timeoutMs: number): string {
   return `The job timed out after ${Math.round(timeoutMs / 1000)} s before it finished.`;

@@ -235,10 +235,16 @@ export async function createAsyncTools(options: CreateAsyncToolsOptions): Promis
   const steps = opened.steps;
   const promises = new PromiseClient(opened.network);
   const telemetry = await loadTelemetry();
-  const engine = new JobEngine(resonate, promises, meta, [
-    { step: (jobId, _tool, stepId, name) => stepLogWatch(steps, jobId, stepId, name) },
-    ...(telemetry === undefined ? [] : [telemetry]),
-  ]);
+  const engine = new JobEngine(
+    resonate,
+    promises,
+    meta,
+    [
+      { step: (jobId, _tool, stepId, name) => stepLogWatch(steps, jobId, stepId, name) },
+      ...(telemetry === undefined ? [] : [telemetry]),
+    ],
+    (ids) => opened.settled(ids),
+  );
   try {
     for (const tool of definitions) engine.define(tool);
   } catch (error) {

@@ -88,4 +88,21 @@ describe("runWithRetries", () => {
     );
     await expect(run).rejects.toThrow("cancelled");
   });
+
+  it("does not retry an attempt whose signal aborted while it ran (a cancel made elsewhere)", async () => {
+    const controller = new AbortController();
+    let calls = 0;
+    const run = runWithRetries(
+      "s",
+      async () => {
+        calls += 1;
+        controller.abort(new Error("The job was cancelled."));
+        throw new Error("This operation was aborted");
+      },
+      policy,
+      { signal: controller.signal },
+    );
+    await expect(run).rejects.toThrow("aborted");
+    expect(calls).toBe(1);
+  });
 });

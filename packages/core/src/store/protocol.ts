@@ -6,6 +6,7 @@
 import { randomUUID } from "node:crypto";
 import type { Request } from "@resonatehq/sdk";
 import type { JobMetaRow } from "./job-meta.ts";
+import type { SettledJob } from "./settled-jobs.ts";
 import type { StepRow } from "./step-log.ts";
 
 /** Each job-index request kind, with what it carries and what a 200 answer carries. */
@@ -24,6 +25,8 @@ export interface JobsProtocol {
     result: { rows: JobMetaRow[]; next?: number };
   };
   "asyncTools.jobs.prune": { data: { before: number }; result: { count: number } };
+  /** Which of these jobs (a process's running ones) are settled: one request for all of them. */
+  "asyncTools.jobs.settled": { data: { ids: string[] }; result: { settled: SettledJob[] } };
 }
 
 /** Each step-log request kind, with what it carries and what a 200 answer carries. */

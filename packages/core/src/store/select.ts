@@ -14,6 +14,7 @@ import { resonateRequest } from "./protocol.ts";
 import { ProtocolClient } from "./remote/protocol-client.ts";
 import { RemoteJobIndex } from "./remote/remote-job-index.ts";
 import { RemoteStepLog } from "./remote/remote-step-log.ts";
+import { settledOn } from "./settled-jobs.ts";
 import { openSharedStore, type SharingOptions } from "./shared-store.ts";
 import { SqliteNetwork } from "./sqlite-network.ts";
 import { StepLog, type StepRecords } from "./step-log.ts";
@@ -293,6 +294,7 @@ function single(
     network,
     jobs,
     steps,
+    settled: (ids) => (jobs instanceof RemoteJobIndex ? jobs.settledJobs(ids) : settledOn(network, ids)),
     recover: () => undefined,
     close: async () => {
       await jobs.flush().catch(() => undefined);

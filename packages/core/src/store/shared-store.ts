@@ -15,6 +15,7 @@ import { RemoteJobIndex } from "./remote/remote-job-index.ts";
 import { RemoteStepLog } from "./remote/remote-step-log.ts";
 import { type StoreServer, serveStore } from "./served/http-server.ts";
 import { newToken, readServeFile, type ServeInfo, writeServeFile } from "./served/serve-file.ts";
+import { type SettledJob, settledOn } from "./settled-jobs.ts";
 import { SqliteNetwork } from "./sqlite-network.ts";
 import { StepLog, type StepRecords, type StepRow } from "./step-log.ts";
 import type { JobIndex, JobPage, Store, StoreRole } from "./store.ts";
@@ -144,6 +145,13 @@ class SharedStore implements Store {
       throw new AsyncToolsError("STORE_LOCKED", `${this.options.path} is owned by another process.`);
     }
     return this.owned.network.gc(now, retentionMs);
+  }
+
+  /** Asks whoever holds the file now; while the store changes hands, none (the next check asks again). */
+  async settled(ids: readonly string[]): Promise<SettledJob[]> {
+    if (this.owned !== undefined) return settledOn(this.owned.network, ids);
+    if (this.joined !== undefined) return this.joined.jobs.settledJobs(ids);
+    return [];
   }
 
   recover(): void {

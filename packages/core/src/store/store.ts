@@ -5,6 +5,7 @@
  */
 import type { Network } from "@resonatehq/sdk";
 import type { JobMetaRow } from "./job-meta.ts";
+import type { SettledJob } from "./settled-jobs.ts";
 import type { StepRecords } from "./step-log.ts";
 
 /** One page of the job index, in start order. `next` is the cursor of the following page. */
@@ -62,6 +63,12 @@ export interface Store {
    * records), else in this process's memory.
    */
   steps: StepRecords;
+  /**
+   * The jobs among `ids` (those this process runs) that are settled in the store: cancelled through another
+   * process, the CLI or the dashboard. One request to a served store whatever the number of jobs; one read
+   * per job on a Resonate Server or Postgres.
+   */
+  settled(ids: readonly string[]): Promise<SettledJob[]>;
   /**
    * Removes finished jobs past `retentionMs` now rather than at the next periodic sweep. Present on an
    * embedded store; only its owner may call it (`role === "owner"`).

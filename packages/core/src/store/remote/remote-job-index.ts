@@ -5,6 +5,7 @@
  */
 import { log } from "../../internal/log.ts";
 import type { JobMetaRow } from "../job-meta.ts";
+import type { SettledJob } from "../settled-jobs.ts";
 import type { JobIndex, JobPage } from "../store.ts";
 import type { ProtocolClient } from "./protocol-client.ts";
 
@@ -44,6 +45,14 @@ export class RemoteJobIndex implements JobIndex {
   async list(options: { tool?: string; cursor?: number; limit: number }): Promise<JobPage> {
     await this.flush();
     return (await this.client.jobs("asyncTools.jobs.list", options)) ?? { rows: [] };
+  }
+
+  /**
+   * The jobs among `ids` the store holds as settled, in one request. An owner that does not know the
+   * question (an older version) answers none.
+   */
+  async settledJobs(ids: readonly string[]): Promise<SettledJob[]> {
+    return (await this.client.jobs("asyncTools.jobs.settled", { ids: [...ids] }))?.settled ?? [];
   }
 
   async pruneBefore(before: number): Promise<number> {

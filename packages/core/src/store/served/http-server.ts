@@ -19,6 +19,7 @@ import {
   STEPS_PREFIX,
   type StepsProtocol,
 } from "../protocol.ts";
+import { settledOn } from "../settled-jobs.ts";
 import type { SqliteNetwork } from "../sqlite-network.ts";
 import type { StepLog } from "../step-log.ts";
 import { MessageRouter } from "./router.ts";
@@ -176,7 +177,7 @@ export async function serveStore(options: ServeStoreOptions): Promise<StoreServe
       ];
     }
     if (request.kind.startsWith(JOBS_PREFIX)) {
-      const result = await jobsRequest(jobs, request);
+      const result = await jobsRequest(jobs, network, request);
       return result === undefined ? reply(404, "not found") : reply(200, result);
     }
     if (request.kind.startsWith(STEPS_PREFIX)) {
@@ -214,7 +215,7 @@ export async function serveStore(options: ServeStoreOptions): Promise<StoreServe
 }
 
 /** Answers one `asyncTools.jobs.*` request; `undefined` for a row that does not exist. */
-async function jobsRequest(jobs: JobMeta, request: Envelope): Promise<unknown> {
+async function jobsRequest(jobs: JobMeta, network: SqliteNetwork, request: Envelope): Promise<unknown> {
   switch (request.kind as keyof JobsProtocol) {
     case "asyncTools.jobs.record": {
       const { rows } = request.data as JobsProtocol["asyncTools.jobs.record"]["data"];
@@ -235,6 +236,10 @@ async function jobsRequest(jobs: JobMeta, request: Envelope): Promise<unknown> {
     case "asyncTools.jobs.prune": {
       const { before } = request.data as JobsProtocol["asyncTools.jobs.prune"]["data"];
       return { count: await jobs.pruneBefore(before) };
+    }
+    case "asyncTools.jobs.settled": {
+      const { ids } = request.data as JobsProtocol["asyncTools.jobs.settled"]["data"];
+      return { settled: await settledOn(network, Array.isArray(ids) ? ids.map(String) : []) };
     }
     default:
       return undefined;
