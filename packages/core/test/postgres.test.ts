@@ -170,6 +170,49 @@ describe.skipIf(unavailable !== undefined)("the Postgres store", () => {
     }
   }, 120_000);
 
+  it("stops the step of a job cancelled through another replica within 1.5 s, and retries nothing", async () => {
+    cluster.createDatabase("cancel");
+    await storeInit(cluster.url("cancel"));
+    const url = cluster.url("cancel");
+    let attempts = 0;
+    let aborted: (at: number) => void = () => undefined;
+    const abortedAt = new Promise<number>((resolve) => {
+      aborted = resolve;
+    });
+    let began: () => void = () => undefined;
+    const running = new Promise<void>((resolve) => {
+      began = resolve;
+    });
+    const hangs = defineAsyncTool({
+      name: "hangs",
+      description: "A step that runs until its signal aborts",
+      input: z.object({ n: z.number() }),
+      retry: { attempts: 4, initialDelayMs: 100 },
+      run: async (ctx) =>
+        ctx.run("hang", async () => {
+          attempts += 1;
+          began();
+          await new Promise<void>((_resolve, reject) => {
+            ctx.signal.addEventListener("abort", () => {
+              aborted(performance.now());
+              reject(new Error("aborted"));
+            });
+          });
+        }),
+    });
+    await using a = await createAsyncTools({ store: url, tools: [hangs] });
+    await using b = await createAsyncTools({ store: url, tools: [hangs] });
+    const job = await a.start(hangs, { n: 1 });
+    await running;
+    const cancelled = await b.cancel(job.jobId);
+    const answeredAt = performance.now();
+    expect(cancelled.status).toBe("cancelled");
+    expect((await abortedAt) - answeredAt).toBeLessThan(1_500);
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    expect(attempts).toBe(1);
+    expect((await a.probe([job.jobId]))[0]?.status).toBe("cancelled");
+  });
+
   it("removes finished jobs past retention, one replica at a time, and then probes say expired", async () => {
     cluster.createDatabase("retention");
     await storeInit(cluster.url("retention"));

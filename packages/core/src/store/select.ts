@@ -263,6 +263,7 @@ export async function openStore(
       );
       return {
         ...store,
+        settled: (ids) => index.jobs.settled(ids),
         close: async () => {
           await store.close();
           await index.close();

@@ -7,6 +7,7 @@
  */
 import { log } from "../../internal/log.ts";
 import { type JobMetaRow, toRow } from "../job-meta.ts";
+import type { SettledJob } from "../settled-jobs.ts";
 import { type StepAttemptOutcome, type StepRecords, type StepRow, stepRowsOf } from "../step-log.ts";
 import type { JobIndex, JobPage } from "../store.ts";
 import type { Queryable } from "./schema.ts";
@@ -153,6 +154,16 @@ export class PostgresJobIndex implements JobIndex {
       [before],
     );
     return Number(rows[0]?.n ?? 0);
+  }
+
+  /** The jobs among `ids` whose root promise is settled: one query for all of them. */
+  async settled(ids: readonly string[]): Promise<SettledJob[]> {
+    if (ids.length === 0) return [];
+    const { rows } = await this.pool.query<{ id: string; state: SettledJob["state"] }>(
+      "SELECT id, state FROM async_tools.settled_jobs($1::text[])",
+      [ids],
+    );
+    return rows;
   }
 
   async flush(): Promise<void> {

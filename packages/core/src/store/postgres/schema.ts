@@ -49,6 +49,11 @@ export const MIGRATIONS: readonly Migration[] = [
     file: "0004-retention.sql",
     sha256: "0c0724440b8a37b6ae4d448fa4786466c3841ff769799c33cbbce6757397964f",
   },
+  {
+    id: "0005-settled-jobs",
+    file: "0005-settled-jobs.sql",
+    sha256: "77e08c77dbba93ff53bc3ac17e056c037b470ed225d6cf8e9ee09992e75e7dde",
+  },
 ];
 
 /** The advisory lock key every `store init` takes, so two of them never migrate one database at once. */
@@ -64,6 +69,7 @@ export const WORKER_FUNCTIONS: readonly string[] = [
   "async_tools.replica_alive(text, text, bigint)",
   "async_tools.replica_gone(text)",
   "async_tools.retain(bigint, bigint)",
+  "async_tools.settled_jobs(text[])",
 ];
 
 /** Tables of ours a worker role reads and writes. */
