@@ -19,6 +19,7 @@ import type { PromiseClient, PromiseRecord } from "./promise-client.ts";
 import {
   type CreateOutcome,
   installExecutionHooks,
+  lostTask,
   memoizeTargets,
   observeTaskCreate,
   speedUpCodec,
@@ -140,7 +141,10 @@ export class JobEngine {
           `(it runs version ${have}). Start it again to run it on the current version.`
         );
       },
-      failed: (task, error) => this.releaseUntilTaken(task.id, task.version, error),
+      failed: (task, error) => {
+        if (lostTask(error)) standDown(task.id);
+        else this.releaseUntilTaken(task.id, task.version, error);
+      },
       undelivered: (taskId, error, retry) => this.redeliverUntilTaken(taskId, error, retry),
     });
   }
@@ -288,8 +292,9 @@ export class JobEngine {
       return result;
     } catch (error) {
       // A cancelled job is logged by cancel; one cut short by this runtime closing resumes at the next start.
+      // An execution that lost its task to another one is not a failure of the job (the hook logs it).
       if (this.stopped) log("debug", "job interrupted by shutdown", { job: id, tool: tool.name });
-      else if (!controller.signal.aborted) {
+      else if (!controller.signal.aborted && !lostTask(error)) {
         const durationMs = Date.now() - began;
         this.emit({ kind: "failed", jobId: id, tool: tool.name, error: errorText(error), durationMs });
       }
@@ -647,6 +652,14 @@ export class JobEngine {
  * Whether the caller in `scope` may see the job `record` is: the same principal, or none on both sides; an
  * operator's scope sees every job.
  */
+/**
+ * Ends an execution whose task the store gave to another execution (its lease lapsed while this process was
+ * stopped or cut off) or whose job settled: the job goes on there, so this is no failure and needs no release.
+ */
+function standDown(jobId: string): void {
+  log("debug", "job execution stood down: the job is no longer this execution's to run", { job: jobId });
+}
+
 function ownedBy(record: PromiseRecord, scope: CallerScope): boolean {
   return scope.everyone === true || record.tags?.[PRINCIPAL_TAG] === scope.principal;
 }

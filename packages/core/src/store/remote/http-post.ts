@@ -39,6 +39,21 @@ export function postJson(
       }),
     );
   }
+  return postOnce(url, headers, body, timeoutMs, true);
+}
+
+/**
+ * One request. A reset on a kept-alive socket before any answer is the server having closed it while it sat
+ * idle, which a process that was stopped (a laptop asleep) notices only as it writes: with `retry` the
+ * request goes once more on a new socket, as requests a dying owner cut off go to the next one.
+ */
+function postOnce(
+  url: string,
+  headers: Record<string, string>,
+  body: string,
+  timeoutMs: number,
+  retry: boolean,
+): Promise<Posted> {
   return new Promise((resolve, reject) => {
     const req = request(url, {
       method: "POST",
@@ -59,7 +74,11 @@ export function postJson(
       res.on("error", reject);
     });
     req.on("timeout", () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
-    req.on("error", reject);
+    req.on("error", (error: NodeJS.ErrnoException) => {
+      if (retry && req.reusedSocket && error.code === "ECONNRESET") {
+        resolve(postOnce(url, headers, body, timeoutMs, false));
+      } else reject(error);
+    });
     req.end(body);
   });
 }
