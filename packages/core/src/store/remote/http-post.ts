@@ -18,15 +18,18 @@ export interface Posted {
 }
 
 /**
- * POSTs `body` to `url` with the bearer `token`.
+ * POSTs `body` to `url` with the bearer `token`. When no answer has come within `timeoutMs`, `keepWaiting`
+ * (default: never) says whether to wait another `timeoutMs`: a server that is stopped (a machine asleep)
+ * answers once it runs again.
  *
- * @throws Error when the connection fails or no answer comes within `timeoutMs`.
+ * @throws Error when the connection fails or no answer comes in time.
  */
 export function postJson(
   url: string,
   token: string | undefined,
   body: string,
   timeoutMs: number,
+  keepWaiting: () => boolean = () => false,
 ): Promise<Posted> {
   const headers: Record<string, string> = { "Content-Type": "application/json" };
   if (token !== undefined) headers.Authorization = `Bearer ${token}`;
@@ -39,7 +42,7 @@ export function postJson(
       }),
     );
   }
-  return postOnce(url, headers, body, timeoutMs, true);
+  return postOnce(url, headers, body, { timeoutMs, keepWaiting, retry: true });
 }
 
 /**
@@ -51,32 +54,41 @@ function postOnce(
   url: string,
   headers: Record<string, string>,
   body: string,
-  timeoutMs: number,
-  retry: boolean,
+  options: { timeoutMs: number; keepWaiting: () => boolean; retry: boolean },
 ): Promise<Posted> {
+  const { timeoutMs, keepWaiting, retry } = options;
   return new Promise((resolve, reject) => {
     const req = request(url, {
       method: "POST",
       agent,
       headers: { ...headers, "Content-Length": String(Buffer.byteLength(body)) },
-      timeout: timeoutMs,
     });
+    let timer: NodeJS.Timeout | undefined;
+    const arm = () => {
+      timer = setTimeout(() => {
+        if (keepWaiting()) arm();
+        else req.destroy(new Error(`no answer within ${timeoutMs} ms`));
+      }, timeoutMs);
+    };
+    arm();
+    req.on("close", () => clearTimeout(timer));
     req.on("response", (res) => {
       const chunks: Buffer[] = [];
       res.on("data", (chunk: Buffer) => chunks.push(chunk));
-      res.on("end", () =>
+      res.on("end", () => {
+        clearTimeout(timer);
         resolve({
           status: res.statusCode ?? 0,
           contentType: String(res.headers["content-type"] ?? ""),
           text: Buffer.concat(chunks).toString("utf8"),
-        }),
-      );
+        });
+      });
       res.on("error", reject);
     });
-    req.on("timeout", () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
     req.on("error", (error: NodeJS.ErrnoException) => {
+      clearTimeout(timer);
       if (retry && req.reusedSocket && error.code === "ECONNRESET") {
-        resolve(postOnce(url, headers, body, timeoutMs, false));
+        resolve(postOnce(url, headers, body, { ...options, retry: false }));
       } else reject(error);
     });
     req.end(body);
