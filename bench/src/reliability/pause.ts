@@ -193,8 +193,10 @@ async function joiner({ effects, servers }: Stage, sizes: Sizes): Promise<Outcom
   const ids = await startInStep(paused, effects, sizes.jobs, sizes);
   const flying = await stopFor(paused, sizes.sharedPauseMs, () => inFlight(effects));
   const jobs = await awaitJobs(servers[2] as StdioServer, "three_step", ids, 120_000);
-  // The stale executions end once the paused joiner hears back from the store.
-  const ended = (id: string) => new RegExp(`(stood down|job failed).* job=${id}\\b`).test(paused.stderr());
+  // The stale executions end once the paused joiner hears back from the store (a job queued behind the
+  // tool's concurrency may have completed there before the pause).
+  const ended = (id: string) =>
+    new RegExp(`(stood down|job failed|job completed).* job=${id}\\b`).test(paused.stderr());
   await pollUntil(() => ids.every(ended) || undefined, 60_000, 50);
   return judge(effects, jobs, [paused.stderr()], flying);
 }

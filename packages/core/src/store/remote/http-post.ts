@@ -10,6 +10,9 @@ const { Agent, request } = process.getBuiltinModule("node:http");
 /** Sockets kept open per store, so concurrent requests (a start, a step's fulfil) do not wait in line. */
 const agent = new Agent({ keepAlive: true, maxSockets: 32 });
 
+/** How far behind its time a request's timer may fire before it counts as this process having been stopped. */
+const LATE_TIMER_MS = 1000;
+
 /** The answer to {@link postJson}: the HTTP status and the body as text. */
 export interface Posted {
   status: number;
@@ -42,21 +45,22 @@ export function postJson(
       }),
     );
   }
-  return postOnce(url, headers, body, { timeoutMs, keepWaiting, retry: true });
+  return postOnce(url, headers, body, timeoutMs, keepWaiting);
 }
 
 /**
  * One request. A reset on a kept-alive socket before any answer is the server having closed it while it sat
- * idle, which a process that was stopped (a laptop asleep) notices only as it writes: with `retry` the
- * request goes once more on a new socket, as requests a dying owner cut off go to the next one.
+ * idle, which a process that was stopped (a laptop asleep) notices only as it writes: the request goes again,
+ * as requests a dying owner cut off go to the next one. Each such failure discards one pooled socket, so the
+ * retries end at the latest on a new socket, whose failure is final.
  */
 function postOnce(
   url: string,
   headers: Record<string, string>,
   body: string,
-  options: { timeoutMs: number; keepWaiting: () => boolean; retry: boolean },
+  timeoutMs: number,
+  keepWaiting: () => boolean,
 ): Promise<Posted> {
-  const { timeoutMs, keepWaiting, retry } = options;
   return new Promise((resolve, reject) => {
     const req = request(url, {
       method: "POST",
@@ -65,8 +69,12 @@ function postOnce(
     });
     let timer: NodeJS.Timeout | undefined;
     const arm = () => {
+      const armed = performance.now();
       timer = setTimeout(() => {
-        if (keepWaiting()) arm();
+        // A timer far behind its time means this process was stopped: timers run before the socket is
+        // read, so the answer may be waiting there. It gets another period, like a stopped server.
+        const late = performance.now() - armed - timeoutMs > LATE_TIMER_MS;
+        if (late || keepWaiting()) arm();
         else req.destroy(new Error(`no answer within ${timeoutMs} ms`));
       }, timeoutMs);
     };
@@ -87,8 +95,8 @@ function postOnce(
     });
     req.on("error", (error: NodeJS.ErrnoException) => {
       clearTimeout(timer);
-      if (retry && req.reusedSocket && error.code === "ECONNRESET") {
-        resolve(postOnce(url, headers, body, { ...options, retry: false }));
+      if (req.reusedSocket && (error.code === "ECONNRESET" || error.code === "EPIPE")) {
+        resolve(postOnce(url, headers, body, timeoutMs, keepWaiting));
       } else reject(error);
     });
     req.end(body);
