@@ -649,10 +649,6 @@ export class JobEngine {
 }
 
 /**
- * Whether the caller in `scope` may see the job `record` is: the same principal, or none on both sides; an
- * operator's scope sees every job.
- */
-/**
  * Ends an execution whose task the store gave to another execution (its lease lapsed while this process was
  * stopped or cut off) or whose job settled: the job goes on there, so this is no failure and needs no release.
  */
@@ -660,6 +656,10 @@ function standDown(jobId: string): void {
   log("debug", "job execution stood down: the job is no longer this execution's to run", { job: jobId });
 }
 
+/**
+ * Whether the caller in `scope` may see the job `record` is: the same principal, or none on both sides; an
+ * operator's scope sees every job.
+ */
 function ownedBy(record: PromiseRecord, scope: CallerScope): boolean {
   return scope.everyone === true || record.tags?.[PRINCIPAL_TAG] === scope.principal;
 }

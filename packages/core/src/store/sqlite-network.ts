@@ -100,6 +100,8 @@ const SPIN_MAX_DELAY_MS = 30_000;
  * has under ordinary load is covered by heartbeats (at half the lease); a stopped or sleeping process is not.
  */
 const STALL_GRANT_MIN_MS = 250;
+/** A stall this long (a pause, not load) is logged at `info`; shorter ones at `debug`. */
+const STALL_INFO_MS = 5000;
 
 /**
  * A Resonate `Network` whose state lives in one SQLite file owned by this process. It answers every request
@@ -508,7 +510,8 @@ export class SqliteNetwork implements Network {
       changes.push({ kind: "ttimeout.set", timeout: { ...timeout } });
     }
     if (changes.length === 0) return;
-    log("info", "this process could not run for a while; its leases are extended by that time", {
+    const level = stalled >= STALL_INFO_MS ? "info" : "debug";
+    log(level, "this process could not run for a while; its leases are extended by that time", {
       store: this.path,
       ms: Math.round(stalled),
       tasks: changes.length,
