@@ -1,6 +1,7 @@
 /**
- * `pnpm test:reliability`: chaos with SIGKILLs, concurrent starts, fuzzed input, store faults and long work
- * (leases, back-pressure, Retry-After, recovery at boot, stdin close, versions). Prints a
+ * `pnpm test:reliability`: chaos with SIGKILLs, concurrent starts, fuzzed input, store faults, long work
+ * (leases, back-pressure, Retry-After, recovery at boot, stdin close, versions) and pauses (SIGSTOP beyond
+ * the lease, alone and on a shared store). Prints a
  * table and exits non-zero on any failure. `--short` is the CI size (seeded, under 3 minutes); `SEED=` replays
  * a run; `--only chaos,concurrency` runs a subset.
  */
@@ -12,6 +13,7 @@ import { badInput } from "./reliability/bad-input.ts";
 import { chaos, chaosMulti, chaosMultiPostgres } from "./reliability/chaos.ts";
 import { concurrency } from "./reliability/concurrency.ts";
 import { longWork } from "./reliability/long-work.ts";
+import { pause } from "./reliability/pause.ts";
 import { storeFaults } from "./reliability/store-faults.ts";
 
 const SUITES: Record<string, (options: RunOptions) => Promise<ScenarioResult>> = {
@@ -22,6 +24,7 @@ const SUITES: Record<string, (options: RunOptions) => Promise<ScenarioResult>> =
   bad_input: badInput,
   store_faults: storeFaults,
   long_work: longWork,
+  pause,
 };
 
 const { values } = parseArgs({

@@ -20,6 +20,7 @@ import type { PromiseClient, PromiseRecord } from "./promise-client.ts";
 import {
   type CreateOutcome,
   installExecutionHooks,
+  lostTask,
   memoizeTargets,
   observeTaskCreate,
   speedUpCodec,
@@ -155,7 +156,10 @@ export class JobEngine {
           `(it runs version ${have}). Start it again to run it on the current version.`
         );
       },
-      failed: (task, error) => this.releaseUntilTaken(task.id, task.version, error),
+      failed: (task, error) => {
+        if (lostTask(error)) standDown(task.id);
+        else this.releaseUntilTaken(task.id, task.version, error);
+      },
       undelivered: (taskId, error, retry) => this.redeliverUntilTaken(taskId, error, retry),
     });
   }
@@ -343,6 +347,8 @@ export class JobEngine {
       if (this.stopped) log("debug", "job interrupted by shutdown", base);
       else if (controller.signal.aborted) {
         log("debug", "job execution stopped", { ...base, reason: errorText(controller.signal.reason) });
+      } else if (lostTask(error)) {
+        // An execution that lost its task to another one is not a failure of the job (the hook logs it).
       } else if (await this.stillPending(id)) {
         const durationMs = Date.now() - began;
         this.emit({ kind: "failed", jobId: id, tool: tool.name, error: errorText(error), durationMs });
@@ -715,6 +721,14 @@ export class JobEngine {
     }
     return snapshot;
   }
+}
+
+/**
+ * Ends an execution whose task the store gave to another execution (its lease lapsed while this process was
+ * stopped or cut off) or whose job settled: the job goes on there, so this is no failure and needs no release.
+ */
+function standDown(jobId: string): void {
+  log("debug", "job execution stood down: the job is no longer this execution's to run", { job: jobId });
 }
 
 /**

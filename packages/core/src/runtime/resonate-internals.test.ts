@@ -1,7 +1,7 @@
 import { Codec, LocalNetwork } from "@resonatehq/sdk";
-import { Resonate } from "@resonatehq/sdk/async";
+import { type Context, Resonate } from "@resonatehq/sdk/async";
 import { afterEach, describe, expect, it } from "vitest";
-import { memoizeTargets, speedUpCodec } from "./resonate-internals.ts";
+import { lostTask, memoizeTargets, speedUpCodec } from "./resonate-internals.ts";
 
 const RealURL = globalThis.URL;
 
@@ -115,5 +115,47 @@ describe("speedUpCodec", () => {
     const broken = { headers: {}, data: Buffer.from("{not json", "utf8").toString("base64") };
     expect(thrown(() => fast.decode(broken))).toBe(thrown(() => sdk.decode(broken)));
     expect(fast.decode({ headers: {}, data: "" })).toBeUndefined();
+  });
+});
+
+describe("lostTask", () => {
+  it("recognises what the SDK throws when a step ends after its task went to another execution", async () => {
+    const network = new LocalNetwork();
+    const resonate = new Resonate({ network });
+    let stepBegan: () => void = () => undefined;
+    const began = new Promise<void>((resolve) => {
+      stepBegan = resolve;
+    });
+    let finishStep: () => void = () => undefined;
+    const finish = new Promise<void>((resolve) => {
+      finishStep = resolve;
+    });
+    let thrown: unknown;
+    resonate.register("job", async (ctx: Context) => {
+      try {
+        return await ctx.run(async () => {
+          stepBegan();
+          await finish;
+          return 1;
+        });
+      } catch (error) {
+        thrown = error;
+        throw error;
+      }
+    });
+    void resonate.run("lost-1", "job").catch(() => undefined);
+    await began;
+    // What the store's timeout tick does when the lease lapsed: the task is pending again, for anyone.
+    const released = await network.send({
+      kind: "task.release",
+      head: { corrId: "release-1", version: "" },
+      data: { id: "lost-1", version: 1 },
+    } as Parameters<typeof network.send>[0]);
+    expect(released.head.status).toBe(200);
+    finishStep();
+    await expect.poll(() => thrown).toBeDefined();
+    expect(lostTask(thrown)).toBe(true);
+    expect(lostTask(new Error("Fence check failed"))).toBe(false);
+    await resonate.stop();
   });
 });

@@ -33,6 +33,9 @@
  *    gives the codec of a Resonate instance the same encoding through `Buffer`'s base64 and skips the
  *    reviver when the text has no `__` marker. Any value the fast path cannot take goes to the SDK's own
  *    method, so errors stay the SDK's. A differential test holds both to the same bytes and values.
+ * 8. Lost tasks. A write of an execution whose task the store no longer lets it make (its lease lapsed and
+ *    the task went to another execution, or the job settled meanwhile) is answered 409, which the SDK throws
+ *    as a `ResonateError` carrying `serverError.code` 409 ({@link lostTask}).
  */
 import type { Resonate } from "@resonatehq/sdk/async";
 
@@ -138,6 +141,15 @@ export function installExecutionHooks(resonate: Resonate, hooks: ExecutionHooks)
     }
   };
   core[PATCHED] = true;
+}
+
+/**
+ * Whether `error` says the execution no longer holds its task (the store answered 409: another execution
+ * holds it now, or the job settled): that execution must stand down, the job is not failed.
+ */
+export function lostTask(error: unknown): boolean {
+  const server = (error as { name?: unknown; serverError?: { code?: unknown } } | undefined) ?? {};
+  return server.name === "ResonateError" && server.serverError?.code === 409;
 }
 
 interface OptionsBuilderInternals {

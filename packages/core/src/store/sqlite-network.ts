@@ -95,6 +95,13 @@ const GC_BATCH = 256;
 const SPIN_FREE_EXECUTES = 5;
 const SPIN_WINDOW_MS = 2000;
 const SPIN_MAX_DELAY_MS = 30_000;
+/**
+ * How late a timeout tick may come before the time it lost is granted to every lease: lateness the event loop
+ * has under ordinary load is covered by heartbeats (at half the lease); a stopped or sleeping process is not.
+ */
+const STALL_GRANT_MIN_MS = 250;
+/** A stall this long (a pause, not load) is logged at `info`; shorter ones at `debug`. */
+const STALL_INFO_MS = 5000;
 
 /**
  * A Resonate `Network` whose state lives in one SQLite file owned by this process. It answers every request
@@ -138,6 +145,8 @@ export class SqliteNetwork implements Network {
   private seq = 1;
   private orphans = new Map<string, number>();
   private tickTimer: NodeJS.Timeout | undefined;
+  /** When the timeout loop last ran, by both clocks, to tell how long this process could not run. */
+  private lastTick: { wall: number; mono: number } | undefined;
   private gcTimer: NodeJS.Timeout | undefined;
   private readonly executes = new Map<string, { since: number; count: number }>();
   private readonly spinGuard: boolean;
@@ -327,6 +336,7 @@ export class SqliteNetwork implements Network {
     // Timeouts fire from here on, not from open: a lease that lapsed before the functions were registered
     // would otherwise be re-dispatched to a process that cannot run it yet.
     if (this.tickMs > 0 && this.tickTimer === undefined) {
+      this.lastTick = { wall: now, mono: performance.now() };
       this.tickTimer = setInterval(() => this.tickSafely(), this.tickMs);
       this.tickTimer.unref();
     }
@@ -469,9 +479,48 @@ export class SqliteNetwork implements Network {
 
   private tickSafely(): void {
     try {
-      this.tick(Date.now());
+      const now = Date.now();
+      this.grantStall(now);
+      this.tick(now);
     } catch (error) {
       log("error", "store timeout tick failed", { store: this.path, error });
+    }
+  }
+
+  /**
+   * Gives every lease the time this process could not run (stopped, asleep, its event loop blocked) before
+   * its timeouts are checked. No heartbeat reaches the store while its owner cannot run, so by the wall
+   * clock every lease would have lapsed and a task still running here (its step finishing) would be handed
+   * out again. The lost time is how much later than its interval this tick came, by the monotonic clock
+   * (a stopped or blocked process) or by the wall clock (a machine asleep: the monotonic clock stood
+   * still), whichever is larger.
+   */
+  private grantStall(now: number): void {
+    const mono = performance.now();
+    const last = this.lastTick;
+    this.lastTick = { wall: now, mono };
+    if (last === undefined) return;
+    const stalled = Math.max(now - last.wall, mono - last.mono) - this.tickMs;
+    if (!(stalled >= STALL_GRANT_MIN_MS)) return;
+    this.flush();
+    const changes: Change[] = [];
+    for (const timeout of this.server.tTimeouts) {
+      if (timeout.type !== 1 || this.server.tasks.get(timeout.id)?.state !== "acquired") continue;
+      timeout.timeout += stalled;
+      changes.push({ kind: "ttimeout.set", timeout: { ...timeout } });
+    }
+    if (changes.length === 0) return;
+    const level = stalled >= STALL_INFO_MS ? "info" : "debug";
+    log(level, "this process could not run for a while; its leases are extended by that time", {
+      store: this.path,
+      ms: Math.round(stalled),
+      tasks: changes.length,
+    });
+    try {
+      this.persist(changes, false);
+    } catch (error) {
+      // RAM keeps the extension; the file catches up with the next heartbeat of each task.
+      log("warn", "cannot write the extended leases to the store", { store: this.path, error });
     }
   }
 

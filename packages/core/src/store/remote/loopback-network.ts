@@ -51,7 +51,11 @@ export class LoopbackNetwork implements Network {
   readonly send: Send = (async (req: Request) => {
     let posted: Awaited<ReturnType<typeof postJson>>;
     try {
-      posted = await postJson(this.url, this.token, JSON.stringify(req), this.timeoutMs);
+      // While the owner holds this process's message stream open it is alive, only not running (asleep,
+      // stopped): a step's result waits for it rather than being lost and the step run again.
+      posted = await postJson(this.url, this.token, JSON.stringify(req), this.timeoutMs, () =>
+        this.source.connected(),
+      );
     } catch (error) {
       // What HttpNetwork throws for a platform failure, so the SDK treats both the same.
       throw new ResonateTimeoutException(error instanceof Error ? error.message : String(error));

@@ -71,6 +71,11 @@ export class JoinedMessageSource implements HttpAdapter {
     this.controller.abort();
   }
 
+  /** Whether the stream is open: the owner lives (a dead process's sockets close with it). */
+  connected(): boolean {
+    return !this.stopped;
+  }
+
   onReceive(callback: (message: Message) => void): void {
     this.callbacks.push(callback);
   }
