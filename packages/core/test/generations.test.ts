@@ -133,8 +133,24 @@ describe.each(generations)("%s", (_name, connect) => {
     const bad = await c.call("start_tally", { numbers: [] });
     expect(bad.isError).toBe(true);
     expect(text(bad)).toMatch(/numbers/);
-    const unknown = await c.call("probe_tally", { job_ids: ["nope"] });
-    expect(unknown.isError).toBe(true);
+  });
+
+  it("answers an unknown ID with a not_found entry, alone or beside a known one, on probe, await and cancel", async () => {
+    const { store } = scratch();
+    const c = await connect({ ASYNC_TOOLS_STORE: store, TALLY_STEP_MS: "60000" });
+    const { job_id } = structured<Receipt>(await c.call("start_tally", { numbers: [7] }));
+    for (const tool of ["probe_tally", "await_tally", "cancel_tally"]) {
+      for (const ids of [["tally-nope"], [job_id, "tally-nope"]]) {
+        const args = tool === "await_tally" ? { job_ids: ids, timeout_seconds: 0 } : { job_ids: ids };
+        const answer = await c.call(tool, args);
+        const jobs = structured<{ jobs: { job_id: string; status: string }[] }>(answer).jobs;
+        expect(jobs.at(-1), `${tool} ${ids.join(",")}`).toMatchObject({
+          job_id: "tally-nope",
+          status: "not_found",
+        });
+        expect(text(answer)).toContain("No job found for tally-nope");
+      }
+    }
   });
 });
 

@@ -31,7 +31,9 @@ async function twoCallers(r: Rig, alice: Client, bob: Client): Promise<void> {
 
   // Each one's ID is unknown to the other: not found, never forbidden.
   const crossProbe = await bob.callTool({ name: "probe_square", arguments: { job_ids: [a.job_id] } });
-  expect(crossProbe.isError).toBe(true);
+  expect(structured<{ jobs: unknown[] }>(crossProbe).jobs).toMatchObject([
+    { job_id: a.job_id, status: "not_found" },
+  ]);
   expect(textOf(crossProbe)).toContain("No job found");
   const crossAwait = await alice.callTool({
     name: "await_square",
@@ -42,7 +44,9 @@ async function twoCallers(r: Rig, alice: Client, bob: Client): Promise<void> {
   expect(jobs[0]?.result).toBeUndefined();
   expect(jobs[1]).toMatchObject({ job_id: a.job_id, status: "completed" });
   const crossCancel = await alice.callTool({ name: "cancel_square", arguments: { job_ids: [b.job_id] } });
-  expect(crossCancel.isError).toBe(true);
+  expect(structured<{ jobs: unknown[] }>(crossCancel).jobs).toMatchObject([
+    { job_id: b.job_id, status: "not_found" },
+  ]);
 
   // Joining is per principal: the same arguments again join one's own job.
   const again = structured<{ job_id: string; created: boolean }>(
