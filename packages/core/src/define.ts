@@ -36,9 +36,9 @@ export interface JobContext {
    * {@link RetryableError} asks for, unless it throws {@link PermanentError}. Its result must be
    * JSON-serializable.
    */
-  run<T>(name: string, fn: () => T | Promise<T>): PromiseLike<Awaited<T>>;
+  run<T>(name: string, fn: () => T | Promise<T>): Promise<Awaited<T>>;
   /** Sleeps durably: a restart during the sleep does not start it over. */
-  sleep(ms: number): PromiseLike<void>;
+  sleep(ms: number): Promise<void>;
   /**
    * Reports progress, shown by probe and in `await`'s progress notifications. Stored durably, so a probe
    * after a restart still shows it. `fraction` is clamped to [0, 1].

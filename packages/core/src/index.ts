@@ -21,6 +21,7 @@ export {
   type AsyncToolsErrorCode,
   PermanentError,
   RetryableError,
+  type RetryableErrorOptions,
 } from "./errors.ts";
 export type { JobDetail, JobStep, JobStepAttempt } from "./runtime/job-detail.ts";
 export type { JobSnapshot, JobStatus, ListOptions, StartedJob } from "./runtime/job-engine.ts";
