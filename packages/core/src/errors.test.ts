@@ -29,6 +29,7 @@ describe("RetryableError", () => {
 
   it("keeps the policy's backoff for a missing or unreadable value", () => {
     expect(new RetryableError("busy").retryAfterMs).toBeUndefined();
+    expect(new RetryableError("busy", { retryAfter: null }).retryAfterMs).toBeUndefined();
     expect(new RetryableError("busy", { retryAfter: "soon" }).retryAfterMs).toBeUndefined();
     expect(new RetryableError("busy", { retryAfter: "-3" }).retryAfterMs).toBeUndefined();
     expect(new RetryableError("busy", { retryAfter: new Date(Number.NaN) }).retryAfterMs).toBeUndefined();

@@ -57,13 +57,13 @@ export class PermanentError extends Error {
 /** Options of {@link RetryableError}. */
 export interface RetryableErrorOptions {
   /** How long to wait before the next attempt, in milliseconds. Wins over `retryAfter`. */
-  retryAfterMs?: number;
+  retryAfterMs?: number | undefined;
   /**
    * When to try again, as the upstream said it: an HTTP `Retry-After` header value (delay-seconds such as
    * `"120"`, or an HTTP date) or a `Date`. A time already past retries at once; an unreadable value keeps the
-   * policy's backoff.
+   * policy's backoff, and so does `null` (what `headers.get("retry-after")` gives when there is none).
    */
-  retryAfter?: string | Date;
+  retryAfter?: string | Date | null | undefined;
   cause?: unknown;
 }
 
@@ -76,7 +76,7 @@ export interface RetryableErrorOptions {
  * import { RetryableError } from "@async-tools/core";
  * const response = await fetch("https://api.example.com/report");
  * if (response.status === 429) {
- *   throw new RetryableError("rate limited", { retryAfter: response.headers.get("retry-after") ?? undefined });
+ *   throw new RetryableError("rate limited", { retryAfter: response.headers.get("retry-after") });
  * }
  * ```
  */
@@ -93,8 +93,8 @@ export class RetryableError extends Error {
 }
 
 /** Milliseconds until a `Retry-After` value (delay-seconds or HTTP date) or a `Date`; past times give 0. */
-function delayOf(value: string | Date | undefined): number | undefined {
-  if (value === undefined) return undefined;
+function delayOf(value: string | Date | null | undefined): number | undefined {
+  if (value === undefined || value === null) return undefined;
   // A number is delay-seconds (a negative one is unreadable), never a year for Date.parse.
   if (typeof value === "string" && /^\s*-?[\d.]+\s*$/.test(value)) {
     const seconds = Number(value);
