@@ -14,6 +14,7 @@ export {
   type JobContext,
   jobIdOf,
   type RetryOptions,
+  type TaskSupport,
   type ToolNames,
 } from "./define.ts";
 export {

@@ -74,7 +74,13 @@ describe("the same definition on both SDK generations", () => {
     const v2 = await connectV2({ ASYNC_TOOLS_STORE: store });
     const v2Tools = (await v2.listTools()).map(shape);
     expect(v2.client.getProtocolEra()).toBe("modern");
-    expect(v1Tools.map((t) => t.name)).toEqual(["start_tally", "probe_tally", "await_tally", "cancel_tally"]);
+    expect(v1Tools.map((t) => t.name)).toEqual([
+      "start_tally",
+      "probe_tally",
+      "await_tally",
+      "cancel_tally",
+      "tally",
+    ]);
     expect(v2Tools).toEqual(v1Tools);
   });
 

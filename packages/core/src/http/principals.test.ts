@@ -5,8 +5,6 @@ import { describe, expect, it } from "vitest";
 import { INITIALIZE, MCP_HEADERS, type Rig, raw, rig, structured, textOf } from "../../test/http-rig.ts";
 import type { HttpAuthInfo, TokenVerifier } from "./index.ts";
 
-const TASKS_CLIENT = { tasks: { requests: { tools: { call: {} } } } };
-
 /** Alice and Bob start the same arguments; each sees only their own job. */
 async function twoCallers(r: Rig, alice: Client, bob: Client): Promise<void> {
   const a = structured<{ job_id: string; created: boolean }>(
@@ -71,11 +69,7 @@ describe("jobs bound to their caller", () => {
 
   it("binds a stateful session to the principal that opened it", async () => {
     const r = await rig({ stateful: true, auth: { tokens: { alice: "T1", bob: "T2" } } });
-    await twoCallers(
-      r,
-      await r.client({ token: "T1", capabilities: TASKS_CLIENT }),
-      await r.client({ token: "T2", capabilities: TASKS_CLIENT }),
-    );
+    await twoCallers(r, await r.client({ token: "T1" }), await r.client({ token: "T2" }));
     const init = await raw(r.server.url, {
       headers: { ...MCP_HEADERS, authorization: "Bearer T1" },
       body: JSON.stringify(INITIALIZE),

@@ -246,7 +246,12 @@ describe("cancel", () => {
     });
     const c = await serve([tool]);
     const { tools } = await c.client.listTools();
-    expect(tools.map((t) => t.name).sort()).toEqual(["await_nocancel", "probe_nocancel", "start_nocancel"]);
+    expect(tools.map((t) => t.name).sort()).toEqual([
+      "await_nocancel",
+      "nocancel",
+      "probe_nocancel",
+      "start_nocancel",
+    ]);
   });
 });
 
@@ -400,7 +405,9 @@ describe("shared job tools", () => {
     expect(tools.map((t) => t.name).sort()).toEqual([
       "await_jobs",
       "cancel_jobs",
+      "double",
       "probe_jobs",
+      "square",
       "start_double",
       "start_square",
     ]);
