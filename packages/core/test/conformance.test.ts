@@ -39,7 +39,6 @@ const NO_RESOURCES = "not applicable: the library serves tools, no resources";
 const CONTENT =
   "not applicable: an async tool's result is JSON (a text block and structuredContent); fixed texts, images, " +
   "audio and embedded resources are what a host registers as its own plain tools";
-const TASKS_23 = "pending #23 §2: the Tasks extension as written";
 const PENDING_25 =
   "pending #25: durable human-in-the-loop (input_required, InputRequiredResult, tasks/update input)";
 
@@ -139,18 +138,6 @@ export const EXPECTED_FAILURES: Record<string, { reason: string; checks: string[
   "tasks-mrtr-composition": {
     reason: `${PENDING_25} (fixture tool test_tool_with_task)`,
     checks: ["sep-2663-mrtr-synchronous-before-task-creation"],
-  },
-  "tasks-lifecycle": {
-    reason: `${TASKS_23} (a failed job must be completed + isError; protocol_error_job: what is a protocol failure)`,
-    checks: ["sep-2663-tool-error-uses-completed-status", "sep-2663-tasks-get-status-failed"],
-  },
-  "tasks-capability-negotiation": {
-    reason: `${TASKS_23} (-32021 for tasks/* from a client without the extension)`,
-    checks: ["sep-2663-tasks-methods-non-declaring"],
-  },
-  "tasks-required-task-error": {
-    reason: `${TASKS_23} (the required-task error)`,
-    checks: ["sep-2663-server-returns-missing-capability-when-required"],
   },
   "tasks-dispatch-and-envelope": {
     reason: `${PENDING_25} (its tasks/update ack needs confirm_delete parked on input)`,
