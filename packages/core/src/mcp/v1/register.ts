@@ -68,7 +68,8 @@ export function serverOptions(runtime: AsyncTools): AsyncToolsServerOptions {
 /**
  * Exposes the runtime's async tools on `server`: for each definition a start tool, and probe, await and
  * cancel tools (per definition, or shared with `jobTools: "shared"`); and, when the server was built with
- * {@link serverOptions}, a task-capable tool per definition for clients that speak MCP Tasks. Registering
+ * {@link serverOptions}, a task tool per definition, listed to every client with the definition's
+ * `execution.taskSupport`: a task-augmented call gets a task, a plain one waits like the await tool. Registering
  * starts nothing: the runtime already runs and recovers jobs.
  *
  * @example

@@ -42,10 +42,11 @@ export interface RegisterToolsOptions extends JobToolsOptions {
  * McpServer, before it connects (for `serveStdio` or `createMcpHandler`, inside the factory). Registering
  * starts nothing: the runtime already runs and recovers jobs.
  *
- * The task tool is listed only to clients that speak Tasks. Called with the extension (2026-07-28), it answers
- * at once with `resultType: "task"` (task ID = job ID) and the client follows it with `tasks/get`; called
- * task-augmented (2025-11-25), it answers with `CreateTaskResult`. Called plainly, it waits for the job like
- * the await tool and returns the result, or a tool error that names the job to await. The start tool never
+ * The task tool is listed to every client (see docs/tasks.md). Called with the extension (2026-07-28), it
+ * answers at once with `resultType: "task"` (task ID = job ID) and the client follows it with `tasks/get`;
+ * called task-augmented (2025-11-25), it answers with `CreateTaskResult`. Called plainly, it waits for the job
+ * like the await tool and returns the result, or a tool error that names the job to await (or, for a
+ * definition with `taskSupport: "required"`, the era's error). The start tool never
  * answers with a task, so a Tasks-capable host can still hand a model the start/await pair.
  *
  * @example
