@@ -21,17 +21,21 @@ describe.each([
   ["v2 face, stateless", v2Face, false],
   ["v2 face, stateful", v2Face, true],
 ] as const)("2025-11-25 conformance scenarios, %s", (_mode, face, stateful) => {
-  it.each(LEGACY_SCENARIOS)("passes %s", async (scenario) => {
-    const r = await rig({ stateful, face: (runtime) => face(runtime) });
-    const run = await runConformance(
-      r.server.url,
-      ["--scenario", scenario, "--spec-version", "2025-11-25"],
-      120_000,
-    );
-    const checks = run.scenarios.get(scenario) ?? [];
-    expect(checks.length, run.output).toBeGreaterThan(0);
-    expect(checks.filter((c) => c.status === "FAILURE")).toEqual([]);
-  });
+  it.each(LEGACY_SCENARIOS)(
+    "passes %s",
+    async (scenario) => {
+      const r = await rig({ stateful, face: (runtime) => face(runtime) });
+      const run = await runConformance(
+        r.server.url,
+        ["--scenario", scenario, "--spec-version", "2025-11-25"],
+        120_000,
+      );
+      const checks = run.scenarios.get(scenario) ?? [];
+      expect(checks.length, run.output).toBeGreaterThan(0);
+      expect(checks.filter((c) => c.status === "FAILURE")).toEqual([]);
+    },
+    150_000,
+  );
 });
 
 const NO_PROMPTS = "not applicable: the library serves tools, no prompts";
