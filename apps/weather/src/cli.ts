@@ -24,7 +24,7 @@ const OPTIONS = {
   host: { type: "string", default: "127.0.0.1" },
   token: { type: "string", multiple: true },
   operator: { type: "string", multiple: true },
-  sdk: { type: "string", default: "v1" },
+  sdk: { type: "string", default: "v2" },
   store: { type: "string" },
   "await-seconds": { type: "string" },
   "print-config": { type: "string" },
@@ -62,7 +62,8 @@ Flags
   --token T           with --http: require "Authorization: Bearer T" (env ASYNC_TOOLS_HTTP_TOKEN)
   --token NAME=T      repeatable: one token per caller; each caller sees only the jobs it started
   --operator NAME     repeatable: the caller NAME (of --token NAME=T) sees every job on the dashboard
-  --sdk v1|v2         the MCP SDK generation to serve with (default v1); v2 also speaks 2026-07-28
+  --sdk v1|v2         the MCP SDK generation to serve with (default v2, which speaks 2026-07-28 and
+                      2025-11-25); v1 speaks 2025-11-25 only
   --print-config H    print the MCP config entry for host H (${Object.keys(HOSTS).join(", ")}) and exit
   -h, --help          this text
   -v, --version       the version
@@ -112,6 +113,9 @@ export async function main(argv: readonly string[]): Promise<void> {
       process.stdout.write(`${packageJson.version}\n`);
       return;
     }
+    if (values.sdk !== "v1" && values.sdk !== "v2") {
+      throw new UsageError(`--sdk takes v1 or v2, got ${values.sdk.slice(0, 20)}`);
+    }
     const printConfig = values["print-config"];
     const awaitSeconds = values["await-seconds"] === undefined ? undefined : seconds(values["await-seconds"]);
     if (printConfig !== undefined) {
@@ -120,7 +124,9 @@ export async function main(argv: readonly string[]): Promise<void> {
           `--print-config takes ${Object.keys(HOSTS).join(", ")}, got ${printConfig.slice(0, 20)}`,
         );
       }
+      // The default SDK needs no flag; another one must reach the server the host starts.
       const serverArgs = [
+        ...(values.sdk === OPTIONS.sdk.default ? [] : ["--sdk", values.sdk]),
         ...(values.store === undefined ? [] : ["--store", values.store]),
         ...(awaitSeconds === undefined ? [] : ["--await-seconds", String(awaitSeconds)]),
       ];
@@ -152,9 +158,6 @@ function isParseArgsError(error: unknown): boolean {
 async function serve(
   values: ReturnType<typeof parse>["values"] & { awaitSeconds: number | undefined },
 ): Promise<void> {
-  if (values.sdk !== "v1" && values.sdk !== "v2") {
-    throw new UsageError(`--sdk takes v1 or v2, got ${values.sdk.slice(0, 20)}`);
-  }
   const runtimeOptions = {
     ...(values.store === undefined ? {} : { store: values.store }),
     ...(values.awaitSeconds === undefined ? {} : { awaitDefaultMs: values.awaitSeconds * 1000 }),

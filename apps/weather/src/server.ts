@@ -1,7 +1,7 @@
 /**
  * The weather MCP server: the `weather_data` durable function (Open-Meteo archive, one month at one place)
- * exposed as start_gathering, probe_status, await_result and cancel_gathering, and as the task-capable
- * weather_data for clients that speak MCP Tasks.
+ * exposed as start_gathering, probe_status, await_result and cancel_gathering, and as the task tool
+ * weather_data (a task for clients that speak MCP Tasks, a bounded wait like await_result for the others).
  */
 import {
   type AsyncTools,

@@ -99,6 +99,15 @@ describe("async-tools-weather's flags", () => {
     expect(stderr).toContain("claude_desktop_config.json");
   });
 
+  it("says the v2 SDK is the default, and keeps --sdk v1 in the entry it prints", async () => {
+    expect((await cli("--help")).stdout).toMatch(/--sdk v1\|v2 +.*\(default v2\b/);
+    const { code, stdout } = await cli("--print-config", "cursor", "--sdk", "v1");
+    expect(code).toBe(0);
+    expect(JSON.parse(stdout)).toEqual({
+      mcpServers: { weather: { command: "npx", args: ["-y", "@async-tools/weather", "--sdk", "v1"] } },
+    });
+  });
+
   it("prints VS Code's servers entry with its stdio type", async () => {
     const { stdout } = await cli("--print-config", "vscode");
     expect(JSON.parse(stdout)).toEqual({

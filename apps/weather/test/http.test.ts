@@ -91,7 +91,8 @@ describe("the weather server with a token per principal", () => {
       name: "probe_status",
       arguments: { job_names: [a.job_name] },
     })) as CallToolResult;
-    expect(cross.isError).toBe(true);
+    expect(cross.isError).toBeUndefined();
+    expect(cross.structuredContent).toMatchObject({ jobs: [{ job_name: a.job_name, status: "not_found" }] });
     expect(JSON.stringify(cross.content)).toContain("No job found");
   });
 

@@ -1,6 +1,7 @@
 /**
- * The weather server with `--sdk v2`: over Streamable HTTP and stdio, a v2 Client speaking 2026-07-28 gathers
- * a month; over HTTP a v1 Client on the same endpoint sees the same tools.
+ * The weather server on the v2 SDK, its default: over Streamable HTTP and stdio, a v2 Client speaking
+ * 2026-07-28 gathers a month; over HTTP a v1 Client on the same endpoint sees the same tools. `--sdk v1`
+ * keeps the v1 SDK, which a v2 Client meets in 2025-11-25.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { join } from "node:path";
@@ -53,7 +54,7 @@ async function gather(client: Caller): Promise<{ status: string; days: number }>
   return { status: job?.status ?? "missing", days: job?.result?.days.length ?? 0 };
 }
 
-describe("the weather server on the v2 SDK (--sdk v2)", () => {
+describe("the weather server on the v2 SDK (the default, or --sdk v2)", () => {
   it("serves a 2026-07-28 v2 Client and a v1 Client over Streamable HTTP", async () => {
     const env = await fixtures();
     const child: ChildProcess = spawn(
@@ -90,7 +91,7 @@ describe("the weather server on the v2 SDK (--sdk v2)", () => {
     const env = await fixtures();
     const transport = new StdioClientTransport({
       command: process.execPath,
-      args: ["--conditions=@async-tools/source", MAIN, "--sdk", "v2"],
+      args: ["--conditions=@async-tools/source", MAIN],
       env,
       stderr: "ignore",
     });
@@ -98,6 +99,21 @@ describe("the weather server on the v2 SDK (--sdk v2)", () => {
     await client.connect(transport);
     cleanup.push(() => client.close());
     expect(client.getProtocolEra()).toBe("modern");
+    expect(await gather(client)).toEqual({ status: "completed", days: 31 });
+  });
+
+  it("keeps the v1 SDK behind --sdk v1, which a v2 Client meets in 2025-11-25", async () => {
+    const env = await fixtures();
+    const transport = new StdioClientTransport({
+      command: process.execPath,
+      args: ["--conditions=@async-tools/source", MAIN, "--sdk", "v1"],
+      env,
+      stderr: "ignore",
+    });
+    const client = new Client({ name: "v2", version: "0" }, { versionNegotiation: { mode: "auto" } });
+    await client.connect(transport);
+    cleanup.push(() => client.close());
+    expect(client.getProtocolEra()).toBe("legacy");
     expect(await gather(client)).toEqual({ status: "completed", days: 31 });
   });
 });

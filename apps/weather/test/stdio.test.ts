@@ -33,6 +33,7 @@ describe("the weather server over stdio", () => {
       "cancel_gathering",
       "probe_status",
       "start_gathering",
+      "weather_data",
     ]);
     const started = structured<{ job_name: string }>(await server.call("start_gathering", calgary));
     const [job] = await awaitAll(server, [started.job_name]);

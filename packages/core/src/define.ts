@@ -40,9 +40,9 @@ export interface JobContext {
    * {@link RetryableError} asks for, unless it throws {@link PermanentError}. Its result must be
    * JSON-serializable.
    */
-  run<T>(name: string, fn: () => T | Promise<T>): PromiseLike<Awaited<T>>;
+  run<T>(name: string, fn: () => T | Promise<T>): Promise<Awaited<T>>;
   /** Sleeps durably: a restart during the sleep does not start it over. */
-  sleep(ms: number): PromiseLike<void>;
+  sleep(ms: number): Promise<void>;
   /**
    * Reports progress, shown by probe and in `await`'s progress notifications. Stored durably, so a probe
    * after a restart still shows it. `fraction` is clamped to [0, 1].
@@ -69,6 +69,9 @@ export interface ToolNames {
   task?: string | false;
 }
 
+/** Whether a definition's task tool also answers plain calls (`optional`) or only task calls (`required`). */
+export type TaskSupport = "optional" | "required";
+
 /** Everything `defineAsyncTool` takes. `I` is the zod input schema, `O` the result of `run`. */
 export interface AsyncToolOptions<I extends z.ZodObject, O> {
   /** Durable function name, and the prefix of the tools' default names and of job IDs. `[A-Za-z0-9_.-]`. */
@@ -83,6 +86,12 @@ export interface AsyncToolOptions<I extends z.ZodObject, O> {
   run: (ctx: JobContext, input: z.output<I>) => Promise<O>;
   /** Tool names. Default `start_<name>`, `probe_<name>`, `await_<name>`, `cancel_<name>`, task tool `<name>`. */
   toolNames?: ToolNames;
+  /**
+   * How the task tool may be called (see docs/tasks.md). `optional` (default): as an MCP task, or plainly, when
+   * it waits for the job like the await tool. `required`: only as a task; a client that cannot make one gets
+   * the protocol's error for it and uses the start and await tools instead.
+   */
+  taskSupport?: TaskSupport;
   /** Name of the ID field in tool arguments and results, singular. Default `job_id` (lists: `job_ids`). */
   idField?: string;
   /** Overrides the default job ID (name + hash of the canonical input). Prefixed with `name-`. */
@@ -119,6 +128,7 @@ export interface AsyncTool<I extends z.ZodObject = z.ZodObject, O = unknown> {
     readonly cancel: string | false;
     readonly task: string | false;
   };
+  readonly taskSupport: TaskSupport;
   readonly idField: string;
   readonly jobId: ((input: z.output<I>) => string) | undefined;
   readonly retry: Readonly<Required<RetryOptions>>;
@@ -190,6 +200,10 @@ export function defineAsyncTool<I extends z.ZodObject, O>(options: AsyncToolOpti
   if (!(Number.isInteger(version) && version > 0)) throw invalid("version must be a positive integer.");
   const retry = options.retry === false ? { attempts: 1 } : (options.retry ?? {});
   const names = options.toolNames ?? {};
+  const taskSupport = options.taskSupport ?? "optional";
+  if (taskSupport !== "optional" && taskSupport !== "required") {
+    throw invalid('taskSupport must be "optional" or "required".');
+  }
   return Object.freeze({
     name,
     description: options.description,
@@ -203,6 +217,7 @@ export function defineAsyncTool<I extends z.ZodObject, O>(options: AsyncToolOpti
       cancel: names.cancel === false ? false : (names.cancel ?? `cancel_${name}`),
       task: names.task === false ? false : (names.task ?? name),
     }),
+    taskSupport,
     idField,
     jobId: options.jobId,
     retry: Object.freeze({

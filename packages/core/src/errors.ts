@@ -56,15 +56,29 @@ export class PermanentError extends Error {
   override readonly name = "PermanentError";
 }
 
+/** Options of {@link RetryableError}. */
+export interface RetryableErrorOptions {
+  /** How long to wait before the next attempt, in milliseconds. Wins over `retryAfter`. */
+  retryAfterMs?: number | undefined;
+  /**
+   * When to try again, as the upstream said it: an HTTP `Retry-After` header value (delay-seconds such as
+   * `"120"`, or an HTTP date) or a `Date`. A time already past retries at once; an unreadable value keeps the
+   * policy's backoff, and so does `null` (what `headers.get("retry-after")` gives when there is none).
+   */
+  retryAfter?: string | Date | null | undefined;
+  cause?: unknown;
+}
+
 /**
  * Throw this from inside a step when the upstream said when to try again (HTTP `Retry-After`): the next
- * attempt waits `retryAfterMs` instead of the policy's backoff. It still counts as one of the tool's attempts.
+ * attempt waits that long instead of the policy's backoff. It still counts as one of the tool's attempts.
  *
  * @example
  * ```ts
  * import { RetryableError } from "@async-tools/core";
+ * const response = await fetch("https://api.example.com/report");
  * if (response.status === 429) {
- *   throw new RetryableError("rate limited", { retryAfterMs: Number(response.headers.get("retry-after")) * 1000 });
+ *   throw new RetryableError("rate limited", { retryAfter: response.headers.get("retry-after") });
  * }
  * ```
  */
@@ -73,9 +87,21 @@ export class RetryableError extends Error {
   /** How long to wait before the next attempt, in ms; `undefined` keeps the policy's backoff. */
   readonly retryAfterMs: number | undefined;
 
-  constructor(message: string, options: { retryAfterMs?: number; cause?: unknown } = {}) {
+  constructor(message: string, options: RetryableErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
-    const after = options.retryAfterMs;
+    const after = options.retryAfterMs ?? delayOf(options.retryAfter);
     this.retryAfterMs = after !== undefined && Number.isFinite(after) && after >= 0 ? after : undefined;
   }
+}
+
+/** Milliseconds until a `Retry-After` value (delay-seconds or HTTP date) or a `Date`; past times give 0. */
+function delayOf(value: string | Date | null | undefined): number | undefined {
+  if (value === undefined || value === null) return undefined;
+  // A number is delay-seconds (a negative one is unreadable), never a year for Date.parse.
+  if (typeof value === "string" && /^\s*-?[\d.]+\s*$/.test(value)) {
+    const seconds = Number(value);
+    return seconds >= 0 ? seconds * 1000 : undefined;
+  }
+  const at = typeof value === "string" ? Date.parse(value) : value.getTime();
+  return Number.isNaN(at) ? undefined : Math.max(0, at - Date.now());
 }

@@ -14,6 +14,7 @@ export {
   type JobContext,
   jobIdOf,
   type RetryOptions,
+  type TaskSupport,
   type ToolNames,
 } from "./define.ts";
 export {
@@ -21,6 +22,7 @@ export {
   type AsyncToolsErrorCode,
   PermanentError,
   RetryableError,
+  type RetryableErrorOptions,
 } from "./errors.ts";
 export type { JobDetail, JobStep, JobStepAttempt } from "./runtime/job-detail.ts";
 export type { JobSnapshot, JobStatus, ListOptions, StartedJob } from "./runtime/job-engine.ts";

@@ -24,6 +24,9 @@ const typed = defineAsyncTool({
     expectTypeOf(input).toEqualTypeOf<{ n: number; label: string }>();
     const doubled = await ctx.run("double", async () => input.n * 2);
     expectTypeOf(doubled).toEqualTypeOf<number>();
+    // Steps and sleeps are promises, so `.catch` and `.finally` type-check as the docs show.
+    expectTypeOf(ctx.run("double", () => input.n * 2)).toEqualTypeOf<Promise<number>>();
+    expectTypeOf(ctx.sleep(1)).toEqualTypeOf<Promise<void>>();
     return { doubled, label: input.label };
   },
 });

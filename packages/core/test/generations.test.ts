@@ -74,9 +74,46 @@ describe("the same definition on both SDK generations", () => {
     const v2 = await connectV2({ ASYNC_TOOLS_STORE: store });
     const v2Tools = (await v2.listTools()).map(shape);
     expect(v2.client.getProtocolEra()).toBe("modern");
-    expect(v1Tools.map((t) => t.name)).toEqual(["start_tally", "probe_tally", "await_tally", "cancel_tally"]);
+    expect(v1Tools.map((t) => t.name)).toEqual([
+      "start_tally",
+      "probe_tally",
+      "await_tally",
+      "cancel_tally",
+      "tally",
+    ]);
     expect(v2Tools).toEqual(v1Tools);
   });
+
+  it("answers bad input with a tool error naming the same fields and problems (framed by each SDK)", async () => {
+    const { store } = scratch();
+    const texts: string[][] = [];
+    for (const [, connect] of generations) {
+      const c = await connect({ ASYNC_TOOLS_STORE: store });
+      const answers = await Promise.all([
+        c.call("start_tally", { numbers: [] }),
+        c.call("start_tally", { numbers: "1,2", label: 5 }),
+        c.call("start_tally", {}),
+        c.call("probe_tally", { job_ids: 42 }),
+        c.call("await_tally", { job_ids: ["tally-x"], timeout_seconds: -1 }),
+      ]);
+      for (const answer of answers) expect(answer.isError).toBe(true);
+      texts.push(answers.map(text));
+      await c.close();
+    }
+    // Each SDK words the frame of its validation error (docs/api.md, "Tool results"): v1 `MCP error -32602: …`
+    // with one `<problem> at <field>` per line, v2 `<field>: <problem>` joined by commas. The problems are
+    // zod's, the same on both.
+    const [v1, v2] = texts as [string[], string[]];
+    v1.forEach((v1Text, index) => {
+      const v2Text = v2[index] as string;
+      const [, tool, issues] = /Invalid arguments for tool (\S+): ([\s\S]*)$/.exec(v1Text) ?? [];
+      expect(v2Text).toContain(`Input validation error: Invalid arguments for tool ${tool}: `);
+      for (const line of (issues ?? "").split("\n")) {
+        const [, problem, field] = /^(.*) at (\S+)$/.exec(line) ?? [];
+        expect(v2Text).toContain(`${field}: ${problem}`);
+      }
+    });
+  }, 120_000);
 });
 
 describe.each(generations)("%s", (_name, connect) => {
@@ -133,8 +170,24 @@ describe.each(generations)("%s", (_name, connect) => {
     const bad = await c.call("start_tally", { numbers: [] });
     expect(bad.isError).toBe(true);
     expect(text(bad)).toMatch(/numbers/);
-    const unknown = await c.call("probe_tally", { job_ids: ["nope"] });
-    expect(unknown.isError).toBe(true);
+  });
+
+  it("answers an unknown ID with a not_found entry, alone or beside a known one, on probe, await and cancel", async () => {
+    const { store } = scratch();
+    const c = await connect({ ASYNC_TOOLS_STORE: store, TALLY_STEP_MS: "60000" });
+    const { job_id } = structured<Receipt>(await c.call("start_tally", { numbers: [7] }));
+    for (const tool of ["probe_tally", "await_tally", "cancel_tally"]) {
+      for (const ids of [["tally-nope"], [job_id, "tally-nope"]]) {
+        const args = tool === "await_tally" ? { job_ids: ids, timeout_seconds: 0 } : { job_ids: ids };
+        const answer = await c.call(tool, args);
+        const jobs = structured<{ jobs: { job_id: string; status: string }[] }>(answer).jobs;
+        expect(jobs.at(-1), `${tool} ${ids.join(",")}`).toMatchObject({
+          job_id: "tally-nope",
+          status: "not_found",
+        });
+        expect(text(answer)).toContain("No job found for tally-nope");
+      }
+    }
   });
 });
 

@@ -5,13 +5,10 @@ import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import type { Network } from "@resonatehq/sdk";
 import { afterEach } from "vitest";
 import { z } from "zod";
-import { type AnyAsyncTool, defineAsyncTool, PermanentError } from "../src/index.ts";
+import { type AnyAsyncTool, type AsyncToolOptions, defineAsyncTool, PermanentError } from "../src/index.ts";
 import { connectInMemory, type InMemoryConnection, type InMemoryOptions } from "../src/testing/index.ts";
 
 export type Connected = InMemoryConnection;
-
-/** Client capabilities of a client that speaks MCP Tasks (2025-11-25). */
-export const TASKS_CLIENT = { tasks: { requests: { tools: { call: {} } } } } as const;
 
 /** Builds a server with `defs` on `store` and connects a client to it in memory. */
 export function connect(
@@ -56,15 +53,6 @@ export function autoClosing(): (...args: Parameters<typeof connect>) => Promise<
   };
 }
 
-/** {@link autoClosing} for a client that declares the 2025-11-25 task capability ({@link TASKS_CLIENT}). */
-export function autoClosingWithTasks(): (
-  defs: Parameters<typeof connect>[0],
-  store?: Parameters<typeof connect>[1],
-) => Promise<Connected> {
-  const open = autoClosing();
-  return (defs, store = "memory") => open(defs, store, { clientCapabilities: TASKS_CLIENT });
-}
-
 /** `broken`: one step that fails for good with "the upstream is down". */
 export const brokenTool = defineAsyncTool({
   name: "broken",
@@ -78,8 +66,13 @@ export const brokenTool = defineAsyncTool({
 });
 
 /** `square`: one step that counts its runs, reports progress "computing" and, given `hold`, waits for it. */
-export function squareTool(counter: { runs: number }, hold?: Promise<void>) {
+export function squareTool(
+  counter: { runs: number },
+  hold?: Promise<void>,
+  options: Pick<AsyncToolOptions<z.ZodObject, unknown>, "taskSupport" | "await"> = {},
+) {
   return defineAsyncTool({
+    ...options,
     name: "square",
     description: "Squares a number slowly",
     input: z.object({ n: z.number().int(), label: z.string().default("x") }),

@@ -73,12 +73,9 @@ export const NODE_ARGS = ["--conditions=@async-tools/source"];
 export interface V1Options {
   /** Which face serves the definition: the v1 fixture (default) or the example v2 server. */
   server?: "v1" | "v2";
-  /** Client capabilities, e.g. {@link TASKS_CLIENT_V1}. */
+  /** Client capabilities. */
   capabilities?: Record<string, unknown>;
 }
-
-/** Client capabilities of a 2025-11-25 client that speaks Tasks. */
-export const TASKS_CLIENT_V1 = { tasks: { requests: { tools: { call: {} } } } };
 
 /** A v1 Client (2025-11-25) on the v1 face of the example's definition, or on the example v2 server. */
 export async function connectV1(
@@ -109,6 +106,8 @@ export async function connectV1(
 
 /** Options of {@link connectV2}. */
 export interface V2Options {
+  /** The server: the example v2 server (default), the v1 fixture, or the path of another stdio server. */
+  server?: "v1" | "v2" | (string & {});
   /** `auto` (default) probes with `server/discover`, `legacy` speaks 2025-11-25 only. */
   mode?: "auto" | "legacy" | "pin";
   /** Extra client capabilities, e.g. {@link TASKS_EXTENSION_CAPABILITY}. */
@@ -120,9 +119,10 @@ export async function connectV2(
   env: Record<string, string>,
   options: V2Options = {},
 ): Promise<Connection & { client: ClientV2; transport: StdioV2 }> {
+  const server = options.server ?? "v2";
   const transport = new StdioV2({
     command: process.execPath,
-    args: [...NODE_ARGS, V2_SERVER],
+    args: [...NODE_ARGS, server === "v2" ? V2_SERVER : server === "v1" ? V1_SERVER : server],
     env: childEnv(env),
     stderr: "pipe",
   });

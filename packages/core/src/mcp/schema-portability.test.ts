@@ -76,7 +76,6 @@ describe("the advertised schemas", () => {
     it(`are portable (${jobTools} job tools, with and without an output schema)`, async () => {
       await using c = await connectInMemory([squareTool({ runs: 0 }), untypedResult], {
         jobTools,
-        clientCapabilities: { tasks: { requests: { tools: { call: {} } } } },
       });
       const { tools } = await c.client.listTools();
       const found = tools.flatMap((tool) => [

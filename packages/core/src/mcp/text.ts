@@ -92,16 +92,32 @@ export function cancelDescription(startedBy: string): string {
   );
 }
 
-export function taskDescription(description: string, n: JobToolNames): string {
+/**
+ * The task tool's description. `waitSeconds`: how long a plain call waits for the job (`optional` support);
+ * `undefined` when the tool runs only as a task.
+ */
+export function taskDescription(
+  description: string,
+  n: JobToolNames,
+  waitSeconds: number | undefined,
+): string {
+  const shared =
+    `The same arguments always give the same job, shared with ${n.start}, and never run the work twice: the ` +
+    `task ID is the ${n.idField} that ${n.probe} and ${n.await} take.`;
+  if (waitSeconds === undefined) {
+    return (
+      `${sentence(description)} Only for clients that support MCP Tasks: call it as a task to get a task at ` +
+      `once. Without Tasks, call ${n.start} and then ${n.await}. ${shared}`
+    );
+  }
   return (
-    `${sentence(description)} Only for clients that support MCP Tasks: call it task-augmented to get a task at ` +
-    `once. Without Tasks, call ${n.start} and then ${n.await}. The same arguments always give the same job, ` +
-    `shared with ${n.start}, and never run the work twice: the task ID is the ${n.idField} that ${n.probe} and ` +
-    `${n.await} take.`
+    `${sentence(description)} Called as an MCP task, it returns the task at once. Called plainly, it waits up ` +
+    `to ${waitSeconds} s for the result, like ${n.await}; if the job is still running then, it says which ` +
+    `${n.idField} to pass to ${n.await} to keep waiting. ${shared}`
   );
 }
 
-/** The error a plain (non-task) call of a task tool gets. */
+/** The protocol error a plain (non-task) call of a task tool that requires a task gets. */
 export function plainTaskCallError(tool: string, n: JobToolNames): string {
   return (
     `${tool} runs only as an MCP task, and this call did not ask for one. Call ${n.start} with the same ` +

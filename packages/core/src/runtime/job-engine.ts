@@ -416,7 +416,7 @@ export class JobEngine {
           }
         };
         const step = { [name]: attempt }[name] as (step: { id: string }) => Promise<T>;
-        return rctx.run(step, stepOptions) as PromiseLike<Awaited<T>>;
+        return rctx.run(step, stepOptions) as Promise<Awaited<T>>;
       },
       sleep(ms: number) {
         return rctx.sleep(ms);

@@ -24,7 +24,7 @@ export interface InMemoryConnection {
 /** Options of {@link connectInMemory}: the runtime's (store defaults to `memory`) and the registration's. */
 export type InMemoryOptions = Omit<CreateAsyncToolsOptions, "tools"> &
   RegisterToolsOptions & {
-    /** What the client declares; e.g. `{ tasks: { requests: { tools: { call: {} } } } }` to see task tools. */
+    /** What the client declares, e.g. `{ elicitation: {} }`. Task tools are listed whatever it declares. */
     clientCapabilities?: ClientCapabilities;
   };
 

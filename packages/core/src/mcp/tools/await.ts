@@ -7,7 +7,7 @@ import { jobIdsSchema } from "../job-id-args.ts";
 import { ProgressReporter } from "../progress-reporter.ts";
 import { awaitDescription, describeLine, idsFieldOf } from "../text.ts";
 import { jobSchema, ok, toWire } from "../wire.ts";
-import { readIds } from "./read-ids.ts";
+import { notFoundNote, readIds } from "./read-ids.ts";
 import { callerOf, type JobToolScope, type ToolSpec } from "./spec.ts";
 
 /** Options of the await tool that tests and benchmarks may tighten. */
@@ -66,7 +66,7 @@ export function awaitTool(scope: JobToolScope, timing: AwaitTiming = {}): ToolSp
           ? `All ${snapshots.length} jobs are done.`
           : `${snapshots.length - stillWorking.length} of ${snapshots.length} jobs done after ${waited} s. ` +
             `Call ${names.await} again with {"${idsField}": ${JSON.stringify(stillWorking)}} for the rest.`;
-      return ok(`${header}\n${snapshots.map(describeLine).join("\n")}`, {
+      return ok(`${header}\n${snapshots.map(describeLine).join("\n")}${notFoundNote(snapshots, scope)}`, {
         jobs: snapshots.map((s) => toWire(s, names.idField)),
         done: stillWorking.length === 0,
         still_working: stillWorking,

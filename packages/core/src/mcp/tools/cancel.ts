@@ -3,7 +3,7 @@ import { z } from "zod";
 import { jobIdsSchema } from "../job-id-args.ts";
 import { cancelDescription, describeLine, idsFieldOf } from "../text.ts";
 import { ok, toWire } from "../wire.ts";
-import { readIds } from "./read-ids.ts";
+import { notFoundNote, readIds } from "./read-ids.ts";
 import { callerOf, type JobToolScope, type ToolSpec } from "./spec.ts";
 
 export function cancelTool(scope: JobToolScope, name: string): ToolSpec {
@@ -23,7 +23,7 @@ export function cancelTool(scope: JobToolScope, name: string): ToolSpec {
       const read = await readIds(args[idsField], scope, caller);
       if ("error" in read) return read.error;
       const snapshots = await Promise.all(read.ids.map((id) => engine.cancel(id, undefined, caller)));
-      return ok(snapshots.map(describeLine).join("\n"), {
+      return ok(snapshots.map(describeLine).join("\n") + notFoundNote(snapshots, scope), {
         jobs: snapshots.map((s) => toWire(s, names.idField)),
       });
     },

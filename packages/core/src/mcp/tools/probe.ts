@@ -3,7 +3,7 @@ import { z } from "zod";
 import { jobIdsSchema } from "../job-id-args.ts";
 import { describeLine, idsFieldOf, probeDescription } from "../text.ts";
 import { ok, toWire } from "../wire.ts";
-import { readIds } from "./read-ids.ts";
+import { notFoundNote, readIds } from "./read-ids.ts";
 import { callerOf, type JobToolScope, type ToolSpec } from "./spec.ts";
 
 export function probeTool(scope: JobToolScope): ToolSpec {
@@ -25,7 +25,8 @@ export function probeTool(scope: JobToolScope): ToolSpec {
       const done = snapshots.filter((s) => s.status === "completed").length;
       const hint = done > 0 ? ` Call ${names.await} to collect results.` : "";
       return ok(
-        `${done} of ${snapshots.length} completed.${hint}\n${snapshots.map(describeLine).join("\n")}`,
+        `${done} of ${snapshots.length} completed.${hint}\n${snapshots.map(describeLine).join("\n")}` +
+          notFoundNote(snapshots, scope),
         {
           jobs: snapshots.map((s) => toWire(s, names.idField)),
         },

@@ -1,6 +1,6 @@
 /**
- * Reading the job IDs a probe, await or cancel call names: lenient parsing, one read per job, and refusals a
- * model can act on (IDs of another tool's jobs, nothing but unknown IDs).
+ * Reading the job IDs a probe, await or cancel call names: lenient parsing, one read per job, a refusal a
+ * model can act on for IDs of another tool's jobs, and a note on unknown ones.
  */
 import type { CallerScope, JobSnapshot } from "../../runtime/job-engine.ts";
 import { normalizeJobIds } from "../job-id-args.ts";
@@ -29,13 +29,20 @@ export async function readIds(
     const whose = tools.length === 1 ? (tools[0]?.name ?? "") : "these tools";
     return { error: fail(`These ${idsField} do not belong to ${whose}: ${lines.join("; ")}.`) };
   }
-  if (snapshots.every((s) => s.status === "not_found")) {
-    return {
-      error: fail(
-        `No job found for ${parsed.ids.join(", ")}. Use a ${names.idField} returned by ${scope.startedBy}, or ` +
-          `call ${scope.startedBy} to start the job.`,
-      ),
-    };
-  }
   return { ids: parsed.ids, snapshots };
+}
+
+/**
+ * The line a probe, await or cancel answer ends with when it names unknown jobs (never started, expired, or
+ * another caller's): an unknown ID is a `not_found` entry like any other, whether or not the call also names
+ * known ones, and this says what to do about it. Empty when every job was found.
+ */
+export function notFoundNote(snapshots: readonly JobSnapshot[], scope: JobToolScope): string {
+  const unknown = snapshots.filter((s) => s.status === "not_found").map((s) => s.jobId);
+  if (unknown.length === 0) return "";
+  const { names, startedBy } = scope;
+  return (
+    `\nNo job found for ${unknown.join(", ")}. Use a ${names.idField} returned by ${startedBy}, or call ` +
+    `${startedBy} to start the job.`
+  );
 }

@@ -52,6 +52,17 @@ export interface ToolSpec {
   handler(args: Record<string, unknown>, ctx: CallContext): Promise<ToolResult>;
 }
 
+/** A spec's tool config as both SDKs' `registerTool` take it: everything but its name and handler. */
+export function toolConfigOf(spec: ToolSpec): Omit<ToolSpec, "name" | "handler"> {
+  return {
+    title: spec.title,
+    description: spec.description,
+    inputSchema: spec.inputSchema,
+    ...(spec.outputSchema === undefined ? {} : { outputSchema: spec.outputSchema }),
+    annotations: spec.annotations,
+  };
+}
+
 /** What every job tool builder takes: the engine, the names to point at, and the definitions it serves. */
 export interface JobToolScope {
   engine: JobEngine;

@@ -4,18 +4,10 @@ import { join } from "node:path";
 import { CallToolResultSchema, type Task } from "@modelcontextprotocol/sdk/types.js";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
-import {
-  autoClosingWithTasks,
-  brokenTool,
-  type Connected,
-  connect,
-  gate,
-  structured,
-  TASKS_CLIENT,
-} from "../../../test/helpers.ts";
+import { autoClosing, brokenTool, type Connected, connect, gate, structured } from "../../../test/helpers.ts";
 import { defineAsyncTool } from "../../index.ts";
 
-const serve = autoClosingWithTasks();
+const serve = autoClosing();
 
 const DAY = 24 * 60 * 60 * 1000;
 
@@ -167,11 +159,11 @@ describe("restarts", () => {
       const store = `sqlite:${join(dir, "jobs.db")}`;
       let taskId: string;
       {
-        await using before = await connect([echo], store, { clientCapabilities: TASKS_CLIENT });
+        await using before = await connect([echo], store);
         taskId = (await createTask(before, "echo", { n: 9 })).taskId;
         await untilTask(before, taskId).toMatchObject({ status: "completed" });
       }
-      await using after = await connect([echo], store, { clientCapabilities: TASKS_CLIENT });
+      await using after = await connect([echo], store);
       expect(await after.client.experimental.tasks.getTask(taskId)).toMatchObject({ status: "completed" });
       const result = await after.client.experimental.tasks.getTaskResult(taskId, CallToolResultSchema);
       expect(result.structuredContent).toEqual({ n: 9 });

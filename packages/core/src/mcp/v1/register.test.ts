@@ -140,7 +140,10 @@ describe("probe", () => {
 
   it("says an unknown job is unknown, by ID", async () => {
     const c = await serve([squareTool({ runs: 0 })]);
-    expect(errorText(await c.call("probe_square", { job_ids: ["square-nope"] }))).toContain("square-nope");
+    const alone = await c.call("probe_square", { job_ids: ["square-nope"] });
+    expect(structured<{ jobs: Job[] }>(alone).jobs).toMatchObject([
+      { job_id: "square-nope", status: "not_found" },
+    ]);
     const { job_id } = structured<{ job_id: string }>(await c.call("start_square", { n: 5 }));
     const mixed = structured<{ jobs: Job[] }>(
       await c.call("probe_square", { job_ids: [job_id, "square-nope"] }),
@@ -243,7 +246,12 @@ describe("cancel", () => {
     });
     const c = await serve([tool]);
     const { tools } = await c.client.listTools();
-    expect(tools.map((t) => t.name).sort()).toEqual(["await_nocancel", "probe_nocancel", "start_nocancel"]);
+    expect(tools.map((t) => t.name).sort()).toEqual([
+      "await_nocancel",
+      "nocancel",
+      "probe_nocancel",
+      "start_nocancel",
+    ]);
   });
 });
 
@@ -397,7 +405,9 @@ describe("shared job tools", () => {
     expect(tools.map((t) => t.name).sort()).toEqual([
       "await_jobs",
       "cancel_jobs",
+      "double",
       "probe_jobs",
+      "square",
       "start_double",
       "start_square",
     ]);

@@ -4,14 +4,22 @@
  */
 import type { TaskStore } from "@modelcontextprotocol/sdk/experimental/tasks";
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
-import type { CallToolResult, ServerCapabilities } from "@modelcontextprotocol/sdk/types.js";
+import type { RequestHandlerExtra } from "@modelcontextprotocol/sdk/shared/protocol.js";
+import {
+  type CallToolResult,
+  ErrorCode,
+  McpError,
+  type ServerCapabilities,
+  type ServerNotification,
+  type ServerRequest,
+} from "@modelcontextprotocol/sdk/types.js";
 import { log } from "../../internal/log.ts";
 import { type AsyncTools, internalsOf } from "../../runtime/runtime.ts";
 import { type JobToolsOptions, jobToolSpecs } from "../job-tools.ts";
 import { principalOf, runAsCaller } from "../principal.ts";
 import { plainTaskCallError } from "../text.ts";
-import type { CallContext } from "../tools/spec.ts";
-import { fail } from "../wire.ts";
+import { type CallContext, type ToolSpec, toolConfigOf } from "../tools/spec.ts";
+import { taskToolSpec } from "../tools/task.ts";
 import { DurableTaskStore } from "./durable-task-store.ts";
 import { taskStoreOf, wrapRequestHandler } from "./sdk-internals.ts";
 import { registerTaskTool, TASKS_CAPABILITY } from "./task-tool.ts";
@@ -60,7 +68,8 @@ export function serverOptions(runtime: AsyncTools): AsyncToolsServerOptions {
 /**
  * Exposes the runtime's async tools on `server`: for each definition a start tool, and probe, await and
  * cancel tools (per definition, or shared with `jobTools: "shared"`); and, when the server was built with
- * {@link serverOptions}, a task-capable tool per definition for clients that speak MCP Tasks. Registering
+ * {@link serverOptions}, a task tool per definition, listed to every client with the definition's
+ * `execution.taskSupport`: a task-augmented call gets a task, a plain one waits like the await tool. Registering
  * starts nothing: the runtime already runs and recovers jobs.
  *
  * @example
@@ -83,30 +92,9 @@ export function registerTools(
   for (const spec of specs) {
     server.registerTool(
       spec.name,
-      {
-        title: spec.title,
-        description: spec.description,
-        inputSchema: spec.inputSchema,
-        ...(spec.outputSchema === undefined ? {} : { outputSchema: spec.outputSchema }),
-        annotations: spec.annotations,
-      },
-      async (args: Record<string, unknown>, extra) => {
-        const token = extra._meta?.progressToken;
-        const ctx: CallContext = { signal: extra.signal };
-        const principal = principalOf(extra.authInfo);
-        if (principal !== undefined) ctx.principal = principal;
-        if (token !== undefined) {
-          ctx.progress = (update) => {
-            void extra
-              .sendNotification({
-                method: "notifications/progress",
-                params: { progressToken: token, ...update },
-              })
-              .catch(() => undefined);
-          };
-        }
-        return (await spec.handler(args, ctx)) as CallToolResult;
-      },
+      toolConfigOf(spec),
+      async (args: Record<string, unknown>, extra) =>
+        (await spec.handler(args, callContextOf(extra))) as CallToolResult,
     );
   }
 
@@ -119,16 +107,39 @@ export function registerTools(
     });
     return;
   }
-  const taskTools = new Map<string, string>();
+  // Plain calls of the task tools, by name: the spec that answers them, or the error when a task is required.
+  const plainCalls = new Map<string, { spec: ToolSpec; required?: string }>();
   for (const tool of withTasks) {
     const names = namesOf.get(tool.name);
-    if (names === undefined) continue;
+    const spec = names === undefined ? undefined : taskToolSpec(tool, engine, names);
+    if (names === undefined || spec === undefined) continue;
     store.callNames.set(tool.name, names.start);
-    const name = registerTaskTool(server, tool, engine, names);
-    if (name !== undefined) taskTools.set(name, plainTaskCallError(name, names));
+    registerTaskTool(server, tool, spec, engine);
+    plainCalls.set(spec.name, {
+      spec,
+      ...(tool.taskSupport === "required" ? { required: plainTaskCallError(spec.name, names) } : {}),
+    });
   }
-  hideTaskToolsFromPlainClients(server, taskTools);
+  routePlainTaskCalls(server, plainCalls);
   bindTasksToCaller(server);
+}
+
+/** What the SDK hands a request handler besides the arguments. */
+type RequestExtra = RequestHandlerExtra<ServerRequest, ServerNotification>;
+
+function callContextOf(extra: RequestExtra): CallContext {
+  const token = extra._meta?.progressToken;
+  const ctx: CallContext = { signal: extra.signal };
+  const principal = principalOf(extra.authInfo);
+  if (principal !== undefined) ctx.principal = principal;
+  if (token !== undefined) {
+    ctx.progress = (update) => {
+      void extra
+        .sendNotification({ method: "notifications/progress", params: { progressToken: token, ...update } })
+        .catch(() => undefined);
+    };
+  }
+  return ctx;
 }
 
 /**
@@ -146,26 +157,22 @@ function bindTasksToCaller(server: McpServer): void {
 }
 
 /**
- * A task tool is listed only to clients that declared task-augmented `tools/call`; a client that calls it
- * without a task anyway gets a tool error pointing to start and await, not a protocol error it cannot act on.
+ * A plain (not task-augmented) call of a task tool is answered like the v2 face does: it waits for the job
+ * like the await tool (the SDK itself would poll the task to its end, past any client timeout). A tool whose
+ * definition requires a task answers it with -32601, as 2025-11-25 says. Input the tool rejects goes to the
+ * SDK's own handler, which answers it as any bad input (an `isError` result).
  */
-function hideTaskToolsFromPlainClients(server: McpServer, taskTools: Map<string, string>): void {
-  const speaksTasks = () => {
-    const tools = server.server.getClientCapabilities()?.tasks?.requests?.tools as
-      | { call?: unknown }
-      | undefined;
-    return tools?.call !== undefined;
-  };
-  wrapRequestHandler(server, "tools/list", (original) => async (request, extra) => {
-    const result = (await original(request, extra)) as { tools: { name: string }[] };
-    if (speaksTasks()) return result;
-    return { ...result, tools: result.tools.filter((tool) => !taskTools.has(tool.name)) };
-  });
+function routePlainTaskCalls(
+  server: McpServer,
+  plainCalls: Map<string, { spec: ToolSpec; required?: string }>,
+): void {
   wrapRequestHandler(server, "tools/call", (original) => async (request, extra) => {
     const name = request.params?.name;
-    const plainCall = request.params?.task === undefined;
-    const message = typeof name === "string" ? taskTools.get(name) : undefined;
-    if (message !== undefined && plainCall) return fail(message);
-    return original(request, extra);
+    const plain = typeof name === "string" ? plainCalls.get(name) : undefined;
+    if (plain === undefined || request.params?.task !== undefined) return original(request, extra);
+    if (plain.required !== undefined) throw new McpError(ErrorCode.MethodNotFound, plain.required);
+    const parsed = plain.spec.inputSchema.safeParse(request.params?.arguments ?? {});
+    if (!parsed.success) return original(request, extra);
+    return plain.spec.handler(parsed.data as Record<string, unknown>, callContextOf(extra as RequestExtra));
   });
 }

@@ -4,19 +4,13 @@ import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { type CallToolResult, CallToolResultSchema, type Task } from "@modelcontextprotocol/sdk/types.js";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { z } from "zod";
-import {
-  autoClosing,
-  autoClosingWithTasks,
-  type Connected,
-  gate,
-  squareTool,
-  structured,
-} from "../../../test/helpers.ts";
+import { autoClosing, type Connected, gate, squareTool, structured } from "../../../test/helpers.ts";
 import { createAsyncTools, defineAsyncTool } from "../../index.ts";
 import { registerTools } from "./register.ts";
 
-const open = autoClosing();
-const serve = autoClosingWithTasks();
+// A 2025-11-25 client that speaks Tasks declares nothing for them: a client's `tasks` capability has no
+// `tools/call` (only sampling and elicitation), so every test here uses a client that declares nothing.
+const serve = autoClosing();
 afterEach(() => {
   vi.restoreAllMocks();
 });
@@ -38,10 +32,10 @@ describe("the task tool", () => {
     const c = await serve([squareTool({ runs: 0 })]);
     const { tools } = await c.client.listTools();
     const byName = Object.fromEntries(tools.map((t) => [t.name, t]));
-    expect(byName.square?.execution).toEqual({ taskSupport: "required" });
-    expect(byName.start_square?.execution?.taskSupport).not.toBe("optional");
+    expect(byName.square?.execution).toEqual({ taskSupport: "optional" });
+    expect(byName.start_square?.execution?.taskSupport).toBe("forbidden");
     expect(Object.keys(byName.square?.outputSchema?.properties ?? {}).sort()).toEqual(["label", "square"]);
-    expect(byName.square?.description).toContain("start_square");
+    expect(byName.square?.description).toContain("await_square");
   });
 
   it("returns a working task at once for a task-augmented call, then the typed result", async () => {
@@ -67,33 +61,45 @@ describe("the task tool", () => {
     expect(result.structuredContent).toEqual({ square: 49, label: "x" });
   });
 
-  it("answers a plain call with a tool error that points to start and await, and starts nothing", async () => {
+  it("answers a plain call by waiting for the job like the await tool, and returns its result", async () => {
     const counter = { runs: 0 };
     const c = await serve([squareTool(counter)]);
+    const result = await c.call("square", { n: 5 });
+    expect(result.isError).toBeFalsy();
+    expect(result.structuredContent).toEqual({ square: 25, label: "x" });
+    // The job is the start tool's job for the same arguments.
+    const started = structured<{ created: boolean; status: string }>(await c.call("start_square", { n: 5 }));
+    expect(started).toMatchObject({ created: false, status: "completed" });
+    expect(counter.runs).toBe(1);
+  });
+
+  it("answers a plain call that outlasts the wait with the job ID and the await tool to keep waiting", async () => {
+    const hold = gate();
+    const c = await serve([squareTool({ runs: 0 }, hold.promise, { await: { defaultMs: 200 } })]);
+    const result = await c.call("square", { n: 6 });
+    hold.open();
+    expect(result.isError).toBe(true);
+    expect(JSON.stringify(result.content)).toMatch(/Job square-[0-9a-f]{16} is still running/);
+    expect(JSON.stringify(result.content)).toContain("Call await_square with");
+  });
+
+  it("answers a plain call with -32601 when the definition requires a task, and starts nothing", async () => {
+    const counter = { runs: 0 };
+    const c = await serve([squareTool(counter, undefined, { taskSupport: "required" })]);
     const { tools } = await c.client.listTools();
     const tool = tools.find((t) => t.name === "square");
     expect(tool?.execution).toEqual({ taskSupport: "required" });
     expect(tool?.description).toContain("start_square");
     // The SDK's client refuses to send this itself, so send the raw request a client without Tasks would.
-    const result = await c.client.request(
+    const refused = c.client.request(
       { method: "tools/call", params: { name: "square", arguments: { n: 5 } } },
       CallToolResultSchema,
     );
-    expect(result.isError).toBe(true);
-    expect(JSON.stringify(result.content)).toContain("Call start_square with the same arguments");
-    expect(JSON.stringify(result.content)).toContain("await_square");
+    await expect(refused).rejects.toMatchObject({ code: -32601 });
+    await expect(refused).rejects.toThrow(/Call start_square with the same arguments/);
     expect(counter.runs).toBe(0);
-  });
-
-  it("is listed only to clients that declared MCP Tasks", async () => {
-    const plainClient = await open([squareTool({ runs: 0 })]);
-    const { tools } = await plainClient.client.listTools();
-    expect(tools.map((t) => t.name).sort()).toEqual([
-      "await_square",
-      "cancel_square",
-      "probe_square",
-      "start_square",
-    ]);
+    const task = await createTask(c, "square", { n: 5 });
+    expect(task.taskId).toMatch(/^square-/);
   });
 
   it("takes its name from tools.task", async () => {

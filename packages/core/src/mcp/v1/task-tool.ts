@@ -1,9 +1,9 @@
 /**
  * Native MCP Tasks (spec 2025-11-25) on the same durable jobs, for the v1 SDK: each definition becomes a
- * task-capable tool named after it (e.g. `weather_data`). A task-augmented call starts or joins the job and
- * returns its task at once. Task support is required: a plain call would block until the job ends, which is
- * what the start/await pair exists to avoid. The tool is listed only to clients that declared Tasks, and a
- * plain call of it anyway gets a tool error that points to start and await (see register.ts).
+ * task tool named after it (e.g. `weather_data`), listed to every client with the definition's
+ * `execution.taskSupport` (`optional` by default). A task-augmented call starts or joins the job and returns
+ * its task at once; a plain call is answered by the shared task tool spec (`mcp/tools/task.ts`), which waits
+ * like the await tool (see register.ts, which routes it).
  *
  * Why not give the start tool task support: the SDK answers a plain call of a task-capable tool by polling
  * the task to its end, the handler cannot tell a plain call from a task call, and one tool has one output
@@ -11,12 +11,10 @@
  */
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import type { CallToolResult, ServerCapabilities } from "@modelcontextprotocol/sdk/types.js";
-import type { z } from "zod";
 import type { AnyAsyncTool } from "../../define.ts";
 import type { JobEngine } from "../../runtime/job-engine.ts";
 import { principalOf } from "../principal.ts";
-import { type JobToolNames, taskDescription } from "../text.ts";
-import { freshField } from "../wire.ts";
+import type { ToolSpec } from "../tools/spec.ts";
 import { JOB_ID_CONTEXT } from "./durable-task-store.ts";
 
 /** The `tasks` capability a server with a {@link DurableTaskStore} announces. */
@@ -26,26 +24,22 @@ export const TASKS_CAPABILITY: NonNullable<ServerCapabilities["tasks"]> = {
   requests: { tools: { call: {} } },
 };
 
-/** Exposes `tool` as its task-capable tool on `server`, whose task store must be ours. Returns its name. */
+/** Exposes `tool` as its task tool `spec` on `server`, whose task store must be ours. */
 export function registerTaskTool(
   server: McpServer,
   tool: AnyAsyncTool,
+  spec: ToolSpec,
   engine: JobEngine,
-  names: JobToolNames,
-): string | undefined {
-  const name = tool.toolNames.task;
-  if (name === false) return undefined;
-  // A tool's outputSchema must describe an object; other results are returned as text only.
-  const output = tool.output !== undefined && "shape" in tool.output ? tool.output : undefined;
+): void {
   server.experimental.tasks.registerToolTask(
-    name,
+    spec.name,
     {
-      title: `Run: ${tool.name}`,
-      description: taskDescription(tool.description, names),
-      inputSchema: (tool.input as z.ZodObject).extend({ fresh: freshField }),
-      ...(output === undefined ? {} : { outputSchema: output }),
-      annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: true },
-      execution: { taskSupport: "required" },
+      title: spec.title,
+      description: spec.description,
+      inputSchema: spec.inputSchema,
+      ...(spec.outputSchema === undefined ? {} : { outputSchema: spec.outputSchema }),
+      annotations: spec.annotations,
+      execution: { taskSupport: tool.taskSupport },
     },
     {
       createTask: async (args: unknown, extra) => {
@@ -66,5 +60,4 @@ export function registerTaskTool(
         (await extra.taskStore.getTaskResult(extra.taskId)) as CallToolResult,
     },
   );
-  return name;
 }

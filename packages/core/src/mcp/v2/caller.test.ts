@@ -74,9 +74,10 @@ describe("the v2 face with authenticated callers", () => {
       name: "probe_echo",
       arguments: { job_ids: [alices] },
     });
+    expect(probed.result?.isError).toBeUndefined();
     expect(probed.result).toMatchObject({
-      isError: true,
       content: [{ text: expect.stringMatching(/No job found/) }],
+      structuredContent: { jobs: [{ job_id: alices, status: "not_found" }] },
     });
 
     const task = await request("alice", "tools/call", { name: "echo", arguments: { word: "t" } }, TASKS);

@@ -90,7 +90,7 @@ describe("serveHttp on the v2 face", () => {
     const legacy = await r.client();
     const modernNames = (await modern.listTools()).tools.map((t) => t.name).sort();
     const legacyNames = (await legacy.listTools()).tools.map((t) => t.name).sort();
-    expect(modernNames).toEqual(["await_square", "cancel_square", "probe_square", "start_square"]);
+    expect(modernNames).toEqual(["await_square", "cancel_square", "probe_square", "square", "start_square"]);
     expect(legacyNames).toEqual(modernNames);
 
     const { job_id } = await startSquare(modern, 7);

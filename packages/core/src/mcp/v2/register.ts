@@ -12,12 +12,19 @@ import type { CallerScope } from "../../runtime/job-engine.ts";
 import { type AsyncTools, internalsOf } from "../../runtime/runtime.ts";
 import { type JobToolsOptions, jobToolSpecs } from "../job-tools.ts";
 import { principalOf } from "../principal.ts";
-import type { CallContext, ToolSpec } from "../tools/spec.ts";
+import { plainTaskCallError } from "../text.ts";
+import { type CallContext, type ToolSpec, toolConfigOf } from "../tools/spec.ts";
+import { taskToolSpec } from "../tools/task.ts";
 import { freshField } from "../wire.ts";
 import { LEGACY_TASKS_CAPABILITY, LegacyTasks } from "./legacy-tasks.ts";
 import { type RawHandler, wrapRequestHandler } from "./sdk-internals.ts";
-import { taskToolSpec } from "./task-tool.ts";
-import { ExtensionTasks, isModernRequest, requestSpeaksTasks, TASKS_EXTENSION } from "./tasks-extension.ts";
+import {
+  ExtensionTasks,
+  isModernRequest,
+  missingTasksCapability,
+  requestSpeaksTasks,
+  TASKS_EXTENSION,
+} from "./tasks-extension.ts";
 
 /** How {@link registerTools} lays the tools out. */
 export interface RegisterToolsOptions extends JobToolsOptions {
@@ -35,10 +42,11 @@ export interface RegisterToolsOptions extends JobToolsOptions {
  * McpServer, before it connects (for `serveStdio` or `createMcpHandler`, inside the factory). Registering
  * starts nothing: the runtime already runs and recovers jobs.
  *
- * The task tool is listed only to clients that speak Tasks. Called with the extension (2026-07-28), it answers
- * at once with `resultType: "task"` (task ID = job ID) and the client follows it with `tasks/get`; called
- * task-augmented (2025-11-25), it answers with `CreateTaskResult`. Called plainly, it waits for the job like
- * the await tool and returns the result, or a tool error that names the job to await. The start tool never
+ * The task tool is listed to every client (see docs/tasks.md). Called with the extension (2026-07-28), it
+ * answers at once with `resultType: "task"` (task ID = job ID) and the client follows it with `tasks/get`;
+ * called task-augmented (2025-11-25), it answers with `CreateTaskResult`. Called plainly, it waits for the job
+ * like the await tool and returns the result, or a tool error that names the job to await (or, for a
+ * definition with `taskSupport: "required"`, the era's error). The start tool never
  * answers with a task, so a Tasks-capable host can still hand a model the start/await pair.
  *
  * @example
@@ -71,14 +79,14 @@ export function registerTools(
   if (withTasks.length === 0) return;
   // The start tool of each definition, which a failed task's result points to.
   const callNames = new Map<string, string>();
-  const taskTools = new Map<string, AnyAsyncTool>();
+  const taskTools = new Map<string, TaskTool>();
   for (const tool of withTasks) {
     const names = namesOf.get(tool.name);
     const spec = names === undefined ? undefined : taskToolSpec(tool, engine, names);
     if (names === undefined || spec === undefined) continue;
     callNames.set(tool.name, names.start);
     registerSpec(server, spec);
-    taskTools.set(spec.name, tool);
+    taskTools.set(spec.name, { tool, plainCallError: plainTaskCallError(spec.name, names) });
   }
   const extension = new ExtensionTasks(engine, callNames, { retentionMs });
   const legacy = new LegacyTasks(engine, callNames, { retentionMs });
@@ -90,13 +98,7 @@ export function registerTools(
 function registerSpec(server: McpServer, spec: ToolSpec): void {
   server.registerTool(
     spec.name,
-    {
-      title: spec.title,
-      description: spec.description,
-      inputSchema: spec.inputSchema,
-      ...(spec.outputSchema === undefined ? {} : { outputSchema: spec.outputSchema }),
-      annotations: spec.annotations,
-    },
+    toolConfigOf(spec),
     async (args: Record<string, unknown>, ctx: ServerContext) => {
       const token = ctx.mcpReq._meta?.progressToken;
       const call: CallContext = { signal: ctx.mcpReq.signal };
@@ -114,49 +116,60 @@ function registerSpec(server: McpServer, spec: ToolSpec): void {
   );
 }
 
+/** A task tool: its definition, and the error a plain call of it gets when the definition requires a task. */
+interface TaskTool {
+  tool: AnyAsyncTool;
+  plainCallError: string;
+}
+
 /**
- * Task tools are listed only to clients that speak Tasks (a 2026-07-28 request that declares the extension,
- * or a 2025-11-25 client that declared task-augmented `tools/call` at `initialize`), like v1 lists them only
- * to the latter: a client without Tasks sees the same tools on both faces. A `tools/call` of a task tool
- * becomes a task when the request asks for one in its era's way; input the tool rejects goes to the SDK's
- * own handler, which answers it as any bad input (an `isError` result).
+ * A task tool is listed to every client. To a 2025-11-25 client with its definition's `execution.taskSupport`
+ * (a client's capabilities cannot say it makes task-augmented calls: that era defines no such field). To a
+ * 2026-07-28 request, which has no such field, as a plain tool; one that requires a task only to requests that
+ * declare the extension. A `tools/call` of a task tool becomes a task when the request asks for one in its
+ * era's way (`params.task`, or the extension in the request's client capabilities); a plain call waits like
+ * the await tool, or, when the definition requires a task, gets the era's error: -32601 (2025-11-25) or
+ * -32021 naming the extension (2026-07-28). Input the tool rejects goes to the SDK's own handler, which
+ * answers it as any bad input (an `isError` result).
  */
 function routeTaskCalls(
   server: McpServer,
   extension: ExtensionTasks,
   legacy: LegacyTasks,
-  taskTools: Map<string, AnyAsyncTool>,
+  taskTools: Map<string, TaskTool>,
 ): void {
-  const legacyClientSpeaksTasks = () => {
-    const tasks = server.server.getClientCapabilities()?.tasks as
-      | { requests?: { tools?: { call?: unknown } } }
-      | undefined;
-    return tasks?.requests?.tools?.call !== undefined;
-  };
   wrapRequestHandler(server, "initialize", (original: RawHandler) => async (request, ctx) => {
     const result = (await original(request, ctx)) as { capabilities: Record<string, unknown> };
     return { ...result, capabilities: { ...result.capabilities, tasks: LEGACY_TASKS_CAPABILITY } };
   });
   wrapRequestHandler(server, "tools/list", (original: RawHandler) => async (request, ctx) => {
     const result = (await original(request, ctx)) as { tools: { name: string }[] };
-    if (isModernRequest(ctx)) {
-      if (requestSpeaksTasks(ctx)) return result;
-    } else if (legacyClientSpeaksTasks()) {
+    if (!isModernRequest(ctx)) {
+      const support = (name: string) => taskTools.get(name)?.tool.taskSupport;
       return {
         ...result,
-        tools: result.tools.map((tool) =>
-          taskTools.has(tool.name) ? { ...tool, execution: { taskSupport: "required" } } : tool,
-        ),
+        tools: result.tools.map((tool) => {
+          const taskSupport = support(tool.name);
+          return taskSupport === undefined ? tool : { ...tool, execution: { taskSupport } };
+        }),
       };
     }
-    return { ...result, tools: result.tools.filter((tool) => !taskTools.has(tool.name)) };
+    if (requestSpeaksTasks(ctx)) return result;
+    const onlyTasks = (name: string) => taskTools.get(name)?.tool.taskSupport === "required";
+    return { ...result, tools: result.tools.filter((tool) => !onlyTasks(tool.name)) };
   });
   wrapRequestHandler(server, "tools/call", (original: RawHandler) => async (request, ctx) => {
     const name = request.params?.name;
-    const tool = typeof name === "string" ? taskTools.get(name) : undefined;
-    if (tool === undefined) return original(request, ctx);
+    const taskTool = typeof name === "string" ? taskTools.get(name) : undefined;
+    if (taskTool === undefined) return original(request, ctx);
+    const { tool } = taskTool;
     const modern = isModernRequest(ctx);
-    if (modern ? !requestSpeaksTasks(ctx) : request.params?.task === undefined) return original(request, ctx);
+    const asTask = modern ? requestSpeaksTasks(ctx) : request.params?.task !== undefined;
+    if (!asTask && tool.taskSupport === "required") {
+      if (!modern) throw new ProtocolError(ProtocolErrorCode.MethodNotFound, taskTool.plainCallError);
+      throw missingTasksCapability(taskTool.plainCallError);
+    }
+    if (!asTask) return original(request, ctx);
     const schema = (tool.input as z.ZodObject).extend({ fresh: freshField });
     const parsed = schema.safeParse(request.params?.arguments ?? {});
     if (!parsed.success) return original(request, ctx);
@@ -187,13 +200,17 @@ function serveTaskMethods(server: McpServer, extension: ExtensionTasks, legacy: 
   const notFound = () =>
     Promise.reject(new ProtocolError(ProtocolErrorCode.MethodNotFound, "Method not found"));
   type Answer<P> = (params: P, caller: CallerScope, ctx: ServerContext) => Promise<object>;
+  // The extension's methods answer only requests that declare it (SEP-2663: -32021 to any other).
   const byEra =
     <P>(modern: Answer<P>, old: Answer<P>) =>
-    async (params: P, ctx: ServerContext) =>
-      (await (isModernRequest(ctx) ? modern : old)(params, callerOfContext(ctx), ctx)) as Record<
+    async (params: P, ctx: ServerContext) => {
+      const modernRequest = isModernRequest(ctx);
+      if (modernRequest && modern !== notFound && !requestSpeaksTasks(ctx)) throw missingTasksCapability();
+      return (await (modernRequest ? modern : old)(params, callerOfContext(ctx), ctx)) as Record<
         string,
         unknown
       >;
+    };
   server.server.setRequestHandler(
     "tasks/get",
     { params: taskIdParams },
@@ -213,7 +230,10 @@ function serveTaskMethods(server: McpServer, extension: ExtensionTasks, legacy: 
   server.server.setRequestHandler(
     "tasks/update",
     { params: taskIdParams.extend({ inputResponses: z.record(z.string(), z.unknown()).optional() }) },
-    byEra(({ taskId }, caller) => extension.update(taskId, caller), notFound),
+    byEra(
+      ({ taskId, inputResponses }, caller) => extension.update(taskId, inputResponses ?? {}, caller),
+      notFound,
+    ),
   );
   server.server.setRequestHandler(
     "tasks/result",

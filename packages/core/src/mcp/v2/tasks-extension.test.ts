@@ -63,14 +63,33 @@ describe("ExtensionTasks", () => {
     });
   });
 
-  it("carries the error, with a JSON-RPC code and the job ID, once the job failed", async () => {
+  it("reports a job that failed in its function as completed with an isError result that says how to retry", async () => {
     const { tasks } = await tasksOver(broken);
     const created = await tasks.create(broken, {}, false);
+    const done = await settled(tasks, created.taskId);
+    expect(done.status).toBe("completed");
+    expect(done.error).toBeUndefined();
+    expect(done.result).toMatchObject({ isError: true, resultType: "complete" });
+    expect(JSON.stringify(done.result)).toMatch(/the upstream is down.*start_broken again with fresh: true/);
+  });
+
+  it("reports failed, with a JSON-RPC error and the job ID, when a finished job cannot be read as a result", async () => {
+    const unreadable = defineAsyncTool({
+      name: "unreadable",
+      description: "Its output schema throws while checking the result",
+      input: z.object({}),
+      output: z.object({ n: z.number() }).transform((): { n: number } => {
+        throw new Error("the output check broke");
+      }),
+      run: async () => ({ n: 1 }),
+    });
+    const { tasks } = await tasksOver(unreadable);
+    const created = await tasks.create(unreadable, {}, false);
     const done = await settled(tasks, created.taskId);
     expect(done.status).toBe("failed");
     expect(done.error).toEqual({
       code: -32603,
-      message: expect.stringMatching(/the upstream is down.*start_broken again with fresh: true/),
+      message: expect.stringMatching(/could not be read as a tool result: the output check broke/),
       data: { job_id: created.taskId },
     });
     expect(done.result).toBeUndefined();
@@ -79,7 +98,7 @@ describe("ExtensionTasks", () => {
   it("acknowledges tasks/update of a known task and refuses unknown tasks and tools without a task tool", async () => {
     const { tasks, runtime } = await tasksOver(echo, hidden);
     const created = await tasks.create(echo, { word: "x" }, false);
-    expect(await tasks.update(created.taskId)).toEqual({});
+    expect(await tasks.update(created.taskId, { "not-outstanding": { action: "accept" } })).toEqual({});
     await expect(tasks.get("echo-0000000000000000")).rejects.toBeInstanceOf(ProtocolError);
     await expect(tasks.cancel("nope")).rejects.toThrow(/Task not found/);
     const job = await runtime.start(hidden, {});

@@ -5,11 +5,16 @@
  * server side for it; this is ours. The wire shapes follow `@modelcontextprotocol/ext-tasks/core` (v2).
  */
 import type { ServerContext } from "@modelcontextprotocol/server";
-import { ProtocolError, ProtocolErrorCode } from "@modelcontextprotocol/server";
+import {
+  MissingRequiredClientCapabilityError,
+  ProtocolError,
+  ProtocolErrorCode,
+} from "@modelcontextprotocol/server";
 import { DEFAULTS } from "../../defaults.ts";
 import type { AnyAsyncTool } from "../../define.ts";
 import type { CallerScope, JobEngine, JobSnapshot } from "../../runtime/job-engine.ts";
-import { isFinished, type JobTask, taskOf, toolResultOf } from "../tasks/job-task.ts";
+import { type JobTask, taskOf, toolResultOf } from "../tasks/job-task.ts";
+import type { ToolResult } from "../wire.ts";
 
 /** The extension's identifier, as servers advertise it and clients declare it. */
 export const TASKS_EXTENSION = "io.modelcontextprotocol/tasks";
@@ -17,7 +22,7 @@ export const TASKS_EXTENSION = "io.modelcontextprotocol/tasks";
 /** The envelope key under which a 2026-07-28 request carries its client capabilities. */
 const CLIENT_CAPABILITIES = "io.modelcontextprotocol/clientCapabilities";
 
-/** The JSON-RPC error code of a failed task's `error`: the job failed while running the tool call. */
+/** The JSON-RPC error code of a failed task's `error`: the server could not turn the job into a result. */
 const TASK_FAILED_CODE = ProtocolErrorCode.InternalError;
 
 /** Whether `ctx` is a 2026-07-28 request, which always carries the per-request envelope. */
@@ -32,6 +37,19 @@ export function requestSpeaksTasks(ctx: ServerContext): boolean {
     | { extensions?: Record<string, unknown> }
     | undefined;
   return capabilities?.extensions?.[TASKS_EXTENSION] !== undefined;
+}
+
+/**
+ * The -32021 error of a request that needs the extension but did not declare it, naming the extension in
+ * `data.requiredCapabilities` as the extension's text shows.
+ */
+export function missingTasksCapability(
+  message = `Missing required client capability: declare the ${TASKS_EXTENSION} extension in this request's client capabilities.`,
+): MissingRequiredClientCapabilityError {
+  return new MissingRequiredClientCapabilityError(
+    { requiredCapabilities: { extensions: { [TASKS_EXTENSION]: {} } } },
+    message,
+  );
 }
 
 /** A task on the wire: the job's task plus the extension's retention and poll hint. */
@@ -79,17 +97,29 @@ export class ExtensionTasks {
     return { resultType: "task" as const, ...task };
   }
 
-  /** `tasks/get`: the task, with the tool result once completed or the error once failed. */
+  /**
+   * `tasks/get`: the task, with the tool result once completed. A job that failed in its function (a
+   * `PermanentError`, retries given up, a timeout) ran the tool, which reported an error: the task is
+   * `completed` with an `isError` result, as the extension says (`failed` MUST NOT stand for a tool result
+   * with `isError`). `failed` is kept for a finished job the server cannot turn into a result at all.
+   */
   async get(taskId: string, caller: CallerScope = {}) {
     const snapshot = await this.engine.snapshot(taskId, true, caller);
     const tool = this.toolOf(snapshot);
     const task = tool === undefined ? undefined : this.wireTask(snapshot);
     if (tool === undefined || task === undefined) throw notFound(taskId);
-    if (!isFinished(snapshot.status) || task.status === "cancelled") return task;
-    const result = toolResultOf(snapshot, tool, this.callNames.get(tool.name) ?? tool.name);
-    if (task.status === "failed") {
-      const message = result.content.map((c) => c.text).join("\n");
-      return { ...task, error: { code: TASK_FAILED_CODE, message, data: { job_id: taskId } } };
+    if (task.status !== "completed") return task;
+    let result: ToolResult;
+    try {
+      result = toolResultOf(snapshot, tool, this.callNames.get(tool.name) ?? tool.name);
+    } catch (error) {
+      const why = error instanceof Error ? error.message : String(error);
+      const message = `The outcome of job ${taskId} could not be read as a tool result: ${why}`;
+      return {
+        ...task,
+        status: "failed" as const,
+        error: { code: TASK_FAILED_CODE, message, data: { job_id: taskId } },
+      };
     }
     // A result that breaks the output schema comes back as an isError tool result, still `completed`.
     return { ...task, result: { ...result, resultType: "complete" } };
@@ -103,11 +133,17 @@ export class ExtensionTasks {
   }
 
   /**
-   * `tasks/update`: a durable job never asks for input, so no task is ever `input_required` and there is
-   * nothing to deliver. Acknowledged for a known task (the update may have crossed a status change, which
-   * the extension allows), refused for an unknown one.
+   * `tasks/update`: the one place `inputResponses` reach a task. No durable job asks for input yet (durable
+   * human-in-the-loop will: it makes a task `input_required` with `inputRequests`, and takes the answers
+   * here), so no key is ever outstanding, and the extension says a server SHOULD ignore responses to keys
+   * that are not. Acknowledged for a known task (the update may have crossed a status change, which the
+   * extension allows), refused with -32602 for an unknown one.
    */
-  async update(taskId: string, caller: CallerScope = {}): Promise<Record<string, never>> {
+  async update(
+    taskId: string,
+    _inputResponses: Record<string, unknown>,
+    caller: CallerScope = {},
+  ): Promise<Record<string, never>> {
     await this.known(taskId, caller);
     return {};
   }
@@ -122,11 +158,12 @@ export class ExtensionTasks {
     return tool?.toolNames.task === false ? undefined : tool;
   }
 
+  /** The job as the extension's task: a job that failed in its function is `completed` (see {@link get}). */
   private wireTask(snapshot: JobSnapshot): WireTask | undefined {
     const task = taskOf(snapshot);
-    return task === undefined
-      ? undefined
-      : { ...task, ttlMs: this.ttlMs, pollIntervalMs: this.pollIntervalMs };
+    if (task === undefined) return undefined;
+    const status = task.status === "failed" ? "completed" : task.status;
+    return { ...task, status, ttlMs: this.ttlMs, pollIntervalMs: this.pollIntervalMs };
   }
 }
 

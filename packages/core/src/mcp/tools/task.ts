@@ -1,9 +1,9 @@
 /**
- * The task tool of one definition on the v2 face (named after it, e.g. `square`), as a generation-agnostic
- * spec: the definition's input plus `fresh`, and its output as the output schema, so a task's result is
- * described by the tool that made it. A call that carries the Tasks extension never reaches this handler
- * (register.ts answers it with a task); this handler is the plain call, which waits like the await tool, up
- * to the same bound, and returns the job's result, or a tool error that names the job and the await tool.
+ * The task tool of one definition (named after it, e.g. `square`), as a generation-agnostic spec for both
+ * faces: the definition's input plus `fresh`, and its output as the output schema, so a task's result is
+ * described by the tool that made it. A call that asks for a task never reaches this handler (each face
+ * answers it with a task); this handler is the plain call, which waits like the await tool, up to the same
+ * bound, and returns the job's result, or a tool error that names the job and the await tool.
  */
 import type { z } from "zod";
 import type { AnyAsyncTool } from "../../define.ts";
@@ -12,9 +12,10 @@ import { awaitBounds } from "../await-bounds.ts";
 import { ProgressReporter } from "../progress-reporter.ts";
 import { toolResultOf } from "../tasks/job-task.ts";
 import { idsFieldOf, type JobToolNames, taskDescription } from "../text.ts";
-import { callerOf, type ToolSpec } from "../tools/spec.ts";
 import { fail, freshField } from "../wire.ts";
+import { callerOf, type ToolSpec } from "./spec.ts";
 
+/** The task tool of `tool`, or `undefined` when the definition leaves it out (`toolNames.task: false`). */
 export function taskToolSpec(
   tool: AnyAsyncTool,
   engine: JobEngine,
@@ -26,10 +27,11 @@ export function taskToolSpec(
   const output =
     tool.output !== undefined && "shape" in tool.output ? (tool.output as z.ZodObject) : undefined;
   const waitMs = awaitBounds([tool]).defaultMs;
+  const waitSeconds = tool.taskSupport === "required" ? undefined : Math.round(waitMs / 1000);
   return {
     name,
     title: `Run: ${tool.name}`,
-    description: taskDescription(tool.description, names),
+    description: taskDescription(tool.description, names, waitSeconds),
     inputSchema: (tool.input as z.ZodObject).extend({ fresh: freshField }),
     ...(output === undefined ? {} : { outputSchema: output }),
     annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: true },
