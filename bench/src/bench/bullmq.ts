@@ -7,13 +7,14 @@
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
-import { connect, createServer } from "node:net";
+import { connect } from "node:net";
 import { join } from "node:path";
 import { type AsyncTools, createAsyncTools, defineAsyncTool } from "@async-tools/core";
+import { freePort } from "@async-tools/test-helpers/postgres";
 import { z } from "zod";
-import { interleaved } from "../lib/rates.ts";
+import { versus } from "../lib/rates.ts";
 import { fresh, type RunOptions, type ScenarioResult } from "../lib/scenario.ts";
-import { formatTable, showRatio, showSpread, spread } from "../lib/stats.ts";
+import { formatTable } from "../lib/stats.ts";
 import { tempDir } from "../lib/temp.ts";
 import { deadline, sleep } from "../lib/time.ts";
 
@@ -44,17 +45,6 @@ function redisServer(): string | undefined {
     return undefined;
   }
   return find();
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === "object" && address ? address.port : 0));
-    });
-  });
 }
 
 /** Starts redis-server on loopback with its data in `dir` (RDB snapshots off: nothing outlives the run). */
@@ -152,30 +142,13 @@ export async function bullmq(options: RunOptions): Promise<ScenarioResult> {
       );
       await job.waitUntilFinished(events, 30_000);
     };
-    const rows: string[][] = [];
-    const figures: Record<string, unknown>[] = [];
-    const checks: ScenarioResult["checks"] = [];
-    for (const submitters of [1, 32]) {
-      const { oursRates, theirRates } = await interleaved(submitters, rounds, windowMs, ours, theirs);
-      const ratio = spread(oursRates.map((r, i) => r / (theirRates[i] ?? Number.NaN)));
-      rows.push([
-        String(submitters),
-        showSpread(spread(oursRates), 0),
-        showSpread(spread(theirRates), 0),
-        showRatio(ratio),
-      ]);
-      figures.push({
-        submitters,
-        ours_jobs_per_s: spread(oursRates),
-        bullmq_jobs_per_s: spread(theirRates),
-        ours_vs_bullmq: ratio,
-      });
-      checks.push({
-        name: `3-step jobs/s >= BullMQ on Redis (${submitters} submitter${submitters > 1 ? "s" : ""})`,
-        ok: ratio.median >= 1,
-        detail: showRatio(ratio),
-      });
-    }
+    const { rows, figures, checks } = await versus(
+      "bullmq",
+      "BullMQ on Redis",
+      { rounds, windowMs },
+      ours,
+      theirs,
+    );
     return {
       name,
       table: formatTable(

@@ -5,17 +5,15 @@
  * (two databases), with 1 and 32 submitters each looping submit then wait. Commits and syncs per job come from
  * `pg_stat_database` and `pg_stat_wal`. Skipped, saying why, where PostgreSQL cannot be started.
  */
-import { execFile } from "node:child_process";
 import { readFileSync } from "node:fs";
-import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { promisify } from "node:util";
 import { type AsyncTools, createAsyncTools, defineAsyncTool } from "@async-tools/core";
 import { type PostgresCluster, postgresUnavailable, startPostgres } from "@async-tools/test-helpers/postgres";
 import { z } from "zod";
-import { interleaved, rate } from "../lib/rates.ts";
+import { storeInit } from "../lib/postgres.ts";
+import { rate, versus } from "../lib/rates.ts";
 import { fresh, type RunOptions, type ScenarioResult } from "../lib/scenario.ts";
-import { formatTable, showRatio, showSpread, spread } from "../lib/stats.ts";
+import { formatTable, spread } from "../lib/stats.ts";
 
 const threeSteps = defineAsyncTool({
   name: "three_step_pg",
@@ -31,13 +29,6 @@ const threeSteps = defineAsyncTool({
     return { total };
   },
 });
-
-const CORE_CLI = join(
-  dirname(fileURLToPath(import.meta.resolve("@async-tools/core/package.json"))),
-  "src",
-  "cli",
-  "main.ts",
-);
 
 /** Transactions committed and WAL syncs of `database` so far. */
 function counters(cluster: PostgresCluster, database: string): { commits: number; syncs: number } {
@@ -101,14 +92,7 @@ export async function dbos(options: RunOptions): Promise<ScenarioResult> {
   try {
     cluster.createDatabase("ours");
     cluster.createDatabase("theirs");
-    await promisify(execFile)(process.execPath, [
-      "--conditions=@async-tools/source",
-      CORE_CLI,
-      "store",
-      "init",
-      "--store",
-      cluster.url("ours"),
-    ]);
+    await storeInit(cluster.url("ours"));
     tools = await createAsyncTools({ name: "bench-dbos", store: cluster.url("ours"), tools: [threeSteps] });
     const runtime = tools;
     const workflow = DBOS.registerWorkflow(
@@ -149,30 +133,13 @@ export async function dbos(options: RunOptions): Promise<ScenarioResult> {
     const oursCost = await costPerJob(cluster, "ours", 50, ours);
     const theirCost = await costPerJob(cluster, "theirs", 50, theirs);
 
-    const rows: string[][] = [];
-    const figures: Record<string, unknown>[] = [];
-    const checks: ScenarioResult["checks"] = [];
-    for (const submitters of [1, 32]) {
-      const { oursRates, theirRates } = await interleaved(submitters, rounds, windowMs, ours, theirs);
-      const ratio = spread(oursRates.map((r, i) => r / (theirRates[i] ?? Number.NaN)));
-      rows.push([
-        String(submitters),
-        showSpread(spread(oursRates), 0),
-        showSpread(spread(theirRates), 0),
-        showRatio(ratio),
-      ]);
-      figures.push({
-        submitters,
-        ours_jobs_per_s: spread(oursRates),
-        dbos_jobs_per_s: spread(theirRates),
-        ours_vs_dbos: ratio,
-      });
-      checks.push({
-        name: `3-step jobs/s >= DBOS on Postgres (${submitters} submitter${submitters > 1 ? "s" : ""})`,
-        ok: ratio.median >= 1,
-        detail: showRatio(ratio),
-      });
-    }
+    const { rows, figures, checks } = await versus(
+      "dbos",
+      "DBOS on Postgres",
+      { rounds, windowMs },
+      ours,
+      theirs,
+    );
     checks.push({
       name: "a start within 2x of DBOS's on Postgres",
       ok: oursStart <= 2 * theirStart,

@@ -2,6 +2,8 @@
  * Throughput of two candidates measured the same way: submitters each looping submit-then-wait for a window,
  * in rounds that alternate which candidate goes first, so a machine that slows down mid-run hurts both alike.
  */
+import type { Check } from "./scenario.ts";
+import { showRatio, showSpread, spread } from "./stats.ts";
 import { deadline } from "./time.ts";
 
 /** Runs `submit` in a loop from `submitters` concurrent loops for `ms`; returns completions per second. */
@@ -46,4 +48,42 @@ export async function interleaved(
     }
   }
   return { oursRates, theirRates };
+}
+
+/**
+ * Ours against a peer (`peer` names it in figures, `against` in check names) with 1 and 32 submitters: a table
+ * row, figures and a ">= the peer" check per submitter count.
+ */
+export async function versus(
+  peer: string,
+  against: string,
+  plan: { rounds: number; windowMs: number },
+  ours: () => Promise<void>,
+  theirs: () => Promise<void>,
+): Promise<{ rows: string[][]; figures: Record<string, unknown>[]; checks: Check[] }> {
+  const rows: string[][] = [];
+  const figures: Record<string, unknown>[] = [];
+  const checks: Check[] = [];
+  for (const submitters of [1, 32]) {
+    const { oursRates, theirRates } = await interleaved(submitters, plan.rounds, plan.windowMs, ours, theirs);
+    const ratio = spread(oursRates.map((r, i) => r / (theirRates[i] ?? Number.NaN)));
+    rows.push([
+      String(submitters),
+      showSpread(spread(oursRates), 0),
+      showSpread(spread(theirRates), 0),
+      showRatio(ratio),
+    ]);
+    figures.push({
+      submitters,
+      ours_jobs_per_s: spread(oursRates),
+      [`${peer}_jobs_per_s`]: spread(theirRates),
+      [`ours_vs_${peer}`]: ratio,
+    });
+    checks.push({
+      name: `3-step jobs/s >= ${against} (${submitters} submitter${submitters > 1 ? "s" : ""})`,
+      ok: ratio.median >= 1,
+      detail: showRatio(ratio),
+    });
+  }
+  return { rows, figures, checks };
 }

@@ -3,13 +3,11 @@
  * again on the same store. Every job must complete with the right result, under the ID it was first given,
  * and each step's side effect (counted in a file outside the store) may repeat only across a kill.
  */
-import { execFile } from "node:child_process";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
-import { promisify } from "node:util";
+import { join } from "node:path";
 import { postgresUnavailable, startPostgres } from "@async-tools/test-helpers/postgres";
 import { type StdioServer, startStdioServer } from "../lib/child.ts";
 import { awaitJobs, startJob } from "../lib/mcp.ts";
+import { storeInit } from "../lib/postgres.ts";
 import { seeded } from "../lib/prng.ts";
 import type { Check, RunOptions, ScenarioResult } from "../lib/scenario.ts";
 import { readSideEffects, type SideEffect, sizeOf } from "../lib/side-effects.ts";
@@ -250,24 +248,6 @@ export async function chaosMultiPostgres(options: RunOptions): Promise<ScenarioR
   } finally {
     await cluster.stop();
   }
-}
-
-const CORE_CLI = join(
-  dirname(fileURLToPath(import.meta.resolve("@async-tools/core/package.json"))),
-  "src",
-  "cli",
-  "main.ts",
-);
-
-async function storeInit(url: string): Promise<void> {
-  await promisify(execFile)(process.execPath, [
-    "--conditions=@async-tools/source",
-    CORE_CLI,
-    "store",
-    "init",
-    "--store",
-    url,
-  ]);
 }
 
 async function chaosShared(

@@ -109,9 +109,14 @@ async function rig(): Promise<{ store: string; upstream: Upstream; owner: StdioC
   return { store, upstream, owner, joiner };
 }
 
-/** Waits until the execution of `id` in `runner` has ended after the cancel (its task went back to the store). */
+/**
+ * Waits until the execution of `id` in `runner` has ended after the cancel: the store refused its write and it
+ * stood down (or its task went back to the store).
+ */
 async function executionEnded(runner: StdioChild, id: string): Promise<void> {
-  const ended = new RegExp(`job already released or taken.*${id.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}`);
+  const ended = new RegExp(
+    `(job execution stood down|job already released or taken).*${id.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}`,
+  );
   await expect.poll(() => runner.stderr(), { timeout: 30_000 }).toMatch(ended);
 }
 

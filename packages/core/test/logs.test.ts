@@ -136,11 +136,17 @@ describe("job logs", () => {
     expect((await joiner.cancel(jobId, "not needed")).status).toBe("cancelled");
     // The step ends before the owner's next check hears of the cancel: the store refuses its result.
     hold.open();
-    // The execution has ended once its refused settle goes back to the store.
+    // The execution has ended once the store refused its settle and it stood down.
     await expect
-      .poll(() => events(jobId).some((l) => /releasing it until the store takes it back/.test(l.msg)), {
-        timeout: 10_000,
-      })
+      .poll(
+        () =>
+          events(jobId).some((l) =>
+            /job execution stood down|releasing it until the store takes it back/.test(l.msg),
+          ),
+        {
+          timeout: 10_000,
+        },
+      )
       .toBe(true);
     const told = events(jobId).filter((l) => l.level !== "debug");
     expect(told.map((l) => l.msg)).toEqual(["job started", "job cancelled"]);
