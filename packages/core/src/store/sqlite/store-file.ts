@@ -2,11 +2,12 @@
  * The store file: its schema, how it is opened (header and schema checked before the first write, the
  * lock taken by that first write), its prepared statements, and the errors that say what to do.
  */
-import { closeSync, mkdirSync, openSync, readSync, statSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync, readSync, statSync } from "node:fs";
 import { dirname } from "node:path";
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import { AsyncToolsError } from "../../errors.ts";
 import { log } from "../../internal/log.ts";
+import { checkCommits, commitsOf } from "./commit-mark.ts";
 
 /**
  * The version of the tables below. A file of version 1 is upgraded in place at open (logged); a file of any
@@ -153,6 +154,10 @@ export function prepare(db: DatabaseSync) {
     ),
     deleteLineageTasks: statement(`DELETE FROM tasks WHERE id IN (${lineageOf("id")})`),
     deleteLineagePromises: statement(`DELETE FROM promises WHERE id IN (${lineageOf("id")})`),
+    // The number of the commit it is written in, checked against the commit mark at open (commit-mark.ts).
+    putCommits: statement(
+      "INSERT INTO meta (key, value) VALUES ('commits', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+    ),
   };
 }
 
@@ -170,7 +175,16 @@ export function rollback(db: DatabaseSync): void {
  * the first write, and the lock is taken by that first write.
  */
 export function openDatabase(file: string, durability: "normal" | "full", lockWaitMs: number): DatabaseSync {
-  if (file !== ":memory:") inspectFile(file);
+  if (file !== ":memory:") {
+    // A store deleted on purpose (its mark left behind) starts anew; one that exists must hold its commits.
+    const existed = existsSync(file);
+    inspectFile(file);
+    try {
+      if (existed) checkCommits(file, lockWaitMs);
+    } catch (error) {
+      throw toStoreError(file, error);
+    }
+  }
   let db: DatabaseSync;
   try {
     db = new DatabaseSync(file);
@@ -221,6 +235,15 @@ export function openDatabase(file: string, durability: "normal" | "full", lockWa
     db.close();
     throw toStoreError(file, error);
   }
+}
+
+/**
+ * Copies the WAL into the store file and empties it, so what only the WAL holds stays bounded in time as well
+ * as in size ({@link WAL_CHECKPOINT_PAGES}). The store holds its file alone (exclusive locking), so no reader
+ * can hold the checkpoint back.
+ */
+export function checkpoint(db: DatabaseSync): void {
+  db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
 }
 
 /** Prepares the directory and refuses anything that is not a SQLite file, before SQLite sees it. */
