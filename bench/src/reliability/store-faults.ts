@@ -145,6 +145,8 @@ async function diskFullOverMcp(dir: string, size: string, waitEach: boolean): Pr
   const acked: string[] = [];
   let errorText = "";
   let answersAfter = false;
+  let probeText = "";
+  let probed: { status: string }[] = [];
   const server = await startStdioServer({ store });
   try {
     for (let n = 0; n < 50_000; n++) {
@@ -158,6 +160,10 @@ async function diskFullOverMcp(dir: string, size: string, waitEach: boolean): Pr
       if (waitEach) await server.call("await_noop_job", { job_ids: [id], timeout_seconds: 10 });
     }
     answersAfter = !(await server.call("noop", { n: 1 })).isError;
+    // Reads answer from what is stored while the disk is still full.
+    const probe = await server.call("probe_noop_job", { job_ids: acked });
+    probeText = probe.isError ? textOf(probe) : "";
+    probed = (probe.structuredContent as { jobs?: { status: string }[] } | undefined)?.jobs ?? [];
   } finally {
     await server.kill();
   }
@@ -176,6 +182,13 @@ async function diskFullOverMcp(dir: string, size: string, waitEach: boolean): Pr
       name: `disk full over MCP (${label}): start answers isError naming the path, server answers on`,
       ok: errorText.includes(path) && answersAfter,
       detail: `${JSON.stringify(errorText.slice(0, 200))}; a plain call afterwards ${answersAfter ? "answered" : "failed"}`,
+    },
+    {
+      name: `disk full over MCP (${label}): a probe of the acknowledged jobs answers while the disk is full`,
+      ok: probeText === "" && probed.length === acked.length && probed.every((job) => job.status !== "not_found"),
+      detail: probeText
+        ? `isError: ${JSON.stringify(probeText.slice(0, 200))}`
+        : `${probed.length}/${acked.length} jobs answered: ${[...new Set(probed.map((job) => job.status))].join(", ")}`,
     },
     {
       name: `disk full over MCP (${label}): no acknowledged job lost after restarting with space`,
