@@ -431,3 +431,18 @@ describe("the await bound", () => {
     await expect(serve([squareTool({ runs: 0 })])).rejects.toMatchObject({ code: "INVALID_CONFIG" });
   });
 });
+
+describe("a malformed tools/call", () => {
+  it("answers a call without a tool name with a clean invalid-params error", async () => {
+    const c = await serve([squareTool({ runs: 0 })]);
+    const error = await c.client
+      .request({ method: "tools/call", params: { arguments: { n: 1 } } } as never, z.object({}).passthrough())
+      .then(
+        () => undefined,
+        (error: unknown) => error as { code: number; message: string },
+      );
+    expect(error?.code).toBe(-32602);
+    expect(error?.message).toContain('"name"');
+    expect(error?.message).not.toMatch(/invalid_type|expected|\[\s*\{/);
+  });
+});

@@ -4,12 +4,17 @@
  */
 import type { TaskStore } from "@modelcontextprotocol/sdk/experimental/tasks";
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
-import type { CallToolResult, ServerCapabilities } from "@modelcontextprotocol/sdk/types.js";
+import {
+  type CallToolResult,
+  ErrorCode,
+  McpError,
+  type ServerCapabilities,
+} from "@modelcontextprotocol/sdk/types.js";
 import { log } from "../../internal/log.ts";
 import { type AsyncTools, internalsOf } from "../../runtime/runtime.ts";
 import { type JobToolsOptions, jobToolSpecs } from "../job-tools.ts";
 import { principalOf, runAsCaller } from "../principal.ts";
-import { plainTaskCallError } from "../text.ts";
+import { plainTaskCallError, toolCallParamsProblem } from "../text.ts";
 import type { CallContext } from "../tools/spec.ts";
 import { fail } from "../wire.ts";
 import { DurableTaskStore } from "./durable-task-store.ts";
@@ -148,6 +153,7 @@ function bindTasksToCaller(server: McpServer): void {
 /**
  * A task tool is listed only to clients that declared task-augmented `tools/call`; a client that calls it
  * without a task anyway gets a tool error pointing to start and await, not a protocol error it cannot act on.
+ * A call that names no tool gets a plain invalid-params error instead of the SDK's internal error.
  */
 function hideTaskToolsFromPlainClients(server: McpServer, taskTools: Map<string, string>): void {
   const speaksTasks = () => {
@@ -162,6 +168,8 @@ function hideTaskToolsFromPlainClients(server: McpServer, taskTools: Map<string,
     return { ...result, tools: result.tools.filter((tool) => !taskTools.has(tool.name)) };
   });
   wrapRequestHandler(server, "tools/call", (original) => async (request, extra) => {
+    const problem = toolCallParamsProblem(request.params);
+    if (problem !== undefined) throw new McpError(ErrorCode.InvalidParams, problem);
     const name = request.params?.name;
     const plainCall = request.params?.task === undefined;
     const message = typeof name === "string" ? taskTools.get(name) : undefined;

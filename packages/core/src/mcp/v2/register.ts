@@ -12,6 +12,7 @@ import type { CallerScope } from "../../runtime/job-engine.ts";
 import { type AsyncTools, internalsOf } from "../../runtime/runtime.ts";
 import { type JobToolsOptions, jobToolSpecs } from "../job-tools.ts";
 import { principalOf } from "../principal.ts";
+import { toolCallParamsProblem } from "../text.ts";
 import type { CallContext, ToolSpec } from "../tools/spec.ts";
 import { freshField } from "../wire.ts";
 import { LEGACY_TASKS_CAPABILITY, LegacyTasks } from "./legacy-tasks.ts";
@@ -152,6 +153,8 @@ function routeTaskCalls(
     return { ...result, tools: result.tools.filter((tool) => !taskTools.has(tool.name)) };
   });
   wrapRequestHandler(server, "tools/call", (original: RawHandler) => async (request, ctx) => {
+    const problem = toolCallParamsProblem(request.params);
+    if (problem !== undefined) throw new ProtocolError(ProtocolErrorCode.InvalidParams, problem);
     const name = request.params?.name;
     const tool = typeof name === "string" ? taskTools.get(name) : undefined;
     if (tool === undefined) return original(request, ctx);
