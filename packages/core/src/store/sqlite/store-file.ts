@@ -7,7 +7,7 @@ import { dirname } from "node:path";
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import { AsyncToolsError } from "../../errors.ts";
 import { log } from "../../internal/log.ts";
-import { checkCommits, commitsOf } from "./commit-mark.ts";
+import { checkCommits } from "./commit-mark.ts";
 
 /**
  * The version of the tables below. A file of version 1 is upgraded in place at open (logged); a file of any
