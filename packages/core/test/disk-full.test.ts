@@ -32,7 +32,7 @@ function smallDisk(size: string): string {
 }
 
 describe.skipIf(!asRoot)("a full disk", () => {
-  it("refuses starts with STORE_IO and keeps answering probes of the jobs it holds", async () => {
+  it("refuses starts with STORE_IO and keeps answering probes and awaits of the jobs it holds", async () => {
     const path = join(smallDisk("1m"), "jobs.db");
     const c = await connect([squareTool({ runs: 0 })], `sqlite:${path}`);
     const started: string[] = [];
@@ -51,5 +51,7 @@ describe.skipIf(!asRoot)("a full disk", () => {
       expect(jobs.map((job) => job.job_id)).toEqual(started);
       expect(jobs.every((job) => job.status !== "not_found")).toBe(true);
     }
+    const awaited = await c.call("await_square", { job_ids: started, timeout_seconds: 1 });
+    expect(structured<{ jobs: unknown[] }>(awaited).jobs).toHaveLength(started.length);
   });
 });
