@@ -63,7 +63,7 @@ it("keeps finished steps' attempts across a SIGKILL and marks the cut-short atte
       return "";
     }
   };
-  await expect.poll(() => / 2\n/.test(marked()), { timeout: 10_000 }).toBe(true);
+  await expect.poll(() => / 2\n/.test(marked())).toBe(true);
   const jobId = (/^(\S+) 2$/m.exec(marked()) as RegExpExecArray)[1] as string;
   server.kill("SIGKILL");
   await exited;

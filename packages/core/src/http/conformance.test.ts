@@ -1,6 +1,7 @@
 import { execFile } from "node:child_process";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { budget } from "../../../../vitest.budgets.ts";
 import { rig } from "../../test/http-rig.ts";
 import { createMcpHandler as v1Face } from "../mcp/v1/http-handler.ts";
 import { createMcpHandler as v2Face } from "../mcp/v2/http-handler.ts";
@@ -16,7 +17,7 @@ function conformance(url: string, scenario: string): Promise<{ code: number; out
     execFile(
       CLI,
       ["server", "--url", url, "--scenario", scenario],
-      { timeout: 60_000 },
+      { timeout: budget(60_000) },
       (error, stdout, stderr) => {
         const code = error === null ? 0 : typeof error.code === "number" ? error.code : 1;
         resolve({ code, output: `${stdout}${stderr}` });

@@ -322,9 +322,13 @@ describe("failures", () => {
     });
     const c = await serve([tool]);
     const { job_id } = structured<{ job_id: string }>(await c.call("start_slowpoke", {}));
-    await new Promise((r) => setTimeout(r, 500));
-    const probed = structured<{ jobs: Job[] }>(await c.call("probe_slowpoke", { job_ids: [job_id] }));
-    expect(probed.jobs[0]).toMatchObject({ status: "failed", error: expect.stringContaining("timed out") });
+    // The timeout fires on the store's tick, so the job fails within about a second of its 300 ms.
+    await expect
+      .poll(
+        async () =>
+          structured<{ jobs: Job[] }>(await c.call("probe_slowpoke", { job_ids: [job_id] })).jobs[0],
+      )
+      .toMatchObject({ status: "failed", error: expect.stringContaining("timed out") });
     hold.open();
   });
 });

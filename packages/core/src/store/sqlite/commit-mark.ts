@@ -16,6 +16,7 @@ import {
 } from "node:fs";
 import { DatabaseSync } from "node:sqlite";
 import { AsyncToolsError } from "../../errors.ts";
+import { log } from "../../internal/log.ts";
 
 /** Width of the mark's one line: every write covers the whole of the previous one. */
 const WIDTH = 24;
@@ -26,17 +27,21 @@ export function markPath(file: string): string {
 }
 
 /**
- * Refuses the store file `file` with `STORE_CORRUPT` when it holds fewer commits than its mark says were
- * acknowledged, before anything opens it for writing: the check reads through a read-only connection, which
- * never checkpoints or deletes the WAL, so a refused store is left exactly as it was found. Errors of SQLite
- * itself (a store another process holds, a damaged file) are thrown as they are, for the caller to map.
+ * Refuses the store file `file` with `STORE_CORRUPT` when its WAL lost commits its mark says were acknowledged,
+ * before anything opens it for writing. Only a store with a WAL is read here, through a read-only connection,
+ * which never checkpoints or deletes that WAL, so a refused store is left exactly as it was found (a store
+ * without one is checked by its own connection: {@link checkCommits}). Errors of SQLite itself (a store
+ * another process holds, a damaged file) are thrown as they are, for the caller to map.
  */
-export function checkCommits(file: string, lockWaitMs: number): void {
+export function checkWal(file: string, lockWaitMs: number): void {
   const mark = readMark(file);
   if (mark === undefined || mark === 0) return;
-  // A read-only connection makes a shared-memory index the store (in exclusive mode) never uses, and an empty
-  // WAL where there was none: both are removed again, so a refused store is left exactly as it was found.
-  const made = [`${file}-shm`, `${file}-wal`].filter((extra) => !existsSync(extra));
+  // Without a WAL, a read-only connection would make an empty one, which this process cannot safely remove
+  // again (another process may be opening the store meanwhile).
+  if (!(statSync(`${file}-wal`, { throwIfNoEntry: false })?.size ?? 0)) return;
+  // It also makes a shared-memory index, which no store uses (they hold their file in exclusive mode).
+  const shm = `${file}-shm`;
+  const hadShm = existsSync(shm);
   let found: number;
   let db: DatabaseSync | undefined;
   try {
@@ -45,9 +50,15 @@ export function checkCommits(file: string, lockWaitMs: number): void {
     found = commitsOf(db);
   } finally {
     db?.close();
-    for (const extra of made) if (statSync(extra, { throwIfNoEntry: false })?.size === 0) rmSync(extra);
+    if (!hadShm) rmSync(shm, { force: true });
   }
-  if (found >= mark) return;
+  checkCommits(file, found);
+}
+
+/** Refuses the store file `file` with `STORE_CORRUPT` when it holds `found` commits and its mark says more. */
+export function checkCommits(file: string, found: number): void {
+  const mark = readMark(file);
+  if (mark === undefined || found >= mark) return;
   throw new AsyncToolsError(
     "STORE_CORRUPT",
     `${file} holds ${found} of the ${mark} commits it acknowledged: its WAL (${file}-wal) is damaged, truncated or missing (a power loss with durability "normal", or a file damaged or deleted), and the work of its last ${mark - found} commits (jobs started, steps finished) is lost. The files were left untouched. Restore the store and its WAL from a backup, or, to start with what the store holds, delete ${markPath(file)}.`,
@@ -84,21 +95,32 @@ function readMark(file: string): number | undefined {
  */
 export class CommitMark {
   private readonly fd: number;
+  private readonly path: string;
   private readonly line = Buffer.alloc(WIDTH);
+  private warned = false;
 
   /** Opens (or creates, private) the mark of the store file `file`, and records that it holds `commits`. */
   constructor(file: string, commits: number) {
+    this.path = markPath(file);
     // Not truncated at open: the mark always says something, even if this process dies at once.
-    this.fd = openSync(markPath(file), constants.O_WRONLY | constants.O_CREAT, 0o600);
+    this.fd = openSync(this.path, constants.O_WRONLY | constants.O_CREAT, 0o600);
     this.write(commits);
   }
 
-  /** Records that commit `commits` was acknowledged. */
+  /**
+   * Records that commit `commits` was acknowledged. Never throws: the commit is done, and a mark left behind
+   * only weakens the check (the next open compares with an older number).
+   */
   write(commits: number): void {
     this.line.fill(0x20);
     this.line.write(String(commits), "latin1");
     this.line[WIDTH - 1] = 0x0a;
-    writeSync(this.fd, this.line, 0, WIDTH, 0);
+    try {
+      writeSync(this.fd, this.line, 0, WIDTH, 0);
+    } catch (error) {
+      if (!this.warned) log("warn", "cannot update the store's commit mark", { mark: this.path, error });
+      this.warned = true;
+    }
   }
 
   /** Closes the mark's file. */

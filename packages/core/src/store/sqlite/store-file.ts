@@ -7,7 +7,7 @@ import { dirname } from "node:path";
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import { AsyncToolsError } from "../../errors.ts";
 import { log } from "../../internal/log.ts";
-import { checkCommits } from "./commit-mark.ts";
+import { checkCommits, checkWal, commitsOf } from "./commit-mark.ts";
 
 /**
  * The version of the tables below. A file of version 1 is upgraded in place at open (logged); a file of any
@@ -171,16 +171,16 @@ export function rollback(db: DatabaseSync): void {
 }
 
 /**
- * Opens `file` as a store, or refuses it without writing a byte: the header and schema are checked before
- * the first write, and the lock is taken by that first write.
+ * Opens `file` as a store, or refuses it without writing a byte: the header, the schema and the count of
+ * commits (commit-mark.ts) are checked before the first write, and the lock is taken by that first write.
  */
 export function openDatabase(file: string, durability: "normal" | "full", lockWaitMs: number): DatabaseSync {
+  // A store deleted on purpose (its mark left behind) starts anew; one that exists must hold its commits.
+  const existed = file !== ":memory:" && existsSync(file);
   if (file !== ":memory:") {
-    // A store deleted on purpose (its mark left behind) starts anew; one that exists must hold its commits.
-    const existed = existsSync(file);
     inspectFile(file);
     try {
-      if (existed) checkCommits(file, lockWaitMs);
+      if (existed) checkWal(file, lockWaitMs);
     } catch (error) {
       throw toStoreError(file, error);
     }
@@ -196,6 +196,8 @@ export function openDatabase(file: string, durability: "normal" | "full", lockWa
     // Before any access, so the lock, once taken, is held until close and WAL keeps its index in heap memory.
     db.exec("PRAGMA locking_mode = EXCLUSIVE");
     const found = checkSchema(db, file);
+    // Before any write; closing this connection leaves a store without a WAL as it was.
+    if (existed) checkCommits(file, commitsOf(db));
     // Only before the first write: a file keeps the page size it was made with.
     if (found === "new" && file !== ":memory:") db.exec(`PRAGMA page_size = ${PAGE_BYTES}`);
     if (file !== ":memory:") {
