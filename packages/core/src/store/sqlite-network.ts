@@ -114,7 +114,8 @@ const SPIN_MAX_DELAY_MS = 30_000;
  * A Resonate `Network` whose state lives in one SQLite file owned by this process. It answers every request
  * exactly as the SDK's in-memory server would, but only after the change is committed, so a crash or
  * `SIGKILL` loses nothing that was acknowledged. A second process opening the same file is refused with
- * `STORE_LOCKED`; a file that is not a store is refused with `STORE_CORRUPT` and left untouched.
+ * `STORE_LOCKED`; a file that is not a store, or one whose WAL lost acknowledged commits (damaged, truncated or
+ * deleted: see `sqlite/commit-mark.ts`), is refused with `STORE_CORRUPT` and left untouched.
  *
  * Call {@link SqliteNetwork.recover} once every function is registered, to resume the work a previous
  * process left behind.
