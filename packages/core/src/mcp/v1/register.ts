@@ -115,6 +115,8 @@ export function registerTools(
     );
   }
 
+  refuseNamelessCalls(server);
+
   const withTasks = definitions.filter((d) => d.toolNames.task !== false);
   if (withTasks.length === 0) return;
   const store = taskStoreFor(runtime);
@@ -136,6 +138,15 @@ export function registerTools(
   bindTasksToCaller(server);
 }
 
+/** A `tools/call` that names no tool gets a plain invalid-params error, not the SDK's internal error. */
+function refuseNamelessCalls(server: McpServer): void {
+  wrapRequestHandler(server, "tools/call", (original) => async (request, extra) => {
+    const problem = toolCallParamsProblem(request.params);
+    if (problem !== undefined) throw new McpError(ErrorCode.InvalidParams, problem);
+    return original(request, extra);
+  });
+}
+
 /**
  * The SDK calls the task store with a session ID but no auth info, so the requests that reach it run on
  * behalf of their caller's principal, which the store reads back (see `currentPrincipal`): a caller's tasks
@@ -153,7 +164,6 @@ function bindTasksToCaller(server: McpServer): void {
 /**
  * A task tool is listed only to clients that declared task-augmented `tools/call`; a client that calls it
  * without a task anyway gets a tool error pointing to start and await, not a protocol error it cannot act on.
- * A call that names no tool gets a plain invalid-params error instead of the SDK's internal error.
  */
 function hideTaskToolsFromPlainClients(server: McpServer, taskTools: Map<string, string>): void {
   const speaksTasks = () => {
@@ -168,8 +178,6 @@ function hideTaskToolsFromPlainClients(server: McpServer, taskTools: Map<string,
     return { ...result, tools: result.tools.filter((tool) => !taskTools.has(tool.name)) };
   });
   wrapRequestHandler(server, "tools/call", (original) => async (request, extra) => {
-    const problem = toolCallParamsProblem(request.params);
-    if (problem !== undefined) throw new McpError(ErrorCode.InvalidParams, problem);
     const name = request.params?.name;
     const plainCall = request.params?.task === undefined;
     const message = typeof name === "string" ? taskTools.get(name) : undefined;

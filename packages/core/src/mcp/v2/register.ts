@@ -67,6 +67,7 @@ export function registerTools(
   const definitions = engine.definitions();
   const { specs, namesOf } = jobToolSpecs(engine, definitions, options);
   for (const spec of specs) registerSpec(server, spec);
+  refuseNamelessCalls(server);
 
   const withTasks = options.tasks === false ? [] : definitions.filter((d) => d.toolNames.task !== false);
   if (withTasks.length === 0) return;
@@ -85,6 +86,15 @@ export function registerTools(
   const legacy = new LegacyTasks(engine, callNames, { retentionMs });
   serveTaskMethods(server, extension, legacy);
   routeTaskCalls(server, extension, legacy, taskTools);
+}
+
+/** A `tools/call` that names no tool gets a plain invalid-params error, not the SDK's schema dump. */
+function refuseNamelessCalls(server: McpServer): void {
+  wrapRequestHandler(server, "tools/call", (original: RawHandler) => async (request, ctx) => {
+    const problem = toolCallParamsProblem(request.params);
+    if (problem !== undefined) throw new ProtocolError(ProtocolErrorCode.InvalidParams, problem);
+    return original(request, ctx);
+  });
 }
 
 /** Registers one spec as a v2 tool; the handler's context comes from the SDK's `ctx.mcpReq`. */
@@ -153,8 +163,6 @@ function routeTaskCalls(
     return { ...result, tools: result.tools.filter((tool) => !taskTools.has(tool.name)) };
   });
   wrapRequestHandler(server, "tools/call", (original: RawHandler) => async (request, ctx) => {
-    const problem = toolCallParamsProblem(request.params);
-    if (problem !== undefined) throw new ProtocolError(ProtocolErrorCode.InvalidParams, problem);
     const name = request.params?.name;
     const tool = typeof name === "string" ? taskTools.get(name) : undefined;
     if (tool === undefined) return original(request, ctx);
