@@ -151,7 +151,7 @@ describe("the weather server over stdio", () => {
     for (const place of places) {
       names.push(structured<{ job_name: string }>(await first.call("start_gathering", place)).job_name);
     }
-    await expect.poll(() => fake.requests(), { timeout: 10_000 }).toBe(4);
+    await expect.poll(() => fake.requests()).toBe(4);
     await first.kill();
     const restarted = Date.now();
     const second = await start();

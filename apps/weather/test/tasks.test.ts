@@ -27,14 +27,13 @@ describe("MCP Tasks on the weather server over stdio", () => {
     const first = await start();
     const task = await createTask(first, calgary);
     expect(task.status).toBe("working");
-    await expect.poll(() => fake.requests(), { timeout: 10_000 }).toBe(1);
+    await expect.poll(() => fake.requests()).toBe(1);
     await first.kill();
 
     const second = await start();
     fake.setLatency(0);
     await expect
       .poll(async () => (await second.client.experimental.tasks.getTask(task.taskId)).status, {
-        timeout: 20_000,
         interval: 250,
       })
       .toBe("completed");

@@ -118,6 +118,17 @@ export async function fuzzStdio(runs: number, seed: number): Promise<{ checks: C
     failure ??= error instanceof Error ? error.message : String(error);
   }
 
+  // A tools/call that names no tool: a plain invalid-params error, not an internal error or a schema dump.
+  let nameless = "not run";
+  if (failure === undefined) {
+    const line = '{"jsonrpc":"2.0","id":"nameless","method":"tools/call","params":{"arguments":{}}}';
+    await writeLine(server, Buffer.from(line), 10_000);
+    const answer = await reply("nameless", 10_000);
+    nameless =
+      answer === undefined ? "no answer" : JSON.stringify(answer.error ?? answer.result).slice(0, 200);
+  }
+  const namelessOk = /"code":-32602/.test(nameless) && !/invalid_type|\[\\n/.test(nameless);
+
   // One line over the SDK's StdioServerTransport limit (10 MiB): it closes the transport.
   let oversized = "not run";
   if (failure === undefined) {
@@ -153,6 +164,11 @@ export async function fuzzStdio(runs: number, seed: number): Promise<{ checks: C
         ok: dropped === 0,
         warnOnly: true,
         detail: `${dropped} of ${kinds.get("params not an object") ?? 0} got no answer at all: the MCP SDK drops a message its schema rejects (no -32600 reply), so the client waits for its time-out`,
+      },
+      {
+        name: "a tools/call without a tool name gets -32602 with a plain message",
+        ok: namelessOk,
+        detail: nameless,
       },
       {
         name: "a 12 MB line (over the SDK's 10 MiB stdio buffer)",

@@ -1,10 +1,11 @@
 /**
- * Store faults: the store's directory under a regular file, missing, read-only, and a disk that fills up.
+ * Store faults: the store's directory under a regular file, missing, read-only, a WAL damaged after a crash,
+ * and a disk that fills up (reads must still answer).
  * Each must fail with an AsyncToolsError whose code and message name the store path, and no job acknowledged
  * before the disk filled may be lost once space is freed and the server restarts.
  */
 import { spawnSync } from "node:child_process";
-import { existsSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { AsyncToolsError, jobIdOf } from "@async-tools/core";
 import { createBenchRuntime, noopJob } from "../bench-server.ts";
@@ -145,6 +146,8 @@ async function diskFullOverMcp(dir: string, size: string, waitEach: boolean): Pr
   const acked: string[] = [];
   let errorText = "";
   let answersAfter = false;
+  let probeText = "";
+  let probed: { status: string }[] = [];
   const server = await startStdioServer({ store });
   try {
     for (let n = 0; n < 50_000; n++) {
@@ -158,6 +161,10 @@ async function diskFullOverMcp(dir: string, size: string, waitEach: boolean): Pr
       if (waitEach) await server.call("await_noop_job", { job_ids: [id], timeout_seconds: 10 });
     }
     answersAfter = !(await server.call("noop", { n: 1 })).isError;
+    // Reads answer from what is stored while the disk is still full.
+    const probe = await server.call("probe_noop_job", { job_ids: acked });
+    probeText = probe.isError ? textOf(probe) : "";
+    probed = (probe.structuredContent as { jobs?: { status: string }[] } | undefined)?.jobs ?? [];
   } finally {
     await server.kill();
   }
@@ -178,12 +185,60 @@ async function diskFullOverMcp(dir: string, size: string, waitEach: boolean): Pr
       detail: `${JSON.stringify(errorText.slice(0, 200))}; a plain call afterwards ${answersAfter ? "answered" : "failed"}`,
     },
     {
+      name: `disk full over MCP (${label}): a probe of the acknowledged jobs answers while the disk is full`,
+      ok:
+        probeText === "" &&
+        probed.length === acked.length &&
+        probed.every((job) => job.status !== "not_found"),
+      detail: probeText
+        ? `isError: ${JSON.stringify(probeText.slice(0, 200))}`
+        : `${probed.length}/${acked.length} jobs answered: ${[...new Set(probed.map((job) => job.status))].join(", ")}`,
+    },
+    {
       name: `disk full over MCP (${label}): no acknowledged job lost after restarting with space`,
       ok: acked.length > 0 && completed === acked.length,
       detail: `${completed}/${acked.length} acknowledged jobs completed after the restart`,
     },
   ];
 }
+
+/**
+ * A stdio server acknowledges {@link WAL_JOBS} finished jobs and is SIGKILLed; its WAL is then damaged
+ * (`damage`). Opening the store must refuse it with STORE_CORRUPT naming the path, and leave its files as
+ * they were: SQLite alone would replay the WAL up to the damage and start without the jobs after it.
+ */
+async function damagedWal(dir: string, name: string, damage: (wal: string) => void): Promise<Check> {
+  const path = join(dir, `wal-${name.replaceAll(" ", "-")}`, "jobs.db");
+  const store = `sqlite:${path}`;
+  const server = await startStdioServer({ store });
+  try {
+    for (let n = 0; n < WAL_JOBS; n++) {
+      const started = await server.call("start_noop_job", { n });
+      const id = (started.structuredContent as { job_id: string }).job_id;
+      await server.call("await_noop_job", { job_ids: [id], timeout_seconds: 10 });
+    }
+  } finally {
+    await server.kill();
+  }
+  damage(`${path}-wal`);
+  const files = () =>
+    [path, `${path}-wal`].map((f) => (existsSync(f) ? readFileSync(f).toString("base64") : "-"));
+  const before = files();
+  const check = clearError(
+    `${name}: the store is refused with STORE_CORRUPT`,
+    await openError(store),
+    "STORE_CORRUPT",
+    path,
+  );
+  const untouched = files().every((file, i) => file === before[i]);
+  return {
+    ...check,
+    ok: check.ok && untouched,
+    detail: `${check.detail}; files ${untouched ? "untouched" : "CHANGED"}`,
+  };
+}
+
+const WAL_JOBS = 50;
 
 /** Runs the store-fault checks. */
 export async function storeFaults(_options: RunOptions): Promise<ScenarioResult> {
@@ -210,6 +265,16 @@ export async function storeFaults(_options: RunOptions): Promise<ScenarioResult>
     ok: missingError === undefined && existsSync(missing),
     detail: missingError === undefined ? "directory created, a job completed" : String(missingError),
   });
+
+  checks.push(
+    await damagedWal(dir.path, "WAL header damaged after a crash", (wal) =>
+      writeFileSync(wal, Buffer.alloc(32, 0xff), { flag: "r+" }),
+    ),
+    await damagedWal(dir.path, "WAL truncated after a crash", (wal) =>
+      truncateSync(wal, Math.floor(statSync(wal).size / 2)),
+    ),
+    await damagedWal(dir.path, "WAL deleted after a crash", (wal) => rmSync(wal)),
+  );
 
   const mountable = canMount(join(dir.path, "probe"));
   if (!mountable.ok) {

@@ -47,6 +47,11 @@ export const DEFAULTS = {
   cancelCheckMs: SECOND / 2,
   /** How often a task whose execution failed on a store error is offered back to the store. */
   strandedRetryMs: SECOND,
+  /**
+   * How often the embedded store copies its WAL into the store file (besides SQLite's checkpoint by size), so
+   * a damaged or lost WAL can take at most this much acknowledged work (and the store then refuses to open).
+   */
+  walCheckpointMs: 30 * SECOND,
   /** Longest progress or status message kept, in characters. */
   maxMessageChars: 500,
 } as const;

@@ -314,13 +314,10 @@ describe("the async-tools executable", () => {
     expect(retried.jobId).not.toBe(id);
     // The server runs the fresh run: its first step is recorded, and it is working on the second.
     await expect
-      .poll(
-        async () => {
-          const detail = await cliJson<JobDetail>("jobs", "show", retried.jobId, "--store", path);
-          return [detail.status, detail.steps.map((s) => `${s.name}:${s.status}`)];
-        },
-        { timeout: 15_000 },
-      )
+      .poll(async () => {
+        const detail = await cliJson<JobDetail>("jobs", "show", retried.jobId, "--store", path);
+        return [detail.status, detail.steps.map((s) => `${s.name}:${s.status}`)];
+      })
       .toEqual(["working", ["one:succeeded", "two:running"]]);
     expect(server.stderr()).toContain("store owned");
   });

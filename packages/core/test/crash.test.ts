@@ -29,9 +29,7 @@ describe("a SIGKILL in the middle of a multi-step job", () => {
       const result = await first.call("start_steps", { n });
       ids.push((result.structuredContent as { job_id: string }).job_id);
     }
-    await expect
-      .poll(() => ids.every((id) => sideEffectCounts(sideEffects).get(`${id} 2`) === 1), { timeout: 10_000 })
-      .toBe(true);
+    await expect.poll(() => ids.every((id) => sideEffectCounts(sideEffects).get(`${id} 2`) === 1)).toBe(true);
     first.kill();
 
     // Step 2 takes 3 s after the restart, so the probe below still sees the resumed jobs working.
@@ -44,18 +42,15 @@ describe("a SIGKILL in the middle of a multi-step job", () => {
 
     let jobs: { job_id: string; status: string; result?: { total: number } }[] = [];
     await expect
-      .poll(
-        async () => {
-          const out = (await second.call("await_steps", { job_ids: ids, timeout_seconds: 5 }))
-            .structuredContent as {
-            jobs: typeof jobs;
-            done: boolean;
-          };
-          jobs = out.jobs;
-          return out.done;
-        },
-        { timeout: 20_000 },
-      )
+      .poll(async () => {
+        const out = (await second.call("await_steps", { job_ids: ids, timeout_seconds: 5 }))
+          .structuredContent as {
+          jobs: typeof jobs;
+          done: boolean;
+        };
+        jobs = out.jobs;
+        return out.done;
+      })
       .toBe(true);
     expect(jobs.map((j) => [j.job_id, j.status, j.result?.total])).toEqual([
       [ids[0], "completed", 5],

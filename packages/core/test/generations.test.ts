@@ -211,7 +211,7 @@ describe("the v2 face", () => {
     };
     const discover = { jsonrpc: "2.0", id: 1, method: "server/discover", params: { _meta: envelope } };
     child.stdin.write(`${JSON.stringify(discover)}\n`);
-    await expect.poll(() => out.includes("\n"), { timeout: 10_000 }).toBe(true);
+    await expect.poll(() => out.includes("\n")).toBe(true);
     const answer = JSON.parse(out.split("\n")[0] as string);
     expect(answer.result.supportedVersions).toContain("2026-07-28");
     expect(answer.result.capabilities.extensions).toEqual({ "io.modelcontextprotocol/tasks": {} });
@@ -271,24 +271,19 @@ describe("the v2 face", () => {
     const ids: string[] = [];
     for (const n of [1, 2, 3])
       ids.push(structured<Receipt>(await first.call("start_tally", { numbers: [n, n] })).job_id);
-    await expect
-      .poll(() => ids.every((id) => stepCounts(log).get(`${id} sum`) === 1), { timeout: 10_000 })
-      .toBe(true);
+    await expect.poll(() => ids.every((id) => stepCounts(log).get(`${id} sum`) === 1)).toBe(true);
     process.kill(first.pid, "SIGKILL");
 
     const second = await connectV2({ ASYNC_TOOLS_STORE: store, TALLY_LOG: log, TALLY_STEP_MS: "2000" });
     let jobs: { job_id: string; status: string; result?: { sum: number } }[] = [];
     await expect
-      .poll(
-        async () => {
-          const out = structured<{ jobs: typeof jobs; done: boolean }>(
-            await second.call("await_tally", { job_ids: ids, timeout_seconds: 5 }),
-          );
-          jobs = out.jobs;
-          return out.done;
-        },
-        { timeout: 30_000 },
-      )
+      .poll(async () => {
+        const out = structured<{ jobs: typeof jobs; done: boolean }>(
+          await second.call("await_tally", { job_ids: ids, timeout_seconds: 5 }),
+        );
+        jobs = out.jobs;
+        return out.done;
+      })
       .toBe(true);
     expect(jobs.map((j) => [j.job_id, j.status, j.result?.sum])).toEqual([
       [ids[0], "completed", 2],

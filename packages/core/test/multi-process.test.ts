@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
+import { budget } from "../../../vitest.budgets.ts";
 import { childEnv, type StdioChild, sideEffectCounts, startStdioChild } from "./children.ts";
 
 const SERVER = join(import.meta.dirname, "fixtures", "steps-server.ts");
@@ -48,22 +49,17 @@ describe("two stdio servers on one store file", () => {
     // Three jobs in flight on the owner (step 2 takes a minute there), probed from the joiner.
     const ids: string[] = [];
     for (const n of [1, 2, 3]) ids.push((await owner.data<{ job_id: string }>("start_steps", { n })).job_id);
-    await expect
-      .poll(() => ids.every((id) => sideEffectCounts(effects).get(`${id} 2`) === 1), { timeout: 10_000 })
-      .toBe(true);
+    await expect.poll(() => ids.every((id) => sideEffectCounts(effects).get(`${id} 2`) === 1)).toBe(true);
     const probed = await joiner.data<Jobs>("probe_steps", { job_ids: ids });
     expect(probed.jobs.map((job) => job.status)).toEqual(["working", "working", "working"]);
 
     owner.kill();
     let result: Jobs | undefined;
     await expect
-      .poll(
-        async () => {
-          result = await joiner.data<Jobs>("await_steps", { job_ids: ids, timeout_seconds: 5 });
-          return result.done;
-        },
-        { timeout: 20_000 },
-      )
+      .poll(async () => {
+        result = await joiner.data<Jobs>("await_steps", { job_ids: ids, timeout_seconds: 5 });
+        return result.done;
+      })
       .toBe(true);
     expect(result?.jobs.map((job) => [job.status, job.result?.total])).toEqual([
       ["completed", 5],
@@ -99,34 +95,43 @@ describe("two stdio servers on one store file", () => {
     expect(finished.jobs[0]?.result?.total).toBe(7);
   });
 
-  it("brings up every process started at the same moment on a new store: one owns it, the others join", async () => {
-    // Each round: a fresh store file and three processes at once. The loser of the file's creation used to exit
-    // with STORE_IO (EEXIST); the race is rare, so it takes several rounds (a standalone loop of 30 pairs: 4 lost).
-    for (let round = 0; round < 8; round++) {
-      const dir = mkdtempSync(join(tmpdir(), "async-tools-race-"));
-      cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
-      const env = childEnv({ ASYNC_TOOLS_STORE: `sqlite:${join(dir, "jobs.db")}`, ASYNC_TOOLS_LOG: "info" });
-      const children = [0, 1, 2].map(() =>
-        spawn(process.execPath, ["--conditions=@async-tools/source", SERVER], {
-          env,
-          stdio: ["pipe", "ignore", "pipe"],
-        }),
-      );
-      const outcomes = await Promise.all(
-        children.map(
-          (child) =>
-            new Promise<string>((resolve) => {
-              let stderr = "";
-              child.stderr.on("data", (chunk: Buffer) => {
-                stderr += chunk.toString();
-                if (stderr.includes("store opened")) resolve("up");
-              });
-              child.once("exit", (code) => resolve(`exited ${code}: ${stderr.slice(-300)}`));
-            }),
-        ),
-      );
-      for (const child of children) child.kill("SIGKILL");
-      expect(outcomes, `round ${round}`).toEqual(["up", "up", "up"]);
-    }
-  }, 60_000);
+  it(
+    "brings up every process started at the same moment on a new store: one owns it, the others join",
+    async () => {
+      // Each round: a fresh store file and three processes at once. The loser of the file's creation used to exit
+      // with STORE_IO (EEXIST); the race is rare, so it takes several rounds (a standalone loop of 30 pairs: 4 lost).
+      // Four rounds, not more: each boots three processes, CPU-bound (about 1 s of CPU each; 30 s a round at a
+      // load of 20 on 2 cores).
+      for (let round = 0; round < 4; round++) {
+        const dir = mkdtempSync(join(tmpdir(), "async-tools-race-"));
+        cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
+        const env = childEnv({
+          ASYNC_TOOLS_STORE: `sqlite:${join(dir, "jobs.db")}`,
+          ASYNC_TOOLS_LOG: "info",
+        });
+        const children = [0, 1, 2].map(() =>
+          spawn(process.execPath, ["--conditions=@async-tools/source", SERVER], {
+            env,
+            stdio: ["pipe", "ignore", "pipe"],
+          }),
+        );
+        const outcomes = await Promise.all(
+          children.map(
+            (child) =>
+              new Promise<string>((resolve) => {
+                let stderr = "";
+                child.stderr.on("data", (chunk: Buffer) => {
+                  stderr += chunk.toString();
+                  if (stderr.includes("store opened")) resolve("up");
+                });
+                child.once("exit", (code) => resolve(`exited ${code}: ${stderr.slice(-300)}`));
+              }),
+          ),
+        );
+        for (const child of children) child.kill("SIGKILL");
+        expect(outcomes, `round ${round}`).toEqual(["up", "up", "up"]);
+      }
+    },
+    budget(300_000),
+  );
 });

@@ -53,7 +53,7 @@ describe("concurrency", () => {
       expect(Date.now() - began).toBeLessThan(1000);
       ids.push((started.structuredContent as { job_id: string }).job_id);
     }
-    await expect.poll(() => running, { timeout: 5000 }).toBe(2);
+    await expect.poll(() => running).toBe(2);
     const probed = (await c.call("probe_limited", { job_ids: ids })).structuredContent as {
       jobs: { status: string; queue_position?: number }[];
     };
@@ -96,7 +96,7 @@ describe("retries", () => {
     const c = await connectInMemory([flaky]);
     cleanup.push(() => c.close());
     const { job_id } = (await c.call("start_flaky", {})).structuredContent as { job_id: string };
-    await expect.poll(() => attempts, { timeout: 5000 }).toBe(1);
+    await expect.poll(() => attempts).toBe(1);
     const probed = await c.call("probe_flaky", { job_ids: [job_id] });
     const job = (
       probed.structuredContent as { jobs: { status: string; retrying?: Record<string, unknown> }[] }

@@ -46,6 +46,10 @@ it("keeps finished steps' attempts across a SIGKILL and marks the cut-short atte
     if (server.exitCode === null) server.kill("SIGKILL");
   });
   server.stderr.on("data", () => undefined);
+  let stdout = "";
+  server.stdout.on("data", (chunk: Buffer) => {
+    stdout += chunk.toString();
+  });
   const exited = new Promise((resolve) => server.once("exit", resolve));
   const request = (id: number, method: string, params: unknown) =>
     server.stdin.write(`${JSON.stringify({ jsonrpc: "2.0", id, method, params })}\n`);
@@ -63,8 +67,12 @@ it("keeps finished steps' attempts across a SIGKILL and marks the cut-short atte
       return "";
     }
   };
-  await expect.poll(() => / 2\n/.test(marked()), { timeout: 10_000 }).toBe(true);
+  await expect.poll(() => / 2\n/.test(marked())).toBe(true);
   const jobId = (/^(\S+) 2$/m.exec(marked()) as RegExpExecArray)[1] as string;
+  // The attempt's start is written in a commit right after the step began (queued, not awaited): a request
+  // answered after that proves it is on disk, where a kill at once could beat it on a busy machine.
+  request(3, "ping", {});
+  await expect.poll(() => stdout.includes('"id":3')).toBe(true);
   server.kill("SIGKILL");
   await exited;
 

@@ -64,7 +64,7 @@ describe("the 2026-07-28 Tasks extension over Streamable HTTP", () => {
     if (execution.kind !== "task") throw new Error("expected a task");
     const taskId = execution.handle.taskId;
     const reference = execution.serializeReference();
-    await expect.poll(() => stepCounts(log).get(`${taskId} sum`), { timeout: 10_000 }).toBe(1);
+    await expect.poll(() => stepCounts(log).get(`${taskId} sum`)).toBe(1);
     await execution.detach();
     first.child.kill("SIGKILL");
 

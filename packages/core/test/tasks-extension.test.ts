@@ -100,7 +100,7 @@ describe("the 2026-07-28 Tasks extension", () => {
     if (execution.kind !== "task") throw new Error("expected a task");
     const reference = execution.serializeReference();
     const taskId = execution.handle.taskId;
-    await expect.poll(() => stepCounts(log).get(`${taskId} sum`), { timeout: 10_000 }).toBe(1);
+    await expect.poll(() => stepCounts(log).get(`${taskId} sum`)).toBe(1);
     await execution.detach();
     process.kill(first.pid, "SIGKILL");
 

@@ -49,13 +49,10 @@ async function awaitDone(
 ) {
   let out: Jobs = { jobs: [], done: false };
   await expect
-    .poll(
-      async () => {
-        out = await server.data<Jobs>("await_result", { job_names: names, timeout_seconds: 5 });
-        return out.done;
-      },
-      { timeout: 30_000 },
-    )
+    .poll(async () => {
+      out = await server.data<Jobs>("await_result", { job_names: names, timeout_seconds: 5 });
+      return out.done;
+    })
     .toBe(true);
   return out.jobs;
 }
@@ -102,7 +99,7 @@ describe("weather servers sharing one store", () => {
     for (const month of months) {
       names.push((await owner.data<{ job_name: string }>("start_gathering", { ...place, month })).job_name);
     }
-    await expect.poll(() => fake.requests(), { timeout: 10_000 }).toBe(5);
+    await expect.poll(() => fake.requests()).toBe(5);
     const probed = await joiner.data<Jobs>("probe_status", { job_names: names });
     expect(probed.jobs.map((j) => j.status)).toEqual(["working", "working", "working"]);
     fake.setLatency(0);
@@ -137,7 +134,7 @@ describe("weather servers sharing one store", () => {
       const replica = replicas[month % 3] as HttpChild;
       names.push((await replica.data<{ job_name: string }>("start_gathering", { ...place, month })).job_name);
     }
-    await expect.poll(() => fake.requests(), { timeout: 10_000 }).toBe(6);
+    await expect.poll(() => fake.requests()).toBe(6);
     replicas[0]?.kill();
     fake.setLatency(0);
     const survivors = replicas.slice(1);

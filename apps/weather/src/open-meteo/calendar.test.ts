@@ -57,5 +57,6 @@ describe("monthRange", () => {
   it("throws for a month without a complete day", () => {
     expect(() => monthRange(2024, 3, { now: new Date("2024-03-01T12:00:00Z") })).toThrow(RangeError);
     expect(() => monthRange(2024, 4, { now })).toThrow("2024-04 has no complete day yet");
+    expect(() => monthRange(1e9, 4, { now })).toThrow("1000000000-04 has no complete day yet");
   });
 });

@@ -99,7 +99,19 @@ export function dateKey({ year, month, day }: CalendarDate): number {
 
 /** `YYYY-MM-DD`. */
 export function formatDate({ year, month, day }: CalendarDate): string {
-  return `${String(year).padStart(4, "0")}-${String(month).padStart(2, "0")}-${String(day).padStart(2, "0")}`;
+  return `${formatMonth({ year, month })}-${String(day).padStart(2, "0")}`;
+}
+
+/**
+ * A calendar month as `YYYY-MM`, the year written out whole however long it is.
+ *
+ * @example
+ * ```ts
+ * formatMonth({ year: 2024, month: 3 }); // "2024-03"
+ * ```
+ */
+export function formatMonth({ year, month }: { year: number; month: number }): string {
+  return `${String(year).padStart(4, "0")}-${String(month).padStart(2, "0")}`;
 }
 
 function daysInMonth(year: number, month: number): number {
@@ -141,7 +153,7 @@ export function monthRange(
   const last = { year, month, day: daysInMonth(year, month) };
   if (dateKey(first) >= dateKey(today)) {
     throw new RangeError(
-      `${formatDate(first).slice(0, 7)} has no complete day yet (today is ${formatDate(today)} in ${timezone})`,
+      `${formatMonth(first)} has no complete day yet (today is ${formatDate(today)} in ${timezone})`,
     );
   }
   const end = dateKey(last) < dateKey(today) ? last : dayBefore(today);

@@ -59,6 +59,11 @@ describe("WeatherRequestSchema", () => {
     );
   });
 
+  it("names a far-future year as it was given", () => {
+    const [message] = messages({ ...edmonton, year: 1e9, month: 1 });
+    expect(message).toMatch(/^1000000000-01 has no complete day yet \(today is/);
+  });
+
   it("keeps the year in the message that refuses it", () => {
     expect(messages({ ...edmonton, year: 1066, month: 10 })).toEqual([
       "year must be 1940 or later, got 1066: Open-Meteo's archive starts in 1940",

@@ -9,6 +9,7 @@ import {
   dateKey,
   dayZone,
   formatDate,
+  formatMonth,
   isTimeZone,
   todayIn,
 } from "./calendar.ts";
@@ -113,7 +114,7 @@ export const WeatherRequestSchema = z
     const zone = dayZone(timezone, longitude);
     const today = todayIn(zone, new Date());
     if (dateKey({ year, month, day: 1 }) < dateKey(today)) return;
-    const asked = formatDate({ year, month, day: 1 }).slice(0, 7);
+    const asked = formatMonth({ year, month });
     const where = timezone === AUTO_TIMEZONE ? "at this place" : `in ${timezone}`;
     ctx.addIssue({
       code: "custom",

@@ -142,3 +142,14 @@ export function startedText(
     : `Job ${s.jobId} already exists for these arguments (${state}); no new work started. ${next}`;
   return { text, next };
 }
+
+/**
+ * Why the params of a `tools/call` cannot name a tool, or `undefined` when they do: said plainly, since the
+ * SDKs would answer with their schema library's raw issue list (or an internal error).
+ */
+export function toolCallParamsProblem(params: Record<string, unknown> | undefined): string | undefined {
+  const name = params?.name;
+  if (typeof name === "string" && name !== "") return undefined;
+  const got = name === undefined ? "none" : JSON.stringify(name).slice(0, 40);
+  return `Invalid params: tools/call needs "name", the name of a tool from tools/list, as a string (got ${got})`;
+}

@@ -7,9 +7,11 @@ import { randomUUID } from "node:crypto";
 import { resolve } from "node:path";
 import type { DatabaseSync } from "node:sqlite";
 import type { Message, Network, Request, Response, Send } from "@resonatehq/sdk";
+import { DEFAULTS } from "../defaults.ts";
 import { AsyncToolsError } from "../errors.ts";
 import { log } from "../internal/log.ts";
 import { resonateRequest } from "./protocol.ts";
+import { CommitMark, commitsOf } from "./sqlite/commit-mark.ts";
 import {
   type Change,
   originOf,
@@ -22,7 +24,14 @@ import {
   type StoredTask,
   taskBody,
 } from "./sqlite/sdk-internals.ts";
-import { openDatabase, prepare, rollback, type Statements, toStoreError } from "./sqlite/store-file.ts";
+import {
+  checkpoint,
+  openDatabase,
+  prepare,
+  rollback,
+  type Statements,
+  toStoreError,
+} from "./sqlite/store-file.ts";
 import { WalSync } from "./sqlite/wal-sync.ts";
 
 /** Options of {@link SqliteNetwork}. */
@@ -52,6 +61,11 @@ export interface SqliteNetworkOptions {
    * Covers a restart that overlaps the old process's exit (a client relaunching its server). Default 2000.
    */
   lockWaitMs?: number;
+  /**
+   * How often what only the WAL holds is copied into the store file (a checkpoint), in ms, besides SQLite's
+   * own checkpoint by size: it bounds what a damaged WAL can take. Default 30 s; 0 disables.
+   */
+  checkpointMs?: number;
 }
 
 /** Where a message goes: its Resonate address (`scheme://uni@group/pid`, `scheme://any@group[/pid]`). */
@@ -107,7 +121,8 @@ const STALL_INFO_MS = 5000;
  * A Resonate `Network` whose state lives in one SQLite file owned by this process. It answers every request
  * exactly as the SDK's in-memory server would, but only after the change is committed, so a crash or
  * `SIGKILL` loses nothing that was acknowledged. A second process opening the same file is refused with
- * `STORE_LOCKED`; a file that is not a store is refused with `STORE_CORRUPT` and left untouched.
+ * `STORE_LOCKED`; a file that is not a store, or one whose WAL lost acknowledged commits (damaged, truncated or
+ * deleted: see `sqlite/commit-mark.ts`), is refused with `STORE_CORRUPT` and left untouched.
  *
  * Call {@link SqliteNetwork.recover} once every function is registered, to resume the work a previous
  * process left behind.
@@ -157,6 +172,12 @@ export class SqliteNetwork implements Network {
   private readonly commitHooks: CommitHook[] = [];
   /** Syncs the WAL ahead of checkpoints; none where commits sync anyway (`full`) or there is no file. */
   private readonly walSync: WalSync | undefined;
+  private readonly checkpointMs: number;
+  private checkpointTimer: NodeJS.Timeout | undefined;
+  /** The number of the last commit, in the file and in its mark (commit-mark.ts). */
+  private commits = 0;
+  private checkpointed = 0;
+  private mark: CommitMark | undefined;
 
   /** Builds the network without touching the file; {@link SqliteNetwork.init} (or {@link SqliteNetwork.open}) opens it. */
   constructor(options: SqliteNetworkOptions) {
@@ -167,6 +188,7 @@ export class SqliteNetwork implements Network {
     this.retentionMs = options.retentionMs ?? 7 * DAY;
     this.spinGuard = options.spinGuard ?? true;
     this.lockWaitMs = Math.max(0, options.lockWaitMs ?? 2000);
+    this.checkpointMs = options.checkpointMs ?? DEFAULTS.walCheckpointMs;
     this.unicast = `sqlite://uni@${group}/${pid}`;
     this.anycast = `sqlite://any@${group}/${pid}`;
     this.server = protocolServer();
@@ -441,6 +463,9 @@ export class SqliteNetwork implements Network {
       this.statements = prepare(db);
       this.database = db;
       this.loadResident();
+      this.commits = commitsOf(db);
+      this.checkpointed = this.commits;
+      if (this.path !== ":memory:") this.mark = new CommitMark(this.path, this.commits);
     } catch (error) {
       this.database = undefined;
       this.statements = undefined;
@@ -456,6 +481,10 @@ export class SqliteNetwork implements Network {
       this.gcTimer = setInterval(() => this.gcSafely(), GC_EVERY_MS);
       this.gcTimer.unref();
     }
+    if (this.checkpointMs > 0 && this.path !== ":memory:") {
+      this.checkpointTimer = setInterval(() => this.checkpointSafely(), this.checkpointMs);
+      this.checkpointTimer.unref();
+    }
     log("debug", "store opened", { store: this.path, ...this.residentCounts() });
   }
 
@@ -463,8 +492,12 @@ export class SqliteNetwork implements Network {
     if (this.state === "open") this.flush();
     clearInterval(this.tickTimer);
     clearInterval(this.gcTimer);
+    clearInterval(this.checkpointTimer);
     this.tickTimer = undefined;
     this.gcTimer = undefined;
+    this.checkpointTimer = undefined;
+    this.mark?.close();
+    this.mark = undefined;
     this.subscribers = [];
     const db = this.database;
     this.database = undefined;
@@ -524,6 +557,17 @@ export class SqliteNetwork implements Network {
     }
   }
 
+  /** Checkpoints the WAL when anything was committed since the last time. */
+  private checkpointSafely(): void {
+    if (this.commits === this.checkpointed || this.state !== "open") return;
+    try {
+      checkpoint(this.db);
+      this.checkpointed = this.commits;
+    } catch (error) {
+      log("warn", "store checkpoint failed; retried at the next interval", { store: this.path, error });
+    }
+  }
+
   private gcSafely(): void {
     try {
       this.gc(Date.now(), this.retentionMs);
@@ -553,7 +597,10 @@ export class SqliteNetwork implements Network {
       this.persist(result.changes, req.kind === "debug.reset");
     } catch (error) {
       this.resync();
-      throw this.writeError(error);
+      // A read changes nothing: only rows queued by the hooks rode along (and are queued again), so its answer
+      // stands. On a full disk, what is stored can still be read.
+      if (req.kind === "debug.reset" || result.changes.some((change) => change.kind !== "message.send"))
+        throw this.writeError(error);
     }
     this.dispatch(result.changes);
     this.evict(loaded, result.changes);
@@ -899,12 +946,15 @@ export class SqliteNetwork implements Network {
         hook.write();
         wrote.push(hook);
       }
+      sql.putCommits.run(String(this.commits + 1));
       db.exec("COMMIT");
     } catch (error) {
       rollback(db);
       for (const hook of wrote) hook.rolledBack?.();
       throw error;
     }
+    this.commits++;
+    this.mark?.write(this.commits);
     // Rows the hooks wrote are not counted; a commit of theirs alone still counts as one.
     this.walSync?.committed(Math.max(1, promiseIds.size + taskIds.size + scheduleIds.size + timeouts.length));
   }

@@ -47,7 +47,7 @@ async function createTask(c: Connected, name: string, args: Record<string, unkno
 }
 
 function untilTask(c: Connected, taskId: string) {
-  return expect.poll(() => c.client.experimental.tasks.getTask(taskId), { timeout: 10_000 });
+  return expect.poll(() => c.client.experimental.tasks.getTask(taskId));
 }
 
 describe("tasks/get", () => {

@@ -1,7 +1,11 @@
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js";
+import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { afterEach, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { autoClosing, errorText, gate, squareTool, structured } from "../../../test/helpers.ts";
-import { defineAsyncTool, PermanentError } from "../../index.ts";
+import { createAsyncTools, defineAsyncTool, PermanentError } from "../../index.ts";
+import { registerTools } from "./register.ts";
 
 const serve = autoClosing();
 
@@ -330,9 +334,13 @@ describe("failures", () => {
     });
     const c = await serve([tool]);
     const { job_id } = structured<{ job_id: string }>(await c.call("start_slowpoke", {}));
-    await new Promise((r) => setTimeout(r, 500));
-    const probed = structured<{ jobs: Job[] }>(await c.call("probe_slowpoke", { job_ids: [job_id] }));
-    expect(probed.jobs[0]).toMatchObject({ status: "failed", error: expect.stringContaining("timed out") });
+    // The timeout fires on the store's tick, so the job fails within about a second of its 300 ms.
+    await expect
+      .poll(
+        async () =>
+          structured<{ jobs: Job[] }>(await c.call("probe_slowpoke", { job_ids: [job_id] })).jobs[0],
+      )
+      .toMatchObject({ status: "failed", error: expect.stringContaining("timed out") });
     hold.open();
   });
 });
@@ -441,3 +449,35 @@ describe("the await bound", () => {
     await expect(serve([squareTool({ runs: 0 })])).rejects.toMatchObject({ code: "INVALID_CONFIG" });
   });
 });
+
+describe("a malformed tools/call", () => {
+  it("answers a call without a tool name with a clean invalid-params error, with or without task tools", async () => {
+    const c = await serve([squareTool({ runs: 0 })]);
+    await expectNamelessRefused(c.client);
+    const runtime = await createAsyncTools({ tools: [squareTool({ runs: 0 })], store: "memory" });
+    const plain = new McpServer({ name: "plain", version: "0" });
+    registerTools(plain, runtime);
+    const client = new Client({ name: "t", version: "0" });
+    const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
+    await plain.connect(serverSide);
+    await client.connect(clientSide);
+    try {
+      await expectNamelessRefused(client);
+    } finally {
+      await client.close();
+      await runtime.close();
+    }
+  });
+});
+
+async function expectNamelessRefused(client: Client): Promise<void> {
+  const error = await client
+    .request({ method: "tools/call", params: { arguments: { n: 1 } } } as never, z.object({}).passthrough())
+    .then(
+      () => undefined,
+      (error: unknown) => error as { code: number; message: string },
+    );
+  expect(error?.code).toBe(-32602);
+  expect(error?.message).toContain('"name"');
+  expect(error?.message).not.toMatch(/invalid_type|expected|\[\s*\{/);
+}

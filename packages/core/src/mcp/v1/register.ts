@@ -17,7 +17,7 @@ import { log } from "../../internal/log.ts";
 import { type AsyncTools, internalsOf } from "../../runtime/runtime.ts";
 import { type JobToolsOptions, jobToolSpecs } from "../job-tools.ts";
 import { principalOf, runAsCaller } from "../principal.ts";
-import { plainTaskCallError } from "../text.ts";
+import { plainTaskCallError, toolCallParamsProblem } from "../text.ts";
 import { type CallContext, type ToolSpec, toolConfigOf } from "../tools/spec.ts";
 import { taskToolSpec } from "../tools/task.ts";
 import { DurableTaskStore } from "./durable-task-store.ts";
@@ -98,6 +98,8 @@ export function registerTools(
     );
   }
 
+  refuseNamelessCalls(server);
+
   const withTasks = definitions.filter((d) => d.toolNames.task !== false);
   if (withTasks.length === 0) return;
   const store = taskStoreFor(runtime);
@@ -140,6 +142,15 @@ function callContextOf(extra: RequestExtra): CallContext {
     };
   }
   return ctx;
+}
+
+/** A `tools/call` that names no tool gets a plain invalid-params error, not the SDK's internal error. */
+function refuseNamelessCalls(server: McpServer): void {
+  wrapRequestHandler(server, "tools/call", (original) => async (request, extra) => {
+    const problem = toolCallParamsProblem(request.params);
+    if (problem !== undefined) throw new McpError(ErrorCode.InvalidParams, problem);
+    return original(request, extra);
+  });
 }
 
 /**

@@ -160,7 +160,7 @@ describe("the task tool", () => {
     const task = await createTask(c, "square", { n: 2, fresh: true });
     expect(task.taskId).toBe(`${first.job_id}.r2`);
     await expect
-      .poll(() => c.client.experimental.tasks.getTask(task.taskId), { timeout: 10_000 })
+      .poll(() => c.client.experimental.tasks.getTask(task.taskId))
       .toMatchObject({ status: "completed" });
     expect(counter.runs).toBe(2);
   });

@@ -91,3 +91,13 @@ describe("the v2 face with authenticated callers", () => {
     expect(cancel.error?.code).toBe(-32602);
   });
 });
+
+describe("a malformed tools/call", () => {
+  it("answers a call without a tool name with a clean invalid-params error", async () => {
+    const request = await serve();
+    const answer = await request("alice", "tools/call", { arguments: { word: "a" } });
+    expect(answer.error?.code).toBe(-32602);
+    expect(answer.error?.message).toContain('"name"');
+    expect(answer.error?.message).not.toMatch(/invalid_type|expected|\[\s*\{/);
+  });
+});

@@ -12,7 +12,7 @@ import type { CallerScope } from "../../runtime/job-engine.ts";
 import { type AsyncTools, internalsOf } from "../../runtime/runtime.ts";
 import { type JobToolsOptions, jobToolSpecs } from "../job-tools.ts";
 import { principalOf } from "../principal.ts";
-import { plainTaskCallError } from "../text.ts";
+import { plainTaskCallError, toolCallParamsProblem } from "../text.ts";
 import { type CallContext, type ToolSpec, toolConfigOf } from "../tools/spec.ts";
 import { taskToolSpec } from "../tools/task.ts";
 import { freshField } from "../wire.ts";
@@ -74,6 +74,7 @@ export function registerTools(
   const definitions = engine.definitions();
   const { specs, namesOf } = jobToolSpecs(engine, definitions, options);
   for (const spec of specs) registerSpec(server, spec);
+  refuseNamelessCalls(server);
 
   const withTasks = options.tasks === false ? [] : definitions.filter((d) => d.toolNames.task !== false);
   if (withTasks.length === 0) return;
@@ -92,6 +93,15 @@ export function registerTools(
   const legacy = new LegacyTasks(engine, callNames, { retentionMs });
   serveTaskMethods(server, extension, legacy);
   routeTaskCalls(server, extension, legacy, taskTools);
+}
+
+/** A `tools/call` that names no tool gets a plain invalid-params error, not the SDK's schema dump. */
+function refuseNamelessCalls(server: McpServer): void {
+  wrapRequestHandler(server, "tools/call", (original: RawHandler) => async (request, ctx) => {
+    const problem = toolCallParamsProblem(request.params);
+    if (problem !== undefined) throw new ProtocolError(ProtocolErrorCode.InvalidParams, problem);
+    return original(request, ctx);
+  });
 }
 
 /** Registers one spec as a v2 tool; the handler's context comes from the SDK's `ctx.mcpReq`. */

@@ -67,6 +67,31 @@ export const SSE_PING_MS = 15_000;
 /** The HTTP statuses `HttpNetwork` takes as protocol answers; anything else it treats as a failure. */
 const PROTOCOL_STATUSES = new Set([200, 300, 404, 409, 422, 501]);
 
+/** The Resonate requests a served store answers (`debug.*` is the owner's own business). */
+const RESONATE_KINDS: ReadonlySet<string> = new Set([
+  "promise.get",
+  "promise.create",
+  "promise.settle",
+  "promise.register_callback",
+  "promise.register_listener",
+  "promise.search",
+  "task.get",
+  "task.create",
+  "task.acquire",
+  "task.release",
+  "task.fulfill",
+  "task.suspend",
+  "task.halt",
+  "task.continue",
+  "task.fence",
+  "task.heartbeat",
+  "task.search",
+  "schedule.get",
+  "schedule.create",
+  "schedule.delete",
+  "schedule.search",
+] satisfies Request["kind"][]);
+
 /**
  * Starts serving `network` (and its job index) over HTTP; messages for the processes that connect are
  * routed by address, those for the serving process itself reach its subscribers.
@@ -183,6 +208,13 @@ export async function serveStore(options: ServeStoreOptions): Promise<StoreServe
     if (request.kind.startsWith(STEPS_PREFIX)) {
       const result = steps === undefined ? undefined : await stepsRequest(steps, request);
       return result === undefined ? reply(404, "not found") : reply(200, result);
+    }
+    if (!RESONATE_KINDS.has(request.kind)) {
+      const known = [...RESONATE_KINDS, `${JOBS_PREFIX}*`, `${STEPS_PREFIX}*`].join(", ");
+      return [
+        400,
+        { error: `unknown request kind ${JSON.stringify(request.kind)}; this store serves ${known}` },
+      ];
     }
     const { head } = request;
     const req = { ...request, head: { corrId: head.corrId, version: head.version ?? "" } } as Request;

@@ -2,11 +2,12 @@
  * The store file: its schema, how it is opened (header and schema checked before the first write, the
  * lock taken by that first write), its prepared statements, and the errors that say what to do.
  */
-import { closeSync, mkdirSync, openSync, readSync, statSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync, readSync, statSync } from "node:fs";
 import { dirname } from "node:path";
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import { AsyncToolsError } from "../../errors.ts";
 import { log } from "../../internal/log.ts";
+import { checkCommits, checkWal, commitsOf } from "./commit-mark.ts";
 
 /**
  * The version of the tables below. A file of version 1 is upgraded in place at open (logged); a file of any
@@ -153,6 +154,10 @@ export function prepare(db: DatabaseSync) {
     ),
     deleteLineageTasks: statement(`DELETE FROM tasks WHERE id IN (${lineageOf("id")})`),
     deleteLineagePromises: statement(`DELETE FROM promises WHERE id IN (${lineageOf("id")})`),
+    // The number of the commit it is written in, checked against the commit mark at open (commit-mark.ts).
+    putCommits: statement(
+      "INSERT INTO meta (key, value) VALUES ('commits', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+    ),
   };
 }
 
@@ -166,11 +171,20 @@ export function rollback(db: DatabaseSync): void {
 }
 
 /**
- * Opens `file` as a store, or refuses it without writing a byte: the header and schema are checked before
- * the first write, and the lock is taken by that first write.
+ * Opens `file` as a store, or refuses it without writing a byte: the header, the schema and the count of
+ * commits (commit-mark.ts) are checked before the first write, and the lock is taken by that first write.
  */
 export function openDatabase(file: string, durability: "normal" | "full", lockWaitMs: number): DatabaseSync {
-  if (file !== ":memory:") inspectFile(file);
+  // A store deleted on purpose (its mark left behind) starts anew; one that exists must hold its commits.
+  const existed = file !== ":memory:" && existsSync(file);
+  if (file !== ":memory:") {
+    inspectFile(file);
+    try {
+      if (existed) checkWal(file, lockWaitMs);
+    } catch (error) {
+      throw toStoreError(file, error);
+    }
+  }
   let db: DatabaseSync;
   try {
     db = new DatabaseSync(file);
@@ -182,6 +196,8 @@ export function openDatabase(file: string, durability: "normal" | "full", lockWa
     // Before any access, so the lock, once taken, is held until close and WAL keeps its index in heap memory.
     db.exec("PRAGMA locking_mode = EXCLUSIVE");
     const found = checkSchema(db, file);
+    // Before any write; closing this connection leaves a store without a WAL as it was.
+    if (existed) checkCommits(file, commitsOf(db));
     // Only before the first write: a file keeps the page size it was made with.
     if (found === "new" && file !== ":memory:") db.exec(`PRAGMA page_size = ${PAGE_BYTES}`);
     if (file !== ":memory:") {
@@ -221,6 +237,15 @@ export function openDatabase(file: string, durability: "normal" | "full", lockWa
     db.close();
     throw toStoreError(file, error);
   }
+}
+
+/**
+ * Copies the WAL into the store file and empties it, so what only the WAL holds stays bounded in time as well
+ * as in size ({@link WAL_CHECKPOINT_PAGES}). The store holds its file alone (exclusive locking), so no reader
+ * can hold the checkpoint back.
+ */
+export function checkpoint(db: DatabaseSync): void {
+  db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
 }
 
 /** Prepares the directory and refuses anything that is not a SQLite file, before SQLite sees it. */
