@@ -245,13 +245,13 @@ export function createHttpHandler(
     }
     const channel = await (await face()).open({});
     openExchanges += 1;
-    const release = once(() => {
+    const exchange = exchangeOf(request, () => {
       openExchanges -= 1;
       void channel.close().catch(() => undefined);
     });
-    request.signal.addEventListener("abort", release, { once: true });
+    const release = exchange.end;
     try {
-      return afterBody(await channel.handle(request, handleOptions), release);
+      return afterBody(await channel.handle(exchange.request, handleOptions), release);
     } catch (error) {
       release();
       throw error;
@@ -273,13 +273,13 @@ export function createHttpHandler(
         return rpcError(404, -32001, "Session not found: initialize a new session.");
       }
       session.active += 1;
-      const release = once(() => {
+      const exchange = exchangeOf(request, () => {
         session.active -= 1;
         session.lastUsed = Date.now();
       });
-      request.signal.addEventListener("abort", release, { once: true });
+      const release = exchange.end;
       try {
-        return afterBody(await session.channel.handle(request, handleOptions), release);
+        return afterBody(await session.channel.handle(exchange.request, handleOptions), release);
       } catch (error) {
         release();
         throw error;
@@ -373,13 +373,35 @@ function positive(value: number | undefined, fallback: number, name: string): nu
   return value;
 }
 
-function once(fn: () => void): () => void {
-  let done = false;
-  return () => {
-    if (done) return;
-    done = true;
-    fn();
+/**
+ * One exchange's view of `request`: the same method, URL and headers (the body is already parsed) with a
+ * signal of its own, aborted when the client goes away first; `end` (idempotent) runs `onEnd` once, also on
+ * that abort. The request's own signal lives as long as its keep-alive socket, so nothing of the exchange may
+ * listen on it past `end`: such a listener (the v2 SDK's stateless fallback leaves one) would keep the
+ * exchange's MCP server and transport, about 60 KiB, reachable until the client hangs up.
+ */
+function exchangeOf(request: Request, onEnd: () => void): { request: Request; end: () => void } {
+  const outer = request.signal;
+  const own = new AbortController();
+  let ended = false;
+  const end = () => {
+    if (ended) return;
+    ended = true;
+    outer.removeEventListener("abort", abort);
+    onEnd();
   };
+  const abort = () => {
+    own.abort(outer.reason);
+    end();
+  };
+  outer.addEventListener("abort", abort, { once: true });
+  if (outer.aborted) abort();
+  const view = new Request(request.url, {
+    method: request.method,
+    headers: request.headers,
+    signal: own.signal,
+  });
+  return { request: view, end };
 }
 
 async function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
