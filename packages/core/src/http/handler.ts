@@ -59,6 +59,16 @@ export interface HttpHandlerOptions {
   /** Largest request body, in bytes; a larger one gets 413. Default 4 MiB. */
   maxBodyBytes?: number;
   /**
+   * Requests served at once, an SSE answer counting until it ends; one more gets 503 with `Retry-After`.
+   * `/healthz` and `/readyz` are outside the cap. Default 1000.
+   */
+  maxConcurrentRequests?: number;
+  /**
+   * Blocking await calls (`tools/call` of an await tool) of one principal at once, every caller counting as
+   * one without auth; one more gets 429 with `Retry-After`. Default 100.
+   */
+  maxAwaitsPerPrincipal?: number;
+  /**
    * Fetch-style routes by path prefix, e.g. `{ "/jobs": dashboard }`, behind the same auth. With static tokens,
    * a browser without an `Authorization` header gets a sign-in form there, and a signed HttpOnly cookie for
    * that route after it.
@@ -148,6 +158,21 @@ export function createHttpHandler(
           idleMs: positive(stateful.idleMs, DEFAULTS_HTTP.sessionIdleMs, "stateful.idleMs"),
         });
   let openExchanges = 0;
+  const maxRequests = positive(
+    options.maxConcurrentRequests,
+    DEFAULTS_HTTP.maxConcurrentRequests,
+    "maxConcurrentRequests",
+  );
+  let openRequests = 0;
+  const maxAwaits = positive(
+    options.maxAwaitsPerPrincipal,
+    DEFAULTS_HTTP.maxAwaitsPerPrincipal,
+    "maxAwaitsPerPrincipal",
+  );
+  const awaitTools = new Set(runtime.tools.map((tool) => tool.toolNames.await));
+  /** Blocking awaits in flight by principal ("" for the sole caller without auth). */
+  const awaitsOf = new Map<string, number>();
+  const retryAfter = { "retry-after": String(DEFAULTS_HTTP.retryAfterSeconds) };
 
   const app = new Hono<Env>();
 
@@ -229,9 +254,44 @@ export function createHttpHandler(
     }
     const authInfo = c.get("authInfo");
     const handleOptions = { parsedBody, ...(authInfo === undefined ? {} : { authInfo }) };
-    if (sessions === undefined) return stateless(request, handleOptions);
-    return statefulExchange(c, request, handleOptions, sessions);
+    const serve = () =>
+      sessions === undefined
+        ? stateless(request, handleOptions)
+        : statefulExchange(c, request, handleOptions, sessions);
+    if (!isAwaitCall(parsedBody)) return serve();
+    const principal = c.get("principal") ?? "";
+    const held = awaitsOf.get(principal) ?? 0;
+    if (held >= maxAwaits) {
+      return rpcError(
+        429,
+        -32000,
+        `Too many blocking awaits at once for this caller (${maxAwaits}): wait for one to return, or probe instead.`,
+        retryAfter,
+      );
+    }
+    awaitsOf.set(principal, held + 1);
+    const release = () => {
+      const left = (awaitsOf.get(principal) ?? 1) - 1;
+      if (left > 0) awaitsOf.set(principal, left);
+      else awaitsOf.delete(principal);
+    };
+    try {
+      return afterBody(await serve(), release);
+    } catch (error) {
+      release();
+      throw error;
+    }
   });
+
+  /** Whether a POST body is a call of an await tool (alone or in a batch): it may block for a while. */
+  function isAwaitCall(body: unknown): boolean {
+    const messages = Array.isArray(body) ? body : [body];
+    return messages.some((message: unknown) => {
+      if (typeof message !== "object" || message === null) return false;
+      const { method, params } = message as { method?: unknown; params?: { name?: unknown } };
+      return method === "tools/call" && typeof params?.name === "string" && awaitTools.has(params.name);
+    });
+  }
 
   async function stateless(
     request: Request,
@@ -331,7 +391,28 @@ export function createHttpHandler(
   });
 
   return {
-    fetch: async (request) => app.fetch(request),
+    fetch: async (request) => {
+      const { pathname } = new URL(request.url);
+      if (pathname === "/healthz" || pathname === "/readyz") return app.fetch(request);
+      if (openRequests >= maxRequests) {
+        return rpcError(
+          503,
+          -32000,
+          `Server busy: ${maxRequests} requests are being served; retry shortly.`,
+          retryAfter,
+        );
+      }
+      openRequests += 1;
+      const release = () => {
+        openRequests -= 1;
+      };
+      try {
+        return afterBody(await app.fetch(request), release);
+      } catch (error) {
+        release();
+        throw error;
+      }
+    },
     get sessionCount() {
       return sessions?.size ?? 0;
     },
