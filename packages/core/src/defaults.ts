@@ -93,3 +93,11 @@ export const DEFAULTS_HTTP = {
   /** How long a browser stays signed in to the extra routes (the jobs dashboard) after entering its token. */
   browserSignInMs: 12 * 60 * MINUTE,
 } as const;
+
+export const DEFAULTS_SERVED_STORE = {
+  /**
+   * Connections the store owner's port holds at once (each process of the store keeps a message stream and a
+   * few request sockets); one more is closed at once, so a local flood cannot exhaust file descriptors.
+   */
+  maxConnections: 512,
+} as const;
