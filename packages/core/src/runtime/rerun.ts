@@ -104,7 +104,7 @@ async function enqueue(
         ...(record.tags?.["resonate:target"] ? { target: record.tags["resonate:target"] } : {}),
       }),
     );
-    deps.meta.recordSoon(id, tool, now);
+    deps.meta.recordSoon(id, tool, now, record.tags?.[PRINCIPAL_TAG] ?? "");
     return { jobId: id, status: "queued", tool, createdAt: new Date(now).toISOString(), created: true };
   }
   throw new Error(`job ${base} has been run ${DEFAULTS.maxRuns} times; refusing to start another`);
