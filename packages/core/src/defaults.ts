@@ -86,6 +86,11 @@ export const DEFAULTS_HTTP = {
    * holds a socket and an MCP server, so this bounds file descriptors and memory under a flood.
    */
   maxConcurrentRequests: 1000,
+  /**
+   * Connections the kernel queues before `serveHttp` accepts them (Node's default is 511; the kernel caps it at
+   * `net.core.somaxconn`): a burst of clients waits there instead of being reset.
+   */
+  listenBacklog: 4096,
   /** Blocking await calls of one principal (all callers, without auth) at once; one more gets 429. */
   maxAwaitsPerPrincipal: 100,
   /** The `Retry-After` of a 503 or 429 from the caps above, in seconds. */

@@ -76,7 +76,7 @@ export async function serveHttp(runtime: AsyncTools, options: ServeHttpOptions =
   });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
-    server.listen(port, host, () => {
+    server.listen({ port, host, backlog: DEFAULTS_HTTP.listenBacklog }, () => {
       server.off("error", reject);
       resolve();
     });
