@@ -64,8 +64,9 @@ export interface HttpHandlerOptions {
    */
   maxConcurrentRequests?: number;
   /**
-   * Blocking await calls (`tools/call` of an await tool) of one principal at once, every caller counting as
-   * one without auth; one more gets 429 with `Retry-After`. Default 100.
+   * Blocking calls (`tools/call` of an await tool, or of a task tool, which blocks for a client without Tasks)
+   * of one principal at once, every caller counting as one without auth; one more gets 429 with
+   * `Retry-After`. Default 100.
    */
   maxAwaitsPerPrincipal?: number;
   /**
@@ -169,7 +170,10 @@ export function createHttpHandler(
     DEFAULTS_HTTP.maxAwaitsPerPrincipal,
     "maxAwaitsPerPrincipal",
   );
-  const awaitTools = new Set(runtime.tools.map((tool) => tool.toolNames.await));
+  // A plain call of a task tool (a client without Tasks) blocks like an await, so it counts as one.
+  const awaitTools = new Set(
+    runtime.tools.flatMap(({ toolNames }) => [toolNames.await, ...(toolNames.task ? [toolNames.task] : [])]),
+  );
   /** Blocking awaits in flight by principal ("" for the sole caller without auth). */
   const awaitsOf = new Map<string, number>();
   const retryAfter = { "retry-after": String(DEFAULTS_HTTP.retryAfterSeconds) };
@@ -283,7 +287,7 @@ export function createHttpHandler(
     }
   });
 
-  /** Whether a POST body is a call of an await tool (alone or in a batch): it may block for a while. */
+  /** Whether a POST body calls an await or task tool (alone or in a batch): it may block for a while. */
   function isAwaitCall(body: unknown): boolean {
     const messages = Array.isArray(body) ? body : [body];
     return messages.some((message: unknown) => {
