@@ -116,6 +116,15 @@ describe("createDashboard", () => {
     expect(retried.status).toBe(303);
     expect(retried.headers.get("location")).toBe(`/job/${alice}.r2`);
     expect((await runtime.probe([`${alice}.r2`]))[0]?.status).toBe("working");
+
+    // A second Retry (a double click, another tab) shows the run that is already working; it starts none.
+    const again = await fetch(`/job/${alice}/retry`, {
+      method: "POST",
+      headers: { origin: ORIGIN },
+      body: new URLSearchParams({ csrf }),
+    });
+    expect(again.headers.get("location")).toBe(`/job/${alice}.r2`);
+    expect((await runtime.probe([`${alice}.r3`]))[0]?.status).toBe("not_found");
   });
 
   it("with tokens, signs in through a form that sets an HttpOnly SameSite=Strict cookie, and shows a caller their own jobs", async () => {
