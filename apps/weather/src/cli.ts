@@ -4,6 +4,7 @@
  * goes to stderr: on stdio, stdout is the protocol.
  */
 import { parseArgs } from "node:util";
+import { AsyncToolsError } from "@async-tools/core";
 import { createMcpHandler, createStdioTransport } from "@async-tools/core/mcp-v1";
 import packageJson from "../package.json" with { type: "json" };
 import { DEFAULT_ARCHIVE_URL } from "./open-meteo/client.ts";
@@ -14,7 +15,8 @@ const PACKAGE = packageJson.name;
 
 /** One line, for errors: what the command accepts. */
 const USAGE =
-  `usage: ${NAME} [--http [--port N] [--host H] [--token [NAME=]T]... [--operator NAME]...] [--sdk v1|v2] ` +
+  `usage: ${NAME} [--http [--port N] [--host H] [--token [NAME=]T]... [--operator NAME]... ` +
+  "[--allow-unauthenticated]] [--sdk v1|v2] " +
   "[--store S] [--await-seconds N] " +
   "[--print-config claude|cursor|vscode] [--help] [--version]";
 
@@ -24,6 +26,7 @@ const OPTIONS = {
   host: { type: "string", default: "127.0.0.1" },
   token: { type: "string", multiple: true },
   operator: { type: "string", multiple: true },
+  "allow-unauthenticated": { type: "boolean", default: false },
   sdk: { type: "string", default: "v2" },
   store: { type: "string" },
   "await-seconds": { type: "string" },
@@ -62,6 +65,9 @@ Flags
   --token T           with --http: require "Authorization: Bearer T" (env ASYNC_TOOLS_HTTP_TOKEN)
   --token NAME=T      repeatable: one token per caller; each caller sees only the jobs it started
   --operator NAME     repeatable: the caller NAME (of --token NAME=T) sees every job on the dashboard
+  --allow-unauthenticated
+                      with --http and a --host beyond loopback: serve with no token on purpose (without
+                      it the server refuses: anyone who reaches it could start, read and cancel jobs)
   --sdk v1|v2         the MCP SDK generation to serve with (default v2, which speaks 2026-07-28 and
                       2025-11-25); v1 speaks 2025-11-25 only
   --print-config H    print the MCP config entry for host H (${Object.keys(HOSTS).join(", ")}) and exit
@@ -196,12 +202,29 @@ async function serve(
     ]);
     const env = process.env.ASYNC_TOOLS_HTTP_TOKEN;
     const auth = tokenAuth(values.token ?? (env ? [env] : []));
+    const open = values["allow-unauthenticated"];
     const http = await serveHttp(runtime, {
       port,
       host: values.host,
       ...(auth === undefined ? {} : { auth }),
+      ...(open ? { allowUnauthenticated: true } : {}),
       routes: { "/jobs": dashboardRoute(runtime, { operators: values.operator ?? [] }) },
       mcp: v2?.weatherHandlerV2(runtime) ?? createMcpHandler(runtime, { server: () => buildServer(runtime) }),
+    }).catch(async (error: unknown) => {
+      await runtime.close().catch(() => undefined);
+      // With no auth and no flag, the configuration serveHttp refuses is the open non-loopback host.
+      if (
+        auth === undefined &&
+        !open &&
+        error instanceof AsyncToolsError &&
+        error.code === "INVALID_CONFIG"
+      ) {
+        throw new UsageError(
+          `refusing to listen on ${values.host.slice(0, 64)} without --token: anyone who reaches it could start, ` +
+            "read and cancel jobs; give --token, or --allow-unauthenticated to serve it open on purpose",
+        );
+      }
+      throw error;
     });
     process.stderr.write(`${NAME}: listening on ${http.url}\n`);
     return;

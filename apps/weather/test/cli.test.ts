@@ -52,6 +52,33 @@ function oldNode(): string | undefined {
   return undefined;
 }
 
+/**
+ * Starts the CLI with `args` and resolves at its first `listening on URL` line (with the child, to stop) or
+ * when it exits, whichever comes first.
+ */
+function listenOrExit(
+  args: string[],
+): Promise<{ url?: string; code?: number | null; stderr: string; stop(): Promise<void> }> {
+  const child = spawn(process.execPath, ["--conditions=@async-tools/source", MAIN, ...args], {
+    stdio: ["ignore", "ignore", "pipe"],
+    env: { ...process.env, ASYNC_TOOLS_HTTP_TOKEN: "" },
+  });
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
+    await exited;
+  };
+  let stderr = "";
+  return new Promise((resolve) => {
+    child.stderr.on("data", (chunk: Buffer) => {
+      stderr += chunk.toString();
+      const url = /listening on (http:\/\/\S+)/.exec(stderr)?.[1];
+      if (url !== undefined) resolve({ url, stderr, stop });
+    });
+    child.once("close", (code) => resolve({ code, stderr, stop }));
+  });
+}
+
 describe("async-tools-weather's flags", () => {
   it("prints its help on stdout, naming transports, flags, environment and the default store", async () => {
     const { code, stdout, stderr } = await cli("--help");
@@ -65,6 +92,28 @@ describe("async-tools-weather's flags", () => {
     }
     expect(stdout).toContain("default: async-tools/jobs.db under the user data directory");
     expect((await cli("-h")).stdout).toBe(stdout);
+  });
+
+  it("refuses --http on every interface without a token, naming --allow-unauthenticated", async () => {
+    const refused = await listenOrExit(["--http", "--host", "0.0.0.0", "--port", "0", "--store", "memory"]);
+    await refused.stop();
+    expect(refused.url).toBeUndefined();
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain("--allow-unauthenticated");
+  });
+
+  it("serves every interface without a token when told to, answering on loopback", async () => {
+    const open = await listenOrExit([
+      ...["--http", "--host", "0.0.0.0", "--port", "0", "--store", "memory", "--allow-unauthenticated"],
+    ]);
+    try {
+      const url = new URL(must(open.url, open.stderr));
+      expect(url.hostname).toBe("0.0.0.0");
+      // Loopback only: the wildcard socket answers 127.0.0.1 as it would any interface.
+      expect((await fetch(`http://127.0.0.1:${url.port}/healthz`)).status).toBe(200);
+    } finally {
+      await open.stop();
+    }
   });
 
   it("prints its version and exits 0, also after the -- that pnpm passes through", async () => {

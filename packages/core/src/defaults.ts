@@ -104,6 +104,28 @@ export const DEFAULTS_HTTP = {
   sessionIdleMs: 15 * MINUTE,
   /** How long `/readyz` waits for the store before it answers 503. */
   readyTimeoutMs: 2 * SECOND,
+  /**
+   * Requests served at once (an SSE answer counts until it ends); one more gets 503 with `Retry-After`. Each
+   * holds a socket and an MCP server, so this bounds file descriptors and memory under a flood.
+   */
+  maxConcurrentRequests: 1000,
+  /**
+   * Connections the kernel queues before `serveHttp` accepts them (Node's default is 511; the kernel caps it at
+   * `net.core.somaxconn`): a burst of clients waits there instead of being reset.
+   */
+  listenBacklog: 4096,
+  /** Blocking await calls of one principal (all callers, without auth) at once; one more gets 429. */
+  maxAwaitsPerPrincipal: 100,
+  /** The `Retry-After` of a 503 or 429 from the caps above, in seconds. */
+  retryAfterSeconds: 2,
   /** How long a browser stays signed in to the extra routes (the jobs dashboard) after entering its token. */
   browserSignInMs: 12 * 60 * MINUTE,
+} as const;
+
+export const DEFAULTS_SERVED_STORE = {
+  /**
+   * Connections the store owner's port holds at once (each process of the store keeps a message stream and a
+   * few request sockets); one more is closed at once, so a local flood cannot exhaust file descriptors.
+   */
+  maxConnections: 512,
 } as const;

@@ -2,7 +2,7 @@
  * Test helpers: the published in-memory harness, plus small tools and gates the tests share.
  */
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
-import type { Network } from "@resonatehq/sdk";
+import { LocalNetwork, type Network } from "@resonatehq/sdk";
 import { afterEach } from "vitest";
 import { z } from "zod";
 import { type AnyAsyncTool, type AsyncToolOptions, defineAsyncTool, PermanentError } from "../src/index.ts";
@@ -87,4 +87,27 @@ export function squareTool(
       return { square, label };
     },
   });
+}
+
+/** A LocalNetwork that counts the requests sent to it, by kind. */
+export function countingNetwork(): { network: Network; counts: Map<string, number>; inner: LocalNetwork } {
+  const inner = new LocalNetwork();
+  const counts = new Map<string, number>();
+  const network: Network = {
+    get unicast() {
+      return inner.unicast;
+    },
+    get anycast() {
+      return inner.anycast;
+    },
+    match: (target) => inner.match(target),
+    init: () => inner.init(),
+    stop: () => inner.stop(),
+    send: ((request: { kind: string }) => {
+      counts.set(request.kind, (counts.get(request.kind) ?? 0) + 1);
+      return inner.send(request as never);
+    }) as Network["send"],
+    recv: (callback) => inner.recv(callback),
+  };
+  return { network, counts, inner };
 }

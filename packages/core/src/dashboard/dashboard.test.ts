@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { z } from "zod";
+import { countingNetwork } from "../../test/helpers.ts";
 import { defineAsyncTool } from "../define.ts";
 import { createAsyncTools } from "../runtime/runtime.ts";
 import { createDashboard, type DashboardOptions } from "./dashboard.ts";
@@ -115,6 +116,15 @@ describe("createDashboard", () => {
     expect(retried.status).toBe(303);
     expect(retried.headers.get("location")).toBe(`/job/${alice}.r2`);
     expect((await runtime.probe([`${alice}.r2`]))[0]?.status).toBe("working");
+
+    // A second Retry (a double click, another tab) shows the run that is already working; it starts none.
+    const again = await fetch(`/job/${alice}/retry`, {
+      method: "POST",
+      headers: { origin: ORIGIN },
+      body: new URLSearchParams({ csrf }),
+    });
+    expect(again.headers.get("location")).toBe(`/job/${alice}.r2`);
+    expect((await runtime.probe([`${alice}.r3`]))[0]?.status).toBe("not_found");
   });
 
   it("with tokens, signs in through a form that sets an HttpOnly SameSite=Strict cookie, and shows a caller their own jobs", async () => {
@@ -163,5 +173,28 @@ describe("createDashboard", () => {
     expect(html).not.toContain(`data-job="${alice}"`);
     expect(html).toContain('href="/jobs/assets/app.css"');
     expect((await fetch("/jobs/assets/app.js")).headers.get("content-type")).toContain("javascript");
+  });
+});
+
+describe("a dashboard poll by a caller who owns no jobs", () => {
+  it("reads none of the other principals' jobs from the store", async () => {
+    const { network, counts } = countingNetwork();
+    const quick = defineAsyncTool({
+      name: "quick",
+      description: "Returns at once",
+      input: z.object({ n: z.number() }),
+      run: async (_ctx, { n }) => n,
+    });
+    const runtime = await createAsyncTools({ store: network, tools: [quick] });
+    cleanup.push(() => runtime.close());
+    for (let n = 0; n < 300; n += 1) await runtime.start(quick, { n }, { principal: "alice" });
+    const mine = await runtime.start(quick, { n: 1 }, { principal: "bob" });
+    const handler = createDashboard(runtime, { principalOf: async () => ({ id: "bob" }) });
+    counts.clear();
+    const html = await (await handler(new Request(`${ORIGIN}/fragments/rows`))).text();
+    expect(html).toContain(`data-job="${mine.jobId}"`);
+    // Bob's one job is read; alice's 300 are not (each would cost reads of its promise).
+    const sent = [...counts.values()].reduce((sum, n) => sum + n, 0);
+    expect(sent).toBeLessThan(20);
   });
 });

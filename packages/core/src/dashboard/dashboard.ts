@@ -116,20 +116,24 @@ export function createDashboard(runtime: AsyncTools, options: DashboardOptions =
   }
 
   /**
-   * The newest jobs matching `filters` that `principal` may see. The job index is read whole (cheap), and
-   * jobs are read from the newest back only until the table is full, so a large store costs a poll little.
+   * The newest jobs matching `filters` that `principal` may see. The job index is read whole (cheap; for a
+   * caller who is no operator, only its own rows, by the index's principal), and jobs are read from the
+   * newest back only until the table is full, so a large store costs a poll little.
    */
   async function rows(principal: DashboardPrincipal, filters: ListFilters): Promise<JobRow[]> {
     const window = WINDOWS.find(([v]) => v === (filters.since ?? "24h"))?.[2] ?? Number.POSITIVE_INFINITY;
     const since = Date.now() - window;
     const status = filters.status !== undefined && STATUSES.has(filters.status) ? filters.status : undefined;
     const { meta, engine } = internalsOf(runtime);
+    // Owners told apart by `ownerOf` are no principals the index knows; then every row is read and checked.
+    const own = principal.operator !== true && options.ownerOf === undefined ? principal.id : undefined;
     const ids: string[] = [];
     let cursor: number | undefined;
     do {
       const page = await meta.list({
         limit: 1000,
         ...(filters.tool ? { tool: filters.tool } : {}),
+        ...(own === undefined ? {} : { principal: own }),
         ...(cursor === undefined ? {} : { cursor }),
       });
       for (const row of page.rows) if (row.createdAt >= since) ids.push(row.id);
@@ -244,7 +248,7 @@ export function createDashboard(runtime: AsyncTools, options: DashboardOptions =
         }
         if (action[2] === "retry") {
           const rerun = await runtime.retry(id, OPERATOR);
-          return redirect(`${base}/job/${encodeURIComponent(rerun.created ? rerun.jobId : id)}`);
+          return redirect(`${base}/job/${encodeURIComponent(rerun.jobId)}`);
         }
         await runtime.cancel(id, `cancelled from the dashboard by ${who.principal.id}`, OPERATOR);
         return redirect(`${base}/job/${encodeURIComponent(id)}`);

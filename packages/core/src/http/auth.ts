@@ -7,7 +7,7 @@
  */
 import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import { AsyncToolsError } from "../errors.ts";
-import { PRINCIPAL_EXTRA, principalOf } from "../mcp/principal.ts";
+import { PRINCIPAL_EXTRA } from "../mcp/principal.ts";
 import type { HttpAuthInfo } from "./mcp-handler.ts";
 
 /** Checks an access token: the SDK's `OAuthTokenVerifier` fits. Throw (e.g. `InvalidTokenError`) to refuse it. */
@@ -33,8 +33,9 @@ export interface OAuthResourceOptions {
   /** Listed in the metadata as `resource_name`. */
   resourceName?: string;
   /**
-   * The principal a token's jobs belong to. Default: its subject (`extra.sub`), else its client ID (see
-   * `principalOf` in the docs: a client ID names an app many users share).
+   * The principal a token's jobs belong to. Default: the verified token's subject (`extra.sub` of what the
+   * verifier returns), else its client ID (a client ID names an app many users share, so it only stands in).
+   * An `extra["async-tools:principal"]` from the verifier is ignored: the server sets it to this choice.
    */
   principal?: (auth: HttpAuthInfo) => string | undefined;
 }
@@ -170,6 +171,17 @@ function errorCodeOf(error: unknown): string | undefined {
   return typeof code === "string" ? code : undefined;
 }
 
+/**
+ * The default principal of a verified token: its subject (`extra.sub`), else its client ID. Never
+ * `extra["async-tools:principal"]`: a verifier that copies every claim into `extra` would let a token name
+ * whose jobs it sees; the server sets that key itself, after this choice.
+ */
+function subjectOf(authInfo: HttpAuthInfo): string | undefined {
+  const sub = authInfo.extra?.sub;
+  if (typeof sub === "string" && sub !== "") return sub;
+  return authInfo.clientId === "" ? undefined : authInfo.clientId;
+}
+
 /** OAuth 2.1 resource server: the checks of the SDK's `requireBearerAuth`, over web requests. */
 class OAuthResource implements Authenticator {
   private readonly options: OAuthResourceOptions;
@@ -239,7 +251,7 @@ class OAuthResource implements Authenticator {
       return this.refuse(401, "invalid_token", "Token has no expiration time");
     }
     if (authInfo.expiresAt < Date.now() / 1000) return this.refuse(401, "invalid_token", "Token has expired");
-    const chosen = this.options.principal ? this.options.principal(authInfo) : principalOf(authInfo);
+    const chosen = this.options.principal ? this.options.principal(authInfo) : subjectOf(authInfo);
     if (chosen === undefined || chosen === "") {
       return this.refuse(401, "invalid_token", "The token names neither a subject nor a client");
     }

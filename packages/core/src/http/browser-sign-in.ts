@@ -3,12 +3,17 @@
  * `Authorization` header from an address bar, so the route answers a sign-in form; the token entered there is
  * checked like a bearer token, and a signed, HttpOnly, SameSite=Strict cookie then names the caller for that
  * route only. The cookie carries the principal and an expiry, never the token; the MCP endpoint never takes it.
+ * The sign-in itself is bound against login CSRF (a page signing the browser in as the attacker): the form
+ * carries a token tied to a cookie set with it, and a POST from any other origin (another localhost port
+ * included) is refused.
  */
 import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import { DEFAULTS_HTTP } from "../defaults.ts";
 import type { Authenticator } from "./auth.ts";
 
 const COOKIE = "async_tools_auth";
+/** The cookie, set with the form, that its CSRF field is bound to. */
+const FORM_COOKIE = "async_tools_sign_in";
 /** The path, under a route's prefix, the sign-in form posts to. */
 export const SIGN_IN_PATH = "/_sign-in";
 
@@ -37,18 +42,69 @@ export class BrowserSignIn {
     const caller = this.read(request);
     if (caller !== undefined) return caller;
     // 401 for every client, with a form a browser shows: signing in is the way on.
-    return form(prefix, 401);
+    return this.form(request, prefix, 401);
+  }
+
+  /**
+   * The sign-in form with its CSRF field, bound to a nonce cookie: the browser's current one (so two tabs
+   * share it), else a new one set with the form.
+   */
+  private form(request: Request, prefix: string, status: number, problem?: string): Response {
+    const current = cookieOf(request, FORM_COOKIE);
+    const nonce = current !== undefined && /^[\w-]{22,64}$/.test(current) ? current : undefined;
+    const bound = nonce ?? randomBytes(18).toString("base64url");
+    const response = form(prefix, status, this.csrfFor(bound), problem);
+    if (nonce === undefined) {
+      response.headers.append(
+        "set-cookie",
+        `${FORM_COOKIE}=${bound}; HttpOnly; SameSite=Strict; Path=${prefix}${secureOf(request)}`,
+      );
+    }
+    return response;
+  }
+
+  private csrfFor(nonce: string): string {
+    return this.mac(`sign-in:${nonce}`).toString("base64url");
+  }
+
+  /** Whether a sign-in POST comes from the form this route served, on this origin. */
+  private fromOwnForm(request: Request, body: URLSearchParams): boolean {
+    const origin = request.headers.get("origin");
+    if (origin !== null) {
+      // Exact: scheme aside (a TLS proxy in front), the same host and port; another localhost port is another site.
+      let url: URL;
+      try {
+        url = new URL(origin);
+      } catch {
+        return false;
+      }
+      if (url.protocol !== "http:" && url.protocol !== "https:") return false;
+      if (url.host !== (request.headers.get("host") ?? new URL(request.url).host)) return false;
+    } else {
+      // Browsers send Origin with every POST; without it, fall back on Fetch Metadata (curl sends neither).
+      const site = request.headers.get("sec-fetch-site");
+      if (site !== null && site !== "same-origin") return false;
+    }
+    const nonce = cookieOf(request, FORM_COOKIE);
+    const given = Buffer.from(body.get("csrf") ?? "", "base64url");
+    const expected = nonce === undefined ? undefined : this.mac(`sign-in:${nonce}`);
+    return expected !== undefined && given.length === expected.length && timingSafeEqual(given, expected);
   }
 
   private async signIn(request: Request, prefix: string): Promise<Response> {
     const body = new URLSearchParams(await request.text());
+    if (!this.fromOwnForm(request, body)) {
+      return this.form(request, prefix, 403, "That sign-in did not come from this page; sign in again here.");
+    }
     const token = body.get("token")?.trim() ?? "";
     const headers = new Headers(request.headers);
     headers.set("authorization", `Bearer ${token}`);
     const outcome =
       token === "" ? undefined : await this.auth.authenticate(new Request(request.url, { headers }));
-    if (outcome === undefined || !outcome.ok) return form(prefix, 401, "That token was not accepted.");
-    const secure = new URL(request.url).protocol === "https:" ? "; Secure" : "";
+    if (outcome === undefined || !outcome.ok) {
+      return this.form(request, prefix, 401, "That token was not accepted.");
+    }
+    const secure = secureOf(request);
     const value = this.sign({ p: outcome.principal ?? null, e: Date.now() + this.ttlMs });
     return new Response(null, {
       status: 303,
@@ -98,7 +154,11 @@ function cookieOf(request: Request, name: string): string | undefined {
   return undefined;
 }
 
-function form(prefix: string, status: number, problem?: string): Response {
+function secureOf(request: Request): string {
+  return new URL(request.url).protocol === "https:" ? "; Secure" : "";
+}
+
+function form(prefix: string, status: number, csrf: string, problem?: string): Response {
   const html = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Sign in</title>
 <meta name="viewport" content="width=device-width, initial-scale=1"></head>
@@ -107,6 +167,7 @@ function form(prefix: string, status: number, problem?: string): Response {
 <p>Enter the token you use for this server.</p>
 ${problem === undefined ? "" : `<p role="alert" style="color: #b00020">${problem}</p>`}
 <form method="post" action="${prefix}${SIGN_IN_PATH}">
+<input name="csrf" value="${csrf}" type="hidden">
 <input name="token" type="password" autocomplete="current-password" aria-label="token" required autofocus>
 <button type="submit">Sign in</button>
 </form></body></html>`;

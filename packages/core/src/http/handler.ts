@@ -59,6 +59,17 @@ export interface HttpHandlerOptions {
   /** Largest request body, in bytes; a larger one gets 413. Default 4 MiB. */
   maxBodyBytes?: number;
   /**
+   * Requests served at once, an SSE answer counting until it ends; one more gets 503 with `Retry-After`.
+   * `/healthz` and `/readyz` are outside the cap. Default 1000.
+   */
+  maxConcurrentRequests?: number;
+  /**
+   * Blocking calls (`tools/call` of an await tool, or of a task tool, which blocks for a client without Tasks)
+   * of one principal at once, every caller counting as one without auth; one more gets 429 with
+   * `Retry-After`. Default 100.
+   */
+  maxAwaitsPerPrincipal?: number;
+  /**
    * Fetch-style routes by path prefix, e.g. `{ "/jobs": dashboard }`, behind the same auth. With static tokens,
    * a browser without an `Authorization` header gets a sign-in form there, and a signed HttpOnly cookie for
    * that route after it.
@@ -148,6 +159,24 @@ export function createHttpHandler(
           idleMs: positive(stateful.idleMs, DEFAULTS_HTTP.sessionIdleMs, "stateful.idleMs"),
         });
   let openExchanges = 0;
+  const maxRequests = positive(
+    options.maxConcurrentRequests,
+    DEFAULTS_HTTP.maxConcurrentRequests,
+    "maxConcurrentRequests",
+  );
+  let openRequests = 0;
+  const maxAwaits = positive(
+    options.maxAwaitsPerPrincipal,
+    DEFAULTS_HTTP.maxAwaitsPerPrincipal,
+    "maxAwaitsPerPrincipal",
+  );
+  // A plain call of a task tool (a client without Tasks) blocks like an await, so it counts as one.
+  const awaitTools = new Set(
+    runtime.tools.flatMap(({ toolNames }) => [toolNames.await, ...(toolNames.task ? [toolNames.task] : [])]),
+  );
+  /** Blocking awaits in flight by principal ("" for the sole caller without auth). */
+  const awaitsOf = new Map<string, number>();
+  const retryAfter = { "retry-after": String(DEFAULTS_HTTP.retryAfterSeconds) };
 
   const app = new Hono<Env>();
 
@@ -229,9 +258,44 @@ export function createHttpHandler(
     }
     const authInfo = c.get("authInfo");
     const handleOptions = { parsedBody, ...(authInfo === undefined ? {} : { authInfo }) };
-    if (sessions === undefined) return stateless(request, handleOptions);
-    return statefulExchange(c, request, handleOptions, sessions);
+    const serve = () =>
+      sessions === undefined
+        ? stateless(request, handleOptions)
+        : statefulExchange(c, request, handleOptions, sessions);
+    if (!isAwaitCall(parsedBody)) return serve();
+    const principal = c.get("principal") ?? "";
+    const held = awaitsOf.get(principal) ?? 0;
+    if (held >= maxAwaits) {
+      return rpcError(
+        429,
+        -32000,
+        `Too many blocking awaits at once for this caller (${maxAwaits}): wait for one to return, or probe instead.`,
+        retryAfter,
+      );
+    }
+    awaitsOf.set(principal, held + 1);
+    const release = () => {
+      const left = (awaitsOf.get(principal) ?? 1) - 1;
+      if (left > 0) awaitsOf.set(principal, left);
+      else awaitsOf.delete(principal);
+    };
+    try {
+      return afterBody(await serve(), release);
+    } catch (error) {
+      release();
+      throw error;
+    }
   });
+
+  /** Whether a POST body calls an await or task tool (alone or in a batch): it may block for a while. */
+  function isAwaitCall(body: unknown): boolean {
+    const messages = Array.isArray(body) ? body : [body];
+    return messages.some((message: unknown) => {
+      if (typeof message !== "object" || message === null) return false;
+      const { method, params } = message as { method?: unknown; params?: { name?: unknown } };
+      return method === "tools/call" && typeof params?.name === "string" && awaitTools.has(params.name);
+    });
+  }
 
   async function stateless(
     request: Request,
@@ -245,13 +309,13 @@ export function createHttpHandler(
     }
     const channel = await (await face()).open({});
     openExchanges += 1;
-    const release = once(() => {
+    const exchange = exchangeOf(request, () => {
       openExchanges -= 1;
       void channel.close().catch(() => undefined);
     });
-    request.signal.addEventListener("abort", release, { once: true });
+    const release = exchange.end;
     try {
-      return afterBody(await channel.handle(request, handleOptions), release);
+      return afterBody(await channel.handle(exchange.request, handleOptions), release);
     } catch (error) {
       release();
       throw error;
@@ -273,13 +337,13 @@ export function createHttpHandler(
         return rpcError(404, -32001, "Session not found: initialize a new session.");
       }
       session.active += 1;
-      const release = once(() => {
+      const exchange = exchangeOf(request, () => {
         session.active -= 1;
         session.lastUsed = Date.now();
       });
-      request.signal.addEventListener("abort", release, { once: true });
+      const release = exchange.end;
       try {
-        return afterBody(await session.channel.handle(request, handleOptions), release);
+        return afterBody(await session.channel.handle(exchange.request, handleOptions), release);
       } catch (error) {
         release();
         throw error;
@@ -331,7 +395,28 @@ export function createHttpHandler(
   });
 
   return {
-    fetch: async (request) => app.fetch(request),
+    fetch: async (request) => {
+      const { pathname } = new URL(request.url);
+      if (pathname === "/healthz" || pathname === "/readyz") return app.fetch(request);
+      if (openRequests >= maxRequests) {
+        return rpcError(
+          503,
+          -32000,
+          `Server busy: ${maxRequests} requests are being served; retry shortly.`,
+          retryAfter,
+        );
+      }
+      openRequests += 1;
+      const release = () => {
+        openRequests -= 1;
+      };
+      try {
+        return afterBody(await app.fetch(request), release);
+      } catch (error) {
+        release();
+        throw error;
+      }
+    },
     get sessionCount() {
       return sessions?.size ?? 0;
     },
@@ -373,13 +458,35 @@ function positive(value: number | undefined, fallback: number, name: string): nu
   return value;
 }
 
-function once(fn: () => void): () => void {
-  let done = false;
-  return () => {
-    if (done) return;
-    done = true;
-    fn();
+/**
+ * One exchange's view of `request`: the same method, URL and headers (the body is already parsed) with a
+ * signal of its own, aborted when the client goes away first; `end` (idempotent) runs `onEnd` once, also on
+ * that abort. The request's own signal lives as long as its keep-alive socket, so nothing of the exchange may
+ * listen on it past `end`: such a listener (the v2 SDK's stateless fallback leaves one) would keep the
+ * exchange's MCP server and transport, about 60 KiB, reachable until the client hangs up.
+ */
+function exchangeOf(request: Request, onEnd: () => void): { request: Request; end: () => void } {
+  const outer = request.signal;
+  const own = new AbortController();
+  let ended = false;
+  const end = () => {
+    if (ended) return;
+    ended = true;
+    outer.removeEventListener("abort", abort);
+    onEnd();
   };
+  const abort = () => {
+    own.abort(outer.reason);
+    end();
+  };
+  outer.addEventListener("abort", abort, { once: true });
+  if (outer.aborted) abort();
+  const view = new Request(request.url, {
+    method: request.method,
+    headers: request.headers,
+    signal: own.signal,
+  });
+  return { request: view, end };
 }
 
 async function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {

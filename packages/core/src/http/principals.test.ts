@@ -108,6 +108,14 @@ const verifier: TokenVerifier = {
       "tok-b": { token, clientId: "shared-app", scopes: ["jobs"], expiresAt, extra: { sub: "user-b" } },
       "tok-expired": { token, clientId: "x", scopes: ["jobs"], expiresAt: 1, extra: { sub: "user-c" } },
       "tok-noscope": { token, clientId: "x", scopes: [], expiresAt, extra: { sub: "user-d" } },
+      // A verifier that copies every claim: this token names another principal in a claim of its own.
+      "tok-claims-a": {
+        token,
+        clientId: "shared-app",
+        scopes: ["jobs"],
+        expiresAt,
+        extra: { sub: "user-b", "async-tools:principal": "user-a" },
+      },
     };
     const found = users[token];
     if (found === undefined) throw new InvalidTokenError("Unknown token");
@@ -121,6 +129,27 @@ describe("OAuth resource-server mode", () => {
   it("binds jobs to the token's subject, not to the shared client ID", async () => {
     const r = await rig({ auth: { oauth } });
     await twoCallers(r, await r.client({ token: "tok-a" }), await r.client({ token: "tok-b" }));
+  });
+
+  it("binds jobs to the verified subject even when the token claims another principal", async () => {
+    const r = await rig({ auth: { oauth } });
+    const alice = await r.client({ token: "tok-a" });
+    const claimer = await r.client({ token: "tok-claims-a" });
+    const { job_id } = structured<{ job_id: string }>(
+      await alice.callTool({ name: "start_square", arguments: { n: 7 } }),
+    );
+    const seen = await claimer.callTool({ name: "probe_square", arguments: { job_ids: [job_id] } });
+    expect(seen.isError).toBe(true);
+    expect(textOf(seen)).toContain("No job found");
+    // Its subject is user-b: it joins user-b's jobs, not user-a's.
+    const bob = await r.client({ token: "tok-b" });
+    const own = structured<{ job_id: string }>(
+      await bob.callTool({ name: "start_square", arguments: { n: 7 } }),
+    );
+    const joined = structured<{ job_id: string; created: boolean }>(
+      await claimer.callTool({ name: "start_square", arguments: { n: 7 } }),
+    );
+    expect(joined).toMatchObject({ job_id: own.job_id, created: false });
   });
 
   it("publishes protected-resource metadata and points 401s at it", async () => {

@@ -1,7 +1,9 @@
 import type { Progress } from "@modelcontextprotocol/sdk/types.js";
 import { describe, expect, it } from "vitest";
-import { gate } from "../../test/helpers.ts";
+import { gate, squareTool } from "../../test/helpers.ts";
 import { INITIALIZE, MCP_HEADERS, raw, rig, structured } from "../../test/http-rig.ts";
+import { createAsyncTools } from "../index.ts";
+import { serveHttp } from "./index.ts";
 
 describe("serveHttp, stateless (the default)", () => {
   it("starts and awaits a job, streaming the await's progress in that request's response", async () => {
@@ -247,5 +249,25 @@ describe("serveHttp at the edges", () => {
     expect(await res.text()).toBe("hello bob at /jobs/abc");
     expect(seen).toEqual(["bob", "bob"]);
     expect((await fetch(`${base}/elsewhere`, { headers: { authorization: "Bearer T1" } })).status).toBe(404);
+  });
+});
+
+describe("serveHttp beyond loopback", () => {
+  it("refuses to listen on every interface without auth, naming the option that allows it", async () => {
+    await using runtime = await createAsyncTools({ store: "memory", tools: [squareTool({ runs: 0 })] });
+    const refused = serveHttp(runtime, { host: "0.0.0.0", port: 0 });
+    await expect(refused).rejects.toMatchObject({ code: "INVALID_CONFIG" });
+    await expect(refused).rejects.toThrow(/allowUnauthenticated: true/);
+  });
+
+  it("listens on every interface when told to, answering on loopback through that socket", async () => {
+    await using runtime = await createAsyncTools({ store: "memory", tools: [squareTool({ runs: 0 })] });
+    await using open = await serveHttp(runtime, { host: "0.0.0.0", port: 0, allowUnauthenticated: true });
+    expect(new URL(open.url).hostname).toBe("0.0.0.0");
+    // Only loopback traffic: the wildcard socket answers 127.0.0.1 as it would any interface.
+    const health = await fetch(`http://127.0.0.1:${open.port}/healthz`);
+    expect(health.status).toBe(200);
+    await using guarded = await serveHttp(runtime, { host: "0.0.0.0", port: 0, auth: { token: "T" } });
+    expect((await fetch(`http://127.0.0.1:${guarded.port}/mcp`, { method: "POST" })).status).toBe(401);
   });
 });

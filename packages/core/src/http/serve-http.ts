@@ -2,9 +2,11 @@
  * `serveHttp`: a runtime's async tools over Streamable HTTP on Hono's Node server, with health checks,
  * DNS-rebinding protection, auth, and stateless (default) or stateful MCP.
  */
-import type { AddressInfo } from "node:net";
+import { lookup } from "node:dns/promises";
+import { type AddressInfo, isIP } from "node:net";
 import { createAdaptorServer } from "@hono/node-server";
 import { DEFAULTS_HTTP } from "../defaults.ts";
+import { AsyncToolsError } from "../errors.ts";
 import { log } from "../internal/log.ts";
 import type { AsyncTools } from "../runtime/runtime.ts";
 import { defaultMcpHandler } from "./default-mcp.ts";
@@ -14,8 +16,16 @@ import { createHttpHandler, type HttpHandler, type HttpHandlerOptions, originOf 
 export interface ServeHttpOptions extends HttpHandlerOptions {
   /** Port to listen on; `0` picks a free one. Default 3000. */
   port?: number;
-  /** Address to listen on: `127.0.0.1` (default), `::1`, `0.0.0.0`… */
+  /**
+   * Address to listen on: `127.0.0.1` (default), `::1`, `0.0.0.0`… An address beyond loopback needs `auth`,
+   * or `allowUnauthenticated: true`.
+   */
   host?: string;
+  /**
+   * Listen on an address beyond loopback with no `auth`: anyone who reaches the machine may then start,
+   * read and cancel jobs. Without it, `serveHttp` refuses such a `host` (`INVALID_CONFIG`). Default false.
+   */
+  allowUnauthenticated?: boolean;
 }
 
 /** A listening server. */
@@ -46,7 +56,15 @@ export interface HttpServer extends AsyncDisposable {
  * ```
  */
 export async function serveHttp(runtime: AsyncTools, options: ServeHttpOptions = {}): Promise<HttpServer> {
-  const { port = DEFAULTS_HTTP.port, host = DEFAULTS_HTTP.host, ...given } = options;
+  const { port = DEFAULTS_HTTP.port, host = DEFAULTS_HTTP.host, allowUnauthenticated, ...given } = options;
+  if (given.auth === undefined && allowUnauthenticated !== true && !(await isLoopback(host))) {
+    throw new AsyncToolsError(
+      "INVALID_CONFIG",
+      `Refusing to listen on ${host} without auth: anyone who reaches it could start, read and cancel jobs. ` +
+        "Give auth ({ token }, { tokens } or { oauth }), listen on 127.0.0.1, or pass " +
+        "allowUnauthenticated: true to serve it open on purpose.",
+    );
+  }
   // Chosen before listening, so a project with no MCP SDK fails here rather than on its first request.
   const serve = { ...given, mcp: given.mcp ?? (await defaultMcpHandler(runtime)) };
   let handler: HttpHandler | undefined;
@@ -58,7 +76,7 @@ export async function serveHttp(runtime: AsyncTools, options: ServeHttpOptions =
   });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
-    server.listen(port, host, () => {
+    server.listen({ port, host, backlog: DEFAULTS_HTTP.listenBacklog }, () => {
       server.off("error", reject);
       resolve();
     });
@@ -90,4 +108,19 @@ export async function serveHttp(runtime: AsyncTools, options: ServeHttpOptions =
     close,
     [Symbol.asyncDispose]: close,
   };
+}
+
+/** Whether every address `host` names is on loopback (`127.0.0.0/8`, `::1`); a name that does not resolve is not. */
+async function isLoopback(host: string): Promise<boolean> {
+  const bare = host.replace(/^\[(.*)\]$/, "$1");
+  let addresses: string[];
+  try {
+    addresses = isIP(bare) ? [bare] : (await lookup(bare, { all: true })).map((found) => found.address);
+  } catch {
+    return false;
+  }
+  return (
+    addresses.length > 0 &&
+    addresses.every((address) => address === "::1" || /^(::ffff:)?127\./.test(address))
+  );
 }

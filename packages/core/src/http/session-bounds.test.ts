@@ -1,3 +1,5 @@
+import { Agent, request as httpRequest } from "node:http";
+import type { Socket } from "node:net";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { describe, expect, it } from "vitest";
@@ -6,7 +8,7 @@ import { INITIALIZE, MCP_HEADERS } from "../../test/http-rig.ts";
 import { type AsyncTools, createAsyncTools } from "../index.ts";
 import { createMcpHandler as v1Face } from "../mcp/v1/http-handler.ts";
 import { createMcpHandler as v2Face } from "../mcp/v2/http-handler.ts";
-import { createHttpHandler, type McpHandler } from "./index.ts";
+import { createHttpHandler, type McpHandler, serveHttp } from "./index.ts";
 
 const MiB = 2 ** 20;
 
@@ -90,4 +92,51 @@ describe("stateless 2026-07-28 requests under load", () => {
     expect(http.sessionCount).toBe(0);
     expect((after.heapUsed - warm.heapUsed) / MiB).toBeLessThan(5);
   }, 90_000);
+});
+
+describe.each([
+  ["v1", v1Face],
+  ["v2", v2Face],
+] as const)("stateless requests over keep-alive sockets, %s face", (_face, face) => {
+  it("holds nothing after 1,600 pings on 8 open connections", async () => {
+    await using runtime = await createAsyncTools({ store: "memory", tools: [squareTool({ runs: 0 })] });
+    await using server = await serveHttp(runtime, { port: 0, mcp: face(runtime) });
+    const agent = new Agent({ keepAlive: true, maxSockets: 8 });
+    const sockets = new Set<Socket>();
+    const ping = (id: number) =>
+      new Promise<void>((resolve, reject) => {
+        const req = httpRequest(server.url, { method: "POST", agent, headers: MCP_HEADERS }, (res) => {
+          let text = "";
+          res.setEncoding("utf8");
+          res.on("data", (chunk: string) => {
+            text += chunk;
+          });
+          res.on("end", () => {
+            if (res.statusCode === 200 && text.includes('"result":{}')) resolve();
+            else reject(new Error(`ping answered ${res.statusCode}: ${text}`));
+          });
+        });
+        req.on("socket", (socket) => sockets.add(socket));
+        req.on("error", reject);
+        req.end(JSON.stringify({ jsonrpc: "2.0", id, method: "ping" }));
+      });
+    const burst = async (count: number) => {
+      for (let i = 0; i < count; i += 8) await Promise.all([0, 1, 2, 3, 4, 5, 6, 7].map((k) => ping(i + k)));
+    };
+    try {
+      await burst(200);
+      collect();
+      const warm = process.memoryUsage().heapUsed;
+      await burst(1600);
+      collect();
+      const after = process.memoryUsage().heapUsed;
+      // The connections stayed open throughout: the agent reused its 8 sockets.
+      expect(sockets.size).toBe(8);
+      expect(server.handler.openExchanges).toBe(0);
+      // Held per request until its socket closed, each ping kept about 60 KiB: 1,600 of them about 95 MiB.
+      expect((after - warm) / MiB).toBeLessThan(8);
+    } finally {
+      agent.destroy();
+    }
+  }, 180_000);
 });

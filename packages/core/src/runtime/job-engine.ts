@@ -539,7 +539,7 @@ export class JobEngine {
     // The durable promise is the job; its metadata row comes second and off the answer's path, so a store
     // that refuses the job (a full disk) leaves nothing behind, and a row that cannot be written costs
     // listing, never the job.
-    this.meta.recordSoon(id, tool.name, now);
+    this.meta.recordSoon(id, tool.name, now, principal ?? "");
     this.emit({ kind: "started", jobId: id, tool: tool.name });
     const snapshot: JobSnapshot = { jobId: id, status: "working", tool: tool.name, createdAt: iso(now) };
     const place = this.slots.get(tool.name)?.position(id);
@@ -658,6 +658,8 @@ export class JobEngine {
       const page = await this.meta.list({
         limit: options.limit - jobs.length,
         ...(options.tool === undefined ? {} : { tool: options.tool }),
+        // Only the caller's rows (and rows that predate principals in the index): others' are never read.
+        ...(scope.everyone === true ? {} : { principal: scope.principal ?? "" }),
         ...(cursor === undefined ? {} : { cursor }),
       });
       const rows =

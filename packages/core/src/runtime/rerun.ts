@@ -23,12 +23,38 @@ export interface RerunDeps {
 /** Statuses a job may be retried from. */
 const RETRYABLE = new Set(["failed", "cancelled"]);
 
+/** Retries in flight in a process, by engine and job (without its run mark): a second one waits for the first. */
+const inFlight = new WeakMap<JobEngine, Map<string, Promise<unknown>>>();
+
 /**
  * Starts a fresh run of `id` when it failed or was cancelled; otherwise returns its state with
- * `created: false` (a job still running, completed, unknown or expired is left as it is). The new run
- * belongs to the same principal as the job, whoever asks (an operator may retry anyone's job).
+ * `created: false` (a job still running, completed, unknown or expired is left as it is). Idempotent: when
+ * a newer run of the job is queued, running or completed, that run is returned, so two clicks on Retry
+ * start one run. The new run belongs to the same principal as the job, whoever asks (an operator may retry
+ * anyone's job).
  */
 export async function rerunJob(deps: RerunDeps, id: string, scope: CallerScope = {}): Promise<StartedJob> {
+  const base = baseOf(id);
+  const retries = inFlight.get(deps.engine) ?? new Map<string, Promise<unknown>>();
+  inFlight.set(deps.engine, retries);
+  for (let earlier = retries.get(base); earlier !== undefined; earlier = retries.get(base)) {
+    await earlier.catch(() => undefined);
+  }
+  const retry = rerunOnce(deps, id, scope);
+  retries.set(base, retry);
+  try {
+    return await retry;
+  } finally {
+    retries.delete(base);
+  }
+}
+
+async function rerunOnce(deps: RerunDeps, id: string, scope: CallerScope): Promise<StartedJob> {
+  const newest = await newestRunOf(deps, id);
+  if (newest !== id) {
+    const latest = await deps.engine.snapshot(newest, false, scope);
+    if (!RETRYABLE.has(latest.status) && latest.status !== "not_found") return { ...latest, created: false };
+  }
   const current = await deps.engine.snapshot(id, false, scope);
   const record = current.status === "not_found" ? undefined : await deps.promises.get(id);
   if (record === undefined || !RETRYABLE.has(current.status) || current.tool === undefined) {
@@ -78,10 +104,22 @@ async function enqueue(
         ...(record.tags?.["resonate:target"] ? { target: record.tags["resonate:target"] } : {}),
       }),
     );
-    deps.meta.recordSoon(id, tool, now);
+    deps.meta.recordSoon(id, tool, now, record.tags?.[PRINCIPAL_TAG] ?? "");
     return { jobId: id, status: "queued", tool, createdAt: new Date(now).toISOString(), created: true };
   }
   throw new Error(`job ${base} has been run ${DEFAULTS.maxRuns} times; refusing to start another`);
+}
+
+/** The ID of the newest run of `id`'s job there is (`id` itself when no later run exists). */
+async function newestRunOf(deps: RerunDeps, id: string): Promise<string> {
+  const base = baseOf(id);
+  let newest = id;
+  for (let n = 2; n <= DEFAULTS.maxRuns; n += 1) {
+    const run = runId(base, n);
+    if ((await deps.promises.get(run)) === undefined) break;
+    newest = run;
+  }
+  return newest;
 }
 
 /** The job ID without its run mark: `tool-abc.r3` → `tool-abc`. */

@@ -128,7 +128,8 @@ export interface AsyncTools {
   /**
    * Starts a fresh run of a failed or cancelled job with the input it was started with, like
    * `start(tool, input, { fresh: true })`. A runtime that does not run the job's tool leaves the new run to
-   * the next server on this store that does. Any other job comes back as it is, with `created: false`.
+   * the next server on this store that does. Any other job comes back as it is, with `created: false`;
+   * so does the job's newest run when it is queued, running or completed, so a second retry starts nothing.
    */
   retry(id: string, options?: CallerOptions): Promise<StartedJob>;
   /** Stops Resonate and closes the store. Unfinished jobs resume at the next start on the same store. */

@@ -1,32 +1,8 @@
-import { LocalNetwork, type Network } from "@resonatehq/sdk";
 import { Resonate } from "@resonatehq/sdk/async";
 import { describe, expect, it } from "vitest";
-import { squareTool } from "../../test/helpers.ts";
+import { countingNetwork, squareTool } from "../../test/helpers.ts";
 import { createAsyncTools, jobIdOf } from "../index.ts";
 import { TOOL_TAG } from "./job-engine.ts";
-
-/** A LocalNetwork that counts the requests sent to it, by kind. */
-function countingNetwork(): { network: Network; counts: Map<string, number>; inner: LocalNetwork } {
-  const inner = new LocalNetwork();
-  const counts = new Map<string, number>();
-  const network: Network = {
-    get unicast() {
-      return inner.unicast;
-    },
-    get anycast() {
-      return inner.anycast;
-    },
-    match: (target) => inner.match(target),
-    init: () => inner.init(),
-    stop: () => inner.stop(),
-    send: ((request: { kind: string }) => {
-      counts.set(request.kind, (counts.get(request.kind) ?? 0) + 1);
-      return inner.send(request as never);
-    }) as Network["send"],
-    recv: (callback) => inner.recv(callback),
-  };
-  return { network, counts, inner };
-}
 
 describe("starting a job", () => {
   it("creates a new job with one request to the store, reading nothing first", async () => {

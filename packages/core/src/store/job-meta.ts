@@ -7,7 +7,7 @@ import { DatabaseSync, type StatementSync } from "node:sqlite";
 import { AsyncToolsError } from "../errors.ts";
 import { log } from "../internal/log.ts";
 import { QueuedWrites, type StoreCommits } from "./queued-writes.ts";
-import type { JobIndex, JobPage } from "./store.ts";
+import type { JobIndex, JobListOptions, JobPage } from "./store.ts";
 
 /** The warning when job rows cannot be written: the jobs themselves are not affected. */
 const NOT_STORED = "job metadata not stored; the jobs run, listing may miss them";
@@ -27,6 +27,14 @@ export interface JobMetaRow {
   progress?: JobProgress;
 }
 
+/** A new job's row: `principal` is `""` for a job without one, absent when the recorder did not say. */
+export interface JobRecord {
+  id: string;
+  tool: string;
+  createdAt: number;
+  principal?: string;
+}
+
 /** Job metadata over one SQLite connection (shared with the store, or private and in memory). */
 export class JobMeta implements JobIndex {
   private readonly insert: StatementSync;
@@ -34,6 +42,8 @@ export class JobMeta implements JobIndex {
   private readonly select: StatementSync;
   private readonly page: StatementSync;
   private readonly pageTool: StatementSync;
+  private readonly pagePrincipal: StatementSync;
+  private readonly pageToolPrincipal: StatementSync;
   private readonly prune: StatementSync;
   private readonly db: DatabaseSync;
 
@@ -62,12 +72,17 @@ export class JobMeta implements JobIndex {
         created_at INTEGER NOT NULL,
         progress REAL,
         message TEXT,
-        progress_at INTEGER
+        progress_at INTEGER,
+        principal TEXT
       );
       CREATE INDEX IF NOT EXISTS async_tools_jobs_tool ON async_tools_jobs (tool, seq);
     `);
+    migrate(db);
+    // A row written first by `progress` has no principal yet: its record fills it in, and changes nothing else.
     this.insert = db.prepare(
-      "INSERT OR IGNORE INTO async_tools_jobs (id, tool, created_at) VALUES (?, ?, ?)",
+      `INSERT INTO async_tools_jobs (id, tool, created_at, principal) VALUES (?, ?, ?, ?)
+       ON CONFLICT (id) DO UPDATE SET principal = excluded.principal
+       WHERE async_tools_jobs.principal IS NULL AND excluded.principal IS NOT NULL`,
     );
     this.update = db.prepare(
       `INSERT INTO async_tools_jobs (id, tool, created_at, progress, message, progress_at) VALUES (?, ?, ?, ?, ?, ?)
@@ -79,6 +94,15 @@ export class JobMeta implements JobIndex {
     this.pageTool = db.prepare(
       "SELECT * FROM async_tools_jobs WHERE tool = ? AND seq > ? ORDER BY seq LIMIT ?",
     );
+    // NULL: a row recorded before the index held principals; the caller checks those itself.
+    this.pagePrincipal = db.prepare(
+      `SELECT * FROM async_tools_jobs WHERE (principal = ? OR principal IS NULL) AND seq > ?
+       ORDER BY seq LIMIT ?`,
+    );
+    this.pageToolPrincipal = db.prepare(
+      `SELECT * FROM async_tools_jobs WHERE tool = ? AND (principal = ? OR principal IS NULL) AND seq > ?
+       ORDER BY seq LIMIT ?`,
+    );
     this.prune = db.prepare("DELETE FROM async_tools_jobs WHERE created_at < ?");
   }
 
@@ -87,8 +111,8 @@ export class JobMeta implements JobIndex {
    * turn of the event loop with the other notes of this turn, off the path of the caller's answer; reads
    * flush first, so they see the row at once.
    */
-  recordSoon(id: string, tool: string, now: number): void {
-    this.writes.add(() => this.insert.run(id, tool, now));
+  recordSoon(id: string, tool: string, now: number, principal?: string): void {
+    this.writes.add(() => this.insert.run(id, tool, now, principal ?? null));
   }
 
   /** Writes the rows {@link JobMeta.recordSoon} queued. */
@@ -97,8 +121,10 @@ export class JobMeta implements JobIndex {
   }
 
   /** Writes rows recorded elsewhere (by a process that joined this store), in one transaction. */
-  recordMany(rows: { id: string; tool: string; createdAt: number }[]): void {
-    for (const row of rows) this.writes.add(() => this.insert.run(row.id, row.tool, row.createdAt));
+  recordMany(rows: JobRecord[]): void {
+    for (const row of rows) {
+      this.writes.add(() => this.insert.run(row.id, row.tool, row.createdAt, row.principal ?? null));
+    }
     this.flushNow();
   }
 
@@ -127,14 +153,23 @@ export class JobMeta implements JobIndex {
     return row === undefined ? undefined : toRow(row);
   }
 
-  /** Jobs in start order after `cursor` (an opaque number from an earlier page), optionally of one tool. */
-  async list(options: { tool?: string; cursor?: number; limit: number }): Promise<JobPage> {
+  /**
+   * Jobs in start order after `cursor` (an opaque number from an earlier page), optionally of one tool and
+   * of one principal (with the rows whose principal was never recorded).
+   */
+  async list(options: JobListOptions): Promise<JobPage> {
     if (this.writes.pending) this.flushQuietly();
     const after = options.cursor ?? 0;
+    const take = options.limit + 1;
+    const { tool, principal } = options;
     const raw = (
-      options.tool === undefined
-        ? this.page.all(after, options.limit + 1)
-        : this.pageTool.all(options.tool, after, options.limit + 1)
+      principal === undefined
+        ? tool === undefined
+          ? this.page.all(after, take)
+          : this.pageTool.all(tool, after, take)
+        : tool === undefined
+          ? this.pagePrincipal.all(principal, after, take)
+          : this.pageToolPrincipal.all(tool, principal, after, take)
     ) as Record<string, unknown>[];
     const more = raw.length > options.limit;
     const taken = more ? raw.slice(0, options.limit) : raw;
@@ -165,6 +200,18 @@ export class JobMeta implements JobIndex {
   closeIfPrivate(shared: boolean): void {
     if (!shared && this.db.isOpen) this.db.close();
   }
+}
+
+/**
+ * Brings a job index written before it held principals up to date, in place: the column (existing rows keep
+ * NULL, "not recorded") and the index a principal's listing reads.
+ */
+function migrate(db: DatabaseSync): void {
+  const columns = db.prepare("PRAGMA table_info(async_tools_jobs)").all() as { name: string }[];
+  if (!columns.some((column) => column.name === "principal")) {
+    db.exec("ALTER TABLE async_tools_jobs ADD COLUMN principal TEXT");
+  }
+  db.exec("CREATE INDEX IF NOT EXISTS async_tools_jobs_principal ON async_tools_jobs (principal, seq)");
 }
 
 /** A job row from a stored row (snake_case columns). */

@@ -5,14 +5,15 @@
  */
 import { randomUUID } from "node:crypto";
 import type { Request } from "@resonatehq/sdk";
-import type { JobMetaRow } from "./job-meta.ts";
+import type { JobMetaRow, JobRecord } from "./job-meta.ts";
 import type { SettledJob } from "./settled-jobs.ts";
 import type { StepRow } from "./step-log.ts";
+import type { JobListOptions } from "./store.ts";
 
 /** Each job-index request kind, with what it carries and what a 200 answer carries. */
 export interface JobsProtocol {
   "asyncTools.jobs.record": {
-    data: { rows: { id: string; tool: string; createdAt: number }[] };
+    data: { rows: JobRecord[] };
     result: Record<string, never>;
   };
   "asyncTools.jobs.progress": {
@@ -21,7 +22,7 @@ export interface JobsProtocol {
   };
   "asyncTools.jobs.get": { data: { id: string }; result: { row: JobMetaRow | null } };
   "asyncTools.jobs.list": {
-    data: { tool?: string; cursor?: number; limit: number };
+    data: JobListOptions;
     result: { rows: JobMetaRow[]; next?: number };
   };
   "asyncTools.jobs.prune": { data: { before: number }; result: { count: number } };

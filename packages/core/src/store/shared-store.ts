@@ -18,7 +18,7 @@ import { newToken, readServeFile, type ServeInfo, writeServeFile } from "./serve
 import { type SettledJob, settledOn } from "./settled-jobs.ts";
 import { SqliteNetwork } from "./sqlite-network.ts";
 import { StepLog, type StepRecords, type StepRow } from "./step-log.ts";
-import type { JobIndex, JobPage, Store, StoreRole } from "./store.ts";
+import type { JobIndex, JobListOptions, JobPage, Store, StoreRole } from "./store.ts";
 
 /** Timings of a shared store; every one is a documented default (docs/configuration.md). */
 export interface SharingOptions {
@@ -308,7 +308,7 @@ class SharedStore implements Store {
         }
         await sleep(this.sharing.retryMs);
       }
-      for (const row of queued) this.jobs.recordSoon(row.id, row.tool, row.createdAt);
+      for (const row of queued) this.jobs.recordSoon(row.id, row.tool, row.createdAt, row.principal);
       if (this.owned !== undefined && this.recoverCalled) this.resumeDeadWork(this.owned);
       log("info", this.owned ? "store taken over from a dead owner" : "store rejoined under a new owner", {
         store: this.options.path,
@@ -487,16 +487,16 @@ class Handover<T> {
 
 /** The job index that follows the store across a takeover, like {@link SwitchingNetwork}. */
 class SwitchingJobIndex extends Handover<JobIndex> implements JobIndex {
-  private readonly early: [string, string, number][] = [];
+  private readonly early: [string, string, number, string | undefined][] = [];
 
   override use(index: JobIndex): void {
-    for (const [id, tool, now] of this.early.splice(0)) index.recordSoon(id, tool, now);
+    for (const [id, tool, now, principal] of this.early.splice(0)) index.recordSoon(id, tool, now, principal);
     super.use(index);
   }
 
-  recordSoon(id: string, tool: string, now: number): void {
-    if (this.current === undefined) this.early.push([id, tool, now]);
-    else this.current.recordSoon(id, tool, now);
+  recordSoon(id: string, tool: string, now: number, principal?: string): void {
+    if (this.current === undefined) this.early.push([id, tool, now, principal]);
+    else this.current.recordSoon(id, tool, now, principal);
   }
 
   progress(id: string, tool: string, fraction: number, message: string | undefined, now: number): void {
@@ -507,7 +507,7 @@ class SwitchingJobIndex extends Handover<JobIndex> implements JobIndex {
     return this.call((index) => index.get(id));
   }
 
-  list(options: { tool?: string; cursor?: number; limit: number }): Promise<JobPage> {
+  list(options: JobListOptions): Promise<JobPage> {
     return this.call((index) => index.list(options));
   }
 

@@ -18,9 +18,20 @@ export interface JobPage {
  * What Resonate's promises do not hold about jobs: which tool a job belongs to, its latest progress, and a
  * row that outlives retention. Shared by every process of a store, so a probe from any of them sees it.
  */
+/** What {@link JobIndex.list} pages through. */
+export interface JobListOptions {
+  tool?: string;
+  principal?: string;
+  cursor?: number;
+  limit: number;
+}
+
 export interface JobIndex {
-  /** Notes that `id` is a job of `tool`, off the caller's path; reads see it at once. */
-  recordSoon(id: string, tool: string, now: number): void;
+  /**
+   * Notes that `id` is a job of `tool` owned by `principal` (`""` for a job without one), off the caller's
+   * path; reads see it at once.
+   */
+  recordSoon(id: string, tool: string, now: number, principal?: string): void;
   /**
    * Stores the latest progress of `id`. May throw `STORE_IO` at once (a local file that refuses it); a
    * remote index logs its failures instead.
@@ -28,8 +39,12 @@ export interface JobIndex {
   progress(id: string, tool: string, fraction: number, message: string | undefined, now: number): void;
   /** The row of `id`, if it was ever recorded and not pruned. */
   get(id: string): Promise<JobMetaRow | undefined>;
-  /** Jobs after `cursor` in start order, optionally of one tool. */
-  list(options: { tool?: string; cursor?: number; limit: number }): Promise<JobPage>;
+  /**
+   * Jobs after `cursor` in start order, optionally of one tool. With `principal` (`""`: jobs without one),
+   * that principal's jobs and the rows whose principal was not recorded (written before the index held
+   * principals), which the caller still checks.
+   */
+  list(options: JobListOptions): Promise<JobPage>;
   /** Forgets jobs started before `before` (epoch ms); returns how many. */
   pruneBefore(before: number): Promise<number>;
   /** Writes what {@link JobIndex.recordSoon} queued. */

@@ -9,7 +9,7 @@ import { log } from "../../internal/log.ts";
 import { type JobMetaRow, toRow } from "../job-meta.ts";
 import type { SettledJob } from "../settled-jobs.ts";
 import { type StepAttemptOutcome, type StepRecords, type StepRow, stepRowsOf } from "../step-log.ts";
-import type { JobIndex, JobPage } from "../store.ts";
+import type { JobIndex, JobListOptions, JobPage } from "../store.ts";
 import type { Queryable } from "./schema.ts";
 
 /** The NOTIFY channel a progress write announces itself on, with the job ID as payload. */
@@ -64,11 +64,14 @@ export class PostgresJobIndex implements JobIndex {
     this.progressMs = progressMs;
   }
 
-  recordSoon(id: string, tool: string, now: number): void {
+  recordSoon(id: string, tool: string, now: number, principal?: string): void {
+    // A row a progress write created first has no principal yet: the record fills it in, nothing else.
     this.writes.add(() =>
       this.pool.query(
-        "INSERT INTO async_tools.jobs (id, tool, created_at) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING",
-        [id, tool, now],
+        `INSERT INTO async_tools.jobs (id, tool, created_at, principal) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (id) DO UPDATE SET principal = excluded.principal
+         WHERE async_tools.jobs.principal IS NULL AND excluded.principal IS NOT NULL`,
+        [id, tool, now, principal ?? null],
       ),
     );
   }
@@ -128,19 +131,24 @@ export class PostgresJobIndex implements JobIndex {
     };
   }
 
-  async list(options: { tool?: string; cursor?: number; limit: number }): Promise<JobPage> {
+  /** Jobs after `cursor` in start order, of one tool and one principal (with rows whose principal is unknown). */
+  async list(options: JobListOptions): Promise<JobPage> {
     await this.writes.settled();
-    const after = options.cursor ?? 0;
-    const { rows } =
-      options.tool === undefined
-        ? await this.pool.query("SELECT * FROM async_tools.jobs WHERE seq > $1 ORDER BY seq LIMIT $2", [
-            after,
-            options.limit + 1,
-          ])
-        : await this.pool.query(
-            "SELECT * FROM async_tools.jobs WHERE tool = $1 AND seq > $2 ORDER BY seq LIMIT $3",
-            [options.tool, after, options.limit + 1],
-          );
+    const where: string[] = ["seq > $1"];
+    const values: unknown[] = [options.cursor ?? 0];
+    if (options.tool !== undefined) {
+      values.push(options.tool);
+      where.push(`tool = $${values.length}`);
+    }
+    if (options.principal !== undefined) {
+      values.push(options.principal);
+      where.push(`(principal = $${values.length} OR principal IS NULL)`);
+    }
+    values.push(options.limit + 1);
+    const { rows } = await this.pool.query(
+      `SELECT * FROM async_tools.jobs WHERE ${where.join(" AND ")} ORDER BY seq LIMIT $${values.length}`,
+      values,
+    );
     const more = rows.length > options.limit;
     const taken = more ? rows.slice(0, options.limit) : rows;
     const last = taken.at(-1);

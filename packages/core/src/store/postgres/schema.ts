@@ -37,7 +37,7 @@ export const MIGRATIONS: readonly Migration[] = [
   {
     id: "0002-job-index-and-step-log",
     file: "0002-job-index-and-step-log.sql",
-    sha256: "dd7a22d7f10263d692301f221e6feb2212f5bf4251ea9a877a553562c63536bc",
+    sha256: "01048a3132b65102e63651b6dc0289f02896e5777975d91beda5193e6784a44c",
   },
   {
     id: "0003-replica-presence",

@@ -4,9 +4,9 @@
  * reads its own writes.
  */
 import { log } from "../../internal/log.ts";
-import type { JobMetaRow } from "../job-meta.ts";
+import type { JobMetaRow, JobRecord } from "../job-meta.ts";
 import type { SettledJob } from "../settled-jobs.ts";
-import type { JobIndex, JobPage } from "../store.ts";
+import type { JobIndex, JobListOptions, JobPage } from "../store.ts";
 import type { ProtocolClient } from "./protocol-client.ts";
 
 /** How long new job rows wait to be sent together, in ms. */
@@ -15,7 +15,7 @@ export const RECORD_BATCH_MS = 10;
 /** A {@link JobIndex} over a served store's `asyncTools.jobs.*` requests. */
 export class RemoteJobIndex implements JobIndex {
   private readonly client: ProtocolClient;
-  private queued: { id: string; tool: string; createdAt: number }[] = [];
+  private queued: JobRecord[] = [];
   private scheduled: NodeJS.Timeout | undefined;
   /** The last write in flight; writes go one after another, so they arrive in order. */
   private writes: Promise<void> = Promise.resolve();
@@ -24,8 +24,8 @@ export class RemoteJobIndex implements JobIndex {
     this.client = client;
   }
 
-  recordSoon(id: string, tool: string, now: number): void {
-    this.queued.push({ id, tool, createdAt: now });
+  recordSoon(id: string, tool: string, now: number, principal?: string): void {
+    this.queued.push({ id, tool, createdAt: now, ...(principal === undefined ? {} : { principal }) });
     // Rows of many starts go in one request; a read sends them first, so nothing reads stale.
     if (this.scheduled === undefined) this.scheduled = setTimeout(() => void this.flush(), RECORD_BATCH_MS);
   }
@@ -42,7 +42,7 @@ export class RemoteJobIndex implements JobIndex {
     return (await this.client.jobs("asyncTools.jobs.get", { id }))?.row ?? undefined;
   }
 
-  async list(options: { tool?: string; cursor?: number; limit: number }): Promise<JobPage> {
+  async list(options: JobListOptions): Promise<JobPage> {
     await this.flush();
     return (await this.client.jobs("asyncTools.jobs.list", options)) ?? { rows: [] };
   }
@@ -83,7 +83,7 @@ export class RemoteJobIndex implements JobIndex {
   }
 
   /** Rows not sent yet, handed over to the next index after a takeover. */
-  takeQueued(): { id: string; tool: string; createdAt: number }[] {
+  takeQueued(): JobRecord[] {
     if (this.scheduled !== undefined) clearTimeout(this.scheduled);
     this.scheduled = undefined;
     return this.queued.splice(0);

@@ -9,6 +9,7 @@ import { timingSafeEqual } from "node:crypto";
 import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Message, Request } from "@resonatehq/sdk";
+import { DEFAULTS_SERVED_STORE } from "../../defaults.ts";
 import { log } from "../../internal/log.ts";
 import type { JobMeta } from "../job-meta.ts";
 import {
@@ -43,8 +44,10 @@ export interface ServeStoreOptions {
   graceMs: number;
   /** How far back messages are sent again after a reconnect, in ms. */
   replayMs: number;
-  /** Largest request body accepted, in bytes. */
+  /** Largest request body accepted, in bytes; a larger declared length is refused before any of it is read. */
   maxBodyBytes: number;
+  /** Connections held at once; one more is closed at once. Default `DEFAULTS_SERVED_STORE.maxConnections`. */
+  maxConnections?: number;
   /** Called when a process counts as dead, after the router moved its messages on. */
   onDead?: (pid: string) => void;
   /** The time requests are applied at; tests drive it. Default `Date.now`. */
@@ -125,9 +128,14 @@ export async function serveStore(options: ServeStoreOptions): Promise<StoreServe
   };
 
   const server: Server = createServer((req, res) => {
+    // Refusals come from the headers alone: none of the body is read, and the connection is closed after
+    // the answer, so an unauthenticated or oversized upload costs a few socket buffers at most.
     if (!authorized(req)) {
-      json(res, 401, { error: "this store needs its token (see the .serve.json file beside it)" });
-      req.resume();
+      refuse(req, res, 401, { error: "this store needs its token (see the .serve.json file beside it)" });
+      return;
+    }
+    if (Number(req.headers["content-length"] ?? 0) > options.maxBodyBytes) {
+      refuse(req, res, 413, { error: `request body over ${options.maxBodyBytes} bytes` });
       return;
     }
     const poll = /^\/poll\/([^/]+)\/([^/?]+)\/?(?:\?.*)?$/.exec(req.url ?? "");
@@ -223,6 +231,7 @@ export async function serveStore(options: ServeStoreOptions): Promise<StoreServe
     return [PROTOCOL_STATUSES.has(response.head.status) ? response.head.status : 200, response];
   };
 
+  server.maxConnections = options.maxConnections ?? DEFAULTS_SERVED_STORE.maxConnections;
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(options.port ?? 0, options.host ?? "127.0.0.1", () => {
@@ -318,6 +327,13 @@ function json(res: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
   res.writeHead(status, { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(text) });
   res.end(text);
+}
+
+/** Answers from the headers alone and closes the connection once the answer is out, reading no body. */
+function refuse(req: IncomingMessage, res: ServerResponse, status: number, body: unknown): void {
+  res.setHeader("Connection", "close");
+  res.once("finish", () => req.socket.destroySoon());
+  json(res, status, body);
 }
 
 function readBody(req: IncomingMessage, limit: number): Promise<string> {

@@ -1,4 +1,4 @@
--- async-tools migration 0002: what Resonate's promises do not hold about a job (its tool, its latest progress,
+-- async-tools migration 0002: what Resonate's promises do not hold about a job (its tool, who started it, its latest progress,
 -- a row that outlives retention) and every attempt of its steps, shared by every replica of the store.
 -- Times are epoch milliseconds, as in resonate.sql.
 CREATE TABLE IF NOT EXISTS async_tools.jobs (
@@ -8,9 +8,12 @@ CREATE TABLE IF NOT EXISTS async_tools.jobs (
   created_at bigint NOT NULL,
   progress double precision,
   message text,
-  progress_at bigint
+  progress_at bigint,
+  -- Who started the job ('' for no one); NULL only for a row a progress write created before its record.
+  principal text
 );
 CREATE INDEX IF NOT EXISTS jobs_tool_seq ON async_tools.jobs (tool, seq);
+CREATE INDEX IF NOT EXISTS jobs_principal_seq ON async_tools.jobs (principal, seq);
 CREATE INDEX IF NOT EXISTS jobs_created_at ON async_tools.jobs (created_at);
 
 CREATE TABLE IF NOT EXISTS async_tools.steps (
