@@ -71,7 +71,8 @@ export function renderProgress(target: HTMLElement, job: ViewJob): void {
   const fill = el("div", "fill");
   fill.style.width = `${percent}%`;
   bar.append(fill);
-  const message = job.progress?.message ?? (job.status === "queued" ? "queued" : "");
+  const message =
+    job.status === "completed" ? "done" : (job.progress?.message ?? (job.status === "queued" ? "queued" : ""));
   target.replaceChildren(bar, el("span", "message", message ? `${percent}% · ${message}` : `${percent}%`));
   target.hidden = job.status === "not_found" || job.status === "expired";
 }
@@ -100,9 +101,9 @@ export function renderSteps(target: HTMLElement, job: ViewJob): void {
       const rows = el("ul", "attempts");
       for (const attempt of troubled) {
         const row = el("li", "attempt");
-        const what = attempt.error ?? attempt.outcome;
+        const error = attempt.error === undefined ? "" : `: ${attempt.error}`;
         const retry = attempt.retryAt === undefined ? "" : `, retried at ${time(attempt.retryAt)}`;
-        row.textContent = `#${attempt.attempt} ${attempt.outcome}: ${what}${retry}`;
+        row.textContent = `#${attempt.attempt} ${attempt.outcome}${error}${retry}`;
         rows.append(row);
       }
       item.append(rows);
