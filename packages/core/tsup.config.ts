@@ -42,11 +42,16 @@ const jobViewBuilt: Plugin = {
   setup(build) {
     build.onResolve({ filter: /build\.ts$/ }, (args) => {
       const path = join(args.resolveDir, args.path);
-      return path.endsWith(join("mcp", "v2", "view", "build.ts")) ? { path, namespace: "job-view-built" } : undefined;
+      return path.endsWith(join("mcp", "v2", "view", "build.ts"))
+        ? { path, namespace: "job-view-built" }
+        : undefined;
     });
     build.onLoad({ filter: /.*/, namespace: "job-view-built" }, async () => {
       const page = await buildJobViewHtml(join(process.cwd(), "src", "mcp", "v2", "view"));
-      return { contents: `export const buildJobViewHtml = async () => ${JSON.stringify(page)};`, loader: "js" };
+      return {
+        contents: `export const buildJobViewHtml = async () => ${JSON.stringify(page)};`,
+        loader: "js",
+      };
     });
   },
 };

@@ -210,7 +210,8 @@ export function defineAsyncTool<I extends z.ZodObject, O>(options: AsyncToolOpti
   const names = options.toolNames ?? {};
   const render = options.view?.render;
   if (render !== undefined && typeof render !== "function") throw invalid("view.render must be a function.");
-  const view = render === undefined ? undefined : Object.freeze({ render, source: functionSource(render, invalid) });
+  const view =
+    render === undefined ? undefined : Object.freeze({ render, source: functionSource(render, invalid) });
   return Object.freeze({
     name,
     description: options.description,

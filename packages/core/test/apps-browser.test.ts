@@ -2,39 +2,28 @@
  * The job view in a real browser: headless Chromium (Debian's `chromium`, driven by playwright-core) loads a
  * test host page built on `AppBridge` (test/apps-host/host.ts), whose real MCP Client calls the real server
  * over HTTP and shows the view's page beside each call. A job's progress moves, its steps and retried attempt
- * appear, Cancel cancels it, the result renders through its tool's renderer with the raw JSON a click away,
+ * appear, Cancel cancels it and Retry runs it again, the result renders through its tool's renderer with the raw JSON a click away,
  * and nothing throws. Screenshots go to test-output/apps/ and the test's temp dir.
  */
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createMcpHandler, McpServer } from "@modelcontextprotocol/server";
-import { build } from "esbuild";
-import { type Browser, chromium, type Frame, type Page } from "playwright-core";
+import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
-import { serveDashboard } from "../src/dashboard/serve.ts";
 import { createAsyncTools, defineAsyncTool } from "../src/index.ts";
 import { registerTools } from "../src/mcp/v2/register.ts";
+import { CHROMIUM, HAS_CHROMIUM, launchChromium, openAppsHost } from "./apps-host/serve.ts";
 import { gate } from "./helpers.ts";
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const OUT = join(import.meta.dirname, "..", "test-output", "apps");
-const FLAGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-  "--no-first-run",
-];
 
 let browser: Browser | undefined;
 let temp: string | undefined;
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) return;
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: FLAGS, headless: true });
+  if (!HAS_CHROMIUM) return;
+  browser = await launchChromium();
   mkdirSync(OUT, { recursive: true });
   temp = mkdtempSync(join(tmpdir(), "apps-view-"));
 }, 60_000);
@@ -100,22 +89,7 @@ function rainfallTool(readings: Map<string, { promise: Promise<void> }>) {
   });
 }
 
-const HOST_PAGE = `<!doctype html><html><head><meta charset="utf-8"><title>MCP Apps test host</title>
-<style>body{margin:0;font:13px system-ui;display:grid;grid-template-columns:1fr 1fr;gap:16px;padding:16px}
-#light{background:#fff}#dark{background:#16181d;color:#e6e8ec}
-div{border-radius:10px;padding:10px;border:1px solid #d0d5dd}
-iframe{width:100%;border:0;height:120px;display:block;margin-bottom:12px}</style></head>
-<body><div id="light"></div><div id="dark"></div><script type="module" src="/host.js"></script></body></html>`;
-
-/** The view frame shown beside the `n`th call. */
-async function viewFrame(page: Page, n: number): Promise<Frame> {
-  const handle = await page.locator("iframe").nth(n).elementHandle();
-  const frame = await handle?.contentFrame();
-  if (!frame) throw new Error(`no view frame ${n}`);
-  return frame;
-}
-
-describe.skipIf(!existsSync(CHROMIUM))(`the job view in Chromium (${CHROMIUM})`, () => {
+describe.skipIf(!HAS_CHROMIUM)(`the job view in Chromium (${CHROMIUM})`, () => {
   it("shows a job live, cancels one, renders a result, and throws nothing", async () => {
     const readings = new Map([
       ["North", gate()],
@@ -128,72 +102,35 @@ describe.skipIf(!existsSync(CHROMIUM))(`the job view in Chromium (${CHROMIUM})`,
       registerTools(server, runtime, { view: { pollMs: 200 } });
       return server;
     });
-    const bundle = await build({
-      entryPoints: [join(import.meta.dirname, "apps-host", "host.ts")],
-      bundle: true,
-      write: false,
-      format: "esm",
-      platform: "browser",
-      target: "es2022",
-      logLevel: "silent",
-    });
-    const hostJs = bundle.outputFiles[0]?.text ?? "";
-    await using served = await serveDashboard(async (request) => {
-      const { pathname } = new URL(request.url);
-      if (pathname === "/mcp") return mcp.fetch(request);
-      if (pathname === "/host.js") return new Response(hostJs, { headers: { "content-type": "text/javascript" } });
-      return new Response(HOST_PAGE, { headers: { "content-type": "text/html" } });
-    });
-
-    const page = await (browser as Browser).newPage({ viewport: { width: 1100, height: 760 } });
-    const problems: string[] = [];
-    page.on("pageerror", (error) => problems.push(`page error: ${error.message}`));
-    page.on("console", (message) => {
-      if (message.type() === "error") problems.push(`console error: ${message.text()}`);
-    });
-    await page.goto(`${served.url}/`);
-    await page.waitForSelector("body[data-ready]");
+    await using host = await openAppsHost(browser as Browser, (request) => mcp.fetch(request));
+    const { page } = host;
 
     // North in the light theme: the start tool's call, its view following the job.
-    const shown = page.evaluate(() =>
-      (window as unknown as { host: { show: (n: string, a: object) => Promise<unknown> } }).host.show(
-        "start_rainfall",
-        { region: "North" },
-      ),
-    );
-    await shown;
-    const north = await viewFrame(page, 0);
+    const north = await host.show("start_rainfall", { region: "North" });
     const bar = north.locator('[role="progressbar"]');
-    await expect.poll(() => bar.getAttribute("aria-valuenow"), { timeout: 15_000 }).toBe("40");
+    await expect.poll(() => bar.getAttribute("aria-valuenow"), { timeout: 30_000 }).toBe("40");
     const steps = north.locator("li.step");
-    await expect.poll(() => steps.count(), { timeout: 10_000 }).toBe(2);
+    await expect.poll(() => steps.count(), { timeout: 30_000 }).toBe(2);
     expect(await steps.first().textContent()).toContain("2 attempts");
     expect(await north.locator("ul.attempts").first().textContent()).toContain("503 Service Unavailable");
     expect(await north.locator(".status").textContent()).toBe("working");
     expect(await north.locator("#cancel").isVisible()).toBe(true);
 
     // South in the dark theme, cancelled from its view.
-    await page.evaluate(() =>
-      (window as unknown as { host: { show: (n: string, a: object, t: string) => Promise<unknown> } }).host.show(
-        "start_rainfall",
-        { region: "South" },
-        "dark",
-      ),
-    );
-    const south = await viewFrame(page, 1);
-    expect(await south.evaluate(() => document.documentElement.dataset.theme)).toBe("dark");
-    await expect.poll(() => south.locator(".status").textContent(), { timeout: 10_000 }).toBe("working");
+    const south = await host.show("start_rainfall", { region: "South" }, "dark");
+    expect(await south.locator("html").getAttribute("data-theme")).toBe("dark");
+    await expect.poll(() => south.locator(".status").textContent(), { timeout: 30_000 }).toBe("working");
     await south.locator("#cancel").click();
-    await expect.poll(() => south.locator(".status").textContent(), { timeout: 10_000 }).toBe("cancelled");
-    const [southJob] = (await runtime.list({ tool: "rainfall" })).jobs.filter((j) => j.status === "cancelled");
-    expect(southJob?.status).toBe("cancelled");
+    await expect.poll(() => south.locator(".status").textContent(), { timeout: 30_000 }).toBe("cancelled");
+    const southId = (await south.locator(".title .id").textContent()) ?? "";
+    expect((await runtime.probe([southId]))[0]?.status).toBe("cancelled");
     expect(await south.locator("#retry").isVisible()).toBe(true);
     expect(await south.locator("#cancel").isVisible()).toBe(false);
     await page.screenshot({ path: join(OUT, "apps-view-running.png") });
 
     // North's readings arrive: the view follows it to its result, drawn by the tool's renderer.
     readings.get("North")?.open();
-    await expect.poll(() => north.locator(".status").textContent(), { timeout: 15_000 }).toBe("completed");
+    await expect.poll(() => north.locator(".status").textContent(), { timeout: 30_000 }).toBe("completed");
     expect(await bar.getAttribute("aria-valuenow")).toBe("100");
     expect(await north.locator("svg.chart rect").count()).toBe(6);
     expect(await north.locator("table.months tr").count()).toBe(7);
@@ -208,14 +145,25 @@ describe.skipIf(!existsSync(CHROMIUM))(`the job view in Chromium (${CHROMIUM})`,
     await north.locator("details.raw summary").click();
 
     // The model heard how both ended.
-    const told = await page.evaluate(() => (window as unknown as { host: { modelContext: string[] } }).host.modelContext);
+    const told = await host.modelContext();
     expect(told).toEqual(
-      expect.arrayContaining([expect.stringMatching(/ of rainfall is cancelled/), expect.stringMatching(/ of rainfall is completed/)]),
+      expect.arrayContaining([
+        expect.stringMatching(/ of rainfall is cancelled/),
+        expect.stringMatching(/ of rainfall is completed/),
+      ]),
     );
 
     await page.screenshot({ path: join(OUT, "apps-view.png") });
     await page.screenshot({ path: join(temp as string, "apps-view.png") });
-    expect(problems).toEqual([]);
-    await page.close();
-  });
+
+    // South retried from its view: a fresh run, followed to its end.
+    await south.locator("#retry").click();
+    await expect.poll(() => south.locator(".title .id").textContent(), { timeout: 30_000 }).not.toBe(southId);
+    await expect.poll(() => south.locator(".status").textContent(), { timeout: 30_000 }).toBe("working");
+    readings.get("South")?.open();
+    await expect.poll(() => south.locator(".status").textContent(), { timeout: 30_000 }).toBe("completed");
+    expect(await south.locator("p.total").textContent()).toMatch(/^South: \d+ mm$/);
+    expect(await host.modelContext()).toContainEqual(expect.stringMatching(/retried job .* as job /));
+    expect(host.problems).toEqual([]);
+  }, 180_000);
 });

@@ -4,6 +4,8 @@
  * sandboxed frame under the spec's default Content-Security-Policy, connected through `AppBridge`. The test
  * drives it through `window.host`.
  */
+
+import { Client, StreamableHTTPClientTransport } from "@modelcontextprotocol/client";
 import {
   AppBridge,
   getToolUiResourceUri,
@@ -11,7 +13,6 @@ import {
   PostMessageTransport,
   RESOURCE_MIME_TYPE,
 } from "@modelcontextprotocol/ext-apps/app-bridge";
-import { Client, StreamableHTTPClientTransport } from "@modelcontextprotocol/client";
 
 /** The Content-Security-Policy a host must apply when the resource declares none (spec 2026-01-26). */
 const DEFAULT_CSP =

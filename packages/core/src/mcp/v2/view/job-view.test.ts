@@ -10,8 +10,8 @@ import { EXTENSION_ID } from "@modelcontextprotocol/ext-apps/server";
 import { createMcpHandler, InMemoryTransport, McpServer } from "@modelcontextprotocol/server";
 import { afterEach, describe, expect, it } from "vitest";
 import { z } from "zod";
-import { type AsyncTools, createAsyncTools, defineAsyncTool } from "../../../index.ts";
 import { gate } from "../../../../test/helpers.ts";
+import { type AsyncTools, createAsyncTools, defineAsyncTool } from "../../../index.ts";
 import { type RegisterToolsOptions, registerTools } from "../register.ts";
 import { JOB_VIEW_URI, UI_EXTENSION, UI_MIME_TYPE } from "./job-view.ts";
 import { CONFIG_ELEMENT_ID, VIEW_TOOLS, type ViewJob } from "./protocol.ts";
@@ -54,7 +54,12 @@ function http(runtime: AsyncTools, options: RegisterToolsOptions = { view: true 
     return server;
   });
   let id = 0;
-  return async (method: string, params: Record<string, unknown>, capabilities: object = UI, principal = "alice") => {
+  return async (
+    method: string,
+    params: Record<string, unknown>,
+    capabilities: object = UI,
+    principal = "alice",
+  ) => {
     id += 1;
     const _meta = {
       "io.modelcontextprotocol/protocolVersion": "2026-07-28",
@@ -93,7 +98,11 @@ describe("the job view on the v2 face", () => {
 
   it("gives a host with MCP Apps _meta.ui on the start and task tools, and the app-only tools", async () => {
     const request = http(await open());
-    const { tools } = (await request("tools/list", {}, { extensions: { ...UI.extensions, ...TASKS.extensions } })) as {
+    const { tools } = (await request(
+      "tools/list",
+      {},
+      { extensions: { ...UI.extensions, ...TASKS.extensions } },
+    )) as {
       tools: Listed[];
     };
     const byName = new Map(tools.map((t) => [t.name, t]));
@@ -115,6 +124,16 @@ describe("the job view on the v2 face", () => {
     const without = (await http(runtime, {})("tools/list", {}, {})) as { tools: Listed[] };
     expect(withView.tools).toEqual(without.tools);
     expect(names(withView.tools)).toEqual(["await_echo", "cancel_echo", "probe_echo", "start_echo"]);
+  });
+
+  it("lists the view's resource only to clients with the extension", async () => {
+    const request = http(await open());
+    const listed = async (capabilities: object) =>
+      ((await request("resources/list", {}, capabilities)) as { resources: { uri: string }[] }).resources;
+    expect(await listed(UI)).toEqual([
+      expect.objectContaining({ uri: JOB_VIEW_URI, mimeType: UI_MIME_TYPE }),
+    ]);
+    expect(await listed({})).toEqual([]);
   });
 
   it("serves the view as one text/html;profile=mcp-app page with its configuration and renderers", async () => {
@@ -141,8 +160,10 @@ describe("the job view on the v2 face", () => {
     const start = await request("tools/call", { name: "start_echo", arguments: { word: "hold" } });
     const jobId = (start.structuredContent as { job_id: string }).job_id;
     const view = async (tool: string, principal: string) =>
-      ((await request("tools/call", { name: tool, arguments: { job_id: jobId } }, UI, principal))
-        .structuredContent as { job: ViewJob }).job;
+      (
+        (await request("tools/call", { name: tool, arguments: { job_id: jobId } }, UI, principal))
+          .structuredContent as { job: ViewJob }
+      ).job;
 
     expect((await view(VIEW_TOOLS.read, "alice")).status).toBe("working");
     expect((await view(VIEW_TOOLS.read, "bob")).status).toBe("not_found");
@@ -165,8 +186,14 @@ describe("the job view on the v2 face", () => {
       arguments: { tool: "echo", arguments: { word: "t" } },
     });
     expect((opened.structuredContent as { job: ViewJob }).job.jobId).toBe(task.taskId);
-    const bad = await request("tools/call", { name: VIEW_TOOLS.open, arguments: { tool: "echo", arguments: {} } });
-    expect(bad).toMatchObject({ isError: true, content: [{ text: expect.stringMatching(/Invalid arguments/) }] });
+    const bad = await request("tools/call", {
+      name: VIEW_TOOLS.open,
+      arguments: { tool: "echo", arguments: {} },
+    });
+    expect(bad).toMatchObject({
+      isError: true,
+      content: [{ text: expect.stringMatching(/Invalid arguments/) }],
+    });
   });
 
   it("lists the view to a 2025-11-25 client by what it declared at initialize", async () => {
@@ -184,7 +211,9 @@ describe("the job view on the v2 face", () => {
     };
     const host = await list(UI);
     expect(names(host)).toEqual(expect.arrayContaining(Object.values(VIEW_TOOLS)));
-    expect(host.find((t) => t.name === "start_echo")?._meta).toMatchObject({ ui: { resourceUri: JOB_VIEW_URI } });
+    expect(host.find((t) => t.name === "start_echo")?._meta).toMatchObject({
+      ui: { resourceUri: JOB_VIEW_URI },
+    });
     const plain = await list({});
     expect(names(plain)).toEqual(["await_echo", "cancel_echo", "probe_echo", "start_echo"]);
     expect(plain.find((t) => t.name === "start_echo")?._meta).toBeUndefined();

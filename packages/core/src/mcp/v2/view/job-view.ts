@@ -93,7 +93,9 @@ export function registerJobView(
   );
   registerViewTools(server, runtime, tools);
 
-  const viewed = new Set(tools.flatMap((tool) => (tool.task === undefined ? [tool.start] : [tool.start, tool.task])));
+  const viewed = new Set(
+    tools.flatMap((tool) => (tool.task === undefined ? [tool.start] : [tool.start, tool.task])),
+  );
   const appOnly = new Set<string>(Object.values(VIEW_TOOLS));
   const uiMeta = { ui: { resourceUri: JOB_VIEW_URI }, "ui/resourceUri": JOB_VIEW_URI };
   wrapRequestHandler(server, "tools/list", (original: RawHandler) => async (request, ctx) => {
@@ -107,6 +109,12 @@ export function registerJobView(
         viewed.has(tool.name) ? { ...tool, _meta: { ...tool._meta, ...uiMeta } } : tool,
       ),
     };
+  });
+  // Hosts find the page through the tools' `_meta.ui`; other clients are not offered it (the spec allows both).
+  wrapRequestHandler(server, "resources/list", (original: RawHandler) => async (request, ctx) => {
+    const result = (await original(request, ctx)) as { resources: { uri: string }[] };
+    if (speaksUi(server, ctx)) return result;
+    return { ...result, resources: result.resources.filter((resource) => resource.uri !== JOB_VIEW_URI) };
   });
 }
 
@@ -138,11 +146,7 @@ const jobIdArgs = z.object({ job_id: z.string().min(1).describe("The job's ID") 
  * The view's app-only tools. Each acts as the calling principal, exactly like the job tools: another
  * principal's job is `not_found`, and a job the view starts belongs to the caller.
  */
-function registerViewTools(
-  server: McpServer,
-  runtime: AsyncTools,
-  tools: readonly Viewed[],
-): void {
+function registerViewTools(server: McpServer, runtime: AsyncTools, tools: readonly Viewed[]): void {
   const register = (
     name: string,
     description: string,
@@ -183,7 +187,8 @@ function registerViewTools(
     }),
     async ({ tool, arguments: input }, caller) => {
       const definition = byName.get(tool as string);
-      if (definition === undefined) return fail(`No async tool named ${JSON.stringify(tool)} has a view here.`);
+      if (definition === undefined)
+        return fail(`No async tool named ${JSON.stringify(tool)} has a view here.`);
       const parsed = definition.input.safeParse(input);
       if (!parsed.success) return fail(`Invalid arguments for ${definition.name}: ${parsed.error.message}`);
       const started = await runtime.start(definition, parsed.data, caller);

@@ -125,7 +125,9 @@ async function report(job: ViewJob): Promise<void> {
   const detail = job.status === "completed" ? "" : ` (${job.error ?? job.status})`;
   await app
     .updateModelContext({
-      content: [{ type: "text", text: `Job ${job.jobId} of ${job.tool ?? "a tool"} is ${job.status}${detail}.` }],
+      content: [
+        { type: "text", text: `Job ${job.jobId} of ${job.tool ?? "a tool"} is ${job.status}${detail}.` },
+      ],
     })
     .catch(() => undefined);
 }

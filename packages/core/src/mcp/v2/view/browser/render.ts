@@ -72,7 +72,9 @@ export function renderProgress(target: HTMLElement, job: ViewJob): void {
   fill.style.width = `${percent}%`;
   bar.append(fill);
   const message =
-    job.status === "completed" ? "done" : (job.progress?.message ?? (job.status === "queued" ? "queued" : ""));
+    job.status === "completed"
+      ? "done"
+      : (job.progress?.message ?? (job.status === "queued" ? "queued" : ""));
   target.replaceChildren(bar, el("span", "message", message ? `${percent}% · ${message}` : `${percent}%`));
   target.hidden = job.status === "not_found" || job.status === "expired";
 }
