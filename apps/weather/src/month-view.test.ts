@@ -11,7 +11,11 @@ import { weatherTool } from "./server.ts";
 
 const escapeHtml = (value: unknown) => String(value).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 const request = WeatherRequestSchema.parse({ latitude: 53.55, longitude: -113.49, year: 2024, month: 1 });
-const days: (number | null)[][] = Array.from({ length: 31 }, (_, i) => [i - 10, i - 20, i % 7 === 0 ? 4.5 : 0]);
+const days: (number | null)[][] = Array.from({ length: 31 }, (_, i) => [
+  i - 10,
+  i - 20,
+  i % 7 === 0 ? 4.5 : 0,
+]);
 days[3] = [null, null, null];
 const result = summarize(sample(days), request);
 
