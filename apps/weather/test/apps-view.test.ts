@@ -7,7 +7,6 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { createAsyncTools } from "@async-tools/core";
 import { createMcpHandler } from "@modelcontextprotocol/server";
-import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   CHROMIUM,
@@ -21,6 +20,7 @@ import { startFakeOpenMeteo } from "./support/fake-open-meteo.ts";
 
 const OUT = join(import.meta.dirname, "..", "test-output", "apps");
 
+type Browser = Awaited<ReturnType<typeof launchChromium>>;
 let browser: Browser | undefined;
 beforeAll(async () => {
   if (!HAS_CHROMIUM) return;
