@@ -18,6 +18,8 @@ import { CHROMIUM, HAS_CHROMIUM, launchChromium, openAppsHost } from "./apps-hos
 import { gate } from "./helpers.ts";
 
 const OUT = join(import.meta.dirname, "..", "test-output", "apps");
+/** The view's poll interval here: short, so the test sees progress without waiting long. */
+const POLL_MS = 200;
 
 let browser: Browser | undefined;
 let temp: string | undefined;
@@ -99,7 +101,7 @@ describe.skipIf(!HAS_CHROMIUM)(`the job view in Chromium (${CHROMIUM})`, () => {
     await using runtime = await createAsyncTools({ store: "memory", tools: [rainfall] });
     const mcp = createMcpHandler(() => {
       const server = new McpServer({ name: "rainfall", version: "0" });
-      registerTools(server, runtime, { view: { pollMs: 200 } });
+      registerTools(server, runtime, { view: { pollMs: POLL_MS } });
       return server;
     });
     await using host = await openAppsHost(browser as Browser, (request) => mcp.fetch(request));
@@ -143,6 +145,15 @@ describe.skipIf(!HAS_CHROMIUM)(`the job view in Chromium (${CHROMIUM})`, () => {
     });
     expect(await north.locator("#cancel").isVisible()).toBe(false);
     await north.locator("details.raw summary").click();
+
+    // Polling stopped with the job: no read of North after a few more poll intervals.
+    const northId = (await north.locator(".title .id").textContent()) ?? "";
+    const reads = async () =>
+      (await host.viewCalls()).filter((c) => c === `async_tools_view_read ${northId}`).length;
+    const readsWhenDone = await reads();
+    expect(readsWhenDone).toBeGreaterThan(1);
+    await new Promise((resolve) => setTimeout(resolve, 5 * POLL_MS));
+    expect(await reads()).toBe(readsWhenDone);
 
     // The model heard how both ended.
     const told = await host.modelContext();

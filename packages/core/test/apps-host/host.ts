@@ -19,15 +19,25 @@ const DEFAULT_CSP =
   "default-src 'none'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; " +
   "img-src 'self' data:; media-src 'self' data:; connect-src 'none'";
 
+/** What the views told the model, in order. */
+const modelContext: string[] = [];
+/** The tool calls sent to the server (the host's and those it passed on for views), as `name job_id`. */
+const viewCalls: string[] = [];
+
 const client = new Client({ name: "apps-test-host", version: "0" }, {
   capabilities: { extensions: { "io.modelcontextprotocol/ui": { mimeTypes: [RESOURCE_MIME_TYPE] } } },
   versionNegotiation: { mode: { pin: "2026-07-28" } },
 } as ConstructorParameters<typeof Client>[1]);
-await client.connect(new StreamableHTTPClientTransport(new URL("/mcp", location.href)));
+/** Records each `tools/call` on its way to the server. */
+const recording: typeof fetch = (input, init) => {
+  const body =
+    typeof init?.body === "string" ? (JSON.parse(init.body) as Record<string, unknown>) : undefined;
+  const params = body?.params as { name?: string; arguments?: { job_id?: string } } | undefined;
+  if (body?.method === "tools/call") viewCalls.push(`${params?.name} ${params?.arguments?.job_id ?? ""}`);
+  return fetch(input, init);
+};
+await client.connect(new StreamableHTTPClientTransport(new URL("/mcp", location.href), { fetch: recording }));
 const { tools } = await client.listTools();
-
-/** What the views told the model, in order. */
-const modelContext: string[] = [];
 
 /** Calls `name` with `args` as a model would, and shows its view beside the call; resolves with the result. */
 async function show(name: string, args: Record<string, unknown>, theme: "light" | "dark" = "light") {
@@ -81,5 +91,5 @@ async function show(name: string, args: Record<string, unknown>, theme: "light" 
   return result;
 }
 
-Object.assign(window, { host: { tools, show, modelContext } });
+Object.assign(window, { host: { tools, show, modelContext, viewCalls } });
 document.body.dataset.ready = "true";

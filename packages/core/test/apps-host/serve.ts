@@ -44,12 +44,15 @@ export interface AppsHost extends AsyncDisposable {
   show(tool: string, args: Record<string, unknown>, theme?: "light" | "dark"): Promise<Frame>;
   /** What the views told the model (`ui/update-model-context`), in order. */
   modelContext(): Promise<string[]>;
+  /** The `tools/call`s the host sent to the server (its own and the views'), as `name job_id`, in order. */
+  viewCalls(): Promise<string[]>;
 }
 
 type HostGlobal = {
   host: {
     show(tool: string, args: object, theme: string): Promise<unknown>;
     modelContext: string[];
+    viewCalls: string[];
   };
 };
 
@@ -99,6 +102,7 @@ export async function openAppsHost(
       return frame;
     },
     modelContext: () => page.evaluate(() => (globalThis as unknown as HostGlobal).host.modelContext),
+    viewCalls: () => page.evaluate(() => (globalThis as unknown as HostGlobal).host.viewCalls),
     async [Symbol.asyncDispose]() {
       await page.close();
       await served.close();
