@@ -78,6 +78,13 @@ export interface RenderKit {
  * view's browser frame, not in the server: it is sent there as its source text, so it must not use anything
  * from around it (no imports, no variables from the enclosing scope); everything it needs is in `result` and
  * `kit`. It returns HTML, which the view shows above the raw JSON.
+ *
+ * @example
+ * ```ts
+ * const view: ResultView<{ square: number }> = {
+ *   render: (result, kit) => `<p>The square is <strong>${kit.escape(result.square)}</strong>.</p>`,
+ * };
+ * ```
  */
 export interface ResultView<O> {
   render(result: O, kit: RenderKit): string;
