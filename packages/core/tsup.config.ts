@@ -1,6 +1,7 @@
 import { cpSync } from "node:fs";
 import { join } from "node:path";
 import { defineConfig, type Options } from "tsup";
+import { buildJobViewHtml } from "./src/mcp/v2/view/build.ts";
 
 type Plugin = NonNullable<Options["esbuildPlugins"]>[number];
 
@@ -32,6 +33,30 @@ const nodeVersionFirst: Plugin = {
   },
 };
 
+/**
+ * Ships the job view built: `src/mcp/v2/view/build.ts` (esbuild over the view's browser code) is replaced by
+ * a module that returns the page it builds now, so the package never runs esbuild (a dev dependency) and
+ * the page is a chunk of its own, loaded on the first read of the view.
+ */
+const jobViewBuilt: Plugin = {
+  name: "job-view-built",
+  setup(build) {
+    build.onResolve({ filter: /build\.ts$/ }, (args) => {
+      const path = join(args.resolveDir, args.path);
+      return path.endsWith(join("mcp", "v2", "view", "build.ts"))
+        ? { path, namespace: "job-view-built" }
+        : undefined;
+    });
+    build.onLoad({ filter: /.*/, namespace: "job-view-built" }, async () => {
+      const page = await buildJobViewHtml(join(process.cwd(), "src", "mcp", "v2", "view"));
+      return {
+        contents: `export const buildJobViewHtml = async () => ${JSON.stringify(page)};`,
+        loader: "js",
+      };
+    });
+  },
+};
+
 export default defineConfig({
   entry: {
     index: "src/index.ts",
@@ -50,7 +75,7 @@ export default defineConfig({
   platform: "node",
   // node:sqlite exists only with its prefix; tsup would strip it.
   removeNodeProtocol: false,
-  esbuildPlugins: [nodeVersionFirst],
+  esbuildPlugins: [nodeVersionFirst, jobViewBuilt],
   // The Postgres store's SQL (read by `async-tools store init`) and its licence ship beside the chunks.
   async onSuccess() {
     cpSync("src/store/postgres/sql", "dist/postgres", { recursive: true });

@@ -14,10 +14,13 @@ import {
 import { McpServer } from "@modelcontextprotocol/server";
 import { INSTRUCTIONS, SERVER_INFO, type WeatherRuntimeOptions, weatherRuntimeOptions } from "./server.ts";
 
-/** Builds a weather McpServer on the v2 SDK (not yet connected) over `runtime`. */
+/**
+ * Builds a weather McpServer on the v2 SDK (not yet connected) over `runtime`, with the job view for hosts
+ * with MCP Apps (a month's chart and table beside each gathering; `view: false` leaves it out).
+ */
 export function buildServerV2(runtime: AsyncTools, options: RegisterToolsOptions = {}): McpServer {
   const server = new McpServer(SERVER_INFO, { instructions: INSTRUCTIONS });
-  registerTools(server, runtime, options);
+  registerTools(server, runtime, { view: true, ...options });
   return server;
 }
 

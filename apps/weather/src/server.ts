@@ -15,6 +15,7 @@ import {
 import { type RegisterToolsOptions, registerTools, serverOptions } from "@async-tools/core/mcp-v1";
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import packageJson from "../package.json" with { type: "json" };
+import { monthView } from "./month-view.ts";
 import { archiveUrlFromEnv, fetchMonth, UpstreamError } from "./open-meteo/client.ts";
 import { WeatherRequestSchema, WeatherResultSchema } from "./open-meteo/schemas.ts";
 import { summarize } from "./open-meteo/summary.ts";
@@ -52,6 +53,7 @@ export function weatherTool(options: WeatherToolOptions = {}) {
     retry: options.retry ?? { attempts: 5, initialDelayMs: retryDelayFromEnv(), maxDelayMs: 20_000 },
     timeoutMs: 10 * 60 * 1000,
     ...(options.awaitDefaultMs === undefined ? {} : { await: { defaultMs: options.awaitDefaultMs } }),
+    view: monthView,
     run: async (ctx, request) => {
       ctx.progress(0.1, "asking Open-Meteo");
       const response = await ctx.run("fetch archive", async () => {

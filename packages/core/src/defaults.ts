@@ -85,6 +85,11 @@ export const DEFAULTS_DASHBOARD = {
   port: 4319,
 } as const;
 
+export const DEFAULTS_VIEW = {
+  /** How often the job view of MCP Apps hosts polls an unfinished job. */
+  pollMs: SECOND,
+} as const;
+
 export const DEFAULTS_HTTP = {
   /** Where `serveHttp` listens: loopback only, so nothing off the machine reaches it unless asked. */
   host: "127.0.0.1",

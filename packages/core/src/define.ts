@@ -72,6 +72,31 @@ export interface ToolNames {
 /** Whether a definition's task tool also answers plain calls (`optional`) or only task calls (`required`). */
 export type TaskSupport = "optional" | "required";
 
+/** What a {@link ResultView.render} function gets besides the result, in the job view's browser frame. */
+export interface RenderKit {
+  /** Escapes text (or any value, turned to text) for use in HTML. */
+  escape(value: unknown): string;
+  /** The host's theme, so a chart can pick its colours. */
+  theme: "light" | "dark";
+}
+
+/**
+ * How the job view of MCP Apps hosts shows a completed job's result (see docs/apps.md). `render` runs in the
+ * view's browser frame, not in the server: it is sent there as its source text, so it must not use anything
+ * from around it (no imports, no variables from the enclosing scope); everything it needs is in `result` and
+ * `kit`. It returns HTML, which the view shows above the raw JSON.
+ *
+ * @example
+ * ```ts
+ * const view: ResultView<{ square: number }> = {
+ *   render: (result, kit) => `<p>The square is <strong>${kit.escape(result.square)}</strong>.</p>`,
+ * };
+ * ```
+ */
+export interface ResultView<O> {
+  render(result: O, kit: RenderKit): string;
+}
+
 /** Everything `defineAsyncTool` takes. `I` is the zod input schema, `O` the result of `run`. */
 export interface AsyncToolOptions<I extends z.ZodObject, O> {
   /** Durable function name, and the prefix of the tools' default names and of job IDs. `[A-Za-z0-9_.-]`. */
@@ -112,6 +137,8 @@ export interface AsyncToolOptions<I extends z.ZodObject, O> {
    * code; new jobs run on the highest. See docs/versioning.md. Default 1.
    */
   version?: number;
+  /** How the job view (MCP Apps hosts, `registerTools(server, runtime, { view: true })`) shows the result. */
+  view?: ResultView<O>;
 }
 
 /** A validated definition, ready for `createAsyncTools({ tools })`. */
@@ -137,6 +164,8 @@ export interface AsyncTool<I extends z.ZodObject = z.ZodObject, O = unknown> {
   readonly await: { readonly defaultMs: number | undefined; readonly maxMs: number };
   readonly concurrency: number;
   readonly version: number;
+  /** The result renderer of the job view, with its source as the view receives it. */
+  readonly view: (Readonly<ResultView<O>> & { readonly source: string }) | undefined;
 }
 
 /** Any definition, whatever its input and output types. */
@@ -204,6 +233,10 @@ export function defineAsyncTool<I extends z.ZodObject, O>(options: AsyncToolOpti
   if (taskSupport !== "optional" && taskSupport !== "required") {
     throw invalid('taskSupport must be "optional" or "required".');
   }
+  const render = options.view?.render;
+  if (render !== undefined && typeof render !== "function") throw invalid("view.render must be a function.");
+  const view =
+    render === undefined ? undefined : Object.freeze({ render, source: functionSource(render, invalid) });
   return Object.freeze({
     name,
     description: options.description,
@@ -233,7 +266,24 @@ export function defineAsyncTool<I extends z.ZodObject, O>(options: AsyncToolOpti
     }),
     concurrency,
     version,
+    view,
   });
+}
+
+/**
+ * The source of `fn` as an expression the job view can evaluate: `fn.toString()` as it is for a function or
+ * arrow, and wrapped back into an object for a method (`render(r) {…}`). Only checked for syntax here (the
+ * Function constructor compiles without running); a native or bound function has no source and is refused.
+ */
+function functionSource(fn: (...args: never[]) => unknown, invalid: (why: string) => Error): string {
+  const text = fn.toString();
+  for (const candidate of [`(${text})`, `({ ${text} })[${JSON.stringify(fn.name)}]`]) {
+    try {
+      new Function(`return ${candidate};`);
+      return candidate;
+    } catch {}
+  }
+  throw invalid("view.render has no source the job view can run; write it as a plain function.");
 }
 
 /** The job ID a definition gives an input (already validated): `name-<hash>` or `name-<jobId(input)>`. */

@@ -13,6 +13,8 @@ export {
   defineAsyncTool,
   type JobContext,
   jobIdOf,
+  type RenderKit,
+  type ResultView,
   type RetryOptions,
   type TaskSupport,
   type ToolNames,

@@ -13,3 +13,5 @@ export {
   serveStdio,
 } from "./stdio.ts";
 export { TASKS_EXTENSION } from "./tasks-extension.ts";
+export { JOB_VIEW_URI, type JobViewOptions, UI_EXTENSION } from "./view/job-view.ts";
+export { VIEW_TOOLS } from "./view/protocol.ts";

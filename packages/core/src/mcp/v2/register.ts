@@ -25,6 +25,7 @@ import {
   requestSpeaksTasks,
   TASKS_EXTENSION,
 } from "./tasks-extension.ts";
+import { type JobViewOptions, registerJobView } from "./view/job-view.ts";
 
 /** How {@link registerTools} lays the tools out. */
 export interface RegisterToolsOptions extends JobToolsOptions {
@@ -33,6 +34,12 @@ export interface RegisterToolsOptions extends JobToolsOptions {
    * and 2025-11-25 `tasks/*`. Default true; `false` registers only the start, probe, await and cancel tools.
    */
   tasks?: boolean;
+  /**
+   * Show jobs in the job view of hosts with MCP Apps (docs/apps.md): the start and task tools name a `ui://`
+   * page that follows the job live, with app-only tools to read, cancel and retry it. Clients without MCP
+   * Apps see the tools as without it. Default false.
+   */
+  view?: boolean | JobViewOptions;
 }
 
 /**
@@ -75,6 +82,10 @@ export function registerTools(
   const { specs, namesOf } = jobToolSpecs(engine, definitions, options);
   for (const spec of specs) registerSpec(server, spec);
   refuseNamelessCalls(server);
+  if (options.view !== undefined && options.view !== false) {
+    const view = options.view === true ? {} : options.view;
+    registerJobView(server, runtime, definitions, namesOf, { ...view, tasks: options.tasks !== false });
+  }
 
   const withTasks = options.tasks === false ? [] : definitions.filter((d) => d.toolNames.task !== false);
   if (withTasks.length === 0) return;

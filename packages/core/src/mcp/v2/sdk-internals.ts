@@ -1,7 +1,7 @@
 /**
  * Every reach into private parts of `@modelcontextprotocol/server` (v2) lives here, each checked so an SDK
  * change fails loudly in tests: wrapping the `initialize`, `tools/list` and `tools/call` handlers the McpServer
- * and its Server install.
+ * and its Server install, and the `resources/list` one of a server with resources.
  * The wrapper runs outside the SDK's `tools/call` result check, which knows only complete results, so a
  * task-shaped result (`resultType: "task"`, Tasks extension) can pass; the era's encoder still stamps it.
  */
@@ -20,7 +20,7 @@ export type RawHandler = (
  */
 export function wrapRequestHandler(
   server: McpServer,
-  method: "initialize" | "tools/list" | "tools/call",
+  method: "initialize" | "tools/list" | "tools/call" | "resources/list",
   wrap: (original: RawHandler) => RawHandler,
 ): void {
   const handlers = (server.server as unknown as { _requestHandlers?: Map<string, RawHandler> })

@@ -1,0 +1,72 @@
+/**
+ * The weather server's job view in a real browser (Chromium through core's MCP Apps test host): a month
+ * gathered beside its start call, drawn as a chart and tables by the weather renderer in both host themes,
+ * with the retried fetch in its steps. The screenshot is docs/images/apps-view.png's source.
+ */
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { createAsyncTools } from "@async-tools/core";
+import { createMcpHandler } from "@modelcontextprotocol/server";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  CHROMIUM,
+  HAS_CHROMIUM,
+  launchChromium,
+  openAppsHost,
+} from "../../../packages/core/test/apps-host/serve.ts";
+import { weatherRuntimeOptions } from "../src/server.ts";
+import { buildServerV2 } from "../src/server-v2.ts";
+import { startFakeOpenMeteo } from "./support/fake-open-meteo.ts";
+
+const OUT = join(import.meta.dirname, "..", "test-output", "apps");
+
+type Browser = Awaited<ReturnType<typeof launchChromium>>;
+let browser: Browser | undefined;
+beforeAll(async () => {
+  if (!HAS_CHROMIUM) return;
+  browser = await launchChromium();
+  mkdirSync(OUT, { recursive: true });
+}, 60_000);
+afterAll(async () => {
+  await browser?.close();
+});
+
+describe.skipIf(!HAS_CHROMIUM)(`the weather job view in Chromium (${CHROMIUM})`, () => {
+  it("draws a gathered month as a chart and tables, in the light and the dark theme", async () => {
+    await using fake = await startFakeOpenMeteo({ script: [{ status: 503 }] });
+    await using runtime = await createAsyncTools({
+      ...weatherRuntimeOptions({ archiveUrl: fake.url, retry: { attempts: 3, initialDelayMs: 100 } }),
+      store: "memory",
+    });
+    const mcp = createMcpHandler(() => buildServerV2(runtime));
+    await using host = await openAppsHost(browser as Browser, (request) => mcp.fetch(request), {
+      width: 1100,
+      height: 640,
+    });
+
+    const edmonton = await host.show("start_gathering", {
+      latitude: 53.55,
+      longitude: -113.49,
+      year: 2024,
+      month: 1,
+    });
+    const berlin = await host.show(
+      "start_gathering",
+      { latitude: 52.52, longitude: 13.41, year: 2023, month: 7 },
+      "dark",
+    );
+    for (const view of [edmonton, berlin]) {
+      await expect.poll(() => view.locator(".status").textContent(), { timeout: 30_000 }).toBe("completed");
+      expect(await view.locator("svg.weather-chart polyline").count()).toBe(2);
+      expect(await view.locator("table.weather-summary tr").count()).toBe(5);
+      expect(await view.locator("details.weather-days tr").count()).toBe(32);
+    }
+    expect(await edmonton.locator("p.weather-title").textContent()).toContain("January 2024");
+    expect(await berlin.locator("p.weather-title").textContent()).toContain("July 2023");
+    expect(await edmonton.locator("li.step").first().textContent()).toContain("2 attempts");
+    expect(await edmonton.locator("ul.attempts").textContent()).toContain("503");
+
+    await host.page.screenshot({ path: join(OUT, "weather-view.png"), fullPage: true });
+    expect(host.problems).toEqual([]);
+  }, 180_000);
+});
