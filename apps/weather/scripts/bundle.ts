@@ -151,7 +151,8 @@ async function build(): Promise<{ manifest: Record<string, unknown> }> {
         type: "string",
         title: "Job store",
         description:
-          "Where jobs are kept: the path of a SQLite file, or sqlite:PATH. Leave empty for async-tools/jobs.db " +
+          "Where jobs are kept: the path of a SQLite file, or sqlite:PATH. Leave empty for " +
+          "async-tools/async-tools-weather/jobs.db " +
           "in your user data directory.",
         required: false,
         default: "",

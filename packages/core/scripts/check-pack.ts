@@ -500,6 +500,7 @@ function checkOldNode(consumer: string, weatherTgz: string): void {
 const fake = await startFake();
 try {
   const coreTgz = pack(core, "@async-tools/core", [
+    "bin/async-tools.js",
     "dist/index.js",
     "dist/index.d.ts",
     "dist/mcp-v1.js",
