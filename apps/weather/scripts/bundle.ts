@@ -215,6 +215,21 @@ async function check(manifest: Record<string, unknown>): Promise<void> {
   const foreign = files.filter((entry) => entry.parentPath.includes("node_modules"));
   if (foreign.length > 0) throw new Error(`the bundle carries node_modules (${foreign.length} files)`);
   log(`ok: the bundle holds ${files.length} files and no node_modules`);
+  const declared = packed as typeof packed & {
+    privacy_policies?: string[];
+    icon?: string;
+    compatibility?: { runtimes?: { node?: string } };
+  };
+  if (
+    !declared.privacy_policies?.length ||
+    declared.icon === undefined ||
+    !files.some((f) => f.name === declared.icon)
+  )
+    throw new Error(
+      "the manifest must name a privacy policy (Open-Meteo gets the coordinates) and a packed icon",
+    );
+  if (declared.compatibility?.runtimes?.node === undefined)
+    throw new Error("the manifest must declare the Node version the bundle needs");
   const expected = packed.tools.map((tool) => tool.name).join(", ");
   const got = served.map((tool) => tool.name).join(", ");
   if (got !== expected) throw new Error(`the unpacked bundle serves ${got}, its manifest lists ${expected}`);
