@@ -36,7 +36,8 @@ async function main(): Promise<number> {
   const packages = bundledPackages(app, join(app, "dist", "cli"));
   if (packages.length === 0) throw new Error("no bundled package found in dist/cli: run pnpm build first");
   for (const pkg of packages) log(`bundled ${pkg.name}@${pkg.version} (${pkg.license})`);
-  const registry = (process.env.npm_config_registry ?? "https://registry.npmjs.org/").replace(/\/?$/, "/");
+  // npm's own registry whatever npm_config_registry says: the advisories and deprecations are kept there.
+  const registry = "https://registry.npmjs.org/";
 
   // The registry's view of each bundled version, from plain GETs: deprecated versions, newer patches.
   const problems: string[] = [];
