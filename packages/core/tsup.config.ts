@@ -65,6 +65,7 @@ export default defineConfig({
     http: "src/http/index.ts",
     testing: "src/testing/index.ts",
     "cli/main": "src/cli/main.ts",
+    cli: "src/cli/index.ts",
     dashboard: "src/dashboard/index.ts",
   },
   format: ["esm"],

@@ -1,7 +1,7 @@
 /**
  * `pnpm --filter @async-tools/weather bundle` builds `weather.mcpb`, an MCP Bundle that Claude Desktop
- * installs in one click: the packed @async-tools/core and @async-tools/weather installed with npm into a
- * staging folder, and a manifest whose tool list is what the server serves to a plain client, with user
+ * installs in one click: the packed @async-tools/weather's bin and the bundled command it loads (it needs no
+ * node_modules), an icon, and a manifest whose tool list is what the server serves to a plain client, with user
  * settings for the job store, the archive URL and the await bound. `@anthropic-ai/mcpb` validates and packs it.
  *
  * `--check` (CI) builds into a temp folder instead, then unpacks the bundle and runs its server exactly as
@@ -9,7 +9,16 @@
  * list the manifest's tools.
  */
 import { execFileSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  copyFileSync,
+  cpSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -18,9 +27,10 @@ import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js"
 import { DEFAULT_ARCHIVE_URL } from "../src/open-meteo/client.ts";
 
 const app = join(import.meta.dirname, "..");
-const core = join(app, "..", "..", "packages", "core");
 const mcpb = join(app, "node_modules", ".bin", "mcpb");
-const BIN = "node_modules/@async-tools/weather/bin/async-tools-weather.js";
+const BIN = "server/bin/async-tools-weather.js";
+/** What of the packed package the bundle keeps: the bin, the command it loads, and the package's metadata. */
+const KEPT = ["bin", "dist/cli", "package.json", "LICENSE"];
 
 /** A placeholder the host fills in when it starts the server: `${__dirname}`, `${user_config.store}`. */
 const slot = (name: string) => `\${${name}}`;
@@ -93,20 +103,14 @@ async function build(): Promise<{ manifest: Record<string, unknown> }> {
   const stage = join(work, "stage");
   mkdirSync(tarballs);
   mkdirSync(stage);
-  const coreTgz = pack(core, tarballs);
   const weatherTgz = pack(app, tarballs);
   const pkg = JSON.parse(readFileSync(join(app, "package.json"), "utf8")) as Package;
-  writeFileSync(
-    join(stage, "package.json"),
-    JSON.stringify({ name: "weather-mcpb", private: true, type: "module", version: pkg.version }, null, 2),
-  );
-  // The same install `npx -y @async-tools/weather` does, frozen into the bundle.
-  run(
-    "npm",
-    ["install", "--omit=dev", "--no-audit", "--no-fund", "--loglevel=error", coreTgz, weatherTgz],
-    stage,
-  );
-  rmSync(join(stage, "package-lock.json"), { force: true });
+  // The published package as `npx -y @async-tools/weather` gets it, less the library export: the bin is a
+  // bundle, so it runs with no node_modules at all.
+  const unpacked = join(work, "package");
+  run("tar", ["-xzf", weatherTgz, "-C", work], work);
+  for (const path of KEPT) cpSync(join(unpacked, path), join(stage, "server", path), { recursive: true });
+  copyFileSync(join(app, "icon.png"), join(stage, "icon.png"));
 
   const tools = await servedTools(process.execPath, [join(stage, BIN)], { ASYNC_TOOLS_STORE: "memory" });
   const manifest = {
@@ -122,6 +126,10 @@ async function build(): Promise<{ manifest: Record<string, unknown> }> {
     repository: { type: "git", url: pkg.repository.url.replace(/^git\+/, "") },
     homepage: pkg.homepage,
     documentation: "https://github.com/async-tools/async-tools/blob/main/docs/hosts.md",
+    support: "https://github.com/async-tools/async-tools/issues",
+    icon: "icon.png",
+    // The coordinates and dates of every gathering go to Open-Meteo (or the archive URL the user sets).
+    privacy_policies: ["https://open-meteo.com/en/terms#privacy"],
     license: pkg.license,
     keywords: ["weather", "open-meteo", "durable", "async", "jobs"],
     server: {
@@ -143,7 +151,8 @@ async function build(): Promise<{ manifest: Record<string, unknown> }> {
         type: "string",
         title: "Job store",
         description:
-          "Where jobs are kept: the path of a SQLite file, or sqlite:PATH. Leave empty for async-tools/jobs.db " +
+          "Where jobs are kept: the path of a SQLite file, or sqlite:PATH. Leave empty for " +
+          "async-tools/async-tools-weather/jobs.db " +
           "in your user data directory.",
         required: false,
         default: "",
@@ -200,6 +209,27 @@ async function check(manifest: Record<string, unknown>): Promise<void> {
     ...Object.fromEntries(Object.entries(env).map(([key, value]) => [key, substitute(value)])),
     ASYNC_TOOLS_STORE: store,
   });
+  const files = readdirSync(unpacked, { recursive: true, withFileTypes: true }).filter((entry) =>
+    entry.isFile(),
+  );
+  const foreign = files.filter((entry) => entry.parentPath.includes("node_modules"));
+  if (foreign.length > 0) throw new Error(`the bundle carries node_modules (${foreign.length} files)`);
+  log(`ok: the bundle holds ${files.length} files and no node_modules`);
+  const declared = packed as typeof packed & {
+    privacy_policies?: string[];
+    icon?: string;
+    compatibility?: { runtimes?: { node?: string } };
+  };
+  if (
+    !declared.privacy_policies?.length ||
+    declared.icon === undefined ||
+    !files.some((f) => f.name === declared.icon)
+  )
+    throw new Error(
+      "the manifest must name a privacy policy (Open-Meteo gets the coordinates) and a packed icon",
+    );
+  if (declared.compatibility?.runtimes?.node === undefined)
+    throw new Error("the manifest must declare the Node version the bundle needs");
   const expected = packed.tools.map((tool) => tool.name).join(", ");
   const got = served.map((tool) => tool.name).join(", ");
   if (got !== expected) throw new Error(`the unpacked bundle serves ${got}, its manifest lists ${expected}`);

@@ -1,6 +1,7 @@
 /**
  * The `async-tools-weather` command line: parses flags, answers `--help`, `--version` and `--print-config`
- * on stdout, and otherwise serves MCP over stdio (the default) or Streamable HTTP. Everything else it says
+ * on stdout, runs the operator's commands (`jobs …`, `store info`, `dashboard`, core's CLI) on the server's
+ * own store, and otherwise serves MCP over stdio (the default) or Streamable HTTP. Everything else it says
  * goes to stderr: on stdio, stdout is the protocol.
  */
 import { parseArgs } from "node:util";
@@ -8,7 +9,7 @@ import { AsyncToolsError } from "@async-tools/core";
 import { createMcpHandler, createStdioTransport } from "@async-tools/core/mcp-v1";
 import packageJson from "../package.json" with { type: "json" };
 import { DEFAULT_ARCHIVE_URL } from "./open-meteo/client.ts";
-import { buildServer, createWeatherRuntime } from "./server.ts";
+import { buildServer, createWeatherRuntime, SERVER_INFO } from "./server.ts";
 
 const NAME = "async-tools-weather";
 const PACKAGE = packageJson.name;
@@ -44,7 +45,16 @@ const HOSTS = {
 
 type Host = keyof typeof HOSTS;
 
-function help(): string {
+/** The words that start an operator's command of core's CLI, run on this server's store. */
+const OPERATOR_COMMANDS = new Set(["jobs", "store", "dashboard"]);
+
+/** The store file the server uses when none is named: one source for `--help`, the server and `jobs`. */
+async function defaultStore(): Promise<string> {
+  const { defaultStorePath } = await import("@async-tools/core/cli");
+  return defaultStorePath(process.env, SERVER_INFO.name);
+}
+
+function help(storeFile: string): string {
   return `${NAME} ${packageJson.version}: historic weather from the Open-Meteo archive as durable MCP tools
 (start_gathering, probe_status, await_result, cancel_gathering). Jobs survive restarts and crashes.
 
@@ -57,9 +67,9 @@ Transports
 
 Flags
   --store S           where jobs live: sqlite:PATH (or a plain path), memory, http(s)://resonate-server
-                      default: async-tools/jobs.db under the user data directory: $XDG_DATA_HOME
-                      or ~/.local/share, ~/Library/Application Support on macOS, %LOCALAPPDATA% on
-                      Windows (the start-up line on stderr names the file)
+                      default: async-tools/${SERVER_INFO.name}/jobs.db under the user data directory
+                      ($XDG_DATA_HOME or ~/.local/share, ~/Library/Application Support on macOS,
+                      %LOCALAPPDATA% on Windows); here: ${storeFile}
   --await-seconds N   how long await_result blocks by default (default 45); lower it to fit a host's
                       tool-call timeout, e.g. 25 for a 30 s timeout
   --token T           with --http: require "Authorization: Bearer T" (env ASYNC_TOOLS_HTTP_TOKEN)
@@ -73,6 +83,11 @@ Flags
   --print-config H    print the MCP config entry for host H (${Object.keys(HOSTS).join(", ")}) and exit
   -h, --help          this text
   -v, --version       the version
+
+Jobs (on the same store as the server: --store, ASYNC_TOOLS_STORE, else the default above)
+  ${NAME} jobs list|show ID|cancel ID|retry ID|prune   look at and manage the jobs
+  ${NAME} store info       where the store is, its size, jobs by status
+  ${NAME} dashboard        a live web dashboard of the jobs on 127.0.0.1 (${NAME} jobs --help)
 
 Environment
   ASYNC_TOOLS_STORE        the store, as --store
@@ -109,10 +124,16 @@ function seconds(raw: string): number {
  * (it keeps the process alive) or the command has printed its answer; sets `process.exitCode` on errors.
  */
 export async function main(argv: readonly string[]): Promise<void> {
+  const words = argv[0] === "--" ? argv.slice(1) : [...argv];
+  if (words[0] !== undefined && OPERATOR_COMMANDS.has(words[0])) {
+    const { runOperatorCli } = await import("@async-tools/core/cli");
+    process.exitCode = await runOperatorCli(words, { program: NAME, defaultStore: await defaultStore() });
+    return;
+  }
   try {
     const { values } = parse(argv);
     if (values.help) {
-      process.stdout.write(help());
+      process.stdout.write(help(await defaultStore()));
       return;
     }
     if (values.version) {

@@ -10,32 +10,15 @@ import { delimiter, join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { stdioRigs, structured } from "./harness.ts";
 import { must } from "./support/must.ts";
+import { runProcess } from "./support/run-process.ts";
 
 const ROOT = join(import.meta.dirname, "..");
 const MAIN = join(ROOT, "src", "main.ts");
 const BIN = join(ROOT, "bin", "async-tools-weather.js");
 const VERSION = (JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { version: string }).version;
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function run(command: string, args: string[]): Promise<Run> {
-  const child = spawn(command, args, { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env } });
-  let stdout = "";
-  let stderr = "";
-  child.stdout.on("data", (chunk: Buffer) => {
-    stdout += chunk.toString();
-  });
-  child.stderr.on("data", (chunk: Buffer) => {
-    stderr += chunk.toString();
-  });
-  return new Promise((resolve) => child.once("close", (code) => resolve({ code, stdout, stderr })));
-}
-
-const cli = (...args: string[]) => run(process.execPath, ["--conditions=@async-tools/source", MAIN, ...args]);
+const cli = (...args: string[]) =>
+  runProcess(process.execPath, ["--conditions=@async-tools/source", MAIN, ...args]);
 
 /** A `node` older than 22.18 on PATH or in the system's usual places (this machine's Node 20), if any. */
 function oldNode(): string | undefined {
@@ -90,7 +73,9 @@ describe("async-tools-weather's flags", () => {
     for (const env of ["ASYNC_TOOLS_STORE", "ASYNC_TOOLS_LOG", "OPEN_METEO_ARCHIVE_URL"]) {
       expect(stdout).toContain(env);
     }
-    expect(stdout).toContain("default: async-tools/jobs.db under the user data directory");
+    expect(stdout).toContain(
+      "default: async-tools/async-tools-weather/jobs.db under the user data directory",
+    );
     expect((await cli("-h")).stdout).toBe(stdout);
   });
 
@@ -117,8 +102,8 @@ describe("async-tools-weather's flags", () => {
   });
 
   it("prints its version and exits 0, also after the -- that pnpm passes through", async () => {
-    expect(await cli("--version")).toEqual({ code: 0, stdout: `${VERSION}\n`, stderr: "" });
-    expect(await cli("--", "--version")).toEqual({ code: 0, stdout: `${VERSION}\n`, stderr: "" });
+    expect(await cli("--version")).toMatchObject({ code: 0, stdout: `${VERSION}\n`, stderr: "" });
+    expect(await cli("--", "--version")).toMatchObject({ code: 0, stdout: `${VERSION}\n`, stderr: "" });
   });
 
   it.each([
@@ -187,7 +172,7 @@ const node20 = oldNode();
 describe.skipIf(node20 === undefined)("the published bin on an old Node", () => {
   it("prints one line naming the required version and how to get it, and exits 1", async () => {
     const oldNodeBin = must(node20, "an old Node (the suite skips without one)");
-    const { code, stdout, stderr } = await run(oldNodeBin, [BIN, "--version"]);
+    const { code, stdout, stderr } = await runProcess(oldNodeBin, [BIN, "--version"]);
     expect(code).toBe(1);
     expect(stdout).toBe("");
     expect(stderr.trimEnd().split("\n")).toHaveLength(1);

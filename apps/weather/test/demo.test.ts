@@ -2,41 +2,18 @@
  * `pnpm demo` end to end: the demo runs offline as a child process, as a new user (or CI) would run it, and
  * must show its three points, exit 0 and leave no process or temp store behind. Also `config:claude`.
  */
-import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { must } from "./support/must.ts";
+import { type Run, runProcess } from "./support/run-process.ts";
 
 const SRC = join(import.meta.dirname, "..", "src");
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-  ms: number;
-}
-
 function run(script: string, args: string[], timeoutMs = 55_000): Promise<Run> {
-  const began = Date.now();
-  const child = spawn(process.execPath, ["--conditions=@async-tools/source", join(SRC, script), ...args], {
+  return runProcess(process.execPath, ["--conditions=@async-tools/source", join(SRC, script), ...args], {
     env: { ...process.env, CI: "true" },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let stdout = "";
-  let stderr = "";
-  child.stdout.on("data", (chunk: Buffer) => {
-    stdout += chunk.toString();
-  });
-  child.stderr.on("data", (chunk: Buffer) => {
-    stderr += chunk.toString();
-  });
-  const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
-  return new Promise((resolve) => {
-    child.once("close", (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr, ms: Date.now() - began });
-    });
+    timeoutMs,
   });
 }
 

@@ -7,9 +7,11 @@
  *   each at the lowest version of core's peer range; type-checks a consumer in each and runs it (v1: durable
  *   jobs directly and through the in-memory harness; v2: one job through a v2 Client over stdio, 2026-07-28,
  *   and one over `serveHttp` with no face given, which must pick v2 by itself);
- * - weather: `npm install <core.tgz> <weather.tgz>` in an empty folder, then the bin's `--version`, `--help`
- *   and `--print-config claude`, a real MCP client over stdio (tools/list and one job against the fake
- *   Open-Meteo archive on 127.0.0.1), and the same bin through `npx`;
+ * - weather: `npm install <weather.tgz>` alone in an empty folder must install that one package (its bin is
+ *   a bundle: no dependency of it may come along), then the bin's `--version`, `--help` and
+ *   `--print-config claude`, a real MCP client over stdio (tools/list and one job against the fake Open-Meteo
+ *   archive on 127.0.0.1), and the same bin through `npx`; the library export (`buildServer`) is imported by
+ *   the v1 consumer, which installs the peers the weather README names for it;
  * - on a Node older than 22.18 (the machine's own, when it has one): the bin and the library's import each
  *   print one line naming the Node they need, and the bin runs under `npx -p node@24` as that line advises.
  */
@@ -111,7 +113,8 @@ const DOUBLE_TOOL = `const double = defineAsyncTool({
 });`;
 
 /**
- * A consumer project `name` in the scratch folder: core from `coreTgz`, the MCP SDK packages `sdk`, and
+ * A consumer project `name` in the scratch folder: core from `coreTgz`, the packages `sdk` (the MCP SDK's, and
+ * any other), and
  * Resonate, zod, TypeScript and Node's types at the workspace's versions; a strict NodeNext tsconfig over
  * its `.ts` files, with `compilerOptions` added. Returns its folder.
  */
@@ -157,10 +160,14 @@ function consumerProject(
   return consumer;
 }
 
-/** The consumer on the v1 SDK alone, at the lowest version core accepts. */
-function checkCoreConsumerV1(coreTgz: string): void {
+/**
+ * The consumer on the v1 SDK alone, at the lowest version core accepts; it also imports the weather library
+ * with the peers its README names (core, the v1 SDK, Resonate, zod). Returns its folder.
+ */
+function checkCoreConsumerV1(coreTgz: string, weatherTgz: string): string {
   const consumer = consumerProject("consumer-v1", coreTgz, {
     "@modelcontextprotocol/sdk": lowestPeer("@modelcontextprotocol/sdk"),
+    "@async-tools/weather": `file:${weatherTgz}`,
   });
   writeFileSync(
     join(consumer, "consumer.ts"),
@@ -168,9 +175,16 @@ function checkCoreConsumerV1(coreTgz: string): void {
 import { createAsyncTools, defineAsyncTool, type JobSnapshot } from "@async-tools/core";
 import { registerTools, serverOptions } from "@async-tools/core/mcp-v1";
 import { connectInMemory } from "@async-tools/core/testing";
+import { buildServer, createWeatherRuntime } from "@async-tools/weather";
 import { z } from "zod";
 
 ${DOUBLE_TOOL}
+
+// The weather library export, served in memory: its tools are there.
+const weather = await createWeatherRuntime({ store: "memory" });
+const weatherServer: McpServer = buildServer(weather);
+await weatherServer.close();
+await weather.close();
 
 const tools = await createAsyncTools({ store: "memory", tools: [double] });
 const server = new McpServer({ name: "consumer", version: "1.0.0" }, serverOptions(tools));
@@ -196,6 +210,7 @@ console.log("consumer ok:", JSON.stringify(done.result));
     "the v1 consumer runs without the v2 SDK installed",
   );
   log("the packed @async-tools/core installs, type-checks and runs with the v1 SDK only");
+  return consumer;
 }
 
 /** The consumer on the v2 SDK alone: a stdio server with the v2 face and a v2 Client that speaks 2026-07-28. */
@@ -375,11 +390,24 @@ async function talkToWeather(
   }
 }
 
-async function checkWeatherBin(coreTgz: string, weatherTgz: string, archiveUrl: string): Promise<string> {
+/** The packages npm installed into `folder`, by their path in node_modules. */
+function installedPackages(folder: string): string[] {
+  const lock = JSON.parse(readFileSync(join(folder, "node_modules", ".package-lock.json"), "utf8")) as {
+    packages: Record<string, unknown>;
+  };
+  return Object.keys(lock.packages).filter((path) => path !== "");
+}
+
+async function checkWeatherBin(weatherTgz: string, archiveUrl: string): Promise<void> {
   const folder = join(scratch, "weather");
   mkdirSync(folder);
-  // Exactly what the README tells users to run: the two tarballs, nothing from the workspace.
-  run("npm", ["install", "--no-audit", "--no-fund", "--loglevel=error", coreTgz, weatherTgz], folder);
+  // What `npx -y @async-tools/weather` installs: the tarball alone, nothing from the workspace.
+  run("npm", ["install", "--no-audit", "--no-fund", "--loglevel=error", weatherTgz], folder);
+  const installed = installedPackages(folder);
+  check(
+    installed.join(" ") === "node_modules/@async-tools/weather",
+    `npm install @async-tools/weather installs that one package (got ${installed.length}: ${installed.slice(0, 8).join(" ")})`,
+  );
   const bin = join(folder, "node_modules", ".bin", "async-tools-weather");
   const version = (JSON.parse(readFileSync(join(weather, "package.json"), "utf8")) as { version: string })
     .version;
@@ -410,11 +438,10 @@ async function checkWeatherBin(coreTgz: string, weatherTgz: string, archiveUrl: 
   await talkToWeather(
     "npx -y @async-tools/weather over stdio",
     "npx",
-    ["-y", `--package=${coreTgz}`, `--package=${weatherTgz}`, "--", "async-tools-weather"],
+    ["-y", `--package=${weatherTgz}`, "--", "async-tools-weather"],
     npxFolder,
     archiveUrl,
   );
-  return folder;
 }
 
 /** A `node` older than 22.18 on PATH or in the usual system places, if this machine has one. */
@@ -429,15 +456,16 @@ function oldNode(): string | undefined {
   return undefined;
 }
 
-function checkOldNode(folder: string, coreTgz: string, weatherTgz: string): void {
+/** On an old Node: the bin (installed in `consumer` with the library) and the library imports refuse in one line. */
+function checkOldNode(consumer: string, weatherTgz: string): void {
   const node = oldNode();
   if (!node) {
     log("no Node older than 22.18 on this machine: the old-Node checks are skipped");
     return;
   }
-  const version = capture(node, ["--version"], folder).stdout.trim();
-  const bin = join(folder, "node_modules", "@async-tools", "weather", "bin", "async-tools-weather.js");
-  const refused = capture(node, [bin, "--version"], folder);
+  const version = capture(node, ["--version"], consumer).stdout.trim();
+  const bin = join(consumer, "node_modules", "@async-tools", "weather", "bin", "async-tools-weather.js");
+  const refused = capture(node, [bin, "--version"], consumer);
   check(
     refused.code === 1 &&
       refused.stdout === "" &&
@@ -449,7 +477,7 @@ function checkOldNode(folder: string, coreTgz: string, weatherTgz: string): void
     const library = capture(
       node,
       ["--input-type=module", "-e", `await import(${JSON.stringify(entry)});`],
-      folder,
+      consumer,
     );
     check(
       library.code === 1 &&
@@ -462,7 +490,7 @@ function checkOldNode(folder: string, coreTgz: string, weatherTgz: string): void
   const oldFirst = cleanEnv({ PATH: `${join(node, "..")}${delimiter}${process.env.PATH ?? ""}` });
   const advised = capture(
     "npx",
-    ["-y", "-p", "node@24", "-p", coreTgz, "-p", weatherTgz, "async-tools-weather", "--version"],
+    ["-y", "-p", "node@24", "-p", weatherTgz, "async-tools-weather", "--version"],
     join(scratch, "npx"),
     oldFirst,
   );
@@ -472,6 +500,7 @@ function checkOldNode(folder: string, coreTgz: string, weatherTgz: string): void
 const fake = await startFake();
 try {
   const coreTgz = pack(core, "@async-tools/core", [
+    "bin/async-tools.js",
     "dist/index.js",
     "dist/index.d.ts",
     "dist/mcp-v1.js",
@@ -484,10 +513,10 @@ try {
     "dist/server.js",
     "dist/server.d.ts",
   ]);
-  checkCoreConsumerV1(coreTgz);
+  const consumerV1 = checkCoreConsumerV1(coreTgz, weatherTgz);
   checkCoreConsumerV2(coreTgz);
-  const folder = await checkWeatherBin(coreTgz, weatherTgz, fake.url);
-  checkOldNode(folder, coreTgz, weatherTgz);
+  await checkWeatherBin(weatherTgz, fake.url);
+  checkOldNode(consumerV1, weatherTgz);
   log("both packed packages install, type-check and run");
 } finally {
   fake.child.kill("SIGTERM");

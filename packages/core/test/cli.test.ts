@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
+import { runOperatorCli } from "../src/cli/index.ts";
 import { run as main } from "../src/cli/run.ts";
 import { createAsyncTools } from "../src/index.ts";
 import type { JobDetail } from "../src/runtime/job-detail.ts";
@@ -264,6 +265,35 @@ describe("the async-tools executable", () => {
     });
     return collect(child);
   }
+
+  it("answers jobs --help with the jobs usage on stdout and exit 0", async () => {
+    const { code, out, err } = await cli("jobs", "--help");
+    expect({ code, err }).toEqual({ code: 0, err: "" });
+    expect(out).toContain("Usage: async-tools jobs <command>");
+  });
+
+  it("runs for a server's own bin: its name in the usage, its default store when none is named", async () => {
+    const { path, ids } = await ranStore();
+    let out = "";
+    const context = {
+      out: (text: string) => {
+        out += `${text}\n`;
+      },
+      err: (text: string) => {
+        out += `${text}\n`;
+      },
+      env: {},
+      now: () => Date.now(),
+    };
+    expect(
+      await runOperatorCli(["jobs", "list", "--json"], { program: "my-server", defaultStore: path, context }),
+    ).toBe(0);
+    expect((JSON.parse(out) as { jobs: JobSnapshot[] }).jobs.map((j) => j.jobId)).toContain(ids.Slow);
+    out = "";
+    expect(await runOperatorCli(["jobs"], { program: "my-server", context })).toBe(0);
+    expect(out).toContain("Usage: my-server jobs <command>");
+    expect(out).not.toContain("async-tools jobs");
+  });
 
   it("answers usage errors with exit code 2 and a missing store with 1", async () => {
     expect(await cli("jobs", "list", "--bogus")).toMatchObject({ code: 2 });

@@ -40,9 +40,10 @@ Options:
 export const jobsCommand: Command = async (args, ctx) => {
   const [sub, ...rest] = args;
   const run = sub === undefined ? undefined : SUBCOMMANDS[sub];
+  const asked = sub === undefined || sub === "--help" || sub === "-h";
   if (run === undefined || rest.includes("--help") || rest.includes("-h")) {
-    (run === undefined && sub !== undefined ? ctx.err : ctx.out)(JOBS_USAGE);
-    return run === undefined && sub !== undefined ? EXIT.usage : EXIT.ok;
+    (run === undefined && !asked ? ctx.err : ctx.out)(JOBS_USAGE);
+    return run === undefined && !asked ? EXIT.usage : EXIT.ok;
   }
   return run(rest, ctx);
 };
