@@ -18,7 +18,7 @@ const PACKAGE = packageJson.name;
 const USAGE =
   `usage: ${NAME} [--http [--port N] [--host H] [--token [NAME=]T]... [--operator NAME]... ` +
   "[--allow-unauthenticated]] [--sdk v1|v2] " +
-  "[--store S] [--await-seconds N] " +
+  "[--store S] [--await-seconds N] [--lease-seconds N] " +
   "[--print-config claude|cursor|vscode] [--help] [--version]";
 
 const OPTIONS = {
@@ -31,6 +31,7 @@ const OPTIONS = {
   sdk: { type: "string", default: "v2" },
   store: { type: "string" },
   "await-seconds": { type: "string" },
+  "lease-seconds": { type: "string" },
   "print-config": { type: "string" },
   help: { type: "boolean", short: "h", default: false },
   version: { type: "boolean", short: "v", default: false },
@@ -72,6 +73,8 @@ Flags
                       %LOCALAPPDATA% on Windows); here: ${storeFile}
   --await-seconds N   how long await_result blocks by default (default 45); lower it to fit a host's
                       tool-call timeout, e.g. 25 for a 30 s timeout
+  --lease-seconds N   the lease of a running job (default 60): how long another process of a shared store
+                      waits before it takes over the job of a process that died without a sign
   --token T           with --http: require "Authorization: Bearer T" (env ASYNC_TOOLS_HTTP_TOKEN)
   --token NAME=T      repeatable: one token per caller; each caller sees only the jobs it started
   --operator NAME     repeatable: the caller NAME (of --token NAME=T) sees every job on the dashboard
@@ -92,6 +95,7 @@ Jobs (on the same store as the server: --store, ASYNC_TOOLS_STORE, else the defa
 Environment
   ASYNC_TOOLS_STORE        the store, as --store
   ASYNC_TOOLS_AWAIT_SECONDS  the await bound, as --await-seconds (the flag wins)
+  ASYNC_TOOLS_LEASE_SECONDS  the lease of a running job, as --lease-seconds (the flag wins)
   ASYNC_TOOLS_LOG          debug, info (default), warn, error or silent; logs go to stderr
   ASYNC_TOOLS_HTTP_TOKEN   the bearer token, as --token
   OPEN_METEO_ARCHIVE_URL   the archive endpoint (default ${DEFAULT_ARCHIVE_URL})
@@ -111,10 +115,10 @@ function hostConfig(host: Host, serverArgs: readonly string[]): unknown {
   return { mcpServers: { weather: { command: "npx", args } } };
 }
 
-function seconds(raw: string): number {
+function seconds(raw: string, flag = "--await-seconds"): number {
   const value = Number(raw);
   if (raw.trim() === "" || !Number.isFinite(value) || value <= 0) {
-    throw new UsageError(`--await-seconds must be a positive number of seconds, got ${raw.slice(0, 20)}`);
+    throw new UsageError(`${flag} must be a positive number of seconds, got ${raw.slice(0, 20)}`);
   }
   return value;
 }
@@ -145,6 +149,8 @@ export async function main(argv: readonly string[]): Promise<void> {
     }
     const printConfig = values["print-config"];
     const awaitSeconds = values["await-seconds"] === undefined ? undefined : seconds(values["await-seconds"]);
+    const leaseRaw = values["lease-seconds"] ?? (process.env.ASYNC_TOOLS_LEASE_SECONDS?.trim() || undefined);
+    const leaseSeconds = leaseRaw === undefined ? undefined : seconds(leaseRaw, "--lease-seconds");
     if (printConfig !== undefined) {
       if (!Object.hasOwn(HOSTS, printConfig)) {
         throw new UsageError(
@@ -156,12 +162,13 @@ export async function main(argv: readonly string[]): Promise<void> {
         ...(values.sdk === OPTIONS.sdk.default ? [] : ["--sdk", values.sdk]),
         ...(values.store === undefined ? [] : ["--store", values.store]),
         ...(awaitSeconds === undefined ? [] : ["--await-seconds", String(awaitSeconds)]),
+        ...(values["lease-seconds"] === undefined ? [] : ["--lease-seconds", String(leaseSeconds)]),
       ];
       process.stdout.write(`${JSON.stringify(hostConfig(printConfig as Host, serverArgs), null, 2)}\n`);
       process.stderr.write(`Merge this into ${HOSTS[printConfig as Host]}, then restart the host.\n`);
       return;
     }
-    await serve({ ...values, awaitSeconds });
+    await serve({ ...values, awaitSeconds, leaseSeconds });
   } catch (error) {
     if (!(error instanceof UsageError) && !isParseArgsError(error)) throw error;
     process.stderr.write(`${NAME}: ${(error as Error).message.split("\n")[0]} (${USAGE})\n`);
@@ -183,9 +190,13 @@ function isParseArgsError(error: unknown): boolean {
 }
 
 async function serve(
-  values: ReturnType<typeof parse>["values"] & { awaitSeconds: number | undefined },
+  values: ReturnType<typeof parse>["values"] & {
+    awaitSeconds: number | undefined;
+    leaseSeconds: number | undefined;
+  },
 ): Promise<void> {
   const runtimeOptions = {
+    ...(values.leaseSeconds === undefined ? {} : { leaseMs: values.leaseSeconds * 1000 }),
     ...(values.store === undefined ? {} : { store: values.store }),
     ...(values.awaitSeconds === undefined ? {} : { awaitDefaultMs: values.awaitSeconds * 1000 }),
   };

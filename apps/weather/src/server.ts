@@ -86,6 +86,11 @@ export const SERVER_INFO = { name: "async-tools-weather", version: packageJson.v
 export interface WeatherRuntimeOptions extends WeatherToolOptions {
   /** The store, as `createAsyncTools` takes it. Default `ASYNC_TOOLS_STORE`, else the user data directory. */
   store?: string;
+  /**
+   * The lease of a running job, in ms: what another process of a shared store waits before it takes over a job
+   * whose process died without a sign (Postgres replicas take over sooner, see docs/scaling.md). Default: core's.
+   */
+  leaseMs?: number;
 }
 
 /**
@@ -107,6 +112,7 @@ export function weatherRuntimeOptions(options: WeatherRuntimeOptions = {}): Crea
     name: SERVER_INFO.name,
     tools: [weatherTool(options)],
     ...(options.store === undefined ? {} : { store: options.store }),
+    ...(options.leaseMs === undefined ? {} : { leaseMs: options.leaseMs }),
   };
 }
 

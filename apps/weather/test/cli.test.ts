@@ -109,6 +109,7 @@ describe("async-tools-weather's flags", () => {
   it.each([
     ["--bogus"],
     ["--await-seconds", "soon"],
+    ["--lease-seconds", "0"],
     ["--print-config", "emacs"],
     ["--print-config", "toString"],
     ["stray"],
@@ -120,6 +121,16 @@ describe("async-tools-weather's flags", () => {
     expect(stderr.trimEnd().split("\n")).toHaveLength(1);
     expect(stderr).toMatch(/^async-tools-weather: .*usage: async-tools-weather \[--http/);
     expect(stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it("carries --lease-seconds into the host's entry", async () => {
+    const { code, stdout } = await cli("--print-config", "cursor", "--lease-seconds", "90");
+    expect(code).toBe(0);
+    expect(JSON.parse(stdout)).toEqual({
+      mcpServers: {
+        weather: { command: "npx", args: ["-y", "@async-tools/weather", "--lease-seconds", "90"] },
+      },
+    });
   });
 
   it("prints a Claude Desktop entry that runs the package with npx, as pure JSON", async () => {
