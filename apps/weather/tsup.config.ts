@@ -28,10 +28,11 @@ export default defineConfig([
     sourcemap: false,
     clean: true,
     splitting: true,
-    // Everything but the optional peers, loaded at run time only where the user installed them:
-    // OpenTelemetry (core's tracing) and pg (Resonate's Postgres store).
-    noExternal: [/^(?!(@opentelemetry\/api|pg)$)/],
-    external: ["@opentelemetry/api", "pg"],
+    // Everything but OpenTelemetry (core's tracing, used only where the user installed it) and pg's native
+    // binding. pg itself is bundled, in a chunk of its own that only a postgres:// store loads, so
+    // `npx -y @async-tools/weather` with ASYNC_TOOLS_STORE=postgres://… works with nothing else installed.
+    noExternal: [/^(?!(@opentelemetry\/api|pg-native)$)/],
+    external: ["@opentelemetry/api", "pg-native"],
     // A CommonJS dependency bundled into ES modules gets a require() that throws for Node built-ins
     // (cron-parser's file reader has one today); this gives it the real one.
     banner: {
