@@ -123,7 +123,7 @@ describe("the job view on the v2 face", () => {
     const withView = (await http(runtime)("tools/list", {}, {})) as { tools: Listed[] };
     const without = (await http(runtime, {})("tools/list", {}, {})) as { tools: Listed[] };
     expect(withView.tools).toEqual(without.tools);
-    expect(names(withView.tools)).toEqual(["await_echo", "cancel_echo", "probe_echo", "start_echo"]);
+    expect(names(withView.tools)).toEqual(["await_echo", "cancel_echo", "echo", "probe_echo", "start_echo"]);
   });
 
   it("lists the view's resource only to clients with the extension", async () => {
@@ -215,7 +215,7 @@ describe("the job view on the v2 face", () => {
       ui: { resourceUri: JOB_VIEW_URI },
     });
     const plain = await list({});
-    expect(names(plain)).toEqual(["await_echo", "cancel_echo", "probe_echo", "start_echo"]);
+    expect(names(plain)).toEqual(["await_echo", "cancel_echo", "echo", "probe_echo", "start_echo"]);
     expect(plain.find((t) => t.name === "start_echo")?._meta).toBeUndefined();
   });
 });
