@@ -139,8 +139,9 @@ describe("OAuth resource-server mode", () => {
       await alice.callTool({ name: "start_square", arguments: { n: 7 } }),
     );
     const seen = await claimer.callTool({ name: "probe_square", arguments: { job_ids: [job_id] } });
-    expect(seen.isError).toBe(true);
-    expect(textOf(seen)).toContain("No job found");
+    expect(structured<{ jobs: { job_id: string; status: string }[] }>(seen).jobs).toEqual([
+      expect.objectContaining({ job_id, status: "not_found" }),
+    ]);
     // Its subject is user-b: it joins user-b's jobs, not user-a's.
     const bob = await r.client({ token: "tok-b" });
     const own = structured<{ job_id: string }>(
