@@ -9,29 +9,16 @@ import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { connect } from "node:net";
 import { join } from "node:path";
-import { type AsyncTools, createAsyncTools, defineAsyncTool } from "@async-tools/core";
+import { type AsyncTools, createAsyncTools } from "@async-tools/core";
 import { freePort } from "@async-tools/test-helpers/postgres";
-import { z } from "zod";
 import { versus } from "../lib/rates.ts";
 import { fresh, type RunOptions, type ScenarioResult } from "../lib/scenario.ts";
 import { formatTable } from "../lib/stats.ts";
 import { tempDir } from "../lib/temp.ts";
+import { threeStepTool } from "../lib/three-steps.ts";
 import { deadline, sleep } from "../lib/time.ts";
 
-const threeSteps = defineAsyncTool({
-  name: "three_step_bench",
-  description: "Three durable steps that each return at once",
-  input: z.object({ n: z.number().int() }),
-  output: z.object({ total: z.number() }),
-  retry: false,
-  concurrency: 64,
-  toolNames: { task: false },
-  run: async (ctx, { n }) => {
-    let total = 0;
-    for (const step of [1, 2, 3]) total += await ctx.run(`step${step}`, async () => n * step);
-    return { total };
-  },
-});
+const threeSteps = threeStepTool("three_step_bench");
 
 /** The path of `redis-server`, installing Debian's package once when it is missing and this is root. */
 function redisServer(): string | undefined {

@@ -7,28 +7,15 @@
  */
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { type AsyncTools, createAsyncTools, defineAsyncTool } from "@async-tools/core";
+import { type AsyncTools, createAsyncTools } from "@async-tools/core";
 import { type PostgresCluster, postgresUnavailable, startPostgres } from "@async-tools/test-helpers/postgres";
-import { z } from "zod";
 import { storeInit } from "../lib/postgres.ts";
 import { rate, versus } from "../lib/rates.ts";
 import { fresh, type RunOptions, type ScenarioResult } from "../lib/scenario.ts";
 import { formatTable, spread } from "../lib/stats.ts";
+import { threeStepTool } from "../lib/three-steps.ts";
 
-const threeSteps = defineAsyncTool({
-  name: "three_step_pg",
-  description: "Three durable steps that each return at once",
-  input: z.object({ n: z.number().int() }),
-  output: z.object({ total: z.number() }),
-  retry: false,
-  concurrency: 64,
-  toolNames: { task: false },
-  run: async (ctx, { n }) => {
-    let total = 0;
-    for (const step of [1, 2, 3]) total += await ctx.run(`step${step}`, async () => n * step);
-    return { total };
-  },
-});
+const threeSteps = threeStepTool("three_step_pg");
 
 /** Transactions committed and WAL syncs of `database` so far. */
 function counters(cluster: PostgresCluster, database: string): { commits: number; syncs: number } {
