@@ -13,6 +13,7 @@ import { batchProbe } from "./bench/batch-probe.ts";
 import { bullmq } from "./bench/bullmq.ts";
 import { coldStart } from "./bench/cold-start.ts";
 import { dbos } from "./bench/dbos.ts";
+import { durability } from "./bench/durability.ts";
 import { inFlight } from "./bench/in-flight.ts";
 import { recovery } from "./bench/recovery.ts";
 import { scale } from "./bench/scale.ts";
@@ -36,6 +37,7 @@ const SCENARIOS: Record<string, (options: RunOptions) => Promise<ScenarioResult>
   bullmq,
   dbos,
   cold_start: coldStart,
+  durability,
 };
 
 const { values } = parseArgs({

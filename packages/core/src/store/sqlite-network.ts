@@ -12,6 +12,7 @@ import { AsyncToolsError } from "../errors.ts";
 import { log } from "../internal/log.ts";
 import { resonateRequest } from "./protocol.ts";
 import { CommitMark, commitsOf } from "./sqlite/commit-mark.ts";
+import { GroupSync } from "./sqlite/group-sync.ts";
 import {
   type Change,
   originOf,
@@ -46,7 +47,8 @@ export interface SqliteNetworkOptions {
   tickMs?: number;
   /**
    * `"normal"` (default) never loses a committed request when the process crashes or is killed, only on
-   * power loss or an OS crash; `"full"` also survives those, at the cost of an fsync per request.
+   * power loss or an OS crash; `"full"` also survives those: answers wait for an fsync of the WAL, one shared
+   * by every request committed while the previous one ran (`sqlite/group-sync.ts`).
    */
   durability?: "normal" | "full";
   /** How long finished lineages are kept, in ms. Default 7 days; `Infinity` keeps them forever. */
@@ -172,6 +174,8 @@ export class SqliteNetwork implements Network {
   private readonly commitHooks: CommitHook[] = [];
   /** Syncs the WAL ahead of checkpoints; none where commits sync anyway (`full`) or there is no file. */
   private readonly walSync: WalSync | undefined;
+  /** With `full` durability on a file: answers and messages wait for the WAL's sync of their commit. */
+  private groupSync: GroupSync | undefined;
   private readonly checkpointMs: number;
   private checkpointTimer: NodeJS.Timeout | undefined;
   /** The number of the last commit, in the file and in its mark (commit-mark.ts). */
@@ -458,7 +462,7 @@ export class SqliteNetwork implements Network {
     if (this.state === "closed") {
       throw new AsyncToolsError("CLOSED", `The store ${this.path} was stopped; open a new SqliteNetwork.`);
     }
-    const db = openDatabase(this.path, this.durability, this.lockWaitMs);
+    const db = openDatabase(this.path, this.lockWaitMs);
     try {
       this.statements = prepare(db);
       this.database = db;
@@ -466,6 +470,10 @@ export class SqliteNetwork implements Network {
       this.commits = commitsOf(db);
       this.checkpointed = this.commits;
       if (this.path !== ":memory:") this.mark = new CommitMark(this.path, this.commits);
+      if (this.path !== ":memory:" && this.durability === "full") {
+        // The mark follows the syncs, so after a power loss it never claims more than the WAL kept.
+        this.groupSync = new GroupSync(this.path, this.commits, (commit) => this.mark?.write(commit));
+      }
     } catch (error) {
       this.database = undefined;
       this.statements = undefined;
@@ -489,7 +497,16 @@ export class SqliteNetwork implements Network {
   }
 
   private close(): void {
-    if (this.state === "open") this.flush();
+    if (this.state === "open") {
+      this.flush();
+      try {
+        this.groupSync?.syncNow(this.commits);
+      } catch (error) {
+        log("error", "cannot sync the store's last commits before closing it", { store: this.path, error });
+      }
+    }
+    this.groupSync?.close();
+    this.groupSync = undefined;
     clearInterval(this.tickTimer);
     clearInterval(this.gcTimer);
     clearInterval(this.checkpointTimer);
@@ -602,6 +619,11 @@ export class SqliteNetwork implements Network {
       if (req.kind === "debug.reset" || result.changes.some((change) => change.kind !== "message.send"))
         throw this.writeError(error);
     }
+    try {
+      this.groupSync?.syncNow(this.commits);
+    } catch (error) {
+      throw this.syncError(error);
+    }
     this.dispatch(result.changes);
     this.evict(loaded, result.changes);
     return answer(req, result.response);
@@ -692,9 +714,18 @@ export class SqliteNetwork implements Network {
       }
       return;
     }
-    for (const waiter of batch.waiters) waiter.resolve(waiter.response);
-    this.dispatch(batch.changes);
     this.evict(batch.loaded, batch.changes);
+    const settle = (error?: unknown) => {
+      for (const waiter of batch.waiters) {
+        if (error === undefined) waiter.resolve(waiter.response);
+        else waiter.reject(this.syncError(error));
+      }
+      // Committed either way: what the requests set in motion goes on.
+      this.dispatch(batch.changes);
+    };
+    // Requests that changed nothing wait too: what they read may be a commit not yet on disk.
+    if (this.groupSync === undefined) settle();
+    else this.groupSync.after(this.commits, settle);
   }
 
   /** Fails every request of the pending batch with `cause` (their effects are dropped by a resync). */
@@ -710,6 +741,14 @@ export class SqliteNetwork implements Network {
       { cause },
     );
     for (const waiter of batch.waiters) waiter.reject(error);
+  }
+
+  private syncError(cause: unknown): AsyncToolsError {
+    return new AsyncToolsError(
+      "STORE_IO",
+      `The store ${this.path} committed the request but could not sync it to disk (durability "full"), so it may not survive a power loss. Check the disk.`,
+      { cause },
+    );
   }
 
   private writeError(cause: unknown): AsyncToolsError {
@@ -954,7 +993,8 @@ export class SqliteNetwork implements Network {
       throw error;
     }
     this.commits++;
-    this.mark?.write(this.commits);
+    // With group sync the mark is written once the commit is synced.
+    if (this.groupSync === undefined) this.mark?.write(this.commits);
     // Rows the hooks wrote are not counted; a commit of theirs alone still counts as one.
     this.walSync?.committed(Math.max(1, promiseIds.size + taskIds.size + scheduleIds.size + timeouts.length));
   }

@@ -174,7 +174,7 @@ export function rollback(db: DatabaseSync): void {
  * Opens `file` as a store, or refuses it without writing a byte: the header, the schema and the count of
  * commits (commit-mark.ts) are checked before the first write, and the lock is taken by that first write.
  */
-export function openDatabase(file: string, durability: "normal" | "full", lockWaitMs: number): DatabaseSync {
+export function openDatabase(file: string, lockWaitMs: number): DatabaseSync {
   // A store deleted on purpose (its mark left behind) starts anew; one that exists must hold its commits.
   const existed = file !== ":memory:" && existsSync(file);
   if (file !== ":memory:") {
@@ -207,7 +207,8 @@ export function openDatabase(file: string, durability: "normal" | "full", lockWa
       if (mode !== "wal") throw new Error(`the file cannot be switched to WAL mode (it stays "${mode}")`);
       db.exec(`PRAGMA wal_autocheckpoint = ${WAL_CHECKPOINT_PAGES}`);
     }
-    db.exec(`PRAGMA synchronous = ${durability === "full" ? "FULL" : "NORMAL"}`);
+    // Commits never sync on the event loop: `durability: "full"` syncs the WAL off it (group-sync.ts).
+    db.exec("PRAGMA synchronous = NORMAL");
     db.exec("BEGIN IMMEDIATE");
     try {
       if (found === "new") {

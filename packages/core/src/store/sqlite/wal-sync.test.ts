@@ -20,7 +20,7 @@ function openStore(): { path: string; db: DatabaseSync } {
   const dir = mkdtempSync(join(tmpdir(), "async-tools-wal-sync-"));
   dirs.push(dir);
   const path = join(dir, "store.db");
-  const db = openDatabase(path, "normal", 0);
+  const db = openDatabase(path, 0);
   dbs.push(db);
   return { path, db };
 }
@@ -30,7 +30,7 @@ function openFromChild(path: string): Promise<string> {
   const module = pathToFileURL(join(import.meta.dirname, "store-file.ts")).href;
   const script = `
     const { openDatabase } = await import(${JSON.stringify(module)});
-    try { openDatabase(process.env.STORE_PATH, "normal", 0).close(); console.log("opened"); }
+    try { openDatabase(process.env.STORE_PATH, 0).close(); console.log("opened"); }
     catch (error) { console.log(error.code); }
   `;
   return new Promise((resolve, reject) => {

@@ -1,0 +1,135 @@
+/**
+ * Group sync for `durability: "full"`: commits only write the WAL (as with `"normal"`), and one fsync of the
+ * WAL, run on libuv's thread pool, makes every commit made before it started durable at once. Answers wait
+ * for the sync that covers their commit; the event loop goes on applying and committing the next requests
+ * meanwhile, so a sync is shared by every request of every turn that committed while the previous one ran.
+ */
+import { closeSync, fdatasync, fdatasyncSync, openSync } from "node:fs";
+
+/** Runs once the commit it waits for is durable, or with the error that kept it from being synced. */
+export type AfterSync = (error?: unknown) => void;
+
+/**
+ * Syncs `<store>-wal` for commits counted by the store (its commit number), at most one sync at a time, and
+ * runs what waits on each commit, in commit order, once a sync that started after that commit is done.
+ *
+ * It opens the WAL file, never the database file: closing a descriptor of a file drops every POSIX lock this
+ * process holds on it, and the store's lock is on the database file (the WAL carries none). SQLite's own
+ * `synchronous = FULL` syncs the WAL inside each commit, on the event loop, once per commit; this is the same
+ * sync, moved off the event loop and shared.
+ */
+export class GroupSync {
+  private readonly wal: string;
+  private readonly synced: (commit: number) => void;
+  private fd: number | undefined;
+  /** The last commit known to be on disk. */
+  private durable = 0;
+  /** The last commit a sync was asked for. */
+  private wanted = 0;
+  private running = false;
+  private readonly waiting: { commit: number; run: AfterSync }[] = [];
+  /** How many syncs of the WAL were made, for tests and benchmarks. */
+  syncs = 0;
+
+  /**
+   * Syncs the WAL of the store file `file`, whose commits up to `durable` are on disk already. `synced` is told
+   * each commit number that became durable, before what waits on it runs (the store writes its commit mark).
+   */
+  constructor(file: string, durable: number, synced: (commit: number) => void) {
+    this.wal = `${file}-wal`;
+    this.durable = durable;
+    this.wanted = durable;
+    this.synced = synced;
+  }
+
+  /** The last commit known to be on disk. */
+  get durableCommit(): number {
+    return this.durable;
+  }
+
+  /** Runs `run` once commit `commit` (already made) is durable: now when it is, else after a sync. */
+  after(commit: number, run: AfterSync): void {
+    if (commit <= this.durable) {
+      run();
+      return;
+    }
+    this.waiting.push({ commit, run });
+    if (commit > this.wanted) this.wanted = commit;
+    this.start();
+  }
+
+  /**
+   * Syncs now, on this thread, making every commit up to `commit` durable and running what waited on them.
+   * For the store's synchronous paths (timeouts, a request applied alone, closing).
+   *
+   * @throws what the sync throws; what waited then runs with that error.
+   */
+  syncNow(commit: number): void {
+    if (commit <= this.durable) return;
+    if (commit > this.wanted) this.wanted = commit;
+    try {
+      fdatasyncSync(this.open());
+      this.syncs++;
+    } catch (error) {
+      this.fail(commit, error);
+      throw error;
+    }
+    this.reached(commit);
+  }
+
+  /** Closes the WAL's descriptor; call {@link GroupSync.syncNow} first for what is still waiting. */
+  close(): void {
+    if (this.fd !== undefined) closeSync(this.fd);
+    this.fd = undefined;
+  }
+
+  private open(): number {
+    // The WAL exists once anything was committed, and SQLite only truncates it while the store is open.
+    this.fd ??= openSync(this.wal, "r");
+    return this.fd;
+  }
+
+  /** Starts a sync for every commit asked for so far, unless one runs: then the next one takes them. */
+  private start(): void {
+    if (this.running || this.wanted <= this.durable) return;
+    const target = this.wanted;
+    let fd: number;
+    try {
+      fd = this.open();
+    } catch (error) {
+      this.fail(target, error);
+      return;
+    }
+    this.running = true;
+    fdatasync(fd, (error) => {
+      this.running = false;
+      if (error) this.fail(target, error);
+      else {
+        this.syncs++;
+        this.reached(target);
+      }
+      this.start();
+    });
+  }
+
+  /** Commits up to `commit` are durable: tells the store, then runs what waited on them, in order. */
+  private reached(commit: number): void {
+    if (commit <= this.durable) return;
+    this.durable = commit;
+    this.synced(commit);
+    this.drain(commit);
+  }
+
+  /** A sync for commits up to `commit` failed: what waited on them runs with `error`, and is not retried. */
+  private fail(commit: number, error: unknown): void {
+    this.drain(commit, error ?? new Error("the WAL could not be synced"));
+    // Later commits still wait; the next sync is for them alone.
+    this.wanted = Math.max(this.durable, this.waiting.at(-1)?.commit ?? 0);
+  }
+
+  private drain(commit: number, error?: unknown): void {
+    let n = 0;
+    while (n < this.waiting.length && (this.waiting[n]?.commit ?? Number.POSITIVE_INFINITY) <= commit) n++;
+    for (const { run } of this.waiting.splice(0, n)) run(error);
+  }
+}
