@@ -47,7 +47,10 @@ export interface CreateAsyncToolsOptions {
   store?: string | Network;
   /** How long finished jobs are kept before they are removed, in ms. Default 7 days. */
   retentionMs?: number;
-  /** `full` also survives power loss on the embedded store (slower); `normal` survives any process crash. */
+  /**
+   * On the embedded store: `full` (default) answers once the change is on disk and survives power loss;
+   * `normal` answers without waiting for the disk's sync and survives any crash of the process, not a power loss.
+   */
   durability?: "normal" | "full";
   /** Resonate worker group. Default `default`. */
   group?: string;

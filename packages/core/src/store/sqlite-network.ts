@@ -46,9 +46,10 @@ export interface SqliteNetworkOptions {
   /** How often due timeouts (leases, retries, promise deadlines, schedules) fire, in ms. Default 1000; 0 disables. */
   tickMs?: number;
   /**
-   * `"normal"` (default) never loses a committed request when the process crashes or is killed, only on
-   * power loss or an OS crash; `"full"` also survives those: answers wait for an fsync of the WAL, one shared
-   * by every request committed while the previous one ran (`sqlite/group-sync.ts`).
+   * `"full"` (default) never loses an answered request, even to a power loss or an OS crash: answers wait for
+   * an fsync of the WAL, one shared by every request committed while the previous one ran
+   * (`sqlite/group-sync.ts`). `"normal"` answers without waiting for it, and survives a crash or kill of the
+   * process, but not a power loss.
    */
   durability?: "normal" | "full";
   /** How long finished lineages are kept, in ms. Default 7 days; `Infinity` keeps them forever. */
@@ -188,7 +189,7 @@ export class SqliteNetwork implements Network {
     const { pid = randomUUID().replace(/-/g, ""), group = "default" } = options;
     this.path = options.path === ":memory:" ? ":memory:" : resolve(options.path);
     this.tickMs = options.tickMs ?? 1000;
-    this.durability = options.durability ?? "normal";
+    this.durability = options.durability ?? "full";
     this.retentionMs = options.retentionMs ?? 7 * DAY;
     this.spinGuard = options.spinGuard ?? true;
     this.lockWaitMs = Math.max(0, options.lockWaitMs ?? 2000);
