@@ -5,7 +5,6 @@
  * shape the runtime (see bench-server.ts).
  */
 import { parseArgs } from "node:util";
-import { serveHttp } from "@async-tools/core/http";
 import { createMcpHandler, createStdioTransport } from "@async-tools/core/mcp-v1";
 import { buildBenchServer, createBenchRuntime } from "./bench-server.ts";
 
@@ -26,6 +25,8 @@ async function main(): Promise<void> {
   process.once("SIGTERM", shutdown);
 
   if (values.http) {
+    // Loaded only here: a stdio server (the recovery benchmark restarts one) starts without the HTTP stack.
+    const { serveHttp } = await import("@async-tools/core/http");
     const http = await serveHttp(tools, {
       port: Number(values.port),
       // The reliability suite drives sessions (fuzzing with and without one, 100 concurrent clients).

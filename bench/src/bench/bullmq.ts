@@ -2,11 +2,14 @@
  * Three-step job throughput against BullMQ on Redis, the queue a TypeScript author would pick instead: our
  * runtime on the SQLite store (programmatic API, no MCP) against a BullMQ worker whose job runs the same three
  * steps and checkpoints each with `job.updateProgress` (BullMQ's way to record how far a job got), with 1 and
- * 32 submitters each looping submit then wait. Debian's `redis-server` is started and stopped here, on
- * loopback; without it (and no way to install it) the scenario is skipped with a message.
+ * 32 submitters each looping submit then wait, at equal durability: Redis without its append-only file and
+ * with `appendfsync everysec` (both lose the last writes to a power loss) against our `durability: "normal"`,
+ * and `appendfsync always` (a sync before each answer) against our `"full"`, the default. Debian's
+ * `redis-server` is started and stopped here, on loopback, once per setting; without it (and no way to install
+ * it) the scenario is skipped with a message.
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { connect } from "node:net";
 import { join } from "node:path";
 import { type AsyncTools, createAsyncTools } from "@async-tools/core";
@@ -34,12 +37,31 @@ function redisServer(): string | undefined {
   return find();
 }
 
-/** Starts redis-server on loopback with its data in `dir` (RDB snapshots off: nothing outlives the run). */
-async function startRedis(binary: string, dir: string): Promise<{ port: number; child: ChildProcess }> {
+/** A Redis persistence setting and the durability of ours it is compared with. */
+interface Pairing {
+  /** How the table names Redis's setting. */
+  redis: string;
+  /** redis-server's persistence arguments. */
+  args: string[];
+  ours: "normal" | "full";
+}
+
+const PAIRINGS: Pairing[] = [
+  { redis: "no AOF", args: ["--appendonly", "no"], ours: "normal" },
+  { redis: "AOF everysec", args: ["--appendonly", "yes", "--appendfsync", "everysec"], ours: "normal" },
+  { redis: "AOF always", args: ["--appendonly", "yes", "--appendfsync", "always"], ours: "full" },
+];
+
+/** Starts redis-server on loopback with its data in `dir` (RDB snapshots off) and persistence `args`. */
+async function startRedis(
+  binary: string,
+  dir: string,
+  args: string[],
+): Promise<{ port: number; child: ChildProcess }> {
   const port = await freePort();
   const child = spawn(
     binary,
-    ["--port", String(port), "--bind", "127.0.0.1", "--dir", dir, "--save", "", "--appendonly", "no"],
+    ["--port", String(port), "--bind", "127.0.0.1", "--dir", dir, "--save", "", ...args],
     { stdio: "ignore" },
   );
   const until = deadline(10_000);
@@ -87,8 +109,42 @@ export async function bullmq(options: RunOptions): Promise<ScenarioResult> {
   const rounds = options.quick ? 3 : 5;
   const windowMs = options.quick ? 1_000 : 2_000;
   using dir = tempDir("bench-bullmq");
+  const rows: string[][] = [];
+  const figures: Record<string, unknown>[] = [];
+  const checks: ScenarioResult["checks"] = [];
+  for (const pairing of PAIRINGS) {
+    const measured = await compare(binary, join(dir.path, pairing.redis.replace(/ /g, "-")), pairing, {
+      rounds,
+      windowMs,
+    });
+    for (const row of measured.rows) rows.push([pairing.redis, pairing.ours, ...row]);
+    for (const figure of measured.figures)
+      figures.push({ redis: pairing.redis, ours: pairing.ours, ...figure });
+    for (const check of measured.checks)
+      checks.push({ ...check, name: `${check.name}, ${pairing.ours} vs ${pairing.redis}` });
+  }
+  return {
+    name,
+    table: formatTable(
+      `Three-step jobs vs BullMQ ${bullmqVersion()} on redis-server (loopback) at equal durability, ${rounds} interleaved rounds of ${windowMs / 1000} s; median (min-max)`,
+      ["Redis", "ours", "submitters", "ours jobs/s", "BullMQ jobs/s", "ours/BullMQ"],
+      rows,
+    ),
+    figures: { rounds, window_ms: windowMs, rows: figures },
+    checks,
+  };
+}
+
+/** Ours at `pairing.ours` against BullMQ on a fresh redis-server with `pairing.args`, data in `dir`. */
+async function compare(
+  binary: string,
+  dir: string,
+  pairing: Pairing,
+  plan: { rounds: number; windowMs: number },
+): Promise<Awaited<ReturnType<typeof versus>>> {
+  mkdirSync(dir, { recursive: true });
   const { Queue, QueueEvents, Worker } = await import("bullmq");
-  const redis = await startRedis(binary, dir.path);
+  const redis = await startRedis(binary, dir, pairing.args);
   const connection = { host: "127.0.0.1", port: redis.port };
   const queue = new Queue("three_step", { connection });
   const events = new QueueEvents("three_step", { connection });
@@ -112,8 +168,9 @@ export async function bullmq(options: RunOptions): Promise<ScenarioResult> {
     await Promise.all([queue.waitUntilReady(), events.waitUntilReady(), worker.waitUntilReady()]);
     tools = await createAsyncTools({
       name: "bench-bullmq",
-      store: `sqlite:${join(dir.path, "jobs.db")}`,
+      store: `sqlite:${join(dir, "jobs.db")}`,
       tools: [threeSteps],
+      durability: pairing.ours,
     });
     const runtime = tools;
     const ours = async () => {
@@ -129,23 +186,7 @@ export async function bullmq(options: RunOptions): Promise<ScenarioResult> {
       );
       await job.waitUntilFinished(events, 30_000);
     };
-    const { rows, figures, checks } = await versus(
-      "bullmq",
-      "BullMQ on Redis",
-      { rounds, windowMs },
-      ours,
-      theirs,
-    );
-    return {
-      name,
-      table: formatTable(
-        `Three-step jobs vs BullMQ ${bullmqVersion()} on redis-server (loopback, no AOF), ${rounds} interleaved rounds of ${windowMs / 1000} s; median (min-max)`,
-        ["submitters", "ours jobs/s", "BullMQ jobs/s", "ours/BullMQ"],
-        rows,
-      ),
-      figures: { rounds, window_ms: windowMs, rows: figures },
-      checks,
-    };
+    return await versus("bullmq", "BullMQ on Redis", plan, ours, theirs);
   } finally {
     await tools?.close();
     await worker.close();

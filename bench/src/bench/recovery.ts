@@ -1,31 +1,49 @@
 /**
- * Recovery: the stdio server is SIGKILLed with three-step jobs in flight and started again on the same
- * store; measured is the time from the restart to the first resumed step (a new line in the side-effect
- * file), against the time the same restart takes to answer the MCP handshake.
+ * Recovery: the stdio server (bundled, as a user's server ships) is SIGKILLed with three-step jobs in flight
+ * and started again on the same store; measured is the time from the restart to the first resumed step (a new
+ * line in the side-effect file), against the time a plain MCP SDK server takes from its spawn to the answer to
+ * its handshake, in the same rounds (before the restart in even rounds, after it in odd ones).
  */
 import { join } from "node:path";
+import { bundleBenchServer } from "../lib/bundle.ts";
 import { startStdioServer } from "../lib/child.ts";
 import { awaitJobs, startJob } from "../lib/mcp.ts";
 import { fresh, type RunOptions, type ScenarioResult } from "../lib/scenario.ts";
 import { sizeOf } from "../lib/side-effects.ts";
-import { formatTable, showRatio, showSpread, spread } from "../lib/stats.ts";
+import { formatTable, showRatio, showSpread, spread, verdict } from "../lib/stats.ts";
 import { tempDir } from "../lib/temp.ts";
 import { pollUntil } from "../lib/time.ts";
 
 const JOBS = 20;
 const STEP_MS = 400;
+const PLAIN = join(import.meta.dirname, "..", "fixtures", "plain-server.mjs");
+/** The first resumed step within this many times a plain server's first answer (issue 29). */
+const TARGET = 1.2;
+
+/** Spawn to handshake answer of the plain SDK server, in ms. */
+async function plainHandshake(): Promise<number> {
+  const began = performance.now();
+  const plain = await startStdioServer({ store: "memory", script: PLAIN });
+  const ms = performance.now() - began;
+  await plain.close();
+  return ms;
+}
 
 /** Measures restart-to-first-resumed-step after a SIGKILL, over several rounds. */
 export async function recovery(options: RunOptions): Promise<ScenarioResult> {
   const rounds = options.quick ? 3 : 7;
   using dir = tempDir("bench-recovery");
+  const script = await bundleBenchServer(dir.path);
+  await plainHandshake();
   const resumed: number[] = [];
   const ready: number[] = [];
+  const plain: number[] = [];
   const ratios: number[] = [];
   for (let round = 0; round < rounds; round++) {
     const store = `sqlite:${join(dir.path, `round-${round}.db`)}`;
     const sideEffects = join(dir.path, `round-${round}.log`);
-    const first = await startStdioServer({ store, sideEffects });
+    if (round % 2 === 0) plain.push(await plainHandshake());
+    const first = await startStdioServer({ store, sideEffects, script });
     const ids: string[] = [];
     try {
       for (let i = 0; i < JOBS; i++)
@@ -46,7 +64,7 @@ export async function recovery(options: RunOptions): Promise<ScenarioResult> {
       30_000,
       1,
     );
-    const second = await startStdioServer({ store, sideEffects });
+    const second = await startStdioServer({ store, sideEffects, script });
     const readyMs = performance.now() - began;
     try {
       await watch;
@@ -57,15 +75,30 @@ export async function recovery(options: RunOptions): Promise<ScenarioResult> {
     } finally {
       await second.close();
     }
+    if (round % 2 === 1) plain.push(await plainHandshake());
     resumed.push(resumedAt - began);
     ready.push(readyMs);
-    ratios.push((resumedAt - began) / readyMs);
+    ratios.push((resumedAt - began) / (plain[round] ?? Number.NaN));
   }
   const ratio = spread(ratios);
   const table = formatTable(
-    `Recovery (stdio, SQLite store): ${JOBS} jobs in flight, SIGKILL, restart; ms from spawn, ${rounds} rounds; median (min-max)`,
-    ["first resumed step ms", "MCP handshake done ms", "resumed/handshake"],
-    [[showSpread(spread(resumed), 0), showSpread(spread(ready), 0), showRatio(ratio)]],
+    `Recovery (stdio, SQLite store, bundled server): ${JOBS} jobs in flight, SIGKILL, restart; ms from spawn, against a plain SDK server's handshake, ${rounds} interleaved rounds; median (min-max)`,
+    [
+      "first resumed step ms",
+      "its MCP handshake done ms",
+      "plain server handshake ms",
+      "resumed/plain",
+      `target <= ${TARGET}x`,
+    ],
+    [
+      [
+        showSpread(spread(resumed), 0),
+        showSpread(spread(ready), 0),
+        showSpread(spread(plain), 0),
+        showRatio(ratio),
+        verdict(ratio.median <= TARGET),
+      ],
+    ],
   );
   return {
     name: "recovery",
@@ -74,8 +107,15 @@ export async function recovery(options: RunOptions): Promise<ScenarioResult> {
       jobs_in_flight: JOBS,
       first_resumed_step_ms: spread(resumed),
       handshake_ms: spread(ready),
-      resumed_vs_handshake: ratio,
+      plain_handshake_ms: spread(plain),
+      resumed_vs_plain: ratio,
     },
-    checks: [],
+    checks: [
+      {
+        name: `first resumed step after SIGKILL <= ${TARGET}x a plain SDK server's first answer`,
+        ok: ratio.median <= TARGET,
+        detail: showRatio(ratio),
+      },
+    ],
   };
 }

@@ -23,6 +23,8 @@ export interface ChildOptions {
   logLevel?: string;
   /** More environment variables of the child, e.g. the bench server's `BENCH_*` knobs. */
   env?: Record<string, string>;
+  /** A JavaScript file to run instead of `server.ts` from source (the bundled bench server, a plain server). */
+  script?: string;
 }
 
 /** The environment of a bench server child: this process's, minus `RESONATE_URL`, plus `options`. */
@@ -56,7 +58,7 @@ export interface StdioServer {
 export async function startStdioServer(options: ChildOptions): Promise<StdioServer> {
   const transport = new StdioClientTransport({
     command: process.execPath,
-    args: NODE_ARGS,
+    args: options.script === undefined ? NODE_ARGS : [options.script],
     env: childEnv(options),
     stderr: "pipe",
   });
