@@ -5,9 +5,9 @@
  */
 import { randomUUID } from "node:crypto";
 import type { Request } from "@resonatehq/sdk";
-import type { JobMetaRow, JobRecord } from "./job-meta.ts";
 import type { SettledJob } from "./settled-jobs.ts";
-import type { StepRow } from "./step-log.ts";
+import type { JobMetaRow, JobRecord } from "./sqlite/job-meta.ts";
+import type { StepRow } from "./sqlite/step-log.ts";
 import type { JobListOptions } from "./store.ts";
 
 /** Each job-index request kind, with what it carries and what a 200 answer carries. */

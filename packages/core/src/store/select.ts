@@ -8,16 +8,16 @@ import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 import { HttpNetwork, type Logger, type Network, PollMessageSource } from "@resonatehq/sdk";
 import { AsyncToolsError } from "../errors.ts";
-import { JobMeta } from "./job-meta.ts";
 import { checkPostgres, postgresNetwork, postgresReplica } from "./postgres/postgres-store.ts";
 import { resonateRequest } from "./protocol.ts";
 import { ProtocolClient } from "./remote/protocol-client.ts";
 import { RemoteJobIndex } from "./remote/remote-job-index.ts";
 import { RemoteStepLog } from "./remote/remote-step-log.ts";
 import { settledOn } from "./settled-jobs.ts";
-import { openSharedStore, type SharingOptions } from "./shared-store.ts";
-import { SqliteNetwork } from "./sqlite-network.ts";
-import { StepLog, type StepRecords } from "./step-log.ts";
+import { openSharedStore, type SharingOptions } from "./shared/shared-store.ts";
+import { JobMeta } from "./sqlite/job-meta.ts";
+import { SqliteNetwork } from "./sqlite/sqlite-network.ts";
+import { StepLog, type StepRecords } from "./sqlite/step-log.ts";
 import type { JobIndex, Store } from "./store.ts";
 
 /** What `store` (or `ASYNC_TOOLS_STORE`) may say, parsed. */

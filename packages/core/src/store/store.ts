@@ -4,9 +4,9 @@
  * joined it, and one on a remote Resonate Server.
  */
 import type { Network } from "@resonatehq/sdk";
-import type { JobMetaRow } from "./job-meta.ts";
 import type { SettledJob } from "./settled-jobs.ts";
-import type { StepRecords } from "./step-log.ts";
+import type { JobMetaRow } from "./sqlite/job-meta.ts";
+import type { StepRecords } from "./sqlite/step-log.ts";
 
 /** One page of the job index, in start order. `next` is the cursor of the following page. */
 export interface JobPage {

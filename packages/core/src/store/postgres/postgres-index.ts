@@ -6,9 +6,9 @@
  * value wins; a read in this process sees the newest at once) and announced with NOTIFY.
  */
 import { log } from "../../internal/log.ts";
-import { type JobMetaRow, toRow } from "../job-meta.ts";
 import type { SettledJob } from "../settled-jobs.ts";
-import { type StepAttemptOutcome, type StepRecords, type StepRow, stepRowsOf } from "../step-log.ts";
+import { type JobMetaRow, toRow } from "../sqlite/job-meta.ts";
+import { type StepAttemptOutcome, type StepRecords, type StepRow, stepRowsOf } from "../sqlite/step-log.ts";
 import type { JobIndex, JobListOptions, JobPage } from "../store.ts";
 import type { Queryable } from "./schema.ts";
 

@@ -4,8 +4,8 @@
  * reads its own writes.
  */
 import { log } from "../../internal/log.ts";
-import type { JobMetaRow, JobRecord } from "../job-meta.ts";
 import type { SettledJob } from "../settled-jobs.ts";
+import type { JobMetaRow, JobRecord } from "../sqlite/job-meta.ts";
 import type { JobIndex, JobListOptions, JobPage } from "../store.ts";
 import type { ProtocolClient } from "./protocol-client.ts";
 

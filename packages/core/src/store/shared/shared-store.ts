@@ -5,20 +5,20 @@
  * Resonate instance keeps the same network object (a switch from the HTTP client to the local store).
  */
 import type { Logger, Message, Network, Send } from "@resonatehq/sdk";
-import { AsyncToolsError } from "../errors.ts";
-import { log } from "../internal/log.ts";
-import { JobMeta } from "./job-meta.ts";
-import { LoopbackNetwork } from "./remote/loopback-network.ts";
-import { JoinedMessageSource } from "./remote/message-source.ts";
-import { ProtocolClient } from "./remote/protocol-client.ts";
-import { RemoteJobIndex } from "./remote/remote-job-index.ts";
-import { RemoteStepLog } from "./remote/remote-step-log.ts";
-import { type StoreServer, serveStore } from "./served/http-server.ts";
-import { newToken, readServeFile, type ServeInfo, writeServeFile } from "./served/serve-file.ts";
-import { type SettledJob, settledOn } from "./settled-jobs.ts";
-import { SqliteNetwork } from "./sqlite-network.ts";
-import { StepLog, type StepRecords, type StepRow } from "./step-log.ts";
-import type { JobIndex, JobListOptions, JobPage, Store, StoreRole } from "./store.ts";
+import { AsyncToolsError } from "../../errors.ts";
+import { log } from "../../internal/log.ts";
+import { ProtocolClient } from "../remote/protocol-client.ts";
+import { RemoteJobIndex } from "../remote/remote-job-index.ts";
+import { RemoteStepLog } from "../remote/remote-step-log.ts";
+import { type SettledJob, settledOn } from "../settled-jobs.ts";
+import { JobMeta } from "../sqlite/job-meta.ts";
+import { SqliteNetwork } from "../sqlite/sqlite-network.ts";
+import { StepLog, type StepRecords, type StepRow } from "../sqlite/step-log.ts";
+import type { JobIndex, JobListOptions, JobPage, Store, StoreRole } from "../store.ts";
+import { type StoreServer, serveStore } from "./http-server.ts";
+import { LoopbackNetwork } from "./loopback-network.ts";
+import { JoinedMessageSource } from "./message-source.ts";
+import { newToken, readServeFile, type ServeInfo, writeServeFile } from "./serve-file.ts";
 
 /** Timings of a shared store; every one is a documented default (docs/configuration.md). */
 export interface SharingOptions {

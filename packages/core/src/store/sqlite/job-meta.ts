@@ -4,10 +4,10 @@
  * Lives in the store's SQLite file when there is one, else in an in-memory SQLite database.
  */
 import { DatabaseSync, type StatementSync } from "node:sqlite";
-import { AsyncToolsError } from "../errors.ts";
-import { log } from "../internal/log.ts";
+import { AsyncToolsError } from "../../errors.ts";
+import { log } from "../../internal/log.ts";
+import type { JobIndex, JobListOptions, JobPage } from "../store.ts";
 import { QueuedWrites, type StoreCommits } from "./queued-writes.ts";
-import type { JobIndex, JobListOptions, JobPage } from "./store.ts";
 
 /** The warning when job rows cannot be written: the jobs themselves are not affected. */
 const NOT_STORED = "job metadata not stored; the jobs run, listing may miss them";

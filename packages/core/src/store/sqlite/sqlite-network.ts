@@ -7,11 +7,11 @@ import { randomUUID } from "node:crypto";
 import { resolve } from "node:path";
 import type { DatabaseSync } from "node:sqlite";
 import type { Message, Network, Request, Response, Send } from "@resonatehq/sdk";
-import { DEFAULTS } from "../defaults.ts";
-import { AsyncToolsError } from "../errors.ts";
-import { log } from "../internal/log.ts";
-import { resonateRequest } from "./protocol.ts";
-import { CommitMark, commitsOf } from "./sqlite/commit-mark.ts";
+import { DEFAULTS } from "../../defaults.ts";
+import { AsyncToolsError } from "../../errors.ts";
+import { log } from "../../internal/log.ts";
+import { resonateRequest } from "../protocol.ts";
+import { CommitMark, commitsOf } from "./commit-mark.ts";
 import {
   type Change,
   originOf,
@@ -23,16 +23,9 @@ import {
   type StoredSchedule,
   type StoredTask,
   taskBody,
-} from "./sqlite/sdk-internals.ts";
-import {
-  checkpoint,
-  openDatabase,
-  prepare,
-  rollback,
-  type Statements,
-  toStoreError,
-} from "./sqlite/store-file.ts";
-import { WalSync } from "./sqlite/wal-sync.ts";
+} from "./sdk-internals.ts";
+import { checkpoint, openDatabase, prepare, rollback, type Statements, toStoreError } from "./store-file.ts";
+import { WalSync } from "./wal-sync.ts";
 
 /** Options of {@link SqliteNetwork}. */
 export interface SqliteNetworkOptions {

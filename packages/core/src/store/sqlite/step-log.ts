@@ -7,7 +7,7 @@
  * log costs the jobs little; reads write what is queued first.
  */
 import { DatabaseSync, type StatementSync } from "node:sqlite";
-import { log } from "../internal/log.ts";
+import { log } from "../../internal/log.ts";
 import { QueuedWrites, type StoreCommits } from "./queued-writes.ts";
 
 /** How one attempt of a step ended; `running` while it runs. */
