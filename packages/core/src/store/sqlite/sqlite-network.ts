@@ -11,20 +11,12 @@ import { DEFAULTS } from "../../defaults.ts";
 import { AsyncToolsError } from "../../errors.ts";
 import { log } from "../../internal/log.ts";
 import { resonateRequest } from "../protocol.ts";
-import { CommitMark, commitsOf } from "./commit-mark.ts";
+import { Persistence } from "./persistence.ts";
 import { Residency, type Uncommitted } from "./residency.ts";
 import { deleteLineagesBefore } from "./retention.ts";
-import {
-  type Change,
-  originOf,
-  type ProtocolServer,
-  promiseBody,
-  protocolServer,
-  type StoredTask,
-  taskBody,
-} from "./sdk-internals.ts";
+import { type Change, type ProtocolServer, protocolServer, type StoredTask } from "./sdk-internals.ts";
 import { SpinGuard } from "./spin-guard.ts";
-import { checkpoint, openDatabase, prepare, rollback, type Statements, toStoreError } from "./store-file.ts";
+import { openDatabase, prepare, type Statements, toStoreError } from "./store-file.ts";
 import { WalSync } from "./wal-sync.ts";
 
 /** Options of {@link SqliteNetwork}. */
@@ -63,14 +55,6 @@ export interface SqliteNetworkOptions {
 
 /** Where a message goes: its Resonate address (`scheme://uni@group/pid`, `scheme://any@group[/pid]`). */
 export type MessageRoute = (address: string, message: Message) => void;
-
-/** Rows of another table written inside the store's commits ({@link SqliteNetwork.alsoInCommit}). */
-interface CommitHook {
-  write: () => void;
-  rolledBack?: () => void;
-  /** Whether the hook has rows waiting: a transaction is committed for them even with no other change. */
-  pending?: () => boolean;
-}
 
 /** A request applied in RAM whose answer waits for its batch's commit. */
 interface Waiter {
@@ -137,13 +121,14 @@ export class SqliteNetwork implements Network {
   private readonly durability: "normal" | "full";
   private readonly retentionMs: number;
   private readonly server: ProtocolServer;
+  /** Writes what requests changed, one transaction per commit, and counts the commits. */
+  private readonly persistence: Persistence;
   /** What of the file is in RAM: loads what a request names, evicts what is settled. */
   private readonly residency: Residency;
   private subscribers: ((msg: Message) => void)[] = [];
   private database: DatabaseSync | undefined;
   private statements: Statements | undefined;
   private state: "new" | "open" | "closed" = "new";
-  private seq = 1;
   private orphans = new Map<string, number>();
   private tickTimer: NodeJS.Timeout | undefined;
   /** When the timeout loop last ran, by both clocks, to tell how long this process could not run. */
@@ -155,15 +140,8 @@ export class SqliteNetwork implements Network {
   private route: MessageRoute | undefined;
   private batch: Batch | undefined;
   private flushTimer: NodeJS.Immediate | undefined;
-  private readonly commitHooks: CommitHook[] = [];
-  /** Syncs the WAL ahead of checkpoints; none where commits sync anyway (`full`) or there is no file. */
-  private readonly walSync: WalSync | undefined;
   private readonly checkpointMs: number;
   private checkpointTimer: NodeJS.Timeout | undefined;
-  /** The number of the last commit, in the file and in its mark (commit-mark.ts). */
-  private commits = 0;
-  private checkpointed = 0;
-  private mark: CommitMark | undefined;
 
   /** Builds the network without touching the file; {@link SqliteNetwork.init} (or {@link SqliteNetwork.open}) opens it. */
   constructor(options: SqliteNetworkOptions) {
@@ -179,7 +157,13 @@ export class SqliteNetwork implements Network {
     this.anycast = `sqlite://any@${group}/${pid}`;
     this.server = protocolServer();
     this.residency = new Residency(this.server, () => this.sql);
-    if (this.path !== ":memory:" && this.durability === "normal") this.walSync = new WalSync(this.path);
+    this.persistence = new Persistence({
+      path: this.path,
+      server: this.server,
+      db: () => this.db,
+      statements: () => this.sql,
+      walSync: this.path !== ":memory:" && this.durability === "normal" ? new WalSync(this.path) : undefined,
+    });
   }
 
   /**
@@ -301,7 +285,7 @@ export class SqliteNetwork implements Network {
    * that transaction is rolled back, `rolledBack` runs, so the rows can go into a later commit.
    */
   alsoInCommit(write: () => void, rolledBack?: () => void, pending?: () => boolean): void {
-    this.commitHooks.push({
+    this.persistence.alsoInCommit({
       write,
       ...(rolledBack === undefined ? {} : { rolledBack }),
       ...(pending === undefined ? {} : { pending }),
@@ -399,10 +383,8 @@ export class SqliteNetwork implements Network {
     try {
       this.statements = prepare(db);
       this.database = db;
-      this.seq = this.residency.loadResident();
-      this.commits = commitsOf(db);
-      this.checkpointed = this.commits;
-      if (this.path !== ":memory:") this.mark = new CommitMark(this.path, this.commits);
+      this.persistence.seq = this.residency.loadResident();
+      this.persistence.opened(db);
     } catch (error) {
       this.database = undefined;
       this.statements = undefined;
@@ -433,8 +415,7 @@ export class SqliteNetwork implements Network {
     this.tickTimer = undefined;
     this.gcTimer = undefined;
     this.checkpointTimer = undefined;
-    this.mark?.close();
-    this.mark = undefined;
+    this.persistence.closed();
     this.subscribers = [];
     const db = this.database;
     this.database = undefined;
@@ -487,7 +468,7 @@ export class SqliteNetwork implements Network {
       tasks: changes.length,
     });
     try {
-      this.persist(changes, false);
+      this.persistence.persist(changes, false);
     } catch (error) {
       // RAM keeps the extension; the file catches up with the next heartbeat of each task.
       log("warn", "cannot write the extended leases to the store", { store: this.path, error });
@@ -496,13 +477,7 @@ export class SqliteNetwork implements Network {
 
   /** Checkpoints the WAL when anything was committed since the last time. */
   private checkpointSafely(): void {
-    if (this.commits === this.checkpointed || this.state !== "open") return;
-    try {
-      checkpoint(this.db);
-      this.checkpointed = this.commits;
-    } catch (error) {
-      log("warn", "store checkpoint failed; retried at the next interval", { store: this.path, error });
-    }
+    if (this.state === "open") this.persistence.checkpoint();
   }
 
   private gcSafely(): void {
@@ -531,7 +506,7 @@ export class SqliteNetwork implements Network {
     }
     this.server.outgoing.length = 0;
     try {
-      this.persist(result.changes, req.kind === "debug.reset");
+      this.persistence.persist(result.changes, req.kind === "debug.reset");
     } catch (error) {
       this.resync();
       // A read changes nothing: only rows queued by the hooks rode along (and are queued again), so its answer
@@ -617,7 +592,7 @@ export class SqliteNetwork implements Network {
     clearImmediate(this.flushTimer);
     this.flushTimer = undefined;
     try {
-      this.persist(batch.changes, false);
+      this.persistence.persist(batch.changes, false);
     } catch {
       this.resync();
       for (const waiter of batch.waiters) {
@@ -658,115 +633,6 @@ export class SqliteNetwork implements Network {
   }
 
   /**
-   * Writes, in one transaction, the whole entities the changes name (read back from the maps: change
-   * records leave out callbacks, listeners and resumes) and the timeout rows, in order.
-   */
-  private persist(changes: Change[], reset: boolean): void {
-    const promiseIds = new Set<string>();
-    const taskIds = new Set<string>();
-    const scheduleIds = new Set<string>();
-    const timeouts: Change[] = [];
-    for (const change of changes) {
-      switch (change.kind) {
-        case "promise.set":
-          promiseIds.add(change.promise.id);
-          break;
-        case "task.set":
-          taskIds.add(change.task.id);
-          break;
-        case "schedule.set":
-          scheduleIds.add(change.schedule.id);
-          break;
-        case "schedule.del":
-          scheduleIds.add(change.id);
-          break;
-        case "message.send":
-          break;
-        default:
-          timeouts.push(change);
-      }
-    }
-    if (
-      !reset &&
-      promiseIds.size + taskIds.size + scheduleIds.size + timeouts.length === 0 &&
-      !this.commitHooks.some((hook) => hook.pending?.() === true)
-    ) {
-      return;
-    }
-
-    const db = this.db;
-    const sql = this.sql;
-    const { promises, tasks, schedules } = this.server;
-    const wrote: CommitHook[] = [];
-    db.exec("BEGIN");
-    try {
-      if (reset)
-        db.exec("DELETE FROM promises; DELETE FROM tasks; DELETE FROM schedules; DELETE FROM timeouts;");
-      // Promises first seen here get increasing seqs in change order, which is the server's map order.
-      for (const id of promiseIds) {
-        const p = promises.get(id);
-        if (p === undefined) continue;
-        const body = promiseBody(p);
-        const origin = p.tags["resonate:origin"] ?? originOf(p.id);
-        const branch = p.tags["resonate:branch"] ?? null;
-        sql.putPromise.run(id, this.seq++, p.state, origin, branch, p.createdAt, p.settledAt, body);
-      }
-      for (const id of taskIds) {
-        const t = tasks.get(id);
-        if (t !== undefined) sql.putTask.run(id, t.state, taskBody(t));
-      }
-      for (const id of scheduleIds) {
-        const s = schedules.get(id);
-        if (s === undefined) sql.deleteSchedule.run(id);
-        else sql.putSchedule.run(id, JSON.stringify(s));
-      }
-      // In order: a set keeps an existing row's seq (its place in the server's array), a new row goes last.
-      for (const change of timeouts) {
-        switch (change.kind) {
-          case "ptimeout.set":
-            sql.putTimeout.run("p", change.timeout.id, null, change.timeout.timeout, this.seq++);
-            break;
-          case "ttimeout.set":
-            sql.putTimeout.run(
-              "t",
-              change.timeout.id,
-              change.timeout.type,
-              change.timeout.timeout,
-              this.seq++,
-            );
-            break;
-          case "stimeout.set":
-            sql.putTimeout.run("s", change.timeout.id, null, change.timeout.timeout, this.seq++);
-            break;
-          case "ptimeout.del":
-            sql.deleteTimeout.run("p", change.id);
-            break;
-          case "ttimeout.del":
-            sql.deleteTimeout.run("t", change.id);
-            break;
-          case "stimeout.del":
-            sql.deleteTimeout.run("s", change.id);
-            break;
-        }
-      }
-      for (const hook of this.commitHooks) {
-        hook.write();
-        wrote.push(hook);
-      }
-      sql.putCommits.run(String(this.commits + 1));
-      db.exec("COMMIT");
-    } catch (error) {
-      rollback(db);
-      for (const hook of wrote) hook.rolledBack?.();
-      throw error;
-    }
-    this.commits++;
-    this.mark?.write(this.commits);
-    // Rows the hooks wrote are not counted; a commit of theirs alone still counts as one.
-    this.walSync?.committed(Math.max(1, promiseIds.size + taskIds.size + scheduleIds.size + timeouts.length));
-  }
-
-  /**
    * Delivers the messages of committed changes once the answers are on their way: in a microtask, not a
    * timer (a 0 ms timer waits a full millisecond). A task held by the spin guard waits its delay.
    */
@@ -799,7 +665,7 @@ export class SqliteNetwork implements Network {
 
   private resync(): void {
     try {
-      this.seq = this.residency.loadResident();
+      this.persistence.seq = this.residency.loadResident();
     } catch (error) {
       log("error", "store closed: cannot reload it after a failed request", { store: this.path, error });
       this.close();
