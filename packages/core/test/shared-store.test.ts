@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { createAsyncTools, defineAsyncTool } from "../src/index.ts";
-import { readServeFile, serveFilePath } from "../src/store/served/serve-file.ts";
+import { readServeFile, serveFilePath } from "../src/store/shared/serve-file.ts";
 
 const cleanup: (() => Promise<void> | void)[] = [];
 afterEach(async () => {

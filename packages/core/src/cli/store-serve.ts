@@ -2,8 +2,8 @@
  * `async-tools store serve --store PATH [--port N] [--host H] [--token T]`: serves a store file over
  * Resonate's HTTP protocol until SIGINT or SIGTERM.
  */
-import { serveFilePath } from "../store/served/serve-file.ts";
-import { serveStoreFile } from "../store/served/standalone.ts";
+import { serveFilePath } from "../store/shared/serve-file.ts";
+import { serveStoreFile } from "../store/shared/standalone.ts";
 import type { Command } from "./args.ts";
 
 /** The `store serve` command. */

@@ -4,7 +4,7 @@
  * job page are views of this.
  */
 import { log } from "../internal/log.ts";
-import type { StepAttemptOutcome, StepRecords } from "../store/step-log.ts";
+import type { StepAttemptOutcome, StepRecords } from "../store/store.ts";
 import {
   type CallerScope,
   isUnfinished,

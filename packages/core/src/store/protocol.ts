@@ -5,10 +5,8 @@
  */
 import { randomUUID } from "node:crypto";
 import type { Request } from "@resonatehq/sdk";
-import type { JobMetaRow, JobRecord } from "./job-meta.ts";
 import type { SettledJob } from "./settled-jobs.ts";
-import type { StepRow } from "./step-log.ts";
-import type { JobListOptions } from "./store.ts";
+import type { JobListOptions, JobMetaRow, JobRecord, StepRow } from "./store.ts";
 
 /** Each job-index request kind, with what it carries and what a 200 answer carries. */
 export interface JobsProtocol {

@@ -6,19 +6,19 @@
 import { randomUUID } from "node:crypto";
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
-import { HttpNetwork, type Logger, type Network, PollMessageSource } from "@resonatehq/sdk";
+import { HttpNetwork, type Network, PollMessageSource } from "@resonatehq/sdk";
 import { AsyncToolsError } from "../errors.ts";
-import { JobMeta } from "./job-meta.ts";
 import { checkPostgres, postgresNetwork, postgresReplica } from "./postgres/postgres-store.ts";
 import { resonateRequest } from "./protocol.ts";
 import { ProtocolClient } from "./remote/protocol-client.ts";
 import { RemoteJobIndex } from "./remote/remote-job-index.ts";
 import { RemoteStepLog } from "./remote/remote-step-log.ts";
 import { settledOn } from "./settled-jobs.ts";
-import { openSharedStore, type SharingOptions } from "./shared-store.ts";
-import { SqliteNetwork } from "./sqlite-network.ts";
-import { StepLog, type StepRecords } from "./step-log.ts";
-import type { JobIndex, Store } from "./store.ts";
+import { openSharedStore } from "./shared/shared-store.ts";
+import { JobMeta } from "./sqlite/job-meta.ts";
+import { SqliteNetwork } from "./sqlite/sqlite-network.ts";
+import { StepLog } from "./sqlite/step-log.ts";
+import type { JobIndex, OpenStoreOptions, StepRecords, Store } from "./store.ts";
 
 /** What `store` (or `ASYNC_TOOLS_STORE`) may say, parsed. */
 export type StoreLocation =
@@ -26,21 +26,6 @@ export type StoreLocation =
   | { kind: "memory" }
   | { kind: "http"; url: string }
   | { kind: "postgres"; url: string };
-
-/** Options that shape how a store is opened. */
-export interface OpenStoreOptions {
-  pid: string;
-  group: string;
-  logger: Logger;
-  retentionMs: number;
-  durability?: "normal" | "full";
-  /** How long a remote store may take to answer the first request. Default 5000 ms. */
-  connectTimeoutMs?: number;
-  /** The server's name: the default store file is `async-tools/<name>/jobs.db`. */
-  name?: string;
-  /** Timings of a store file shared by several processes. */
-  sharing?: Partial<SharingOptions>;
-}
 
 const ACCEPTED = [
   "sqlite:<path> or a plain file path (the default: an embedded, durable SQLite file)",

@@ -1,12 +1,80 @@
 /**
- * The contract between the store and the runtime: one object that carries the Resonate network the jobs run
- * on, the job index (tool, progress, listing) and the step log (every attempt of every step), the same for a process that owns a store file, one that
- * joined it, and one on a remote Resonate Server.
+ * The one store interface, between the store and the runtime: an object that carries the Resonate network the
+ * jobs run on, the job index (tool, progress, listing), the step log (every attempt of every step), the
+ * settled-job check and the lifecycle (recover, close), the same for every backend: the embedded file
+ * (`sqlite/`), one file shared by the processes of a machine (`shared/`), Postgres (`postgres/`) and a
+ * Resonate Server (`remote/`). Each backend has one `open…` function that returns it; ARCHITECTURE.md says
+ * which backend promises what.
  */
-import type { Network } from "@resonatehq/sdk";
-import type { JobMetaRow } from "./job-meta.ts";
+import type { Logger, Network } from "@resonatehq/sdk";
 import type { SettledJob } from "./settled-jobs.ts";
-import type { StepRecords } from "./step-log.ts";
+
+/** Latest progress a job's function reported. */
+export interface JobProgress {
+  fraction: number;
+  message?: string;
+  updatedAt: number;
+}
+
+/** One job's metadata row. */
+export interface JobMetaRow {
+  id: string;
+  tool: string;
+  createdAt: number;
+  progress?: JobProgress;
+}
+
+/** A new job's row: `principal` is `""` for a job without one, absent when the recorder did not say. */
+export interface JobRecord {
+  id: string;
+  tool: string;
+  createdAt: number;
+  principal?: string;
+}
+
+/** How one attempt of a step ended; `running` while it runs. */
+export type StepAttemptOutcome = "running" | "succeeded" | "failed" | "interrupted";
+
+/** One attempt of one step. Times are epoch ms. */
+export interface StepAttemptRow {
+  attempt: number;
+  outcome: StepAttemptOutcome;
+  startedAt: number;
+  endedAt?: number;
+  /** Why the attempt failed (single line, no stack). */
+  error?: string;
+  /** When the next attempt was due, for a failed attempt that was retried. */
+  retryAt?: number;
+}
+
+/** One step of a job and its attempts, in order. */
+export interface StepRow {
+  /** The step's durable promise ID, stable across replays. */
+  stepId: string;
+  name: string;
+  attempts: StepAttemptRow[];
+}
+
+/**
+ * Where step attempts are recorded. Async, so a process that reaches its store over the network can record
+ * them there too; `sqlite/step-log.ts` is the local one, over the store file.
+ */
+export interface StepRecords {
+  /** Records the start of an attempt of step `stepId` of `jobId`; resolves to the attempt's number. */
+  begin(jobId: string, stepId: string, name: string, now: number): Promise<number>;
+  /** Records how an attempt ended; `error` for a failure. */
+  end(jobId: string, stepId: string, attempt: number, now: number, error?: string): void;
+  /** Records when the attempt after the failed `attempt` is due. */
+  retryAt(jobId: string, stepId: string, attempt: number, at: number): void;
+  /** The steps of `jobId` in the order they first started, each with its attempts. */
+  steps(jobId: string): Promise<StepRow[]>;
+  /** Forgets attempts that started before `before` (epoch ms); resolves to how many. */
+  pruneBefore(before: number): Promise<number>;
+  /** Forgets every attempt of `jobId`. */
+  forget(jobId: string): Promise<void>;
+  /** Writes what is queued and stops recording. */
+  close(): void;
+}
 
 /** One page of the job index, in start order. `next` is the cursor of the following page. */
 export interface JobPage {
@@ -14,10 +82,6 @@ export interface JobPage {
   next?: number;
 }
 
-/**
- * What Resonate's promises do not hold about jobs: which tool a job belongs to, its latest progress, and a
- * row that outlives retention. Shared by every process of a store, so a probe from any of them sees it.
- */
 /** What {@link JobIndex.list} pages through. */
 export interface JobListOptions {
   tool?: string;
@@ -26,6 +90,10 @@ export interface JobListOptions {
   limit: number;
 }
 
+/**
+ * What Resonate's promises do not hold about jobs: which tool a job belongs to, its latest progress, and a
+ * row that outlives retention. Shared by every process of a store, so a probe from any of them sees it.
+ */
 export interface JobIndex {
   /**
    * Notes that `id` is a job of `tool` owned by `principal` (`""` for a job without one), off the caller's
@@ -96,4 +164,37 @@ export interface Store {
   recover(): void;
   /** Releases the store after Resonate stopped (closes the file, the served endpoint, the index). */
   close(): Promise<void>;
+}
+
+/** Timings of a store file shared by several processes; every one is a documented default (docs/configuration.md). */
+export interface SharingOptions {
+  /** How long to keep trying to own or join a store before giving up with `STORE_LOCKED`, in ms. */
+  lockWaitMs: number;
+  /** How long a joiner waits for the owner to accept its message stream, in ms. */
+  connectTimeoutMs: number;
+  /** How long a joiner waits for the answer to one request, in ms. */
+  requestTimeoutMs: number;
+  /** How long a process may stay disconnected before its work goes to the others, in ms. */
+  graceMs: number;
+  /** How far back messages are sent again after a reconnect, in ms. */
+  replayMs: number;
+  /** How often a joiner retries owning or joining while the store changes hands, in ms. */
+  retryMs: number;
+  /** Largest request the owner accepts from a joiner, in bytes. */
+  maxBodyBytes: number;
+}
+
+/** Options every backend's `open…` gets: who this process is, and how the store is to behave. */
+export interface OpenStoreOptions {
+  pid: string;
+  group: string;
+  logger: Logger;
+  retentionMs: number;
+  durability?: "normal" | "full";
+  /** How long a remote store may take to answer the first request. Default 5000 ms. */
+  connectTimeoutMs?: number;
+  /** The server's name: the default store file is `async-tools/<name>/jobs.db`. */
+  name?: string;
+  /** Timings of a store file shared by several processes. */
+  sharing?: Partial<SharingOptions>;
 }

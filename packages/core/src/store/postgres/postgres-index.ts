@@ -6,10 +6,18 @@
  * value wins; a read in this process sees the newest at once) and announced with NOTIFY.
  */
 import { log } from "../../internal/log.ts";
-import { type JobMetaRow, toRow } from "../job-meta.ts";
+import { stepRowsOf, toRow } from "../rows.ts";
 import type { SettledJob } from "../settled-jobs.ts";
-import { type StepAttemptOutcome, type StepRecords, type StepRow, stepRowsOf } from "../step-log.ts";
-import type { JobIndex, JobListOptions, JobPage } from "../store.ts";
+
+import type {
+  JobIndex,
+  JobListOptions,
+  JobMetaRow,
+  JobPage,
+  StepAttemptOutcome,
+  StepRecords,
+  StepRow,
+} from "../store.ts";
 import type { Queryable } from "./schema.ts";
 
 /** The NOTIFY channel a progress write announces itself on, with the job ID as payload. */

@@ -5,7 +5,7 @@
  * logged and the job runs on.
  */
 import { log } from "../../internal/log.ts";
-import type { StepRecords, StepRow } from "../step-log.ts";
+import type { StepRecords, StepRow } from "../store.ts";
 import type { ProtocolClient } from "./protocol-client.ts";
 
 /** A {@link StepRecords} over a served store's `asyncTools.steps.*` requests. */

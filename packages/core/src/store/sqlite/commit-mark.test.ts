@@ -19,7 +19,7 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
 import { AsyncToolsError } from "../../errors.ts";
-import { SqliteNetwork, type SqliteNetworkOptions } from "../sqlite-network.ts";
+import { SqliteNetwork, type SqliteNetworkOptions } from "./sqlite-network.ts";
 
 const JOBS = 50;
 const dirs: string[] = [];
@@ -41,7 +41,7 @@ function storePath(): string {
  * `ready` once `ready` says so, and is SIGKILLed: nothing is checkpointed at close.
  */
 async function acknowledgeThenKill(path: string, options: Partial<SqliteNetworkOptions> = {}): Promise<void> {
-  const module = pathToFileURL(join(import.meta.dirname, "..", "sqlite-network.ts")).href;
+  const module = pathToFileURL(join(import.meta.dirname, "sqlite-network.ts")).href;
   const script = `
     const { existsSync, statSync } = await import("node:fs");
     const { SqliteNetwork } = await import(${JSON.stringify(module)});

@@ -7,33 +7,17 @@ import { randomUUID } from "node:crypto";
 import { resolve } from "node:path";
 import type { DatabaseSync } from "node:sqlite";
 import type { Message, Network, Request, Response, Send } from "@resonatehq/sdk";
-import { DEFAULTS } from "../defaults.ts";
-import { AsyncToolsError } from "../errors.ts";
-import { log } from "../internal/log.ts";
-import { resonateRequest } from "./protocol.ts";
-import { CommitMark, commitsOf } from "./sqlite/commit-mark.ts";
-import { GroupSync } from "./sqlite/group-sync.ts";
-import {
-  type Change,
-  originOf,
-  type ProtocolServer,
-  parsePromise,
-  parseTask,
-  promiseBody,
-  protocolServer,
-  type StoredSchedule,
-  type StoredTask,
-  taskBody,
-} from "./sqlite/sdk-internals.ts";
-import {
-  checkpoint,
-  openDatabase,
-  prepare,
-  rollback,
-  type Statements,
-  toStoreError,
-} from "./sqlite/store-file.ts";
-import { WalSync } from "./sqlite/wal-sync.ts";
+import { DEFAULTS } from "../../defaults.ts";
+import { AsyncToolsError } from "../../errors.ts";
+import { log } from "../../internal/log.ts";
+import { resonateRequest } from "../protocol.ts";
+import { Persistence } from "./persistence.ts";
+import { Residency, type Uncommitted } from "./residency.ts";
+import { deleteLineagesBefore } from "./retention.ts";
+import { type Change, type ProtocolServer, protocolServer, type StoredTask } from "./sdk-internals.ts";
+import { SpinGuard } from "./spin-guard.ts";
+import { openDatabase, prepare, type Statements, toStoreError } from "./store-file.ts";
+import { WalSync } from "./wal-sync.ts";
 
 /** Options of {@link SqliteNetwork}. */
 export interface SqliteNetworkOptions {
@@ -47,9 +31,9 @@ export interface SqliteNetworkOptions {
   tickMs?: number;
   /**
    * `"full"` (default) never loses an answered request, even to a power loss or an OS crash: answers wait for
-   * an fsync of the WAL, one shared by every request committed while the previous one ran
-   * (`sqlite/group-sync.ts`). `"normal"` answers without waiting for it, and survives a crash or kill of the
-   * process, but not a power loss.
+   * an fsync of the WAL, one shared by every request committed while the previous one ran (`group-sync.ts`).
+   * `"normal"` answers without waiting for it, and survives a crash or kill of the process, but not a power
+   * loss.
    */
   durability?: "normal" | "full";
   /** How long finished lineages are kept, in ms. Default 7 days; `Infinity` keeps them forever. */
@@ -74,14 +58,6 @@ export interface SqliteNetworkOptions {
 /** Where a message goes: its Resonate address (`scheme://uni@group/pid`, `scheme://any@group[/pid]`). */
 export type MessageRoute = (address: string, message: Message) => void;
 
-/** Rows of another table written inside the store's commits ({@link SqliteNetwork.alsoInCommit}). */
-interface CommitHook {
-  write: () => void;
-  rolledBack?: () => void;
-  /** Whether the hook has rows waiting: a transaction is committed for them even with no other change. */
-  pending?: () => boolean;
-}
-
 /** A request applied in RAM whose answer waits for its batch's commit. */
 interface Waiter {
   /** The request and its time, to apply it again alone when the batch's commit fails. */
@@ -96,22 +72,13 @@ interface Waiter {
  * The requests of one event-loop turn: applied in RAM one after another, as they came, and committed
  * together in one transaction before any of them is answered (group commit).
  */
-interface Batch {
+interface Batch extends Uncommitted {
   waiters: Waiter[];
   changes: Change[];
-  /** Settled entities read from disk for these requests, dropped from RAM again after the commit. */
-  loaded: Set<string>;
-  /** Promises first written by this batch, in change order: RAM has them, the file not yet. */
-  promiseIds: Set<string>;
 }
 
 const DAY = 24 * 60 * 60 * 1000;
 const GC_EVERY_MS = 60 * 60 * 1000;
-const GC_BATCH = 256;
-/** Executes of one task allowed within {@link SPIN_WINDOW_MS} before re-execution is slowed down. */
-const SPIN_FREE_EXECUTES = 5;
-const SPIN_WINDOW_MS = 2000;
-const SPIN_MAX_DELAY_MS = 30_000;
 /**
  * How late a timeout tick may come before the time it lost is granted to every lease: lateness the event loop
  * has under ordinary load is covered by heartbeats (at half the lease); a stopped or sleeping process is not.
@@ -156,33 +123,27 @@ export class SqliteNetwork implements Network {
   private readonly durability: "normal" | "full";
   private readonly retentionMs: number;
   private readonly server: ProtocolServer;
+  /** Writes what requests changed, one transaction per commit, and counts the commits. */
+  private readonly persistence: Persistence;
+  /** What of the file is in RAM: loads what a request names, evicts what is settled. */
+  private readonly residency: Residency;
   private subscribers: ((msg: Message) => void)[] = [];
   private database: DatabaseSync | undefined;
   private statements: Statements | undefined;
   private state: "new" | "open" | "closed" = "new";
-  private seq = 1;
   private orphans = new Map<string, number>();
   private tickTimer: NodeJS.Timeout | undefined;
   /** When the timeout loop last ran, by both clocks, to tell how long this process could not run. */
   private lastTick: { wall: number; mono: number } | undefined;
   private gcTimer: NodeJS.Timeout | undefined;
-  private readonly executes = new Map<string, { since: number; count: number }>();
-  private readonly spinGuard: boolean;
+  /** Slows the re-execution of a task every worker releases at once; none in the differential test. */
+  private readonly spinGuard: SpinGuard | undefined;
   private readonly lockWaitMs: number;
   private route: MessageRoute | undefined;
   private batch: Batch | undefined;
   private flushTimer: NodeJS.Immediate | undefined;
-  private readonly commitHooks: CommitHook[] = [];
-  /** Syncs the WAL ahead of checkpoints; none where commits sync anyway (`full`) or there is no file. */
-  private readonly walSync: WalSync | undefined;
-  /** With `full` durability on a file: answers and messages wait for the WAL's sync of their commit. */
-  private groupSync: GroupSync | undefined;
   private readonly checkpointMs: number;
   private checkpointTimer: NodeJS.Timeout | undefined;
-  /** The number of the last commit, in the file and in its mark (commit-mark.ts). */
-  private commits = 0;
-  private checkpointed = 0;
-  private mark: CommitMark | undefined;
 
   /** Builds the network without touching the file; {@link SqliteNetwork.init} (or {@link SqliteNetwork.open}) opens it. */
   constructor(options: SqliteNetworkOptions) {
@@ -191,13 +152,21 @@ export class SqliteNetwork implements Network {
     this.tickMs = options.tickMs ?? 1000;
     this.durability = options.durability ?? "full";
     this.retentionMs = options.retentionMs ?? 7 * DAY;
-    this.spinGuard = options.spinGuard ?? true;
+    if (options.spinGuard ?? true) this.spinGuard = new SpinGuard(this.path);
     this.lockWaitMs = Math.max(0, options.lockWaitMs ?? 2000);
     this.checkpointMs = options.checkpointMs ?? DEFAULTS.walCheckpointMs;
     this.unicast = `sqlite://uni@${group}/${pid}`;
     this.anycast = `sqlite://any@${group}/${pid}`;
     this.server = protocolServer();
-    if (this.path !== ":memory:" && this.durability === "normal") this.walSync = new WalSync(this.path);
+    this.residency = new Residency(this.server, () => this.sql);
+    this.persistence = new Persistence({
+      path: this.path,
+      server: this.server,
+      db: () => this.db,
+      statements: () => this.sql,
+      walSync: this.path !== ":memory:" && this.durability === "normal" ? new WalSync(this.path) : undefined,
+      groupSync: this.path !== ":memory:" && this.durability === "full",
+    });
   }
 
   /**
@@ -319,7 +288,7 @@ export class SqliteNetwork implements Network {
    * that transaction is rolled back, `rolledBack` runs, so the rows can go into a later commit.
    */
   alsoInCommit(write: () => void, rolledBack?: () => void, pending?: () => boolean): void {
-    this.commitHooks.push({
+    this.persistence.alsoInCommit({
       write,
       ...(rolledBack === undefined ? {} : { rolledBack }),
       ...(pending === undefined ? {} : { pending }),
@@ -395,64 +364,14 @@ export class SqliteNetwork implements Network {
   }
 
   /**
-   * Deletes, in bounded batches, the lineages whose root promise settled before `now - retentionMs`: every
-   * promise of that origin, with its task and timeouts. Keeps a lineage while any member is pending or held
-   * in RAM. Returns how many lineages were deleted.
-   *
-   * Walks the promises in creation order and stops at the first one created after the cutoff, so a sweep
-   * reads what it deletes plus the old lineages it keeps, and no index of settled roots is kept up to date
-   * on every commit. A clock set back can only delay a deletion, never bring one forward: each root is
-   * checked against the cutoff itself.
+   * Deletes, in bounded batches, the lineages whose root promise settled before `now - retentionMs`
+   * (retention.ts), after committing the pending batch. Returns how many lineages were deleted.
    */
   gc(now: number, retentionMs: number): number {
     this.start();
     if (!(retentionMs < Number.POSITIVE_INFINITY)) return 0;
     this.flush();
-    const sql = this.sql;
-    const db = this.db;
-    const cutoff = now - retentionMs;
-    let cursor = 0;
-    let deleted = 0;
-    for (let more = true; more; ) {
-      const rows = sql.promisesAfter.all(cursor, GC_BATCH) as {
-        at: number;
-        id: string;
-        state: string;
-        origin: string;
-        created_at: number;
-        settled_at: number | null;
-      }[];
-      more = rows.length === GC_BATCH;
-      const roots: string[] = [];
-      for (const row of rows) {
-        if (row.created_at >= cutoff) {
-          more = false;
-          break;
-        }
-        cursor = row.at;
-        const settled = row.state !== "pending" && row.settled_at !== null && row.settled_at < cutoff;
-        if (row.id === row.origin && settled) roots.push(row.id);
-      }
-      if (roots.length === 0) continue;
-      db.exec("BEGIN");
-      try {
-        for (const root of roots) {
-          const members = sql.lineage.all(root) as { id: string; state: string }[];
-          const busy = members.some(
-            (m) => m.state === "pending" || this.server.promises.has(m.id) || this.server.tasks.has(m.id),
-          );
-          if (busy) continue;
-          sql.deleteLineageTimeouts.run(root);
-          sql.deleteLineageTasks.run(root);
-          sql.deleteLineagePromises.run(root);
-          deleted++;
-        }
-        db.exec("COMMIT");
-      } catch (error) {
-        rollback(db);
-        throw error;
-      }
-    }
+    const deleted = deleteLineagesBefore(this.db, this.sql, this.server, now - retentionMs);
     if (deleted > 0)
       log("info", "deleted finished lineages past retention", { store: this.path, lineages: deleted });
     return deleted;
@@ -467,14 +386,8 @@ export class SqliteNetwork implements Network {
     try {
       this.statements = prepare(db);
       this.database = db;
-      this.loadResident();
-      this.commits = commitsOf(db);
-      this.checkpointed = this.commits;
-      if (this.path !== ":memory:") this.mark = new CommitMark(this.path, this.commits);
-      if (this.path !== ":memory:" && this.durability === "full") {
-        // The mark follows the syncs, so after a power loss it never claims more than the WAL kept.
-        this.groupSync = new GroupSync(this.path, this.commits, (commit) => this.mark?.write(commit));
-      }
+      this.persistence.seq = this.residency.loadResident();
+      this.persistence.opened(db);
     } catch (error) {
       this.database = undefined;
       this.statements = undefined;
@@ -501,21 +414,18 @@ export class SqliteNetwork implements Network {
     if (this.state === "open") {
       this.flush();
       try {
-        this.groupSync?.syncNow(this.commits);
+        this.persistence.syncNow();
       } catch (error) {
         log("error", "cannot sync the store's last commits before closing it", { store: this.path, error });
       }
     }
-    this.groupSync?.close();
-    this.groupSync = undefined;
     clearInterval(this.tickTimer);
     clearInterval(this.gcTimer);
     clearInterval(this.checkpointTimer);
     this.tickTimer = undefined;
     this.gcTimer = undefined;
     this.checkpointTimer = undefined;
-    this.mark?.close();
-    this.mark = undefined;
+    this.persistence.closed();
     this.subscribers = [];
     const db = this.database;
     this.database = undefined;
@@ -568,7 +478,7 @@ export class SqliteNetwork implements Network {
       tasks: changes.length,
     });
     try {
-      this.persist(changes, false);
+      this.persistence.persist(changes, false);
     } catch (error) {
       // RAM keeps the extension; the file catches up with the next heartbeat of each task.
       log("warn", "cannot write the extended leases to the store", { store: this.path, error });
@@ -577,13 +487,7 @@ export class SqliteNetwork implements Network {
 
   /** Checkpoints the WAL when anything was committed since the last time. */
   private checkpointSafely(): void {
-    if (this.commits === this.checkpointed || this.state !== "open") return;
-    try {
-      checkpoint(this.db);
-      this.checkpointed = this.commits;
-    } catch (error) {
-      log("warn", "store checkpoint failed; retried at the next interval", { store: this.path, error });
-    }
+    if (this.state === "open") this.persistence.checkpoint();
   }
 
   private gcSafely(): void {
@@ -604,7 +508,7 @@ export class SqliteNetwork implements Network {
     let loaded: string[];
     let result: ReturnType<ProtocolServer["apply"]>;
     try {
-      loaded = this.loadFor(req, undefined);
+      loaded = this.residency.loadFor(req, undefined);
       result = this.server.apply(now, req);
     } catch (error) {
       this.resync();
@@ -612,7 +516,7 @@ export class SqliteNetwork implements Network {
     }
     this.server.outgoing.length = 0;
     try {
-      this.persist(result.changes, req.kind === "debug.reset");
+      this.persistence.persist(result.changes, req.kind === "debug.reset");
     } catch (error) {
       this.resync();
       // A read changes nothing: only rows queued by the hooks rode along (and are queued again), so its answer
@@ -621,12 +525,12 @@ export class SqliteNetwork implements Network {
         throw this.writeError(error);
     }
     try {
-      this.groupSync?.syncNow(this.commits);
+      this.persistence.syncNow();
     } catch (error) {
       throw this.syncError(error);
     }
     this.dispatch(result.changes);
-    this.evict(loaded, result.changes);
+    this.residency.evict(loaded, result.changes);
     return answer(req, result.response);
   }
 
@@ -651,7 +555,7 @@ export class SqliteNetwork implements Network {
     }
     let loaded: string[];
     try {
-      loaded = this.loadFor(req, this.batch);
+      loaded = this.residency.loadFor(req, this.batch);
     } catch (error) {
       // Nothing was applied: commit the requests before this one, then drop what was half loaded.
       this.flush();
@@ -703,7 +607,7 @@ export class SqliteNetwork implements Network {
     clearImmediate(this.flushTimer);
     this.flushTimer = undefined;
     try {
-      this.persist(batch.changes, false);
+      this.persistence.persist(batch.changes, false);
     } catch {
       this.resync();
       for (const waiter of batch.waiters) {
@@ -715,18 +619,16 @@ export class SqliteNetwork implements Network {
       }
       return;
     }
-    this.evict(batch.loaded, batch.changes);
-    const settle = (error?: unknown) => {
+    this.residency.evict(batch.loaded, batch.changes);
+    // Requests that changed nothing wait too: what they read may be a commit not yet on disk.
+    this.persistence.afterDurable((error) => {
       for (const waiter of batch.waiters) {
         if (error === undefined) waiter.resolve(waiter.response);
         else waiter.reject(this.syncError(error));
       }
       // Committed either way: what the requests set in motion goes on.
       this.dispatch(batch.changes);
-    };
-    // Requests that changed nothing wait too: what they read may be a commit not yet on disk.
-    if (this.groupSync === undefined) settle();
-    else this.groupSync.after(this.commits, settle);
+    });
   }
 
   /** Fails every request of the pending batch with `cause` (their effects are dropped by a resync). */
@@ -761,269 +663,6 @@ export class SqliteNetwork implements Network {
   }
 
   /**
-   * Brings into RAM the settled promises and fulfilled tasks `req` names (in-flight ones are always there),
-   * and, where the answer carries a preload, the whole branch in creation order. Returns the ids loaded.
-   */
-  private loadFor(req: Request, batch: Batch | undefined): string[] {
-    const loaded: string[] = [];
-    for (const id of this.namedIds(req)) this.loadById(id, loaded);
-    for (const branch of this.preloadBranches(req)) this.loadBranch(branch, loaded, batch);
-    return loaded;
-  }
-
-  private namedIds(req: Request): string[] {
-    switch (req.kind) {
-      case "promise.get":
-      case "promise.create":
-      case "promise.settle":
-      case "task.get":
-      case "task.acquire":
-      case "task.release":
-      case "task.halt":
-      case "task.continue":
-        return [req.data.id];
-      case "promise.register_callback":
-        return [req.data.awaited, req.data.awaiter];
-      case "promise.register_listener":
-        return [req.data.awaited];
-      case "task.create":
-        return [req.data.action.data.id];
-      case "task.fulfill":
-      case "task.fence":
-        return [req.data.id, req.data.action.data.id];
-      case "task.suspend":
-        return [req.data.id, ...req.data.actions.map((action) => action.data.awaited)];
-      case "task.heartbeat":
-        return req.data.tasks.map((task) => task.id);
-      case "debug.tick": {
-        // A due schedule creates its promise only if that id is new, so an old firing must be resident.
-        const ids: string[] = [];
-        for (const due of this.server.sTimeouts) {
-          const schedule = this.server.schedules.get(due.id);
-          if (schedule === undefined || req.data.time < due.timeout) continue;
-          ids.push(
-            schedule.promiseId
-              .replaceAll("{{.id}}", schedule.id)
-              .replaceAll("{{.timestamp}}", String(due.timeout)),
-          );
-        }
-        return ids;
-      }
-      default:
-        return [];
-    }
-  }
-
-  /** The `resonate:branch` tags whose promises the answer to `req` may return as its preload. */
-  private preloadBranches(req: Request): Set<string> {
-    const branches = new Set<string>();
-    let id: string;
-    switch (req.kind) {
-      case "task.create": {
-        id = req.data.action.data.id;
-        const requested = req.data.action.data.tags?.["resonate:branch"];
-        if (requested) branches.add(requested);
-        break;
-      }
-      case "task.acquire":
-      case "task.suspend":
-        id = req.data.id;
-        break;
-      default:
-        return branches;
-    }
-    const existing = this.server.promises.get(id)?.tags["resonate:branch"];
-    if (existing) branches.add(existing);
-    return branches;
-  }
-
-  private loadById(id: string, loaded: string[]): void {
-    const resident = this.server.promises.get(id);
-    const sql = this.sql;
-    if (resident !== undefined) {
-      // A settled promise a branch preload brought in earlier in this batch came without its task.
-      if (resident.state !== "pending" && !this.server.tasks.has(id)) {
-        const taskRow = sql.getTask.get(id) as { body: string } | undefined;
-        if (taskRow !== undefined) this.server.tasks.set(id, parseTask(taskRow.body));
-      }
-      return;
-    }
-    const row = sql.getPromise.get(id) as { body: string } | undefined;
-    if (row === undefined) return;
-    this.server.promises.set(id, parsePromise(row.body));
-    loaded.push(id);
-    // A resident (pending) promise's task is resident too, so the task table is read only here.
-    const taskRow = sql.getTask.get(id) as { body: string } | undefined;
-    if (taskRow !== undefined && !this.server.tasks.has(id))
-      this.server.tasks.set(id, parseTask(taskRow.body));
-  }
-
-  /**
-   * The server's preload lists a branch in the order its promises were created (map insertion order), so
-   * the branch is re-inserted in creation order whenever part of it comes from disk. Promises of the
-   * uncommitted `batch` are newer than every row of the file, so they follow the rows, in batch order.
-   */
-  private loadBranch(branch: string, loaded: string[], batch: Batch | undefined): void {
-    const rows = this.sql.branch.all(branch) as { id: string; body: string }[];
-    const promises = this.server.promises;
-    // Promises loaded by id a moment ago (by this request or an earlier one of the batch) sit at the end of
-    // the map, out of creation order.
-    const inOrder = (id: string) => promises.has(id) && !loaded.includes(id) && !batch?.loaded.has(id);
-    if (rows.every((row) => inOrder(row.id))) return;
-    const onDisk = new Set<string>();
-    for (const row of rows) {
-      onDisk.add(row.id);
-      let promise = promises.get(row.id);
-      if (promise === undefined) {
-        promise = parsePromise(row.body);
-        loaded.push(row.id);
-      }
-      promises.delete(row.id);
-      promises.set(row.id, promise);
-    }
-    if (batch === undefined) return;
-    for (const id of batch.promiseIds) {
-      const promise = promises.get(id);
-      if (promise === undefined || onDisk.has(id) || promise.tags["resonate:branch"] !== branch) continue;
-      promises.delete(id);
-      promises.set(id, promise);
-    }
-  }
-
-  /**
-   * Writes, in one transaction, the whole entities the changes name (read back from the maps: change
-   * records leave out callbacks, listeners and resumes) and the timeout rows, in order.
-   */
-  private persist(changes: Change[], reset: boolean): void {
-    const promiseIds = new Set<string>();
-    const taskIds = new Set<string>();
-    const scheduleIds = new Set<string>();
-    const timeouts: Change[] = [];
-    for (const change of changes) {
-      switch (change.kind) {
-        case "promise.set":
-          promiseIds.add(change.promise.id);
-          break;
-        case "task.set":
-          taskIds.add(change.task.id);
-          break;
-        case "schedule.set":
-          scheduleIds.add(change.schedule.id);
-          break;
-        case "schedule.del":
-          scheduleIds.add(change.id);
-          break;
-        case "message.send":
-          break;
-        default:
-          timeouts.push(change);
-      }
-    }
-    if (
-      !reset &&
-      promiseIds.size + taskIds.size + scheduleIds.size + timeouts.length === 0 &&
-      !this.commitHooks.some((hook) => hook.pending?.() === true)
-    ) {
-      return;
-    }
-
-    const db = this.db;
-    const sql = this.sql;
-    const { promises, tasks, schedules } = this.server;
-    const wrote: CommitHook[] = [];
-    db.exec("BEGIN");
-    try {
-      if (reset)
-        db.exec("DELETE FROM promises; DELETE FROM tasks; DELETE FROM schedules; DELETE FROM timeouts;");
-      // Promises first seen here get increasing seqs in change order, which is the server's map order.
-      for (const id of promiseIds) {
-        const p = promises.get(id);
-        if (p === undefined) continue;
-        const body = promiseBody(p);
-        const origin = p.tags["resonate:origin"] ?? originOf(p.id);
-        const branch = p.tags["resonate:branch"] ?? null;
-        sql.putPromise.run(id, this.seq++, p.state, origin, branch, p.createdAt, p.settledAt, body);
-      }
-      for (const id of taskIds) {
-        const t = tasks.get(id);
-        if (t !== undefined) sql.putTask.run(id, t.state, taskBody(t));
-      }
-      for (const id of scheduleIds) {
-        const s = schedules.get(id);
-        if (s === undefined) sql.deleteSchedule.run(id);
-        else sql.putSchedule.run(id, JSON.stringify(s));
-      }
-      // In order: a set keeps an existing row's seq (its place in the server's array), a new row goes last.
-      for (const change of timeouts) {
-        switch (change.kind) {
-          case "ptimeout.set":
-            sql.putTimeout.run("p", change.timeout.id, null, change.timeout.timeout, this.seq++);
-            break;
-          case "ttimeout.set":
-            sql.putTimeout.run(
-              "t",
-              change.timeout.id,
-              change.timeout.type,
-              change.timeout.timeout,
-              this.seq++,
-            );
-            break;
-          case "stimeout.set":
-            sql.putTimeout.run("s", change.timeout.id, null, change.timeout.timeout, this.seq++);
-            break;
-          case "ptimeout.del":
-            sql.deleteTimeout.run("p", change.id);
-            break;
-          case "ttimeout.del":
-            sql.deleteTimeout.run("t", change.id);
-            break;
-          case "stimeout.del":
-            sql.deleteTimeout.run("s", change.id);
-            break;
-        }
-      }
-      for (const hook of this.commitHooks) {
-        hook.write();
-        wrote.push(hook);
-      }
-      sql.putCommits.run(String(this.commits + 1));
-      db.exec("COMMIT");
-    } catch (error) {
-      rollback(db);
-      for (const hook of wrote) hook.rolledBack?.();
-      throw error;
-    }
-    this.commits++;
-    // With group sync the mark is written once the commit is synced.
-    if (this.groupSync === undefined) this.mark?.write(this.commits);
-    // Rows the hooks wrote are not counted; a commit of theirs alone still counts as one.
-    this.walSync?.committed(Math.max(1, promiseIds.size + taskIds.size + scheduleIds.size + timeouts.length));
-  }
-
-  /**
-   * Drops from RAM what no later request can change: settled promises and fulfilled tasks. Callbacks only
-   * live on pending promises and fulfilment only touches unfulfilled tasks, so no answer changes.
-   */
-  private evict(loaded: Iterable<string>, changes: Change[]): void {
-    const candidates = new Set(loaded);
-    for (const change of changes) {
-      if (change.kind === "promise.set") candidates.add(change.promise.id);
-      else if (change.kind === "task.set") candidates.add(change.task.id);
-    }
-    const { promises, tasks } = this.server;
-    for (const id of candidates) {
-      const promise = promises.get(id);
-      const task = tasks.get(id);
-      const settled = promise === undefined || promise.state !== "pending";
-      const fulfilled = task === undefined || task.state === "fulfilled";
-      if (settled && fulfilled) {
-        promises.delete(id);
-        tasks.delete(id);
-      }
-    }
-  }
-
-  /**
    * Delivers the messages of committed changes once the answers are on their way: in a microtask, not a
    * timer (a 0 ms timer waits a full millisecond). A task held by the spin guard waits its delay.
    */
@@ -1033,39 +672,13 @@ export class SqliteNetwork implements Network {
       if (change.kind !== "message.send") continue;
       const { message } = change;
       const delay =
-        this.spinGuard && message.kind === "execute" ? this.backoff(message.data.task.id, now) : 0;
+        this.spinGuard !== undefined && message.kind === "execute"
+          ? this.spinGuard.backoff(message.data.task.id, now)
+          : 0;
       const { address } = change;
       if (delay > 0) setTimeout(() => this.deliver(address, message), delay);
       else queueMicrotask(() => this.deliver(address, message));
     }
-  }
-
-  /**
-   * How long to hold an `execute` of `taskId`. A task that is executed again and again within seconds is
-   * being released at once by every worker (its function is not registered here, say): without a pause the
-   * SDK would spin, acquiring and releasing it as fast as the CPU allows.
-   */
-  private backoff(taskId: string, now: number): number {
-    const recent = this.executes.get(taskId);
-    if (recent === undefined || now - recent.since > SPIN_WINDOW_MS) {
-      if (this.executes.size > 10_000) {
-        for (const [id, entry] of this.executes)
-          if (now - entry.since > SPIN_WINDOW_MS) this.executes.delete(id);
-      }
-      this.executes.set(taskId, { since: now, count: 1 });
-      return 0;
-    }
-    recent.count += 1;
-    if (recent.count <= SPIN_FREE_EXECUTES) return 0;
-    const delay = Math.min(SPIN_MAX_DELAY_MS, 250 * 2 ** (recent.count - SPIN_FREE_EXECUTES));
-    if (recent.count === SPIN_FREE_EXECUTES + 1) {
-      log("warn", "a task keeps being released; slowing its re-execution", {
-        store: this.path,
-        task: taskId,
-      });
-    }
-    recent.since = now;
-    return delay;
   }
 
   private deliver(address: string, message: Message): void {
@@ -1080,47 +693,9 @@ export class SqliteNetwork implements Network {
     }
   }
 
-  /** Replaces RAM with what the file holds: at open, and after a request failed half-way. */
-  private loadResident(): void {
-    const sql = this.sql;
-    const s = this.server;
-    s.promises.clear();
-    s.tasks.clear();
-    s.schedules.clear();
-    s.pTimeouts.length = 0;
-    s.tTimeouts.length = 0;
-    s.sTimeouts.length = 0;
-    s.outgoing.length = 0;
-    for (const row of sql.pendingPromises.all() as { body: string }[]) {
-      const promise = parsePromise(row.body);
-      s.promises.set(promise.id, promise);
-    }
-    for (const row of sql.unfulfilledTasks.all() as { body: string }[]) {
-      const task = parseTask(row.body);
-      s.tasks.set(task.id, task);
-    }
-    for (const row of sql.allSchedules.all() as { body: string }[]) {
-      const schedule = JSON.parse(row.body) as StoredSchedule;
-      s.schedules.set(schedule.id, schedule);
-    }
-    for (const row of sql.allTimeouts.all() as {
-      kind: string;
-      id: string;
-      type: number;
-      timeout: number;
-    }[]) {
-      if (row.kind === "p") s.pTimeouts.push({ id: row.id, timeout: row.timeout });
-      else if (row.kind === "t")
-        s.tTimeouts.push({ id: row.id, type: row.type === 1 ? 1 : 0, timeout: row.timeout });
-      else s.sTimeouts.push({ id: row.id, timeout: row.timeout });
-    }
-    const { seq } = sql.maxSeq.get() as { seq: number | null };
-    this.seq = (seq ?? 0) + 1;
-  }
-
   private resync(): void {
     try {
-      this.loadResident();
+      this.persistence.seq = this.residency.loadResident();
     } catch (error) {
       log("error", "store closed: cannot reload it after a failed request", { store: this.path, error });
       this.close();

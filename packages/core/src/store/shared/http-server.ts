@@ -11,7 +11,6 @@ import type { AddressInfo } from "node:net";
 import type { Message, Request } from "@resonatehq/sdk";
 import { DEFAULTS_SERVED_STORE } from "../../defaults.ts";
 import { log } from "../../internal/log.ts";
-import type { JobMeta } from "../job-meta.ts";
 import {
   type Envelope,
   isEnvelope,
@@ -21,8 +20,9 @@ import {
   type StepsProtocol,
 } from "../protocol.ts";
 import { settledOn } from "../settled-jobs.ts";
-import type { SqliteNetwork } from "../sqlite-network.ts";
-import type { StepLog } from "../step-log.ts";
+import type { JobMeta } from "../sqlite/job-meta.ts";
+import type { SqliteNetwork } from "../sqlite/sqlite-network.ts";
+import type { StepLog } from "../sqlite/step-log.ts";
 import { MessageRouter } from "./router.ts";
 
 // Not a value import of node:http: its ES module view loads undici (see remote/http-post.ts).

@@ -15,8 +15,8 @@ import {
   type Response,
 } from "@resonatehq/sdk";
 import { afterEach, describe, expect, it } from "vitest";
+import { type StoreServer, serveStore } from "../shared/http-server.ts";
 import { JobMeta } from "./job-meta.ts";
-import { type StoreServer, serveStore } from "./served/http-server.ts";
 import { SqliteNetwork } from "./sqlite-network.ts";
 
 interface ReferenceServer {

@@ -10,7 +10,7 @@ import {
   ResonateTimeoutException,
   type Send,
 } from "@resonatehq/sdk";
-import { postJson } from "./http-post.ts";
+import { postJson } from "../remote/http-post.ts";
 import type { JoinedMessageSource } from "./message-source.ts";
 
 /** The statuses that are protocol answers; anything else is a failure, as for `HttpNetwork`. */

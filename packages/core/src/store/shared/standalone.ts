@@ -5,12 +5,12 @@
 import { randomUUID } from "node:crypto";
 import { resolve } from "node:path";
 import { log } from "../../internal/log.ts";
-import { JobMeta } from "../job-meta.ts";
-import { SHARING_DEFAULTS } from "../shared-store.ts";
-import { SqliteNetwork } from "../sqlite-network.ts";
-import { StepLog } from "../step-log.ts";
+import { JobMeta } from "../sqlite/job-meta.ts";
+import { SqliteNetwork } from "../sqlite/sqlite-network.ts";
+import { StepLog } from "../sqlite/step-log.ts";
 import { serveStore } from "./http-server.ts";
 import { newToken, readServeFile, writeServeFile } from "./serve-file.ts";
+import { SHARING_DEFAULTS } from "./shared-store.ts";
 
 /** Options of {@link serveStoreFile}. */
 export interface ServeStoreFileOptions {

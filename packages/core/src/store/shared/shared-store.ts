@@ -5,38 +5,29 @@
  * Resonate instance keeps the same network object (a switch from the HTTP client to the local store).
  */
 import type { Logger, Message, Network, Send } from "@resonatehq/sdk";
-import { AsyncToolsError } from "../errors.ts";
-import { log } from "../internal/log.ts";
-import { JobMeta } from "./job-meta.ts";
-import { LoopbackNetwork } from "./remote/loopback-network.ts";
-import { JoinedMessageSource } from "./remote/message-source.ts";
-import { ProtocolClient } from "./remote/protocol-client.ts";
-import { RemoteJobIndex } from "./remote/remote-job-index.ts";
-import { RemoteStepLog } from "./remote/remote-step-log.ts";
-import { type StoreServer, serveStore } from "./served/http-server.ts";
-import { newToken, readServeFile, type ServeInfo, writeServeFile } from "./served/serve-file.ts";
-import { type SettledJob, settledOn } from "./settled-jobs.ts";
-import { SqliteNetwork } from "./sqlite-network.ts";
-import { StepLog, type StepRecords, type StepRow } from "./step-log.ts";
-import type { JobIndex, JobListOptions, JobPage, Store, StoreRole } from "./store.ts";
-
-/** Timings of a shared store; every one is a documented default (docs/configuration.md). */
-export interface SharingOptions {
-  /** How long to keep trying to own or join a store before giving up with `STORE_LOCKED`, in ms. */
-  lockWaitMs: number;
-  /** How long a joiner waits for the owner to accept its message stream, in ms. */
-  connectTimeoutMs: number;
-  /** How long a joiner waits for the answer to one request, in ms. */
-  requestTimeoutMs: number;
-  /** How long a process may stay disconnected before its work goes to the others, in ms. */
-  graceMs: number;
-  /** How far back messages are sent again after a reconnect, in ms. */
-  replayMs: number;
-  /** How often a joiner retries owning or joining while the store changes hands, in ms. */
-  retryMs: number;
-  /** Largest request the owner accepts from a joiner, in bytes. */
-  maxBodyBytes: number;
-}
+import { AsyncToolsError } from "../../errors.ts";
+import { log } from "../../internal/log.ts";
+import { ProtocolClient } from "../remote/protocol-client.ts";
+import { RemoteJobIndex } from "../remote/remote-job-index.ts";
+import { RemoteStepLog } from "../remote/remote-step-log.ts";
+import { type SettledJob, settledOn } from "../settled-jobs.ts";
+import { JobMeta } from "../sqlite/job-meta.ts";
+import { SqliteNetwork } from "../sqlite/sqlite-network.ts";
+import { StepLog } from "../sqlite/step-log.ts";
+import type {
+  JobIndex,
+  JobListOptions,
+  JobPage,
+  SharingOptions,
+  StepRecords,
+  StepRow,
+  Store,
+  StoreRole,
+} from "../store.ts";
+import { type StoreServer, serveStore } from "./http-server.ts";
+import { LoopbackNetwork } from "./loopback-network.ts";
+import { JoinedMessageSource } from "./message-source.ts";
+import { newToken, readServeFile, type ServeInfo, writeServeFile } from "./serve-file.ts";
 
 /** The defaults of {@link SharingOptions}. */
 export const SHARING_DEFAULTS: SharingOptions = {

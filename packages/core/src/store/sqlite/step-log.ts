@@ -7,52 +7,10 @@
  * log costs the jobs little; reads write what is queued first.
  */
 import { DatabaseSync, type StatementSync } from "node:sqlite";
-import { log } from "../internal/log.ts";
+import { log } from "../../internal/log.ts";
+import { stepRowsOf } from "../rows.ts";
+import type { StepRecords, StepRow } from "../store.ts";
 import { QueuedWrites, type StoreCommits } from "./queued-writes.ts";
-
-/** How one attempt of a step ended; `running` while it runs. */
-export type StepAttemptOutcome = "running" | "succeeded" | "failed" | "interrupted";
-
-/** One attempt of one step. Times are epoch ms. */
-export interface StepAttemptRow {
-  attempt: number;
-  outcome: StepAttemptOutcome;
-  startedAt: number;
-  endedAt?: number;
-  /** Why the attempt failed (single line, no stack). */
-  error?: string;
-  /** When the next attempt was due, for a failed attempt that was retried. */
-  retryAt?: number;
-}
-
-/** One step of a job and its attempts, in order. */
-export interface StepRow {
-  /** The step's durable promise ID, stable across replays. */
-  stepId: string;
-  name: string;
-  attempts: StepAttemptRow[];
-}
-
-/**
- * Where step attempts are recorded. Async, so a process that reaches its store over the network can record
- * them there too; {@link StepLog} is the local one, over the store file.
- */
-export interface StepRecords {
-  /** Records the start of an attempt of step `stepId` of `jobId`; resolves to the attempt's number. */
-  begin(jobId: string, stepId: string, name: string, now: number): Promise<number>;
-  /** Records how an attempt ended; `error` for a failure. */
-  end(jobId: string, stepId: string, attempt: number, now: number, error?: string): void;
-  /** Records when the attempt after the failed `attempt` is due. */
-  retryAt(jobId: string, stepId: string, attempt: number, at: number): void;
-  /** The steps of `jobId` in the order they first started, each with its attempts. */
-  steps(jobId: string): Promise<StepRow[]>;
-  /** Forgets attempts that started before `before` (epoch ms); resolves to how many. */
-  pruneBefore(before: number): Promise<number>;
-  /** Forgets every attempt of `jobId`. */
-  forget(jobId: string): Promise<void>;
-  /** Writes what is queued and stops recording. */
-  close(): void;
-}
 
 /** The step log over one SQLite connection (shared with the store, or private and in memory). */
 export class StepLog implements StepRecords {
@@ -209,27 +167,4 @@ export class StepLog implements StepRecords {
     this.writes.stop();
     if (!this.shared) this.db.close();
   }
-}
-
-/** Step rows from stored attempt rows (snake_case columns, in start order), grouped by step. */
-export function stepRowsOf(raws: Record<string, unknown>[]): StepRow[] {
-  const steps = new Map<string, StepRow>();
-  for (const raw of raws) {
-    const stepId = String(raw.step_id);
-    let step = steps.get(stepId);
-    if (step === undefined) {
-      step = { stepId, name: String(raw.name), attempts: [] };
-      steps.set(stepId, step);
-    }
-    const attempt: StepAttemptRow = {
-      attempt: Number(raw.attempt),
-      outcome: String(raw.outcome) as StepAttemptOutcome,
-      startedAt: Number(raw.started_at),
-    };
-    if (raw.ended_at !== null && raw.ended_at !== undefined) attempt.endedAt = Number(raw.ended_at);
-    if (typeof raw.error === "string") attempt.error = raw.error;
-    if (raw.retry_at !== null && raw.retry_at !== undefined) attempt.retryAt = Number(raw.retry_at);
-    step.attempts.push(attempt);
-  }
-  return [...steps.values()];
 }

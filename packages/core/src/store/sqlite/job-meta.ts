@@ -4,36 +4,14 @@
  * Lives in the store's SQLite file when there is one, else in an in-memory SQLite database.
  */
 import { DatabaseSync, type StatementSync } from "node:sqlite";
-import { AsyncToolsError } from "../errors.ts";
-import { log } from "../internal/log.ts";
+import { AsyncToolsError } from "../../errors.ts";
+import { log } from "../../internal/log.ts";
+import { toRow } from "../rows.ts";
+import type { JobIndex, JobListOptions, JobMetaRow, JobPage, JobRecord } from "../store.ts";
 import { QueuedWrites, type StoreCommits } from "./queued-writes.ts";
-import type { JobIndex, JobListOptions, JobPage } from "./store.ts";
 
 /** The warning when job rows cannot be written: the jobs themselves are not affected. */
 const NOT_STORED = "job metadata not stored; the jobs run, listing may miss them";
-
-/** Latest progress a job's function reported. */
-export interface JobProgress {
-  fraction: number;
-  message?: string;
-  updatedAt: number;
-}
-
-/** One job's metadata row. */
-export interface JobMetaRow {
-  id: string;
-  tool: string;
-  createdAt: number;
-  progress?: JobProgress;
-}
-
-/** A new job's row: `principal` is `""` for a job without one, absent when the recorder did not say. */
-export interface JobRecord {
-  id: string;
-  tool: string;
-  createdAt: number;
-  principal?: string;
-}
 
 /** Job metadata over one SQLite connection (shared with the store, or private and in memory). */
 export class JobMeta implements JobIndex {
@@ -212,21 +190,4 @@ function migrate(db: DatabaseSync): void {
     db.exec("ALTER TABLE async_tools_jobs ADD COLUMN principal TEXT");
   }
   db.exec("CREATE INDEX IF NOT EXISTS async_tools_jobs_principal ON async_tools_jobs (principal, seq)");
-}
-
-/** A job row from a stored row (snake_case columns). */
-export function toRow(row: Record<string, unknown>): JobMetaRow {
-  const result: JobMetaRow = {
-    id: String(row.id),
-    tool: String(row.tool),
-    createdAt: Number(row.created_at),
-  };
-  if (row.progress !== null && row.progress !== undefined) {
-    result.progress = {
-      fraction: Number(row.progress),
-      updatedAt: Number(row.progress_at),
-      ...(typeof row.message === "string" ? { message: row.message } : {}),
-    };
-  }
-  return result;
 }

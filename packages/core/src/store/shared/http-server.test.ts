@@ -9,8 +9,8 @@ import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { JobMeta } from "../job-meta.ts";
-import { SqliteNetwork } from "../sqlite-network.ts";
+import { JobMeta } from "../sqlite/job-meta.ts";
+import { SqliteNetwork } from "../sqlite/sqlite-network.ts";
 import { type StoreServer, serveStore } from "./http-server.ts";
 
 const MiB = 2 ** 20;

@@ -1,0 +1,230 @@
+/**
+ * Persistence: every entity a batch of requests touched is written whole, with the timeout rows and the rows
+ * of the library's own tables that ride along, in one transaction; each commit is numbered, in the file and
+ * in its mark (commit-mark.ts), and the WAL is synced ahead of checkpoints (wal-sync.ts) or, with
+ * `durability: "full"`, before the answers of each commit (group-sync.ts).
+ */
+import type { DatabaseSync } from "node:sqlite";
+import { log } from "../../internal/log.ts";
+import { CommitMark, commitsOf } from "./commit-mark.ts";
+import { type AfterSync, GroupSync } from "./group-sync.ts";
+import { type Change, originOf, type ProtocolServer, promiseBody, taskBody } from "./sdk-internals.ts";
+import { checkpoint, rollback, type Statements } from "./store-file.ts";
+import type { WalSync } from "./wal-sync.ts";
+
+/** Rows of another table written inside the store's commits ({@link Persistence.alsoInCommit}). */
+export interface CommitHook {
+  write: () => void;
+  rolledBack?: () => void;
+  /** Whether the hook has rows waiting: a transaction is committed for them even with no other change. */
+  pending?: () => boolean;
+}
+
+/** What {@link Persistence} writes from and to. */
+export interface PersistenceOptions {
+  /** The store file (absolute), or `":memory:"`. */
+  path: string;
+  server: ProtocolServer;
+  /** The open file's connection and statements; they throw `CLOSED` when the file is not open. */
+  db: () => DatabaseSync;
+  statements: () => Statements;
+  /** Syncs the WAL ahead of checkpoints; none where commits sync anyway (`full`) or there is no file. */
+  walSync: WalSync | undefined;
+  /** Whether answers wait for the WAL's sync of their commit (`durability: "full"` on a file). */
+  groupSync: boolean;
+}
+
+/** Writes the changes of applied requests to the store file, one transaction per call. */
+export class Persistence {
+  /** The seq the next new row gets (its place in the server's maps and arrays). */
+  seq = 1;
+  private readonly path: string;
+  private readonly server: ProtocolServer;
+  private readonly database: () => DatabaseSync;
+  private readonly statements: () => Statements;
+  private readonly walSync: WalSync | undefined;
+  private readonly hooks: CommitHook[] = [];
+  /** The number of the last commit, in the file and in its mark (commit-mark.ts). */
+  private commits = 0;
+  private checkpointed = 0;
+  private mark: CommitMark | undefined;
+  private readonly syncs: boolean;
+  private groupSync: GroupSync | undefined;
+
+  constructor(options: PersistenceOptions) {
+    this.path = options.path;
+    this.server = options.server;
+    this.database = options.db;
+    this.statements = options.statements;
+    this.walSync = options.walSync;
+    this.syncs = options.groupSync;
+  }
+
+  private get db(): DatabaseSync {
+    return this.database();
+  }
+
+  private get sql(): Statements {
+    return this.statements();
+  }
+
+  /** Reads the commit count of the file just opened, and opens its mark. */
+  opened(db: DatabaseSync): void {
+    this.commits = commitsOf(db);
+    this.checkpointed = this.commits;
+    if (this.path !== ":memory:") this.mark = new CommitMark(this.path, this.commits);
+    // The mark follows the syncs, so after a power loss it never claims more than the WAL kept.
+    if (this.syncs)
+      this.groupSync = new GroupSync(this.path, this.commits, (commit) => this.mark?.write(commit));
+  }
+
+  /** Closes the mark with the file (call {@link Persistence.syncNow} first). */
+  closed(): void {
+    this.groupSync?.close();
+    this.groupSync = undefined;
+    this.mark?.close();
+    this.mark = undefined;
+  }
+
+  /** Runs `run` once every commit made so far is on disk: at once without group sync. */
+  afterDurable(run: AfterSync): void {
+    if (this.groupSync === undefined) run();
+    else this.groupSync.after(this.commits, run);
+  }
+
+  /**
+   * Syncs every commit made so far on this thread (the synchronous paths: timeouts, a request applied alone,
+   * closing); nothing without group sync.
+   *
+   * @throws what the sync throws.
+   */
+  syncNow(): void {
+    this.groupSync?.syncNow(this.commits);
+  }
+
+  /** Writes `hook`'s rows inside every commit from now on (see SqliteNetwork.alsoInCommit). */
+  alsoInCommit(hook: CommitHook): void {
+    this.hooks.push(hook);
+  }
+
+  /**
+   * Writes, in one transaction, the whole entities the changes name (read back from the maps: change
+   * records leave out callbacks, listeners and resumes) and the timeout rows, in order.
+   */
+  persist(changes: Change[], reset: boolean): void {
+    const promiseIds = new Set<string>();
+    const taskIds = new Set<string>();
+    const scheduleIds = new Set<string>();
+    const timeouts: Change[] = [];
+    for (const change of changes) {
+      switch (change.kind) {
+        case "promise.set":
+          promiseIds.add(change.promise.id);
+          break;
+        case "task.set":
+          taskIds.add(change.task.id);
+          break;
+        case "schedule.set":
+          scheduleIds.add(change.schedule.id);
+          break;
+        case "schedule.del":
+          scheduleIds.add(change.id);
+          break;
+        case "message.send":
+          break;
+        default:
+          timeouts.push(change);
+      }
+    }
+    if (
+      !reset &&
+      promiseIds.size + taskIds.size + scheduleIds.size + timeouts.length === 0 &&
+      !this.hooks.some((hook) => hook.pending?.() === true)
+    ) {
+      return;
+    }
+
+    const db = this.db;
+    const sql = this.sql;
+    const { promises, tasks, schedules } = this.server;
+    const wrote: CommitHook[] = [];
+    db.exec("BEGIN");
+    try {
+      if (reset)
+        db.exec("DELETE FROM promises; DELETE FROM tasks; DELETE FROM schedules; DELETE FROM timeouts;");
+      // Promises first seen here get increasing seqs in change order, which is the server's map order.
+      for (const id of promiseIds) {
+        const p = promises.get(id);
+        if (p === undefined) continue;
+        const body = promiseBody(p);
+        const origin = p.tags["resonate:origin"] ?? originOf(p.id);
+        const branch = p.tags["resonate:branch"] ?? null;
+        sql.putPromise.run(id, this.seq++, p.state, origin, branch, p.createdAt, p.settledAt, body);
+      }
+      for (const id of taskIds) {
+        const t = tasks.get(id);
+        if (t !== undefined) sql.putTask.run(id, t.state, taskBody(t));
+      }
+      for (const id of scheduleIds) {
+        const s = schedules.get(id);
+        if (s === undefined) sql.deleteSchedule.run(id);
+        else sql.putSchedule.run(id, JSON.stringify(s));
+      }
+      // In order: a set keeps an existing row's seq (its place in the server's array), a new row goes last.
+      for (const change of timeouts) {
+        switch (change.kind) {
+          case "ptimeout.set":
+            sql.putTimeout.run("p", change.timeout.id, null, change.timeout.timeout, this.seq++);
+            break;
+          case "ttimeout.set":
+            sql.putTimeout.run(
+              "t",
+              change.timeout.id,
+              change.timeout.type,
+              change.timeout.timeout,
+              this.seq++,
+            );
+            break;
+          case "stimeout.set":
+            sql.putTimeout.run("s", change.timeout.id, null, change.timeout.timeout, this.seq++);
+            break;
+          case "ptimeout.del":
+            sql.deleteTimeout.run("p", change.id);
+            break;
+          case "ttimeout.del":
+            sql.deleteTimeout.run("t", change.id);
+            break;
+          case "stimeout.del":
+            sql.deleteTimeout.run("s", change.id);
+            break;
+        }
+      }
+      for (const hook of this.hooks) {
+        hook.write();
+        wrote.push(hook);
+      }
+      sql.putCommits.run(String(this.commits + 1));
+      db.exec("COMMIT");
+    } catch (error) {
+      rollback(db);
+      for (const hook of wrote) hook.rolledBack?.();
+      throw error;
+    }
+    this.commits++;
+    // With group sync the mark is written once the commit is synced.
+    if (this.groupSync === undefined) this.mark?.write(this.commits);
+    // Rows the hooks wrote are not counted; a commit of theirs alone still counts as one.
+    this.walSync?.committed(Math.max(1, promiseIds.size + taskIds.size + scheduleIds.size + timeouts.length));
+  }
+
+  /** Checkpoints the WAL when anything was committed since the last time. */
+  checkpoint(): void {
+    if (this.commits === this.checkpointed) return;
+    try {
+      checkpoint(this.db);
+      this.checkpointed = this.commits;
+    } catch (error) {
+      log("warn", "store checkpoint failed; retried at the next interval", { store: this.path, error });
+    }
+  }
+}
