@@ -218,6 +218,38 @@ describe("group commit", () => {
     expect(counter.commits).toBe(1);
   });
 
+  it.each(["full", "normal"] as const)(
+    "answers requests of many turns with durability %s only once their commit is in the mark, and keeps them across a restart",
+    async (durability) => {
+      const path = join(tempDir(), "store.db");
+      const network = await open({ path, durability });
+      const counter = countCommits(network);
+      const mark = () => Number.parseInt(readFileSync(`${path}-commits`, "utf8"), 10);
+      const base = mark();
+      const now = Date.now();
+      const answers: Promise<void>[] = [];
+      for (let turn = 0; turn < 10; turn++) {
+        for (let i = 0; i < 3; i++) {
+          // This request commits in this turn's transaction or a later one, never an earlier one.
+          const itsCommit = base + counter.commits + 1;
+          answers.push(
+            network.send(create(`job-${turn}-${i}`, now)).then((response) => {
+              expect(response.head.status).toBe(200);
+              expect(mark()).toBeGreaterThanOrEqual(itsCommit);
+            }),
+          );
+        }
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      await Promise.all(answers);
+      await network.stop();
+      const reopened = await open({ path, durability });
+      for (let turn = 0; turn < 10; turn++)
+        for (let i = 0; i < 3; i++)
+          expect((await reopened.send(get(`job-${turn}-${i}`))).head.status).toBe(200);
+    },
+  );
+
   it("writes queued job rows inside the store's next commit, not in one of their own", async () => {
     const path = join(tempDir(), "store.db");
     const network = await open({ path });
