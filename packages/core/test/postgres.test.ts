@@ -91,6 +91,33 @@ describe.skipIf(unavailable !== undefined)("the Postgres store", () => {
     expect(connections.trim()).toBe("1");
   });
 
+  it("opens the network's pool at the size set and names every connection with the application_name set", async () => {
+    cluster.createDatabase("settings");
+    await storeInit(cluster.url("settings"));
+    await using runtime = await createAsyncTools({
+      store: cluster.url("settings"),
+      tools: [twoSteps],
+      postgres: { poolSize: 1, tickMs: 100, applicationName: "weather-eu" },
+    });
+    const jobs = await Promise.all([1, 2, 3, 4].map((n) => runtime.start(twoSteps, { n })));
+    const done = await runtime.wait(
+      jobs.map((job) => job.jobId),
+      { timeoutMs: 15_000 },
+    );
+    expect(done.map((job) => job.status)).toEqual(["completed", "completed", "completed", "completed"]);
+    const names = cluster
+      .psql(
+        "SELECT application_name FROM pg_stat_activity WHERE datname = 'settings' AND pid <> pg_backend_pid()",
+        "settings",
+      )
+      .trim()
+      .split("\n");
+    // One LISTEN connection, one of the network's pool, at most two of the job index's.
+    expect(names.length).toBeGreaterThanOrEqual(2);
+    expect(names.length).toBeLessThanOrEqual(4);
+    expect(new Set(names)).toEqual(new Set(["weather-eu"]));
+  });
+
   it("shows every job, its progress and its steps through every replica and the CLI", {
     timeout: 90_000,
   }, async () => {
@@ -169,6 +196,62 @@ describe.skipIf(unavailable !== undefined)("the Postgres store", () => {
       rmSync(dir, { recursive: true, force: true });
     }
   }, 120_000);
+
+  it("runs one job at a time across two processes with concurrency 1, places the waiting globally, and a SIGKILLed holder frees its slot", async () => {
+    cluster.createDatabase("slots");
+    await storeInit(cluster.url("slots"));
+    const dir = mkdtempSync(join(tmpdir(), "async-tools-pg-slots-"));
+    const marks = join(dir, "side-effects");
+    writeFileSync(marks, "");
+    const env = { ASYNC_TOOLS_STORE: cluster.url("slots"), SIDE_EFFECTS: marks, CONCURRENCY: "1" };
+    const a = await startStdioChild(STEPS_SERVER, { ...env, STEP2_MS: "600000" });
+    const b = await startStdioChild(STEPS_SERVER, { ...env, STEP2_MS: "100" });
+    type Probed = { jobs: { job_id: string; status: string; queue_position?: number }[] };
+    try {
+      const holder = (await a.data<{ job_id: string }>("start_steps", { n: 1 })).job_id;
+      await expect.poll(() => readFileSync(marks, "utf8"), { timeout: 30_000 }).toContain(`${holder} 2`);
+      const second = (await b.data<{ job_id: string }>("start_steps", { n: 2 })).job_id;
+      const third = (await b.data<{ job_id: string }>("start_steps", { n: 3 })).job_id;
+      // Both wait behind the job running in the other process, in start order, seen alike through either.
+      for (const replica of [b, a]) {
+        await expect
+          .poll(
+            async () =>
+              (await replica.data<Probed>("probe_steps", { job_ids: [second, third] })).jobs.map((j) => [
+                j.status,
+                j.queue_position,
+              ]),
+            { timeout: 20_000, interval: 200 },
+          )
+          .toEqual([
+            ["queued", 1],
+            ["queued", 2],
+          ]);
+      }
+      expect(readFileSync(marks, "utf8")).not.toContain(second);
+      a.kill();
+      const done = await b.data<{ jobs: { status: string }[] }>("await_steps", {
+        job_ids: [holder, second, third],
+        timeout_seconds: 60,
+      });
+      expect(done.jobs.map((j) => j.status)).toEqual(["completed", "completed", "completed"]);
+      // One job at a time: each execution's marks are one unbroken run.
+      const runs: string[] = [];
+      for (const line of readFileSync(marks, "utf8").trim().split("\n")) {
+        const job = line.split(" ")[0] as string;
+        if (runs.at(-1) !== job) runs.push(job);
+      }
+      expect(runs[0]).toBe(holder);
+      expect(runs.filter((job) => job === second)).toHaveLength(1);
+      expect(runs.filter((job) => job === third)).toHaveLength(1);
+      expect(sideEffectCounts(marks).get(`${second} 3`)).toBe(1);
+    } finally {
+      a.kill();
+      await b.close();
+      await a.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 150_000);
 
   it("stops the step of a job cancelled through another replica within 1.5 s, and retries nothing", async () => {
     cluster.createDatabase("cancel");

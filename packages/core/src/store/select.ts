@@ -9,7 +9,12 @@ import { join, resolve } from "node:path";
 import { HttpNetwork, type Logger, type Network, PollMessageSource } from "@resonatehq/sdk";
 import { AsyncToolsError } from "../errors.ts";
 import { JobMeta } from "./job-meta.ts";
-import { checkPostgres, postgresNetwork, postgresReplica } from "./postgres/postgres-store.ts";
+import {
+  checkPostgres,
+  type PostgresOptions,
+  postgresNetwork,
+  postgresReplica,
+} from "./postgres/postgres-store.ts";
 import { resonateRequest } from "./protocol.ts";
 import { ProtocolClient } from "./remote/protocol-client.ts";
 import { RemoteJobIndex } from "./remote/remote-job-index.ts";
@@ -40,6 +45,8 @@ export interface OpenStoreOptions {
   name?: string;
   /** Timings of a store file shared by several processes. */
   sharing?: Partial<SharingOptions>;
+  /** Connections of a Postgres store. */
+  postgres?: PostgresOptions;
 }
 
 const ACCEPTED = [
@@ -235,6 +242,7 @@ export async function openStore(
         pid: options.pid,
         group: options.group,
         logger: options.logger,
+        postgres: options.postgres,
       });
       try {
         await withTimeout(network.init(), timeoutMs);
@@ -254,6 +262,7 @@ export async function openStore(
         pid: options.pid,
         group: options.group,
         retentionMs: options.retentionMs,
+        postgres: options.postgres,
       });
       const store = single(
         { kind: "postgres", description: where, durable: true },
@@ -264,6 +273,7 @@ export async function openStore(
       return {
         ...store,
         settled: (ids) => index.jobs.settled(ids),
+        slots: index.slots,
         close: async () => {
           await store.close();
           await index.close();

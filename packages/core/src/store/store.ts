@@ -7,6 +7,7 @@ import type { Network } from "@resonatehq/sdk";
 import type { JobMetaRow } from "./job-meta.ts";
 import type { SettledJob } from "./settled-jobs.ts";
 import type { StepRecords } from "./step-log.ts";
+import type { ToolSlots } from "./tool-slots.ts";
 
 /** One page of the job index, in start order. `next` is the cursor of the following page. */
 export interface JobPage {
@@ -84,6 +85,11 @@ export interface Store {
    * per job on a Resonate Server or Postgres.
    */
   settled(ids: readonly string[]): Promise<SettledJob[]>;
+  /**
+   * The concurrency slots of `tool`, shared by every process of the store (Postgres): its `concurrency` is
+   * then global. Absent where each process keeps its own slots.
+   */
+  slots?: (tool: string, limit: number) => ToolSlots;
   /**
    * Removes finished jobs past `retentionMs` now rather than at the next periodic sweep. Present on an
    * embedded store; only its owner may call it (`role === "owner"`).

@@ -54,6 +54,16 @@ export const MIGRATIONS: readonly Migration[] = [
     file: "0005-settled-jobs.sql",
     sha256: "77e08c77dbba93ff53bc3ac17e056c037b470ed225d6cf8e9ee09992e75e7dde",
   },
+  {
+    id: "0006-global-slots",
+    file: "0006-global-slots.sql",
+    sha256: "d0dd2a9614d9e22faf5856909f57fc8a3d6a27f6a9bacbb797ed867b43916714",
+  },
+  {
+    id: "0007-one-query-drain",
+    file: "0007-one-query-drain.sql",
+    sha256: "36d7b27a68cba4032034bc4298bd661dbc09618148ba727e178343ef841f0b0f",
+  },
 ];
 
 /** The advisory lock key every `store init` takes, so two of them never migrate one database at once. */
@@ -70,6 +80,10 @@ export const WORKER_FUNCTIONS: readonly string[] = [
   "async_tools.replica_gone(text)",
   "async_tools.retain(bigint, bigint)",
   "async_tools.settled_jobs(text[])",
+  "async_tools.slot_claim(text, text, text, integer)",
+  "async_tools.slot_release(text, text)",
+  "async_tools.slot_place(text)",
+  "async_tools.drain(text, text, integer)",
 ];
 
 /** Tables of ours a worker role reads and writes. */

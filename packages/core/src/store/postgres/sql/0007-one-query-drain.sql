@@ -1,0 +1,19 @@
+-- async-tools migration 0007: a replica's drain in one round trip. The SDK's PostgresNetwork makes four per
+-- drain (process_timeouts, two dequeue_execute, one dequeue_unblock); async_tools.drain() fires due timers and
+-- takes this replica's messages in one call, so a message a timer produced is delivered in the same drain.
+-- It runs with the owner's rights, like the functions it calls.
+CREATE OR REPLACE FUNCTION async_tools.drain(p_anycast text, p_unicast text, p_limit int)
+  RETURNS TABLE (kind text, task_id text, version int, promise jsonb)
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = resonate, pg_temp AS $$
+BEGIN
+  PERFORM resonate.process_timeouts();
+  RETURN QUERY SELECT 'execute'::text, d.task_id, d.version, NULL::jsonb
+    FROM resonate.dequeue_execute(p_anycast, p_limit) d;
+  RETURN QUERY SELECT 'execute'::text, d.task_id, d.version, NULL::jsonb
+    FROM resonate.dequeue_execute(p_unicast, p_limit) d;
+  RETURN QUERY SELECT 'unblock'::text, NULL::text, NULL::int, d.promise
+    FROM resonate.dequeue_unblock(p_unicast, p_limit) d;
+END $$;
+
+REVOKE EXECUTE ON FUNCTION async_tools.drain(text, text, int) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION async_tools.drain(text, text, int) TO resonate_worker;
