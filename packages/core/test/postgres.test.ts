@@ -91,6 +91,29 @@ describe.skipIf(unavailable !== undefined)("the Postgres store", () => {
     expect(connections.trim()).toBe("1");
   });
 
+  it("follows the least-privilege guide: a non-superuser owner migrates, replicas run as a worker role that cannot migrate", async () => {
+    // docs/scaling.md, "Least privilege", as a DBA runs it (roles are cluster-wide, so resonate_worker may exist).
+    cluster.psql("CREATE ROLE jobs_owner LOGIN");
+    cluster.psql("CREATE DATABASE jobs OWNER jobs_owner");
+    cluster.psql(
+      "DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'resonate_worker') THEN CREATE ROLE resonate_worker NOLOGIN; END IF; END $$",
+    );
+    cluster.psql("CREATE ROLE jobs_app LOGIN IN ROLE resonate_worker");
+    const init = await storeInit(cluster.url("jobs", "jobs_owner"));
+    expect(init.stdout).toContain("applied");
+    await expect(storeInit(cluster.url("jobs", "jobs_app"))).rejects.toThrow();
+    await using runtime = await createAsyncTools({
+      store: cluster.url("jobs", "jobs_app"),
+      tools: [twoSteps],
+    });
+    const job = await runtime.start(twoSteps, { n: 1 });
+    const [done] = await runtime.wait([job.jobId], { timeoutMs: 15_000 });
+    expect(done).toMatchObject({ status: "completed", result: 3 });
+    expect(cluster.psql("SELECT DISTINCT applied_by FROM async_tools.migrations", "jobs").trim()).toBe(
+      "jobs_owner",
+    );
+  });
+
   it("opens the network's pool at the size set and names every connection with the application_name set", async () => {
     cluster.createDatabase("settings");
     await storeInit(cluster.url("settings"));
@@ -196,6 +219,61 @@ describe.skipIf(unavailable !== undefined)("the Postgres store", () => {
       rmSync(dir, { recursive: true, force: true });
     }
   }, 120_000);
+
+  it("finishes every job of three replicas when two of them are SIGKILLed in turn, and re-runs no finished step", async () => {
+    cluster.createDatabase("three");
+    await storeInit(cluster.url("three"));
+    cluster.psql("CREATE ROLE three_worker LOGIN IN ROLE resonate_worker", "three");
+    const dir = mkdtempSync(join(tmpdir(), "async-tools-pg-three-"));
+    const marks = join(dir, "side-effects");
+    writeFileSync(marks, "");
+    const env = { ASYNC_TOOLS_STORE: cluster.url("three", "three_worker"), SIDE_EFFECTS: marks };
+    // Jobs that reach step 2 on the first two hang there until their replica is killed; the third finishes them.
+    const [a, b, c] = await Promise.all([
+      startStdioChild(STEPS_SERVER, { ...env, STEP2_MS: "600000" }),
+      startStdioChild(STEPS_SERVER, { ...env, STEP2_MS: "600000" }),
+      startStdioChild(STEPS_SERVER, { ...env, STEP2_MS: "50" }),
+    ]);
+    try {
+      const ids: string[] = [];
+      for (const [i, replica] of [a, b, c, a, b, c].entries())
+        ids.push((await replica.data<{ job_id: string }>("start_steps", { n: i })).job_id);
+      await expect
+        .poll(() => ids.every((id) => sideEffectCounts(marks).has(`${id} 2`)), { timeout: 30_000 })
+        .toBe(true);
+      a.kill();
+      await expect
+        .poll(
+          async () => (await c.data<{ jobs: { status: string }[] }>("probe_steps", { job_ids: ids })).jobs,
+          {
+            timeout: 30_000,
+            interval: 250,
+          },
+        )
+        .toSatisfy(
+          (jobs: { status: string }[]) => jobs.filter((job) => job.status === "completed").length >= 2,
+        );
+      b.kill();
+      const done = await c.data<{ jobs: { status: string }[] }>("await_steps", {
+        job_ids: ids,
+        timeout_seconds: 45,
+      });
+      expect(done.jobs.map((job) => job.status)).toEqual(Array(6).fill("completed"));
+      const counts = sideEffectCounts(marks);
+      for (const id of ids) {
+        // Step 1 finished before step 2 began, so no takeover runs it again; only the third replica ran step 3.
+        expect(counts.get(`${id} 1`), `step 1 of ${id}`).toBe(1);
+        expect(counts.get(`${id} 3`), `step 3 of ${id}`).toBe(1);
+        expect(counts.get(`${id} 2`), `step 2 of ${id}`).toBeLessThanOrEqual(3);
+      }
+    } finally {
+      for (const replica of [a, b, c]) {
+        replica.kill();
+        await replica.close();
+      }
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 150_000);
 
   it("runs one job at a time across two processes with concurrency 1, places the waiting globally, and a SIGKILLed holder frees its slot", async () => {
     cluster.createDatabase("slots");
