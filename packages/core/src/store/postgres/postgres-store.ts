@@ -19,6 +19,7 @@ interface PgClient extends Queryable {
 }
 interface PgConfig {
   connectionString: string;
+  options?: string;
   application_name?: string;
   max?: number;
 }
@@ -131,6 +132,9 @@ export async function postgresReplica(
     connectionString: url,
     application_name: postgresSettings(replica.postgres).applicationName,
     max: DEFAULTS_POSTGRES.indexPoolSize,
+    // What this pool writes describes jobs (the promises are the jobs): a crash of Postgres may lose its last
+    // fraction of a second, never a job, so its commits do not wait for the disk.
+    options: "-c synchronous_commit=off",
   });
   const jobs = new PostgresJobIndex(pool, DEFAULTS_POSTGRES.progressMs);
   const steps = new PostgresStepLog(pool);

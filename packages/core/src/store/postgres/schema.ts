@@ -57,12 +57,12 @@ export const MIGRATIONS: readonly Migration[] = [
   {
     id: "0006-global-slots",
     file: "0006-global-slots.sql",
-    sha256: "d0dd2a9614d9e22faf5856909f57fc8a3d6a27f6a9bacbb797ed867b43916714",
+    sha256: "3f01813daa1529aaee187d1111b95e7849c8bd6dcf3ddb849a6c60c6a0aa5b8f",
   },
   {
     id: "0007-one-query-drain",
     file: "0007-one-query-drain.sql",
-    sha256: "36d7b27a68cba4032034bc4298bd661dbc09618148ba727e178343ef841f0b0f",
+    sha256: "005c79c2e87d9f57926d5942150deda6b4c7deb74eeae3978579577751798de0",
   },
 ];
 

@@ -2,8 +2,10 @@
 -- here before it runs (async_tools.slot_claim): it runs when its tool has a free slot and no job started before
 -- it is still waiting, else it waits and learns its place. Rows belong to a replica: those of a replica no
 -- longer present (async_tools.replicas, migration 0003) are removed at the next claim, so a replica that dies
--- frees its slots as soon as it is found dead; one that closes frees them at once (replica_gone).
-CREATE TABLE IF NOT EXISTS async_tools.slots (
+-- frees its slots as soon as it is found dead; one that closes frees them at once (replica_gone). The table is
+-- UNLOGGED: a claim or a release writes no WAL, so it commits without a disk sync; if Postgres itself crashes
+-- the table comes back empty, and the jobs that were running are not counted until they finish.
+CREATE UNLOGGED TABLE IF NOT EXISTS async_tools.slots (
   job_id text PRIMARY KEY,
   tool text NOT NULL,
   pid text NOT NULL,

@@ -1,11 +1,14 @@
 -- async-tools migration 0007: a replica's drain in one round trip. The SDK's PostgresNetwork makes four per
 -- drain (process_timeouts, two dequeue_execute, one dequeue_unblock); async_tools.drain() fires due timers and
 -- takes this replica's messages in one call, so a message a timer produced is delivered in the same drain.
--- It runs with the owner's rights, like the functions it calls.
+-- It runs with the owner's rights, like the functions it calls, and commits without waiting for the disk: a
+-- drain lost to a crash of Postgres only hands its messages out again, which the protocol allows (a second
+-- acquire of a task is refused).
 CREATE OR REPLACE FUNCTION async_tools.drain(p_anycast text, p_unicast text, p_limit int)
   RETURNS TABLE (kind text, task_id text, version int, promise jsonb)
   LANGUAGE plpgsql SECURITY DEFINER SET search_path = resonate, pg_temp AS $$
 BEGIN
+  PERFORM set_config('synchronous_commit', 'off', true);
   PERFORM resonate.process_timeouts();
   RETURN QUERY SELECT 'execute'::text, d.task_id, d.version, NULL::jsonb
     FROM resonate.dequeue_execute(p_anycast, p_limit) d;
