@@ -65,6 +65,11 @@ export const DEFAULTS_POSTGRES = {
   tickMs: 250,
   /** The `application_name` of every connection, in `pg_stat_activity`; `postgres.applicationName`. */
   applicationName: "async-tools",
+  /**
+   * Resonate requests of one replica in flight at once; those sent meanwhile go together in the next round trip,
+   * one commit for all of them (`async_tools.rpc_batch`).
+   */
+  rpcBatchesInFlight: 4,
   /** Connections of the job index, step log and slots (beside the network's pool). */
   indexPoolSize: 2,
   /** How often a replica says it is alive (and expires the tasks of replicas that stopped saying so). */

@@ -141,6 +141,42 @@ describe.skipIf(unavailable !== undefined)("the Postgres store", () => {
     expect(new Set(names)).toEqual(new Set(["weather-eu"]));
   });
 
+  it("sends the requests its jobs make meanwhile together, one round trip and one commit, and answers each alone", async () => {
+    cluster.createDatabase("batches");
+    await storeInit(cluster.url("batches"));
+    cluster.psql("ALTER DATABASE batches SET track_functions = 'pl'");
+    await using runtime = await createAsyncTools({ store: cluster.url("batches"), tools: [twoSteps] });
+    const jobs = await Promise.all(Array.from({ length: 40 }, (_, n) => runtime.start(twoSteps, { n })));
+    const done = await runtime.wait(
+      jobs.map((job) => job.jobId),
+      { timeoutMs: 60_000 },
+    );
+    expect(done.map((job) => job.status)).toEqual(Array(40).fill("completed"));
+    expect(done.map((job) => job.result)).toEqual(Array.from({ length: 40 }, (_, n) => n + 2));
+    await expect
+      .poll(
+        () =>
+          Number(
+            cluster.psql(
+              "SELECT coalesce(sum(calls), 0) FROM pg_stat_user_functions WHERE funcname = 'rpc_batch'",
+              "batches",
+            ),
+          ),
+        { timeout: 10_000 },
+      )
+      .toBeGreaterThan(0);
+    // A request that fails inside a batch answers an error of its own; the others take effect.
+    const answers = cluster.psql(
+      `SELECT a FROM unnest(async_tools.rpc_batch(ARRAY[
+         '{"kind":"promise.get","head":{"corrId":"1","version":""},"data":{"id":"${jobs[0]?.jobId}"}}',
+         '{"kind":"promise.create","head":{},"data":{"id":7}}']::jsonb[])) AS a`,
+      "batches",
+    );
+    const [first, second] = answers.trim().split("\n");
+    expect(first).toContain('"status": 200');
+    expect(second).not.toContain('"status": 200');
+  });
+
   it("shows every job, its progress and its steps through every replica and the CLI", {
     timeout: 90_000,
   }, async () => {

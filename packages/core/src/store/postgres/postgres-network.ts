@@ -30,10 +30,18 @@ export interface PostgresNetworkOptions {
   poolSize: number;
   /** A drain runs at least this often, so timers fire and a missed NOTIFY is caught up. */
   tickMs: number;
+  /** Requests in flight at once; those sent meanwhile wait and go together, in one round trip and one commit. */
+  batchesInFlight: number;
 }
 
-/** Rows a drain takes per address and kind before it asks again. */
+/** Rows a drain takes per address and kind before it asks again; also the most requests sent as one batch. */
 const DRAIN_BATCH = 100;
+
+interface Pending {
+  body: string;
+  resolve(answer: unknown): void;
+  reject(error: unknown): void;
+}
 
 type DrainRow = {
   kind: "execute" | "unblock";
@@ -56,6 +64,8 @@ export class AsyncToolsPostgresNetwork implements Network {
   private again = false;
   private stopped = false;
   private started: Promise<void> | undefined;
+  private readonly pending: Pending[] = [];
+  private inFlight = 0;
 
   constructor(driver: PgDriver, options: PostgresNetworkOptions) {
     this.driver = driver;
@@ -99,13 +109,62 @@ export class AsyncToolsPostgresNetwork implements Network {
     await this.pool.end().catch(() => undefined);
   }
 
-  send: Send = async (request) => {
+  /**
+   * Sends `request` at once while fewer than `batchesInFlight` are out; otherwise it waits, and everything that
+   * waits goes in the next round trip as one batch (`async_tools.rpc_batch`): many jobs' requests, one commit.
+   */
+  send: Send = (request) =>
+    new Promise((resolve, reject) => {
+      this.pending.push({ body: JSON.stringify(request), resolve: resolve as (a: unknown) => void, reject });
+      this.pump();
+    });
+
+  private pump(): void {
+    while (this.inFlight < this.options.batchesInFlight && this.pending.length > 0) {
+      const batch = this.pending.splice(0, DRAIN_BATCH);
+      this.inFlight += 1;
+      void this.sendBatch(batch).finally(() => {
+        this.inFlight -= 1;
+        this.pump();
+      });
+    }
+  }
+
+  private async sendBatch(batch: Pending[]): Promise<void> {
+    if (batch.length === 1) {
+      const [one] = batch as [Pending];
+      await this.rpc(one.body).then(one.resolve, one.reject);
+      return;
+    }
+    let answers: unknown[];
+    try {
+      const { rows } = await this.pool.query<{ answers: unknown[] }>(
+        "SELECT async_tools.rpc_batch($1::jsonb[]) AS answers",
+        [batch.map((p) => p.body)],
+      );
+      answers = rows[0]?.answers ?? [];
+    } catch (error) {
+      for (const p of batch) p.reject(error);
+      return;
+    }
+    await Promise.all(
+      batch.map(async (p, i) => {
+        const answer = answers[i] as { error?: unknown } | undefined;
+        // A request that failed inside the batch (a deadlock, say) is sent again alone, as it would have been.
+        if (answer === undefined || (typeof answer === "object" && answer !== null && "error" in answer))
+          await this.rpc(p.body).then(p.resolve, p.reject);
+        else p.resolve(answer);
+      }),
+    );
+  }
+
+  private async rpc(body: string): Promise<unknown> {
     const { rows } = await this.pool.query<{ res: unknown }>(
       "SELECT resonate.resonate_rpc($1::jsonb) AS res",
-      [JSON.stringify(request)],
+      [body],
     );
-    return rows[0]?.res as never;
-  };
+    return rows[0]?.res;
+  }
 
   recv(callback: (message: Message) => void): void {
     this.callbacks.push(callback);

@@ -17,6 +17,8 @@ export class PostgresSlots implements ToolSlots {
   private readonly pollMs: number;
   /** Jobs of this process waiting, with their last known place and how to make them ask again now. */
   private readonly waiting = new Map<string, { place: number; wake: () => void }>();
+  /** Jobs of this process holding a slot: not waiting, no need to ask the database. */
+  private readonly holding = new Set<string>();
   /** Releases sent and not answered yet. */
   private readonly freeing = new Set<Promise<void>>();
   private closed = false;
@@ -47,6 +49,7 @@ export class PostgresSlots implements ToolSlots {
   position(id: string): number | undefined | Promise<number | undefined> {
     const mine = this.waiting.get(id);
     if (mine !== undefined) return mine.place;
+    if (this.holding.has(id)) return undefined;
     return this.pool
       .query<{ place: number | null }>("SELECT async_tools.slot_place($1) AS place", [id])
       .then(({ rows }) => rows[0]?.place ?? undefined);
@@ -107,10 +110,12 @@ export class PostgresSlots implements ToolSlots {
 
   private releaser(id: string): () => void {
     this.waiting.delete(id);
+    this.holding.add(id);
     let released = false;
     return () => {
       if (released) return;
       released = true;
+      this.holding.delete(id);
       // The jobs of this process waiting ask again as soon as the slot is free, not at their next poll.
       void this.free(id).then(() => {
         for (const entry of this.waiting.values()) entry.wake();

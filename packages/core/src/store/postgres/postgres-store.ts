@@ -92,6 +92,7 @@ export async function postgresNetwork(options: {
       logger: options.logger,
       poolSize: settings.poolSize,
       tickMs: settings.tickMs,
+      batchesInFlight: DEFAULTS_POSTGRES.rpcBatchesInFlight,
     },
   );
 }

@@ -62,7 +62,7 @@ export const MIGRATIONS: readonly Migration[] = [
   {
     id: "0007-one-query-drain",
     file: "0007-one-query-drain.sql",
-    sha256: "005c79c2e87d9f57926d5942150deda6b4c7deb74eeae3978579577751798de0",
+    sha256: "a07e030e6e8632a478e625d3d78e4bcc88852bfd83d3a47eb2106cd913eb4fbd",
   },
 ];
 
@@ -84,6 +84,7 @@ export const WORKER_FUNCTIONS: readonly string[] = [
   "async_tools.slot_release(text, text)",
   "async_tools.slot_place(text)",
   "async_tools.drain(text, text, integer)",
+  "async_tools.rpc_batch(jsonb[])",
 ];
 
 /** Tables of ours a worker role reads and writes. */
