@@ -1,6 +1,6 @@
 /**
  * Three weather `--http` replicas on one Postgres store (a throwaway cluster of Debian's PostgreSQL), run as a
- * least-privilege worker role after `store init` as the owner, against a fake Open-Meteo: every replica, its
+ * least-privilege worker role after `store init` as the owner, each against a fake Open-Meteo of its own: every replica, its
  * dashboard and the CLI list every job; the same arguments through two replicas make one job and one upstream
  * request; a SIGKILLed replica's jobs go to the survivors within 5 s; a cancel through another replica stops
  * the running replica's upstream request. Skipped, in one line, where PostgreSQL cannot be started.
@@ -39,32 +39,30 @@ function cli(bin: string, store: string, ...args: string[]): Promise<Run> {
 type Replica = RunningServer & { url: string };
 type Jobs = { jobs: { job_name: string; status: string }[]; done: boolean };
 
-async function replicas(store: string, archiveUrl: string, count: number): Promise<Replica[]> {
-  const started: Replica[] = [];
-  for (let i = 0; i < count; i++) {
-    const replica = await startHttpServer(store, archiveUrl);
+/**
+ * Three replicas on `store`, each with a fake Open-Meteo of its own: Resonate hands a job to any replica, and
+ * the fake that a job's request reaches names the replica running it.
+ */
+async function replicas(
+  store: string,
+  latencyMs: number,
+): Promise<{ replica: Replica; fake: FakeOpenMeteo }[]> {
+  const started: { replica: Replica; fake: FakeOpenMeteo }[] = [];
+  for (let i = 0; i < 3; i++) {
+    const fake = await startFakeOpenMeteo({ latencyMs });
+    cleanup.push(() => fake.close());
+    const replica = await startHttpServer(store, fake.url);
     cleanup.push(() => replica.close());
-    started.push(replica);
+    started.push({ replica, fake });
   }
   return started;
 }
 
+const monthOf = (month: number) => ({ start_date: `2024-${String(month).padStart(2, "0")}-01` });
+
 async function start(replica: Replica, month: number): Promise<string> {
   return structured<{ job_name: string }>(await replica.call("start_gathering", { ...place, month }))
     .job_name;
-}
-
-/**
- * The replica that runs `name`: Resonate hands a job to any replica, and one that did not start it logs that it
- * resumed it (re-validating its input); otherwise its starter runs it.
- */
-function runnerOf(all: Replica[], starter: Replica, name: string): Replica {
-  const resumed = (r: Replica) =>
-    r
-      .stderr()
-      .split("\n")
-      .some((line) => line.includes("job resumed") && line.includes(name));
-  return all.find((r) => r !== starter && resumed(r)) ?? starter;
 }
 
 async function awaitDone(replica: Replica, names: string[]): Promise<Jobs["jobs"]> {
@@ -100,20 +98,15 @@ describe.skipIf(unavailable !== undefined)("weather replicas on one Postgres sto
 
   it("lists every job through every replica, its dashboard and the CLI, makes one upstream request per job, and hands a SIGKILLed replica's jobs to the survivors within 5 s", async () => {
     const store = await database("shared");
-    const fake: FakeOpenMeteo = await startFakeOpenMeteo();
-    cleanup.push(() => fake.close());
-    const three = await replicas(store, fake.url, 3);
     // Every job stays in flight while the listing is checked, and is answered within the client's 15 s timeout.
-    fake.setLatency(12_000);
+    const rig = await replicas(store, 12_000);
+    const three = rig.map((r) => r.replica);
+    const requests = () => rig.reduce((sum, r) => sum + r.fake.requests(), 0);
     const names: string[] = [];
-    const starters: Replica[] = [];
-    for (let month = 1; month <= 6; month++) {
-      starters.push(three[month % 3] as Replica);
-      names.push(await start(three[month % 3] as Replica, month));
-    }
+    for (let month = 1; month <= 6; month++) names.push(await start(three[month % 3] as Replica, month));
     // The same arguments through another replica: the same job.
     expect(await start(three[2] as Replica, 1)).toBe(names[0]);
-    await expect.poll(() => fake.requests()).toBe(6);
+    await expect.poll(requests).toBe(6);
 
     for (const replica of three) {
       const probed = structured<Jobs>(await replica.call("probe_status", { job_names: names }));
@@ -128,51 +121,45 @@ describe.skipIf(unavailable !== undefined)("weather replicas on one Postgres sto
     );
     for (const name of names) expect(listedIds.join(" ")).toContain(name);
 
-    // Kill the replica running the most jobs (each is waiting on the upstream): the survivors ask again.
-    const runners = names.map((name, i) => runnerOf(three, starters[i] as Replica, name));
-    const victim = three.reduce((most, r) =>
-      runners.filter((x) => x === r).length > runners.filter((x) => x === most).length ? r : most,
-    );
-    const lost = runners.filter((r) => r === victim).length;
-    expect(lost).toBeGreaterThan(0);
-    fake.setLatency(0);
-    await victim.kill();
+    // Kill the replica running the most jobs (each waiting on its upstream): the survivors ask theirs again.
+    const victim = rig.reduce((most, r) => (r.fake.requests() > most.fake.requests() ? r : most));
+    const lost = names.map((_name, i) => victim.fake.requestsFor(monthOf(i + 1)) > 0);
+    for (const r of rig) r.fake.setLatency(0);
+    await victim.replica.kill();
     const killedAt = Date.now();
-    await expect.poll(() => fake.requests(), { interval: 20 }).toBeGreaterThan(6);
+    await expect.poll(requests, { interval: 20 }).toBeGreaterThan(6);
     const tookMs = Date.now() - killedAt;
     console.info(
       `weather on postgres: a SIGKILLed replica's job was asked upstream again ${tookMs} ms later`,
     );
     expect(tookMs).toBeLessThan(budget(5_000));
-    const survivors = three.filter((r) => r !== victim);
+    const survivors = three.filter((r) => r !== victim.replica);
     const jobs = await awaitDone(survivors[0] as Replica, names);
     expect(jobs.map((job) => job.status)).toEqual(Array(6).fill("completed"));
     // The killed replica's jobs ran upstream twice, every other job exactly once.
-    expect(fake.requests()).toBe(6 + lost);
     names.forEach((name, i) => {
-      const expected = runners[i] === victim ? 2 : 1;
-      expect(fake.requestsFor({ start_date: `2024-0${i + 1}-01` }), name).toBe(expected);
+      const asked = rig.reduce((sum, r) => sum + r.fake.requestsFor(monthOf(i + 1)), 0);
+      expect(asked, name).toBe(lost[i] ? 2 : 1);
     });
     expect((await awaitDone(survivors[1] as Replica, names)).length).toBe(6);
   });
 
   it("stops the upstream request of a job cancelled through another replica", async () => {
     const store = await database("cancel");
-    const fake: FakeOpenMeteo = await startFakeOpenMeteo({ latencyMs: 600_000 });
-    cleanup.push(() => fake.close());
-    const three = await replicas(store, fake.url, 3);
-    const starter = three[0] as Replica;
+    const rig = await replicas(store, 600_000);
+    const starter = rig[0]?.replica as Replica;
     const name = await start(starter, 7);
-    const july = { start_date: "2024-07-01" };
-    await expect.poll(() => fake.requestsFor(july)).toBe(1);
-    const runner = runnerOf(three, starter, name);
-    const other = three.find((r) => r !== runner) as Replica;
+    const july = monthOf(7);
+    await expect.poll(() => rig.filter((r) => r.fake.requestsFor(july) === 1).length).toBe(1);
+    const running = rig.find((r) => r.fake.requestsFor(july) === 1) as (typeof rig)[number];
+    const runner = running.replica;
+    const other = rig.find((r) => r !== running)?.replica as Replica;
     const cancelled = structured<{ jobs: { status: string }[] }>(
       await other.call("cancel_gathering", { job_names: [name] }),
     );
     expect(cancelled.jobs[0]?.status).toBe("cancelled");
-    await expect.poll(() => fake.droppedFor(july)).toBe(1);
-    expect(fake.requestsFor(july)).toBe(1);
+    await expect.poll(() => running.fake.droppedFor(july)).toBe(1);
+    expect(rig.reduce((sum, r) => sum + r.fake.requestsFor(july), 0)).toBe(1);
     const probed = structured<Jobs>(await runner.call("probe_status", { job_names: [name] }));
     expect(probed.jobs[0]?.status).toBe("cancelled");
   });
