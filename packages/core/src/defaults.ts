@@ -59,7 +59,18 @@ export const DEFAULTS = {
 export const DEFAULTS_POSTGRES = {
   /** Most progress writes of one job per this interval on a Postgres store (the newest value wins). */
   progressMs: SECOND,
-  /** Connections of the job index and step log (beside the Resonate network's own pool of 8). */
+  /** Connections of the Resonate network (requests and drains); `postgres.poolSize`. */
+  poolSize: 8,
+  /** A replica drains at least this often (timers, a missed NOTIFY); `postgres.tickMs`. */
+  tickMs: 250,
+  /** The `application_name` of every connection, in `pg_stat_activity`; `postgres.applicationName`. */
+  applicationName: "async-tools",
+  /**
+   * Resonate requests of one replica in flight at once; those sent meanwhile go together in the next round trip,
+   * one commit for all of them (`async_tools.rpc_batch`).
+   */
+  rpcBatchesInFlight: 4,
+  /** Connections of the job index, step log and slots (beside the network's pool). */
   indexPoolSize: 2,
   /** How often a replica says it is alive (and expires the tasks of replicas that stopped saying so). */
   presenceMs: SECOND,
@@ -67,6 +78,11 @@ export const DEFAULTS_POSTGRES = {
   replicaStaleMs: 3 * SECOND,
   /** How often a replica runs retention (one replica at a time; the first sweep runs at start). */
   retentionSweepMs: 10 * MINUTE,
+  /**
+   * How often a job waiting for a slot of its tool asks again (a release in the same process wakes it at once;
+   * one in another replica is seen at the next ask).
+   */
+  slotPollMs: 250,
 } as const;
 
 export const DEFAULTS_STDIO = {

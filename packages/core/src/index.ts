@@ -36,3 +36,4 @@ export {
   type StoreInfo,
   type WaitForJobsOptions,
 } from "./runtime/runtime.ts";
+export type { PostgresOptions } from "./store/postgres/postgres-store.ts";

@@ -91,6 +91,92 @@ describe.skipIf(unavailable !== undefined)("the Postgres store", () => {
     expect(connections.trim()).toBe("1");
   });
 
+  it("follows the least-privilege guide: a non-superuser owner migrates, replicas run as a worker role that cannot migrate", async () => {
+    // docs/scaling.md, "Least privilege", as a DBA runs it (roles are cluster-wide, so resonate_worker may exist).
+    cluster.psql("CREATE ROLE jobs_owner LOGIN");
+    cluster.psql("CREATE DATABASE jobs OWNER jobs_owner");
+    cluster.psql(
+      "DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'resonate_worker') THEN CREATE ROLE resonate_worker NOLOGIN; END IF; END $$",
+    );
+    cluster.psql("CREATE ROLE jobs_app LOGIN IN ROLE resonate_worker");
+    const init = await storeInit(cluster.url("jobs", "jobs_owner"));
+    expect(init.stdout).toContain("applied");
+    await expect(storeInit(cluster.url("jobs", "jobs_app"))).rejects.toThrow();
+    await using runtime = await createAsyncTools({
+      store: cluster.url("jobs", "jobs_app"),
+      tools: [twoSteps],
+    });
+    const job = await runtime.start(twoSteps, { n: 1 });
+    const [done] = await runtime.wait([job.jobId], { timeoutMs: 15_000 });
+    expect(done).toMatchObject({ status: "completed", result: 3 });
+    expect(cluster.psql("SELECT DISTINCT applied_by FROM async_tools.migrations", "jobs").trim()).toBe(
+      "jobs_owner",
+    );
+  });
+
+  it("opens the network's pool at the size set and names every connection with the application_name set", async () => {
+    cluster.createDatabase("settings");
+    await storeInit(cluster.url("settings"));
+    await using runtime = await createAsyncTools({
+      store: cluster.url("settings"),
+      tools: [twoSteps],
+      postgres: { poolSize: 1, tickMs: 100, applicationName: "weather-eu" },
+    });
+    const jobs = await Promise.all([1, 2, 3, 4].map((n) => runtime.start(twoSteps, { n })));
+    const done = await runtime.wait(
+      jobs.map((job) => job.jobId),
+      { timeoutMs: 15_000 },
+    );
+    expect(done.map((job) => job.status)).toEqual(["completed", "completed", "completed", "completed"]);
+    const names = cluster
+      .psql(
+        "SELECT application_name FROM pg_stat_activity WHERE datname = 'settings' AND pid <> pg_backend_pid()",
+        "settings",
+      )
+      .trim()
+      .split("\n");
+    // One LISTEN connection, one of the network's pool, at most two of the job index's.
+    expect(names.length).toBeGreaterThanOrEqual(2);
+    expect(names.length).toBeLessThanOrEqual(4);
+    expect(new Set(names)).toEqual(new Set(["weather-eu"]));
+  });
+
+  it("sends the requests its jobs make meanwhile together, one round trip and one commit, and answers each alone", async () => {
+    cluster.createDatabase("batches");
+    await storeInit(cluster.url("batches"));
+    cluster.psql("ALTER DATABASE batches SET track_functions = 'pl'");
+    await using runtime = await createAsyncTools({ store: cluster.url("batches"), tools: [twoSteps] });
+    const jobs = await Promise.all(Array.from({ length: 40 }, (_, n) => runtime.start(twoSteps, { n })));
+    const done = await runtime.wait(
+      jobs.map((job) => job.jobId),
+      { timeoutMs: 60_000 },
+    );
+    expect(done.map((job) => job.status)).toEqual(Array(40).fill("completed"));
+    expect(done.map((job) => job.result)).toEqual(Array.from({ length: 40 }, (_, n) => n + 2));
+    await expect
+      .poll(
+        () =>
+          Number(
+            cluster.psql(
+              "SELECT coalesce(sum(calls), 0) FROM pg_stat_user_functions WHERE funcname = 'rpc_batch'",
+              "batches",
+            ),
+          ),
+        { timeout: 10_000 },
+      )
+      .toBeGreaterThan(0);
+    // A request that fails inside a batch answers an error of its own; the others take effect.
+    const answers = cluster.psql(
+      `SELECT a FROM unnest(async_tools.rpc_batch(ARRAY[
+         '{"kind":"promise.get","head":{"corrId":"1","version":""},"data":{"id":"${jobs[0]?.jobId}"}}',
+         '{"kind":"promise.create","head":{},"data":{"id":7}}']::jsonb[])) AS a`,
+      "batches",
+    );
+    const [first, second] = answers.trim().split("\n");
+    expect(first).toContain('"status": 200');
+    expect(second).not.toContain('"status": 200');
+  });
+
   it("shows every job, its progress and its steps through every replica and the CLI", {
     timeout: 90_000,
   }, async () => {
@@ -169,6 +255,117 @@ describe.skipIf(unavailable !== undefined)("the Postgres store", () => {
       rmSync(dir, { recursive: true, force: true });
     }
   }, 120_000);
+
+  it("finishes every job of three replicas when two of them are SIGKILLed in turn, and re-runs no finished step", async () => {
+    cluster.createDatabase("three");
+    await storeInit(cluster.url("three"));
+    cluster.psql("CREATE ROLE three_worker LOGIN IN ROLE resonate_worker", "three");
+    const dir = mkdtempSync(join(tmpdir(), "async-tools-pg-three-"));
+    const marks = join(dir, "side-effects");
+    writeFileSync(marks, "");
+    const env = { ASYNC_TOOLS_STORE: cluster.url("three", "three_worker"), SIDE_EFFECTS: marks };
+    // Jobs that reach step 2 on the first two hang there until their replica is killed; the third finishes them.
+    const [a, b, c] = await Promise.all([
+      startStdioChild(STEPS_SERVER, { ...env, STEP2_MS: "600000" }),
+      startStdioChild(STEPS_SERVER, { ...env, STEP2_MS: "600000" }),
+      startStdioChild(STEPS_SERVER, { ...env, STEP2_MS: "50" }),
+    ]);
+    try {
+      const ids: string[] = [];
+      for (const [i, replica] of [a, b, c, a, b, c].entries())
+        ids.push((await replica.data<{ job_id: string }>("start_steps", { n: i })).job_id);
+      await expect
+        .poll(() => ids.every((id) => sideEffectCounts(marks).has(`${id} 2`)), { timeout: 30_000 })
+        .toBe(true);
+      a.kill();
+      await expect
+        .poll(
+          async () => (await c.data<{ jobs: { status: string }[] }>("probe_steps", { job_ids: ids })).jobs,
+          {
+            timeout: 30_000,
+            interval: 250,
+          },
+        )
+        .toSatisfy(
+          (jobs: { status: string }[]) => jobs.filter((job) => job.status === "completed").length >= 2,
+        );
+      b.kill();
+      const done = await c.data<{ jobs: { status: string }[] }>("await_steps", {
+        job_ids: ids,
+        timeout_seconds: 45,
+      });
+      expect(done.jobs.map((job) => job.status)).toEqual(Array(6).fill("completed"));
+      const counts = sideEffectCounts(marks);
+      for (const id of ids) {
+        // Step 1 finished before step 2 began, so no takeover runs it again; only the third replica ran step 3.
+        expect(counts.get(`${id} 1`), `step 1 of ${id}`).toBe(1);
+        expect(counts.get(`${id} 3`), `step 3 of ${id}`).toBe(1);
+        expect(counts.get(`${id} 2`), `step 2 of ${id}`).toBeLessThanOrEqual(3);
+      }
+    } finally {
+      for (const replica of [a, b, c]) {
+        replica.kill();
+        await replica.close();
+      }
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 150_000);
+
+  it("runs one job at a time across two processes with concurrency 1, places the waiting globally, and a SIGKILLed holder frees its slot", async () => {
+    cluster.createDatabase("slots");
+    await storeInit(cluster.url("slots"));
+    const dir = mkdtempSync(join(tmpdir(), "async-tools-pg-slots-"));
+    const marks = join(dir, "side-effects");
+    writeFileSync(marks, "");
+    const env = { ASYNC_TOOLS_STORE: cluster.url("slots"), SIDE_EFFECTS: marks, CONCURRENCY: "1" };
+    const a = await startStdioChild(STEPS_SERVER, { ...env, STEP2_MS: "600000" });
+    const b = await startStdioChild(STEPS_SERVER, { ...env, STEP2_MS: "100" });
+    type Probed = { jobs: { job_id: string; status: string; queue_position?: number }[] };
+    try {
+      const holder = (await a.data<{ job_id: string }>("start_steps", { n: 1 })).job_id;
+      await expect.poll(() => readFileSync(marks, "utf8"), { timeout: 30_000 }).toContain(`${holder} 2`);
+      const second = (await b.data<{ job_id: string }>("start_steps", { n: 2 })).job_id;
+      const third = (await b.data<{ job_id: string }>("start_steps", { n: 3 })).job_id;
+      // Both wait behind the job running in the other process, in start order, seen alike through either.
+      for (const replica of [b, a]) {
+        await expect
+          .poll(
+            async () =>
+              (await replica.data<Probed>("probe_steps", { job_ids: [second, third] })).jobs.map((j) => [
+                j.status,
+                j.queue_position,
+              ]),
+            { timeout: 20_000, interval: 200 },
+          )
+          .toEqual([
+            ["queued", 1],
+            ["queued", 2],
+          ]);
+      }
+      expect(readFileSync(marks, "utf8")).not.toContain(second);
+      a.kill();
+      const done = await b.data<{ jobs: { status: string }[] }>("await_steps", {
+        job_ids: [holder, second, third],
+        timeout_seconds: 60,
+      });
+      expect(done.jobs.map((j) => j.status)).toEqual(["completed", "completed", "completed"]);
+      // One job at a time: each execution's marks are one unbroken run.
+      const runs: string[] = [];
+      for (const line of readFileSync(marks, "utf8").trim().split("\n")) {
+        const job = line.split(" ")[0] as string;
+        if (runs.at(-1) !== job) runs.push(job);
+      }
+      expect(runs[0]).toBe(holder);
+      expect(runs.filter((job) => job === second)).toHaveLength(1);
+      expect(runs.filter((job) => job === third)).toHaveLength(1);
+      expect(sideEffectCounts(marks).get(`${second} 3`)).toBe(1);
+    } finally {
+      a.kill();
+      await b.close();
+      await a.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 150_000);
 
   it("stops the step of a job cancelled through another replica within 1.5 s, and retries nothing", async () => {
     cluster.createDatabase("cancel");

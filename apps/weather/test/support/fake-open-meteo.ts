@@ -55,6 +55,8 @@ export interface FakeOpenMeteo extends AsyncDisposable {
   requests(): number;
   /** How many of those requests match. */
   requestsFor(match: RequestMatcher): number;
+  /** How many matching requests their client dropped while they waited on latency (a cancelled fetch). */
+  droppedFor(match: RequestMatcher): number;
   /** Replaces the queue of forced answers; each request takes the next one, then answers normally. */
   setScript(script: readonly ScriptedResponse[]): void;
   /** Changes the delay before every answer. */
@@ -94,6 +96,7 @@ export async function startFakeOpenMeteo(options: FakeOpenMeteoOptions = {}): Pr
   let latencyMs = options.latencyMs ?? 0;
   let script = [...(options.script ?? [])];
   const queries: URLSearchParams[] = [];
+  const dropped: URLSearchParams[] = [];
   const timers = new Set<NodeJS.Timeout>();
 
   const server = createServer((req, res) => {
@@ -120,6 +123,7 @@ export async function startFakeOpenMeteo(options: FakeOpenMeteoOptions = {}): Pr
     }, delay);
     timers.add(timer);
     res.once("close", () => {
+      if (timers.has(timer)) dropped.push(url.searchParams);
       clearTimeout(timer);
       timers.delete(timer);
     });
@@ -149,6 +153,7 @@ export async function startFakeOpenMeteo(options: FakeOpenMeteoOptions = {}): Pr
     url: `http://127.0.0.1:${port}${ARCHIVE_PATH}`,
     requests: () => queries.length,
     requestsFor: (match) => queries.filter((query) => matches(query, match)).length,
+    droppedFor: (match) => dropped.filter((query) => matches(query, match)).length,
     setScript: (next) => {
       script = [...next];
     },

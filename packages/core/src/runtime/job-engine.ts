@@ -14,6 +14,7 @@ import { AsyncToolsError } from "../errors.ts";
 import { log } from "../internal/log.ts";
 import type { SettledJob } from "../store/settled-jobs.ts";
 import type { JobIndex } from "../store/store.ts";
+import type { ToolSlots } from "../store/tool-slots.ts";
 import { combineObservers, type JobEvent, type JobObserver, logJobEvent } from "./job-events.ts";
 import { defaultJobId, principalSuffix, runId } from "./job-id.ts";
 import type { PromiseClient, PromiseRecord } from "./promise-client.ts";
@@ -103,7 +104,7 @@ export const RUN_TAG = "async-tools:run";
 export class JobEngine {
   private readonly versions = new Map<string, Map<number, AnyAsyncTool>>();
   private readonly latest = new Map<string, AnyAsyncTool>();
-  private readonly slots = new Map<string, Slots>();
+  private readonly slots = new Map<string, ToolSlots>();
   private readonly running = new Map<string, AbortController>();
   private readonly retrying = new Map<string, StepRetry>();
   private readonly starting = new Map<string, Promise<JobSnapshot | undefined>>();
@@ -126,10 +127,13 @@ export class JobEngine {
   private readonly meta: JobIndex;
   private readonly observer: Required<JobObserver>;
   private readonly settledAmong: ((ids: readonly string[]) => Promise<SettledJob[]>) | undefined;
+  private readonly slotsFor: ((tool: string, limit: number) => ToolSlots) | undefined;
 
   /**
    * `settled` answers which of the jobs this process runs the store holds as settled (see `Store.settled`):
    * asked every {@link DEFAULTS.cancelCheckMs} while jobs run, so a cancel made elsewhere stops them here.
+   * `slots` gives a tool's concurrency slots shared by every process of the store (see `Store.slots`); without
+   * it they are this process's own.
    */
   constructor(
     resonate: Resonate,
@@ -137,12 +141,14 @@ export class JobEngine {
     meta: JobIndex,
     observers: JobObserver[] = [],
     settled?: (ids: readonly string[]) => Promise<SettledJob[]>,
+    slots?: (tool: string, limit: number) => ToolSlots,
   ) {
     this.resonate = resonate;
     this.promises = promises;
     this.meta = meta;
     this.observer = combineObservers(observers);
     this.settledAmong = settled;
+    this.slotsFor = slots;
     memoizeTargets(resonate);
     speedUpCodec((resonate as unknown as { codec?: unknown }).codec);
     observeTaskCreate(resonate, (outcome) => this.onCreateOutcome(outcome));
@@ -181,7 +187,8 @@ export class JobEngine {
     this.versions.set(tool.name, versions);
     const current = this.latest.get(tool.name);
     if (current === undefined || current.version < tool.version) this.latest.set(tool.name, tool);
-    if (!this.slots.has(tool.name)) this.slots.set(tool.name, new Slots(tool.concurrency));
+    if (!this.slots.has(tool.name))
+      this.slots.set(tool.name, this.slotsFor?.(tool.name, tool.concurrency) ?? new Slots(tool.concurrency));
     const engine = this;
     const durable = async function durable(rctx: Context, input: unknown) {
       return engine.execute(tool, rctx, input);
@@ -334,7 +341,7 @@ export class JobEngine {
         ? setTimeout(() => controller.abort(new Error(timedOutMessage(tool.timeoutMs))), Math.max(0, left))
         : undefined;
     deadline?.unref();
-    const slots = this.slots.get(tool.name) as Slots;
+    const slots = this.slots.get(tool.name) as ToolSlots;
     let release: (() => void) | undefined;
     try {
       release = await slots.acquire(id, controller.signal);
@@ -542,7 +549,7 @@ export class JobEngine {
     this.meta.recordSoon(id, tool.name, now, principal ?? "");
     this.emit({ kind: "started", jobId: id, tool: tool.name });
     const snapshot: JobSnapshot = { jobId: id, status: "working", tool: tool.name, createdAt: iso(now) };
-    const place = this.slots.get(tool.name)?.position(id);
+    const place = await this.slots.get(tool.name)?.position(id);
     if (place !== undefined) Object.assign(snapshot, { status: "queued", queuePosition: place });
     return snapshot;
   }
@@ -693,7 +700,7 @@ export class JobEngine {
     }
     switch (record.state) {
       case "pending": {
-        const place = tool === undefined ? undefined : this.slots.get(tool)?.position(record.id);
+        const place = tool === undefined ? undefined : await this.slots.get(tool)?.position(record.id);
         if (place !== undefined) {
           snapshot.status = "queued";
           snapshot.queuePosition = place;

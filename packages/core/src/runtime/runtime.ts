@@ -12,6 +12,7 @@ import { DEFAULTS } from "../defaults.ts";
 import type { AnyAsyncTool, AsyncTool } from "../define.ts";
 import { AsyncToolsError } from "../errors.ts";
 import { log } from "../internal/log.ts";
+import type { PostgresOptions } from "../store/postgres/postgres-store.ts";
 import { openStore } from "../store/select.ts";
 import type { JobIndex, Store, StoreRole } from "../store/store.ts";
 import { instrumentEngine, loadTelemetry } from "../telemetry/otel.ts";
@@ -56,6 +57,11 @@ export interface CreateAsyncToolsOptions {
   group?: string;
   /** Lease of a running task in ms, renewed by heartbeats while this process lives. Default 60 s. */
   leaseMs?: number;
+  /**
+   * Connections of a `postgres://` store: `{ poolSize: 8, tickMs: 250, applicationName: "async-tools" }` by
+   * default. Ignored by other stores.
+   */
+  postgres?: PostgresOptions;
 }
 
 /** Where a runtime's jobs live. */
@@ -226,6 +232,7 @@ export async function createAsyncTools(options: CreateAsyncToolsOptions): Promis
     logger: resonateLogger,
     retentionMs,
     ...(options.durability ? { durability: options.durability } : {}),
+    ...(options.postgres ? { postgres: options.postgres } : {}),
     ...(options.name ? { name: options.name } : {}),
   });
   const resonate = new Resonate({
@@ -248,6 +255,7 @@ export async function createAsyncTools(options: CreateAsyncToolsOptions): Promis
       ...(telemetry === undefined ? [] : [telemetry]),
     ],
     (ids) => opened.settled(ids),
+    opened.slots,
   );
   try {
     for (const tool of definitions) engine.define(tool);

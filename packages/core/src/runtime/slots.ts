@@ -3,8 +3,10 @@
  * has already been accepted durably; it waits here, `queued`, and knows its place.
  */
 
+import type { ToolSlots } from "../store/tool-slots.ts";
+
 /** Slots of one tool. */
-export class Slots {
+export class Slots implements ToolSlots {
   private readonly limit: number;
   private running = 0;
   private readonly waiting: { id: string; ticket: number; grant: () => void }[] = [];

@@ -8,7 +8,12 @@ import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 import { HttpNetwork, type Network, PollMessageSource } from "@resonatehq/sdk";
 import { AsyncToolsError } from "../errors.ts";
-import { checkPostgres, postgresNetwork, postgresReplica } from "./postgres/postgres-store.ts";
+import {
+  checkPostgres,
+  type PostgresOptions,
+  postgresNetwork,
+  postgresReplica,
+} from "./postgres/postgres-store.ts";
 import { resonateRequest } from "./protocol.ts";
 import { ProtocolClient } from "./remote/protocol-client.ts";
 import { RemoteJobIndex } from "./remote/remote-job-index.ts";
@@ -220,6 +225,7 @@ export async function openStore(
         pid: options.pid,
         group: options.group,
         logger: options.logger,
+        postgres: options.postgres,
       });
       try {
         await withTimeout(network.init(), timeoutMs);
@@ -239,6 +245,7 @@ export async function openStore(
         pid: options.pid,
         group: options.group,
         retentionMs: options.retentionMs,
+        postgres: options.postgres,
       });
       const store = single(
         { kind: "postgres", description: where, durable: true },
@@ -249,6 +256,7 @@ export async function openStore(
       return {
         ...store,
         settled: (ids) => index.jobs.settled(ids),
+        slots: index.slots,
         close: async () => {
           await store.close();
           await index.close();

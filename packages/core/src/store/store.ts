@@ -7,7 +7,9 @@
  * which backend promises what.
  */
 import type { Logger, Network } from "@resonatehq/sdk";
+import type { PostgresOptions } from "./postgres/postgres-store.ts";
 import type { SettledJob } from "./settled-jobs.ts";
+import type { ToolSlots } from "./tool-slots.ts";
 
 /** Latest progress a job's function reported. */
 export interface JobProgress {
@@ -153,6 +155,11 @@ export interface Store {
    */
   settled(ids: readonly string[]): Promise<SettledJob[]>;
   /**
+   * The concurrency slots of `tool`, shared by every process of the store (Postgres): its `concurrency` is
+   * then global. Absent where each process keeps its own slots.
+   */
+  slots?: (tool: string, limit: number) => ToolSlots;
+  /**
    * Removes finished jobs past `retentionMs` now rather than at the next periodic sweep. Present on an
    * embedded store; only its owner may call it (`role === "owner"`).
    */
@@ -197,4 +204,6 @@ export interface OpenStoreOptions {
   name?: string;
   /** Timings of a store file shared by several processes. */
   sharing?: Partial<SharingOptions>;
+  /** Connections of a Postgres store. */
+  postgres?: PostgresOptions;
 }

@@ -1,6 +1,7 @@
 /**
  * Opens the Postgres store: checks the schema and the role's grants first (a database this library does not
- * match is refused with the command to run), then the SDK's `PostgresNetwork`, initialised once per process.
+ * match is refused with the command to run), then our Resonate network on resonate-pg's schema, initialised
+ * once per process.
  * `pg` is an optional peer, loaded only here.
  */
 import type { Logger, Network } from "@resonatehq/sdk";
@@ -8,6 +9,8 @@ import { DEFAULTS, DEFAULTS_POSTGRES } from "../../defaults.ts";
 import { AsyncToolsError } from "../../errors.ts";
 import { log } from "../../internal/log.ts";
 import { type PgPool, PostgresJobIndex, PostgresStepLog } from "./postgres-index.ts";
+import { AsyncToolsPostgresNetwork, type ListenClient } from "./postgres-network.ts";
+import { PostgresSlots } from "./postgres-slots.ts";
 import { checkSchema, type InitResult, initSchema, type Queryable } from "./schema.ts";
 
 interface PgClient extends Queryable {
@@ -16,13 +19,11 @@ interface PgClient extends Queryable {
 }
 interface PgConfig {
   connectionString: string;
+  options?: string;
   application_name?: string;
   max?: number;
 }
 type PgModule = { Client: new (config: PgConfig) => PgClient; Pool: new (config: PgConfig) => PgPool };
-
-/** The `application_name` our connections show in `pg_stat_activity`. */
-export const APPLICATION_NAME = "async-tools";
 
 async function loadPg(): Promise<PgModule> {
   try {
@@ -43,7 +44,7 @@ async function loadPg(): Promise<PgModule> {
 /** Runs `use` on a connection of its own, closed afterwards. */
 async function withClient<T>(url: string, use: (client: PgClient) => Promise<T>): Promise<T> {
   const { Client } = await loadPg();
-  const client = new Client({ connectionString: url, application_name: APPLICATION_NAME });
+  const client = new Client({ connectionString: url, application_name: DEFAULTS_POSTGRES.applicationName });
   await client.connect();
   try {
     return await use(client);
@@ -62,62 +63,79 @@ export function checkPostgres(url: string, where: string): Promise<void> {
   return withClient(url, (client) => checkSchema(client, where));
 }
 
-type PostgresNetworkClass = new (cfg: {
-  connectionString: string;
-  pid?: string;
-  group?: string;
-  logger?: Logger;
-}) => Network & { init(): Promise<void>; stop(): Promise<void> };
+/** Settings of a Postgres store's connections; each has a default in `DEFAULTS_POSTGRES`. */
+export interface PostgresOptions {
+  /** Connections of the Resonate network (requests and drains). Default 8. */
+  poolSize?: number;
+  /** How often a replica drains at the least, so timers fire and a missed NOTIFY is caught up. Default 250 ms. */
+  tickMs?: number;
+  /** The `application_name` every connection shows in `pg_stat_activity`. Default `async-tools`. */
+  applicationName?: string;
+}
 
-/**
- * The SDK's `PostgresNetwork` with `init()` run once: the store opens it, and `new Resonate()` calls `init()`
- * again, which would open a second LISTEN connection and leave it open.
- */
+/** The network of a replica: ours on resonate-pg's schema ({@link AsyncToolsPostgresNetwork}). */
 export async function postgresNetwork(options: {
   url: string;
   pid: string;
   group: string;
   logger: Logger;
-}): Promise<Network> {
-  let PostgresNetwork: PostgresNetworkClass;
-  try {
-    ({ PostgresNetwork } = (await import("@resonatehq/sdk/postgres")) as unknown as {
-      PostgresNetwork: PostgresNetworkClass;
-    });
-  } catch (cause) {
-    throw new AsyncToolsError("INVALID_STORE", "The postgres store needs @resonatehq/sdk/postgres.", {
-      cause,
-    });
-  }
-  const network = new PostgresNetwork({
-    connectionString: options.url,
-    pid: options.pid,
-    group: options.group,
-    logger: options.logger,
-  });
-  const init = network.init.bind(network);
-  let once: Promise<void> | undefined;
-  network.init = () => {
-    once ??= init();
-    return once;
+  postgres?: PostgresOptions | undefined;
+}): Promise<Network & { init(): Promise<void>; stop(): Promise<void> }> {
+  const { Client, Pool } = await loadPg();
+  const settings = postgresSettings(options.postgres);
+  const config = { connectionString: options.url, application_name: settings.applicationName };
+  return new AsyncToolsPostgresNetwork(
+    { pool: (max) => new Pool({ ...config, max }), client: () => new Client(config) as ListenClient },
+    {
+      pid: options.pid,
+      group: options.group,
+      logger: options.logger,
+      poolSize: settings.poolSize,
+      tickMs: settings.tickMs,
+      batchesInFlight: DEFAULTS_POSTGRES.rpcBatchesInFlight,
+    },
+  );
+}
+
+/** `options` with every setting filled in from its default, checked. */
+export function postgresSettings(options: PostgresOptions | undefined): Required<PostgresOptions> {
+  const settings = {
+    poolSize: options?.poolSize ?? DEFAULTS_POSTGRES.poolSize,
+    tickMs: options?.tickMs ?? DEFAULTS_POSTGRES.tickMs,
+    applicationName: options?.applicationName ?? DEFAULTS_POSTGRES.applicationName,
   };
-  return network;
+  if (!(Number.isInteger(settings.poolSize) && settings.poolSize > 0))
+    throw new AsyncToolsError("INVALID_CONFIG", "postgres.poolSize must be a positive integer (default 8).");
+  if (!(Number.isFinite(settings.tickMs) && settings.tickMs > 0))
+    throw new AsyncToolsError(
+      "INVALID_CONFIG",
+      "postgres.tickMs must be a positive number of milliseconds (default 250).",
+    );
+  return settings;
 }
 
 /**
  * What a replica keeps beside the Resonate network, on a small pool of its own: the job index, the step log,
- * and its presence (every `presenceMs` it says it is alive and expires the tasks of replicas silent for
+ * the tools' concurrency slots (global: shared by every replica), and its presence (every `presenceMs` it says it is alive and expires the tasks of replicas silent for
  * `replicaStaleMs`; on close it expires its own), and how to close them.
  */
 export async function postgresReplica(
   url: string,
-  replica: { pid: string; group: string; retentionMs: number },
-): Promise<{ jobs: PostgresJobIndex; steps: PostgresStepLog; close(): Promise<void> }> {
+  replica: { pid: string; group: string; retentionMs: number; postgres?: PostgresOptions | undefined },
+): Promise<{
+  jobs: PostgresJobIndex;
+  steps: PostgresStepLog;
+  slots(tool: string, limit: number): PostgresSlots;
+  close(): Promise<void>;
+}> {
   const { Pool } = await loadPg();
   const pool = new Pool({
     connectionString: url,
-    application_name: APPLICATION_NAME,
+    application_name: postgresSettings(replica.postgres).applicationName,
     max: DEFAULTS_POSTGRES.indexPoolSize,
+    // What this pool writes describes jobs (the promises are the jobs): a crash of Postgres may lose its last
+    // fraction of a second, never a job, so its commits do not wait for the disk.
+    options: "-c synchronous_commit=off",
   });
   const jobs = new PostgresJobIndex(pool, DEFAULTS_POSTGRES.progressMs);
   const steps = new PostgresStepLog(pool);
@@ -137,6 +155,7 @@ export async function postgresReplica(
     const removed = Number(rows[0]?.removed ?? 0);
     if (removed > 0) log("info", "retention removed finished jobs", { promises: removed });
   };
+  const slots: PostgresSlots[] = [];
   await alive();
   await retain();
   let beat: Promise<void> = Promise.resolve();
@@ -152,10 +171,20 @@ export async function postgresReplica(
   return {
     jobs,
     steps,
+    slots: (tool, limit) => {
+      const made = new PostgresSlots(pool, {
+        pid: replica.pid,
+        tool,
+        limit,
+        pollMs: DEFAULTS_POSTGRES.slotPollMs,
+      });
+      slots.push(made);
+      return made;
+    },
     async close() {
       clearInterval(timer);
       clearInterval(sweeper);
-      await Promise.all([beat, sweep]);
+      await Promise.all([beat, sweep, ...slots.map((s) => s.close())]);
       await jobs.flush();
       await steps.settled();
       await pool

@@ -54,6 +54,16 @@ export const MIGRATIONS: readonly Migration[] = [
     file: "0005-settled-jobs.sql",
     sha256: "77e08c77dbba93ff53bc3ac17e056c037b470ed225d6cf8e9ee09992e75e7dde",
   },
+  {
+    id: "0006-global-slots",
+    file: "0006-global-slots.sql",
+    sha256: "3f01813daa1529aaee187d1111b95e7849c8bd6dcf3ddb849a6c60c6a0aa5b8f",
+  },
+  {
+    id: "0007-one-query-drain",
+    file: "0007-one-query-drain.sql",
+    sha256: "a07e030e6e8632a478e625d3d78e4bcc88852bfd83d3a47eb2106cd913eb4fbd",
+  },
 ];
 
 /** The advisory lock key every `store init` takes, so two of them never migrate one database at once. */
@@ -70,6 +80,11 @@ export const WORKER_FUNCTIONS: readonly string[] = [
   "async_tools.replica_gone(text)",
   "async_tools.retain(bigint, bigint)",
   "async_tools.settled_jobs(text[])",
+  "async_tools.slot_claim(text, text, text, integer)",
+  "async_tools.slot_release(text, text)",
+  "async_tools.slot_place(text)",
+  "async_tools.drain(text, text, integer)",
+  "async_tools.rpc_batch(jsonb[])",
 ];
 
 /** Tables of ours a worker role reads and writes. */

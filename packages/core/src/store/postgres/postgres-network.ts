@@ -1,0 +1,226 @@
+/**
+ * Our Resonate network on resonate-pg's schema, in place of the SDK's `PostgresNetwork`: the same addresses,
+ * requests and NOTIFY channels, so replicas of either kind share a store, but with its pool size, fallback tick
+ * and `application_name` configurable, one init per process, and a drain that is one query
+ * (`async_tools.drain`, migration 0007) rather than four.
+ */
+import type { Logger, Message, Network, Send } from "@resonatehq/sdk";
+import type { Queryable } from "./schema.ts";
+
+/** A `pg` client held open for LISTEN. */
+export interface ListenClient extends Queryable {
+  connect(): Promise<void>;
+  end(): Promise<void>;
+  on(event: "notification", listener: () => void): unknown;
+  on(event: "error", listener: (error: Error) => void): unknown;
+}
+
+/** What the network needs of `pg`. */
+export interface PgDriver {
+  pool(max: number): Queryable & { end(): Promise<void> };
+  client(): ListenClient;
+}
+
+/** How the network runs. */
+export interface PostgresNetworkOptions {
+  pid: string;
+  group: string;
+  logger: Logger;
+  /** Connections for requests and drains. */
+  poolSize: number;
+  /** A drain runs at least this often, so timers fire and a missed NOTIFY is caught up. */
+  tickMs: number;
+  /** Requests in flight at once; those sent meanwhile wait and go together, in one round trip and one commit. */
+  batchesInFlight: number;
+}
+
+/** Rows a drain takes per address and kind before it asks again; also the most requests sent as one batch. */
+const DRAIN_BATCH = 100;
+
+interface Pending {
+  body: string;
+  resolve(answer: unknown): void;
+  reject(error: unknown): void;
+}
+
+type DrainRow = {
+  kind: "execute" | "unblock";
+  task_id: string | null;
+  version: number | null;
+  promise: unknown;
+};
+
+/** Resonate's protocol over resonate-pg's stored procedures. */
+export class AsyncToolsPostgresNetwork implements Network {
+  readonly unicast: string;
+  readonly anycast: string;
+  private readonly options: PostgresNetworkOptions;
+  private readonly driver: PgDriver;
+  private readonly pool: Queryable & { end(): Promise<void> };
+  private listener: ListenClient | undefined;
+  private readonly callbacks: ((message: Message) => void)[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private draining = false;
+  private again = false;
+  private stopped = false;
+  private started: Promise<void> | undefined;
+  private readonly pending: Pending[] = [];
+  private inFlight = 0;
+
+  constructor(driver: PgDriver, options: PostgresNetworkOptions) {
+    this.driver = driver;
+    this.options = options;
+    this.pool = driver.pool(options.poolSize);
+    // The addresses of the SDK's PostgresNetwork: a task targets the group, a listener this process.
+    this.unicast = `poll://uni@${options.group}/${options.pid}`;
+    this.anycast = `poll://any@${options.group}`;
+  }
+
+  match(target: string): string {
+    return `poll://any@${target}`;
+  }
+
+  /** Opens the LISTEN connection and drains once; `new Resonate()` calling it again changes nothing. */
+  init(): Promise<void> {
+    this.started ??= this.start();
+    return this.started;
+  }
+
+  private async start(): Promise<void> {
+    const listener = this.driver.client();
+    this.listener = listener;
+    await listener.connect();
+    listener.on("notification", () => void this.drain());
+    listener.on("error", (error) =>
+      this.options.logger.warn({ component: "network", error: error.message }, "postgres listen error"),
+    );
+    const { rows } = await this.pool.query<{ channel: string }>(
+      "SELECT resonate.outbox_channel(a) AS channel FROM unnest($1::text[]) AS a",
+      [[this.unicast, this.anycast]],
+    );
+    await listener.query(rows.map((row) => `LISTEN "${row.channel}"`).join("; "));
+    await this.drain();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    await this.listener?.end().catch(() => undefined);
+    await this.pool.end().catch(() => undefined);
+  }
+
+  /**
+   * Sends `request` at once while fewer than `batchesInFlight` are out; otherwise it waits, and everything that
+   * waits goes in the next round trip as one batch (`async_tools.rpc_batch`): many jobs' requests, one commit.
+   */
+  send: Send = (request) =>
+    new Promise((resolve, reject) => {
+      this.pending.push({ body: JSON.stringify(request), resolve: resolve as (a: unknown) => void, reject });
+      this.pump();
+    });
+
+  private pump(): void {
+    while (this.inFlight < this.options.batchesInFlight && this.pending.length > 0) {
+      const batch = this.pending.splice(0, DRAIN_BATCH);
+      this.inFlight += 1;
+      void this.sendBatch(batch).finally(() => {
+        this.inFlight -= 1;
+        this.pump();
+      });
+    }
+  }
+
+  private async sendBatch(batch: Pending[]): Promise<void> {
+    if (batch.length === 1) {
+      const [one] = batch as [Pending];
+      await this.rpc(one.body).then(one.resolve, one.reject);
+      return;
+    }
+    let answers: unknown[];
+    try {
+      const { rows } = await this.pool.query<{ answers: unknown[] }>(
+        "SELECT async_tools.rpc_batch($1::jsonb[]) AS answers",
+        [batch.map((p) => p.body)],
+      );
+      answers = rows[0]?.answers ?? [];
+    } catch (error) {
+      for (const p of batch) p.reject(error);
+      return;
+    }
+    await Promise.all(
+      batch.map(async (p, i) => {
+        const answer = answers[i] as { error?: unknown } | undefined;
+        // A request that failed inside the batch (a deadlock, say) is sent again alone, as it would have been.
+        if (answer === undefined || (typeof answer === "object" && answer !== null && "error" in answer))
+          await this.rpc(p.body).then(p.resolve, p.reject);
+        else p.resolve(answer);
+      }),
+    );
+  }
+
+  private async rpc(body: string): Promise<unknown> {
+    const { rows } = await this.pool.query<{ res: unknown }>(
+      "SELECT resonate.resonate_rpc($1::jsonb) AS res",
+      [body],
+    );
+    return rows[0]?.res;
+  }
+
+  recv(callback: (message: Message) => void): void {
+    this.callbacks.push(callback);
+  }
+
+  private deliver(message: Message): void {
+    for (const callback of this.callbacks) callback(message);
+  }
+
+  /** Fires due timers and delivers this replica's messages; wakes that come meanwhile make one more pass. */
+  private async drain(): Promise<void> {
+    if (this.stopped) return;
+    if (this.draining) {
+      this.again = true;
+      return;
+    }
+    this.draining = true;
+    try {
+      let full = true;
+      while (full && !this.stopped) {
+        const { rows } = await this.pool.query<DrainRow>(
+          "SELECT kind, task_id, version, promise FROM async_tools.drain($1, $2, $3)",
+          [this.anycast, this.unicast, DRAIN_BATCH],
+        );
+        for (const row of rows) {
+          if (row.kind === "execute")
+            this.deliver({
+              kind: "execute",
+              head: {},
+              data: { task: { id: row.task_id as string, version: row.version as number } },
+            } as Message);
+          else this.deliver({ kind: "unblock", head: {}, data: { promise: row.promise } } as Message);
+        }
+        // Fewer rows than one full batch of any part means nothing is left behind.
+        full = rows.length >= DRAIN_BATCH;
+      }
+    } catch (error) {
+      if (!this.stopped)
+        this.options.logger.warn(
+          { component: "network", error: error instanceof Error ? error.message : String(error) },
+          "postgres drain error",
+        );
+    } finally {
+      this.draining = false;
+      if (this.again) {
+        this.again = false;
+        void this.drain();
+      }
+      this.schedule();
+    }
+  }
+
+  private schedule(): void {
+    if (this.stopped) return;
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => void this.drain(), this.options.tickMs);
+    this.timer.unref?.();
+  }
+}
