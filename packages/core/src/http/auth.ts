@@ -81,7 +81,7 @@ function oauthError(status: number, code: string, description: string, challenge
  * under a key drawn at start, and the 32-byte digests are compared, every one of them, so neither the
  * outcome's timing nor a length mismatch tells anything about the tokens.
  */
-class StaticTokens implements Authenticator {
+export class StaticTokens implements Authenticator {
   private readonly key = randomBytes(32);
   private readonly expected: { digest: Buffer; principal: string | undefined }[];
 

@@ -57,7 +57,7 @@ export class BrowserSignIn {
     if (nonce === undefined) {
       response.headers.append(
         "set-cookie",
-        `${FORM_COOKIE}=${bound}; HttpOnly; SameSite=Strict; Path=${prefix}${secureOf(request)}`,
+        `${FORM_COOKIE}=${bound}; HttpOnly; SameSite=Strict; Path=${pathOf(prefix)}${secureOf(request)}`,
       );
     }
     return response;
@@ -110,7 +110,22 @@ export class BrowserSignIn {
       status: 303,
       headers: {
         location: `${prefix}/`,
-        "set-cookie": `${COOKIE}=${value}; HttpOnly; SameSite=Strict; Path=${prefix}; Max-Age=${Math.floor(this.ttlMs / 1000)}${secure}`,
+        "set-cookie": `${COOKIE}=${value}; HttpOnly; SameSite=Strict; Path=${pathOf(prefix)}; Max-Age=${Math.floor(this.ttlMs / 1000)}${secure}`,
+        "cache-control": "no-store",
+      },
+    });
+  }
+
+  /**
+   * Signs the browser out of the route under `prefix`: its cookie is cleared and it is sent to the route's
+   * root, which asks it to sign in again. The caller checks that the request comes from its own page.
+   */
+  signOut(request: Request, prefix: string): Response {
+    return new Response(null, {
+      status: 303,
+      headers: {
+        location: `${prefix}/`,
+        "set-cookie": `${COOKIE}=; HttpOnly; SameSite=Strict; Path=${pathOf(prefix)}; Max-Age=0${secureOf(request)}`,
         "cache-control": "no-store",
       },
     });
@@ -152,6 +167,11 @@ function cookieOf(request: Request, name: string): string | undefined {
     if (at > 0 && part.slice(0, at).trim() === name) return part.slice(at + 1).trim();
   }
   return undefined;
+}
+
+/** A cookie's path for a route under `prefix` (`""` is the root). */
+function pathOf(prefix: string): string {
+  return prefix === "" ? "/" : prefix;
 }
 
 function secureOf(request: Request): string {
