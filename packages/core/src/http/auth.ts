@@ -7,8 +7,8 @@
  */
 import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import { AsyncToolsError } from "../errors.ts";
+import type { HttpAuthInfo } from "../mcp/http-channel.ts";
 import { PRINCIPAL_EXTRA } from "../mcp/principal.ts";
-import type { HttpAuthInfo } from "./mcp-handler.ts";
 
 /** Checks an access token: the SDK's `OAuthTokenVerifier` fits. Throw (e.g. `InvalidTokenError`) to refuse it. */
 export interface TokenVerifier {
