@@ -1,4 +1,4 @@
-import { cpSync } from "node:fs";
+import { cpSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { defineConfig, type Options } from "tsup";
 import { buildJobViewHtml } from "./src/mcp/v2/view/build.ts";
@@ -57,6 +57,32 @@ const jobViewBuilt: Plugin = {
   },
 };
 
+/**
+ * Ships the dashboard's stylesheet and script: `src/dashboard/assets.ts` (which reads `assets/*` beside it) is
+ * replaced by a module holding their text, so `dist` and any bundle of it need no files of their own.
+ */
+const dashboardAssetsInlined: Plugin = {
+  name: "dashboard-assets-inlined",
+  setup(build) {
+    build.onResolve({ filter: /assets\.ts$/ }, (args) => {
+      const path = join(args.resolveDir, args.path);
+      return path.endsWith(join("dashboard", "assets.ts"))
+        ? { path, namespace: "dashboard-assets-inlined" }
+        : undefined;
+    });
+    build.onLoad({ filter: /.*/, namespace: "dashboard-assets-inlined" }, () => {
+      const dir = join(process.cwd(), "src", "dashboard", "assets");
+      const files = Object.fromEntries(
+        readdirSync(dir).map((name) => [name, readFileSync(join(dir, name), "utf8")]),
+      );
+      return {
+        contents: `const files = ${JSON.stringify(files)};\nexport const assetText = (name) => files[name];`,
+        loader: "js",
+      };
+    });
+  },
+};
+
 export default defineConfig({
   entry: {
     index: "src/index.ts",
@@ -76,7 +102,7 @@ export default defineConfig({
   platform: "node",
   // node:sqlite exists only with its prefix; tsup would strip it.
   removeNodeProtocol: false,
-  esbuildPlugins: [nodeVersionFirst, jobViewBuilt],
+  esbuildPlugins: [nodeVersionFirst, jobViewBuilt, dashboardAssetsInlined],
   // The Postgres store's SQL (read by `async-tools store init`) and its licence ship beside the chunks.
   async onSuccess() {
     cpSync("src/store/postgres/sql", "dist/postgres", { recursive: true });

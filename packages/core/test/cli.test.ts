@@ -295,6 +295,36 @@ describe("the async-tools executable", () => {
     expect(out).not.toContain("async-tools jobs");
   });
 
+  it("runs store serve through the same dispatcher and context: its address on err, stopped by the context", async () => {
+    const path = tempStore();
+    let err = "";
+    let stop: () => void = () => undefined;
+    const stopped = new Promise<void>((resolve) => {
+      stop = resolve;
+    });
+    const served = main(["store", "serve", "--store", `sqlite:${path}`], {
+      out: () => undefined,
+      err: (text) => {
+        err += `${text}\n`;
+      },
+      env: {},
+      now: () => Date.now(),
+      stopped,
+    });
+    await expect
+      .poll(() => / on (http:\/\/127\.0\.0\.1:\d+)/.exec(err)?.[1], { timeout: 20_000 })
+      .toBeDefined();
+    const url = / on (http:\/\/127\.0\.0\.1:\d+)/.exec(err)?.[1] as string;
+    expect(err).toContain(`serving sqlite:${path}`);
+    expect((await fetch(url)).status).toBeGreaterThanOrEqual(400);
+    stop();
+    expect(await served).toBe(0);
+    // The store parser every command uses: a store that is no file is refused with a usage error.
+    const refused = await cli("store", "serve", "--store", "memory");
+    expect(refused.code).toBe(2);
+    expect(refused.err).toContain("store serve serves a store file; memory is a memory store.");
+  });
+
   it("answers usage errors with exit code 2 and a missing store with 1", async () => {
     expect(await cli("jobs", "list", "--bogus")).toMatchObject({ code: 2 });
     expect(await cli("nope")).toMatchObject({ code: 2 });

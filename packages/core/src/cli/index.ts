@@ -4,7 +4,8 @@
  * `@async-tools/core/cli`.
  */
 import { defaultStorePath } from "../store/select.ts";
-import { type CliContext, cliContext } from "./context.ts";
+import { type CliContext, cliContext } from "./command.ts";
+import { COMMANDS } from "./commands.ts";
 import { run } from "./run.ts";
 
 export { defaultStorePath };
@@ -60,5 +61,9 @@ export async function runOperatorCli(argv: string[], options: OperatorCliOptions
     out: (text) => base.out(rename(text)),
     err: (text) => base.err(rename(text)),
   };
-  return run(argv, ctx);
+  return run(
+    argv,
+    ctx,
+    COMMANDS.filter((command) => command.operator === true),
+  );
 }

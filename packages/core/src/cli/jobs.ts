@@ -18,35 +18,10 @@ import type { JobDetail } from "../runtime/job-detail.ts";
 import { isUnfinished, type JobSnapshot, type JobStatus } from "../runtime/job-engine.ts";
 import { pruneJobs } from "../runtime/prune.ts";
 import { type AsyncTools, OPERATOR } from "../runtime/runtime.ts";
-import { type CliContext, type Command, parse, printJson, STORE_OPTIONS } from "./context.ts";
-import { CliError, EXIT, openForCli, storeSpec } from "./open-store.ts";
+import { type CliContext, CliError, type Command, EXIT, parse, printJson, STORE_OPTIONS } from "./command.ts";
+import { openForCli, storeSpec } from "./open-store.ts";
 
 const STATUSES: readonly JobStatus[] = ["queued", "working", "completed", "failed", "cancelled", "expired"];
-
-export const JOBS_USAGE = `Usage: async-tools jobs <command> [options]
-
-Commands:
-  list [--tool NAME] [--status S[,S]] [--since 1h|DATE] [--limit N]   jobs, newest last
-  show ID                       a job: input, result or error, and its step timeline
-  cancel ID [--reason TEXT]     cancels an unfinished job
-  retry ID                      starts a fresh run of a failed or cancelled job with its input
-  prune [--older-than 7d]       removes jobs that finished longer ago than that (default: retention)
-
-Options:
-  --store PATH   the store (default: ASYNC_TOOLS_STORE, then the default store file)
-  --json         machine-readable output (see docs/cli.md)`;
-
-/** Runs `jobs <command>`. */
-export const jobsCommand: Command = async (args, ctx) => {
-  const [sub, ...rest] = args;
-  const run = sub === undefined ? undefined : SUBCOMMANDS[sub];
-  const asked = sub === undefined || sub === "--help" || sub === "-h";
-  if (run === undefined || rest.includes("--help") || rest.includes("-h")) {
-    (run === undefined && !asked ? ctx.err : ctx.out)(JOBS_USAGE);
-    return run === undefined && !asked ? EXIT.usage : EXIT.ok;
-  }
-  return run(rest, ctx);
-};
 
 /** Opens the store of the parsed `--store`, runs `fn`, and always closes it. */
 async function withStore<T>(
@@ -62,10 +37,9 @@ async function withStore<T>(
   }
 }
 
-function oneId(positionals: string[], usage: string): string {
+function oneId(positionals: string[]): string {
   const [id, ...extra] = positionals;
-  if (id === undefined || extra.length > 0)
-    throw new CliError(`Expected one job ID.\n\n${usage}`, EXIT.usage);
+  if (id === undefined || extra.length > 0) throw new CliError("Expected one job ID.", EXIT.usage);
   return id;
 }
 
@@ -89,68 +63,74 @@ export async function allJobs(
   return jobs;
 }
 
-const list: Command = async (args, ctx) => {
-  const { values } = parse(
-    args,
-    {
+const list: Command = {
+  path: ["jobs", "list"],
+  usage:
+    "async-tools jobs list [--tool NAME] [--status S[,S]] [--since 1h|DATE] [--limit N] [--store PATH] [--json]",
+  summary: "the jobs of a store, newest last",
+  operator: true,
+  run: async (args, ctx) => {
+    const { values } = parse(args, {
       ...STORE_OPTIONS,
       tool: { type: "string" },
       status: { type: "string" },
       since: { type: "string" },
       limit: { type: "string" },
-    },
-    JOBS_USAGE,
-  );
-  const statuses = values.status?.split(",").map((s) => s.trim()) as JobStatus[] | undefined;
-  for (const status of statuses ?? []) {
-    if (!STATUSES.includes(status)) {
-      throw new CliError(`Unknown status ${status}; use one of ${STATUSES.join(", ")}.`, EXIT.usage);
+    });
+    const statuses = values.status?.split(",").map((s) => s.trim()) as JobStatus[] | undefined;
+    for (const status of statuses ?? []) {
+      if (!STATUSES.includes(status)) {
+        throw new CliError(`Unknown status ${status}; use one of ${STATUSES.join(", ")}.`, EXIT.usage);
+      }
     }
-  }
-  const since = values.since === undefined ? undefined : parseSince(values.since, ctx.now());
-  if (values.since !== undefined && since === undefined) {
-    throw new CliError(`--since takes a duration (30m, 2h, 7d) or a date, not ${values.since}.`, EXIT.usage);
-  }
-  const limit = values.limit === undefined ? undefined : Number(values.limit);
-  if (limit !== undefined && !(Number.isInteger(limit) && limit > 0)) {
-    throw new CliError("--limit takes a positive whole number.", EXIT.usage);
-  }
-  const jobs = await withStore(ctx, values.store, (runtime) =>
-    allJobs(runtime, {
-      ...(values.tool === undefined ? {} : { tool: values.tool }),
-      ...(statuses === undefined ? {} : { status: statuses }),
-      ...(since === undefined ? {} : { since }),
-    }),
-  );
-  // The newest jobs are the interesting ones: a limit keeps the last ones, still in start order.
-  const shown = limit === undefined ? jobs : jobs.slice(-limit);
-  if (values.json) {
-    printJson(ctx, { jobs: shown });
+    const since = values.since === undefined ? undefined : parseSince(values.since, ctx.now());
+    if (values.since !== undefined && since === undefined) {
+      throw new CliError(
+        `--since takes a duration (30m, 2h, 7d) or a date, not ${values.since}.`,
+        EXIT.usage,
+      );
+    }
+    const limit = values.limit === undefined ? undefined : Number(values.limit);
+    if (limit !== undefined && !(Number.isInteger(limit) && limit > 0)) {
+      throw new CliError("--limit takes a positive whole number.", EXIT.usage);
+    }
+    const jobs = await withStore(ctx, values.store, (runtime) =>
+      allJobs(runtime, {
+        ...(values.tool === undefined ? {} : { tool: values.tool }),
+        ...(statuses === undefined ? {} : { status: statuses }),
+        ...(since === undefined ? {} : { since }),
+      }),
+    );
+    // The newest jobs are the interesting ones: a limit keeps the last ones, still in start order.
+    const shown = limit === undefined ? jobs : jobs.slice(-limit);
+    if (values.json) {
+      printJson(ctx, { jobs: shown });
+      return EXIT.ok;
+    }
+    if (shown.length === 0) {
+      ctx.out("No jobs.");
+      return EXIT.ok;
+    }
+    const now = ctx.now();
+    ctx.out(
+      table(
+        ["ID", "TOOL", "STATUS", "PROGRESS", "STARTED", "DURATION", "NOTE"],
+        shown.map((job) => [
+          job.jobId,
+          job.tool ?? "-",
+          job.status,
+          job.status === "completed" ? "" : progressBar(job.progress?.fraction),
+          relativeTime(job.createdAt, now),
+          shortDuration(jobDurationMs(job, now) ?? Number.NaN),
+          shortText(note(job), 50),
+        ]),
+      ),
+    );
+    if (limit !== undefined && jobs.length > shown.length) {
+      ctx.out(`(${jobs.length - shown.length} older jobs not shown; raise --limit to see them)`);
+    }
     return EXIT.ok;
-  }
-  if (shown.length === 0) {
-    ctx.out("No jobs.");
-    return EXIT.ok;
-  }
-  const now = ctx.now();
-  ctx.out(
-    table(
-      ["ID", "TOOL", "STATUS", "PROGRESS", "STARTED", "DURATION", "NOTE"],
-      shown.map((job) => [
-        job.jobId,
-        job.tool ?? "-",
-        job.status,
-        job.status === "completed" ? "" : progressBar(job.progress?.fraction),
-        relativeTime(job.createdAt, now),
-        shortDuration(jobDurationMs(job, now) ?? Number.NaN),
-        shortText(note(job), 50),
-      ]),
-    ),
-  );
-  if (limit !== undefined && jobs.length > shown.length) {
-    ctx.out(`(${jobs.length - shown.length} older jobs not shown; raise --limit to see them)`);
-  }
-  return EXIT.ok;
+  },
 };
 
 /** The one-line note of a job in a list: why it failed, what it is doing, or where it waits. */
@@ -164,13 +144,19 @@ function note(job: JobSnapshot): string {
   return "";
 }
 
-const show: Command = async (args, ctx) => {
-  const { values, positionals } = parse(args, STORE_OPTIONS, JOBS_USAGE);
-  const id = oneId(positionals, JOBS_USAGE);
-  const detail = await withStore(ctx, values.store, (runtime) => runtime.get(id, OPERATOR));
-  if (values.json) printJson(ctx, detail);
-  else ctx.out(describeJob(detail, ctx.now()));
-  return detail.status === "not_found" ? EXIT.failed : EXIT.ok;
+const show: Command = {
+  path: ["jobs", "show"],
+  usage: "async-tools jobs show ID [--store PATH] [--json]",
+  summary: "a job: input, result or error, and its step timeline",
+  operator: true,
+  run: async (args, ctx) => {
+    const { values, positionals } = parse(args, STORE_OPTIONS);
+    const id = oneId(positionals);
+    const detail = await withStore(ctx, values.store, (runtime) => runtime.get(id, OPERATOR));
+    if (values.json) printJson(ctx, detail);
+    else ctx.out(describeJob(detail, ctx.now()));
+    return detail.status === "not_found" ? EXIT.failed : EXIT.ok;
+  },
 };
 
 /** A job for people: a block of fields, then its step timeline, one row per attempt. */
@@ -227,53 +213,72 @@ export function describeJob(job: JobDetail, now: number): string {
   return lines.join("\n");
 }
 
-const cancel: Command = async (args, ctx) => {
-  const { values, positionals } = parse(args, { ...STORE_OPTIONS, reason: { type: "string" } }, JOBS_USAGE);
-  const id = oneId(positionals, JOBS_USAGE);
-  const reason = values.reason ?? "cancelled from the async-tools CLI";
-  const after = await withStore(ctx, values.store, async (runtime) => {
-    const [before] = await runtime.probe([id], OPERATOR);
-    const snapshot = await runtime.cancel(id, reason, OPERATOR);
-    return { before: before as JobSnapshot, snapshot };
-  });
-  if (values.json) {
-    printJson(ctx, after.snapshot);
-  } else if (after.snapshot.status === "not_found") {
-    ctx.err(after.snapshot.error ?? `No job has the ID ${id}.`);
-  } else if (isUnfinished(after.before.status)) {
-    ctx.out(`Cancelled ${id}.`);
-  } else {
-    ctx.out(`Job ${id} is already ${after.snapshot.status}; nothing to cancel.`);
-  }
-  return after.snapshot.status === "not_found" ? EXIT.failed : EXIT.ok;
+const cancel: Command = {
+  path: ["jobs", "cancel"],
+  usage: "async-tools jobs cancel ID [--reason TEXT] [--store PATH] [--json]",
+  summary: "cancels an unfinished job",
+  operator: true,
+  run: async (args, ctx) => {
+    const { values, positionals } = parse(args, { ...STORE_OPTIONS, reason: { type: "string" } });
+    const id = oneId(positionals);
+    const reason = values.reason ?? "cancelled from the async-tools CLI";
+    const after = await withStore(ctx, values.store, async (runtime) => {
+      const [before] = await runtime.probe([id], OPERATOR);
+      const snapshot = await runtime.cancel(id, reason, OPERATOR);
+      return { before: before as JobSnapshot, snapshot };
+    });
+    if (values.json) {
+      printJson(ctx, after.snapshot);
+    } else if (after.snapshot.status === "not_found") {
+      ctx.err(after.snapshot.error ?? `No job has the ID ${id}.`);
+    } else if (isUnfinished(after.before.status)) {
+      ctx.out(`Cancelled ${id}.`);
+    } else {
+      ctx.out(`Job ${id} is already ${after.snapshot.status}; nothing to cancel.`);
+    }
+    return after.snapshot.status === "not_found" ? EXIT.failed : EXIT.ok;
+  },
 };
 
-const retry: Command = async (args, ctx) => {
-  const { values, positionals } = parse(args, STORE_OPTIONS, JOBS_USAGE);
-  const id = oneId(positionals, JOBS_USAGE);
-  const started = await withStore(ctx, values.store, (runtime) => runtime.retry(id, OPERATOR));
-  if (values.json) printJson(ctx, started);
-  else if (started.created) {
-    ctx.out(
-      `Started ${started.jobId}, a fresh run of ${id}. ` +
-        "A server that runs its tool picks it up (at once if it runs now, else when it starts).",
-    );
-  } else if (started.status === "not_found") ctx.err(started.error ?? `No job has the ID ${id}.`);
-  else ctx.err(`Job ${id} is ${started.status}; only failed or cancelled jobs can be retried.`);
-  return started.created ? EXIT.ok : EXIT.failed;
+const retry: Command = {
+  path: ["jobs", "retry"],
+  usage: "async-tools jobs retry ID [--store PATH] [--json]",
+  summary: "starts a fresh run of a failed or cancelled job with its input",
+  operator: true,
+  run: async (args, ctx) => {
+    const { values, positionals } = parse(args, STORE_OPTIONS);
+    const id = oneId(positionals);
+    const started = await withStore(ctx, values.store, (runtime) => runtime.retry(id, OPERATOR));
+    if (values.json) printJson(ctx, started);
+    else if (started.created) {
+      ctx.out(
+        `Started ${started.jobId}, a fresh run of ${id}. ` +
+          "A server that runs its tool picks it up (at once if it runs now, else when it starts).",
+      );
+    } else if (started.status === "not_found") ctx.err(started.error ?? `No job has the ID ${id}.`);
+    else ctx.err(`Job ${id} is ${started.status}; only failed or cancelled jobs can be retried.`);
+    return started.created ? EXIT.ok : EXIT.failed;
+  },
 };
 
-const prune: Command = async (args, ctx) => {
-  const { values } = parse(args, { ...STORE_OPTIONS, "older-than": { type: "string" } }, JOBS_USAGE);
-  const raw = values["older-than"];
-  const olderThanMs = raw === undefined ? DEFAULTS.retentionMs : parseDuration(raw);
-  if (olderThanMs === undefined) {
-    throw new CliError(`--older-than takes a duration (30m, 2h, 7d), not ${raw}.`, EXIT.usage);
-  }
-  const result = await withStore(ctx, values.store, (runtime) => pruneJobs(runtime, olderThanMs));
-  if (values.json) printJson(ctx, result);
-  else ctx.out(`Removed ${result.removed.length} job(s) that finished before ${result.before}.`);
-  return EXIT.ok;
+const prune: Command = {
+  path: ["jobs", "prune"],
+  usage: "async-tools jobs prune [--older-than 7d] [--store PATH] [--json]",
+  summary: "removes jobs that finished longer ago than that (default: the retention)",
+  operator: true,
+  run: async (args, ctx) => {
+    const { values } = parse(args, { ...STORE_OPTIONS, "older-than": { type: "string" } });
+    const raw = values["older-than"];
+    const olderThanMs = raw === undefined ? DEFAULTS.retentionMs : parseDuration(raw);
+    if (olderThanMs === undefined) {
+      throw new CliError(`--older-than takes a duration (30m, 2h, 7d), not ${raw}.`, EXIT.usage);
+    }
+    const result = await withStore(ctx, values.store, (runtime) => pruneJobs(runtime, olderThanMs));
+    if (values.json) printJson(ctx, result);
+    else ctx.out(`Removed ${result.removed.length} job(s) that finished before ${result.before}.`);
+    return EXIT.ok;
+  },
 };
 
-const SUBCOMMANDS: Record<string, Command> = { list, show, cancel, retry, prune };
+/** The `jobs …` commands. */
+export const JOBS_COMMANDS: readonly Command[] = [list, show, cancel, retry, prune];

@@ -9,18 +9,7 @@ import { basename } from "node:path";
 import { AsyncToolsError } from "../errors.ts";
 import { type AsyncTools, createAsyncTools } from "../runtime/runtime.ts";
 import { defaultStorePath, parseStore } from "../store/select.ts";
-
-/** A problem the CLI reports in one message, with the exit code it ends with. */
-export class CliError extends Error {
-  readonly exitCode: number;
-  constructor(message: string, exitCode = 1) {
-    super(message);
-    this.exitCode = exitCode;
-  }
-}
-
-/** Exit codes of the CLI; docs/cli.md lists them. */
-export const EXIT = { ok: 0, failed: 1, usage: 2, storeLocked: 3 } as const;
+import { CliError, EXIT } from "./command.ts";
 
 /** The store spec the CLI uses: `--store`, then `ASYNC_TOOLS_STORE`, then `RESONATE_URL`, then the default file. */
 export function storeSpec(flag: string | undefined, env: NodeJS.ProcessEnv): string {

@@ -1,50 +1,37 @@
 /**
- * The operator's commands of the `async-tools` bin (`jobs …`, `store info`, `dashboard`): a small dispatcher
- * from the first word to a command. Each command lives in its own file and gets the same {@link CliContext},
- * so tests run it in process. The bin (`main.ts`) routes these words here; `store serve` is its own.
+ * The dispatcher of the `async-tools` bin and of a server's own bin (`runOperatorCli`): finds the command of
+ * the table whose words `argv` starts with, answers help for it or for a family of commands (`jobs`,
+ * `store`), runs it, and turns its {@link CliError} or `AsyncToolsError` into a message and an exit code.
  */
 import { AsyncToolsError } from "../errors.ts";
-import type { CliContext, Command } from "./context.ts";
-import { dashboardCommand } from "./dashboard.ts";
-import { jobsCommand } from "./jobs.ts";
-import { CliError, EXIT } from "./open-store.ts";
-import { storeCommand } from "./store-info.ts";
+import { type CliContext, CliError, type Command, EXIT } from "./command.ts";
+import { COMMANDS } from "./commands.ts";
 
-export const USAGE = `Usage: async-tools <command> [options]
+const HELP = new Set(["--help", "-h", "help"]);
 
-Commands:
-  store serve --store PATH            serve a store file to the servers of this host (async-tools --help)
-  jobs list|show|cancel|retry|prune   look at and manage jobs (async-tools jobs --help)
-  store info                          where the store is, its size, jobs by status
-  dashboard [--port N]                a live web dashboard of the jobs, on 127.0.0.1
+const FOOTER = `Commands that read a store take --store PATH (default: ASYNC_TOOLS_STORE, then RESONATE_URL, then the
+default store file) and --json for machine-readable output. See docs/cli.md.`;
 
-Every command takes --store PATH (default: ASYNC_TOOLS_STORE, then the default store file)
-and --json for machine-readable output. See docs/cli.md.`;
-
-/** The commands, by their first word. */
-export const COMMANDS: Record<string, Command> = {
-  jobs: jobsCommand,
-  store: storeCommand,
-  dashboard: dashboardCommand,
-};
-
-/** Runs the operator's command in `argv` (without `node` and the script) and returns the exit code. */
-export async function run(argv: string[], ctx: CliContext): Promise<number> {
-  const [name, ...rest] = argv;
-  if (name === undefined || name === "help" || name === "--help" || name === "-h") {
-    ctx.out(USAGE);
+/** Runs the command in `argv` (without `node` and the script) from `commands`; resolves to the exit code. */
+export async function run(
+  argv: string[],
+  ctx: CliContext,
+  commands: readonly Command[] = COMMANDS,
+): Promise<number> {
+  const command = commands
+    .filter((candidate) => candidate.path.every((word, i) => argv[i] === word))
+    .sort((a, b) => b.path.length - a.path.length)[0];
+  if (command === undefined) return family(argv, ctx, commands);
+  const args = argv.slice(command.path.length);
+  if (args.some((word) => word === "--help" || word === "-h")) {
+    ctx.out(`Usage: ${command.usage}\n\n${command.summary}.`);
     return EXIT.ok;
   }
-  const command = COMMANDS[name];
-  if (command === undefined) {
-    ctx.err(`Unknown command ${name}.\n\n${USAGE}`);
-    return EXIT.usage;
-  }
   try {
-    return await command(rest, ctx);
+    return await command.run(args, ctx);
   } catch (error) {
     if (error instanceof CliError) {
-      ctx.err(error.message);
+      ctx.err(error.exitCode === EXIT.usage ? `${error.message}\n\nUsage: ${command.usage}` : error.message);
       return error.exitCode;
     }
     if (error instanceof AsyncToolsError) {
@@ -53,4 +40,36 @@ export async function run(argv: string[], ctx: CliContext): Promise<number> {
     }
     throw error;
   }
+}
+
+/**
+ * `argv` names no whole command: the help of the family its first words name (all commands for none), on
+ * stdout when asked for, else on stderr with exit code 2.
+ */
+function family(argv: string[], ctx: CliContext, commands: readonly Command[]): number {
+  let depth = 0;
+  while (
+    depth < argv.length &&
+    commands.some((c) => c.path[depth] === argv[depth] && startsWith(c, argv, depth))
+  ) {
+    depth += 1;
+  }
+  const words = argv.slice(0, depth);
+  const members = commands.filter((c) => startsWith(c, words, depth));
+  const name = ["async-tools", ...words].join(" ");
+  const lines = [`Usage: ${name} <command> [options]`, "", "Commands:"];
+  for (const c of members) lines.push(`  ${c.usage}`, `      ${c.summary}`);
+  const help = [...lines, "", FOOTER].join("\n");
+  const next = argv[depth];
+  if (next === undefined || HELP.has(next)) {
+    ctx.out(help);
+    return EXIT.ok;
+  }
+  ctx.err(`Unknown command: ${[...words, next].join(" ")}.\n\n${help}`);
+  return EXIT.usage;
+}
+
+/** Whether `command`'s path starts with the first `depth` words of `argv`. */
+function startsWith(command: Command, argv: readonly string[], depth: number): boolean {
+  return argv.slice(0, depth).every((word, i) => command.path[i] === word);
 }

@@ -5,13 +5,9 @@
 import { statSync } from "node:fs";
 import type { JobStatus } from "../runtime/job-engine.ts";
 import { parseStore } from "../store/select.ts";
-import { type Command, parse, printJson, STORE_OPTIONS } from "./context.ts";
+import { type Command, EXIT, parse, printJson, STORE_OPTIONS } from "./command.ts";
 import { allJobs } from "./jobs.ts";
-import { EXIT, openForCli, storeSpec } from "./open-store.ts";
-
-export const STORE_USAGE = `Usage: async-tools store info [--store PATH] [--json]
-
-Prints the store's location, its size on disk and how many jobs it holds in each status.`;
+import { openForCli, storeSpec } from "./open-store.ts";
 
 /** What `store info --json` prints. */
 export interface StoreInfoOutput {
@@ -25,48 +21,45 @@ export interface StoreInfoOutput {
   jobs: { total: number; byStatus: Partial<Record<JobStatus, number>> };
 }
 
-/** Runs `store <command>`; this file answers `info`. */
-export const storeCommand: Command = async (args, ctx) => {
-  const [sub, ...rest] = args;
-  if (sub !== "info" || rest.includes("--help") || rest.includes("-h")) {
-    (sub === "info" || sub === undefined ? ctx.out : ctx.err)(STORE_USAGE);
-    return sub === "info" || sub === undefined ? EXIT.ok : EXIT.usage;
-  }
-  return info(rest, ctx);
-};
-
-const info: Command = async (args, ctx) => {
-  const { values } = parse(args, STORE_OPTIONS, STORE_USAGE);
-  const spec = storeSpec(values.store, ctx.env);
-  const location = parseStore(spec, ctx.env);
-  const runtime = await openForCli(spec, ctx.env);
-  let output: StoreInfoOutput;
-  try {
-    const byStatus: Partial<Record<JobStatus, number>> = {};
-    const jobs = await allJobs(runtime);
-    for (const job of jobs) byStatus[job.status] = (byStatus[job.status] ?? 0) + 1;
-    output = {
-      store: runtime.store.description,
-      kind: runtime.store.kind,
-      jobs: { total: jobs.length, byStatus },
-    };
-    if (location.kind === "sqlite") {
-      output.path = location.path;
-      output.sizeBytes = ["", "-wal"].reduce((sum, suffix) => sum + fileSize(location.path + suffix), 0);
+/** The `store info` command. */
+export const storeInfo: Command = {
+  path: ["store", "info"],
+  usage: "async-tools store info [--store PATH] [--json]",
+  summary: "where the store is, its size on disk, and how many jobs it holds in each status",
+  operator: true,
+  run: async (args, ctx) => {
+    const { values } = parse(args, STORE_OPTIONS);
+    const spec = storeSpec(values.store, ctx.env);
+    const location = parseStore(spec, ctx.env);
+    const runtime = await openForCli(spec, ctx.env);
+    let output: StoreInfoOutput;
+    try {
+      const byStatus: Partial<Record<JobStatus, number>> = {};
+      const jobs = await allJobs(runtime);
+      for (const job of jobs) byStatus[job.status] = (byStatus[job.status] ?? 0) + 1;
+      output = {
+        store: runtime.store.description,
+        kind: runtime.store.kind,
+        jobs: { total: jobs.length, byStatus },
+      };
+      if (location.kind === "sqlite") {
+        output.path = location.path;
+        output.sizeBytes = ["", "-wal"].reduce((sum, suffix) => sum + fileSize(location.path + suffix), 0);
+      }
+    } finally {
+      await runtime.close();
     }
-  } finally {
-    await runtime.close();
-  }
-  if (values.json) {
-    printJson(ctx, output);
+    if (values.json) {
+      printJson(ctx, output);
+      return EXIT.ok;
+    }
+    const lines = [`Store   ${output.store}`];
+    if (output.sizeBytes !== undefined) lines.push(`Size    ${humanBytes(output.sizeBytes)}`);
+    const counts = Object.entries(output.jobs.byStatus).map(([status, n]) => `${n} ${status}`);
+    lines.push(`Jobs    ${output.jobs.total}${counts.length > 0 ? ` (${counts.join(", ")})` : ""}`);
+    ctx.out(lines.join("\n"));
     return EXIT.ok;
-  }
-  const lines = [`Store   ${output.store}`];
-  if (output.sizeBytes !== undefined) lines.push(`Size    ${humanBytes(output.sizeBytes)}`);
-  const counts = Object.entries(output.jobs.byStatus).map(([status, n]) => `${n} ${status}`);
-  lines.push(`Jobs    ${output.jobs.total}${counts.length > 0 ? ` (${counts.join(", ")})` : ""}`);
-  ctx.out(lines.join("\n"));
-  return EXIT.ok;
+  },
 };
 
 function fileSize(path: string): number {

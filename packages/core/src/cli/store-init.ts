@@ -5,7 +5,7 @@
  */
 import { initPostgres } from "../store/postgres/postgres-store.ts";
 import { parseStore, redact } from "../store/select.ts";
-import type { Command } from "./args.ts";
+import { CliError, type Command, EXIT, parse } from "./command.ts";
 
 /** The `store init` command. */
 export const storeInit: Command = {
@@ -13,20 +13,25 @@ export const storeInit: Command = {
   summary:
     "create or upgrade the schema of a postgres:// store (run once per release, as the database's owner role)",
   usage: "async-tools store init --store postgres://OWNER@HOST/DB",
-  options: { store: { type: "string" } },
-  async run(values) {
-    const raw = typeof values.store === "string" ? values.store : process.env.ASYNC_TOOLS_STORE;
-    if (raw === undefined || raw === "") throw new Error("store init needs --store postgres://…");
-    const location = parseStore(raw);
-    if (location.kind !== "postgres")
-      throw new Error(`store init is for postgres:// stores; ${location.kind} stores set themselves up`);
+  async run(args, ctx) {
+    const { values } = parse(args, { store: { type: "string" } });
+    const raw = values.store ?? ctx.env.ASYNC_TOOLS_STORE;
+    if (raw === undefined || raw === "")
+      throw new CliError("store init needs --store postgres://…", EXIT.usage);
+    const location = parseStore(raw, ctx.env);
+    if (location.kind !== "postgres") {
+      throw new CliError(
+        `store init is for postgres:// stores; ${location.kind} stores set themselves up.`,
+        EXIT.usage,
+      );
+    }
     const result = await initPostgres(location.url);
     const where = redact(location.url);
-    process.stdout.write(
+    ctx.out(
       result.applied.length === 0
-        ? `${where}: up to date (${result.present.join(", ")})\n`
-        : `${where}: applied ${result.applied.join(", ")}${result.present.length > 0 ? `; already there: ${result.present.join(", ")}` : ""}\n`,
+        ? `${where}: up to date (${result.present.join(", ")})`
+        : `${where}: applied ${result.applied.join(", ")}${result.present.length > 0 ? `; already there: ${result.present.join(", ")}` : ""}`,
     );
-    return 0;
+    return EXIT.ok;
   },
 };

@@ -2,9 +2,10 @@
  * `async-tools store serve --store PATH [--port N] [--host H] [--token T]`: serves a store file over
  * Resonate's HTTP protocol until SIGINT or SIGTERM.
  */
+import { parseStore } from "../store/select.ts";
 import { serveFilePath } from "../store/shared/serve-file.ts";
 import { serveStoreFile } from "../store/shared/standalone.ts";
-import type { Command } from "./args.ts";
+import { CliError, type Command, EXIT, parse } from "./command.ts";
 
 /** The `store serve` command. */
 export const storeServe: Command = {
@@ -12,36 +13,39 @@ export const storeServe: Command = {
   summary:
     "serve a store file to several servers or replicas on this host (ASYNC_TOOLS_STORE=http://127.0.0.1:N and ASYNC_TOOLS_STORE_TOKEN in each)",
   usage: "async-tools store serve --store PATH [--port 0] [--host 127.0.0.1] [--token T]",
-  options: {
-    store: { type: "string" },
-    port: { type: "string" },
-    host: { type: "string" },
-    token: { type: "string" },
-  },
-  async run(values) {
-    const store = values.store;
-    if (typeof store !== "string" || store === "") throw new Error("store serve needs --store PATH");
+  async run(args, ctx) {
+    const { values } = parse(args, {
+      store: { type: "string" },
+      port: { type: "string" },
+      host: { type: "string" },
+      token: { type: "string" },
+    });
+    if (values.store === undefined || values.store === "") {
+      throw new CliError("store serve needs --store PATH.", EXIT.usage);
+    }
+    const location = parseStore(values.store, ctx.env);
+    if (location.kind !== "sqlite") {
+      throw new CliError(
+        `store serve serves a store file; ${values.store} is a ${location.kind} store.`,
+        EXIT.usage,
+      );
+    }
     const port = values.port === undefined ? 0 : Number(values.port);
-    if (!Number.isInteger(port) || port < 0 || port > 65535)
-      throw new Error(`--port ${values.port} is not a port`);
-    const token =
-      typeof values.token === "string"
-        ? values.token
-        : process.env.ASYNC_TOOLS_STORE_TOKEN?.trim() || undefined;
+    if (!Number.isInteger(port) || port < 0 || port > 65535) {
+      throw new CliError(`--port takes a port number, not ${values.port}.`, EXIT.usage);
+    }
+    const token = values.token ?? (ctx.env.ASYNC_TOOLS_STORE_TOKEN?.trim() || undefined);
     const served = await serveStoreFile({
-      path: store.replace(/^sqlite:/, ""),
+      path: location.path,
       port,
-      ...(typeof values.host === "string" ? { host: values.host } : {}),
+      ...(values.host === undefined ? {} : { host: values.host }),
       ...(token === undefined ? {} : { token }),
     });
-    process.stderr.write(
-      `async-tools store serve: serving sqlite:${served.path} on ${served.url} (token in ${serveFilePath(served.path)})\n`,
+    ctx.err(
+      `async-tools store serve: serving sqlite:${served.path} on ${served.url} (token in ${serveFilePath(served.path)})`,
     );
-    await new Promise<void>((resolve) => {
-      const stop = () => resolve();
-      process.once("SIGINT", stop);
-      process.once("SIGTERM", stop);
-    });
+    await (ctx.stopped ?? new Promise<void>(() => undefined));
     await served.close();
+    return EXIT.ok;
   },
 };

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { countingNetwork } from "../../test/helpers.ts";
 import { defineAsyncTool } from "../define.ts";
-import { createAsyncTools } from "../runtime/runtime.ts";
+import { createAsyncTools, internalsOf } from "../runtime/runtime.ts";
 import { createDashboard, type DashboardOptions } from "./dashboard.ts";
 
 const ORIGIN = "http://127.0.0.1:9999";
@@ -41,15 +41,16 @@ const TOKENS = [
   { token: "ops-token", principal: "ops", operator: true },
 ];
 
+/** Signs in through the form a page without a session answers, carrying its cookie like a browser. */
 async function signIn(fetch: (path: string, init?: RequestInit) => Promise<Response>, token: string) {
-  const form = await (await fetch("/signin")).text();
-  const csrf = /name="csrf" value="([^"]+)"/.exec(form)?.[1] ?? "";
-  const res = await fetch("/signin", {
+  const form = await fetch("/");
+  const cookie = (form.headers.get("set-cookie") ?? "").split(";")[0] as string;
+  const csrf = /name="csrf" value="([^"]+)"/.exec(await form.text())?.[1] ?? "";
+  return fetch("/_sign-in", {
     method: "POST",
-    headers: { origin: ORIGIN },
+    headers: { origin: ORIGIN, cookie },
     body: new URLSearchParams({ token, csrf }),
   });
-  return res;
 }
 
 function csrfOf(html: string): string {
@@ -127,18 +128,22 @@ describe("createDashboard", () => {
     expect((await runtime.probe([`${alice}.r3`]))[0]?.status).toBe("not_found");
   });
 
-  it("with tokens, signs in through a form that sets an HttpOnly SameSite=Strict cookie, and shows a caller their own jobs", async () => {
+  it("with tokens, signs in through the HTTP face's form, which sets a signed HttpOnly SameSite=Strict cookie, and shows a caller their own jobs", async () => {
     const { fetch, alice, bob } = await setup({ tokens: TOKENS, basePath: "" });
     const anonymous = await fetch("/");
-    expect(anonymous.status).toBe(303);
-    expect(anonymous.headers.get("location")).toBe("/signin");
+    expect(anonymous.status).toBe(401);
+    expect(await anonymous.text()).toContain('action="/_sign-in"');
     expect((await fetch("/fragments/rows")).status).toBe(401);
     expect((await signIn(fetch, "wrong")).status).toBe(401);
 
     const signedIn = await signIn(fetch, "alice-token");
     expect(signedIn.status).toBe(303);
+    expect(signedIn.headers.get("location")).toBe("/");
     const cookie = signedIn.headers.get("set-cookie") ?? "";
-    expect(cookie).toMatch(/^async_tools_session=[\w-]+; HttpOnly; SameSite=Strict; Path=\//);
+    expect(cookie).toMatch(/^async_tools_auth=[\w-]+\.[\w%-]+; /);
+    expect(cookie).toContain("; HttpOnly");
+    expect(cookie).toContain("; SameSite=Strict");
+    expect(cookie).toContain("; Path=/;");
     const session = cookie.split(";")[0] as string;
     const html = await (await fetch("/", { headers: { cookie: session } })).text();
     expect(html).toContain(`data-job="${alice}"`);
@@ -152,10 +157,23 @@ describe("createDashboard", () => {
     });
     expect(other.status).toBe(404);
 
+    // A forged cookie names nobody.
+    const forged = session.replace(/\.[\w%-]+$/, ".AAAA");
+    expect((await fetch("/", { headers: { cookie: forged } })).status).toBe(401);
+
     const ops = (await signIn(fetch, "ops-token")).headers.get("set-cookie")?.split(";")[0] as string;
     const all = await (await fetch("/", { headers: { cookie: ops } })).text();
     expect(all).toContain(`data-job="${alice}"`);
     expect(all).toContain(`data-job="${bob}"`);
+
+    // Signing out clears the cookie.
+    const out = await fetch("/signout", {
+      method: "POST",
+      headers: { cookie: ops, origin: ORIGIN },
+      body: new URLSearchParams({ csrf: csrfOf(all) }),
+    });
+    expect(out.status).toBe(303);
+    expect(out.headers.get("set-cookie")).toMatch(/^async_tools_auth=; .*Max-Age=0/);
   });
 
   it("takes the caller from principalOf when the host authenticates requests, under its base path", async () => {
@@ -167,7 +185,7 @@ describe("createDashboard", () => {
       },
     });
     expect((await fetch("/jobs/")).status).toBe(401);
-    expect((await fetch("/jobs/signin")).status).toBe(401);
+    expect((await fetch("/jobs/_sign-in", { method: "POST", headers: { origin: ORIGIN } })).status).toBe(401);
     const html = await (await fetch("/jobs/", { headers: { "x-user": "bob" } })).text();
     expect(html).toContain(`data-job="${bob}"`);
     expect(html).not.toContain(`data-job="${alice}"`);
@@ -196,5 +214,33 @@ describe("a dashboard poll by a caller who owns no jobs", () => {
     // Bob's one job is read; alice's 300 are not (each would cost reads of its promise).
     const sent = [...counts.values()].reduce((sum, n) => sum + n, 0);
     expect(sent).toBeLessThan(20);
+  });
+});
+
+describe("a dashboard poll of a large store", () => {
+  it("reads about one table of the job index, newest first, not the whole index", async () => {
+    const quick = defineAsyncTool({
+      name: "quick",
+      description: "Returns at once",
+      input: z.object({ n: z.number() }),
+      run: async (_ctx, { n }) => n,
+    });
+    const runtime = await createAsyncTools({ store: "memory", tools: [quick] });
+    cleanup.push(() => runtime.close());
+    const started: string[] = [];
+    for (let n = 0; n < 300; n += 1) started.push((await runtime.start(quick, { n })).jobId);
+    const { meta } = internalsOf(runtime);
+    const list = meta.list.bind(meta);
+    let rowsRead = 0;
+    meta.list = async (options) => {
+      const page = await list(options);
+      rowsRead += page.rows.length;
+      return page;
+    };
+    const handler = createDashboard(runtime, { maxRows: 10 });
+    const html = await (await handler(new Request(`${ORIGIN}/fragments/rows`))).text();
+    const shown = [...html.matchAll(/data-job="([^"]+)"/g)].map((m) => m[1]);
+    expect(shown).toEqual(started.slice(-10).reverse());
+    expect(rowsRead).toBeLessThanOrEqual(10);
   });
 });

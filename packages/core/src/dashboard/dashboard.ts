@@ -1,25 +1,31 @@
 /**
- * The live web dashboard as a fetch-style handler, `(Request) => Promise<Response>`, so any server can
- * mount it (`serveHttp` at `/jobs`, `async-tools dashboard` on its own). It renders HTML on the server and
- * guards its state-changing actions (cancel, retry) against cross-site requests with an Origin check and a
- * CSRF token; with sign-in, the session cookie is HttpOnly and SameSite=Strict.
+ * The live web dashboard as a Hono app behind a fetch-style handler, `(Request) => Promise<Response>`, so any
+ * server can mount it (`serveHttp` at `/jobs`, `async-tools dashboard` on its own). It renders HTML on the
+ * server (`hono/html`), refuses cross-site posts (`hono/csrf`, and a token bound to the caller in each form),
+ * and signs people in with the HTTP face's own browser sign-in (a signed, HttpOnly, SameSite=Strict cookie).
  */
-import { createHash, createHmac, randomBytes, timingSafeEqual } from "node:crypto";
+import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
+import { type Context, Hono } from "hono";
+import { csrf } from "hono/csrf";
+import { secureHeaders } from "hono/secure-headers";
 import { DEFAULTS_DASHBOARD } from "../defaults.ts";
+import { StaticTokens } from "../http/auth.ts";
+import { BrowserSignIn } from "../http/browser-sign-in.ts";
+import type { JobDetail } from "../runtime/job-detail.ts";
 import type { JobSnapshot } from "../runtime/job-engine.ts";
-import { type AsyncTools, internalsOf, OPERATOR } from "../runtime/runtime.ts";
-import { APP_CSS, APP_JS } from "./assets.ts";
+import { type AsyncTools, OPERATOR } from "../runtime/runtime.ts";
+import { type AssetName, assetText } from "./assets.ts";
 import {
-  type JobRow,
+  type Html,
   jobHtml,
   jobPage,
+  jobPath,
   type ListFilters,
   listPage,
   type PageContext,
   rowsHtml,
-  signInPage,
-  WINDOWS,
 } from "./html.ts";
+import { jobRows } from "./job-rows.ts";
 
 /** Who is looking at the dashboard. */
 export interface DashboardPrincipal {
@@ -66,12 +72,24 @@ export interface DashboardOptions {
 /** A fetch-style request handler. */
 export type FetchHandler = (request: Request) => Promise<Response>;
 
-const COOKIE = "async_tools_session";
-const STATUSES = new Set<string>(["queued", "working", "completed", "failed", "cancelled", "expired"]);
+/** What every route after the caller check finds in its context. */
+type DashboardEnv = {
+  Variables: {
+    /** The caller. */
+    principal: DashboardPrincipal;
+    /** What pages need to link and post back. */
+    page: PageContext;
+  };
+};
+
+const ASSET_TYPES: Record<AssetName, string> = {
+  "app.css": "text/css; charset=utf-8",
+  "app.js": "text/javascript; charset=utf-8",
+};
 
 /**
  * The dashboard of `runtime`'s jobs as a fetch handler: a live table with filters, a page per job with its
- * step timeline, and a cancel button.
+ * step timeline, and cancel and retry buttons.
  *
  * @example
  * ```ts
@@ -88,197 +106,167 @@ export function createDashboard(runtime: AsyncTools, options: DashboardOptions =
   const maxRows = options.maxRows ?? DEFAULTS_DASHBOARD.maxRows;
   const ownerOf = options.ownerOf ?? ((job) => job.principal);
   const secret = randomBytes(32);
-  const sessions = new Map<string, { principal: DashboardPrincipal; expires: number }>();
-  const tokens = (options.tokens ?? []).map((t) => ({ ...t, digest: digest(t.token) }));
-  const guarded = tokens.length > 0 || options.principalOf !== undefined;
+  const tokens = options.tokens ?? [];
+  const operators = new Set(tokens.filter((t) => t.operator === true).map((t) => t.principal));
+  const signIn =
+    tokens.length > 0
+      ? new BrowserSignIn(
+          new StaticTokens(tokens.map(({ token, principal }) => ({ token, principal }))),
+          DEFAULTS_DASHBOARD.sessionMs,
+        )
+      : undefined;
+  const guarded = signIn !== undefined || options.principalOf !== undefined;
 
-  const csrfFor = (session: string) =>
-    createHmac("sha256", secret).update(`csrf:${session}`).digest("base64url");
+  const csrfFor = (principal: DashboardPrincipal) =>
+    createHmac("sha256", secret).update(`csrf:${principal.id}`).digest("base64url");
+  const visible = (principal: DashboardPrincipal, job: JobSnapshot & { principal?: string }) =>
+    principal.operator === true || ownerOf(job) === principal.id;
 
-  /** The caller and the key their CSRF token is bound to; `undefined` when a guarded dashboard has none. */
-  async function caller(
-    request: Request,
-  ): Promise<{ principal: DashboardPrincipal; key: string } | undefined> {
-    const hosted = await options.principalOf?.(request);
-    if (hosted !== undefined) return { principal: hosted, key: `principal:${hosted.id}` };
-    const sid = cookie(request, COOKIE);
-    const session = sid === undefined ? undefined : sessions.get(sid);
-    if (sid !== undefined && session !== undefined) {
-      if (session.expires > Date.now()) return { principal: session.principal, key: `session:${sid}` };
-      sessions.delete(sid);
-    }
-    if (!guarded) return { principal: { id: "local", operator: true }, key: "open" };
-    return undefined;
-  }
+  const app = new Hono<DashboardEnv>().basePath(base);
+  app.use(
+    "*",
+    secureHeaders({
+      contentSecurityPolicy: {
+        defaultSrc: ["'self'"],
+        styleSrc: ["'self'", "'unsafe-inline'"],
+        frameAncestors: ["'none'"],
+        formAction: ["'self'"],
+      },
+      xFrameOptions: "DENY",
+      referrerPolicy: "same-origin",
+    }),
+  );
 
-  function visible(principal: DashboardPrincipal, job: JobSnapshot & { principal?: string }): boolean {
-    return principal.operator === true || ownerOf(job) === principal.id;
-  }
+  // Outside the sign-in: the sign-in form itself is styled by nothing else.
+  app.get("/assets/:name", (c) => {
+    const name = c.req.param("name") as AssetName;
+    if (!Object.hasOwn(ASSET_TYPES, name)) return c.text("Not found", 404);
+    return c.body(assetText(name), 200, {
+      "content-type": ASSET_TYPES[name],
+      "cache-control": "max-age=300",
+    });
+  });
 
-  /**
-   * The newest jobs matching `filters` that `principal` may see. The job index is read whole (cheap; for a
-   * caller who is no operator, only its own rows, by the index's principal), and jobs are read from the
-   * newest back only until the table is full, so a large store costs a poll little.
-   */
-  async function rows(principal: DashboardPrincipal, filters: ListFilters): Promise<JobRow[]> {
-    const window = WINDOWS.find(([v]) => v === (filters.since ?? "24h"))?.[2] ?? Number.POSITIVE_INFINITY;
-    const since = Date.now() - window;
-    const status = filters.status !== undefined && STATUSES.has(filters.status) ? filters.status : undefined;
-    const { meta, engine } = internalsOf(runtime);
-    // Owners told apart by `ownerOf` are no principals the index knows; then every row is read and checked.
-    const own = principal.operator !== true && options.ownerOf === undefined ? principal.id : undefined;
-    const ids: string[] = [];
-    let cursor: number | undefined;
-    do {
-      const page = await meta.list({
-        limit: 1000,
-        ...(filters.tool ? { tool: filters.tool } : {}),
-        ...(own === undefined ? {} : { principal: own }),
-        ...(cursor === undefined ? {} : { cursor }),
-      });
-      for (const row of page.rows) if (row.createdAt >= since) ids.push(row.id);
-      cursor = page.next;
-    } while (cursor !== undefined);
-    const shown: JobRow[] = [];
-    for (let i = ids.length - 1; i >= 0 && shown.length < maxRows; i -= 1) {
-      // Every principal's jobs are read; who may see which is `visible`'s call (an operator sees all).
-      const snapshot = await engine.snapshot(ids[i] as string, false, { everyone: true });
-      if (status !== undefined && snapshot.status !== status) continue;
-      const detail = await runtime.get(snapshot.jobId, OPERATOR);
-      if (!visible(principal, detail)) continue;
-      const attempts = detail.steps.reduce((n, step) => n + step.attempts.length, 0);
-      const { input, steps: _steps, result: _result, ...job } = detail;
-      shown.push({ job, input, attempts });
-    }
-    return shown;
-  }
-
-  function filtersOf(url: URL): ListFilters {
-    const get = (name: string) => url.searchParams.get(name) || undefined;
-    const tool = get("tool");
-    const status = get("status");
-    const since = get("since");
-    return {
-      ...(tool === undefined ? {} : { tool }),
-      ...(status === undefined ? {} : { status }),
-      ...(since === undefined ? {} : { since }),
-    };
-  }
-
-  /** Whether a state-changing request comes from this dashboard's own pages. */
-  function sameOrigin(request: Request, url: URL): boolean {
-    const origin = request.headers.get("origin");
-    if (origin !== null) return origin === url.origin;
-    // Browsers send Origin with every POST; without it, fall back on Fetch Metadata.
-    const site = request.headers.get("sec-fetch-site");
-    return site === null || site === "same-origin";
-  }
-
-  return async function dashboard(request: Request): Promise<Response> {
-    const url = new URL(request.url);
-    if (!url.pathname.startsWith(base)) return text(404, "Not found");
-    const path = url.pathname.slice(base.length) || "/";
-    const method = request.method.toUpperCase();
-
-    if (method === "GET" && path === "/assets/app.css") return asset(APP_CSS, "text/css; charset=utf-8");
-    if (method === "GET" && path === "/assets/app.js") return asset(APP_JS, "text/javascript; charset=utf-8");
-
-    const ctxFor = (key: string, who?: string): PageContext => ({
+  app.use("*", async (c, next) => {
+    c.header("cache-control", "no-store");
+    const principal = await callerOf(c.req.raw);
+    if (principal instanceof Response) return principal;
+    c.set("principal", principal);
+    c.set("page", {
       base,
-      csrf: csrfFor(key),
+      csrf: csrfFor(principal),
       now: Date.now(),
       pollMs,
-      ...(who === undefined ? {} : { who }),
+      ...(guarded ? { who: principal.id } : {}),
     });
+    await next();
+  });
 
-    if (path === "/signin" && tokens.length > 0) {
-      if (method === "GET") return html(200, signInPage(ctxFor("signin"), false));
-      if (method !== "POST") return text(405, "Method not allowed");
-      const form = await request.formData();
-      if (!sameOrigin(request, url) || !equal(String(form.get("csrf") ?? ""), csrfFor("signin"))) {
-        return text(403, "Cross-site request refused.");
-      }
-      const given = digest(String(form.get("token") ?? ""));
-      const match = tokens.find((t) => timingSafeEqual(t.digest, given));
-      if (match === undefined) return html(401, signInPage(ctxFor("signin"), true));
-      const sid = randomBytes(24).toString("base64url");
-      const principal: DashboardPrincipal = {
-        id: match.principal,
-        ...(match.operator ? { operator: true } : {}),
-      };
-      sessions.set(sid, { principal, expires: Date.now() + DEFAULTS_DASHBOARD.sessionMs });
-      const secure = url.protocol === "https:" ? "; Secure" : "";
-      return redirect(`${base}/`, {
-        "set-cookie": `${COOKIE}=${sid}; HttpOnly; SameSite=Strict; Path=${base || "/"}; Max-Age=${Math.floor(DEFAULTS_DASHBOARD.sessionMs / 1000)}${secure}`,
-      });
+  /** The caller, or the answer for a request without one (the sign-in form, or 401). */
+  async function callerOf(request: Request): Promise<DashboardPrincipal | Response> {
+    const hosted = await options.principalOf?.(request);
+    if (hosted !== undefined) return hosted;
+    if (signIn !== undefined) {
+      const answer = await signIn.handle(request, base);
+      if (answer instanceof Response) return answer;
+      const id = answer.principal ?? "";
+      return { id, ...(operators.has(id) ? { operator: true } : {}) };
     }
+    // Behind a host's own auth, the host signs people in.
+    if (guarded) return new Response("Sign in first.", { status: 401 });
+    return { id: "local", operator: true };
+  }
 
-    const who = await caller(request);
-    if (who === undefined) {
-      // Only a dashboard with tokens has a sign-in form; behind a host's own auth, the host signs people in.
-      if (tokens.length > 0 && method === "GET" && !path.startsWith("/fragments/")) {
-        return redirect(`${base}/signin`);
-      }
-      return text(401, "Sign in first.");
+  // Every post comes from this dashboard's pages: from its origin, and with the token its forms carry.
+  app.use("*", csrf());
+  app.use("*", async (c, next) => {
+    if (c.req.method !== "POST") return next();
+    const form = await c.req.parseBody().catch(() => undefined);
+    const given = Buffer.from(String(form?.csrf ?? ""));
+    const expected = Buffer.from(c.get("page").csrf);
+    if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
+      return c.text("Cross-site request refused.", 403);
     }
-    const ctx = ctxFor(who.key, guarded ? who.principal.id : undefined);
+    await next();
+  });
 
-    if (method === "POST") {
-      const form = await request.formData().catch(() => undefined);
-      if (
-        !sameOrigin(request, url) ||
-        form === undefined ||
-        !equal(String(form.get("csrf") ?? ""), ctx.csrf)
-      ) {
-        return text(403, "Cross-site request refused.");
-      }
-      if (path === "/signout") {
-        const sid = cookie(request, COOKIE);
-        if (sid !== undefined) sessions.delete(sid);
-        return redirect(`${base}/signin`, {
-          "set-cookie": `${COOKIE}=; HttpOnly; SameSite=Strict; Path=${base || "/"}; Max-Age=0`,
-        });
-      }
-      const action = /^\/job\/([^/]+)\/(cancel|retry)$/.exec(path);
-      if (action !== null) {
-        const id = decodeURIComponent(action[1] as string);
-        const job = await runtime.get(id, OPERATOR);
-        if (job.status === "not_found" || !visible(who.principal, job)) {
-          return text(404, "No such job.");
-        }
-        if (action[2] === "retry") {
-          const rerun = await runtime.retry(id, OPERATOR);
-          return redirect(`${base}/job/${encodeURIComponent(rerun.jobId)}`);
-        }
-        await runtime.cancel(id, `cancelled from the dashboard by ${who.principal.id}`, OPERATOR);
-        return redirect(`${base}/job/${encodeURIComponent(id)}`);
-      }
-      return text(404, "Not found");
+  /** The job the route names if the caller may see it, else the 404 to answer. */
+  async function jobOf(c: Context<DashboardEnv>): Promise<JobDetail | Response> {
+    const job = await runtime.get(c.req.param("id") ?? "", OPERATOR);
+    if (job.status !== "not_found" && !visible(c.get("principal"), job)) {
+      return c.text("No such job.", 404);
     }
-    if (method !== "GET") return text(405, "Method not allowed");
+    return job;
+  }
 
-    if (path === "/") {
-      const filters = filtersOf(url);
-      const listed = await rows(who.principal, filters);
-      // A runtime without tools (the CLI's) knows tools only from their jobs.
-      const names = new Set([
-        ...runtime.tools.map((t) => t.name),
-        ...listed.flatMap((r) => r.job.tool ?? []),
-      ]);
-      if (filters.tool !== undefined) names.add(filters.tool);
-      return html(200, listPage(ctx, [...names].sort(), filters, listed));
-    }
-    if (path === "/fragments/rows")
-      return html(200, rowsHtml(ctx, await rows(who.principal, filtersOf(url))));
-    const job = /^\/(fragments\/)?job\/([^/]+)$/.exec(path);
-    if (job !== null) {
-      const detail = await runtime.get(decodeURIComponent(job[2] as string), OPERATOR);
-      if (detail.status !== "not_found" && !visible(who.principal, detail)) return text(404, "No such job.");
-      if (job[1] === undefined) return html(detail.status === "not_found" ? 404 : 200, jobPage(ctx, detail));
-      const finished = detail.status !== "queued" && detail.status !== "working";
-      return html(200, jobHtml(ctx, detail), finished ? { "x-job-finished": "1" } : {});
-    }
-    return text(404, "Not found");
+  const rows = (c: Context<DashboardEnv>, filters: ListFilters) => {
+    const principal = c.get("principal");
+    // Owners told apart by `ownerOf` are no principals the index knows; then every row is read and checked.
+    const own = principal.operator !== true && options.ownerOf === undefined ? principal.id : undefined;
+    return jobRows(runtime, filters, {
+      maxRows,
+      now: c.get("page").now,
+      visible: (job) => visible(principal, job),
+      ...(own === undefined ? {} : { principal: own }),
+    });
+  };
+
+  const list = async (c: Context<DashboardEnv>) => {
+    const filters = filtersOf(c);
+    const listed = await rows(c, filters);
+    // A runtime without tools (the CLI's) knows tools only from their jobs.
+    const names = new Set([...runtime.tools.map((t) => t.name), ...listed.flatMap((r) => r.job.tool ?? [])]);
+    if (filters.tool !== undefined) names.add(filters.tool);
+    return c.html(listPage(c.get("page"), [...names].sort(), filters, listed));
+  };
+  app.get("/", list);
+  if (base !== "") app.get("", list);
+  app.get("/fragments/rows", async (c) => c.html(rowsHtml(c.get("page"), await rows(c, filtersOf(c)))));
+
+  app.get("/job/:id", async (c) => {
+    const job = await jobOf(c);
+    if (job instanceof Response) return job;
+    return c.html(jobPage(c.get("page"), job), job.status === "not_found" ? 404 : 200);
+  });
+  app.get("/fragments/job/:id", async (c) => {
+    const job = await jobOf(c);
+    if (job instanceof Response) return job;
+    // The page stops polling once the job has finished.
+    if (job.status !== "queued" && job.status !== "working") c.header("x-job-finished", "1");
+    return c.html(jobHtml(c.get("page"), job) as Html);
+  });
+
+  app.post("/job/:id/cancel", async (c) => {
+    const job = await jobOf(c);
+    if (job instanceof Response) return job;
+    if (job.status === "not_found") return c.text("No such job.", 404);
+    await runtime.cancel(job.jobId, `cancelled from the dashboard by ${c.get("principal").id}`, OPERATOR);
+    return c.redirect(jobPath(c.get("page"), job.jobId), 303);
+  });
+  app.post("/job/:id/retry", async (c) => {
+    const job = await jobOf(c);
+    if (job instanceof Response) return job;
+    if (job.status === "not_found") return c.text("No such job.", 404);
+    const rerun = await runtime.retry(job.jobId, OPERATOR);
+    return c.redirect(jobPath(c.get("page"), rerun.jobId), 303);
+  });
+  app.post("/signout", (c) =>
+    signIn === undefined ? c.redirect(`${base}/`, 303) : signIn.signOut(c.req.raw, base),
+  );
+
+  app.notFound((c) => c.text("Not found", 404));
+  return async (request) => app.fetch(request);
+}
+
+function filtersOf(c: Context<DashboardEnv>): ListFilters {
+  const get = (name: string) => c.req.query(name) || undefined;
+  const tool = get("tool");
+  const status = get("status");
+  const since = get("since");
+  return {
+    ...(tool === undefined ? {} : { tool }),
+    ...(status === undefined ? {} : { status }),
+    ...(since === undefined ? {} : { since }),
   };
 }
 
@@ -326,54 +314,4 @@ export function dashboardRoute(
     );
     return handler(request);
   };
-}
-
-const SECURITY_HEADERS = {
-  "content-security-policy":
-    "default-src 'self'; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'; form-action 'self'",
-  "x-frame-options": "DENY",
-  "x-content-type-options": "nosniff",
-  "referrer-policy": "same-origin",
-  "cache-control": "no-store",
-};
-
-function html(status: number, body: string, headers: Record<string, string> = {}): Response {
-  return new Response(body, {
-    status,
-    headers: { ...SECURITY_HEADERS, "content-type": "text/html; charset=utf-8", ...headers },
-  });
-}
-
-function text(status: number, body: string): Response {
-  return new Response(body, {
-    status,
-    headers: { ...SECURITY_HEADERS, "content-type": "text/plain; charset=utf-8" },
-  });
-}
-
-function asset(body: string, type: string): Response {
-  return new Response(body, {
-    headers: { "content-type": type, "cache-control": "max-age=300", "x-content-type-options": "nosniff" },
-  });
-}
-
-function redirect(location: string, headers: Record<string, string> = {}): Response {
-  return new Response(null, { status: 303, headers: { ...SECURITY_HEADERS, location, ...headers } });
-}
-
-function cookie(request: Request, name: string): string | undefined {
-  for (const part of (request.headers.get("cookie") ?? "").split(";")) {
-    const [key, ...value] = part.trim().split("=");
-    if (key === name) return value.join("=");
-  }
-  return undefined;
-}
-
-/** Fixed-length digests, so comparing tokens takes the same time whatever they are. */
-function digest(value: string): Buffer {
-  return createHash("sha256").update(value).digest();
-}
-
-function equal(a: string, b: string): boolean {
-  return timingSafeEqual(digest(a), digest(b));
 }

@@ -1,21 +1,16 @@
 /**
- * The dashboard's HTML, rendered on the server: the page shell, the jobs table (also served alone as a
- * fragment the page polls), the job page and the sign-in form. Every value from a job goes through
- * {@link escapeHtml}; nothing here reads the store.
+ * The dashboard's HTML, rendered on the server with `hono/html`: the page shell, the jobs table (also served
+ * alone as a fragment the page polls), the job page and its parts. Every value interpolated into a template is
+ * escaped by it; only other templates nest unescaped. Nothing here reads the store.
  */
+import { html } from "hono/html";
+import type { HtmlEscapedString } from "hono/utils/html";
 import { jobDurationMs, relativeTime, shortDuration, shortText } from "../internal/format.ts";
 import type { JobDetail } from "../runtime/job-detail.ts";
 import { isUnfinished, type JobSnapshot } from "../runtime/job-engine.ts";
 
-/** Escapes text for HTML content and quoted attribute values. */
-export function escapeHtml(value: unknown): string {
-  return String(value)
-    .replaceAll("&", "&amp;")
-    .replaceAll("<", "&lt;")
-    .replaceAll(">", "&gt;")
-    .replaceAll('"', "&quot;")
-    .replaceAll("'", "&#39;");
-}
+/** What a template renders to (synchronous here: no template awaits anything). */
+export type Html = HtmlEscapedString | Promise<HtmlEscapedString>;
 
 /** A job row of the table: the snapshot plus what the list shows beside it. */
 export interface JobRow {
@@ -38,28 +33,33 @@ export interface PageContext {
 }
 
 /** The full page around `body`. */
-export function page(ctx: PageContext, title: string, body: string): string {
+export function page(ctx: PageContext, title: string, body: Html): Html {
   const who =
     ctx.who === undefined
       ? ""
-      : `<form method="post" action="${ctx.base}/signout" class="who">${escapeHtml(ctx.who)}
-          <input type="hidden" name="csrf" value="${escapeHtml(ctx.csrf)}"><button type="submit">Sign out</button></form>`;
-  return `<!doctype html>
+      : html`<form method="post" action="${ctx.base}/signout" class="who">${ctx.who}
+          ${csrfField(ctx)}<button type="submit">Sign out</button></form>`;
+  return html`<!doctype html>
 <html lang="en" data-poll="${ctx.pollMs}">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${escapeHtml(title)} · async-tools</title>
+<title>${title} · async-tools</title>
 <link rel="stylesheet" href="${ctx.base}/assets/app.css">
 <script src="${ctx.base}/assets/app.js" defer></script>
 </head>
 <body>
-<header><a href="${ctx.base}/" class="brand">async-tools</a><span class="title">${escapeHtml(title)}</span>${who}</header>
+<header><a href="${ctx.base}/" class="brand">async-tools</a><span class="title">${title}</span>${who}</header>
 <main>
 ${body}
 </main>
 </body>
 </html>`;
+}
+
+/** The hidden field that carries the CSRF token in every form. */
+export function csrfField(ctx: PageContext): Html {
+  return html`<input type="hidden" name="csrf" value="${ctx.csrf}">`;
 }
 
 /** The filters the list page offers. */
@@ -77,7 +77,8 @@ export const WINDOWS: readonly [string, string, number][] = [
   ["all", "all time", Number.POSITIVE_INFINITY],
 ];
 
-const STATUSES = ["queued", "working", "completed", "failed", "cancelled", "expired"];
+/** The statuses the list filters by. */
+export const STATUSES = ["queued", "working", "completed", "failed", "cancelled", "expired"] as const;
 
 /** The list page: filters, and the table that polls its own fragment. */
 export function listPage(
@@ -85,166 +86,150 @@ export function listPage(
   tools: readonly string[],
   filters: ListFilters,
   rows: JobRow[],
-): string {
+): Html {
   const option = (value: string, label: string, selected: string | undefined) =>
-    `<option value="${escapeHtml(value)}"${value === (selected ?? "") ? " selected" : ""}>${escapeHtml(label)}</option>`;
+    html`<option value="${value}"${value === (selected ?? "") ? html` selected` : ""}>${label}</option>`;
   const query = new URLSearchParams(
     Object.entries(filters).filter((e): e is [string, string] => typeof e[1] === "string" && e[1] !== ""),
   ).toString();
   return page(
     ctx,
     "Jobs",
-    `<form method="get" action="${ctx.base}/" class="filters" data-autosubmit>
-  <label>Tool <select name="tool">${option("", "all tools", filters.tool)}${tools
-    .map((t) => option(t, t, filters.tool))
-    .join("")}</select></label>
+    html`<form method="get" action="${ctx.base}/" class="filters" data-autosubmit>
+  <label>Tool <select name="tool">${option("", "all tools", filters.tool)}${tools.map((t) =>
+    option(t, t, filters.tool),
+  )}</select></label>
   <label>Status <select name="status">${option("", "any status", filters.status)}${STATUSES.map((s) =>
     option(s, s, filters.status),
-  ).join("")}</select></label>
-  <label>Started <select name="since">${WINDOWS.map(([v, l]) => option(v, l, filters.since ?? "24h")).join("")}</select></label>
+  )}</select></label>
+  <label>Started <select name="since">${WINDOWS.map(([v, l]) => option(v, l, filters.since ?? "24h"))}</select></label>
   <noscript><button type="submit">Filter</button></noscript>
 </form>
 <table class="jobs">
 <thead><tr><th>Job</th><th>Tool</th><th>Input</th><th>Status</th><th>Progress</th><th>Duration</th><th>Attempts</th><th>Started</th><th></th></tr></thead>
-<tbody data-live="${ctx.base}/fragments/rows${query ? `?${escapeHtml(query)}` : ""}">${rowsHtml(ctx, rows)}</tbody>
+<tbody data-live="${ctx.base}/fragments/rows${query ? `?${query}` : ""}">${rowsHtml(ctx, rows)}</tbody>
 </table>`,
   );
 }
 
 /** The table body: one row per job, newest first. */
-export function rowsHtml(ctx: PageContext, rows: JobRow[]): string {
-  if (rows.length === 0) return `<tr class="empty"><td colspan="9">No jobs match.</td></tr>`;
-  return rows
-    .map(({ job, input, attempts }) => {
-      const href = `${ctx.base}/job/${encodeURIComponent(job.jobId)}`;
-      const duration = jobDurationMs(job, ctx.now);
-      return `<tr data-job="${escapeHtml(job.jobId)}" data-status="${escapeHtml(job.status)}">
-<td><a href="${escapeHtml(href)}">${escapeHtml(job.jobId)}</a></td>
-<td>${escapeHtml(job.tool ?? "-")}</td>
-<td class="input" title="${escapeHtml(shortText(input, 500))}">${escapeHtml(shortText(input, 40))}</td>
+export function rowsHtml(ctx: PageContext, rows: JobRow[]): Html {
+  if (rows.length === 0) return html`<tr class="empty"><td colspan="9">No jobs match.</td></tr>`;
+  return html`${rows.map(({ job, input, attempts }) => {
+    const duration = jobDurationMs(job, ctx.now);
+    return html`<tr data-job="${job.jobId}" data-status="${job.status}">
+<td><a href="${jobPath(ctx, job.jobId)}">${job.jobId}</a></td>
+<td>${job.tool ?? "-"}</td>
+<td class="input" title="${shortText(input, 500)}">${shortText(input, 40)}</td>
 <td>${badge(job)}</td>
 <td>${bar(job)}</td>
-<td>${escapeHtml(duration === undefined ? "-" : shortDuration(duration))}</td>
+<td>${duration === undefined ? "-" : shortDuration(duration)}</td>
 <td class="num">${attempts}</td>
-<td>${escapeHtml(relativeTime(job.createdAt, ctx.now))}</td>
-<td>${isUnfinished(job.status) ? cancelForm(ctx, job.jobId) : ""}</td>
-</tr>`;
-    })
-    .join("\n");
+<td>${relativeTime(job.createdAt, ctx.now)}</td>
+<td>${isUnfinished(job.status) ? actionForm(ctx, job.jobId, "cancel", "Cancel") : ""}</td>
+</tr>
+`;
+  })}`;
 }
 
-function badge(job: JobSnapshot): string {
+/** The path of a job's page, or of one of its actions (`cancel`, `retry`). */
+export function jobPath(ctx: PageContext, jobId: string, action?: string): string {
+  return `${ctx.base}/job/${encodeURIComponent(jobId)}${action === undefined ? "" : `/${action}`}`;
+}
+
+function badge(job: JobSnapshot): Html {
   const extra =
     job.retrying !== undefined
-      ? ` <span class="hint">retrying ${escapeHtml(job.retrying.step)}</span>`
+      ? html` <span class="hint">retrying ${job.retrying.step}</span>`
       : job.queuePosition !== undefined
-        ? ` <span class="hint">#${job.queuePosition}</span>`
+        ? html` <span class="hint">#${job.queuePosition}</span>`
         : "";
-  return `<span class="status ${escapeHtml(job.status)}">${escapeHtml(job.status)}</span>${extra}`;
+  return html`<span class="status ${job.status}">${job.status}</span>${extra}`;
 }
 
-function bar(job: JobSnapshot): string {
+function bar(job: JobSnapshot): Html | string {
   const fraction = job.status === "completed" ? 1 : job.progress?.fraction;
   if (fraction === undefined) return "";
   const percent = Math.round(fraction * 100);
-  const message = job.progress?.message ?? "";
-  return `<div class="bar" role="progressbar" aria-valuenow="${percent}" aria-valuemin="0" aria-valuemax="100" title="${escapeHtml(message)}"><div style="width:${percent}%"></div></div><span class="pct">${percent}%</span>`;
-}
-
-function cancelForm(ctx: PageContext, jobId: string): string {
-  return actionForm(ctx, jobId, "cancel", "Cancel");
+  return html`<div class="bar" role="progressbar" aria-valuenow="${percent}" aria-valuemin="0" aria-valuemax="100" title="${job.progress?.message ?? ""}"><div style="width:${percent}%"></div></div><span class="pct">${percent}%</span>`;
 }
 
 /** A POST button for `action` on a job, carrying the CSRF token. */
-function actionForm(ctx: PageContext, jobId: string, action: "cancel" | "retry", label: string): string {
-  return `<form method="post" action="${ctx.base}/job/${escapeHtml(encodeURIComponent(jobId))}/${action}" class="${action}">
-<input type="hidden" name="csrf" value="${escapeHtml(ctx.csrf)}"><button type="submit">${label}</button></form>`;
+export function actionForm(ctx: PageContext, jobId: string, action: string, label: string): Html {
+  return html`<form method="post" action="${jobPath(ctx, jobId, action)}" class="${action}">
+${csrfField(ctx)}<button type="submit">${label}</button></form>`;
 }
 
 /** The job page: its fields and step timeline, in a section that polls itself while the job runs. */
-export function jobPage(ctx: PageContext, job: JobDetail): string {
+export function jobPage(ctx: PageContext, job: JobDetail): Html {
+  const live = isUnfinished(job.status)
+    ? html` data-live="${ctx.base}/fragments/job/${encodeURIComponent(job.jobId)}"`
+    : "";
   return page(
     ctx,
     job.jobId,
-    `<p><a href="${ctx.base}/">← all jobs</a></p>
-<section class="job"${isUnfinished(job.status) ? ` data-live="${ctx.base}/fragments/job/${escapeHtml(encodeURIComponent(job.jobId))}"` : ""}>
+    html`<p><a href="${ctx.base}/">← all jobs</a></p>
+<section class="job"${live}>
 ${jobHtml(ctx, job)}
 </section>`,
   );
 }
 
-/** The body of the job page. */
-export function jobHtml(ctx: PageContext, job: JobDetail): string {
-  if (job.status === "not_found") return `<p class="error">${escapeHtml(job.error ?? "No such job.")}</p>`;
+/**
+ * The body of the job page. `extra` is rendered after the actions: a part of the page a route adds for some
+ * jobs (a question form for a job waiting for input), already escaped.
+ */
+export function jobHtml(ctx: PageContext, job: JobDetail, extra: Html | string = ""): Html {
+  if (job.status === "not_found") return html`<p class="error">${job.error ?? "No such job."}</p>`;
   const took = jobDurationMs(job, ctx.now);
-  const fields: [string, string][] = [
-    ["Tool", escapeHtml(job.tool ?? "-")],
+  const fields: [string, Html | string][] = [
+    ["Tool", job.tool ?? "-"],
     ["Status", badge(job)],
-    [
-      "Started",
-      `${escapeHtml(relativeTime(job.createdAt, ctx.now))} <time>${escapeHtml(job.createdAt ?? "")}</time>`,
-    ],
+    ["Started", html`${relativeTime(job.createdAt, ctx.now)} <time>${job.createdAt ?? ""}</time>`],
   ];
   if (job.completedAt !== undefined) {
     fields.push([
       "Finished",
-      `${escapeHtml(relativeTime(job.completedAt, ctx.now))} <time>${escapeHtml(job.completedAt)}</time>`,
+      html`${relativeTime(job.completedAt, ctx.now)} <time>${job.completedAt}</time>`,
     ]);
   }
-  if (took !== undefined)
-    fields.push([job.completedAt ? "Took" : "Running for", escapeHtml(shortDuration(took))]);
+  if (took !== undefined) fields.push([job.completedAt ? "Took" : "Running for", shortDuration(took)]);
   if (job.progress !== undefined || job.status === "completed") {
-    fields.push(["Progress", `${bar(job)} ${escapeHtml(job.progress?.message ?? "")}`]);
+    fields.push(["Progress", html`${bar(job)} ${job.progress?.message ?? ""}`]);
   }
-  const dl = fields.map(([k, v]) => `<dt>${k}</dt><dd>${v}</dd>`).join("");
   const input =
-    job.input === undefined
-      ? ""
-      : `<h2>Input</h2><pre>${escapeHtml(JSON.stringify(job.input, null, 2))}</pre>`;
+    job.input === undefined ? "" : html`<h2>Input</h2><pre>${JSON.stringify(job.input, null, 2)}</pre>`;
   const outcome =
     job.status === "completed"
-      ? `<h2>Result</h2><pre class="result">${escapeHtml(JSON.stringify(job.result, null, 2) ?? "")}</pre>`
+      ? html`<h2>Result</h2><pre class="result">${JSON.stringify(job.result, null, 2) ?? ""}</pre>`
       : job.error !== undefined
-        ? `<h2>Error</h2><pre class="error">${escapeHtml(job.error)}</pre>`
+        ? html`<h2>Error</h2><pre class="error">${job.error}</pre>`
         : "";
   const action = isUnfinished(job.status)
-    ? cancelForm(ctx, job.jobId)
+    ? actionForm(ctx, job.jobId, "cancel", "Cancel")
     : job.status === "failed" || job.status === "cancelled"
       ? actionForm(ctx, job.jobId, "retry", "Retry")
       : "";
-  const actions = action === "" ? "" : `<div class="actions">${action}</div>`;
-  return `<dl>${dl}</dl>${actions}${input}<h2>Steps</h2>${timeline(ctx, job)}${outcome}`;
+  const actions = action === "" ? "" : html`<div class="actions">${action}</div>`;
+  return html`<dl>${fields.map(([k, v]) => html`<dt>${k}</dt><dd>${v}</dd>`)}</dl>${actions}${extra}${input}<h2>Steps</h2>${timeline(ctx, job)}${outcome}`;
 }
 
-function timeline(ctx: PageContext, job: JobDetail): string {
-  if (job.steps.length === 0) return `<p class="hint">No steps recorded yet.</p>`;
+function timeline(ctx: PageContext, job: JobDetail): Html {
+  if (job.steps.length === 0) return html`<p class="hint">No steps recorded yet.</p>`;
   const rows = job.steps.flatMap((step) =>
     step.attempts.map((a, i) => {
       const retried =
         a.retryAt !== undefined && a.endedAt !== undefined
-          ? ` <span class="hint">retried after ${escapeHtml(shortDuration(Date.parse(a.retryAt) - Date.parse(a.endedAt)))}</span>`
+          ? html` <span class="hint">retried after ${shortDuration(Date.parse(a.retryAt) - Date.parse(a.endedAt))}</span>`
           : "";
-      return `<tr class="attempt ${escapeHtml(a.outcome)}">
-<td>${i === 0 ? escapeHtml(step.name) : ""}</td><td>#${a.attempt}</td>
-<td><span class="status ${escapeHtml(a.outcome)}">${escapeHtml(a.outcome)}</span></td>
-<td>${escapeHtml(relativeTime(a.startedAt, ctx.now))}</td>
-<td>${escapeHtml(a.durationMs === undefined ? "-" : shortDuration(a.durationMs))}</td>
-<td>${a.error === undefined ? "" : `<span class="error">${escapeHtml(a.error)}</span>`}${retried}</td></tr>`;
+      return html`<tr class="attempt ${a.outcome}">
+<td>${i === 0 ? step.name : ""}</td><td>#${a.attempt}</td>
+<td><span class="status ${a.outcome}">${a.outcome}</span></td>
+<td>${relativeTime(a.startedAt, ctx.now)}</td>
+<td>${a.durationMs === undefined ? "-" : shortDuration(a.durationMs)}</td>
+<td>${a.error === undefined ? "" : html`<span class="error">${a.error}</span>`}${retried}</td></tr>
+`;
     }),
   );
-  return `<table class="steps"><thead><tr><th>Step</th><th>Attempt</th><th>Outcome</th><th>Started</th><th>Duration</th><th>Error</th></tr></thead><tbody>${rows.join("\n")}</tbody></table>`;
-}
-
-/** The sign-in form. */
-export function signInPage(ctx: PageContext, failed: boolean): string {
-  return page(
-    { base: ctx.base, csrf: ctx.csrf, now: ctx.now, pollMs: ctx.pollMs },
-    "Sign in",
-    `<form method="post" action="${ctx.base}/signin" class="signin">
-${failed ? `<p class="error">That token is not valid.</p>` : ""}
-<label>Token <input type="password" name="token" autocomplete="current-password" required autofocus></label>
-<input type="hidden" name="csrf" value="${escapeHtml(ctx.csrf)}">
-<button type="submit">Sign in</button>
-</form>`,
-  );
+  return html`<table class="steps"><thead><tr><th>Step</th><th>Attempt</th><th>Outcome</th><th>Started</th><th>Duration</th><th>Error</th></tr></thead><tbody>${rows}</tbody></table>`;
 }

@@ -1,13 +1,11 @@
 /**
- * Serves a fetch-style handler with node:http: what `async-tools dashboard` runs, and what tests use to put
- * the dashboard in front of a real browser. Binds to loopback unless told otherwise.
+ * Serves a fetch-style handler on Hono's Node server: what `async-tools dashboard` runs, and what tests use
+ * to put the dashboard in front of a real browser. Binds to loopback unless told otherwise.
  */
-import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { Readable } from "node:stream";
+import { createAdaptorServer } from "@hono/node-server";
 import { log } from "../internal/log.ts";
 import type { FetchHandler } from "./dashboard.ts";
-
 /** Options of {@link serveDashboard}. */
 export interface ServeDashboardOptions {
   /** Default 0: any free port. */
@@ -37,43 +35,32 @@ export async function serveDashboard(
   options: ServeDashboardOptions = {},
 ): Promise<ServedDashboard> {
   const host = options.host ?? "127.0.0.1";
-  const server = createServer((req, res) => {
-    void answer(handler, req, res, host);
+  const server = createAdaptorServer({
+    fetch: async (request: Request) => {
+      try {
+        return await handler(request);
+      } catch (error) {
+        log("warn", "dashboard request failed", { path: new URL(request.url).pathname, error });
+        return new Response("Internal error", { status: 500, headers: { "content-type": "text/plain" } });
+      }
+    },
   });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
-    server.listen(options.port ?? 0, host, () => resolve());
+    server.listen(options.port ?? 0, host, () => {
+      server.off("error", reject);
+      resolve();
+    });
   });
   const { port } = server.address() as AddressInfo;
   const url = `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
-  const close = () =>
-    new Promise<void>((resolve) => {
-      server.closeAllConnections();
+  let closing: Promise<void> | undefined;
+  const close = () => {
+    closing ??= new Promise<void>((resolve) => {
       server.close(() => resolve());
+      if ("closeAllConnections" in server) server.closeAllConnections();
     });
+    return closing;
+  };
   return { url, close, [Symbol.asyncDispose]: close };
-}
-
-async function answer(handler: FetchHandler, req: IncomingMessage, res: ServerResponse, host: string) {
-  try {
-    const url = `http://${req.headers.host ?? host}${req.url ?? "/"}`;
-    const headers = new Headers();
-    for (const [key, value] of Object.entries(req.headers)) {
-      if (typeof value === "string") headers.set(key, value);
-      else if (Array.isArray(value)) for (const v of value) headers.append(key, v);
-    }
-    const hasBody = req.method !== "GET" && req.method !== "HEAD";
-    const request = new Request(url, {
-      method: req.method ?? "GET",
-      headers,
-      ...(hasBody ? { body: Readable.toWeb(req) as ReadableStream, duplex: "half" } : {}),
-    } as RequestInit);
-    const response = await handler(request);
-    res.writeHead(response.status, Object.fromEntries(response.headers));
-    res.end(response.body === null ? undefined : Buffer.from(await response.arrayBuffer()));
-  } catch (error) {
-    log("warn", "dashboard request failed", { path: req.url, error });
-    if (!res.headersSent) res.writeHead(500, { "content-type": "text/plain" });
-    res.end("Internal error");
-  }
 }

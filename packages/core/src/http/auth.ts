@@ -1,14 +1,21 @@
 /**
  * Who may call, and as whom: static bearer tokens (one for the server, or one per principal) and an OAuth 2.1
  * resource server that checks access tokens with a pluggable verifier and publishes its protected-resource
- * metadata (RFC 9728). Written against web `Request`s: the SDK's `requireBearerAuth` and metadata router are
- * Express middleware, so their checks are restated here (same order, same errors and headers), while a
- * verifier written for the SDK (`OAuthTokenVerifier`) plugs in unchanged and its errors map the same way.
+ * metadata (RFC 9728).
+ *
+ * The v2 SDK (`@modelcontextprotocol/server` 2.4) ships the same checks for web `Request`s
+ * (`requireBearerAuth`, `oauthMetadataResponse`); this module keeps its own because it serves both SDK
+ * generations (the v1 SDK's are Express-only, and neither SDK may be installed beside the other) and because it
+ * does more: it names the caller (the principal that owns jobs), takes a token whose verifier reports no
+ * resource (the SDK's `expectedResource` refuses it), maps the errors of both generations' `OAuthError`s,
+ * and lists several authorization servers without fetching their metadata (the SDK's document takes one
+ * issuer's). Where they overlap, `auth.test.ts` holds it to the SDK's answers: the same status, error body and
+ * `WWW-Authenticate` challenge for every refusal.
  */
 import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import { AsyncToolsError } from "../errors.ts";
+import type { HttpAuthInfo } from "../mcp/http-channel.ts";
 import { PRINCIPAL_EXTRA } from "../mcp/principal.ts";
-import type { HttpAuthInfo } from "./mcp-handler.ts";
 
 /** Checks an access token: the SDK's `OAuthTokenVerifier` fits. Throw (e.g. `InvalidTokenError`) to refuse it. */
 export interface TokenVerifier {
@@ -81,7 +88,7 @@ function oauthError(status: number, code: string, description: string, challenge
  * under a key drawn at start, and the 32-byte digests are compared, every one of them, so neither the
  * outcome's timing nor a length mismatch tells anything about the tokens.
  */
-class StaticTokens implements Authenticator {
+export class StaticTokens implements Authenticator {
   private readonly key = randomBytes(32);
   private readonly expected: { digest: Buffer; principal: string | undefined }[];
 
@@ -165,10 +172,20 @@ function sameResource(a: URL | string, b: URL): boolean {
   }
 }
 
-/** Errors a verifier throws: the SDK's `OAuthError` subclasses carry an `errorCode`. */
+/**
+ * The OAuth error code of what a verifier threw: the v1 SDK's `OAuthError` subclasses carry it as `errorCode`,
+ * the v2 SDK's `OAuthError` as `code`. Only a snake_case `code` counts, so a system error (`ECONNREFUSED`)
+ * stays a server error.
+ */
 function errorCodeOf(error: unknown): string | undefined {
-  const code = (error as { errorCode?: unknown } | null)?.errorCode;
-  return typeof code === "string" ? code : undefined;
+  const { errorCode, code } = (error ?? {}) as { errorCode?: unknown; code?: unknown };
+  if (typeof errorCode === "string") return errorCode;
+  return typeof code === "string" && /^[a-z][a-z_]*$/.test(code) ? code : undefined;
+}
+
+/** A value as an HTTP quoted-string: `\` and `"` escaped, characters outside printable ASCII as spaces. */
+function quoted(value: string): string {
+  return `"${value.replaceAll(/[\\"]/g, "\\$&").replaceAll(/[^\u0020-\u007E]/g, " ")}"`;
 }
 
 /**
@@ -208,8 +225,8 @@ class OAuthResource implements Authenticator {
 
   private challenge(code: string, description: string): string {
     const scopes = this.options.requiredScopes ?? [];
-    const scope = scopes.length > 0 ? `, scope="${scopes.join(" ")}"` : "";
-    return `Bearer error="${code}", error_description="${description}"${scope}, resource_metadata="${this.metadataUrl}"`;
+    const scope = scopes.length > 0 ? `, scope=${quoted(scopes.join(" "))}` : "";
+    return `Bearer error=${quoted(code)}, error_description=${quoted(description)}${scope}, resource_metadata=${quoted(this.metadataUrl)}`;
   }
 
   private refuse(status: number, code: string, description: string): AuthOutcome {

@@ -1,13 +1,15 @@
 /**
  * Browser sign-in for the extra routes (the jobs dashboard) behind static-token auth. A browser cannot send an
  * `Authorization` header from an address bar, so the route answers a sign-in form; the token entered there is
- * checked like a bearer token, and a signed, HttpOnly, SameSite=Strict cookie then names the caller for that
- * route only. The cookie carries the principal and an expiry, never the token; the MCP endpoint never takes it.
+ * checked like a bearer token, and a signed (Hono's signed cookies, HMAC-SHA256), HttpOnly, SameSite=Strict
+ * cookie then names the caller for that route only. The cookie carries the principal and an expiry, never the token; the MCP endpoint never takes it.
  * The sign-in itself is bound against login CSRF (a page signing the browser in as the attacker): the form
  * carries a token tied to a cookie set with it, and a POST from any other origin (another localhost port
  * included) is refused.
  */
 import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
+import { generateCookie, generateSignedCookie } from "hono/cookie";
+import { type CookieOptions, parseSigned } from "hono/utils/cookie";
 import { DEFAULTS_HTTP } from "../defaults.ts";
 import type { Authenticator } from "./auth.ts";
 
@@ -39,7 +41,7 @@ export class BrowserSignIn {
     if (request.method === "POST" && url.pathname === `${prefix}${SIGN_IN_PATH}`) {
       return this.signIn(request, prefix);
     }
-    const caller = this.read(request);
+    const caller = await this.read(request);
     if (caller !== undefined) return caller;
     // 401 for every client, with a form a browser shows: signing in is the way on.
     return this.form(request, prefix, 401);
@@ -57,7 +59,7 @@ export class BrowserSignIn {
     if (nonce === undefined) {
       response.headers.append(
         "set-cookie",
-        `${FORM_COOKIE}=${bound}; HttpOnly; SameSite=Strict; Path=${prefix}${secureOf(request)}`,
+        `${FORM_COOKIE}=${bound}; HttpOnly; SameSite=Strict; Path=${pathOf(prefix)}${secureOf(request)}`,
       );
     }
     return response;
@@ -104,41 +106,46 @@ export class BrowserSignIn {
     if (outcome === undefined || !outcome.ok) {
       return this.form(request, prefix, 401, "That token was not accepted.");
     }
-    const secure = secureOf(request);
-    const value = this.sign({ p: outcome.principal ?? null, e: Date.now() + this.ttlMs });
+    const payload = { p: outcome.principal ?? null, e: Date.now() + this.ttlMs };
+    const value = Buffer.from(JSON.stringify(payload), "utf8").toString("base64url");
+    const cookie = await generateSignedCookie(COOKIE, value, this.key, {
+      ...cookieOptions(request, prefix),
+      maxAge: Math.floor(this.ttlMs / 1000),
+    });
+    return new Response(null, {
+      status: 303,
+      headers: { location: `${prefix}/`, "set-cookie": cookie, "cache-control": "no-store" },
+    });
+  }
+
+  /**
+   * Signs the browser out of the route under `prefix`: its cookie is cleared and it is sent to the route's
+   * root, which asks it to sign in again. The caller checks that the request comes from its own page.
+   */
+  signOut(request: Request, prefix: string): Response {
     return new Response(null, {
       status: 303,
       headers: {
         location: `${prefix}/`,
-        "set-cookie": `${COOKIE}=${value}; HttpOnly; SameSite=Strict; Path=${prefix}; Max-Age=${Math.floor(this.ttlMs / 1000)}${secure}`,
+        "set-cookie": generateCookie(COOKIE, "", { ...cookieOptions(request, prefix), maxAge: 0 }),
         "cache-control": "no-store",
       },
     });
   }
 
-  private read(request: Request): BrowserCaller | undefined {
-    const raw = cookieOf(request, COOKIE);
-    if (raw === undefined) return undefined;
-    const [payload, signature] = raw.split(".");
-    if (payload === undefined || signature === undefined) return undefined;
-    const expected = this.mac(payload);
-    const given = Buffer.from(signature, "base64url");
-    if (given.length !== expected.length || !timingSafeEqual(given, expected)) return undefined;
+  /** The caller the request's signed cookie names, if it carries one that is valid and unexpired. */
+  private async read(request: Request): Promise<BrowserCaller | undefined> {
+    const header = request.headers.get("cookie");
+    if (header === null || !header.includes(COOKIE)) return undefined;
+    const value = (await parseSigned(header, this.key, COOKIE))[COOKIE];
+    if (typeof value !== "string") return undefined;
     try {
-      const data = JSON.parse(Buffer.from(payload, "base64url").toString("utf8")) as {
-        p: unknown;
-        e: unknown;
-      };
+      const data = JSON.parse(Buffer.from(value, "base64url").toString("utf8")) as { p: unknown; e: unknown };
       if (typeof data.e !== "number" || data.e < Date.now()) return undefined;
       return { principal: typeof data.p === "string" ? data.p : undefined };
     } catch {
       return undefined;
     }
-  }
-
-  private sign(data: { p: string | null; e: number }): string {
-    const payload = Buffer.from(JSON.stringify(data), "utf8").toString("base64url");
-    return `${payload}.${this.mac(payload).toString("base64url")}`;
   }
 
   private mac(payload: string): Buffer {
@@ -152,6 +159,21 @@ function cookieOf(request: Request, name: string): string | undefined {
     if (at > 0 && part.slice(0, at).trim() === name) return part.slice(at + 1).trim();
   }
   return undefined;
+}
+
+/** A cookie's path for a route under `prefix` (`""` is the root). */
+function pathOf(prefix: string): string {
+  return prefix === "" ? "/" : prefix;
+}
+
+/** The session cookie's attributes on a route under `prefix`. */
+function cookieOptions(request: Request, prefix: string): CookieOptions {
+  return {
+    httpOnly: true,
+    sameSite: "Strict",
+    path: pathOf(prefix),
+    ...(new URL(request.url).protocol === "https:" ? { secure: true } : {}),
+  };
 }
 
 function secureOf(request: Request): string {

@@ -3,8 +3,8 @@
  * are imported only when chosen: a project with only one installed never loads the other.
  */
 import { AsyncToolsError } from "../errors.ts";
+import type { McpHandler } from "../mcp/http-channel.ts";
 import type { AsyncTools } from "../runtime/runtime.ts";
-import type { McpHandler } from "./mcp-handler.ts";
 
 /** Loads a face module; a test swaps it to play a project where one SDK is missing. */
 export type FaceLoader = (generation: "v1" | "v2") => Promise<{

@@ -1,31 +1,21 @@
 /**
- * The HTTP face as a fetch handler (a Hono app): health checks, DNS-rebinding protection, auth, the MCP
- * endpoint (stateless by default, stateful sessions as an option) and extra routes behind the same auth.
+ * The HTTP face as a fetch handler (a Hono app): health checks, DNS-rebinding protection, auth, the cap on
+ * requests served at once, and extra routes behind the same auth, around the MCP endpoint (`mcp-endpoint.ts`).
  * `serveHttp` listens with it; tests and hosts with their own server call its `fetch` directly.
  */
-import { randomUUID } from "node:crypto";
 import { Hono, type Context as HonoContext } from "hono";
-import { bodyLimit } from "hono/body-limit";
 import { cors } from "hono/cors";
 import { DEFAULTS_HTTP } from "../defaults.ts";
 import { AsyncToolsError } from "../errors.ts";
 import { log } from "../internal/log.ts";
+import type { McpHandler } from "../mcp/http-channel.ts";
 import type { AsyncTools } from "../runtime/runtime.ts";
 import { type Authenticator, createAuthenticator, type HttpAuth } from "./auth.ts";
 import { BrowserSignIn } from "./browser-sign-in.ts";
 import { defaultMcpHandler } from "./default-mcp.ts";
 import { HostPolicy } from "./host-policy.ts";
-import type { HttpAuthInfo, McpHandler } from "./mcp-handler.ts";
-import { afterBody, rpcError } from "./responses.ts";
-import { SessionTable } from "./sessions.ts";
-
-/** Stateful mode's bounds. */
-export interface StatefulOptions {
-  /** Most sessions held at once; opening one more closes the least recently used. Default 256. */
-  maxSessions?: number;
-  /** A session with no request for this long is closed, in ms. Default 15 minutes. */
-  idleMs?: number;
-}
+import { type HttpEnv, mountMcpEndpoint, positive, type StatefulOptions } from "./mcp-endpoint.ts";
+import { afterBody, RETRY_AFTER, rpcError } from "./responses.ts";
 
 /**
  * A route mounted beside MCP, behind the same Host/Origin checks and auth: it gets the request as received
@@ -36,6 +26,8 @@ export type ExtraRoute = (request: Request, context: { principal?: string }) => 
 
 /** The header an {@link ExtraRoute} finds the principal in. */
 export const PRINCIPAL_HEADER = "x-async-tools-principal";
+
+export type { StatefulOptions };
 
 /** How to serve a runtime over HTTP; every field is optional. */
 export interface HttpHandlerOptions {
@@ -98,12 +90,6 @@ export interface HandlerAddress {
   port: number;
 }
 
-type Env = { Variables: { principal: string | undefined; authInfo: HttpAuthInfo | undefined } };
-
-function isInitialize(body: unknown): boolean {
-  return typeof body === "object" && body !== null && (body as { method?: unknown }).method === "initialize";
-}
-
 /** `http://host:port` with IPv6 in brackets. */
 export function originOf(address: HandlerAddress): string {
   const host =
@@ -137,7 +123,6 @@ export function createHttpHandler(
   };
   const path = options.path ?? DEFAULTS_HTTP.path;
   if (!path.startsWith("/")) throw new AsyncToolsError("INVALID_CONFIG", `path must start with /: ${path}`);
-  const maxBodyBytes = options.maxBodyBytes ?? DEFAULTS_HTTP.maxBodyBytes;
   const hosts = new HostPolicy({
     listenHost: address.host,
     ...(options.allowedHosts === undefined ? {} : { allowedHosts: options.allowedHosts }),
@@ -150,35 +135,14 @@ export function createHttpHandler(
     options.auth !== undefined && !("oauth" in options.auth) && routePrefixes.length > 0
       ? new BrowserSignIn(auth)
       : undefined;
-  const stateful = options.stateful === true ? {} : options.stateful || undefined;
-  const sessions =
-    stateful === undefined
-      ? undefined
-      : new SessionTable({
-          maxSessions: positive(stateful.maxSessions, DEFAULTS_HTTP.maxSessions, "stateful.maxSessions"),
-          idleMs: positive(stateful.idleMs, DEFAULTS_HTTP.sessionIdleMs, "stateful.idleMs"),
-        });
-  let openExchanges = 0;
   const maxRequests = positive(
     options.maxConcurrentRequests,
     DEFAULTS_HTTP.maxConcurrentRequests,
     "maxConcurrentRequests",
   );
   let openRequests = 0;
-  const maxAwaits = positive(
-    options.maxAwaitsPerPrincipal,
-    DEFAULTS_HTTP.maxAwaitsPerPrincipal,
-    "maxAwaitsPerPrincipal",
-  );
-  // A plain call of a task tool (a client without Tasks) blocks like an await, so it counts as one.
-  const awaitTools = new Set(
-    runtime.tools.flatMap(({ toolNames }) => [toolNames.await, ...(toolNames.task ? [toolNames.task] : [])]),
-  );
-  /** Blocking awaits in flight by principal ("" for the sole caller without auth). */
-  const awaitsOf = new Map<string, number>();
-  const retryAfter = { "retry-after": String(DEFAULTS_HTTP.retryAfterSeconds) };
 
-  const app = new Hono<Env>();
+  const app = new Hono<HttpEnv>();
 
   // Outside the auth and the Host checks: load balancers and orchestrators probe by IP without credentials.
   app.get("/healthz", (c) => c.json({ status: "ok" }));
@@ -234,139 +198,13 @@ export function createHttpHandler(
     await next();
   });
 
-  const tooLarge = async (c: HonoContext<Env>) => {
-    // Read the rest of the upload (up to a bound) before answering, so the client gets its 413 instead of a
-    // connection reset while it is still sending.
-    const finished = await drain(c.req.raw.body, DEFAULTS_HTTP.maxDrainBytes);
-    return rpcError(
-      413,
-      -32600,
-      `Request body over ${maxBodyBytes} bytes.`,
-      finished ? {} : { connection: "close" },
-    );
-  };
-  app.post(path, bodyLimit({ maxSize: maxBodyBytes, onError: tooLarge }));
-  app.all(path, async (c) => {
-    const request = c.req.raw;
-    let parsedBody: unknown;
-    if (request.method === "POST") {
-      try {
-        parsedBody = JSON.parse(await request.text());
-      } catch (error) {
-        return rpcError(400, -32700, `Parse error: ${(error as Error).message}`);
-      }
-    }
-    const authInfo = c.get("authInfo");
-    const handleOptions = { parsedBody, ...(authInfo === undefined ? {} : { authInfo }) };
-    const serve = () =>
-      sessions === undefined
-        ? stateless(request, handleOptions)
-        : statefulExchange(c, request, handleOptions, sessions);
-    if (!isAwaitCall(parsedBody)) return serve();
-    const principal = c.get("principal") ?? "";
-    const held = awaitsOf.get(principal) ?? 0;
-    if (held >= maxAwaits) {
-      return rpcError(
-        429,
-        -32000,
-        `Too many blocking awaits at once for this caller (${maxAwaits}): wait for one to return, or probe instead.`,
-        retryAfter,
-      );
-    }
-    awaitsOf.set(principal, held + 1);
-    const release = () => {
-      const left = (awaitsOf.get(principal) ?? 1) - 1;
-      if (left > 0) awaitsOf.set(principal, left);
-      else awaitsOf.delete(principal);
-    };
-    try {
-      return afterBody(await serve(), release);
-    } catch (error) {
-      release();
-      throw error;
-    }
+  const endpoint = mountMcpEndpoint(app, runtime, {
+    path,
+    maxBodyBytes: options.maxBodyBytes ?? DEFAULTS_HTTP.maxBodyBytes,
+    stateful: options.stateful,
+    maxAwaitsPerPrincipal: options.maxAwaitsPerPrincipal,
+    face,
   });
-
-  /** Whether a POST body calls an await or task tool (alone or in a batch): it may block for a while. */
-  function isAwaitCall(body: unknown): boolean {
-    const messages = Array.isArray(body) ? body : [body];
-    return messages.some((message: unknown) => {
-      if (typeof message !== "object" || message === null) return false;
-      const { method, params } = message as { method?: unknown; params?: { name?: unknown } };
-      return method === "tools/call" && typeof params?.name === "string" && awaitTools.has(params.name);
-    });
-  }
-
-  async function stateless(
-    request: Request,
-    handleOptions: { parsedBody: unknown; authInfo?: HttpAuthInfo },
-  ): Promise<Response> {
-    if (request.method !== "POST") {
-      // No session, so no stream to resume and nothing to delete.
-      return rpcError(405, -32000, "Method not allowed: this server is stateless; POST requests only.", {
-        allow: "POST",
-      });
-    }
-    const channel = await (await face()).open({});
-    openExchanges += 1;
-    const exchange = exchangeOf(request, () => {
-      openExchanges -= 1;
-      void channel.close().catch(() => undefined);
-    });
-    const release = exchange.end;
-    try {
-      return afterBody(await channel.handle(exchange.request, handleOptions), release);
-    } catch (error) {
-      release();
-      throw error;
-    }
-  }
-
-  async function statefulExchange(
-    c: HonoContext<Env>,
-    request: Request,
-    handleOptions: { parsedBody: unknown; authInfo?: HttpAuthInfo },
-    table: SessionTable,
-  ): Promise<Response> {
-    const principal = c.get("principal");
-    const id = request.headers.get("mcp-session-id");
-    if (id !== null) {
-      const session = table.get(id, principal);
-      if (session === undefined) {
-        // Unknown, expired, closed, or another principal's: the client must initialize anew (spec: 404).
-        return rpcError(404, -32001, "Session not found: initialize a new session.");
-      }
-      session.active += 1;
-      const exchange = exchangeOf(request, () => {
-        session.active -= 1;
-        session.lastUsed = Date.now();
-      });
-      const release = exchange.end;
-      try {
-        return afterBody(await session.channel.handle(exchange.request, handleOptions), release);
-      } catch (error) {
-        release();
-        throw error;
-      }
-    }
-    const mcp = await face();
-    if (await mcp.sessionless?.(request, handleOptions.parsedBody)) return stateless(request, handleOptions);
-    if (request.method !== "POST" || !isInitialize(handleOptions.parsedBody)) {
-      return rpcError(400, -32000, "Bad Request: Mcp-Session-Id header is required; start with initialize.");
-    }
-    const sessionId = randomUUID();
-    const channel = await mcp.open({ sessionId, onSessionClosed: () => table.close(sessionId) });
-    const response = await channel.handle(request, handleOptions);
-    if (!response.ok || response.headers.get("mcp-session-id") !== sessionId) {
-      return afterBody(response, () => void channel.close().catch(() => undefined));
-    }
-    const session = { id: sessionId, channel, principal, lastUsed: Date.now(), active: 1 };
-    table.add(session);
-    return afterBody(response, () => {
-      session.active -= 1;
-      session.lastUsed = Date.now();
-    });
-  }
 
   for (const [prefix, route] of Object.entries(options.routes ?? {})) {
     const base = prefix.replace(/\/$/, "");
@@ -376,7 +214,7 @@ export function createHttpHandler(
         `A route prefix must start with / and not be ${path}: ${prefix}`,
       );
     }
-    const answer = async (c: HonoContext<Env>) => {
+    const answer = async (c: HonoContext<HttpEnv>) => {
       const principal = c.get("principal");
       const headers = new Headers(c.req.raw.headers);
       headers.delete(PRINCIPAL_HEADER);
@@ -403,7 +241,7 @@ export function createHttpHandler(
           503,
           -32000,
           `Server busy: ${maxRequests} requests are being served; retry shortly.`,
-          retryAfter,
+          RETRY_AFTER,
         );
       }
       openRequests += 1;
@@ -418,75 +256,13 @@ export function createHttpHandler(
       }
     },
     get sessionCount() {
-      return sessions?.size ?? 0;
+      return endpoint.sessionCount;
     },
     get openExchanges() {
-      return openExchanges;
+      return endpoint.openExchanges;
     },
-    close: async () => {
-      await sessions?.closeAll();
-    },
+    close: () => endpoint.close(),
   };
-}
-
-/** Reads and drops `body` up to `limit` bytes; whether it ended within them. A locked body counts as not. */
-async function drain(body: ReadableStream<Uint8Array> | null, limit: number): Promise<boolean> {
-  if (body === null) return true;
-  if (body.locked) return false;
-  const reader = body.getReader();
-  let read = 0;
-  try {
-    for (;;) {
-      const chunk = await reader.read();
-      if (chunk.done) return true;
-      read += chunk.value.byteLength;
-      if (read > limit) {
-        await reader.cancel();
-        return false;
-      }
-    }
-  } catch {
-    return false;
-  }
-}
-
-function positive(value: number | undefined, fallback: number, name: string): number {
-  if (value === undefined) return fallback;
-  if (!Number.isFinite(value) || value <= 0) {
-    throw new AsyncToolsError("INVALID_CONFIG", `${name} must be a positive number, got ${value}.`);
-  }
-  return value;
-}
-
-/**
- * One exchange's view of `request`: the same method, URL and headers (the body is already parsed) with a
- * signal of its own, aborted when the client goes away first; `end` (idempotent) runs `onEnd` once, also on
- * that abort. The request's own signal lives as long as its keep-alive socket, so nothing of the exchange may
- * listen on it past `end`: such a listener (the v2 SDK's stateless fallback leaves one) would keep the
- * exchange's MCP server and transport, about 60 KiB, reachable until the client hangs up.
- */
-function exchangeOf(request: Request, onEnd: () => void): { request: Request; end: () => void } {
-  const outer = request.signal;
-  const own = new AbortController();
-  let ended = false;
-  const end = () => {
-    if (ended) return;
-    ended = true;
-    outer.removeEventListener("abort", abort);
-    onEnd();
-  };
-  const abort = () => {
-    own.abort(outer.reason);
-    end();
-  };
-  outer.addEventListener("abort", abort, { once: true });
-  if (outer.aborted) abort();
-  const view = new Request(request.url, {
-    method: request.method,
-    headers: request.headers,
-    signal: own.signal,
-  });
-  return { request: view, end };
 }
 
 async function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {

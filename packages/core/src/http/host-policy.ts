@@ -1,7 +1,10 @@
 /**
  * DNS-rebinding protection: which `Host` and `Origin` headers a server accepts. A page on `evil.example`
  * whose name resolves to 127.0.0.1 makes the browser send `Host: evil.example` and `Origin:
- * http://evil.example`; only names the server knows itself by pass.
+ * http://evil.example`; only names the server knows itself by pass. The v2 SDK's `validateHostHeader` and
+ * `validateOriginHeader` compare host names only; this policy is kept because it also tells ports apart (an
+ * allowed `name:port`, and a page on another localhost port is another site), knows the listening address and
+ * the machine's interfaces, and serves both SDK generations.
  */
 import { networkInterfaces } from "node:os";
 

@@ -5,6 +5,7 @@
  * `@async-tools/core/mcp-v1` or `@async-tools/core/mcp-v2`; by default v1 when it is installed, else v2.
  */
 
+export type { HttpAuthInfo, McpChannel, McpHandler, OpenChannelOptions } from "../mcp/http-channel.ts";
 export { principalOf } from "../mcp/principal.ts";
 export {
   bearerToken,
@@ -22,5 +23,4 @@ export {
   PRINCIPAL_HEADER,
   type StatefulOptions,
 } from "./handler.ts";
-export type { HttpAuthInfo, McpChannel, McpHandler, OpenChannelOptions } from "./mcp-handler.ts";
 export { type HttpServer, type ServeHttpOptions, serveHttp } from "./serve-http.ts";

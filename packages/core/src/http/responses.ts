@@ -1,5 +1,7 @@
 /** Small response helpers of the HTTP face: JSON-RPC errors, and noticing when a streamed body ends. */
 
+import { DEFAULTS_HTTP } from "../defaults.ts";
+
 /** A JSON-RPC error response with no request ID, as the Streamable HTTP transport answers refusals. */
 export function rpcError(
   status: number,
@@ -56,3 +58,6 @@ export function afterBody(response: Response, done: () => void): Response {
     headers: response.headers,
   });
 }
+
+/** The `Retry-After` of a refusal for load (503, 429): the client may try again this soon. */
+export const RETRY_AFTER = { "retry-after": String(DEFAULTS_HTTP.retryAfterSeconds) };

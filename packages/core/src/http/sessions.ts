@@ -4,7 +4,7 @@
  * closed). A closed session's ID is simply unknown: its next request gets 404, and the client starts anew.
  */
 import { log } from "../internal/log.ts";
-import type { McpChannel } from "./mcp-handler.ts";
+import type { McpChannel } from "../mcp/http-channel.ts";
 
 /** One session: its channel, its owner, and when it was last used. */
 export interface Session {

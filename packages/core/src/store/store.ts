@@ -78,7 +78,7 @@ export interface StepRecords {
   close(): void;
 }
 
-/** One page of the job index, in start order. `next` is the cursor of the following page. */
+/** One page of the job index, in the order asked for. `next` is the cursor of the following page. */
 export interface JobPage {
   rows: JobMetaRow[];
   next?: number;
@@ -88,6 +88,10 @@ export interface JobPage {
 export interface JobListOptions {
   tool?: string;
   principal?: string;
+  /** Only jobs started at or after this time (epoch ms). */
+  since?: number;
+  /** `oldest` (the default) pages in start order; `newest` from the latest job back. */
+  order?: "oldest" | "newest";
   cursor?: number;
   limit: number;
 }
@@ -110,7 +114,8 @@ export interface JobIndex {
   /** The row of `id`, if it was ever recorded and not pruned. */
   get(id: string): Promise<JobMetaRow | undefined>;
   /**
-   * Jobs after `cursor` in start order, optionally of one tool. With `principal` (`""`: jobs without one),
+   * Jobs after `cursor` in start order (or from the newest back), optionally of one tool and started since a
+   * time. With `principal` (`""`: jobs without one),
    * that principal's jobs and the rows whose principal was not recorded (written before the index held
    * principals), which the caller still checks.
    */

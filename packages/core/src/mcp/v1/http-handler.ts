@@ -3,8 +3,8 @@
  * Streamable HTTP transport, for `serveHttp` (`@async-tools/core/http`).
  */
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
-import type { McpChannel, McpHandler } from "../../http/mcp-handler.ts";
 import type { AsyncTools } from "../../runtime/runtime.ts";
+import type { McpChannel, McpHandler } from "../http-channel.ts";
 import { type RegisterToolsOptions, registerTools, serverOptions } from "./register.ts";
 
 /** Options of {@link createMcpHandler}. */

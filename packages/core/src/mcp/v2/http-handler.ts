@@ -12,9 +12,9 @@ import {
   createMcpHandler as sdkCreateMcpHandler,
   WebStandardStreamableHTTPServerTransport,
 } from "@modelcontextprotocol/server";
-import type { McpChannel, McpHandler } from "../../http/mcp-handler.ts";
 import { log } from "../../internal/log.ts";
 import type { AsyncTools } from "../../runtime/runtime.ts";
+import type { McpChannel, McpHandler } from "../http-channel.ts";
 import { type RegisterToolsOptions, registerTools } from "./register.ts";
 
 /** Options of {@link createMcpHandler}. */

@@ -139,11 +139,15 @@ export class PostgresJobIndex implements JobIndex {
     };
   }
 
-  /** Jobs after `cursor` in start order, of one tool and one principal (with rows whose principal is unknown). */
+  /**
+   * Jobs after `cursor` in start order (before it, from the newest back), of one tool, started since a time,
+   * and of one principal (with rows whose principal is unknown).
+   */
   async list(options: JobListOptions): Promise<JobPage> {
     await this.writes.settled();
-    const where: string[] = ["seq > $1"];
-    const values: unknown[] = [options.cursor ?? 0];
+    const newest = options.order === "newest";
+    const where: string[] = [newest ? "seq < $1" : "seq > $1"];
+    const values: unknown[] = [options.cursor ?? (newest ? Number.MAX_SAFE_INTEGER : 0)];
     if (options.tool !== undefined) {
       values.push(options.tool);
       where.push(`tool = $${values.length}`);
@@ -152,9 +156,13 @@ export class PostgresJobIndex implements JobIndex {
       values.push(options.principal);
       where.push(`(principal = $${values.length} OR principal IS NULL)`);
     }
+    if (options.since !== undefined) {
+      values.push(options.since);
+      where.push(`created_at >= $${values.length}`);
+    }
     values.push(options.limit + 1);
     const { rows } = await this.pool.query(
-      `SELECT * FROM async_tools.jobs WHERE ${where.join(" AND ")} ORDER BY seq LIMIT $${values.length}`,
+      `SELECT * FROM async_tools.jobs WHERE ${where.join(" AND ")} ORDER BY seq${newest ? " DESC" : ""} LIMIT $${values.length}`,
       values,
     );
     const more = rows.length > options.limit;

@@ -64,3 +64,26 @@ describe("the job index by principal", () => {
     again.close();
   });
 });
+
+describe("the job index from the newest back", () => {
+  it("pages newest first, from a start time, and with the other filters", async () => {
+    const meta = new JobMeta();
+    for (let n = 1; n <= 5; n += 1) meta.recordSoon(`j-${n}`, n % 2 === 0 ? "even" : "odd", n * 10, "alice");
+    await meta.flush();
+    const first = await meta.list({ order: "newest", limit: 2 });
+    expect(first.rows.map((row) => row.id)).toEqual(["j-5", "j-4"]);
+    const second = await meta.list({
+      order: "newest",
+      limit: 2,
+      ...(first.next ? { cursor: first.next } : {}),
+    });
+    expect(second.rows.map((row) => row.id)).toEqual(["j-3", "j-2"]);
+    const since = await meta.list({ order: "newest", limit: 10, since: 30 });
+    expect(since.rows.map((row) => row.id)).toEqual(["j-5", "j-4", "j-3"]);
+    expect(since.next).toBeUndefined();
+    const odd = await meta.list({ order: "newest", limit: 10, tool: "odd", principal: "alice", since: 20 });
+    expect(odd.rows.map((row) => row.id)).toEqual(["j-5", "j-3"]);
+    expect((await meta.list({ limit: 10, since: 40 })).rows.map((row) => row.id)).toEqual(["j-4", "j-5"]);
+    meta.closeIfPrivate(false);
+  });
+});

@@ -18,10 +18,8 @@ export class JobMeta implements JobIndex {
   private readonly insert: StatementSync;
   private readonly update: StatementSync;
   private readonly select: StatementSync;
-  private readonly page: StatementSync;
-  private readonly pageTool: StatementSync;
-  private readonly pagePrincipal: StatementSync;
-  private readonly pageToolPrincipal: StatementSync;
+  /** Listing statements by the filters they take, prepared on first use. */
+  private readonly pages = new Map<string, StatementSync>();
   private readonly prune: StatementSync;
   private readonly db: DatabaseSync;
 
@@ -68,19 +66,6 @@ export class JobMeta implements JobIndex {
          progress_at = excluded.progress_at`,
     );
     this.select = db.prepare("SELECT * FROM async_tools_jobs WHERE id = ?");
-    this.page = db.prepare("SELECT * FROM async_tools_jobs WHERE seq > ? ORDER BY seq LIMIT ?");
-    this.pageTool = db.prepare(
-      "SELECT * FROM async_tools_jobs WHERE tool = ? AND seq > ? ORDER BY seq LIMIT ?",
-    );
-    // NULL: a row recorded before the index held principals; the caller checks those itself.
-    this.pagePrincipal = db.prepare(
-      `SELECT * FROM async_tools_jobs WHERE (principal = ? OR principal IS NULL) AND seq > ?
-       ORDER BY seq LIMIT ?`,
-    );
-    this.pageToolPrincipal = db.prepare(
-      `SELECT * FROM async_tools_jobs WHERE tool = ? AND (principal = ? OR principal IS NULL) AND seq > ?
-       ORDER BY seq LIMIT ?`,
-    );
     this.prune = db.prepare("DELETE FROM async_tools_jobs WHERE created_at < ?");
   }
 
@@ -132,23 +117,36 @@ export class JobMeta implements JobIndex {
   }
 
   /**
-   * Jobs in start order after `cursor` (an opaque number from an earlier page), optionally of one tool and
-   * of one principal (with the rows whose principal was never recorded).
+   * Jobs after `cursor` (an opaque number from an earlier page) in start order, or before it from the newest
+   * back, optionally of one tool, started since a time, and of one principal (with the rows whose principal
+   * was never recorded).
    */
   async list(options: JobListOptions): Promise<JobPage> {
     if (this.writes.pending) this.flushQuietly();
-    const after = options.cursor ?? 0;
-    const take = options.limit + 1;
-    const { tool, principal } = options;
-    const raw = (
-      principal === undefined
-        ? tool === undefined
-          ? this.page.all(after, take)
-          : this.pageTool.all(tool, after, take)
-        : tool === undefined
-          ? this.pagePrincipal.all(principal, after, take)
-          : this.pageToolPrincipal.all(tool, principal, after, take)
-    ) as Record<string, unknown>[];
+    const newest = options.order === "newest";
+    const { tool, principal, since } = options;
+    const where = [newest ? "seq < ?" : "seq > ?"];
+    const values: (string | number)[] = [options.cursor ?? (newest ? Number.MAX_SAFE_INTEGER : 0)];
+    if (tool !== undefined) {
+      where.push("tool = ?");
+      values.push(tool);
+    }
+    if (principal !== undefined) {
+      // NULL: a row recorded before the index held principals; the caller checks those itself.
+      where.push("(principal = ? OR principal IS NULL)");
+      values.push(principal);
+    }
+    if (since !== undefined) {
+      where.push("created_at >= ?");
+      values.push(since);
+    }
+    const sql = `SELECT * FROM async_tools_jobs WHERE ${where.join(" AND ")} ORDER BY seq${newest ? " DESC" : ""} LIMIT ?`;
+    let statement = this.pages.get(sql);
+    if (statement === undefined) {
+      statement = this.db.prepare(sql);
+      this.pages.set(sql, statement);
+    }
+    const raw = statement.all(...values, options.limit + 1) as Record<string, unknown>[];
     const more = raw.length > options.limit;
     const taken = more ? raw.slice(0, options.limit) : raw;
     const last = taken.at(-1);

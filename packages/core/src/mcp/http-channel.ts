@@ -1,7 +1,7 @@
 /**
- * The seam between HTTP serving and an MCP SDK generation: `serveHttp` routes, authenticates and keeps
- * sessions; an {@link McpHandler} only opens a fresh MCP server and transport when asked, so each generation
- * (v1 today, v2 next) plugs in with one small object.
+ * The HTTP channel of an MCP face: the seam between HTTP serving (`http/`, above) and an MCP SDK generation
+ * (`mcp/v1`, `mcp/v2`). `serveHttp` routes, authenticates and keeps sessions; an {@link McpHandler} only opens a
+ * fresh MCP server and transport when asked, so each generation plugs in with one small object.
  */
 
 /**
