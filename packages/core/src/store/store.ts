@@ -7,7 +7,12 @@
  * which backend promises what.
  */
 import type { Logger, Network } from "@resonatehq/sdk";
-import type { SettledJob } from "./settled-jobs.ts";
+
+/** A job's root promise that is no longer pending, and how it was settled. */
+export interface SettledJob {
+  id: string;
+  state: "resolved" | "rejected" | "rejected_canceled" | "rejected_timedout";
+}
 
 /** Latest progress a job's function reported. */
 export interface JobProgress {
@@ -191,7 +196,7 @@ export interface OpenStoreOptions {
   logger: Logger;
   retentionMs: number;
   durability?: "normal" | "full";
-  /** How long a remote store may take to answer the first request. Default 5000 ms. */
+  /** How long a remote store may take to answer the first request. Default `DEFAULTS.storeConnectTimeoutMs`. */
   connectTimeoutMs?: number;
   /** The server's name: the default store file is `async-tools/<name>/jobs.db`. */
   name?: string;

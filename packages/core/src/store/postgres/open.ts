@@ -2,6 +2,7 @@
  * Opening a Postgres store: the schema checked, the SDK's `PostgresNetwork` initialised, and this replica's
  * job index, step log and presence, failing fast when Postgres does not answer.
  */
+import { DEFAULTS } from "../../defaults.ts";
 import { AsyncToolsError } from "../../errors.ts";
 import { reachable, redact, withTimeout } from "../connect.ts";
 import type { OpenStoreOptions, Store } from "../store.ts";
@@ -14,7 +15,7 @@ import { checkPostgres, postgresNetwork, postgresReplica } from "./postgres-stor
  * `options.connectTimeoutMs`, `STORE_SCHEMA` when its schema is missing or not ours.
  */
 export async function openPostgresStore(url: string, options: OpenStoreOptions): Promise<Store> {
-  const timeoutMs = options.connectTimeoutMs ?? 5000;
+  const timeoutMs = options.connectTimeoutMs ?? DEFAULTS.storeConnectTimeoutMs;
   const where = redact(url);
   try {
     await withTimeout(checkPostgres(url, where), timeoutMs);

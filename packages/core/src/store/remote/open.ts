@@ -4,6 +4,7 @@
  * `store serve` holds the job index and the step log too; for the others they stay in this process.
  */
 import { HttpNetwork, type Network, PollMessageSource } from "@resonatehq/sdk";
+import { DEFAULTS } from "../../defaults.ts";
 import { reachable, redact, storeToken } from "../connect.ts";
 import { settledOn } from "../settled-jobs.ts";
 import { privateIndex } from "../sqlite/open.ts";
@@ -18,7 +19,7 @@ import { RemoteStepLog } from "./remote-step-log.ts";
  * @throws AsyncToolsError `STORE_UNREACHABLE` when it does not answer.
  */
 export async function openRemoteStore(url: string, options: OpenStoreOptions): Promise<Store> {
-  const timeoutMs = options.connectTimeoutMs ?? 5000;
+  const timeoutMs = options.connectTimeoutMs ?? DEFAULTS.storeConnectTimeoutMs;
   const token = storeToken(process.env);
   const adapter = new PollMessageSource({
     url: `${url}/poll/${encodeURIComponent(options.group)}/${encodeURIComponent(options.pid)}`,

@@ -10,12 +10,13 @@ import { log } from "../../internal/log.ts";
 import { ProtocolClient } from "../remote/protocol-client.ts";
 import { RemoteJobIndex } from "../remote/remote-job-index.ts";
 import { RemoteStepLog } from "../remote/remote-step-log.ts";
-import { type SettledJob, settledOn } from "../settled-jobs.ts";
+import { settledOn } from "../settled-jobs.ts";
 import { type EmbeddedStore, openEmbedded } from "../sqlite/open.ts";
 import type {
   JobIndex,
   JobListOptions,
   JobPage,
+  SettledJob,
   SharingOptions,
   StepRecords,
   StepRow,
