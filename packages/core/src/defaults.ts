@@ -52,6 +52,8 @@ export const DEFAULTS = {
    * a damaged or lost WAL can take at most this much acknowledged work (and the store then refuses to open).
    */
   walCheckpointMs: 30 * SECOND,
+  /** How long a store on a server (a Resonate Server, `store serve`, Postgres) may take to answer at start. */
+  storeConnectTimeoutMs: 5 * SECOND,
   /** Longest progress or status message kept, in characters. */
   maxMessageChars: 500,
 } as const;

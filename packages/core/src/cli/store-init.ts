@@ -3,8 +3,10 @@
  * our migrations) in one transaction under an advisory lock, as the database's owner role. Running it again
  * applies nothing; replicas refuse a database it has not brought up to date.
  */
+
+import { redact } from "../store/connect.ts";
 import { initPostgres } from "../store/postgres/postgres-store.ts";
-import { parseStore, redact } from "../store/select.ts";
+import { parseStore } from "../store/select.ts";
 import { CliError, type Command, EXIT, parse } from "./command.ts";
 
 /** The `store init` command. */

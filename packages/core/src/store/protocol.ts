@@ -5,8 +5,7 @@
  */
 import { randomUUID } from "node:crypto";
 import type { Request } from "@resonatehq/sdk";
-import type { SettledJob } from "./settled-jobs.ts";
-import type { JobListOptions, JobMetaRow, JobRecord, StepRow } from "./store.ts";
+import type { JobListOptions, JobMetaRow, JobRecord, SettledJob, StepRow } from "./store.ts";
 
 /** Each job-index request kind, with what it carries and what a 200 answer carries. */
 export interface JobsProtocol {

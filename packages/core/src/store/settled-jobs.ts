@@ -5,12 +5,7 @@
  */
 import type { Network } from "@resonatehq/sdk";
 import { resonateRequest } from "./protocol.ts";
-
-/** A job's root promise that is no longer pending, and how it was settled. */
-export interface SettledJob {
-  id: string;
-  state: "resolved" | "rejected" | "rejected_canceled" | "rejected_timedout";
-}
+import type { SettledJob } from "./store.ts";
 
 /**
  * The jobs among `ids` whose root promise `network` holds as settled. One `promise.get` per job: for a network

@@ -7,9 +7,13 @@
  * which backend promises what.
  */
 import type { Logger, Network } from "@resonatehq/sdk";
-import type { PostgresOptions } from "./postgres/postgres-store.ts";
-import type { SettledJob } from "./settled-jobs.ts";
 import type { ToolSlots } from "./tool-slots.ts";
+
+/** A job's root promise that is no longer pending, and how it was settled. */
+export interface SettledJob {
+  id: string;
+  state: "resolved" | "rejected" | "rejected_canceled" | "rejected_timedout";
+}
 
 /** Latest progress a job's function reported. */
 export interface JobProgress {
@@ -203,7 +207,7 @@ export interface OpenStoreOptions {
   logger: Logger;
   retentionMs: number;
   durability?: "normal" | "full";
-  /** How long a remote store may take to answer the first request. Default 5000 ms. */
+  /** How long a remote store may take to answer the first request. Default `DEFAULTS.storeConnectTimeoutMs`. */
   connectTimeoutMs?: number;
   /** The server's name: the default store file is `async-tools/<name>/jobs.db`. */
   name?: string;
@@ -211,4 +215,14 @@ export interface OpenStoreOptions {
   sharing?: Partial<SharingOptions>;
   /** Connections of a Postgres store. */
   postgres?: PostgresOptions;
+}
+
+/** Settings of a Postgres store's connections; each has a default in `DEFAULTS_POSTGRES`. */
+export interface PostgresOptions {
+  /** Connections of the Resonate network (requests and drains). Default 8. */
+  poolSize?: number;
+  /** How often a replica drains at the least, so timers fire and a missed NOTIFY is caught up. Default 250 ms. */
+  tickMs?: number;
+  /** The `application_name` every connection shows in `pg_stat_activity`. Default `async-tools`. */
+  applicationName?: string;
 }

@@ -7,13 +7,12 @@
  */
 import { log } from "../../internal/log.ts";
 import { stepRowsOf, toRow } from "../rows.ts";
-import type { SettledJob } from "../settled-jobs.ts";
-
 import type {
   JobIndex,
   JobListOptions,
   JobMetaRow,
   JobPage,
+  SettledJob,
   StepAttemptOutcome,
   StepRecords,
   StepRow,

@@ -8,6 +8,7 @@ import type { Logger, Network } from "@resonatehq/sdk";
 import { DEFAULTS, DEFAULTS_POSTGRES } from "../../defaults.ts";
 import { AsyncToolsError } from "../../errors.ts";
 import { log } from "../../internal/log.ts";
+import type { PostgresOptions } from "../store.ts";
 import { type PgPool, PostgresJobIndex, PostgresStepLog } from "./postgres-index.ts";
 import { AsyncToolsPostgresNetwork, type ListenClient } from "./postgres-network.ts";
 import { PostgresSlots } from "./postgres-slots.ts";
@@ -58,19 +59,11 @@ export function initPostgres(url: string): Promise<InitResult> {
   return withClient(url, (client) => initSchema(client));
 }
 
+export type { PostgresOptions };
+
 /** Refuses a database whose schema or grants this library does not match; `where` is the redacted URL. */
 export function checkPostgres(url: string, where: string): Promise<void> {
   return withClient(url, (client) => checkSchema(client, where));
-}
-
-/** Settings of a Postgres store's connections; each has a default in `DEFAULTS_POSTGRES`. */
-export interface PostgresOptions {
-  /** Connections of the Resonate network (requests and drains). Default 8. */
-  poolSize?: number;
-  /** How often a replica drains at the least, so timers fire and a missed NOTIFY is caught up. Default 250 ms. */
-  tickMs?: number;
-  /** The `application_name` every connection shows in `pg_stat_activity`. Default `async-tools`. */
-  applicationName?: string;
 }
 
 /** The network of a replica: ours on resonate-pg's schema ({@link AsyncToolsPostgresNetwork}). */

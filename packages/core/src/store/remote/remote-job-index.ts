@@ -4,9 +4,7 @@
  * reads its own writes.
  */
 import { log } from "../../internal/log.ts";
-import type { SettledJob } from "../settled-jobs.ts";
-
-import type { JobIndex, JobListOptions, JobMetaRow, JobPage, JobRecord } from "../store.ts";
+import type { JobIndex, JobListOptions, JobMetaRow, JobPage, JobRecord, SettledJob } from "../store.ts";
 import type { ProtocolClient } from "./protocol-client.ts";
 
 /** How long new job rows wait to be sent together, in ms. */

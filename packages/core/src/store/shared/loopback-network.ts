@@ -13,6 +13,13 @@ import {
 import { postJson } from "../remote/http-post.ts";
 import type { JoinedMessageSource } from "./message-source.ts";
 
+/**
+ * The owner did not answer a request at all (refused, reset, or silent past the timeout): the request may
+ * have been cut by the owner's death, so a store that changes hands asks the next owner. A
+ * `ResonateTimeoutException`, which the SDK treats as a platform failure, as it does `HttpNetwork`'s.
+ */
+export class OwnerUnreachable extends ResonateTimeoutException {}
+
 /** The statuses that are protocol answers; anything else is a failure, as for `HttpNetwork`. */
 const PROTOCOL_STATUSES = new Set([200, 300, 404, 409, 422, 501]);
 
@@ -57,8 +64,7 @@ export class LoopbackNetwork implements Network {
         this.source.connected(),
       );
     } catch (error) {
-      // What HttpNetwork throws for a platform failure, so the SDK treats both the same.
-      throw new ResonateTimeoutException(error instanceof Error ? error.message : String(error));
+      throw new OwnerUnreachable(error instanceof Error ? error.message : String(error));
     }
     if (!PROTOCOL_STATUSES.has(posted.status)) throw new ResonateTimeoutException(`HTTP ${posted.status}`);
     let res: { kind?: string; head?: { corrId?: string } };

@@ -10,14 +10,13 @@ import { log } from "../../internal/log.ts";
 import { ProtocolClient } from "../remote/protocol-client.ts";
 import { RemoteJobIndex } from "../remote/remote-job-index.ts";
 import { RemoteStepLog } from "../remote/remote-step-log.ts";
-import { type SettledJob, settledOn } from "../settled-jobs.ts";
-import { JobMeta } from "../sqlite/job-meta.ts";
-import { SqliteNetwork } from "../sqlite/sqlite-network.ts";
-import { StepLog } from "../sqlite/step-log.ts";
+import { settledOn } from "../settled-jobs.ts";
+import { type EmbeddedStore, openEmbedded } from "../sqlite/open.ts";
 import type {
   JobIndex,
   JobListOptions,
   JobPage,
+  SettledJob,
   SharingOptions,
   StepRecords,
   StepRow,
@@ -25,7 +24,7 @@ import type {
   StoreRole,
 } from "../store.ts";
 import { type StoreServer, serveStore } from "./http-server.ts";
-import { LoopbackNetwork } from "./loopback-network.ts";
+import { LoopbackNetwork, OwnerUnreachable } from "./loopback-network.ts";
 import { JoinedMessageSource } from "./message-source.ts";
 import { newToken, readServeFile, type ServeInfo, writeServeFile } from "./serve-file.ts";
 
@@ -55,7 +54,7 @@ export interface SharedStoreOptions {
  * Opens the store file at `path` as its owner, or joins the process that owns it.
  *
  * @throws AsyncToolsError `STORE_LOCKED` when the file stays owned by a process that does not answer,
- * `STORE_CORRUPT` or `STORE_IO` as {@link SqliteNetwork.open} does.
+ * `STORE_CORRUPT` or `STORE_IO` as `SqliteNetwork.open` does.
  */
 export async function openSharedStore(options: SharedStoreOptions): Promise<Store> {
   const store = new SharedStore(options);
@@ -63,10 +62,7 @@ export async function openSharedStore(options: SharedStoreOptions): Promise<Stor
   return store;
 }
 
-interface Owned {
-  network: SqliteNetwork;
-  jobs: JobMeta;
-  steps: StepLog;
+interface Owned extends EmbeddedStore {
   server: StoreServer;
   /** The owner before this one, whose work this one resumes. */
   previous: ServeInfo | undefined;
@@ -164,9 +160,7 @@ class SharedStore implements Store {
     const owned = this.owned;
     if (owned !== undefined) {
       await owned.server.close();
-      // Before the file closes: the step log writes on its connection.
-      owned.steps.close();
-      await owned.network.stop();
+      await owned.close();
     }
     this.network.stopped();
     this.jobs.stopped();
@@ -198,17 +192,12 @@ class SharedStore implements Store {
   private async own(): Promise<void> {
     const { path, pid, group, retentionMs, durability } = this.options;
     const previous = readServeFile(path);
-    const network = await SqliteNetwork.open({
-      path,
-      pid,
-      group,
-      retentionMs,
-      lockWaitMs: 0,
-      ...(durability ? { durability } : {}),
-    });
+    const embedded = await openEmbedded(
+      { path, pid, group, retentionMs, lockWaitMs: 0, ...(durability ? { durability } : {}) },
+      this.description,
+    );
+    const { network, jobs, steps } = embedded;
     let server: StoreServer;
-    const jobs = new JobMeta(network.db, this.description, network);
-    const steps = new StepLog(network.db, network);
     // The token outlives owners: a joiner reads it again from the file, but a new one would help no one.
     const token = previous?.token ?? newToken();
     try {
@@ -224,13 +213,12 @@ class SharedStore implements Store {
       server.router.attachLocal(group, pid, (message) => network.deliverLocal(message));
       writeServeFile(path, { url: server.url, token, pid });
     } catch (error) {
-      steps.close();
-      await network.stop();
+      await embedded.close();
       throw new AsyncToolsError("STORE_IO", `Cannot serve the store ${path} to its other processes.`, {
         cause: error,
       });
     }
-    const owned: Owned = { network, jobs, steps, server, previous };
+    const owned: Owned = { ...embedded, server, previous };
     this.owned = owned;
     this.network.use(network);
     this.jobs.use(jobs);
@@ -397,7 +385,7 @@ export class SwitchingNetwork implements Network {
       return await network.send(request);
     } catch (error) {
       // The owner died under this request: once the store changed hands, ask the new one.
-      if (!looksDisconnected(error)) throw error;
+      if (!(error instanceof OwnerUnreachable)) throw error;
       await sleep(SWITCH_NOTICE_MS);
       await this.ready;
       const next = this.current;
@@ -409,11 +397,6 @@ export class SwitchingNetwork implements Network {
 
 /** How long a failed request waits for the stream's drop to be noticed before it counts as a plain failure. */
 const SWITCH_NOTICE_MS = 100;
-
-function looksDisconnected(error: unknown): boolean {
-  const message = error instanceof Error ? error.message : String(error);
-  return /fetch failed|ECONNREFUSED|ECONNRESET|socket|closed|terminated|other side/i.test(message);
-}
 
 /**
  * What follows the store across a takeover, for one kind of thing (the job index, the step log): the one in use

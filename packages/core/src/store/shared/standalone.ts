@@ -5,9 +5,7 @@
 import { randomUUID } from "node:crypto";
 import { resolve } from "node:path";
 import { log } from "../../internal/log.ts";
-import { JobMeta } from "../sqlite/job-meta.ts";
-import { SqliteNetwork } from "../sqlite/sqlite-network.ts";
-import { StepLog } from "../sqlite/step-log.ts";
+import { openEmbedded } from "../sqlite/open.ts";
 import { serveStore } from "./http-server.ts";
 import { newToken, readServeFile, writeServeFile } from "./serve-file.ts";
 import { SHARING_DEFAULTS } from "./shared-store.ts";
@@ -44,13 +42,11 @@ export async function serveStoreFile(options: ServeStoreFileOptions): Promise<Se
   const pid = `store-serve-${randomUUID().replaceAll("-", "").slice(0, 12)}`;
   const previous = readServeFile(path);
   const token = options.token ?? previous?.token ?? newToken();
-  const network = await SqliteNetwork.open({
-    path,
-    pid,
-    ...(options.retentionMs === undefined ? {} : { retentionMs: options.retentionMs }),
-  });
-  const jobs = new JobMeta(network.db, `sqlite:${path}`, network);
-  const steps = new StepLog(network.db, network);
+  const embedded = await openEmbedded(
+    { path, pid, ...(options.retentionMs === undefined ? {} : { retentionMs: options.retentionMs }) },
+    `sqlite:${path}`,
+  );
+  const { network, jobs, steps } = embedded;
   const server = await serveStore({
     network,
     jobs,
@@ -62,8 +58,7 @@ export async function serveStoreFile(options: ServeStoreFileOptions): Promise<Se
     replayMs: SHARING_DEFAULTS.replayMs,
     maxBodyBytes: SHARING_DEFAULTS.maxBodyBytes,
   }).catch(async (error: unknown) => {
-    steps.close();
-    await network.stop();
+    await embedded.close();
     throw error;
   });
   writeServeFile(path, { url: server.url, token, pid });
@@ -78,9 +73,7 @@ export async function serveStoreFile(options: ServeStoreFileOptions): Promise<Se
     path,
     close: async () => {
       await server.close();
-      // Before the file closes: the step log writes on its connection.
-      steps.close();
-      await network.stop();
+      await embedded.close();
     },
   };
 }

@@ -84,6 +84,6 @@ describe("the job index from the newest back", () => {
     const odd = await meta.list({ order: "newest", limit: 10, tool: "odd", principal: "alice", since: 20 });
     expect(odd.rows.map((row) => row.id)).toEqual(["j-5", "j-3"]);
     expect((await meta.list({ limit: 10, since: 40 })).rows.map((row) => row.id)).toEqual(["j-4", "j-5"]);
-    meta.closeIfPrivate(false);
+    meta.close();
   });
 });

@@ -22,6 +22,8 @@ export class JobMeta implements JobIndex {
   private readonly pages = new Map<string, StatementSync>();
   private readonly prune: StatementSync;
   private readonly db: DatabaseSync;
+  /** Whether the connection is the store's (closed by it) rather than this index's own. */
+  private readonly shared: boolean;
 
   private readonly where: string;
   /** New job rows, written in the store's next commit or on their own. */
@@ -31,7 +33,9 @@ export class JobMeta implements JobIndex {
    * `where` names the store in error messages. With `commits` (the store network on the same connection),
    * queued rows are written inside the store's next transaction rather than in one of their own.
    */
-  constructor(db: DatabaseSync = new DatabaseSync(":memory:"), where = "memory", commits?: StoreCommits) {
+  constructor(db?: DatabaseSync, where = "memory", commits?: StoreCommits) {
+    this.shared = db !== undefined;
+    db ??= new DatabaseSync(":memory:");
     this.db = db;
     this.where = where;
     // Riding along, the store's next commit (the job's own next request, usually in the next turn) takes the
@@ -173,8 +177,8 @@ export class JobMeta implements JobIndex {
   }
 
   /** Closes a private in-memory database; a shared store connection is closed by its owner. */
-  closeIfPrivate(shared: boolean): void {
-    if (!shared && this.db.isOpen) this.db.close();
+  close(): void {
+    if (!this.shared && this.db.isOpen) this.db.close();
   }
 }
 

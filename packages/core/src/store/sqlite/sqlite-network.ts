@@ -16,6 +16,7 @@ import { Residency, type Uncommitted } from "./residency.ts";
 import { deleteLineagesBefore } from "./retention.ts";
 import { type Change, type ProtocolServer, protocolServer, type StoredTask } from "./sdk-internals.ts";
 import { SpinGuard } from "./spin-guard.ts";
+import { extendLeases, STALL_INFO_MS, StallWatch } from "./stall.ts";
 import { openDatabase, prepare, type Statements, toStoreError } from "./store-file.ts";
 import { WalSync } from "./wal-sync.ts";
 
@@ -79,13 +80,6 @@ interface Batch extends Uncommitted {
 
 const DAY = 24 * 60 * 60 * 1000;
 const GC_EVERY_MS = 60 * 60 * 1000;
-/**
- * How late a timeout tick may come before the time it lost is granted to every lease: lateness the event loop
- * has under ordinary load is covered by heartbeats (at half the lease); a stopped or sleeping process is not.
- */
-const STALL_GRANT_MIN_MS = 250;
-/** A stall this long (a pause, not load) is logged at `info`; shorter ones at `debug`. */
-const STALL_INFO_MS = 5000;
 
 /**
  * A Resonate `Network` whose state lives in one SQLite file owned by this process. It answers every request
@@ -134,7 +128,7 @@ export class SqliteNetwork implements Network {
   private orphans = new Map<string, number>();
   private tickTimer: NodeJS.Timeout | undefined;
   /** When the timeout loop last ran, by both clocks, to tell how long this process could not run. */
-  private lastTick: { wall: number; mono: number } | undefined;
+  private readonly stalls: StallWatch;
   private gcTimer: NodeJS.Timeout | undefined;
   /** Slows the re-execution of a task every worker releases at once; none in the differential test. */
   private readonly spinGuard: SpinGuard | undefined;
@@ -150,6 +144,7 @@ export class SqliteNetwork implements Network {
     const { pid = randomUUID().replace(/-/g, ""), group = "default" } = options;
     this.path = options.path === ":memory:" ? ":memory:" : resolve(options.path);
     this.tickMs = options.tickMs ?? 1000;
+    this.stalls = new StallWatch(this.tickMs);
     this.durability = options.durability ?? "full";
     this.retentionMs = options.retentionMs ?? 7 * DAY;
     if (options.spinGuard ?? true) this.spinGuard = new SpinGuard(this.path);
@@ -332,7 +327,7 @@ export class SqliteNetwork implements Network {
     // Timeouts fire from here on, not from open: a lease that lapsed before the functions were registered
     // would otherwise be re-dispatched to a process that cannot run it yet.
     if (this.tickMs > 0 && this.tickTimer === undefined) {
-      this.lastTick = { wall: now, mono: performance.now() };
+      this.stalls.started(now);
       this.tickTimer = setInterval(() => this.tickSafely(), this.tickMs);
       this.tickTimer.unref();
     }
@@ -449,27 +444,14 @@ export class SqliteNetwork implements Network {
   }
 
   /**
-   * Gives every lease the time this process could not run (stopped, asleep, its event loop blocked) before
-   * its timeouts are checked. No heartbeat reaches the store while its owner cannot run, so by the wall
-   * clock every lease would have lapsed and a task still running here (its step finishing) would be handed
-   * out again. The lost time is how much later than its interval this tick came, by the monotonic clock
-   * (a stopped or blocked process) or by the wall clock (a machine asleep: the monotonic clock stood
-   * still), whichever is larger.
+   * Gives every lease the time this process could not run (stall.ts) before its timeouts are checked, and
+   * writes the extended leases.
    */
   private grantStall(now: number): void {
-    const mono = performance.now();
-    const last = this.lastTick;
-    this.lastTick = { wall: now, mono };
-    if (last === undefined) return;
-    const stalled = Math.max(now - last.wall, mono - last.mono) - this.tickMs;
-    if (!(stalled >= STALL_GRANT_MIN_MS)) return;
+    const stalled = this.stalls.stalled(now);
+    if (stalled === 0) return;
     this.flush();
-    const changes: Change[] = [];
-    for (const timeout of this.server.tTimeouts) {
-      if (timeout.type !== 1 || this.server.tasks.get(timeout.id)?.state !== "acquired") continue;
-      timeout.timeout += stalled;
-      changes.push({ kind: "ttimeout.set", timeout: { ...timeout } });
-    }
+    const changes = extendLeases(this.server, stalled);
     if (changes.length === 0) return;
     const level = stalled >= STALL_INFO_MS ? "info" : "debug";
     log(level, "this process could not run for a while; its leases are extended by that time", {
