@@ -9,13 +9,13 @@ import { Never } from "@resonatehq/sdk";
 import type { Context, Resonate } from "@resonatehq/sdk/async";
 import type { z } from "zod";
 import { DEFAULTS } from "../defaults.ts";
-import { type AnyAsyncTool, baseJobIdOf, type JobContext } from "../define.ts";
+import type { AnyAsyncTool, JobContext } from "../define.ts";
 import { AsyncToolsError } from "../errors.ts";
 import { log } from "../internal/log.ts";
+import { jobIdFor, runId } from "../job-id.ts";
 import type { SettledJob } from "../store/settled-jobs.ts";
 import type { JobIndex } from "../store/store.ts";
 import { combineObservers, type JobEvent, type JobObserver, logJobEvent } from "./job-events.ts";
-import { defaultJobId, principalSuffix, runId } from "./job-id.ts";
 import type { PromiseClient, PromiseRecord } from "./promise-client.ts";
 import {
   type CreateOutcome,
@@ -445,12 +445,7 @@ export class JobEngine {
     const { principal } = options;
     // Jobs are started (and joined) as their principal only, never in an operator's scope.
     const owner: CallerScope = principal === undefined ? {} : { principal };
-    const base =
-      principal === undefined
-        ? baseJobIdOf(tool, input, defaultJobId)
-        : // Another principal's same input is another job: the principal joins the hash (or, for a custom ID, a suffix).
-          baseJobIdOf(tool, input, (name, value) => defaultJobId(name, value, principal)) +
-          (tool.jobId === undefined ? "" : principalSuffix(principal));
+    const base = jobIdFor(tool, input, principal);
     // `fresh` skips every run there is; otherwise a cancelled run is followed by a new one, and another
     // principal's job under this ID (a custom ID that happens to match) is never joined.
     const skip = (record: PromiseRecord) =>
