@@ -12,6 +12,7 @@ import { DEFAULTS } from "../defaults.ts";
 import type { AnyAsyncTool, JobContext } from "../define.ts";
 import { AsyncToolsError } from "../errors.ts";
 import { log } from "../internal/log.ts";
+import { type TraceContext, traceContextOf } from "../internal/trace-context.ts";
 import { jobIdFor, runId } from "../job-id.ts";
 import type { SettledJob } from "../store/settled-jobs.ts";
 import type { JobIndex } from "../store/store.ts";
@@ -84,6 +85,14 @@ export interface CallerScope {
   everyone?: boolean;
 }
 
+/** Options of {@link JobEngine.start}. */
+export interface StartOptions extends CallerScope {
+  /** Start a new run even when the last one finished. */
+  fresh?: boolean;
+  /** The trace the job continues (its caller's); without one, the active span's when OpenTelemetry runs. */
+  trace?: TraceContext | undefined;
+}
+
 /** Options of {@link JobEngine.wait}. */
 export interface WaitOptions extends CallerScope {
   signal?: AbortSignal;
@@ -98,6 +107,9 @@ export const TOOL_TAG = "async-tools:tool";
 export const PRINCIPAL_TAG = "async-tools:principal";
 /** A random value per creation, which tells a promise this process made from one that was there already. */
 export const RUN_TAG = "async-tools:run";
+/** The W3C trace context a job continues (its caller's), stored so that a resume continues it too. */
+export const TRACEPARENT_TAG = "async-tools:traceparent";
+export const TRACESTATE_TAG = "async-tools:tracestate";
 
 /** Runs and observes jobs of registered definitions on one Resonate instance. */
 export class JobEngine {
@@ -110,8 +122,11 @@ export class JobEngine {
   /** The run tag of each job this process is creating right now, and those its creation made. */
   private readonly creating = new Map<string, string>();
   private readonly created = new Set<string>();
-  /** Jobs this process is launching right now: their first execution needs no re-validation. */
-  private readonly launching = new Set<string>();
+  /**
+   * Jobs this process is launching right now, with the trace each continues: their first execution needs no
+   * re-validation, and no read of the stored trace.
+   */
+  private readonly launching = new Map<string, TraceContext | undefined>();
   /** Tasks whose failed execution this process keeps trying to release (`id@version`). */
   private readonly releasing = new Set<string>();
   /** Tasks whose `execute` message this process offers again after the store refused its acquire. */
@@ -307,9 +322,13 @@ export class JobEngine {
     const id = rctx.id;
     this.offered.delete(id);
     let input = raw;
-    if (this.launching.delete(id)) {
+    const resumed = !this.launching.has(id);
+    let trace = this.launching.get(id);
+    if (!resumed) {
       // Launched by this process a moment ago: validated by start.
+      this.launching.delete(id);
     } else {
+      trace = traceOf(await this.promises.get(id).catch(() => undefined));
       // A resume, after a restart or a takeover: the code may have changed since the job was accepted.
       const checked = (tool.input as z.ZodObject).safeParse(raw);
       if (!checked.success) {
@@ -317,12 +336,14 @@ export class JobEngine {
         const message =
           `The input of job ${id} no longer matches ${tool.name} version ${tool.version} (${issues.join("; ")}). ` +
           "Start it again with arguments the current version accepts.";
-        this.emit({ kind: "failed", jobId: id, tool: tool.name, error: message });
+        this.emit({ kind: "failed", jobId: id, tool: tool.name, error: message, trace });
         throw new Error(message);
       }
       input = checked.data;
-      this.emit({ kind: "resumed", jobId: id, tool: tool.name });
+      this.emit({ kind: "resumed", jobId: id, tool: tool.name, trace });
     }
+    const watch = this.observer.execution({ jobId: id, tool: tool.name, resumed, trace });
+    let failure: unknown;
     const controller = new AbortController();
     this.running.set(id, controller);
     this.watchSettled();
@@ -338,10 +359,11 @@ export class JobEngine {
     let release: (() => void) | undefined;
     try {
       release = await slots.acquire(id, controller.signal);
-      const result = await tool.run(this.jobContext(rctx, tool, controller.signal), input as never);
-      this.emit({ kind: "completed", jobId: id, tool: tool.name, durationMs: Date.now() - began });
+      const result = await tool.run(this.jobContext(rctx, tool, controller.signal, trace), input as never);
+      this.emit({ kind: "completed", jobId: id, tool: tool.name, durationMs: Date.now() - began, trace });
       return result;
     } catch (error) {
+      failure = error;
       // A cancelled job is logged by cancel; one cut short by this runtime closing resumes at the next start.
       const base = { job: id, tool: tool.name };
       if (this.stopped) log("debug", "job interrupted by shutdown", base);
@@ -351,7 +373,7 @@ export class JobEngine {
         // An execution that lost its task to another one is not a failure of the job (the hook logs it).
       } else if (await this.stillPending(id)) {
         const durationMs = Date.now() - began;
-        this.emit({ kind: "failed", jobId: id, tool: tool.name, error: errorText(error), durationMs });
+        this.emit({ kind: "failed", jobId: id, tool: tool.name, error: errorText(error), durationMs, trace });
       } else {
         // Settled elsewhere before the next check heard of it: the store refused the step's result.
         log("debug", "job execution ended: the job was settled elsewhere", {
@@ -361,6 +383,7 @@ export class JobEngine {
       }
       throw error;
     } finally {
+      watch?.end(failure);
       clearTimeout(deadline);
       release?.();
       this.retrying.delete(id);
@@ -388,7 +411,12 @@ export class JobEngine {
     this.observer.onJob(event);
   }
 
-  private jobContext(rctx: Context, tool: AnyAsyncTool, signal: AbortSignal): JobContext {
+  private jobContext(
+    rctx: Context,
+    tool: AnyAsyncTool,
+    signal: AbortSignal,
+    trace: TraceContext | undefined,
+  ): JobContext {
     const engine = this;
     const meta = this.meta;
     const retrying = this.retrying;
@@ -408,7 +436,7 @@ export class JobEngine {
               onRetry: (retry) => {
                 retrying.set(jobId, retry);
                 watch?.retried(retry);
-                engine.emit({ kind: "step-retried", jobId, tool: tool.name, retry });
+                engine.emit({ kind: "step-retried", jobId, tool: tool.name, retry, trace });
               },
             });
           } finally {
@@ -437,12 +465,9 @@ export class JobEngine {
    * Starts a job for validated `input`, or joins the one the same input already started. A cancelled job is
    * followed by a fresh run; `fresh` starts a new run even when the last one finished.
    */
-  async start(
-    tool: AnyAsyncTool,
-    input: unknown,
-    options: { fresh?: boolean } & CallerScope = {},
-  ): Promise<StartedJob> {
+  async start(tool: AnyAsyncTool, input: unknown, options: StartOptions = {}): Promise<StartedJob> {
     const { principal } = options;
+    const trace = options.trace ?? this.observer.activeTrace();
     // Jobs are started (and joined) as their principal only, never in an operator's scope.
     const owner: CallerScope = principal === undefined ? {} : { principal };
     const base = jobIdFor(tool, input, principal);
@@ -466,7 +491,7 @@ export class JobEngine {
         }
         // Create first and read only when the job was there already: a new job costs one request to the
         // store, not two (a process that joined a store over HTTP pays each in a round trip).
-        const creation = this.create(tool, id, input, principal);
+        const creation = this.create(tool, id, input, principal, trace);
         this.starting.set(id, creation);
         let created: JobSnapshot | undefined;
         try {
@@ -500,10 +525,11 @@ export class JobEngine {
     id: string,
     input: unknown,
     principal: string | undefined,
+    trace: TraceContext | undefined,
   ): Promise<JobSnapshot | undefined> {
     const now = Date.now();
     const nonce = randomUUID();
-    this.launching.add(id);
+    this.launching.set(id, trace);
     this.creating.set(id, nonce);
     let made = false;
     try {
@@ -519,6 +545,8 @@ export class JobEngine {
             [TOOL_TAG]: tool.name,
             [RUN_TAG]: nonce,
             ...(principal === undefined ? {} : { [PRINCIPAL_TAG]: principal }),
+            ...(trace === undefined ? {} : { [TRACEPARENT_TAG]: trace.traceparent }),
+            ...(trace?.tracestate === undefined ? {} : { [TRACESTATE_TAG]: trace.tracestate }),
           },
         }),
       );
@@ -535,7 +563,7 @@ export class JobEngine {
     // that refuses the job (a full disk) leaves nothing behind, and a row that cannot be written costs
     // listing, never the job.
     this.meta.recordSoon(id, tool.name, now, principal ?? "");
-    this.emit({ kind: "started", jobId: id, tool: tool.name });
+    this.emit({ kind: "started", jobId: id, tool: tool.name, trace });
     const snapshot: JobSnapshot = { jobId: id, status: "working", tool: tool.name, createdAt: iso(now) };
     const place = this.slots.get(tool.name)?.position(id);
     if (place !== undefined) Object.assign(snapshot, { status: "queued", queuePosition: place });
@@ -631,7 +659,13 @@ export class JobEngine {
     if (record.state === "pending") {
       await this.promises.cancel(id, reason);
       this.running.get(id)?.abort(new Error(reason));
-      this.emit({ kind: "cancelled", jobId: id, tool: record.tags?.[TOOL_TAG], reason });
+      this.emit({
+        kind: "cancelled",
+        jobId: id,
+        tool: record.tags?.[TOOL_TAG],
+        reason,
+        trace: traceOf(record),
+      });
     }
     return this.snapshot(id, false, scope);
   }
@@ -734,6 +768,11 @@ function standDown(jobId: string): void {
  */
 function ownedBy(record: PromiseRecord, scope: CallerScope): boolean {
   return scope.everyone === true || record.tags?.[PRINCIPAL_TAG] === scope.principal;
+}
+
+/** The trace a job continues, from its promise's tags. */
+function traceOf(record: PromiseRecord | undefined): TraceContext | undefined {
+  return traceContextOf(record?.tags?.[TRACEPARENT_TAG], record?.tags?.[TRACESTATE_TAG]);
 }
 
 /** Just the scope of `options` (no `principal: undefined`, for exactOptionalPropertyTypes). */

@@ -14,7 +14,6 @@ import { AsyncToolsError } from "../errors.ts";
 import { log } from "../internal/log.ts";
 import { openStore } from "../store/select.ts";
 import type { JobIndex, Store, StoreRole } from "../store/store.ts";
-import { instrumentEngine, loadTelemetry } from "../telemetry/otel.ts";
 import { type JobDetail, readJobDetail, stepLogWatch } from "./job-detail.ts";
 import {
   type CallerScope,
@@ -25,6 +24,7 @@ import {
 } from "./job-engine.ts";
 import { PromiseClient } from "./promise-client.ts";
 import { rerunJob } from "./rerun.ts";
+import { loadTelemetry } from "./telemetry.ts";
 
 /** Options of {@link createAsyncTools}. */
 export interface CreateAsyncToolsOptions {
@@ -266,7 +266,6 @@ export async function createAsyncTools(options: CreateAsyncToolsOptions): Promis
   });
   // Every definition is registered: interrupted jobs can resume now, with or without a client.
   opened.recover();
-  if (telemetry !== undefined) instrumentEngine(engine, telemetry);
   const runtime = new Runtime(options.name, opened, resonate, engine, meta, promises);
   internals.set(runtime, {
     engine,
