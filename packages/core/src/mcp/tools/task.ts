@@ -38,7 +38,11 @@ export function taskToolSpec(
     async handler(args, ctx) {
       const { fresh, ...input } = args;
       const caller = callerOf(ctx);
-      const started = await engine.start(tool, input, { fresh: fresh === true, ...caller });
+      const started = await engine.start(tool, input, {
+        fresh: fresh === true,
+        ...caller,
+        trace: ctx.trace,
+      });
       const reporter = ctx.progress ? new ProgressReporter(ctx.progress) : undefined;
       const [snapshot] = await engine.wait([started.jobId], waitMs, {
         signal: ctx.signal,
