@@ -505,7 +505,10 @@ export class JobEngine {
       if (existing === undefined) {
         // Gone between the store's "exists" and this read (the retention sweep removed it): create it again.
         if (vanished++ < DEFAULTS.maxRuns) continue;
-        throw new Error(`job ${id} keeps vanishing from the store as it starts; retry the start`);
+        throw new AsyncToolsError(
+          "STORE_IO",
+          `job ${id} keeps vanishing from the store as it starts; retry the start`,
+        );
       }
       if (skip(existing)) {
         n += 1;
@@ -513,7 +516,10 @@ export class JobEngine {
       }
       return { ...(await this.toSnapshot(existing, false)), created: false };
     }
-    throw new Error(`job ${base} has been run ${DEFAULTS.maxRuns} times; refusing to start another`);
+    throw new AsyncToolsError(
+      "TOO_MANY_RUNS",
+      `job ${base} has been run ${DEFAULTS.maxRuns} times; refusing to start another`,
+    );
   }
 
   /**

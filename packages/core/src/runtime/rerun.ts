@@ -7,6 +7,7 @@
 import { Codec, Never } from "@resonatehq/sdk";
 import type { Resonate } from "@resonatehq/sdk/async";
 import { DEFAULTS } from "../defaults.ts";
+import { AsyncToolsError } from "../errors.ts";
 import { baseIdOf, runId } from "../job-id.ts";
 import type { JobIndex } from "../store/store.ts";
 import { type CallerScope, type JobEngine, PRINCIPAL_TAG, type StartedJob, TOOL_TAG } from "./job-engine.ts";
@@ -107,7 +108,10 @@ async function enqueue(
     deps.meta.recordSoon(id, tool, now, record.tags?.[PRINCIPAL_TAG] ?? "");
     return { jobId: id, status: "queued", tool, createdAt: new Date(now).toISOString(), created: true };
   }
-  throw new Error(`job ${base} has been run ${DEFAULTS.maxRuns} times; refusing to start another`);
+  throw new AsyncToolsError(
+    "TOO_MANY_RUNS",
+    `job ${base} has been run ${DEFAULTS.maxRuns} times; refusing to start another`,
+  );
 }
 
 /** The ID of the newest run of `id`'s job there is (`id` itself when no later run exists). */
