@@ -99,6 +99,8 @@ export interface WaitOptions extends CallerScope {
   /** Called at once and then every `tickMs` while jobs are unfinished, with their current state. */
   onTick?: (snapshots: JobSnapshot[]) => void;
   tickMs?: number;
+  /** The jobs as the caller read them already (with results), in the order of `ids`: not read again. */
+  read?: readonly JobSnapshot[];
 }
 
 /** The promise tag naming the async tool of a job. */
@@ -617,7 +619,10 @@ export class JobEngine {
    */
   async wait(ids: string[], timeoutMs: number, options: WaitOptions = {}): Promise<JobSnapshot[]> {
     const scope = scopeOf(options);
-    const snapshots = await Promise.all(ids.map((id) => this.snapshot(id, true, scope)));
+    const snapshots =
+      options.read?.length === ids.length
+        ? [...options.read]
+        : await Promise.all(ids.map((id) => this.snapshot(id, true, scope)));
     const pending = snapshots.filter((s) => isUnfinished(s.status)).map((s) => s.jobId);
     if (pending.length === 0 || timeoutMs <= 0) return snapshots;
 
@@ -641,7 +646,10 @@ export class JobEngine {
       clearTimeout(timer);
       clearInterval(ticker);
     }
-    return Promise.all(ids.map((id) => this.snapshot(id, true, scope)));
+    // Only the jobs that were unfinished are read again: a finished job does not change.
+    return Promise.all(
+      snapshots.map((s) => (isUnfinished(s.status) ? this.snapshot(s.jobId, true, scope) : s)),
+    );
   }
 
   /** Resolves once `id` is settled (any way), through Resonate's listener mechanism. */

@@ -47,7 +47,7 @@ export function awaitTool(scope: JobToolScope, timing: AwaitTiming = {}): ToolSp
     annotations: { readOnlyHint: true, openWorldHint: false },
     async handler(args, ctx) {
       const caller = callerOf(ctx);
-      const read = await readIds(args[idsField], scope, caller);
+      const read = await readIds(args[idsField], scope, caller, true);
       if ("error" in read) return read.error;
       const requestedMs = typeof args.timeout_seconds === "number" ? args.timeout_seconds * 1000 : defaultMs;
       const began = Date.now();
@@ -55,6 +55,7 @@ export function awaitTool(scope: JobToolScope, timing: AwaitTiming = {}): ToolSp
       const snapshots: JobSnapshot[] = await engine.wait(read.ids, Math.min(requestedMs, maxMs), {
         signal: ctx.signal,
         ...caller,
+        read: read.snapshots,
         ...(reporter === undefined
           ? {}
           : { onTick: (current: JobSnapshot[]) => reporter.tick(current), tickMs: timing.tickMs }),
