@@ -6,7 +6,7 @@
  */
 import { createHash, createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import { DEFAULTS_DASHBOARD } from "../defaults.ts";
-import type { JobSnapshot } from "../runtime/job-engine.ts";
+import type { JobSnapshot } from "../runtime/job.ts";
 import { type AsyncTools, internalsOf, OPERATOR } from "../runtime/runtime.ts";
 import { APP_CSS, APP_JS } from "./assets.ts";
 import {

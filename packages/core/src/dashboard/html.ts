@@ -4,8 +4,8 @@
  * {@link escapeHtml}; nothing here reads the store.
  */
 import { jobDurationMs, relativeTime, shortDuration, shortText } from "../internal/format.ts";
+import { isUnfinished, type JobSnapshot } from "../runtime/job.ts";
 import type { JobDetail } from "../runtime/job-detail.ts";
-import { isUnfinished, type JobSnapshot } from "../runtime/job-engine.ts";
 
 /** Escapes text for HTML content and quoted attribute values. */
 export function escapeHtml(value: unknown): string {

@@ -12,10 +12,30 @@ import { DEFAULTS } from "../defaults.ts";
 import type { AnyAsyncTool, JobContext } from "../define.ts";
 import { AsyncToolsError } from "../errors.ts";
 import { log } from "../internal/log.ts";
-import { type TraceContext, traceContextOf } from "../internal/trace-context.ts";
+import type { TraceContext } from "../internal/trace-context.ts";
 import { jobIdFor, runId } from "../job-id.ts";
 import type { SettledJob } from "../store/settled-jobs.ts";
 import type { JobIndex } from "../store/store.ts";
+import {
+  type CallerScope,
+  iso,
+  isUnfinished,
+  type JobSnapshot,
+  type ListOptions,
+  notFound,
+  ownedBy,
+  PRINCIPAL_TAG,
+  RUN_TAG,
+  type StartedJob,
+  type StartOptions,
+  scopeOf,
+  snapshotOf,
+  TOOL_TAG,
+  TRACEPARENT_TAG,
+  TRACESTATE_TAG,
+  traceOf,
+  type WaitOptions,
+} from "./job.ts";
 import { combineObservers, type JobEvent, type JobObserver, logJobEvent } from "./job-events.ts";
 import type { PromiseClient, PromiseRecord } from "./promise-client.ts";
 import {
@@ -28,90 +48,6 @@ import {
 } from "./resonate-internals.ts";
 import { Slots } from "./slots.ts";
 import { errorText, runWithRetries, type StepRetry } from "./step-retry.ts";
-
-/** A job's state. `queued` and `working` are both unfinished; the others are final or unknown. */
-export type JobStatus = "queued" | "working" | "completed" | "failed" | "cancelled" | "not_found" | "expired";
-
-/** What probe and await report about one job; `R` is the result's type. Times are ISO 8601. */
-export interface JobSnapshot<R = unknown> {
-  jobId: string;
-  status: JobStatus;
-  /** The async tool (definition name) the job belongs to. */
-  tool?: string;
-  createdAt?: string;
-  completedAt?: string;
-  /** Latest progress reported by the job's function. */
-  progress?: { fraction: number; message?: string; updatedAt: string };
-  /** For a `queued` job: its 1-based place among the tool's waiting jobs in this process. */
-  queuePosition?: number;
-  /** For a working job whose step failed and will be tried again. */
-  retrying?: { step: string; attempt: number; attempts: number; error: string; nextAttemptAt: string };
-  /** Why the job failed, was cancelled, or cannot be found. Never a stack trace. */
-  error?: string;
-  /** The result, for completed jobs, when asked for. */
-  result?: R;
-}
-
-/** Which jobs {@link JobEngine.list} returns. */
-export interface ListOptions {
-  /** Only jobs of this async tool. */
-  tool?: string;
-  /** Only jobs in this status (or these). */
-  status?: JobStatus | readonly JobStatus[];
-  /** Only jobs started at or after this time: epoch ms or a Date. */
-  since?: number | Date;
-  /** The `next` of the previous page. */
-  cursor?: number;
-  /** Most jobs in the page. */
-  limit?: number;
-}
-
-/** A job that `start` created or joined. */
-export type StartedJob<R = unknown> = JobSnapshot<R> & { created: boolean };
-
-/** Whether a job in `status` may still change. */
-export function isUnfinished(status: JobStatus): boolean {
-  return status === "queued" || status === "working";
-}
-
-/**
- * Who asks. With a principal (an authenticated caller), a job belongs to it: the principal is part of the
- * job's identity, and every read by another principal (or by none) answers `not_found`. Without one, there is
- * a single caller and job IDs are what they always were.
- */
-export interface CallerScope {
-  principal?: string;
-  /** Every principal's jobs: the operator's view (the CLI, an operator's dashboard). Never from a client. */
-  everyone?: boolean;
-}
-
-/** Options of {@link JobEngine.start}. */
-export interface StartOptions extends CallerScope {
-  /** Start a new run even when the last one finished. */
-  fresh?: boolean;
-  /** The trace the job continues (its caller's); without one, the active span's when OpenTelemetry runs. */
-  trace?: TraceContext | undefined;
-}
-
-/** Options of {@link JobEngine.wait}. */
-export interface WaitOptions extends CallerScope {
-  signal?: AbortSignal;
-  /** Called at once and then every `tickMs` while jobs are unfinished, with their current state. */
-  onTick?: (snapshots: JobSnapshot[]) => void;
-  tickMs?: number;
-  /** The jobs as the caller read them already (with results), in the order of `ids`: not read again. */
-  read?: readonly JobSnapshot[];
-}
-
-/** The promise tag naming the async tool of a job. */
-export const TOOL_TAG = "async-tools:tool";
-/** The principal a job belongs to, when it was started by an authenticated caller. */
-export const PRINCIPAL_TAG = "async-tools:principal";
-/** A random value per creation, which tells a promise this process made from one that was there already. */
-export const RUN_TAG = "async-tools:run";
-/** The W3C trace context a job continues (its caller's), stored so that a resume continues it too. */
-export const TRACEPARENT_TAG = "async-tools:traceparent";
-export const TRACESTATE_TAG = "async-tools:tracestate";
 
 /** Runs and observes jobs of registered definitions on one Resonate instance. */
 export class JobEngine {
@@ -591,6 +527,17 @@ export class JobEngine {
   }
 
   /** The current state of `id`; with `withResult`, a completed job carries its result. */
+  private async toSnapshot(record: PromiseRecord, withResult: boolean): Promise<JobSnapshot> {
+    const tool = record.tags?.[TOOL_TAG];
+    return snapshotOf(record, {
+      value: (r) => this.promises.value(r),
+      withResult,
+      progress: (await this.meta.get(record.id))?.progress,
+      queuePosition: tool === undefined ? undefined : this.slots.get(tool)?.position(record.id),
+      retrying: this.retrying.get(record.id),
+    });
+  }
+
   async snapshot(id: string, withResult = false, scope: CallerScope = {}): Promise<JobSnapshot> {
     const record = await this.promises.get(id);
     if (record !== undefined && !ownedBy(record, scope)) return notFound(id);
@@ -718,54 +665,6 @@ export class JobEngine {
       if (jobs.length >= options.limit) return { jobs, next: cursor };
     }
   }
-
-  private async toSnapshot(record: PromiseRecord, withResult: boolean): Promise<JobSnapshot> {
-    const tool = record.tags?.[TOOL_TAG];
-    const snapshot: JobSnapshot = { jobId: record.id, status: statusOf(record.state) };
-    if (tool !== undefined) snapshot.tool = tool;
-    if (record.createdAt !== undefined) snapshot.createdAt = iso(record.createdAt);
-    if (record.state !== "pending" && record.settledAt !== undefined)
-      snapshot.completedAt = iso(record.settledAt);
-    const progress = (await this.meta.get(record.id))?.progress;
-    if (progress !== undefined) {
-      snapshot.progress = {
-        fraction: record.state === "resolved" ? 1 : progress.fraction,
-        ...(progress.message !== undefined ? { message: progress.message } : {}),
-        updatedAt: iso(progress.updatedAt),
-      };
-    }
-    switch (record.state) {
-      case "pending": {
-        const place = tool === undefined ? undefined : this.slots.get(tool)?.position(record.id);
-        if (place !== undefined) {
-          snapshot.status = "queued";
-          snapshot.queuePosition = place;
-        }
-        const retry = this.retrying.get(record.id);
-        if (retry !== undefined) snapshot.retrying = { ...retry, nextAttemptAt: iso(retry.nextAttemptAt) };
-        break;
-      }
-      case "resolved":
-        if (withResult) snapshot.result = this.promises.value(record);
-        break;
-      case "rejected":
-        snapshot.error = errorMessage(this.promises.value(record));
-        break;
-      case "rejected_canceled": {
-        const reason = this.promises.value(record);
-        snapshot.error = typeof reason === "string" && reason !== "" ? reason : "cancelled";
-        break;
-      }
-      case "rejected_timedout": {
-        const seconds = record.createdAt
-          ? Math.round((record.timeoutAt - record.createdAt) / 1000)
-          : undefined;
-        snapshot.error = `The job timed out${seconds ? ` after ${seconds} s` : ""} before it finished.`;
-        break;
-      }
-    }
-    return snapshot;
-  }
 }
 
 /**
@@ -774,29 +673,6 @@ export class JobEngine {
  */
 function standDown(jobId: string): void {
   log("debug", "job execution stood down: the job is no longer this execution's to run", { job: jobId });
-}
-
-/**
- * Whether the caller in `scope` may see the job `record` is: the same principal, or none on both sides; an
- * operator's scope sees every job.
- */
-function ownedBy(record: PromiseRecord, scope: CallerScope): boolean {
-  return scope.everyone === true || record.tags?.[PRINCIPAL_TAG] === scope.principal;
-}
-
-/** The trace a job continues, from its promise's tags. */
-function traceOf(record: PromiseRecord | undefined): TraceContext | undefined {
-  return traceContextOf(record?.tags?.[TRACEPARENT_TAG], record?.tags?.[TRACESTATE_TAG]);
-}
-
-/** Just the scope of `options` (no `principal: undefined`, for exactOptionalPropertyTypes). */
-function scopeOf(options: CallerScope): CallerScope {
-  if (options.everyone === true) return { everyone: true };
-  return options.principal === undefined ? {} : { principal: options.principal };
-}
-
-function notFound(id: string): JobSnapshot {
-  return { jobId: id, status: "not_found", error: `No job has the ID ${id}.` };
 }
 
 /** `setTimeout` fires at once past this delay (2^31 - 1 ms, about 24.8 days). */
@@ -815,29 +691,4 @@ function settledElsewhereMessage(state: SettledJob["state"]): string {
 
 function timedOutMessage(timeoutMs: number): string {
   return `The job timed out after ${Math.round(timeoutMs / 1000)} s before it finished.`;
-}
-
-function iso(ms: number): string {
-  return new Date(ms).toISOString();
-}
-
-function statusOf(state: PromiseRecord["state"]): JobStatus {
-  switch (state) {
-    case "pending":
-      return "working";
-    case "resolved":
-      return "completed";
-    case "rejected_canceled":
-      return "cancelled";
-    default:
-      return "failed";
-  }
-}
-
-function errorMessage(value: unknown): string {
-  if (value instanceof Error) return value.message || value.name;
-  if (typeof value === "string") return value;
-  if (value && typeof value === "object" && "message" in value) return String(value.message);
-  if (value === undefined) return "The job failed.";
-  return JSON.stringify(value);
 }

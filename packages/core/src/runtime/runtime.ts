@@ -14,14 +14,9 @@ import { AsyncToolsError } from "../errors.ts";
 import { log } from "../internal/log.ts";
 import { openStore } from "../store/select.ts";
 import type { JobIndex, Store, StoreRole } from "../store/store.ts";
+import type { CallerScope, JobSnapshot, ListOptions, StartedJob } from "./job.ts";
 import { type JobDetail, readJobDetail, stepLogWatch } from "./job-detail.ts";
-import {
-  type CallerScope,
-  JobEngine,
-  type JobSnapshot,
-  type ListOptions,
-  type StartedJob,
-} from "./job-engine.ts";
+import { JobEngine } from "./job-engine.ts";
 import { PromiseClient } from "./promise-client.ts";
 import { rerunJob } from "./rerun.ts";
 import { loadTelemetry } from "./telemetry.ts";

@@ -1,7 +1,7 @@
 /** The await tool: blocks, bounded, for results, with progress notifications while it waits. */
 import { z } from "zod";
-import type { JobSnapshot } from "../../runtime/job-engine.ts";
-import { isUnfinished } from "../../runtime/job-engine.ts";
+import type { JobSnapshot } from "../../runtime/job.ts";
+import { isUnfinished } from "../../runtime/job.ts";
 import { awaitBounds } from "../await-bounds.ts";
 import { jobIdsSchema } from "../job-id-args.ts";
 import { ProgressReporter } from "../progress-reporter.ts";

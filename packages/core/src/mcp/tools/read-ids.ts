@@ -2,7 +2,7 @@
  * Reading the job IDs a probe, await or cancel call names: lenient parsing, one read per job, a refusal a
  * model can act on for IDs of another tool's jobs, and a note on unknown ones.
  */
-import type { CallerScope, JobSnapshot } from "../../runtime/job-engine.ts";
+import type { CallerScope, JobSnapshot } from "../../runtime/job.ts";
 import { normalizeJobIds } from "../job-id-args.ts";
 import { idsFieldOf } from "../text.ts";
 import { fail, type ToolResult } from "../wire.ts";

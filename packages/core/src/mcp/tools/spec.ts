@@ -5,7 +5,8 @@
 import type { z } from "zod";
 import type { AnyAsyncTool } from "../../define.ts";
 import type { TraceContext } from "../../internal/trace-context.ts";
-import type { CallerScope, JobEngine } from "../../runtime/job-engine.ts";
+import type { CallerScope } from "../../runtime/job.ts";
+import type { JobEngine } from "../../runtime/job-engine.ts";
 import type { JobToolNames } from "../text.ts";
 import type { ToolResult } from "../wire.ts";
 

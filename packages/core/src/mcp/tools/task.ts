@@ -7,7 +7,8 @@
  */
 import type { z } from "zod";
 import type { AnyAsyncTool } from "../../define.ts";
-import { isUnfinished, type JobEngine } from "../../runtime/job-engine.ts";
+import { isUnfinished } from "../../runtime/job.ts";
+import type { JobEngine } from "../../runtime/job-engine.ts";
 import { awaitBounds } from "../await-bounds.ts";
 import { ProgressReporter } from "../progress-reporter.ts";
 import { toolResultOf } from "../tasks/job-task.ts";

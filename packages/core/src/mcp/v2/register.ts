@@ -8,7 +8,7 @@ import type { CallToolResult, McpServer, ServerContext } from "@modelcontextprot
 import { ProtocolError, ProtocolErrorCode } from "@modelcontextprotocol/server";
 import { z } from "zod";
 import type { AnyAsyncTool } from "../../define.ts";
-import type { CallerScope } from "../../runtime/job-engine.ts";
+import type { CallerScope } from "../../runtime/job.ts";
 import { type AsyncTools, internalsOf } from "../../runtime/runtime.ts";
 import { type JobToolsOptions, jobToolSpecs } from "../job-tools.ts";
 import { principalOf } from "../principal.ts";
