@@ -46,8 +46,10 @@ import {
   observeTaskCreate,
   speedUpCodec,
 } from "./resonate-internals.ts";
+import { SettledWatch } from "./settled-watch.ts";
 import { Slots } from "./slots.ts";
 import { errorText, runWithRetries, type StepRetry } from "./step-retry.ts";
+import { StrandedTasks, standDown } from "./stranded-tasks.ts";
 
 /** Runs and observes jobs of registered definitions on one Resonate instance. */
 export class JobEngine {
@@ -65,20 +67,16 @@ export class JobEngine {
    * re-validation, and no read of the stored trace.
    */
   private readonly launching = new Map<string, TraceContext | undefined>();
-  /** Tasks whose failed execution this process keeps trying to release (`id@version`). */
-  private readonly releasing = new Set<string>();
-  /** Tasks whose `execute` message this process offers again after the store refused its acquire. */
-  private readonly redelivering = new Set<string>();
-  private readonly offered = new Set<string>();
-  /** The next check for jobs of this process settled elsewhere, while any runs. */
-  private settledCheck: NodeJS.Timeout | undefined;
+  /** Tasks stranded by a store that refused a write, retried until the store takes them. */
+  private readonly stranded: StrandedTasks;
   private stopped = false;
 
   private readonly resonate: Resonate;
   private readonly promises: PromiseClient;
   private readonly meta: JobIndex;
   private readonly observer: Required<JobObserver>;
-  private readonly settledAmong: ((ids: readonly string[]) => Promise<SettledJob[]>) | undefined;
+  /** Checks for jobs of this process settled elsewhere, while any runs. */
+  private readonly settledWatch: SettledWatch | undefined;
 
   /**
    * `settled` answers which of the jobs this process runs the store holds as settled (see `Store.settled`):
@@ -95,7 +93,8 @@ export class JobEngine {
     this.promises = promises;
     this.meta = meta;
     this.observer = combineObservers(observers);
-    this.settledAmong = settled;
+    this.settledWatch = settled === undefined ? undefined : new SettledWatch(settled, this.running);
+    this.stranded = new StrandedTasks(promises);
     memoizeTargets(resonate);
     speedUpCodec((resonate as unknown as { codec?: unknown }).codec);
     observeTaskCreate(resonate, (outcome) => this.onCreateOutcome(outcome));
@@ -111,9 +110,9 @@ export class JobEngine {
       },
       failed: (task, error) => {
         if (lostTask(error)) standDown(task.id);
-        else this.releaseUntilTaken(task.id, task.version, error);
+        else this.stranded.release(task.id, task.version, error);
       },
-      undelivered: (taskId, error, retry) => this.redeliverUntilTaken(taskId, error, retry),
+      undelivered: (taskId, error, retry) => this.stranded.redeliver(taskId, error, retry),
     });
   }
 
@@ -142,108 +141,11 @@ export class JobEngine {
     this.resonate.register(tool.name, durable, { version: tool.version });
   }
 
-  /**
-   * Keeps releasing a task whose execution failed until the store takes the release: a store that refused a
-   * write (a full disk) refused the SDK's one release too, and the job would wait for its lease to lapse.
-   * Once the store writes again, the release hands the task out and the job resumes, replaying finished steps.
-   */
-  private releaseUntilTaken(id: string, version: number, error: unknown): void {
-    const key = `${id}@${version}`;
-    if (this.stopped || this.releasing.has(key)) return;
-    this.releasing.add(key);
-    // A job settled meanwhile (cancelled, timed out) refuses its execution's last write as a normal race
-    // ("Fence check failed"): worth a debug line, not a warning on the user's stderr.
-    void this.promises.get(id).then(
-      (record) => this.logRelease(id, error, record === undefined || record.state === "pending"),
-      () => this.logRelease(id, error, true),
-    );
-    const attempt = async () => {
-      if (this.stopped) return;
-      try {
-        const outcome = await this.promises.releaseTask(id, version);
-        this.releasing.delete(key);
-        log(
-          outcome === "released" ? "info" : "debug",
-          `job ${outcome === "released" ? "released for another attempt" : "already released or taken"}`,
-          { job: id },
-        );
-      } catch {
-        setTimeout(() => void attempt(), DEFAULTS.strandedRetryMs).unref();
-      }
-    };
-    setTimeout(() => void attempt(), DEFAULTS.strandedRetryMs).unref();
-  }
-
-  private logRelease(id: string, error: unknown, pending: boolean): void {
-    const level = pending && !this.stopped ? "warn" : "debug";
-    log(level, "job execution failed; releasing it until the store takes it back", {
-      job: id,
-      error: errorText(error),
-    });
-  }
-
-  /**
-   * Offers again an `execute` message whose acquire the store refused (a full disk): the task is pending and
-   * nothing else would deliver it. Only store write failures are retried; a protocol answer (another process
-   * took the task) ends it.
-   */
-  private redeliverUntilTaken(taskId: string, error: unknown, retry: () => Promise<unknown>): void {
-    const code = (error as { code?: unknown } | undefined)?.code;
-    if (this.stopped || (code !== "STORE_IO" && code !== "STORE_UNREACHABLE")) return;
-    if (this.redelivering.has(taskId)) return;
-    this.redelivering.add(taskId);
-    // Warn once per job, not at every offer while the disk stays full.
-    const first = !this.offered.has(taskId);
-    this.offered.add(taskId);
-    log(first ? "warn" : "debug", "a job could not be taken on; offering it again until the store takes it", {
-      job: taskId,
-      error: errorText(error),
-    });
-    setTimeout(() => {
-      this.redelivering.delete(taskId);
-      // A new failure calls back here through the hook, and schedules the next offer.
-      if (!this.stopped) void retry().catch(() => undefined);
-    }, DEFAULTS.strandedRetryMs).unref();
-  }
-
   /** Stops background work (releases of failed executions, checks for cancels) when the runtime closes. */
   stop(): void {
     this.stopped = true;
-    clearTimeout(this.settledCheck);
-  }
-
-  /** Schedules the next check for jobs settled elsewhere, unless one is due already. */
-  private watchSettled(): void {
-    if (this.settledAmong === undefined || this.settledCheck !== undefined || this.stopped) return;
-    this.settledCheck = setTimeout(() => void this.checkSettled(), DEFAULTS.cancelCheckMs);
-    this.settledCheck.unref();
-  }
-
-  /**
-   * Aborts the signal of every job running here that the store holds as settled: a cancel made through
-   * another process reaches the step's request and its retries within one interval. One question per
-   * interval for all the jobs, and the next only once it is answered.
-   */
-  private async checkSettled(): Promise<void> {
-    const ids = [...this.running].filter(([, c]) => !c.signal.aborted).map(([id]) => id);
-    const settledAmong = this.settledAmong;
-    try {
-      if (ids.length > 0 && settledAmong !== undefined) {
-        for (const { id, state } of await settledAmong(ids)) {
-          const controller = this.running.get(id);
-          if (controller === undefined || controller.signal.aborted) continue;
-          // A cancel is news to an operator; a job another process finished (after a takeover) is not.
-          const level = state === "rejected_canceled" ? "info" : "debug";
-          log(level, "job settled elsewhere; stopping its work here", { job: id, state });
-          controller.abort(new Error(settledElsewhereMessage(state)));
-        }
-      }
-    } catch (error) {
-      // The store is changing hands or briefly unreachable: the next check asks again.
-      log("debug", "cannot check the running jobs for cancels", { error: errorText(error) });
-    }
-    this.settledCheck = undefined;
-    if (this.running.size > 0) this.watchSettled();
+    this.stranded.stop();
+    this.settledWatch?.stop();
   }
 
   /** The newest definition registered under `name`. */
@@ -258,7 +160,7 @@ export class JobEngine {
 
   private async execute(tool: AnyAsyncTool, rctx: Context, raw: unknown): Promise<unknown> {
     const id = rctx.id;
-    this.offered.delete(id);
+    this.stranded.delivered(id);
     let input = raw;
     const resumed = !this.launching.has(id);
     let trace = this.launching.get(id);
@@ -284,7 +186,7 @@ export class JobEngine {
     let failure: unknown;
     const controller = new AbortController();
     this.running.set(id, controller);
-    this.watchSettled();
+    this.settledWatch?.watch();
     const began = Date.now();
     // The store fails a job at its timeout; its function must stop too (the step's request, its retries).
     const left = rctx.timeoutAt - began;
@@ -667,27 +569,8 @@ export class JobEngine {
   }
 }
 
-/**
- * Ends an execution whose task the store gave to another execution (its lease lapsed while this process was
- * stopped or cut off) or whose job settled: the job goes on there, so this is no failure and needs no release.
- */
-function standDown(jobId: string): void {
-  log("debug", "job execution stood down: the job is no longer this execution's to run", { job: jobId });
-}
-
 /** `setTimeout` fires at once past this delay (2^31 - 1 ms, about 24.8 days). */
 const MAX_TIMER_MS = 2 ** 31 - 1;
-
-function settledElsewhereMessage(state: SettledJob["state"]): string {
-  switch (state) {
-    case "rejected_canceled":
-      return "The job was cancelled.";
-    case "rejected_timedout":
-      return "The job timed out before it finished.";
-    default:
-      return "The job was finished by another process.";
-  }
-}
 
 function timedOutMessage(timeoutMs: number): string {
   return `The job timed out after ${Math.round(timeoutMs / 1000)} s before it finished.`;
