@@ -16,6 +16,7 @@ import type { TraceContext } from "../internal/trace-context.ts";
 import { jobIdFor, runId } from "../job-id.ts";
 import type { SettledJob } from "../store/settled-jobs.ts";
 import type { JobIndex } from "../store/store.ts";
+import { createResonate, type ResonateConfig } from "./create-resonate.ts";
 import {
   type CallerScope,
   iso,
@@ -38,14 +39,7 @@ import {
 } from "./job.ts";
 import { combineObservers, type JobEvent, type JobObserver, logJobEvent } from "./job-events.ts";
 import type { PromiseClient, PromiseRecord } from "./promise-client.ts";
-import {
-  type CreateOutcome,
-  installExecutionHooks,
-  lostTask,
-  memoizeTargets,
-  observeTaskCreate,
-  speedUpCodec,
-} from "./resonate-internals.ts";
+import { type CreateOutcome, lostTask } from "./resonate-internals.ts";
 import { SettledWatch } from "./settled-watch.ts";
 import { Slots } from "./slots.ts";
 import { errorText, runWithRetries, type StepRetry } from "./step-retry.ts";
@@ -71,7 +65,8 @@ export class JobEngine {
   private readonly stranded: StrandedTasks;
   private stopped = false;
 
-  private readonly resonate: Resonate;
+  /** The Resonate instance the engine runs jobs on, built by {@link createResonate} with every patch. */
+  readonly resonate: Resonate;
   private readonly promises: PromiseClient;
   private readonly meta: JobIndex;
   private readonly observer: Required<JobObserver>;
@@ -83,22 +78,19 @@ export class JobEngine {
    * asked every {@link DEFAULTS.cancelCheckMs} while jobs run, so a cancel made elsewhere stops them here.
    */
   constructor(
-    resonate: Resonate,
+    resonate: ResonateConfig,
     promises: PromiseClient,
     meta: JobIndex,
     observers: JobObserver[] = [],
     settled?: (ids: readonly string[]) => Promise<SettledJob[]>,
   ) {
-    this.resonate = resonate;
     this.promises = promises;
     this.meta = meta;
     this.observer = combineObservers(observers);
     this.settledWatch = settled === undefined ? undefined : new SettledWatch(settled, this.running);
     this.stranded = new StrandedTasks(promises);
-    memoizeTargets(resonate);
-    speedUpCodec((resonate as unknown as { codec?: unknown }).codec);
-    observeTaskCreate(resonate, (outcome) => this.onCreateOutcome(outcome));
-    installExecutionHooks(resonate, {
+    this.resonate = createResonate(resonate, {
+      created: (outcome) => this.onCreateOutcome(outcome),
       unregistered: (func, version) => {
         const known = this.versions.get(func);
         if (known === undefined) return undefined;

@@ -6,7 +6,7 @@
  */
 import { randomUUID } from "node:crypto";
 import type { Logger, Network } from "@resonatehq/sdk";
-import { Resonate } from "@resonatehq/sdk/async";
+import type { Resonate } from "@resonatehq/sdk/async";
 import type { z } from "zod";
 import { DEFAULTS } from "../defaults.ts";
 import type { AnyAsyncTool, AsyncTool } from "../define.ts";
@@ -14,6 +14,7 @@ import { AsyncToolsError } from "../errors.ts";
 import { log } from "../internal/log.ts";
 import { openStore } from "../store/select.ts";
 import type { JobIndex, Store, StoreRole } from "../store/store.ts";
+import type { ResonateConfig } from "./create-resonate.ts";
 import type { CallerScope, JobSnapshot, ListOptions, StartedJob } from "./job.ts";
 import { type JobDetail, readJobDetail, stepLogWatch } from "./job-detail.ts";
 import { JobEngine } from "./job-engine.ts";
@@ -220,19 +221,19 @@ export async function createAsyncTools(options: CreateAsyncToolsOptions): Promis
     ...(options.durability ? { durability: options.durability } : {}),
     ...(options.name ? { name: options.name } : {}),
   });
-  const resonate = new Resonate({
+  const engineResonate: ResonateConfig = {
     network: definitions.length === 0 ? takingNoWork(opened.network) : opened.network,
     pid,
     group,
     ttl: options.leaseMs ?? DEFAULTS.leaseMs,
     logger: resonateLogger,
-  });
+  };
   const meta = opened.jobs;
   const steps = opened.steps;
   const promises = new PromiseClient(opened.network);
   const telemetry = await loadTelemetry();
   const engine = new JobEngine(
-    resonate,
+    engineResonate,
     promises,
     meta,
     [
@@ -241,6 +242,7 @@ export async function createAsyncTools(options: CreateAsyncToolsOptions): Promis
     ],
     (ids) => opened.settled(ids),
   );
+  const { resonate } = engine;
   try {
     for (const tool of definitions) engine.define(tool);
   } catch (error) {
