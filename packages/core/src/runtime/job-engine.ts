@@ -9,7 +9,7 @@ import { Never } from "@resonatehq/sdk";
 import type { Context, Resonate } from "@resonatehq/sdk/async";
 import type { z } from "zod";
 import { DEFAULTS } from "../defaults.ts";
-import type { AnyAsyncTool, JobContext } from "../define.ts";
+import type { AnyAsyncTool } from "../define.ts";
 import { AsyncToolsError } from "../errors.ts";
 import { log } from "../internal/log.ts";
 import type { TraceContext } from "../internal/trace-context.ts";
@@ -37,12 +37,13 @@ import {
   traceOf,
   type WaitOptions,
 } from "./job.ts";
+import { jobContextOf } from "./job-context.ts";
 import { combineObservers, type JobEvent, type JobObserver, logJobEvent } from "./job-events.ts";
 import type { PromiseClient, PromiseRecord } from "./promise-client.ts";
 import { type CreateOutcome, lostTask } from "./resonate-internals.ts";
 import { SettledWatch } from "./settled-watch.ts";
 import { Slots } from "./slots.ts";
-import { errorText, runWithRetries, type StepRetry } from "./step-retry.ts";
+import { errorText, type StepRetry } from "./step-retry.ts";
 import { StrandedTasks, standDown } from "./stranded-tasks.ts";
 
 /** Runs and observes jobs of registered definitions on one Resonate instance. */
@@ -51,7 +52,7 @@ export class JobEngine {
   private readonly latest = new Map<string, AnyAsyncTool>();
   private readonly slots = new Map<string, Slots>();
   private readonly running = new Map<string, AbortController>();
-  private readonly retrying = new Map<string, StepRetry>();
+  readonly retrying = new Map<string, StepRetry>();
   private readonly starting = new Map<string, Promise<JobSnapshot | undefined>>();
   /** The run tag of each job this process is creating right now, and those its creation made. */
   private readonly creating = new Map<string, string>();
@@ -68,8 +69,8 @@ export class JobEngine {
   /** The Resonate instance the engine runs jobs on, built by {@link createResonate} with every patch. */
   readonly resonate: Resonate;
   private readonly promises: PromiseClient;
-  private readonly meta: JobIndex;
-  private readonly observer: Required<JobObserver>;
+  readonly meta: JobIndex;
+  readonly observer: Required<JobObserver>;
   /** Checks for jobs of this process settled elsewhere, while any runs. */
   private readonly settledWatch: SettledWatch | undefined;
 
@@ -191,7 +192,7 @@ export class JobEngine {
     let release: (() => void) | undefined;
     try {
       release = await slots.acquire(id, controller.signal);
-      const result = await tool.run(this.jobContext(rctx, tool, controller.signal, trace), input as never);
+      const result = await tool.run(jobContextOf(rctx, tool, controller.signal, trace, this), input as never);
       this.emit({ kind: "completed", jobId: id, tool: tool.name, durationMs: Date.now() - began, trace });
       return result;
     } catch (error) {
@@ -238,59 +239,9 @@ export class JobEngine {
   }
 
   /** Tells the logs and the observers. */
-  private emit(event: JobEvent): void {
+  emit(event: JobEvent): void {
     logJobEvent(event);
     this.observer.onJob(event);
-  }
-
-  private jobContext(
-    rctx: Context,
-    tool: AnyAsyncTool,
-    signal: AbortSignal,
-    trace: TraceContext | undefined,
-  ): JobContext {
-    const engine = this;
-    const meta = this.meta;
-    const retrying = this.retrying;
-    const jobId = rctx.id;
-    const stepOptions = rctx.options({ retryPolicy: new Never() });
-    return {
-      jobId,
-      signal,
-      resonate: rctx,
-      run<T>(name: string, fn: () => T | Promise<T>) {
-        // Runs only when the step executes: replay takes a finished step's result without calling it.
-        const attempt = async (step: { id: string }) => {
-          const watch = engine.observer.step(jobId, tool.name, step.id, name);
-          try {
-            return await runWithRetries(name, watch ? () => watch.attempt(fn) : fn, tool.retry, {
-              signal,
-              onRetry: (retry) => {
-                retrying.set(jobId, retry);
-                watch?.retried(retry);
-                engine.emit({ kind: "step-retried", jobId, tool: tool.name, retry, trace });
-              },
-            });
-          } finally {
-            retrying.delete(jobId);
-          }
-        };
-        const step = { [name]: attempt }[name] as (step: { id: string }) => Promise<T>;
-        return rctx.run(step, stepOptions) as Promise<Awaited<T>>;
-      },
-      sleep(ms: number) {
-        return rctx.sleep(ms);
-      },
-      progress(fraction: number, message?: string) {
-        const clamped = Number.isFinite(fraction) ? Math.min(1, Math.max(0, fraction)) : 0;
-        try {
-          meta.progress(jobId, tool.name, clamped, message?.slice(0, DEFAULTS.maxMessageChars), Date.now());
-        } catch (error) {
-          // Progress is advice, not state: a store that cannot take it must not fail the job.
-          log("warn", "progress not stored", { job: jobId, error });
-        }
-      },
-    };
   }
 
   /**
