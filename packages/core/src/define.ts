@@ -7,7 +7,7 @@ import type { Context } from "@resonatehq/sdk/async";
 import type { z } from "zod";
 import { DEFAULTS } from "./defaults.ts";
 import { AsyncToolsError } from "./errors.ts";
-import { defaultJobId, sanitizeIdPart } from "./runtime/job-id.ts";
+import { jobIdFor } from "./job-id.ts";
 
 /** How a failing step is retried before its job is marked failed. */
 export interface RetryOptions {
@@ -286,17 +286,6 @@ function functionSource(fn: (...args: never[]) => unknown, invalid: (why: string
   throw invalid("view.render has no source the job view can run; write it as a plain function.");
 }
 
-/** The job ID a definition gives an input (already validated): `name-<hash>` or `name-<jobId(input)>`. */
-export function baseJobIdOf(
-  tool: AnyAsyncTool,
-  input: unknown,
-  derive: (toolName: string, input: unknown) => string,
-): string {
-  if (tool.jobId === undefined) return derive(tool.name, input);
-  const custom = sanitizeIdPart(String(tool.jobId(input)));
-  return `${sanitizeIdPart(tool.name)}-${custom}`;
-}
-
 /**
  * The job ID `input` gets from `tool` (validated and defaulted first): what `start` would return for it, so a
  * caller can probe or await a job without starting it.
@@ -307,5 +296,5 @@ export function baseJobIdOf(
  * ```
  */
 export function jobIdOf<I extends z.ZodObject>(tool: AsyncTool<I, unknown>, input: z.input<I>): string {
-  return baseJobIdOf(tool, tool.input.parse(input), defaultJobId);
+  return jobIdFor(tool, tool.input.parse(input));
 }

@@ -16,7 +16,9 @@ export type AsyncToolsErrorCode =
   | "DUPLICATE_TOOL"
   | "UNKNOWN_TOOL"
   | "INVALID_CONFIG"
-  | "CLOSED";
+  | "CLOSED"
+  | "SDK_MISMATCH"
+  | "TOO_MANY_RUNS";
 
 /**
  * Thrown for broken configuration (a malformed store URL, a store file that is not a database, a store

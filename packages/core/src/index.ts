@@ -26,8 +26,8 @@ export {
   RetryableError,
   type RetryableErrorOptions,
 } from "./errors.ts";
+export type { JobSnapshot, JobStatus, ListOptions, StartedJob } from "./runtime/job.ts";
 export type { JobDetail, JobStep, JobStepAttempt } from "./runtime/job-detail.ts";
-export type { JobSnapshot, JobStatus, ListOptions, StartedJob } from "./runtime/job-engine.ts";
 export {
   type AsyncTools,
   type CallerOptions,

@@ -10,8 +10,8 @@ import { afterEach, describe, expect, it } from "vitest";
 import { runOperatorCli } from "../src/cli/index.ts";
 import { run as main } from "../src/cli/run.ts";
 import { createAsyncTools } from "../src/index.ts";
+import type { JobSnapshot } from "../src/runtime/job.ts";
 import type { JobDetail } from "../src/runtime/job-detail.ts";
-import type { JobSnapshot } from "../src/runtime/job-engine.ts";
 import { startStdioChild } from "./children.ts";
 import { forecastTool } from "./fixtures/forecast-tool.ts";
 

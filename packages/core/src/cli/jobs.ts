@@ -14,8 +14,8 @@ import {
   shortText,
   table,
 } from "../internal/format.ts";
+import { isUnfinished, type JobSnapshot, type JobStatus } from "../runtime/job.ts";
 import type { JobDetail } from "../runtime/job-detail.ts";
-import { isUnfinished, type JobSnapshot, type JobStatus } from "../runtime/job-engine.ts";
 import { pruneJobs } from "../runtime/prune.ts";
 import { type AsyncTools, OPERATOR } from "../runtime/runtime.ts";
 import { type CliContext, CliError, type Command, EXIT, parse, printJson, STORE_OPTIONS } from "./command.ts";

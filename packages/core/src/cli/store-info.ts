@@ -3,7 +3,7 @@
  * status.
  */
 import { statSync } from "node:fs";
-import type { JobStatus } from "../runtime/job-engine.ts";
+import type { JobStatus } from "../runtime/job.ts";
 import { parseStore } from "../store/select.ts";
 import { type Command, EXIT, parse, printJson, STORE_OPTIONS } from "./command.ts";
 import { allJobs } from "./jobs.ts";

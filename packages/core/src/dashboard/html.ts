@@ -6,8 +6,8 @@
 import { html } from "hono/html";
 import type { HtmlEscapedString } from "hono/utils/html";
 import { jobDurationMs, relativeTime, shortDuration, shortText } from "../internal/format.ts";
+import { isUnfinished, type JobSnapshot } from "../runtime/job.ts";
 import type { JobDetail } from "../runtime/job-detail.ts";
-import { isUnfinished, type JobSnapshot } from "../runtime/job-engine.ts";
 
 /** What a template renders to (synchronous here: no template awaits anything). */
 export type Html = HtmlEscapedString | Promise<HtmlEscapedString>;

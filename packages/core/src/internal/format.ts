@@ -2,7 +2,6 @@
  * How the faces (CLI, dashboard) write jobs for people: relative times, short durations, short inputs and
  * plain aligned tables. Nothing here decides anything; it only formats.
  */
-import type { JobSnapshot } from "../runtime/job-engine.ts";
 
 /** `5s ago`, `3m ago`, `2h ago`, `4d ago`; `in 3s` for a time ahead; `just now` under a second. */
 export function relativeTime(iso: string | undefined, now: number): string {
@@ -44,8 +43,15 @@ export function shortDuration(ms: number, precise = true): string {
   return parts.join(" ");
 }
 
+/** The times of a job (a `JobSnapshot`'s), which is all a duration needs. */
+interface JobTimes {
+  status: string;
+  createdAt?: string | undefined;
+  completedAt?: string | undefined;
+}
+
 /** How long a job ran (finished jobs) or has been running (the others), in ms. */
-export function jobDurationMs(job: JobSnapshot, now: number): number | undefined {
+export function jobDurationMs(job: JobTimes, now: number): number | undefined {
   // An expired job's end is gone with it.
   if (job.createdAt === undefined || job.status === "expired") return undefined;
   const end = job.completedAt === undefined ? now : Date.parse(job.completedAt);

@@ -4,7 +4,7 @@
  * keep-alive when nothing changed for a while, so hosts that reset their timeout on progress keep waiting.
  */
 import { DEFAULTS } from "../defaults.ts";
-import { isUnfinished, type JobSnapshot } from "../runtime/job-engine.ts";
+import { isUnfinished, type JobSnapshot } from "../runtime/job.ts";
 import { describeLine } from "./text.ts";
 import type { ProgressUpdate } from "./tools/spec.ts";
 

@@ -2,7 +2,7 @@
  * Everything a model reads about jobs: tool descriptions, one-line job states, and what to call next. Kept
  * in one file so both SDK generations say exactly the same.
  */
-import type { JobSnapshot } from "../runtime/job-engine.ts";
+import type { JobSnapshot } from "../runtime/job.ts";
 
 /** The names a set of job tools is reached by, and the ID field they use. */
 export interface JobToolNames {

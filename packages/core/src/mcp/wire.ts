@@ -3,7 +3,7 @@
  * the zod schemas advertised as input and output schemas. The job model's camelCase stays below this line.
  */
 import { z } from "zod";
-import type { JobSnapshot } from "../runtime/job-engine.ts";
+import type { JobSnapshot } from "../runtime/job.ts";
 
 /** What a tool returns, in the shape both SDK generations accept. */
 export interface ToolResult {

@@ -9,95 +9,42 @@ import { Never } from "@resonatehq/sdk";
 import type { Context, Resonate } from "@resonatehq/sdk/async";
 import type { z } from "zod";
 import { DEFAULTS } from "../defaults.ts";
-import { type AnyAsyncTool, baseJobIdOf, type JobContext } from "../define.ts";
+import type { AnyAsyncTool } from "../define.ts";
 import { AsyncToolsError } from "../errors.ts";
 import { log } from "../internal/log.ts";
+import type { TraceContext } from "../internal/trace-context.ts";
+import { jobIdFor, runId } from "../job-id.ts";
 import type { JobIndex, SettledJob } from "../store/store.ts";
 import type { ToolSlots } from "../store/tool-slots.ts";
-import { combineObservers, type JobEvent, type JobObserver, logJobEvent } from "./job-events.ts";
-import { defaultJobId, principalSuffix, runId } from "./job-id.ts";
-import type { PromiseClient, PromiseRecord } from "./promise-client.ts";
+import { createResonate, type ResonateConfig } from "./create-resonate.ts";
 import {
-  type CreateOutcome,
-  installExecutionHooks,
-  lostTask,
-  memoizeTargets,
-  observeTaskCreate,
-  speedUpCodec,
-} from "./resonate-internals.ts";
+  type CallerScope,
+  iso,
+  isUnfinished,
+  type JobSnapshot,
+  type ListOptions,
+  notFound,
+  ownedBy,
+  PRINCIPAL_TAG,
+  RUN_TAG,
+  type StartedJob,
+  type StartOptions,
+  scopeOf,
+  snapshotOf,
+  TOOL_TAG,
+  TRACEPARENT_TAG,
+  TRACESTATE_TAG,
+  traceOf,
+  type WaitOptions,
+} from "./job.ts";
+import { jobContextOf } from "./job-context.ts";
+import { combineObservers, type JobEvent, type JobObserver, logJobEvent } from "./job-events.ts";
+import type { PromiseClient, PromiseRecord } from "./promise-client.ts";
+import { type CreateOutcome, lostTask } from "./resonate-internals.ts";
+import { SettledWatch } from "./settled-watch.ts";
 import { Slots } from "./slots.ts";
-import { errorText, runWithRetries, type StepRetry } from "./step-retry.ts";
-
-/** A job's state. `queued` and `working` are both unfinished; the others are final or unknown. */
-export type JobStatus = "queued" | "working" | "completed" | "failed" | "cancelled" | "not_found" | "expired";
-
-/** What probe and await report about one job; `R` is the result's type. Times are ISO 8601. */
-export interface JobSnapshot<R = unknown> {
-  jobId: string;
-  status: JobStatus;
-  /** The async tool (definition name) the job belongs to. */
-  tool?: string;
-  createdAt?: string;
-  completedAt?: string;
-  /** Latest progress reported by the job's function. */
-  progress?: { fraction: number; message?: string; updatedAt: string };
-  /** For a `queued` job: its 1-based place among the tool's waiting jobs in this process. */
-  queuePosition?: number;
-  /** For a working job whose step failed and will be tried again. */
-  retrying?: { step: string; attempt: number; attempts: number; error: string; nextAttemptAt: string };
-  /** Why the job failed, was cancelled, or cannot be found. Never a stack trace. */
-  error?: string;
-  /** The result, for completed jobs, when asked for. */
-  result?: R;
-}
-
-/** Which jobs {@link JobEngine.list} returns. */
-export interface ListOptions {
-  /** Only jobs of this async tool. */
-  tool?: string;
-  /** Only jobs in this status (or these). */
-  status?: JobStatus | readonly JobStatus[];
-  /** Only jobs started at or after this time: epoch ms or a Date. */
-  since?: number | Date;
-  /** The `next` of the previous page. */
-  cursor?: number;
-  /** Most jobs in the page. */
-  limit?: number;
-}
-
-/** A job that `start` created or joined. */
-export type StartedJob<R = unknown> = JobSnapshot<R> & { created: boolean };
-
-/** Whether a job in `status` may still change. */
-export function isUnfinished(status: JobStatus): boolean {
-  return status === "queued" || status === "working";
-}
-
-/**
- * Who asks. With a principal (an authenticated caller), a job belongs to it: the principal is part of the
- * job's identity, and every read by another principal (or by none) answers `not_found`. Without one, there is
- * a single caller and job IDs are what they always were.
- */
-export interface CallerScope {
-  principal?: string;
-  /** Every principal's jobs: the operator's view (the CLI, an operator's dashboard). Never from a client. */
-  everyone?: boolean;
-}
-
-/** Options of {@link JobEngine.wait}. */
-export interface WaitOptions extends CallerScope {
-  signal?: AbortSignal;
-  /** Called at once and then every `tickMs` while jobs are unfinished, with their current state. */
-  onTick?: (snapshots: JobSnapshot[]) => void;
-  tickMs?: number;
-}
-
-/** The promise tag naming the async tool of a job. */
-export const TOOL_TAG = "async-tools:tool";
-/** The principal a job belongs to, when it was started by an authenticated caller. */
-export const PRINCIPAL_TAG = "async-tools:principal";
-/** A random value per creation, which tells a promise this process made from one that was there already. */
-export const RUN_TAG = "async-tools:run";
+import { errorText, type StepRetry } from "./step-retry.ts";
+import { StrandedTasks, standDown } from "./stranded-tasks.ts";
 
 /** Runs and observes jobs of registered definitions on one Resonate instance. */
 export class JobEngine {
@@ -105,27 +52,27 @@ export class JobEngine {
   private readonly latest = new Map<string, AnyAsyncTool>();
   private readonly slots = new Map<string, ToolSlots>();
   private readonly running = new Map<string, AbortController>();
-  private readonly retrying = new Map<string, StepRetry>();
+  readonly retrying = new Map<string, StepRetry>();
   private readonly starting = new Map<string, Promise<JobSnapshot | undefined>>();
   /** The run tag of each job this process is creating right now, and those its creation made. */
   private readonly creating = new Map<string, string>();
   private readonly created = new Set<string>();
-  /** Jobs this process is launching right now: their first execution needs no re-validation. */
-  private readonly launching = new Set<string>();
-  /** Tasks whose failed execution this process keeps trying to release (`id@version`). */
-  private readonly releasing = new Set<string>();
-  /** Tasks whose `execute` message this process offers again after the store refused its acquire. */
-  private readonly redelivering = new Set<string>();
-  private readonly offered = new Set<string>();
-  /** The next check for jobs of this process settled elsewhere, while any runs. */
-  private settledCheck: NodeJS.Timeout | undefined;
+  /**
+   * Jobs this process is launching right now, with the trace each continues: their first execution needs no
+   * re-validation, and no read of the stored trace.
+   */
+  private readonly launching = new Map<string, TraceContext | undefined>();
+  /** Tasks stranded by a store that refused a write, retried until the store takes them. */
+  private readonly stranded: StrandedTasks;
   private stopped = false;
 
-  private readonly resonate: Resonate;
+  /** The Resonate instance the engine runs jobs on, built by {@link createResonate} with every patch. */
+  readonly resonate: Resonate;
   private readonly promises: PromiseClient;
-  private readonly meta: JobIndex;
-  private readonly observer: Required<JobObserver>;
-  private readonly settledAmong: ((ids: readonly string[]) => Promise<SettledJob[]>) | undefined;
+  readonly meta: JobIndex;
+  readonly observer: Required<JobObserver>;
+  /** Checks for jobs of this process settled elsewhere, while any runs. */
+  private readonly settledWatch: SettledWatch | undefined;
   private readonly slotsFor: ((tool: string, limit: number) => ToolSlots) | undefined;
 
   /**
@@ -135,23 +82,21 @@ export class JobEngine {
    * it they are this process's own.
    */
   constructor(
-    resonate: Resonate,
+    resonate: ResonateConfig,
     promises: PromiseClient,
     meta: JobIndex,
     observers: JobObserver[] = [],
     settled?: (ids: readonly string[]) => Promise<SettledJob[]>,
     slots?: (tool: string, limit: number) => ToolSlots,
   ) {
-    this.resonate = resonate;
     this.promises = promises;
     this.meta = meta;
     this.observer = combineObservers(observers);
-    this.settledAmong = settled;
+    this.settledWatch = settled === undefined ? undefined : new SettledWatch(settled, this.running);
+    this.stranded = new StrandedTasks(promises);
     this.slotsFor = slots;
-    memoizeTargets(resonate);
-    speedUpCodec((resonate as unknown as { codec?: unknown }).codec);
-    observeTaskCreate(resonate, (outcome) => this.onCreateOutcome(outcome));
-    installExecutionHooks(resonate, {
+    this.resonate = createResonate(resonate, {
+      created: (outcome) => this.onCreateOutcome(outcome),
       unregistered: (func, version) => {
         const known = this.versions.get(func);
         if (known === undefined) return undefined;
@@ -163,9 +108,9 @@ export class JobEngine {
       },
       failed: (task, error) => {
         if (lostTask(error)) standDown(task.id);
-        else this.releaseUntilTaken(task.id, task.version, error);
+        else this.stranded.release(task.id, task.version, error);
       },
-      undelivered: (taskId, error, retry) => this.redeliverUntilTaken(taskId, error, retry),
+      undelivered: (taskId, error, retry) => this.stranded.redeliver(taskId, error, retry),
     });
   }
 
@@ -195,108 +140,11 @@ export class JobEngine {
     this.resonate.register(tool.name, durable, { version: tool.version });
   }
 
-  /**
-   * Keeps releasing a task whose execution failed until the store takes the release: a store that refused a
-   * write (a full disk) refused the SDK's one release too, and the job would wait for its lease to lapse.
-   * Once the store writes again, the release hands the task out and the job resumes, replaying finished steps.
-   */
-  private releaseUntilTaken(id: string, version: number, error: unknown): void {
-    const key = `${id}@${version}`;
-    if (this.stopped || this.releasing.has(key)) return;
-    this.releasing.add(key);
-    // A job settled meanwhile (cancelled, timed out) refuses its execution's last write as a normal race
-    // ("Fence check failed"): worth a debug line, not a warning on the user's stderr.
-    void this.promises.get(id).then(
-      (record) => this.logRelease(id, error, record === undefined || record.state === "pending"),
-      () => this.logRelease(id, error, true),
-    );
-    const attempt = async () => {
-      if (this.stopped) return;
-      try {
-        const outcome = await this.promises.releaseTask(id, version);
-        this.releasing.delete(key);
-        log(
-          outcome === "released" ? "info" : "debug",
-          `job ${outcome === "released" ? "released for another attempt" : "already released or taken"}`,
-          { job: id },
-        );
-      } catch {
-        setTimeout(() => void attempt(), DEFAULTS.strandedRetryMs).unref();
-      }
-    };
-    setTimeout(() => void attempt(), DEFAULTS.strandedRetryMs).unref();
-  }
-
-  private logRelease(id: string, error: unknown, pending: boolean): void {
-    const level = pending && !this.stopped ? "warn" : "debug";
-    log(level, "job execution failed; releasing it until the store takes it back", {
-      job: id,
-      error: errorText(error),
-    });
-  }
-
-  /**
-   * Offers again an `execute` message whose acquire the store refused (a full disk): the task is pending and
-   * nothing else would deliver it. Only store write failures are retried; a protocol answer (another process
-   * took the task) ends it.
-   */
-  private redeliverUntilTaken(taskId: string, error: unknown, retry: () => Promise<unknown>): void {
-    const code = (error as { code?: unknown } | undefined)?.code;
-    if (this.stopped || (code !== "STORE_IO" && code !== "STORE_UNREACHABLE")) return;
-    if (this.redelivering.has(taskId)) return;
-    this.redelivering.add(taskId);
-    // Warn once per job, not at every offer while the disk stays full.
-    const first = !this.offered.has(taskId);
-    this.offered.add(taskId);
-    log(first ? "warn" : "debug", "a job could not be taken on; offering it again until the store takes it", {
-      job: taskId,
-      error: errorText(error),
-    });
-    setTimeout(() => {
-      this.redelivering.delete(taskId);
-      // A new failure calls back here through the hook, and schedules the next offer.
-      if (!this.stopped) void retry().catch(() => undefined);
-    }, DEFAULTS.strandedRetryMs).unref();
-  }
-
   /** Stops background work (releases of failed executions, checks for cancels) when the runtime closes. */
   stop(): void {
     this.stopped = true;
-    clearTimeout(this.settledCheck);
-  }
-
-  /** Schedules the next check for jobs settled elsewhere, unless one is due already. */
-  private watchSettled(): void {
-    if (this.settledAmong === undefined || this.settledCheck !== undefined || this.stopped) return;
-    this.settledCheck = setTimeout(() => void this.checkSettled(), DEFAULTS.cancelCheckMs);
-    this.settledCheck.unref();
-  }
-
-  /**
-   * Aborts the signal of every job running here that the store holds as settled: a cancel made through
-   * another process reaches the step's request and its retries within one interval. One question per
-   * interval for all the jobs, and the next only once it is answered.
-   */
-  private async checkSettled(): Promise<void> {
-    const ids = [...this.running].filter(([, c]) => !c.signal.aborted).map(([id]) => id);
-    const settledAmong = this.settledAmong;
-    try {
-      if (ids.length > 0 && settledAmong !== undefined) {
-        for (const { id, state } of await settledAmong(ids)) {
-          const controller = this.running.get(id);
-          if (controller === undefined || controller.signal.aborted) continue;
-          // A cancel is news to an operator; a job another process finished (after a takeover) is not.
-          const level = state === "rejected_canceled" ? "info" : "debug";
-          log(level, "job settled elsewhere; stopping its work here", { job: id, state });
-          controller.abort(new Error(settledElsewhereMessage(state)));
-        }
-      }
-    } catch (error) {
-      // The store is changing hands or briefly unreachable: the next check asks again.
-      log("debug", "cannot check the running jobs for cancels", { error: errorText(error) });
-    }
-    this.settledCheck = undefined;
-    if (this.running.size > 0) this.watchSettled();
+    this.stranded.stop();
+    this.settledWatch?.stop();
   }
 
   /** The newest definition registered under `name`. */
@@ -311,11 +159,15 @@ export class JobEngine {
 
   private async execute(tool: AnyAsyncTool, rctx: Context, raw: unknown): Promise<unknown> {
     const id = rctx.id;
-    this.offered.delete(id);
+    this.stranded.delivered(id);
     let input = raw;
-    if (this.launching.delete(id)) {
+    const resumed = !this.launching.has(id);
+    let trace = this.launching.get(id);
+    if (!resumed) {
       // Launched by this process a moment ago: validated by start.
+      this.launching.delete(id);
     } else {
+      trace = traceOf(await this.promises.get(id).catch(() => undefined));
       // A resume, after a restart or a takeover: the code may have changed since the job was accepted.
       const checked = (tool.input as z.ZodObject).safeParse(raw);
       if (!checked.success) {
@@ -323,15 +175,17 @@ export class JobEngine {
         const message =
           `The input of job ${id} no longer matches ${tool.name} version ${tool.version} (${issues.join("; ")}). ` +
           "Start it again with arguments the current version accepts.";
-        this.emit({ kind: "failed", jobId: id, tool: tool.name, error: message });
+        this.emit({ kind: "failed", jobId: id, tool: tool.name, error: message, trace });
         throw new Error(message);
       }
       input = checked.data;
-      this.emit({ kind: "resumed", jobId: id, tool: tool.name });
+      this.emit({ kind: "resumed", jobId: id, tool: tool.name, trace });
     }
+    const watch = this.observer.execution({ jobId: id, tool: tool.name, resumed, trace });
+    let failure: unknown;
     const controller = new AbortController();
     this.running.set(id, controller);
-    this.watchSettled();
+    this.settledWatch?.watch();
     const began = Date.now();
     // The store fails a job at its timeout; its function must stop too (the step's request, its retries).
     const left = rctx.timeoutAt - began;
@@ -344,10 +198,11 @@ export class JobEngine {
     let release: (() => void) | undefined;
     try {
       release = await slots.acquire(id, controller.signal);
-      const result = await tool.run(this.jobContext(rctx, tool, controller.signal), input as never);
-      this.emit({ kind: "completed", jobId: id, tool: tool.name, durationMs: Date.now() - began });
+      const result = await tool.run(jobContextOf(rctx, tool, controller.signal, trace, this), input as never);
+      this.emit({ kind: "completed", jobId: id, tool: tool.name, durationMs: Date.now() - began, trace });
       return result;
     } catch (error) {
+      failure = error;
       // A cancelled job is logged by cancel; one cut short by this runtime closing resumes at the next start.
       const base = { job: id, tool: tool.name };
       if (this.stopped) log("debug", "job interrupted by shutdown", base);
@@ -357,7 +212,7 @@ export class JobEngine {
         // An execution that lost its task to another one is not a failure of the job (the hook logs it).
       } else if (await this.stillPending(id)) {
         const durationMs = Date.now() - began;
-        this.emit({ kind: "failed", jobId: id, tool: tool.name, error: errorText(error), durationMs });
+        this.emit({ kind: "failed", jobId: id, tool: tool.name, error: errorText(error), durationMs, trace });
       } else {
         // Settled elsewhere before the next check heard of it: the store refused the step's result.
         log("debug", "job execution ended: the job was settled elsewhere", {
@@ -367,6 +222,7 @@ export class JobEngine {
       }
       throw error;
     } finally {
+      watch?.end(failure);
       clearTimeout(deadline);
       release?.();
       this.retrying.delete(id);
@@ -389,74 +245,21 @@ export class JobEngine {
   }
 
   /** Tells the logs and the observers. */
-  private emit(event: JobEvent): void {
+  emit(event: JobEvent): void {
     logJobEvent(event);
     this.observer.onJob(event);
-  }
-
-  private jobContext(rctx: Context, tool: AnyAsyncTool, signal: AbortSignal): JobContext {
-    const engine = this;
-    const meta = this.meta;
-    const retrying = this.retrying;
-    const jobId = rctx.id;
-    const stepOptions = rctx.options({ retryPolicy: new Never() });
-    return {
-      jobId,
-      signal,
-      resonate: rctx,
-      run<T>(name: string, fn: () => T | Promise<T>) {
-        // Runs only when the step executes: replay takes a finished step's result without calling it.
-        const attempt = async (step: { id: string }) => {
-          const watch = engine.observer.step(jobId, tool.name, step.id, name);
-          try {
-            return await runWithRetries(name, watch ? () => watch.attempt(fn) : fn, tool.retry, {
-              signal,
-              onRetry: (retry) => {
-                retrying.set(jobId, retry);
-                watch?.retried(retry);
-                engine.emit({ kind: "step-retried", jobId, tool: tool.name, retry });
-              },
-            });
-          } finally {
-            retrying.delete(jobId);
-          }
-        };
-        const step = { [name]: attempt }[name] as (step: { id: string }) => Promise<T>;
-        return rctx.run(step, stepOptions) as Promise<Awaited<T>>;
-      },
-      sleep(ms: number) {
-        return rctx.sleep(ms);
-      },
-      progress(fraction: number, message?: string) {
-        const clamped = Number.isFinite(fraction) ? Math.min(1, Math.max(0, fraction)) : 0;
-        try {
-          meta.progress(jobId, tool.name, clamped, message?.slice(0, DEFAULTS.maxMessageChars), Date.now());
-        } catch (error) {
-          // Progress is advice, not state: a store that cannot take it must not fail the job.
-          log("warn", "progress not stored", { job: jobId, error });
-        }
-      },
-    };
   }
 
   /**
    * Starts a job for validated `input`, or joins the one the same input already started. A cancelled job is
    * followed by a fresh run; `fresh` starts a new run even when the last one finished.
    */
-  async start(
-    tool: AnyAsyncTool,
-    input: unknown,
-    options: { fresh?: boolean } & CallerScope = {},
-  ): Promise<StartedJob> {
+  async start(tool: AnyAsyncTool, input: unknown, options: StartOptions = {}): Promise<StartedJob> {
     const { principal } = options;
+    const trace = options.trace ?? this.observer.activeTrace();
     // Jobs are started (and joined) as their principal only, never in an operator's scope.
     const owner: CallerScope = principal === undefined ? {} : { principal };
-    const base =
-      principal === undefined
-        ? baseJobIdOf(tool, input, defaultJobId)
-        : // Another principal's same input is another job: the principal joins the hash (or, for a custom ID, a suffix).
-          baseJobIdOf(tool, input, (name, value) => defaultJobId(name, value, principal)) +
-          (tool.jobId === undefined ? "" : principalSuffix(principal));
+    const base = jobIdFor(tool, input, principal);
     // `fresh` skips every run there is; otherwise a cancelled run is followed by a new one, and another
     // principal's job under this ID (a custom ID that happens to match) is never joined.
     const skip = (record: PromiseRecord) =>
@@ -477,7 +280,7 @@ export class JobEngine {
         }
         // Create first and read only when the job was there already: a new job costs one request to the
         // store, not two (a process that joined a store over HTTP pays each in a round trip).
-        const creation = this.create(tool, id, input, principal);
+        const creation = this.create(tool, id, input, principal, trace);
         this.starting.set(id, creation);
         let created: JobSnapshot | undefined;
         try {
@@ -491,7 +294,10 @@ export class JobEngine {
       if (existing === undefined) {
         // Gone between the store's "exists" and this read (the retention sweep removed it): create it again.
         if (vanished++ < DEFAULTS.maxRuns) continue;
-        throw new Error(`job ${id} keeps vanishing from the store as it starts; retry the start`);
+        throw new AsyncToolsError(
+          "STORE_IO",
+          `job ${id} keeps vanishing from the store as it starts; retry the start`,
+        );
       }
       if (skip(existing)) {
         n += 1;
@@ -499,7 +305,10 @@ export class JobEngine {
       }
       return { ...(await this.toSnapshot(existing, false)), created: false };
     }
-    throw new Error(`job ${base} has been run ${DEFAULTS.maxRuns} times; refusing to start another`);
+    throw new AsyncToolsError(
+      "TOO_MANY_RUNS",
+      `job ${base} has been run ${DEFAULTS.maxRuns} times; refusing to start another`,
+    );
   }
 
   /**
@@ -511,10 +320,11 @@ export class JobEngine {
     id: string,
     input: unknown,
     principal: string | undefined,
+    trace: TraceContext | undefined,
   ): Promise<JobSnapshot | undefined> {
     const now = Date.now();
     const nonce = randomUUID();
-    this.launching.add(id);
+    this.launching.set(id, trace);
     this.creating.set(id, nonce);
     let made = false;
     try {
@@ -530,6 +340,8 @@ export class JobEngine {
             [TOOL_TAG]: tool.name,
             [RUN_TAG]: nonce,
             ...(principal === undefined ? {} : { [PRINCIPAL_TAG]: principal }),
+            ...(trace === undefined ? {} : { [TRACEPARENT_TAG]: trace.traceparent }),
+            ...(trace?.tracestate === undefined ? {} : { [TRACESTATE_TAG]: trace.tracestate }),
           },
         }),
       );
@@ -546,7 +358,7 @@ export class JobEngine {
     // that refuses the job (a full disk) leaves nothing behind, and a row that cannot be written costs
     // listing, never the job.
     this.meta.recordSoon(id, tool.name, now, principal ?? "");
-    this.emit({ kind: "started", jobId: id, tool: tool.name });
+    this.emit({ kind: "started", jobId: id, tool: tool.name, trace });
     const snapshot: JobSnapshot = { jobId: id, status: "working", tool: tool.name, createdAt: iso(now) };
     const place = await this.slots.get(tool.name)?.position(id);
     if (place !== undefined) Object.assign(snapshot, { status: "queued", queuePosition: place });
@@ -566,6 +378,20 @@ export class JobEngine {
   }
 
   /** The current state of `id`; with `withResult`, a completed job carries its result. */
+  private async toSnapshot(record: PromiseRecord, withResult: boolean): Promise<JobSnapshot> {
+    const tool = record.tags?.[TOOL_TAG];
+    return snapshotOf(record, {
+      value: (r) => this.promises.value(r),
+      withResult,
+      progress: (await this.meta.get(record.id))?.progress,
+      queuePosition:
+        tool === undefined || record.state !== "pending"
+          ? undefined
+          : await this.slots.get(tool)?.position(record.id),
+      retrying: this.retrying.get(record.id),
+    });
+  }
+
   async snapshot(id: string, withResult = false, scope: CallerScope = {}): Promise<JobSnapshot> {
     const record = await this.promises.get(id);
     if (record !== undefined && !ownedBy(record, scope)) return notFound(id);
@@ -594,7 +420,10 @@ export class JobEngine {
    */
   async wait(ids: string[], timeoutMs: number, options: WaitOptions = {}): Promise<JobSnapshot[]> {
     const scope = scopeOf(options);
-    const snapshots = await Promise.all(ids.map((id) => this.snapshot(id, true, scope)));
+    const snapshots =
+      options.read?.length === ids.length
+        ? [...options.read]
+        : await Promise.all(ids.map((id) => this.snapshot(id, true, scope)));
     const pending = snapshots.filter((s) => isUnfinished(s.status)).map((s) => s.jobId);
     if (pending.length === 0 || timeoutMs <= 0) return snapshots;
 
@@ -618,7 +447,10 @@ export class JobEngine {
       clearTimeout(timer);
       clearInterval(ticker);
     }
-    return Promise.all(ids.map((id) => this.snapshot(id, true, scope)));
+    // Only the jobs that were unfinished are read again: a finished job does not change.
+    return Promise.all(
+      snapshots.map((s) => (isUnfinished(s.status) ? this.snapshot(s.jobId, true, scope) : s)),
+    );
   }
 
   /** Resolves once `id` is settled (any way), through Resonate's listener mechanism. */
@@ -642,7 +474,13 @@ export class JobEngine {
     if (record.state === "pending") {
       await this.promises.cancel(id, reason);
       this.running.get(id)?.abort(new Error(reason));
-      this.emit({ kind: "cancelled", jobId: id, tool: record.tags?.[TOOL_TAG], reason });
+      this.emit({
+        kind: "cancelled",
+        jobId: id,
+        tool: record.tags?.[TOOL_TAG],
+        reason,
+        trace: traceOf(record),
+      });
     }
     return this.snapshot(id, false, scope);
   }
@@ -681,121 +519,11 @@ export class JobEngine {
       if (jobs.length >= options.limit) return { jobs, next: cursor };
     }
   }
-
-  private async toSnapshot(record: PromiseRecord, withResult: boolean): Promise<JobSnapshot> {
-    const tool = record.tags?.[TOOL_TAG];
-    const snapshot: JobSnapshot = { jobId: record.id, status: statusOf(record.state) };
-    if (tool !== undefined) snapshot.tool = tool;
-    if (record.createdAt !== undefined) snapshot.createdAt = iso(record.createdAt);
-    if (record.state !== "pending" && record.settledAt !== undefined)
-      snapshot.completedAt = iso(record.settledAt);
-    const progress = (await this.meta.get(record.id))?.progress;
-    if (progress !== undefined) {
-      snapshot.progress = {
-        fraction: record.state === "resolved" ? 1 : progress.fraction,
-        ...(progress.message !== undefined ? { message: progress.message } : {}),
-        updatedAt: iso(progress.updatedAt),
-      };
-    }
-    switch (record.state) {
-      case "pending": {
-        const place = tool === undefined ? undefined : await this.slots.get(tool)?.position(record.id);
-        if (place !== undefined) {
-          snapshot.status = "queued";
-          snapshot.queuePosition = place;
-        }
-        const retry = this.retrying.get(record.id);
-        if (retry !== undefined) snapshot.retrying = { ...retry, nextAttemptAt: iso(retry.nextAttemptAt) };
-        break;
-      }
-      case "resolved":
-        if (withResult) snapshot.result = this.promises.value(record);
-        break;
-      case "rejected":
-        snapshot.error = errorMessage(this.promises.value(record));
-        break;
-      case "rejected_canceled": {
-        const reason = this.promises.value(record);
-        snapshot.error = typeof reason === "string" && reason !== "" ? reason : "cancelled";
-        break;
-      }
-      case "rejected_timedout": {
-        const seconds = record.createdAt
-          ? Math.round((record.timeoutAt - record.createdAt) / 1000)
-          : undefined;
-        snapshot.error = `The job timed out${seconds ? ` after ${seconds} s` : ""} before it finished.`;
-        break;
-      }
-    }
-    return snapshot;
-  }
-}
-
-/**
- * Ends an execution whose task the store gave to another execution (its lease lapsed while this process was
- * stopped or cut off) or whose job settled: the job goes on there, so this is no failure and needs no release.
- */
-function standDown(jobId: string): void {
-  log("debug", "job execution stood down: the job is no longer this execution's to run", { job: jobId });
-}
-
-/**
- * Whether the caller in `scope` may see the job `record` is: the same principal, or none on both sides; an
- * operator's scope sees every job.
- */
-function ownedBy(record: PromiseRecord, scope: CallerScope): boolean {
-  return scope.everyone === true || record.tags?.[PRINCIPAL_TAG] === scope.principal;
-}
-
-/** Just the scope of `options` (no `principal: undefined`, for exactOptionalPropertyTypes). */
-function scopeOf(options: CallerScope): CallerScope {
-  if (options.everyone === true) return { everyone: true };
-  return options.principal === undefined ? {} : { principal: options.principal };
-}
-
-function notFound(id: string): JobSnapshot {
-  return { jobId: id, status: "not_found", error: `No job has the ID ${id}.` };
 }
 
 /** `setTimeout` fires at once past this delay (2^31 - 1 ms, about 24.8 days). */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
-function settledElsewhereMessage(state: SettledJob["state"]): string {
-  switch (state) {
-    case "rejected_canceled":
-      return "The job was cancelled.";
-    case "rejected_timedout":
-      return "The job timed out before it finished.";
-    default:
-      return "The job was finished by another process.";
-  }
-}
-
 function timedOutMessage(timeoutMs: number): string {
   return `The job timed out after ${Math.round(timeoutMs / 1000)} s before it finished.`;
-}
-
-function iso(ms: number): string {
-  return new Date(ms).toISOString();
-}
-
-function statusOf(state: PromiseRecord["state"]): JobStatus {
-  switch (state) {
-    case "pending":
-      return "working";
-    case "resolved":
-      return "completed";
-    case "rejected_canceled":
-      return "cancelled";
-    default:
-      return "failed";
-  }
-}
-
-function errorMessage(value: unknown): string {
-  if (value instanceof Error) return value.message || value.name;
-  if (typeof value === "string") return value;
-  if (value && typeof value === "object" && "message" in value) return String(value.message);
-  if (value === undefined) return "The job failed.";
-  return JSON.stringify(value);
 }

@@ -4,6 +4,7 @@
  */
 import { randomUUID } from "node:crypto";
 import { Codec, type Network } from "@resonatehq/sdk";
+import { AsyncToolsError } from "../errors.ts";
 import { speedUpCodec } from "./resonate-internals.ts";
 
 /** A durable promise as the network returns it. */
@@ -36,7 +37,10 @@ export class PromiseClient {
     const res = await this.send({ kind: "promise.get", data: { id } });
     if (res.head.status === 404) return undefined;
     if (res.head.status !== 200) {
-      throw new Error(`the store answered ${res.head.status} reading job ${id}: ${JSON.stringify(res.data)}`);
+      throw new AsyncToolsError(
+        "STORE_IO",
+        `the store answered ${res.head.status} reading job ${id}: ${JSON.stringify(res.data)}`,
+      );
     }
     return (res.data as { promise: PromiseRecord }).promise;
   }
@@ -48,7 +52,8 @@ export class PromiseClient {
       data: { id, state: "rejected_canceled", value: this.codec.encode(reason) },
     });
     if (res.head.status >= 400 && res.head.status !== 409) {
-      throw new Error(
+      throw new AsyncToolsError(
+        "STORE_IO",
         `the store answered ${res.head.status} cancelling job ${id}: ${JSON.stringify(res.data)}`,
       );
     }
@@ -62,7 +67,8 @@ export class PromiseClient {
     const res = await this.send({ kind: "task.release", data: { id, version } });
     if (res.head.status < 300) return "released";
     if (res.head.status === 404 || res.head.status === 409) return "gone";
-    throw new Error(
+    throw new AsyncToolsError(
+      "STORE_IO",
       `the store answered ${res.head.status} releasing task ${id}: ${JSON.stringify(res.data)}`,
     );
   }

@@ -4,7 +4,7 @@
  * records go with them.
  */
 import { AsyncToolsError } from "../errors.ts";
-import { isUnfinished, type JobSnapshot } from "./job-engine.ts";
+import { isUnfinished, type JobSnapshot } from "./job.ts";
 import { type AsyncTools, internalsOf } from "./runtime.ts";
 
 /** What {@link pruneJobs} removed. */

@@ -7,9 +7,11 @@
 import { Codec, Never } from "@resonatehq/sdk";
 import type { Resonate } from "@resonatehq/sdk/async";
 import { DEFAULTS } from "../defaults.ts";
+import { AsyncToolsError } from "../errors.ts";
+import { baseIdOf, runId } from "../job-id.ts";
 import type { JobIndex } from "../store/store.ts";
-import { type CallerScope, type JobEngine, PRINCIPAL_TAG, type StartedJob, TOOL_TAG } from "./job-engine.ts";
-import { runId } from "./job-id.ts";
+import { type CallerScope, PRINCIPAL_TAG, type StartedJob, TOOL_TAG } from "./job.ts";
+import type { JobEngine } from "./job-engine.ts";
 import type { PromiseClient, PromiseRecord } from "./promise-client.ts";
 
 /** What a rerun needs from the runtime. */
@@ -34,7 +36,7 @@ const inFlight = new WeakMap<JobEngine, Map<string, Promise<unknown>>>();
  * anyone's job).
  */
 export async function rerunJob(deps: RerunDeps, id: string, scope: CallerScope = {}): Promise<StartedJob> {
-  const base = baseOf(id);
+  const base = baseIdOf(id);
   const retries = inFlight.get(deps.engine) ?? new Map<string, Promise<unknown>>();
   inFlight.set(deps.engine, retries);
   for (let earlier = retries.get(base); earlier !== undefined; earlier = retries.get(base)) {
@@ -80,7 +82,7 @@ async function enqueue(
   input: unknown,
 ): Promise<StartedJob> {
   const param = decodeParam(record);
-  const base = baseOf(record.id);
+  const base = baseIdOf(record.id);
   const timeoutMs =
     record.createdAt === undefined ? DEFAULTS.jobTimeoutMs : record.timeoutAt - record.createdAt;
   for (let n = 1; n <= DEFAULTS.maxRuns; n += 1) {
@@ -107,12 +109,15 @@ async function enqueue(
     deps.meta.recordSoon(id, tool, now, record.tags?.[PRINCIPAL_TAG] ?? "");
     return { jobId: id, status: "queued", tool, createdAt: new Date(now).toISOString(), created: true };
   }
-  throw new Error(`job ${base} has been run ${DEFAULTS.maxRuns} times; refusing to start another`);
+  throw new AsyncToolsError(
+    "TOO_MANY_RUNS",
+    `job ${base} has been run ${DEFAULTS.maxRuns} times; refusing to start another`,
+  );
 }
 
 /** The ID of the newest run of `id`'s job there is (`id` itself when no later run exists). */
 async function newestRunOf(deps: RerunDeps, id: string): Promise<string> {
-  const base = baseOf(id);
+  const base = baseIdOf(id);
   let newest = id;
   for (let n = 2; n <= DEFAULTS.maxRuns; n += 1) {
     const run = runId(base, n);
@@ -120,11 +125,6 @@ async function newestRunOf(deps: RerunDeps, id: string): Promise<string> {
     newest = run;
   }
   return newest;
-}
-
-/** The job ID without its run mark: `tool-abc.r3` → `tool-abc`. */
-function baseOf(id: string): string {
-  return id.replace(/\.r\d+$/, "");
 }
 
 function decodeParam(record: PromiseRecord): { func?: string; version?: number } {

@@ -1,7 +1,13 @@
 import { Codec, LocalNetwork } from "@resonatehq/sdk";
 import { type Context, Resonate } from "@resonatehq/sdk/async";
 import { afterEach, describe, expect, it } from "vitest";
-import { lostTask, memoizeTargets, speedUpCodec } from "./resonate-internals.ts";
+import {
+  installExecutionHooks,
+  lostTask,
+  memoizeTargets,
+  observeTaskCreate,
+  speedUpCodec,
+} from "./resonate-internals.ts";
 
 const RealURL = globalThis.URL;
 
@@ -157,5 +163,20 @@ describe("lostTask", () => {
     expect(lostTask(thrown)).toBe(true);
     expect(lostTask(new Error("Fence check failed"))).toBe(false);
     await resonate.stop();
+  });
+});
+
+describe("the SDK shape guards", () => {
+  it("refuse an SDK whose private parts moved with SDK_MISMATCH", () => {
+    const moved = {} as unknown as Resonate;
+    const hooks = { unregistered: () => undefined, failed: () => undefined, undelivered: () => undefined };
+    for (const patch of [
+      () => memoizeTargets(moved),
+      () => observeTaskCreate(moved, () => undefined),
+      () => installExecutionHooks(moved, hooks),
+      () => speedUpCodec({}),
+    ]) {
+      expect(patch).toThrow(expect.objectContaining({ name: "AsyncToolsError", code: "SDK_MISMATCH" }));
+    }
   });
 });

@@ -38,6 +38,7 @@
  *    as a `ResonateError` carrying `serverError.code` 409 ({@link lostTask}).
  */
 import type { Resonate } from "@resonatehq/sdk/async";
+import { AsyncToolsError } from "../errors.ts";
 
 /** The task shape the SDK's heartbeat tracks. */
 export interface AcquiredTask {
@@ -91,7 +92,8 @@ export function installExecutionHooks(resonate: Resonate, hooks: ExecutionHooks)
     typeof core.heartbeat?.start !== "function" ||
     typeof core.heartbeat?.stop !== "function"
   ) {
-    throw new Error(
+    throw new AsyncToolsError(
+      "SDK_MISMATCH",
       "@resonatehq/sdk changed: Resonate.core.executeUntilBlocked/fulfillTask/heartbeat/registry not found; " +
         "the runtime cannot hold leases. Use the SDK version @async-tools/core pins.",
     );
@@ -168,7 +170,8 @@ const MAX_TARGETS = 256;
 export function memoizeTargets(resonate: Resonate): void {
   const builder = (resonate as unknown as { optsBuilder?: OptionsBuilderInternals }).optsBuilder;
   if (typeof builder?.match !== "function") {
-    throw new Error(
+    throw new AsyncToolsError(
+      "SDK_MISMATCH",
       "@resonatehq/sdk changed: Resonate.optsBuilder.match not found. Use the SDK version @async-tools/core pins.",
     );
   }
@@ -217,7 +220,8 @@ const OBSERVED = Symbol.for("async-tools.task-create-observed");
 export function observeTaskCreate(resonate: Resonate, observer: (outcome: CreateOutcome) => void): void {
   const internals = resonate as unknown as ResonateCreateInternals;
   if (typeof internals.taskCreate !== "function") {
-    throw new Error(
+    throw new AsyncToolsError(
+      "SDK_MISMATCH",
       "@resonatehq/sdk changed: Resonate.taskCreate not found. Use the SDK version @async-tools/core pins.",
     );
   }
@@ -257,7 +261,8 @@ export function speedUpCodec(codec: unknown): void {
     typeof encoder.inf !== "string" ||
     typeof encoder.negInf !== "string"
   ) {
-    throw new Error(
+    throw new AsyncToolsError(
+      "SDK_MISMATCH",
       "@resonatehq/sdk changed: Codec.encoder (inf, negInf, encode, decode) not found. Use the SDK version " +
         "@async-tools/core pins.",
     );

@@ -6,7 +6,7 @@
  */
 import { randomUUID } from "node:crypto";
 import type { Logger, Network } from "@resonatehq/sdk";
-import { Resonate } from "@resonatehq/sdk/async";
+import type { Resonate } from "@resonatehq/sdk/async";
 import type { z } from "zod";
 import { DEFAULTS } from "../defaults.ts";
 import type { AnyAsyncTool, AsyncTool } from "../define.ts";
@@ -15,17 +15,13 @@ import { log } from "../internal/log.ts";
 import type { PostgresOptions } from "../store/postgres/postgres-store.ts";
 import { openStore } from "../store/select.ts";
 import type { JobIndex, Store, StoreRole } from "../store/store.ts";
-import { instrumentEngine, loadTelemetry } from "../telemetry/otel.ts";
+import type { ResonateConfig } from "./create-resonate.ts";
+import type { CallerScope, JobSnapshot, ListOptions, StartedJob } from "./job.ts";
 import { type JobDetail, readJobDetail, stepLogWatch } from "./job-detail.ts";
-import {
-  type CallerScope,
-  JobEngine,
-  type JobSnapshot,
-  type ListOptions,
-  type StartedJob,
-} from "./job-engine.ts";
+import { JobEngine } from "./job-engine.ts";
 import { PromiseClient } from "./promise-client.ts";
 import { rerunJob } from "./rerun.ts";
+import { loadTelemetry } from "./telemetry.ts";
 
 /** Options of {@link createAsyncTools}. */
 export interface CreateAsyncToolsOptions {
@@ -235,19 +231,19 @@ export async function createAsyncTools(options: CreateAsyncToolsOptions): Promis
     ...(options.postgres ? { postgres: options.postgres } : {}),
     ...(options.name ? { name: options.name } : {}),
   });
-  const resonate = new Resonate({
+  const engineResonate: ResonateConfig = {
     network: definitions.length === 0 ? takingNoWork(opened.network) : opened.network,
     pid,
     group,
     ttl: options.leaseMs ?? DEFAULTS.leaseMs,
     logger: resonateLogger,
-  });
+  };
   const meta = opened.jobs;
   const steps = opened.steps;
   const promises = new PromiseClient(opened.network);
   const telemetry = await loadTelemetry();
   const engine = new JobEngine(
-    resonate,
+    engineResonate,
     promises,
     meta,
     [
@@ -257,6 +253,7 @@ export async function createAsyncTools(options: CreateAsyncToolsOptions): Promis
     (ids) => opened.settled(ids),
     opened.slots,
   );
+  const { resonate } = engine;
   try {
     for (const tool of definitions) engine.define(tool);
   } catch (error) {
@@ -277,7 +274,6 @@ export async function createAsyncTools(options: CreateAsyncToolsOptions): Promis
   });
   // Every definition is registered: interrupted jobs can resume now, with or without a client.
   opened.recover();
-  if (telemetry !== undefined) instrumentEngine(engine, telemetry);
   const runtime = new Runtime(options.name, opened, resonate, engine, meta, promises);
   internals.set(runtime, {
     engine,

@@ -2,7 +2,7 @@ import { Resonate } from "@resonatehq/sdk/async";
 import { describe, expect, it } from "vitest";
 import { countingNetwork, squareTool } from "../../test/helpers.ts";
 import { createAsyncTools, jobIdOf } from "../index.ts";
-import { TOOL_TAG } from "./job-engine.ts";
+import { TOOL_TAG } from "./job.ts";
 
 describe("starting a job", () => {
   it("creates a new job with one request to the store, reading nothing first", async () => {

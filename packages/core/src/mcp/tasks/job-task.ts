@@ -4,7 +4,7 @@
  * 2026-07-28 extension), so each face reuses it.
  */
 import type { AnyAsyncTool } from "../../define.ts";
-import type { JobSnapshot, JobStatus } from "../../runtime/job-engine.ts";
+import type { JobSnapshot, JobStatus } from "../../runtime/job.ts";
 import { statusMessageOf } from "../text.ts";
 import { fail, type ToolResult } from "../wire.ts";
 

@@ -1,7 +1,7 @@
 /** The await tool: blocks, bounded, for results, with progress notifications while it waits. */
 import { z } from "zod";
-import type { JobSnapshot } from "../../runtime/job-engine.ts";
-import { isUnfinished } from "../../runtime/job-engine.ts";
+import type { JobSnapshot } from "../../runtime/job.ts";
+import { isUnfinished } from "../../runtime/job.ts";
 import { awaitBounds } from "../await-bounds.ts";
 import { jobIdsSchema } from "../job-id-args.ts";
 import { ProgressReporter } from "../progress-reporter.ts";
@@ -47,7 +47,7 @@ export function awaitTool(scope: JobToolScope, timing: AwaitTiming = {}): ToolSp
     annotations: { readOnlyHint: true, openWorldHint: false },
     async handler(args, ctx) {
       const caller = callerOf(ctx);
-      const read = await readIds(args[idsField], scope, caller);
+      const read = await readIds(args[idsField], scope, caller, true);
       if ("error" in read) return read.error;
       const requestedMs = typeof args.timeout_seconds === "number" ? args.timeout_seconds * 1000 : defaultMs;
       const began = Date.now();
@@ -55,6 +55,7 @@ export function awaitTool(scope: JobToolScope, timing: AwaitTiming = {}): ToolSp
       const snapshots: JobSnapshot[] = await engine.wait(read.ids, Math.min(requestedMs, maxMs), {
         signal: ctx.signal,
         ...caller,
+        read: read.snapshots,
         ...(reporter === undefined
           ? {}
           : { onTick: (current: JobSnapshot[]) => reporter.tick(current), tickMs: timing.tickMs }),

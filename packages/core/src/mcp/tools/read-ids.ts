@@ -2,23 +2,25 @@
  * Reading the job IDs a probe, await or cancel call names: lenient parsing, one read per job, a refusal a
  * model can act on for IDs of another tool's jobs, and a note on unknown ones.
  */
-import type { CallerScope, JobSnapshot } from "../../runtime/job-engine.ts";
+import type { CallerScope, JobSnapshot } from "../../runtime/job.ts";
 import { normalizeJobIds } from "../job-id-args.ts";
 import { idsFieldOf } from "../text.ts";
 import { fail, type ToolResult } from "../wire.ts";
 import type { JobToolScope } from "./spec.ts";
 
+/** Reads each job a call names once: with its result, when `withResult` (for await). */
 export async function readIds(
   raw: unknown,
   scope: JobToolScope,
   caller: CallerScope = {},
+  withResult = false,
 ): Promise<{ ids: string[]; snapshots: JobSnapshot[] } | { error: ToolResult }> {
   const { names, engine, tools } = scope;
   const idsField = idsFieldOf(names.idField);
   const example = `${tools[0]?.name ?? "job"}-3f2a9c1e0b7d4a55`;
   const parsed = normalizeJobIds(raw, idsField, example);
   if (!parsed.ok) return { error: fail(parsed.message) };
-  const snapshots = await Promise.all(parsed.ids.map((id) => engine.snapshot(id, false, caller)));
+  const snapshots = await Promise.all(parsed.ids.map((id) => engine.snapshot(id, withResult, caller)));
   const served = new Set(tools.map((t) => t.name));
   const foreign = snapshots.filter((s) => s.tool !== undefined && !served.has(s.tool));
   if (foreign.length > 0) {

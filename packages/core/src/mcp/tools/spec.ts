@@ -4,7 +4,9 @@
  */
 import type { z } from "zod";
 import type { AnyAsyncTool } from "../../define.ts";
-import type { CallerScope, JobEngine } from "../../runtime/job-engine.ts";
+import type { TraceContext } from "../../internal/trace-context.ts";
+import type { CallerScope } from "../../runtime/job.ts";
+import type { JobEngine } from "../../runtime/job-engine.ts";
 import type { JobToolNames } from "../text.ts";
 import type { ToolResult } from "../wire.ts";
 
@@ -26,6 +28,20 @@ export interface CallContext {
    * to it, and it sees no other principal's jobs. Absent over stdio and unauthenticated HTTP.
    */
   principal?: string;
+  /** The JSON-RPC request the call came in: what telemetry records of it (`mcp/telemetry.ts`). */
+  request?: CallRequest;
+  /** The trace the call continues, which a job it starts stores: set by `callTool`. */
+  trace?: TraceContext | undefined;
+}
+
+/** What a face knows of the request a call came in. */
+export interface CallRequest {
+  id?: string | number;
+  sessionId?: string;
+  /** The request's `params._meta`, where a client puts its trace context. */
+  meta?: Record<string, unknown>;
+  /** Whether the request came over HTTP (else stdio or in memory). */
+  http?: boolean;
 }
 
 /** The engine's caller scope of a call: its principal, if any. */

@@ -28,7 +28,11 @@ export function startTool(
     annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: true },
     async handler(args, ctx) {
       const { fresh, ...input } = args;
-      const started = await engine.start(tool, input, { fresh: fresh === true, ...callerOf(ctx) });
+      const started = await engine.start(tool, input, {
+        fresh: fresh === true,
+        ...callerOf(ctx),
+        trace: ctx.trace,
+      });
       const { text, next } = startedText(started, started.created, names);
       return ok(text, {
         [names.idField]: started.jobId,

@@ -7,7 +7,8 @@
  */
 import type { z } from "zod";
 import type { AnyAsyncTool } from "../../define.ts";
-import { isUnfinished, type JobEngine } from "../../runtime/job-engine.ts";
+import { isUnfinished } from "../../runtime/job.ts";
+import type { JobEngine } from "../../runtime/job-engine.ts";
 import { awaitBounds } from "../await-bounds.ts";
 import { ProgressReporter } from "../progress-reporter.ts";
 import { toolResultOf } from "../tasks/job-task.ts";
@@ -38,7 +39,11 @@ export function taskToolSpec(
     async handler(args, ctx) {
       const { fresh, ...input } = args;
       const caller = callerOf(ctx);
-      const started = await engine.start(tool, input, { fresh: fresh === true, ...caller });
+      const started = await engine.start(tool, input, {
+        fresh: fresh === true,
+        ...caller,
+        trace: ctx.trace,
+      });
       const reporter = ctx.progress ? new ProgressReporter(ctx.progress) : undefined;
       const [snapshot] = await engine.wait([started.jobId], waitMs, {
         signal: ctx.signal,

@@ -6,7 +6,8 @@
 import type { CreateTaskOptions, TaskStore } from "@modelcontextprotocol/sdk/experimental/tasks";
 import { type CallToolResult, ErrorCode, McpError, type Task } from "@modelcontextprotocol/sdk/types.js";
 import { DEFAULTS } from "../../defaults.ts";
-import type { CallerScope, JobEngine } from "../../runtime/job-engine.ts";
+import type { CallerScope } from "../../runtime/job.ts";
+import type { JobEngine } from "../../runtime/job-engine.ts";
 import { currentPrincipal } from "../principal.ts";
 import { isFinished, taskOf, toolResultOf } from "../tasks/job-task.ts";
 

@@ -17,8 +17,9 @@ import { log } from "../../internal/log.ts";
 import { type AsyncTools, internalsOf } from "../../runtime/runtime.ts";
 import { type JobToolsOptions, jobToolSpecs } from "../job-tools.ts";
 import { principalOf, runAsCaller } from "../principal.ts";
+import { callTool } from "../telemetry.ts";
 import { plainTaskCallError, toolCallParamsProblem } from "../text.ts";
-import { type CallContext, type ToolSpec, toolConfigOf } from "../tools/spec.ts";
+import { type CallContext, type CallRequest, type ToolSpec, toolConfigOf } from "../tools/spec.ts";
 import { taskToolSpec } from "../tools/task.ts";
 import { DurableTaskStore } from "./durable-task-store.ts";
 import { taskStoreOf, wrapRequestHandler } from "./sdk-internals.ts";
@@ -94,7 +95,7 @@ export function registerTools(
       spec.name,
       toolConfigOf(spec),
       async (args: Record<string, unknown>, extra) =>
-        (await spec.handler(args, callContextOf(extra))) as CallToolResult,
+        (await callTool(spec, args, callContextOf(extra))) as CallToolResult,
     );
   }
 
@@ -131,7 +132,7 @@ type RequestExtra = RequestHandlerExtra<ServerRequest, ServerNotification>;
 
 function callContextOf(extra: RequestExtra): CallContext {
   const token = extra._meta?.progressToken;
-  const ctx: CallContext = { signal: extra.signal };
+  const ctx: CallContext = { signal: extra.signal, request: requestOf(extra) };
   const principal = principalOf(extra.authInfo);
   if (principal !== undefined) ctx.principal = principal;
   if (token !== undefined) {
@@ -142,6 +143,14 @@ function callContextOf(extra: RequestExtra): CallContext {
     };
   }
   return ctx;
+}
+
+/** What telemetry records of the request. */
+function requestOf(extra: RequestExtra): CallRequest {
+  const request: CallRequest = { id: extra.requestId, http: extra.requestInfo !== undefined };
+  if (extra.sessionId !== undefined) request.sessionId = extra.sessionId;
+  if (extra._meta !== undefined) request.meta = extra._meta;
+  return request;
 }
 
 /** A `tools/call` that names no tool gets a plain invalid-params error, not the SDK's internal error. */
@@ -184,6 +193,6 @@ function routePlainTaskCalls(
     if (plain.required !== undefined) throw new McpError(ErrorCode.MethodNotFound, plain.required);
     const parsed = plain.spec.inputSchema.safeParse(request.params?.arguments ?? {});
     if (!parsed.success) return original(request, extra);
-    return plain.spec.handler(parsed.data as Record<string, unknown>, callContextOf(extra as RequestExtra));
+    return callTool(plain.spec, parsed.data as Record<string, unknown>, callContextOf(extra as RequestExtra));
   });
 }

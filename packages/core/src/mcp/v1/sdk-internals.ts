@@ -4,6 +4,7 @@
  * and `tools/call` handlers the McpServer installs.
  */
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
+import { AsyncToolsError } from "../../errors.ts";
 
 type RawHandler = (
   request: { method: string; params?: Record<string, unknown> },
@@ -28,7 +29,10 @@ export function wrapRequestHandler(
     ._requestHandlers;
   const original = handlers?.get(method);
   if (handlers === undefined || original === undefined) {
-    throw new Error(`@modelcontextprotocol/sdk changed: no ${method} handler to wrap on McpServer.server`);
+    throw new AsyncToolsError(
+      "SDK_MISMATCH",
+      `@modelcontextprotocol/sdk changed: no ${method} handler to wrap on McpServer.server. Use a version @async-tools/core supports.`,
+    );
   }
   handlers.set(method, wrap(original));
 }

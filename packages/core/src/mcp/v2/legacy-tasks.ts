@@ -7,7 +7,8 @@
 import { ProtocolError, ProtocolErrorCode } from "@modelcontextprotocol/server";
 import { DEFAULTS } from "../../defaults.ts";
 import type { AnyAsyncTool } from "../../define.ts";
-import type { CallerScope, JobEngine, JobSnapshot } from "../../runtime/job-engine.ts";
+import type { CallerScope, JobSnapshot } from "../../runtime/job.ts";
+import type { JobEngine } from "../../runtime/job-engine.ts";
 import { isFinished, type JobTask, taskOf, toolResultOf } from "../tasks/job-task.ts";
 import type { ToolResult } from "../wire.ts";
 

@@ -8,12 +8,13 @@ import type { CallToolResult, McpServer, ServerContext } from "@modelcontextprot
 import { ProtocolError, ProtocolErrorCode } from "@modelcontextprotocol/server";
 import { z } from "zod";
 import type { AnyAsyncTool } from "../../define.ts";
-import type { CallerScope } from "../../runtime/job-engine.ts";
+import type { CallerScope } from "../../runtime/job.ts";
 import { type AsyncTools, internalsOf } from "../../runtime/runtime.ts";
 import { type JobToolsOptions, jobToolSpecs } from "../job-tools.ts";
 import { principalOf } from "../principal.ts";
+import { callTool } from "../telemetry.ts";
 import { plainTaskCallError, toolCallParamsProblem } from "../text.ts";
-import { type CallContext, type ToolSpec, toolConfigOf } from "../tools/spec.ts";
+import { type CallContext, type CallRequest, type ToolSpec, toolConfigOf } from "../tools/spec.ts";
 import { taskToolSpec } from "../tools/task.ts";
 import { freshField } from "../wire.ts";
 import { LEGACY_TASKS_CAPABILITY, LegacyTasks } from "./legacy-tasks.ts";
@@ -122,7 +123,10 @@ function registerSpec(server: McpServer, spec: ToolSpec): void {
     toolConfigOf(spec),
     async (args: Record<string, unknown>, ctx: ServerContext) => {
       const token = ctx.mcpReq._meta?.progressToken;
-      const call: CallContext = { signal: ctx.mcpReq.signal };
+      const request: CallRequest = { id: ctx.mcpReq.id, http: ctx.http !== undefined };
+      if (ctx.sessionId !== undefined) request.sessionId = ctx.sessionId;
+      if (ctx.mcpReq._meta !== undefined) request.meta = ctx.mcpReq._meta;
+      const call: CallContext = { signal: ctx.mcpReq.signal, request };
       const principal = principalOf(ctx.http?.authInfo);
       if (principal !== undefined) call.principal = principal;
       if (token !== undefined) {
@@ -132,7 +136,7 @@ function registerSpec(server: McpServer, spec: ToolSpec): void {
             .catch(() => undefined);
         };
       }
-      return (await spec.handler(args, call)) as CallToolResult;
+      return (await callTool(spec, args, call)) as CallToolResult;
     },
   );
 }

@@ -6,6 +6,7 @@
  * task-shaped result (`resultType: "task"`, Tasks extension) can pass; the era's encoder still stamps it.
  */
 import type { McpServer, ServerContext } from "@modelcontextprotocol/server";
+import { AsyncToolsError } from "../../errors.ts";
 
 /** A request handler as the v2 Protocol stores it: the parsed request and the handler context. */
 export type RawHandler = (
@@ -27,7 +28,10 @@ export function wrapRequestHandler(
     ._requestHandlers;
   const original = handlers?.get(method);
   if (handlers === undefined || original === undefined) {
-    throw new Error(`@modelcontextprotocol/server changed: no ${method} handler to wrap on McpServer.server`);
+    throw new AsyncToolsError(
+      "SDK_MISMATCH",
+      `@modelcontextprotocol/server changed: no ${method} handler to wrap on McpServer.server. Use a version @async-tools/core supports.`,
+    );
   }
   handlers.set(method, wrap(original));
 }

@@ -4,6 +4,7 @@
  * store loads, persists and evicts. `@resonatehq/sdk` is pinned to an exact version for this file.
  */
 import { LocalNetwork, type Message, type Request, type Response } from "@resonatehq/sdk";
+import { AsyncToolsError } from "../../errors.ts";
 
 /** A promise's state as the SDK's server keeps it. */
 export type PromiseState = "pending" | "resolved" | "rejected" | "rejected_canceled" | "rejected_timedout";
@@ -119,7 +120,8 @@ export function protocolServer(): ProtocolServer {
     !Array.isArray(server.pTimeouts) ||
     methods.some((name) => typeof server[name] !== "function")
   ) {
-    throw new Error(
+    throw new AsyncToolsError(
+      "SDK_MISMATCH",
       "@resonatehq/sdk changed its LocalNetwork internals; SqliteNetwork needs the pinned version",
     );
   }

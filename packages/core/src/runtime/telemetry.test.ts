@@ -15,9 +15,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { defineAsyncTool } from "../define.ts";
 import { PermanentError } from "../errors.ts";
-import { createAsyncTools } from "../runtime/runtime.ts";
-import { connectInMemory } from "../testing/index.ts";
-import { ATTR } from "./otel.ts";
+import { createAsyncTools } from "./runtime.ts";
+import { ATTR } from "./telemetry.ts";
 
 /** A reader the test pulls from. */
 class PullReader extends MetricReader {
@@ -50,7 +49,7 @@ async function counter(name: string): Promise<DataPoint<number>[]> {
 }
 
 describe("OpenTelemetry", () => {
-  it("traces start, each step attempt and await, with the job ID, tool and attempt", async () => {
+  it("traces each execution of a job and each step attempt inside it, with the job ID, tool and attempt", async () => {
     let calls = 0;
     const flaky = defineAsyncTool({
       name: "flaky",
@@ -68,16 +67,24 @@ describe("OpenTelemetry", () => {
     spans.reset();
     const job = await runtime.start(flaky, { n: 1 });
     await runtime.waitFor(flaky, job.jobId, 10_000);
+    await expect
+      .poll(() => spans.getFinishedSpans().some((s) => s.name === "async_tools.job flaky"))
+      .toBe(true);
 
     const finished = spans.getFinishedSpans();
-    const start = finished.find((s) => s.name === "async_tools.start");
-    expect(start?.attributes).toMatchObject({
+    const execution = finished.find((s) => s.name === "async_tools.job flaky");
+    expect(execution?.attributes).toMatchObject({
       [ATTR.tool]: "flaky",
       [ATTR.jobId]: job.jobId,
-      [ATTR.created]: true,
+      [ATTR.resumed]: false,
     });
+    expect(execution?.status.code).not.toBe(SpanStatusCode.ERROR);
     const steps = finished.filter((s) => s.name === "async_tools.step fetch");
     expect(steps.map((s) => s.attributes[ATTR.attempt])).toEqual([1, 2]);
+    for (const step of steps) {
+      expect(step.spanContext().traceId).toBe(execution?.spanContext().traceId);
+      expect(step.parentSpanContext?.spanId).toBe(execution?.spanContext().spanId);
+    }
     expect(steps[0]?.attributes).toMatchObject({
       [ATTR.jobId]: job.jobId,
       [ATTR.tool]: "flaky",
@@ -88,31 +95,28 @@ describe("OpenTelemetry", () => {
       message: "503 Service Unavailable",
     });
     expect(steps[1]?.status.code).not.toBe(SpanStatusCode.ERROR);
-    const awaited = finished.find((s) => s.name === "async_tools.await");
-    expect(awaited?.attributes).toMatchObject({
-      [ATTR.jobIds]: [job.jobId],
-      [ATTR.jobId]: job.jobId,
-      [ATTR.tool]: "flaky",
-      [ATTR.status]: ["completed"],
-    });
   });
 
-  it("traces starts and awaits that come through MCP tools too", async () => {
-    const echo = defineAsyncTool({
-      name: "echo",
-      description: "Echoes",
-      input: z.object({ n: z.number() }),
-      run: async (ctx, { n }) => ctx.run("echo", () => n),
+  it("marks the execution of a failed job as an error", async () => {
+    const broken = defineAsyncTool({
+      name: "broken",
+      description: "Fails",
+      input: z.object({}),
+      run: async (ctx) =>
+        ctx.run("work", () => {
+          throw new PermanentError("the archive refused the dates");
+        }),
     });
-    await using c = await connectInMemory([echo]);
+    await using runtime = await createAsyncTools({ store: "memory", tools: [broken] });
     spans.reset();
-    const started = await c.call("start_echo", { n: 3 });
-    const jobId = (started.structuredContent as { job_id: string }).job_id;
-    await c.call("await_echo", { job_ids: [jobId], timeout_seconds: 5 });
-    const names = spans.getFinishedSpans().map((s) => [s.name, s.attributes[ATTR.jobId]]);
-    expect(names).toContainEqual(["async_tools.start", jobId]);
-    expect(names).toContainEqual(["async_tools.step echo", jobId]);
-    expect(names).toContainEqual(["async_tools.await", jobId]);
+    const job = await runtime.start(broken, {});
+    await runtime.waitFor(broken, job.jobId, 10_000);
+    await expect
+      .poll(() => spans.getFinishedSpans().find((s) => s.name === "async_tools.job broken")?.status)
+      .toEqual({
+        code: SpanStatusCode.ERROR,
+        message: "the archive refused the dates",
+      });
   });
 
   it("counts jobs by status and step retries", async () => {

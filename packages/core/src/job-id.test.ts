@@ -1,7 +1,24 @@
 import { describe, expect, it } from "vitest";
-import { canonicalJson, defaultJobId, runId, sanitizeIdPart } from "./job-id.ts";
+import { baseIdOf, canonicalJson, defaultJobId, jobIdFor, runId, sanitizeIdPart } from "./job-id.ts";
 
 describe("job IDs", () => {
+  it("gives a principal's input its own job, for hashed and for custom IDs", () => {
+    const hashed = { name: "weather" };
+    const custom = { name: "report", jobId: (input: { month: string }) => input.month };
+    expect(jobIdFor(hashed, { a: 1 })).toBe(defaultJobId("weather", { a: 1 }));
+    expect(jobIdFor(hashed, { a: 1 }, "alice")).toBe(defaultJobId("weather", { a: 1 }, "alice"));
+    expect(jobIdFor(custom, { month: "2024 01" })).toBe("report-2024_01");
+    expect(jobIdFor(custom, { month: "2024-01" }, "alice")).toMatch(/^report-2024-01-[0-9a-f]{16}$/);
+    expect(jobIdFor(custom, { month: "2024-01" }, "bob")).not.toBe(
+      jobIdFor(custom, { month: "2024-01" }, "alice"),
+    );
+  });
+
+  it("reads the base ID back from any run's ID", () => {
+    expect(baseIdOf(runId("report-2024-01", 1))).toBe("report-2024-01");
+    expect(baseIdOf(runId("report-2024-01", 3))).toBe("report-2024-01");
+  });
+
   it("returns the same job for reordered arguments", () => {
     expect(defaultJobId("weather", { a: 1, b: { d: [1, 2], c: "x" } })).toBe(
       defaultJobId("weather", { b: { c: "x", d: [1, 2] }, a: 1 }),

@@ -1,6 +1,7 @@
 /**
- * Canonical input -> stable job ID. The same arguments, in any key order, always name the same job, so a
- * retried `start` joins the job it already started instead of running the work twice.
+ * Canonical input -> stable job ID, the one home of job IDs: the same arguments, in any key order, always name
+ * the same job, so a retried `start` joins the job it already started instead of running the work twice; and
+ * a fresh run of a job (a start with `fresh`, a retry) is the next run number of the same base ID.
  */
 import { createHash } from "node:crypto";
 
@@ -47,8 +48,26 @@ export function defaultJobId(toolName: string, input: unknown, principal?: strin
 }
 
 /** What a custom job ID gets appended for a principal: 16 hex digits of its SHA-256, never the principal. */
-export function principalSuffix(principal: string): string {
+function principalSuffix(principal: string): string {
   return `-${createHash("sha256").update(`principal:${principal}`).digest("hex").slice(0, 16)}`;
+}
+
+/** What the job ID needs of a definition: its name and, when it has one, its own ID for an input. */
+export interface JobIdSource {
+  name: string;
+  jobId?: ((input: never) => string) | undefined;
+}
+
+/**
+ * The base job ID `tool` gives a validated `input` (run 1's ID): `name-<hash>`, or `name-<jobId(input)>` for a
+ * definition with its own IDs. With a principal, another principal's same input is another job: the
+ * principal joins the hash or, for a custom ID, adds a suffix.
+ */
+export function jobIdFor(tool: JobIdSource, input: unknown, principal?: string): string {
+  if (tool.jobId === undefined) return defaultJobId(tool.name, input, principal);
+  const custom = sanitizeIdPart(String((tool.jobId as (input: unknown) => string)(input)));
+  const base = `${sanitizeIdPart(tool.name)}-${custom}`;
+  return principal === undefined ? base : base + principalSuffix(principal);
 }
 
 /** Separator between a job ID and the run number of a fresh run of the same input. */
@@ -57,4 +76,9 @@ const RUN_MARK = ".r";
 /** The ID of run number `n` (1-based) of the job `base`: run 1 is `base` itself, run 2 is `base.r2`. */
 export function runId(base: string, n: number): string {
   return n <= 1 ? base : `${base}${RUN_MARK}${n}`;
+}
+
+/** The job ID without its run mark: `tool-abc.r3` → `tool-abc`. */
+export function baseIdOf(id: string): string {
+  return id.replace(/\.r\d+$/, "");
 }

@@ -5,9 +5,9 @@ it("is off, and jobs run, when @opentelemetry/api cannot be imported", async () 
   vi.doMock("@opentelemetry/api", () => {
     throw new Error("Cannot find package '@opentelemetry/api'");
   });
-  const { loadTelemetry } = await import("./otel.ts");
+  const { loadTelemetry } = await import("./telemetry.ts");
   expect(await loadTelemetry()).toBeUndefined();
-  const { createAsyncTools } = await import("../runtime/runtime.ts");
+  const { createAsyncTools } = await import("./runtime.ts");
   const { defineAsyncTool } = await import("../define.ts");
   const echo = defineAsyncTool({
     name: "echo",

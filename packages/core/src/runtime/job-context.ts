@@ -1,0 +1,73 @@
+/**
+ * The context a job's function gets (`ctx`): its ID and signal, durable steps with the definition's retry
+ * policy (each attempt watched by the observers), durable sleep, and progress written to the job index.
+ */
+import { Never } from "@resonatehq/sdk";
+import type { Context } from "@resonatehq/sdk/async";
+import { DEFAULTS } from "../defaults.ts";
+import type { AnyAsyncTool, JobContext } from "../define.ts";
+import { log } from "../internal/log.ts";
+import type { TraceContext } from "../internal/trace-context.ts";
+import type { JobIndex } from "../store/store.ts";
+import type { JobEvent, JobObserver } from "./job-events.ts";
+import { runWithRetries, type StepRetry } from "./step-retry.ts";
+
+/** What a job context needs of its engine. */
+export interface JobContextDeps {
+  readonly meta: JobIndex;
+  readonly observer: Required<JobObserver>;
+  /** The step each job is retrying now, for its snapshot. */
+  readonly retrying: Map<string, StepRetry>;
+  emit(event: JobEvent): void;
+}
+
+/** The context of the execution `rctx` of a job of `tool`. */
+export function jobContextOf(
+  rctx: Context,
+  tool: AnyAsyncTool,
+  signal: AbortSignal,
+  trace: TraceContext | undefined,
+  engine: JobContextDeps,
+): JobContext {
+  const { meta } = engine;
+  const { retrying } = engine;
+  const jobId = rctx.id;
+  const stepOptions = rctx.options({ retryPolicy: new Never() });
+  return {
+    jobId,
+    signal,
+    resonate: rctx,
+    run<T>(name: string, fn: () => T | Promise<T>) {
+      // Runs only when the step executes: replay takes a finished step's result without calling it.
+      const attempt = async (step: { id: string }) => {
+        const watch = engine.observer.step(jobId, tool.name, step.id, name);
+        try {
+          return await runWithRetries(name, watch ? () => watch.attempt(fn) : fn, tool.retry, {
+            signal,
+            onRetry: (retry) => {
+              retrying.set(jobId, retry);
+              watch?.retried(retry);
+              engine.emit({ kind: "step-retried", jobId, tool: tool.name, retry, trace });
+            },
+          });
+        } finally {
+          retrying.delete(jobId);
+        }
+      };
+      const step = { [name]: attempt }[name] as (step: { id: string }) => Promise<T>;
+      return rctx.run(step, stepOptions) as Promise<Awaited<T>>;
+    },
+    sleep(ms: number) {
+      return rctx.sleep(ms);
+    },
+    progress(fraction: number, message?: string) {
+      const clamped = Number.isFinite(fraction) ? Math.min(1, Math.max(0, fraction)) : 0;
+      try {
+        meta.progress(jobId, tool.name, clamped, message?.slice(0, DEFAULTS.maxMessageChars), Date.now());
+      } catch (error) {
+        // Progress is advice, not state: a store that cannot take it must not fail the job.
+        log("warn", "progress not stored", { job: jobId, error });
+      }
+    },
+  };
+}

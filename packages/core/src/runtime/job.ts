@@ -1,0 +1,198 @@
+/**
+ * The job model's types and the one mapping from a job's root durable promise (and what the job index and
+ * this process know of it) to the snapshot probe, await and list report: status, times, progress, queue
+ * place, retry, result or error.
+ */
+import { type TraceContext, traceContextOf } from "../internal/trace-context.ts";
+import type { JobProgress } from "../store/store.ts";
+import type { PromiseRecord } from "./promise-client.ts";
+import type { StepRetry } from "./step-retry.ts";
+
+/** A job's state. `queued` and `working` are both unfinished; the others are final or unknown. */
+export type JobStatus = "queued" | "working" | "completed" | "failed" | "cancelled" | "not_found" | "expired";
+
+/** What probe and await report about one job; `R` is the result's type. Times are ISO 8601. */
+export interface JobSnapshot<R = unknown> {
+  jobId: string;
+  status: JobStatus;
+  /** The async tool (definition name) the job belongs to. */
+  tool?: string;
+  createdAt?: string;
+  completedAt?: string;
+  /** Latest progress reported by the job's function. */
+  progress?: { fraction: number; message?: string; updatedAt: string };
+  /** For a `queued` job: its 1-based place among the tool's waiting jobs in this process. */
+  queuePosition?: number;
+  /** For a working job whose step failed and will be tried again. */
+  retrying?: { step: string; attempt: number; attempts: number; error: string; nextAttemptAt: string };
+  /** Why the job failed, was cancelled, or cannot be found. Never a stack trace. */
+  error?: string;
+  /** The result, for completed jobs, when asked for. */
+  result?: R;
+}
+
+/** Which jobs `JobEngine.list` returns. */
+export interface ListOptions {
+  /** Only jobs of this async tool. */
+  tool?: string;
+  /** Only jobs in this status (or these). */
+  status?: JobStatus | readonly JobStatus[];
+  /** Only jobs started at or after this time: epoch ms or a Date. */
+  since?: number | Date;
+  /** The `next` of the previous page. */
+  cursor?: number;
+  /** Most jobs in the page. */
+  limit?: number;
+}
+
+/** A job that `start` created or joined. */
+export type StartedJob<R = unknown> = JobSnapshot<R> & { created: boolean };
+
+/** Whether a job in `status` may still change. */
+export function isUnfinished(status: JobStatus): boolean {
+  return status === "queued" || status === "working";
+}
+
+/**
+ * Who asks. With a principal (an authenticated caller), a job belongs to it: the principal is part of the
+ * job's identity, and every read by another principal (or by none) answers `not_found`. Without one, there is
+ * a single caller and job IDs are what they always were.
+ */
+export interface CallerScope {
+  principal?: string;
+  /** Every principal's jobs: the operator's view (the CLI, an operator's dashboard). Never from a client. */
+  everyone?: boolean;
+}
+
+/** Options of `JobEngine.start`. */
+export interface StartOptions extends CallerScope {
+  /** Start a new run even when the last one finished. */
+  fresh?: boolean;
+  /** The trace the job continues (its caller's); without one, the active span's when OpenTelemetry runs. */
+  trace?: TraceContext | undefined;
+}
+
+/** Options of `JobEngine.wait`. */
+export interface WaitOptions extends CallerScope {
+  signal?: AbortSignal;
+  /** Called at once and then every `tickMs` while jobs are unfinished, with their current state. */
+  onTick?: (snapshots: JobSnapshot[]) => void;
+  tickMs?: number;
+  /** The jobs as the caller read them already (with results), in the order of `ids`: not read again. */
+  read?: readonly JobSnapshot[];
+}
+
+/** The promise tag naming the async tool of a job. */
+export const TOOL_TAG = "async-tools:tool";
+/** The principal a job belongs to, when it was started by an authenticated caller. */
+export const PRINCIPAL_TAG = "async-tools:principal";
+/** A random value per creation, which tells a promise this process made from one that was there already. */
+export const RUN_TAG = "async-tools:run";
+/** The W3C trace context a job continues (its caller's), stored so that a resume continues it too. */
+export const TRACEPARENT_TAG = "async-tools:traceparent";
+export const TRACESTATE_TAG = "async-tools:tracestate";
+
+/** What a snapshot needs besides the promise: what this process and the job index know of the job. */
+export interface SnapshotParts {
+  /** The result or error value of a settled promise (decoded). */
+  value: (record: PromiseRecord) => unknown;
+  withResult: boolean;
+  progress?: JobProgress | undefined;
+  queuePosition?: number | undefined;
+  retrying?: StepRetry | undefined;
+}
+
+/** The snapshot of the job whose root promise is `record`. */
+export function snapshotOf(record: PromiseRecord, parts: SnapshotParts): JobSnapshot {
+  const tool = record.tags?.[TOOL_TAG];
+  const snapshot: JobSnapshot = { jobId: record.id, status: statusOf(record.state) };
+  if (tool !== undefined) snapshot.tool = tool;
+  if (record.createdAt !== undefined) snapshot.createdAt = iso(record.createdAt);
+  if (record.state !== "pending" && record.settledAt !== undefined)
+    snapshot.completedAt = iso(record.settledAt);
+  const { progress, withResult } = parts;
+  if (progress !== undefined) {
+    snapshot.progress = {
+      fraction: record.state === "resolved" ? 1 : progress.fraction,
+      ...(progress.message !== undefined ? { message: progress.message } : {}),
+      updatedAt: iso(progress.updatedAt),
+    };
+  }
+  switch (record.state) {
+    case "pending": {
+      const place = parts.queuePosition;
+      if (place !== undefined) {
+        snapshot.status = "queued";
+        snapshot.queuePosition = place;
+      }
+      const retry = parts.retrying;
+      if (retry !== undefined) snapshot.retrying = { ...retry, nextAttemptAt: iso(retry.nextAttemptAt) };
+      break;
+    }
+    case "resolved":
+      if (withResult) snapshot.result = parts.value(record);
+      break;
+    case "rejected":
+      snapshot.error = errorMessage(parts.value(record));
+      break;
+    case "rejected_canceled": {
+      const reason = parts.value(record);
+      snapshot.error = typeof reason === "string" && reason !== "" ? reason : "cancelled";
+      break;
+    }
+    case "rejected_timedout": {
+      const seconds = record.createdAt ? Math.round((record.timeoutAt - record.createdAt) / 1000) : undefined;
+      snapshot.error = `The job timed out${seconds ? ` after ${seconds} s` : ""} before it finished.`;
+      break;
+    }
+  }
+  return snapshot;
+}
+
+/**
+ * Whether the caller in `scope` may see the job `record` is: the same principal, or none on both sides; an
+ * operator's scope sees every job.
+ */
+export function ownedBy(record: PromiseRecord, scope: CallerScope): boolean {
+  return scope.everyone === true || record.tags?.[PRINCIPAL_TAG] === scope.principal;
+}
+
+/** The trace a job continues, from its promise's tags. */
+export function traceOf(record: PromiseRecord | undefined): TraceContext | undefined {
+  return traceContextOf(record?.tags?.[TRACEPARENT_TAG], record?.tags?.[TRACESTATE_TAG]);
+}
+
+/** Just the scope of `options` (no `principal: undefined`, for exactOptionalPropertyTypes). */
+export function scopeOf(options: CallerScope): CallerScope {
+  if (options.everyone === true) return { everyone: true };
+  return options.principal === undefined ? {} : { principal: options.principal };
+}
+
+export function notFound(id: string): JobSnapshot {
+  return { jobId: id, status: "not_found", error: `No job has the ID ${id}.` };
+}
+
+export function iso(ms: number): string {
+  return new Date(ms).toISOString();
+}
+
+export function statusOf(state: PromiseRecord["state"]): JobStatus {
+  switch (state) {
+    case "pending":
+      return "working";
+    case "resolved":
+      return "completed";
+    case "rejected_canceled":
+      return "cancelled";
+    default:
+      return "failed";
+  }
+}
+
+export function errorMessage(value: unknown): string {
+  if (value instanceof Error) return value.message || value.name;
+  if (typeof value === "string") return value;
+  if (value && typeof value === "object" && "message" in value) return String(value.message);
+  if (value === undefined) return "The job failed.";
+  return JSON.stringify(value);
+}
