@@ -8,10 +8,10 @@ import { join } from "node:path";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
-import { SIDE_EFFECTS_ENV } from "../bench-server.ts";
+import { SIDE_EFFECTS_ENV } from "./bench-server.ts";
 import { sleep } from "./time.ts";
 
-const SERVER = join(import.meta.dirname, "..", "server.ts");
+const SERVER = join(import.meta.dirname, "server.ts");
 /** The arguments that run the bench server with Node, from source. */
 export const NODE_ARGS = ["--conditions=@async-tools/source", SERVER];
 

@@ -20,7 +20,7 @@ const WEATHER_BIN = join(
   "bin",
   "async-tools-weather.js",
 );
-const PLAIN = join(import.meta.dirname, "..", "fixtures", "plain-server.mjs");
+const PLAIN = join(import.meta.dirname, "fixtures", "plain-server.mjs");
 const TARGET = 1.3;
 /** Longest wait for a server's first answer, and then for it to exit once its stdin closed. */
 const PATIENCE_MS = 30_000;

@@ -6,7 +6,7 @@
  */
 import { join } from "node:path";
 import type { AsyncTools } from "@async-tools/core";
-import { createBenchRuntime } from "../bench-server.ts";
+import { createBenchRuntime } from "../lib/bench-server.ts";
 import { connectInProcess } from "../lib/in-process.ts";
 import { type Caller, startJob } from "../lib/mcp.ts";
 import { fresh, type RunOptions, type ScenarioResult } from "../lib/scenario.ts";

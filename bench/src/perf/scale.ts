@@ -5,7 +5,7 @@
  */
 import { existsSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { createBenchRuntime, noopJob } from "../bench-server.ts";
+import { createBenchRuntime, noopJob } from "../lib/bench-server.ts";
 import { startStdioServer } from "../lib/child.ts";
 import { awaitJobs, type Caller, startJob } from "../lib/mcp.ts";
 import { fresh, type RunOptions, type ScenarioResult } from "../lib/scenario.ts";

@@ -3,7 +3,7 @@
  * transport, and the embedded SQLite store against the memory store, in blocks of calls per round.
  */
 import { join } from "node:path";
-import { benchOptionsFromEnv, createBenchRuntime } from "../bench-server.ts";
+import { benchOptionsFromEnv, createBenchRuntime } from "../lib/bench-server.ts";
 import { startStdioServer } from "../lib/child.ts";
 import { connectInProcess } from "../lib/in-process.ts";
 import { awaitJobs, type Caller, startJob } from "../lib/mcp.ts";

@@ -4,7 +4,7 @@
  * looping start then await. The baseline is the same clients looping the plain `noop` tool.
  */
 import { join } from "node:path";
-import { createBenchRuntime } from "../bench-server.ts";
+import { createBenchRuntime } from "../lib/bench-server.ts";
 import { connectInProcess } from "../lib/in-process.ts";
 import { awaitJobs, type Caller, startJob } from "../lib/mcp.ts";
 import { fresh, type RunOptions, type ScenarioResult } from "../lib/scenario.ts";

@@ -3,7 +3,7 @@
  * returning to the client, which was already blocked in await. The baseline is a plain call's round trip.
  */
 import { join } from "node:path";
-import { preciseNow } from "../bench-server.ts";
+import { preciseNow } from "../lib/bench-server.ts";
 import { openCaller } from "../lib/in-process.ts";
 import { type Caller, startJob, structured } from "../lib/mcp.ts";
 import { fresh, type RunOptions, type ScenarioResult } from "../lib/scenario.ts";

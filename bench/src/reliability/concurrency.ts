@@ -4,7 +4,7 @@
  * connections on one set of async tools).
  */
 import { join } from "node:path";
-import { createBenchRuntime } from "../bench-server.ts";
+import { createBenchRuntime } from "../lib/bench-server.ts";
 import { startHttpServer } from "../lib/child.ts";
 import { connectInProcess } from "../lib/in-process.ts";
 import { awaitJobs, type Caller, connectHttp, startJob } from "../lib/mcp.ts";

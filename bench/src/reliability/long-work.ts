@@ -24,7 +24,7 @@ import {
   VERSIONED_REQUIRES_ENV,
   VERSIONS_ENV,
   versionedJob,
-} from "../bench-server.ts";
+} from "../lib/bench-server.ts";
 import { childEnv, NODE_ARGS, type StdioServer, startHttpServer, startStdioServer } from "../lib/child.ts";
 import { type FakeUpstream, gate, startFakeUpstream } from "../lib/fake-upstream.ts";
 import { connectInProcess } from "../lib/in-process.ts";

@@ -5,7 +5,7 @@
  * the step it had in flight runs once more elsewhere. Steps are counted in a side-effect file.
  */
 import { join } from "node:path";
-import { LEASE_ENV } from "../bench-server.ts";
+import { LEASE_ENV } from "../lib/bench-server.ts";
 import { type StdioServer, startStdioServer } from "../lib/child.ts";
 import { awaitJobs, type Job, startJob } from "../lib/mcp.ts";
 import { type Check, fresh, type RunOptions, type ScenarioResult } from "../lib/scenario.ts";
