@@ -10,7 +10,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { connect } from "node:net";
 import { join } from "node:path";
 import { type AsyncTools, createAsyncTools } from "@async-tools/core";
-import { freePort } from "@async-tools/test-helpers/postgres";
+import { freePort } from "@async-tools/test-helpers/net";
 import { versus } from "../lib/rates.ts";
 import { fresh, type RunOptions, type ScenarioResult } from "../lib/scenario.ts";
 import { formatTable } from "../lib/stats.ts";

@@ -6,10 +6,10 @@ import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { childEnv } from "@async-tools/test-helpers/children";
 import { afterEach, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { AsyncToolsError, createAsyncTools, defineAsyncTool } from "../src/index.ts";
-import { childEnv } from "./children.ts";
 
 const SERVER = join(import.meta.dirname, "fixtures", "steps-server.ts");
 const cleanup: (() => Promise<void> | void)[] = [];

@@ -1,9 +1,10 @@
+import { errorText, structured } from "@async-tools/test-helpers/mcp";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js";
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { afterEach, describe, expect, it } from "vitest";
 import { z } from "zod";
-import { autoClosing, errorText, gate, squareTool, structured } from "../../../test/helpers.ts";
+import { autoClosing, gate, squareTool } from "../../../test/helpers.ts";
 import { createAsyncTools, defineAsyncTool, PermanentError } from "../../index.ts";
 import { registerTools } from "./register.ts";
 
