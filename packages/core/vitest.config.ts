@@ -5,7 +5,7 @@ export default defineConfig({
   resolve: { conditions: ["@async-tools/source"] },
   ssr: { resolve: { conditions: ["@async-tools/source"] } },
   test: {
-    setupFiles: ["./test/setup.ts"],
+    setupFiles: ["@async-tools/test-helpers/setup"],
     ...testBudgets,
   },
 });

@@ -6,9 +6,9 @@
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
+import { tempDir } from "@async-tools/test-helpers/temp";
 import type { RunOptions, ScenarioResult } from "../lib/scenario.ts";
 import { formatTable, type Spread, showRatio, showSpread, spread, verdict } from "../lib/stats.ts";
-import { tempDir } from "../lib/temp.ts";
 
 const WEATHER_BIN = join(
   import.meta.dirname,

@@ -4,12 +4,12 @@
  * file), against the time the same restart takes to answer the MCP handshake.
  */
 import { join } from "node:path";
+import { tempDir } from "@async-tools/test-helpers/temp";
 import { startStdioServer } from "../lib/child.ts";
 import { awaitJobs, startJob } from "../lib/mcp.ts";
 import { fresh, type RunOptions, type ScenarioResult } from "../lib/scenario.ts";
 import { sizeOf } from "../lib/side-effects.ts";
 import { formatTable, showRatio, showSpread, spread } from "../lib/stats.ts";
-import { tempDir } from "../lib/temp.ts";
 import { pollUntil } from "../lib/time.ts";
 
 const JOBS = 20;

@@ -13,6 +13,8 @@ import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { AsyncToolsError, createAsyncTools } from "@async-tools/core";
+import { structured } from "@async-tools/test-helpers/mcp";
+import { tempDir } from "@async-tools/test-helpers/temp";
 import {
   createBenchRuntime,
   LEASE_ENV,
@@ -35,13 +37,11 @@ import {
   type Job,
   probeJobs,
   startJob,
-  structured,
   unfinished,
 } from "../lib/mcp.ts";
 import { type Check, fresh, type RunOptions, type ScenarioResult } from "../lib/scenario.ts";
 import { readSideEffects } from "../lib/side-effects.ts";
 import { formatTable, quantile } from "../lib/stats.ts";
-import { tempDir } from "../lib/temp.ts";
 import { pollUntil, sleep } from "../lib/time.ts";
 
 /** The core's default task lease (docs/configuration.md): the full run's long step outlasts it by half. */

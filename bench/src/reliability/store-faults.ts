@@ -8,13 +8,13 @@ import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { AsyncToolsError, jobIdOf } from "@async-tools/core";
+import { textOf } from "@async-tools/test-helpers/mcp";
+import { tempDir } from "@async-tools/test-helpers/temp";
 import { createBenchRuntime, noopJob } from "../lib/bench-server.ts";
 import { startStdioServer } from "../lib/child.ts";
-import { textOf } from "../lib/mcp.ts";
 import { canMount, mountTmpfs } from "../lib/mounts.ts";
 import type { Check, RunOptions, ScenarioResult } from "../lib/scenario.ts";
 import { formatTable } from "../lib/stats.ts";
-import { tempDir } from "../lib/temp.ts";
 
 const SERVER = join(import.meta.dirname, "..", "lib", "server.ts");
 
