@@ -7,8 +7,9 @@
  *   `pnpm test:reliability` runs them full size.
  * With `ASYNC_TOOLS_TEST_REPORT=<file>` vitest also writes its JSON report there (`.ci/run` counts from it).
  */
+
+import { testBudgets } from "@async-tools/test-helpers/budgets";
 import { defineConfig } from "vitest/config";
-import { testBudgets } from "./vitest.budgets.ts";
 
 /**
  * Tests beside the source that are not unit tests: they start child processes, or run thousands of requests

@@ -1,5 +1,5 @@
+import { testBudgets } from "@async-tools/test-helpers/budgets";
 import { defineConfig } from "vitest/config";
-import { testBudgets } from "../../vitest.budgets.ts";
 
 export default defineConfig({
   resolve: { conditions: ["@async-tools/source"] },

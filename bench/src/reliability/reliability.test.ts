@@ -7,9 +7,10 @@
  * `pnpm test` runs the CI size (seeded, a few minutes); `pnpm test:reliability` the full size
  * (`ASYNC_TOOLS_RELIABILITY=full`). `SEED=` replays a run; `-t chaos` runs a subset.
  */
+
+import { budget } from "@async-tools/test-helpers/budgets";
 import { seedFromEnv } from "@async-tools/test-helpers/random";
 import { describe, expect, it } from "vitest";
-import { budget } from "../../../vitest.budgets.ts";
 import type { RunOptions, ScenarioResult } from "../lib/scenario.ts";
 import { formatTable } from "../lib/stats.ts";
 import { badInput } from "./bad-input.ts";

@@ -7,6 +7,7 @@ import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { budget } from "@async-tools/test-helpers/budgets";
 import {
   childEnv,
   type StdioChild,
@@ -14,7 +15,6 @@ import {
   startStdioChild,
 } from "@async-tools/test-helpers/children";
 import { afterEach, describe, expect, it } from "vitest";
-import { budget } from "../../../vitest.budgets.ts";
 
 const SERVER = join(import.meta.dirname, "fixtures", "steps-server.ts");
 const cleanup: (() => Promise<void> | void)[] = [];
