@@ -1,11 +1,11 @@
+import { testBudgets } from "@async-tools/test-helpers/budgets";
 import { defineConfig } from "vitest/config";
-import { testBudgets } from "../../vitest.budgets.ts";
 
 export default defineConfig({
   resolve: { conditions: ["@async-tools/source"] },
   ssr: { resolve: { conditions: ["@async-tools/source"] } },
   test: {
-    setupFiles: ["./test/setup.ts"],
+    setupFiles: ["@async-tools/test-helpers/setup"],
     ...testBudgets,
   },
 });

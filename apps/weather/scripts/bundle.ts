@@ -1,14 +1,3 @@
-/**
- * `pnpm --filter @async-tools/weather bundle` builds `weather.mcpb`, an MCP Bundle that Claude Desktop
- * installs in one click: the packed @async-tools/weather's bin and the bundled command it loads (it needs no
- * node_modules), an icon, and a manifest whose tool list is what the server serves to a plain client, with user
- * settings for the job store, the archive URL and the await bound. `@anthropic-ai/mcpb` validates and packs it.
- *
- * `--check` (CI) builds into a temp folder instead, then unpacks the bundle and runs its server exactly as
- * the manifest says (command, args, env with the user settings' defaults) with a real MCP client, which must
- * list the manifest's tools.
- */
-import { execFileSync } from "node:child_process";
 import {
   copyFileSync,
   cpSync,
@@ -22,6 +11,7 @@ import {
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
+import { cleanEnv, packInto, runLogged, scriptLog } from "@async-tools/test-helpers/scripts";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 import { DEFAULT_ARCHIVE_URL } from "../src/open-meteo/client.ts";
@@ -39,31 +29,10 @@ const { values } = parseArgs({ options: { check: { type: "boolean", default: fal
 const work = mkdtempSync(join(tmpdir(), "weather-bundle-"));
 const output = values.check ? join(work, "weather.mcpb") : join(app, "weather.mcpb");
 
-function log(message: string): void {
-  process.stderr.write(`bundle: ${message}\n`);
-}
-
-/** The environment of the commands and servers started here: no workspace leaks and no ambient store. */
-function cleanEnv(extra: Record<string, string> = {}): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const [key, value] of Object.entries(process.env)) if (value !== undefined) env[key] = value;
-  for (const key of ["NODE_PATH", "RESONATE_URL", "ASYNC_TOOLS_STORE", "OPEN_METEO_ARCHIVE_URL"])
-    delete env[key];
-  return { ...env, ...extra };
-}
+const log = scriptLog("bundle");
 
 function run(cmd: string, args: string[], cwd: string): void {
-  log(`${cmd} ${args.join(" ")}`);
-  execFileSync(cmd, args, { cwd, stdio: ["ignore", "inherit", "inherit"], env: cleanEnv() });
-}
-
-/** Packs the package in `dir` into `into` (its prepack builds it) and returns the tarball's path. */
-function pack(dir: string, into: string): string {
-  const before = new Set(readdirSync(into));
-  run("pnpm", ["pack", "--pack-destination", into], dir);
-  const tarball = readdirSync(into).find((file) => file.endsWith(".tgz") && !before.has(file));
-  if (!tarball) throw new Error(`pnpm pack gave no tarball in ${dir}`);
-  return join(into, tarball);
+  runLogged(log, cmd, args, cwd);
 }
 
 /** The tools a plain MCP client sees, with their descriptions, from the server as `command args env` runs it. */
@@ -103,7 +72,7 @@ async function build(): Promise<{ manifest: Record<string, unknown> }> {
   const stage = join(work, "stage");
   mkdirSync(tarballs);
   mkdirSync(stage);
-  const weatherTgz = pack(app, tarballs);
+  const weatherTgz = packInto(log, app, tarballs);
   const pkg = JSON.parse(readFileSync(join(app, "package.json"), "utf8")) as Package;
   // The published package as `npx -y @async-tools/weather` gets it, less the library export: the bin is a
   // bundle, so it runs with no node_modules at all.

@@ -1,19 +1,15 @@
 /**
- * The weather server's job view in a real browser (Chromium through core's MCP Apps test host): a month
+ * The weather server's job view in a real browser (Chromium through the workspace's MCP Apps test host): a month
  * gathered beside its start call, drawn as a chart and tables by the weather renderer in both host themes,
  * with the retried fetch in its steps. The screenshot is docs/images/apps-view.png's source.
  */
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { createAsyncTools } from "@async-tools/core";
+import { openAppsHost } from "@async-tools/test-helpers/apps-host";
+import { CHROMIUM, HAS_CHROMIUM, launchChromium } from "@async-tools/test-helpers/browser";
 import { createMcpHandler } from "@modelcontextprotocol/server";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  CHROMIUM,
-  HAS_CHROMIUM,
-  launchChromium,
-  openAppsHost,
-} from "../../../packages/core/test/apps-host/serve.ts";
 import { weatherRuntimeOptions } from "../src/server.ts";
 import { buildServerV2 } from "../src/server-v2.ts";
 import { startFakeOpenMeteo } from "./support/fake-open-meteo.ts";

@@ -7,10 +7,11 @@
 import { execFileSync, spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { delimiter, join } from "node:path";
+import { structured } from "@async-tools/test-helpers/mcp";
+import { must } from "@async-tools/test-helpers/must";
+import { runProcess } from "@async-tools/test-helpers/run-process";
 import { describe, expect, it } from "vitest";
-import { stdioRigs, structured } from "./harness.ts";
-import { must } from "./support/must.ts";
-import { runProcess } from "./support/run-process.ts";
+import { stdioRigs } from "./harness.ts";
 
 const ROOT = join(import.meta.dirname, "..");
 const MAIN = join(ROOT, "src", "main.ts");

@@ -4,9 +4,10 @@
  */
 import { existsSync } from "node:fs";
 import { join } from "node:path";
+import { alive } from "@async-tools/test-helpers/children";
+import { must } from "@async-tools/test-helpers/must";
+import { type Run, runProcess } from "@async-tools/test-helpers/run-process";
 import { describe, expect, it } from "vitest";
-import { must } from "./support/must.ts";
-import { type Run, runProcess } from "./support/run-process.ts";
 
 const SRC = join(import.meta.dirname, "..", "src");
 
@@ -15,15 +16,6 @@ function run(script: string, args: string[], timeoutMs = 55_000): Promise<Run> {
     env: { ...process.env, CI: "true" },
     timeoutMs,
   });
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 const CITIES = ["Calgary", "Edmonton", "Banff", "Vancouver", "Toronto"];

@@ -1,10 +1,12 @@
 import { request } from "node:http";
 import { join } from "node:path";
+import { structured } from "@async-tools/test-helpers/mcp";
+import { tempDir } from "@async-tools/test-helpers/temp";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { afterEach, describe, expect, it } from "vitest";
-import { startHttpServer, structured, tempDir } from "./harness.ts";
+import { startHttpServer } from "./harness.ts";
 import { startFakeOpenMeteo } from "./support/fake-open-meteo.ts";
 
 const cleanup: (() => Promise<void> | void)[] = [];
@@ -14,7 +16,7 @@ afterEach(async () => {
 
 describe("the weather server over Streamable HTTP", () => {
   it("gathers a month end to end, behind a bearer token and DNS-rebinding protection", async () => {
-    const dir = tempDir();
+    const dir = tempDir("weather");
     const fake = await startFakeOpenMeteo();
     cleanup.push(
       () => dir[Symbol.dispose](),
@@ -60,7 +62,7 @@ describe("the weather server over Streamable HTTP", () => {
 
 describe("the weather server with a token per principal", () => {
   it("gives alice and bob two jobs and two upstream calls for one month, each blind to the other's", async () => {
-    const dir = tempDir();
+    const dir = tempDir("weather");
     const fake = await startFakeOpenMeteo();
     cleanup.push(
       () => dir[Symbol.dispose](),
@@ -97,7 +99,7 @@ describe("the weather server with a token per principal", () => {
   });
 
   it("serves the jobs dashboard at /jobs behind the same tokens: each caller sees its own jobs, an operator all", async () => {
-    const dir = tempDir();
+    const dir = tempDir("weather");
     const fake = await startFakeOpenMeteo();
     cleanup.push(
       () => dir[Symbol.dispose](),

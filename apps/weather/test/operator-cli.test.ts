@@ -4,10 +4,12 @@
  * operator never needs its path; `--help` prints that same path.
  */
 import { join } from "node:path";
+import { structured } from "@async-tools/test-helpers/mcp";
+import { type Run, runProcess } from "@async-tools/test-helpers/run-process";
+import { tempDir } from "@async-tools/test-helpers/temp";
 import { afterEach, describe, expect, it } from "vitest";
-import { startStdio, structured, tempDir } from "./harness.ts";
+import { startStdio } from "./harness.ts";
 import { type FakeOpenMeteo, startFakeOpenMeteo } from "./support/fake-open-meteo.ts";
-import { type Run, runProcess } from "./support/run-process.ts";
 
 const MAIN = join(import.meta.dirname, "..", "src", "main.ts");
 
@@ -26,7 +28,7 @@ function cli(dataHome: string, ...args: string[]): Promise<Run> {
 
 /** A data directory whose default weather store holds one finished job; returns it and the job's name. */
 async function storeWithOneJob(): Promise<{ dataHome: string; jobName: string; storeFile: string }> {
-  const dir = tempDir();
+  const dir = tempDir("weather");
   const fake: FakeOpenMeteo = await startFakeOpenMeteo();
   cleanup.push(
     () => dir[Symbol.dispose](),
@@ -73,7 +75,7 @@ describe("async-tools-weather's operator commands", () => {
   });
 
   it("gives its own name in the jobs usage, and exit 2 for an unknown jobs command", async () => {
-    const dir = tempDir();
+    const dir = tempDir("weather");
     cleanup.push(() => dir[Symbol.dispose]());
     const usage = await cli(dir.path, "jobs", "--help");
     expect(usage.code).toBe(0);

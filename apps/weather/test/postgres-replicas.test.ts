@@ -6,12 +6,13 @@
  * the running replica's upstream request. Skipped, in one line, where PostgreSQL cannot be started.
  */
 import { join } from "node:path";
+import { budget } from "@async-tools/test-helpers/budgets";
+import { structured } from "@async-tools/test-helpers/mcp";
 import { type PostgresCluster, postgresUnavailable, startPostgres } from "@async-tools/test-helpers/postgres";
+import { type Run, runProcess } from "@async-tools/test-helpers/run-process";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { budget } from "../../../vitest.budgets.ts";
-import { type RunningServer, startHttpServer, structured } from "./harness.ts";
+import { type RunningServer, startHttpServer } from "./harness.ts";
 import { type FakeOpenMeteo, startFakeOpenMeteo } from "./support/fake-open-meteo.ts";
-import { type Run, runProcess } from "./support/run-process.ts";
 
 const unavailable = postgresUnavailable();
 if (unavailable !== undefined) console.warn(`weather postgres tests skipped: ${unavailable}`);

@@ -5,12 +5,12 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { join } from "node:path";
+import { tempDir } from "@async-tools/test-helpers/temp";
 import { Client, StreamableHTTPClientTransport } from "@modelcontextprotocol/client";
 import { StdioClientTransport } from "@modelcontextprotocol/client/stdio";
 import { Client as V1Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport as V1HttpTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { afterEach, describe, expect, it } from "vitest";
-import { tempDir } from "./harness.ts";
 import { startFakeOpenMeteo } from "./support/fake-open-meteo.ts";
 
 const MAIN = join(import.meta.dirname, "..", "src", "main.ts");
@@ -22,7 +22,7 @@ afterEach(async () => {
 });
 
 async function fixtures() {
-  const dir = tempDir();
+  const dir = tempDir("weather");
   const fake = await startFakeOpenMeteo();
   cleanup.push(
     () => dir[Symbol.dispose](),

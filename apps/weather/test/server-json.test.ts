@@ -5,9 +5,9 @@
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { runProcess } from "@async-tools/test-helpers/run-process";
 import { Ajv } from "ajv";
 import { describe, expect, it } from "vitest";
-import { runProcess } from "./support/run-process.ts";
 
 const ROOT = join(import.meta.dirname, "..");
 const read = (path: string) => JSON.parse(readFileSync(join(ROOT, path), "utf8")) as unknown;

@@ -1,6 +1,7 @@
+import { errorText, structured } from "@async-tools/test-helpers/mcp";
+import { must } from "@async-tools/test-helpers/must";
 import { describe, expect, it } from "vitest";
-import { errorText, type RunningServer, stdioRigs, structured } from "./harness.ts";
-import { must } from "./support/must.ts";
+import { type RunningServer, stdioRigs } from "./harness.ts";
 
 interface Job {
   job_name: string;

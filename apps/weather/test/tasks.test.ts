@@ -1,6 +1,7 @@
+import { structured } from "@async-tools/test-helpers/mcp";
 import { CallToolResultSchema, type Task } from "@modelcontextprotocol/sdk/types.js";
 import { describe, expect, it } from "vitest";
-import { type RunningServer, stdioRigs, structured } from "./harness.ts";
+import { type RunningServer, stdioRigs } from "./harness.ts";
 
 const setup = stdioRigs();
 

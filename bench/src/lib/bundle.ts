@@ -5,7 +5,7 @@
 import { join } from "node:path";
 import { build } from "esbuild";
 
-const SERVER = join(import.meta.dirname, "..", "server.ts");
+const SERVER = join(import.meta.dirname, "server.ts");
 
 /** Bundles `server.ts` with every dependency but OpenTelemetry and pg into `dir`; returns the file's path. */
 export async function bundleBenchServer(dir: string): Promise<string> {

@@ -1,19 +1,25 @@
 /**
  * The bench server as a real child process: over stdio with the SDK's client (to SIGKILL it and start it
  * again on the same store), as a raw stdio pipe (to write arbitrary bytes to it), or over Streamable HTTP.
+ * The process plumbing is `@async-tools/test-helpers/children`; this file knows the bench server's knobs.
  */
 import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
-import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
-import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
-import { SIDE_EFFECTS_ENV } from "../bench-server.ts";
-import { sleep } from "./time.ts";
+import {
+  alive,
+  childEnv as baseEnv,
+  killHard,
+  type McpChild,
+  rssOf,
+  NODE_ARGS as SOURCE_ARGS,
+  startListening,
+  startStdioChild,
+} from "@async-tools/test-helpers/children";
+import { SIDE_EFFECTS_ENV } from "./bench-server.ts";
 
-const SERVER = join(import.meta.dirname, "..", "server.ts");
+const SERVER = join(import.meta.dirname, "server.ts");
 /** The arguments that run the bench server with Node, from source. */
-export const NODE_ARGS = ["--conditions=@async-tools/source", SERVER];
+export const NODE_ARGS = [...SOURCE_ARGS, SERVER];
 
 /** Where the child keeps its jobs and writes its side effects. */
 export interface ChildOptions {
@@ -29,73 +35,25 @@ export interface ChildOptions {
 
 /** The environment of a bench server child: this process's, minus `RESONATE_URL`, plus `options`. */
 export function childEnv(options: ChildOptions): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const [key, value] of Object.entries(process.env)) if (value !== undefined) env[key] = value;
-  delete env.RESONATE_URL;
-  env.ASYNC_TOOLS_STORE = options.store;
-  env.ASYNC_TOOLS_LOG = options.logLevel ?? "warn";
+  const env = baseEnv({ ASYNC_TOOLS_STORE: options.store, ASYNC_TOOLS_LOG: options.logLevel ?? "warn" });
   if (options.sideEffects) env[SIDE_EFFECTS_ENV] = options.sideEffects;
   else delete env[SIDE_EFFECTS_ENV];
   return { ...env, ...options.env };
 }
 
 /** A bench server child with a connected MCP client. */
-export interface StdioServer {
-  client: Client;
-  pid: number;
-  /** What the child wrote to stderr so far. */
-  stderr(): string;
-  call(name: string, args: Record<string, unknown>, timeoutMs?: number): Promise<CallToolResult>;
+export interface StdioServer extends McpChild {
   /** Resident set size of the child, in bytes, from `/proc`. */
   rss(): number;
-  /** SIGKILL, then wait until the process is gone. */
-  kill(): Promise<void>;
-  /** Closes stdin (the server shuts down cleanly) and waits for the exit. */
-  close(): Promise<void>;
 }
 
 /** Starts `server.ts` over stdio and connects a client; resolves once the MCP handshake is done. */
 export async function startStdioServer(options: ChildOptions): Promise<StdioServer> {
-  const transport = new StdioClientTransport({
-    command: process.execPath,
-    args: options.script === undefined ? NODE_ARGS : [options.script],
+  const child = await startStdioChild(options.script ?? SERVER, {
     env: childEnv(options),
-    stderr: "pipe",
+    clientName: "async-tools-bench",
   });
-  let err = "";
-  transport.stderr?.on("data", (chunk: Buffer) => {
-    err += chunk.toString();
-    if (err.length > 1_000_000) err = err.slice(-500_000);
-  });
-  const client = new Client({ name: "async-tools-bench", version: "0.0.0" });
-  await client.connect(transport);
-  const pid = transport.pid;
-  if (pid === null) throw new Error(`the bench server did not start: ${err}`);
-  return {
-    client,
-    pid,
-    stderr: () => err,
-    call: async (name, args, timeoutMs = 60_000) =>
-      (await client.callTool({ name, arguments: args }, undefined, { timeout: timeoutMs })) as CallToolResult,
-    rss: () => rssOf(pid),
-    kill: async () => {
-      try {
-        process.kill(pid, "SIGKILL");
-      } catch {
-        // Already gone.
-      }
-      await waitForExit(pid, 10_000);
-      await client.close().catch(() => undefined);
-    },
-    close: async () => {
-      await client.close().catch(() => undefined);
-      await waitForExit(pid, 10_000);
-      if (alive(pid)) {
-        process.kill(pid, "SIGKILL");
-        await waitForExit(pid, 5_000);
-      }
-    },
-  };
+  return { ...child, rss: () => rssOf(child.pid) };
 }
 
 /** The bench server over a raw stdio pipe: bytes in, lines out. */
@@ -136,10 +94,7 @@ export function startRawStdioServer(options: ChildOptions): RawStdioServer {
       }),
     alive: () => child.exitCode === null && child.signalCode === null,
     kill: async () => {
-      if (child.pid !== undefined) {
-        child.kill("SIGKILL");
-        await waitForExit(child.pid, 10_000);
-      }
+      if (child.pid !== undefined) await killHard(child.pid);
     },
   };
 }
@@ -155,63 +110,14 @@ export interface HttpServer {
 
 /** Starts `server.ts --http --port 0` and resolves with its URL once it listens. */
 export async function startHttpServer(options: ChildOptions): Promise<HttpServer> {
-  const child = spawn(process.execPath, [...NODE_ARGS, "--http", "--port", "0"], {
-    env: childEnv(options),
-    stdio: ["ignore", "ignore", "pipe"],
-  });
-  let err = "";
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`the HTTP bench server did not listen: ${err}`)), 30_000);
-    child.stderr.on("data", (chunk: Buffer) => {
-      err += chunk.toString();
-      if (err.length > 1_000_000) err = err.slice(-500_000);
-      const match = /listening on (http:\/\/\S+)/.exec(err);
-      if (match?.[1]) {
-        clearTimeout(timer);
-        resolve(match[1]);
-      }
-    });
-    child.once("exit", (code) => {
-      clearTimeout(timer);
-      reject(new Error(`the HTTP bench server exited with ${code}: ${err}`));
-    });
-  });
-  const pid = child.pid ?? 0;
+  const env = childEnv(options);
+  const started = await startListening(SERVER, ["--http", "--port", "0"], { env });
+  const pid = started.child.pid ?? 0;
   return {
-    url,
+    url: started.url,
     pid,
-    stderr: () => err,
-    alive: () => child.exitCode === null && child.signalCode === null,
-    kill: async () => {
-      child.kill("SIGKILL");
-      await waitForExit(pid, 10_000);
-    },
+    stderr: started.stderr,
+    alive: () => alive(pid),
+    kill: started.kill,
   };
-}
-
-/** Whether a process with this pid still exists. */
-export function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** Polls until `pid` is gone or `timeoutMs` passes. */
-export async function waitForExit(pid: number, timeoutMs: number): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (alive(pid) && Date.now() < until) await sleep(5);
-}
-
-/** Resident set size of `pid` in bytes (Linux `/proc`), or `NaN` where it cannot be read. */
-export function rssOf(pid: number): number {
-  try {
-    const status = readFileSync(`/proc/${pid}/status`, "utf8");
-    const kb = /VmRSS:\s+(\d+) kB/.exec(status)?.[1];
-    return kb === undefined ? Number.NaN : Number(kb) * 1024;
-  } catch {
-    return Number.NaN;
-  }
 }

@@ -5,7 +5,7 @@
  */
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { preciseNow } from "../bench-server.ts";
+import { preciseNow } from "./bench-server.ts";
 
 /** One request the fake received. */
 export interface UpstreamRequest {

@@ -6,7 +6,7 @@ import type { AsyncTools } from "@async-tools/core";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
-import { buildBenchServer, createBenchRuntime } from "../bench-server.ts";
+import { buildBenchServer, createBenchRuntime } from "./bench-server.ts";
 import { startStdioServer } from "./child.ts";
 import type { Caller } from "./mcp.ts";
 

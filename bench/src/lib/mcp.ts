@@ -1,6 +1,8 @@
 /**
  * Reading tool results the way a model would: structured content, job IDs, and awaiting jobs to the end.
  */
+
+import { structured } from "@async-tools/test-helpers/mcp";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
@@ -25,17 +27,6 @@ export interface Job {
 /** Whether a job in `status` may still change: `queued` (waiting for a slot) or `working`. */
 export function unfinished(status: string): boolean {
   return status === "queued" || status === "working";
-}
-
-/** The text of a tool result. */
-export function textOf(result: CallToolResult): string {
-  return result.content.map((c) => (c.type === "text" ? c.text : "")).join("\n");
-}
-
-/** The structuredContent of a successful tool result; throws with the text of an error result. */
-export function structured<T = Record<string, unknown>>(result: CallToolResult): T {
-  if (result.isError) throw new Error(`tool error: ${textOf(result).slice(0, 500)}`);
-  return result.structuredContent as T;
 }
 
 /** Starts a job through `start_<tool>` and returns its ID and whether this call created it. */

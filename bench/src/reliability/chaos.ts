@@ -5,14 +5,14 @@
  */
 import { join } from "node:path";
 import { postgresUnavailable, startPostgres } from "@async-tools/test-helpers/postgres";
+import { seeded } from "@async-tools/test-helpers/random";
+import { tempDir } from "@async-tools/test-helpers/temp";
 import { type StdioServer, startStdioServer } from "../lib/child.ts";
 import { awaitJobs, startJob } from "../lib/mcp.ts";
 import { storeInit } from "../lib/postgres.ts";
-import { seeded } from "../lib/prng.ts";
 import type { Check, RunOptions, ScenarioResult } from "../lib/scenario.ts";
 import { readSideEffects, type SideEffect, sizeOf } from "../lib/side-effects.ts";
 import { formatTable } from "../lib/stats.ts";
-import { tempDir } from "../lib/temp.ts";
 import { sleep } from "../lib/time.ts";
 
 interface Plan {

@@ -4,14 +4,14 @@
  * connections on one set of async tools).
  */
 import { join } from "node:path";
-import { createBenchRuntime } from "../bench-server.ts";
+import { tempDir } from "@async-tools/test-helpers/temp";
+import { createBenchRuntime } from "../lib/bench-server.ts";
 import { startHttpServer } from "../lib/child.ts";
 import { connectInProcess } from "../lib/in-process.ts";
 import { awaitJobs, type Caller, connectHttp, startJob } from "../lib/mcp.ts";
 import type { Check, RunOptions, ScenarioResult } from "../lib/scenario.ts";
 import { readSideEffects } from "../lib/side-effects.ts";
 import { formatTable } from "../lib/stats.ts";
-import { tempDir } from "../lib/temp.ts";
 
 const CLIENTS = 100;
 

@@ -13,6 +13,8 @@ import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { AsyncToolsError, createAsyncTools } from "@async-tools/core";
+import { structured } from "@async-tools/test-helpers/mcp";
+import { tempDir } from "@async-tools/test-helpers/temp";
 import {
   createBenchRuntime,
   LEASE_ENV,
@@ -24,7 +26,7 @@ import {
   VERSIONED_REQUIRES_ENV,
   VERSIONS_ENV,
   versionedJob,
-} from "../bench-server.ts";
+} from "../lib/bench-server.ts";
 import { childEnv, NODE_ARGS, type StdioServer, startHttpServer, startStdioServer } from "../lib/child.ts";
 import { type FakeUpstream, gate, startFakeUpstream } from "../lib/fake-upstream.ts";
 import { connectInProcess } from "../lib/in-process.ts";
@@ -35,13 +37,11 @@ import {
   type Job,
   probeJobs,
   startJob,
-  structured,
   unfinished,
 } from "../lib/mcp.ts";
 import { type Check, fresh, type RunOptions, type ScenarioResult } from "../lib/scenario.ts";
 import { readSideEffects } from "../lib/side-effects.ts";
 import { formatTable, quantile } from "../lib/stats.ts";
-import { tempDir } from "../lib/temp.ts";
 import { pollUntil, sleep } from "../lib/time.ts";
 
 /** The core's default task lease (docs/configuration.md): the full run's long step outlasts it by half. */

@@ -5,13 +5,13 @@
  * the step it had in flight runs once more elsewhere. Steps are counted in a side-effect file.
  */
 import { join } from "node:path";
-import { LEASE_ENV } from "../bench-server.ts";
+import { tempDir } from "@async-tools/test-helpers/temp";
+import { LEASE_ENV } from "../lib/bench-server.ts";
 import { type StdioServer, startStdioServer } from "../lib/child.ts";
 import { awaitJobs, type Job, startJob } from "../lib/mcp.ts";
 import { type Check, fresh, type RunOptions, type ScenarioResult } from "../lib/scenario.ts";
 import { readSideEffects } from "../lib/side-effects.ts";
 import { formatTable } from "../lib/stats.ts";
-import { tempDir } from "../lib/temp.ts";
 import { pollUntil, sleep } from "../lib/time.ts";
 
 /** Sizes of a run: `--short` (CI) or full (the issue's: a 4 s lease alone, the default 60 s lease shared). */

@@ -8,15 +8,15 @@ import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { AsyncToolsError, jobIdOf } from "@async-tools/core";
-import { createBenchRuntime, noopJob } from "../bench-server.ts";
+import { textOf } from "@async-tools/test-helpers/mcp";
+import { tempDir } from "@async-tools/test-helpers/temp";
+import { createBenchRuntime, noopJob } from "../lib/bench-server.ts";
 import { startStdioServer } from "../lib/child.ts";
-import { textOf } from "../lib/mcp.ts";
 import { canMount, mountTmpfs } from "../lib/mounts.ts";
 import type { Check, RunOptions, ScenarioResult } from "../lib/scenario.ts";
 import { formatTable } from "../lib/stats.ts";
-import { tempDir } from "../lib/temp.ts";
 
-const SERVER = join(import.meta.dirname, "..", "server.ts");
+const SERVER = join(import.meta.dirname, "..", "lib", "server.ts");
 
 /** Opens `store` and starts one job; returns the error, or `undefined` when the store works. */
 async function openError(store: string): Promise<unknown> {

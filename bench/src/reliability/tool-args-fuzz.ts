@@ -2,11 +2,13 @@
  * Tool arguments fuzzed through a real MCP client to the stdio server: every call must end in a result, an
  * `isError` result with a readable message, or a JSON-RPC error, and the server must stay up and answer.
  */
+
+import { alive } from "@async-tools/test-helpers/children";
+import { textOf } from "@async-tools/test-helpers/mcp";
 import { McpError } from "@modelcontextprotocol/sdk/types.js";
 import fc from "fast-check";
 import { failureOf, TOOL_NAMES, toolArguments } from "../lib/arbitraries.ts";
-import { alive, startStdioServer } from "../lib/child.ts";
-import { textOf } from "../lib/mcp.ts";
+import { startStdioServer } from "../lib/child.ts";
 import type { Check } from "../lib/scenario.ts";
 
 /** Calls random tools with `runs` fuzzed argument objects. */

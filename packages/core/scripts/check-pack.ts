@@ -16,17 +16,15 @@
  *   print one line naming the Node they need, and the bin runs under `npx -p node@24` as that line advises.
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import {
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-} from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
+import {
+  packInto,
+  runLogged,
+  scriptLog,
+  cleanEnv as workspaceFreeEnv,
+} from "@async-tools/test-helpers/scripts";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 
@@ -35,22 +33,15 @@ const repo = join(core, "..", "..");
 const weather = join(repo, "apps", "weather");
 const scratch = mkdtempSync(join(tmpdir(), "async-tools-pack-"));
 
-/** The environment of everything this script starts: no workspace leaks (NODE_PATH) and no ambient store. */
+/** The environment of everything this script starts: no workspace leaks, no ambient store, and CI's answers. */
 function cleanEnv(extra: Record<string, string> = {}): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const [key, value] of Object.entries(process.env)) if (value !== undefined) env[key] = value;
-  for (const key of ["NODE_PATH", "RESONATE_URL", "ASYNC_TOOLS_STORE", "OPEN_METEO_ARCHIVE_URL"])
-    delete env[key];
-  return { ...env, CI: "true", ...extra };
+  return workspaceFreeEnv({ CI: "true", ...extra });
 }
 
-function log(message: string): void {
-  process.stderr.write(`pack-check: ${message}\n`);
-}
+const log = scriptLog("pack-check");
 
 function run(cmd: string, args: string[], cwd: string, env = cleanEnv()): void {
-  log(`${cmd} ${args.join(" ")}`);
-  execFileSync(cmd, args, { cwd, stdio: ["ignore", "inherit", "inherit"], env });
+  runLogged(log, cmd, args, cwd, env);
 }
 
 /** Runs a command to its end and returns its exit code and output, whatever the code. */
@@ -71,11 +62,7 @@ function check(condition: boolean, what: string): void {
 
 /** Packs the package in `dir` into `scratch` and returns the tarball's path. */
 function pack(dir: string, name: string, mustHold: string[]): string {
-  const before = new Set(readdirSync(scratch));
-  run("pnpm", ["pack", "--pack-destination", scratch], dir);
-  const tarball = readdirSync(scratch).find((file) => file.endsWith(".tgz") && !before.has(file));
-  if (!tarball) throw new Error(`pnpm pack produced no tarball for ${name}`);
-  const path = join(scratch, tarball);
+  const path = packInto(log, dir, scratch, cleanEnv());
   const entries = execFileSync("tar", ["-tzf", path], { encoding: "utf8" }).split("\n");
   for (const entry of ["package.json", "README.md", "LICENSE", ...mustHold]) {
     check(entries.includes(`package/${entry}`), `the ${name} tarball holds ${entry}`);

@@ -1,6 +1,6 @@
 /**
  * The job view in a real browser: headless Chromium (Debian's `chromium`, driven by playwright-core) loads a
- * test host page built on `AppBridge` (test/apps-host/host.ts), whose real MCP Client calls the real server
+ * test host page built on `AppBridge` (`@async-tools/test-helpers/apps-host`), whose real MCP Client calls the real server
  * over HTTP and shows the view's page beside each call. A job's progress moves, its steps and retried attempt
  * appear, Cancel cancels it and Retry runs it again, the result renders through its tool's renderer with the raw JSON a click away,
  * and nothing throws. Screenshots go to test-output/apps/ and the test's temp dir.
@@ -8,13 +8,14 @@
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { openAppsHost } from "@async-tools/test-helpers/apps-host";
+import { CHROMIUM, HAS_CHROMIUM, launchChromium } from "@async-tools/test-helpers/browser";
 import { createMcpHandler, McpServer } from "@modelcontextprotocol/server";
 import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { createAsyncTools, defineAsyncTool } from "../src/index.ts";
 import { registerTools } from "../src/mcp/v2/register.ts";
-import { CHROMIUM, HAS_CHROMIUM, launchChromium, openAppsHost } from "./apps-host/serve.ts";
 import { gate } from "./helpers.ts";
 
 const OUT = join(import.meta.dirname, "..", "test-output", "apps");

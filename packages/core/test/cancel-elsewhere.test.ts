@@ -10,10 +10,11 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { childEnv, type StdioChild, startStdioChild } from "@async-tools/test-helpers/children";
 import { afterEach, describe, expect, it } from "vitest";
 import { createAsyncTools } from "../src/index.ts";
-import { childEnv, type StdioChild, startStdioChild, startStoreServe } from "./children.ts";
 import { upstreamTool } from "./fixtures/upstream-tool.ts";
+import { startStoreServe } from "./helpers.ts";
 
 const SERVER = join(import.meta.dirname, "fixtures", "upstream-server.ts");
 const CLI = join(import.meta.dirname, "..", "src", "cli", "main.ts");
@@ -90,10 +91,9 @@ async function expectCutSoon(upstream: Upstream, answeredAt: number): Promise<vo
 }
 
 async function startServer(env: Record<string, string>): Promise<StdioChild> {
-  const child = await startStdioChild(SERVER, { ...env, ASYNC_TOOLS_LOG: "debug" });
+  const child = await startStdioChild(SERVER, { env: { ...env, ASYNC_TOOLS_LOG: "debug" } });
   cleanup.push(async () => {
     await child.close();
-    child.kill();
   });
   return child;
 }

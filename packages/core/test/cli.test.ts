@@ -6,13 +6,13 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { startStdioChild } from "@async-tools/test-helpers/children";
 import { afterEach, describe, expect, it } from "vitest";
 import { runOperatorCli } from "../src/cli/index.ts";
 import { run as main } from "../src/cli/run.ts";
 import { createAsyncTools } from "../src/index.ts";
 import type { JobSnapshot } from "../src/runtime/job.ts";
 import type { JobDetail } from "../src/runtime/job-detail.ts";
-import { startStdioChild } from "./children.ts";
 import { forecastTool } from "./fixtures/forecast-tool.ts";
 
 const BIN = join(import.meta.dirname, "..", "src", "cli", "main.ts");
@@ -343,10 +343,9 @@ describe("the async-tools executable", () => {
   it("joins a store a running server owns: list, show, cancel and retry go through the server", async () => {
     const path = tempStore();
     // Step two takes ten minutes, so a job stays working until it is cancelled.
-    const server = await startStdioChild(SERVER, { ASYNC_TOOLS_STORE: path, STEP2_MS: "600000" });
+    const server = await startStdioChild(SERVER, { env: { ASYNC_TOOLS_STORE: path, STEP2_MS: "600000" } });
     cleanup.push(async () => {
       await server.close();
-      server.kill();
     });
     const { job_id: id } = await server.data<{ job_id: string }>("start_steps", { n: 1 });
     // The real executable, while the server holds the file: it joins instead of giving up.

@@ -1,8 +1,8 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { sideEffectCounts, startStdioChild } from "@async-tools/test-helpers/children";
 import { afterEach, describe, expect, it } from "vitest";
-import { sideEffectCounts, startStdioChild } from "./children.ts";
 
 const SERVER = join(import.meta.dirname, "fixtures", "steps-server.ts");
 const cleanup: (() => Promise<void> | void)[] = [];
@@ -11,7 +11,7 @@ afterEach(async () => {
 });
 
 async function start(env: Record<string, string>) {
-  const child = await startStdioChild(SERVER, env);
+  const child = await startStdioChild(SERVER, { env: env });
   cleanup.push(() => child.close().catch(() => undefined));
   return child;
 }
@@ -30,7 +30,7 @@ describe("a SIGKILL in the middle of a multi-step job", () => {
       ids.push((result.structuredContent as { job_id: string }).job_id);
     }
     await expect.poll(() => ids.every((id) => sideEffectCounts(sideEffects).get(`${id} 2`) === 1)).toBe(true);
-    first.kill();
+    await first.kill();
 
     // Step 2 takes 3 s after the restart, so the probe below still sees the resumed jobs working.
     const second = await start({ ...env, STEP2_MS: "3000" });

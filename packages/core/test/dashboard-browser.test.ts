@@ -3,9 +3,10 @@
  * dashboard served over HTTP. Jobs started after the page loaded appear and progress without a reload, and
  * a job is cancelled from its page. Screenshots go to test-output/dashboard/.
  */
-import { existsSync, mkdirSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { type Browser, chromium } from "playwright-core";
+import { CHROMIUM, HAS_CHROMIUM, launchChromium } from "@async-tools/test-helpers/browser";
+import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { createDashboard } from "../src/dashboard/dashboard.ts";
@@ -14,22 +15,11 @@ import { createAsyncTools, defineAsyncTool, PermanentError } from "../src/index.
 import { forecastTool } from "./fixtures/forecast-tool.ts";
 import { gate } from "./helpers.ts";
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const OUT = join(import.meta.dirname, "..", "test-output", "dashboard");
-const FLAGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-  "--no-first-run",
-];
-
 let browser: Browser | undefined;
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) return;
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: FLAGS, headless: true });
+  if (!HAS_CHROMIUM) return;
+  browser = await launchChromium();
   mkdirSync(OUT, { recursive: true });
 });
 afterAll(async () => {
@@ -53,7 +43,7 @@ function reportTool(stages: { promise: Promise<void> }[]) {
   });
 }
 
-describe.skipIf(!existsSync(CHROMIUM))(`the dashboard in Chromium (${CHROMIUM})`, () => {
+describe.skipIf(!HAS_CHROMIUM)(`the dashboard in Chromium (${CHROMIUM})`, () => {
   it("shows jobs appear and progress live, and cancels one from its page", async () => {
     const stages = [gate(), gate(), gate()];
     const report = reportTool(stages);

@@ -7,8 +7,9 @@ import { execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { errorText, structured } from "@async-tools/test-helpers/mcp";
 import { afterEach, describe, expect, it } from "vitest";
-import { autoClosing, errorText, squareTool, structured } from "./helpers.ts";
+import { autoClosing, squareTool } from "./helpers.ts";
 
 const asRoot = process.getuid?.() === 0;
 const cleanups: (() => void)[] = [];

@@ -6,36 +6,15 @@
 import { spawn } from "node:child_process";
 import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { childEnv, NODE_ARGS, sideEffectCounts } from "@async-tools/test-helpers/children";
+import { structured, textOf } from "@async-tools/test-helpers/mcp";
 import { describe, expect, it } from "vitest";
-import { childEnv } from "./children.ts";
-import {
-  type Connection,
-  connectV1,
-  connectV2,
-  type ListedTool,
-  NODE_ARGS,
-  scratch,
-  stepCounts,
-  V2_SERVER,
-} from "./stdio-rig.ts";
+import { type Connection, connectV1, connectV2, type ListedTool, scratch, V2_SERVER } from "./stdio-rig.ts";
 
 interface Receipt {
   job_id: string;
   status: string;
   created: boolean;
-}
-
-function structured<T>(result: {
-  structuredContent?: Record<string, unknown>;
-  isError?: boolean;
-  content: unknown;
-}): T {
-  if (result.isError) throw new Error(`tool error: ${JSON.stringify(result.content)}`);
-  return result.structuredContent as T;
-}
-
-function text(result: { content: { text?: string }[] }): string {
-  return result.content.map((c) => c.text ?? "").join("\n");
 }
 
 /**
@@ -97,7 +76,7 @@ describe("the same definition on both SDK generations", () => {
         c.call("await_tally", { job_ids: ["tally-x"], timeout_seconds: -1 }),
       ]);
       for (const answer of answers) expect(answer.isError).toBe(true);
-      texts.push(answers.map(text));
+      texts.push(answers.map(textOf));
       await c.close();
     }
     // Each SDK words the frame of its validation error (docs/api.md, "Tool results"): v1 `MCP error -32602: …`
@@ -147,7 +126,7 @@ describe.each(generations)("%s", (_name, connect) => {
 
     const again = structured<Receipt>(await c.call("start_tally", { numbers: [1, 2, 3] }));
     expect(again).toMatchObject({ job_id: id, created: false, status: "completed" });
-    expect(stepCounts(log).get(`${id} sum`)).toBe(1);
+    expect(sideEffectCounts(log).get(`${id} sum`)).toBe(1);
   });
 
   it("cancels a running job", async () => {
@@ -169,7 +148,7 @@ describe.each(generations)("%s", (_name, connect) => {
     const c = await connect({ ASYNC_TOOLS_STORE: store });
     const bad = await c.call("start_tally", { numbers: [] });
     expect(bad.isError).toBe(true);
-    expect(text(bad)).toMatch(/numbers/);
+    expect(textOf(bad)).toMatch(/numbers/);
   });
 
   it("answers an unknown ID with a not_found entry, alone or beside a known one, on probe, await and cancel", async () => {
@@ -185,7 +164,7 @@ describe.each(generations)("%s", (_name, connect) => {
           job_id: "tally-nope",
           status: "not_found",
         });
-        expect(text(answer)).toContain("No job found for tally-nope");
+        expect(textOf(answer)).toContain("No job found for tally-nope");
       }
     }
   });
@@ -271,7 +250,7 @@ describe("the v2 face", () => {
     const ids: string[] = [];
     for (const n of [1, 2, 3])
       ids.push(structured<Receipt>(await first.call("start_tally", { numbers: [n, n] })).job_id);
-    await expect.poll(() => ids.every((id) => stepCounts(log).get(`${id} sum`) === 1)).toBe(true);
+    await expect.poll(() => ids.every((id) => sideEffectCounts(log).get(`${id} sum`) === 1)).toBe(true);
     process.kill(first.pid, "SIGKILL");
 
     const second = await connectV2({ ASYNC_TOOLS_STORE: store, TALLY_LOG: log, TALLY_STEP_MS: "2000" });
@@ -290,7 +269,7 @@ describe("the v2 face", () => {
       [ids[1], "completed", 4],
       [ids[2], "completed", 6],
     ]);
-    const seen = stepCounts(log);
+    const seen = sideEffectCounts(log);
     for (const id of ids) {
       expect(seen.get(`${id} count`), `count of ${id}`).toBe(1);
       expect(seen.get(`${id} sum`), `sum of ${id}`).toBe(2);

@@ -1,7 +1,9 @@
 /**
- * Test helpers: the published in-memory harness, plus small tools and gates the tests share.
+ * Core's own test helpers: the published in-memory harness, small tools and gates the tests share, and
+ * `async-tools store serve` as a child. What every package shares lives in `@async-tools/test-helpers`.
  */
-import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
+import { join } from "node:path";
+import { startListening } from "@async-tools/test-helpers/children";
 import { LocalNetwork, type Network } from "@resonatehq/sdk";
 import { afterEach } from "vitest";
 import { z } from "zod";
@@ -17,18 +19,6 @@ export function connect(
   options: Omit<InMemoryOptions, "store"> = {},
 ): Promise<Connected> {
   return connectInMemory(defs, { ...options, store });
-}
-
-/** The structuredContent of a successful tool result (fails the test on an error result). */
-export function structured<T = Record<string, unknown>>(result: CallToolResult): T {
-  if (result.isError) throw new Error(`tool error: ${JSON.stringify(result.content)}`);
-  return result.structuredContent as T;
-}
-
-/** The text of an error result (fails the test on a success). */
-export function errorText(result: CallToolResult): string {
-  if (!result.isError) throw new Error(`expected an error, got ${JSON.stringify(result.structuredContent)}`);
-  return result.content.map((c) => (c.type === "text" ? c.text : "")).join("\n");
 }
 
 /** A promise plus its resolver, for steering durable functions from tests. */
@@ -110,4 +100,19 @@ export function countingNetwork(): { network: Network; counts: Map<string, numbe
     recv: (callback) => inner.recv(callback),
   };
   return { network, counts, inner };
+}
+
+const CLI = join(import.meta.dirname, "..", "src", "cli", "main.ts");
+
+/** Starts `async-tools store serve` on `path`; resolves with its URL once it listens, and kills it on cleanup. */
+export async function startStoreServe(
+  path: string,
+  token: string,
+  cleanup: (() => Promise<void> | void)[],
+): Promise<{ url: string }> {
+  const served = await startListening(CLI, ["store", "serve", "--store", path, "--token", token], {
+    listening: / on (http:\/\/127\.0\.0\.1:\d+)/,
+  });
+  cleanup.push(() => served.kill());
+  return { url: served.url };
 }

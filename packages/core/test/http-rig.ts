@@ -1,11 +1,9 @@
 /**
  * Test rig of the HTTP face (not exported): a runtime with the counting `square` tool behind `serveHttp` on a
- * free port, real MCP clients over Streamable HTTP, and raw requests for what clients never send.
+ * free port, with real MCP clients over Streamable HTTP.
  */
-import { request as httpRequest } from "node:http";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
-import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { afterEach } from "vitest";
 import { type HttpServer, type McpHandler, type ServeHttpOptions, serveHttp } from "../src/http/index.ts";
 import { type AsyncTools, createAsyncTools } from "../src/index.ts";
@@ -67,50 +65,4 @@ export async function rig(
 /** Registers a cleanup step for the current test. */
 export function onCleanup(step: () => Promise<unknown> | unknown): void {
   cleanup.push(step);
-}
-
-/** The structuredContent of a successful tool result. */
-export function structured<T = Record<string, unknown>>(result: unknown): T {
-  const r = result as CallToolResult;
-  if (r.isError) throw new Error(`tool error: ${JSON.stringify(r.content)}`);
-  return r.structuredContent as T;
-}
-
-/** The text of a tool result. */
-export function textOf(result: unknown): string {
-  return (result as CallToolResult).content.map((c) => (c.type === "text" ? c.text : "")).join("\n");
-}
-
-export const INITIALIZE = {
-  jsonrpc: "2.0",
-  id: 1,
-  method: "initialize",
-  params: { protocolVersion: "2025-11-25", capabilities: {}, clientInfo: { name: "raw", version: "0" } },
-};
-
-export const MCP_HEADERS = {
-  "content-type": "application/json",
-  accept: "application/json, text/event-stream",
-};
-
-/**
- * A raw request through node:http, which (unlike fetch) may set any Host header, as a DNS-rebinding page's
- * browser would. Returns the status, the headers and the body text.
- */
-export function raw(
-  url: string,
-  options: { method?: string; headers?: Record<string, string>; body?: string },
-): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = httpRequest(url, { method: options.method ?? "POST", headers: options.headers ?? {} });
-    req.on("response", (res) => {
-      let body = "";
-      res.on("data", (chunk: Buffer) => {
-        body += chunk.toString();
-      });
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
-    });
-    req.on("error", reject);
-    req.end(options.body);
-  });
 }

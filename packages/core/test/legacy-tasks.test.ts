@@ -3,9 +3,11 @@
  * a v1 Client with the SDK's task API (task-discovery.test.ts drives ext-tasks in legacy mode too). The v2
  * server SDK has no task store; the face serves that era's `tasks/*` itself over the same durable jobs.
  */
+
+import { sideEffectCounts } from "@async-tools/test-helpers/children";
 import { CallToolResultSchema, type Task } from "@modelcontextprotocol/sdk/types.js";
 import { describe, expect, it } from "vitest";
-import { connectV1, scratch, stepCounts } from "./stdio-rig.ts";
+import { connectV1, scratch } from "./stdio-rig.ts";
 
 describe("2025-11-25 Tasks on the v2 face", () => {
   it("serves the SDK 1.x task API: a task tool, a task that completes with the result, tasks/list, tasks/cancel", async () => {
@@ -39,7 +41,7 @@ describe("2025-11-25 Tasks on the v2 face", () => {
     expect(task?.taskId).toMatch(/^tally-[0-9a-f]{16}$/);
     expect(task?.pollInterval).toBe(1000);
     expect(result?.structuredContent).toEqual({ label: "total", count: 2, sum: 3 });
-    expect(stepCounts(log).get(`${task?.taskId} sum`)).toBe(1);
+    expect(sideEffectCounts(log).get(`${task?.taskId} sum`)).toBe(1);
     const listedTasks = await c.client.experimental.tasks.listTasks();
     expect(listedTasks.tasks.map((t) => [t.taskId, t.status])).toContainEqual([task?.taskId, "completed"]);
 

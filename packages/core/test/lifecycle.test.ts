@@ -6,10 +6,11 @@ import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { AT_ONCE_MS } from "@async-tools/test-helpers/budgets";
+import { childEnv } from "@async-tools/test-helpers/children";
 import { afterEach, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { AsyncToolsError, createAsyncTools, defineAsyncTool } from "../src/index.ts";
-import { childEnv } from "./children.ts";
 
 const SERVER = join(import.meta.dirname, "fixtures", "steps-server.ts");
 const cleanup: (() => Promise<void> | void)[] = [];
@@ -77,11 +78,11 @@ describe("a stdio server whose client goes away", () => {
     const closedAt = Date.now();
     first.stdin.end();
     expect(await exited).toBe(0);
-    expect(Date.now() - closedAt).toBeLessThan(1000);
+    expect(Date.now() - closedAt).toBeLessThan(AT_ONCE_MS);
 
     const began = Date.now();
     await using next = await createAsyncTools({ store, tools: [] });
     expect(next.store.kind).toBe("sqlite");
-    expect(Date.now() - began).toBeLessThan(1000);
+    expect(Date.now() - began).toBeLessThan(AT_ONCE_MS);
   });
 });

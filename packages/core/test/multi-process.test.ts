@@ -7,9 +7,14 @@ import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { budget } from "@async-tools/test-helpers/budgets";
+import {
+  childEnv,
+  type StdioChild,
+  sideEffectCounts,
+  startStdioChild,
+} from "@async-tools/test-helpers/children";
 import { afterEach, describe, expect, it } from "vitest";
-import { budget } from "../../../vitest.budgets.ts";
-import { childEnv, type StdioChild, sideEffectCounts, startStdioChild } from "./children.ts";
 
 const SERVER = join(import.meta.dirname, "fixtures", "steps-server.ts");
 const cleanup: (() => Promise<void> | void)[] = [];
@@ -18,10 +23,9 @@ afterEach(async () => {
 });
 
 async function start(env: Record<string, string>): Promise<StdioChild> {
-  const child = await startStdioChild(SERVER, env);
+  const child = await startStdioChild(SERVER, { env: env });
   cleanup.push(async () => {
     await child.close();
-    child.kill();
   });
   return child;
 }
@@ -53,7 +57,7 @@ describe("two stdio servers on one store file", () => {
     const probed = await joiner.data<Jobs>("probe_steps", { job_ids: ids });
     expect(probed.jobs.map((job) => job.status)).toEqual(["working", "working", "working"]);
 
-    owner.kill();
+    await owner.kill();
     let result: Jobs | undefined;
     await expect
       .poll(async () => {

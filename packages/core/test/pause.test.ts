@@ -6,8 +6,8 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { type StdioChild, sideEffectCounts, startStdioChild } from "@async-tools/test-helpers/children";
 import { afterEach, describe, expect, it } from "vitest";
-import { type StdioChild, sideEffectCounts, startStdioChild } from "./children.ts";
 
 const SERVER = join(import.meta.dirname, "fixtures", "steps-server.ts");
 /** Short enough that a pause of a few seconds outlasts it; heartbeats renew it every second. */
@@ -40,7 +40,7 @@ function store(): { env: Record<string, string>; effects: string } {
 }
 
 async function start(env: Record<string, string>): Promise<StdioChild> {
-  const child = await startStdioChild(SERVER, env);
+  const child = await startStdioChild(SERVER, { env: env });
   cleanup.push(async () => {
     try {
       process.kill(child.pid, "SIGCONT");
@@ -48,7 +48,6 @@ async function start(env: Record<string, string>): Promise<StdioChild> {
       // Already gone.
     }
     await child.close();
-    child.kill();
   });
   return child;
 }

@@ -9,13 +9,13 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
+import { childEnv, sideEffectCounts, startStdioChild } from "@async-tools/test-helpers/children";
 import { type PostgresCluster, postgresUnavailable, startPostgres } from "@async-tools/test-helpers/postgres";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { AsyncToolsError, createAsyncTools, defineAsyncTool } from "../src/index.ts";
 import { MIGRATIONS } from "../src/store/postgres/schema.ts";
-import { childEnv, sideEffectCounts, startStdioChild } from "./children.ts";
 
 const unavailable = postgresUnavailable();
 if (unavailable !== undefined) console.warn(`postgres tests skipped: ${unavailable}`);
@@ -229,13 +229,13 @@ describe.skipIf(unavailable !== undefined)("the Postgres store", () => {
     const marks = join(dir, "side-effects");
     writeFileSync(marks, "");
     const env = { ASYNC_TOOLS_STORE: cluster.url("takeover"), SIDE_EFFECTS: marks };
-    const a = await startStdioChild(STEPS_SERVER, { ...env, STEP2_MS: "600000" });
-    const b = await startStdioChild(STEPS_SERVER, { ...env, STEP2_MS: "50" });
+    const a = await startStdioChild(STEPS_SERVER, { env: { ...env, STEP2_MS: "600000" } });
+    const b = await startStdioChild(STEPS_SERVER, { env: { ...env, STEP2_MS: "50" } });
     try {
       const started = await a.data<{ job_id: string }>("start_steps", { n: 1 });
       const job = started.job_id;
       await expect.poll(() => readFileSync(marks, "utf8"), { timeout: 30_000 }).toContain(`${job} 2`);
-      a.kill();
+      await a.kill();
       const killedAt = Date.now();
       // Within the default 60 s lease only a takeover can finish the job; it should take a few seconds.
       const done = await b.data<{ jobs: { status: string; result?: unknown }[] }>("await_steps", {
@@ -249,7 +249,7 @@ describe.skipIf(unavailable !== undefined)("the Postgres store", () => {
       const counts = sideEffectCounts(marks);
       expect([counts.get(`${job} 1`), counts.get(`${job} 2`), counts.get(`${job} 3`)]).toEqual([1, 2, 1]);
     } finally {
-      a.kill();
+      await a.kill();
       await b.close();
       await a.close();
       rmSync(dir, { recursive: true, force: true });
@@ -266,9 +266,9 @@ describe.skipIf(unavailable !== undefined)("the Postgres store", () => {
     const env = { ASYNC_TOOLS_STORE: cluster.url("three", "three_worker"), SIDE_EFFECTS: marks };
     // Jobs that reach step 2 on the first two hang there until their replica is killed; the third finishes them.
     const [a, b, c] = await Promise.all([
-      startStdioChild(STEPS_SERVER, { ...env, STEP2_MS: "600000" }),
-      startStdioChild(STEPS_SERVER, { ...env, STEP2_MS: "600000" }),
-      startStdioChild(STEPS_SERVER, { ...env, STEP2_MS: "50" }),
+      startStdioChild(STEPS_SERVER, { env: { ...env, STEP2_MS: "600000" } }),
+      startStdioChild(STEPS_SERVER, { env: { ...env, STEP2_MS: "600000" } }),
+      startStdioChild(STEPS_SERVER, { env: { ...env, STEP2_MS: "50" } }),
     ]);
     try {
       const ids: string[] = [];
@@ -318,8 +318,8 @@ describe.skipIf(unavailable !== undefined)("the Postgres store", () => {
     const marks = join(dir, "side-effects");
     writeFileSync(marks, "");
     const env = { ASYNC_TOOLS_STORE: cluster.url("slots"), SIDE_EFFECTS: marks, CONCURRENCY: "1" };
-    const a = await startStdioChild(STEPS_SERVER, { ...env, STEP2_MS: "600000" });
-    const b = await startStdioChild(STEPS_SERVER, { ...env, STEP2_MS: "100" });
+    const a = await startStdioChild(STEPS_SERVER, { env: { ...env, STEP2_MS: "600000" } });
+    const b = await startStdioChild(STEPS_SERVER, { env: { ...env, STEP2_MS: "100" } });
     type Probed = { jobs: { job_id: string; status: string; queue_position?: number }[] };
     try {
       const holder = (await a.data<{ job_id: string }>("start_steps", { n: 1 })).job_id;

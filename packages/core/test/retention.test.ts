@@ -1,10 +1,11 @@
 import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { structured } from "@async-tools/test-helpers/mcp";
 import { afterEach, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { defineAsyncTool } from "../src/index.ts";
-import { connect, structured } from "./helpers.ts";
+import { connect } from "./helpers.ts";
 
 const dirs: string[] = [];
 afterEach(() => {

@@ -7,8 +7,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
+import { childEnv } from "@async-tools/test-helpers/children";
 import { afterEach, describe, expect, it } from "vitest";
-import { childEnv } from "./children.ts";
 
 const PROBE = join(import.meta.dirname, "fixtures", "startup-probe.ts");
 const dirs: string[] = [];

@@ -5,12 +5,12 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { childEnv, NODE_ARGS } from "@async-tools/test-helpers/children";
 import { Client as ClientV2 } from "@modelcontextprotocol/client";
 import { StdioClientTransport as StdioV2 } from "@modelcontextprotocol/client/stdio";
 import { Client as ClientV1 } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport as StdioV1 } from "@modelcontextprotocol/sdk/client/stdio.js";
 import { afterEach } from "vitest";
-import { childEnv } from "./children.ts";
 
 export const V2_SERVER = join(
   import.meta.dirname,
@@ -62,12 +62,6 @@ export function scratch(): { dir: string; store: string; log: string } {
   cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
   return { dir, store: `sqlite:${join(dir, "jobs.db")}`, log: join(dir, "steps.log") };
 }
-
-/** How often each "<job> <step>" line appears in the example's step log: the side-effect file's format. */
-export { sideEffectCounts as stepCounts } from "./children.ts";
-
-/** Node flags for running TypeScript sources of the workspace. */
-export const NODE_ARGS = ["--conditions=@async-tools/source"];
 
 /** Options of {@link connectV1}. */
 export interface V1Options {

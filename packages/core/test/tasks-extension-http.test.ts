@@ -4,12 +4,12 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { join } from "node:path";
+import { childEnv, NODE_ARGS, sideEffectCounts } from "@async-tools/test-helpers/children";
 import { Client, StreamableHTTPClientTransport } from "@modelcontextprotocol/client";
 import { createTaskSessionFromClient, resultFromTaskOutcome } from "@modelcontextprotocol/ext-tasks/client";
 import { describe, expect, it } from "vitest";
-import { childEnv } from "./children.ts";
 import { rawDispatch } from "./raw-dispatch.ts";
-import { NODE_ARGS, onCleanup, scratch, stepCounts, TASKS_EXTENSION_CAPABILITY } from "./stdio-rig.ts";
+import { onCleanup, scratch, TASKS_EXTENSION_CAPABILITY } from "./stdio-rig.ts";
 
 const HTTP_SERVER = join(import.meta.dirname, "fixtures", "tally-v2-http-server.ts");
 
@@ -64,7 +64,7 @@ describe("the 2026-07-28 Tasks extension over Streamable HTTP", () => {
     if (execution.kind !== "task") throw new Error("expected a task");
     const taskId = execution.handle.taskId;
     const reference = execution.serializeReference();
-    await expect.poll(() => stepCounts(log).get(`${taskId} sum`)).toBe(1);
+    await expect.poll(() => sideEffectCounts(log).get(`${taskId} sum`)).toBe(1);
     await execution.detach();
     first.child.kill("SIGKILL");
 
@@ -74,6 +74,6 @@ describe("the 2026-07-28 Tasks extension over Streamable HTTP", () => {
     const { outcome } = await resumed.settle();
     const result = resultFromTaskOutcome(outcome) as { structuredContent?: unknown };
     expect(result.structuredContent).toEqual({ label: "total", count: 3, sum: 6 });
-    expect(stepCounts(log).get(`${taskId} count`)).toBe(1);
+    expect(sideEffectCounts(log).get(`${taskId} count`)).toBe(1);
   });
 });

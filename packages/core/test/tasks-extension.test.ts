@@ -5,6 +5,8 @@
  * Client's codecs reject task-shaped traffic, so the host sends `tools/call` and `tasks/*` itself
  * (`rawDispatch`, on the Client's own transport) with the per-request envelope (`v2RequestFraming`).
  */
+
+import { sideEffectCounts } from "@async-tools/test-helpers/children";
 import {
   createTaskSessionFromClient,
   resultFromTaskOutcome,
@@ -13,7 +15,7 @@ import {
 import { taskId } from "@modelcontextprotocol/ext-tasks/core";
 import { describe, expect, it } from "vitest";
 import { rawDispatch } from "./raw-dispatch.ts";
-import { connectV2, onCleanup, scratch, stepCounts, TASKS_EXTENSION_CAPABILITY } from "./stdio-rig.ts";
+import { connectV2, onCleanup, scratch, TASKS_EXTENSION_CAPABILITY } from "./stdio-rig.ts";
 
 /** A task session on a new connection to the example server. */
 async function tasksSession(env: Record<string, string>) {
@@ -60,7 +62,7 @@ describe("the 2026-07-28 Tasks extension", () => {
     // The task is the job: the start tool joins it and the probe tool reads it by the task ID.
     const receipt = (await call("start_tally", { numbers: [1, 2, 3], label: "six" })).structuredContent;
     expect(receipt).toMatchObject({ job_id: taskId, created: false, status: "completed" });
-    expect(stepCounts(log).get(`${taskId} sum`)).toBe(1);
+    expect(sideEffectCounts(log).get(`${taskId} sum`)).toBe(1);
   });
 
   it("reports ttlMs and pollIntervalMs, and refuses an unknown task", async () => {
@@ -100,7 +102,7 @@ describe("the 2026-07-28 Tasks extension", () => {
     if (execution.kind !== "task") throw new Error("expected a task");
     const reference = execution.serializeReference();
     const taskId = execution.handle.taskId;
-    await expect.poll(() => stepCounts(log).get(`${taskId} sum`)).toBe(1);
+    await expect.poll(() => sideEffectCounts(log).get(`${taskId} sum`)).toBe(1);
     await execution.detach();
     process.kill(first.pid, "SIGKILL");
 
@@ -109,8 +111,8 @@ describe("the 2026-07-28 Tasks extension", () => {
     const { outcome } = await resumed.settle();
     const result = resultFromTaskOutcome(outcome) as { structuredContent?: Tally };
     expect(result.structuredContent).toEqual({ label: "total", count: 2, sum: 42 });
-    expect(stepCounts(log).get(`${taskId} count`)).toBe(1);
-    expect(stepCounts(log).get(`${taskId} label`)).toBe(1);
+    expect(sideEffectCounts(log).get(`${taskId} count`)).toBe(1);
+    expect(sideEffectCounts(log).get(`${taskId} label`)).toBe(1);
   });
 
   it("still answers a plain call of the same tool from a client without Tasks", async () => {

@@ -11,7 +11,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { createAsyncTools, defineAsyncTool } from "../src/index.ts";
 import { ATTR } from "../src/runtime/telemetry.ts";
-import { sideEffectCounts, startStdioChild } from "./children.ts";
+import { sideEffectCounts, startStdioChild } from "@async-tools/test-helpers/children";
 
 const SERVER = join(import.meta.dirname, "fixtures", "steps-server.ts");
 const CLIENT_TRACE = "0af7651916cd43dd8448eb211c80319c";
@@ -50,9 +50,7 @@ describe("a client's trace across a SIGKILL", () => {
     const sideEffects = join(dir, "effects.log");
 
     const child = await startStdioChild(SERVER, {
-      ASYNC_TOOLS_STORE: store,
-      SIDE_EFFECTS: sideEffects,
-      STEP2_MS: "600000",
+      env: { ASYNC_TOOLS_STORE: store, SIDE_EFFECTS: sideEffects, STEP2_MS: "600000" },
     });
     cleanup.push(() => child.close());
     const started = await child.client.callTool({

@@ -6,18 +6,18 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
-import {
-  type FakeOpenMeteo,
-  startFakeOpenMeteo,
-} from "../../../apps/weather/test/support/fake-open-meteo.ts";
 import {
   type HttpChild,
   type StdioChild,
   startHttpChild,
   startStdioChild,
-  startStoreServe,
-} from "./children.ts";
+} from "@async-tools/test-helpers/children";
+import { afterEach, describe, expect, it } from "vitest";
+import {
+  type FakeOpenMeteo,
+  startFakeOpenMeteo,
+} from "../../../apps/weather/test/support/fake-open-meteo.ts";
+import { startStoreServe } from "./helpers.ts";
 
 const WEATHER = join(import.meta.dirname, "..", "..", "..", "apps", "weather", "src", "main.ts");
 const cleanup: (() => Promise<void> | void)[] = [];
@@ -67,11 +67,10 @@ describe("weather servers sharing one store", () => {
     };
     const started: StdioChild[] = [];
     const start = async () => {
-      const child = await startStdioChild(WEATHER, env);
+      const child = await startStdioChild(WEATHER, { env: env });
       started.push(child);
       cleanup.push(async () => {
         await child.close();
-        child.kill();
       });
       return child;
     };
@@ -103,7 +102,7 @@ describe("weather servers sharing one store", () => {
     const probed = await joiner.data<Jobs>("probe_status", { job_names: names });
     expect(probed.jobs.map((j) => j.status)).toEqual(["working", "working", "working"]);
     fake.setLatency(0);
-    owner.kill();
+    await owner.kill();
     const jobs = await awaitDone(joiner, names);
     expect(jobs.map((j) => j.status)).toEqual(["completed", "completed", "completed"]);
     for (const month of months) {
@@ -124,7 +123,7 @@ describe("weather servers sharing one store", () => {
     };
     const replicas: HttpChild[] = [];
     for (let i = 0; i < 3; i++) {
-      const replica = await startHttpChild(WEATHER, env);
+      const replica = await startHttpChild(WEATHER, { env: env });
       replicas.push(replica);
       cleanup.push(() => replica.close());
     }
@@ -135,7 +134,7 @@ describe("weather servers sharing one store", () => {
       names.push((await replica.data<{ job_name: string }>("start_gathering", { ...place, month })).job_name);
     }
     await expect.poll(() => fake.requests()).toBe(6);
-    replicas[0]?.kill();
+    await replicas[0]?.kill();
     fake.setLatency(0);
     const survivors = replicas.slice(1);
     const jobs = await awaitDone(survivors[0] as HttpChild, names);
@@ -150,11 +149,10 @@ describe("weather servers sharing one store", () => {
     const { dir, fake } = await rig();
     const env = { XDG_DATA_HOME: dir, OPEN_METEO_ARCHIVE_URL: fake.url };
     const newcomer = await startStdioChild(join(import.meta.dirname, "fixtures", "steps-server.ts"), {
-      ...env,
-      STEP2_MS: "0",
+      env: { ...env, STEP2_MS: "0" },
     });
     cleanup.push(() => newcomer.close());
-    const weather = await startStdioChild(WEATHER, env);
+    const weather = await startStdioChild(WEATHER, { env: env });
     cleanup.push(() => weather.close());
     // Logged before the MCP handshake, but stderr is a separate pipe: its bytes may come a moment later.
     await expect.poll(() => newcomer.stderr()).toMatch(/store opened.* role=owner/);

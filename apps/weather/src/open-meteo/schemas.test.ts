@@ -2,9 +2,10 @@
  * Tests for the weather tool's input schema: messages a model can act on, the place's own time zone by
  * default, and canonical time zones so that aliases make one job.
  */
+
+import { must } from "@async-tools/test-helpers/must";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { z } from "zod";
-import { must } from "../../test/support/must.ts";
 import { echo, type WeatherRequest, WeatherRequestSchema } from "./schemas.ts";
 
 const edmonton = { latitude: 53.55, longitude: -113.49 };

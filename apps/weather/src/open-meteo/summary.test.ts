@@ -1,10 +1,11 @@
 /**
  * Tests for the summary of a month: figures that match the daily values, rounding, missing data.
  */
+
+import { must } from "@async-tools/test-helpers/must";
 import { describe, expect, it } from "vitest";
 import { sample } from "../../test/support/archive-sample.ts";
 import { startFakeOpenMeteo } from "../../test/support/fake-open-meteo.ts";
-import { must } from "../../test/support/must.ts";
 import { fetchMonth } from "./client.ts";
 import { type WeatherRequest, WeatherRequestSchema, WeatherResultSchema } from "./schemas.ts";
 import { summarize } from "./summary.ts";

@@ -5,9 +5,9 @@
 import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { fileURLToPath } from "node:url";
+import { must } from "@async-tools/test-helpers/must";
 import { describe, expect, it } from "vitest";
 import { type FakeOpenMeteo, startFakeOpenMeteo } from "./fake-open-meteo.ts";
-import { must } from "./must.ts";
 
 interface Daily {
   time: string[];

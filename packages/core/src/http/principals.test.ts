@@ -1,8 +1,9 @@
+import { INITIALIZE, MCP_HEADERS, raw, structured, textOf } from "@async-tools/test-helpers/mcp";
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { InvalidTokenError } from "@modelcontextprotocol/sdk/server/auth/errors.js";
 import { ListTasksResultSchema } from "@modelcontextprotocol/sdk/types.js";
 import { describe, expect, it } from "vitest";
-import { INITIALIZE, MCP_HEADERS, type Rig, raw, rig, structured, textOf } from "../../test/http-rig.ts";
+import { type Rig, rig } from "../../test/http-rig.ts";
 import type { HttpAuthInfo, TokenVerifier } from "./index.ts";
 
 /** Alice and Bob start the same arguments; each sees only their own job. */

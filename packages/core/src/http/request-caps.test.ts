@@ -1,6 +1,7 @@
+import { MCP_HEADERS, structured } from "@async-tools/test-helpers/mcp";
 import { describe, expect, it } from "vitest";
 import { gate } from "../../test/helpers.ts";
-import { MCP_HEADERS, rig, structured } from "../../test/http-rig.ts";
+import { rig } from "../../test/http-rig.ts";
 
 /** A JSON-RPC `tools/call` over plain fetch, as any HTTP client sends it (stateless: no initialize needed). */
 function call(url: string, name: string, args: Record<string, unknown>, token?: string): Promise<Response> {

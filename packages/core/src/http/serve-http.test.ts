@@ -1,7 +1,8 @@
+import { INITIALIZE, MCP_HEADERS, raw, structured } from "@async-tools/test-helpers/mcp";
 import type { Progress } from "@modelcontextprotocol/sdk/types.js";
 import { describe, expect, it } from "vitest";
 import { gate, squareTool } from "../../test/helpers.ts";
-import { INITIALIZE, MCP_HEADERS, raw, rig, structured } from "../../test/http-rig.ts";
+import { rig } from "../../test/http-rig.ts";
 import { createAsyncTools } from "../index.ts";
 import { serveHttp } from "./index.ts";
 

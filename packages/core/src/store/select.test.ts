@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { homedir, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { freePort } from "@async-tools/test-helpers/net";
 import { describe, expect, it } from "vitest";
 import { AsyncToolsError } from "../errors.ts";
 import { createAsyncTools } from "../runtime/runtime.ts";
@@ -89,13 +89,3 @@ describe("choosing a store", () => {
     await expect(attempt).rejects.not.toThrow(/secret/);
   });
 });
-
-async function freePort(): Promise<number> {
-  return new Promise((resolvePort) => {
-    const server = createServer();
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolvePort(port));
-    });
-  });
-}

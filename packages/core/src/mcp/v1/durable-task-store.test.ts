@@ -1,10 +1,11 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { structured } from "@async-tools/test-helpers/mcp";
 import { CallToolResultSchema, type Task } from "@modelcontextprotocol/sdk/types.js";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
-import { autoClosing, brokenTool, type Connected, connect, gate, structured } from "../../../test/helpers.ts";
+import { autoClosing, brokenTool, type Connected, connect, gate } from "../../../test/helpers.ts";
 import { defineAsyncTool } from "../../index.ts";
 
 const serve = autoClosing();

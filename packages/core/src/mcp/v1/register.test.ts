@@ -1,9 +1,11 @@
+import { AT_ONCE_MS } from "@async-tools/test-helpers/budgets";
+import { errorText, structured } from "@async-tools/test-helpers/mcp";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js";
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { afterEach, describe, expect, it } from "vitest";
 import { z } from "zod";
-import { autoClosing, errorText, gate, squareTool, structured } from "../../../test/helpers.ts";
+import { autoClosing, gate, squareTool } from "../../../test/helpers.ts";
 import { createAsyncTools, defineAsyncTool, PermanentError } from "../../index.ts";
 import { registerTools } from "./register.ts";
 
@@ -209,7 +211,7 @@ describe("await", () => {
     );
     expect(result.isError).toBeFalsy();
     expect(seen[0]).toMatchObject({ progress: 0.5, total: 1 });
-    expect(seen[0]?.at).toBeLessThan(500);
+    expect(seen[0]?.at).toBeLessThan(AT_ONCE_MS);
     expect(seen[0]?.message).toContain("computing");
     expect(seen.slice(1, 3).every((p) => p.progress === 0.5 && p.total === 1)).toBe(true);
     for (let i = 1; i < seen.length; i++)

@@ -1,10 +1,11 @@
+import { structured } from "@async-tools/test-helpers/mcp";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js";
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { type CallToolResult, CallToolResultSchema, type Task } from "@modelcontextprotocol/sdk/types.js";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { z } from "zod";
-import { autoClosing, type Connected, gate, squareTool, structured } from "../../../test/helpers.ts";
+import { autoClosing, type Connected, gate, squareTool } from "../../../test/helpers.ts";
 import { createAsyncTools, defineAsyncTool } from "../../index.ts";
 import { registerTools } from "./register.ts";
 

@@ -2,6 +2,7 @@
  * Jobs bound to their caller on the v2 face: over the SDK's HTTP handler (`createMcpHandler`, in process),
  * requests carry auth info, and each principal's jobs and tasks are its own, as on the v1 face.
  */
+import { statelessCaller } from "@async-tools/test-helpers/mcp";
 import { createMcpHandler, McpServer } from "@modelcontextprotocol/server";
 import { afterEach, describe, expect, it } from "vitest";
 import { z } from "zod";
@@ -30,35 +31,10 @@ async function serve() {
     registerTools(server, runtime);
     return server;
   });
-  let id = 0;
+  const call = statelessCaller(handler.fetch);
   /** One 2026-07-28 request as `principal`, answered by the handler. */
-  return async (principal: string, method: string, params: Record<string, unknown>, capabilities = {}) => {
-    id += 1;
-    const _meta = {
-      "io.modelcontextprotocol/protocolVersion": "2026-07-28",
-      "io.modelcontextprotocol/clientInfo": { name: principal, version: "0" },
-      "io.modelcontextprotocol/clientCapabilities": capabilities,
-    };
-    const name = typeof params.name === "string" ? params.name : (params.taskId as string | undefined);
-    const response = await handler.fetch(
-      new Request("http://127.0.0.1/mcp", {
-        method: "POST",
-        headers: {
-          "content-type": "application/json",
-          accept: "application/json, text/event-stream",
-          "mcp-protocol-version": "2026-07-28",
-          "mcp-method": method,
-          ...(name === undefined ? {} : { "mcp-name": name }),
-        },
-        body: JSON.stringify({ jsonrpc: "2.0", id, method, params: { ...params, _meta } }),
-      }),
-      { authInfo: { token: principal, clientId: "host", scopes: [], extra: { sub: principal } } },
-    );
-    return (await response.json()) as {
-      result?: Record<string, unknown> & { structuredContent?: Record<string, unknown> };
-      error?: { code: number; message: string };
-    };
-  };
+  return (principal: string, method: string, params: Record<string, unknown>, capabilities = {}) =>
+    call({ method, params }, { principal, capabilities });
 }
 
 describe("the v2 face with authenticated callers", () => {

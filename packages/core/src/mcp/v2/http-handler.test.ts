@@ -3,20 +3,13 @@
  * 2025-11-25, with the same tools, jobs bound to each caller, sessions for 2025-11-25 clients when stateful,
  * the Host/Origin checks, and the 2026-07-28 Tasks extension through the ext-tasks client session.
  */
+
+import { INITIALIZE, MCP_HEADERS, raw, structured, textOf } from "@async-tools/test-helpers/mcp";
 import { Client, StreamableHTTPClientTransport } from "@modelcontextprotocol/client";
 import { createTaskSessionFromClient, resultFromTaskOutcome } from "@modelcontextprotocol/ext-tasks/client";
 import { describe, expect, it } from "vitest";
 import { gate } from "../../../test/helpers.ts";
-import {
-  INITIALIZE,
-  MCP_HEADERS,
-  onCleanup,
-  type Rig,
-  raw,
-  rig,
-  structured,
-  textOf,
-} from "../../../test/http-rig.ts";
+import { onCleanup, type Rig, rig } from "../../../test/http-rig.ts";
 import { rawDispatch } from "../../../test/raw-dispatch.ts";
 import { TASKS_EXTENSION_CAPABILITY } from "../../../test/stdio-rig.ts";
 import { defaultMcpHandler } from "../../http/default-mcp.ts";

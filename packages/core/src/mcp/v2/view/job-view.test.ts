@@ -4,6 +4,8 @@
  * handler, 2025-11-25 at `initialize` through a real v2 Client), exactly today's tools for everyone else,
  * and the view's tools bound to the calling principal.
  */
+
+import { statelessCaller } from "@async-tools/test-helpers/mcp";
 import { Client } from "@modelcontextprotocol/client";
 import { RESOURCE_MIME_TYPE, RESOURCE_URI_META_KEY } from "@modelcontextprotocol/ext-apps";
 import { EXTENSION_ID } from "@modelcontextprotocol/ext-apps/server";
@@ -53,35 +55,14 @@ function http(runtime: AsyncTools, options: RegisterToolsOptions = { view: true 
     registerTools(server, runtime, options);
     return server;
   });
-  let id = 0;
+  const call = statelessCaller(handler.fetch);
   return async (
     method: string,
     params: Record<string, unknown>,
     capabilities: object = UI,
     principal = "alice",
   ) => {
-    id += 1;
-    const _meta = {
-      "io.modelcontextprotocol/protocolVersion": "2026-07-28",
-      "io.modelcontextprotocol/clientInfo": { name: "host", version: "0" },
-      "io.modelcontextprotocol/clientCapabilities": capabilities,
-    };
-    const name = (params.name ?? params.uri) as string | undefined;
-    const response = await handler.fetch(
-      new Request("http://127.0.0.1/mcp", {
-        method: "POST",
-        headers: {
-          "content-type": "application/json",
-          accept: "application/json, text/event-stream",
-          "mcp-protocol-version": "2026-07-28",
-          "mcp-method": method,
-          ...(name === undefined ? {} : { "mcp-name": name }),
-        },
-        body: JSON.stringify({ jsonrpc: "2.0", id, method, params: { ...params, _meta } }),
-      }),
-      { authInfo: { token: principal, clientId: "host", scopes: [], extra: { sub: principal } } },
-    );
-    const answer = (await response.json()) as { result?: Record<string, unknown>; error?: unknown };
+    const answer = await call({ method, params }, { principal, clientName: "host", capabilities });
     if (answer.result === undefined) throw new Error(`${method}: ${JSON.stringify(answer.error)}`);
     return answer.result;
   };

@@ -5,11 +5,11 @@
  * and until a new job started on it has completed.
  */
 import { join } from "node:path";
+import { tempDir } from "@async-tools/test-helpers/temp";
 import { type StdioServer, startStdioServer } from "../lib/child.ts";
 import { awaitJobs, startJob } from "../lib/mcp.ts";
 import { fresh, type RunOptions, type ScenarioResult } from "../lib/scenario.ts";
 import { formatTable, median, showRatio, showSpread, spread } from "../lib/stats.ts";
-import { tempDir } from "../lib/temp.ts";
 import { pollUntil } from "../lib/time.ts";
 
 async function startLatencies(server: StdioServer, count: number): Promise<number> {

@@ -19,3 +19,10 @@ export const testBudgets = {
   // vitest's default is 1 s: one or two tries when each try spawns a process on a busy machine.
   expect: { poll: { timeout: budget(30_000), interval: 50 } },
 };
+
+/**
+ * How long something a test expects "at once" (an exit on stdin close, a recovery, a first progress
+ * notification) may take on a loaded 2-core machine: far below the timers the behaviour must not wait for
+ * (a lease, a retry back-off, a keep-alive of minutes), far above a scheduler's hiccup.
+ */
+export const AT_ONCE_MS = budget(5_000);

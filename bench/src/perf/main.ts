@@ -9,21 +9,21 @@ import { writeFileSync } from "node:fs";
 import { availableParallelism, cpus, totalmem } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { batchProbe } from "./bench/batch-probe.ts";
-import { bullmq } from "./bench/bullmq.ts";
-import { coldStart } from "./bench/cold-start.ts";
-import { dbos } from "./bench/dbos.ts";
-import { durability } from "./bench/durability.ts";
-import { inFlight } from "./bench/in-flight.ts";
-import { recovery } from "./bench/recovery.ts";
-import { scale } from "./bench/scale.ts";
-import { sharing } from "./bench/sharing.ts";
-import { startOverhead } from "./bench/start-overhead.ts";
-import { throughput } from "./bench/throughput.ts";
-import { wakeUp } from "./bench/wake-up.ts";
-import { type LoadRecord, watchLoad } from "./lib/load.ts";
-import type { RunOptions, ScenarioResult } from "./lib/scenario.ts";
-import { formatTable, verdict } from "./lib/stats.ts";
+import { type LoadRecord, watchLoad } from "../lib/load.ts";
+import type { RunOptions, ScenarioResult } from "../lib/scenario.ts";
+import { formatTable, verdict } from "../lib/stats.ts";
+import { batchProbe } from "./batch-probe.ts";
+import { bullmq } from "./bullmq.ts";
+import { coldStart } from "./cold-start.ts";
+import { dbos } from "./dbos.ts";
+import { durability } from "./durability.ts";
+import { inFlight } from "./in-flight.ts";
+import { recovery } from "./recovery.ts";
+import { scale } from "./scale.ts";
+import { sharing } from "./sharing.ts";
+import { startOverhead } from "./start-overhead.ts";
+import { throughput } from "./throughput.ts";
+import { wakeUp } from "./wake-up.ts";
 
 const SCENARIOS: Record<string, (options: RunOptions) => Promise<ScenarioResult>> = {
   start_overhead: startOverhead,
@@ -45,7 +45,7 @@ const { values } = parseArgs({
     quick: { type: "boolean", default: false },
     only: { type: "string" },
     strict: { type: "boolean", default: false },
-    out: { type: "string", default: join(import.meta.dirname, "..", "results.json") },
+    out: { type: "string", default: join(import.meta.dirname, "..", "..", "results.json") },
   },
 });
 

@@ -5,13 +5,13 @@
  * its handshake, in the same rounds (before the restart in even rounds, after it in odd ones).
  */
 import { join } from "node:path";
+import { tempDir } from "@async-tools/test-helpers/temp";
 import { bundleBenchServer } from "../lib/bundle.ts";
 import { startStdioServer } from "../lib/child.ts";
 import { awaitJobs, startJob } from "../lib/mcp.ts";
 import { fresh, type RunOptions, type ScenarioResult } from "../lib/scenario.ts";
 import { sizeOf } from "../lib/side-effects.ts";
 import { formatTable, showRatio, showSpread, spread, verdict } from "../lib/stats.ts";
-import { tempDir } from "../lib/temp.ts";
 import { pollUntil } from "../lib/time.ts";
 
 const JOBS = 20;

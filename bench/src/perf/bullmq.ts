@@ -13,11 +13,11 @@ import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { connect } from "node:net";
 import { join } from "node:path";
 import { type AsyncTools, createAsyncTools } from "@async-tools/core";
-import { freePort } from "@async-tools/test-helpers/postgres";
+import { freePort } from "@async-tools/test-helpers/net";
+import { tempDir } from "@async-tools/test-helpers/temp";
 import { versus } from "../lib/rates.ts";
 import { fresh, type RunOptions, type ScenarioResult } from "../lib/scenario.ts";
 import { formatTable } from "../lib/stats.ts";
-import { tempDir } from "../lib/temp.ts";
 import { threeStepTool } from "../lib/three-steps.ts";
 import { deadline, sleep } from "../lib/time.ts";
 

@@ -3,11 +3,12 @@
  * same server, in memory and over stdio, on the SQLite store.
  */
 import { join } from "node:path";
+import { structured } from "@async-tools/test-helpers/mcp";
+import { tempDir } from "@async-tools/test-helpers/temp";
 import { openCaller } from "../lib/in-process.ts";
-import { awaitJobs, type Caller, startJob, structured } from "../lib/mcp.ts";
+import { awaitJobs, type Caller, startJob } from "../lib/mcp.ts";
 import { fresh, type RunOptions, type ScenarioResult } from "../lib/scenario.ts";
 import { formatTable, median, showRatio, showSpread, spread } from "../lib/stats.ts";
-import { tempDir } from "../lib/temp.ts";
 
 const BATCH = 1000;
 

@@ -1,32 +1,14 @@
 /**
  * The MCP Apps test host, from Node: serves the host page (host.ts, bundled by esbuild) and an MCP endpoint
  * on one loopback origin, opens the page in Chromium, and shows tool calls beside their views. Every page
- * error and console error of the page or its frames is kept in `problems`. Used by the core and weather tests.
+ * error and console error of the page or its frames is kept in `problems`. Used by the core and weather tests;
+ * `launchChromium` (`@async-tools/test-helpers/browser`) gives the browser.
  */
-import { existsSync } from "node:fs";
+import type { AddressInfo } from "node:net";
 import { join } from "node:path";
+import { serve } from "@hono/node-server";
 import { build } from "esbuild";
-import { type Browser, chromium, type Frame, type Page } from "playwright-core";
-import { serveDashboard } from "../../src/dashboard/serve.ts";
-
-/** Debian's chromium, or `CHROMIUM_PATH`; tests skip where it is absent. */
-export const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
-export const HAS_CHROMIUM = existsSync(CHROMIUM);
-
-const FLAGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-  "--no-first-run",
-];
-
-/** Launches headless Chromium. */
-export function launchChromium(): Promise<Browser> {
-  return chromium.launch({ executablePath: CHROMIUM, args: FLAGS, headless: true });
-}
+import type { Browser, Frame, Page } from "playwright-core";
 
 const PAGE = `<!doctype html><html><head><meta charset="utf-8"><title>MCP Apps test host</title>
 <style>body{margin:0;font:13px system-ui;display:grid;grid-template-columns:1fr 1fr;gap:16px;padding:16px}
@@ -72,7 +54,7 @@ export async function openAppsHost(
     logLevel: "silent",
   });
   const script = bundle.outputFiles[0]?.text ?? "";
-  const served = await serveDashboard(async (request) => {
+  const served = await serveOnLoopback(async (request) => {
     const { pathname } = new URL(request.url);
     if (pathname === "/mcp") return mcp(request);
     if (pathname === "/host.js")
@@ -107,5 +89,25 @@ export async function openAppsHost(
       await page.close();
       await served.close();
     },
+  };
+}
+
+/** `fetch` served on a free port of 127.0.0.1. */
+async function serveOnLoopback(
+  fetch: (request: Request) => Promise<Response>,
+): Promise<{ url: string; close(): Promise<void> }> {
+  let server: ReturnType<typeof serve> | undefined;
+  const port = await new Promise<number>((resolve, reject) => {
+    server = serve({ fetch, port: 0, hostname: "127.0.0.1" }, (info: AddressInfo) => resolve(info.port));
+    server.once("error", reject);
+  });
+  return {
+    url: `http://127.0.0.1:${port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        if (server === undefined) return resolve();
+        if ("closeAllConnections" in server) server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
 }

@@ -6,11 +6,11 @@
  */
 import { join } from "node:path";
 import type { AsyncTools } from "@async-tools/core";
-import { createBenchRuntime, noopJob } from "../bench-server.ts";
+import { tempDir } from "@async-tools/test-helpers/temp";
+import { createBenchRuntime, noopJob } from "../lib/bench-server.ts";
 import { rate } from "../lib/rates.ts";
 import { fresh, type RunOptions, type ScenarioResult } from "../lib/scenario.ts";
 import { formatTable, showRatio, showSpread, spread } from "../lib/stats.ts";
-import { tempDir } from "../lib/temp.ts";
 
 /** The most `full` may cost against `normal`, per submitter count (issue 29). */
 const TARGET: Record<number, number> = { 1: 2, 32: 1.5 };

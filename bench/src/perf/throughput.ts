@@ -4,12 +4,12 @@
  * looping start then await. The baseline is the same clients looping the plain `noop` tool.
  */
 import { join } from "node:path";
-import { createBenchRuntime } from "../bench-server.ts";
+import { tempDir } from "@async-tools/test-helpers/temp";
+import { createBenchRuntime } from "../lib/bench-server.ts";
 import { connectInProcess } from "../lib/in-process.ts";
 import { awaitJobs, type Caller, startJob } from "../lib/mcp.ts";
 import { fresh, type RunOptions, type ScenarioResult } from "../lib/scenario.ts";
 import { formatTable, showRatio, showSpread, spread } from "../lib/stats.ts";
-import { tempDir } from "../lib/temp.ts";
 import { deadline } from "../lib/time.ts";
 
 /** Runs `work` in a loop on every client for `ms`; returns completions per second. */

@@ -6,12 +6,12 @@
  */
 import { join } from "node:path";
 import type { AsyncTools } from "@async-tools/core";
-import { createBenchRuntime } from "../bench-server.ts";
+import { tempDir } from "@async-tools/test-helpers/temp";
+import { createBenchRuntime } from "../lib/bench-server.ts";
 import { connectInProcess } from "../lib/in-process.ts";
 import { type Caller, startJob } from "../lib/mcp.ts";
 import { fresh, type RunOptions, type ScenarioResult } from "../lib/scenario.ts";
 import { formatTable, median, quantile, showRatio, showSpread, spread, verdict } from "../lib/stats.ts";
-import { tempDir } from "../lib/temp.ts";
 
 /** How long the jobs in flight sleep: longer than seeding and measuring together. */
 const IN_FLIGHT_MS = 60_000;

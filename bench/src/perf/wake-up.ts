@@ -3,12 +3,13 @@
  * returning to the client, which was already blocked in await. The baseline is a plain call's round trip.
  */
 import { join } from "node:path";
-import { preciseNow } from "../bench-server.ts";
+import { structured } from "@async-tools/test-helpers/mcp";
+import { tempDir } from "@async-tools/test-helpers/temp";
+import { preciseNow } from "../lib/bench-server.ts";
 import { openCaller } from "../lib/in-process.ts";
-import { type Caller, startJob, structured } from "../lib/mcp.ts";
+import { type Caller, startJob } from "../lib/mcp.ts";
 import { fresh, type RunOptions, type ScenarioResult } from "../lib/scenario.ts";
 import { formatTable, median, quantile, showRatio, spread, verdict } from "../lib/stats.ts";
-import { tempDir } from "../lib/temp.ts";
 
 const DELAY_MS = 40;
 

@@ -6,9 +6,9 @@
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
+import { tempDir } from "@async-tools/test-helpers/temp";
 import type { RunOptions, ScenarioResult } from "../lib/scenario.ts";
 import { formatTable, type Spread, showRatio, showSpread, spread, verdict } from "../lib/stats.ts";
-import { tempDir } from "../lib/temp.ts";
 
 const WEATHER_BIN = join(
   import.meta.dirname,
@@ -20,7 +20,7 @@ const WEATHER_BIN = join(
   "bin",
   "async-tools-weather.js",
 );
-const PLAIN = join(import.meta.dirname, "..", "fixtures", "plain-server.mjs");
+const PLAIN = join(import.meta.dirname, "fixtures", "plain-server.mjs");
 const TARGET = 1.3;
 /** Longest wait for a server's first answer, and then for it to exit once its stdin closed. */
 const PATIENCE_MS = 30_000;

@@ -5,12 +5,12 @@
  */
 import { existsSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { createBenchRuntime, noopJob } from "../bench-server.ts";
+import { tempDir } from "@async-tools/test-helpers/temp";
+import { createBenchRuntime, noopJob } from "../lib/bench-server.ts";
 import { startStdioServer } from "../lib/child.ts";
 import { awaitJobs, type Caller, startJob } from "../lib/mcp.ts";
 import { fresh, type RunOptions, type ScenarioResult } from "../lib/scenario.ts";
 import { formatTable, median, showRatio, showSpread, spread, verdict } from "../lib/stats.ts";
-import { tempDir } from "../lib/temp.ts";
 
 const SEED_BATCH = 1000;
 const MB = 1024 * 1024;

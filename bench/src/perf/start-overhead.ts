@@ -3,7 +3,8 @@
  * transport, and the embedded SQLite store against the memory store, in blocks of calls per round.
  */
 import { join } from "node:path";
-import { benchOptionsFromEnv, createBenchRuntime } from "../bench-server.ts";
+import { tempDir } from "@async-tools/test-helpers/temp";
+import { benchOptionsFromEnv, createBenchRuntime } from "../lib/bench-server.ts";
 import { startStdioServer } from "../lib/child.ts";
 import { connectInProcess } from "../lib/in-process.ts";
 import { awaitJobs, type Caller, startJob } from "../lib/mcp.ts";
@@ -18,7 +19,6 @@ import {
   spread,
   verdict,
 } from "../lib/stats.ts";
-import { tempDir } from "../lib/temp.ts";
 
 /** `sqlite-full` is the SQLite store with `durability: "full"` (an fsync per commit), in process only. */
 type StoreKind = "sqlite" | "sqlite-full" | "memory";

@@ -1,0 +1,62 @@
+/**
+ * The workspace's tests as three vitest projects, at three speeds (`pnpm test` runs all three):
+ * - `unit`: the tests beside the source, in one process (in-memory transports and stores, temp files): seconds, the edit loop (`pnpm test --project unit`).
+ * - `integration`: real processes, stores on disk, browsers, Postgres, soak (`test/` of each package, and the
+ *   few tests beside the source listed below).
+ * - `reliability`: the bench's chaos, fault, fuzz and long-work suites. `pnpm test` runs their CI size;
+ *   `pnpm test:reliability` runs them full size.
+ * With `ASYNC_TOOLS_TEST_REPORT=<file>` vitest also writes its JSON report there (`.ci/run` counts from it).
+ */
+
+import { testBudgets } from "@async-tools/test-helpers/budgets";
+import { defineConfig } from "vitest/config";
+
+/**
+ * Tests beside the source that are not unit tests: they start child processes, or run thousands of requests
+ * to prove that nothing grows. They run with the integration tests.
+ */
+const BESIDE_SOURCE_NOT_UNIT = [
+  "packages/core/src/store/sqlite/commit-mark.test.ts",
+  "packages/core/src/store/sqlite/wal-sync.test.ts",
+  "packages/core/src/store/sqlite-network.test.ts",
+  "packages/core/src/store/differential.test.ts",
+  "packages/core/src/http/session-bounds.test.ts",
+];
+const report = process.env.ASYNC_TOOLS_TEST_REPORT;
+
+export default defineConfig({
+  resolve: { conditions: ["@async-tools/source"] },
+  ssr: { resolve: { conditions: ["@async-tools/source"] } },
+  test: {
+    setupFiles: ["@async-tools/test-helpers/setup"],
+    ...testBudgets,
+    ...(report ? { reporters: ["default", "json"], outputFile: { json: report } } : {}),
+    projects: [
+      {
+        extends: true,
+        test: {
+          name: "unit",
+          include: ["{packages,apps}/*/src/**/*.test.ts", "apps/*/scripts/**/*.test.ts"],
+          exclude: BESIDE_SOURCE_NOT_UNIT,
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: "integration",
+          include: ["{packages,apps}/*/test/**/*.test.ts", ...BESIDE_SOURCE_NOT_UNIT],
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: "reliability",
+          include: ["bench/src/reliability/**/*.test.ts"],
+          // The suites load the machine on purpose (hundreds of jobs, SIGKILLs): one at a time, after the rest.
+          fileParallelism: false,
+          sequence: { groupOrder: 1 },
+        },
+      },
+    ],
+  },
+});
