@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { sideEffectCounts, startStdioChild } from "@async-tools/test-helpers/children";
 import { trace } from "@opentelemetry/api";
 import {
   BasicTracerProvider,
@@ -11,7 +12,6 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { createAsyncTools, defineAsyncTool } from "../src/index.ts";
 import { ATTR } from "../src/runtime/telemetry.ts";
-import { sideEffectCounts, startStdioChild } from "@async-tools/test-helpers/children";
 
 const SERVER = join(import.meta.dirname, "fixtures", "steps-server.ts");
 const CLIENT_TRACE = "0af7651916cd43dd8448eb211c80319c";
