@@ -34,6 +34,11 @@ export const DEFAULTS = {
   progressKeepAliveMs: 2 * SECOND,
   /** Suggested wait between two polls of a task. */
   taskPollIntervalMs: SECOND,
+  /**
+   * How often a `subscriptions/listen` stream that follows tasks (2026-07-28 `notifications/tasks`) reads them
+   * from the store to see whether their status or outstanding questions changed.
+   */
+  taskNotificationCheckMs: SECOND / 2,
   /** Tasks per `tasks/list` page. */
   taskPageSize: 50,
   /** Most job IDs one probe, await or cancel call takes. */
@@ -96,6 +101,8 @@ export const DEFAULTS_HTTP = {
   port: 3000,
   /** The MCP endpoint's path. */
   path: "/mcp",
+  /** Longest silence on a `subscriptions/listen` stream: a comment line then keeps proxies from closing it. */
+  sseKeepAliveMs: 15 * SECOND,
   /** Largest request body accepted (bytes); a larger one is answered 413 before it is parsed. */
   maxBodyBytes: 4 * 1024 * 1024,
   /** A body over `maxBodyBytes` is still read, up to this much, so its 413 arrives rather than a reset. */

@@ -10,6 +10,7 @@ import { describe, expect, it } from "vitest";
 import { childEnv } from "./children.ts";
 import { rawDispatch } from "./raw-dispatch.ts";
 import { NODE_ARGS, onCleanup, scratch, stepCounts, TASKS_EXTENSION_CAPABILITY } from "./stdio-rig.ts";
+import { keepTaskNotifications, listenToTasks } from "./task-notifications.ts";
 
 const HTTP_SERVER = join(import.meta.dirname, "fixtures", "tally-v2-http-server.ts");
 
@@ -52,14 +53,14 @@ async function tasksSession(url: URL) {
     },
   });
   onCleanup(() => session.close().catch(() => undefined));
-  return session;
+  return { session, client, received: keepTaskNotifications(client, transport) };
 }
 
 describe("the 2026-07-28 Tasks extension over Streamable HTTP", () => {
   it("resumes a task after a SIGKILL of the server and completes it with the result", async () => {
     const { store, log } = scratch();
     const first = await startServer({ ASYNC_TOOLS_STORE: store, TALLY_LOG: log, TALLY_STEP_MS: "60000" });
-    const session = await tasksSession(first.url);
+    const { session } = await tasksSession(first.url);
     const execution = await session.callTool("tally", { numbers: [1, 2, 3] });
     if (execution.kind !== "task") throw new Error("expected a task");
     const taskId = execution.handle.taskId;
@@ -69,11 +70,40 @@ describe("the 2026-07-28 Tasks extension over Streamable HTTP", () => {
     first.child.kill("SIGKILL");
 
     const second = await startServer({ ASYNC_TOOLS_STORE: store, TALLY_LOG: log, TALLY_STEP_MS: "300" });
-    const again = await tasksSession(second.url);
+    const { session: again } = await tasksSession(second.url);
     const resumed = await again.resumeTask(reference);
     const { outcome } = await resumed.settle();
     const result = resultFromTaskOutcome(outcome) as { structuredContent?: unknown };
     expect(result.structuredContent).toEqual({ label: "total", count: 3, sum: 6 });
     expect(stepCounts(log).get(`${taskId} count`)).toBe(1);
+  });
+
+  it("sends notifications/tasks on a subscriptions/listen stream, also for a task a restarted server resumed", async () => {
+    const { store, log } = scratch();
+    const first = await startServer({ ASYNC_TOOLS_STORE: store, TALLY_LOG: log, TALLY_STEP_MS: "60000" });
+    const { session } = await tasksSession(first.url);
+    const execution = await session.callTool("tally", { numbers: [5, 6] });
+    if (execution.kind !== "task") throw new Error("expected a task");
+    const taskId = execution.handle.taskId;
+    await expect.poll(() => stepCounts(log).get(`${taskId} sum`)).toBe(1);
+    await execution.detach();
+    first.child.kill("SIGKILL");
+
+    const second = await startServer({ ASYNC_TOOLS_STORE: store, TALLY_LOG: log, TALLY_STEP_MS: "1500" });
+    const { client, received } = await tasksSession(second.url);
+    const subscription = await listenToTasks(client, [taskId]);
+    expect(received.acknowledged).toEqual([{ taskIds: [taskId] }]);
+    expect(await subscription.closed).toBe("graceful");
+    expect(received.tasks.map((n) => n.status)).toEqual(["working", "completed"]);
+    expect(received.tasks[1]?.result?.structuredContent).toEqual({ label: "total", count: 2, sum: 11 });
+  });
+
+  it("refuses a listen for task IDs from a client that does not declare the extension", async () => {
+    const { store } = scratch();
+    const server = await startServer({ ASYNC_TOOLS_STORE: store });
+    const client = new Client({ name: "http-test", version: "0" }, { versionNegotiation: { mode: "auto" } });
+    await client.connect(new StreamableHTTPClientTransport(server.url));
+    onCleanup(() => client.close().catch(() => undefined));
+    await expect(listenToTasks(client, ["tally-0000000000000000"])).rejects.toThrow(/-32021|capability/i);
   });
 });

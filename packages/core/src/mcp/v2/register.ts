@@ -101,9 +101,18 @@ export function registerTools(
     taskTools.set(spec.name, { tool, plainCallError: plainTaskCallError(spec.name, names) });
   }
   const extension = new ExtensionTasks(engine, callNames, { retentionMs });
+  extensionTasks.set(server, extension);
   const legacy = new LegacyTasks(engine, callNames, { retentionMs });
   serveTaskMethods(server, extension, legacy);
   routeTaskCalls(server, extension, legacy, taskTools);
+}
+
+/** The Tasks extension each server serves, for the transports that serve its `subscriptions/listen`. */
+const extensionTasks = new WeakMap<McpServer, ExtensionTasks>();
+
+/** The Tasks extension `registerTools` set up on `server`, if it did (a definition with a task tool). */
+export function extensionTasksOf(server: McpServer): ExtensionTasks | undefined {
+  return extensionTasks.get(server);
 }
 
 /** A `tools/call` that names no tool gets a plain invalid-params error, not the SDK's schema dump. */
