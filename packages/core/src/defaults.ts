@@ -28,6 +28,8 @@ export const DEFAULTS = {
   awaitDefaultMs: 45 * SECOND,
   /** The most an await call may block, whatever it asks. */
   awaitMaxMs: 50 * SECOND,
+  /** How often an await looks in the store for a question its jobs started to wait on, so it returns early. */
+  askCheckMs: 500,
   /** How often an await with a progress token looks for new progress. */
   progressTickMs: 250,
   /** Longest silence between two progress notifications of an await. */

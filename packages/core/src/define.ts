@@ -8,6 +8,7 @@ import type { z } from "zod";
 import { DEFAULTS } from "./defaults.ts";
 import { AsyncToolsError } from "./errors.ts";
 import { defaultJobId, sanitizeIdPart } from "./runtime/job-id.ts";
+import type { QuestionContext } from "./runtime/questions.ts";
 
 /** How a failing step is retried before its job is marked failed. */
 export interface RetryOptions {
@@ -22,10 +23,10 @@ export interface RetryOptions {
 }
 
 /**
- * What the durable function sees: durable steps, durable sleep, progress reports, and a signal that aborts
- * when the job is cancelled.
+ * What the durable function sees: durable steps, durable sleep, progress reports, durable questions to a
+ * person or the client (`ask`, `sample`, `roots`), and a signal that aborts when the job is cancelled.
  */
-export interface JobContext {
+export interface JobContext extends QuestionContext {
   /** The job's ID, as the model sees it. */
   readonly jobId: string;
   /**

@@ -16,6 +16,7 @@ export interface ToolResult {
 export const STATUS = z.enum([
   "queued",
   "working",
+  "input_required",
   "completed",
   "failed",
   "cancelled",
@@ -66,6 +67,23 @@ export function jobSchema(idField: string, result?: z.ZodType) {
         next_attempt_at: z.string(),
       })
       .optional(),
+    questions: z
+      .array(
+        z.object({
+          id: z.string(),
+          kind: z.enum(["elicitation", "sampling", "roots"]),
+          name: z.string(),
+          request: z
+            .looseObject({})
+            .meta({
+              description: "The MCP request params (elicitation/create, sampling/createMessage, roots/list).",
+              additionalProperties: true,
+            }),
+          asked_at: z.string(),
+          timeout_at: z.string().optional(),
+        }),
+      )
+      .optional(),
     error: z.string().optional(),
     result: (result ?? ANY_JSON).optional(),
   });
@@ -85,6 +103,16 @@ export function toWire(snapshot: JobSnapshot, idField: string): Record<string, u
   if (snapshot.retrying !== undefined) {
     const { step, attempt, attempts, error, nextAttemptAt } = snapshot.retrying;
     wire.retrying = { step, attempt, attempts, error, next_attempt_at: nextAttemptAt };
+  }
+  if (snapshot.questions !== undefined) {
+    wire.questions = snapshot.questions.map((q) => ({
+      id: q.id,
+      kind: q.kind,
+      name: q.name,
+      request: q.request,
+      asked_at: new Date(q.askedAt).toISOString(),
+      ...(q.timeoutAt === undefined ? {} : { timeout_at: new Date(q.timeoutAt).toISOString() }),
+    }));
   }
   if (snapshot.error !== undefined) wire.error = snapshot.error;
   if (snapshot.result !== undefined) wire.result = snapshot.result;

@@ -17,6 +17,7 @@ import type { JobIndex } from "../store/store.ts";
 import { combineObservers, type JobEvent, type JobObserver, logJobEvent } from "./job-events.ts";
 import { defaultJobId, principalSuffix, runId } from "./job-id.ts";
 import type { PromiseClient, PromiseRecord } from "./promise-client.ts";
+import { type AnswerOutcome, type Question, Questions, questionContext } from "./questions.ts";
 import {
   type CreateOutcome,
   installExecutionHooks,
@@ -28,8 +29,19 @@ import {
 import { Slots } from "./slots.ts";
 import { errorText, runWithRetries, type StepRetry } from "./step-retry.ts";
 
-/** A job's state. `queued` and `working` are both unfinished; the others are final or unknown. */
-export type JobStatus = "queued" | "working" | "completed" | "failed" | "cancelled" | "not_found" | "expired";
+/**
+ * A job's state. `queued`, `working` and `input_required` (waiting for the answer to a question) are
+ * unfinished; the others are final or unknown.
+ */
+export type JobStatus =
+  | "queued"
+  | "working"
+  | "input_required"
+  | "completed"
+  | "failed"
+  | "cancelled"
+  | "not_found"
+  | "expired";
 
 /** What probe and await report about one job; `R` is the result's type. Times are ISO 8601. */
 export interface JobSnapshot<R = unknown> {
@@ -45,6 +57,8 @@ export interface JobSnapshot<R = unknown> {
   queuePosition?: number;
   /** For a working job whose step failed and will be tried again. */
   retrying?: { step: string; attempt: number; attempts: number; error: string; nextAttemptAt: string };
+  /** For an `input_required` job: the questions it waits on, to answer with `answer`. */
+  questions?: Question[];
   /** Why the job failed, was cancelled, or cannot be found. Never a stack trace. */
   error?: string;
   /** The result, for completed jobs, when asked for. */
@@ -70,7 +84,7 @@ export type StartedJob<R = unknown> = JobSnapshot<R> & { created: boolean };
 
 /** Whether a job in `status` may still change. */
 export function isUnfinished(status: JobStatus): boolean {
-  return status === "queued" || status === "working";
+  return status === "queued" || status === "working" || status === "input_required";
 }
 
 /**
@@ -126,6 +140,9 @@ export class JobEngine {
   private readonly meta: JobIndex;
   private readonly observer: Required<JobObserver>;
   private readonly settledAmong: ((ids: readonly string[]) => Promise<SettledJob[]>) | undefined;
+  private readonly questions: Questions;
+  /** How to let go of each execution's slot and signal when its pass suspends (parked on a question, a sleep). */
+  private readonly parking = new Map<string, () => void>();
 
   /**
    * `settled` answers which of the jobs this process runs the store holds as settled (see `Store.settled`):
@@ -143,6 +160,7 @@ export class JobEngine {
     this.meta = meta;
     this.observer = combineObservers(observers);
     this.settledAmong = settled;
+    this.questions = new Questions(promises);
     memoizeTargets(resonate);
     speedUpCodec((resonate as unknown as { codec?: unknown }).codec);
     observeTaskCreate(resonate, (outcome) => this.onCreateOutcome(outcome));
@@ -161,6 +179,7 @@ export class JobEngine {
         else this.releaseUntilTaken(task.id, task.version, error);
       },
       undelivered: (taskId, error, retry) => this.redeliverUntilTaken(taskId, error, retry),
+      suspended: (taskId) => this.unpark(taskId),
     });
   }
 
@@ -323,6 +342,8 @@ export class JobEngine {
       input = checked.data;
       this.emit({ kind: "resumed", jobId: id, tool: tool.name });
     }
+    // A new pass of a job means its last one is over, even if that one's frame never returned (it suspended).
+    this.unpark(id);
     const controller = new AbortController();
     this.running.set(id, controller);
     this.watchSettled();
@@ -336,6 +357,15 @@ export class JobEngine {
     deadline?.unref();
     const slots = this.slots.get(tool.name) as Slots;
     let release: (() => void) | undefined;
+    // A pass that suspends (the job waits for an answer or a durable sleep) never returns here: its frame is
+    // dropped. The hook lets go of what it held, so a parked job holds no slot.
+    const letGo = () => {
+      clearTimeout(deadline);
+      release?.();
+      this.retrying.delete(id);
+      if (this.running.get(id) === controller) this.running.delete(id);
+    };
+    this.parking.set(id, letGo);
     try {
       release = await slots.acquire(id, controller.signal);
       const result = await tool.run(this.jobContext(rctx, tool, controller.signal), input as never);
@@ -361,11 +391,16 @@ export class JobEngine {
       }
       throw error;
     } finally {
-      clearTimeout(deadline);
-      release?.();
-      this.retrying.delete(id);
-      if (this.running.get(id) === controller) this.running.delete(id);
+      letGo();
+      if (this.parking.get(id) === letGo) this.parking.delete(id);
     }
+  }
+
+  /** Lets go of the slot and signal of `id`'s last pass, which suspended. */
+  private unpark(id: string): void {
+    const letGo = this.parking.get(id);
+    this.parking.delete(id);
+    letGo?.();
   }
 
   /**
@@ -395,6 +430,7 @@ export class JobEngine {
     const jobId = rctx.id;
     const stepOptions = rctx.options({ retryPolicy: new Never() });
     return {
+      ...questionContext(rctx, this.promises),
       jobId,
       signal,
       resonate: rctx,
@@ -590,14 +626,27 @@ export class JobEngine {
     const scope = scopeOf(options);
     const snapshots = await Promise.all(ids.map((id) => this.snapshot(id, true, scope)));
     const pending = snapshots.filter((s) => isUnfinished(s.status)).map((s) => s.jobId);
-    if (pending.length === 0 || timeoutMs <= 0) return snapshots;
+    // A job waiting for an answer will not finish by waiting: the caller has a question to pass on.
+    const asking = snapshots.some((s) => s.status === "input_required");
+    if (pending.length === 0 || timeoutMs <= 0 || asking) return snapshots;
 
     let timer: NodeJS.Timeout | undefined;
     let ticker: NodeJS.Timeout | undefined;
     const finished = Promise.all(pending.map((id) => this.settled(id)));
+    let asked: NodeJS.Timeout | undefined;
     const elapsed = new Promise<void>((resolve) => {
       timer = setTimeout(resolve, timeoutMs);
       options.signal?.addEventListener("abort", () => resolve(), { once: true });
+      // Any process may be running the job: its store is where a new question shows.
+      const look = () => {
+        asked = setTimeout(() => {
+          void Promise.all(pending.map((id) => this.questions.pending(id))).then(
+            (open) => (open.some((q) => q.length > 0) ? resolve() : look()),
+            () => look(),
+          );
+        }, DEFAULTS.askCheckMs);
+      };
+      look();
     });
     if (options.onTick) {
       const onTick = options.onTick;
@@ -610,6 +659,7 @@ export class JobEngine {
       await Promise.race([finished, elapsed]);
     } finally {
       clearTimeout(timer);
+      clearTimeout(asked);
       clearInterval(ticker);
     }
     return Promise.all(ids.map((id) => this.snapshot(id, true, scope)));
@@ -639,6 +689,24 @@ export class JobEngine {
       this.emit({ kind: "cancelled", jobId: id, tool: record.tags?.[TOOL_TAG], reason });
     }
     return this.snapshot(id, false, scope);
+  }
+
+  /**
+   * Answers open questions of the job `id` (question ID → answer): some of them, or all. Another principal's
+   * job is `not_found`, exactly like an unknown one; a finished job, an unknown question or an answer its
+   * schema refuses is `invalid`, and nothing is delivered.
+   */
+  async answer(
+    id: string,
+    answers: Readonly<Record<string, unknown>>,
+    scope: CallerScope = {},
+  ): Promise<AnswerOutcome> {
+    const record = await this.promises.get(id);
+    if (record === undefined || !ownedBy(record, scope)) return { status: "not_found" };
+    if (record.state !== "pending") {
+      return { status: "invalid", reason: `Job ${id} is ${statusOf(record.state)}; it asks nothing now.` };
+    }
+    return this.questions.answer(id, answers);
   }
 
   /**
@@ -700,6 +768,12 @@ export class JobEngine {
         }
         const retry = this.retrying.get(record.id);
         if (retry !== undefined) snapshot.retrying = { ...retry, nextAttemptAt: iso(retry.nextAttemptAt) };
+        const questions = await this.questions.pending(record.id);
+        if (questions.length > 0) {
+          snapshot.status = "input_required";
+          snapshot.questions = questions;
+          delete snapshot.queuePosition;
+        }
         break;
       }
       case "resolved":

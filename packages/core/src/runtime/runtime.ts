@@ -24,6 +24,7 @@ import {
   type StartedJob,
 } from "./job-engine.ts";
 import { PromiseClient } from "./promise-client.ts";
+import type { AnswerOutcome } from "./questions.ts";
 import { rerunJob } from "./rerun.ts";
 
 /** Options of {@link createAsyncTools}. */
@@ -132,6 +133,24 @@ export interface AsyncTools {
    * so does the job's newest run when it is queued, running or completed, so a second retry starts nothing.
    */
   retry(id: string, options?: CallerOptions): Promise<StartedJob>;
+  /**
+   * Answers questions the job `id` waits on (`input_required`; its `questions` name them): question ID →
+   * answer. Several open questions may be answered at once or one by one. The answer is stored durably and
+   * the job resumes on whichever process runs its tool. `not_found` for an unknown job or another principal's;
+   * `invalid`, with the reason, for an unknown question or an answer its form refuses (nothing is delivered).
+   *
+   * @example
+   * ```ts
+   * const [job] = await runtime.probe([jobId]);
+   * const question = job?.questions?.[0];
+   * if (question) await runtime.answer(jobId, { [question.id]: { action: "accept", content: { proceed: true } } });
+   * ```
+   */
+  answer(
+    id: string,
+    answers: Readonly<Record<string, unknown>>,
+    options?: CallerOptions,
+  ): Promise<AnswerOutcome>;
   /** Stops Resonate and closes the store. Unfinished jobs resume at the next start on the same store. */
   close(): Promise<void>;
   [Symbol.asyncDispose](): Promise<void>;
@@ -387,6 +406,15 @@ class Runtime implements AsyncTools {
     this.assertOpen();
     const { engine, promises, resonate, meta } = this;
     return rerunJob({ engine, promises, resonate, meta }, id, scopeOf(options));
+  }
+
+  answer(
+    id: string,
+    answers: Readonly<Record<string, unknown>>,
+    options: CallerOptions = {},
+  ): Promise<AnswerOutcome> {
+    this.assertOpen();
+    return this.engine.answer(id, answers, scopeOf(options));
   }
 
   async close(): Promise<void> {
