@@ -41,6 +41,11 @@ export const DEFAULTS = {
    * from the store to see whether their status or outstanding questions changed.
    */
   taskNotificationCheckMs: SECOND / 2,
+  /**
+   * How long the `requestState` of a 2026-07-28 round of questions (an `input_required` result) stays valid:
+   * the client's retry with the answers must come within it.
+   */
+  requestStateTtlMs: DAY,
   /** Tasks per `tasks/list` page. */
   taskPageSize: 50,
   /** Most job IDs one probe, await or cancel call takes. */

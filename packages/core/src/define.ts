@@ -118,6 +118,12 @@ export interface AsyncToolOptions<I extends z.ZodObject, O> {
    * the protocol's error for it and uses the start and await tools instead.
    */
   taskSupport?: TaskSupport;
+  /**
+   * For a job whose first act is a question (`ctx.ask`, docs/tasks.md): a Tasks client's call (2026-07-28)
+   * waits, up to the await bound, for the job to ask or finish, asks its questions in the call itself (an
+   * `input_required` result), and gets the task once they are answered, instead of a task at once. Default false.
+   */
+  inputBeforeTask?: boolean;
   /** Name of the ID field in tool arguments and results, singular. Default `job_id` (lists: `job_ids`). */
   idField?: string;
   /** Overrides the default job ID (name + hash of the canonical input). Prefixed with `name-`. */
@@ -157,6 +163,7 @@ export interface AsyncTool<I extends z.ZodObject = z.ZodObject, O = unknown> {
     readonly task: string | false;
   };
   readonly taskSupport: TaskSupport;
+  readonly inputBeforeTask: boolean;
   readonly idField: string;
   readonly jobId: ((input: z.output<I>) => string) | undefined;
   readonly retry: Readonly<Required<RetryOptions>>;
@@ -252,6 +259,7 @@ export function defineAsyncTool<I extends z.ZodObject, O>(options: AsyncToolOpti
       task: names.task === false ? false : (names.task ?? name),
     }),
     taskSupport,
+    inputBeforeTask: options.inputBeforeTask === true,
     idField,
     jobId: options.jobId,
     retry: Object.freeze({

@@ -2,36 +2,20 @@
  * The 2026-07-28 Tasks extension over Streamable HTTP: the same ext-tasks session as over stdio, on a v2
  * Client with the SDK's HTTP transport, against a real server process (`serveHttp` on the v2 face, stateless).
  */
-import { type ChildProcess, spawn } from "node:child_process";
 import { join } from "node:path";
 import { Client, StreamableHTTPClientTransport } from "@modelcontextprotocol/client";
-import { createTaskSessionFromClient, resultFromTaskOutcome } from "@modelcontextprotocol/ext-tasks/client";
+import { resultFromTaskOutcome } from "@modelcontextprotocol/ext-tasks/client";
 import { describe, expect, it } from "vitest";
-import { childEnv } from "./children.ts";
-import { rawDispatch } from "./raw-dispatch.ts";
-import { NODE_ARGS, onCleanup, scratch, stepCounts, TASKS_EXTENSION_CAPABILITY } from "./stdio-rig.ts";
+import { startPortServer } from "./port-server.ts";
+import { taskSessionOn } from "./raw-dispatch.ts";
+import { onCleanup, scratch, stepCounts, TASKS_EXTENSION_CAPABILITY } from "./stdio-rig.ts";
 import { keepTaskNotifications, listenToTasks } from "./task-notifications.ts";
 
 const HTTP_SERVER = join(import.meta.dirname, "fixtures", "tally-v2-http-server.ts");
 
 /** Starts the HTTP server process and resolves with it and its URL once it listens. */
-async function startServer(env: Record<string, string>): Promise<{ child: ChildProcess; url: URL }> {
-  const child = spawn(process.execPath, [...NODE_ARGS, HTTP_SERVER], {
-    env: childEnv(env),
-    stdio: ["ignore", "pipe", "ignore"],
-  });
-  onCleanup(() => {
-    child.kill("SIGKILL");
-  });
-  const port = await new Promise<string>((resolve, reject) => {
-    let out = "";
-    child.stdout?.on("data", (chunk: Buffer) => {
-      out += chunk.toString();
-      if (out.includes("\n")) resolve(out.split("\n")[0] as string);
-    });
-    child.once("exit", (code) => reject(new Error(`server exited with ${code}`)));
-  });
-  return { child, url: new URL(`http://127.0.0.1:${port}/mcp`) };
+function startServer(env: Record<string, string>) {
+  return startPortServer(HTTP_SERVER, env);
 }
 
 async function tasksSession(url: URL) {
@@ -43,15 +27,7 @@ async function tasksSession(url: URL) {
   await client.connect(transport);
   onCleanup(() => client.close().catch(() => undefined));
   expect(client.getProtocolEra()).toBe("modern");
-  const session = createTaskSessionFromClient(client, {
-    endpointId: "tally-http",
-    rawDispatch: rawDispatch(transport),
-    v2RequestFraming: {
-      protocolVersion: client.getNegotiatedProtocolVersion() as string,
-      clientInfo: { name: "http-test", version: "0" },
-      clientCapabilities: TASKS_EXTENSION_CAPABILITY,
-    },
-  });
+  const session = taskSessionOn(client, transport, TASKS_EXTENSION_CAPABILITY);
   onCleanup(() => session.close().catch(() => undefined));
   return { session, client, received: keepTaskNotifications(client, transport) };
 }

@@ -5,14 +5,10 @@
  * Client's codecs reject task-shaped traffic, so the host sends `tools/call` and `tasks/*` itself
  * (`rawDispatch`, on the Client's own transport) with the per-request envelope (`v2RequestFraming`).
  */
-import {
-  createTaskSessionFromClient,
-  resultFromTaskOutcome,
-  TaskCancelledError,
-} from "@modelcontextprotocol/ext-tasks/client";
+import { resultFromTaskOutcome, TaskCancelledError } from "@modelcontextprotocol/ext-tasks/client";
 import { taskId } from "@modelcontextprotocol/ext-tasks/core";
 import { describe, expect, it } from "vitest";
-import { rawDispatch } from "./raw-dispatch.ts";
+import { taskSessionOn } from "./raw-dispatch.ts";
 import { connectV2, onCleanup, scratch, stepCounts, TASKS_EXTENSION_CAPABILITY } from "./stdio-rig.ts";
 import { keepTaskNotifications, listenToTasks } from "./task-notifications.ts";
 
@@ -20,15 +16,7 @@ import { keepTaskNotifications, listenToTasks } from "./task-notifications.ts";
 async function tasksSession(env: Record<string, string>) {
   const c = await connectV2(env, { capabilities: TASKS_EXTENSION_CAPABILITY });
   expect(c.client.getProtocolEra()).toBe("modern");
-  const session = createTaskSessionFromClient(c.client, {
-    endpointId: "tally-example",
-    rawDispatch: rawDispatch(c.transport),
-    v2RequestFraming: {
-      protocolVersion: c.client.getNegotiatedProtocolVersion() as string,
-      clientInfo: { name: "v2-test", version: "0" },
-      clientCapabilities: TASKS_EXTENSION_CAPABILITY,
-    },
-  });
+  const session = taskSessionOn(c.client, c.transport, TASKS_EXTENSION_CAPABILITY);
   onCleanup(() => session.close().catch(() => undefined));
   return { ...c, session };
 }

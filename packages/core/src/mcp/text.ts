@@ -118,6 +118,26 @@ export function taskDescription(
 }
 
 /** The protocol error a plain (non-task) call of a task tool that requires a task gets. */
+/**
+ * A plain call's answer when its job is not done after the wait: how to keep waiting; for a job that waits
+ * for input the client could not be asked, what it asks and where to look.
+ */
+export function stillRunningText(jobId: string, waitMs: number, n: JobToolNames, s?: JobSnapshot): string {
+  const ids = `{"${idsFieldOf(n.idField)}": ["${jobId}"]}`;
+  const questions = s?.status === "input_required" ? (s.questions ?? []) : [];
+  if (questions.length > 0) {
+    const names = questions.map((q) => q.name).join(", ");
+    return (
+      `Job ${jobId} waits for an answer (${names}) that this client cannot give here. Call ${n.probe} with ` +
+      `${ids} to see the questions; the job resumes once they are answered.`
+    );
+  }
+  return (
+    `Job ${jobId} is still running after ${Math.round(waitMs / 1000)} s. Call ${n.await} with ${ids} to wait ` +
+    "for its result."
+  );
+}
+
 export function plainTaskCallError(tool: string, n: JobToolNames): string {
   return (
     `${tool} runs only as an MCP task, and this call did not ask for one. Call ${n.start} with the same ` +

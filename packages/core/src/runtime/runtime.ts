@@ -160,6 +160,8 @@ export interface AsyncTools {
 export interface RuntimeInternals {
   engine: JobEngine;
   meta: JobIndex;
+  /** Reads and settles durable promises of the store (what the faces keep there, e.g. a signing key). */
+  promises: PromiseClient;
   /** The opened store: its step log, its role, and (on an embedded store) `gc`. */
   store: Store;
   retentionMs: number;
@@ -290,6 +292,7 @@ export async function createAsyncTools(options: CreateAsyncToolsOptions): Promis
   internals.set(runtime, {
     engine,
     meta,
+    promises,
     store: opened,
     retentionMs,
     assertOpen: () => runtime.assertOpen(),

@@ -11,7 +11,7 @@ import { isUnfinished, type JobEngine } from "../../runtime/job-engine.ts";
 import { awaitBounds } from "../await-bounds.ts";
 import { ProgressReporter } from "../progress-reporter.ts";
 import { toolResultOf } from "../tasks/job-task.ts";
-import { idsFieldOf, type JobToolNames, taskDescription } from "../text.ts";
+import { type JobToolNames, stillRunningText, taskDescription } from "../text.ts";
 import { fail, freshField } from "../wire.ts";
 import { callerOf, type ToolSpec } from "./spec.ts";
 
@@ -46,11 +46,7 @@ export function taskToolSpec(
         ...(reporter === undefined ? {} : { onTick: (current) => reporter.tick(current) }),
       });
       if (snapshot === undefined || isUnfinished(snapshot.status)) {
-        const ids = idsFieldOf(names.idField);
-        return fail(
-          `Job ${started.jobId} is still running after ${Math.round(waitMs / 1000)} s. Call ${names.await} with ` +
-            `{"${ids}": ["${started.jobId}"]} to wait for its result.`,
-        );
+        return fail(stillRunningText(started.jobId, waitMs, names, snapshot));
       }
       return toolResultOf(snapshot, tool, names.start);
     },
