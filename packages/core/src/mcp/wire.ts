@@ -73,12 +73,10 @@ export function jobSchema(idField: string, result?: z.ZodType) {
           id: z.string(),
           kind: z.enum(["elicitation", "sampling", "roots"]),
           name: z.string(),
-          request: z
-            .looseObject({})
-            .meta({
-              description: "The MCP request params (elicitation/create, sampling/createMessage, roots/list).",
-              additionalProperties: true,
-            }),
+          request: z.looseObject({}).meta({
+            description: "The MCP request params (elicitation/create, sampling/createMessage, roots/list).",
+            additionalProperties: true,
+          }),
           asked_at: z.string(),
           timeout_at: z.string().optional(),
         }),
