@@ -7,11 +7,12 @@
  */
 import type { z } from "zod";
 import type { AnyAsyncTool } from "../../define.ts";
-import { isUnfinished, type JobEngine } from "../../runtime/job-engine.ts";
+import { isUnfinished, type JobEngine, type JobSnapshot } from "../../runtime/job-engine.ts";
 import { awaitBounds } from "../await-bounds.ts";
+import { waitAsking } from "../client-questions.ts";
 import { ProgressReporter } from "../progress-reporter.ts";
 import { toolResultOf } from "../tasks/job-task.ts";
-import { idsFieldOf, type JobToolNames, taskDescription } from "../text.ts";
+import { idsFieldOf, type JobToolNames, questionsNote, taskDescription } from "../text.ts";
 import { fail, freshField } from "../wire.ts";
 import { callerOf, type ToolSpec } from "./spec.ts";
 
@@ -40,11 +41,15 @@ export function taskToolSpec(
       const caller = callerOf(ctx);
       const started = await engine.start(tool, input, { fresh: fresh === true, ...caller });
       const reporter = ctx.progress ? new ProgressReporter(ctx.progress) : undefined;
-      const [snapshot] = await engine.wait([started.jobId], waitMs, {
+      const options = {
         signal: ctx.signal,
         ...caller,
-        ...(reporter === undefined ? {} : { onTick: (current) => reporter.tick(current) }),
-      });
+        ...(reporter === undefined ? {} : { onTick: (current: JobSnapshot[]) => reporter.tick(current) }),
+      };
+      const [snapshot] = await waitAsking(engine, [started.jobId], waitMs, options, ctx.ask);
+      if (snapshot?.status === "input_required") {
+        return fail(`Job ${started.jobId} waits for an answer.${questionsNote([snapshot], names)}`);
+      }
       if (snapshot === undefined || isUnfinished(snapshot.status)) {
         const ids = idsFieldOf(names.idField);
         return fail(
