@@ -30,6 +30,8 @@ export const DEFAULTS = {
   awaitMaxMs: 50 * SECOND,
   /** How often an await looks in the store for a question its jobs started to wait on, so it returns early. */
   askCheckMs: 500,
+  /** How long the server waits for a client it asked a job's question (elicitation, sampling) to answer. */
+  clientAnswerTimeoutMs: 10 * MINUTE,
   /** How often an await with a progress token looks for new progress. */
   progressTickMs: 250,
   /** Longest silence between two progress notifications of an await. */

@@ -68,6 +68,8 @@ export interface ToolNames {
   await?: string;
   cancel?: string | false;
   task?: string | false;
+  /** The tool that answers a job's questions (definitions with `asks: true`). Default `respond_<name>`. */
+  respond?: string;
 }
 
 /** Whether a definition's task tool also answers plain calls (`optional`) or only task calls (`required`). */
@@ -146,6 +148,12 @@ export interface AsyncToolOptions<I extends z.ZodObject, O> {
   version?: number;
   /** How the job view (MCP Apps hosts, `registerTools(server, runtime, { view: true })`) shows the result. */
   view?: ResultView<O>;
+  /**
+   * Set when `run` asks questions (`ctx.ask`, `ctx.sample`, `ctx.roots`): the definition then also gets a
+   * respond tool (`respond_<name>`), through which a model relays the answers of a client that cannot be
+   * asked directly. Questions work without it too (clients with elicitation, Tasks, the CLI, the dashboard).
+   */
+  asks?: boolean;
 }
 
 /** A validated definition, ready for `createAsyncTools({ tools })`. */
@@ -161,6 +169,8 @@ export interface AsyncTool<I extends z.ZodObject = z.ZodObject, O = unknown> {
     readonly await: string;
     readonly cancel: string | false;
     readonly task: string | false;
+    /** `false` when the definition does not ask (`asks` unset). */
+    readonly respond: string | false;
   };
   readonly taskSupport: TaskSupport;
   readonly inputBeforeTask: boolean;
@@ -257,6 +267,7 @@ export function defineAsyncTool<I extends z.ZodObject, O>(options: AsyncToolOpti
       await: names.await ?? `await_${name}`,
       cancel: names.cancel === false ? false : (names.cancel ?? `cancel_${name}`),
       task: names.task === false ? false : (names.task ?? name),
+      respond: options.asks === true ? (names.respond ?? `respond_${name}`) : false,
     }),
     taskSupport,
     inputBeforeTask: options.inputBeforeTask === true,

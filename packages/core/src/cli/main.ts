@@ -28,7 +28,7 @@ export const COMMANDS: Command[] = [
   storeInit,
   operatorCommand(
     ["jobs"],
-    "async-tools jobs list|show ID|cancel ID|retry ID|prune [--store PATH] [--json]",
+    "async-tools jobs list|show ID|cancel ID|retry ID|answer ID|prune [--store PATH] [--json]",
     "look at and manage the jobs of a store, stopped or owned by a running server (async-tools jobs --help)",
   ),
   operatorCommand(

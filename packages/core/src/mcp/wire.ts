@@ -3,7 +3,7 @@
  * the zod schemas advertised as input and output schemas. The job model's camelCase stays below this line.
  */
 import { z } from "zod";
-import type { JobSnapshot } from "../runtime/job-engine.ts";
+import { JOB_STATUSES, type JobSnapshot } from "../runtime/job-engine.ts";
 
 /** What a tool returns, in the shape both SDK generations accept. */
 export interface ToolResult {
@@ -13,16 +13,7 @@ export interface ToolResult {
   isError?: boolean;
 }
 
-export const STATUS = z.enum([
-  "queued",
-  "working",
-  "input_required",
-  "completed",
-  "failed",
-  "cancelled",
-  "not_found",
-  "expired",
-]);
+export const STATUS = z.enum(JOB_STATUSES);
 
 /** The `fresh` flag the start tool (and the task tool) add to a definition's input. */
 export const freshField = z

@@ -33,15 +33,19 @@ import { errorText, runWithRetries, type StepRetry } from "./step-retry.ts";
  * A job's state. `queued`, `working` and `input_required` (waiting for the answer to a question) are
  * unfinished; the others are final or unknown.
  */
-export type JobStatus =
-  | "queued"
-  | "working"
-  | "input_required"
-  | "completed"
-  | "failed"
-  | "cancelled"
-  | "not_found"
-  | "expired";
+export type JobStatus = (typeof JOB_STATUSES)[number];
+
+/** Every {@link JobStatus}, unfinished ones first. */
+export const JOB_STATUSES = [
+  "queued",
+  "working",
+  "input_required",
+  "completed",
+  "failed",
+  "cancelled",
+  "not_found",
+  "expired",
+] as const;
 
 /** What probe and await report about one job; `R` is the result's type. Times are ISO 8601. */
 export interface JobSnapshot<R = unknown> {

@@ -5,6 +5,7 @@
 import type { z } from "zod";
 import type { AnyAsyncTool } from "../../define.ts";
 import type { CallerScope, JobEngine } from "../../runtime/job-engine.ts";
+import type { AskClient } from "../client-questions.ts";
 import type { JobToolNames } from "../text.ts";
 import type { ToolResult } from "../wire.ts";
 
@@ -26,6 +27,8 @@ export interface CallContext {
    * to it, and it sees no other principal's jobs. Absent over stdio and unauthenticated HTTP.
    */
   principal?: string;
+  /** Asks the client a job's question, when it declared it can be asked (elicitation, sampling, roots). */
+  ask?: AskClient;
 }
 
 /** The engine's caller scope of a call: its principal, if any. */

@@ -7,11 +7,12 @@
  */
 import type { z } from "zod";
 import type { AnyAsyncTool } from "../../define.ts";
-import { isUnfinished, type JobEngine } from "../../runtime/job-engine.ts";
+import { isUnfinished, type JobEngine, type JobSnapshot } from "../../runtime/job-engine.ts";
 import { awaitBounds } from "../await-bounds.ts";
+import { waitAsking } from "../client-questions.ts";
 import { ProgressReporter } from "../progress-reporter.ts";
 import { toolResultOf } from "../tasks/job-task.ts";
-import { type JobToolNames, stillRunningText, taskDescription } from "../text.ts";
+import { type JobToolNames, questionsNote, stillRunningText, taskDescription } from "../text.ts";
 import { fail, freshField } from "../wire.ts";
 import { callerOf, type ToolSpec } from "./spec.ts";
 
@@ -40,13 +41,17 @@ export function taskToolSpec(
       const caller = callerOf(ctx);
       const started = await engine.start(tool, input, { fresh: fresh === true, ...caller });
       const reporter = ctx.progress ? new ProgressReporter(ctx.progress) : undefined;
-      const [snapshot] = await engine.wait([started.jobId], waitMs, {
+      const options = {
         signal: ctx.signal,
         ...caller,
-        ...(reporter === undefined ? {} : { onTick: (current) => reporter.tick(current) }),
-      });
+        ...(reporter === undefined ? {} : { onTick: (current: JobSnapshot[]) => reporter.tick(current) }),
+      };
+      const [snapshot] = await waitAsking(engine, [started.jobId], waitMs, options, ctx.ask);
+      if (snapshot?.status === "input_required") {
+        return fail(`Job ${started.jobId} waits for an answer.${questionsNote([snapshot], names)}`);
+      }
       if (snapshot === undefined || isUnfinished(snapshot.status)) {
-        return fail(stillRunningText(started.jobId, waitMs, names, snapshot));
+        return fail(stillRunningText(started.jobId, waitMs, names));
       }
       return toolResultOf(snapshot, tool, names.start);
     },

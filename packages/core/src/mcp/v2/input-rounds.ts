@@ -17,7 +17,7 @@ import {
 import { awaitBounds } from "../await-bounds.ts";
 import { ProgressReporter } from "../progress-reporter.ts";
 import { toolResultOf } from "../tasks/job-task.ts";
-import { type JobToolNames, stillRunningText } from "../text.ts";
+import { type JobToolNames, questionsNote, stillRunningText } from "../text.ts";
 import type { ProgressUpdate } from "../tools/spec.ts";
 import { fail } from "../wire.ts";
 import { answersOf, askableKinds, type InputRequests, inputRequestsOf } from "./input-requests.ts";
@@ -85,7 +85,11 @@ export class InputRounds {
         const asked = await this.ask(snapshot, call, ctx);
         if (asked !== undefined) return asked;
       }
-      if (isUnfinished(snapshot.status)) return fail(stillRunningText(jobId, waitMs, target.names, snapshot));
+      // A question this client cannot be asked: what the job asks, and how to answer it another way.
+      if (snapshot.status === "input_required") {
+        return fail(`Job ${jobId} waits for an answer.${questionsNote([snapshot], target.names)}`);
+      }
+      if (isUnfinished(snapshot.status)) return fail(stillRunningText(jobId, waitMs, target.names));
       return toolResultOf(snapshot, target.tool, target.names.start);
     }
   }
