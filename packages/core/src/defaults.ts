@@ -28,12 +28,26 @@ export const DEFAULTS = {
   awaitDefaultMs: 45 * SECOND,
   /** The most an await call may block, whatever it asks. */
   awaitMaxMs: 50 * SECOND,
+  /** How often an await looks in the store for a question its jobs started to wait on, so it returns early. */
+  askCheckMs: 500,
+  /** How long the server waits for a client it asked a job's question (elicitation, sampling) to answer. */
+  clientAnswerTimeoutMs: 10 * MINUTE,
   /** How often an await with a progress token looks for new progress. */
   progressTickMs: 250,
   /** Longest silence between two progress notifications of an await. */
   progressKeepAliveMs: 2 * SECOND,
   /** Suggested wait between two polls of a task. */
   taskPollIntervalMs: SECOND,
+  /**
+   * How often a `subscriptions/listen` stream that follows tasks (2026-07-28 `notifications/tasks`) reads them
+   * from the store to see whether their status or outstanding questions changed.
+   */
+  taskNotificationCheckMs: SECOND / 2,
+  /**
+   * How long the `requestState` of a 2026-07-28 round of questions (an `input_required` result) stays valid:
+   * the client's retry with the answers must come within it.
+   */
+  requestStateTtlMs: DAY,
   /** Tasks per `tasks/list` page. */
   taskPageSize: 50,
   /** Most job IDs one probe, await or cancel call takes. */
@@ -114,6 +128,8 @@ export const DEFAULTS_HTTP = {
   port: 3000,
   /** The MCP endpoint's path. */
   path: "/mcp",
+  /** Longest silence on a `subscriptions/listen` stream: a comment line then keeps proxies from closing it. */
+  sseKeepAliveMs: 15 * SECOND,
   /** Largest request body accepted (bytes); a larger one is answered 413 before it is parsed. */
   maxBodyBytes: 4 * 1024 * 1024,
   /** A body over `maxBodyBytes` is still read, up to this much, so its 413 arrives rather than a reset. */

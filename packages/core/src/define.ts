@@ -8,6 +8,7 @@ import type { z } from "zod";
 import { DEFAULTS } from "./defaults.ts";
 import { AsyncToolsError } from "./errors.ts";
 import { jobIdFor } from "./job-id.ts";
+import type { QuestionContext } from "./question-types.ts";
 
 /** How a failing step is retried before its job is marked failed. */
 export interface RetryOptions {
@@ -22,10 +23,10 @@ export interface RetryOptions {
 }
 
 /**
- * What the durable function sees: durable steps, durable sleep, progress reports, and a signal that aborts
- * when the job is cancelled.
+ * What the durable function sees: durable steps, durable sleep, progress reports, durable questions to a
+ * person or the client (`ask`, `sample`, `roots`), and a signal that aborts when the job is cancelled.
  */
-export interface JobContext {
+export interface JobContext extends QuestionContext {
   /** The job's ID, as the model sees it. */
   readonly jobId: string;
   /**
@@ -67,6 +68,8 @@ export interface ToolNames {
   await?: string;
   cancel?: string | false;
   task?: string | false;
+  /** The tool that answers a job's questions (definitions with `asks: true`). Default `respond_<name>`. */
+  respond?: string;
 }
 
 /** Whether a definition's task tool also answers plain calls (`optional`) or only task calls (`required`). */
@@ -117,6 +120,12 @@ export interface AsyncToolOptions<I extends z.ZodObject, O> {
    * the protocol's error for it and uses the start and await tools instead.
    */
   taskSupport?: TaskSupport;
+  /**
+   * For a job whose first act is a question (`ctx.ask`, docs/tasks.md): a Tasks client's call (2026-07-28)
+   * waits, up to the await bound, for the job to ask or finish, asks its questions in the call itself (an
+   * `input_required` result), and gets the task once they are answered, instead of a task at once. Default false.
+   */
+  inputBeforeTask?: boolean;
   /** Name of the ID field in tool arguments and results, singular. Default `job_id` (lists: `job_ids`). */
   idField?: string;
   /** Overrides the default job ID (name + hash of the canonical input). Prefixed with `name-`. */
@@ -139,6 +148,12 @@ export interface AsyncToolOptions<I extends z.ZodObject, O> {
   version?: number;
   /** How the job view (MCP Apps hosts, `registerTools(server, runtime, { view: true })`) shows the result. */
   view?: ResultView<O>;
+  /**
+   * Set when `run` asks questions (`ctx.ask`, `ctx.sample`, `ctx.roots`): the definition then also gets a
+   * respond tool (`respond_<name>`), through which a model relays the answers of a client that cannot be
+   * asked directly. Questions work without it too (clients with elicitation, Tasks, the CLI, the dashboard).
+   */
+  asks?: boolean;
 }
 
 /** A validated definition, ready for `createAsyncTools({ tools })`. */
@@ -154,8 +169,11 @@ export interface AsyncTool<I extends z.ZodObject = z.ZodObject, O = unknown> {
     readonly await: string;
     readonly cancel: string | false;
     readonly task: string | false;
+    /** `false` when the definition does not ask (`asks` unset). */
+    readonly respond: string | false;
   };
   readonly taskSupport: TaskSupport;
+  readonly inputBeforeTask: boolean;
   readonly idField: string;
   readonly jobId: ((input: z.output<I>) => string) | undefined;
   readonly retry: Readonly<Required<RetryOptions>>;
@@ -249,8 +267,10 @@ export function defineAsyncTool<I extends z.ZodObject, O>(options: AsyncToolOpti
       await: names.await ?? `await_${name}`,
       cancel: names.cancel === false ? false : (names.cancel ?? `cancel_${name}`),
       task: names.task === false ? false : (names.task ?? name),
+      respond: options.asks === true ? (names.respond ?? `respond_${name}`) : false,
     }),
     taskSupport,
+    inputBeforeTask: options.inputBeforeTask === true,
     idField,
     jobId: options.jobId,
     retry: Object.freeze({

@@ -29,6 +29,23 @@ export {
 export type { JobSnapshot, JobStatus, ListOptions, StartedJob } from "./runtime/job.ts";
 export type { JobDetail, JobStep, JobStepAttempt } from "./runtime/job-detail.ts";
 export {
+  type Answer,
+  type AnswerOutcome,
+  type AskAnswer,
+  type AskOptions,
+  type ElicitationAnswer,
+  type ElicitationRequest,
+  type Question,
+  type QuestionContext,
+  type QuestionKind,
+  type QuestionTimeout,
+  QuestionTimeoutError,
+  type RequestedSchema,
+  type RootsAnswer,
+  type SamplingAnswer,
+  type SamplingRequest,
+} from "./runtime/questions.ts";
+export {
   type AsyncTools,
   type CallerOptions,
   type CreateAsyncToolsOptions,

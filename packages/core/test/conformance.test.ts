@@ -43,8 +43,6 @@ const NO_RESOURCES = "not applicable: the library serves tools, no resources";
 const CONTENT =
   "not applicable: an async tool's result is JSON (a text block and structuredContent); fixed texts, images, " +
   "audio and embedded resources are what a host registers as its own plain tools";
-const PENDING_25 =
-  "pending #25: durable human-in-the-loop (input_required, InputRequiredResult, tasks/update input)";
 
 /**
  * The checks that fail against the fixture for a reason outside what the library serves, by scenario: why,
@@ -106,46 +104,9 @@ export const EXPECTED_FAILURES: Record<string, { reason: string; checks: string[
   "prompts-get-with-args": { reason: NO_PROMPTS, checks: ["prompts-get-with-args"] },
   "prompts-get-embedded-resource": { reason: NO_PROMPTS, checks: ["prompts-get-embedded-resource"] },
   "prompts-get-with-image": { reason: NO_PROMPTS, checks: ["prompts-get-with-image"] },
-  "input-required-result-basic-elicitation": {
-    reason: PENDING_25,
-    checks: ["sep-2322-elicitation-incomplete"],
-  },
-  "input-required-result-basic-sampling": { reason: PENDING_25, checks: ["sep-2322-sampling-incomplete"] },
-  "input-required-result-basic-list-roots": {
-    reason: PENDING_25,
-    checks: ["sep-2322-list-roots-incomplete"],
-  },
-  "input-required-result-request-state": {
-    reason: PENDING_25,
-    checks: ["sep-2322-request-state-incomplete"],
-  },
-  "input-required-result-multiple-input-requests": {
-    reason: PENDING_25,
-    checks: ["sep-2322-multiple-inputs-incomplete"],
-  },
-  "input-required-result-multi-round": { reason: PENDING_25, checks: ["sep-2322-multi-round-r1"] },
-  "input-required-result-non-tool-request": { reason: PENDING_25, checks: ["sep-2322-non-tool-incomplete"] },
-  "input-required-result-result-type": { reason: PENDING_25, checks: ["sep-2322-result-type-included"] },
-  "input-required-result-tampered-state": { reason: PENDING_25, checks: ["sep-2322-reject-tampered-state"] },
-  "input-required-result-capability-check": {
-    reason: PENDING_25,
-    checks: ["sep-2322-respect-client-capabilities"],
-  },
-  "tasks-mrtr-input": {
-    reason: `${PENDING_25} (fixture tools confirm_delete, multi_input)`,
-    checks: [
-      "sep-2663-tasks-get-status-input-required",
-      "tasks-mrtr-tasks-update-resumes",
-      "tasks-mrtr-partial-fulfillment",
-    ],
-  },
-  "tasks-mrtr-composition": {
-    reason: `${PENDING_25} (fixture tool test_tool_with_task)`,
-    checks: ["sep-2663-mrtr-synchronous-before-task-creation"],
-  },
-  "tasks-dispatch-and-envelope": {
-    reason: `${PENDING_25} (its tasks/update ack needs confirm_delete parked on input)`,
-    checks: ["tasks-result-type-complete-on-non-task-responses"],
+  "input-required-result-non-tool-request": {
+    reason: `${NO_PROMPTS}: the scenario asks through prompts/get (test_input_required_result_prompt)`,
+    checks: ["sep-2322-non-tool-incomplete"],
   },
 };
 

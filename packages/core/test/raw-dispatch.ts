@@ -3,8 +3,12 @@
  * task-shaped traffic, so requests are sent as raw JSON-RPC on the Client's own transport (stdio or HTTP),
  * and their answers are taken off the transport before the Client sees them.
  */
-import type { Transport } from "@modelcontextprotocol/client";
-import type { RawClientDispatch } from "@modelcontextprotocol/ext-tasks/client";
+import type { Client, Transport } from "@modelcontextprotocol/client";
+import {
+  createTaskSessionFromClient,
+  type RawClientDispatch,
+  type WithTasksOptions,
+} from "@modelcontextprotocol/ext-tasks/client";
 
 type Message = { id?: unknown; result?: unknown; error?: { code: number; message: string; data?: unknown } };
 
@@ -35,4 +39,26 @@ export function rawDispatch(transport: Transport): RawClientDispatch {
     if (message.error !== undefined) return { kind: "error", error: message.error as never };
     return { kind: "result", result: message.result as never };
   };
+}
+
+/**
+ * An ext-tasks session on a connected v2 Client, as a host makes one: raw dispatch on the Client's transport,
+ * and the envelope of the capabilities the Client declared (`capabilities`).
+ */
+export function taskSessionOn(
+  client: Client,
+  transport: Transport,
+  capabilities: Record<string, unknown>,
+  options: Pick<WithTasksOptions, "onInputRequest"> = {},
+) {
+  return createTaskSessionFromClient(client, {
+    endpointId: "test-server",
+    rawDispatch: rawDispatch(transport),
+    v2RequestFraming: {
+      protocolVersion: client.getNegotiatedProtocolVersion() as string,
+      clientInfo: { name: "test-host", version: "0" },
+      clientCapabilities: capabilities as never,
+    },
+    ...options,
+  });
 }

@@ -5,31 +5,19 @@
  * Client's codecs reject task-shaped traffic, so the host sends `tools/call` and `tasks/*` itself
  * (`rawDispatch`, on the Client's own transport) with the per-request envelope (`v2RequestFraming`).
  */
-
 import { sideEffectCounts } from "@async-tools/test-helpers/children";
-import {
-  createTaskSessionFromClient,
-  resultFromTaskOutcome,
-  TaskCancelledError,
-} from "@modelcontextprotocol/ext-tasks/client";
+import { resultFromTaskOutcome, TaskCancelledError } from "@modelcontextprotocol/ext-tasks/client";
 import { taskId } from "@modelcontextprotocol/ext-tasks/core";
 import { describe, expect, it } from "vitest";
-import { rawDispatch } from "./raw-dispatch.ts";
+import { taskSessionOn } from "./raw-dispatch.ts";
 import { connectV2, onCleanup, scratch, TASKS_EXTENSION_CAPABILITY } from "./stdio-rig.ts";
+import { keepTaskNotifications, listenToTasks } from "./task-notifications.ts";
 
 /** A task session on a new connection to the example server. */
 async function tasksSession(env: Record<string, string>) {
   const c = await connectV2(env, { capabilities: TASKS_EXTENSION_CAPABILITY });
   expect(c.client.getProtocolEra()).toBe("modern");
-  const session = createTaskSessionFromClient(c.client, {
-    endpointId: "tally-example",
-    rawDispatch: rawDispatch(c.transport),
-    v2RequestFraming: {
-      protocolVersion: c.client.getNegotiatedProtocolVersion() as string,
-      clientInfo: { name: "v2-test", version: "0" },
-      clientCapabilities: TASKS_EXTENSION_CAPABILITY,
-    },
-  });
+  const session = taskSessionOn(c.client, c.transport, TASKS_EXTENSION_CAPABILITY);
   onCleanup(() => session.close().catch(() => undefined));
   return { ...c, session };
 }
@@ -113,6 +101,37 @@ describe("the 2026-07-28 Tasks extension", () => {
     expect(result.structuredContent).toEqual({ label: "total", count: 2, sum: 42 });
     expect(sideEffectCounts(log).get(`${taskId} count`)).toBe(1);
     expect(sideEffectCounts(log).get(`${taskId} label`)).toBe(1);
+  });
+
+  it("sends notifications/tasks on a subscriptions/listen stream for the task IDs it names", async () => {
+    const { store } = scratch();
+    const { client, transport, session } = await tasksSession({
+      ASYNC_TOOLS_STORE: store,
+      TALLY_STEP_MS: "2000",
+    });
+    const received = keepTaskNotifications(client, transport);
+    const execution = await session.callTool("tally", { numbers: [4, 5] });
+    if (execution.kind !== "task") throw new Error("expected a task");
+    const taskId = execution.handle.taskId;
+
+    const subscription = await listenToTasks(client, [taskId, "tally-0000000000000000"]);
+    expect(received.acknowledged).toEqual([{ taskIds: [taskId] }]);
+    // The task's state at once, then its end, which also ends the subscription.
+    expect(await subscription.closed).toBe("graceful");
+    expect(received.tasks.map((n) => [n.taskId, n.status])).toEqual([
+      [taskId, "working"],
+      [taskId, "completed"],
+    ]);
+    expect(received.tasks[1]?.result?.structuredContent).toEqual({ label: "total", count: 2, sum: 9 });
+    expect(received.tasks[1]?._meta?.["io.modelcontextprotocol/subscriptionId"]).toEqual(expect.any(String));
+  });
+
+  it("refuses a listen for task IDs from a request that does not declare the extension", async () => {
+    const { store } = scratch();
+    const plain = await connectV2({ ASYNC_TOOLS_STORE: store }, { mode: "pin" });
+    await expect(listenToTasks(plain.client, ["tally-0000000000000000"])).rejects.toMatchObject({
+      code: -32021,
+    });
   });
 
   it("still answers a plain call of the same tool from a client without Tasks", async () => {

@@ -14,14 +14,15 @@ import {
   shortText,
   table,
 } from "../internal/format.ts";
-import { isUnfinished, type JobSnapshot, type JobStatus } from "../runtime/job.ts";
+import { isUnfinished, JOB_STATUSES, type JobSnapshot, type JobStatus } from "../runtime/job.ts";
 import type { JobDetail } from "../runtime/job-detail.ts";
 import { pruneJobs } from "../runtime/prune.ts";
+import type { ElicitationRequest, Question } from "../runtime/questions.ts";
 import { type AsyncTools, OPERATOR } from "../runtime/runtime.ts";
 import { type CliContext, CliError, type Command, EXIT, parse, printJson, STORE_OPTIONS } from "./command.ts";
 import { openForCli, storeSpec } from "./open-store.ts";
 
-const STATUSES: readonly JobStatus[] = ["queued", "working", "completed", "failed", "cancelled", "expired"];
+const STATUSES: readonly JobStatus[] = JOB_STATUSES.filter((s) => s !== "not_found");
 
 /** Opens the store of the parsed `--store`, runs `fn`, and always closes it. */
 async function withStore<T>(
@@ -177,6 +178,7 @@ export function describeJob(job: JobDetail, now: number): string {
   }
   if (job.queuePosition !== undefined) fields.push(["Queue", `#${job.queuePosition}`]);
   if (job.input !== undefined) fields.push(["Input", shortText(job.input, 200)]);
+  for (const q of job.questions ?? []) fields.push(["Question", `${q.id} (${q.kind}): ${questionText(q)}`]);
   if (job.error !== undefined) fields.push(["Error", job.error]);
   if (job.status === "completed") fields.push(["Result", shortText(job.result, 200)]);
   const width = Math.max(...fields.map(([k]) => k.length));
@@ -280,5 +282,60 @@ const prune: Command = {
   },
 };
 
+/** What a question asks, for people: the form's message and fields. */
+function questionText(q: Question): string {
+  if (q.kind !== "elicitation") return q.kind === "sampling" ? "a model completion" : "the client's roots";
+  const request = q.request as ElicitationRequest;
+  return `${request.message} [fields: ${Object.keys(request.requestedSchema.properties).join(", ")}]`;
+}
+
+const answer: Command = {
+  path: ["jobs", "answer"],
+  usage: "async-tools jobs answer ID --json ANSWERS [--store PATH]",
+  summary:
+    'answers the questions an input_required job waits on: {"<question id>": {"action": "accept", "content": {…}}}, or just the answer when it waits on one',
+  operator: true,
+  run: async (args, ctx) => {
+    const { values, positionals } = parse(args, { store: { type: "string" }, json: { type: "string" } });
+    const id = oneId(positionals);
+    let given: unknown;
+    try {
+      given = JSON.parse(values.json ?? "");
+    } catch {
+      throw new CliError(
+        `--json takes the answers as JSON, e.g. '{"${id}/confirm": {"action": "accept", "content": {"proceed": true}}}'.`,
+        EXIT.usage,
+      );
+    }
+    if (given === null || typeof given !== "object" || Array.isArray(given)) {
+      throw new CliError("--json takes a JSON object: question ID → answer, or one answer.", EXIT.usage);
+    }
+    const outcome = await withStore(ctx, values.store, async (runtime) => {
+      const [job] = await runtime.probe([id], OPERATOR);
+      const open = job?.questions ?? [];
+      // A bare answer goes to the one question the job waits on.
+      const bare = ["action", "role", "roots"].some((key) => key in given);
+      const only = open.length === 1 ? open[0]?.id : undefined;
+      if (bare && only === undefined) {
+        return {
+          status: "invalid" as const,
+          reason: `Job ${id} waits on ${open.length} questions; name each: {"<question id>": answer}.`,
+        };
+      }
+      const answers = bare ? { [only as string]: given } : (given as Record<string, unknown>);
+      return { ...(await runtime.answer(id, answers, OPERATOR)), answered: Object.keys(answers) };
+    });
+    if (outcome.status === "ok") {
+      const answered = "answered" in outcome ? outcome.answered.join(", ") : id;
+      ctx.out(`Answered ${answered}; the job resumes on a server that runs its tool.`);
+      return EXIT.ok;
+    }
+    ctx.err(
+      outcome.status === "not_found" ? `No job has the ID ${id}.` : (outcome as { reason: string }).reason,
+    );
+    return EXIT.failed;
+  },
+};
+
 /** The `jobs …` commands. */
-export const JOBS_COMMANDS: readonly Command[] = [list, show, cancel, retry, prune];
+export const JOBS_COMMANDS: readonly Command[] = [list, show, cancel, retry, answer, prune];

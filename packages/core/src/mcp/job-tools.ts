@@ -1,7 +1,8 @@
 /**
  * The MCP tools of a runtime, independent of the SDK generation: a start tool per definition, and probe,
  * await and cancel either per definition (`start_x`, `probe_x`, `await_x`, `cancel_x`: 4 tools each) or shared
- * by all of them (N start tools + 3), since a job ID already names its tool.
+ * by all of them (N start tools + 3), since a job ID already names its tool. A definition that asks questions
+ * also gets a respond tool (or shares one).
  */
 import type { AnyAsyncTool } from "../define.ts";
 import type { JobEngine } from "../runtime/job-engine.ts";
@@ -10,6 +11,7 @@ import type { JobToolNames } from "./text.ts";
 import { type AwaitTiming, awaitTool } from "./tools/await.ts";
 import { cancelTool } from "./tools/cancel.ts";
 import { probeTool } from "./tools/probe.ts";
+import { respondTool } from "./tools/respond.ts";
 import type { JobToolScope, ToolSpec } from "./tools/spec.ts";
 import { startTool } from "./tools/start.ts";
 
@@ -19,6 +21,8 @@ export interface SharedJobToolNames {
   await?: string;
   /** `false` leaves the shared cancel tool out. */
   cancel?: string | false;
+  /** The shared respond tool, listed when a definition asks (`asks: true`). Default `respond_jobs`. */
+  respond?: string;
 }
 
 /** How the job tools are laid out. */
@@ -50,6 +54,9 @@ export function jobToolSpecs(
       probe: options.sharedNames?.probe ?? "probe_jobs",
       await: options.sharedNames?.await ?? "await_jobs",
       cancel: options.sharedNames?.cancel === false ? false : (options.sharedNames?.cancel ?? "cancel_jobs"),
+      respond: definitions.some((d) => d.toolNames.respond !== false)
+        ? (options.sharedNames?.respond ?? "respond_jobs")
+        : false,
       idField: ids.size === 1 ? ([...ids][0] ?? "job_id") : "job_id",
     };
     const startedBy =
@@ -62,6 +69,7 @@ export function jobToolSpecs(
     const scope: JobToolScope = { engine, names, tools: definitions, startedBy };
     specs.push(probeTool(scope), awaitTool(scope, options.awaitTiming));
     if (names.cancel) specs.push(cancelTool(scope, names.cancel));
+    if (names.respond) specs.push(respondTool(scope, names.respond));
     return { specs, namesOf };
   }
   for (const tool of definitions) {
@@ -74,6 +82,7 @@ export function jobToolSpecs(
       awaitTool(scope, options.awaitTiming),
     );
     if (tool.toolNames.cancel) specs.push(cancelTool(scope, tool.toolNames.cancel));
+    if (tool.toolNames.respond) specs.push(respondTool(scope, tool.toolNames.respond));
   }
   return { specs, namesOf };
 }

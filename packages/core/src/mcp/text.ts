@@ -3,6 +3,7 @@
  * in one file so both SDK generations say exactly the same.
  */
 import type { JobSnapshot } from "../runtime/job.ts";
+import type { ElicitationRequest, Question } from "../runtime/questions.ts";
 
 /** The names a set of job tools is reached by, and the ID field they use. */
 export interface JobToolNames {
@@ -10,6 +11,8 @@ export interface JobToolNames {
   probe: string;
   await: string;
   cancel: string | false;
+  /** The tool that answers questions, or `false` where none is listed. */
+  respond: string | false;
   idField: string;
 }
 
@@ -31,6 +34,7 @@ export function describeLine(s: JobSnapshot): string {
     if (s.progress.message) line += ` (${s.progress.message})`;
   }
   if (s.retrying) line += ` - ${retryLine(s.retrying)}`;
+  for (const q of s.questions ?? []) line += ` - waits for an answer to ${q.id}: ${questionSummary(q)}`;
   if (s.error && s.status !== "working" && s.status !== "queued") line += ` - ${s.error}`;
   return line;
 }
@@ -40,10 +44,72 @@ export function retryLine(r: NonNullable<JobSnapshot["retrying"]>): string {
   return `retrying step '${r.step}' (attempt ${r.attempt + 1} of ${r.attempts}): ${r.error}`;
 }
 
+/** What a question asks, in a line: the form's message, or what the client is asked for. */
+export function questionSummary(q: Question): string {
+  if (q.kind === "elicitation") return JSON.stringify((q.request as ElicitationRequest).message);
+  return q.kind === "sampling" ? "a completion from your model (sampling)" : "your roots";
+}
+
+/**
+ * What a model does about jobs that wait for answers: ask the user, then call the respond tool, with an
+ * example call per question. Empty when no job waits.
+ */
+export function questionsNote(snapshots: readonly JobSnapshot[], n: JobToolNames): string {
+  const lines: string[] = [];
+  for (const s of snapshots) {
+    for (const q of s.questions ?? []) {
+      const example =
+        q.kind === "elicitation"
+          ? `{"action": "accept", "content": ${exampleContent(q.request as ElicitationRequest)}} (or {"action": "decline"})`
+          : q.kind === "sampling"
+            ? '{"role": "assistant", "content": {"type": "text", "text": "…"}, "model": "<your model>"}'
+            : '{"roots": [{"uri": "file:///…"}]}';
+      const how = n.respond
+        ? `call ${n.respond} with {"${n.idField}": "${s.jobId}", "question_id": "${q.id}", "answer": ${example}}`
+        : `this server lists no respond tool for it: answer it from the dashboard or with \`async-tools jobs answer ${s.jobId}\``;
+      const who = q.kind === "elicitation" ? "Ask the user, then " : "Then ";
+      lines.push(`Job ${s.jobId} waits for an answer to ${q.id}: ${questionSummary(q)}. ${who}${how}.`);
+    }
+  }
+  return lines.length === 0 ? "" : `\n${lines.join("\n")}`;
+}
+
+/** An example `content` for a form: each field with a placeholder of its type. */
+function exampleContent(request: ElicitationRequest): string {
+  const fields = Object.entries(request.requestedSchema.properties).map(([key, p]) => {
+    const options = Array.isArray(p.enum) ? p.enum : undefined;
+    const value =
+      options !== undefined
+        ? JSON.stringify(options[0])
+        : p.type === "boolean"
+          ? "true"
+          : p.type === "number" || p.type === "integer"
+            ? "0"
+            : p.type === "array"
+              ? "[]"
+              : '"…"';
+    return `"${key}": ${value}`;
+  });
+  return `{${fields.join(", ")}}`;
+}
+
+export function respondDescription(startedBy: string, n: JobToolNames): string {
+  return (
+    `Answers a question that a job started by ${startedBy} waits on (status input_required; ${n.probe} and ` +
+    `${n.await} show its questions with their IDs and forms). For a form (elicitation), ask the user first and ` +
+    `pass their answer: {"action": "accept", "content": {…the form's fields…}}, or {"action": "decline"} / ` +
+    `{"action": "cancel"} if they refuse. question_id may be left out when the job waits on one question. ` +
+    `Then call ${n.await} again for the result.`
+  );
+}
+
 /** What a task's status message says for an unfinished job. */
 export function statusMessageOf(s: JobSnapshot): string | undefined {
   if (s.status === "queued")
     return `queued${s.queuePosition === undefined ? "" : ` (place ${s.queuePosition})`}`;
+  if (s.status === "input_required") {
+    return `waiting for an answer: ${(s.questions ?? []).map(questionSummary).join("; ")}`;
+  }
   if (s.status !== "working") return s.error;
   if (s.retrying) return retryLine(s.retrying);
   const progress = s.progress;
@@ -67,7 +133,8 @@ export function startDescription(description: string, n: JobToolNames, awaitSeco
 export function probeDescription(startedBy: string, n: JobToolNames): string {
   return (
     `Checks jobs started by ${startedBy} without waiting: for each ${n.idField}, its status (queued, working, ` +
-    `completed, failed, cancelled, not_found, expired), progress and error. Results are not included: call ` +
+    `input_required, completed, failed, cancelled, not_found, expired), progress, error, and the questions an ` +
+    `input_required job waits on. Results are not included: call ` +
     `${n.await} to collect them. Takes up to 1000 ${idsFieldOf(n.idField)} at once.`
   );
 }
@@ -81,7 +148,8 @@ export function awaitDescription(
   return (
     `Waits for jobs started by ${startedBy} and returns their results. Blocks until all are done or ` +
     `timeout_seconds pass (default ${defaultSeconds}, at most ${maxSeconds}), then returns what is done and lists ` +
-    `the jobs still unfinished in still_working: call ${n.await} again for those. Unfinished jobs are not an error.`
+    `the jobs still unfinished in still_working: call ${n.await} again for those. Unfinished jobs are not an error. ` +
+    "It returns early when a job waits for an answer (input_required): the result says how to answer."
   );
 }
 
@@ -118,6 +186,14 @@ export function taskDescription(
 }
 
 /** The protocol error a plain (non-task) call of a task tool that requires a task gets. */
+/** A plain call's answer when its job is still running after the wait: how to keep waiting. */
+export function stillRunningText(jobId: string, waitMs: number, n: JobToolNames): string {
+  return (
+    `Job ${jobId} is still running after ${Math.round(waitMs / 1000)} s. Call ${n.await} with ` +
+    `{"${idsFieldOf(n.idField)}": ["${jobId}"]} to wait for its result.`
+  );
+}
+
 export function plainTaskCallError(tool: string, n: JobToolNames): string {
   return (
     `${tool} runs only as an MCP task, and this call did not ask for one. Call ${n.start} with the same ` +

@@ -3,7 +3,7 @@
  * the zod schemas advertised as input and output schemas. The job model's camelCase stays below this line.
  */
 import { z } from "zod";
-import type { JobSnapshot } from "../runtime/job.ts";
+import { JOB_STATUSES, type JobSnapshot } from "../runtime/job.ts";
 
 /** What a tool returns, in the shape both SDK generations accept. */
 export interface ToolResult {
@@ -13,15 +13,7 @@ export interface ToolResult {
   isError?: boolean;
 }
 
-export const STATUS = z.enum([
-  "queued",
-  "working",
-  "completed",
-  "failed",
-  "cancelled",
-  "not_found",
-  "expired",
-]);
+export const STATUS = z.enum(JOB_STATUSES);
 
 /** The `fresh` flag the start tool (and the task tool) add to a definition's input. */
 export const freshField = z
@@ -66,6 +58,21 @@ export function jobSchema(idField: string, result?: z.ZodType) {
         next_attempt_at: z.string(),
       })
       .optional(),
+    questions: z
+      .array(
+        z.object({
+          id: z.string(),
+          kind: z.enum(["elicitation", "sampling", "roots"]),
+          name: z.string(),
+          request: z.looseObject({}).meta({
+            description: "The MCP request params (elicitation/create, sampling/createMessage, roots/list).",
+            additionalProperties: true,
+          }),
+          asked_at: z.string(),
+          timeout_at: z.string().optional(),
+        }),
+      )
+      .optional(),
     error: z.string().optional(),
     result: (result ?? ANY_JSON).optional(),
   });
@@ -85,6 +92,16 @@ export function toWire(snapshot: JobSnapshot, idField: string): Record<string, u
   if (snapshot.retrying !== undefined) {
     const { step, attempt, attempts, error, nextAttemptAt } = snapshot.retrying;
     wire.retrying = { step, attempt, attempts, error, next_attempt_at: nextAttemptAt };
+  }
+  if (snapshot.questions !== undefined) {
+    wire.questions = snapshot.questions.map((q) => ({
+      id: q.id,
+      kind: q.kind,
+      name: q.name,
+      request: q.request,
+      asked_at: new Date(q.askedAt).toISOString(),
+      ...(q.timeoutAt === undefined ? {} : { timeout_at: new Date(q.timeoutAt).toISOString() }),
+    }));
   }
   if (snapshot.error !== undefined) wire.error = snapshot.error;
   if (snapshot.result !== undefined) wire.result = snapshot.result;

@@ -10,12 +10,15 @@ import { log } from "../internal/log.ts";
 import type { TraceContext } from "../internal/trace-context.ts";
 import type { JobIndex } from "../store/store.ts";
 import type { JobEvent, JobObserver } from "./job-events.ts";
+import type { PromiseClient } from "./promise-client.ts";
+import { questionContext } from "./questions.ts";
 import { runWithRetries, type StepRetry } from "./step-retry.ts";
 
 /** What a job context needs of its engine. */
 export interface JobContextDeps {
   readonly meta: JobIndex;
   readonly observer: Required<JobObserver>;
+  readonly promises: PromiseClient;
   /** The step each job is retrying now, for its snapshot. */
   readonly retrying: Map<string, StepRetry>;
   emit(event: JobEvent): void;
@@ -34,6 +37,7 @@ export function jobContextOf(
   const jobId = rctx.id;
   const stepOptions = rctx.options({ retryPolicy: new Never() });
   return {
+    ...questionContext(rctx, engine.promises),
     jobId,
     signal,
     resonate: rctx,

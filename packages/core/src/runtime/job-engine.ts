@@ -31,6 +31,7 @@ import {
   type StartOptions,
   scopeOf,
   snapshotOf,
+  statusOf,
   TOOL_TAG,
   TRACEPARENT_TAG,
   TRACESTATE_TAG,
@@ -40,6 +41,7 @@ import {
 import { jobContextOf } from "./job-context.ts";
 import { combineObservers, type JobEvent, type JobObserver, logJobEvent } from "./job-events.ts";
 import type { PromiseClient, PromiseRecord } from "./promise-client.ts";
+import { type AnswerOutcome, Questions } from "./questions.ts";
 import { type CreateOutcome, lostTask } from "./resonate-internals.ts";
 import { SettledWatch } from "./settled-watch.ts";
 import { Slots } from "./slots.ts";
@@ -68,12 +70,15 @@ export class JobEngine {
 
   /** The Resonate instance the engine runs jobs on, built by {@link createResonate} with every patch. */
   readonly resonate: Resonate;
-  private readonly promises: PromiseClient;
+  readonly promises: PromiseClient;
   readonly meta: JobIndex;
   readonly observer: Required<JobObserver>;
   /** Checks for jobs of this process settled elsewhere, while any runs. */
   private readonly settledWatch: SettledWatch | undefined;
   private readonly slotsFor: ((tool: string, limit: number) => ToolSlots) | undefined;
+  private readonly questions: Questions;
+  /** How to let go of each execution's slot and signal when its pass suspends (parked on a question, a sleep). */
+  private readonly parking = new Map<string, () => void>();
 
   /**
    * `settled` answers which of the jobs this process runs the store holds as settled (see `Store.settled`):
@@ -95,6 +100,7 @@ export class JobEngine {
     this.settledWatch = settled === undefined ? undefined : new SettledWatch(settled, this.running);
     this.stranded = new StrandedTasks(promises);
     this.slotsFor = slots;
+    this.questions = new Questions(promises);
     this.resonate = createResonate(resonate, {
       created: (outcome) => this.onCreateOutcome(outcome),
       unregistered: (func, version) => {
@@ -111,6 +117,7 @@ export class JobEngine {
         else this.stranded.release(task.id, task.version, error);
       },
       undelivered: (taskId, error, retry) => this.stranded.redeliver(taskId, error, retry),
+      suspended: (taskId) => this.unpark(taskId),
     });
   }
 
@@ -183,6 +190,8 @@ export class JobEngine {
     }
     const watch = this.observer.execution({ jobId: id, tool: tool.name, resumed, trace });
     let failure: unknown;
+    // A new pass of a job means its last one is over, even if that one's frame never returned (it suspended).
+    this.unpark(id);
     const controller = new AbortController();
     this.running.set(id, controller);
     this.settledWatch?.watch();
@@ -196,6 +205,15 @@ export class JobEngine {
     deadline?.unref();
     const slots = this.slots.get(tool.name) as ToolSlots;
     let release: (() => void) | undefined;
+    // A pass that suspends (the job waits for an answer or a durable sleep) never returns here: its frame is
+    // dropped. The hook lets go of what it held, so a parked job holds no slot.
+    const letGo = () => {
+      clearTimeout(deadline);
+      release?.();
+      this.retrying.delete(id);
+      if (this.running.get(id) === controller) this.running.delete(id);
+    };
+    this.parking.set(id, letGo);
     try {
       release = await slots.acquire(id, controller.signal);
       const result = await tool.run(jobContextOf(rctx, tool, controller.signal, trace, this), input as never);
@@ -223,11 +241,16 @@ export class JobEngine {
       throw error;
     } finally {
       watch?.end(failure);
-      clearTimeout(deadline);
-      release?.();
-      this.retrying.delete(id);
-      if (this.running.get(id) === controller) this.running.delete(id);
+      letGo();
+      if (this.parking.get(id) === letGo) this.parking.delete(id);
     }
+  }
+
+  /** Lets go of the slot and signal of `id`'s last pass, which suspended. */
+  private unpark(id: string): void {
+    const letGo = this.parking.get(id);
+    this.parking.delete(id);
+    letGo?.();
   }
 
   /**
@@ -389,6 +412,7 @@ export class JobEngine {
           ? undefined
           : await this.slots.get(tool)?.position(record.id),
       retrying: this.retrying.get(record.id),
+      questions: record.state === "pending" ? await this.questions.pending(record.id) : undefined,
     });
   }
 
@@ -425,14 +449,27 @@ export class JobEngine {
         ? [...options.read]
         : await Promise.all(ids.map((id) => this.snapshot(id, true, scope)));
     const pending = snapshots.filter((s) => isUnfinished(s.status)).map((s) => s.jobId);
-    if (pending.length === 0 || timeoutMs <= 0) return snapshots;
+    // A job waiting for an answer will not finish by waiting: the caller has a question to pass on.
+    const asking = snapshots.some((s) => s.status === "input_required");
+    if (pending.length === 0 || timeoutMs <= 0 || asking) return snapshots;
 
     let timer: NodeJS.Timeout | undefined;
     let ticker: NodeJS.Timeout | undefined;
     const finished = Promise.all(pending.map((id) => this.settled(id)));
+    let asked: NodeJS.Timeout | undefined;
     const elapsed = new Promise<void>((resolve) => {
       timer = setTimeout(resolve, timeoutMs);
       options.signal?.addEventListener("abort", () => resolve(), { once: true });
+      // Any process may be running the job: its store is where a new question shows.
+      const look = () => {
+        asked = setTimeout(() => {
+          void Promise.all(pending.map((id) => this.questions.pending(id))).then(
+            (open) => (open.some((q) => q.length > 0) ? resolve() : look()),
+            () => look(),
+          );
+        }, DEFAULTS.askCheckMs);
+      };
+      look();
     });
     if (options.onTick) {
       const onTick = options.onTick;
@@ -445,6 +482,7 @@ export class JobEngine {
       await Promise.race([finished, elapsed]);
     } finally {
       clearTimeout(timer);
+      clearTimeout(asked);
       clearInterval(ticker);
     }
     // Only the jobs that were unfinished are read again: a finished job does not change.
@@ -461,6 +499,24 @@ export class JobEngine {
     } catch {
       // A rejected, cancelled or timed-out job is settled too.
     }
+  }
+
+  /**
+   * Answers open questions of the job `id` (question ID → answer): some of them, or all. Another principal's
+   * job is `not_found`, exactly like an unknown one; a finished job, an unknown question or an answer its
+   * schema refuses is `invalid`, and nothing is delivered.
+   */
+  async answer(
+    id: string,
+    answers: Readonly<Record<string, unknown>>,
+    scope: CallerScope = {},
+  ): Promise<AnswerOutcome> {
+    const record = await this.promises.get(id);
+    if (record === undefined || !ownedBy(record, scope)) return { status: "not_found" };
+    if (record.state !== "pending") {
+      return { status: "invalid", reason: `Job ${id} is ${statusOf(record.state)}; it asks nothing now.` };
+    }
+    return this.questions.answer(id, answers);
   }
 
   /** Cancels a job that is still unfinished. A job that already finished is left as it is. */

@@ -6,10 +6,26 @@
 import { type TraceContext, traceContextOf } from "../internal/trace-context.ts";
 import type { JobProgress } from "../store/store.ts";
 import type { PromiseRecord } from "./promise-client.ts";
+import type { Question } from "./questions.ts";
 import type { StepRetry } from "./step-retry.ts";
 
-/** A job's state. `queued` and `working` are both unfinished; the others are final or unknown. */
-export type JobStatus = "queued" | "working" | "completed" | "failed" | "cancelled" | "not_found" | "expired";
+/**
+ * A job's state. `queued`, `working` and `input_required` (waiting for the answer to a question) are
+ * unfinished; the others are final or unknown.
+ */
+export type JobStatus = (typeof JOB_STATUSES)[number];
+
+/** Every {@link JobStatus}, unfinished ones first. */
+export const JOB_STATUSES = [
+  "queued",
+  "working",
+  "input_required",
+  "completed",
+  "failed",
+  "cancelled",
+  "not_found",
+  "expired",
+] as const;
 
 /** What probe and await report about one job; `R` is the result's type. Times are ISO 8601. */
 export interface JobSnapshot<R = unknown> {
@@ -25,6 +41,8 @@ export interface JobSnapshot<R = unknown> {
   queuePosition?: number;
   /** For a working job whose step failed and will be tried again. */
   retrying?: { step: string; attempt: number; attempts: number; error: string; nextAttemptAt: string };
+  /** For an `input_required` job: the questions it waits on, to answer with `answer`. */
+  questions?: Question[];
   /** Why the job failed, was cancelled, or cannot be found. Never a stack trace. */
   error?: string;
   /** The result, for completed jobs, when asked for. */
@@ -50,7 +68,7 @@ export type StartedJob<R = unknown> = JobSnapshot<R> & { created: boolean };
 
 /** Whether a job in `status` may still change. */
 export function isUnfinished(status: JobStatus): boolean {
-  return status === "queued" || status === "working";
+  return status === "queued" || status === "working" || status === "input_required";
 }
 
 /**
@@ -100,6 +118,8 @@ export interface SnapshotParts {
   progress?: JobProgress | undefined;
   queuePosition?: number | undefined;
   retrying?: StepRetry | undefined;
+  /** The open questions of a pending job. */
+  questions?: Question[] | undefined;
 }
 
 /** The snapshot of the job whose root promise is `record`. */
@@ -127,6 +147,12 @@ export function snapshotOf(record: PromiseRecord, parts: SnapshotParts): JobSnap
       }
       const retry = parts.retrying;
       if (retry !== undefined) snapshot.retrying = { ...retry, nextAttemptAt: iso(retry.nextAttemptAt) };
+      const questions = parts.questions ?? [];
+      if (questions.length > 0) {
+        snapshot.status = "input_required";
+        snapshot.questions = questions;
+        delete snapshot.queuePosition;
+      }
       break;
     }
     case "resolved":

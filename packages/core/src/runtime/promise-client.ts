@@ -59,6 +59,34 @@ export class PromiseClient {
     }
   }
 
+  /** Creates the promise `id` (no target: only a settle ends it), or finds it there already. */
+  async create(id: string, timeoutAt: number, data: unknown, tags: Record<string, string>): Promise<void> {
+    const res = await this.send({
+      kind: "promise.create",
+      data: { id, timeoutAt, param: this.codec.encode(data), tags },
+    });
+    if (res.head.status >= 300) {
+      throw new Error(`the store answered ${res.head.status} creating ${id}: ${JSON.stringify(res.data)}`);
+    }
+  }
+
+  /**
+   * Resolves the pending promise `id` with `value`. `false` when it was settled already (or is unknown), so
+   * this call settled nothing.
+   */
+  async resolve(id: string, value: unknown): Promise<boolean> {
+    const res = await this.send({
+      kind: "promise.settle",
+      data: { id, state: "resolved", value: this.codec.encode(value) },
+    });
+    if (res.head.status === 404 || res.head.status === 409) return false;
+    if (res.head.status >= 300) {
+      throw new Error(`the store answered ${res.head.status} settling ${id}: ${JSON.stringify(res.data)}`);
+    }
+    const promise = (res.data as { promise?: PromiseRecord }).promise;
+    return promise === undefined || promise.state === "resolved";
+  }
+
   /**
    * Releases the task `id` at `version`, so the store hands it out again. `released` when it did, `gone` when
    * the store no longer has it acquired at that version (released, taken over or finished already).
@@ -77,6 +105,15 @@ export class PromiseClient {
   value(record: PromiseRecord): unknown {
     try {
       return this.codec.decode(record.value as never);
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Decodes a promise's param (what it was created with); `undefined` when it cannot. */
+  param(record: PromiseRecord): unknown {
+    try {
+      return this.codec.decode(record.param as never);
     } catch {
       return undefined;
     }

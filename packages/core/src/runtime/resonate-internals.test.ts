@@ -169,7 +169,12 @@ describe("lostTask", () => {
 describe("the SDK shape guards", () => {
   it("refuse an SDK whose private parts moved with SDK_MISMATCH", () => {
     const moved = {} as unknown as Resonate;
-    const hooks = { unregistered: () => undefined, failed: () => undefined, undelivered: () => undefined };
+    const hooks = {
+      unregistered: () => undefined,
+      failed: () => undefined,
+      undelivered: () => undefined,
+      suspended: () => undefined,
+    };
     for (const patch of [
       () => memoizeTargets(moved),
       () => observeTaskCreate(moved, () => undefined),

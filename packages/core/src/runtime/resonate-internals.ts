@@ -76,6 +76,11 @@ export interface ExecutionHooks {
   failed(task: AcquiredTask, error: unknown): void;
   /** Called when an `execute` message could not be taken on (its acquire failed); `retry` offers it again. */
   undelivered(taskId: string, error: unknown, retry: () => Promise<unknown>): void;
+  /**
+   * Called when an execution of `taskId` ended suspended (it awaits a promise settled elsewhere: an answer,
+   * a durable sleep): the function's frame never returns, so what it holds is let go here.
+   */
+  suspended(taskId: string): void;
 }
 
 const PATCHED = Symbol.for("async-tools.execution-hooks");
@@ -122,7 +127,9 @@ export function installExecutionHooks(resonate: Resonate, hooks: ExecutionHooks)
     }
     heartbeat.start(task);
     try {
-      return await execute(task, root, ...rest);
+      const status = await execute(task, root, ...rest);
+      if ((status as { kind?: unknown } | undefined)?.kind === "suspended") hooks.suspended(task.id);
+      return status;
     } catch (error) {
       hooks.failed(task, error);
       throw error;

@@ -20,6 +20,7 @@ import type { CallerScope, JobSnapshot, ListOptions, StartedJob } from "./job.ts
 import { type JobDetail, readJobDetail, stepLogWatch } from "./job-detail.ts";
 import { JobEngine } from "./job-engine.ts";
 import { PromiseClient } from "./promise-client.ts";
+import type { AnswerOutcome } from "./questions.ts";
 import { rerunJob } from "./rerun.ts";
 import { loadTelemetry } from "./telemetry.ts";
 
@@ -137,6 +138,24 @@ export interface AsyncTools {
    * so does the job's newest run when it is queued, running or completed, so a second retry starts nothing.
    */
   retry(id: string, options?: CallerOptions): Promise<StartedJob>;
+  /**
+   * Answers questions the job `id` waits on (`input_required`; its `questions` name them): question ID →
+   * answer. Several open questions may be answered at once or one by one. The answer is stored durably and
+   * the job resumes on whichever process runs its tool. `not_found` for an unknown job or another principal's;
+   * `invalid`, with the reason, for an unknown question or an answer its form refuses (nothing is delivered).
+   *
+   * @example
+   * ```ts
+   * const [job] = await runtime.probe([jobId]);
+   * const question = job?.questions?.[0];
+   * if (question) await runtime.answer(jobId, { [question.id]: { action: "accept", content: { proceed: true } } });
+   * ```
+   */
+  answer(
+    id: string,
+    answers: Readonly<Record<string, unknown>>,
+    options?: CallerOptions,
+  ): Promise<AnswerOutcome>;
   /** Stops Resonate and closes the store. Unfinished jobs resume at the next start on the same store. */
   close(): Promise<void>;
   [Symbol.asyncDispose](): Promise<void>;
@@ -146,6 +165,8 @@ export interface AsyncTools {
 export interface RuntimeInternals {
   engine: JobEngine;
   meta: JobIndex;
+  /** Reads and settles durable promises of the store (what the faces keep there, e.g. a signing key). */
+  promises: PromiseClient;
   /** The opened store: its step log, its role, and (on an embedded store) `gc`. */
   store: Store;
   retentionMs: number;
@@ -278,6 +299,7 @@ export async function createAsyncTools(options: CreateAsyncToolsOptions): Promis
   internals.set(runtime, {
     engine,
     meta,
+    promises,
     store: opened,
     retentionMs,
     assertOpen: () => runtime.assertOpen(),
@@ -394,6 +416,15 @@ class Runtime implements AsyncTools {
     this.assertOpen();
     const { engine, promises, resonate, meta } = this;
     return rerunJob({ engine, promises, resonate, meta }, id, scopeOf(options));
+  }
+
+  answer(
+    id: string,
+    answers: Readonly<Record<string, unknown>>,
+    options: CallerOptions = {},
+  ): Promise<AnswerOutcome> {
+    this.assertOpen();
+    return this.engine.answer(id, answers, scopeOf(options));
   }
 
   async close(): Promise<void> {

@@ -24,6 +24,7 @@ export interface JobTask {
 const TASK_STATUS: Partial<Record<JobStatus, TaskStatus>> = {
   queued: "working",
   working: "working",
+  input_required: "input_required",
   completed: "completed",
   failed: "failed",
   cancelled: "cancelled",

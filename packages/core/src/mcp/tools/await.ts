@@ -3,9 +3,10 @@ import { z } from "zod";
 import type { JobSnapshot } from "../../runtime/job.ts";
 import { isUnfinished } from "../../runtime/job.ts";
 import { awaitBounds } from "../await-bounds.ts";
+import { waitAsking } from "../client-questions.ts";
 import { jobIdsSchema } from "../job-id-args.ts";
 import { ProgressReporter } from "../progress-reporter.ts";
-import { awaitDescription, describeLine, idsFieldOf } from "../text.ts";
+import { awaitDescription, describeLine, idsFieldOf, questionsNote } from "../text.ts";
 import { jobSchema, ok, toWire } from "../wire.ts";
 import { notFoundNote, readIds } from "./read-ids.ts";
 import { callerOf, type JobToolScope, type ToolSpec } from "./spec.ts";
@@ -52,22 +53,27 @@ export function awaitTool(scope: JobToolScope, timing: AwaitTiming = {}): ToolSp
       const requestedMs = typeof args.timeout_seconds === "number" ? args.timeout_seconds * 1000 : defaultMs;
       const began = Date.now();
       const reporter = ctx.progress ? new ProgressReporter(ctx.progress, timing.keepAliveMs) : undefined;
-      const snapshots: JobSnapshot[] = await engine.wait(read.ids, Math.min(requestedMs, maxMs), {
+      const options = {
         signal: ctx.signal,
         ...caller,
         read: read.snapshots,
         ...(reporter === undefined
           ? {}
           : { onTick: (current: JobSnapshot[]) => reporter.tick(current), tickMs: timing.tickMs }),
-      });
+      };
+      const timeoutMs = Math.min(requestedMs, maxMs);
+      const snapshots = await waitAsking(engine, read.ids, timeoutMs, options, ctx.ask);
       const stillWorking = snapshots.filter((s) => isUnfinished(s.status)).map((s) => s.jobId);
       const waited = Math.round((Date.now() - began) / 100) / 10;
+      const asking = snapshots.filter((s) => s.status === "input_required").length;
       const header =
         stillWorking.length === 0
           ? `All ${snapshots.length} jobs are done.`
-          : `${snapshots.length - stillWorking.length} of ${snapshots.length} jobs done after ${waited} s. ` +
-            `Call ${names.await} again with {"${idsField}": ${JSON.stringify(stillWorking)}} for the rest.`;
-      return ok(`${header}\n${snapshots.map(describeLine).join("\n")}${notFoundNote(snapshots, scope)}`, {
+          : `${snapshots.length - stillWorking.length} of ${snapshots.length} jobs done after ${waited} s` +
+            (asking > 0 ? `; ${asking} waiting for an answer (see below).` : ".") +
+            ` Call ${names.await} again with {"${idsField}": ${JSON.stringify(stillWorking)}} for the rest.`;
+      const lines = snapshots.map(describeLine).join("\n");
+      return ok(`${header}\n${lines}${notFoundNote(snapshots, scope)}${questionsNote(snapshots, names)}`, {
         jobs: snapshots.map((s) => toWire(s, names.idField)),
         done: stillWorking.length === 0,
         still_working: stillWorking,

@@ -1,7 +1,7 @@
 /** The probe tool: the state of one or many jobs, never blocking, never carrying results. */
 import { z } from "zod";
 import { jobIdsSchema } from "../job-id-args.ts";
-import { describeLine, idsFieldOf, probeDescription } from "../text.ts";
+import { describeLine, idsFieldOf, probeDescription, questionsNote } from "../text.ts";
 import { ok, toWire } from "../wire.ts";
 import { notFoundNote, readIds } from "./read-ids.ts";
 import { callerOf, type JobToolScope, type ToolSpec } from "./spec.ts";
@@ -26,7 +26,8 @@ export function probeTool(scope: JobToolScope): ToolSpec {
       const hint = done > 0 ? ` Call ${names.await} to collect results.` : "";
       return ok(
         `${done} of ${snapshots.length} completed.${hint}\n${snapshots.map(describeLine).join("\n")}` +
-          notFoundNote(snapshots, scope),
+          notFoundNote(snapshots, scope) +
+          questionsNote(snapshots, names),
         {
           jobs: snapshots.map((s) => toWire(s, names.idField)),
         },

@@ -7,12 +7,13 @@
  */
 import type { z } from "zod";
 import type { AnyAsyncTool } from "../../define.ts";
-import { isUnfinished } from "../../runtime/job.ts";
+import { isUnfinished, type JobSnapshot } from "../../runtime/job.ts";
 import type { JobEngine } from "../../runtime/job-engine.ts";
 import { awaitBounds } from "../await-bounds.ts";
+import { waitAsking } from "../client-questions.ts";
 import { ProgressReporter } from "../progress-reporter.ts";
 import { toolResultOf } from "../tasks/job-task.ts";
-import { idsFieldOf, type JobToolNames, taskDescription } from "../text.ts";
+import { type JobToolNames, questionsNote, stillRunningText, taskDescription } from "../text.ts";
 import { fail, freshField } from "../wire.ts";
 import { callerOf, type ToolSpec } from "./spec.ts";
 
@@ -45,17 +46,17 @@ export function taskToolSpec(
         trace: ctx.trace,
       });
       const reporter = ctx.progress ? new ProgressReporter(ctx.progress) : undefined;
-      const [snapshot] = await engine.wait([started.jobId], waitMs, {
+      const options = {
         signal: ctx.signal,
         ...caller,
-        ...(reporter === undefined ? {} : { onTick: (current) => reporter.tick(current) }),
-      });
+        ...(reporter === undefined ? {} : { onTick: (current: JobSnapshot[]) => reporter.tick(current) }),
+      };
+      const [snapshot] = await waitAsking(engine, [started.jobId], waitMs, options, ctx.ask);
+      if (snapshot?.status === "input_required") {
+        return fail(`Job ${started.jobId} waits for an answer.${questionsNote([snapshot], names)}`);
+      }
       if (snapshot === undefined || isUnfinished(snapshot.status)) {
-        const ids = idsFieldOf(names.idField);
-        return fail(
-          `Job ${started.jobId} is still running after ${Math.round(waitMs / 1000)} s. Call ${names.await} with ` +
-            `{"${ids}": ["${started.jobId}"]} to wait for its result.`,
-        );
+        return fail(stillRunningText(started.jobId, waitMs, names));
       }
       return toolResultOf(snapshot, tool, names.start);
     },

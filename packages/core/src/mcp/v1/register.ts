@@ -7,14 +7,23 @@ import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import type { RequestHandlerExtra } from "@modelcontextprotocol/sdk/shared/protocol.js";
 import {
   type CallToolResult,
+  type ClientCapabilities,
+  type CreateMessageRequestParams,
+  CreateMessageResultSchema,
+  type ElicitRequestFormParams,
+  ElicitResultSchema,
   ErrorCode,
+  ListRootsResultSchema,
   McpError,
   type ServerCapabilities,
   type ServerNotification,
   type ServerRequest,
 } from "@modelcontextprotocol/sdk/types.js";
+import { DEFAULTS } from "../../defaults.ts";
 import { log } from "../../internal/log.ts";
+import type { RootsAnswer, SamplingAnswer } from "../../runtime/questions.ts";
 import { type AsyncTools, internalsOf } from "../../runtime/runtime.ts";
+import type { AskClient } from "../client-questions.ts";
 import { type JobToolsOptions, jobToolSpecs } from "../job-tools.ts";
 import { principalOf, runAsCaller } from "../principal.ts";
 import { callTool } from "../telemetry.ts";
@@ -95,7 +104,7 @@ export function registerTools(
       spec.name,
       toolConfigOf(spec),
       async (args: Record<string, unknown>, extra) =>
-        (await callTool(spec, args, callContextOf(extra))) as CallToolResult,
+        (await callTool(spec, args, callContextOf(extra, server))) as CallToolResult,
     );
   }
 
@@ -130,9 +139,11 @@ export function registerTools(
 /** What the SDK hands a request handler besides the arguments. */
 type RequestExtra = RequestHandlerExtra<ServerRequest, ServerNotification>;
 
-function callContextOf(extra: RequestExtra): CallContext {
+function callContextOf(extra: RequestExtra, server: McpServer): CallContext {
   const token = extra._meta?.progressToken;
   const ctx: CallContext = { signal: extra.signal, request: requestOf(extra) };
+  const ask = clientAsker(extra, server.server.getClientCapabilities());
+  if (ask !== undefined) ctx.ask = ask;
   const principal = principalOf(extra.authInfo);
   if (principal !== undefined) ctx.principal = principal;
   if (token !== undefined) {
@@ -151,6 +162,60 @@ function requestOf(extra: RequestExtra): CallRequest {
   if (extra.sessionId !== undefined) request.sessionId = extra.sessionId;
   if (extra._meta !== undefined) request.meta = extra._meta;
   return request;
+}
+
+/**
+ * Sends a job's question to the client as the request its kind is (`elicitation/create` in form mode,
+ * `sampling/createMessage`, `roots/list`), if the client declared it can take it; `undefined` when it can
+ * take none of them.
+ */
+function clientAsker(
+  extra: RequestExtra,
+  capabilities: ClientCapabilities | undefined,
+): AskClient | undefined {
+  const elicitation = capabilities?.elicitation;
+  // An empty elicitation capability means form mode (2025-11-25).
+  const forms =
+    elicitation !== undefined && (elicitation.form !== undefined || elicitation.url === undefined);
+  const sampling = capabilities?.sampling !== undefined;
+  const roots = capabilities?.roots !== undefined;
+  if (!forms && !sampling && !roots) return undefined;
+  return async (question, signal) => {
+    const options = { signal, timeout: DEFAULTS.clientAnswerTimeoutMs, resetTimeoutOnProgress: true };
+    switch (question.kind) {
+      case "elicitation": {
+        if (!forms) return undefined;
+        const params = question.request as ElicitRequestFormParams;
+        const result = await extra.sendRequest(
+          { method: "elicitation/create", params },
+          ElicitResultSchema,
+          options,
+        );
+        return result.action === "accept"
+          ? { action: "accept", content: (result.content ?? {}) as Record<string, unknown> }
+          : { action: result.action };
+      }
+      case "sampling": {
+        if (!sampling) return undefined;
+        const params = question.request as CreateMessageRequestParams;
+        const { _meta, ...result } = await extra.sendRequest(
+          { method: "sampling/createMessage", params },
+          CreateMessageResultSchema,
+          options,
+        );
+        return result as SamplingAnswer;
+      }
+      case "roots": {
+        if (!roots) return undefined;
+        const { _meta, ...result } = await extra.sendRequest(
+          { method: "roots/list" },
+          ListRootsResultSchema,
+          options,
+        );
+        return result as RootsAnswer;
+      }
+    }
+  };
 }
 
 /** A `tools/call` that names no tool gets a plain invalid-params error, not the SDK's internal error. */
@@ -193,6 +258,10 @@ function routePlainTaskCalls(
     if (plain.required !== undefined) throw new McpError(ErrorCode.MethodNotFound, plain.required);
     const parsed = plain.spec.inputSchema.safeParse(request.params?.arguments ?? {});
     if (!parsed.success) return original(request, extra);
-    return callTool(plain.spec, parsed.data as Record<string, unknown>, callContextOf(extra as RequestExtra));
+    return callTool(
+      plain.spec,
+      parsed.data as Record<string, unknown>,
+      callContextOf(extra as RequestExtra, server),
+    );
   });
 }

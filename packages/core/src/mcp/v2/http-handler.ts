@@ -12,10 +12,13 @@ import {
   createMcpHandler as sdkCreateMcpHandler,
   WebStandardStreamableHTTPServerTransport,
 } from "@modelcontextprotocol/server";
+import { DEFAULTS_HTTP } from "../../defaults.ts";
 import { log } from "../../internal/log.ts";
 import type { AsyncTools } from "../../runtime/runtime.ts";
-import type { McpChannel, McpHandler } from "../http-channel.ts";
-import { type RegisterToolsOptions, registerTools } from "./register.ts";
+import type { HttpAuthInfo, McpChannel, McpHandler } from "../http-channel.ts";
+import { principalOf } from "../principal.ts";
+import { extensionTasksOf, type RegisterToolsOptions, registerTools } from "./register.ts";
+import { followTasks, listenRefusal, type TaskListen, taskListenOf } from "./task-subscriptions.ts";
 
 /** Options of {@link createMcpHandler}. */
 export interface McpHandlerOptions extends RegisterToolsOptions {
@@ -54,6 +57,17 @@ export function createMcpHandler(runtime: AsyncTools, options: McpHandlerOptions
       return server;
     });
   const onerror = (error: Error) => log("debug", "mcp-v2 http", { error: error.message });
+  // The Tasks extension of the server a request would get: only its task service is used, never the server.
+  const tasksOfNewServer = async (request: Request, authInfo: HttpAuthInfo | undefined) => {
+    const server = await newServer({
+      era: "modern",
+      requestInfo: request,
+      ...(authInfo === undefined ? {} : { authInfo }),
+    });
+    const tasks = extensionTasksOf(server);
+    await server.close().catch(() => undefined);
+    return tasks;
+  };
   return {
     async open({ sessionId, onSessionClosed }): Promise<McpChannel> {
       if (sessionId === undefined) {
@@ -61,11 +75,19 @@ export function createMcpHandler(runtime: AsyncTools, options: McpHandlerOptions
         // progress as SSE when a handler notifies before its result, and keeps nothing afterwards.
         const entry = sdkCreateMcpHandler(newServer, { onerror });
         return {
-          handle: (request, { parsedBody, authInfo }) =>
-            entry.fetch(request, {
+          handle: async (request, { parsedBody, authInfo }) => {
+            const listen = taskListenOf(parsedBody);
+            const tasks = listen === undefined ? undefined : await tasksOfNewServer(request, authInfo);
+            if (listen !== undefined && tasks !== undefined) {
+              return taskListenResponse(listen, request.signal, (sink, signal) =>
+                followTasks(tasks, listen, callerOf(authInfo), sink, { signal }),
+              );
+            }
+            return entry.fetch(request, {
               ...(parsedBody === undefined ? {} : { parsedBody }),
               ...(authInfo === undefined ? {} : { authInfo }),
-            }),
+            });
+          },
           close: () => entry.close(),
         };
       }
@@ -98,4 +120,59 @@ export function createMcpHandler(runtime: AsyncTools, options: McpHandlerOptions
     // The SDK's own classification, so this face and the SDK entry never disagree on a request's era.
     sessionless: async (request, parsedBody) => !(await isLegacyRequest(request, parsedBody)),
   };
+}
+
+function callerOf(authInfo: HttpAuthInfo | undefined): { principal?: string } {
+  const principal = principalOf(authInfo);
+  return principal === undefined ? {} : { principal };
+}
+
+/**
+ * A `subscriptions/listen` for task IDs over Streamable HTTP: its refusal as a JSON-RPC error (HTTP 400 for a
+ * missing capability, as the SDK answers one), or an SSE stream of the acknowledgement and the task
+ * notifications that ends with the subscription; the client closing the stream ends the subscription.
+ */
+function taskListenResponse(
+  listen: TaskListen,
+  requestSignal: AbortSignal,
+  follow: (sink: (message: object) => Promise<void>, signal: AbortSignal) => Promise<void>,
+): Response {
+  const refusal = listenRefusal(listen);
+  if (refusal !== undefined) {
+    return Response.json(
+      { jsonrpc: "2.0", id: listen.id, error: refusal },
+      { status: refusal.code === -32021 ? 400 : 200 },
+    );
+  }
+  const stop = new AbortController();
+  const signal = AbortSignal.any([stop.signal, requestSignal]);
+  const encoder = new TextEncoder();
+  let keepAlive: NodeJS.Timeout | undefined;
+  const body = new ReadableStream<Uint8Array>({
+    start(controller) {
+      const write = (text: string) => {
+        if (!signal.aborted) controller.enqueue(encoder.encode(text));
+      };
+      keepAlive = setInterval(() => write(": keepalive\n\n"), DEFAULTS_HTTP.sseKeepAliveMs);
+      keepAlive.unref();
+      void follow(async (message) => write(`event: message\ndata: ${JSON.stringify(message)}\n\n`), signal)
+        .catch((error: unknown) => log("warn", "http: a task subscription ended", { error: String(error) }))
+        .finally(() => {
+          clearInterval(keepAlive);
+          try {
+            controller.close();
+          } catch {
+            // Already cancelled by the client.
+          }
+        });
+    },
+    cancel() {
+      clearInterval(keepAlive);
+      stop.abort();
+    },
+  });
+  return new Response(body, {
+    status: 200,
+    headers: { "content-type": "text/event-stream", "cache-control": "no-cache, no-transform" },
+  });
 }

@@ -14,10 +14,18 @@ import { type JobToolsOptions, jobToolSpecs } from "../job-tools.ts";
 import { principalOf } from "../principal.ts";
 import { callTool } from "../telemetry.ts";
 import { plainTaskCallError, toolCallParamsProblem } from "../text.ts";
-import { type CallContext, type CallRequest, type ToolSpec, toolConfigOf } from "../tools/spec.ts";
+import {
+  type CallContext,
+  type CallRequest,
+  type ProgressUpdate,
+  type ToolSpec,
+  toolConfigOf,
+} from "../tools/spec.ts";
 import { taskToolSpec } from "../tools/task.ts";
 import { freshField } from "../wire.ts";
+import { InputRounds, type RoundCall, type RoundTool } from "./input-rounds.ts";
 import { LEGACY_TASKS_CAPABILITY, LegacyTasks } from "./legacy-tasks.ts";
+import { requestStatesOf } from "./request-state.ts";
 import { type RawHandler, wrapRequestHandler } from "./sdk-internals.ts";
 import {
   ExtensionTasks,
@@ -54,8 +62,10 @@ export interface RegisterToolsOptions extends JobToolsOptions {
  * answers at once with `resultType: "task"` (task ID = job ID) and the client follows it with `tasks/get`;
  * called task-augmented (2025-11-25), it answers with `CreateTaskResult`. Called plainly, it waits for the job
  * like the await tool and returns the result, or a tool error that names the job to await (or, for a
- * definition with `taskSupport: "required"`, the era's error). The start tool never
- * answers with a task, so a Tasks-capable host can still hand a model the start/await pair.
+ * definition with `taskSupport: "required"`, the era's error); on 2026-07-28, a job that asks gets the call
+ * answered `input_required` with its questions, and the retry with the answers resumes it. A task that asks
+ * is `input_required` on `tasks/get`, answered with `tasks/update`. The start tool never answers with a
+ * task, so a Tasks-capable host can still hand a model the start/await pair.
  *
  * @example
  * ```ts
@@ -77,7 +87,7 @@ export function registerTools(
   runtime: AsyncTools,
   options: RegisterToolsOptions = {},
 ): void {
-  const { engine, retentionMs, assertOpen } = internalsOf(runtime);
+  const { engine, promises, retentionMs, assertOpen } = internalsOf(runtime);
   assertOpen();
   const definitions = engine.definitions();
   const { specs, namesOf } = jobToolSpecs(engine, definitions, options);
@@ -99,12 +109,26 @@ export function registerTools(
     if (names === undefined || spec === undefined) continue;
     callNames.set(tool.name, names.start);
     registerSpec(server, spec);
-    taskTools.set(spec.name, { tool, plainCallError: plainTaskCallError(spec.name, names) });
+    taskTools.set(spec.name, {
+      tool,
+      plainCallError: plainTaskCallError(spec.name, names),
+      round: { name: spec.name, tool, names },
+    });
   }
   const extension = new ExtensionTasks(engine, callNames, { retentionMs });
+  extensionTasks.set(server, extension);
   const legacy = new LegacyTasks(engine, callNames, { retentionMs });
+  const rounds = new InputRounds(engine, () => requestStatesOf(promises));
   serveTaskMethods(server, extension, legacy);
-  routeTaskCalls(server, extension, legacy, taskTools);
+  routeTaskCalls(server, { extension, legacy, rounds }, taskTools);
+}
+
+/** The Tasks extension each server serves, for the transports that serve its `subscriptions/listen`. */
+const extensionTasks = new WeakMap<McpServer, ExtensionTasks>();
+
+/** The Tasks extension `registerTools` set up on `server`, if it did (a definition with a task tool). */
+export function extensionTasksOf(server: McpServer): ExtensionTasks | undefined {
+  return extensionTasks.get(server);
 }
 
 /** A `tools/call` that names no tool gets a plain invalid-params error, not the SDK's schema dump. */
@@ -122,29 +146,45 @@ function registerSpec(server: McpServer, spec: ToolSpec): void {
     spec.name,
     toolConfigOf(spec),
     async (args: Record<string, unknown>, ctx: ServerContext) => {
-      const token = ctx.mcpReq._meta?.progressToken;
       const request: CallRequest = { id: ctx.mcpReq.id, http: ctx.http !== undefined };
       if (ctx.sessionId !== undefined) request.sessionId = ctx.sessionId;
       if (ctx.mcpReq._meta !== undefined) request.meta = ctx.mcpReq._meta;
       const call: CallContext = { signal: ctx.mcpReq.signal, request };
       const principal = principalOf(ctx.http?.authInfo);
       if (principal !== undefined) call.principal = principal;
-      if (token !== undefined) {
-        call.progress = (update) => {
-          void ctx.mcpReq
-            .notify({ method: "notifications/progress", params: { progressToken: token, ...update } })
-            .catch(() => undefined);
-        };
-      }
+      const progress = progressOf(ctx);
+      if (progress !== undefined) call.progress = progress;
       return (await callTool(spec, args, call)) as CallToolResult;
     },
   );
 }
 
-/** A task tool: its definition, and the error a plain call of it gets when the definition requires a task. */
+/** Sends progress notifications for the request of `ctx`, when the client asked for them. */
+function progressOf(ctx: ServerContext): ((update: ProgressUpdate) => void) | undefined {
+  const token = ctx.mcpReq._meta?.progressToken;
+  if (token === undefined) return undefined;
+  return (update) => {
+    void ctx.mcpReq
+      .notify({ method: "notifications/progress", params: { progressToken: token, ...update } })
+      .catch(() => undefined);
+  };
+}
+
+/**
+ * A task tool: its definition, the error a plain call of it gets when the definition requires a task, and
+ * what its multi-round-trip calls need.
+ */
 interface TaskTool {
   tool: AnyAsyncTool;
   plainCallError: string;
+  round: RoundTool;
+}
+
+/** What serves the calls of task tools: the Tasks of each era, and the rounds of questions (2026-07-28). */
+interface TaskServices {
+  extension: ExtensionTasks;
+  legacy: LegacyTasks;
+  rounds: InputRounds;
 }
 
 /**
@@ -154,15 +194,13 @@ interface TaskTool {
  * declare the extension. A `tools/call` of a task tool becomes a task when the request asks for one in its
  * era's way (`params.task`, or the extension in the request's client capabilities); a plain call waits like
  * the await tool, or, when the definition requires a task, gets the era's error: -32601 (2025-11-25) or
- * -32021 naming the extension (2026-07-28). Input the tool rejects goes to the SDK's own handler, which
- * answers it as any bad input (an `isError` result).
+ * -32021 naming the extension (2026-07-28). On 2026-07-28, calls take part in rounds of questions
+ * ({@link InputRounds}): a plain call always, a task call when it carries answers or its definition has
+ * `inputBeforeTask`. Input the tool rejects goes to the SDK's own handler, which answers it as any bad input
+ * (an `isError` result).
  */
-function routeTaskCalls(
-  server: McpServer,
-  extension: ExtensionTasks,
-  legacy: LegacyTasks,
-  taskTools: Map<string, TaskTool>,
-): void {
+function routeTaskCalls(server: McpServer, services: TaskServices, taskTools: Map<string, TaskTool>): void {
+  const { extension, legacy, rounds } = services;
   wrapRequestHandler(server, "initialize", (original: RawHandler) => async (request, ctx) => {
     const result = (await original(request, ctx)) as { capabilities: Record<string, unknown> };
     return { ...result, capabilities: { ...result.capabilities, tasks: LEGACY_TASKS_CAPABILITY } };
@@ -194,15 +232,29 @@ function routeTaskCalls(
       if (!modern) throw new ProtocolError(ProtocolErrorCode.MethodNotFound, taskTool.plainCallError);
       throw missingTasksCapability(taskTool.plainCallError);
     }
-    if (!asTask) return original(request, ctx);
+    if (!asTask && !modern) return original(request, ctx);
     const schema = (tool.input as z.ZodObject).extend({ fresh: freshField });
     const parsed = schema.safeParse(request.params?.arguments ?? {});
     if (!parsed.success) return original(request, ctx);
     const { fresh, ...input } = parsed.data as Record<string, unknown>;
     const caller = callerOfContext(ctx);
-    return modern
-      ? extension.create(tool, input, fresh === true, caller)
-      : legacy.create(tool, input, fresh === true, caller);
+    if (!modern) return legacy.create(tool, input, fresh === true, caller);
+    const progress = progressOf(ctx);
+    const call: RoundCall = {
+      target: taskTool.round,
+      input,
+      fresh: fresh === true,
+      caller,
+      ...(progress === undefined ? {} : { progress }),
+    };
+    // A plain 2026-07-28 call asks the job's questions in the call itself (multi round-trip requests).
+    if (!asTask) return rounds.plainCall(call, ctx);
+    const inRounds =
+      tool.inputBeforeTask === true ||
+      ctx.mcpReq.requestState() !== undefined ||
+      ctx.mcpReq.inputResponses !== undefined;
+    if (inRounds) return rounds.taskCall(call, ctx, (snapshot) => extension.created(snapshot));
+    return extension.create(tool, input, fresh === true, caller);
   });
 }
 
@@ -256,7 +308,9 @@ function serveTaskMethods(server: McpServer, extension: ExtensionTasks, legacy: 
     "tasks/update",
     { params: taskIdParams.extend({ inputResponses: z.record(z.string(), z.unknown()).optional() }) },
     byEra(
-      ({ taskId, inputResponses }, caller) => extension.update(taskId, inputResponses ?? {}, caller),
+      // The SDK lifts a request's `inputResponses` out of its params into `ctx.mcpReq` (SEP-2322).
+      ({ taskId, inputResponses }, caller, ctx) =>
+        extension.update(taskId, ctx.mcpReq.inputResponses ?? inputResponses ?? {}, caller),
       notFound,
     ),
   );

@@ -20,6 +20,8 @@ import { AsyncToolsError } from "../../errors.ts";
 import { log } from "../../internal/log.ts";
 import { type AsyncTools, type CreateAsyncToolsOptions, createAsyncTools } from "../../runtime/runtime.ts";
 import { LineGuard } from "../stdio-guard.ts";
+import { extensionTasksOf } from "./register.ts";
+import { followTasks, taskListenOf } from "./task-subscriptions.ts";
 
 /** Builds the McpServer of one connection over `runtime`: create it and call `registerTools` on it. */
 export type RuntimeServerFactory = (
@@ -114,9 +116,11 @@ export function serveStdio(factory: RuntimeServerFactory, options: ServeStdioV2O
   };
   if (given !== undefined) void openRuntime();
 
+  // The McpServer of the connection, kept for the task listens this entry serves beside the SDK.
+  let connectionServer: McpServer | undefined;
   const serve = (over: AsyncTools) => {
     const relay = new Relay(wire);
-    const handle = sdkServeStdio((context) => factory(over, context), {
+    const handle = sdkServeStdio(async (context) => (connectionServer = await factory(over, context)), {
       transport: relay,
       ...(options.legacy === undefined ? {} : { legacy: options.legacy }),
       onerror: (error) => log("debug", "stdio", { error: error.message }),
@@ -126,7 +130,31 @@ export function serveStdio(factory: RuntimeServerFactory, options: ServeStdioV2O
 
   let discovery: { relay: Relay; handle: StdioServerHandle; runtime: AsyncTools } | undefined;
   let serving: { relay: Relay; handle: StdioServerHandle } | undefined;
+  const listens = new Map<string | number, AbortController>();
+  const closed = new AbortController();
+  // A listen for task IDs is served here (the SDK's router drops them); the rest goes to the SDK.
+  const listenForTasks = async (message: JSONRPCMessage): Promise<boolean> => {
+    const cancelled = cancelledRequestOf(message);
+    if (cancelled !== undefined && listens.has(cancelled)) {
+      listens.get(cancelled)?.abort();
+      return true;
+    }
+    const listen = taskListenOf(message);
+    if (listen === undefined) return false;
+    const runtime = await openRuntime();
+    connectionServer ??= await factory(runtime, { era: "modern" });
+    const tasks = extensionTasksOf(connectionServer);
+    if (tasks === undefined) return false;
+    const stop = new AbortController();
+    listens.set(listen.id, stop);
+    const signal = AbortSignal.any([stop.signal, closed.signal]);
+    void followTasks(tasks, listen, {}, (out) => wire.send(out), { signal })
+      .catch((error: unknown) => log("warn", "stdio: a task subscription ended", { error: String(error) }))
+      .finally(() => listens.delete(listen.id));
+    return true;
+  };
   const route = async (message: JSONRPCMessage) => {
+    if (await listenForTasks(message)) return;
     if (serving !== undefined) return serving.relay.deliver(message);
     if (given === undefined && isDiscovery(message)) {
       if (discovery === undefined) {
@@ -167,6 +195,7 @@ export function serveStdio(factory: RuntimeServerFactory, options: ServeStdioV2O
   let closing: Promise<void> | undefined;
   const close = (exitCode?: number): Promise<void> => {
     closing ??= (async () => {
+      closed.abort();
       await serving?.handle.close().catch(() => undefined);
       await discovery?.handle.close().catch(() => undefined);
       await discovery?.runtime.close().catch(() => undefined);
@@ -187,6 +216,14 @@ export function serveStdio(factory: RuntimeServerFactory, options: ServeStdioV2O
 
 function isRuntime(value: AsyncTools | CreateAsyncToolsOptions): value is AsyncTools {
   return typeof (value as AsyncTools).close === "function";
+}
+
+/** The request a `notifications/cancelled` names, if `message` is one. */
+function cancelledRequestOf(message: JSONRPCMessage): string | number | undefined {
+  if (!("method" in message) || message.method !== "notifications/cancelled" || "id" in message)
+    return undefined;
+  const requestId = (message.params as { requestId?: unknown } | undefined)?.requestId;
+  return typeof requestId === "string" || typeof requestId === "number" ? requestId : undefined;
 }
 
 function isDiscovery(message: JSONRPCMessage): boolean {

@@ -104,4 +104,77 @@ describe("ExtensionTasks", () => {
     const job = await runtime.start(hidden, {});
     await expect(tasks.get(job.jobId)).rejects.toThrow(/Task not found/);
   });
+
+  it("shows a job that asks as input_required with inputRequests, and takes answers one at a time", async () => {
+    const { tasks } = await tasksOver(twoQuestions);
+    const created = await tasks.create(twoQuestions, {}, false);
+    const asking = await inputRequired(tasks, created.taskId, 2);
+    expect(asking.inputRequests).toEqual({
+      name: {
+        method: "elicitation/create",
+        params: {
+          mode: "form",
+          message: "Your name?",
+          requestedSchema: expect.objectContaining({ type: "object" }),
+        },
+      },
+      colour: {
+        method: "elicitation/create",
+        params: {
+          mode: "form",
+          message: "Your colour?",
+          requestedSchema: expect.objectContaining({ type: "object" }),
+        },
+      },
+    });
+
+    // One answer now (and a key that is not outstanding, ignored): the other question stays open.
+    const first = { name: { action: "accept", content: { value: "Ada" } }, unknown: { action: "decline" } };
+    expect(await tasks.update(created.taskId, first)).toEqual({});
+    const rest = await tasks.get(created.taskId);
+    expect(rest.status).toBe("input_required");
+    expect(Object.keys((rest as { inputRequests?: object }).inputRequests ?? {})).toEqual(["colour"]);
+
+    // An answer its form refuses delivers nothing, and says why.
+    await expect(
+      tasks.update(created.taskId, { colour: { action: "accept", content: { value: 7 } } }),
+    ).rejects.toThrow(/value must be a string/);
+    expect(
+      await tasks.update(created.taskId, { colour: { action: "accept", content: { value: "red" } } }),
+    ).toEqual({});
+    const done = await settled(tasks, created.taskId);
+    expect(done).toMatchObject({
+      status: "completed",
+      result: { structuredContent: { said: "Ada likes red" } },
+    });
+  });
 });
+
+const valueForm = z.object({ value: z.string() });
+
+const twoQuestions = defineAsyncTool({
+  name: "two_questions",
+  description: "Asks two questions at once",
+  input: z.object({}),
+  run: async (ctx) => {
+    const [name, colour] = await Promise.all([
+      ctx.ask("name", { message: "Your name?", schema: valueForm }),
+      ctx.ask("colour", { message: "Your colour?", schema: valueForm }),
+    ]);
+    const text = (a: typeof name) => (a.action === "accept" ? a.content.value : a.action);
+    return { said: `${text(name)} likes ${text(colour)}` };
+  },
+});
+
+/** The task once it is input_required with `count` input requests. */
+async function inputRequired(tasks: ExtensionTasks, taskId: string, count: number) {
+  let task = (await tasks.get(taskId)) as { status: string; inputRequests?: Record<string, unknown> };
+  await expect
+    .poll(async () => {
+      task = (await tasks.get(taskId)) as typeof task;
+      return Object.keys(task.inputRequests ?? {}).length;
+    })
+    .toBe(count);
+  expect(task.status).toBe("input_required");
+  return task;
+}

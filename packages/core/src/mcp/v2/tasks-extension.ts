@@ -16,6 +16,7 @@ import type { CallerScope, JobSnapshot } from "../../runtime/job.ts";
 import type { JobEngine } from "../../runtime/job-engine.ts";
 import { type JobTask, taskOf, toolResultOf } from "../tasks/job-task.ts";
 import type { ToolResult } from "../wire.ts";
+import { answersOf, inputRequestsOf } from "./input-requests.ts";
 
 /** The extension's identifier, as servers advertise it and clients declare it. */
 export const TASKS_EXTENSION = "io.modelcontextprotocol/tasks";
@@ -87,12 +88,19 @@ export class ExtensionTasks {
    * for every operation here) is the authenticated principal's scope: its tasks are its own jobs only.
    */
   async create(tool: AnyAsyncTool, input: Record<string, unknown>, fresh: boolean, caller: CallerScope = {}) {
-    const started = await this.engine.start(tool, input, { fresh, ...caller });
-    const task = this.wireTask(started);
+    return this.created(await this.engine.start(tool, input, { fresh, ...caller }));
+  }
+
+  /**
+   * The `CreateTaskResult` of a job: its task, with no `inputRequests` even when it waits for input (those
+   * belong to `tasks/get`).
+   */
+  created(snapshot: JobSnapshot) {
+    const task = this.wireTask(snapshot);
     if (task === undefined) {
       throw new ProtocolError(
         ProtocolErrorCode.InternalError,
-        `Job ${started.jobId} has no task after it started.`,
+        `Job ${snapshot.jobId} has no task after it started.`,
       );
     }
     return { resultType: "task" as const, ...task };
@@ -109,6 +117,9 @@ export class ExtensionTasks {
     const tool = this.toolOf(snapshot);
     const task = tool === undefined ? undefined : this.wireTask(snapshot);
     if (tool === undefined || task === undefined) throw notFound(taskId);
+    if (task.status === "input_required") {
+      return { ...task, inputRequests: inputRequestsOf(snapshot.questions ?? [], taskId) };
+    }
     if (task.status !== "completed") return task;
     let result: ToolResult;
     try {
@@ -134,18 +145,26 @@ export class ExtensionTasks {
   }
 
   /**
-   * `tasks/update`: the one place `inputResponses` reach a task. No durable job asks for input yet (durable
-   * human-in-the-loop will: it makes a task `input_required` with `inputRequests`, and takes the answers
-   * here), so no key is ever outstanding, and the extension says a server SHOULD ignore responses to keys
-   * that are not. Acknowledged for a known task (the update may have crossed a status change, which the
-   * extension allows), refused with -32602 for an unknown one.
+   * `tasks/update`: delivers the `inputResponses` to the job's open questions, durably, and acknowledges once
+   * they are stored (the job resumes on whichever process runs it). Responses to keys that are not
+   * outstanding (never asked, answered already, a task no longer `input_required`) are ignored, as the
+   * extension says a server SHOULD; some of several open questions may be answered now and the rest later,
+   * and the task stays `input_required` until all are. An answer its question refuses (a form's schema)
+   * delivers nothing and answers -32602 with the reason; an unknown task is -32602 too.
    */
   async update(
     taskId: string,
-    _inputResponses: Record<string, unknown>,
+    inputResponses: Record<string, unknown>,
     caller: CallerScope = {},
   ): Promise<Record<string, never>> {
-    await this.known(taskId, caller);
+    const snapshot = await this.engine.snapshot(taskId, false, caller);
+    if (this.toolOf(snapshot) === undefined || taskOf(snapshot) === undefined) throw notFound(taskId);
+    const answers = answersOf(snapshot.questions ?? [], taskId, inputResponses);
+    if (Object.keys(answers).length === 0) return {};
+    const outcome = await this.engine.answer(taskId, answers, caller);
+    if (outcome.status === "not_found") throw notFound(taskId);
+    if (outcome.status === "invalid")
+      throw new ProtocolError(ProtocolErrorCode.InvalidParams, outcome.reason);
     return {};
   }
 

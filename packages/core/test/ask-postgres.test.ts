@@ -1,0 +1,88 @@
+/**
+ * Durable questions on the Postgres store (a throwaway cluster): a job asks on one runtime, that runtime
+ * closes, and another runtime on the same database takes the answer and finishes the job; a question with a
+ * timeout is settled by the store's own deadline.
+ */
+import { execFile } from "node:child_process";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { childEnv } from "@async-tools/test-helpers/children";
+import { type PostgresCluster, postgresUnavailable, startPostgres } from "@async-tools/test-helpers/postgres";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { z } from "zod";
+import { type AsyncTools, createAsyncTools, defineAsyncTool, type JobSnapshot } from "../src/index.ts";
+
+const unavailable = postgresUnavailable();
+const CLI = join(import.meta.dirname, "..", "src", "cli", "main.ts");
+
+const counts = { priced: 0, placed: 0 };
+const approve = defineAsyncTool({
+  name: "pg_approve",
+  description: "Asks before it places an order",
+  input: z.object({ items: z.number(), timeoutMs: z.number().optional() }),
+  run: async (ctx, { items, timeoutMs }) => {
+    const cost = await ctx.run("price", () => {
+      counts.priced += 1;
+      return items * 3;
+    });
+    const answer = await ctx.ask("confirm", {
+      message: `Spend $${cost}?`,
+      schema: z.object({ place: z.boolean() }),
+      ...(timeoutMs === undefined ? {} : { timeoutMs, onTimeout: { action: "decline" as const } }),
+    });
+    await ctx.run("place", () => {
+      counts.placed += 1;
+      return null;
+    });
+    return { cost, action: answer.action };
+  },
+});
+
+async function until(runtime: AsyncTools, id: string, status: string): Promise<JobSnapshot> {
+  for (;;) {
+    const [job] = await runtime.probe([id]);
+    if (job?.status === status) return job;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+describe.skipIf(unavailable !== undefined)("questions on the Postgres store", () => {
+  let cluster: PostgresCluster;
+  beforeAll(async () => {
+    cluster = await startPostgres();
+    cluster.createDatabase("ask");
+    await promisify(execFile)(
+      process.execPath,
+      ["--conditions=@async-tools/source", CLI, "store", "init", "--store", cluster.url("ask")],
+      { env: childEnv() },
+    );
+  }, 120_000);
+  afterAll(async () => {
+    await cluster?.stop();
+  });
+
+  it("resumes on another runtime of the database with the answer given there", async () => {
+    const first = await createAsyncTools({ store: cluster.url("ask"), tools: [approve] });
+    const job = await first.start(approve, { items: 4 });
+    const asking = await until(first, job.jobId, "input_required");
+    expect(asking.questions?.[0]).toMatchObject({ id: `${job.jobId}/confirm`, kind: "elicitation" });
+    await first.close();
+
+    await using second = await createAsyncTools({ store: cluster.url("ask"), tools: [approve] });
+    expect(
+      await second.answer(job.jobId, {
+        [`${job.jobId}/confirm`]: { action: "accept", content: { place: true } },
+      }),
+    ).toEqual({ status: "ok" });
+    await until(second, job.jobId, "completed");
+    expect((await second.waitFor(approve, job.jobId, 0)).result).toEqual({ cost: 12, action: "accept" });
+    expect(counts).toEqual({ priced: 1, placed: 1 });
+  }, 120_000);
+
+  it("times a question out at the store's deadline", async () => {
+    await using runtime = await createAsyncTools({ store: cluster.url("ask"), tools: [approve] });
+    const job = await runtime.start(approve, { items: 1, timeoutMs: 1_500 });
+    await until(runtime, job.jobId, "completed");
+    expect((await runtime.waitFor(approve, job.jobId, 0)).result).toEqual({ cost: 3, action: "decline" });
+  }, 120_000);
+});
