@@ -6,7 +6,8 @@
  */
 import { createHash, createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import { DEFAULTS_DASHBOARD } from "../defaults.ts";
-import type { JobSnapshot } from "../runtime/job-engine.ts";
+import { JOB_STATUSES, type JobSnapshot } from "../runtime/job-engine.ts";
+import type { ElicitationRequest } from "../runtime/questions.ts";
 import { type AsyncTools, internalsOf, OPERATOR } from "../runtime/runtime.ts";
 import { APP_CSS, APP_JS } from "./assets.ts";
 import {
@@ -67,7 +68,7 @@ export interface DashboardOptions {
 export type FetchHandler = (request: Request) => Promise<Response>;
 
 const COOKIE = "async_tools_session";
-const STATUSES = new Set<string>(["queued", "working", "completed", "failed", "cancelled", "expired"]);
+const STATUSES = new Set<string>(JOB_STATUSES.filter((s) => s !== "not_found"));
 
 /**
  * The dashboard of `runtime`'s jobs as a fetch handler: a live table with filters, a page per job with its
@@ -239,6 +240,17 @@ export function createDashboard(runtime: AsyncTools, options: DashboardOptions =
           "set-cookie": `${COOKIE}=; HttpOnly; SameSite=Strict; Path=${base || "/"}; Max-Age=0`,
         });
       }
+      const answering = /^\/job\/([^/]+)\/answer$/.exec(path);
+      if (answering !== null) {
+        const id = decodeURIComponent(answering[1] as string);
+        const job = await runtime.get(id, OPERATOR);
+        if (job.status === "not_found" || !visible(who.principal, job)) return text(404, "No such job.");
+        const outcome = await runtime.answer(id, answerOf(job, form), OPERATOR);
+        if (outcome.status !== "ok") {
+          return text(400, outcome.status === "invalid" ? outcome.reason : "No such job.");
+        }
+        return redirect(`${base}/job/${encodeURIComponent(id)}`);
+      }
       const action = /^\/job\/([^/]+)\/(cancel|retry)$/.exec(path);
       if (action !== null) {
         const id = decodeURIComponent(action[1] as string);
@@ -376,4 +388,22 @@ function digest(value: string): Buffer {
 
 function equal(a: string, b: string): boolean {
   return timingSafeEqual(digest(a), digest(b));
+}
+
+/** The answers a question form posted: the form's fields typed by the question's schema, or a decline. */
+function answerOf(job: JobSnapshot, form: FormData): Record<string, unknown> {
+  const questionId = String(form.get("question") ?? "");
+  const question = job.questions?.find((q) => q.id === questionId);
+  if (form.get("action") !== "accept") return { [questionId]: { action: "decline" } };
+  const content: Record<string, unknown> = {};
+  const schema = (question?.request as ElicitationRequest | undefined)?.requestedSchema;
+  for (const [name, p] of Object.entries(schema?.properties ?? {})) {
+    const key = `field:${name}`;
+    const raw = form.get(key);
+    if (p.type === "boolean") content[name] = raw !== null;
+    else if (p.type === "array") content[name] = form.getAll(key).map(String);
+    else if (raw === null || raw === "") continue;
+    else content[name] = p.type === "number" || p.type === "integer" ? Number(raw) : String(raw);
+  }
+  return { [questionId]: { action: "accept", content } };
 }

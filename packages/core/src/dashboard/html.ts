@@ -5,7 +5,8 @@
  */
 import { jobDurationMs, relativeTime, shortDuration, shortText } from "../internal/format.ts";
 import type { JobDetail } from "../runtime/job-detail.ts";
-import { isUnfinished, type JobSnapshot } from "../runtime/job-engine.ts";
+import { isUnfinished, JOB_STATUSES, type JobSnapshot } from "../runtime/job-engine.ts";
+import type { ElicitationRequest } from "../runtime/questions.ts";
 
 /** Escapes text for HTML content and quoted attribute values. */
 export function escapeHtml(value: unknown): string {
@@ -77,7 +78,7 @@ export const WINDOWS: readonly [string, string, number][] = [
   ["all", "all time", Number.POSITIVE_INFINITY],
 ];
 
-const STATUSES = ["queued", "working", "completed", "failed", "cancelled", "expired"];
+const STATUSES = JOB_STATUSES.filter((s) => s !== "not_found");
 
 /** The list page: filters, and the table that polls its own fragment. */
 export function listPage(
@@ -213,7 +214,45 @@ export function jobHtml(ctx: PageContext, job: JobDetail): string {
       ? actionForm(ctx, job.jobId, "retry", "Retry")
       : "";
   const actions = action === "" ? "" : `<div class="actions">${action}</div>`;
-  return `<dl>${dl}</dl>${actions}${input}<h2>Steps</h2>${timeline(ctx, job)}${outcome}`;
+  return `<dl>${dl}</dl>${questionForms(ctx, job)}${actions}${input}<h2>Steps</h2>${timeline(ctx, job)}${outcome}`;
+}
+
+/**
+ * A form per elicitation question the job waits on (fields named `field:<name>`), posted to
+ * `/job/<id>/answer` with the button's `action`; other kinds are shown for the CLI to answer.
+ */
+export function questionForms(ctx: PageContext, job: JobDetail): string {
+  return (job.questions ?? [])
+    .map((q) => {
+      if (q.kind !== "elicitation") {
+        return `<section class="question"><h2>Waiting for ${escapeHtml(q.kind)}</h2><p class="hint">Answer with <code>async-tools jobs answer ${escapeHtml(job.jobId)}</code>.</p></section>`;
+      }
+      const request = q.request as ElicitationRequest;
+      const required = new Set(request.requestedSchema.required ?? []);
+      const fields = Object.entries(request.requestedSchema.properties).map(([name, p]) => {
+        const id = `field:${name}`;
+        const label = escapeHtml(String(p.title ?? name)) + (required.has(name) ? " *" : "");
+        const options = Array.isArray(p.enum) ? p.enum.map(String) : undefined;
+        const items = (p.items as { enum?: unknown[] } | undefined)?.enum?.map(String);
+        let control: string;
+        if (p.type === "boolean") control = `<input type="checkbox" name="${escapeHtml(id)}">`;
+        else if (options !== undefined || items !== undefined) {
+          const choices = (options ?? items ?? []).map((o) => `<option>${escapeHtml(o)}</option>`).join("");
+          control = `<select name="${escapeHtml(id)}"${items !== undefined ? " multiple" : ""}>${choices}</select>`;
+        } else {
+          const type = p.type === "number" || p.type === "integer" ? "number" : "text";
+          control = `<input type="${type}" name="${escapeHtml(id)}"${type === "number" ? ' step="any"' : ""}>`;
+        }
+        return `<label>${label} ${control}</label>`;
+      });
+      return `<section class="question"><h2>Question</h2><p>${escapeHtml(request.message)}</p>
+<form method="post" action="${ctx.base}/job/${escapeHtml(encodeURIComponent(job.jobId))}/answer">
+<input type="hidden" name="csrf" value="${escapeHtml(ctx.csrf)}"><input type="hidden" name="question" value="${escapeHtml(q.id)}">
+${fields.join("\n")}
+<button type="submit" name="action" value="accept">Submit</button> <button type="submit" name="action" value="decline">Decline</button>
+</form></section>`;
+    })
+    .join("");
 }
 
 function timeline(ctx: PageContext, job: JobDetail): string {
