@@ -128,6 +128,47 @@ describe("createDashboard", () => {
     expect((await runtime.probe([`${alice}.r3`]))[0]?.status).toBe("not_found");
   });
 
+  it("shows a question as a form and answers it, refusing what the form does not allow", async () => {
+    const asking = defineAsyncTool({
+      name: "asking",
+      description: "Asks how many",
+      input: z.object({ who: z.string() }),
+      run: async (ctx) => {
+        const answer = await ctx.ask("how", {
+          message: "How many & which?",
+          schema: z.object({ count: z.number().int(), ok: z.boolean(), colour: z.enum(["red", "blue"]) }),
+        });
+        return answer;
+      },
+    });
+    const runtime = await createAsyncTools({ store: "memory", tools: [asking] });
+    cleanup.push(() => runtime.close());
+    const job = await runtime.start(asking, { who: "alice" });
+    const handler = createDashboard(runtime, { ownerOf: () => "alice" });
+    const fetch = (path: string, init: RequestInit = {}) => handler(new Request(`${ORIGIN}${path}`, init));
+    await expect.poll(async () => (await runtime.probe([job.jobId]))[0]?.status).toBe("input_required");
+    const page = await (await fetch(`/job/${job.jobId}`)).text();
+    expect(page).toContain("How many &amp; which?");
+    expect(page).toContain(`action="/job/${job.jobId}/answer"`);
+    expect(page).toContain('name="field:count"');
+    const csrf = csrfOf(page);
+    const post = (fields: Record<string, string>) =>
+      fetch(`/job/${job.jobId}/answer`, {
+        method: "POST",
+        headers: { origin: ORIGIN },
+        body: new URLSearchParams({ csrf, question: `${job.jobId}/how`, action: "accept", ...fields }),
+      });
+    const refused = await post({ "field:count": "2.5", "field:colour": "red" });
+    expect(refused.status).toBe(400);
+    expect(await refused.text()).toContain("count must be an integer");
+    const ok = await post({ "field:count": "3", "field:ok": "on", "field:colour": "blue" });
+    expect(ok.status).toBe(303);
+    expect((await runtime.waitFor(asking, job.jobId, 30_000)).result).toEqual({
+      action: "accept",
+      content: { count: 3, ok: true, colour: "blue" },
+    });
+  });
+
   it("with tokens, signs in through the HTTP face's form, which sets a signed HttpOnly SameSite=Strict cookie, and shows a caller their own jobs", async () => {
     const { fetch, alice, bob } = await setup({ tokens: TOKENS, basePath: "" });
     const anonymous = await fetch("/");

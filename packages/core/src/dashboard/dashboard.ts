@@ -11,8 +11,9 @@ import { secureHeaders } from "hono/secure-headers";
 import { DEFAULTS_DASHBOARD } from "../defaults.ts";
 import { StaticTokens } from "../http/auth.ts";
 import { BrowserSignIn } from "../http/browser-sign-in.ts";
-import type { JobSnapshot } from "../runtime/job.ts";
+import { isUnfinished, type JobSnapshot } from "../runtime/job.ts";
 import type { JobDetail } from "../runtime/job-detail.ts";
+import type { ElicitationRequest } from "../runtime/questions.ts";
 import { type AsyncTools, OPERATOR } from "../runtime/runtime.ts";
 import { type AssetName, assetText } from "./assets.ts";
 import {
@@ -232,7 +233,7 @@ export function createDashboard(runtime: AsyncTools, options: DashboardOptions =
     const job = await jobOf(c);
     if (job instanceof Response) return job;
     // The page stops polling once the job has finished.
-    if (job.status !== "queued" && job.status !== "working") c.header("x-job-finished", "1");
+    if (!isUnfinished(job.status)) c.header("x-job-finished", "1");
     return c.html(jobHtml(c.get("page"), job) as Html);
   });
 
@@ -241,6 +242,19 @@ export function createDashboard(runtime: AsyncTools, options: DashboardOptions =
     if (job instanceof Response) return job;
     if (job.status === "not_found") return c.text("No such job.", 404);
     await runtime.cancel(job.jobId, `cancelled from the dashboard by ${c.get("principal").id}`, OPERATOR);
+    return c.redirect(jobPath(c.get("page"), job.jobId), 303);
+  });
+  app.post("/job/:id/answer", async (c) => {
+    const job = await jobOf(c);
+    if (job instanceof Response) return job;
+    if (job.status === "not_found") return c.text("No such job.", 404);
+    const outcome = await runtime.answer(job.jobId, answerOf(job, await c.req.formData()), OPERATOR);
+    if (outcome.status !== "ok") {
+      return c.text(
+        outcome.status === "invalid" ? outcome.reason : "No such job.",
+        outcome.status === "invalid" ? 400 : 404,
+      );
+    }
     return c.redirect(jobPath(c.get("page"), job.jobId), 303);
   });
   app.post("/job/:id/retry", async (c) => {
@@ -314,4 +328,22 @@ export function dashboardRoute(
     );
     return handler(request);
   };
+}
+
+/** The answers a question form posted: the form's fields typed by the question's schema, or a decline. */
+function answerOf(job: JobSnapshot, form: FormData): Record<string, unknown> {
+  const questionId = String(form.get("question") ?? "");
+  const question = job.questions?.find((q) => q.id === questionId);
+  if (form.get("action") !== "accept") return { [questionId]: { action: "decline" } };
+  const content: Record<string, unknown> = {};
+  const schema = (question?.request as ElicitationRequest | undefined)?.requestedSchema;
+  for (const [name, p] of Object.entries(schema?.properties ?? {})) {
+    const key = `field:${name}`;
+    const raw = form.get(key);
+    if (p.type === "boolean") content[name] = raw !== null;
+    else if (p.type === "array") content[name] = form.getAll(key).map(String);
+    else if (raw === null || raw === "") continue;
+    else content[name] = p.type === "number" || p.type === "integer" ? Number(raw) : String(raw);
+  }
+  return { [questionId]: { action: "accept", content } };
 }

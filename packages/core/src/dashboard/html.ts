@@ -6,8 +6,9 @@
 import { html } from "hono/html";
 import type { HtmlEscapedString } from "hono/utils/html";
 import { jobDurationMs, relativeTime, shortDuration, shortText } from "../internal/format.ts";
-import { isUnfinished, type JobSnapshot } from "../runtime/job.ts";
+import { isUnfinished, JOB_STATUSES, type JobSnapshot } from "../runtime/job.ts";
 import type { JobDetail } from "../runtime/job-detail.ts";
+import type { ElicitationRequest, Question } from "../runtime/questions.ts";
 
 /** What a template renders to (synchronous here: no template awaits anything). */
 export type Html = HtmlEscapedString | Promise<HtmlEscapedString>;
@@ -78,7 +79,7 @@ export const WINDOWS: readonly [string, string, number][] = [
 ];
 
 /** The statuses the list filters by. */
-export const STATUSES = ["queued", "working", "completed", "failed", "cancelled", "expired"] as const;
+export const STATUSES = JOB_STATUSES.filter((s) => s !== "not_found");
 
 /** The list page: filters, and the table that polls its own fragment. */
 export function listPage(
@@ -211,7 +212,7 @@ export function jobHtml(ctx: PageContext, job: JobDetail, extra: Html | string =
       ? actionForm(ctx, job.jobId, "retry", "Retry")
       : "";
   const actions = action === "" ? "" : html`<div class="actions">${action}</div>`;
-  return html`<dl>${fields.map(([k, v]) => html`<dt>${k}</dt><dd>${v}</dd>`)}</dl>${actions}${extra}${input}<h2>Steps</h2>${timeline(ctx, job)}${outcome}`;
+  return html`<dl>${fields.map(([k, v]) => html`<dt>${k}</dt><dd>${v}</dd>`)}</dl>${questionForms(ctx, job)}${actions}${extra}${input}<h2>Steps</h2>${timeline(ctx, job)}${outcome}`;
 }
 
 function timeline(ctx: PageContext, job: JobDetail): Html {
@@ -232,4 +233,46 @@ function timeline(ctx: PageContext, job: JobDetail): Html {
     }),
   );
   return html`<table class="steps"><thead><tr><th>Step</th><th>Attempt</th><th>Outcome</th><th>Started</th><th>Duration</th><th>Error</th></tr></thead><tbody>${rows}</tbody></table>`;
+}
+
+/**
+ * A form per elicitation question the job waits on (fields named `field:<name>`), posted to
+ * `/job/<id>/answer` with the button's `action`; other kinds are shown for the CLI to answer.
+ */
+export function questionForms(ctx: PageContext, job: JobDetail): Html | string {
+  const questions = job.questions ?? [];
+  if (questions.length === 0) return "";
+  return html`${questions.map((q) => questionForm(ctx, job.jobId, q))}`;
+}
+
+function questionForm(ctx: PageContext, jobId: string, q: Question): Html {
+  if (q.kind !== "elicitation") {
+    return html`<section class="question"><h2>Waiting for ${q.kind}</h2><p class="hint">Answer with <code>async-tools jobs answer ${jobId}</code>.</p></section>`;
+  }
+  const request = q.request as ElicitationRequest;
+  const required = new Set(request.requestedSchema.required ?? []);
+  const fields = Object.entries(request.requestedSchema.properties).map(([name, p]) => {
+    const id = `field:${name}`;
+    const label = `${String(p.title ?? name)}${required.has(name) ? " *" : ""}`;
+    const options = Array.isArray(p.enum) ? p.enum.map(String) : undefined;
+    const items = (p.items as { enum?: unknown[] } | undefined)?.enum?.map(String);
+    let control: Html;
+    if (p.type === "boolean") control = html`<input type="checkbox" name="${id}">`;
+    else if (options !== undefined || items !== undefined) {
+      const choices = (options ?? items ?? []).map((o) => html`<option>${o}</option>`);
+      control =
+        items !== undefined
+          ? html`<select name="${id}" multiple>${choices}</select>`
+          : html`<select name="${id}">${choices}</select>`;
+    } else if (p.type === "number" || p.type === "integer") {
+      control = html`<input type="number" step="any" name="${id}">`;
+    } else control = html`<input type="text" name="${id}">`;
+    return html`<label>${label} ${control}</label>`;
+  });
+  return html`<section class="question"><h2>Question</h2><p>${request.message}</p>
+<form method="post" action="${jobPath(ctx, jobId, "answer")}">
+${csrfField(ctx)}<input type="hidden" name="question" value="${q.id}">
+${fields}
+<button type="submit" name="action" value="accept">Submit</button> <button type="submit" name="action" value="decline">Decline</button>
+</form></section>`;
 }
