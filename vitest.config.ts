@@ -8,6 +8,7 @@
  * With `ASYNC_TOOLS_TEST_REPORT=<file>` vitest also writes its JSON report there (`.ci/run` counts from it).
  */
 
+import { existsSync } from "node:fs";
 import { testBudgets } from "@async-tools/test-helpers/budgets";
 import { defineConfig } from "vitest/config";
 
@@ -18,10 +19,16 @@ import { defineConfig } from "vitest/config";
 const BESIDE_SOURCE_NOT_UNIT = [
   "packages/core/src/store/sqlite/commit-mark.test.ts",
   "packages/core/src/store/sqlite/wal-sync.test.ts",
-  "packages/core/src/store/sqlite-network.test.ts",
-  "packages/core/src/store/differential.test.ts",
+  "packages/core/src/store/sqlite/sqlite-network.test.ts",
+  "packages/core/src/store/sqlite/differential.test.ts",
   "packages/core/src/http/session-bounds.test.ts",
 ];
+// A file moved without this list following would run in `unit` again, slowly: refuse that.
+for (const file of BESIDE_SOURCE_NOT_UNIT) {
+  if (!existsSync(new URL(file, import.meta.url))) {
+    throw new Error(`vitest.config.ts lists ${file}, which does not exist: update BESIDE_SOURCE_NOT_UNIT.`);
+  }
+}
 const report = process.env.ASYNC_TOOLS_TEST_REPORT;
 
 export default defineConfig({
