@@ -1,5 +1,5 @@
 /**
- * `async-tools jobs list|show|cancel|retry|prune`: the jobs of a store, for an operator. Human output is a
+ * `async-tools jobs list|show|cancel|retry|answer|prune`: the jobs of a store, for an operator. Human output is a
  * table with relative times; `--json` prints the runtime's own shapes (JobSnapshot, JobDetail), documented in
  * docs/cli.md and kept stable.
  */
@@ -289,40 +289,59 @@ function questionText(q: Question): string {
   return `${request.message} [fields: ${Object.keys(request.requestedSchema.properties).join(", ")}]`;
 }
 
+/**
+ * The answers `given` means for job `id`: with `--question`, `given` is that question's answer; else an object
+ * whose keys are all question IDs (they hold a `/`, answer fields never do) maps each to its answer; else it
+ * is the answer to the one question the job waits on, and refused when it waits on none or on several.
+ */
+function answersOf(
+  id: string,
+  given: Record<string, unknown>,
+  question: string | undefined,
+  open: readonly Question[],
+): Record<string, unknown> | string {
+  if (question !== undefined) return { [question]: given };
+  const keys = Object.keys(given);
+  if (keys.length > 0 && keys.every((key) => key.includes("/"))) return given;
+  const [only, ...more] = open;
+  if (only !== undefined && more.length === 0) return { [only.id]: given };
+  if (only === undefined) return `Job ${id} waits on no question now.`;
+  return (
+    `Job ${id} waits on ${open.length} questions (${open.map((q) => q.id).join(", ")}): name the one this ` +
+    `answer is for with --question ID, or pass {"<question id>": answer, …}.`
+  );
+}
+
 const answer: Command = {
   path: ["jobs", "answer"],
-  usage: "async-tools jobs answer ID --json ANSWERS [--store PATH]",
+  usage: "async-tools jobs answer ID [--question QID] --json ANSWER [--store PATH]",
   summary:
-    'answers the questions an input_required job waits on: {"<question id>": {"action": "accept", "content": {…}}}, or just the answer when it waits on one',
+    'answers a question an input_required job waits on: --json \'{"action": "accept", "content": {…}}\' (with --question QID when it waits on several), or \'{"<question id>": answer, …}\'',
   operator: true,
   run: async (args, ctx) => {
-    const { values, positionals } = parse(args, { store: { type: "string" }, json: { type: "string" } });
+    const { values, positionals } = parse(args, {
+      store: { type: "string" },
+      json: { type: "string" },
+      question: { type: "string" },
+    });
     const id = oneId(positionals);
     let given: unknown;
     try {
       given = JSON.parse(values.json ?? "");
     } catch {
       throw new CliError(
-        `--json takes the answers as JSON, e.g. '{"${id}/confirm": {"action": "accept", "content": {"proceed": true}}}'.`,
+        `--json takes the answer as JSON, e.g. '{"action": "accept", "content": {"proceed": true}}'.`,
         EXIT.usage,
       );
     }
     if (given === null || typeof given !== "object" || Array.isArray(given)) {
-      throw new CliError("--json takes a JSON object: question ID → answer, or one answer.", EXIT.usage);
+      throw new CliError("--json takes a JSON object: an answer, or question ID → answer.", EXIT.usage);
     }
     const outcome = await withStore(ctx, values.store, async (runtime) => {
       const [job] = await runtime.probe([id], OPERATOR);
-      const open = job?.questions ?? [];
-      // A bare answer goes to the one question the job waits on.
-      const bare = ["action", "role", "roots"].some((key) => key in given);
-      const only = open.length === 1 ? open[0]?.id : undefined;
-      if (bare && only === undefined) {
-        return {
-          status: "invalid" as const,
-          reason: `Job ${id} waits on ${open.length} questions; name each: {"<question id>": answer}.`,
-        };
-      }
-      const answers = bare ? { [only as string]: given } : (given as Record<string, unknown>);
+      if (job === undefined || job.status === "not_found") return { status: "not_found" as const };
+      const answers = answersOf(id, given as Record<string, unknown>, values.question, job.questions ?? []);
+      if (typeof answers === "string") return { status: "invalid" as const, reason: answers };
       return { ...(await runtime.answer(id, answers, OPERATOR)), answered: Object.keys(answers) };
     });
     if (outcome.status === "ok") {
@@ -330,9 +349,7 @@ const answer: Command = {
       ctx.out(`Answered ${answered}; the job resumes on a server that runs its tool.`);
       return EXIT.ok;
     }
-    ctx.err(
-      outcome.status === "not_found" ? `No job has the ID ${id}.` : (outcome as { reason: string }).reason,
-    );
+    ctx.err(outcome.status === "not_found" ? `No job has the ID ${id}.` : outcome.reason);
     return EXIT.failed;
   },
 };
