@@ -8,6 +8,7 @@ import { parseArgs } from "node:util";
 import { AsyncToolsError } from "@async-tools/core";
 import { createMcpHandler, createStdioTransport } from "@async-tools/core/mcp-v1";
 import packageJson from "../package.json" with { type: "json" };
+import { WEATHER_DEFAULTS } from "./defaults.ts";
 import { DEFAULT_ARCHIVE_URL } from "./open-meteo/client.ts";
 import { buildServer, createWeatherRuntime, SERVER_INFO } from "./server.ts";
 
@@ -18,7 +19,7 @@ const PACKAGE = packageJson.name;
 const USAGE =
   `usage: ${NAME} [--http [--port N] [--host H] [--token [NAME=]T]... [--operator NAME]... ` +
   "[--allow-unauthenticated]] [--sdk v1|v2] " +
-  "[--store S] [--await-seconds N] [--lease-seconds N] " +
+  "[--store S] [--await-seconds N] [--lease-seconds N] [--confirm-above N] " +
   "[--print-config claude|cursor|vscode] [--help] [--version]";
 
 const OPTIONS = {
@@ -32,6 +33,7 @@ const OPTIONS = {
   store: { type: "string" },
   "await-seconds": { type: "string" },
   "lease-seconds": { type: "string" },
+  "confirm-above": { type: "string" },
   "print-config": { type: "string" },
   help: { type: "boolean", short: "h", default: false },
   version: { type: "boolean", short: "v", default: false },
@@ -75,6 +77,8 @@ Flags
                       tool-call timeout, e.g. 25 for a 30 s timeout
   --lease-seconds N   the lease of a running job (default 60): how long another process of a shared store
                       waits before it takes over the job of a process that died without a sign
+  --confirm-above N   a job of more than N requests to Open-Meteo (several places or months) asks the
+                      user to confirm first (default ${WEATHER_DEFAULTS.confirmAbove}; 0 asks for every such job)
   --token T           with --http: require "Authorization: Bearer T" (env ASYNC_TOOLS_HTTP_TOKEN)
   --token NAME=T      repeatable: one token per caller; each caller sees only the jobs it started
   --operator NAME     repeatable: the caller NAME (of --token NAME=T) sees every job on the dashboard
@@ -96,6 +100,7 @@ Environment
   ASYNC_TOOLS_STORE        the store, as --store
   ASYNC_TOOLS_AWAIT_SECONDS  the await bound, as --await-seconds (the flag wins)
   ASYNC_TOOLS_LEASE_SECONDS  the lease of a running job, as --lease-seconds (the flag wins)
+  WEATHER_CONFIRM_ABOVE    as --confirm-above (the flag wins)
   ASYNC_TOOLS_LOG          debug, info (default), warn, error or silent; logs go to stderr
   ASYNC_TOOLS_HTTP_TOKEN   the bearer token, as --token
   OPEN_METEO_ARCHIVE_URL   the archive endpoint (default ${DEFAULT_ARCHIVE_URL})
@@ -119,6 +124,16 @@ function seconds(raw: string, flag = "--await-seconds"): number {
   const value = Number(raw);
   if (raw.trim() === "" || !Number.isFinite(value) || value <= 0) {
     throw new UsageError(`${flag} must be a positive number of seconds, got ${raw.slice(0, 20)}`);
+  }
+  return value;
+}
+
+function requestCount(raw: string): number {
+  const value = Number(raw);
+  if (raw.trim() === "" || !Number.isInteger(value) || value < 0) {
+    throw new UsageError(
+      `--confirm-above must be a whole number of requests (0 or more), got ${raw.slice(0, 20)}`,
+    );
   }
   return value;
 }
@@ -151,6 +166,8 @@ export async function main(argv: readonly string[]): Promise<void> {
     const awaitSeconds = values["await-seconds"] === undefined ? undefined : seconds(values["await-seconds"]);
     const leaseRaw = values["lease-seconds"] ?? (process.env.ASYNC_TOOLS_LEASE_SECONDS?.trim() || undefined);
     const leaseSeconds = leaseRaw === undefined ? undefined : seconds(leaseRaw, "--lease-seconds");
+    const confirmAbove =
+      values["confirm-above"] === undefined ? undefined : requestCount(values["confirm-above"]);
     if (printConfig !== undefined) {
       if (!Object.hasOwn(HOSTS, printConfig)) {
         throw new UsageError(
@@ -163,12 +180,13 @@ export async function main(argv: readonly string[]): Promise<void> {
         ...(values.store === undefined ? [] : ["--store", values.store]),
         ...(awaitSeconds === undefined ? [] : ["--await-seconds", String(awaitSeconds)]),
         ...(values["lease-seconds"] === undefined ? [] : ["--lease-seconds", String(leaseSeconds)]),
+        ...(confirmAbove === undefined ? [] : ["--confirm-above", String(confirmAbove)]),
       ];
       process.stdout.write(`${JSON.stringify(hostConfig(printConfig as Host, serverArgs), null, 2)}\n`);
       process.stderr.write(`Merge this into ${HOSTS[printConfig as Host]}, then restart the host.\n`);
       return;
     }
-    await serve({ ...values, awaitSeconds, leaseSeconds });
+    await serve({ ...values, awaitSeconds, leaseSeconds, confirmAbove });
   } catch (error) {
     if (!(error instanceof UsageError) && !isParseArgsError(error)) throw error;
     process.stderr.write(`${NAME}: ${(error as Error).message.split("\n")[0]} (${USAGE})\n`);
@@ -193,12 +211,14 @@ async function serve(
   values: ReturnType<typeof parse>["values"] & {
     awaitSeconds: number | undefined;
     leaseSeconds: number | undefined;
+    confirmAbove: number | undefined;
   },
 ): Promise<void> {
   const runtimeOptions = {
     ...(values.leaseSeconds === undefined ? {} : { leaseMs: values.leaseSeconds * 1000 }),
     ...(values.store === undefined ? {} : { store: values.store }),
     ...(values.awaitSeconds === undefined ? {} : { awaitDefaultMs: values.awaitSeconds * 1000 }),
+    ...(values.confirmAbove === undefined ? {} : { confirmAbove: values.confirmAbove }),
   };
   const v2 = values.sdk === "v2" ? await import("./server-v2.ts") : undefined;
   if (v2 !== undefined && !values.http) {

@@ -1,6 +1,6 @@
 /**
  * Calendar arithmetic of the weather tool: time zone names (checked and canonicalised with `Intl`), "today"
- * in a zone or at a place, and the dates of one calendar month.
+ * in a zone or at a place, the dates of one calendar month, and month arithmetic.
  */
 
 /** The `timezone` value that asks Open-Meteo to count days in the place's own time zone. */
@@ -158,4 +158,20 @@ export function monthRange(
   }
   const end = dateKey(last) < dateKey(today) ? last : dayBefore(today);
   return { start_date: formatDate(first), end_date: formatDate(end) };
+}
+
+/**
+ * The calendar month `count` months after `from` (before it for a negative count).
+ *
+ * @example
+ * ```ts
+ * addMonths({ year: 2023, month: 11 }, 3); // { year: 2024, month: 2 }
+ * ```
+ */
+export function addMonths(
+  from: { year: number; month: number },
+  count: number,
+): { year: number; month: number } {
+  const index = from.year * 12 + (from.month - 1) + count;
+  return { year: Math.floor(index / 12), month: (index % 12) + 1 };
 }

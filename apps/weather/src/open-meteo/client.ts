@@ -1,6 +1,6 @@
 /**
- * The Open-Meteo archive client: fetches one month of daily weather at one place, with errors classified as
- * retryable or not, and finds the archive's URL.
+ * The Open-Meteo archive client: fetches daily weather at one place (one month, or any range of dates), with
+ * errors classified as retryable or not, and finds the archive's URL.
  */
 import { z } from "zod";
 import { dayZone, monthRange } from "./calendar.ts";
@@ -54,7 +54,7 @@ export class UpstreamError extends Error {
   }
 }
 
-/** Where and how {@link fetchMonth} asks Open-Meteo. */
+/** Where and how {@link fetchMonth} and {@link fetchArchive} ask Open-Meteo. */
 export interface FetchMonthOptions {
   /** The archive endpoint, e.g. {@link DEFAULT_ARCHIVE_URL}; its own query parameters (`apikey`) are kept. */
   baseUrl: string;
@@ -84,13 +84,43 @@ export async function fetchMonth(
   const range = monthRange(request.year, request.month, {
     timezone: dayZone(request.timezone, request.longitude),
   });
+  const { latitude, longitude, timezone } = request;
+  return fetchArchive({ latitude, longitude, timezone, ...range }, options);
+}
+
+/** What {@link fetchArchive} asks Open-Meteo for: a place, a time zone and an inclusive range of dates. */
+export interface ArchiveQuery {
+  latitude: number;
+  longitude: number;
+  /** `"auto"` or an IANA name. */
+  timezone: string;
+  /** `YYYY-MM-DD`. */
+  start_date: string;
+  /** `YYYY-MM-DD`, inclusive. */
+  end_date: string;
+}
+
+/**
+ * Fetches the daily maximum/minimum temperature and precipitation of `query`'s dates at its place from
+ * Open-Meteo's archive. Rejects with an {@link UpstreamError} when no valid answer arrives.
+ *
+ * @example
+ * ```ts
+ * const query = { latitude: 53.55, longitude: -113.49, timezone: "auto", start_date: "2023-01-01", end_date: "2023-12-31" };
+ * const year = await fetchArchive(query, { baseUrl: archiveUrlFromEnv() });
+ * ```
+ */
+export async function fetchArchive(
+  query: ArchiveQuery,
+  options: FetchMonthOptions,
+): Promise<OpenMeteoArchiveResponse> {
   const url = new URL(options.baseUrl);
-  url.searchParams.set("latitude", String(request.latitude));
-  url.searchParams.set("longitude", String(request.longitude));
-  url.searchParams.set("start_date", range.start_date);
-  url.searchParams.set("end_date", range.end_date);
+  url.searchParams.set("latitude", String(query.latitude));
+  url.searchParams.set("longitude", String(query.longitude));
+  url.searchParams.set("start_date", query.start_date);
+  url.searchParams.set("end_date", query.end_date);
   url.searchParams.set("daily", DAILY_VARIABLES);
-  url.searchParams.set("timezone", request.timezone);
+  url.searchParams.set("timezone", query.timezone);
 
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const timeout = AbortSignal.timeout(timeoutMs);

@@ -1,7 +1,10 @@
 /**
- * Turns Open-Meteo's archive answer into the weather tool's result: the days of the month and a summary.
+ * Turns Open-Meteo's archive answer into the weather tool's result: the days of the month and a summary, or
+ * of each month an answer covers.
  */
-import type { OpenMeteoArchiveResponse, WeatherRequest, WeatherResult } from "./schemas.ts";
+import { formatMonth } from "./calendar.ts";
+import type { Month } from "./plan.ts";
+import type { OpenMeteoArchiveResponse, WeatherResult } from "./schemas.ts";
 
 /** Rounds to 0.1, turning the -0 that rounding small negatives yields into 0. */
 function round1(value: number): number {
@@ -19,7 +22,7 @@ function round1(value: number): number {
  * result.summary.temperature_mean_c; // e.g. -9.8
  * ```
  */
-export function summarize(response: OpenMeteoArchiveResponse, request: WeatherRequest): WeatherResult {
+export function summarize(response: OpenMeteoArchiveResponse, request: Month): WeatherResult {
   const { daily } = response;
   const days = daily.time.map((date, i) => ({
     date,
@@ -66,4 +69,39 @@ export function summarize(response: OpenMeteoArchiveResponse, request: WeatherRe
     days,
     summary,
   };
+}
+
+/**
+ * The result of each of `months` from one answer that covers them all (a year's request): each month's days
+ * and summary, in order.
+ *
+ * @example
+ * ```ts
+ * const query = { latitude: 53.55, longitude: -113.49, timezone: "auto", start_date: "2023-01-01", end_date: "2023-02-28" };
+ * const [january, february] = summarizeMonths(await fetchArchive(query, options), [
+ *   { year: 2023, month: 1 },
+ *   { year: 2023, month: 2 },
+ * ]);
+ * ```
+ */
+export function summarizeMonths(
+  response: OpenMeteoArchiveResponse,
+  months: readonly Month[],
+): WeatherResult[] {
+  const { daily } = response;
+  return months.map((month) => {
+    const prefix = `${formatMonth(month)}-`;
+    const keep = daily.time.flatMap((date, i) => (date.startsWith(prefix) ? [i] : []));
+    const pick = (values: (number | null)[]) => keep.map((i) => values[i] ?? null);
+    const slice: OpenMeteoArchiveResponse = {
+      ...response,
+      daily: {
+        time: keep.map((i) => daily.time[i] as string),
+        temperature_2m_max: pick(daily.temperature_2m_max),
+        temperature_2m_min: pick(daily.temperature_2m_min),
+        precipitation_sum: pick(daily.precipitation_sum),
+      },
+    };
+    return summarize(slice, month);
+  });
 }
