@@ -3,7 +3,7 @@
  * places and months in one durable step per request (per place and calendar year), after asking the person to
  * confirm when that is more requests than the server's threshold.
  */
-import { type JobContext, PermanentError, RetryableError } from "@async-tools/core";
+import { type JobContext, PermanentError, QuestionTimeoutError, RetryableError } from "@async-tools/core";
 import { z } from "zod";
 import { formatMonth } from "./open-meteo/calendar.ts";
 import { fetchArchive, fetchMonth, UpstreamError } from "./open-meteo/client.ts";
@@ -50,6 +50,28 @@ async function upstream(fetch: () => Promise<OpenMeteoArchiveResponse>): Promise
   }
 }
 
+/** Asks the user to confirm `plan`'s requests; `undefined` when they did, else why not, in a clause. */
+async function confirmation(
+  ctx: JobContext,
+  plan: GatheringPlan,
+  timeoutMs: number,
+): Promise<string | undefined> {
+  try {
+    const answer = await ctx.ask("confirm", {
+      message: confirmMessage(plan),
+      schema: ConfirmSchema,
+      timeoutMs,
+    });
+    if (answer.action === "accept") return answer.content.proceed ? undefined : "they answered no";
+    return answer.action === "decline" ? "they declined" : "they cancelled the question";
+  } catch (error) {
+    if (!(error instanceof QuestionTimeoutError)) throw error;
+    const within =
+      timeoutMs < 60_000 ? `${timeoutMs / 1000} seconds` : `${Math.round(timeoutMs / 60_000)} minutes`;
+    return `no answer came within ${within}`;
+  }
+}
+
 /** Gathers `request` as the weather job's durable function. */
 export async function gather(
   ctx: JobContext,
@@ -69,17 +91,11 @@ export async function gather(
   // Recorded, so a restart with another threshold replays the same steps.
   const confirm = await ctx.run("count requests", () => count > options.confirmAbove);
   if (confirm) {
-    const answer = await ctx.ask("confirm", {
-      message: confirmMessage(plan),
-      schema: ConfirmSchema,
-      timeoutMs: options.confirmTimeoutMs,
-      onTimeout: { action: "decline" },
-    });
-    if (answer.action !== "accept" || !answer.content.proceed) {
-      const how = answer.action === "accept" ? "answered proceed: false" : `answered ${answer.action}`;
+    const reason = await confirmation(ctx, plan, options.confirmTimeoutMs);
+    if (reason !== undefined) {
       throw new PermanentError(
-        `Not gathered: the user ${how} to making ${count} requests to Open-Meteo, so none was made. ` +
-          `Ask for fewer places or months (${options.confirmAbove} requests or fewer need no confirmation).`,
+        `Not gathered: ${count} requests to Open-Meteo need the user's confirmation, and ${reason}, so none ` +
+          `was made. Ask for fewer places or months (${options.confirmAbove} requests or fewer need none).`,
       );
     }
   }

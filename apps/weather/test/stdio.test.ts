@@ -33,6 +33,7 @@ describe("the weather server over stdio", () => {
       "await_result",
       "cancel_gathering",
       "probe_status",
+      "respond_gathering",
       "start_gathering",
       "weather_data",
     ]);
