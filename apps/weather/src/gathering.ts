@@ -22,7 +22,7 @@ export interface GatherOptions {
 
 /** The form of the confirmation question. */
 export const ConfirmSchema = z.object({
-  proceed: z.boolean().describe("Make the requests to Open-Meteo"),
+  proceed: z.boolean().meta({ title: "Make these requests" }).describe("Make the requests to Open-Meteo"),
 });
 
 /** The question a job of `plan` asks before it makes its requests. */

@@ -1,5 +1,6 @@
 // The dashboard's only script (served at <base>/assets/app.js): it refreshes the parts of a page marked
-// `data-live` from their fragment URL, and submits the filter form when a filter changes. Pages work without it.
+// `data-live` from their fragment URL (not while the user fills in a form there, such as a job's question), and
+// submits the filter form when a filter changes. Pages work without it.
 
 (() => {
   const every = Number(document.documentElement.dataset.poll || 1000);
@@ -8,6 +9,13 @@
   }
   for (const live of document.querySelectorAll("[data-live]")) {
     let last = live.innerHTML;
+    // A refresh would replace a half-filled form (the page's relative times change every second).
+    let editing = false;
+    const hold = (event) => {
+      if (event.target.closest("form")) editing = true;
+    };
+    live.addEventListener("input", hold);
+    live.addEventListener("change", hold);
     const tick = async () => {
       try {
         const res = await fetch(live.dataset.live, {
@@ -20,7 +28,7 @@
         }
         if (res.ok) {
           const html = await res.text();
-          if (html !== last) {
+          if (html !== last && !editing) {
             live.innerHTML = html;
             last = html;
           }
