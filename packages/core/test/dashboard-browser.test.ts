@@ -117,4 +117,39 @@ describe.skipIf(!HAS_CHROMIUM)(`the dashboard in Chromium (${CHROMIUM})`, () => 
     await page.screenshot({ path: join(OUT, "dashboard.png") });
     await page.close();
   });
+
+  it("keeps what the operator fills into a question form while the page refreshes, and answers with it", async () => {
+    const approve = defineAsyncTool({
+      name: "approve",
+      description: "Asks whether to go ahead, and why",
+      input: z.object({ order: z.string() }),
+      run: async (ctx) =>
+        ctx.ask("go", {
+          message: "Go ahead?",
+          schema: z.object({ proceed: z.boolean(), note: z.string() }),
+        }),
+    });
+    await using runtime = await createAsyncTools({ store: "memory", tools: [approve] });
+    await using served = await serveDashboard(createDashboard(runtime, { basePath: "/jobs", pollMs: 200 }));
+    const { jobId } = await runtime.start(approve, { order: "A-1" });
+    await expect.poll(async () => (await runtime.probe([jobId]))[0]?.status).toBe("input_required");
+    const page = await (browser as Browser).newPage();
+    await page.goto(`${served.url}/jobs/job/${jobId}`);
+    const form = page.locator("section.question form");
+    await form.locator('input[name="field:proceed"]').check();
+    await form.locator('input[name="field:note"]').fill("typed before a refresh");
+    // Several refreshes of the job's fragment come and go while the form is filled in.
+    let refreshes = 0;
+    page.on("response", (response) => {
+      if (response.url().includes("/fragments/job/")) refreshes++;
+    });
+    await expect.poll(() => refreshes, { timeout: 30_000 }).toBeGreaterThanOrEqual(3);
+    await form.getByRole("button", { name: "Submit" }).click();
+    const [done] = await runtime.wait([jobId], { timeoutMs: 30_000 });
+    expect(done?.result).toEqual({
+      action: "accept",
+      content: { proceed: true, note: "typed before a refresh" },
+    });
+    await page.close();
+  });
 });
