@@ -145,6 +145,14 @@ describe("a weather job that asks before many requests, across a SIGKILL", () =>
     await expectGatheredOnce(rig, rig.jobName);
   });
 
+  it("gathers without asking when --confirm-above allows the requests", async () => {
+    const rig = await setup();
+    const server = await rig.start(["--confirm-above", String(REQUESTS)]);
+    const { job_name } = structured<{ job_name: string }>(await server.call("start_gathering", SEVEN_PLACES));
+    await probeUntil(server, job_name, "completed");
+    expect(rig.fake.requests()).toBe(REQUESTS);
+  });
+
   it("ends with a clear error and no request when the operator declines through the weather bin", async () => {
     const rig = await askThenCrash((store, url) => startStdio(store, url));
     const answered = await runProcess(

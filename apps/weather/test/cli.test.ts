@@ -111,6 +111,8 @@ describe("async-tools-weather's flags", () => {
     ["--bogus"],
     ["--await-seconds", "soon"],
     ["--lease-seconds", "0"],
+    ["--confirm-above", "many"],
+    ["--confirm-above", "-1"],
     ["--print-config", "emacs"],
     ["--print-config", "toString"],
     ["stray"],
@@ -124,12 +126,22 @@ describe("async-tools-weather's flags", () => {
     expect(stderr).not.toMatch(/\n\s+at /);
   });
 
-  it("carries --lease-seconds into the host's entry", async () => {
-    const { code, stdout } = await cli("--print-config", "cursor", "--lease-seconds", "90");
+  it("carries --lease-seconds and --confirm-above into the host's entry", async () => {
+    const { code, stdout } = await cli(
+      "--print-config",
+      "cursor",
+      "--lease-seconds",
+      "90",
+      "--confirm-above",
+      "20",
+    );
     expect(code).toBe(0);
     expect(JSON.parse(stdout)).toEqual({
       mcpServers: {
-        weather: { command: "npx", args: ["-y", "@async-tools/weather", "--lease-seconds", "90"] },
+        weather: {
+          command: "npx",
+          args: ["-y", "@async-tools/weather", "--lease-seconds", "90", "--confirm-above", "20"],
+        },
       },
     });
   });
