@@ -7,6 +7,7 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { CHROMIUM, HAS_CHROMIUM, launchChromium } from "@async-tools/test-helpers/browser";
+import { budget } from "@async-tools/test-helpers/budgets";
 import { structured } from "@async-tools/test-helpers/mcp";
 import { runProcess } from "@async-tools/test-helpers/run-process";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
@@ -50,7 +51,7 @@ async function probeUntil(server: RunningServer, name: string, status: string): 
         [job] = structured<{ jobs: Job[] }>(await server.call("probe_status", { job_names: [name] })).jobs;
         return job?.status === status || ["completed", "failed", "cancelled"].includes(job?.status ?? "");
       },
-      { timeout: 60_000, interval: 200 },
+      { timeout: budget(60_000), interval: 200 },
     )
     .toBe(true);
   expect(job?.status, JSON.stringify(job)).toBe(status);
@@ -99,7 +100,7 @@ async function stepsOf(store: string, jobName: string): Promise<{ name: string; 
   const shown = await runProcess(
     process.execPath,
     ["--conditions=@async-tools/source", MAIN, "jobs", "show", jobName, "--store", store, "--json"],
-    { timeoutMs: 60_000 },
+    { timeoutMs: budget(60_000) },
   );
   expect(shown.code, shown.stderr).toBe(0);
   return (JSON.parse(shown.stdout) as { steps: { name: string; attempts: unknown[] }[] }).steps;
@@ -168,7 +169,7 @@ describe("a weather job that asks before many requests, across a SIGKILL", () =>
         "--json",
         JSON.stringify({ action: "decline" }),
       ],
-      { timeoutMs: 60_000 },
+      { timeoutMs: budget(60_000) },
     );
     expect(answered.code, answered.stderr).toBe(0);
     const done = await probeUntil(rig.server, rig.jobName, "failed");
@@ -204,7 +205,7 @@ describe.skipIf(!HAS_CHROMIUM)(`the question on the dashboard in Chromium (${CHR
 
     await question.getByRole("button", { name: "Submit" }).click();
     await probeUntil(rig.server, rig.jobName, "completed");
-    await expect.poll(() => page.locator("pre.result").count(), { timeout: 30_000 }).toBe(1);
+    await expect.poll(() => page.locator("pre.result").count(), { timeout: budget(30_000) }).toBe(1);
     expect(await page.locator("section.question").count()).toBe(0);
     await page.screenshot({ path: join(OUT, "answered.png"), fullPage: true });
     await expectGatheredOnce(rig, rig.jobName);
