@@ -6,9 +6,9 @@ import { must } from "@async-tools/test-helpers/must";
 import { describe, expect, it } from "vitest";
 import { sample } from "../../test/support/archive-sample.ts";
 import { startFakeOpenMeteo } from "../../test/support/fake-open-meteo.ts";
-import { fetchMonth } from "./client.ts";
+import { fetchArchive, fetchMonth } from "./client.ts";
 import { type WeatherRequest, WeatherRequestSchema, WeatherResultSchema } from "./schemas.ts";
-import { summarize } from "./summary.ts";
+import { summarize, summarizeMonths } from "./summary.ts";
 
 const edmonton = { latitude: 53.55, longitude: -113.49 };
 
@@ -112,5 +112,28 @@ describe("summarize", () => {
       missing_days: 1,
     });
     expect(WeatherResultSchema.safeParse(result).success).toBe(true);
+  });
+});
+
+describe("summarizeMonths", () => {
+  it("splits one answer for several months into each month's result, as if fetched alone", async () => {
+    await using fake = await startFakeOpenMeteo();
+    const query = { ...edmonton, timezone: "UTC", start_date: "2023-11-01", end_date: "2023-12-31" };
+    const both = await fetchArchive(query, { baseUrl: fake.url });
+    const [november, december] = summarizeMonths(both, [
+      { year: 2023, month: 11 },
+      { year: 2023, month: 12 },
+    ]);
+    expect(november?.days).toHaveLength(30);
+    expect(december?.days.map((d) => d.date).at(-1)).toBe("2023-12-31");
+    const alone = summarize(
+      await fetchMonth(request({ year: 2023, month: 12, timezone: "UTC" }), { baseUrl: fake.url }),
+      {
+        year: 2023,
+        month: 12,
+      },
+    );
+    expect(december).toEqual(alone);
+    expect(WeatherResultSchema.safeParse(november).success).toBe(true);
   });
 });
