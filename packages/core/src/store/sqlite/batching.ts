@@ -118,7 +118,6 @@ export class Batching {
       }
       return;
     }
-    store.evict(batch.loaded, batch.changes);
     // Requests that changed nothing wait too: what they read may be a commit not yet on disk.
     store.afterDurable((error) => {
       for (const waiter of batch.waiters) {
@@ -128,6 +127,8 @@ export class Batching {
       // Committed either way: what the requests set in motion goes on.
       store.dispatch(batch.changes);
     });
+    // Once the sync is on its way, so the disk works meanwhile (answers and messages go out in later ticks).
+    store.evict(batch.loaded, batch.changes);
   }
 
   /** Fails every request of the pending batch with `cause` (their effects are dropped by a resync). */

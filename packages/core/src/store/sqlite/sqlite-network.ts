@@ -404,10 +404,6 @@ export class SqliteNetwork implements Network {
     if (db?.isOpen) db.close();
   }
 
-  private tick(now: number): void {
-    this.execute(now, resonateRequest("debug.tick", { time: now }));
-  }
-
   private tickSafely(): void {
     try {
       const now = Date.now();
@@ -456,10 +452,42 @@ export class SqliteNetwork implements Network {
   }
 
   /**
-   * The synchronous path (timeouts, resets, {@link SqliteNetwork.applyAt}): commits the pending batch, then
-   * loads what `req` names, applies it, commits it alone, and dispatches.
+   * The synchronous path (resets, a request applied alone, {@link SqliteNetwork.applyAt}): commits the pending
+   * batch, then `req` alone ({@link SqliteNetwork.commitAlone}), syncs that commit on this thread (it answers
+   * now), and dispatches.
    */
   private execute(now: number, req: Request): Response {
+    const { loaded, result } = this.commitAlone(now, req);
+    try {
+      this.persistence.syncNow();
+    } catch (error) {
+      throw this.syncError(error);
+    }
+    this.dispatch(result.changes);
+    this.residency.evict(loaded, result.changes);
+    return answer(req, result.response);
+  }
+
+  /**
+   * Fires the timeouts due at `now` like {@link SqliteNetwork.execute}, but answers no one: the messages it
+   * sends wait for a sync off the event loop (the one in flight, or the next), as a batch's do.
+   */
+  private tick(now: number): void {
+    const { loaded, result } = this.commitAlone(now, resonateRequest("debug.tick", { time: now }));
+    this.persistence.afterDurable((error) => {
+      if (error !== undefined)
+        log("error", "cannot sync the store after firing its timeouts", { store: this.path, error });
+      // Committed either way: what the timeouts set in motion goes on.
+      this.dispatch(result.changes);
+    });
+    this.residency.evict(loaded, result.changes);
+  }
+
+  /** Commits the pending batch, then loads what `req` names, applies it and commits it alone. */
+  private commitAlone(
+    now: number,
+    req: Request,
+  ): { loaded: string[]; result: ReturnType<ProtocolServer["apply"]> } {
     this.start();
     this.flush();
     let loaded: string[];
@@ -481,14 +509,7 @@ export class SqliteNetwork implements Network {
       if (req.kind === "debug.reset" || result.changes.some((change) => change.kind !== "message.send"))
         throw this.writeError(error);
     }
-    try {
-      this.persistence.syncNow();
-    } catch (error) {
-      throw this.syncError(error);
-    }
-    this.dispatch(result.changes);
-    this.residency.evict(loaded, result.changes);
-    return answer(req, result.response);
+    return { loaded, result };
   }
 
   /**
