@@ -2,8 +2,11 @@
  * What `durability: "full"` (every answer waits for the WAL's fsync) costs against `"normal"` (a commit that
  * survives a process crash, not a power loss): durable starts per second on the SQLite store through the
  * programmatic API, with 1 submitter (the cost of a single start) and with 32, in interleaved rounds; the
- * jobs a window started are awaited after it, outside the timing.
+ * jobs a window started are awaited after it, outside the timing. Beside the rates, figures the load on the
+ * machine hardly moves: WAL syncs per start and per job, syncs on the event loop, and bytes written per start.
  */
+import { subscribe, unsubscribe } from "node:diagnostics_channel";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { AsyncTools } from "@async-tools/core";
 import { tempDir } from "@async-tools/test-helpers/temp";
@@ -14,6 +17,27 @@ import { formatTable, showRatio, showSpread, spread } from "../lib/stats.ts";
 
 /** The most `full` may cost against `normal`, per submitter count (issue 29). */
 const TARGET: Record<number, number> = { 1: 2, 32: 1.5 };
+
+/** The diagnostics channel the SQLite store publishes each WAL sync on (`store/sqlite/group-sync.ts`). */
+const SYNC_CHANNEL = "async-tools:sqlite:sync";
+
+/** What one store did over some windows: starts, WAL syncs (inside the windows, and with the drains after). */
+interface Work {
+  starts: number;
+  syncsInWindows: number;
+  syncs: number;
+  syncsOnLoop: number;
+  bytes: number;
+}
+
+/** Bytes this process wrote so far (`wchar` of `/proc/self/io`), or NaN where there is no such file. */
+function bytesWritten(): number {
+  try {
+    return Number(/^wchar: (\d+)$/m.exec(readFileSync("/proc/self/io", "utf8"))?.[1] ?? Number.NaN);
+  } catch {
+    return Number.NaN;
+  }
+}
 
 /** A submit that starts a job and remembers it, and a drain that awaits every job remembered. */
 function starter(tools: AsyncTools) {
@@ -39,21 +63,46 @@ export async function durability(options: RunOptions): Promise<ScenarioResult> {
     createBenchRuntime(`sqlite:${join(dir.path, `${mode}.db`)}`, undefined, { durability: mode });
   const full = await open("full");
   const normal = await open("normal");
+  const fullWal = `${join(dir.path, "full.db")}-wal`;
+  let syncs = 0;
+  let syncsOnLoop = 0;
+  const counted = (message: unknown) => {
+    const event = message as { wal: string; onLoop: boolean };
+    if (event.wal !== fullWal) return;
+    syncs++;
+    if (event.onLoop) syncsOnLoop++;
+  };
+  subscribe(SYNC_CHANNEL, counted);
   const rows: string[][] = [];
   const figures: Record<string, unknown>[] = [];
   const checks: ScenarioResult["checks"] = [];
   try {
     const ours = starter(full);
     const theirs = starter(normal);
+    let work: Work = { starts: 0, syncsInWindows: 0, syncs: 0, syncsOnLoop: 0, bytes: 0 };
     /** Starts per second over one window, then every job it started awaited (outside the window). */
     const window = async (s: ReturnType<typeof starter>, submitters: number, ms: number) => {
-      const perSecond = await rate(submitters, ms, s.submit);
+      const before = { syncs, syncsOnLoop, bytes: bytesWritten() };
+      let starts = 0;
+      const perSecond = await rate(submitters, ms, async () => {
+        await s.submit();
+        starts++;
+      });
+      const inWindow = { syncs: syncs - before.syncs, bytes: bytesWritten() - before.bytes };
       await s.drain();
+      if (s === ours) {
+        work.starts += starts;
+        work.syncsInWindows += inWindow.syncs;
+        work.syncs += syncs - before.syncs;
+        work.syncsOnLoop += syncsOnLoop - before.syncsOnLoop;
+        work.bytes += inWindow.bytes;
+      }
       return perSecond;
     };
     for (const submitters of [1, 32]) {
       await window(ours, submitters, 300);
       await window(theirs, submitters, 300);
+      work = { starts: 0, syncsInWindows: 0, syncs: 0, syncsOnLoop: 0, bytes: 0 };
       const oursRates: number[] = [];
       const theirRates: number[] = [];
       for (let round = 0; round < rounds; round++) {
@@ -70,12 +119,21 @@ export async function durability(options: RunOptions): Promise<ScenarioResult> {
         showSpread(spread(oursRates), 0),
         showRatio(cost),
         `<= ${target}x`,
+        (work.syncsInWindows / work.starts).toFixed(2),
+        (work.syncs / work.starts).toFixed(2),
+        String(work.syncsOnLoop),
+        (work.bytes / work.starts / 1024).toFixed(1),
       ]);
       figures.push({
         submitters,
         normal_starts_per_s: spread(theirRates),
         full_starts_per_s: spread(oursRates),
         full_cost_vs_normal: cost,
+        full_starts: work.starts,
+        full_syncs_per_start: work.syncsInWindows / work.starts,
+        full_syncs_per_job: work.syncs / work.starts,
+        full_syncs_on_event_loop: work.syncsOnLoop,
+        full_kb_written_per_start: work.bytes / work.starts / 1024,
       });
       checks.push({
         name: `durability "full" costs <= ${target}x "normal" (${submitters} submitter${submitters > 1 ? "s" : ""})`,
@@ -84,14 +142,25 @@ export async function durability(options: RunOptions): Promise<ScenarioResult> {
       });
     }
   } finally {
+    unsubscribe(SYNC_CHANNEL, counted);
     await full.close();
     await normal.close();
   }
   return {
     name: "durability",
     table: formatTable(
-      `Durable starts/s, durability "full" (fsync of the WAL before each answer, shared) against "normal", SQLite store, programmatic API, ${rounds} interleaved rounds of ${windowMs / 1000} s; median (min-max)`,
-      ["submitters", "normal starts/s", "full starts/s", "full cost (normal/full)", "target"],
+      `Durable starts/s, durability "full" (fsync of the WAL before each answer, shared) against "normal", SQLite store, programmatic API, ${rounds} interleaved rounds of ${windowMs / 1000} s; median (min-max). For "full": WAL syncs per start inside the windows, per job with the drains after them, syncs on the event loop, and KB the process wrote per start`,
+      [
+        "submitters",
+        "normal starts/s",
+        "full starts/s",
+        "full cost (normal/full)",
+        "target",
+        "full syncs/start",
+        "syncs/job",
+        "syncs on loop",
+        "KB written/start",
+      ],
       rows,
     ),
     figures: { rounds, window_ms: windowMs, rows: figures },

@@ -43,7 +43,7 @@ function storePath(): string {
 async function acknowledgeThenKill(path: string, options: Partial<SqliteNetworkOptions> = {}): Promise<void> {
   const module = pathToFileURL(join(import.meta.dirname, "sqlite-network.ts")).href;
   const script = `
-    const { existsSync, statSync } = await import("node:fs");
+    const { statSync } = await import("node:fs");
     const { SqliteNetwork } = await import(${JSON.stringify(module)});
     const options = JSON.parse(process.env.OPTIONS);
     const network = await SqliteNetwork.open({ path: process.env.STORE_PATH, tickMs: 0, ...options });
@@ -51,9 +51,11 @@ async function acknowledgeThenKill(path: string, options: Partial<SqliteNetworkO
       const data = { id: "job-" + n, timeoutAt: Date.now() + 3600000, param: {}, tags: {} };
       await network.send({ kind: "promise.create", head: { corrId: "c" + n, version: "" }, data });
     }
-    const wal = process.env.STORE_PATH + "-wal";
-    // With a checkpoint interval, wait for the checkpoint that empties the WAL (an event, not a time).
-    const settled = () => options.checkpointMs === undefined || !existsSync(wal) || statSync(wal).size === 0;
+    // With a checkpoint interval, wait for the checkpoint that copies the WAL into the store file (an event, not
+    // a time): until then the acknowledged commits are in the WAL alone, and the file keeps the size it has now.
+    const file = process.env.STORE_PATH;
+    const before = statSync(file).size;
+    const settled = () => options.checkpointMs === undefined || statSync(file).size > before;
     const timer = setInterval(() => { if (settled()) { clearInterval(timer); process.stdout.write("ready\\n"); } }, 20);
     setInterval(() => {}, 60_000);
   `;

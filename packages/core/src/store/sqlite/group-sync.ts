@@ -4,7 +4,26 @@
  * for the sync that covers their commit; the event loop goes on applying and committing the next requests
  * meanwhile, so a sync is shared by every request of every turn that committed while the previous one ran.
  */
+import { channel } from "node:diagnostics_channel";
 import { closeSync, fdatasync, fdatasyncSync, openSync } from "node:fs";
+
+/**
+ * The diagnostics channel each sync of a store's WAL is published on ({@link SyncEvent}), for benchmarks and
+ * tests that count syncs: nothing is built when no one subscribes.
+ */
+export const SYNC_CHANNEL = "async-tools:sqlite:sync";
+
+/** What {@link SYNC_CHANNEL} says of one sync. */
+export interface SyncEvent {
+  /** The WAL synced. */
+  wal: string;
+  /** The commits it made durable. */
+  commits: number;
+  /** Whether it ran on the event loop (blocking it) rather than on libuv's thread pool. */
+  onLoop: boolean;
+}
+
+const syncs = channel(SYNC_CHANNEL);
 
 /** Runs once the commit it waits for is durable, or with the error that kept it from being synced. */
 export type AfterSync = (error?: unknown) => void;
@@ -74,6 +93,7 @@ export class GroupSync {
       this.fail(commit, error);
       throw error;
     }
+    this.published(commit, true);
     this.reached(commit);
   }
 
@@ -106,10 +126,16 @@ export class GroupSync {
       if (error) this.fail(target, error);
       else {
         this.syncs++;
+        this.published(target, false);
         this.reached(target);
       }
       this.start();
     });
+  }
+
+  private published(commit: number, onLoop: boolean): void {
+    if (syncs.hasSubscribers && commit > this.durable)
+      syncs.publish({ wal: this.wal, commits: commit - this.durable, onLoop } satisfies SyncEvent);
   }
 
   /** Commits up to `commit` are durable: tells the store, then runs what waited on them, in order. */

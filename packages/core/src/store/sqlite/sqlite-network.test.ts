@@ -4,6 +4,7 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
+import { subscribe, unsubscribe } from "node:diagnostics_channel";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -14,6 +15,7 @@ import type { Message, Request, Response } from "@resonatehq/sdk";
 import { type Context, Resonate } from "@resonatehq/sdk/async";
 import { afterEach, describe, expect, it } from "vitest";
 import { AsyncToolsError } from "../../errors.ts";
+import { SYNC_CHANNEL, type SyncEvent } from "./group-sync.ts";
 import { JobMeta } from "./job-meta.ts";
 import { SqliteNetwork, type SqliteNetworkOptions } from "./sqlite-network.ts";
 import { StepLog } from "./step-log.ts";
@@ -249,6 +251,30 @@ describe("group commit", () => {
           expect((await reopened.send(get(`job-${turn}-${i}`))).head.status).toBe(200);
     },
   );
+
+  it("never syncs on the event loop when timeout ticks come while commits wait for their sync", async () => {
+    const network = await open({ path: join(tempDir(), "store.db"), durability: "full", tickMs: 5 });
+    network.recover();
+    const syncs: SyncEvent[] = [];
+    const count = (event: unknown) => syncs.push(event as SyncEvent);
+    subscribe(SYNC_CHANNEL, count);
+    cleanups.push(() => {
+      unsubscribe(SYNC_CHANNEL, count);
+    });
+    // Eight submitters keep a commit waiting for its sync nearly all the time, so ticks find one waiting.
+    const until = Date.now() + 400;
+    let n = 0;
+    await Promise.all(
+      Array.from({ length: 8 }, async () => {
+        while (Date.now() < until) {
+          const response = await network.send(create(`job-${n++}`, Date.now()));
+          expect(response.head.status).toBe(200);
+        }
+      }),
+    );
+    expect(syncs.filter((sync) => sync.onLoop)).toEqual([]);
+    expect(syncs.length).toBeGreaterThan(0);
+  });
 
   it("writes queued job rows inside the store's next commit, not in one of their own", async () => {
     const path = join(tempDir(), "store.db");

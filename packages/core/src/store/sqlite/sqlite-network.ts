@@ -11,10 +11,12 @@ import { DEFAULTS } from "../../defaults.ts";
 import { AsyncToolsError } from "../../errors.ts";
 import { log } from "../../internal/log.ts";
 import { resonateRequest } from "../protocol.ts";
+import { Batching } from "./batching.ts";
 import { Persistence } from "./persistence.ts";
-import { Residency, type Uncommitted } from "./residency.ts";
+import { Recovery, type TaskPick } from "./recovery.ts";
+import { Residency } from "./residency.ts";
 import { deleteLineagesBefore } from "./retention.ts";
-import { type Change, type ProtocolServer, protocolServer, type StoredTask } from "./sdk-internals.ts";
+import { type Change, type ProtocolServer, protocolServer } from "./sdk-internals.ts";
 import { SpinGuard } from "./spin-guard.ts";
 import { extendLeases, STALL_INFO_MS, StallWatch } from "./stall.ts";
 import { openDatabase, prepare, type Statements, toStoreError } from "./store-file.ts";
@@ -58,25 +60,6 @@ export interface SqliteNetworkOptions {
 
 /** Where a message goes: its Resonate address (`scheme://uni@group/pid`, `scheme://any@group[/pid]`). */
 export type MessageRoute = (address: string, message: Message) => void;
-
-/** A request applied in RAM whose answer waits for its batch's commit. */
-interface Waiter {
-  /** The request and its time, to apply it again alone when the batch's commit fails. */
-  req: Request;
-  now: number;
-  response: Response;
-  resolve: (response: Response) => void;
-  reject: (error: unknown) => void;
-}
-
-/**
- * The requests of one event-loop turn: applied in RAM one after another, as they came, and committed
- * together in one transaction before any of them is answered (group commit).
- */
-interface Batch extends Uncommitted {
-  waiters: Waiter[];
-  changes: Change[];
-}
 
 const DAY = 24 * 60 * 60 * 1000;
 const GC_EVERY_MS = 60 * 60 * 1000;
@@ -125,7 +108,8 @@ export class SqliteNetwork implements Network {
   private database: DatabaseSync | undefined;
   private statements: Statements | undefined;
   private state: "new" | "open" | "closed" = "new";
-  private orphans = new Map<string, number>();
+  /** The tasks a previous process left in flight, resumed by {@link SqliteNetwork.recover}. */
+  private readonly recovery: Recovery;
   private tickTimer: NodeJS.Timeout | undefined;
   /** When the timeout loop last ran, by both clocks, to tell how long this process could not run. */
   private readonly stalls: StallWatch;
@@ -134,8 +118,8 @@ export class SqliteNetwork implements Network {
   private readonly spinGuard: SpinGuard | undefined;
   private readonly lockWaitMs: number;
   private route: MessageRoute | undefined;
-  private batch: Batch | undefined;
-  private flushTimer: NodeJS.Immediate | undefined;
+  /** The requests of this turn, committed together at its end (group commit). */
+  private readonly batching: Batching;
   private readonly checkpointMs: number;
   private checkpointTimer: NodeJS.Timeout | undefined;
 
@@ -154,6 +138,7 @@ export class SqliteNetwork implements Network {
     this.anycast = `sqlite://any@${group}/${pid}`;
     this.server = protocolServer();
     this.residency = new Residency(this.server, () => this.sql);
+    this.recovery = new Recovery(this.server);
     this.persistence = new Persistence({
       path: this.path,
       server: this.server,
@@ -161,6 +146,16 @@ export class SqliteNetwork implements Network {
       statements: () => this.sql,
       walSync: this.path !== ":memory:" && this.durability === "normal" ? new WalSync(this.path) : undefined,
       groupSync: this.path !== ":memory:" && this.durability === "full",
+    });
+    this.batching = new Batching({
+      path: this.path,
+      persist: (changes) => this.persistence.persist(changes, false),
+      afterDurable: (run) => this.persistence.afterDurable(run),
+      evict: (loaded, changes) => this.residency.evict(loaded, changes),
+      resync: () => this.resync(),
+      applyAlone: (now, req) => this.execute(now, req),
+      dispatch: (changes) => this.dispatch(changes),
+      syncError: (cause) => this.syncError(cause),
     });
   }
 
@@ -243,12 +238,8 @@ export class SqliteNetwork implements Network {
    * live (peers of a shared store), for {@link SqliteNetwork.releaseProcess} once they are known dead.
    */
   recover(spare?: (pid: string) => boolean): void {
-    this.resume(
-      (task) =>
-        this.orphans.get(task.id) === task.version &&
-        !(task.state === "acquired" && task.pid !== undefined && spare?.(task.pid)),
-    );
-    this.orphans.clear();
+    this.start();
+    this.resume(this.recovery.leftBehind(spare));
   }
 
   /**
@@ -257,16 +248,13 @@ export class SqliteNetwork implements Network {
    */
   releaseProcess(pid: string): number {
     this.start();
-    return this.resume((task) => task.state === "acquired" && task.pid === pid);
+    return this.resume(this.recovery.heldBy(pid));
   }
 
   /** The processes holding acquired tasks, for a new owner that must learn which of them still live. */
   holders(): Set<string> {
     this.start();
-    const pids = new Set<string>();
-    for (const task of this.server.tasks.values())
-      if (task.state === "acquired" && task.pid !== undefined) pids.add(task.pid);
-    return pids;
+    return this.recovery.holders();
   }
 
   /**
@@ -295,7 +283,7 @@ export class SqliteNetwork implements Network {
    * queued now can ride along in it ({@link SqliteNetwork.alsoInCommit}) instead of paying for their own.
    */
   committingSoon(): boolean {
-    return this.batch !== undefined;
+    return this.batching.pending;
   }
 
   /** Hands `message` to this process's own subscribers (what the default route does). */
@@ -309,21 +297,10 @@ export class SqliteNetwork implements Network {
     }
   }
 
-  /** Makes the leases and retries of the tasks `pick` selects fall due now, and starts the timeout loop. */
-  private resume(pick: (task: StoredTask) => boolean): number {
-    this.start();
+  /** Makes the leases and retries of the tasks `pick` selects fall due now (recovery.ts), and starts the timeout loop. */
+  private resume(pick: TaskPick): number {
     const now = Date.now();
-    let resumed = 0;
-    for (const timeout of this.server.tTimeouts) {
-      const task = this.server.tasks.get(timeout.id);
-      if (task === undefined || !pick(task)) continue;
-      const delay = Number(this.server.promises.get(task.id)?.tags["resonate:delay"]);
-      const deferred = task.state === "pending" && Number.isFinite(delay) && delay > now;
-      if ((task.state === "acquired" || task.state === "pending") && !deferred) {
-        timeout.timeout = Math.min(timeout.timeout, now);
-        resumed++;
-      }
-    }
+    const resumed = this.recovery.resume(pick, now);
     // Timeouts fire from here on, not from open: a lease that lapsed before the functions were registered
     // would otherwise be re-dispatched to a process that cannot run it yet.
     if (this.tickMs > 0 && this.tickTimer === undefined) {
@@ -390,9 +367,7 @@ export class SqliteNetwork implements Network {
       throw toStoreError(this.path, error);
     }
     this.state = "open";
-    for (const task of this.server.tasks.values()) {
-      if (task.state === "acquired" || task.state === "pending") this.orphans.set(task.id, task.version);
-    }
+    this.recovery.opened();
     if (this.retentionMs < Number.POSITIVE_INFINITY) {
       this.gcSafely();
       this.gcTimer = setInterval(() => this.gcSafely(), GC_EVERY_MS);
@@ -427,10 +402,6 @@ export class SqliteNetwork implements Network {
     this.statements = undefined;
     this.state = "closed";
     if (db?.isOpen) db.close();
-  }
-
-  private tick(now: number): void {
-    this.execute(now, resonateRequest("debug.tick", { time: now }));
   }
 
   private tickSafely(): void {
@@ -481,10 +452,42 @@ export class SqliteNetwork implements Network {
   }
 
   /**
-   * The synchronous path (timeouts, resets, {@link SqliteNetwork.applyAt}): commits the pending batch, then
-   * loads what `req` names, applies it, commits it alone, and dispatches.
+   * The synchronous path (resets, a request applied alone, {@link SqliteNetwork.applyAt}): commits the pending
+   * batch, then `req` alone ({@link SqliteNetwork.commitAlone}), syncs that commit on this thread (it answers
+   * now), and dispatches.
    */
   private execute(now: number, req: Request): Response {
+    const { loaded, result } = this.commitAlone(now, req);
+    try {
+      this.persistence.syncNow();
+    } catch (error) {
+      throw this.syncError(error);
+    }
+    this.dispatch(result.changes);
+    this.residency.evict(loaded, result.changes);
+    return answer(req, result.response);
+  }
+
+  /**
+   * Fires the timeouts due at `now` like {@link SqliteNetwork.execute}, but answers no one: the messages it
+   * sends wait for a sync off the event loop (the one in flight, or the next), as a batch's do.
+   */
+  private tick(now: number): void {
+    const { loaded, result } = this.commitAlone(now, resonateRequest("debug.tick", { time: now }));
+    this.persistence.afterDurable((error) => {
+      if (error !== undefined)
+        log("error", "cannot sync the store after firing its timeouts", { store: this.path, error });
+      // Committed either way: what the timeouts set in motion goes on.
+      this.dispatch(result.changes);
+    });
+    this.residency.evict(loaded, result.changes);
+  }
+
+  /** Commits the pending batch, then loads what `req` names, applies it and commits it alone. */
+  private commitAlone(
+    now: number,
+    req: Request,
+  ): { loaded: string[]; result: ReturnType<ProtocolServer["apply"]> } {
     this.start();
     this.flush();
     let loaded: string[];
@@ -506,21 +509,14 @@ export class SqliteNetwork implements Network {
       if (req.kind === "debug.reset" || result.changes.some((change) => change.kind !== "message.send"))
         throw this.writeError(error);
     }
-    try {
-      this.persistence.syncNow();
-    } catch (error) {
-      throw this.syncError(error);
-    }
-    this.dispatch(result.changes);
-    this.residency.evict(loaded, result.changes);
-    return answer(req, result.response);
+    return { loaded, result };
   }
 
   /**
    * The batched path of `send`: loads and applies `req` in RAM now, in arrival order, and answers it once
-   * the turn's batch is committed ({@link SqliteNetwork.flush}). A request that fails to apply fails the
-   * uncommitted requests before it too (RAM is reloaded from the file); the SDK's server throws only on a
-   * broken invariant, so this is a safety net, not a path.
+   * the turn's batch is committed (batching.ts). A request that fails to apply fails the uncommitted requests
+   * before it too (RAM is reloaded from the file); the SDK's server throws only on a broken invariant, so this
+   * is a safety net, not a path.
    */
   private enqueue(now: number, req: Request): Promise<Response> {
     try {
@@ -537,7 +533,7 @@ export class SqliteNetwork implements Network {
     }
     let loaded: string[];
     try {
-      loaded = this.residency.loadFor(req, this.batch);
+      loaded = this.residency.loadFor(req, this.batching.uncommitted);
     } catch (error) {
       // Nothing was applied: commit the requests before this one, then drop what was half loaded.
       this.flush();
@@ -548,84 +544,17 @@ export class SqliteNetwork implements Network {
     try {
       result = this.server.apply(now, req);
     } catch (error) {
-      this.failBatch(error);
+      this.batching.fail(error);
       this.resync();
       return Promise.reject(error);
     }
     this.server.outgoing.length = 0;
-    let batch = this.batch;
-    if (batch === undefined) {
-      batch = { waiters: [], changes: [], loaded: new Set(), promiseIds: new Set() };
-      this.batch = batch;
-      this.flushTimer = setImmediate(() => this.flush());
-    }
-    for (const change of result.changes) {
-      batch.changes.push(change);
-      if (change.kind === "promise.set") batch.promiseIds.add(change.promise.id);
-    }
-    for (const id of loaded) batch.loaded.add(id);
-    const response = answer(req, result.response);
-    if (answersBeforeCommit(req, response)) {
-      // Committed with its batch like any other; only the answer does not wait (see answersBeforeCommit).
-      batch.waiters.push({ req, now, response, resolve: ignore, reject: ignore });
-      return Promise.resolve(response);
-    }
-    return new Promise<Response>((resolve, reject) => {
-      batch.waiters.push({ req, now, response, resolve, reject });
-    });
+    return this.batching.add(now, req, result.changes, loaded, answer(req, result.response));
   }
 
-  /**
-   * Commits the pending batch in one transaction, then answers its requests and dispatches its messages.
-   * When that commit fails, RAM is reloaded from the file and each request is applied again alone, in
-   * order, with its own commit ({@link SqliteNetwork.execute}), as without batching: a request is refused
-   * only when its own writes fail, never for sharing a turn with one that does. A read, or a small write
-   * that still fits on a full disk, is answered; no caller gets an error for a request that was committed.
-   */
+  /** Commits the pending batch, if any (batching.ts). */
   private flush(): void {
-    const batch = this.batch;
-    if (batch === undefined) return;
-    this.batch = undefined;
-    clearImmediate(this.flushTimer);
-    this.flushTimer = undefined;
-    try {
-      this.persistence.persist(batch.changes, false);
-    } catch {
-      this.resync();
-      for (const waiter of batch.waiters) {
-        try {
-          waiter.resolve(this.execute(waiter.now, waiter.req));
-        } catch (error) {
-          waiter.reject(error);
-        }
-      }
-      return;
-    }
-    this.residency.evict(batch.loaded, batch.changes);
-    // Requests that changed nothing wait too: what they read may be a commit not yet on disk.
-    this.persistence.afterDurable((error) => {
-      for (const waiter of batch.waiters) {
-        if (error === undefined) waiter.resolve(waiter.response);
-        else waiter.reject(this.syncError(error));
-      }
-      // Committed either way: what the requests set in motion goes on.
-      this.dispatch(batch.changes);
-    });
-  }
-
-  /** Fails every request of the pending batch with `cause` (their effects are dropped by a resync). */
-  private failBatch(cause: unknown): void {
-    const batch = this.batch;
-    if (batch === undefined) return;
-    this.batch = undefined;
-    clearImmediate(this.flushTimer);
-    this.flushTimer = undefined;
-    const error = new AsyncToolsError(
-      "STORE_IO",
-      `The store ${this.path} dropped a request applied together with one that failed; retry it.`,
-      { cause },
-    );
-    for (const waiter of batch.waiters) waiter.reject(error);
+    this.batching.flush();
   }
 
   private syncError(cause: unknown): AsyncToolsError {
@@ -692,22 +621,4 @@ function answer(req: Request, result: ReturnType<ProtocolServer["apply"]>["respo
     head: { corrId: req.head.corrId, status: result.head.status, version: req.head.version },
     data: result.data,
   } as Response;
-}
-
-function ignore(): void {}
-
-/**
- * Whether `req` may be answered before its batch commits: a step's durable promise being created inside a
- * job (`task.fence` around a `promise.create`) that the store accepted. Nothing depends on that creation
- * being on disk: if the process dies before the commit, the job resumes without it and the step runs again,
- * exactly as when it dies while the step runs. The step's settlement, and so the promise that a finished
- * step never runs again, still waits for its commit. Answering at once lets a short step create, run and
- * settle in one transaction instead of two; its messages (a child task's `execute`) still go out only after
- * the commit.
- */
-function answersBeforeCommit(req: Request, response: Response): boolean {
-  if (req.kind !== "task.fence" || req.data.action.kind !== "promise.create") return false;
-  const inner = (response.data as { action?: { head?: { status?: number } } } | undefined)?.action?.head
-    ?.status;
-  return response.head.status < 300 && inner !== undefined && inner < 300;
 }
