@@ -127,7 +127,7 @@ export async function bullmq(options: RunOptions): Promise<ScenarioResult> {
     name,
     table: formatTable(
       `Three-step jobs vs BullMQ ${bullmqVersion()} on redis-server (loopback) at equal durability, ${rounds} interleaved rounds of ${windowMs / 1000} s; median (min-max)`,
-      ["Redis", "ours", "submitters", "ours jobs/s", "BullMQ jobs/s", "ours/BullMQ"],
+      ["Redis", "ours", "submitters", "ours jobs/s", "BullMQ jobs/s", "ours/BullMQ", "ours CPU µs/job"],
       rows,
     ),
     figures: { rounds, window_ms: windowMs, rows: figures },
@@ -186,7 +186,7 @@ async function compare(
       );
       await job.waitUntilFinished(events, 30_000);
     };
-    return await versus("bullmq", "BullMQ on Redis", plan, ours, theirs);
+    return await versus("bullmq", "BullMQ on Redis", { ...plan, cpuColumn: true }, ours, theirs);
   } finally {
     await tools?.close();
     await worker.close();

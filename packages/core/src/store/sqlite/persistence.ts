@@ -8,7 +8,14 @@ import type { DatabaseSync } from "node:sqlite";
 import { log } from "../../internal/log.ts";
 import { CommitMark, commitsOf } from "./commit-mark.ts";
 import { type AfterSync, GroupSync } from "./group-sync.ts";
-import { type Change, originOf, type ProtocolServer, promiseBody, taskBody } from "./sdk-internals.ts";
+import {
+  type Change,
+  originOf,
+  type ProtocolServer,
+  promiseBody,
+  removesNothing,
+  taskBody,
+} from "./sdk-internals.ts";
 import { checkpoint, rollback, type Statements } from "./store-file.ts";
 import type { WalSync } from "./wal-sync.ts";
 
@@ -109,13 +116,14 @@ export class Persistence {
 
   /**
    * Writes, in one transaction, the whole entities the changes name (read back from the maps: change
-   * records leave out callbacks, listeners and resumes) and the timeout rows, in order.
+   * records leave out callbacks, listeners and resumes) and the timeout rows, each written once with what
+   * the commit left of it (a removal of a due time that was never there writes nothing).
    */
   persist(changes: Change[], reset: boolean): void {
     const promiseIds = new Set<string>();
     const taskIds = new Set<string>();
     const scheduleIds = new Set<string>();
-    const timeouts: Change[] = [];
+    const timeouts = new Map<string, TimeoutRow>();
     for (const change of changes) {
       switch (change.kind) {
         case "promise.set":
@@ -132,13 +140,26 @@ export class Persistence {
           break;
         case "message.send":
           break;
+        case "ptimeout.set":
+        case "stimeout.set":
+          this.setTimeout(
+            timeouts,
+            change.kind[0] as "p" | "s",
+            change.timeout.id,
+            null,
+            change.timeout.timeout,
+          );
+          break;
+        case "ttimeout.set":
+          this.setTimeout(timeouts, "t", change.timeout.id, change.timeout.type, change.timeout.timeout);
+          break;
         default:
-          timeouts.push(change);
+          if (!removesNothing(change)) deleteTimeout(timeouts, change.kind[0] as "p" | "t" | "s", change.id);
       }
     }
     if (
       !reset &&
-      promiseIds.size + taskIds.size + scheduleIds.size + timeouts.length === 0 &&
+      promiseIds.size + taskIds.size + scheduleIds.size + timeouts.size === 0 &&
       !this.hooks.some((hook) => hook.pending?.() === true)
     ) {
       return;
@@ -170,34 +191,10 @@ export class Persistence {
         if (s === undefined) sql.deleteSchedule.run(id);
         else sql.putSchedule.run(id, JSON.stringify(s));
       }
-      // In order: a set keeps an existing row's seq (its place in the server's array), a new row goes last.
-      for (const change of timeouts) {
-        switch (change.kind) {
-          case "ptimeout.set":
-            sql.putTimeout.run("p", change.timeout.id, null, change.timeout.timeout, this.seq++);
-            break;
-          case "ttimeout.set":
-            sql.putTimeout.run(
-              "t",
-              change.timeout.id,
-              change.timeout.type,
-              change.timeout.timeout,
-              this.seq++,
-            );
-            break;
-          case "stimeout.set":
-            sql.putTimeout.run("s", change.timeout.id, null, change.timeout.timeout, this.seq++);
-            break;
-          case "ptimeout.del":
-            sql.deleteTimeout.run("p", change.id);
-            break;
-          case "ttimeout.del":
-            sql.deleteTimeout.run("t", change.id);
-            break;
-          case "stimeout.del":
-            sql.deleteTimeout.run("s", change.id);
-            break;
-        }
+      for (const row of timeouts.values()) {
+        if (row.deleteFirst) sql.deleteTimeout.run(row.kind, row.id);
+        if (row.set !== undefined)
+          sql.putTimeout.run(row.kind, row.id, row.set.type, row.set.timeout, row.set.seq);
       }
       for (const hook of this.hooks) {
         hook.write();
@@ -214,7 +211,23 @@ export class Persistence {
     // With group sync the mark is written once the commit is synced.
     if (this.groupSync === undefined) this.mark?.write(this.commits);
     // Rows the hooks wrote are not counted; a commit of theirs alone still counts as one.
-    this.walSync?.committed(Math.max(1, promiseIds.size + taskIds.size + scheduleIds.size + timeouts.length));
+    this.walSync?.committed(Math.max(1, promiseIds.size + taskIds.size + scheduleIds.size + timeouts.size));
+  }
+
+  /**
+   * Notes a set of the due time `kind`/`id` in `rows`: a row first set in this commit takes the next seq (its
+   * place in the server's list, last), a row set again keeps its place and takes the new time.
+   */
+  private setTimeout(
+    rows: Map<string, TimeoutRow>,
+    kind: "p" | "t" | "s",
+    id: string,
+    type: number | null,
+    timeout: number,
+  ): void {
+    const row = timeoutRow(rows, kind, id);
+    if (row.set === undefined) row.set = { type, timeout, seq: this.seq++ };
+    else Object.assign(row.set, { type, timeout });
   }
 
   /** Checkpoints the WAL when anything was committed since the last time. */
@@ -227,4 +240,32 @@ export class Persistence {
       log("warn", "store checkpoint failed; retried at the next interval", { store: this.path, error });
     }
   }
+}
+
+/**
+ * What one commit does to one due time, however many times its requests set and removed it: the file's row
+ * is deleted first (it was removed, and maybe set again in a new place), then written with its last time.
+ * A row only set keeps the seq the file gave it (an upsert), as the server's list keeps its place.
+ */
+interface TimeoutRow {
+  kind: "p" | "t" | "s";
+  id: string;
+  deleteFirst: boolean;
+  set: { type: number | null; timeout: number; seq: number } | undefined;
+}
+
+function timeoutRow(rows: Map<string, TimeoutRow>, kind: "p" | "t" | "s", id: string): TimeoutRow {
+  const key = `${kind}\u0000${id}`;
+  let row = rows.get(key);
+  if (row === undefined) {
+    row = { kind, id, deleteFirst: false, set: undefined };
+    rows.set(key, row);
+  }
+  return row;
+}
+
+function deleteTimeout(rows: Map<string, TimeoutRow>, kind: "p" | "t" | "s", id: string): void {
+  const row = timeoutRow(rows, kind, id);
+  row.deleteFirst = true;
+  row.set = undefined;
 }

@@ -124,14 +124,12 @@ export class Residency {
       }
       return;
     }
-    const row = sql.getPromise.get(id) as { body: string } | undefined;
+    // A resident (pending) promise's task is resident too, so the task table is read only here.
+    const row = sql.getPromiseAndTask.get(id) as { body: string; task: string | null } | undefined;
     if (row === undefined) return;
     this.server.promises.set(id, parsePromise(row.body));
     loaded.push(id);
-    // A resident (pending) promise's task is resident too, so the task table is read only here.
-    const taskRow = sql.getTask.get(id) as { body: string } | undefined;
-    if (taskRow !== undefined && !this.server.tasks.has(id))
-      this.server.tasks.set(id, parseTask(taskRow.body));
+    if (row.task !== null && !this.server.tasks.has(id)) this.server.tasks.set(id, parseTask(row.task));
   }
 
   /**

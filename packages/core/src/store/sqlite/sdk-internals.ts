@@ -161,8 +161,9 @@ export class TimeoutList<T extends Timeout> implements Iterable<T> {
     this.byId.set(entry.id, entry);
   }
 
-  remove(id: string): void {
-    this.byId.delete(id);
+  /** Removes the due time of `id`; whether there was one. */
+  remove(id: string): boolean {
+    return this.byId.delete(id);
   }
 
   /** The first entry `predicate` accepts (the server looks schedules' due times up this way). */
@@ -302,10 +303,7 @@ function indexServer(server: ProtocolServer & ScanningServer): void {
     lists.pTimeouts.upsert(timeout);
     return { kind: "ptimeout.set", timeout: { id: timeout.id, timeout: timeout.timeout } };
   };
-  server.delPTimeout = (id) => {
-    lists.pTimeouts.remove(id);
-    return { kind: "ptimeout.del", id };
-  };
+  server.delPTimeout = (id) => removal("ptimeout.del", id, lists.pTimeouts.remove(id));
   server.setTTimeout = (timeout) => {
     lists.tTimeouts.upsert(timeout);
     return {
@@ -313,18 +311,37 @@ function indexServer(server: ProtocolServer & ScanningServer): void {
       timeout: { id: timeout.id, type: timeout.type, timeout: timeout.timeout },
     };
   };
-  server.delTTimeout = (id) => {
-    lists.tTimeouts.remove(id);
-    return { kind: "ttimeout.del", id };
-  };
+  server.delTTimeout = (id) => removal("ttimeout.del", id, lists.tTimeouts.remove(id));
   server.setSTimeout = (timeout) => {
     lists.sTimeouts.upsert(timeout);
     return { kind: "stimeout.set", timeout: { id: timeout.id, timeout: timeout.timeout } };
   };
-  server.delSTimeout = (id) => {
-    lists.sTimeouts.remove(id);
-    return { kind: "stimeout.del", id };
-  };
+  server.delSTimeout = (id) => removal("stimeout.del", id, lists.sTimeouts.remove(id));
+}
+
+/** Removals of a due time that was not there (the server removes a promise's on every settle, set or not). */
+const vacuous = new WeakSet<Change>();
+
+/**
+ * The change the server reports for removing the due time of `id`, the same whether or not there was one,
+ * as the SDK's server reports it; one that removed nothing is known to {@link removesNothing}.
+ */
+function removal(
+  kind: "ptimeout.del" | "ttimeout.del" | "stimeout.del",
+  id: string,
+  removed: boolean,
+): Change {
+  const change: Change = { kind, id };
+  if (!removed) vacuous.add(change);
+  return change;
+}
+
+/**
+ * Whether `change` removed a due time that RAM did not hold: every due time is resident, so the file has no
+ * row for it either, and there is nothing to write.
+ */
+export function removesNothing(change: Change): boolean {
+  return vacuous.has(change);
 }
 
 /**

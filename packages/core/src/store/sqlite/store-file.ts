@@ -110,7 +110,10 @@ export type Statements = ReturnType<typeof prepare>;
 export function prepare(db: DatabaseSync) {
   const statement = (sql: string): StatementSync => db.prepare(sql);
   return {
-    getPromise: statement("SELECT body FROM promises WHERE id = ?"),
+    // A promise and its task, if any, in one statement: what a request naming a settled promise loads.
+    getPromiseAndTask: statement(
+      "SELECT promises.body AS body, tasks.body AS task FROM promises LEFT JOIN tasks ON tasks.id = promises.id WHERE promises.id = ?",
+    ),
     getTask: statement("SELECT body FROM tasks WHERE id = ?"),
     // The branch's root (its id is the branch) is not in the branch index; it is read by id.
     branch: statement(
