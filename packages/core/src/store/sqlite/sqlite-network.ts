@@ -10,6 +10,7 @@ import type { Message, Network, Request, Response, Send } from "@resonatehq/sdk"
 import { DEFAULTS } from "../../defaults.ts";
 import { AsyncToolsError } from "../../errors.ts";
 import { log } from "../../internal/log.ts";
+import { ChangeHub, jobOfPromise } from "../change-feed.ts";
 import { resonateRequest } from "../protocol.ts";
 import { Persistence } from "./persistence.ts";
 import { Residency, type Uncommitted } from "./residency.ts";
@@ -112,6 +113,8 @@ export class SqliteNetwork implements Network {
   readonly unicast: string;
   /** The address of this process's group, used as the default target of work. */
   readonly anycast: string;
+  /** The jobs each commit changed (their own promise or a question), once its requests are answered. */
+  readonly changes = new ChangeHub();
 
   private readonly tickMs: number;
   private readonly durability: "normal" | "full";
@@ -512,7 +515,9 @@ export class SqliteNetwork implements Network {
       throw this.syncError(error);
     }
     this.dispatch(result.changes);
+    const jobs = this.changedJobs(result.changes);
     this.residency.evict(loaded, result.changes);
+    queueMicrotask(() => this.changes.emit(jobs));
     return answer(req, result.response);
   }
 
@@ -601,6 +606,7 @@ export class SqliteNetwork implements Network {
       }
       return;
     }
+    const jobs = this.changedJobs(batch.changes);
     this.residency.evict(batch.loaded, batch.changes);
     // Requests that changed nothing wait too: what they read may be a commit not yet on disk.
     this.persistence.afterDurable((error) => {
@@ -610,7 +616,24 @@ export class SqliteNetwork implements Network {
       }
       // Committed either way: what the requests set in motion goes on.
       this.dispatch(batch.changes);
+      this.changes.emit(jobs);
     });
+  }
+
+  /**
+   * The jobs `changes` touched, for the change feed: read before eviction, while the promises are in RAM; none
+   * when no one listens.
+   */
+  private changedJobs(changes: Change[]): string[] {
+    if (!this.changes.listening) return [];
+    const jobs = new Set<string>();
+    for (const change of changes) {
+      if (change.kind !== "promise.set") continue;
+      const promise = this.server.promises.get(change.promise.id);
+      const job = promise === undefined ? undefined : jobOfPromise(promise.id, promise.tags);
+      if (job !== undefined) jobs.add(job);
+    }
+    return [...jobs];
   }
 
   /** Fails every request of the pending batch with `cause` (their effects are dropped by a resync). */
