@@ -2,19 +2,25 @@
  * The store's change feed, end to end: a reader that follows jobs (an await that returns on a question, a
  * `subscriptions/listen` stream, the check for cancels made elsewhere) reads the store when a followed job
  * changes, not on a timer, on one process and across the processes that share a store file (a joiner reaches
- * the owner over loopback HTTP). Idle readers are measured by counting their reads of the store.
+ * the owner over loopback HTTP) or a Postgres database (LISTEN/NOTIFY). Idle readers are measured by counting
+ * their reads of the store.
  */
+import { execFile } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { promisify } from "node:util";
+import { childEnv } from "@async-tools/test-helpers/children";
+import { type PostgresCluster, postgresUnavailable, startPostgres } from "@async-tools/test-helpers/postgres";
 import type { JSONRPCMessage } from "@modelcontextprotocol/server";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { type AsyncTools, createAsyncTools, defineAsyncTool } from "../src/index.ts";
-import { ExtensionTasks } from "../src/mcp/v2/tasks-extension.ts";
 import { followTasks, taskListenOf } from "../src/mcp/v2/task-subscriptions.ts";
+import { ExtensionTasks } from "../src/mcp/v2/tasks-extension.ts";
 import { internalsOf } from "../src/runtime/runtime.ts";
 
+const CLI = join(import.meta.dirname, "..", "src", "cli", "main.ts");
 const cleanup: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
   for (const step of cleanup.splice(0).reverse()) await step();
@@ -146,9 +152,9 @@ describe("readers of jobs on the change feed", () => {
     await expect.poll(() => stream.statuses(), { timeout: 30_000 }).toEqual(["working", "input_required"]);
     const [job] = await runtime.probe([jobId]);
     const question = job?.questions?.[0]?.id as string;
-    expect((await runtime.answer(jobId, { [question]: { action: "accept", content: { ok: true } } })).status).toBe(
-      "ok",
-    );
+    expect(
+      (await runtime.answer(jobId, { [question]: { action: "accept", content: { ok: true } } })).status,
+    ).toBe("ok");
     await stream.done;
     expect(stream.statuses().at(-1)).toBe("completed");
     expect(stream.messages.at(-1)).toMatchObject({ id: 7, result: { resultType: "complete" } });
@@ -159,23 +165,56 @@ describe("readers of jobs on the change feed", () => {
     const owner = await runtimeOn(file);
     const joiner = await runtimeOn(file);
     expect(joiner.store.role).toBe("joiner");
-    const { jobId } = await owner.start(held, { key: "joined" });
-    await expect.poll(() => gates.has("joined"), { timeout: 30_000 }).toBe(true);
-    const reads = countReads(joiner);
-    const stream = follow(joiner, jobId);
-    await expect.poll(() => stream.statuses(), { timeout: 30_000 }).toEqual(["working"]);
-    const [idle] = await joiner.wait([jobId], { timeoutMs: IDLE_MS });
-    expect(idle?.status).toBe("working");
-    // The stream's first reads and the wait's at its start and end (9); no poll while the job is idle.
-    expect(reads.count).toBeLessThanOrEqual(12);
-    const asking = joiner.wait([jobId], { timeoutMs: 120_000 });
-    await open("joined");
-    expect((await asking)[0]?.status).toBe("input_required");
-    await expect.poll(() => stream.statuses(), { timeout: 30_000 }).toEqual(["working", "input_required"]);
-    const [job] = await joiner.probe([jobId]);
-    const question = job?.questions?.[0]?.id as string;
-    await joiner.answer(jobId, { [question]: { action: "accept", content: { ok: true } } });
-    await stream.done;
-    expect(stream.statuses().at(-1)).toBe("completed");
+    await followsAcross(owner, joiner, "joined");
   });
 });
+
+describe.skipIf(postgresUnavailable() !== undefined)(
+  "readers of jobs on a Postgres store's change feed",
+  () => {
+    let cluster: PostgresCluster;
+    beforeAll(async () => {
+      cluster = await startPostgres();
+      cluster.createDatabase("feed");
+      await promisify(execFile)(
+        process.execPath,
+        ["--conditions=@async-tools/source", CLI, "store", "init", "--store", cluster.url("feed")],
+        { env: childEnv() },
+      );
+    }, 120_000);
+    afterAll(async () => {
+      await cluster?.stop();
+    });
+
+    it("a replica hears a question asked through another replica without polling for it", async () => {
+      const first = await runtimeOn(cluster.url("feed"));
+      const second = await runtimeOn(cluster.url("feed"));
+      await followsAcross(first, second, "postgres");
+    });
+  },
+);
+
+/**
+ * `first` starts a job that holds at gate `key`; `second` follows it with an await and a listen stream, reads
+ * nothing while it is idle, and hears its question and its end.
+ */
+async function followsAcross(first: AsyncTools, second: AsyncTools, key: string): Promise<void> {
+  const { jobId } = await first.start(held, { key });
+  await expect.poll(() => gates.has(key), { timeout: 30_000 }).toBe(true);
+  const reads = countReads(second);
+  const stream = follow(second, jobId);
+  await expect.poll(() => stream.statuses(), { timeout: 30_000 }).toEqual(["working"]);
+  const [idle] = await second.wait([jobId], { timeoutMs: IDLE_MS });
+  expect(idle?.status).toBe("working");
+  // The stream's first reads and the wait's at its start and end (9); no poll while the job is idle.
+  expect(reads.count).toBeLessThanOrEqual(12);
+  const asking = second.wait([jobId], { timeoutMs: 120_000 });
+  await open(key);
+  expect((await asking)[0]?.status).toBe("input_required");
+  await expect.poll(() => stream.statuses(), { timeout: 30_000 }).toEqual(["working", "input_required"]);
+  const [job] = await second.probe([jobId]);
+  const question = job?.questions?.[0]?.id as string;
+  await second.answer(jobId, { [question]: { action: "accept", content: { ok: true } } });
+  await stream.done;
+  expect(stream.statuses().at(-1)).toBe("completed");
+}

@@ -36,7 +36,11 @@ export class ChangeWatch {
   private readonly intervalMs: number;
 
   /** `follows` picks the jobs this reader cares about among those the feed reports. */
-  constructor(feed: ChangeFeed | undefined, follows: (id: string) => boolean, options: ChangeWatchOptions = {}) {
+  constructor(
+    feed: ChangeFeed | undefined,
+    follows: (id: string) => boolean,
+    options: ChangeWatchOptions = {},
+  ) {
     this.intervalMs =
       feed === undefined
         ? (options.pollMs ?? DEFAULTS.jobPollMs)

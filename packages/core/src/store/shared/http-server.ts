@@ -189,7 +189,8 @@ export async function serveStore(options: ServeStoreOptions): Promise<StoreServe
     res.on("close", detach);
     if (changes) {
       const unsubscribe = network.changes.subscribe((changed) => {
-        if (!res.destroyed && !res.writableEnded) res.write(`event: ${CHANGES_EVENT}\ndata: ${JSON.stringify(changed)}\n\n`);
+        if (!res.destroyed && !res.writableEnded)
+          res.write(`event: ${CHANGES_EVENT}\ndata: ${JSON.stringify(changed)}\n\n`);
       });
       res.on("close", unsubscribe);
     }

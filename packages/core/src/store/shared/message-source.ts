@@ -55,10 +55,13 @@ export class JoinedMessageSource implements HttpAdapter {
     );
     let response: Response;
     try {
-      response = await fetch(`${url}/poll/${encodeURIComponent(group)}/${encodeURIComponent(pid)}?changes=1`, {
-        headers: { Authorization: `Bearer ${token}`, Accept: "text/event-stream" },
-        signal: this.controller.signal,
-      });
+      response = await fetch(
+        `${url}/poll/${encodeURIComponent(group)}/${encodeURIComponent(pid)}?changes=1`,
+        {
+          headers: { Authorization: `Bearer ${token}`, Accept: "text/event-stream" },
+          signal: this.controller.signal,
+        },
+      );
     } finally {
       clearTimeout(timer);
     }

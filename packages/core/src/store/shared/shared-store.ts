@@ -7,10 +7,10 @@
 import type { Logger, Message, Network, Send } from "@resonatehq/sdk";
 import { AsyncToolsError } from "../../errors.ts";
 import { log } from "../../internal/log.ts";
+import { ChangeHub } from "../change-feed.ts";
 import { ProtocolClient } from "../remote/protocol-client.ts";
 import { RemoteJobIndex } from "../remote/remote-job-index.ts";
 import { RemoteStepLog } from "../remote/remote-step-log.ts";
-import { ChangeHub } from "../change-feed.ts";
 import { settledOn } from "../settled-jobs.ts";
 import { type EmbeddedStore, openEmbedded } from "../sqlite/open.ts";
 import type {
