@@ -26,6 +26,13 @@ describe("ChangeWatch", () => {
     quiet.close();
   });
 
+  it("starts with a round of everything for a reader that read before it watched", async () => {
+    const watch = new ChangeWatch(new ChangeHub(), () => true, { recheckMs: 60_000, readAllFirst: true });
+    expect(await watch.next()).toBe("all");
+    watch.close();
+    expect(await watch.next()).toBeUndefined();
+  });
+
   it("polls at its own interval on a store without a feed", async () => {
     const watch = new ChangeWatch(undefined, () => true, { pollMs: 20, recheckMs: 60_000 });
     expect(await watch.next()).toBe("all");

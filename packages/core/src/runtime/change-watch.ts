@@ -13,6 +13,11 @@ export interface ChangeWatchOptions {
   recheckMs?: number;
   /** Without a feed: how often everything is read. Default {@link DEFAULTS.jobPollMs}. */
   pollMs?: number;
+  /**
+   * Makes the first round `"all"` at once: for a reader that read its jobs before it watched them, so a change
+   * in between is not missed.
+   */
+  readAllFirst?: boolean;
 }
 
 /**
@@ -32,6 +37,7 @@ export class ChangeWatch {
   private readonly changed = new Set<string>();
   private all = false;
   private wake: (() => void) | undefined;
+  private closed = false;
   private readonly unsubscribe: () => void;
   private readonly intervalMs: number;
 
@@ -45,6 +51,7 @@ export class ChangeWatch {
       feed === undefined
         ? (options.pollMs ?? DEFAULTS.jobPollMs)
         : (options.recheckMs ?? DEFAULTS.changeRecheckMs);
+    this.all = options.readAllFirst === true;
     this.unsubscribe =
       feed?.subscribe((changed) => {
         if (changed === "any") this.all = true;
@@ -59,6 +66,7 @@ export class ChangeWatch {
    * `undefined` once `signal` aborts or the watch is closed.
    */
   async next(signal?: AbortSignal): Promise<ReadonlySet<string> | "all" | undefined> {
+    if (this.closed) return undefined;
     if (!this.due() && signal?.aborted !== true) {
       await new Promise<void>((resolve) => {
         const timer = setTimeout(() => {
@@ -76,15 +84,16 @@ export class ChangeWatch {
         signal?.addEventListener("abort", done, { once: true });
       });
     }
-    if (signal?.aborted === true || !this.due()) return undefined;
+    if (this.closed || signal?.aborted === true || !this.due()) return undefined;
     const taken = this.all ? "all" : new Set(this.changed);
     this.all = false;
     this.changed.clear();
     return taken;
   }
 
-  /** Stops listening; a round waiting now ends with `undefined`. */
+  /** Stops listening; a round waiting now, and every later one, ends with `undefined`. */
   close(): void {
+    this.closed = true;
     this.unsubscribe();
     this.all = false;
     this.changed.clear();

@@ -449,27 +449,36 @@ export class JobEngine {
    */
   async wait(ids: string[], timeoutMs: number, options: WaitOptions = {}): Promise<JobSnapshot[]> {
     const scope = scopeOf(options);
-    const snapshots =
-      options.read?.length === ids.length
-        ? [...options.read]
-        : await Promise.all(ids.map((id) => this.snapshot(id, true, scope)));
+    const given = options.read?.length === ids.length ? options.read : undefined;
+    // Any process may be running the job: its store is where a new question shows, and its feed says when.
+    // Watched before the jobs are read (jobs the caller read are looked at once), so no question slips by.
+    const changes = new ChangeWatch(this.changes, (id) => ids.includes(id), {
+      readAllFirst: given !== undefined,
+    });
+    const snapshots = given
+      ? [...given]
+      : await Promise.all(ids.map((id) => this.snapshot(id, true, scope))).catch((error: unknown) => {
+          changes.close();
+          throw error;
+        });
     const pending = snapshots.filter((s) => isUnfinished(s.status)).map((s) => s.jobId);
     // A job waiting for an answer will not finish by waiting: the caller has a question to pass on.
     const asking = snapshots.some((s) => s.status === "input_required");
-    if (pending.length === 0 || timeoutMs <= 0 || asking) return snapshots;
+    if (pending.length === 0 || timeoutMs <= 0 || asking) {
+      changes.close();
+      return snapshots;
+    }
 
     let timer: NodeJS.Timeout | undefined;
     let ticker: NodeJS.Timeout | undefined;
     const finished = Promise.all(pending.map((id) => this.settled(id)));
-    // Any process may be running the job: its store is where a new question shows, and its feed says when.
-    const changes = new ChangeWatch(this.changes, (id) => pending.includes(id));
     const elapsed = new Promise<void>((resolve) => {
       timer = setTimeout(resolve, timeoutMs);
       options.signal?.addEventListener("abort", () => resolve(), { once: true });
       void (async () => {
         for (let changed = await changes.next(); changed !== undefined; changed = await changes.next()) {
-          const ids = changed === "all" ? pending : pending.filter((id) => changed.has(id));
-          const open = await Promise.all(ids.map((id) => this.questions.pending(id))).catch(() => []);
+          const asked = changed === "all" ? pending : pending.filter((id) => changed.has(id));
+          const open = await Promise.all(asked.map((id) => this.questions.pending(id))).catch(() => []);
           if (open.some((q) => q.length > 0)) return resolve();
         }
       })();

@@ -31,7 +31,8 @@ export class SettledWatch {
   /** Starts checking the running jobs, unless it checks already. */
   watch(): void {
     if (this.changes !== undefined || this.stopped.signal.aborted) return;
-    const changes = new ChangeWatch(this.feed, (id) => this.running.has(id));
+    // The first round asks about every running job: a cancel made before the feed was heard is not missed.
+    const changes = new ChangeWatch(this.feed, (id) => this.running.has(id), { readAllFirst: true });
     this.changes = changes;
     void this.checkWhileRunning(changes);
   }

@@ -125,25 +125,26 @@ export async function followTasks(
     send({ jsonrpc: "2.0", method: "notifications/tasks", params: { ...task, _meta: stamp } });
 
   const followed = new Map<string, string>();
-  const first: Record<string, unknown>[] = [];
-  for (const taskId of new Set(taskIds as string[])) {
-    const task = await read(taskId);
-    if (task === undefined) continue;
-    followed.set(taskId, fingerprintOf(task));
-    first.push(task);
-  }
-  await send({
-    jsonrpc: "2.0",
-    method: "notifications/subscriptions/acknowledged",
-    params: { notifications: { taskIds: [...followed.keys()] }, _meta: stamp },
-  });
-  for (const task of first) {
-    await notify(task);
-    if (isTerminal(task)) followed.delete(task.taskId as string);
-  }
-
-  const changes = new ChangeWatch(tasks.changes, (taskId) => followed.has(taskId), options);
+  const wanted = new Set(taskIds as string[]);
+  // Watched before the first reads, so a change made while they run is read again.
+  const changes = new ChangeWatch(tasks.changes, (taskId) => wanted.has(taskId), options);
   try {
+    const first: Record<string, unknown>[] = [];
+    for (const taskId of wanted) {
+      const task = await read(taskId);
+      if (task === undefined) continue;
+      followed.set(taskId, fingerprintOf(task));
+      first.push(task);
+    }
+    await send({
+      jsonrpc: "2.0",
+      method: "notifications/subscriptions/acknowledged",
+      params: { notifications: { taskIds: [...followed.keys()] }, _meta: stamp },
+    });
+    for (const task of first) {
+      await notify(task);
+      if (isTerminal(task)) followed.delete(task.taskId as string);
+    }
     while (followed.size > 0 && !signal.aborted) {
       const changed = await changes.next(signal);
       if (changed === undefined) break;
