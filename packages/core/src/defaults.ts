@@ -87,11 +87,6 @@ export const DEFAULTS_POSTGRES = {
   rpcBatchesInFlight: 4,
   /** Connections of the job index, step log and slots (beside the network's pool). */
   indexPoolSize: 2,
-  /**
-   * How long a replica waits before it opens its change feed's LISTEN connection again after it dropped (its
-   * readers then read every job they follow again).
-   */
-  listenRetryMs: SECOND,
   /** How often a replica says it is alive (and expires the tasks of replicas that stopped saying so). */
   presenceMs: SECOND,
   /** A replica not heard from for this long is dead: its tasks go to the survivors, long before its lease. */

@@ -6,7 +6,8 @@ import { DEFAULTS } from "../../defaults.ts";
 import { AsyncToolsError } from "../../errors.ts";
 import { reachable, redact, withTimeout } from "../connect.ts";
 import type { OpenStoreOptions, Store } from "../store.ts";
-import { checkPostgres, postgresChanges, postgresNetwork, postgresReplica } from "./postgres-store.ts";
+import { postgresChanges } from "./postgres-changes.ts";
+import { checkPostgres, postgresNetwork, postgresReplica } from "./postgres-store.ts";
 
 /**
  * Opens the Postgres store at `url`.
@@ -35,6 +36,7 @@ export async function openPostgresStore(url: string, options: OpenStoreOptions):
     logger: options.logger,
     postgres: options.postgres,
   });
+  const changes = postgresChanges(network);
   try {
     await withTimeout(network.init(), timeoutMs);
   } catch (cause) {
@@ -51,17 +53,6 @@ export async function openPostgresStore(url: string, options: OpenStoreOptions):
     retentionMs: options.retentionMs,
     postgres: options.postgres,
   });
-  let changes: Awaited<ReturnType<typeof postgresChanges>>;
-  try {
-    changes = await withTimeout(postgresChanges(url, options.postgres), timeoutMs);
-  } catch (cause) {
-    await index.close().catch(() => undefined);
-    await network.stop().catch(() => undefined);
-    const message = cause instanceof Error ? cause.message : String(cause);
-    throw new AsyncToolsError("STORE_UNREACHABLE", `Cannot use the Postgres store ${where}: ${message}.`, {
-      cause,
-    });
-  }
   return {
     kind: "postgres",
     description: where,
@@ -75,7 +66,6 @@ export async function openPostgresStore(url: string, options: OpenStoreOptions):
     slots: index.slots,
     recover: () => undefined,
     close: async () => {
-      await changes.stop();
       await index.jobs.flush().catch(() => undefined);
       index.steps.close();
       await network.stop();

@@ -4,12 +4,11 @@
  * once per process.
  * `pg` is an optional peer, loaded only here.
  */
-import type { Logger, Network } from "@resonatehq/sdk";
+import type { Logger } from "@resonatehq/sdk";
 import { DEFAULTS, DEFAULTS_POSTGRES } from "../../defaults.ts";
 import { AsyncToolsError } from "../../errors.ts";
 import { log } from "../../internal/log.ts";
 import type { PostgresOptions } from "../store.ts";
-import { type NoticeClient, PostgresChanges } from "./postgres-changes.ts";
 import { type PgPool, PostgresJobIndex, PostgresStepLog } from "./postgres-index.ts";
 import { AsyncToolsPostgresNetwork, type ListenClient } from "./postgres-network.ts";
 import { PostgresSlots } from "./postgres-slots.ts";
@@ -74,7 +73,7 @@ export async function postgresNetwork(options: {
   group: string;
   logger: Logger;
   postgres?: PostgresOptions | undefined;
-}): Promise<Network & { init(): Promise<void>; stop(): Promise<void> }> {
+}): Promise<AsyncToolsPostgresNetwork> {
   const { Client, Pool } = await loadPg();
   const settings = postgresSettings(options.postgres);
   const config = { connectionString: options.url, application_name: settings.applicationName };
@@ -89,18 +88,6 @@ export async function postgresNetwork(options: {
       batchesInFlight: DEFAULTS_POSTGRES.rpcBatchesInFlight,
     },
   );
-}
-
-/** The change feed of a replica ({@link PostgresChanges}), listening. */
-export async function postgresChanges(
-  url: string,
-  postgres: PostgresOptions | undefined,
-): Promise<PostgresChanges> {
-  const { Client } = await loadPg();
-  const config = { connectionString: url, application_name: postgresSettings(postgres).applicationName };
-  const changes = new PostgresChanges(() => new Client(config) as unknown as NoticeClient);
-  await changes.start();
-  return changes;
 }
 
 /** `options` with every setting filled in from its default, checked. */
