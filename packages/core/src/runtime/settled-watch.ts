@@ -31,8 +31,8 @@ export class SettledWatch {
   /** Starts checking the running jobs, unless it checks already. */
   watch(): void {
     if (this.changes !== undefined || this.stopped.signal.aborted) return;
-    // The first round asks about every running job: a cancel made before the feed was heard is not missed.
-    const changes = new ChangeWatch(this.feed, (id) => this.running.has(id), { readAllFirst: true });
+    // Watched from the first job's start: a cancel made before it the store refuses at the job's next request.
+    const changes = new ChangeWatch(this.feed, (id) => this.running.has(id));
     this.changes = changes;
     void this.checkWhileRunning(changes);
   }
