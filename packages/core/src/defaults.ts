@@ -28,8 +28,17 @@ export const DEFAULTS = {
   awaitDefaultMs: 45 * SECOND,
   /** The most an await call may block, whatever it asks. */
   awaitMaxMs: 50 * SECOND,
-  /** How often an await looks in the store for a question its jobs started to wait on, so it returns early. */
-  askCheckMs: 500,
+  /**
+   * How often a reader that follows jobs on the store's change feed (an await that returns on a new question,
+   * a `subscriptions/listen` stream, the check for cancels made elsewhere) reads them anyway, in case a notice
+   * was lost. The feed wakes it at each change; this only bounds the delay of a lost one.
+   */
+  changeRecheckMs: 10 * SECOND,
+  /**
+   * How often such a reader reads the jobs it follows on a store without a change feed (a Resonate Server,
+   * `store serve` over HTTP, a `Network` object).
+   */
+  jobPollMs: SECOND / 2,
   /** How long the server waits for a client it asked a job's question (elicitation, sampling) to answer. */
   clientAnswerTimeoutMs: 10 * MINUTE,
   /** How often an await with a progress token looks for new progress. */
@@ -38,11 +47,6 @@ export const DEFAULTS = {
   progressKeepAliveMs: 2 * SECOND,
   /** Suggested wait between two polls of a task. */
   taskPollIntervalMs: SECOND,
-  /**
-   * How often a `subscriptions/listen` stream that follows tasks (2026-07-28 `notifications/tasks`) reads them
-   * from the store to see whether their status or outstanding questions changed.
-   */
-  taskNotificationCheckMs: SECOND / 2,
   /**
    * How long the `requestState` of a 2026-07-28 round of questions (an `input_required` result) stays valid:
    * the client's retry with the answers must come within it.
@@ -54,11 +58,6 @@ export const DEFAULTS = {
   maxIdsPerCall: 1000,
   /** Most fresh runs of one input (`<id>.r2`, `.r3`, …). */
   maxRuns: 1000,
-  /**
-   * How often a process running jobs asks its store, in one request for all of them, whether any was settled
-   * elsewhere (cancelled through another process, the CLI or the dashboard), so it stops their work.
-   */
-  cancelCheckMs: SECOND / 2,
   /** How often a task whose execution failed on a store error is offered back to the store. */
   strandedRetryMs: SECOND,
   /**

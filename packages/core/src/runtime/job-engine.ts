@@ -14,8 +14,9 @@ import { AsyncToolsError } from "../errors.ts";
 import { log } from "../internal/log.ts";
 import type { TraceContext } from "../internal/trace-context.ts";
 import { jobIdFor, runId } from "../job-id.ts";
-import type { JobIndex, SettledJob } from "../store/store.ts";
+import type { ChangeFeed, JobIndex, SettledJob } from "../store/store.ts";
 import type { ToolSlots } from "../store/tool-slots.ts";
+import { ChangeWatch } from "./change-watch.ts";
 import { createResonate, type ResonateConfig } from "./create-resonate.ts";
 import {
   type CallerScope,
@@ -73,6 +74,8 @@ export class JobEngine {
   readonly promises: PromiseClient;
   readonly meta: JobIndex;
   readonly observer: Required<JobObserver>;
+  /** The store's change feed (see `Store.changes`): readers of jobs wait on it rather than poll. */
+  readonly changes: ChangeFeed | undefined;
   /** Checks for jobs of this process settled elsewhere, while any runs. */
   private readonly settledWatch: SettledWatch | undefined;
   private readonly slotsFor: ((tool: string, limit: number) => ToolSlots) | undefined;
@@ -82,9 +85,9 @@ export class JobEngine {
 
   /**
    * `settled` answers which of the jobs this process runs the store holds as settled (see `Store.settled`):
-   * asked every {@link DEFAULTS.cancelCheckMs} while jobs run, so a cancel made elsewhere stops them here.
-   * `slots` gives a tool's concurrency slots shared by every process of the store (see `Store.slots`); without
-   * it they are this process's own.
+   * asked while jobs run, when `changes` (the store's change feed) says one of them changed, so a cancel made
+   * elsewhere stops them here. `slots` gives a tool's concurrency slots shared by every process of the store
+   * (see `Store.slots`); without it they are this process's own.
    */
   constructor(
     resonate: ResonateConfig,
@@ -93,11 +96,13 @@ export class JobEngine {
     observers: JobObserver[] = [],
     settled?: (ids: readonly string[]) => Promise<SettledJob[]>,
     slots?: (tool: string, limit: number) => ToolSlots,
+    changes?: ChangeFeed,
   ) {
     this.promises = promises;
     this.meta = meta;
     this.observer = combineObservers(observers);
-    this.settledWatch = settled === undefined ? undefined : new SettledWatch(settled, this.running);
+    this.changes = changes;
+    this.settledWatch = settled === undefined ? undefined : new SettledWatch(settled, this.running, changes);
     this.stranded = new StrandedTasks(promises);
     this.slotsFor = slots;
     this.questions = new Questions(promises);
@@ -444,32 +449,39 @@ export class JobEngine {
    */
   async wait(ids: string[], timeoutMs: number, options: WaitOptions = {}): Promise<JobSnapshot[]> {
     const scope = scopeOf(options);
-    const snapshots =
-      options.read?.length === ids.length
-        ? [...options.read]
-        : await Promise.all(ids.map((id) => this.snapshot(id, true, scope)));
+    const given = options.read?.length === ids.length ? options.read : undefined;
+    // Any process may be running the job: its store is where a new question shows, and its feed says when.
+    // Watched before the jobs are read (jobs the caller read are looked at once), so no question slips by.
+    const changes = new ChangeWatch(this.changes, (id) => ids.includes(id), {
+      readAllFirst: given !== undefined,
+    });
+    const snapshots = given
+      ? [...given]
+      : await Promise.all(ids.map((id) => this.snapshot(id, true, scope))).catch((error: unknown) => {
+          changes.close();
+          throw error;
+        });
     const pending = snapshots.filter((s) => isUnfinished(s.status)).map((s) => s.jobId);
     // A job waiting for an answer will not finish by waiting: the caller has a question to pass on.
     const asking = snapshots.some((s) => s.status === "input_required");
-    if (pending.length === 0 || timeoutMs <= 0 || asking) return snapshots;
+    if (pending.length === 0 || timeoutMs <= 0 || asking) {
+      changes.close();
+      return snapshots;
+    }
 
     let timer: NodeJS.Timeout | undefined;
     let ticker: NodeJS.Timeout | undefined;
     const finished = Promise.all(pending.map((id) => this.settled(id)));
-    let asked: NodeJS.Timeout | undefined;
     const elapsed = new Promise<void>((resolve) => {
       timer = setTimeout(resolve, timeoutMs);
       options.signal?.addEventListener("abort", () => resolve(), { once: true });
-      // Any process may be running the job: its store is where a new question shows.
-      const look = () => {
-        asked = setTimeout(() => {
-          void Promise.all(pending.map((id) => this.questions.pending(id))).then(
-            (open) => (open.some((q) => q.length > 0) ? resolve() : look()),
-            () => look(),
-          );
-        }, DEFAULTS.askCheckMs);
-      };
-      look();
+      void (async () => {
+        for (let changed = await changes.next(); changed !== undefined; changed = await changes.next()) {
+          const asked = changed === "all" ? pending : pending.filter((id) => changed.has(id));
+          const open = await Promise.all(asked.map((id) => this.questions.pending(id))).catch(() => []);
+          if (open.some((q) => q.length > 0)) return resolve();
+        }
+      })();
     });
     if (options.onTick) {
       const onTick = options.onTick;
@@ -482,7 +494,7 @@ export class JobEngine {
       await Promise.race([finished, elapsed]);
     } finally {
       clearTimeout(timer);
-      clearTimeout(asked);
+      changes.close();
       clearInterval(ticker);
     }
     // Only the jobs that were unfinished are read again: a finished job does not change.

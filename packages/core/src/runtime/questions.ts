@@ -25,6 +25,7 @@ import {
   type SamplingAnswer,
   type SamplingRequest,
 } from "../question-types.ts";
+import { QUESTION_TAG } from "../store/store.ts";
 import type { PromiseClient } from "./promise-client.ts";
 
 export type {
@@ -46,7 +47,7 @@ export type {
 export { QuestionTimeoutError } from "../question-types.ts";
 
 /** The promise tag naming the question a promise belongs to (index entries and the awaited promises). */
-export const QUESTION_TAG = "async-tools:question";
+export { QUESTION_TAG };
 
 /** What an index entry holds: the question and the promise the job awaits for it. */
 interface IndexEntry {

@@ -273,6 +273,7 @@ export async function createAsyncTools(options: CreateAsyncToolsOptions): Promis
     ],
     (ids) => opened.settled(ids),
     opened.slots,
+    opened.changes,
   );
   const { resonate } = engine;
   try {

@@ -1,66 +1,82 @@
 /**
- * The check that stops work here on jobs settled elsewhere: while jobs run in this process, it asks the store
- * every {@link DEFAULTS.cancelCheckMs} which of them are settled (a cancel through another process, a job
- * another process finished after a takeover) and aborts their signals.
+ * The check that stops work here on jobs settled elsewhere (a cancel through another process, a job another
+ * process finished after a takeover): while jobs run in this process, it asks the store which of them are
+ * settled when the store's change feed says one of them changed (and every `DEFAULTS.changeRecheckMs` anyway),
+ * or every `DEFAULTS.jobPollMs` on a store without a feed, and aborts their signals.
  */
-import { DEFAULTS } from "../defaults.ts";
 import { log } from "../internal/log.ts";
-import type { SettledJob } from "../store/store.ts";
+import type { ChangeFeed, SettledJob } from "../store/store.ts";
+import { ChangeWatch } from "./change-watch.ts";
 import { errorText } from "./step-retry.ts";
 
 /** The settled check of one engine over its running jobs. */
 export class SettledWatch {
-  /** The next check, while any job runs. */
-  private settledCheck: NodeJS.Timeout | undefined;
-  private stopped = false;
+  /** The watch of the running jobs, while any runs. */
+  private changes: ChangeWatch | undefined;
+  private readonly stopped = new AbortController();
   private readonly settledAmong: (ids: readonly string[]) => Promise<SettledJob[]>;
   private readonly running: ReadonlyMap<string, AbortController>;
+  private readonly feed: ChangeFeed | undefined;
 
   constructor(
     settledAmong: (ids: readonly string[]) => Promise<SettledJob[]>,
     running: ReadonlyMap<string, AbortController>,
+    feed?: ChangeFeed,
   ) {
     this.settledAmong = settledAmong;
     this.running = running;
+    this.feed = feed;
   }
 
-  /** Schedules the next check for jobs settled elsewhere, unless one is due already. */
+  /** Starts checking the running jobs, unless it checks already. */
   watch(): void {
-    if (this.settledCheck !== undefined || this.stopped) return;
-    this.settledCheck = setTimeout(() => void this.checkSettled(), DEFAULTS.cancelCheckMs);
-    this.settledCheck.unref();
+    if (this.changes !== undefined || this.stopped.signal.aborted) return;
+    // Watched from the first job's start: a cancel made before it the store refuses at the job's next request.
+    const changes = new ChangeWatch(this.feed, (id) => this.running.has(id));
+    this.changes = changes;
+    void this.checkWhileRunning(changes);
+  }
+
+  /** Checks the running jobs at each change of theirs, until none runs. */
+  private async checkWhileRunning(changes: ChangeWatch): Promise<void> {
+    try {
+      while (this.running.size > 0) {
+        const changed = await changes.next(this.stopped.signal);
+        if (changed === undefined) break;
+        const ids = [...this.running]
+          .filter(([id, c]) => !c.signal.aborted && (changed === "all" || changed.has(id)))
+          .map(([id]) => id);
+        if (ids.length > 0) await this.checkSettled(ids);
+      }
+    } finally {
+      changes.close();
+      this.changes = undefined;
+    }
   }
 
   /**
-   * Aborts the signal of every job running here that the store holds as settled: a cancel made through
-   * another process reaches the step's request and its retries within one interval. One question per
-   * interval for all the jobs, and the next only once it is answered.
+   * Aborts the signal of every job among `ids` that the store holds as settled: a cancel made through
+   * another process reaches the step's request and its retries. One question for all of them.
    */
-  private async checkSettled(): Promise<void> {
-    const ids = [...this.running].filter(([, c]) => !c.signal.aborted).map(([id]) => id);
+  private async checkSettled(ids: string[]): Promise<void> {
     try {
-      if (ids.length > 0) {
-        for (const { id, state } of await this.settledAmong(ids)) {
-          const controller = this.running.get(id);
-          if (controller === undefined || controller.signal.aborted) continue;
-          // A cancel is news to an operator; a job another process finished (after a takeover) is not.
-          const level = state === "rejected_canceled" ? "info" : "debug";
-          log(level, "job settled elsewhere; stopping its work here", { job: id, state });
-          controller.abort(new Error(settledElsewhereMessage(state)));
-        }
+      for (const { id, state } of await this.settledAmong(ids)) {
+        const controller = this.running.get(id);
+        if (controller === undefined || controller.signal.aborted) continue;
+        // A cancel is news to an operator; a job another process finished (after a takeover) is not.
+        const level = state === "rejected_canceled" ? "info" : "debug";
+        log(level, "job settled elsewhere; stopping its work here", { job: id, state });
+        controller.abort(new Error(settledElsewhereMessage(state)));
       }
     } catch (error) {
-      // The store is changing hands or briefly unreachable: the next check asks again.
+      // The store is changing hands or briefly unreachable: the next round asks again.
       log("debug", "cannot check the running jobs for cancels", { error: errorText(error) });
     }
-    this.settledCheck = undefined;
-    if (this.running.size > 0) this.watch();
   }
 
   /** Stops checking, when the runtime closes. */
   stop(): void {
-    this.stopped = true;
-    clearTimeout(this.settledCheck);
+    this.stopped.abort();
   }
 }
 

@@ -98,3 +98,9 @@ export function resonateRequest<K extends Request["kind"]>(
 ): ResonateRequest<K> {
   return { kind, head: { corrId: randomUUID(), version: "" }, data } as ResonateRequest<K>;
 }
+
+/**
+ * The SSE event that carries the store's change feed on the message stream of a process that joined a store
+ * file (`GET /poll/{group}/{pid}?changes=1`); its data is `ChangedJobs` as JSON.
+ */
+export const CHANGES_EVENT = "changes";

@@ -130,6 +130,26 @@ export interface JobIndex {
   flush(): Promise<void>;
 }
 
+/**
+ * The promise tag naming the question a promise belongs to (a job's question index entries and the promises it
+ * awaits for them): the change feed reports a change of such a promise as a change of its job.
+ */
+export const QUESTION_TAG = "async-tools:question";
+
+/** Jobs that changed: their IDs, or `"any"` when the feed may have missed changes (read every job again). */
+export type ChangedJobs = readonly string[] | "any";
+
+/**
+ * The store's change feed: which jobs' status, questions or progress changed, soon after the change is
+ * committed, whichever process of the store made it. A notice may be spurious (nothing a reader sees changed)
+ * and, rarely, lost (the store changed hands); a reader re-reads what it follows now and then anyway
+ * (`DEFAULTS.changeRecheckMs`).
+ */
+export interface ChangeFeed {
+  /** Calls `listener` with every change from now on; returns the function that stops it. */
+  subscribe(listener: (changed: ChangedJobs) => void): () => void;
+}
+
 /** How this process holds its store. */
 export type StoreRole =
   /** It opened the file (or memory) and serves it to the processes that join. */
@@ -163,6 +183,11 @@ export interface Store {
    * per job on a Resonate Server or Postgres.
    */
   settled(ids: readonly string[]): Promise<SettledJob[]>;
+  /**
+   * The change feed: the jobs changed by any process of the store. Absent where the store cannot tell (a
+   * Resonate Server, `store serve` over HTTP, a `Network` object): readers then poll (`DEFAULTS.jobPollMs`).
+   */
+  changes?: ChangeFeed;
   /**
    * The concurrency slots of `tool`, shared by every process of the store (Postgres): its `concurrency` is
    * then global. Absent where each process keeps its own slots.

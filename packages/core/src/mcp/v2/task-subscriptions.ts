@@ -3,12 +3,14 @@
  * filter names `taskIds`, and gets each followed task's full state (what `tasks/get` answers) at once and again
  * whenever its status or its outstanding input requests change. The v2 SDK's listen routers know only the
  * list-changed and resource filters and drop `taskIds`, so both transports hand such a request here instead.
- * Each change is read from the durable store, so a task finished or answered by another process (or before a
- * restart) is reported like one of this process.
+ * Each change is read from the durable store when its change feed says a followed task changed (or, without a
+ * feed, at each poll), so a task finished or answered by another process (or before a restart) is reported like
+ * one of this process.
  */
 import type { JSONRPCMessage } from "@modelcontextprotocol/server";
 import { ProtocolErrorCode, SUBSCRIPTION_ID_META_KEY } from "@modelcontextprotocol/server";
 import { DEFAULTS } from "../../defaults.ts";
+import { ChangeWatch, type ChangeWatchOptions } from "../../runtime/change-watch.ts";
 import type { CallerScope } from "../../runtime/job.ts";
 import type { ExtensionTasks } from "./tasks-extension.ts";
 import { missingTasksCapability, TASKS_EXTENSION } from "./tasks-extension.ts";
@@ -51,12 +53,13 @@ export function taskListenOf(message: unknown): TaskListen | undefined {
 /** Where a subscription's messages go: one JSON-RPC message at a time, in order. */
 export type SubscriptionSink = (message: JSONRPCMessage) => Promise<void>;
 
-/** Options of {@link followTasks}. */
-export interface FollowOptions {
+/**
+ * Options of {@link followTasks}; `recheckMs` and `pollMs` say how often the followed tasks are read anyway
+ * (with the store's change feed) or at all (without one).
+ */
+export interface FollowOptions extends ChangeWatchOptions {
   /** Ends the subscription (the client cancelled it or went away); nothing is sent after it aborts. */
   signal: AbortSignal;
-  /** How often the followed tasks are read. Default {@link DEFAULTS.taskNotificationCheckMs}. */
-  checkMs?: number;
 }
 
 /** A JSON-RPC error object. */
@@ -122,39 +125,46 @@ export async function followTasks(
     send({ jsonrpc: "2.0", method: "notifications/tasks", params: { ...task, _meta: stamp } });
 
   const followed = new Map<string, string>();
-  const first: Record<string, unknown>[] = [];
-  for (const taskId of new Set(taskIds as string[])) {
-    const task = await read(taskId);
-    if (task === undefined) continue;
-    followed.set(taskId, fingerprintOf(task));
-    first.push(task);
-  }
-  await send({
-    jsonrpc: "2.0",
-    method: "notifications/subscriptions/acknowledged",
-    params: { notifications: { taskIds: [...followed.keys()] }, _meta: stamp },
-  });
-  for (const task of first) {
-    await notify(task);
-    if (isTerminal(task)) followed.delete(task.taskId as string);
-  }
-
-  const checkMs = options.checkMs ?? DEFAULTS.taskNotificationCheckMs;
-  while (followed.size > 0 && !signal.aborted) {
-    await pause(checkMs, signal);
-    for (const [taskId, seen] of followed) {
-      if (signal.aborted) break;
+  const wanted = new Set(taskIds as string[]);
+  // Watched before the first reads, so a change made while they run is read again.
+  const changes = new ChangeWatch(tasks.changes, (taskId) => wanted.has(taskId), options);
+  try {
+    const first: Record<string, unknown>[] = [];
+    for (const taskId of wanted) {
       const task = await read(taskId);
-      if (task === undefined) {
-        followed.delete(taskId);
-        continue;
-      }
-      const now = fingerprintOf(task);
-      if (now === seen) continue;
-      followed.set(taskId, now);
-      await notify(task);
-      if (isTerminal(task)) followed.delete(taskId);
+      if (task === undefined) continue;
+      followed.set(taskId, fingerprintOf(task));
+      first.push(task);
     }
+    await send({
+      jsonrpc: "2.0",
+      method: "notifications/subscriptions/acknowledged",
+      params: { notifications: { taskIds: [...followed.keys()] }, _meta: stamp },
+    });
+    for (const task of first) {
+      await notify(task);
+      if (isTerminal(task)) followed.delete(task.taskId as string);
+    }
+    while (followed.size > 0 && !signal.aborted) {
+      const changed = await changes.next(signal);
+      if (changed === undefined) break;
+      for (const [taskId, seen] of followed) {
+        if (signal.aborted) break;
+        if (changed !== "all" && !changed.has(taskId)) continue;
+        const task = await read(taskId);
+        if (task === undefined) {
+          followed.delete(taskId);
+          continue;
+        }
+        const now = fingerprintOf(task);
+        if (now === seen) continue;
+        followed.set(taskId, now);
+        await notify(task);
+        if (isTerminal(task)) followed.delete(taskId);
+      }
+    }
+  } finally {
+    changes.close();
   }
   await send({ jsonrpc: "2.0", id, result: { resultType: "complete", _meta: stamp } });
 }
@@ -167,16 +177,4 @@ function fingerprintOf(task: Record<string, unknown>): string {
 
 function isTerminal(task: Record<string, unknown>): boolean {
   return task.status === "completed" || task.status === "failed" || task.status === "cancelled";
-}
-
-function pause(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    signal.addEventListener("abort", done, { once: true });
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    }
-  });
 }

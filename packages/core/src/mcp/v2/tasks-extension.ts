@@ -168,6 +168,11 @@ export class ExtensionTasks {
     return {};
   }
 
+  /** The store's change feed the tasks' jobs are followed on (see `Store.changes`); absent: poll. */
+  get changes(): JobEngine["changes"] {
+    return this.engine.changes;
+  }
+
   private async known(taskId: string, caller: CallerScope): Promise<void> {
     const snapshot = await this.engine.snapshot(taskId, false, caller);
     if (this.toolOf(snapshot) === undefined || taskOf(snapshot) === undefined) throw notFound(taskId);

@@ -6,6 +6,7 @@ import { DEFAULTS } from "../../defaults.ts";
 import { AsyncToolsError } from "../../errors.ts";
 import { reachable, redact, withTimeout } from "../connect.ts";
 import type { OpenStoreOptions, Store } from "../store.ts";
+import { postgresChanges } from "./postgres-changes.ts";
 import { checkPostgres, postgresNetwork, postgresReplica } from "./postgres-store.ts";
 
 /**
@@ -35,6 +36,7 @@ export async function openPostgresStore(url: string, options: OpenStoreOptions):
     logger: options.logger,
     postgres: options.postgres,
   });
+  const changes = postgresChanges(network);
   try {
     await withTimeout(network.init(), timeoutMs);
   } catch (cause) {
@@ -60,6 +62,7 @@ export async function openPostgresStore(url: string, options: OpenStoreOptions):
     jobs: index.jobs,
     steps: index.steps,
     settled: (ids) => index.jobs.settled(ids),
+    changes,
     slots: index.slots,
     recover: () => undefined,
     close: async () => {

@@ -11,7 +11,7 @@ import type { Queryable } from "./schema.ts";
 export interface ListenClient extends Queryable {
   connect(): Promise<void>;
   end(): Promise<void>;
-  on(event: "notification", listener: () => void): unknown;
+  on(event: "notification", listener: (notice: { channel: string; payload?: string }) => void): unknown;
   on(event: "error", listener: (error: Error) => void): unknown;
 }
 
@@ -59,6 +59,8 @@ export class AsyncToolsPostgresNetwork implements Network {
   private readonly pool: Queryable & { end(): Promise<void> };
   private listener: ListenClient | undefined;
   private readonly callbacks: ((message: Message) => void)[] = [];
+  /** Channels the LISTEN connection also listens on, for others than the drains (the change feed). */
+  private readonly also = new Map<string, (payload: string) => void>();
   private timer: NodeJS.Timeout | undefined;
   private draining = false;
   private again = false;
@@ -90,7 +92,11 @@ export class AsyncToolsPostgresNetwork implements Network {
     const listener = this.driver.client();
     this.listener = listener;
     await listener.connect();
-    listener.on("notification", () => void this.drain());
+    listener.on("notification", (notice) => {
+      const hear = this.also.get(notice.channel);
+      if (hear === undefined) void this.drain();
+      else hear(notice.payload ?? "");
+    });
     listener.on("error", (error) =>
       this.options.logger.warn({ component: "network", error: error.message }, "postgres listen error"),
     );
@@ -98,8 +104,17 @@ export class AsyncToolsPostgresNetwork implements Network {
       "SELECT resonate.outbox_channel(a) AS channel FROM unnest($1::text[]) AS a",
       [[this.unicast, this.anycast]],
     );
-    await listener.query(rows.map((row) => `LISTEN "${row.channel}"`).join("; "));
+    const channels = [...rows.map((row) => row.channel), ...this.also.keys()];
+    await listener.query(channels.map((channel) => `LISTEN "${channel}"`).join("; "));
     await this.drain();
+  }
+
+  /**
+   * Hands the notices of `channel` to `hear` (their payload) rather than waking a drain: one LISTEN connection
+   * serves the drains and the change feed. Call it before {@link AsyncToolsPostgresNetwork.init}.
+   */
+  listenAlso(channel: string, hear: (payload: string) => void): void {
+    this.also.set(channel, hear);
   }
 
   async stop(): Promise<void> {

@@ -4,7 +4,7 @@
  * once per process.
  * `pg` is an optional peer, loaded only here.
  */
-import type { Logger, Network } from "@resonatehq/sdk";
+import type { Logger } from "@resonatehq/sdk";
 import { DEFAULTS, DEFAULTS_POSTGRES } from "../../defaults.ts";
 import { AsyncToolsError } from "../../errors.ts";
 import { log } from "../../internal/log.ts";
@@ -73,7 +73,7 @@ export async function postgresNetwork(options: {
   group: string;
   logger: Logger;
   postgres?: PostgresOptions | undefined;
-}): Promise<Network & { init(): Promise<void>; stop(): Promise<void> }> {
+}): Promise<AsyncToolsPostgresNetwork> {
   const { Client, Pool } = await loadPg();
   const settings = postgresSettings(options.postgres);
   const config = { connectionString: options.url, application_name: settings.applicationName };

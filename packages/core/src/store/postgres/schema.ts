@@ -64,6 +64,11 @@ export const MIGRATIONS: readonly Migration[] = [
     file: "0007-one-query-drain.sql",
     sha256: "a07e030e6e8632a478e625d3d78e4bcc88852bfd83d3a47eb2106cd913eb4fbd",
   },
+  {
+    id: "0008-change-feed",
+    file: "0008-change-feed.sql",
+    sha256: "4304967d247a105219fe1d9253812cc3fc5382855f4ce50bc1da270d42b32257",
+  },
 ];
 
 /** The advisory lock key every `store init` takes, so two of them never migrate one database at once. */

@@ -2,8 +2,8 @@
  * Serves an embedded store over Resonate's own HTTP protocol, what the SDK's `HttpNetwork` speaks: every
  * request is a POST of `{kind, head, data}` to the base URL, and messages travel as SSE events on
  * `GET /poll/{group}/{pid}`. The job index and the step log ride the same POST endpoint (`asyncTools.jobs.*`,
- * `asyncTools.steps.*`). Every request
- * must carry the store's bearer token.
+ * `asyncTools.steps.*`). A stream opened with `?changes=1` (a process that joined the store) also carries the
+ * store's change feed, as `changes` events. Every request must carry the store's bearer token.
  */
 import { timingSafeEqual } from "node:crypto";
 import type { IncomingMessage, Server, ServerResponse } from "node:http";
@@ -12,6 +12,7 @@ import type { Message, Request } from "@resonatehq/sdk";
 import { DEFAULTS_SERVED_STORE } from "../../defaults.ts";
 import { log } from "../../internal/log.ts";
 import {
+  CHANGES_EVENT,
   type Envelope,
   isEnvelope,
   JOBS_PREFIX,
@@ -140,7 +141,8 @@ export async function serveStore(options: ServeStoreOptions): Promise<StoreServe
     }
     const poll = /^\/poll\/([^/]+)\/([^/?]+)\/?(?:\?.*)?$/.exec(req.url ?? "");
     if (req.method === "GET" && poll !== null) {
-      stream(req, res, decodeURIComponent(poll[1] as string), decodeURIComponent(poll[2] as string));
+      const changes = new URL(req.url ?? "", "http://store").searchParams.get("changes") === "1";
+      stream(req, res, decodeURIComponent(poll[1] as string), decodeURIComponent(poll[2] as string), changes);
       return;
     }
     if (req.method === "POST" && (req.url === "/" || req.url === "")) {
@@ -158,7 +160,13 @@ export async function serveStore(options: ServeStoreOptions): Promise<StoreServe
     json(res, 404, { error: "not found" });
   });
 
-  const stream = (req: IncomingMessage, res: ServerResponse, group: string, pid: string): void => {
+  const stream = (
+    req: IncomingMessage,
+    res: ServerResponse,
+    group: string,
+    pid: string,
+    changes: boolean,
+  ): void => {
     res.writeHead(200, {
       "Content-Type": "text/event-stream",
       "Cache-Control": "no-cache",
@@ -179,6 +187,13 @@ export async function serveStore(options: ServeStoreOptions): Promise<StoreServe
     });
     req.socket.setNoDelay(true);
     res.on("close", detach);
+    if (changes) {
+      const unsubscribe = network.changes.subscribe((changed) => {
+        if (!res.destroyed && !res.writableEnded)
+          res.write(`event: ${CHANGES_EVENT}\ndata: ${JSON.stringify(changed)}\n\n`);
+      });
+      res.on("close", unsubscribe);
+    }
   };
 
   const answer = async (body: string): Promise<[number, unknown]> => {

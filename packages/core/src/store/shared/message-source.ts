@@ -1,10 +1,13 @@
 /**
  * The message stream of a process that joined a store: an SSE client of `GET /poll/{group}/{pid}` that,
  * unlike the SDK's `PollMessageSource`, says at once when the stream drops (the owner died) instead of
- * retrying with a backoff, so the joiner can take the store over within a second.
+ * retrying with a backoff, so the joiner can take the store over within a second; it also carries the store's
+ * change feed.
  */
 import type { HttpAdapter, Message } from "@resonatehq/sdk";
 import { log } from "../../internal/log.ts";
+import { CHANGES_EVENT } from "../protocol.ts";
+import type { ChangedJobs } from "../store.ts";
 
 /** Options of {@link JoinedMessageSource}. */
 export interface JoinedMessageSourceOptions {
@@ -15,6 +18,8 @@ export interface JoinedMessageSourceOptions {
   pid: string;
   /** Called once when the stream ends or fails after it opened (not after {@link JoinedMessageSource.stop}). */
   onDrop: () => void;
+  /** Called with each change of the store's change feed the owner relays. */
+  onChanges?: (changed: ChangedJobs) => void;
 }
 
 /** An `HttpAdapter` over one SSE stream that reports its end. */
@@ -50,10 +55,13 @@ export class JoinedMessageSource implements HttpAdapter {
     );
     let response: Response;
     try {
-      response = await fetch(`${url}/poll/${encodeURIComponent(group)}/${encodeURIComponent(pid)}`, {
-        headers: { Authorization: `Bearer ${token}`, Accept: "text/event-stream" },
-        signal: this.controller.signal,
-      });
+      response = await fetch(
+        `${url}/poll/${encodeURIComponent(group)}/${encodeURIComponent(pid)}?changes=1`,
+        {
+          headers: { Authorization: `Bearer ${token}`, Accept: "text/event-stream" },
+          signal: this.controller.signal,
+        },
+      );
     } finally {
       clearTimeout(timer);
     }
@@ -103,12 +111,20 @@ export class JoinedMessageSource implements HttpAdapter {
   }
 
   private event(block: string): void {
-    const data = block
-      .split("\n")
+    const lines = block.split("\n");
+    const data = lines
       .filter((line) => line.startsWith("data:"))
       .map((line) => line.slice(5).replace(/^ /, ""))
       .join("\n");
     if (data === "") return;
+    if (lines.includes(`event: ${CHANGES_EVENT}`)) {
+      try {
+        this.options.onChanges?.(JSON.parse(data) as ChangedJobs);
+      } catch (error) {
+        log("warn", "unreadable change notice from the store", { error });
+      }
+      return;
+    }
     let message: Message;
     try {
       message = JSON.parse(data) as Message;

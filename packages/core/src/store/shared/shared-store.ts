@@ -7,6 +7,7 @@
 import type { Logger, Message, Network, Send } from "@resonatehq/sdk";
 import { AsyncToolsError } from "../../errors.ts";
 import { log } from "../../internal/log.ts";
+import { ChangeHub } from "../change-feed.ts";
 import { ProtocolClient } from "../remote/protocol-client.ts";
 import { RemoteJobIndex } from "../remote/remote-job-index.ts";
 import { RemoteStepLog } from "../remote/remote-step-log.ts";
@@ -83,6 +84,11 @@ class SharedStore implements Store {
   readonly network: SwitchingNetwork;
   readonly jobs: SwitchingJobIndex;
   readonly steps: SwitchingStepLog;
+  /**
+   * The change feed of whoever holds the file: the local store's while owned, the owner's relay while joined.
+   * Changes made while the store changes hands are not known: readers then read everything again.
+   */
+  readonly changes = new ChangeHub();
   private readonly options: SharedStoreOptions;
   private readonly sharing: SharingOptions;
   private owned: Owned | undefined;
@@ -220,6 +226,7 @@ class SharedStore implements Store {
     }
     const owned: Owned = { ...embedded, server, previous };
     this.owned = owned;
+    network.changes.subscribe((changed) => this.changes.emit(changed));
     this.network.use(network);
     this.jobs.use(jobs);
     this.steps.use(steps);
@@ -237,6 +244,7 @@ class SharedStore implements Store {
       group,
       pid,
       onDrop: () => this.ownerGone(owner),
+      onChanges: (changed) => this.changes.emit(changed),
     });
     await source.open(this.sharing.connectTimeoutMs);
     const network = new LoopbackNetwork({
@@ -289,6 +297,7 @@ class SharedStore implements Store {
       }
       for (const row of queued) this.jobs.recordSoon(row.id, row.tool, row.createdAt, row.principal);
       if (this.owned !== undefined && this.recoverCalled) this.resumeDeadWork(this.owned);
+      this.changes.emit("any");
       log("info", this.owned ? "store taken over from a dead owner" : "store rejoined under a new owner", {
         store: this.options.path,
         previous: owner.url,

@@ -40,8 +40,10 @@ export interface BatchStore {
   resync(): void;
   /** Applies `req` alone, with its own commit and sync: the fallback when a batch's commit fails. */
   applyAlone(now: number, req: Request): Response;
-  /** Delivers the messages of committed changes. */
-  dispatch(changes: Change[]): void;
+  /** The jobs `changes` touched, for the change feed; read before the batch's entities are evicted. */
+  jobsOf(changes: Change[]): string[];
+  /** Delivers the messages of committed changes and tells the change feed of the `jobs` they touched. */
+  dispatch(changes: Change[], jobs: string[]): void;
   /** The error of a request committed but not synced. */
   syncError(cause: unknown): AsyncToolsError;
 }
@@ -118,6 +120,7 @@ export class Batching {
       }
       return;
     }
+    const jobs = store.jobsOf(batch.changes);
     // Requests that changed nothing wait too: what they read may be a commit not yet on disk.
     store.afterDurable((error) => {
       for (const waiter of batch.waiters) {
@@ -125,7 +128,7 @@ export class Batching {
         else waiter.reject(store.syncError(error));
       }
       // Committed either way: what the requests set in motion goes on.
-      store.dispatch(batch.changes);
+      store.dispatch(batch.changes, jobs);
     });
     // Once the sync is on its way, so the disk works meanwhile (answers and messages go out in later ticks).
     store.evict(batch.loaded, batch.changes);

@@ -43,7 +43,6 @@ function storePath(): string {
 async function acknowledgeThenKill(path: string, options: Partial<SqliteNetworkOptions> = {}): Promise<void> {
   const module = pathToFileURL(join(import.meta.dirname, "sqlite-network.ts")).href;
   const script = `
-    const { statSync } = await import("node:fs");
     const { SqliteNetwork } = await import(${JSON.stringify(module)});
     const options = JSON.parse(process.env.OPTIONS);
     const network = await SqliteNetwork.open({ path: process.env.STORE_PATH, tickMs: 0, ...options });
@@ -51,11 +50,10 @@ async function acknowledgeThenKill(path: string, options: Partial<SqliteNetworkO
       const data = { id: "job-" + n, timeoutAt: Date.now() + 3600000, param: {}, tags: {} };
       await network.send({ kind: "promise.create", head: { corrId: "c" + n, version: "" }, data });
     }
-    // With a checkpoint interval, wait for the checkpoint that copies the WAL into the store file (an event, not
-    // a time): until then the acknowledged commits are in the WAL alone, and the file keeps the size it has now.
-    const file = process.env.STORE_PATH;
-    const before = statSync(file).size;
-    const settled = () => options.checkpointMs === undefined || statSync(file).size > before;
+    // With a checkpoint interval, wait for the checkpoint that copies every acknowledged commit into the store
+    // file (its own count, not the file's size: under load a checkpoint may already have run inside the loop).
+    const persistence = network.persistence;
+    const settled = () => options.checkpointMs === undefined || persistence.checkpointed === persistence.commits;
     const timer = setInterval(() => { if (settled()) { clearInterval(timer); process.stdout.write("ready\\n"); } }, 20);
     setInterval(() => {}, 60_000);
   `;

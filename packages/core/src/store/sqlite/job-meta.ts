@@ -29,11 +29,21 @@ export class JobMeta implements JobIndex {
   /** New job rows, written in the store's next commit or on their own. */
   private readonly writes: QueuedWrites;
 
+  /** Told the job whose progress was stored (the store's change feed). */
+  private readonly progressed: ((id: string) => void) | undefined;
+
   /**
    * `where` names the store in error messages. With `commits` (the store network on the same connection),
-   * queued rows are written inside the store's next transaction rather than in one of their own.
+   * queued rows are written inside the store's next transaction rather than in one of their own. `progressed`
+   * hears each job whose progress was stored.
    */
-  constructor(db?: DatabaseSync, where = "memory", commits?: StoreCommits) {
+  constructor(
+    db?: DatabaseSync,
+    where = "memory",
+    commits?: StoreCommits,
+    progressed?: (id: string) => void,
+  ) {
+    this.progressed = progressed;
     this.shared = db !== undefined;
     db ??= new DatabaseSync(":memory:");
     this.db = db;
@@ -111,6 +121,7 @@ export class JobMeta implements JobIndex {
   /** Stores the latest progress of `id` (a job of `tool`), recording the job if it was not yet. */
   progress(id: string, tool: string, fraction: number, message: string | undefined, now: number): void {
     this.write(() => this.update.run(id, tool, now, fraction, message ?? null, now));
+    this.progressed?.(id);
   }
 
   /** The metadata of `id`, if it was ever recorded (and not yet pruned). */

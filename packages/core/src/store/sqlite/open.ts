@@ -26,7 +26,7 @@ export interface EmbeddedStore {
  */
 export async function openEmbedded(options: SqliteNetworkOptions, where: string): Promise<EmbeddedStore> {
   const network = await SqliteNetwork.open(options);
-  const jobs = new JobMeta(network.db, where, network);
+  const jobs = new JobMeta(network.db, where, network, (id) => network.changes.emit([id]));
   const steps = new StepLog(network.db, network);
   return {
     network,
@@ -57,6 +57,7 @@ export async function openMemoryStore(options: OpenStoreOptions): Promise<Store>
     jobs,
     steps,
     settled: (ids) => settledOn(network, ids),
+    changes: network.changes,
     gc: (now, retentionMs) => network.gc(now, retentionMs),
     recover: () => network.recover(),
     close: embedded.close,

@@ -10,6 +10,7 @@ import type { Message, Network, Request, Response, Send } from "@resonatehq/sdk"
 import { DEFAULTS } from "../../defaults.ts";
 import { AsyncToolsError } from "../../errors.ts";
 import { log } from "../../internal/log.ts";
+import { ChangeHub, jobOfPromise } from "../change-feed.ts";
 import { resonateRequest } from "../protocol.ts";
 import { Batching } from "./batching.ts";
 import { Persistence } from "./persistence.ts";
@@ -95,6 +96,8 @@ export class SqliteNetwork implements Network {
   readonly unicast: string;
   /** The address of this process's group, used as the default target of work. */
   readonly anycast: string;
+  /** The jobs each commit changed (their own promise or a question), once its requests are answered. */
+  readonly changes = new ChangeHub();
 
   private readonly tickMs: number;
   private readonly durability: "normal" | "full";
@@ -154,7 +157,11 @@ export class SqliteNetwork implements Network {
       evict: (loaded, changes) => this.residency.evict(loaded, changes),
       resync: () => this.resync(),
       applyAlone: (now, req) => this.execute(now, req),
-      dispatch: (changes) => this.dispatch(changes),
+      jobsOf: (changes) => this.changedJobs(changes),
+      dispatch: (changes, jobs) => {
+        this.dispatch(changes);
+        this.changes.emit(jobs);
+      },
       syncError: (cause) => this.syncError(cause),
     });
   }
@@ -464,7 +471,9 @@ export class SqliteNetwork implements Network {
       throw this.syncError(error);
     }
     this.dispatch(result.changes);
+    const jobs = this.changedJobs(result.changes);
     this.residency.evict(loaded, result.changes);
+    queueMicrotask(() => this.changes.emit(jobs));
     return answer(req, result.response);
   }
 
@@ -474,11 +483,13 @@ export class SqliteNetwork implements Network {
    */
   private tick(now: number): void {
     const { loaded, result } = this.commitAlone(now, resonateRequest("debug.tick", { time: now }));
+    const jobs = this.changedJobs(result.changes);
     this.persistence.afterDurable((error) => {
       if (error !== undefined)
         log("error", "cannot sync the store after firing its timeouts", { store: this.path, error });
       // Committed either way: what the timeouts set in motion goes on.
       this.dispatch(result.changes);
+      this.changes.emit(jobs);
     });
     this.residency.evict(loaded, result.changes);
   }
@@ -555,6 +566,22 @@ export class SqliteNetwork implements Network {
   /** Commits the pending batch, if any (batching.ts). */
   private flush(): void {
     this.batching.flush();
+  }
+
+  /**
+   * The jobs `changes` touched, for the change feed: read before eviction, while the promises are in RAM; none
+   * when no one listens.
+   */
+  private changedJobs(changes: Change[]): string[] {
+    if (!this.changes.listening) return [];
+    const jobs = new Set<string>();
+    for (const change of changes) {
+      if (change.kind !== "promise.set") continue;
+      const promise = this.server.promises.get(change.promise.id);
+      const job = promise === undefined ? undefined : jobOfPromise(promise.id, promise.tags);
+      if (job !== undefined) jobs.add(job);
+    }
+    return [...jobs];
   }
 
   private syncError(cause: unknown): AsyncToolsError {
