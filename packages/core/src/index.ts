@@ -26,8 +26,6 @@ export {
   RetryableError,
   type RetryableErrorOptions,
 } from "./errors.ts";
-export type { JobSnapshot, JobStatus, ListOptions, StartedJob } from "./runtime/job.ts";
-export type { JobDetail, JobStep, JobStepAttempt } from "./runtime/job-detail.ts";
 export {
   type Answer,
   type AnswerOutcome,
@@ -44,7 +42,9 @@ export {
   type RootsAnswer,
   type SamplingAnswer,
   type SamplingRequest,
-} from "./runtime/questions.ts";
+} from "./question-types.ts";
+export type { JobSnapshot, JobStatus, ListOptions, StartedJob } from "./runtime/job.ts";
+export type { JobDetail, JobStep, JobStepAttempt } from "./runtime/job-detail.ts";
 export {
   type AsyncTools,
   type CallerOptions,

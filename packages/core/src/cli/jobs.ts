@@ -14,10 +14,10 @@ import {
   shortText,
   table,
 } from "../internal/format.ts";
+import type { ElicitationRequest, Question } from "../question-types.ts";
 import { isUnfinished, JOB_STATUSES, type JobSnapshot, type JobStatus } from "../runtime/job.ts";
 import type { JobDetail } from "../runtime/job-detail.ts";
 import { pruneJobs } from "../runtime/prune.ts";
-import type { ElicitationRequest, Question } from "../runtime/questions.ts";
 import { type AsyncTools, OPERATOR } from "../runtime/runtime.ts";
 import { type CliContext, CliError, type Command, EXIT, parse, printJson, STORE_OPTIONS } from "./command.ts";
 import { openForCli, storeSpec } from "./open-store.ts";

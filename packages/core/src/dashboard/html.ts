@@ -6,9 +6,9 @@
 import { html } from "hono/html";
 import type { HtmlEscapedString } from "hono/utils/html";
 import { jobDurationMs, relativeTime, shortDuration, shortText } from "../internal/format.ts";
+import type { ElicitationRequest, Question } from "../question-types.ts";
 import { isUnfinished, JOB_STATUSES, type JobSnapshot } from "../runtime/job.ts";
 import type { JobDetail } from "../runtime/job-detail.ts";
-import type { ElicitationRequest, Question } from "../runtime/questions.ts";
 
 /** What a template renders to (synchronous here: no template awaits anything). */
 export type Html = HtmlEscapedString | Promise<HtmlEscapedString>;

@@ -2,8 +2,9 @@
  * Everything a model reads about jobs: tool descriptions, one-line job states, and what to call next. Kept
  * in one file so both SDK generations say exactly the same.
  */
+
+import type { ElicitationRequest, Question } from "../question-types.ts";
 import type { JobSnapshot } from "../runtime/job.ts";
-import type { ElicitationRequest, Question } from "../runtime/questions.ts";
 
 /** The names a set of job tools is reached by, and the ID field they use. */
 export interface JobToolNames {

@@ -14,6 +14,7 @@ import { AsyncToolsError } from "../errors.ts";
 import { log } from "../internal/log.ts";
 import type { TraceContext } from "../internal/trace-context.ts";
 import { jobIdFor, runId } from "../job-id.ts";
+import type { AnswerOutcome } from "../question-types.ts";
 import type { JobIndex, SettledJob } from "../store/store.ts";
 import type { ToolSlots } from "../store/tool-slots.ts";
 import { createResonate, type ResonateConfig } from "./create-resonate.ts";
@@ -41,7 +42,7 @@ import {
 import { jobContextOf } from "./job-context.ts";
 import { combineObservers, type JobEvent, type JobObserver, logJobEvent } from "./job-events.ts";
 import type { PromiseClient, PromiseRecord } from "./promise-client.ts";
-import { type AnswerOutcome, Questions } from "./questions.ts";
+import { Questions } from "./questions.ts";
 import { type CreateOutcome, lostTask } from "./resonate-internals.ts";
 import { SettledWatch } from "./settled-watch.ts";
 import { Slots } from "./slots.ts";

@@ -4,9 +4,9 @@
  * place, retry, result or error.
  */
 import { type TraceContext, traceContextOf } from "../internal/trace-context.ts";
+import type { Question } from "../question-types.ts";
 import type { JobProgress } from "../store/store.ts";
 import type { PromiseRecord } from "./promise-client.ts";
-import type { Question } from "./questions.ts";
 import type { StepRetry } from "./step-retry.ts";
 
 /**

@@ -11,39 +11,17 @@ import { AsyncToolsError } from "../errors.ts";
 import {
   type Answer,
   type AnswerOutcome,
-  type AskAnswer,
-  type AskOptions,
   type ElicitationAnswer,
   type ElicitationRequest,
   type Question,
   type QuestionContext,
   type QuestionKind,
-  type QuestionTimeout,
   QuestionTimeoutError,
   type RequestedSchema,
   type RootsAnswer,
   type SamplingAnswer,
-  type SamplingRequest,
 } from "../question-types.ts";
 import type { PromiseClient } from "./promise-client.ts";
-
-export type {
-  Answer,
-  AnswerOutcome,
-  AskAnswer,
-  AskOptions,
-  ElicitationAnswer,
-  ElicitationRequest,
-  Question,
-  QuestionContext,
-  QuestionKind,
-  QuestionTimeout,
-  RequestedSchema,
-  RootsAnswer,
-  SamplingAnswer,
-  SamplingRequest,
-} from "../question-types.ts";
-export { QuestionTimeoutError } from "../question-types.ts";
 
 /** The promise tag naming the question a promise belongs to (index entries and the awaited promises). */
 export const QUESTION_TAG = "async-tools:question";
