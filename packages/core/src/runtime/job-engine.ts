@@ -10,7 +10,8 @@ import type { Context, Resonate } from "@resonatehq/sdk/async";
 import type { z } from "zod";
 import { DEFAULTS } from "../defaults.ts";
 import type { AnyAsyncTool } from "../define.ts";
-import { AsyncToolsError } from "../errors.ts";
+import { AsyncToolsError, type JobError } from "../errors.ts";
+import { jobErrorText } from "../internal/format.ts";
 import { log } from "../internal/log.ts";
 import type { TraceContext } from "../internal/trace-context.ts";
 import { jobIdFor, runId } from "../job-id.ts";
@@ -33,6 +34,7 @@ import {
   scopeOf,
   snapshotOf,
   statusOf,
+  storedJobError,
   TOOL_TAG,
   TRACEPARENT_TAG,
   TRACESTATE_TAG,
@@ -41,30 +43,27 @@ import {
 } from "./job.ts";
 import { jobContextOf } from "./job-context.ts";
 import { combineObservers, type JobEvent, type JobObserver, logJobEvent } from "./job-events.ts";
+import { LocalJobs, type Pass } from "./local-jobs.ts";
 import type { PromiseClient, PromiseRecord } from "./promise-client.ts";
 import { Questions } from "./questions.ts";
 import { type CreateOutcome, lostTask } from "./resonate-internals.ts";
 import { SettledWatch } from "./settled-watch.ts";
 import { Slots } from "./slots.ts";
-import { errorText, type StepRetry } from "./step-retry.ts";
+import { errorText } from "./step-retry.ts";
 import { StrandedTasks, standDown } from "./stranded-tasks.ts";
+
+/** A registered tool: its versions, the newest (which new jobs run), and its concurrency slots. */
+interface ToolEntry {
+  readonly versions: Map<number, AnyAsyncTool>;
+  latest: AnyAsyncTool;
+  readonly slots: ToolSlots;
+}
 
 /** Runs and observes jobs of registered definitions on one Resonate instance. */
 export class JobEngine {
-  private readonly versions = new Map<string, Map<number, AnyAsyncTool>>();
-  private readonly latest = new Map<string, AnyAsyncTool>();
-  private readonly slots = new Map<string, ToolSlots>();
-  private readonly running = new Map<string, AbortController>();
-  readonly retrying = new Map<string, StepRetry>();
-  private readonly starting = new Map<string, Promise<JobSnapshot | undefined>>();
-  /** The run tag of each job this process is creating right now, and those its creation made. */
-  private readonly creating = new Map<string, string>();
-  private readonly created = new Set<string>();
-  /**
-   * Jobs this process is launching right now, with the trace each continues: their first execution needs no
-   * re-validation, and no read of the stored trace.
-   */
-  private readonly launching = new Map<string, TraceContext | undefined>();
+  private readonly tools = new Map<string, ToolEntry>();
+  /** What this process holds of jobs: one entry per job it is starting or running. */
+  private readonly jobs = new LocalJobs();
   /** Tasks stranded by a store that refused a write, retried until the store takes them. */
   private readonly stranded: StrandedTasks;
   private stopped = false;
@@ -78,8 +77,6 @@ export class JobEngine {
   private readonly settledWatch: SettledWatch | undefined;
   private readonly slotsFor: ((tool: string, limit: number) => ToolSlots) | undefined;
   private readonly questions: Questions;
-  /** How to let go of each execution's slot and signal when its pass suspends (parked on a question, a sleep). */
-  private readonly parking = new Map<string, () => void>();
 
   /**
    * `settled` answers which of the jobs this process runs the store holds as settled (see `Store.settled`):
@@ -98,20 +95,18 @@ export class JobEngine {
     this.promises = promises;
     this.meta = meta;
     this.observer = combineObservers(observers);
-    this.settledWatch = settled === undefined ? undefined : new SettledWatch(settled, this.running);
+    this.settledWatch =
+      settled === undefined ? undefined : new SettledWatch(settled, () => this.jobs.running());
     this.stranded = new StrandedTasks(promises);
     this.slotsFor = slots;
     this.questions = new Questions(promises);
     this.resonate = createResonate(resonate, {
       created: (outcome) => this.onCreateOutcome(outcome),
       unregistered: (func, version) => {
-        const known = this.versions.get(func);
+        const known = this.tools.get(func);
         if (known === undefined) return undefined;
-        const have = [...known.keys()].sort((a, b) => a - b).join(", ");
-        return (
-          `This job was started by version ${version} of ${func}, which this server no longer runs ` +
-          `(it runs version ${have}). Start it again to run it on the current version.`
-        );
+        const versions = [...known.versions.keys()].sort((a, b) => a - b);
+        return storedJobError({ code: "version_gone", version, versions });
       },
       failed: (task, error) => {
         if (lostTask(error)) standDown(task.id);
@@ -127,20 +122,21 @@ export class JobEngine {
    * new jobs run on the highest. The same name and version twice throws `DUPLICATE_TOOL`.
    */
   define(tool: AnyAsyncTool): void {
-    const versions = this.versions.get(tool.name) ?? new Map<number, AnyAsyncTool>();
-    if (versions.has(tool.version)) {
+    const known = this.tools.get(tool.name);
+    if (known?.versions.has(tool.version)) {
       throw new AsyncToolsError(
         "DUPLICATE_TOOL",
         `Async tool ${tool.name} (version ${tool.version}) is defined twice. Give each definition its own ` +
           "name, or a higher version to run new jobs on new code while old jobs finish on the old.",
       );
     }
-    versions.set(tool.version, tool);
-    this.versions.set(tool.name, versions);
-    const current = this.latest.get(tool.name);
-    if (current === undefined || current.version < tool.version) this.latest.set(tool.name, tool);
-    if (!this.slots.has(tool.name))
-      this.slots.set(tool.name, this.slotsFor?.(tool.name, tool.concurrency) ?? new Slots(tool.concurrency));
+    if (known === undefined) {
+      const slots = this.slotsFor?.(tool.name, tool.concurrency) ?? new Slots(tool.concurrency);
+      this.tools.set(tool.name, { versions: new Map([[tool.version, tool]]), latest: tool, slots });
+    } else {
+      known.versions.set(tool.version, tool);
+      if (known.latest.version < tool.version) known.latest = tool;
+    }
     const engine = this;
     const durable = async function durable(rctx: Context, input: unknown) {
       return engine.execute(tool, rctx, input);
@@ -157,34 +153,39 @@ export class JobEngine {
 
   /** The newest definition registered under `name`. */
   definition(name: string): AnyAsyncTool | undefined {
-    return this.latest.get(name);
+    return this.tools.get(name)?.latest;
   }
 
   /** Every newest definition, in registration order. */
   definitions(): AnyAsyncTool[] {
-    return [...this.latest.values()];
+    return [...this.tools.values()].map((entry) => entry.latest);
   }
 
   private async execute(tool: AnyAsyncTool, rctx: Context, raw: unknown): Promise<unknown> {
     const id = rctx.id;
     this.stranded.delivered(id);
     let input = raw;
-    const resumed = !this.launching.has(id);
-    let trace = this.launching.get(id);
+    const launch = this.jobs.get(id)?.launching;
+    const resumed = launch === undefined;
+    let trace = launch?.trace;
     if (!resumed) {
       // Launched by this process a moment ago: validated by start.
-      this.launching.delete(id);
+      this.jobs.drop(id, "launching");
     } else {
       trace = traceOf(await this.promises.get(id).catch(() => undefined));
       // A resume, after a restart or a takeover: the code may have changed since the job was accepted.
       const checked = (tool.input as z.ZodObject).safeParse(raw);
       if (!checked.success) {
         const issues = checked.error.issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`);
-        const message =
-          `The input of job ${id} no longer matches ${tool.name} version ${tool.version} (${issues.join("; ")}). ` +
-          "Start it again with arguments the current version accepts.";
-        this.emit({ kind: "failed", jobId: id, tool: tool.name, error: message, trace });
-        throw new Error(message);
+        const error: JobError = { code: "input_mismatch", version: tool.version, issues };
+        this.emit({
+          kind: "failed",
+          jobId: id,
+          tool: tool.name,
+          error: jobErrorText({ jobId: id, error }),
+          trace,
+        });
+        throw storedJobError(error);
       }
       input = checked.data;
       this.emit({ kind: "resumed", jobId: id, tool: tool.name, trace });
@@ -194,30 +195,34 @@ export class JobEngine {
     // A new pass of a job means its last one is over, even if that one's frame never returned (it suspended).
     this.unpark(id);
     const controller = new AbortController();
-    this.running.set(id, controller);
-    this.settledWatch?.watch();
     const began = Date.now();
     // The store fails a job at its timeout; its function must stop too (the step's request, its retries).
     const left = rctx.timeoutAt - began;
+    const timedOut = jobErrorText({ jobId: id, error: { code: "timed_out", timeoutMs: tool.timeoutMs } });
     const deadline =
       left < MAX_TIMER_MS
-        ? setTimeout(() => controller.abort(new Error(timedOutMessage(tool.timeoutMs))), Math.max(0, left))
+        ? setTimeout(() => controller.abort(new Error(timedOut)), Math.max(0, left))
         : undefined;
     deadline?.unref();
-    const slots = this.slots.get(tool.name) as ToolSlots;
     let release: (() => void) | undefined;
     // A pass that suspends (the job waits for an answer or a durable sleep) never returns here: its frame is
-    // dropped. The hook lets go of what it held, so a parked job holds no slot.
-    const letGo = () => {
-      clearTimeout(deadline);
-      release?.();
-      this.retrying.delete(id);
-      if (this.running.get(id) === controller) this.running.delete(id);
+    // dropped, and `letGo` runs when the SDK reports it, so a parked job holds no slot.
+    const pass: Pass = {
+      controller,
+      running: false,
+      asked: false,
+      letGo: () => {
+        clearTimeout(deadline);
+        release?.();
+        if (this.jobs.get(id)?.pass === pass) this.jobs.drop(id, "pass");
+      },
     };
-    this.parking.set(id, letGo);
+    this.jobs.of(id).pass = pass;
+    this.settledWatch?.watch();
     try {
-      release = await slots.acquire(id, controller.signal);
-      const result = await tool.run(jobContextOf(rctx, tool, controller.signal, trace, this), input as never);
+      release = await (this.tools.get(tool.name) as ToolEntry).slots.acquire(id, controller.signal);
+      pass.running = true;
+      const result = await tool.run(jobContextOf(rctx, tool, pass, trace, this), input as never);
       this.emit({ kind: "completed", jobId: id, tool: tool.name, durationMs: Date.now() - began, trace });
       return result;
     } catch (error) {
@@ -242,16 +247,13 @@ export class JobEngine {
       throw error;
     } finally {
       watch?.end(failure);
-      letGo();
-      if (this.parking.get(id) === letGo) this.parking.delete(id);
+      pass.letGo();
     }
   }
 
   /** Lets go of the slot and signal of `id`'s last pass, which suspended. */
   private unpark(id: string): void {
-    const letGo = this.parking.get(id);
-    this.parking.delete(id);
-    letGo?.();
+    this.jobs.get(id)?.pass?.letGo();
   }
 
   /**
@@ -291,7 +293,7 @@ export class JobEngine {
     for (let n = 1, vanished = 0; n <= DEFAULTS.maxRuns; ) {
       const id = runId(base, n);
       // Concurrent starts of one job in this process: the first creates it, the others wait and then join it.
-      const inflight = this.starting.get(id);
+      const inflight = this.jobs.get(id)?.starting;
       if (inflight !== undefined) {
         await inflight.catch(() => undefined);
       } else {
@@ -305,12 +307,12 @@ export class JobEngine {
         // Create first and read only when the job was there already: a new job costs one request to the
         // store, not two (a process that joined a store over HTTP pays each in a round trip).
         const creation = this.create(tool, id, input, principal, trace);
-        this.starting.set(id, creation);
+        this.jobs.of(id).starting = creation;
         let created: JobSnapshot | undefined;
         try {
           created = await creation;
         } finally {
-          this.starting.delete(id);
+          this.jobs.drop(id, "starting");
         }
         if (created !== undefined) return { ...created, created: true };
       }
@@ -347,10 +349,8 @@ export class JobEngine {
     trace: TraceContext | undefined,
   ): Promise<JobSnapshot | undefined> {
     const now = Date.now();
-    const nonce = randomUUID();
-    this.launching.set(id, trace);
-    this.creating.set(id, nonce);
-    let made = false;
+    const creating = { runTag: randomUUID(), made: false };
+    Object.assign(this.jobs.of(id), { creating, launching: { trace } });
     try {
       await this.resonate.run(
         id,
@@ -362,29 +362,27 @@ export class JobEngine {
           retryPolicy: new Never(),
           tags: {
             [TOOL_TAG]: tool.name,
-            [RUN_TAG]: nonce,
+            [RUN_TAG]: creating.runTag,
             ...(principal === undefined ? {} : { [PRINCIPAL_TAG]: principal }),
             ...(trace === undefined ? {} : { [TRACEPARENT_TAG]: trace.traceparent }),
             ...(trace?.tracestate === undefined ? {} : { [TRACESTATE_TAG]: trace.tracestate }),
           },
         }),
       );
-      made = this.created.delete(id);
     } catch (error) {
-      this.launching.delete(id);
+      this.jobs.drop(id, "launching");
       throw error;
     } finally {
-      this.creating.delete(id);
-      this.created.delete(id);
+      this.jobs.drop(id, "creating");
     }
-    if (!made) return undefined;
+    if (!creating.made) return undefined;
     // The durable promise is the job; its metadata row comes second and off the answer's path, so a store
     // that refuses the job (a full disk) leaves nothing behind, and a row that cannot be written costs
     // listing, never the job.
     this.meta.recordSoon(id, tool.name, now, principal ?? "");
     this.emit({ kind: "started", jobId: id, tool: tool.name, trace });
     const snapshot: JobSnapshot = { jobId: id, status: "working", tool: tool.name, createdAt: iso(now) };
-    const place = await this.slots.get(tool.name)?.position(id);
+    const place = await this.tools.get(tool.name)?.slots.position(id);
     if (place !== undefined) Object.assign(snapshot, { status: "queued", queuePosition: place });
     return snapshot;
   }
@@ -395,25 +393,28 @@ export class JobEngine {
    * the stored input like any resumed job.
    */
   private onCreateOutcome(outcome: CreateOutcome): void {
-    const nonce = this.creating.get(outcome.id);
-    if (nonce === undefined) return;
-    if (outcome.stored?.[RUN_TAG] === nonce) this.created.add(outcome.id);
-    else this.launching.delete(outcome.id);
+    const creating = this.jobs.get(outcome.id)?.creating;
+    if (creating === undefined) return;
+    if (outcome.stored?.[RUN_TAG] === creating.runTag) creating.made = true;
+    else this.jobs.drop(outcome.id, "launching");
   }
 
-  /** The current state of `id`; with `withResult`, a completed job carries its result. */
+  /**
+   * The current state of `id`; with `withResult`, a completed job carries its result. A pending job's
+   * question index is read only when the job may be waiting on a question (see `LocalJobs.mayAsk`).
+   */
   private async toSnapshot(record: PromiseRecord, withResult: boolean): Promise<JobSnapshot> {
     const tool = record.tags?.[TOOL_TAG];
+    const pending = record.state === "pending";
+    const pass = this.jobs.get(record.id)?.pass;
     return snapshotOf(record, {
       value: (r) => this.promises.value(r),
       withResult,
       progress: (await this.meta.get(record.id))?.progress,
       queuePosition:
-        tool === undefined || record.state !== "pending"
-          ? undefined
-          : await this.slots.get(tool)?.position(record.id),
-      retrying: this.retrying.get(record.id),
-      questions: record.state === "pending" ? await this.questions.pending(record.id) : undefined,
+        tool === undefined || !pending ? undefined : await this.tools.get(tool)?.slots.position(record.id),
+      retrying: pass?.retrying,
+      questions: pending && this.jobs.mayAsk(record.id) ? await this.questions.pending(record.id) : undefined,
     });
   }
 
@@ -430,8 +431,7 @@ export class JobEngine {
           status: "expired",
           tool: row.tool,
           createdAt: iso(row.createdAt),
-          error:
-            "This job finished long ago and its result was removed by the retention policy. Start it again.",
+          error: { code: "expired" },
         };
       }
       return notFound(id);
@@ -530,7 +530,7 @@ export class JobEngine {
     if (record === undefined || !ownedBy(record, scope)) return this.snapshot(id, false, scope);
     if (record.state === "pending") {
       await this.promises.cancel(id, reason);
-      this.running.get(id)?.abort(new Error(reason));
+      this.jobs.get(id)?.pass?.controller.abort(new Error(reason));
       this.emit({
         kind: "cancelled",
         jobId: id,
@@ -580,7 +580,3 @@ export class JobEngine {
 
 /** `setTimeout` fires at once past this delay (2^31 - 1 ms, about 24.8 days). */
 const MAX_TIMER_MS = 2 ** 31 - 1;
-
-function timedOutMessage(timeoutMs: number): string {
-  return `The job timed out after ${Math.round(timeoutMs / 1000)} s before it finished.`;
-}

@@ -44,9 +44,10 @@ interface Envelope {
 
 /**
  * The questions of `jobId`'s current execution pass: one per pass, so the index numbers and name counts replay
- * identically (asks are made in the same order on every pass of a deterministic function).
+ * identically (asks are made in the same order on every pass of a deterministic function). `onAsk` hears of
+ * each question as it is posed.
  */
-export function questionContext(rctx: Context, promises: PromiseClient): QuestionContext {
+export function questionContext(rctx: Context, promises: PromiseClient, onAsk: () => void): QuestionContext {
   const jobId = rctx.id;
   let rounds = 0;
   const names = new Map<string, number>();
@@ -65,6 +66,7 @@ export function questionContext(rctx: Context, promises: PromiseClient): Questio
     timeoutMs: number | undefined,
   ): Promise<Envelope | undefined> => {
     const n = rounds++;
+    onAsk();
     const tags: Record<string, string> = { [QUESTION_TAG]: id };
     if (timeoutMs !== undefined) {
       // A target and the timer tag make the store settle the promise at its deadline (resolved, with no

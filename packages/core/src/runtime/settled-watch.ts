@@ -14,11 +14,12 @@ export class SettledWatch {
   private settledCheck: NodeJS.Timeout | undefined;
   private stopped = false;
   private readonly settledAmong: (ids: readonly string[]) => Promise<SettledJob[]>;
-  private readonly running: ReadonlyMap<string, AbortController>;
+  /** The signal of each job running here now. */
+  private readonly running: () => ReadonlyMap<string, AbortController>;
 
   constructor(
     settledAmong: (ids: readonly string[]) => Promise<SettledJob[]>,
-    running: ReadonlyMap<string, AbortController>,
+    running: () => ReadonlyMap<string, AbortController>,
   ) {
     this.settledAmong = settledAmong;
     this.running = running;
@@ -37,11 +38,11 @@ export class SettledWatch {
    * interval for all the jobs, and the next only once it is answered.
    */
   private async checkSettled(): Promise<void> {
-    const ids = [...this.running].filter(([, c]) => !c.signal.aborted).map(([id]) => id);
+    const ids = [...this.running()].filter(([, c]) => !c.signal.aborted).map(([id]) => id);
     try {
       if (ids.length > 0) {
         for (const { id, state } of await this.settledAmong(ids)) {
-          const controller = this.running.get(id);
+          const controller = this.running().get(id);
           if (controller === undefined || controller.signal.aborted) continue;
           // A cancel is news to an operator; a job another process finished (after a takeover) is not.
           const level = state === "rejected_canceled" ? "info" : "debug";
@@ -54,7 +55,7 @@ export class SettledWatch {
       log("debug", "cannot check the running jobs for cancels", { error: errorText(error) });
     }
     this.settledCheck = undefined;
-    if (this.running.size > 0) this.watch();
+    if (this.running().size > 0) this.watch();
   }
 
   /** Stops checking, when the runtime closes. */
