@@ -1,24 +1,13 @@
-/**
- * The job model over Resonate durable promises: a job is a root durable promise whose ID is the job ID.
- * Starting, reading, waiting for, cancelling and listing jobs live here, in camelCase TypeScript that knows
- * nothing of MCP. Per job it adds what promises do not hold: the tool (a promise tag), progress (the job
- * index), its place in the tool's queue and the step being retried (this process's memory).
- */
-import { randomUUID } from "node:crypto";
-import { Never } from "@resonatehq/sdk";
 import type { Context, Resonate } from "@resonatehq/sdk/async";
-import type { z } from "zod";
 import { DEFAULTS } from "../defaults.ts";
 import type { AnyAsyncTool } from "../define.ts";
-import { AsyncToolsError, type JobError } from "../errors.ts";
-import { jobErrorText } from "../internal/format.ts";
-import { log } from "../internal/log.ts";
-import type { TraceContext } from "../internal/trace-context.ts";
+import { AsyncToolsError } from "../errors.ts";
 import { jobIdFor, runId } from "../job-id.ts";
 import type { AnswerOutcome } from "../question-types.ts";
 import type { JobIndex, SettledJob } from "../store/store.ts";
 import type { ToolSlots } from "../store/tool-slots.ts";
 import { createResonate, type ResonateConfig } from "./create-resonate.ts";
+import { Executions } from "./executions.ts";
 import {
   type CallerScope,
   iso,
@@ -27,8 +16,6 @@ import {
   type ListOptions,
   notFound,
   ownedBy,
-  PRINCIPAL_TAG,
-  RUN_TAG,
   type StartedJob,
   type StartOptions,
   scopeOf,
@@ -36,21 +23,15 @@ import {
   statusOf,
   storedJobError,
   TOOL_TAG,
-  TRACEPARENT_TAG,
-  TRACESTATE_TAG,
   traceOf,
   type WaitOptions,
 } from "./job.ts";
-import { jobContextOf } from "./job-context.ts";
+import { type CreationDeps, createJob, creationFound } from "./job-creation.ts";
 import { combineObservers, type JobEvent, type JobObserver, logJobEvent } from "./job-events.ts";
-import { LocalJobs, type Pass } from "./local-jobs.ts";
+import { LocalJobs } from "./local-jobs.ts";
 import type { PromiseClient, PromiseRecord } from "./promise-client.ts";
 import { Questions } from "./questions.ts";
-import { type CreateOutcome, lostTask } from "./resonate-internals.ts";
-import { SettledWatch } from "./settled-watch.ts";
 import { Slots } from "./slots.ts";
-import { errorText } from "./step-retry.ts";
-import { StrandedTasks, standDown } from "./stranded-tasks.ts";
 
 /** A registered tool: its versions, the newest (which new jobs run), and its concurrency slots. */
 interface ToolEntry {
@@ -64,17 +45,14 @@ export class JobEngine {
   private readonly tools = new Map<string, ToolEntry>();
   /** What this process holds of jobs: one entry per job it is starting or running. */
   private readonly jobs = new LocalJobs();
-  /** Tasks stranded by a store that refused a write, retried until the store takes them. */
-  private readonly stranded: StrandedTasks;
-  private stopped = false;
+  private readonly executions: Executions;
+  private readonly creation: CreationDeps;
 
   /** The Resonate instance the engine runs jobs on, built by {@link createResonate} with every patch. */
   readonly resonate: Resonate;
   readonly promises: PromiseClient;
   readonly meta: JobIndex;
   readonly observer: Required<JobObserver>;
-  /** Checks for jobs of this process settled elsewhere, while any runs. */
-  private readonly settledWatch: SettledWatch | undefined;
   private readonly slotsFor: ((tool: string, limit: number) => ToolSlots) | undefined;
   private readonly questions: Questions;
 
@@ -95,26 +73,26 @@ export class JobEngine {
     this.promises = promises;
     this.meta = meta;
     this.observer = combineObservers(observers);
-    this.settledWatch =
-      settled === undefined ? undefined : new SettledWatch(settled, () => this.jobs.running());
-    this.stranded = new StrandedTasks(promises);
+    const { jobs, observer } = this;
+    const emit = (event: JobEvent) => this.emit(event);
+    const slotsOf = (name: string) => (this.tools.get(name) as ToolEntry).slots;
+    this.executions = new Executions({ jobs, meta, observer, promises, emit, slots: slotsOf }, settled);
     this.slotsFor = slots;
     this.questions = new Questions(promises);
-    this.resonate = createResonate(resonate, {
-      created: (outcome) => this.onCreateOutcome(outcome),
+    const resonated = createResonate(resonate, {
+      created: (outcome) => creationFound(this.jobs, outcome),
       unregistered: (func, version) => {
         const known = this.tools.get(func);
         if (known === undefined) return undefined;
         const versions = [...known.versions.keys()].sort((a, b) => a - b);
         return storedJobError({ code: "version_gone", version, versions });
       },
-      failed: (task, error) => {
-        if (lostTask(error)) standDown(task.id);
-        else this.stranded.release(task.id, task.version, error);
-      },
-      undelivered: (taskId, error, retry) => this.stranded.redeliver(taskId, error, retry),
-      suspended: (taskId) => this.unpark(taskId),
+      failed: (task, error) => this.executions.failed(task, error),
+      undelivered: (taskId, error, retry) => this.executions.undelivered(taskId, error, retry),
+      suspended: (taskId) => this.jobs.unpark(taskId),
     });
+    this.resonate = resonated;
+    this.creation = { jobs, resonate: resonated, meta, emit, slots: slotsOf };
   }
 
   /**
@@ -139,16 +117,14 @@ export class JobEngine {
     }
     const engine = this;
     const durable = async function durable(rctx: Context, input: unknown) {
-      return engine.execute(tool, rctx, input);
+      return engine.executions.run(tool, rctx, input);
     };
     this.resonate.register(tool.name, durable, { version: tool.version });
   }
 
   /** Stops background work (releases of failed executions, checks for cancels) when the runtime closes. */
   stop(): void {
-    this.stopped = true;
-    this.stranded.stop();
-    this.settledWatch?.stop();
+    this.executions.stop();
   }
 
   /** The newest definition registered under `name`. */
@@ -159,115 +135,6 @@ export class JobEngine {
   /** Every newest definition, in registration order. */
   definitions(): AnyAsyncTool[] {
     return [...this.tools.values()].map((entry) => entry.latest);
-  }
-
-  private async execute(tool: AnyAsyncTool, rctx: Context, raw: unknown): Promise<unknown> {
-    const id = rctx.id;
-    this.stranded.delivered(id);
-    let input = raw;
-    const launch = this.jobs.get(id)?.launching;
-    const resumed = launch === undefined;
-    let trace = launch?.trace;
-    if (!resumed) {
-      // Launched by this process a moment ago: validated by start.
-      this.jobs.drop(id, "launching");
-    } else {
-      trace = traceOf(await this.promises.get(id).catch(() => undefined));
-      // A resume, after a restart or a takeover: the code may have changed since the job was accepted.
-      const checked = (tool.input as z.ZodObject).safeParse(raw);
-      if (!checked.success) {
-        const issues = checked.error.issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`);
-        const error: JobError = { code: "input_mismatch", version: tool.version, issues };
-        this.emit({
-          kind: "failed",
-          jobId: id,
-          tool: tool.name,
-          error: jobErrorText({ jobId: id, error }),
-          trace,
-        });
-        throw storedJobError(error);
-      }
-      input = checked.data;
-      this.emit({ kind: "resumed", jobId: id, tool: tool.name, trace });
-    }
-    const watch = this.observer.execution({ jobId: id, tool: tool.name, resumed, trace });
-    let failure: unknown;
-    // A new pass of a job means its last one is over, even if that one's frame never returned (it suspended).
-    this.unpark(id);
-    const controller = new AbortController();
-    const began = Date.now();
-    // The store fails a job at its timeout; its function must stop too (the step's request, its retries).
-    const left = rctx.timeoutAt - began;
-    const timedOut = jobErrorText({ jobId: id, error: { code: "timed_out", timeoutMs: tool.timeoutMs } });
-    const deadline =
-      left < MAX_TIMER_MS
-        ? setTimeout(() => controller.abort(new Error(timedOut)), Math.max(0, left))
-        : undefined;
-    deadline?.unref();
-    let release: (() => void) | undefined;
-    // A pass that suspends (the job waits for an answer or a durable sleep) never returns here: its frame is
-    // dropped, and `letGo` runs when the SDK reports it, so a parked job holds no slot.
-    const pass: Pass = {
-      controller,
-      running: false,
-      asked: false,
-      letGo: () => {
-        clearTimeout(deadline);
-        release?.();
-        if (this.jobs.get(id)?.pass === pass) this.jobs.drop(id, "pass");
-      },
-    };
-    this.jobs.of(id).pass = pass;
-    this.settledWatch?.watch();
-    try {
-      release = await (this.tools.get(tool.name) as ToolEntry).slots.acquire(id, controller.signal);
-      pass.running = true;
-      const result = await tool.run(jobContextOf(rctx, tool, pass, trace, this), input as never);
-      this.emit({ kind: "completed", jobId: id, tool: tool.name, durationMs: Date.now() - began, trace });
-      return result;
-    } catch (error) {
-      failure = error;
-      // A cancelled job is logged by cancel; one cut short by this runtime closing resumes at the next start.
-      const base = { job: id, tool: tool.name };
-      if (this.stopped) log("debug", "job interrupted by shutdown", base);
-      else if (controller.signal.aborted) {
-        log("debug", "job execution stopped", { ...base, reason: errorText(controller.signal.reason) });
-      } else if (lostTask(error)) {
-        // An execution that lost its task to another one is not a failure of the job (the hook logs it).
-      } else if (await this.stillPending(id)) {
-        const durationMs = Date.now() - began;
-        this.emit({ kind: "failed", jobId: id, tool: tool.name, error: errorText(error), durationMs, trace });
-      } else {
-        // Settled elsewhere before the next check heard of it: the store refused the step's result.
-        log("debug", "job execution ended: the job was settled elsewhere", {
-          ...base,
-          error: errorText(error),
-        });
-      }
-      throw error;
-    } finally {
-      watch?.end(failure);
-      pass.letGo();
-    }
-  }
-
-  /** Lets go of the slot and signal of `id`'s last pass, which suspended. */
-  private unpark(id: string): void {
-    this.jobs.get(id)?.pass?.letGo();
-  }
-
-  /**
-   * Whether the job `id` is still pending in the store. An execution that fails after the job was settled
-   * elsewhere (a cancel this process had not heard of yet: the store refuses the step's result with "Fence
-   * check failed") did not fail the job; a store that cannot answer leaves the failure as it is.
-   */
-  private async stillPending(id: string): Promise<boolean> {
-    try {
-      const record = await this.promises.get(id);
-      return record === undefined || record.state === "pending";
-    } catch {
-      return true;
-    }
   }
 
   /** Tells the logs and the observers. */
@@ -306,7 +173,7 @@ export class JobEngine {
         }
         // Create first and read only when the job was there already: a new job costs one request to the
         // store, not two (a process that joined a store over HTTP pays each in a round trip).
-        const creation = this.create(tool, id, input, principal, trace);
+        const creation = createJob(this.creation, tool, id, input, principal, trace);
         this.jobs.of(id).starting = creation;
         let created: JobSnapshot | undefined;
         try {
@@ -335,68 +202,6 @@ export class JobEngine {
       "TOO_MANY_RUNS",
       `job ${base} has been run ${DEFAULTS.maxRuns} times; refusing to start another`,
     );
-  }
-
-  /**
-   * Creates the job `id`, or finds it there already: the snapshot of the new job, or `undefined` when the
-   * store had the promise (whose pending task, if any, this process may now be running).
-   */
-  private async create(
-    tool: AnyAsyncTool,
-    id: string,
-    input: unknown,
-    principal: string | undefined,
-    trace: TraceContext | undefined,
-  ): Promise<JobSnapshot | undefined> {
-    const now = Date.now();
-    const creating = { runTag: randomUUID(), made: false };
-    Object.assign(this.jobs.of(id), { creating, launching: { trace } });
-    try {
-      await this.resonate.run(
-        id,
-        tool.name,
-        input,
-        this.resonate.options({
-          timeout: tool.timeoutMs,
-          version: tool.version,
-          retryPolicy: new Never(),
-          tags: {
-            [TOOL_TAG]: tool.name,
-            [RUN_TAG]: creating.runTag,
-            ...(principal === undefined ? {} : { [PRINCIPAL_TAG]: principal }),
-            ...(trace === undefined ? {} : { [TRACEPARENT_TAG]: trace.traceparent }),
-            ...(trace?.tracestate === undefined ? {} : { [TRACESTATE_TAG]: trace.tracestate }),
-          },
-        }),
-      );
-    } catch (error) {
-      this.jobs.drop(id, "launching");
-      throw error;
-    } finally {
-      this.jobs.drop(id, "creating");
-    }
-    if (!creating.made) return undefined;
-    // The durable promise is the job; its metadata row comes second and off the answer's path, so a store
-    // that refuses the job (a full disk) leaves nothing behind, and a row that cannot be written costs
-    // listing, never the job.
-    this.meta.recordSoon(id, tool.name, now, principal ?? "");
-    this.emit({ kind: "started", jobId: id, tool: tool.name, trace });
-    const snapshot: JobSnapshot = { jobId: id, status: "working", tool: tool.name, createdAt: iso(now) };
-    const place = await this.tools.get(tool.name)?.slots.position(id);
-    if (place !== undefined) Object.assign(snapshot, { status: "queued", queuePosition: place });
-    return snapshot;
-  }
-
-  /**
-   * What a creation of this process found ({@link observeTaskCreate}), before the SDK executes anything: a
-   * job that was there already is not "launched" by this start, so its first execution here re-validates
-   * the stored input like any resumed job.
-   */
-  private onCreateOutcome(outcome: CreateOutcome): void {
-    const creating = this.jobs.get(outcome.id)?.creating;
-    if (creating === undefined) return;
-    if (outcome.stored?.[RUN_TAG] === creating.runTag) creating.made = true;
-    else this.jobs.drop(outcome.id, "launching");
   }
 
   /**
@@ -577,6 +382,3 @@ export class JobEngine {
     }
   }
 }
-
-/** `setTimeout` fires at once past this delay (2^31 - 1 ms, about 24.8 days). */
-const MAX_TIMER_MS = 2 ** 31 - 1;

@@ -68,6 +68,11 @@ export class LocalJobs {
     if (Object.keys(job).length === 0) this.jobs.delete(id);
   }
 
+  /** Lets go of the slot and signal of `id`'s last pass, which suspended (or is over). */
+  unpark(id: string): void {
+    this.jobs.get(id)?.pass?.letGo();
+  }
+
   /** The signal of each pass running here: what the settled watch checks and a cancel aborts. */
   running(): Map<string, AbortController> {
     const running = new Map<string, AbortController>();
