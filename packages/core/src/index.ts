@@ -22,6 +22,7 @@ export {
 export {
   AsyncToolsError,
   type AsyncToolsErrorCode,
+  type JobError,
   PermanentError,
   RetryableError,
   type RetryableErrorOptions,
