@@ -1,3 +1,10 @@
+/**
+ * The job model over Resonate durable promises: a job is a root durable promise whose ID is the job ID.
+ * Starting, reading, waiting for, answering, cancelling and listing jobs live here, in camelCase TypeScript
+ * that knows nothing of MCP. Per job it adds what promises do not hold: the tool (a promise tag), progress
+ * (the job index), and what this process holds of it (`local-jobs.ts`: its place in the queue, the step being
+ * retried). Creating a job is `job-creation.ts`, running it `executions.ts`.
+ */
 import type { Context, Resonate } from "@resonatehq/sdk/async";
 import { DEFAULTS } from "../defaults.ts";
 import type { AnyAsyncTool } from "../define.ts";
