@@ -261,7 +261,7 @@ async function jobTimeout(dir: string, sizes: Sizes): Promise<Check[]> {
       name: `a job timeout of ${timeoutMs / 1000} s fails a hung job with a clear message, one attempt`,
       ok:
         job?.status === "failed" &&
-        /timed out/.test(job.error ?? "") &&
+        job.error?.code === "timed_out" &&
         tookMs >= timeoutMs - 50 &&
         requestsAtFailure === 1 &&
         fake.maxInFlight() === 1,

@@ -99,7 +99,7 @@ async function diskFullInProcess(dir: string, size: string, waitEach: boolean): 
     completedInPlace = jobs.filter((job) => job.status === "completed").length;
     notInPlace = jobs
       .filter((job) => job.status !== "completed")
-      .map((job) => `${job.status}${job.error ? ` (${job.error.slice(0, 80)})` : ""}`);
+      .map((job) => `${job.status}${job.error ? ` (${JSON.stringify(job.error).slice(0, 80)})` : ""}`);
   } finally {
     await tools.close().catch(() => undefined);
   }

@@ -45,6 +45,36 @@ export class AsyncToolsError extends Error {
 }
 
 /**
+ * Why a job did not complete, or cannot be read: a code and its data, on `JobSnapshot.error`. The runtime
+ * writes no sentence about it; each face puts it in words (the MCP tools in what a model reads, the CLI and
+ * the dashboard in what people read).
+ *
+ * - `not_found`: no job has the ID (or it is another principal's).
+ * - `expired`: the job finished long ago and the retention policy removed its result.
+ * - `failed`: the job's function threw; `message` is its error's message, when it had one.
+ * - `cancelled`: `reason` is what the cancel said.
+ * - `timed_out`: the job ran past the tool's `timeoutMs` (when the store kept when it started).
+ * - `version_gone`: the job was started by `version` of its tool, which no process registers any more;
+ *   `versions` are the ones this process runs.
+ * - `input_mismatch`: resumed, the job's stored input no longer matches `version` of its tool; `issues`
+ *   say where.
+ *
+ * @example
+ * ```ts
+ * import type { JobError } from "@async-tools/core";
+ * const why = (error: JobError) => (error.code === "failed" ? error.message : error.code);
+ * ```
+ */
+export type JobError =
+  | { code: "not_found" }
+  | { code: "expired" }
+  | { code: "failed"; message?: string }
+  | { code: "cancelled"; reason?: string }
+  | { code: "timed_out"; timeoutMs?: number }
+  | { code: "version_gone"; version: number; versions: number[] }
+  | { code: "input_mismatch"; version: number; issues: string[] };
+
+/**
  * Throw this from inside a step to fail the job at once, without further retries: for errors that
  * waiting cannot fix, such as an upstream answering 400 to a bad request. Its message reaches the model.
  *

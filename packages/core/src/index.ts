@@ -22,12 +22,11 @@ export {
 export {
   AsyncToolsError,
   type AsyncToolsErrorCode,
+  type JobError,
   PermanentError,
   RetryableError,
   type RetryableErrorOptions,
 } from "./errors.ts";
-export type { JobSnapshot, JobStatus, ListOptions, StartedJob } from "./runtime/job.ts";
-export type { JobDetail, JobStep, JobStepAttempt } from "./runtime/job-detail.ts";
 export {
   type Answer,
   type AnswerOutcome,
@@ -44,7 +43,9 @@ export {
   type RootsAnswer,
   type SamplingAnswer,
   type SamplingRequest,
-} from "./runtime/questions.ts";
+} from "./question-types.ts";
+export type { JobSnapshot, JobStatus, ListOptions, StartedJob } from "./runtime/job.ts";
+export type { JobDetail, JobStep, JobStepAttempt } from "./runtime/job-detail.ts";
 export {
   type AsyncTools,
   type CallerOptions,

@@ -90,7 +90,7 @@ describe("async-tools jobs", () => {
       path,
     );
     expect(failed.jobs.map((j) => j.jobId)).toEqual([ids.Nowhere]);
-    expect(failed.jobs[0]?.error).toBe("unknown city Nowhere");
+    expect(failed.jobs[0]?.error).toEqual({ code: "failed", message: "unknown city Nowhere" });
     const other = await cliJson<{ jobs: JobSnapshot[] }>("jobs", "list", "--tool", "other", "--store", path);
     expect(other.jobs).toEqual([]);
     const recent = await cliJson<{ jobs: JobSnapshot[] }>("jobs", "list", "--since", "1h", "--store", path);
@@ -153,7 +153,10 @@ describe("async-tools jobs", () => {
     expect(again.out).toContain("already completed");
     await using server = await createAsyncTools({ store: path, tools: [forecastTool()] });
     const [job] = await server.probe([ids.Slow as string]);
-    expect(job).toMatchObject({ status: "cancelled", error: "cancelled from the async-tools CLI" });
+    expect(job).toMatchObject({
+      status: "cancelled",
+      error: { code: "cancelled", reason: "cancelled from the async-tools CLI" },
+    });
   });
 
   it("retries a failed job as a fresh run with its input, which the next server runs", async () => {
@@ -173,7 +176,10 @@ describe("async-tools jobs", () => {
     await using server = await createAsyncTools({ store: path, tools: [forecastTool()] });
     const [rerun] = await server.wait([started.jobId], { timeoutMs: 10_000 });
     // "Nowhere" fails for good again; what matters is that it ran, with the stored input.
-    expect(rerun).toMatchObject({ status: "failed", error: "unknown city Nowhere" });
+    expect(rerun).toMatchObject({
+      status: "failed",
+      error: { code: "failed", message: "unknown city Nowhere" },
+    });
     expect((await server.get(started.jobId)).input).toEqual({ city: "Nowhere" });
   });
 

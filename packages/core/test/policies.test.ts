@@ -7,7 +7,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { z } from "zod";
-import { createAsyncTools, defineAsyncTool } from "../src/index.ts";
+import { createAsyncTools, defineAsyncTool, type JobSnapshot } from "../src/index.ts";
+import { errorText } from "../src/mcp/text.ts";
 import { connectInMemory } from "../src/testing/index.ts";
 import { gate } from "./helpers.ts";
 
@@ -158,8 +159,10 @@ describe("versions", () => {
     cleanup.push(() => runtime.close());
     const [job] = await runtime.wait([id], { timeoutMs: 5000 });
     expect(job?.status).toBe("failed");
-    expect(job?.error).toContain("version 1 of render");
-    expect(job?.error).toContain("Start it again");
+    expect(job?.error).toEqual({ code: "version_gone", version: 1, versions: [2] });
+    const said = errorText(job as JobSnapshot);
+    expect(said).toContain("version 1 of render");
+    expect(said).toContain("Start it again");
   });
 
   it("finishes an old job on the old code when that version stays registered", async () => {
@@ -188,6 +191,13 @@ describe("versions", () => {
     cleanup.push(() => runtime.close());
     const [job] = await runtime.wait([id], { timeoutMs: 5000 });
     expect(job?.status).toBe("failed");
-    expect(job?.error).toMatch(/input of job .* no longer matches render version 1 \(label: /);
+    expect(job?.error).toMatchObject({
+      code: "input_mismatch",
+      version: 1,
+      issues: [expect.stringMatching(/^label: /)],
+    });
+    expect(errorText(job as JobSnapshot)).toMatch(
+      /input of job .* no longer matches render version 1 \(label: /,
+    );
   });
 });

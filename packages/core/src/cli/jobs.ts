@@ -6,6 +6,7 @@
 import { DEFAULTS } from "../defaults.ts";
 import {
   jobDurationMs,
+  jobErrorText,
   parseDuration,
   parseSince,
   progressBar,
@@ -14,10 +15,10 @@ import {
   shortText,
   table,
 } from "../internal/format.ts";
+import type { ElicitationRequest, Question } from "../question-types.ts";
 import { isUnfinished, JOB_STATUSES, type JobSnapshot, type JobStatus } from "../runtime/job.ts";
 import type { JobDetail } from "../runtime/job-detail.ts";
 import { pruneJobs } from "../runtime/prune.ts";
-import type { ElicitationRequest, Question } from "../runtime/questions.ts";
 import { type AsyncTools, OPERATOR } from "../runtime/runtime.ts";
 import { type CliContext, CliError, type Command, EXIT, parse, printJson, STORE_OPTIONS } from "./command.ts";
 import { openForCli, storeSpec } from "./open-store.ts";
@@ -134,9 +135,13 @@ const list: Command = {
   },
 };
 
+function notFoundText(jobId: string): string {
+  return jobErrorText({ jobId, error: { code: "not_found" } });
+}
+
 /** The one-line note of a job in a list: why it failed, what it is doing, or where it waits. */
 function note(job: JobSnapshot): string {
-  if (job.error !== undefined && job.status !== "completed") return job.error;
+  if (job.error !== undefined && job.status !== "completed") return jobErrorText(job) ?? "";
   if (job.retrying !== undefined) {
     return `retrying ${job.retrying.step} (attempt ${job.retrying.attempt + 1}/${job.retrying.attempts}): ${job.retrying.error}`;
   }
@@ -162,7 +167,7 @@ const show: Command = {
 
 /** A job for people: a block of fields, then its step timeline, one row per attempt. */
 export function describeJob(job: JobDetail, now: number): string {
-  if (job.status === "not_found") return job.error ?? `No job has the ID ${job.jobId}.`;
+  if (job.status === "not_found") return notFoundText(job.jobId);
   const at = (iso: string | undefined) => (iso === undefined ? "-" : `${iso} (${relativeTime(iso, now)})`);
   const fields: [string, string][] = [
     ["Job", job.jobId],
@@ -179,7 +184,8 @@ export function describeJob(job: JobDetail, now: number): string {
   if (job.queuePosition !== undefined) fields.push(["Queue", `#${job.queuePosition}`]);
   if (job.input !== undefined) fields.push(["Input", shortText(job.input, 200)]);
   for (const q of job.questions ?? []) fields.push(["Question", `${q.id} (${q.kind}): ${questionText(q)}`]);
-  if (job.error !== undefined) fields.push(["Error", job.error]);
+  const error = jobErrorText(job);
+  if (error !== undefined) fields.push(["Error", error]);
   if (job.status === "completed") fields.push(["Result", shortText(job.result, 200)]);
   const width = Math.max(...fields.map(([k]) => k.length));
   const lines = fields.map(([k, v]) => `${k.padEnd(width)}  ${v}`);
@@ -232,7 +238,7 @@ const cancel: Command = {
     if (values.json) {
       printJson(ctx, after.snapshot);
     } else if (after.snapshot.status === "not_found") {
-      ctx.err(after.snapshot.error ?? `No job has the ID ${id}.`);
+      ctx.err(notFoundText(id));
     } else if (isUnfinished(after.before.status)) {
       ctx.out(`Cancelled ${id}.`);
     } else {
@@ -257,7 +263,7 @@ const retry: Command = {
         `Started ${started.jobId}, a fresh run of ${id}. ` +
           "A server that runs its tool picks it up (at once if it runs now, else when it starts).",
       );
-    } else if (started.status === "not_found") ctx.err(started.error ?? `No job has the ID ${id}.`);
+    } else if (started.status === "not_found") ctx.err(notFoundText(id));
     else ctx.err(`Job ${id} is ${started.status}; only failed or cancelled jobs can be retried.`);
     return started.created ? EXIT.ok : EXIT.failed;
   },
@@ -349,7 +355,7 @@ const answer: Command = {
       ctx.out(`Answered ${answered}; the job resumes on a server that runs its tool.`);
       return EXIT.ok;
     }
-    ctx.err(outcome.status === "not_found" ? `No job has the ID ${id}.` : outcome.reason);
+    ctx.err(outcome.status === "not_found" ? notFoundText(id) : (outcome as { reason: string }).reason);
     return EXIT.failed;
   },
 };

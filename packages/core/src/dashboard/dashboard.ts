@@ -11,9 +11,9 @@ import { secureHeaders } from "hono/secure-headers";
 import { DEFAULTS_DASHBOARD } from "../defaults.ts";
 import { StaticTokens } from "../http/auth.ts";
 import { BrowserSignIn } from "../http/browser-sign-in.ts";
+import type { ElicitationRequest } from "../question-types.ts";
 import { isUnfinished, type JobSnapshot } from "../runtime/job.ts";
 import type { JobDetail } from "../runtime/job-detail.ts";
-import type { ElicitationRequest } from "../runtime/questions.ts";
 import { type AsyncTools, OPERATOR } from "../runtime/runtime.ts";
 import { type AssetName, assetText } from "./assets.ts";
 import {

@@ -5,10 +5,10 @@
  */
 import { html } from "hono/html";
 import type { HtmlEscapedString } from "hono/utils/html";
-import { jobDurationMs, relativeTime, shortDuration, shortText } from "../internal/format.ts";
+import { jobDurationMs, jobErrorText, relativeTime, shortDuration, shortText } from "../internal/format.ts";
+import type { ElicitationRequest, Question } from "../question-types.ts";
 import { isUnfinished, JOB_STATUSES, type JobSnapshot } from "../runtime/job.ts";
 import type { JobDetail } from "../runtime/job-detail.ts";
-import type { ElicitationRequest, Question } from "../runtime/questions.ts";
 
 /** What a template renders to (synchronous here: no template awaits anything). */
 export type Html = HtmlEscapedString | Promise<HtmlEscapedString>;
@@ -181,7 +181,7 @@ ${jobHtml(ctx, job)}
  * jobs (a question form for a job waiting for input), already escaped.
  */
 export function jobHtml(ctx: PageContext, job: JobDetail, extra: Html | string = ""): Html {
-  if (job.status === "not_found") return html`<p class="error">${job.error ?? "No such job."}</p>`;
+  if (job.status === "not_found") return html`<p class="error">${jobErrorText(job) ?? "No such job."}</p>`;
   const took = jobDurationMs(job, ctx.now);
   const fields: [string, Html | string][] = [
     ["Tool", job.tool ?? "-"],
@@ -204,7 +204,7 @@ export function jobHtml(ctx: PageContext, job: JobDetail, extra: Html | string =
     job.status === "completed"
       ? html`<h2>Result</h2><pre class="result">${JSON.stringify(job.result, null, 2) ?? ""}</pre>`
       : job.error !== undefined
-        ? html`<h2>Error</h2><pre class="error">${job.error}</pre>`
+        ? html`<h2>Error</h2><pre class="error">${jobErrorText(job)}</pre>`
         : "";
   const action = isUnfinished(job.status)
     ? actionForm(ctx, job.jobId, "cancel", "Cancel")

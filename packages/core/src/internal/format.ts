@@ -1,7 +1,8 @@
 /**
  * How the faces (CLI, dashboard) write jobs for people: relative times, short durations, short inputs and
- * plain aligned tables. Nothing here decides anything; it only formats.
+ * plain aligned tables, why a job did not complete. Nothing here decides anything; it only formats.
  */
+import type { JobError } from "../errors.ts";
 
 /** `5s ago`, `3m ago`, `2h ago`, `4d ago`; `in 3s` for a time ahead; `just now` under a second. */
 export function relativeTime(iso: string | undefined, now: number): string {
@@ -56,6 +57,36 @@ export function jobDurationMs(job: JobTimes, now: number): number | undefined {
   if (job.createdAt === undefined || job.status === "expired") return undefined;
   const end = job.completedAt === undefined ? now : Date.parse(job.completedAt);
   return end - Date.parse(job.createdAt);
+}
+
+/**
+ * Why a job did not complete or cannot be read, for people (the CLI, the dashboard, the logs), e.g. `The job
+ * timed out after 60 s before it finished.`; `undefined` when it has no error.
+ */
+export function jobErrorText(job: { jobId: string; error: JobError }): string;
+export function jobErrorText(job: { jobId: string; error?: JobError | undefined }): string | undefined;
+export function jobErrorText(job: { jobId: string; error?: JobError | undefined }): string | undefined {
+  const { error } = job;
+  switch (error?.code) {
+    case undefined:
+      return undefined;
+    case "not_found":
+      return `No job has the ID ${job.jobId}.`;
+    case "expired":
+      return "It finished long ago; its result was removed by the retention policy.";
+    case "failed":
+      return error.message ?? "The job failed.";
+    case "cancelled":
+      return error.reason ?? "cancelled";
+    case "timed_out": {
+      const after = error.timeoutMs === undefined ? "" : ` after ${Math.round(error.timeoutMs / 1000)} s`;
+      return `The job timed out${after} before it finished.`;
+    }
+    case "version_gone":
+      return `Started by version ${error.version}, which no process runs now (this one runs ${error.versions.join(", ")}).`;
+    case "input_mismatch":
+      return `Its input no longer matches version ${error.version}: ${error.issues.join("; ")}.`;
+  }
 }
 
 /** A value on one line, cut to `max` characters with an ellipsis. */

@@ -4,9 +4,9 @@
  * and its answers are delivered durably like any other. A restart loses nothing: the next call asks again.
  */
 import { log } from "../internal/log.ts";
+import type { Answer, Question } from "../question-types.ts";
 import type { JobSnapshot, WaitOptions } from "../runtime/job.ts";
 import type { JobEngine } from "../runtime/job-engine.ts";
-import type { Answer, Question } from "../runtime/questions.ts";
 import { errorText } from "../runtime/step-retry.ts";
 
 /** Sends a question to the client and returns its answer; `undefined` when it cannot be asked this kind. */

@@ -2,8 +2,9 @@
  * Everything a model reads about jobs: tool descriptions, one-line job states, and what to call next. Kept
  * in one file so both SDK generations say exactly the same.
  */
+
+import type { ElicitationRequest, Question } from "../question-types.ts";
 import type { JobSnapshot } from "../runtime/job.ts";
-import type { ElicitationRequest, Question } from "../runtime/questions.ts";
 
 /** The names a set of job tools is reached by, and the ID field they use. */
 export interface JobToolNames {
@@ -35,8 +36,44 @@ export function describeLine(s: JobSnapshot): string {
   }
   if (s.retrying) line += ` - ${retryLine(s.retrying)}`;
   for (const q of s.questions ?? []) line += ` - waits for an answer to ${q.id}: ${questionSummary(q)}`;
-  if (s.error && s.status !== "working" && s.status !== "queued") line += ` - ${s.error}`;
+  const error = errorText(s);
+  if (error && s.status !== "working" && s.status !== "queued") line += ` - ${error}`;
   return line;
+}
+
+/**
+ * Why the job `s` did not complete, or cannot be read, in the words a model reads (the runtime gives a code
+ * and its data); `undefined` when it has no error.
+ */
+export function errorText(s: JobSnapshot): string | undefined {
+  const error = s.error;
+  const tool = s.tool ?? "its tool";
+  switch (error?.code) {
+    case undefined:
+      return undefined;
+    case "not_found":
+      return `No job has the ID ${s.jobId}.`;
+    case "expired":
+      return "This job finished long ago and its result was removed by the retention policy. Start it again.";
+    case "failed":
+      return error.message ?? "The job failed.";
+    case "cancelled":
+      return error.reason ?? "cancelled";
+    case "timed_out": {
+      const after = error.timeoutMs === undefined ? "" : ` after ${Math.round(error.timeoutMs / 1000)} s`;
+      return `The job timed out${after} before it finished.`;
+    }
+    case "version_gone":
+      return (
+        `This job was started by version ${error.version} of ${tool}, which this server no longer runs ` +
+        `(it runs version ${error.versions.join(", ")}). Start it again to run it on the current version.`
+      );
+    case "input_mismatch":
+      return (
+        `The input of job ${s.jobId} no longer matches ${tool} version ${error.version} ` +
+        `(${error.issues.join("; ")}). Start it again with arguments the current version accepts.`
+      );
+  }
 }
 
 /** "retrying step 'fetch' (attempt 3 of 5): 503 Service Unavailable" */
@@ -110,7 +147,7 @@ export function statusMessageOf(s: JobSnapshot): string | undefined {
   if (s.status === "input_required") {
     return `waiting for an answer: ${(s.questions ?? []).map(questionSummary).join("; ")}`;
   }
-  if (s.status !== "working") return s.error;
+  if (s.status !== "working") return errorText(s);
   if (s.retrying) return retryLine(s.retrying);
   const progress = s.progress;
   if (progress === undefined) return undefined;

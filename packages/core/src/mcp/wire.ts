@@ -4,6 +4,7 @@
  */
 import { z } from "zod";
 import { JOB_STATUSES, type JobSnapshot } from "../runtime/job.ts";
+import { errorText } from "./text.ts";
 
 /** What a tool returns, in the shape both SDK generations accept. */
 export interface ToolResult {
@@ -103,7 +104,7 @@ export function toWire(snapshot: JobSnapshot, idField: string): Record<string, u
       ...(q.timeoutAt === undefined ? {} : { timeout_at: new Date(q.timeoutAt).toISOString() }),
     }));
   }
-  if (snapshot.error !== undefined) wire.error = snapshot.error;
+  if (snapshot.error !== undefined) wire.error = errorText(snapshot);
   if (snapshot.result !== undefined) wire.result = snapshot.result;
   return wire;
 }

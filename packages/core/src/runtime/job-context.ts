@@ -10,34 +10,38 @@ import { log } from "../internal/log.ts";
 import type { TraceContext } from "../internal/trace-context.ts";
 import type { JobIndex } from "../store/store.ts";
 import type { JobEvent, JobObserver } from "./job-events.ts";
+import type { Pass } from "./local-jobs.ts";
 import type { PromiseClient } from "./promise-client.ts";
 import { questionContext } from "./questions.ts";
-import { runWithRetries, type StepRetry } from "./step-retry.ts";
+import { runWithRetries } from "./step-retry.ts";
 
 /** What a job context needs of its engine. */
 export interface JobContextDeps {
   readonly meta: JobIndex;
   readonly observer: Required<JobObserver>;
   readonly promises: PromiseClient;
-  /** The step each job is retrying now, for its snapshot. */
-  readonly retrying: Map<string, StepRetry>;
   emit(event: JobEvent): void;
 }
 
-/** The context of the execution `rctx` of a job of `tool`. */
+/**
+ * The context of the execution `rctx` of a job of `tool`, which is `pass` in this process: it records there
+ * the step being retried and whether the job asked.
+ */
 export function jobContextOf(
   rctx: Context,
   tool: AnyAsyncTool,
-  signal: AbortSignal,
+  pass: Pass,
   trace: TraceContext | undefined,
   engine: JobContextDeps,
 ): JobContext {
   const { meta } = engine;
-  const { retrying } = engine;
+  const { signal } = pass.controller;
   const jobId = rctx.id;
   const stepOptions = rctx.options({ retryPolicy: new Never() });
   return {
-    ...questionContext(rctx, engine.promises),
+    ...questionContext(rctx, engine.promises, () => {
+      pass.asked = true;
+    }),
     jobId,
     signal,
     resonate: rctx,
@@ -49,13 +53,13 @@ export function jobContextOf(
           return await runWithRetries(name, watch ? () => watch.attempt(fn) : fn, tool.retry, {
             signal,
             onRetry: (retry) => {
-              retrying.set(jobId, retry);
+              pass.retrying = retry;
               watch?.retried(retry);
               engine.emit({ kind: "step-retried", jobId, tool: tool.name, retry, trace });
             },
           });
         } finally {
-          retrying.delete(jobId);
+          pass.retrying = undefined;
         }
       };
       const step = { [name]: attempt }[name] as (step: { id: string }) => Promise<T>;

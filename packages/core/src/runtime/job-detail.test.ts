@@ -73,7 +73,7 @@ describe("runtime.get", () => {
     const job = await runtime.start(broken, {});
     await runtime.wait([job.jobId], { timeoutMs: 10_000 });
     const detail = await runtime.get(job.jobId);
-    expect(detail).toMatchObject({ status: "failed", error: "400 bad request" });
+    expect(detail).toMatchObject({ status: "failed", error: { code: "failed", message: "400 bad request" } });
     expect(detail.steps[0]?.attempts).toMatchObject([
       { attempt: 1, outcome: "failed", error: "400 bad request" },
     ]);

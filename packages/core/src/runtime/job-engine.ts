@@ -1,23 +1,21 @@
 /**
  * The job model over Resonate durable promises: a job is a root durable promise whose ID is the job ID.
- * Starting, reading, waiting for, cancelling and listing jobs live here, in camelCase TypeScript that knows
- * nothing of MCP. Per job it adds what promises do not hold: the tool (a promise tag), progress (the job
- * index), its place in the tool's queue and the step being retried (this process's memory).
+ * Starting, reading, waiting for, answering, cancelling and listing jobs live here, in camelCase TypeScript
+ * that knows nothing of MCP. Per job it adds what promises do not hold: the tool (a promise tag), progress
+ * (the job index), and what this process holds of it (`local-jobs.ts`: its place in the queue, the step being
+ * retried). Creating a job is `job-creation.ts`, running it `executions.ts`.
  */
-import { randomUUID } from "node:crypto";
-import { Never } from "@resonatehq/sdk";
 import type { Context, Resonate } from "@resonatehq/sdk/async";
-import type { z } from "zod";
 import { DEFAULTS } from "../defaults.ts";
 import type { AnyAsyncTool } from "../define.ts";
 import { AsyncToolsError } from "../errors.ts";
-import { log } from "../internal/log.ts";
-import type { TraceContext } from "../internal/trace-context.ts";
 import { jobIdFor, runId } from "../job-id.ts";
+import type { AnswerOutcome } from "../question-types.ts";
 import type { ChangeFeed, JobIndex, SettledJob } from "../store/store.ts";
 import type { ToolSlots } from "../store/tool-slots.ts";
 import { ChangeWatch } from "./change-watch.ts";
 import { createResonate, type ResonateConfig } from "./create-resonate.ts";
+import { Executions } from "./executions.ts";
 import {
   type CallerScope,
   iso,
@@ -26,68 +24,54 @@ import {
   type ListOptions,
   notFound,
   ownedBy,
-  PRINCIPAL_TAG,
-  RUN_TAG,
   type StartedJob,
   type StartOptions,
   scopeOf,
   snapshotOf,
   statusOf,
+  storedJobError,
   TOOL_TAG,
-  TRACEPARENT_TAG,
-  TRACESTATE_TAG,
   traceOf,
   type WaitOptions,
 } from "./job.ts";
-import { jobContextOf } from "./job-context.ts";
+import { type CreationDeps, createJob, creationFound } from "./job-creation.ts";
 import { combineObservers, type JobEvent, type JobObserver, logJobEvent } from "./job-events.ts";
+import { LocalJobs } from "./local-jobs.ts";
 import type { PromiseClient, PromiseRecord } from "./promise-client.ts";
-import { type AnswerOutcome, Questions } from "./questions.ts";
-import { type CreateOutcome, lostTask } from "./resonate-internals.ts";
-import { SettledWatch } from "./settled-watch.ts";
+import { Questions } from "./questions.ts";
 import { Slots } from "./slots.ts";
-import { errorText, type StepRetry } from "./step-retry.ts";
-import { StrandedTasks, standDown } from "./stranded-tasks.ts";
+
+/** A registered tool: its versions, the newest (which new jobs run), and its concurrency slots. */
+interface ToolEntry {
+  readonly versions: Map<number, AnyAsyncTool>;
+  latest: AnyAsyncTool;
+  readonly slots: ToolSlots;
+}
 
 /** Runs and observes jobs of registered definitions on one Resonate instance. */
 export class JobEngine {
-  private readonly versions = new Map<string, Map<number, AnyAsyncTool>>();
-  private readonly latest = new Map<string, AnyAsyncTool>();
-  private readonly slots = new Map<string, ToolSlots>();
-  private readonly running = new Map<string, AbortController>();
-  readonly retrying = new Map<string, StepRetry>();
-  private readonly starting = new Map<string, Promise<JobSnapshot | undefined>>();
-  /** The run tag of each job this process is creating right now, and those its creation made. */
-  private readonly creating = new Map<string, string>();
-  private readonly created = new Set<string>();
-  /**
-   * Jobs this process is launching right now, with the trace each continues: their first execution needs no
-   * re-validation, and no read of the stored trace.
-   */
-  private readonly launching = new Map<string, TraceContext | undefined>();
-  /** Tasks stranded by a store that refused a write, retried until the store takes them. */
-  private readonly stranded: StrandedTasks;
-  private stopped = false;
+  private readonly tools = new Map<string, ToolEntry>();
+  /** What this process holds of jobs: one entry per job it is starting or running. */
+  private readonly jobs = new LocalJobs();
+  private readonly executions: Executions;
+  private readonly creation: CreationDeps;
 
   /** The Resonate instance the engine runs jobs on, built by {@link createResonate} with every patch. */
   readonly resonate: Resonate;
   readonly promises: PromiseClient;
   readonly meta: JobIndex;
-  readonly observer: Required<JobObserver>;
   /** The store's change feed (see `Store.changes`): readers of jobs wait on it rather than poll. */
   readonly changes: ChangeFeed | undefined;
-  /** Checks for jobs of this process settled elsewhere, while any runs. */
-  private readonly settledWatch: SettledWatch | undefined;
+  readonly observer: Required<JobObserver>;
   private readonly slotsFor: ((tool: string, limit: number) => ToolSlots) | undefined;
   private readonly questions: Questions;
-  /** How to let go of each execution's slot and signal when its pass suspends (parked on a question, a sleep). */
-  private readonly parking = new Map<string, () => void>();
 
   /**
    * `settled` answers which of the jobs this process runs the store holds as settled (see `Store.settled`):
    * asked while jobs run, when `changes` (the store's change feed) says one of them changed, so a cancel made
-   * elsewhere stops them here. `slots` gives a tool's concurrency slots shared by every process of the store
-   * (see `Store.slots`); without it they are this process's own.
+   * elsewhere stops them here.
+   * `slots` gives a tool's concurrency slots shared by every process of the store (see `Store.slots`); without
+   * it they are this process's own.
    */
   constructor(
     resonate: ResonateConfig,
@@ -98,32 +82,34 @@ export class JobEngine {
     slots?: (tool: string, limit: number) => ToolSlots,
     changes?: ChangeFeed,
   ) {
+    this.changes = changes;
     this.promises = promises;
     this.meta = meta;
     this.observer = combineObservers(observers);
-    this.changes = changes;
-    this.settledWatch = settled === undefined ? undefined : new SettledWatch(settled, this.running, changes);
-    this.stranded = new StrandedTasks(promises);
+    const { jobs, observer } = this;
+    const emit = (event: JobEvent) => this.emit(event);
+    const slotsOf = (name: string) => (this.tools.get(name) as ToolEntry).slots;
+    this.executions = new Executions(
+      { jobs, meta, observer, promises, emit, slots: slotsOf },
+      settled,
+      changes,
+    );
     this.slotsFor = slots;
     this.questions = new Questions(promises);
-    this.resonate = createResonate(resonate, {
-      created: (outcome) => this.onCreateOutcome(outcome),
+    const resonated = createResonate(resonate, {
+      created: (outcome) => creationFound(this.jobs, outcome),
       unregistered: (func, version) => {
-        const known = this.versions.get(func);
+        const known = this.tools.get(func);
         if (known === undefined) return undefined;
-        const have = [...known.keys()].sort((a, b) => a - b).join(", ");
-        return (
-          `This job was started by version ${version} of ${func}, which this server no longer runs ` +
-          `(it runs version ${have}). Start it again to run it on the current version.`
-        );
+        const versions = [...known.versions.keys()].sort((a, b) => a - b);
+        return storedJobError({ code: "version_gone", version, versions });
       },
-      failed: (task, error) => {
-        if (lostTask(error)) standDown(task.id);
-        else this.stranded.release(task.id, task.version, error);
-      },
-      undelivered: (taskId, error, retry) => this.stranded.redeliver(taskId, error, retry),
-      suspended: (taskId) => this.unpark(taskId),
+      failed: (task, error) => this.executions.failed(task, error),
+      undelivered: (taskId, error, retry) => this.executions.undelivered(taskId, error, retry),
+      suspended: (taskId) => this.jobs.unpark(taskId),
     });
+    this.resonate = resonated;
+    this.creation = { jobs, resonate: resonated, meta, emit, slots: slotsOf };
   }
 
   /**
@@ -131,145 +117,41 @@ export class JobEngine {
    * new jobs run on the highest. The same name and version twice throws `DUPLICATE_TOOL`.
    */
   define(tool: AnyAsyncTool): void {
-    const versions = this.versions.get(tool.name) ?? new Map<number, AnyAsyncTool>();
-    if (versions.has(tool.version)) {
+    const known = this.tools.get(tool.name);
+    if (known?.versions.has(tool.version)) {
       throw new AsyncToolsError(
         "DUPLICATE_TOOL",
         `Async tool ${tool.name} (version ${tool.version}) is defined twice. Give each definition its own ` +
           "name, or a higher version to run new jobs on new code while old jobs finish on the old.",
       );
     }
-    versions.set(tool.version, tool);
-    this.versions.set(tool.name, versions);
-    const current = this.latest.get(tool.name);
-    if (current === undefined || current.version < tool.version) this.latest.set(tool.name, tool);
-    if (!this.slots.has(tool.name))
-      this.slots.set(tool.name, this.slotsFor?.(tool.name, tool.concurrency) ?? new Slots(tool.concurrency));
+    if (known === undefined) {
+      const slots = this.slotsFor?.(tool.name, tool.concurrency) ?? new Slots(tool.concurrency);
+      this.tools.set(tool.name, { versions: new Map([[tool.version, tool]]), latest: tool, slots });
+    } else {
+      known.versions.set(tool.version, tool);
+      if (known.latest.version < tool.version) known.latest = tool;
+    }
     const engine = this;
     const durable = async function durable(rctx: Context, input: unknown) {
-      return engine.execute(tool, rctx, input);
+      return engine.executions.run(tool, rctx, input);
     };
     this.resonate.register(tool.name, durable, { version: tool.version });
   }
 
   /** Stops background work (releases of failed executions, checks for cancels) when the runtime closes. */
   stop(): void {
-    this.stopped = true;
-    this.stranded.stop();
-    this.settledWatch?.stop();
+    this.executions.stop();
   }
 
   /** The newest definition registered under `name`. */
   definition(name: string): AnyAsyncTool | undefined {
-    return this.latest.get(name);
+    return this.tools.get(name)?.latest;
   }
 
   /** Every newest definition, in registration order. */
   definitions(): AnyAsyncTool[] {
-    return [...this.latest.values()];
-  }
-
-  private async execute(tool: AnyAsyncTool, rctx: Context, raw: unknown): Promise<unknown> {
-    const id = rctx.id;
-    this.stranded.delivered(id);
-    let input = raw;
-    const resumed = !this.launching.has(id);
-    let trace = this.launching.get(id);
-    if (!resumed) {
-      // Launched by this process a moment ago: validated by start.
-      this.launching.delete(id);
-    } else {
-      trace = traceOf(await this.promises.get(id).catch(() => undefined));
-      // A resume, after a restart or a takeover: the code may have changed since the job was accepted.
-      const checked = (tool.input as z.ZodObject).safeParse(raw);
-      if (!checked.success) {
-        const issues = checked.error.issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`);
-        const message =
-          `The input of job ${id} no longer matches ${tool.name} version ${tool.version} (${issues.join("; ")}). ` +
-          "Start it again with arguments the current version accepts.";
-        this.emit({ kind: "failed", jobId: id, tool: tool.name, error: message, trace });
-        throw new Error(message);
-      }
-      input = checked.data;
-      this.emit({ kind: "resumed", jobId: id, tool: tool.name, trace });
-    }
-    const watch = this.observer.execution({ jobId: id, tool: tool.name, resumed, trace });
-    let failure: unknown;
-    // A new pass of a job means its last one is over, even if that one's frame never returned (it suspended).
-    this.unpark(id);
-    const controller = new AbortController();
-    this.running.set(id, controller);
-    this.settledWatch?.watch();
-    const began = Date.now();
-    // The store fails a job at its timeout; its function must stop too (the step's request, its retries).
-    const left = rctx.timeoutAt - began;
-    const deadline =
-      left < MAX_TIMER_MS
-        ? setTimeout(() => controller.abort(new Error(timedOutMessage(tool.timeoutMs))), Math.max(0, left))
-        : undefined;
-    deadline?.unref();
-    const slots = this.slots.get(tool.name) as ToolSlots;
-    let release: (() => void) | undefined;
-    // A pass that suspends (the job waits for an answer or a durable sleep) never returns here: its frame is
-    // dropped. The hook lets go of what it held, so a parked job holds no slot.
-    const letGo = () => {
-      clearTimeout(deadline);
-      release?.();
-      this.retrying.delete(id);
-      if (this.running.get(id) === controller) this.running.delete(id);
-    };
-    this.parking.set(id, letGo);
-    try {
-      release = await slots.acquire(id, controller.signal);
-      const result = await tool.run(jobContextOf(rctx, tool, controller.signal, trace, this), input as never);
-      this.emit({ kind: "completed", jobId: id, tool: tool.name, durationMs: Date.now() - began, trace });
-      return result;
-    } catch (error) {
-      failure = error;
-      // A cancelled job is logged by cancel; one cut short by this runtime closing resumes at the next start.
-      const base = { job: id, tool: tool.name };
-      if (this.stopped) log("debug", "job interrupted by shutdown", base);
-      else if (controller.signal.aborted) {
-        log("debug", "job execution stopped", { ...base, reason: errorText(controller.signal.reason) });
-      } else if (lostTask(error)) {
-        // An execution that lost its task to another one is not a failure of the job (the hook logs it).
-      } else if (await this.stillPending(id)) {
-        const durationMs = Date.now() - began;
-        this.emit({ kind: "failed", jobId: id, tool: tool.name, error: errorText(error), durationMs, trace });
-      } else {
-        // Settled elsewhere before the next check heard of it: the store refused the step's result.
-        log("debug", "job execution ended: the job was settled elsewhere", {
-          ...base,
-          error: errorText(error),
-        });
-      }
-      throw error;
-    } finally {
-      watch?.end(failure);
-      letGo();
-      if (this.parking.get(id) === letGo) this.parking.delete(id);
-    }
-  }
-
-  /** Lets go of the slot and signal of `id`'s last pass, which suspended. */
-  private unpark(id: string): void {
-    const letGo = this.parking.get(id);
-    this.parking.delete(id);
-    letGo?.();
-  }
-
-  /**
-   * Whether the job `id` is still pending in the store. An execution that fails after the job was settled
-   * elsewhere (a cancel this process had not heard of yet: the store refuses the step's result with "Fence
-   * check failed") did not fail the job; a store that cannot answer leaves the failure as it is.
-   */
-  private async stillPending(id: string): Promise<boolean> {
-    try {
-      const record = await this.promises.get(id);
-      return record === undefined || record.state === "pending";
-    } catch {
-      return true;
-    }
+    return [...this.tools.values()].map((entry) => entry.latest);
   }
 
   /** Tells the logs and the observers. */
@@ -295,7 +177,7 @@ export class JobEngine {
     for (let n = 1, vanished = 0; n <= DEFAULTS.maxRuns; ) {
       const id = runId(base, n);
       // Concurrent starts of one job in this process: the first creates it, the others wait and then join it.
-      const inflight = this.starting.get(id);
+      const inflight = this.jobs.get(id)?.starting;
       if (inflight !== undefined) {
         await inflight.catch(() => undefined);
       } else {
@@ -308,13 +190,13 @@ export class JobEngine {
         }
         // Create first and read only when the job was there already: a new job costs one request to the
         // store, not two (a process that joined a store over HTTP pays each in a round trip).
-        const creation = this.create(tool, id, input, principal, trace);
-        this.starting.set(id, creation);
+        const creation = createJob(this.creation, tool, id, input, principal, trace);
+        this.jobs.of(id).starting = creation;
         let created: JobSnapshot | undefined;
         try {
           created = await creation;
         } finally {
-          this.starting.delete(id);
+          this.jobs.drop(id, "starting");
         }
         if (created !== undefined) return { ...created, created: true };
       }
@@ -340,84 +222,21 @@ export class JobEngine {
   }
 
   /**
-   * Creates the job `id`, or finds it there already: the snapshot of the new job, or `undefined` when the
-   * store had the promise (whose pending task, if any, this process may now be running).
+   * The current state of `id`; with `withResult`, a completed job carries its result. A pending job's
+   * question index is read only when the job may be waiting on a question (see `LocalJobs.mayAsk`).
    */
-  private async create(
-    tool: AnyAsyncTool,
-    id: string,
-    input: unknown,
-    principal: string | undefined,
-    trace: TraceContext | undefined,
-  ): Promise<JobSnapshot | undefined> {
-    const now = Date.now();
-    const nonce = randomUUID();
-    this.launching.set(id, trace);
-    this.creating.set(id, nonce);
-    let made = false;
-    try {
-      await this.resonate.run(
-        id,
-        tool.name,
-        input,
-        this.resonate.options({
-          timeout: tool.timeoutMs,
-          version: tool.version,
-          retryPolicy: new Never(),
-          tags: {
-            [TOOL_TAG]: tool.name,
-            [RUN_TAG]: nonce,
-            ...(principal === undefined ? {} : { [PRINCIPAL_TAG]: principal }),
-            ...(trace === undefined ? {} : { [TRACEPARENT_TAG]: trace.traceparent }),
-            ...(trace?.tracestate === undefined ? {} : { [TRACESTATE_TAG]: trace.tracestate }),
-          },
-        }),
-      );
-      made = this.created.delete(id);
-    } catch (error) {
-      this.launching.delete(id);
-      throw error;
-    } finally {
-      this.creating.delete(id);
-      this.created.delete(id);
-    }
-    if (!made) return undefined;
-    // The durable promise is the job; its metadata row comes second and off the answer's path, so a store
-    // that refuses the job (a full disk) leaves nothing behind, and a row that cannot be written costs
-    // listing, never the job.
-    this.meta.recordSoon(id, tool.name, now, principal ?? "");
-    this.emit({ kind: "started", jobId: id, tool: tool.name, trace });
-    const snapshot: JobSnapshot = { jobId: id, status: "working", tool: tool.name, createdAt: iso(now) };
-    const place = await this.slots.get(tool.name)?.position(id);
-    if (place !== undefined) Object.assign(snapshot, { status: "queued", queuePosition: place });
-    return snapshot;
-  }
-
-  /**
-   * What a creation of this process found ({@link observeTaskCreate}), before the SDK executes anything: a
-   * job that was there already is not "launched" by this start, so its first execution here re-validates
-   * the stored input like any resumed job.
-   */
-  private onCreateOutcome(outcome: CreateOutcome): void {
-    const nonce = this.creating.get(outcome.id);
-    if (nonce === undefined) return;
-    if (outcome.stored?.[RUN_TAG] === nonce) this.created.add(outcome.id);
-    else this.launching.delete(outcome.id);
-  }
-
-  /** The current state of `id`; with `withResult`, a completed job carries its result. */
   private async toSnapshot(record: PromiseRecord, withResult: boolean): Promise<JobSnapshot> {
     const tool = record.tags?.[TOOL_TAG];
+    const pending = record.state === "pending";
+    const pass = this.jobs.get(record.id)?.pass;
     return snapshotOf(record, {
       value: (r) => this.promises.value(r),
       withResult,
       progress: (await this.meta.get(record.id))?.progress,
       queuePosition:
-        tool === undefined || record.state !== "pending"
-          ? undefined
-          : await this.slots.get(tool)?.position(record.id),
-      retrying: this.retrying.get(record.id),
-      questions: record.state === "pending" ? await this.questions.pending(record.id) : undefined,
+        tool === undefined || !pending ? undefined : await this.tools.get(tool)?.slots.position(record.id),
+      retrying: pass?.retrying,
+      questions: pending && this.jobs.mayAsk(record.id) ? await this.questions.pending(record.id) : undefined,
     });
   }
 
@@ -434,8 +253,7 @@ export class JobEngine {
           status: "expired",
           tool: row.tool,
           createdAt: iso(row.createdAt),
-          error:
-            "This job finished long ago and its result was removed by the retention policy. Start it again.",
+          error: { code: "expired" },
         };
       }
       return notFound(id);
@@ -541,7 +359,7 @@ export class JobEngine {
     if (record === undefined || !ownedBy(record, scope)) return this.snapshot(id, false, scope);
     if (record.state === "pending") {
       await this.promises.cancel(id, reason);
-      this.running.get(id)?.abort(new Error(reason));
+      this.jobs.get(id)?.pass?.controller.abort(new Error(reason));
       this.emit({
         kind: "cancelled",
         jobId: id,
@@ -587,11 +405,4 @@ export class JobEngine {
       if (jobs.length >= options.limit) return { jobs, next: cursor };
     }
   }
-}
-
-/** `setTimeout` fires at once past this delay (2^31 - 1 ms, about 24.8 days). */
-const MAX_TIMER_MS = 2 ** 31 - 1;
-
-function timedOutMessage(timeoutMs: number): string {
-  return `The job timed out after ${Math.round(timeoutMs / 1000)} s before it finished.`;
 }

@@ -3,10 +3,11 @@
  * this process know of it) to the snapshot probe, await and list report: status, times, progress, queue
  * place, retry, result or error.
  */
+import type { JobError } from "../errors.ts";
 import { type TraceContext, traceContextOf } from "../internal/trace-context.ts";
+import type { Question } from "../question-types.ts";
 import type { JobProgress } from "../store/store.ts";
 import type { PromiseRecord } from "./promise-client.ts";
-import type { Question } from "./questions.ts";
 import type { StepRetry } from "./step-retry.ts";
 
 /**
@@ -43,8 +44,8 @@ export interface JobSnapshot<R = unknown> {
   retrying?: { step: string; attempt: number; attempts: number; error: string; nextAttemptAt: string };
   /** For an `input_required` job: the questions it waits on, to answer with `answer`. */
   questions?: Question[];
-  /** Why the job failed, was cancelled, or cannot be found. Never a stack trace. */
-  error?: string;
+  /** Why the job failed, was cancelled, or cannot be read: a code and its data, which the faces put in words. */
+  error?: JobError;
   /** The result, for completed jobs, when asked for. */
   result?: R;
 }
@@ -159,18 +160,19 @@ export function snapshotOf(record: PromiseRecord, parts: SnapshotParts): JobSnap
       if (withResult) snapshot.result = parts.value(record);
       break;
     case "rejected":
-      snapshot.error = errorMessage(parts.value(record));
+      snapshot.error = failureOf(parts.value(record));
       break;
     case "rejected_canceled": {
       const reason = parts.value(record);
-      snapshot.error = typeof reason === "string" && reason !== "" ? reason : "cancelled";
+      snapshot.error =
+        typeof reason === "string" && reason !== "" ? { code: "cancelled", reason } : { code: "cancelled" };
       break;
     }
-    case "rejected_timedout": {
-      const seconds = record.createdAt ? Math.round((record.timeoutAt - record.createdAt) / 1000) : undefined;
-      snapshot.error = `The job timed out${seconds ? ` after ${seconds} s` : ""} before it finished.`;
+    case "rejected_timedout":
+      snapshot.error = record.createdAt
+        ? { code: "timed_out", timeoutMs: record.timeoutAt - record.createdAt }
+        : { code: "timed_out" };
       break;
-    }
   }
   return snapshot;
 }
@@ -195,7 +197,7 @@ export function scopeOf(options: CallerScope): CallerScope {
 }
 
 export function notFound(id: string): JobSnapshot {
-  return { jobId: id, status: "not_found", error: `No job has the ID ${id}.` };
+  return { jobId: id, status: "not_found", error: { code: "not_found" } };
 }
 
 export function iso(ms: number): string {
@@ -215,10 +217,30 @@ export function statusOf(state: PromiseRecord["state"]): JobStatus {
   }
 }
 
-export function errorMessage(value: unknown): string {
-  if (value instanceof Error) return value.message || value.name;
-  if (typeof value === "string") return value;
-  if (value && typeof value === "object" && "message" in value) return String(value.message);
-  if (value === undefined) return "The job failed.";
-  return JSON.stringify(value);
+/**
+ * How the runtime fails a job for a reason of its own (`version_gone`, `input_mismatch`): the promise's
+ * rejection value, which {@link failureOf} reads back as the code.
+ */
+export interface StoredJobError {
+  __type: typeof STORED_ERROR;
+  error: JobError;
+}
+
+const STORED_ERROR = "async_tools_job_error";
+
+/** The rejection value that fails a job with `error`. */
+export function storedJobError(error: JobError): StoredJobError {
+  return { __type: STORED_ERROR, error };
+}
+
+/** Why a job whose promise was rejected with `value` failed. */
+export function failureOf(value: unknown): JobError {
+  if ((value as Partial<StoredJobError> | undefined)?.__type === STORED_ERROR)
+    return (value as StoredJobError).error;
+  if (value instanceof Error) return { code: "failed", message: value.message || value.name };
+  if (typeof value === "string") return { code: "failed", message: value };
+  if (value && typeof value === "object" && "message" in value)
+    return { code: "failed", message: String(value.message) };
+  if (value === undefined) return { code: "failed" };
+  return { code: "failed", message: JSON.stringify(value) };
 }

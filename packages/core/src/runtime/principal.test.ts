@@ -22,7 +22,7 @@ describe("a principal on the programmatic API", () => {
     expect(seenByBob).toEqual({
       jobId: alice.jobId,
       status: "not_found",
-      error: `No job has the ID ${alice.jobId}.`,
+      error: { code: "not_found" },
     });
     expect((await runtime.probe([alice.jobId]))[0]?.status).toBe("not_found");
     expect((await runtime.probe([nobody.jobId], { principal: "alice" }))[0]?.status).toBe("not_found");

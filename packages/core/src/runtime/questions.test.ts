@@ -178,7 +178,10 @@ describe("a job that asks", () => {
       async () => (await tools.probe([b.jobId]))[0] as JobSnapshot,
       (s) => s.status === "failed",
     );
-    expect(failed.error).toMatch(/No answer to question .*confirm within 2 s/);
+    expect(failed.error).toMatchObject({
+      code: "failed",
+      message: expect.stringMatching(/No answer to question .*confirm within 2 s/),
+    });
   });
 });
 

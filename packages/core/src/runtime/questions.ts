@@ -11,40 +11,18 @@ import { AsyncToolsError } from "../errors.ts";
 import {
   type Answer,
   type AnswerOutcome,
-  type AskAnswer,
-  type AskOptions,
   type ElicitationAnswer,
   type ElicitationRequest,
   type Question,
   type QuestionContext,
   type QuestionKind,
-  type QuestionTimeout,
   QuestionTimeoutError,
   type RequestedSchema,
   type RootsAnswer,
   type SamplingAnswer,
-  type SamplingRequest,
 } from "../question-types.ts";
 import { QUESTION_TAG } from "../store/store.ts";
 import type { PromiseClient } from "./promise-client.ts";
-
-export type {
-  Answer,
-  AnswerOutcome,
-  AskAnswer,
-  AskOptions,
-  ElicitationAnswer,
-  ElicitationRequest,
-  Question,
-  QuestionContext,
-  QuestionKind,
-  QuestionTimeout,
-  RequestedSchema,
-  RootsAnswer,
-  SamplingAnswer,
-  SamplingRequest,
-} from "../question-types.ts";
-export { QuestionTimeoutError } from "../question-types.ts";
 
 /** The promise tag naming the question a promise belongs to (index entries and the awaited promises). */
 export { QUESTION_TAG };
@@ -67,9 +45,10 @@ interface Envelope {
 
 /**
  * The questions of `jobId`'s current execution pass: one per pass, so the index numbers and name counts replay
- * identically (asks are made in the same order on every pass of a deterministic function).
+ * identically (asks are made in the same order on every pass of a deterministic function). `onAsk` hears of
+ * each question as it is posed.
  */
-export function questionContext(rctx: Context, promises: PromiseClient): QuestionContext {
+export function questionContext(rctx: Context, promises: PromiseClient, onAsk: () => void): QuestionContext {
   const jobId = rctx.id;
   let rounds = 0;
   const names = new Map<string, number>();
@@ -88,6 +67,7 @@ export function questionContext(rctx: Context, promises: PromiseClient): Questio
     timeoutMs: number | undefined,
   ): Promise<Envelope | undefined> => {
     const n = rounds++;
+    onAsk();
     const tags: Record<string, string> = { [QUESTION_TAG]: id };
     if (timeoutMs !== undefined) {
       // A target and the timer tag make the store settle the promise at its deadline (resolved, with no

@@ -10,7 +10,7 @@
  *    the heartbeat keys tasks by ID and version. Reported upstream: see docs/architecture.md.
  * 2. Unknown versions. A task whose function version is not registered makes the SDK release it and log
  *    "is not registered. Will drop." each time the store hands it out again, forever. The wrapper settles such
- *    a job as failed instead, with a message that names the version, when the runtime says it should.
+ *    a job as failed instead, with a value that names the version, when the runtime says it should.
  * 3. Failed executions. When the store refuses a write mid-job (a full disk), the SDK gives up the execution
  *    and tries once to release the task; that release fails too, so the task stays acquired and its job
  *    stranded until the lease lapses or the process restarts. The wrapper reports every failed execution so
@@ -68,10 +68,11 @@ interface CoreInternals {
 /** What the runtime decides about executions the SDK cannot run itself. */
 export interface ExecutionHooks {
   /**
-   * Called when a pending job names a function version that is not registered. Return a message to fail the
-   * job with it, or `undefined` to leave the job to another process that may have that version.
+   * Called when a pending job names a function version that is not registered. Return the value to fail the
+   * job with (its promise's rejection), or `undefined` to leave the job to another process that may have
+   * that version.
    */
-  unregistered(func: string, version: number): string | undefined;
+  unregistered(func: string, version: number): object | undefined;
   /** Called when an execution of `task` threw (the SDK already tried to release it once). */
   failed(task: AcquiredTask, error: unknown): void;
   /** Called when an `execute` message could not be taken on (its acquire failed); `retry` offers it again. */
@@ -111,13 +112,13 @@ export function installExecutionHooks(resonate: Resonate, hooks: ExecutionHooks)
     if (root.state === "pending" && typeof data?.func === "string") {
       const version = typeof data.version === "number" ? data.version : 1;
       if (core.registry.get(data.func, version) === undefined) {
-        const message = hooks.unregistered(data.func, version);
-        if (message !== undefined) {
+        const failure = hooks.unregistered(data.func, version);
+        if (failure !== undefined) {
           const done = {
             kind: "done",
             id: root.id,
             state: "rejected",
-            value: new Error(message),
+            value: failure,
             trace: [] as unknown[],
           } as const;
           await core.fulfillTask(task, root, done);

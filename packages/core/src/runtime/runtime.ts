@@ -12,6 +12,7 @@ import { DEFAULTS } from "../defaults.ts";
 import type { AnyAsyncTool, AsyncTool } from "../define.ts";
 import { AsyncToolsError } from "../errors.ts";
 import { log } from "../internal/log.ts";
+import type { AnswerOutcome } from "../question-types.ts";
 import type { PostgresOptions } from "../store/postgres/postgres-store.ts";
 import { openStore } from "../store/select.ts";
 import type { JobIndex, Store, StoreRole } from "../store/store.ts";
@@ -20,7 +21,6 @@ import type { CallerScope, JobSnapshot, ListOptions, StartedJob } from "./job.ts
 import { type JobDetail, readJobDetail, stepLogWatch } from "./job-detail.ts";
 import { JobEngine } from "./job-engine.ts";
 import { PromiseClient } from "./promise-client.ts";
-import type { AnswerOutcome } from "./questions.ts";
 import { rerunJob } from "./rerun.ts";
 import { loadTelemetry } from "./telemetry.ts";
 

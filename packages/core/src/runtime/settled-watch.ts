@@ -15,12 +15,13 @@ export class SettledWatch {
   private changes: ChangeWatch | undefined;
   private readonly stopped = new AbortController();
   private readonly settledAmong: (ids: readonly string[]) => Promise<SettledJob[]>;
-  private readonly running: ReadonlyMap<string, AbortController>;
+  /** The signal of each job running here now. */
+  private readonly running: () => ReadonlyMap<string, AbortController>;
   private readonly feed: ChangeFeed | undefined;
 
   constructor(
     settledAmong: (ids: readonly string[]) => Promise<SettledJob[]>,
-    running: ReadonlyMap<string, AbortController>,
+    running: () => ReadonlyMap<string, AbortController>,
     feed?: ChangeFeed,
   ) {
     this.settledAmong = settledAmong;
@@ -32,7 +33,7 @@ export class SettledWatch {
   watch(): void {
     if (this.changes !== undefined || this.stopped.signal.aborted) return;
     // Watched from the first job's start: a cancel made before it the store refuses at the job's next request.
-    const changes = new ChangeWatch(this.feed, (id) => this.running.has(id));
+    const changes = new ChangeWatch(this.feed, (id) => this.running().has(id));
     this.changes = changes;
     void this.checkWhileRunning(changes);
   }
@@ -40,10 +41,10 @@ export class SettledWatch {
   /** Checks the running jobs at each change of theirs, until none runs. */
   private async checkWhileRunning(changes: ChangeWatch): Promise<void> {
     try {
-      while (this.running.size > 0) {
+      while (this.running().size > 0) {
         const changed = await changes.next(this.stopped.signal);
         if (changed === undefined) break;
-        const ids = [...this.running]
+        const ids = [...this.running()]
           .filter(([id, c]) => !c.signal.aborted && (changed === "all" || changed.has(id)))
           .map(([id]) => id);
         if (ids.length > 0) await this.checkSettled(ids);
@@ -61,7 +62,7 @@ export class SettledWatch {
   private async checkSettled(ids: string[]): Promise<void> {
     try {
       for (const { id, state } of await this.settledAmong(ids)) {
-        const controller = this.running.get(id);
+        const controller = this.running().get(id);
         if (controller === undefined || controller.signal.aborted) continue;
         // A cancel is news to an operator; a job another process finished (after a takeover) is not.
         const level = state === "rejected_canceled" ? "info" : "debug";

@@ -5,7 +5,7 @@
  */
 import type { AnyAsyncTool } from "../../define.ts";
 import type { JobSnapshot, JobStatus } from "../../runtime/job.ts";
-import { statusMessageOf } from "../text.ts";
+import { errorText, statusMessageOf } from "../text.ts";
 import { fail, type ToolResult } from "../wire.ts";
 
 /** Task statuses shared by both Tasks generations. */
@@ -59,11 +59,13 @@ export function taskOf(snapshot: JobSnapshot): JobTask | undefined {
 export function toolResultOf(snapshot: JobSnapshot, tool: AnyAsyncTool, callName: string): ToolResult {
   const id = snapshot.jobId;
   if (snapshot.status === "failed") {
-    return fail(`Job ${id} failed: ${snapshot.error}. Call ${callName} again with fresh: true to retry.`);
+    return fail(
+      `Job ${id} failed: ${errorText(snapshot)}. Call ${callName} again with fresh: true to retry.`,
+    );
   }
   if (snapshot.status === "cancelled") {
     return fail(
-      `Job ${id} was cancelled (${snapshot.error}). Call ${callName} again with the same arguments to run it afresh.`,
+      `Job ${id} was cancelled (${errorText(snapshot)}). Call ${callName} again with the same arguments to run it afresh.`,
     );
   }
   const value = snapshot.result ?? null;

@@ -21,7 +21,7 @@ import {
 } from "@modelcontextprotocol/sdk/types.js";
 import { DEFAULTS } from "../../defaults.ts";
 import { log } from "../../internal/log.ts";
-import type { RootsAnswer, SamplingAnswer } from "../../runtime/questions.ts";
+import type { RootsAnswer, SamplingAnswer } from "../../question-types.ts";
 import { type AsyncTools, internalsOf } from "../../runtime/runtime.ts";
 import type { AskClient } from "../client-questions.ts";
 import { type JobToolsOptions, jobToolSpecs } from "../job-tools.ts";

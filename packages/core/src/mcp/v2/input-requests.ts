@@ -6,7 +6,7 @@
  * questions over a job's life, as the Tasks extension requires of keys.
  */
 import type { ServerContext } from "@modelcontextprotocol/server";
-import type { Question, QuestionKind } from "../../runtime/questions.ts";
+import type { Question, QuestionKind } from "../../question-types.ts";
 
 /** `inputRequests` on the wire. */
 export type InputRequests = Record<string, { method: string; params: Record<string, unknown> }>;

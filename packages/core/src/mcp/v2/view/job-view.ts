@@ -7,9 +7,10 @@ import type { CallToolResult, McpServer, ServerContext } from "@modelcontextprot
 import { z } from "zod";
 import { DEFAULTS_VIEW } from "../../../defaults.ts";
 import type { AnyAsyncTool } from "../../../define.ts";
+import type { JobDetail } from "../../../runtime/job-detail.ts";
 import type { AsyncTools, CallerOptions } from "../../../runtime/runtime.ts";
 import { principalOf } from "../../principal.ts";
-import type { JobToolNames } from "../../text.ts";
+import { errorText, type JobToolNames } from "../../text.ts";
 import { fail } from "../../wire.ts";
 import { type RawHandler, wrapRequestHandler } from "../sdk-internals.ts";
 import { CONFIG_SLOT, inlineScript, jobViewPage } from "./html.ts";
@@ -197,8 +198,11 @@ function registerViewTools(server: McpServer, runtime: AsyncTools, tools: readon
   );
 }
 
-/** A job for the view: a line of text, and the job itself as structured content. */
-function viewResult(job: ViewJob): CallToolResult {
+/** A job for the view: a line of text, and the job itself as structured content, its error in words. */
+function viewResult(detail: JobDetail): CallToolResult {
+  const { error: _code, ...rest } = detail;
+  const error = errorText(detail);
+  const job: ViewJob = error === undefined ? rest : { ...rest, error };
   return {
     content: [{ type: "text", text: `Job ${job.jobId}: ${job.status}` }],
     structuredContent: { job },

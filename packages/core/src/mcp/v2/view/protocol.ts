@@ -40,7 +40,7 @@ export interface ViewConfig {
 }
 
 /**
- * A job as the view's tools return it (`structuredContent.job`): the runtime's job detail, and the question
- * a job waits on for a person once jobs can ask one.
+ * A job as the view's tools return it (`structuredContent.job`): the runtime's job detail with its error in
+ * words, and the question a job waits on for a person once jobs can ask one.
  */
-export type ViewJob = JobDetail & { question?: { message: string } };
+export type ViewJob = Omit<JobDetail, "error"> & { error?: string; question?: { message: string } };
