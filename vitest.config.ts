@@ -45,6 +45,7 @@ export default defineConfig({
           name: "unit",
           include: ["{packages,apps}/*/src/**/*.test.ts", "apps/*/scripts/**/*.test.ts"],
           exclude: BESIDE_SOURCE_NOT_UNIT,
+          isolate: false,
         },
       },
       {
