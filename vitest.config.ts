@@ -13,15 +13,21 @@ import { testBudgets } from "@async-tools/test-helpers/budgets";
 import { defineConfig } from "vitest/config";
 
 /**
- * Tests beside the source that are not unit tests: they start child processes, or run thousands of requests
- * to prove that nothing grows. They run with the integration tests.
+ * Tests beside the source that are not unit tests: they start child processes, serve HTTP on a port to real
+ * clients, or run thousands of requests to prove that nothing grows. They run with the integration tests.
  */
 const BESIDE_SOURCE_NOT_UNIT = [
   "packages/core/src/store/sqlite/commit-mark.test.ts",
   "packages/core/src/store/sqlite/wal-sync.test.ts",
   "packages/core/src/store/sqlite/sqlite-network.test.ts",
   "packages/core/src/store/sqlite/differential.test.ts",
+  "packages/core/src/store/shared/http-server.test.ts",
+  "packages/core/src/store/shared/switching-network.test.ts",
   "packages/core/src/http/session-bounds.test.ts",
+  "packages/core/src/http/serve-http.test.ts",
+  "packages/core/src/http/principals.test.ts",
+  "packages/core/src/http/request-caps.test.ts",
+  "packages/core/src/mcp/v2/http-handler.test.ts",
 ];
 // A file moved without this list following would run in `unit` again, slowly: refuse that.
 for (const file of BESIDE_SOURCE_NOT_UNIT) {
