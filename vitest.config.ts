@@ -13,15 +13,23 @@ import { testBudgets } from "@async-tools/test-helpers/budgets";
 import { defineConfig } from "vitest/config";
 
 /**
- * Tests beside the source that are not unit tests: they start child processes, or run thousands of requests
- * to prove that nothing grows. They run with the integration tests.
+ * Tests beside the source that are not unit tests: they start child processes (the unit setup refuses those),
+ * serve HTTP on a port to real clients, or run thousands of requests to prove that nothing grows. They run with
+ * the integration tests.
  */
 const BESIDE_SOURCE_NOT_UNIT = [
   "packages/core/src/store/sqlite/commit-mark.test.ts",
   "packages/core/src/store/sqlite/wal-sync.test.ts",
   "packages/core/src/store/sqlite/sqlite-network.test.ts",
   "packages/core/src/store/sqlite/differential.test.ts",
+  "packages/core/src/store/shared/http-server.test.ts",
+  "packages/core/src/store/shared/switching-network.test.ts",
   "packages/core/src/http/session-bounds.test.ts",
+  "packages/core/src/http/serve-http.test.ts",
+  "packages/core/src/http/principals.test.ts",
+  "packages/core/src/http/request-caps.test.ts",
+  "packages/core/src/mcp/v2/http-handler.test.ts",
+  "packages/core/src/mcp/v2/view/job-view-page.test.ts",
 ];
 // A file moved without this list following would run in `unit` again, slowly: refuse that.
 for (const file of BESIDE_SOURCE_NOT_UNIT) {
@@ -45,6 +53,10 @@ export default defineConfig({
           name: "unit",
           include: ["{packages,apps}/*/src/**/*.test.ts", "apps/*/scripts/**/*.test.ts"],
           exclude: BESIDE_SOURCE_NOT_UNIT,
+          // A unit test starts no process (the setup refuses one), and the files of a worker share one module
+          // registry, so the SDKs, Hono and OpenTelemetry load once per worker, not once per file.
+          setupFiles: ["@async-tools/test-helpers/unit-setup"],
+          isolate: false,
         },
       },
       {

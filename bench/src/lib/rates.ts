@@ -6,8 +6,15 @@ import type { Check } from "./scenario.ts";
 import { showRatio, showSpread, spread } from "./stats.ts";
 import { deadline } from "./time.ts";
 
-/** Runs `submit` in a loop from `submitters` concurrent loops for `ms`; returns completions per second. */
-export async function rate(submitters: number, ms: number, submit: () => Promise<void>): Promise<number> {
+/**
+ * Runs `submit` in a loop from `submitters` concurrent loops for `ms`; returns completions per second. Each loop
+ * passes its own index (0 to `submitters` - 1), e.g. to use its own connection.
+ */
+export async function rate(
+  submitters: number,
+  ms: number,
+  submit: (submitter: number) => Promise<void>,
+): Promise<number> {
   return (await window(submitters, ms, submit)).perSecond;
 }
 
@@ -18,16 +25,16 @@ export async function rate(submitters: number, ms: number, submit: () => Promise
 export async function window(
   submitters: number,
   ms: number,
-  submit: () => Promise<void>,
+  submit: (submitter: number) => Promise<void>,
 ): Promise<{ perSecond: number; cpuUsPerJob: number }> {
   const until = deadline(ms);
   const cpu = process.cpuUsage();
   const began = performance.now();
   const counts = await Promise.all(
-    Array.from({ length: submitters }, async () => {
+    Array.from({ length: submitters }, async (_, submitter) => {
       let done = 0;
       while (!until.passed()) {
-        await submit();
+        await submit(submitter);
         done++;
       }
       return done;

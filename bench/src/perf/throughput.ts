@@ -8,26 +8,13 @@ import { tempDir } from "@async-tools/test-helpers/temp";
 import { createBenchRuntime } from "../lib/bench-server.ts";
 import { connectInProcess } from "../lib/in-process.ts";
 import { awaitJobs, type Caller, startJob } from "../lib/mcp.ts";
+import { rate } from "../lib/rates.ts";
 import { fresh, type RunOptions, type ScenarioResult } from "../lib/scenario.ts";
 import { formatTable, showRatio, showSpread, spread } from "../lib/stats.ts";
-import { deadline } from "../lib/time.ts";
 
-/** Runs `work` in a loop on every client for `ms`; returns completions per second. */
-async function rate(callers: Caller[], ms: number, work: (caller: Caller) => Promise<void>): Promise<number> {
-  const until = deadline(ms);
-  const began = performance.now();
-  const counts = await Promise.all(
-    callers.map(async (caller) => {
-      let done = 0;
-      for (let i = 0; i < 1_000_000 && !until.passed(); i++) {
-        await work(caller);
-        done++;
-      }
-      return done;
-    }),
-  );
-  const seconds = (performance.now() - began) / 1000;
-  return counts.reduce((a, b) => a + b, 0) / seconds;
+/** Runs `work` in a loop on every client, each on its own connection, for `ms`; returns completions per second. */
+function perClient(callers: Caller[], ms: number, work: (caller: Caller) => Promise<void>): Promise<number> {
+  return rate(callers.length, ms, (i) => work(callers[i] as Caller));
 }
 
 async function durableJob(caller: Caller): Promise<void> {
@@ -48,12 +35,14 @@ export async function throughput(options: RunOptions): Promise<ScenarioResult> {
     for (const clients of [1, 10, 100]) {
       const callers = await Promise.all(Array.from({ length: clients }, () => connectInProcess(tools)));
       try {
-        await rate(callers, 300, durableJob);
+        await perClient(callers, 300, durableJob);
         const jobs: number[] = [];
         const plain: number[] = [];
         for (let round = 0; round < rounds; round++) {
-          plain.push(await rate(callers, windowMs, async (c) => void (await c.call("noop", { n: fresh() }))));
-          jobs.push(await rate(callers, windowMs, durableJob));
+          plain.push(
+            await perClient(callers, windowMs, async (c) => void (await c.call("noop", { n: fresh() }))),
+          );
+          jobs.push(await perClient(callers, windowMs, durableJob));
         }
         const ratio = spread(jobs.map((j, i) => j / (plain[i] ?? Number.NaN)));
         rows.push([

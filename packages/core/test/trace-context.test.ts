@@ -2,13 +2,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { sideEffectCounts, startStdioChild } from "@async-tools/test-helpers/children";
-import { trace } from "@opentelemetry/api";
-import {
-  BasicTracerProvider,
-  InMemorySpanExporter,
-  SimpleSpanProcessor,
-} from "@opentelemetry/sdk-trace-base";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { inMemoryOtel } from "@async-tools/test-helpers/otel";
+import { afterEach, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { createAsyncTools, defineAsyncTool } from "../src/index.ts";
 import { ATTR } from "../src/runtime/telemetry.ts";
@@ -17,13 +12,7 @@ const SERVER = join(import.meta.dirname, "fixtures", "steps-server.ts");
 const CLIENT_TRACE = "0af7651916cd43dd8448eb211c80319c";
 const CLIENT_SPAN = "b7ad6b7169203331";
 
-const spans = new InMemorySpanExporter();
-beforeAll(() => {
-  trace.setGlobalTracerProvider(
-    new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(spans)] }),
-  );
-});
-afterAll(() => trace.disable());
+const otel = inMemoryOtel();
 
 const cleanup: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -66,16 +55,14 @@ describe("a client's trace across a SIGKILL", () => {
     await using runtime = await createAsyncTools({ store, tools: [steps] });
     const done = await runtime.waitFor(steps, jobId, 60_000);
     expect(done.status).toBe("completed");
-    await expect
-      .poll(() => spans.getFinishedSpans().some((s) => s.name === "async_tools.job steps"))
-      .toBe(true);
+    await expect.poll(() => otel.spans().some((s) => s.name === "async_tools.job steps")).toBe(true);
 
-    const execution = spans.getFinishedSpans().find((s) => s.name === "async_tools.job steps");
+    const execution = otel.span("async_tools.job steps");
     expect(execution?.attributes).toMatchObject({ [ATTR.jobId]: jobId, [ATTR.resumed]: true });
     expect(execution?.spanContext().traceId).toBe(CLIENT_TRACE);
     expect(execution?.parentSpanContext?.spanId).toBe(CLIENT_SPAN);
     // Step one was done before the crash and is replayed, not run: only two and three have spans here.
-    const stepSpans = spans.getFinishedSpans().filter((s) => s.name.startsWith("async_tools.step "));
+    const stepSpans = otel.spans().filter((s) => s.name.startsWith("async_tools.step "));
     expect(stepSpans.map((s) => s.name).sort()).toEqual(["async_tools.step three", "async_tools.step two"]);
     for (const step of stepSpans)
       expect(step.parentSpanContext?.spanId).toBe(execution?.spanContext().spanId);

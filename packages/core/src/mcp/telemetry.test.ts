@@ -1,44 +1,14 @@
-import { metrics, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
-import {
-  AggregationTemporality,
-  type DataPoint,
-  type Histogram,
-  MeterProvider,
-  MetricReader,
-} from "@opentelemetry/sdk-metrics";
-import {
-  BasicTracerProvider,
-  InMemorySpanExporter,
-  SimpleSpanProcessor,
-} from "@opentelemetry/sdk-trace-base";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { inMemoryOtel } from "@async-tools/test-helpers/otel";
+import { SpanKind, SpanStatusCode } from "@opentelemetry/api";
+import type { DataPoint, Histogram } from "@opentelemetry/sdk-metrics";
+import { describe, expect, it } from "vitest";
 import { z } from "zod";
 import { defineAsyncTool } from "../define.ts";
 import { ATTR } from "../runtime/telemetry.ts";
 import { connectInMemory } from "../testing/index.ts";
 import { MCP_ATTR, OPERATION_DURATION } from "./telemetry.ts";
 
-class PullReader extends MetricReader {
-  constructor() {
-    super({ aggregationTemporalitySelector: () => AggregationTemporality.CUMULATIVE });
-  }
-  protected async onForceFlush(): Promise<void> {}
-  protected async onShutdown(): Promise<void> {}
-}
-
-const spans = new InMemorySpanExporter();
-const reader = new PullReader();
-beforeAll(() => {
-  trace.setGlobalTracerProvider(
-    new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(spans)] }),
-  );
-  metrics.setGlobalMeterProvider(new MeterProvider({ readers: [reader] }));
-});
-afterAll(() => {
-  trace.disable();
-  metrics.disable();
-});
-beforeEach(() => spans.reset());
+const otel = inMemoryOtel();
 
 const CLIENT_TRACE = "4bf92f3577b34da6a3ce929d0e0e4736";
 const CLIENT_SPAN = "00f067aa0ba902b7";
@@ -51,10 +21,6 @@ const echo = defineAsyncTool({
   run: async (ctx, { n }) => ctx.run("echo", () => n),
 });
 
-function finished(name: string) {
-  return spans.getFinishedSpans().find((s) => s.name === name);
-}
-
 describe("MCP tool calls in OpenTelemetry's conventions", () => {
   it("continues the client's traceparent from _meta into the tool span, the job and its steps", async () => {
     await using c = await connectInMemory([echo]);
@@ -65,9 +31,9 @@ describe("MCP tool calls in OpenTelemetry's conventions", () => {
       arguments: { job_ids: [jobId], timeout_seconds: 10 },
       _meta: meta,
     });
-    await expect.poll(() => finished("async_tools.step echo") !== undefined).toBe(true);
+    await expect.poll(() => otel.span("async_tools.step echo") !== undefined).toBe(true);
 
-    const start = finished("tools/call start_echo");
+    const start = otel.span("tools/call start_echo");
     expect(start?.kind).toBe(SpanKind.SERVER);
     expect(start?.spanContext().traceId).toBe(CLIENT_TRACE);
     expect(start?.parentSpanContext?.spanId).toBe(CLIENT_SPAN);
@@ -81,15 +47,15 @@ describe("MCP tool calls in OpenTelemetry's conventions", () => {
     expect(start?.attributes[MCP_ATTR.errorType]).toBeUndefined();
 
     // The job continues the start call's span, and its steps the job's execution.
-    const job = finished("async_tools.job echo");
+    const job = otel.span("async_tools.job echo");
     expect(job?.spanContext().traceId).toBe(CLIENT_TRACE);
     expect(job?.parentSpanContext?.spanId).toBe(start?.spanContext().spanId);
     expect(job?.attributes[ATTR.jobId]).toBe(jobId);
-    const step = finished("async_tools.step echo");
+    const step = otel.span("async_tools.step echo");
     expect(step?.spanContext().traceId).toBe(CLIENT_TRACE);
     expect(step?.parentSpanContext?.spanId).toBe(job?.spanContext().spanId);
 
-    const awaited = finished("tools/call await_echo");
+    const awaited = otel.span("tools/call await_echo");
     expect(awaited?.spanContext().traceId).toBe(CLIENT_TRACE);
     expect(awaited?.attributes[MCP_ATTR.tool]).toBe("await_echo");
   });
@@ -101,7 +67,7 @@ describe("MCP tool calls in OpenTelemetry's conventions", () => {
       arguments: { n: 4 },
       _meta: { traceparent: "00-00000000000000000000000000000000-00f067aa0ba902b7-01" },
     });
-    const start = finished("tools/call start_echo");
+    const start = otel.span("tools/call start_echo");
     expect(start?.parentSpanContext).toBeUndefined();
     expect(start?.spanContext().traceId).not.toBe("00000000000000000000000000000000");
   });
@@ -110,14 +76,11 @@ describe("MCP tool calls in OpenTelemetry's conventions", () => {
     await using c = await connectInMemory([echo]);
     const result = await c.client.callTool({ name: "probe_echo", arguments: { job_ids: [] }, _meta: meta });
     expect(result.isError).toBe(true);
-    const probe = finished("tools/call probe_echo");
+    const probe = otel.span("tools/call probe_echo");
     expect(probe?.attributes[MCP_ATTR.errorType]).toBe("tool_error");
     expect(probe?.status.code).toBe(SpanStatusCode.ERROR);
 
-    const { resourceMetrics } = await reader.collect();
-    const metric = resourceMetrics.scopeMetrics
-      .flatMap((s) => s.metrics)
-      .find((m) => m.descriptor.name === OPERATION_DURATION);
+    const metric = await otel.metric(OPERATION_DURATION);
     expect(metric?.descriptor.unit).toBe("s");
     const points = (metric?.dataPoints ?? []) as DataPoint<Histogram>[];
     const failed = points.find((p) => p.attributes[MCP_ATTR.tool] === "probe_echo");

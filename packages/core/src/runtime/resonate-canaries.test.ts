@@ -6,7 +6,7 @@
  */
 import { LocalNetwork, type Logger } from "@resonatehq/sdk";
 import { type Context, Resonate } from "@resonatehq/sdk/async";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, it, type onTestFinished } from "vitest";
 
 type Request = Parameters<LocalNetwork["send"]>[0];
 type Core = {
@@ -14,13 +14,11 @@ type Core = {
   releaseTask(...args: unknown[]): Promise<void>;
 };
 
-const stops: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const stop of stops.splice(0)) await stop();
-});
-
-/** An unpatched Resonate on a local network whose requests `refuse` may fail, as a full disk would. */
-function unpatched(refuse: (request: Request) => boolean = () => false) {
+/**
+ * An unpatched Resonate on a local network whose requests `refuse` may fail, as a full disk would, stopped
+ * when the test ends (`finished` is the test's own `onTestFinished`: the tests run at the same time).
+ */
+function unpatched(finished: typeof onTestFinished, refuse: (request: Request) => boolean = () => false) {
   const network = new LocalNetwork();
   const send = network.send;
   network.send = (request) => (refuse(request) ? Promise.reject(new Error("disk I/O error")) : send(request));
@@ -33,7 +31,7 @@ function unpatched(refuse: (request: Request) => boolean = () => false) {
     error: (_fields, msg) => messages.push(msg),
   };
   const resonate = new Resonate({ network, logger });
-  stops.push(() => resonate.stop());
+  finished(() => resonate.stop());
   const core = (resonate as unknown as { core: Core }).core;
   return { network, resonate, core, messages };
 }
@@ -60,17 +58,24 @@ async function state(network: LocalNetwork, id: string): Promise<string | undefi
 
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-describe("the unpatched Resonate SDK (canaries: a failure here names a patch to delete)", () => {
-  it("still runs the task Resonate.run creates without a heartbeat (patch 1: heartbeat in installExecutionHooks)", async () => {
-    const { resonate, core } = unpatched();
+// Concurrent: two canaries wait out two ticks of the store, and need not wait one after the other.
+describe.concurrent("the unpatched Resonate SDK (canaries: a failure here names a patch to delete)", () => {
+  it("still runs the task Resonate.run creates without a heartbeat (patch 1: heartbeat in installExecutionHooks)", async ({
+    expect,
+    onTestFinished,
+  }) => {
+    const { resonate, core } = unpatched(onTestFinished);
     const heartbeats = countCalls(core.heartbeat, "start");
     resonate.register("job", async (ctx: Context) => ctx.run(async () => 1));
     expect(await (await resonate.run("canary-lease", "job")).result()).toBe(1);
     expect(heartbeats.count).toBe(0);
   });
 
-  it("still releases a task of an unregistered version again and again (patch 2: unregistered in installExecutionHooks)", async () => {
-    const { network, resonate, core, messages } = unpatched();
+  it("still releases a task of an unregistered version again and again (patch 2: unregistered in installExecutionHooks)", async ({
+    expect,
+    onTestFinished,
+  }) => {
+    const { network, resonate, core, messages } = unpatched(onTestFinished);
     const releases = countCalls(core, "releaseTask");
     resonate.register("job", async () => 1, { version: 1 });
     await resonate.rpc("canary-version", "job", resonate.options({ version: 2 }));
@@ -79,9 +84,13 @@ describe("the unpatched Resonate SDK (canaries: a failure here names a patch to 
     expect(await state(network, "canary-version")).toBe("pending");
   });
 
-  it("still tries once to release a task whose execution failed on a refused write (patch 3: failed in installExecutionHooks)", async () => {
+  it("still tries once to release a task whose execution failed on a refused write (patch 3: failed in installExecutionHooks)", async ({
+    expect,
+    onTestFinished,
+  }) => {
     let refusing = true;
     const { network, resonate, core } = unpatched(
+      onTestFinished,
       (request) => refusing && (request.kind === "task.fulfill" || request.kind === "task.release"),
     );
     const releases = countCalls(core, "releaseTask");
@@ -100,9 +109,12 @@ describe("the unpatched Resonate SDK (canaries: a failure here names a patch to 
     expect(await state(network, "canary-release")).toBe("pending");
   });
 
-  it("still drops an execute message whose task.acquire failed (patch 4: undelivered in installExecutionHooks)", async () => {
+  it("still drops an execute message whose task.acquire failed (patch 4: undelivered in installExecutionHooks)", async ({
+    expect,
+    onTestFinished,
+  }) => {
     let refused = 0;
-    const { network, resonate } = unpatched((request) => {
+    const { network, resonate } = unpatched(onTestFinished, (request) => {
       if (request.kind !== "task.acquire" || refused > 0) return false;
       refused += 1;
       return true;

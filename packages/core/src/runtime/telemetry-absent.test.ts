@@ -1,7 +1,15 @@
-import { expect, it, vi } from "vitest";
+import { afterAll, expect, it, vi } from "vitest";
 import { z } from "zod";
 
+// The unit project shares one module registry between the files of a worker (`isolate: false`): start from a
+// fresh one, where `@opentelemetry/api` is missing, and leave a fresh one without the mock to the next file.
+afterAll(() => {
+  vi.doUnmock("@opentelemetry/api");
+  vi.resetModules();
+});
+
 it("is off, and jobs run, when @opentelemetry/api cannot be imported", async () => {
+  vi.resetModules();
   vi.doMock("@opentelemetry/api", () => {
     throw new Error("Cannot find package '@opentelemetry/api'");
   });

@@ -1,51 +1,17 @@
-import { metrics, SpanStatusCode, trace } from "@opentelemetry/api";
-import {
-  AggregationTemporality,
-  type DataPoint,
-  MeterProvider,
-  MetricReader,
-  type SumMetricData,
-} from "@opentelemetry/sdk-metrics";
-import {
-  BasicTracerProvider,
-  InMemorySpanExporter,
-  SimpleSpanProcessor,
-} from "@opentelemetry/sdk-trace-base";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { inMemoryOtel } from "@async-tools/test-helpers/otel";
+import { SpanStatusCode } from "@opentelemetry/api";
+import type { DataPoint } from "@opentelemetry/sdk-metrics";
+import { describe, expect, it } from "vitest";
 import { z } from "zod";
 import { defineAsyncTool } from "../define.ts";
 import { PermanentError } from "../errors.ts";
 import { createAsyncTools } from "./runtime.ts";
 import { ATTR } from "./telemetry.ts";
 
-/** A reader the test pulls from. */
-class PullReader extends MetricReader {
-  constructor() {
-    super({ aggregationTemporalitySelector: () => AggregationTemporality.CUMULATIVE });
-  }
-  protected async onForceFlush(): Promise<void> {}
-  protected async onShutdown(): Promise<void> {}
-}
-
-const spans = new InMemorySpanExporter();
-const reader = new PullReader();
-beforeAll(() => {
-  trace.setGlobalTracerProvider(
-    new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(spans)] }),
-  );
-  metrics.setGlobalMeterProvider(new MeterProvider({ readers: [reader] }));
-});
-afterAll(() => {
-  trace.disable();
-  metrics.disable();
-});
+const otel = inMemoryOtel();
 
 async function counter(name: string): Promise<DataPoint<number>[]> {
-  const { resourceMetrics } = await reader.collect();
-  const found = resourceMetrics.scopeMetrics
-    .flatMap((s) => s.metrics)
-    .find((m) => m.descriptor.name === name);
-  return ((found as SumMetricData | undefined)?.dataPoints ?? []) as DataPoint<number>[];
+  return ((await otel.metric(name))?.dataPoints ?? []) as DataPoint<number>[];
 }
 
 describe("OpenTelemetry", () => {
@@ -64,14 +30,12 @@ describe("OpenTelemetry", () => {
         }),
     });
     await using runtime = await createAsyncTools({ store: "memory", tools: [flaky] });
-    spans.reset();
+    otel.reset();
     const job = await runtime.start(flaky, { n: 1 });
     await runtime.waitFor(flaky, job.jobId, 10_000);
-    await expect
-      .poll(() => spans.getFinishedSpans().some((s) => s.name === "async_tools.job flaky"))
-      .toBe(true);
+    await expect.poll(() => otel.spans().some((s) => s.name === "async_tools.job flaky")).toBe(true);
 
-    const finished = spans.getFinishedSpans();
+    const finished = otel.spans();
     const execution = finished.find((s) => s.name === "async_tools.job flaky");
     expect(execution?.attributes).toMatchObject({
       [ATTR.tool]: "flaky",
@@ -108,11 +72,11 @@ describe("OpenTelemetry", () => {
         }),
     });
     await using runtime = await createAsyncTools({ store: "memory", tools: [broken] });
-    spans.reset();
+    otel.reset();
     const job = await runtime.start(broken, {});
     await runtime.waitFor(broken, job.jobId, 10_000);
     await expect
-      .poll(() => spans.getFinishedSpans().find((s) => s.name === "async_tools.job broken")?.status)
+      .poll(() => otel.span("async_tools.job broken")?.status)
       .toEqual({
         code: SpanStatusCode.ERROR,
         message: "the archive refused the dates",

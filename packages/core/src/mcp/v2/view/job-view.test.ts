@@ -16,7 +16,7 @@ import { gate } from "../../../../test/helpers.ts";
 import { type AsyncTools, createAsyncTools, defineAsyncTool } from "../../../index.ts";
 import { type RegisterToolsOptions, registerTools } from "../register.ts";
 import { JOB_VIEW_URI, UI_EXTENSION, UI_MIME_TYPE } from "./job-view.ts";
-import { CONFIG_ELEMENT_ID, VIEW_TOOLS, type ViewJob } from "./protocol.ts";
+import { VIEW_TOOLS, type ViewJob } from "./protocol.ts";
 
 const hold = gate();
 const echo = defineAsyncTool({
@@ -115,25 +115,6 @@ describe("the job view on the v2 face", () => {
       expect.objectContaining({ uri: JOB_VIEW_URI, mimeType: UI_MIME_TYPE }),
     ]);
     expect(await listed({})).toEqual([]);
-  });
-
-  it("serves the view as one text/html;profile=mcp-app page with its configuration and renderers", async () => {
-    const request = http(await open());
-    const { contents } = (await request("resources/read", { uri: JOB_VIEW_URI })) as {
-      contents: { uri: string; mimeType: string; text: string }[];
-    };
-    expect(contents).toHaveLength(1);
-    const [page] = contents;
-    expect(page?.uri).toBe(JOB_VIEW_URI);
-    expect(page?.mimeType).toBe("text/html;profile=mcp-app");
-    expect(page?.text).toMatch(/^<!doctype html>/);
-    expect(page?.text).not.toMatch(/<script[^>]+src=|<link[^>]+href=/);
-    const config = page?.text.match(new RegExp(`id="${CONFIG_ELEMENT_ID}">(.*?)</script>`))?.[1];
-    expect(JSON.parse(config ?? "null")).toEqual({
-      pollMs: 1000,
-      tools: [{ name: "echo", start: "start_echo", task: "echo", idField: "job_id" }],
-    });
-    expect(page?.text).toContain(`"echo": ({ render(result, kit)`);
   });
 
   it("reads, cancels and retries jobs for their own principal only", async () => {
