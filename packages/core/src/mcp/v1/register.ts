@@ -21,17 +21,21 @@ import {
 } from "@modelcontextprotocol/sdk/types.js";
 import { DEFAULTS } from "../../defaults.ts";
 import { log } from "../../internal/log.ts";
+import type { CallerScope } from "../../runtime/job.ts";
+import type { JobEngine } from "../../runtime/job-engine.ts";
 import type { RootsAnswer, SamplingAnswer } from "../../runtime/questions.ts";
 import { type AsyncTools, internalsOf } from "../../runtime/runtime.ts";
-import type { AskClient } from "../client-questions.ts";
+import { pushQuestions } from "../client-push.ts";
+import { type AskClient, ClientQuestions } from "../client-questions.ts";
 import { type JobToolsOptions, jobToolSpecs } from "../job-tools.ts";
 import { principalOf, runAsCaller } from "../principal.ts";
+import { QuestionClaims } from "../question-claims.ts";
 import { callTool } from "../telemetry.ts";
 import { plainTaskCallError, toolCallParamsProblem } from "../text.ts";
 import { type CallContext, type CallRequest, type ToolSpec, toolConfigOf } from "../tools/spec.ts";
 import { taskToolSpec } from "../tools/task.ts";
 import { DurableTaskStore } from "./durable-task-store.ts";
-import { taskStoreOf, wrapRequestHandler } from "./sdk-internals.ts";
+import { canSendAnytime, taskStoreOf, wrapRequestHandler } from "./sdk-internals.ts";
 import { registerTaskTool, TASKS_CAPABILITY } from "./task-tool.ts";
 
 /** How {@link registerTools} lays the tools out. */
@@ -99,16 +103,18 @@ export function registerTools(
   assertOpen();
   const definitions = engine.definitions();
   const { specs, namesOf } = jobToolSpecs(engine, definitions, options);
+  const asking: Asking = { engine, claims: new QuestionClaims(engine.promises), server };
   for (const spec of specs) {
     server.registerTool(
       spec.name,
       toolConfigOf(spec),
       async (args: Record<string, unknown>, extra) =>
-        (await callTool(spec, args, callContextOf(extra, server))) as CallToolResult,
+        (await callTool(spec, args, callContextOf(extra, asking))) as CallToolResult,
     );
   }
 
   refuseNamelessCalls(server);
+  askWhileIdle(asking);
 
   const withTasks = definitions.filter((d) => d.toolNames.task !== false);
   if (withTasks.length === 0) return;
@@ -132,20 +138,62 @@ export function registerTools(
       ...(tool.taskSupport === "required" ? { required: plainTaskCallError(spec.name, names) } : {}),
     });
   }
-  routePlainTaskCalls(server, plainCalls);
+  routePlainTaskCalls(asking, plainCalls);
   bindTasksToCaller(server);
 }
 
 /** What the SDK hands a request handler besides the arguments. */
 type RequestExtra = RequestHandlerExtra<ServerRequest, ServerNotification>;
 
-function callContextOf(extra: RequestExtra, server: McpServer): CallContext {
+/** What asking the client needs: the engine, the store's claims on questions, and the server of the session. */
+interface Asking {
+  engine: JobEngine;
+  claims: QuestionClaims;
+  server: McpServer;
+}
+
+/** The asker of each open session that can be asked, by server (one McpServer serves one session). */
+const sessionAskers = new WeakMap<McpServer, { asker: ClientQuestions; principal: string | undefined }>();
+
+/**
+ * Once a client that can be asked has initialized, its principal's jobs are followed and their questions sent
+ * to it while the session is open, even when it waits on nothing (see `client-push.ts`).
+ */
+function askWhileIdle(asking: Asking): void {
+  const { engine, claims, server } = asking;
+  let principal: string | undefined;
+  wrapRequestHandler(server, "initialize", (original) => async (request, extra) => {
+    principal = principalOf((extra as RequestExtra | undefined)?.authInfo);
+    return original(request, extra);
+  });
+  const closed = new AbortController();
+  const { oninitialized, onclose } = server.server;
+  server.server.oninitialized = () => {
+    oninitialized?.();
+    const send = clientAsker(
+      (request, schema, options) => server.server.request(request, schema, options),
+      server.server.getClientCapabilities(),
+    );
+    if (send === undefined) return;
+    const scope: CallerScope = principal === undefined ? {} : { principal };
+    const asker = new ClientQuestions(engine, claims, send, scope);
+    sessionAskers.set(server, { asker, principal });
+    pushQuestions(engine, asker, scope, { signal: closed.signal, canSend: () => canSendAnytime(server) });
+  };
+  server.server.onclose = () => {
+    closed.abort();
+    sessionAskers.delete(server);
+    onclose?.();
+  };
+}
+
+function callContextOf(extra: RequestExtra, asking: Asking): CallContext {
   const token = extra._meta?.progressToken;
   const ctx: CallContext = { signal: extra.signal, request: requestOf(extra) };
-  const ask = clientAsker(extra, server.server.getClientCapabilities());
-  if (ask !== undefined) ctx.ask = ask;
   const principal = principalOf(extra.authInfo);
   if (principal !== undefined) ctx.principal = principal;
+  const asker = askerOf(extra, asking, principal);
+  if (asker !== undefined) ctx.asker = asker;
   if (token !== undefined) {
     ctx.progress = (update) => {
       void extra
@@ -156,6 +204,25 @@ function callContextOf(extra: RequestExtra, server: McpServer): CallContext {
   return ctx;
 }
 
+/**
+ * Who asks the client of a call its jobs' questions: the session's asker when the server can send it requests
+ * at any time (so the call and the idle session never ask twice), else one that sends them on the call's own
+ * response stream.
+ */
+function askerOf(
+  extra: RequestExtra,
+  { engine, claims, server }: Asking,
+  principal: string | undefined,
+): ClientQuestions | undefined {
+  const session = sessionAskers.get(server);
+  if (session !== undefined && session.principal === principal && canSendAnytime(server)) {
+    return session.asker;
+  }
+  const send = clientAsker(extra.sendRequest, server.server.getClientCapabilities());
+  if (send === undefined) return undefined;
+  return new ClientQuestions(engine, claims, send, principal === undefined ? {} : { principal });
+}
+
 /** What telemetry records of the request. */
 function requestOf(extra: RequestExtra): CallRequest {
   const request: CallRequest = { id: extra.requestId, http: extra.requestInfo !== undefined };
@@ -164,15 +231,15 @@ function requestOf(extra: RequestExtra): CallRequest {
   return request;
 }
 
+/** Sends a request to the client: a request's `extra.sendRequest`, or the server's own `request`. */
+type SendRequest = RequestExtra["sendRequest"];
+
 /**
- * Sends a job's question to the client as the request its kind is (`elicitation/create` in form mode,
- * `sampling/createMessage`, `roots/list`), if the client declared it can take it; `undefined` when it can
- * take none of them.
+ * Sends a job's question to the client with `send` as the request its kind is (`elicitation/create` in form
+ * mode, `sampling/createMessage`, `roots/list`), if the client declared it can take it; `undefined` when it
+ * can take none of them.
  */
-function clientAsker(
-  extra: RequestExtra,
-  capabilities: ClientCapabilities | undefined,
-): AskClient | undefined {
+function clientAsker(send: SendRequest, capabilities: ClientCapabilities | undefined): AskClient | undefined {
   const elicitation = capabilities?.elicitation;
   // An empty elicitation capability means form mode (2025-11-25).
   const forms =
@@ -186,11 +253,7 @@ function clientAsker(
       case "elicitation": {
         if (!forms) return undefined;
         const params = question.request as ElicitRequestFormParams;
-        const result = await extra.sendRequest(
-          { method: "elicitation/create", params },
-          ElicitResultSchema,
-          options,
-        );
+        const result = await send({ method: "elicitation/create", params }, ElicitResultSchema, options);
         return result.action === "accept"
           ? { action: "accept", content: (result.content ?? {}) as Record<string, unknown> }
           : { action: result.action };
@@ -198,7 +261,7 @@ function clientAsker(
       case "sampling": {
         if (!sampling) return undefined;
         const params = question.request as CreateMessageRequestParams;
-        const { _meta, ...result } = await extra.sendRequest(
+        const { _meta, ...result } = await send(
           { method: "sampling/createMessage", params },
           CreateMessageResultSchema,
           options,
@@ -207,11 +270,7 @@ function clientAsker(
       }
       case "roots": {
         if (!roots) return undefined;
-        const { _meta, ...result } = await extra.sendRequest(
-          { method: "roots/list" },
-          ListRootsResultSchema,
-          options,
-        );
+        const { _meta, ...result } = await send({ method: "roots/list" }, ListRootsResultSchema, options);
         return result as RootsAnswer;
       }
     }
@@ -248,9 +307,10 @@ function bindTasksToCaller(server: McpServer): void {
  * SDK's own handler, which answers it as any bad input (an `isError` result).
  */
 function routePlainTaskCalls(
-  server: McpServer,
+  asking: Asking,
   plainCalls: Map<string, { spec: ToolSpec; required?: string }>,
 ): void {
+  const { server } = asking;
   wrapRequestHandler(server, "tools/call", (original) => async (request, extra) => {
     const name = request.params?.name;
     const plain = typeof name === "string" ? plainCalls.get(name) : undefined;
@@ -261,7 +321,7 @@ function routePlainTaskCalls(
     return callTool(
       plain.spec,
       parsed.data as Record<string, unknown>,
-      callContextOf(extra as RequestExtra, server),
+      callContextOf(extra as RequestExtra, asking),
     );
   });
 }
