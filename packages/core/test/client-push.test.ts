@@ -21,6 +21,8 @@ import { afterEach, describe, expect, it } from "vitest";
 import { startPortServer } from "./port-server.ts";
 
 const SERVER = join(import.meta.dirname, "fixtures", "ask-server.ts");
+/** The same kind of asking job on the v2 face (`@modelcontextprotocol/server`), which serves 2025-11-25 too. */
+const V2_SERVER = join(import.meta.dirname, "fixtures", "approval-server.ts");
 const cleanup: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
   for (const step of cleanup.splice(0).reverse()) await step();
@@ -43,11 +45,11 @@ function newClient(capabilities: Record<string, unknown>): Client {
   return client;
 }
 
-/** Connects `client` to a new stdio server process on `env`; returns the server's pid. */
-async function overStdio(client: Client, env: Record<string, string>): Promise<number> {
+/** Connects `client` to a new stdio server process (`script`) on `env`; returns the server's pid. */
+async function overStdio(client: Client, env: Record<string, string>, script = SERVER): Promise<number> {
   const transport = new StdioClientTransport({
     command: process.execPath,
-    args: [...NODE_ARGS, SERVER],
+    args: [...NODE_ARGS, script],
     env: childEnv(env),
     stderr: "pipe",
   });
@@ -210,5 +212,49 @@ describe("a client that waits on nothing is asked its jobs' questions", () => {
       scanned: ["file:///work/a", "file:///work/b"],
     });
     expectRanOnce(sideEffects, job_id, "prepared", "scanned");
+  });
+
+  it("on the v2 face: a 2025-11-25 client over stdio is asked while idle, like on the v1 face", async () => {
+    const { sideEffects: log, env } = setup();
+    const client = newClient({ elicitation: {} });
+    const asked: string[] = [];
+    client.setRequestHandler(ElicitRequestSchema, async (request) => {
+      asked.push(String(request.params.message));
+      return { action: "accept", content: { proceed: true, approver: "idle v1 client" } };
+    });
+    await overStdio(client, { ...env, APPROVAL_LOG: log }, V2_SERVER);
+    const { job_id } = await data<{ job_id: string }>(client, "start_approve_spend", { amount: 30 });
+
+    expect(await completed(client, "approve_spend", job_id)).toEqual({
+      amount: 30,
+      spent: true,
+      approver: "idle v1 client",
+    });
+    expect(asked).toEqual(["This costs $30. Go ahead?"]);
+    expectRanOnce(log, job_id, "quote", "spend");
+  });
+
+  it("on the v2 face: a 2025-11-25 session over stateful Streamable HTTP is asked on its GET stream", async () => {
+    const { sideEffects: log, env } = setup();
+    const { url } = await startPortServer(V2_SERVER, {
+      ...env,
+      APPROVAL_LOG: log,
+      APPROVAL_HTTP: "1",
+      APPROVAL_STATEFUL: "1",
+    });
+    const client = newClient({ elicitation: {} });
+    client.setRequestHandler(ElicitRequestSchema, async () => ({
+      action: "accept",
+      content: { proceed: false, approver: "http session" },
+    }));
+    await client.connect(new StreamableHTTPClientTransport(url));
+    const { job_id } = await data<{ job_id: string }>(client, "start_approve_spend", { amount: 8 });
+
+    expect(await completed(client, "approve_spend", job_id)).toEqual({
+      amount: 8,
+      spent: false,
+      approver: "http session",
+    });
+    expectRanOnce(log, job_id, "quote", "spend");
   });
 });

@@ -12,7 +12,8 @@ import { type CallerScope, ownedBy } from "../runtime/job.ts";
 import type { JobEngine } from "../runtime/job-engine.ts";
 import { Questions } from "../runtime/questions.ts";
 import { errorText } from "../runtime/step-retry.ts";
-import type { ClientQuestions } from "./client-questions.ts";
+import { type AskClient, ClientQuestions } from "./client-questions.ts";
+import type { QuestionClaims } from "./question-claims.ts";
 
 /** Options of {@link pushQuestions}. */
 export interface PushOptions {
@@ -94,4 +95,81 @@ export function pushQuestions(
     if (!signal.aborted) setTimeout(() => void tick(), checkMs).unref();
   };
   void tick();
+}
+
+/** What {@link askWhileIdle} needs of a session's SDK `Server` (the same in both generations). */
+export interface SessionServer {
+  oninitialized?: (() => void) | undefined;
+  onclose?: (() => void) | undefined;
+  readonly transport?: unknown;
+}
+
+/** A session that may be asked while idle. */
+export interface IdleSession {
+  /** The session's asker, for a call of `principal`, when the server can send the client requests now. */
+  askerFor(principal: string | undefined): ClientQuestions | undefined;
+}
+
+/**
+ * Once the client of `server`'s session has initialized, if it can be asked (`send` gives how), follows the
+ * jobs of its principal (`principal` reads the one that initialized) and asks it their questions while the
+ * session is open ({@link pushQuestions}); stops when the session closes.
+ */
+export function askWhileIdle(
+  engine: JobEngine,
+  claims: QuestionClaims,
+  server: SessionServer,
+  session: { principal: () => string | undefined; send: () => AskClient | undefined },
+): IdleSession {
+  let asking: { asker: ClientQuestions; principal: string | undefined } | undefined;
+  const closed = new AbortController();
+  const { oninitialized, onclose } = server;
+  server.oninitialized = () => {
+    oninitialized?.();
+    const send = session.send();
+    if (send === undefined) return;
+    const principal = session.principal();
+    const scope: CallerScope = principal === undefined ? {} : { principal };
+    const asker = new ClientQuestions(engine, claims, send, scope);
+    asking = { asker, principal };
+    pushQuestions(engine, asker, scope, { signal: closed.signal, canSend: () => canSendAnytime(server) });
+  };
+  server.onclose = () => {
+    closed.abort();
+    asking = undefined;
+    onclose?.();
+  };
+  return {
+    askerFor: (principal) =>
+      asking !== undefined && asking.principal === principal && canSendAnytime(server)
+        ? asking.asker
+        : undefined,
+  };
+}
+
+/**
+ * Whether the server can send the client of `server` a request of its own (not on a request's response
+ * stream) now: always over stdio and in memory; over Streamable HTTP only in a session whose standalone GET
+ * stream is open, since the web-standard transports of both SDK generations drop silently what they cannot
+ * send there. This reads their private fields; a transport without them gets `false` (the client is then
+ * asked only while it waits in a call), which the HTTP tests catch.
+ */
+export function canSendAnytime(server: SessionServer): boolean {
+  const transport = server.transport as
+    | {
+        handleRequest?: unknown;
+        sessionId?: string;
+        _streamMapping?: unknown;
+        _standaloneSseStreamId?: string;
+      }
+    | undefined;
+  if (transport === undefined) return false;
+  if (transport.handleRequest === undefined) return true;
+  const streams = transport._streamMapping;
+  return (
+    transport.sessionId !== undefined &&
+    streams instanceof Map &&
+    transport._standaloneSseStreamId !== undefined &&
+    streams.has(transport._standaloneSseStreamId)
+  );
 }

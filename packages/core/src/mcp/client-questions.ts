@@ -6,10 +6,11 @@
  * the next session asks again.
  */
 import { randomUUID } from "node:crypto";
+import { DEFAULTS } from "../defaults.ts";
 import { log } from "../internal/log.ts";
 import type { CallerScope, JobSnapshot, WaitOptions } from "../runtime/job.ts";
 import type { JobEngine } from "../runtime/job-engine.ts";
-import type { Answer, Question } from "../runtime/questions.ts";
+import type { Answer, Question, RootsAnswer, SamplingAnswer } from "../runtime/questions.ts";
 import { errorText } from "../runtime/step-retry.ts";
 import type { QuestionClaims } from "./question-claims.ts";
 
@@ -102,4 +103,71 @@ export async function waitAsking(
     }
     if (delivered === 0) return snapshots;
   }
+}
+
+/** The request options every question is sent with: the call's signal and the documented answer timeout. */
+export interface ClientRequestOptions {
+  signal: AbortSignal;
+  timeout: number;
+  resetTimeoutOnProgress: boolean;
+}
+
+/** How one SDK generation sends each kind of question to its client, and gets the result back. */
+export interface ClientRequests {
+  elicit(
+    params: Record<string, unknown>,
+    options: ClientRequestOptions,
+  ): Promise<{ action: string; content?: unknown }>;
+  sample(params: Record<string, unknown>, options: ClientRequestOptions): Promise<Record<string, unknown>>;
+  roots(options: ClientRequestOptions): Promise<Record<string, unknown>>;
+}
+
+/** The capabilities a 2025-11-25 client declared, as far as asking it goes. */
+export interface AskableCapabilities {
+  elicitation?: { form?: unknown; url?: unknown } | undefined;
+  sampling?: unknown;
+  roots?: unknown;
+}
+
+/**
+ * Sends a job's question with `requests` as the request its kind is (`elicitation/create` in form mode,
+ * `sampling/createMessage`, `roots/list`), if the client declared it can take it; `undefined` when it can
+ * take none of them.
+ */
+export function askClientWith(
+  capabilities: AskableCapabilities | undefined,
+  requests: ClientRequests,
+): AskClient | undefined {
+  const elicitation = capabilities?.elicitation;
+  // An empty elicitation capability means form mode (2025-11-25).
+  const forms =
+    elicitation !== undefined && (elicitation.form !== undefined || elicitation.url === undefined);
+  const sampling = capabilities?.sampling !== undefined;
+  const roots = capabilities?.roots !== undefined;
+  if (!forms && !sampling && !roots) return undefined;
+  return async (question, signal) => {
+    const options = { signal, timeout: DEFAULTS.clientAnswerTimeoutMs, resetTimeoutOnProgress: true };
+    switch (question.kind) {
+      case "elicitation": {
+        if (!forms) return undefined;
+        const result = await requests.elicit(question.request as Record<string, unknown>, options);
+        if (result.action === "accept")
+          return { action: "accept", content: (result.content ?? {}) as Record<string, unknown> };
+        return result.action === "decline" ? { action: "decline" } : { action: "cancel" };
+      }
+      case "sampling": {
+        if (!sampling) return undefined;
+        const { _meta, ...result } = await requests.sample(
+          question.request as Record<string, unknown>,
+          options,
+        );
+        return result as SamplingAnswer;
+      }
+      case "roots": {
+        if (!roots) return undefined;
+        const { _meta, ...result } = await requests.roots(options);
+        return result as RootsAnswer;
+      }
+    }
+  };
 }

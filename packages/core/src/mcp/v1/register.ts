@@ -19,14 +19,11 @@ import {
   type ServerNotification,
   type ServerRequest,
 } from "@modelcontextprotocol/sdk/types.js";
-import { DEFAULTS } from "../../defaults.ts";
 import { log } from "../../internal/log.ts";
-import type { CallerScope } from "../../runtime/job.ts";
 import type { JobEngine } from "../../runtime/job-engine.ts";
-import type { RootsAnswer, SamplingAnswer } from "../../runtime/questions.ts";
 import { type AsyncTools, internalsOf } from "../../runtime/runtime.ts";
-import { pushQuestions } from "../client-push.ts";
-import { type AskClient, ClientQuestions } from "../client-questions.ts";
+import { askWhileIdle, type IdleSession } from "../client-push.ts";
+import { type AskClient, askClientWith, ClientQuestions } from "../client-questions.ts";
 import { type JobToolsOptions, jobToolSpecs } from "../job-tools.ts";
 import { principalOf, runAsCaller } from "../principal.ts";
 import { QuestionClaims } from "../question-claims.ts";
@@ -35,7 +32,7 @@ import { plainTaskCallError, toolCallParamsProblem } from "../text.ts";
 import { type CallContext, type CallRequest, type ToolSpec, toolConfigOf } from "../tools/spec.ts";
 import { taskToolSpec } from "../tools/task.ts";
 import { DurableTaskStore } from "./durable-task-store.ts";
-import { canSendAnytime, taskStoreOf, wrapRequestHandler } from "./sdk-internals.ts";
+import { taskStoreOf, wrapRequestHandler } from "./sdk-internals.ts";
 import { registerTaskTool, TASKS_CAPABILITY } from "./task-tool.ts";
 
 /** How {@link registerTools} lays the tools out. */
@@ -103,7 +100,8 @@ export function registerTools(
   assertOpen();
   const definitions = engine.definitions();
   const { specs, namesOf } = jobToolSpecs(engine, definitions, options);
-  const asking: Asking = { engine, claims: new QuestionClaims(engine.promises), server };
+  const claims = new QuestionClaims(engine.promises);
+  const asking: Asking = { engine, claims, server, idle: askWhileIdleOn(server, engine, claims) };
   for (const spec of specs) {
     server.registerTool(
       spec.name,
@@ -114,7 +112,6 @@ export function registerTools(
   }
 
   refuseNamelessCalls(server);
-  askWhileIdle(asking);
 
   const withTasks = definitions.filter((d) => d.toolNames.task !== false);
   if (withTasks.length === 0) return;
@@ -145,46 +142,35 @@ export function registerTools(
 /** What the SDK hands a request handler besides the arguments. */
 type RequestExtra = RequestHandlerExtra<ServerRequest, ServerNotification>;
 
-/** What asking the client needs: the engine, the store's claims on questions, and the server of the session. */
+/**
+ * What asking the client needs: the engine, the store's claims on questions, the server of the session, and
+ * the session's asking while idle.
+ */
 interface Asking {
   engine: JobEngine;
   claims: QuestionClaims;
   server: McpServer;
+  idle: IdleSession;
 }
-
-/** The asker of each open session that can be asked, by server (one McpServer serves one session). */
-const sessionAskers = new WeakMap<McpServer, { asker: ClientQuestions; principal: string | undefined }>();
 
 /**
  * Once a client that can be asked has initialized, its principal's jobs are followed and their questions sent
  * to it while the session is open, even when it waits on nothing (see `client-push.ts`).
  */
-function askWhileIdle(asking: Asking): void {
-  const { engine, claims, server } = asking;
+function askWhileIdleOn(server: McpServer, engine: JobEngine, claims: QuestionClaims): IdleSession {
   let principal: string | undefined;
   wrapRequestHandler(server, "initialize", (original) => async (request, extra) => {
     principal = principalOf((extra as RequestExtra | undefined)?.authInfo);
     return original(request, extra);
   });
-  const closed = new AbortController();
-  const { oninitialized, onclose } = server.server;
-  server.server.oninitialized = () => {
-    oninitialized?.();
-    const send = clientAsker(
-      (request, schema, options) => server.server.request(request, schema, options),
-      server.server.getClientCapabilities(),
-    );
-    if (send === undefined) return;
-    const scope: CallerScope = principal === undefined ? {} : { principal };
-    const asker = new ClientQuestions(engine, claims, send, scope);
-    sessionAskers.set(server, { asker, principal });
-    pushQuestions(engine, asker, scope, { signal: closed.signal, canSend: () => canSendAnytime(server) });
-  };
-  server.server.onclose = () => {
-    closed.abort();
-    sessionAskers.delete(server);
-    onclose?.();
-  };
+  return askWhileIdle(engine, claims, server.server, {
+    principal: () => principal,
+    send: () =>
+      clientAsker(
+        (request, schema, options) => server.server.request(request, schema, options),
+        server.server.getClientCapabilities(),
+      ),
+  });
 }
 
 function callContextOf(extra: RequestExtra, asking: Asking): CallContext {
@@ -211,13 +197,11 @@ function callContextOf(extra: RequestExtra, asking: Asking): CallContext {
  */
 function askerOf(
   extra: RequestExtra,
-  { engine, claims, server }: Asking,
+  { engine, claims, server, idle }: Asking,
   principal: string | undefined,
 ): ClientQuestions | undefined {
-  const session = sessionAskers.get(server);
-  if (session !== undefined && session.principal === principal && canSendAnytime(server)) {
-    return session.asker;
-  }
+  const session = idle.askerFor(principal);
+  if (session !== undefined) return session;
   const send = clientAsker(extra.sendRequest, server.server.getClientCapabilities());
   if (send === undefined) return undefined;
   return new ClientQuestions(engine, claims, send, principal === undefined ? {} : { principal });
@@ -234,47 +218,23 @@ function requestOf(extra: RequestExtra): CallRequest {
 /** Sends a request to the client: a request's `extra.sendRequest`, or the server's own `request`. */
 type SendRequest = RequestExtra["sendRequest"];
 
-/**
- * Sends a job's question to the client with `send` as the request its kind is (`elicitation/create` in form
- * mode, `sampling/createMessage`, `roots/list`), if the client declared it can take it; `undefined` when it
- * can take none of them.
- */
+/** Asks the client with `send` the questions it declared it can take (`capabilities`). */
 function clientAsker(send: SendRequest, capabilities: ClientCapabilities | undefined): AskClient | undefined {
-  const elicitation = capabilities?.elicitation;
-  // An empty elicitation capability means form mode (2025-11-25).
-  const forms =
-    elicitation !== undefined && (elicitation.form !== undefined || elicitation.url === undefined);
-  const sampling = capabilities?.sampling !== undefined;
-  const roots = capabilities?.roots !== undefined;
-  if (!forms && !sampling && !roots) return undefined;
-  return async (question, signal) => {
-    const options = { signal, timeout: DEFAULTS.clientAnswerTimeoutMs, resetTimeoutOnProgress: true };
-    switch (question.kind) {
-      case "elicitation": {
-        if (!forms) return undefined;
-        const params = question.request as ElicitRequestFormParams;
-        const result = await send({ method: "elicitation/create", params }, ElicitResultSchema, options);
-        return result.action === "accept"
-          ? { action: "accept", content: (result.content ?? {}) as Record<string, unknown> }
-          : { action: result.action };
-      }
-      case "sampling": {
-        if (!sampling) return undefined;
-        const params = question.request as CreateMessageRequestParams;
-        const { _meta, ...result } = await send(
-          { method: "sampling/createMessage", params },
-          CreateMessageResultSchema,
-          options,
-        );
-        return result as SamplingAnswer;
-      }
-      case "roots": {
-        if (!roots) return undefined;
-        const { _meta, ...result } = await send({ method: "roots/list" }, ListRootsResultSchema, options);
-        return result as RootsAnswer;
-      }
-    }
-  };
+  return askClientWith(capabilities, {
+    elicit: (params, options) =>
+      send(
+        { method: "elicitation/create", params: params as ElicitRequestFormParams },
+        ElicitResultSchema,
+        options,
+      ),
+    sample: (params, options) =>
+      send(
+        { method: "sampling/createMessage", params: params as CreateMessageRequestParams },
+        CreateMessageResultSchema,
+        options,
+      ),
+    roots: (options) => send({ method: "roots/list" }, ListRootsResultSchema, options),
+  });
 }
 
 /** A `tools/call` that names no tool gets a plain invalid-params error, not the SDK's internal error. */

@@ -1,7 +1,7 @@
 /**
  * Every reach into private parts of `@modelcontextprotocol/sdk` (v1) lives here, each checked so an SDK
- * change fails loudly in tests: the task store an McpServer was built with, wrapping the handlers the
- * McpServer installs, and whether a Streamable HTTP session has its GET stream open.
+ * change fails loudly in tests: the task store an McpServer was built with and wrapping the handlers
+ * the McpServer installs.
  */
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { AsyncToolsError } from "../../errors.ts";
@@ -42,30 +42,4 @@ export function wrapRequestHandler(
     );
   }
   handlers.set(method, wrap(original));
-}
-
-/**
- * Whether the server can send `server`'s client a request of its own (not related to a request of the client)
- * now: always over stdio and in memory; over Streamable HTTP only in a session whose standalone GET stream is
- * open, since the SDK's transport silently drops what it cannot send there. An SDK whose transport no longer
- * has the fields read here gets `false`: the client is then asked only while it waits in a call.
- */
-export function canSendAnytime(server: McpServer): boolean {
-  const transport = server.server.transport as
-    | {
-        handleRequest?: unknown;
-        sessionId?: string;
-        _streamMapping?: unknown;
-        _standaloneSseStreamId?: string;
-      }
-    | undefined;
-  if (transport === undefined) return false;
-  if (transport.handleRequest === undefined) return true;
-  const streams = transport._streamMapping;
-  return (
-    transport.sessionId !== undefined &&
-    streams instanceof Map &&
-    transport._standaloneSseStreamId !== undefined &&
-    streams.has(transport._standaloneSseStreamId)
-  );
 }
