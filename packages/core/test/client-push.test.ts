@@ -1,8 +1,9 @@
 /**
  * A 2025-11-25 client that can be asked gets its jobs' questions even while it waits on nothing: real v1
  * Clients over stdio and stateful Streamable HTTP, with elicitation, sampling and roots handlers, against real
- * server processes on a SQLite file; a server SIGKILLed while its client thinks is restarted, and the next
- * session's answer reaches the job without a finished step running again.
+ * server processes on a SQLite file; a question goes to one session at a time, in one process or across two on
+ * the store; a server SIGKILLed while its client thinks is restarted, and the next session's answer reaches the
+ * job without a finished step running again.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -149,6 +150,36 @@ describe("a client that waits on nothing is asked its jobs' questions", () => {
     expect(asked).toHaveLength(1);
     release.resolve();
     expect(await completed(one, "approve", job_id)).toEqual({ placed: true, note: `by ${asked[0]}` });
+    expect(asked).toHaveLength(1);
+    expectRanOnce(sideEffects, job_id, "price", "placed");
+  });
+
+  it("across processes on one store: two idle clients, one question, asked of one of them only", async () => {
+    const { sideEffects, env } = setup();
+    const asked: string[] = [];
+    const first = signal("the question reaching one of the clients");
+    const release = signal("release");
+    const connect = async (name: string) => {
+      const client = newClient({ elicitation: {} });
+      client.setRequestHandler(ElicitRequestSchema, async () => {
+        asked.push(name);
+        first.resolve();
+        await release.promise;
+        return { action: "accept", content: { place: true, note: `by ${name}` } };
+      });
+      await overStdio(client, env);
+      return client;
+    };
+    // The second process joins the store the first one owns.
+    const owner = await connect("owner");
+    const joiner = await connect("joiner");
+    const { job_id } = await data<{ job_id: string }>(joiner, "start_approve", { items: 4 });
+
+    await first.reached();
+    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    expect(asked).toHaveLength(1);
+    release.resolve();
+    expect(await completed(owner, "approve", job_id)).toEqual({ placed: true, note: `by ${asked[0]}` });
     expect(asked).toHaveLength(1);
     expectRanOnce(sideEffects, job_id, "price", "placed");
   });
