@@ -106,6 +106,39 @@ function signal<T = void>(what: string) {
   return { promise, resolve, reached };
 }
 
+/**
+ * Connects two idle clients with elicitation (`connect` each), starts a job through the second, and checks the
+ * question goes to one of them only, while it thinks and after it answered.
+ */
+async function askedOfOneOnly(sideEffects: string, connect: (client: Client) => Promise<unknown>) {
+  const asked: string[] = [];
+  const first = signal("the question reaching one of the idle clients");
+  const release = signal("release");
+  const clients: Client[] = [];
+  for (const name of ["one", "two"]) {
+    const client = newClient({ elicitation: {} });
+    client.setRequestHandler(ElicitRequestSchema, async () => {
+      asked.push(name);
+      first.resolve();
+      await release.promise;
+      return { action: "accept", content: { place: true, note: `by ${name}` } };
+    });
+    await connect(client);
+    clients.push(client);
+  }
+  const [one, two] = clients as [Client, Client];
+  const { job_id } = await data<{ job_id: string }>(two, "start_approve", { items: 3 });
+
+  await first.reached();
+  // Both sessions belong to the job's principal (none) and look every second: give the other a few looks.
+  await new Promise((resolve) => setTimeout(resolve, 3_000));
+  expect(asked).toHaveLength(1);
+  release.resolve();
+  expect(await completed(one, "approve", job_id)).toEqual({ placed: true, note: `by ${asked[0]}` });
+  expect(asked).toHaveLength(1);
+  expectRanOnce(sideEffects, job_id, "price", "placed");
+}
+
 describe("a client that waits on nothing is asked its jobs' questions", () => {
   it("over stdio: the elicitation reaches the client that started the job and went idle", async () => {
     const { sideEffects, env } = setup();
@@ -126,62 +159,13 @@ describe("a client that waits on nothing is asked its jobs' questions", () => {
   it("over stateful Streamable HTTP: the session's GET stream carries the elicitation, to one session only", async () => {
     const { sideEffects, env } = setup();
     const { url } = await startPortServer(SERVER, { ...env, ASK_HTTP: "1" });
-    const asked: string[] = [];
-    const first = signal("the question reaching an idle session");
-    const release = signal("release");
-    const connect = async (name: string) => {
-      const client = newClient({ elicitation: {} });
-      client.setRequestHandler(ElicitRequestSchema, async () => {
-        asked.push(name);
-        first.resolve();
-        await release.promise;
-        return { action: "accept", content: { place: true, note: `by ${name}` } };
-      });
-      await client.connect(new StreamableHTTPClientTransport(url));
-      return client;
-    };
-    const one = await connect("one");
-    await connect("two");
-    const { job_id } = await data<{ job_id: string }>(one, "start_approve", { items: 3 });
-
-    await first.reached();
-    // Both sessions belong to the job's principal (none) and look every second: give the other a few looks.
-    await new Promise((resolve) => setTimeout(resolve, 3_000));
-    expect(asked).toHaveLength(1);
-    release.resolve();
-    expect(await completed(one, "approve", job_id)).toEqual({ placed: true, note: `by ${asked[0]}` });
-    expect(asked).toHaveLength(1);
-    expectRanOnce(sideEffects, job_id, "price", "placed");
+    await askedOfOneOnly(sideEffects, (client) => client.connect(new StreamableHTTPClientTransport(url)));
   });
 
   it("across processes on one store: two idle clients, one question, asked of one of them only", async () => {
     const { sideEffects, env } = setup();
-    const asked: string[] = [];
-    const first = signal("the question reaching one of the clients");
-    const release = signal("release");
-    const connect = async (name: string) => {
-      const client = newClient({ elicitation: {} });
-      client.setRequestHandler(ElicitRequestSchema, async () => {
-        asked.push(name);
-        first.resolve();
-        await release.promise;
-        return { action: "accept", content: { place: true, note: `by ${name}` } };
-      });
-      await overStdio(client, env);
-      return client;
-    };
-    // The second process joins the store the first one owns.
-    const owner = await connect("owner");
-    const joiner = await connect("joiner");
-    const { job_id } = await data<{ job_id: string }>(joiner, "start_approve", { items: 4 });
-
-    await first.reached();
-    await new Promise((resolve) => setTimeout(resolve, 3_000));
-    expect(asked).toHaveLength(1);
-    release.resolve();
-    expect(await completed(owner, "approve", job_id)).toEqual({ placed: true, note: `by ${asked[0]}` });
-    expect(asked).toHaveLength(1);
-    expectRanOnce(sideEffects, job_id, "price", "placed");
+    // Each client starts its own server process; the second joins the store the first one owns.
+    await askedOfOneOnly(sideEffects, (client) => overStdio(client, env));
   });
 
   it("sampling: a SIGKILL while the client thinks, and the restarted server's new session answers", async () => {
