@@ -41,6 +41,17 @@ export const DEFAULTS = {
   jobPollMs: SECOND / 2,
   /** How long the server waits for a client it asked a job's question (elicitation, sampling) to answer. */
   clientAnswerTimeoutMs: 10 * MINUTE,
+  /**
+   * How often a connected client that can be asked (2025-11-25, elicitation, sampling or roots) looks in the
+   * store for new questions of its principal's jobs, so it is asked even while it waits on nothing, on a store
+   * without a change feed (a Resonate Server, `store serve`); with one it looks when a job changes.
+   */
+  questionPushCheckMs: SECOND,
+  /**
+   * The time slot of a claim on a question being asked of a client: a session that asks holds the current slot
+   * and the next, so no other session asks it meanwhile; one that died (a SIGKILLed server) lets go within two.
+   */
+  questionClaimMs: 5 * SECOND,
   /** How often an await with a progress token looks for new progress. */
   progressTickMs: 250,
   /** Longest silence between two progress notifications of an await. */

@@ -141,4 +141,34 @@ describe("a job that asks, over 2026-07-28", () => {
     const jobs = [...sideEffectCounts(log).keys()].filter((line) => line.endsWith(" quote"));
     expect(jobs).toHaveLength(1);
   });
+
+  it("asks the client's model and its roots in the call itself: the v2 Client's sampling and roots handlers answer", async () => {
+    const { store, log } = scratch();
+    const c = await connectV2(
+      { ASYNC_TOOLS_STORE: store, SIDE_EFFECTS: log },
+      { server: APPROVAL_SERVER, mode: "pin", capabilities: { sampling: {}, roots: {} } },
+    );
+    const prompts: unknown[] = [];
+    c.client.setRequestHandler("sampling/createMessage", async (request) => {
+      prompts.push((request.params as { messages: unknown }).messages);
+      return { role: "assistant", content: { type: "text", text: "Short." }, model: "v2-model" };
+    });
+    c.client.setRequestHandler("roots/list", async () => ({ roots: [{ uri: "file:///v2/root" }] }));
+
+    const summary = await c.call("summarize", { text: "a durable round of sampling" });
+    expect(summary.structuredContent).toEqual({ summary: "Short.", model: "v2-model" });
+    expect(prompts).toEqual([
+      [
+        {
+          role: "user",
+          content: { type: "text", text: "Summarize in one line (5 words): a durable round of sampling" },
+        },
+      ],
+    ]);
+    const scan = await c.call("scan_roots", { depth: 1 });
+    expect(scan.structuredContent).toEqual({ scanned: ["file:///v2/root"] });
+    const ran = [...sideEffectCounts(log).entries()];
+    expect(ran.map(([line]) => line.split(" ")[1]).sort()).toEqual(["filed", "prepared", "read", "scanned"]);
+    expect(ran.every(([, count]) => count === 1)).toBe(true);
+  });
 });

@@ -62,7 +62,7 @@ export function awaitTool(scope: JobToolScope, timing: AwaitTiming = {}): ToolSp
           : { onTick: (current: JobSnapshot[]) => reporter.tick(current), tickMs: timing.tickMs }),
       };
       const timeoutMs = Math.min(requestedMs, maxMs);
-      const snapshots = await waitAsking(engine, read.ids, timeoutMs, options, ctx.ask);
+      const snapshots = await waitAsking(engine, read.ids, timeoutMs, options, ctx.asker);
       const stillWorking = snapshots.filter((s) => isUnfinished(s.status)).map((s) => s.jobId);
       const waited = Math.round((Date.now() - began) / 100) / 10;
       const asking = snapshots.filter((s) => s.status === "input_required").length;

@@ -7,7 +7,7 @@ import type { AnyAsyncTool } from "../../define.ts";
 import type { TraceContext } from "../../internal/trace-context.ts";
 import type { CallerScope } from "../../runtime/job.ts";
 import type { JobEngine } from "../../runtime/job-engine.ts";
-import type { AskClient } from "../client-questions.ts";
+import type { ClientQuestions } from "../client-questions.ts";
 import type { JobToolNames } from "../text.ts";
 import type { ToolResult } from "../wire.ts";
 
@@ -34,7 +34,7 @@ export interface CallContext {
   /** The trace the call continues, which a job it starts stores: set by `callTool`. */
   trace?: TraceContext | undefined;
   /** Asks the client a job's question, when it declared it can be asked (elicitation, sampling, roots). */
-  ask?: AskClient;
+  asker?: ClientQuestions;
 }
 
 /** What a face knows of the request a call came in. */

@@ -51,7 +51,7 @@ export function taskToolSpec(
         ...caller,
         ...(reporter === undefined ? {} : { onTick: (current: JobSnapshot[]) => reporter.tick(current) }),
       };
-      const [snapshot] = await waitAsking(engine, [started.jobId], waitMs, options, ctx.ask);
+      const [snapshot] = await waitAsking(engine, [started.jobId], waitMs, options, ctx.asker);
       if (snapshot?.status === "input_required") {
         return fail(`Job ${started.jobId} waits for an answer.${questionsNote([snapshot], names)}`);
       }

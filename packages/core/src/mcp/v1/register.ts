@@ -19,13 +19,14 @@ import {
   type ServerNotification,
   type ServerRequest,
 } from "@modelcontextprotocol/sdk/types.js";
-import { DEFAULTS } from "../../defaults.ts";
 import { log } from "../../internal/log.ts";
-import type { RootsAnswer, SamplingAnswer } from "../../question-types.ts";
+import type { JobEngine } from "../../runtime/job-engine.ts";
 import { type AsyncTools, internalsOf } from "../../runtime/runtime.ts";
-import type { AskClient } from "../client-questions.ts";
+import { askWhileIdle, type IdleSession } from "../client-push.ts";
+import { type AskClient, askClientWith, ClientQuestions } from "../client-questions.ts";
 import { type JobToolsOptions, jobToolSpecs } from "../job-tools.ts";
 import { principalOf, runAsCaller } from "../principal.ts";
+import { QuestionClaims } from "../question-claims.ts";
 import { callTool } from "../telemetry.ts";
 import { plainTaskCallError, toolCallParamsProblem } from "../text.ts";
 import { type CallContext, type CallRequest, type ToolSpec, toolConfigOf } from "../tools/spec.ts";
@@ -99,12 +100,14 @@ export function registerTools(
   assertOpen();
   const definitions = engine.definitions();
   const { specs, namesOf } = jobToolSpecs(engine, definitions, options);
+  const claims = new QuestionClaims(engine.promises);
+  const asking: Asking = { engine, claims, server, idle: askWhileIdleOn(server, engine, claims) };
   for (const spec of specs) {
     server.registerTool(
       spec.name,
       toolConfigOf(spec),
       async (args: Record<string, unknown>, extra) =>
-        (await callTool(spec, args, callContextOf(extra, server))) as CallToolResult,
+        (await callTool(spec, args, callContextOf(extra, asking))) as CallToolResult,
     );
   }
 
@@ -132,20 +135,51 @@ export function registerTools(
       ...(tool.taskSupport === "required" ? { required: plainTaskCallError(spec.name, names) } : {}),
     });
   }
-  routePlainTaskCalls(server, plainCalls);
+  routePlainTaskCalls(asking, plainCalls);
   bindTasksToCaller(server);
 }
 
 /** What the SDK hands a request handler besides the arguments. */
 type RequestExtra = RequestHandlerExtra<ServerRequest, ServerNotification>;
 
-function callContextOf(extra: RequestExtra, server: McpServer): CallContext {
+/**
+ * What asking the client needs: the engine, the store's claims on questions, the server of the session, and
+ * the session's asking while idle.
+ */
+interface Asking {
+  engine: JobEngine;
+  claims: QuestionClaims;
+  server: McpServer;
+  idle: IdleSession;
+}
+
+/**
+ * Once a client that can be asked has initialized, its principal's jobs are followed and their questions sent
+ * to it while the session is open, even when it waits on nothing (see `client-push.ts`).
+ */
+function askWhileIdleOn(server: McpServer, engine: JobEngine, claims: QuestionClaims): IdleSession {
+  let principal: string | undefined;
+  wrapRequestHandler(server, "initialize", (original) => async (request, extra) => {
+    principal = principalOf((extra as RequestExtra | undefined)?.authInfo);
+    return original(request, extra);
+  });
+  return askWhileIdle(engine, claims, server.server, {
+    principal: () => principal,
+    send: () =>
+      clientAsker(
+        (request, schema, options) => server.server.request(request, schema, options),
+        server.server.getClientCapabilities(),
+      ),
+  });
+}
+
+function callContextOf(extra: RequestExtra, asking: Asking): CallContext {
   const token = extra._meta?.progressToken;
   const ctx: CallContext = { signal: extra.signal, request: requestOf(extra) };
-  const ask = clientAsker(extra, server.server.getClientCapabilities());
-  if (ask !== undefined) ctx.ask = ask;
   const principal = principalOf(extra.authInfo);
   if (principal !== undefined) ctx.principal = principal;
+  const asker = askerOf(extra, asking, principal);
+  if (asker !== undefined) ctx.asker = asker;
   if (token !== undefined) {
     ctx.progress = (update) => {
       void extra
@@ -156,6 +190,23 @@ function callContextOf(extra: RequestExtra, server: McpServer): CallContext {
   return ctx;
 }
 
+/**
+ * Who asks the client of a call its jobs' questions: the session's asker when the server can send it requests
+ * at any time (so the call and the idle session never ask twice), else one that sends them on the call's own
+ * response stream.
+ */
+function askerOf(
+  extra: RequestExtra,
+  { engine, claims, server, idle }: Asking,
+  principal: string | undefined,
+): ClientQuestions | undefined {
+  const session = idle.askerFor(principal);
+  if (session !== undefined) return session;
+  const send = clientAsker(extra.sendRequest, server.server.getClientCapabilities());
+  if (send === undefined) return undefined;
+  return new ClientQuestions(engine, claims, send, principal === undefined ? {} : { principal });
+}
+
 /** What telemetry records of the request. */
 function requestOf(extra: RequestExtra): CallRequest {
   const request: CallRequest = { id: extra.requestId, http: extra.requestInfo !== undefined };
@@ -164,58 +215,26 @@ function requestOf(extra: RequestExtra): CallRequest {
   return request;
 }
 
-/**
- * Sends a job's question to the client as the request its kind is (`elicitation/create` in form mode,
- * `sampling/createMessage`, `roots/list`), if the client declared it can take it; `undefined` when it can
- * take none of them.
- */
-function clientAsker(
-  extra: RequestExtra,
-  capabilities: ClientCapabilities | undefined,
-): AskClient | undefined {
-  const elicitation = capabilities?.elicitation;
-  // An empty elicitation capability means form mode (2025-11-25).
-  const forms =
-    elicitation !== undefined && (elicitation.form !== undefined || elicitation.url === undefined);
-  const sampling = capabilities?.sampling !== undefined;
-  const roots = capabilities?.roots !== undefined;
-  if (!forms && !sampling && !roots) return undefined;
-  return async (question, signal) => {
-    const options = { signal, timeout: DEFAULTS.clientAnswerTimeoutMs, resetTimeoutOnProgress: true };
-    switch (question.kind) {
-      case "elicitation": {
-        if (!forms) return undefined;
-        const params = question.request as ElicitRequestFormParams;
-        const result = await extra.sendRequest(
-          { method: "elicitation/create", params },
-          ElicitResultSchema,
-          options,
-        );
-        return result.action === "accept"
-          ? { action: "accept", content: (result.content ?? {}) as Record<string, unknown> }
-          : { action: result.action };
-      }
-      case "sampling": {
-        if (!sampling) return undefined;
-        const params = question.request as CreateMessageRequestParams;
-        const { _meta, ...result } = await extra.sendRequest(
-          { method: "sampling/createMessage", params },
-          CreateMessageResultSchema,
-          options,
-        );
-        return result as SamplingAnswer;
-      }
-      case "roots": {
-        if (!roots) return undefined;
-        const { _meta, ...result } = await extra.sendRequest(
-          { method: "roots/list" },
-          ListRootsResultSchema,
-          options,
-        );
-        return result as RootsAnswer;
-      }
-    }
-  };
+/** Sends a request to the client: a request's `extra.sendRequest`, or the server's own `request`. */
+type SendRequest = RequestExtra["sendRequest"];
+
+/** Asks the client with `send` the questions it declared it can take (`capabilities`). */
+function clientAsker(send: SendRequest, capabilities: ClientCapabilities | undefined): AskClient | undefined {
+  return askClientWith(capabilities, {
+    elicit: (params, options) =>
+      send(
+        { method: "elicitation/create", params: params as ElicitRequestFormParams },
+        ElicitResultSchema,
+        options,
+      ),
+    sample: (params, options) =>
+      send(
+        { method: "sampling/createMessage", params: params as CreateMessageRequestParams },
+        CreateMessageResultSchema,
+        options,
+      ),
+    roots: (options) => send({ method: "roots/list" }, ListRootsResultSchema, options),
+  });
 }
 
 /** A `tools/call` that names no tool gets a plain invalid-params error, not the SDK's internal error. */
@@ -248,9 +267,10 @@ function bindTasksToCaller(server: McpServer): void {
  * SDK's own handler, which answers it as any bad input (an `isError` result).
  */
 function routePlainTaskCalls(
-  server: McpServer,
+  asking: Asking,
   plainCalls: Map<string, { spec: ToolSpec; required?: string }>,
 ): void {
+  const { server } = asking;
   wrapRequestHandler(server, "tools/call", (original) => async (request, extra) => {
     const name = request.params?.name;
     const plain = typeof name === "string" ? plainCalls.get(name) : undefined;
@@ -261,7 +281,7 @@ function routePlainTaskCalls(
     return callTool(
       plain.spec,
       parsed.data as Record<string, unknown>,
-      callContextOf(extra as RequestExtra, server),
+      callContextOf(extra as RequestExtra, asking),
     );
   });
 }

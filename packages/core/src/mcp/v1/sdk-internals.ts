@@ -1,7 +1,7 @@
 /**
  * Every reach into private parts of `@modelcontextprotocol/sdk` (v1) lives here, each checked so an SDK
- * change fails loudly in tests: the task store an McpServer was built with, and wrapping the `tools/list`
- * and `tools/call` handlers the McpServer installs.
+ * change fails loudly in tests: the task store an McpServer was built with and wrapping the handlers
+ * the McpServer installs.
  */
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { AsyncToolsError } from "../../errors.ts";
@@ -22,7 +22,14 @@ export function taskStoreOf(server: McpServer): unknown {
  */
 export function wrapRequestHandler(
   server: McpServer,
-  method: "tools/list" | "tools/call" | "tasks/get" | "tasks/result" | "tasks/list" | "tasks/cancel",
+  method:
+    | "initialize"
+    | "tools/list"
+    | "tools/call"
+    | "tasks/get"
+    | "tasks/result"
+    | "tasks/list"
+    | "tasks/cancel",
   wrap: (original: RawHandler) => RawHandler,
 ): void {
   const handlers = (server.server as unknown as { _requestHandlers?: Map<string, RawHandler> })

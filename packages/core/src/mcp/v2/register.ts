@@ -4,14 +4,24 @@
  * results; and serves MCP Tasks on the same jobs through each definition's task tool, as the 2026-07-28
  * extension and as 2025-11-25 `tasks/*`, each to the clients of its era.
  */
-import type { CallToolResult, McpServer, ServerContext } from "@modelcontextprotocol/server";
+import type {
+  CallToolResult,
+  CreateMessageRequest,
+  ElicitRequestFormParams,
+  McpServer,
+  ServerContext,
+} from "@modelcontextprotocol/server";
 import { ProtocolError, ProtocolErrorCode } from "@modelcontextprotocol/server";
 import { z } from "zod";
 import type { AnyAsyncTool } from "../../define.ts";
 import type { CallerScope } from "../../runtime/job.ts";
+import type { JobEngine } from "../../runtime/job-engine.ts";
 import { type AsyncTools, internalsOf } from "../../runtime/runtime.ts";
+import { askWhileIdle, type IdleSession } from "../client-push.ts";
+import { askClientWith } from "../client-questions.ts";
 import { type JobToolsOptions, jobToolSpecs } from "../job-tools.ts";
 import { principalOf } from "../principal.ts";
+import { QuestionClaims } from "../question-claims.ts";
 import { callTool } from "../telemetry.ts";
 import { plainTaskCallError, toolCallParamsProblem } from "../text.ts";
 import {
@@ -91,7 +101,8 @@ export function registerTools(
   assertOpen();
   const definitions = engine.definitions();
   const { specs, namesOf } = jobToolSpecs(engine, definitions, options);
-  for (const spec of specs) registerSpec(server, spec);
+  const idle = askWhileIdleOn(server, engine, new QuestionClaims(engine.promises));
+  for (const spec of specs) registerSpec(server, spec, idle);
   refuseNamelessCalls(server);
   if (options.view !== undefined && options.view !== false) {
     const view = options.view === true ? {} : options.view;
@@ -108,7 +119,7 @@ export function registerTools(
     const spec = names === undefined ? undefined : taskToolSpec(tool, engine, names);
     if (names === undefined || spec === undefined) continue;
     callNames.set(tool.name, names.start);
-    registerSpec(server, spec);
+    registerSpec(server, spec, idle);
     taskTools.set(spec.name, {
       tool,
       plainCallError: plainTaskCallError(spec.name, names),
@@ -140,8 +151,35 @@ function refuseNamelessCalls(server: McpServer): void {
   });
 }
 
+/**
+ * A 2025-11-25 client that can be asked (a legacy-era connection: stdio, or an HTTP session with its GET
+ * stream open) gets its jobs' questions as requests, while it waits in a call and while it waits on nothing
+ * (see `client-push.ts`). The SDK's push APIs (`elicitInput`, `createMessage`, `listRoots`) serve that era
+ * only; a 2026-07-28 client is asked in-band instead (`input-rounds.ts`, the Tasks extension).
+ */
+function askWhileIdleOn(server: McpServer, engine: JobEngine, claims: QuestionClaims): IdleSession {
+  let principal: string | undefined;
+  wrapRequestHandler(server, "initialize", (original: RawHandler) => async (request, ctx) => {
+    principal = principalOf(ctx.http?.authInfo);
+    return original(request, ctx);
+  });
+  const sdk = server.server;
+  return askWhileIdle(engine, claims, sdk, {
+    principal: () => principal,
+    send: () =>
+      askClientWith(sdk.getClientCapabilities(), {
+        elicit: (params, options) => sdk.elicitInput(params as ElicitRequestFormParams, options),
+        sample: (params, options) =>
+          sdk.createMessage(params as CreateMessageRequest["params"], options) as Promise<
+            Record<string, unknown>
+          >,
+        roots: (options) => sdk.listRoots(undefined, options),
+      }),
+  });
+}
+
 /** Registers one spec as a v2 tool; the handler's context comes from the SDK's `ctx.mcpReq`. */
-function registerSpec(server: McpServer, spec: ToolSpec): void {
+function registerSpec(server: McpServer, spec: ToolSpec, idle: IdleSession): void {
   server.registerTool(
     spec.name,
     toolConfigOf(spec),
@@ -154,6 +192,8 @@ function registerSpec(server: McpServer, spec: ToolSpec): void {
       if (principal !== undefined) call.principal = principal;
       const progress = progressOf(ctx);
       if (progress !== undefined) call.progress = progress;
+      const asker = isModernRequest(ctx) ? undefined : idle.askerFor(principal);
+      if (asker !== undefined) call.asker = asker;
       return (await callTool(spec, args, call)) as CallToolResult;
     },
   );
