@@ -64,6 +64,11 @@ export const MIGRATIONS: readonly Migration[] = [
     file: "0007-one-query-drain.sql",
     sha256: "a07e030e6e8632a478e625d3d78e4bcc88852bfd83d3a47eb2106cd913eb4fbd",
   },
+  {
+    id: "0009-batch-lock-wait",
+    file: "0009-batch-lock-wait.sql",
+    sha256: "5ec067c1e64740828be780e6f9c120758c52e1049f56e31c4b55528638c2534e",
+  },
 ];
 
 /** The advisory lock key every `store init` takes, so two of them never migrate one database at once. */
@@ -84,7 +89,7 @@ export const WORKER_FUNCTIONS: readonly string[] = [
   "async_tools.slot_release(text, text)",
   "async_tools.slot_place(text)",
   "async_tools.drain(text, text, integer)",
-  "async_tools.rpc_batch(jsonb[])",
+  "async_tools.rpc_batch(jsonb[], integer)",
 ];
 
 /** Tables of ours a worker role reads and writes. */
