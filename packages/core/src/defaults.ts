@@ -96,6 +96,11 @@ export const DEFAULTS_POSTGRES = {
    * one commit for all of them (`async_tools.rpc_batch`).
    */
   rpcBatchesInFlight: 4,
+  /**
+   * Longest wait of a request in such a batch for a lock another transaction holds; past it the request is
+   * sent again alone after the batch, so batches touching the same jobs in different orders never deadlock.
+   */
+  batchLockWaitMs: 100,
   /** Connections of the job index, step log and slots (beside the network's pool). */
   indexPoolSize: 2,
   /** How often a replica says it is alive (and expires the tasks of replicas that stopped saying so). */

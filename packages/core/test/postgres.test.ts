@@ -2,12 +2,14 @@
  * The Postgres store against a real PostgreSQL (Debian's server, a throwaway cluster on 127.0.0.1): the schema
  * is applied by `async-tools store init` (twice: the second applies nothing), a replica refuses a database that
  * was not initialised or a role without the grants, naming what to do, and jobs run under the least-privilege
- * worker role. Skipped, in one line, where PostgreSQL cannot be started.
+ * worker role, and many concurrent jobs all answer their awaits. Skipped, in one line, where PostgreSQL cannot be
+ * started.
  */
 import { execFile } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { promisify } from "node:util";
 import { childEnv, sideEffectCounts, startStdioChild } from "@async-tools/test-helpers/children";
 import { type PostgresCluster, postgresUnavailable, startPostgres } from "@async-tools/test-helpers/postgres";
@@ -37,6 +39,29 @@ const twoSteps = defineAsyncTool({
   run: async (ctx, { n }) => {
     const once = await ctx.run("first", async () => n + 1);
     return await ctx.run("second", async () => once + 1);
+  },
+});
+
+/** For the many-jobs test: submitters at once, and how many jobs each starts and awaits one after another. */
+const SUBMITTERS = 64;
+const JOBS_EACH = 6;
+/** Its lease: the SDK heartbeats every 1.5 s, all of the replica's running tasks in one request. */
+const LEASE_MS = 3_000;
+/** Its budget per job, generous for a loaded machine; a stalled batch held jobs far longer. */
+const AWAIT_MS = 60_000;
+
+const threeSteps = defineAsyncTool({
+  name: "three_steps",
+  description: "Three durable steps that each return at once",
+  input: z.object({ n: z.number().int() }),
+  output: z.object({ total: z.number() }),
+  retry: false,
+  concurrency: SUBMITTERS,
+  toolNames: { task: false },
+  run: async (ctx, { n }) => {
+    let total = 0;
+    for (const step of [1, 2, 3]) total += await ctx.run(`step${step}`, async () => n * step);
+    return { total };
   },
 });
 
@@ -169,12 +194,32 @@ describe.skipIf(unavailable !== undefined)("the Postgres store", () => {
     const answers = cluster.psql(
       `SELECT a FROM unnest(async_tools.rpc_batch(ARRAY[
          '{"kind":"promise.get","head":{"corrId":"1","version":""},"data":{"id":"${jobs[0]?.jobId}"}}',
-         '{"kind":"promise.create","head":{},"data":{"id":7}}']::jsonb[])) AS a`,
+         '{"kind":"promise.create","head":{},"data":{"id":7}}']::jsonb[], 100)) AS a`,
       "batches",
     );
     const [first, second] = answers.trim().split("\n");
     expect(first).toContain('"status": 200');
     expect(second).not.toContain('"status": 200');
+    // A request that would wait for a lock held elsewhere gives up at once and answers an error (its replica
+    // sends it again alone), instead of holding the batch's locks while it waits.
+    const holder = new pg.Client({ connectionString: cluster.url("batches") });
+    await holder.connect();
+    try {
+      await holder.query("BEGIN");
+      await holder.query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", [jobs[1]?.jobId]);
+      const busy = cluster.psql(
+        `SELECT a FROM unnest(async_tools.rpc_batch(ARRAY[
+           '{"kind":"promise.get","head":{"corrId":"2","version":""},"data":{"id":"${jobs[0]?.jobId}"}}',
+           '{"kind":"promise.register_listener","head":{"corrId":"3","version":""},"data":{"awaited":"${jobs[1]?.jobId}","address":"poll://uni@default/x"}}']::jsonb[], 100)) AS a`,
+        "batches",
+      );
+      const [free, waited] = busy.trim().split("\n");
+      expect(free).toContain('"status": 200');
+      expect(JSON.parse(waited ?? "{}")).toHaveProperty("error");
+    } finally {
+      await holder.query("ROLLBACK");
+      await holder.end();
+    }
   });
 
   it("shows every job, its progress and its steps through every replica and the CLI", {
@@ -460,4 +505,38 @@ describe.skipIf(unavailable !== undefined)("the Postgres store", () => {
       message: expect.stringContaining("GRANT resonate_worker TO"),
     });
   });
+
+  it("answers every await of many concurrent three-step jobs with the completed result", async () => {
+    // Batched requests hold their locks until the batch commits; a heartbeat (every task of the replica) beside
+    // steps' checkpoints used to deadlock with them and stall every job of both for over a minute. A short lease
+    // makes the heartbeats frequent.
+    cluster.createDatabase("many");
+    await storeInit(cluster.url("many"));
+    await using runtime = await createAsyncTools({
+      store: cluster.url("many"),
+      tools: [threeSteps],
+      leaseMs: LEASE_MS,
+    });
+    const wrong = await Promise.all(
+      Array.from({ length: SUBMITTERS }, async (_, submitter) => {
+        for (let i = 0; i < JOBS_EACH; i++) {
+          const n = submitter * JOBS_EACH + i;
+          // A stalled store holds the start too: each job gets one budget for its start and its await.
+          const outcome = await Promise.race([
+            runtime.start(threeSteps, { n }).then(async (started) => {
+              const job = await runtime.waitFor(threeSteps, started.jobId, AWAIT_MS);
+              return job.status === "completed" && job.result?.total === 6 * n
+                ? undefined
+                : `${started.jobId}: ${job.status}`;
+            }),
+            sleep(AWAIT_MS + 5_000).then(() => `job ${n}: no answer in ${AWAIT_MS / 1000} s`),
+          ]);
+          // A submitter stops at its first wrong answer, so a failing run ends soon after it.
+          if (outcome !== undefined) return outcome;
+        }
+        return undefined;
+      }),
+    );
+    expect(wrong.filter((w) => w !== undefined)).toEqual([]);
+  }, 300_000);
 });

@@ -32,6 +32,8 @@ export interface PostgresNetworkOptions {
   tickMs: number;
   /** Requests in flight at once; those sent meanwhile wait and go together, in one round trip and one commit. */
   batchesInFlight: number;
+  /** Longest wait of a batched request for a lock; one that would wait longer is sent again alone. */
+  batchLockWaitMs: number;
 }
 
 /** Rows a drain takes per address and kind before it asks again; also the most requests sent as one batch. */
@@ -154,8 +156,8 @@ export class AsyncToolsPostgresNetwork implements Network {
     let answers: unknown[];
     try {
       const { rows } = await this.pool.query<{ answers: unknown[] }>(
-        "SELECT async_tools.rpc_batch($1::jsonb[]) AS answers",
-        [batch.map((p) => p.body)],
+        "SELECT async_tools.rpc_batch($1::jsonb[], $2) AS answers",
+        [batch.map((p) => p.body), this.options.batchLockWaitMs],
       );
       answers = rows[0]?.answers ?? [];
     } catch (error) {
@@ -165,7 +167,7 @@ export class AsyncToolsPostgresNetwork implements Network {
     await Promise.all(
       batch.map(async (p, i) => {
         const answer = answers[i] as { error?: unknown } | undefined;
-        // A request that failed inside the batch (a deadlock, say) is sent again alone, as it would have been.
+        // A request that failed inside the batch (a lock it would have waited for) is sent again alone.
         if (answer === undefined || (typeof answer === "object" && answer !== null && "error" in answer))
           await this.rpc(p.body).then(p.resolve, p.reject);
         else p.resolve(answer);

@@ -86,6 +86,7 @@ export async function postgresNetwork(options: {
       poolSize: settings.poolSize,
       tickMs: settings.tickMs,
       batchesInFlight: DEFAULTS_POSTGRES.rpcBatchesInFlight,
+      batchLockWaitMs: DEFAULTS_POSTGRES.batchLockWaitMs,
     },
   );
 }

@@ -69,6 +69,11 @@ export const MIGRATIONS: readonly Migration[] = [
     file: "0008-change-feed.sql",
     sha256: "4304967d247a105219fe1d9253812cc3fc5382855f4ce50bc1da270d42b32257",
   },
+  {
+    id: "0009-batch-lock-wait",
+    file: "0009-batch-lock-wait.sql",
+    sha256: "5ec067c1e64740828be780e6f9c120758c52e1049f56e31c4b55528638c2534e",
+  },
 ];
 
 /** The advisory lock key every `store init` takes, so two of them never migrate one database at once. */
@@ -89,7 +94,7 @@ export const WORKER_FUNCTIONS: readonly string[] = [
   "async_tools.slot_release(text, text)",
   "async_tools.slot_place(text)",
   "async_tools.drain(text, text, integer)",
-  "async_tools.rpc_batch(jsonb[])",
+  "async_tools.rpc_batch(jsonb[], integer)",
 ];
 
 /** Tables of ours a worker role reads and writes. */
