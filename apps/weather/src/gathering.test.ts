@@ -132,9 +132,12 @@ describe("a gathering of many requests", () => {
     const [done] = await runtime.wait([jobId], { timeoutMs: 30_000 });
     expect(done).toMatchObject({
       status: "failed",
-      error: expect.stringContaining(
-        "Not gathered: 14 requests to Open-Meteo need the user's confirmation, and they declined, so none was made.",
-      ),
+      error: {
+        code: "failed",
+        message: expect.stringContaining(
+          "Not gathered: 14 requests to Open-Meteo need the user's confirmation, and they declined, so none was made.",
+        ),
+      },
     });
     expect(fake?.requests()).toBe(0);
   });
@@ -146,9 +149,12 @@ describe("a gathering of many requests", () => {
     await expect
       .poll(async () => (await runtime.probe([jobId]))[0]?.status, { timeout: 30_000 })
       .toBe("failed");
-    expect((await runtime.probe([jobId]))[0]?.error).toContain(
-      "need the user's confirmation, and no answer came within 0.5 seconds, so none was made",
-    );
+    expect((await runtime.probe([jobId]))[0]?.error).toMatchObject({
+      code: "failed",
+      message: expect.stringContaining(
+        "need the user's confirmation, and no answer came within 0.5 seconds, so none was made",
+      ),
+    });
     expect(fake?.requests()).toBe(0);
   });
 
