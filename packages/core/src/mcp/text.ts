@@ -3,6 +3,7 @@
  * in one file so both SDK generations say exactly the same.
  */
 
+import { jobErrorText } from "../internal/format.ts";
 import type { ElicitationRequest, Question } from "../question-types.ts";
 import type { JobSnapshot } from "../runtime/job.ts";
 
@@ -48,21 +49,10 @@ export function describeLine(s: JobSnapshot): string {
 export function errorText(s: JobSnapshot): string | undefined {
   const error = s.error;
   const tool = s.tool ?? "its tool";
+  // Where a model can act on it, the sentence says what to do; otherwise it reads as people read it.
   switch (error?.code) {
-    case undefined:
-      return undefined;
-    case "not_found":
-      return `No job has the ID ${s.jobId}.`;
     case "expired":
       return "This job finished long ago and its result was removed by the retention policy. Start it again.";
-    case "failed":
-      return error.message ?? "The job failed.";
-    case "cancelled":
-      return error.reason ?? "cancelled";
-    case "timed_out": {
-      const after = error.timeoutMs === undefined ? "" : ` after ${Math.round(error.timeoutMs / 1000)} s`;
-      return `The job timed out${after} before it finished.`;
-    }
     case "version_gone":
       return (
         `This job was started by version ${error.version} of ${tool}, which this server no longer runs ` +
@@ -73,6 +63,8 @@ export function errorText(s: JobSnapshot): string | undefined {
         `The input of job ${s.jobId} no longer matches ${tool} version ${error.version} ` +
         `(${error.issues.join("; ")}). Start it again with arguments the current version accepts.`
       );
+    default:
+      return jobErrorText(s);
   }
 }
 
