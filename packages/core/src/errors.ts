@@ -137,3 +137,16 @@ function delayOf(value: string | Date | null | undefined): number | undefined {
   const at = typeof value === "string" ? Date.parse(value) : value.getTime();
   return Number.isNaN(at) ? undefined : Math.max(0, at - Date.now());
 }
+
+/**
+ * Why answers were refused, as a code with its data (each face words it: `answerProblemText` for people and
+ * models). `no_answers`: none given. `not_asking`: the job is finished (`status`). `no_such_question`: the job
+ * has no open question `questionId` (`open` lists those it has). `refused`: the question's form refuses the
+ * answer (`issue` says why). `closed`: the question was answered or timed out meanwhile.
+ */
+export type AnswerProblem =
+  | { code: "no_answers" }
+  | { code: "not_asking"; status: string }
+  | { code: "no_such_question"; questionId: string; open: string[] }
+  | { code: "refused"; questionId: string; issue: string }
+  | { code: "closed"; questionId: string };

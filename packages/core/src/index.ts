@@ -20,6 +20,7 @@ export {
   type ToolNames,
 } from "./define.ts";
 export {
+  type AnswerProblem,
   AsyncToolsError,
   type AsyncToolsErrorCode,
   type JobError,

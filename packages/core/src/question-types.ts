@@ -4,6 +4,7 @@
  * `ctx.roots`. The runtime's `runtime/questions.ts` asks, parks and delivers.
  */
 import type { z } from "zod";
+import type { AnswerProblem } from "./errors.ts";
 
 /** What a question asks for: a person's answer to a form, a model's completion, or the client's roots. */
 export type QuestionKind = "elicitation" | "sampling" | "roots";
@@ -79,13 +80,12 @@ export type Answer = ElicitationAnswer | SamplingAnswer | RootsAnswer;
 
 /**
  * What answering did. `not_found`: no such job, or another principal's (told apart from nothing). `invalid`:
- * nothing was delivered, and `reason` says why (no such open question, an answer the schema refuses); the
- * questions stay open.
+ * nothing was delivered, and `problem` says why; the questions stay open.
  */
 export type AnswerOutcome =
   | { status: "ok" }
   | { status: "not_found" }
-  | { status: "invalid"; reason: string };
+  | { status: "invalid"; problem: AnswerProblem };
 
 /** Options of `ctx.ask`. `S` is the zod object schema of the form. */
 export interface AskOptions<S extends z.ZodObject> {

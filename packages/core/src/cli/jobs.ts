@@ -5,6 +5,7 @@
  */
 import { DEFAULTS } from "../defaults.ts";
 import {
+  answerProblemText,
   jobDurationMs,
   jobErrorText,
   parseDuration,
@@ -347,7 +348,7 @@ const answer: Command = {
       const [job] = await runtime.probe([id], OPERATOR);
       if (job === undefined || job.status === "not_found") return { status: "not_found" as const };
       const answers = answersOf(id, given as Record<string, unknown>, values.question, job.questions ?? []);
-      if (typeof answers === "string") return { status: "invalid" as const, reason: answers };
+      if (typeof answers === "string") return { status: "unusable" as const, text: answers };
       return { ...(await runtime.answer(id, answers, OPERATOR)), answered: Object.keys(answers) };
     });
     if (outcome.status === "ok") {
@@ -355,7 +356,9 @@ const answer: Command = {
       ctx.out(`Answered ${answered}; the job resumes on a server that runs its tool.`);
       return EXIT.ok;
     }
-    ctx.err(outcome.status === "not_found" ? notFoundText(id) : (outcome as { reason: string }).reason);
+    if (outcome.status === "not_found") ctx.err(notFoundText(id));
+    else if (outcome.status === "unusable") ctx.err(outcome.text);
+    else ctx.err(answerProblemText(id, outcome.problem));
     return EXIT.failed;
   },
 };

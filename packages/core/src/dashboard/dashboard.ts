@@ -11,6 +11,7 @@ import { secureHeaders } from "hono/secure-headers";
 import { DEFAULTS_DASHBOARD } from "../defaults.ts";
 import { StaticTokens } from "../http/auth.ts";
 import { BrowserSignIn } from "../http/browser-sign-in.ts";
+import { answerProblemText } from "../internal/format.ts";
 import type { ElicitationRequest } from "../question-types.ts";
 import { isUnfinished, type JobSnapshot } from "../runtime/job.ts";
 import type { JobDetail } from "../runtime/job-detail.ts";
@@ -251,7 +252,7 @@ export function createDashboard(runtime: AsyncTools, options: DashboardOptions =
     const outcome = await runtime.answer(job.jobId, answerOf(job, await c.req.formData()), OPERATOR);
     if (outcome.status !== "ok") {
       return c.text(
-        outcome.status === "invalid" ? outcome.reason : "No such job.",
+        outcome.status === "invalid" ? answerProblemText(job.jobId, outcome.problem) : "No such job.",
         outcome.status === "invalid" ? 400 : 404,
       );
     }

@@ -2,7 +2,7 @@
  * How the faces (CLI, dashboard) write jobs for people: relative times, short durations, short inputs and
  * plain aligned tables, why a job did not complete. Nothing here decides anything; it only formats.
  */
-import type { JobError } from "../errors.ts";
+import type { AnswerProblem, JobError } from "../errors.ts";
 
 /** `5s ago`, `3m ago`, `2h ago`, `4d ago`; `in 3s` for a time ahead; `just now` under a second. */
 export function relativeTime(iso: string | undefined, now: number): string {
@@ -86,6 +86,26 @@ export function jobErrorText(job: { jobId: string; error?: JobError | undefined 
       return `Started by version ${error.version}, which no process runs now (this one runs ${error.versions.join(", ")}).`;
     case "input_mismatch":
       return `Its input no longer matches version ${error.version}: ${error.issues.join("; ")}.`;
+  }
+}
+
+/** Why answers to the questions of job `jobId` were refused, in a sentence (for people and models alike). */
+export function answerProblemText(jobId: string, problem: AnswerProblem): string {
+  switch (problem.code) {
+    case "no_answers":
+      return "No answers given: pass at least one question ID with its answer.";
+    case "not_asking":
+      return `Job ${jobId} is ${problem.status}; it asks nothing now.`;
+    case "no_such_question":
+      return `Job ${jobId} has no open question ${problem.questionId}. ${
+        problem.open.length === 0
+          ? "It is waiting on no question now."
+          : `Its open questions: ${problem.open.join(", ")}.`
+      }`;
+    case "refused":
+      return `Answer to ${problem.questionId} refused: ${problem.issue}`;
+    case "closed":
+      return `Question ${problem.questionId} was answered or timed out meanwhile.`;
   }
 }
 

@@ -3,7 +3,11 @@
  * in one file so both SDK generations say exactly the same.
  */
 
-import { jobErrorText } from "../internal/format.ts";
+import { answerProblemText, jobErrorText } from "../internal/format.ts";
+
+/** Why answers were refused: the same sentence for a model as for people. */
+export { answerProblemText };
+
 import type { ElicitationRequest, Question } from "../question-types.ts";
 import type { JobSnapshot } from "../runtime/job.ts";
 

@@ -344,7 +344,7 @@ export class JobEngine {
     const record = await this.promises.get(id);
     if (record === undefined || !ownedBy(record, scope)) return { status: "not_found" };
     if (record.state !== "pending") {
-      return { status: "invalid", reason: `Job ${id} is ${statusOf(record.state)}; it asks nothing now.` };
+      return { status: "invalid", problem: { code: "not_asking", status: statusOf(record.state) } };
     }
     return this.questions.answer(id, answers);
   }

@@ -93,11 +93,15 @@ describe("a job that asks", () => {
       await tools.answer(first.jobId, { [id]: { action: "accept", content: { proceed: "yes" } } }),
     ).toEqual({
       status: "invalid",
-      reason: expect.stringContaining("proceed must be true or false"),
+      problem: {
+        code: "refused",
+        questionId: id,
+        issue: expect.stringContaining("proceed must be true or false"),
+      },
     });
     expect(await tools.answer(first.jobId, { [`${id}x`]: { action: "decline" } })).toMatchObject({
       status: "invalid",
-      reason: expect.stringContaining(`Its open questions: ${id}`),
+      problem: { code: "no_such_question", questionId: `${id}x`, open: [id] },
     });
     expect(await tools.answer("approve-nope", { [id]: { action: "decline" } })).toEqual({
       status: "not_found",
@@ -120,8 +124,9 @@ describe("a job that asks", () => {
       result: { before: 4, after: "decline" },
     });
     expect(counts).toEqual({ before: 2, after: 2 });
-    expect(await tools.answer(first.jobId, { [id]: { action: "decline" } })).toMatchObject({
+    expect(await tools.answer(first.jobId, { [id]: { action: "decline" } })).toEqual({
       status: "invalid",
+      problem: { code: "not_asking", status: "completed" },
     });
   });
 

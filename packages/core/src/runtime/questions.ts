@@ -7,7 +7,7 @@
  */
 import type { Context } from "@resonatehq/sdk/async";
 import { z } from "zod";
-import { AsyncToolsError } from "../errors.ts";
+import { type AnswerProblem, AsyncToolsError } from "../errors.ts";
 import {
   type Answer,
   type AnswerOutcome,
@@ -167,27 +167,22 @@ export class Questions {
    */
   async answer(jobId: string, answers: Readonly<Record<string, unknown>>): Promise<AnswerOutcome> {
     const ids = Object.keys(answers);
-    if (ids.length === 0) return invalid("No answers given: pass at least one question ID with its answer.");
+    if (ids.length === 0) return invalid({ code: "no_answers" });
     const open = await this.open(jobId);
     const byId = new Map(open.map((entry) => [entry.question.id, entry]));
     const deliveries: { entry: IndexEntry; answer: Answer }[] = [];
     for (const id of ids) {
       const entry = byId.get(id);
       if (entry === undefined) {
-        const list = open.map((e) => e.question.id).join(", ");
-        return invalid(
-          `Job ${jobId} has no open question ${id}. ${
-            list === "" ? "It is waiting on no question now." : `Its open questions: ${list}.`
-          }`,
-        );
+        return invalid({ code: "no_such_question", questionId: id, open: open.map((e) => e.question.id) });
       }
       const checked = checkAnswer(entry.question, answers[id]);
-      if (typeof checked === "string") return invalid(`Answer to ${id} refused: ${checked}`);
+      if (typeof checked === "string") return invalid({ code: "refused", questionId: id, issue: checked });
       deliveries.push({ entry, answer: checked });
     }
     for (const { entry, answer } of deliveries) {
       const settled = await this.promises.resolve(entry.promiseId, { answer } satisfies Envelope);
-      if (!settled) return invalid(`Question ${entry.question.id} was answered or timed out meanwhile.`);
+      if (!settled) return invalid({ code: "closed", questionId: entry.question.id });
     }
     return { status: "ok" };
   }
@@ -212,8 +207,8 @@ export class Questions {
   }
 }
 
-function invalid(reason: string): AnswerOutcome {
-  return { status: "invalid", reason };
+function invalid(problem: AnswerProblem): AnswerOutcome {
+  return { status: "invalid", problem };
 }
 
 /** The answer `value` to `question`, checked; or why it is refused. */

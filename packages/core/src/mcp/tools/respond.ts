@@ -1,6 +1,6 @@
 /** The respond tool: answers a question a job waits on, for clients the server cannot ask directly. */
 import { z } from "zod";
-import { describeLine, questionsNote, respondDescription } from "../text.ts";
+import { answerProblemText, describeLine, questionsNote, respondDescription } from "../text.ts";
 import { fail, ok, toWire } from "../wire.ts";
 import { callerOf, type JobToolScope, type ToolSpec } from "./spec.ts";
 
@@ -46,7 +46,8 @@ export function respondTool(scope: JobToolScope, name: string): ToolSpec {
       }
       const outcome = await engine.answer(jobId, { [questionId]: args.answer }, caller);
       if (outcome.status === "not_found") return fail(`No job found for ${jobId}.`);
-      if (outcome.status === "invalid") return fail(`${outcome.reason} Nothing was delivered; try again.`);
+      if (outcome.status === "invalid")
+        return fail(`${answerProblemText(jobId, outcome.problem)} Nothing was delivered; try again.`);
       const after = await engine.snapshot(jobId, false, caller);
       return ok(
         `Answered ${questionId}; the job resumes. Call ${names.await} for its result.\n${describeLine(after)}` +

@@ -13,7 +13,7 @@ import type { JobEngine } from "../../runtime/job-engine.ts";
 import { awaitBounds } from "../await-bounds.ts";
 import { ProgressReporter } from "../progress-reporter.ts";
 import { toolResultOf } from "../tasks/job-task.ts";
-import { type JobToolNames, questionsNote, stillRunningText } from "../text.ts";
+import { answerProblemText, type JobToolNames, questionsNote, stillRunningText } from "../text.ts";
 import type { ProgressUpdate } from "../tools/spec.ts";
 import { fail } from "../wire.ts";
 import { answersOf, askableKinds, type InputRequests, inputRequestsOf } from "./input-requests.ts";
@@ -156,7 +156,10 @@ export class InputRounds {
     const outcome = await this.engine.answer(snapshot.jobId, answers, caller);
     if (outcome.status === "not_found") throw taskNotFound(snapshot.jobId);
     if (outcome.status === "invalid")
-      throw new ProtocolError(ProtocolErrorCode.InvalidParams, outcome.reason);
+      throw new ProtocolError(
+        ProtocolErrorCode.InvalidParams,
+        answerProblemText(snapshot.jobId, outcome.problem),
+      );
     return true;
   }
 

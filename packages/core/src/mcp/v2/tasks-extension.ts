@@ -15,6 +15,7 @@ import type { AnyAsyncTool } from "../../define.ts";
 import type { CallerScope, JobSnapshot } from "../../runtime/job.ts";
 import type { JobEngine } from "../../runtime/job-engine.ts";
 import { type JobTask, taskOf, toolResultOf } from "../tasks/job-task.ts";
+import { answerProblemText } from "../text.ts";
 import type { ToolResult } from "../wire.ts";
 import { answersOf, inputRequestsOf } from "./input-requests.ts";
 
@@ -164,7 +165,7 @@ export class ExtensionTasks {
     const outcome = await this.engine.answer(taskId, answers, caller);
     if (outcome.status === "not_found") throw notFound(taskId);
     if (outcome.status === "invalid")
-      throw new ProtocolError(ProtocolErrorCode.InvalidParams, outcome.reason);
+      throw new ProtocolError(ProtocolErrorCode.InvalidParams, answerProblemText(taskId, outcome.problem));
     return {};
   }
 
