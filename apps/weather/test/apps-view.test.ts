@@ -1,31 +1,16 @@
-/**
- * The weather server's job view in a real browser (Chromium through the workspace's MCP Apps test host): a month
- * gathered beside its start call, drawn as a chart and tables by the weather renderer in both host themes,
- * with the retried fetch in its steps. The screenshot is docs/images/apps-view.png's source.
- */
-import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { createAsyncTools } from "@async-tools/core";
 import { openAppsHost } from "@async-tools/test-helpers/apps-host";
-import { CHROMIUM, HAS_CHROMIUM, launchChromium } from "@async-tools/test-helpers/browser";
+import { CHROMIUM, HAS_CHROMIUM, useChromium } from "@async-tools/test-helpers/browser";
 import { createMcpHandler } from "@modelcontextprotocol/server";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { weatherRuntimeOptions } from "../src/server.ts";
 import { buildServerV2 } from "../src/server-v2.ts";
 import { startFakeOpenMeteo } from "./support/fake-open-meteo.ts";
 
 const OUT = join(import.meta.dirname, "..", "test-output", "apps");
 
-type Browser = Awaited<ReturnType<typeof launchChromium>>;
-let browser: Browser | undefined;
-beforeAll(async () => {
-  if (!HAS_CHROMIUM) return;
-  browser = await launchChromium();
-  mkdirSync(OUT, { recursive: true });
-}, 60_000);
-afterAll(async () => {
-  await browser?.close();
-});
+const browser = useChromium(OUT);
 
 describe.skipIf(!HAS_CHROMIUM)(`the weather job view in Chromium (${CHROMIUM})`, () => {
   it("draws a gathered month as a chart and tables, in the light and the dark theme", async () => {
@@ -35,7 +20,7 @@ describe.skipIf(!HAS_CHROMIUM)(`the weather job view in Chromium (${CHROMIUM})`,
       store: "memory",
     });
     const mcp = createMcpHandler(() => buildServerV2(runtime));
-    await using host = await openAppsHost(browser as Browser, (request) => mcp.fetch(request), {
+    await using host = await openAppsHost(browser(), (request) => mcp.fetch(request), {
       width: 1100,
       height: 640,
     });

@@ -1,16 +1,9 @@
-/**
- * A big gathering asks before it spends Open-Meteo requests, with real processes: the server is SIGKILLed
- * while the job waits, a restarted one takes the answer (its respond tool over a real MCP client, the
- * dashboard's form in headless Chromium, or the operator's CLI), and the job makes exactly its requests,
- * none before the answer, no finished step running again. Screenshots go to test-output/ask/.
- */
-import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { CHROMIUM, HAS_CHROMIUM, launchChromium } from "@async-tools/test-helpers/browser";
+import { CHROMIUM, HAS_CHROMIUM, useChromium } from "@async-tools/test-helpers/browser";
 import { budget } from "@async-tools/test-helpers/budgets";
 import { structured } from "@async-tools/test-helpers/mcp";
 import { runProcess } from "@async-tools/test-helpers/run-process";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import { type RunningServer, startHttpServer, startStdio, stdioRigs } from "./harness.ts";
 
 const MAIN = join(import.meta.dirname, "..", "src", "main.ts");
@@ -178,20 +171,12 @@ describe("a weather job that asks before many requests, across a SIGKILL", () =>
   });
 });
 
-let browser: Awaited<ReturnType<typeof launchChromium>> | undefined;
-beforeAll(async () => {
-  if (!HAS_CHROMIUM) return;
-  browser = await launchChromium();
-  mkdirSync(OUT, { recursive: true });
-});
-afterAll(async () => {
-  await browser?.close();
-});
+const browser = useChromium(OUT);
 
 describe.skipIf(!HAS_CHROMIUM)(`the question on the dashboard in Chromium (${CHROMIUM})`, () => {
   it("answers a big gathering's question from the job's page after a SIGKILL, and the job completes", async () => {
     const rig = await askThenCrash((store, url) => startHttpServer(store, url));
-    const page = await (browser as NonNullable<typeof browser>).newPage({
+    const page = await browser().newPage({
       viewport: { width: 1100, height: 900 },
     });
     cleanup.push(() => page.close());

@@ -5,13 +5,12 @@
  * appear, Cancel cancels it and Retry runs it again, the result renders through its tool's renderer with the raw JSON a click away,
  * and nothing throws. Screenshots go to test-output/apps/ and the test's temp dir.
  */
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { openAppsHost } from "@async-tools/test-helpers/apps-host";
-import { CHROMIUM, HAS_CHROMIUM, launchChromium } from "@async-tools/test-helpers/browser";
+import { CHROMIUM, HAS_CHROMIUM, useChromium } from "@async-tools/test-helpers/browser";
 import { createMcpHandler, McpServer } from "@modelcontextprotocol/server";
-import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { createAsyncTools, defineAsyncTool } from "../src/index.ts";
@@ -22,16 +21,12 @@ const OUT = join(import.meta.dirname, "..", "test-output", "apps");
 /** The view's poll interval here: short, so the test sees progress without waiting long. */
 const POLL_MS = 200;
 
-let browser: Browser | undefined;
+const browser = useChromium(OUT);
 let temp: string | undefined;
-beforeAll(async () => {
-  if (!HAS_CHROMIUM) return;
-  browser = await launchChromium();
-  mkdirSync(OUT, { recursive: true });
-  temp = mkdtempSync(join(tmpdir(), "apps-view-"));
-}, 60_000);
-afterAll(async () => {
-  await browser?.close();
+beforeAll(() => {
+  if (HAS_CHROMIUM) temp = mkdtempSync(join(tmpdir(), "apps-view-"));
+});
+afterAll(() => {
   if (temp !== undefined) rmSync(temp, { recursive: true, force: true });
 });
 
@@ -105,7 +100,7 @@ describe.skipIf(!HAS_CHROMIUM)(`the job view in Chromium (${CHROMIUM})`, () => {
       registerTools(server, runtime, { view: { pollMs: POLL_MS } });
       return server;
     });
-    await using host = await openAppsHost(browser as Browser, (request) => mcp.fetch(request));
+    await using host = await openAppsHost(browser(), (request) => mcp.fetch(request));
     const { page } = host;
 
     // North in the light theme: the start tool's call, its view following the job.

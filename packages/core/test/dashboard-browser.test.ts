@@ -1,13 +1,6 @@
-/**
- * The dashboard in a real browser: headless Chromium (Debian's `chromium`, driven by playwright-core) on a
- * dashboard served over HTTP. Jobs started after the page loaded appear and progress without a reload, and
- * a job is cancelled from its page. Screenshots go to test-output/dashboard/.
- */
-import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { CHROMIUM, HAS_CHROMIUM, launchChromium } from "@async-tools/test-helpers/browser";
-import type { Browser } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { CHROMIUM, HAS_CHROMIUM, useChromium } from "@async-tools/test-helpers/browser";
+import { describe, expect, it } from "vitest";
 import { z } from "zod";
 import { createDashboard } from "../src/dashboard/dashboard.ts";
 import { serveDashboard } from "../src/dashboard/serve.ts";
@@ -16,15 +9,7 @@ import { forecastTool } from "./fixtures/forecast-tool.ts";
 import { gate } from "./helpers.ts";
 
 const OUT = join(import.meta.dirname, "..", "test-output", "dashboard");
-let browser: Browser | undefined;
-beforeAll(async () => {
-  if (!HAS_CHROMIUM) return;
-  browser = await launchChromium();
-  mkdirSync(OUT, { recursive: true });
-});
-afterAll(async () => {
-  await browser?.close();
-});
+const browser = useChromium(OUT);
 
 /** `report`: three stages, each waiting for its gate, reporting progress after each. */
 function reportTool(stages: { promise: Promise<void> }[]) {
@@ -50,7 +35,7 @@ describe.skipIf(!HAS_CHROMIUM)(`the dashboard in Chromium (${CHROMIUM})`, () => 
     const forecast = forecastTool({ flaky: { Oslo: 1 }, brokenUpstream: false });
     await using runtime = await createAsyncTools({ store: "memory", tools: [report, forecast] });
     await using served = await serveDashboard(createDashboard(runtime, { basePath: "/jobs", pollMs: 200 }));
-    const page = await (browser as Browser).newPage({ viewport: { width: 1280, height: 640 } });
+    const page = await browser().newPage({ viewport: { width: 1280, height: 640 } });
 
     await page.goto(`${served.url}/jobs/`);
     await expect.poll(() => page.locator("tr.empty").count()).toBe(1);
@@ -133,7 +118,7 @@ describe.skipIf(!HAS_CHROMIUM)(`the dashboard in Chromium (${CHROMIUM})`, () => 
     await using served = await serveDashboard(createDashboard(runtime, { basePath: "/jobs", pollMs: 200 }));
     const { jobId } = await runtime.start(approve, { order: "A-1" });
     await expect.poll(async () => (await runtime.probe([jobId]))[0]?.status).toBe("input_required");
-    const page = await (browser as Browser).newPage();
+    const page = await browser().newPage();
     await page.goto(`${served.url}/jobs/job/${jobId}`);
     const form = page.locator("section.question form");
     await form.locator('input[name="field:proceed"]').check();
