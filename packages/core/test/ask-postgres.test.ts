@@ -79,6 +79,27 @@ describe.skipIf(unavailable !== undefined)("questions on the Postgres store", ()
     expect(counts).toEqual({ priced: 1, placed: 1 });
   }, 120_000);
 
+  it("parks a job on a question with no timeout: its task is suspended in the store, no attempt fails", async () => {
+    // resonate.sql lets a task suspend only on an external promise; the SDK's own servers also count the
+    // global scope as external, Postgres does not. A question promise that is not external gets a 422 on
+    // every suspend, so the job never parked: it was released and retried until an answer came.
+    await using runtime = await createAsyncTools({ store: cluster.url("ask"), tools: [approve] });
+    const job = await runtime.start(approve, { items: 2 });
+    await until(runtime, job.jobId, "input_required");
+    const taskState = () =>
+      cluster.psql(`SELECT state FROM resonate.tasks WHERE id = '${job.jobId}'`, "ask").trim();
+    await expect.poll(taskState, { timeout: 30_000 }).toBe("suspended");
+    // Parked, it stays parked: no retry loop re-acquires it.
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    expect(taskState()).toBe("suspended");
+    expect(
+      await runtime.answer(job.jobId, {
+        [`${job.jobId}/confirm`]: { action: "accept", content: { place: false } },
+      }),
+    ).toEqual({ status: "ok" });
+    expect((await runtime.waitFor(approve, job.jobId, 30_000)).result).toEqual({ cost: 6, action: "accept" });
+  }, 120_000);
+
   it("times a question out at the store's deadline", async () => {
     await using runtime = await createAsyncTools({ store: cluster.url("ask"), tools: [approve] });
     const job = await runtime.start(approve, { items: 1, timeoutMs: 1_500 });

@@ -68,7 +68,9 @@ export function questionContext(rctx: Context, promises: PromiseClient, onAsk: (
   ): Promise<Envelope | undefined> => {
     const n = rounds++;
     onAsk();
-    const tags: Record<string, string> = { [QUESTION_TAG]: id };
+    // Awaitable on every store: the SDK's servers count a global promise as external, resonate.sql (Postgres)
+    // only one tagged external, with a target or a timer, and answers a suspend on any other with a 422.
+    const tags: Record<string, string> = { [QUESTION_TAG]: id, "resonate:external": "true" };
     if (timeoutMs !== undefined) {
       // A target and the timer tag make the store settle the promise at its deadline (resolved, with no
       // value), which wakes the job; a bare promise would only ever be settled by an answer.
