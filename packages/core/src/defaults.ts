@@ -114,6 +114,11 @@ export const DEFAULTS_POSTGRES = {
    * one in another replica is seen at the next ask).
    */
   slotPollMs: 250,
+  /**
+   * Longest a successful step attempt's end waits to ride with its step's settle into the step log (one round
+   * trip and one commit for both); one that no settle took by then is written alone.
+   */
+  stepEndHoldMs: SECOND,
 } as const;
 
 export const DEFAULTS_STDIO = {

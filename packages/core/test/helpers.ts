@@ -2,8 +2,10 @@
  * Core's own test helpers: the published in-memory harness, small tools and gates the tests share, and
  * `async-tools store serve` as a child. What every package shares lives in `@async-tools/test-helpers`.
  */
+import { execFile } from "node:child_process";
 import { join } from "node:path";
-import { startListening } from "@async-tools/test-helpers/children";
+import { promisify } from "node:util";
+import { childEnv, startListening } from "@async-tools/test-helpers/children";
 import { LocalNetwork, type Network } from "@resonatehq/sdk";
 import { afterEach } from "vitest";
 import { z } from "zod";
@@ -79,6 +81,24 @@ export function squareTool(
   });
 }
 
+/** `three_steps`: three durable steps that each return at once (`n`, `2n`, `3n`), no retries, no task tool. */
+export function threeStepsTool(concurrency: number) {
+  return defineAsyncTool({
+    name: "three_steps",
+    description: "Three durable steps that each return at once",
+    input: z.object({ n: z.number().int() }),
+    output: z.object({ total: z.number() }),
+    retry: false,
+    concurrency,
+    toolNames: { task: false },
+    run: async (ctx, { n }) => {
+      let total = 0;
+      for (const step of [1, 2, 3]) total += await ctx.run(`step${step}`, async () => n * step);
+      return { total };
+    },
+  });
+}
+
 /** A LocalNetwork that counts the requests sent to it, by kind. */
 export function countingNetwork(): { network: Network; counts: Map<string, number>; inner: LocalNetwork } {
   const inner = new LocalNetwork();
@@ -103,6 +123,15 @@ export function countingNetwork(): { network: Network; counts: Map<string, numbe
 }
 
 const CLI = join(import.meta.dirname, "..", "src", "cli", "main.ts");
+
+/** Runs `async-tools store init` on the Postgres database at `url`. */
+export function postgresStoreInit(url: string): Promise<{ stdout: string; stderr: string }> {
+  return promisify(execFile)(
+    process.execPath,
+    ["--conditions=@async-tools/source", CLI, "store", "init", "--store", url],
+    { env: childEnv() },
+  );
+}
 
 /** Starts `async-tools store serve` on `path`; resolves with its URL once it listens, and kills it on cleanup. */
 export async function startStoreServe(

@@ -18,6 +18,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { AsyncToolsError, createAsyncTools, defineAsyncTool } from "../src/index.ts";
 import { MIGRATIONS } from "../src/store/postgres/schema.ts";
+import { postgresStoreInit, threeStepsTool } from "./helpers.ts";
 
 const unavailable = postgresUnavailable();
 if (unavailable !== undefined) console.warn(`postgres tests skipped: ${unavailable}`);
@@ -25,12 +26,6 @@ if (unavailable !== undefined) console.warn(`postgres tests skipped: ${unavailab
 const CLI = join(import.meta.dirname, "..", "src", "cli", "main.ts");
 const STEPS_SERVER = join(import.meta.dirname, "fixtures", "steps-server.ts");
 const run = promisify(execFile);
-
-function storeInit(url: string) {
-  return run(process.execPath, ["--conditions=@async-tools/source", CLI, "store", "init", "--store", url], {
-    env: childEnv(),
-  });
-}
 
 const twoSteps = defineAsyncTool({
   name: "two_steps",
@@ -50,20 +45,7 @@ const LEASE_MS = 3_000;
 /** Its budget per job, generous for a loaded machine; a stalled batch held jobs far longer. */
 const AWAIT_MS = 60_000;
 
-const threeSteps = defineAsyncTool({
-  name: "three_steps",
-  description: "Three durable steps that each return at once",
-  input: z.object({ n: z.number().int() }),
-  output: z.object({ total: z.number() }),
-  retry: false,
-  concurrency: SUBMITTERS,
-  toolNames: { task: false },
-  run: async (ctx, { n }) => {
-    let total = 0;
-    for (const step of [1, 2, 3]) total += await ctx.run(`step${step}`, async () => n * step);
-    return { total };
-  },
-});
+const threeSteps = threeStepsTool(SUBMITTERS);
 
 describe.skipIf(unavailable !== undefined)("the Postgres store", () => {
   let cluster: PostgresCluster;
@@ -86,9 +68,9 @@ describe.skipIf(unavailable !== undefined)("the Postgres store", () => {
 
   it("applies the schema once with `store init`; a second run applies nothing", async () => {
     cluster.createDatabase("initdb");
-    const first = await storeInit(cluster.url("initdb"));
+    const first = await postgresStoreInit(cluster.url("initdb"));
     expect(first.stdout).toContain(`applied ${MIGRATIONS.map((m) => m.id).join(", ")}`);
-    const second = await storeInit(cluster.url("initdb"));
+    const second = await postgresStoreInit(cluster.url("initdb"));
     expect(second.stdout).toContain("up to date");
     expect(
       cluster.psql("SELECT id FROM async_tools.migrations ORDER BY id", "initdb").trim().split("\n"),
@@ -97,7 +79,7 @@ describe.skipIf(unavailable !== undefined)("the Postgres store", () => {
 
   it("runs jobs under the least-privilege worker role, with one LISTEN connection per process", async () => {
     cluster.createDatabase("work");
-    await storeInit(cluster.url("work"));
+    await postgresStoreInit(cluster.url("work"));
     cluster.psql("CREATE ROLE app_worker LOGIN IN ROLE resonate_worker", "work");
     await using runtime = await createAsyncTools({
       store: cluster.url("work", "app_worker"),
@@ -124,9 +106,9 @@ describe.skipIf(unavailable !== undefined)("the Postgres store", () => {
       "DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'resonate_worker') THEN CREATE ROLE resonate_worker NOLOGIN; END IF; END $$",
     );
     cluster.psql("CREATE ROLE jobs_app LOGIN IN ROLE resonate_worker");
-    const init = await storeInit(cluster.url("jobs", "jobs_owner"));
+    const init = await postgresStoreInit(cluster.url("jobs", "jobs_owner"));
     expect(init.stdout).toContain("applied");
-    await expect(storeInit(cluster.url("jobs", "jobs_app"))).rejects.toThrow();
+    await expect(postgresStoreInit(cluster.url("jobs", "jobs_app"))).rejects.toThrow();
     await using runtime = await createAsyncTools({
       store: cluster.url("jobs", "jobs_app"),
       tools: [twoSteps],
@@ -141,7 +123,7 @@ describe.skipIf(unavailable !== undefined)("the Postgres store", () => {
 
   it("opens the network's pool at the size set and names every connection with the application_name set", async () => {
     cluster.createDatabase("settings");
-    await storeInit(cluster.url("settings"));
+    await postgresStoreInit(cluster.url("settings"));
     await using runtime = await createAsyncTools({
       store: cluster.url("settings"),
       tools: [twoSteps],
@@ -168,7 +150,7 @@ describe.skipIf(unavailable !== undefined)("the Postgres store", () => {
 
   it("sends the requests its jobs make meanwhile together, one round trip and one commit, and answers each alone", async () => {
     cluster.createDatabase("batches");
-    await storeInit(cluster.url("batches"));
+    await postgresStoreInit(cluster.url("batches"));
     cluster.psql("ALTER DATABASE batches SET track_functions = 'pl'");
     await using runtime = await createAsyncTools({ store: cluster.url("batches"), tools: [twoSteps] });
     const jobs = await Promise.all(Array.from({ length: 40 }, (_, n) => runtime.start(twoSteps, { n })));
@@ -226,7 +208,7 @@ describe.skipIf(unavailable !== undefined)("the Postgres store", () => {
     timeout: 90_000,
   }, async () => {
     cluster.createDatabase("shared");
-    await storeInit(cluster.url("shared"));
+    await postgresStoreInit(cluster.url("shared"));
     cluster.psql("CREATE ROLE replica LOGIN IN ROLE resonate_worker", "shared");
     const url = cluster.url("shared", "replica");
     let release: () => void = () => undefined;
@@ -269,7 +251,7 @@ describe.skipIf(unavailable !== undefined)("the Postgres store", () => {
 
   it("hands a SIGKILLed replica's job to a survivor in seconds, not after its lease, and re-runs no finished step", async () => {
     cluster.createDatabase("takeover");
-    await storeInit(cluster.url("takeover"));
+    await postgresStoreInit(cluster.url("takeover"));
     const dir = mkdtempSync(join(tmpdir(), "async-tools-pg-takeover-"));
     const marks = join(dir, "side-effects");
     writeFileSync(marks, "");
@@ -293,6 +275,17 @@ describe.skipIf(unavailable !== undefined)("the Postgres store", () => {
       expect(tookMs).toBeLessThan(45_000);
       const counts = sideEffectCounts(marks);
       expect([counts.get(`${job} 1`), counts.get(`${job} 2`), counts.get(`${job} 3`)]).toEqual([1, 2, 1]);
+      // The step log says so too: the survivor's create of step two found the dead replica's attempt running.
+      const steps = cluster.psql(
+        `SELECT name, string_agg(outcome, ',' ORDER BY attempt) FROM async_tools.steps WHERE job_id = '${job}'
+         GROUP BY name ORDER BY min(started_at)`,
+        "takeover",
+      );
+      expect(steps.trim().split("\n")).toEqual([
+        "one|succeeded",
+        "two|interrupted,succeeded",
+        "three|succeeded",
+      ]);
     } finally {
       await a.kill();
       await b.close();
@@ -303,7 +296,7 @@ describe.skipIf(unavailable !== undefined)("the Postgres store", () => {
 
   it("finishes every job of three replicas when two of them are SIGKILLed in turn, and re-runs no finished step", async () => {
     cluster.createDatabase("three");
-    await storeInit(cluster.url("three"));
+    await postgresStoreInit(cluster.url("three"));
     cluster.psql("CREATE ROLE three_worker LOGIN IN ROLE resonate_worker", "three");
     const dir = mkdtempSync(join(tmpdir(), "async-tools-pg-three-"));
     const marks = join(dir, "side-effects");
@@ -358,7 +351,7 @@ describe.skipIf(unavailable !== undefined)("the Postgres store", () => {
 
   it("runs one job at a time across two processes with concurrency 1, places the waiting globally, and a SIGKILLed holder frees its slot", async () => {
     cluster.createDatabase("slots");
-    await storeInit(cluster.url("slots"));
+    await postgresStoreInit(cluster.url("slots"));
     const dir = mkdtempSync(join(tmpdir(), "async-tools-pg-slots-"));
     const marks = join(dir, "side-effects");
     writeFileSync(marks, "");
@@ -414,7 +407,7 @@ describe.skipIf(unavailable !== undefined)("the Postgres store", () => {
 
   it("stops the step of a job cancelled through another replica within 1.5 s, and retries nothing", async () => {
     cluster.createDatabase("cancel");
-    await storeInit(cluster.url("cancel"));
+    await postgresStoreInit(cluster.url("cancel"));
     const url = cluster.url("cancel");
     let attempts = 0;
     let aborted: (at: number) => void = () => undefined;
@@ -457,7 +450,7 @@ describe.skipIf(unavailable !== undefined)("the Postgres store", () => {
 
   it("removes finished jobs past retention, one replica at a time, and then probes say expired", async () => {
     cluster.createDatabase("retention");
-    await storeInit(cluster.url("retention"));
+    await postgresStoreInit(cluster.url("retention"));
     cluster.psql("CREATE ROLE keeper LOGIN IN ROLE resonate_worker", "retention");
     const url = cluster.url("retention", "keeper");
     let jobId: string;
@@ -497,7 +490,7 @@ describe.skipIf(unavailable !== undefined)("the Postgres store", () => {
 
   it("refuses a role without the worker's grants, naming the grant", async () => {
     cluster.createDatabase("guarded");
-    await storeInit(cluster.url("guarded"));
+    await postgresStoreInit(cluster.url("guarded"));
     cluster.psql("CREATE ROLE stranger LOGIN", "guarded");
     const attempt = createAsyncTools({ store: cluster.url("guarded", "stranger"), tools: [twoSteps] });
     await expect(attempt).rejects.toMatchObject({
@@ -511,7 +504,7 @@ describe.skipIf(unavailable !== undefined)("the Postgres store", () => {
     // steps' checkpoints used to deadlock with them and stall every job of both for over a minute. A short lease
     // makes the heartbeats frequent.
     cluster.createDatabase("many");
-    await storeInit(cluster.url("many"));
+    await postgresStoreInit(cluster.url("many"));
     await using runtime = await createAsyncTools({
       store: cluster.url("many"),
       tools: [threeSteps],

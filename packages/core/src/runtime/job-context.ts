@@ -8,7 +8,7 @@ import { DEFAULTS } from "../defaults.ts";
 import type { AnyAsyncTool, JobContext } from "../define.ts";
 import { log } from "../internal/log.ts";
 import type { TraceContext } from "../internal/trace-context.ts";
-import type { JobIndex } from "../store/store.ts";
+import { type JobIndex, STEP_TAG } from "../store/store.ts";
 import type { JobEvent, JobObserver } from "./job-events.ts";
 import type { Pass } from "./local-jobs.ts";
 import type { PromiseClient } from "./promise-client.ts";
@@ -37,7 +37,7 @@ export function jobContextOf(
   const { meta } = engine;
   const { signal } = pass.controller;
   const jobId = rctx.id;
-  const stepOptions = rctx.options({ retryPolicy: new Never() });
+  const retryPolicy = new Never();
   return {
     ...questionContext(rctx, engine.promises, () => {
       pass.asked = true;
@@ -63,7 +63,8 @@ export function jobContextOf(
         }
       };
       const step = { [name]: attempt }[name] as (step: { id: string }) => Promise<T>;
-      return rctx.run(step, stepOptions) as Promise<Awaited<T>>;
+      // The step's name on its promise: a Postgres store starts the step's attempt in the call that creates it.
+      return rctx.run(step, rctx.options({ retryPolicy, tags: { [STEP_TAG]: name } })) as Promise<Awaited<T>>;
     },
     sleep(ms: number) {
       return rctx.sleep(ms);

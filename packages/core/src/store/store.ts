@@ -136,6 +136,12 @@ export interface JobIndex {
  */
 export const QUESTION_TAG = "async-tools:question";
 
+/**
+ * The promise tag naming the step a step's promise belongs to (its name in `ctx.run`): a Postgres store records
+ * the step's attempt in the same call that creates the promise.
+ */
+export const STEP_TAG = "async-tools:step";
+
 /** Jobs that changed: their IDs, or `"any"` when the feed may have missed changes (read every job again). */
 export type ChangedJobs = readonly string[] | "any";
 

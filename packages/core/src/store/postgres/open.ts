@@ -2,12 +2,13 @@
  * Opening a Postgres store: the schema checked, our network on resonate-pg's schema initialised, and this replica's
  * job index, step log and presence, failing fast when Postgres does not answer.
  */
-import { DEFAULTS } from "../../defaults.ts";
+import { DEFAULTS, DEFAULTS_POSTGRES } from "../../defaults.ts";
 import { AsyncToolsError } from "../../errors.ts";
 import { reachable, redact, withTimeout } from "../connect.ts";
 import type { OpenStoreOptions, Store } from "../store.ts";
 import { postgresChanges } from "./postgres-changes.ts";
 import { checkPostgres, postgresNetwork, postgresReplica } from "./postgres-store.ts";
+import { StepCheckpoints } from "./step-checkpoints.ts";
 
 /**
  * Opens the Postgres store at `url`.
@@ -29,12 +30,15 @@ export async function openPostgresStore(url: string, options: OpenStoreOptions):
       { cause },
     );
   }
+  // Shared by the network and the step log: a step's record rides with the requests of its promise.
+  const checkpoints = new StepCheckpoints(DEFAULTS_POSTGRES.stepEndHoldMs);
   const network = await postgresNetwork({
     url,
     pid: options.pid,
     group: options.group,
     logger: options.logger,
     postgres: options.postgres,
+    checkpoints,
   });
   const changes = postgresChanges(network);
   try {
@@ -52,6 +56,7 @@ export async function openPostgresStore(url: string, options: OpenStoreOptions):
     group: options.group,
     retentionMs: options.retentionMs,
     postgres: options.postgres,
+    checkpoints,
   });
   return {
     kind: "postgres",

@@ -3,7 +3,9 @@
  * 0002), so every replica, the CLI and the dashboard see every job, its progress and its steps. Writes go one
  * after another on a small pool of our own, off the caller's path; reads wait for the writes sent before them,
  * so a process reads its own writes. Progress is written at most once per `progressMs` per job (the newest
- * value wins; a read in this process sees the newest at once) and announced with NOTIFY.
+ * value wins; a read in this process sees the newest at once) and announced with NOTIFY. A step's attempt is
+ * started by the create of its promise and a successful one ended by its settle, in the same calls
+ * ({@link StepCheckpoints}); the step log writes on its own only what those did not carry.
  */
 import { log } from "../../internal/log.ts";
 import { stepRowsOf, toRow } from "../rows.ts";
@@ -18,6 +20,7 @@ import type {
   StepRow,
 } from "../store.ts";
 import type { Queryable } from "./schema.ts";
+import type { StepCheckpoints } from "./step-checkpoints.ts";
 
 /** The NOTIFY channel a progress write announces itself on, with the job ID as payload. */
 export const PROGRESS_CHANNEL = "async_tools_progress";
@@ -206,12 +209,16 @@ export class PostgresStepLog implements StepRecords {
   );
   private closed = false;
   private readonly pool: PgPool;
+  private readonly checkpoints: StepCheckpoints | undefined;
 
-  constructor(pool: PgPool) {
+  constructor(pool: PgPool, checkpoints?: StepCheckpoints) {
     this.pool = pool;
+    this.checkpoints = checkpoints;
   }
 
   async begin(jobId: string, stepId: string, name: string, now: number): Promise<number> {
+    const started = this.checkpoints?.takeStarted(stepId);
+    if (started !== undefined) return started;
     await this.writes.settled();
     // One statement: an attempt still running belonged to a process that is gone (it becomes interrupted),
     // and the new attempt continues the count across processes.
@@ -231,6 +238,15 @@ export class PostgresStepLog implements StepRecords {
 
   end(jobId: string, stepId: string, attempt: number, now: number, error?: string): void {
     if (this.closed) return;
+    // A success is followed by its step's settle, which carries the end; a failure may be retried, with no settle.
+    if (error === undefined && this.checkpoints !== undefined)
+      this.checkpoints.hold({ job: jobId, step: stepId, attempt, at: now }, () => {
+        if (!this.closed) this.write(jobId, stepId, attempt, now);
+      });
+    else this.write(jobId, stepId, attempt, now, error);
+  }
+
+  private write(jobId: string, stepId: string, attempt: number, now: number, error?: string): void {
     const outcome: StepAttemptOutcome = error === undefined ? "succeeded" : "failed";
     this.writes.add(() =>
       this.pool.query(
@@ -252,6 +268,7 @@ export class PostgresStepLog implements StepRecords {
   }
 
   async steps(jobId: string): Promise<StepRow[]> {
+    this.checkpoints?.release(jobId);
     await this.writes.settled();
     const { rows } = await this.pool.query(
       "SELECT * FROM async_tools.steps WHERE job_id = $1 ORDER BY started_at, step_id, attempt",
@@ -275,6 +292,7 @@ export class PostgresStepLog implements StepRecords {
   }
 
   close(): void {
+    this.checkpoints?.release();
     this.closed = true;
   }
 

@@ -1,11 +1,13 @@
 /**
  * Our Resonate network on resonate-pg's schema, in place of the SDK's `PostgresNetwork`: the same addresses,
  * requests and NOTIFY channels, so replicas of either kind share a store, but with its pool size, fallback tick
- * and `application_name` configurable, one init per process, and a drain that is one query
- * (`async_tools.drain`, migration 0007) rather than four.
+ * and `application_name` configurable, one init per process, a drain that is one query
+ * (`async_tools.drain`, migration 0007) rather than four, and a step's record in the step log riding with the
+ * requests of its promise (`async_tools.rpc`, migration 0010).
  */
 import type { Logger, Message, Network, Send } from "@resonatehq/sdk";
 import type { Queryable } from "./schema.ts";
+import { type StepCheckpoints, type StepRecord, stepRecordOf } from "./step-checkpoints.ts";
 
 /** A `pg` client held open for LISTEN. */
 export interface ListenClient extends Queryable {
@@ -34,12 +36,15 @@ export interface PostgresNetworkOptions {
   batchesInFlight: number;
   /** Longest wait of a batched request for a lock; one that would wait longer is sent again alone. */
   batchLockWaitMs: number;
+  /** Where a step's create leaves the attempt it started and its settle takes the attempt's end. */
+  checkpoints?: StepCheckpoints | undefined;
 }
 
 /** Rows a drain takes per address and kind before it asks again; also the most requests sent as one batch. */
 const DRAIN_BATCH = 100;
 
-interface Pending {
+/** A request waiting for its round trip, with the step record that goes with it. */
+interface Pending extends StepRecord {
   body: string;
   resolve(answer: unknown): void;
   reject(error: unknown): void;
@@ -132,7 +137,12 @@ export class AsyncToolsPostgresNetwork implements Network {
    */
   send: Send = (request) =>
     new Promise((resolve, reject) => {
-      this.pending.push({ body: JSON.stringify(request), resolve: resolve as (a: unknown) => void, reject });
+      this.pending.push({
+        ...stepRecordOf(request, this.options.checkpoints, Date.now()),
+        body: JSON.stringify(request),
+        resolve: resolve as (a: unknown) => void,
+        reject,
+      });
       this.pump();
     });
 
@@ -149,19 +159,18 @@ export class AsyncToolsPostgresNetwork implements Network {
 
   private async sendBatch(batch: Pending[]): Promise<void> {
     if (batch.length === 1) {
-      const [one] = batch as [Pending];
-      await this.rpc(one.body).then(one.resolve, one.reject);
+      await this.alone(batch[0] as Pending);
       return;
     }
     let answers: unknown[];
     try {
       const { rows } = await this.pool.query<{ answers: unknown[] }>(
-        "SELECT async_tools.rpc_batch($1::jsonb[], $2) AS answers",
-        [batch.map((p) => p.body), this.options.batchLockWaitMs],
+        "SELECT async_tools.rpc_batch($1::jsonb[], $2, $3::jsonb[]) AS answers",
+        [batch.map((p) => p.body), this.options.batchLockWaitMs, batch.map((p) => p.step)],
       );
       answers = rows[0]?.answers ?? [];
     } catch (error) {
-      for (const p of batch) p.reject(error);
+      for (const p of batch) this.fail(p, error);
       return;
     }
     await Promise.all(
@@ -169,18 +178,44 @@ export class AsyncToolsPostgresNetwork implements Network {
         const answer = answers[i] as { error?: unknown } | undefined;
         // A request that failed inside the batch (a lock it would have waited for) is sent again alone.
         if (answer === undefined || (typeof answer === "object" && answer !== null && "error" in answer))
-          await this.rpc(p.body).then(p.resolve, p.reject);
-        else p.resolve(answer);
+          await this.alone(p);
+        else this.answer(p, answer);
       }),
     );
   }
 
-  private async rpc(body: string): Promise<unknown> {
-    const { rows } = await this.pool.query<{ res: unknown }>(
-      "SELECT resonate.resonate_rpc($1::jsonb) AS res",
-      [body],
-    );
-    return rows[0]?.res;
+  /** Sends `p` in a round trip of its own. */
+  private async alone(p: Pending): Promise<void> {
+    try {
+      const { rows } =
+        p.step === null
+          ? await this.pool.query<{ res: unknown }>("SELECT resonate.resonate_rpc($1::jsonb) AS res", [
+              p.body,
+            ])
+          : await this.pool.query<{ res: unknown }>("SELECT async_tools.rpc($1::jsonb, $2::jsonb) AS res", [
+              p.body,
+              p.step,
+            ]);
+      this.answer(p, rows[0]?.res);
+    } catch (error) {
+      this.fail(p, error);
+    }
+  }
+
+  /** Resolves `p` with `answer`, once the attempt a step's create started is handed to the step log. */
+  private answer(p: Pending, answer: unknown): void {
+    const started = (answer as { asyncTools?: { attempt?: number } } | null | undefined)?.asyncTools;
+    if (started !== undefined) {
+      delete (answer as { asyncTools?: unknown }).asyncTools;
+      if (p.creates !== undefined && started.attempt !== undefined)
+        this.options.checkpoints?.start(p.creates, started.attempt);
+    }
+    p.resolve(answer);
+  }
+
+  private fail(p: Pending, error: unknown): void {
+    p.held?.alone();
+    p.reject(error);
   }
 
   recv(callback: (message: Message) => void): void {

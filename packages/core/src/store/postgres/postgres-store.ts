@@ -13,6 +13,7 @@ import { type PgPool, PostgresJobIndex, PostgresStepLog } from "./postgres-index
 import { AsyncToolsPostgresNetwork, type ListenClient } from "./postgres-network.ts";
 import { PostgresSlots } from "./postgres-slots.ts";
 import { checkSchema, type InitResult, initSchema, type Queryable } from "./schema.ts";
+import type { StepCheckpoints } from "./step-checkpoints.ts";
 
 interface PgClient extends Queryable {
   connect(): Promise<void>;
@@ -73,6 +74,7 @@ export async function postgresNetwork(options: {
   group: string;
   logger: Logger;
   postgres?: PostgresOptions | undefined;
+  checkpoints?: StepCheckpoints;
 }): Promise<AsyncToolsPostgresNetwork> {
   const { Client, Pool } = await loadPg();
   const settings = postgresSettings(options.postgres);
@@ -87,6 +89,7 @@ export async function postgresNetwork(options: {
       tickMs: settings.tickMs,
       batchesInFlight: DEFAULTS_POSTGRES.rpcBatchesInFlight,
       batchLockWaitMs: DEFAULTS_POSTGRES.batchLockWaitMs,
+      checkpoints: options.checkpoints,
     },
   );
 }
@@ -115,7 +118,13 @@ export function postgresSettings(options: PostgresOptions | undefined): Required
  */
 export async function postgresReplica(
   url: string,
-  replica: { pid: string; group: string; retentionMs: number; postgres?: PostgresOptions | undefined },
+  replica: {
+    pid: string;
+    group: string;
+    retentionMs: number;
+    postgres?: PostgresOptions | undefined;
+    checkpoints?: StepCheckpoints;
+  },
 ): Promise<{
   jobs: PostgresJobIndex;
   steps: PostgresStepLog;
@@ -132,7 +141,7 @@ export async function postgresReplica(
     options: "-c synchronous_commit=off",
   });
   const jobs = new PostgresJobIndex(pool, DEFAULTS_POSTGRES.progressMs);
-  const steps = new PostgresStepLog(pool);
+  const steps = new PostgresStepLog(pool, replica.checkpoints);
   const alive = async () => {
     const { rows } = await pool.query<{ expired: number }>(
       "SELECT async_tools.replica_alive($1, $2, $3) AS expired",

@@ -74,6 +74,11 @@ export const MIGRATIONS: readonly Migration[] = [
     file: "0009-batch-lock-wait.sql",
     sha256: "5ec067c1e64740828be780e6f9c120758c52e1049f56e31c4b55528638c2534e",
   },
+  {
+    id: "0010-step-checkpoint",
+    file: "0010-step-checkpoint.sql",
+    sha256: "42170b3b7f27e72201176ef4f8a0795fecfa9a9131ec21b8a1ecd7e03c6bf949",
+  },
 ];
 
 /** The advisory lock key every `store init` takes, so two of them never migrate one database at once. */
@@ -94,7 +99,8 @@ export const WORKER_FUNCTIONS: readonly string[] = [
   "async_tools.slot_release(text, text)",
   "async_tools.slot_place(text)",
   "async_tools.drain(text, text, integer)",
-  "async_tools.rpc_batch(jsonb[], integer)",
+  "async_tools.rpc(jsonb, jsonb)",
+  "async_tools.rpc_batch(jsonb[], integer, jsonb[])",
 ];
 
 /** Tables of ours a worker role reads and writes. */
