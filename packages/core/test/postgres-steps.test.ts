@@ -133,17 +133,26 @@ describe.skipIf(unavailable !== undefined)("a step's checkpoint on the Postgres 
     const client = new pg.Client({ connectionString: cluster.url("steps") });
     await client.connect();
     try {
-      const rpc = async (request: unknown, step: unknown) => {
+      /** Runs `sql` in a transaction of its own: its answer, and whether its commit waits for the disk. */
+      const committed = async <T>(sql: string, values: unknown[]) => {
         await client.query("BEGIN");
-        const { rows } = await client.query<{ res: Record<string, unknown> }>(
-          "SELECT async_tools.rpc($1::jsonb, $2::jsonb) AS res",
-          [JSON.stringify(request), step === null ? null : JSON.stringify(step)],
-        );
+        const { rows } = await client.query<{ res: T }>(sql, values);
         const sync = (await client.query<{ synchronous_commit: string }>("SHOW synchronous_commit")).rows[0]
           ?.synchronous_commit;
         await client.query("COMMIT");
-        return { answer: rows[0]?.res ?? {}, sync };
+        return { answer: rows[0]?.res as T, sync };
       };
+      const json = (value: unknown) => (value === null ? null : JSON.stringify(value));
+      const rpc = (request: unknown, step: unknown) =>
+        committed<Record<string, unknown>>("SELECT async_tools.rpc($1::jsonb, $2::jsonb) AS res", [
+          json(request),
+          json(step),
+        ]);
+      const batch = (requests: unknown[], steps: unknown[]) =>
+        committed<Record<string, unknown>[]>(
+          "SELECT async_tools.rpc_batch($1::jsonb[], 100, $2::jsonb[]) AS res",
+          [requests.map(json), steps.map(json)],
+        );
       const head = { corrId: "t", version: "2026-04-01" };
       const now = Date.now();
       const job = "job-by-hand";
@@ -184,15 +193,29 @@ describe.skipIf(unavailable !== undefined)("a step's checkpoint on the Postgres 
       const first = await rpc(create, { at: now });
       expect(first.sync).toBe("off");
       expect(first.answer).toMatchObject({ head: { status: 200 }, asyncTools: { attempt: 1 } });
+      // A batch of step creates and reads does not wait either; one with any other request does.
+      const read = { kind: "promise.get", head, data: { id: job } };
+      const together = await batch([create, read], [{ at: now + 1 }, null]);
+      expect(together.sync).toBe("off");
+      expect(together.answer[0]).toMatchObject({ asyncTools: { attempt: 2 } });
+      expect(together.answer[1]).toMatchObject({ head: { status: 200 } });
+      const listen = {
+        kind: "promise.register_listener",
+        head,
+        data: { awaited: job, address: "poll://uni@x/y" },
+      };
+      const written = await batch([create, listen], [{ at: now + 2 }, null]);
+      expect(written.sync).toBe("on");
+      expect(written.answer[0]).toMatchObject({ asyncTools: { attempt: 3 } });
       // The replica that ran attempt 1 died; the next to hold the task creates the step again.
       const second = await rpc(create, { at: now + 5 });
-      expect(second.answer).toMatchObject({ asyncTools: { attempt: 2 } });
+      expect(second.answer).toMatchObject({ asyncTools: { attempt: 4 } });
       const settle = fence({
         kind: "promise.settle",
         head,
         data: { id: `${job}:0`, state: "resolved", value: {} },
       });
-      const settled = await rpc(settle, { job, step: `${job}:0`, attempt: 2, at: now + 9 });
+      const settled = await rpc(settle, { job, step: `${job}:0`, attempt: 4, at: now + 9 });
       expect(settled.sync).toBe("on");
       expect(settled.answer).not.toHaveProperty("asyncTools");
       // A finished step is not run again: its create starts no attempt.
@@ -206,7 +229,12 @@ describe.skipIf(unavailable !== undefined)("a step's checkpoint on the Postgres 
           )
           .trim()
           .split("\n"),
-      ).toEqual(["fetch|1|interrupted|5", "fetch|2|succeeded|9"]);
+      ).toEqual([
+        "fetch|1|interrupted|1",
+        "fetch|2|interrupted|2",
+        "fetch|3|interrupted|5",
+        "fetch|4|succeeded|9",
+      ]);
     } finally {
       await client.end();
     }

@@ -77,7 +77,7 @@ export const MIGRATIONS: readonly Migration[] = [
   {
     id: "0010-step-checkpoint",
     file: "0010-step-checkpoint.sql",
-    sha256: "42170b3b7f27e72201176ef4f8a0795fecfa9a9131ec21b8a1ecd7e03c6bf949",
+    sha256: "feda75c629385b6d4c78892116720e618e46f05662aff4d2bda036f302700a38",
   },
 ];
 

@@ -68,7 +68,7 @@ BEGIN
 END $$;
 
 -- Migration 0009's batch with each request's step record (p_steps, in the order of p_requests; NULL for none);
--- its commit waits for the disk unless every request is a step's create.
+-- its commit waits for the disk unless every request is a step's create or a read.
 DROP FUNCTION IF EXISTS async_tools.rpc_batch(jsonb[], int);
 
 CREATE OR REPLACE FUNCTION async_tools.rpc_batch(p_requests jsonb[], p_lock_wait_ms int, p_steps jsonb[] DEFAULT NULL)
@@ -78,7 +78,8 @@ DECLARE
   answers jsonb[] := '{}';
 BEGIN
   PERFORM set_config('lock_timeout', p_lock_wait_ms || 'ms', true);
-  IF NOT EXISTS (SELECT 1 FROM unnest(p_requests) r WHERE NOT async_tools.is_step_create(r)) THEN
+  IF NOT EXISTS (SELECT 1 FROM unnest(p_requests) r
+                 WHERE NOT (async_tools.is_step_create(r) OR r->>'kind' IN ('promise.get', 'task.get'))) THEN
     PERFORM set_config('synchronous_commit', 'off', true);
   END IF;
   FOR i IN 1 .. coalesce(array_length(p_requests, 1), 0) LOOP
