@@ -162,6 +162,18 @@ export function lostTask(error: unknown): boolean {
   return server.name === "ResonateError" && server.serverError?.code === 409;
 }
 
+/**
+ * The status of a store answer that refuses an execution's request for good, or `undefined`: a 4xx the same
+ * request meets again on every attempt (400 malformed, 422 unprocessable, e.g. resonate.sql refusing to let a
+ * task wait on a promise it counts as internal). Not 404 (the task is gone), 409 ({@link lostTask}) or 429.
+ */
+export function refusedForGood(error: unknown): number | undefined {
+  const server = (error as { name?: unknown; serverError?: { code?: unknown } } | undefined) ?? {};
+  const code = server.serverError?.code;
+  if (server.name !== "ResonateError" || typeof code !== "number") return undefined;
+  return code >= 400 && code < 500 && code !== 404 && code !== 409 && code !== 429 ? code : undefined;
+}
+
 interface OptionsBuilderInternals {
   match: (target: string) => string;
   [MEMOIZED]?: true;
