@@ -244,8 +244,8 @@ const DIFFERENCES: readonly Difference[] = [
     meets: (req) => req.kind === "task.fulfill" && req.data.action.data.id !== req.data.id,
   },
   {
-    what: "a request naming a promise past its deadline that resonate.sql has not timed out yet (it does on each drain, every tickMs): the SDK times it out first, Postgres acts on it as it is (e.g. task.create acquires its pending task again)",
-    why: "see docs/scaling.md: within one tick of a job's deadline only; the runtime's own promises are covered by TIMED_OUT_ON_TIME",
+    what: "a request naming a promise past its deadline that resonate.sql has not timed out yet (each drain does, every tickMs): the SDK times it out first, Postgres acts on it as it stands: task.create acquires its pending task again, task.halt halts it",
+    why: "the runtime sends no halt, and a job's task is pending only between a release and the next acquire, so a start with the same arguments in that instant and within a tick of the deadline would run one more pass, whose result the store refuses (409)",
     alwaysDropped: true,
     meets: (req, ref, now) =>
       named(req).some((id) => {

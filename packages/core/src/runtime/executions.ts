@@ -65,7 +65,7 @@ export class Executions {
   failed(task: AcquiredTask, error: unknown): void {
     const refused = refusedForGood(error);
     if (lostTask(error)) standDown(task.id);
-    else if (refused !== undefined) void this.refusedForGood(task.id, refused, error);
+    else if (refused !== undefined) void this.failRefused(task.id, refused, error);
     else this.stranded.release(task.id, task.version, error);
   }
 
@@ -74,7 +74,7 @@ export class Executions {
    * every attempt, and the SDK's release hands the task straight back, so retrying spins (a pass every few
    * milliseconds, for good). A failed job says why; the store's protocol is what needs fixing.
    */
-  private async refusedForGood(id: string, status: number, error: unknown): Promise<void> {
+  private async failRefused(id: string, status: number, error: unknown): Promise<void> {
     const message =
       `the store refused a request of this job with ${status} (${errorText(error)}), and would at every ` +
       "attempt: the job cannot go on. This is a bug of async-tools or of the store's protocol: please report it.";
