@@ -2,9 +2,10 @@
  * Differential test of the Postgres network: seeded random protocol requests go to the SDK's protocol server and,
  * through our network, to resonate.sql on a throwaway cluster (after `store init`); every status and every record
  * must agree once representation is normalised. Where resonate.sql answers differently on purpose, the difference
- * is listed below with why our runtime never meets it; such a request is checked to still differ as listed (on a
- * copy of the reference, and on Postgres in a transaction rolled back), so both sides keep the same state.
- * Rerun one case with `SEED=<n>`.
+ * is listed below (and in docs/scaling.md) with why our runtime never meets it; a request that meets one goes to a
+ * copy of the reference and to Postgres in a transaction, kept when both agree after all and dropped when they
+ * differ, so both sides go on from the same state; every listed difference must still show (the SQLite network is
+ * held to the same server by its own differential test, so this also compares the two stores). Rerun one case with `SEED=<n>`.
  */
 
 import { isDeepStrictEqual } from "node:util";
@@ -22,6 +23,7 @@ const unavailable = postgresUnavailable();
 
 const REQUESTS = 1000;
 const AUDIT_EVERY = 250;
+/** Two runs whose seeds meet every listed difference between them (a rare one, a doubled await, needs seed 4). */
 const RUNS: [number, Mode][] = process.env.SEED
   ? [
       [Number(process.env.SEED), "one at a time"],
@@ -29,7 +31,7 @@ const RUNS: [number, Mode][] = process.env.SEED
     ]
   : [
       [1, "one at a time"],
-      [2, "in batches"],
+      [4, "in batches"],
     ];
 /**
  * The test's clock, far ahead of the real one: the network's own drains fire timeouts by the wall clock, which
@@ -104,8 +106,8 @@ function normal(kind: string, status: number, data: unknown): Json {
 /**
  * Listed too: resonate.sql's timer fires every promise it counts as external, the SDK's tick only those with a
  * target (the rest time out when next touched). After a tick the reference times out the others by touching them,
- * so an awaiter of such a promise resumes at its deadline on both sides. The runtime's promises of this kind
- * (a question with no timeout) never come due.
+ * so an awaiter of such a promise resumes at its deadline on both sides. The runtime's promise of this kind (a
+ * question with no timeout) is due with its job, whose own timeout settles the job then anyway.
  */
 function timeOutLikePostgres(ref: ReferenceServer, now: number): void {
   for (const [id, promise] of ref.promises as Map<string, RefPromise>) {
@@ -313,7 +315,15 @@ describe.skipIf(unavailable !== undefined)("our Postgres network against the SDK
       }
     }, 120_000);
   }
+
+  // A difference resonate.sql no longer makes (a new revision vendored) must leave the list, and the docs.
+  it.skipIf(process.env.SEED !== undefined)("still meets every listed difference", () => {
+    expect(DIFFERENCES.filter((d) => !differed.has(d)).map((d) => d.what)).toEqual([]);
+  });
 });
+
+/** The listed differences the runs met, with answers that differed. */
+const differed = new Set<Difference>();
 
 type Answer = { kind: string; head: { status: number }; data: unknown };
 
@@ -352,12 +362,12 @@ async function differential(
         JSON.stringify(timed(req, at)),
       ]);
       const res = rows[0]?.res as Answer;
-      same =
-        !met.some((d) => d.alwaysDropped) &&
-        isDeepStrictEqual(
-          normal(res.kind, res.head.status, res.data),
-          normal(want.kind, want.head.status, want.data),
-        );
+      const agree = isDeepStrictEqual(
+        normal(res.kind, res.head.status, res.data),
+        normal(want.kind, want.head.status, want.data),
+      );
+      same = agree && !met.some((d) => d.alwaysDropped);
+      if (!agree && met.length === 1) differed.add(met[0] as Difference);
     } finally {
       await side.query(same ? "COMMIT" : "ROLLBACK");
     }
