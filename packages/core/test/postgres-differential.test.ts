@@ -11,12 +11,14 @@
 import { isDeepStrictEqual } from "node:util";
 import { type PostgresCluster, postgresUnavailable, startPostgres } from "@async-tools/test-helpers/postgres";
 import { seeded } from "@async-tools/test-helpers/random";
-import type { Logger, Request } from "@resonatehq/sdk";
+import type { Logger, Network, Request } from "@resonatehq/sdk";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { z } from "zod";
 import { DEFAULTS_POSTGRES } from "../src/defaults.ts";
+import { createAsyncTools, defineAsyncTool } from "../src/index.ts";
 import { AsyncToolsPostgresNetwork, type ListenClient } from "../src/store/postgres/postgres-network.ts";
-import { initPostgres } from "../src/store/postgres/postgres-store.ts";
+import { initPostgres, postgresNetwork } from "../src/store/postgres/postgres-store.ts";
 import { generator, type ReferenceServer, referenceServer } from "./protocol-requests.ts";
 
 const unavailable = postgresUnavailable();
@@ -315,6 +317,96 @@ describe.skipIf(unavailable !== undefined)("our Postgres network against the SDK
       }
     }, 120_000);
   }
+
+  it("holds the runtime to it: a workload of jobs sends Postgres none of the listed requests", async () => {
+    cluster.createDatabase("workload");
+    const url = cluster.url("workload");
+    await initPostgres(url);
+    const inner = await postgresNetwork({ url, pid: "w", group: "w", logger: silent });
+    const sent: { req: Request; res: Answer }[] = [];
+    const network: Network = {
+      get unicast() {
+        return inner.unicast;
+      },
+      get anycast() {
+        return inner.anycast;
+      },
+      match: (target) => inner.match(target),
+      init: () => inner.init(),
+      stop: () => inner.stop(),
+      recv: (callback) => inner.recv(callback),
+      send: (async (req: Request) => {
+        const res = (await inner.send(req as never)) as Answer;
+        sent.push({ req: structuredClone(req), res });
+        return res;
+      }) as Network["send"],
+    };
+    const work = defineAsyncTool({
+      name: "pg_workload",
+      description: "Steps, a sleep, a question with and one without a timeout",
+      input: z.object({ n: z.number() }),
+      timeoutMs: 60_000,
+      run: async (ctx, { n }) => {
+        const a = await ctx.run("first", () => n + 1);
+        await ctx.sleep(200);
+        const timed = await ctx.ask("timed", {
+          message: "Quick?",
+          schema: z.object({ ok: z.boolean() }),
+          timeoutMs: 300,
+          onTimeout: { action: "decline" as const },
+        });
+        const asked = await ctx.ask("open", { message: "Go?", schema: z.object({ go: z.boolean() }) });
+        return { a, timed: timed.action, asked: asked.action };
+      },
+    });
+    await using runtime = await createAsyncTools({ store: network, tools: [work] });
+    const open = async (id: string) => {
+      await expect
+        .poll(async () => (await runtime.probe([id]))[0]?.questions?.some((q) => q.id === `${id}/open`), {
+          timeout: 30_000,
+        })
+        .toBe(true);
+    };
+    const done = await runtime.start(work, { n: 1 });
+    await open(done.jobId);
+    expect(
+      await runtime.answer(done.jobId, {
+        [`${done.jobId}/open`]: { action: "accept", content: { go: true } },
+      }),
+    ).toEqual({ status: "ok" });
+    expect((await runtime.waitFor(work, done.jobId, 30_000)).result).toEqual({
+      a: 2,
+      timed: "decline",
+      asked: "accept",
+    });
+    // The same arguments again (the finished job), and a job cancelled while it waits.
+    expect((await runtime.start(work, { n: 1 })).jobId).toBe(done.jobId);
+    const cancelled = await runtime.start(work, { n: 2 });
+    await open(cancelled.jobId);
+    expect((await runtime.cancel(cancelled.jobId, "enough")).status).toBe("cancelled");
+
+    const kinds = new Set(sent.map(({ req }) => req.kind));
+    expect([...kinds]).toEqual(
+      expect.arrayContaining(["task.create", "task.fence", "task.suspend", "task.fulfill"]),
+    );
+    for (const { req, res } of sent) {
+      const context = JSON.stringify({ req, res });
+      expect(res.head.status === 400 || res.head.status === 422, context).toBe(false);
+      expect(
+        req.kind.startsWith("schedule.") || req.kind === "task.halt" || req.kind === "task.continue",
+      ).toBe(false);
+      if (req.kind === "task.fence") expect(req.data.action.data.id, context).not.toBe(req.data.id);
+      if (req.kind === "task.fulfill") expect(req.data.action.data.id, context).toBe(req.data.id);
+      if (req.kind === "task.suspend") {
+        const awaited = req.data.actions.map((a) => a.data.awaited);
+        expect(new Set(awaited).size, context).toBe(awaited.length);
+      }
+      if (req.kind === "promise.register_listener" && res.head.status === 200) {
+        const tags = (res.data as { promise: { tags: Record<string, string> } }).promise.tags;
+        expect(sdkExternal(tags), context).toBe(true);
+      }
+    }
+  }, 120_000);
 
   // A difference resonate.sql no longer makes (a new revision vendored) must leave the list, and the docs.
   it.skipIf(process.env.SEED !== undefined)("still meets every listed difference", () => {
