@@ -11,6 +11,7 @@ import { type PostgresCluster, postgresUnavailable, startPostgres } from "@async
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { type AsyncTools, createAsyncTools, defineAsyncTool, type JobSnapshot } from "../src/index.ts";
+import { QUESTION_TAG } from "../src/store/store.ts";
 
 const unavailable = postgresUnavailable();
 const CLI = join(import.meta.dirname, "..", "src", "cli", "main.ts");
@@ -38,10 +39,18 @@ const approve = defineAsyncTool({
   },
 });
 
-async function until(runtime: AsyncTools, id: string, status: string): Promise<JobSnapshot> {
+async function until(
+  runtime: AsyncTools,
+  id: string,
+  status: string,
+  budgetMs = Number.POSITIVE_INFINITY,
+): Promise<JobSnapshot> {
+  const deadline = Date.now() + budgetMs;
   for (;;) {
     const [job] = await runtime.probe([id]);
     if (job?.status === status) return job;
+    if (Date.now() > deadline)
+      throw new Error(`job ${id} is ${job?.status}, not ${status}: ${JSON.stringify(job)}`);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
@@ -98,6 +107,43 @@ describe.skipIf(unavailable !== undefined)("questions on the Postgres store", ()
       }),
     ).toEqual({ status: "ok" });
     expect((await runtime.waitFor(approve, job.jobId, 30_000)).result).toEqual({ cost: 6, action: "accept" });
+  }, 120_000);
+
+  it("fails a job the store refuses a request of for good (a 4xx), instead of retrying it at once forever", async () => {
+    // A store that answers 422 to the job's suspend: the question promise made internal to resonate.sql again
+    // (as before edf89a5), by a trigger on this database only. The SDK released the task on every refusal, so
+    // the store handed it straight back: one pass (and a warning) every few milliseconds, for good.
+    cluster.createDatabase("refuse");
+    await promisify(execFile)(
+      process.execPath,
+      ["--conditions=@async-tools/source", CLI, "store", "init", "--store", cluster.url("refuse")],
+      { env: childEnv() },
+    );
+    cluster.psql(
+      `CREATE FUNCTION public.internal_question() RETURNS trigger LANGUAGE plpgsql AS $$
+         BEGIN NEW.tags := NEW.tags - 'resonate:external'; RETURN NEW; END $$;
+       CREATE TRIGGER internal_question BEFORE INSERT ON resonate.promises FOR EACH ROW
+         WHEN (NEW.tags ? '${QUESTION_TAG}' AND NOT NEW.tags ? 'resonate:target') EXECUTE FUNCTION public.internal_question();`,
+      "refuse",
+    );
+    let passes = 0;
+    const refused = defineAsyncTool({
+      name: "pg_refused",
+      description: "Asks a question the store will not let it wait for",
+      input: z.object({ n: z.number() }),
+      run: async (ctx) => {
+        passes += 1;
+        const answer = await ctx.ask("confirm", { message: "Go?", schema: z.object({ go: z.boolean() }) });
+        return answer.action;
+      },
+    });
+    await using runtime = await createAsyncTools({ store: cluster.url("refuse"), tools: [refused] });
+    const job = await runtime.start(refused, { n: 1 });
+    const failed = await until(runtime, job.jobId, "failed", 30_000);
+    expect(failed.error).toMatchObject({ code: "failed" });
+    expect(JSON.stringify(failed.error)).toContain("422");
+    // A few passes raced the failure; not the hundreds a hot loop makes.
+    expect(passes).toBeLessThan(10);
   }, 120_000);
 
   it("times a question out at the store's deadline", async () => {

@@ -14,7 +14,7 @@ import type { ToolSlots } from "../store/tool-slots.ts";
 import { storedJobError, traceOf } from "./job.ts";
 import { type JobContextDeps, jobContextOf } from "./job-context.ts";
 import type { LocalJobs, Pass } from "./local-jobs.ts";
-import { type AcquiredTask, lostTask } from "./resonate-internals.ts";
+import { type AcquiredTask, lostTask, refusedForGood } from "./resonate-internals.ts";
 import { SettledWatch } from "./settled-watch.ts";
 import { errorText } from "./step-retry.ts";
 import { StrandedTasks, standDown } from "./stranded-tasks.ts";
@@ -58,10 +58,30 @@ export class Executions {
     this.settledWatch?.stop();
   }
 
-  /** An execution of `task` threw: it lost its task to another, or the store refused a write (retried). */
+  /**
+   * An execution of `task` threw: it lost its task to another, the store refused one of its requests for good
+   * (the job fails), or the store refused a write (retried).
+   */
   failed(task: AcquiredTask, error: unknown): void {
+    const refused = refusedForGood(error);
     if (lostTask(error)) standDown(task.id);
+    else if (refused !== undefined) void this.failRefused(task.id, refused, error);
     else this.stranded.release(task.id, task.version, error);
+  }
+
+  /**
+   * Fails the job `id`, whose execution the store refused with `status`: the same request would be refused at
+   * every attempt, and the SDK's release hands the task straight back, so retrying spins (a pass every few
+   * milliseconds, for good). A failed job says why; the store's protocol is what needs fixing.
+   */
+  private async failRefused(id: string, status: number, error: unknown): Promise<void> {
+    const message =
+      `the store refused a request of this job with ${status} (${errorText(error)}), and would at every ` +
+      "attempt: the job cannot go on. This is a bug of async-tools or of the store's protocol: please report it.";
+    const failed = await this.deps.promises
+      .reject(id, storedJobError({ code: "failed", message }))
+      .catch(() => false);
+    if (failed) log("error", "job failed: the store refused its request for good", { job: id, status });
   }
 
   /** An `execute` message whose task the store refused to hand over: offered again until it takes. */

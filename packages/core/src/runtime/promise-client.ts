@@ -74,17 +74,26 @@ export class PromiseClient {
    * Resolves the pending promise `id` with `value`. `false` when it was settled already (or is unknown), so
    * this call settled nothing.
    */
-  async resolve(id: string, value: unknown): Promise<boolean> {
+  resolve(id: string, value: unknown): Promise<boolean> {
+    return this.settle(id, "resolved", value);
+  }
+
+  /** Rejects the pending promise `id` with `value`; `false` when it was settled already (or is unknown). */
+  reject(id: string, value: unknown): Promise<boolean> {
+    return this.settle(id, "rejected", value);
+  }
+
+  private async settle(id: string, state: "resolved" | "rejected", value: unknown): Promise<boolean> {
     const res = await this.send({
       kind: "promise.settle",
-      data: { id, state: "resolved", value: this.codec.encode(value) },
+      data: { id, state, value: this.codec.encode(value) },
     });
     if (res.head.status === 404 || res.head.status === 409) return false;
     if (res.head.status >= 300) {
       throw new Error(`the store answered ${res.head.status} settling ${id}: ${JSON.stringify(res.data)}`);
     }
     const promise = (res.data as { promise?: PromiseRecord }).promise;
-    return promise === undefined || promise.state === "resolved";
+    return promise === undefined || promise.state === state;
   }
 
   /**

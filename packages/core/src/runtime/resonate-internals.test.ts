@@ -6,6 +6,7 @@ import {
   lostTask,
   memoizeTargets,
   observeTaskCreate,
+  refusedForGood,
   speedUpCodec,
 } from "./resonate-internals.ts";
 
@@ -162,6 +163,29 @@ describe("lostTask", () => {
     await expect.poll(() => thrown).toBeDefined();
     expect(lostTask(thrown)).toBe(true);
     expect(lostTask(new Error("Fence check failed"))).toBe(false);
+    await resonate.stop();
+  });
+});
+
+describe("refusedForGood", () => {
+  it("recognises what the SDK throws when the store answers a request with a 422, and nothing else", async () => {
+    const network = new LocalNetwork();
+    const resonate = new Resonate({ network });
+    resonate.register("job", async () => 1);
+    // A promise with no target cannot carry a task: the protocol's task.create answers 422 for it.
+    const created = await network.send({
+      kind: "promise.create",
+      head: { corrId: "create-1", version: "" },
+      data: { id: "plain-1", timeoutAt: Date.now() + 60_000, param: { headers: {} }, tags: {} },
+    } as Parameters<typeof network.send>[0]);
+    expect(created.head.status).toBe(200);
+    const thrown = await resonate.run("plain-1", "job").then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    expect(refusedForGood(thrown)).toBe(422);
+    expect(lostTask(thrown)).toBe(false);
+    expect(refusedForGood(new Error("unprocessable entity"))).toBeUndefined();
     await resonate.stop();
   });
 });

@@ -162,6 +162,19 @@ export function lostTask(error: unknown): boolean {
   return server.name === "ResonateError" && server.serverError?.code === 409;
 }
 
+/**
+ * The status of a store answer that refuses an execution's request for good, or `undefined`: the protocol's
+ * 400 (malformed) and 422 (unprocessable, e.g. resonate.sql refusing to let a task wait on a promise it counts as
+ * internal), which the same request meets at every attempt. Not 404 (the task is gone), 409 ({@link lostTask})
+ * or the transport's 4xx (401, 413, 429: configuration or load, which may change).
+ */
+export function refusedForGood(error: unknown): 400 | 422 | undefined {
+  const server = (error as { name?: unknown; serverError?: { code?: unknown } } | undefined) ?? {};
+  if (server.name !== "ResonateError") return undefined;
+  const code = server.serverError?.code;
+  return code === 400 || code === 422 ? code : undefined;
+}
+
 interface OptionsBuilderInternals {
   match: (target: string) => string;
   [MEMOIZED]?: true;
