@@ -9,8 +9,8 @@
  */
 
 import { existsSync } from "node:fs";
-import { testBudgets } from "@async-tools/test-helpers/budgets";
-import { defineConfig } from "vitest/config";
+import { workspaceTestConfig } from "@async-tools/test-helpers/vitest-config";
+import { defineConfig, mergeConfig } from "vitest/config";
 
 /**
  * Tests beside the source that are not unit tests: they start child processes (the unit setup refuses those),
@@ -39,43 +39,42 @@ for (const file of BESIDE_SOURCE_NOT_UNIT) {
 }
 const report = process.env.ASYNC_TOOLS_TEST_REPORT;
 
-export default defineConfig({
-  resolve: { conditions: ["@async-tools/source"] },
-  ssr: { resolve: { conditions: ["@async-tools/source"] } },
-  test: {
-    setupFiles: ["@async-tools/test-helpers/setup"],
-    ...testBudgets,
-    ...(report ? { reporters: ["default", "json"], outputFile: { json: report } } : {}),
-    projects: [
-      {
-        extends: true,
-        test: {
-          name: "unit",
-          include: ["{packages,apps}/*/src/**/*.test.ts", "apps/*/scripts/**/*.test.ts"],
-          exclude: BESIDE_SOURCE_NOT_UNIT,
-          // A unit test starts no process (the setup refuses one), and the files of a worker share one module
-          // registry, so the SDKs, Hono and OpenTelemetry load once per worker, not once per file.
-          setupFiles: ["@async-tools/test-helpers/unit-setup"],
-          isolate: false,
+export default mergeConfig(
+  workspaceTestConfig,
+  defineConfig({
+    test: {
+      ...(report ? { reporters: ["default", "json"], outputFile: { json: report } } : {}),
+      projects: [
+        {
+          extends: true,
+          test: {
+            name: "unit",
+            include: ["{packages,apps}/*/src/**/*.test.ts", "apps/*/scripts/**/*.test.ts"],
+            exclude: BESIDE_SOURCE_NOT_UNIT,
+            // A unit test starts no process (the setup refuses one), and the files of a worker share one module
+            // registry, so the SDKs, Hono and OpenTelemetry load once per worker, not once per file.
+            setupFiles: ["@async-tools/test-helpers/unit-setup"],
+            isolate: false,
+          },
         },
-      },
-      {
-        extends: true,
-        test: {
-          name: "integration",
-          include: ["{packages,apps}/*/test/**/*.test.ts", ...BESIDE_SOURCE_NOT_UNIT],
+        {
+          extends: true,
+          test: {
+            name: "integration",
+            include: ["{packages,apps}/*/test/**/*.test.ts", ...BESIDE_SOURCE_NOT_UNIT],
+          },
         },
-      },
-      {
-        extends: true,
-        test: {
-          name: "reliability",
-          include: ["bench/src/reliability/**/*.test.ts"],
-          // The suites load the machine on purpose (hundreds of jobs, SIGKILLs): one at a time, after the rest.
-          fileParallelism: false,
-          sequence: { groupOrder: 1 },
+        {
+          extends: true,
+          test: {
+            name: "reliability",
+            include: ["bench/src/reliability/**/*.test.ts"],
+            // The suites load the machine on purpose (hundreds of jobs, SIGKILLs): one at a time, after the rest.
+            fileParallelism: false,
+            sequence: { groupOrder: 1 },
+          },
         },
-      },
-    ],
-  },
-});
+      ],
+    },
+  }),
+);

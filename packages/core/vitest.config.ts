@@ -1,11 +1,5 @@
-import { testBudgets } from "@async-tools/test-helpers/budgets";
+import { workspaceTestConfig } from "@async-tools/test-helpers/vitest-config";
 import { defineConfig } from "vitest/config";
 
-export default defineConfig({
-  resolve: { conditions: ["@async-tools/source"] },
-  ssr: { resolve: { conditions: ["@async-tools/source"] } },
-  test: {
-    setupFiles: ["@async-tools/test-helpers/setup"],
-    ...testBudgets,
-  },
-});
+/** Core's tests on their own (`vitest run` here), with the settings of the workspace's (`pnpm test` at the root). */
+export default defineConfig(workspaceTestConfig);

@@ -41,4 +41,20 @@ describe("the weather month view", () => {
     expect(html.match(/<tr><td>2024-01-\d\d<\/td>/g)).toHaveLength(31);
     expect(html).toContain("<tr><td>2024-01-04</td><td>–</td><td>–</td><td>–</td></tr>");
   });
+
+  it("shows a gathering of two places and two months as a chart per place and a row per month and place", () => {
+    const monthAt = (latitude: number, month: number) => ({
+      ...result,
+      location: { ...result.location, latitude },
+      month,
+    });
+    const gathered = [monthAt(53.5, 1), monthAt(53.5, 2), monthAt(51, 1), monthAt(51, 2)].map(
+      ({ location, year, month, summary }) => ({ location, year, month, summary }),
+    );
+    const html = fromSource()({ ...result, gathered }, { escape: escapeHtml, theme: "light" });
+    expect(html).toContain("<strong>January 2024 to February 2024</strong>: 2 months at 2 places");
+    expect(html.match(/<svg class="weather-months-chart"/g)).toHaveLength(2);
+    expect(html.match(/<tr><td>(January|February) 2024<\/td><td>5\d(\.5)?, -113.5 /g)).toHaveLength(4);
+    expect(html).toContain("<strong>January 2024</strong> at 53.5, -113.5 (America/Edmonton)");
+  });
 });

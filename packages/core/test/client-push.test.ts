@@ -19,6 +19,13 @@ import {
   ListRootsRequestSchema,
 } from "@modelcontextprotocol/sdk/types.js";
 import { afterEach, describe, expect, it } from "vitest";
+import { z } from "zod";
+import { createAsyncTools, defineAsyncTool } from "../src/index.ts";
+import { pushQuestions } from "../src/mcp/client-push.ts";
+import { ClientQuestions } from "../src/mcp/client-questions.ts";
+import { QuestionClaims } from "../src/mcp/question-claims.ts";
+import type { JobEngine } from "../src/runtime/job-engine.ts";
+import { internalsOf } from "../src/runtime/runtime.ts";
 import { startPortServer } from "./port-server.ts";
 
 const SERVER = join(import.meta.dirname, "fixtures", "ask-server.ts");
@@ -271,5 +278,129 @@ describe("a client that waits on nothing is asked its jobs' questions", () => {
       approver: "http session",
     });
     expectRanOnce(log, job_id, "quote", "spend");
+  });
+});
+
+const quick = defineAsyncTool({
+  name: "quick",
+  description: "Returns its number after one step",
+  input: z.object({ n: z.number() }),
+  run: (ctx, { n }) => ctx.run("echo", () => n),
+});
+const confirm = defineAsyncTool({
+  name: "confirm",
+  description: "Asks whether to go on",
+  input: z.object({ n: z.number() }),
+  asks: true,
+  run: async (ctx, { n }) => {
+    const answer = await ctx.ask("go", {
+      message: `Go on with ${n}?`,
+      schema: z.object({ go: z.boolean() }),
+    });
+    return answer.action;
+  },
+});
+
+/**
+ * `engine` as one session sees it, with every call it makes to the store's promises and job index counted in
+ * `reads` (by method) once it is answered.
+ */
+function countingReads(engine: JobEngine): { engine: JobEngine; reads: string[] } {
+  const reads: string[] = [];
+  const counted = <T extends object>(target: T, name: string): T =>
+    new Proxy(target, {
+      get(object, key) {
+        const value = Reflect.get(object, key);
+        if (typeof value !== "function") return value;
+        // A store read returns a promise; the sync helpers (a record's value, its param) read nothing.
+        return (...args: unknown[]) => {
+          const result = value.apply(object, args);
+          if (!(result instanceof Promise)) return result;
+          return result.finally(() => reads.push(`${name}.${String(key)}`));
+        };
+      },
+    });
+  const meta = counted(engine.meta, "meta");
+  const promises = counted(engine.promises, "promises");
+  const session = new Proxy(engine, {
+    get(object, key) {
+      if (key === "meta") return meta;
+      if (key === "promises") return promises;
+      const value = Reflect.get(object, key);
+      return typeof value === "function" ? value.bind(object) : value;
+    },
+  });
+  return { engine: session, reads };
+}
+
+describe("an idle session follows only its principal's jobs", () => {
+  it("reads the store for none of another principal's job changes, and still asks its own job's question", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "async-tools-push-"));
+    cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
+    const store = `sqlite:${join(dir, "jobs.db")}`;
+    await using owner = await createAsyncTools({ name: "push", store, tools: [quick, confirm] });
+    // A second process of the store, in this one: its jobs reach the first only through the change feed.
+    await using joiner = await createAsyncTools({ name: "push", store, tools: [quick, confirm] });
+    expect(internalsOf(joiner).store.role).toBe("joiner");
+    const { engine, promises } = internalsOf(owner);
+    const claims = new QuestionClaims(promises);
+    const closed = new AbortController();
+    cleanup.push(() => closed.abort());
+    const asked: string[] = [];
+    const sessions = ["one", "two"].map((name) => {
+      const { engine: seen, reads } = countingReads(engine);
+      const asker = new ClientQuestions(
+        engine,
+        claims,
+        async (question) => {
+          asked.push(`${name} ${question.id}`);
+          return { action: "accept", content: { go: true } };
+        },
+        { principal: "alice" },
+      );
+      // No recheck of everything within the test: each read counted is one a change notice caused.
+      pushQuestions(
+        seen,
+        asker,
+        { principal: "alice" },
+        {
+          signal: closed.signal,
+          canSend: () => true,
+          recheckMs: 600_000,
+        },
+      );
+      return reads;
+    });
+    // Each session's first round reads its principal's jobs once.
+    await expect
+      .poll(() => sessions.every((reads) => reads.includes("meta.list")), { timeout: 30_000 })
+      .toBe(true);
+    for (const reads of sessions) reads.length = 0;
+
+    const JOBS = 10;
+    // One after the other, as other people's jobs come and go: each is a change of its own.
+    for (const [i, runtime] of [owner, joiner].entries()) {
+      for (let n = i * JOBS; n < (i + 1) * JOBS; n++) {
+        const { jobId, created } = await runtime.start(quick, { n }, { principal: "bob" });
+        expect(created).toBe(true);
+        const [done] = await runtime.wait([jobId], { timeoutMs: 60_000, principal: "bob" });
+        expect(done?.status).toBe("completed");
+      }
+    }
+    const foreign = sessions.map((reads) => reads.length);
+    process.stderr.write(`store reads per session while bob's ${2 * JOBS} jobs changed: ${foreign}\n`);
+    // This process started half of them and knows whose they are; the other half costs one read each, made
+    // by whichever session looked first.
+    expect(foreign.reduce((a, b) => a + b, 0)).toBeLessThanOrEqual(JOBS);
+
+    const { jobId } = await joiner.start(confirm, { n: 1 }, { principal: "alice" });
+    // A wait returns when the job asks; the session answers it, and then the job completes.
+    await expect
+      .poll(async () => (await owner.probe([jobId], { principal: "alice" }))[0]?.status, { timeout: 60_000 })
+      .toBe("completed");
+    const [finished] = await owner.wait([jobId], { timeoutMs: 60_000, principal: "alice" });
+    expect(finished?.result).toBe("accept");
+    expect(asked).toHaveLength(1);
+    expect(asked[0]).toMatch(new RegExp(`^(one|two) ${jobId}/go$`));
   });
 });

@@ -1,9 +1,10 @@
 /**
  * Asking a connected client that waits on nothing: while a 2025-11-25 session that can be asked is open (and
  * its transport can carry a request the server starts), the unfinished jobs of its principal are followed in
- * the store (woken by its change feed, see `ChangeWatch`), and each question they open is sent to the client through its {@link ClientQuestions}, which
- * claims it first, so no two sessions ask it at once. A question the client did not answer is not sent to the
- * same session again; a new session (after a restart, say) asks it again.
+ * the store (woken by its change feed, see `ChangeWatch`, for its principal's jobs only), and each question they
+ * open is sent to the client through its {@link ClientQuestions}, which claims it first, so no two sessions ask
+ * it at once. A question the client did not answer is not sent to the same session again; a new session (after
+ * a restart, say) asks it again.
  */
 import { DEFAULTS } from "../defaults.ts";
 import type { AnyAsyncTool } from "../define.ts";
@@ -24,6 +25,8 @@ export interface PushOptions {
   canSend: () => boolean;
   /** How often the store is read when it has no change feed. Default {@link DEFAULTS.questionPushCheckMs}. */
   checkMs?: number;
+  /** How often everything is read anyway when it has one. Default {@link DEFAULTS.changeRecheckMs}. */
+  recheckMs?: number;
 }
 
 /** Rows of the job index read per page while looking for new jobs of the principal. */
@@ -41,6 +44,7 @@ export function pushQuestions(
   options: PushOptions,
 ): void {
   const { signal } = options;
+  const mine = scope.principal ?? "";
   const questions = new Questions(engine.promises);
   const followed = new Set<string>();
   const seen = new Set<string>();
@@ -54,7 +58,7 @@ export function pushQuestions(
       const page = await engine.meta.list({
         limit: PAGE,
         since,
-        principal: scope.principal ?? "",
+        principal: mine,
         ...(cursor === undefined ? {} : { cursor }),
       });
       // The index gives no cursor past its last page, so that page comes again: each job is followed once.
@@ -82,10 +86,26 @@ export function pushQuestions(
     }
   };
 
-  // Every job is of interest: a job never seen may be a new one of this principal.
-  const watch = new ChangeWatch(engine.changes, () => true, {
+  /** Follows the jobs among `ids` not seen yet that are this principal's, asking the store only for unknown ones. */
+  const meet = async (ids: Iterable<string>) => {
+    const unseen = [...ids].filter((id) => !seen.has(id));
+    const principals = await Promise.all(unseen.map((id) => engine.principals.of(id, engine.promises)));
+    for (const [i, id] of unseen.entries()) {
+      if (principals[i] !== mine) continue;
+      seen.add(id);
+      followed.add(id);
+    }
+  };
+
+  // A job never seen may be a new one of this principal, unless this process knows it is another's.
+  const concerns = (id: string) => {
+    const principal = engine.principals.peek(id);
+    return principal === undefined || principal === mine;
+  };
+  const watch = new ChangeWatch(engine.changes, concerns, {
     readAllFirst: true,
     pollMs: options.checkMs ?? DEFAULTS.questionPushCheckMs,
+    ...(options.recheckMs === undefined ? {} : { recheckMs: options.recheckMs }),
   });
   void (async () => {
     // A round the client could not be sent a request in is made up for in full at the next one.
@@ -103,7 +123,8 @@ export function pushQuestions(
         const all = changed === "all" || missed;
         missed = false;
         try {
-          if (all || [...changed].some((id) => !seen.has(id))) await discover();
+          if (all) await discover();
+          else await meet(changed as ReadonlySet<string>);
           for (const jobId of followed) {
             if (signal.aborted) break;
             if (all || (changed as ReadonlySet<string>).has(jobId)) await look(jobId);

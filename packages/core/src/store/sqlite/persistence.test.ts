@@ -2,13 +2,12 @@
  * What a commit writes for due times (timeouts): each row once, with what the commit left of it, and nothing
  * for the removal of a due time that was never set (the SDK's server removes one on every settle).
  */
-import { randomUUID } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { StatementSync } from "node:sqlite";
-import type { Request } from "@resonatehq/sdk";
 import { afterEach, expect, it, vi } from "vitest";
+import { create, settle } from "../../../test/sdk-requests.ts";
 import { SqliteNetwork } from "./sqlite-network.ts";
 
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -26,30 +25,6 @@ async function openStore(): Promise<{ network: SqliteNetwork; path: string }> {
     rmSync(dir, { recursive: true, force: true });
   });
   return { network, path };
-}
-
-const head = () => ({ corrId: randomUUID(), version: "test" });
-
-/** A promise `id`; with `target` it gets a task and due times (what a job's root promise has). */
-function create(id: string, now: number, target?: string): Request {
-  return {
-    kind: "promise.create",
-    head: head(),
-    data: {
-      id,
-      timeoutAt: now + 3_600_000,
-      param: { headers: {}, data: "" },
-      tags: { "resonate:origin": id, ...(target === undefined ? {} : { "resonate:target": target }) },
-    },
-  };
-}
-
-function settle(id: string): Request {
-  return {
-    kind: "promise.settle",
-    head: head(),
-    data: { id, state: "resolved", value: { headers: {}, data: "" } },
-  };
 }
 
 /** The SQL of every statement run while `fn` runs. */
@@ -79,7 +54,7 @@ it("writes one delete for a due time set and removed in the same commit, and the
   const now = Date.now();
   const written = await statementsOf(() =>
     Promise.all([
-      network.sendAt(now, create("job", now, "poll://any@default")),
+      network.sendAt(now, create("job", now, { "resonate:target": "poll://any@default" })),
       network.sendAt(now, settle("job")),
     ]),
   );

@@ -3,7 +3,6 @@
  * real child process), refusing files that are not stores, retention, crash recovery, and the real SDK on top.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { randomUUID } from "node:crypto";
 import { subscribe, unsubscribe } from "node:diagnostics_channel";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -14,6 +13,7 @@ import { AT_ONCE_MS, budget } from "@async-tools/test-helpers/budgets";
 import type { Message, Request, Response } from "@resonatehq/sdk";
 import { type Context, Resonate } from "@resonatehq/sdk/async";
 import { afterEach, describe, expect, it } from "vitest";
+import { create, head, settle } from "../../../test/sdk-requests.ts";
 import { AsyncToolsError } from "../../errors.ts";
 import { SYNC_CHANNEL, type SyncEvent } from "./group-sync.ts";
 import { JobMeta } from "./job-meta.ts";
@@ -50,29 +50,6 @@ async function openError(options: SqliteNetworkOptions): Promise<AsyncToolsError
   );
   expect(error).toBeInstanceOf(AsyncToolsError);
   return error as AsyncToolsError;
-}
-
-const head = () => ({ corrId: randomUUID(), version: "test" });
-
-function create(id: string, now: number, tags: Record<string, string> = {}): Request {
-  return {
-    kind: "promise.create",
-    head: head(),
-    data: {
-      id,
-      timeoutAt: now + 3_600_000,
-      param: { headers: {}, data: `param of ${id}` },
-      tags: { "resonate:origin": id.split(":")[0] as string, ...tags },
-    },
-  };
-}
-
-function settle(id: string): Request {
-  return {
-    kind: "promise.settle",
-    head: head(),
-    data: { id, state: "resolved", value: { headers: {}, data: `value of ${id}` } },
-  };
 }
 
 function taskCreate(id: string, now: number, ttl: number): Request {
