@@ -57,7 +57,7 @@ const noop = defineAsyncTool({
 });
 
 describe("the pages a start writes", () => {
-  it("writes at most 8.5 WAL frames per start and 18.5 per no-op job, with no page of an AUTOINCREMENT counter or a task id index", async () => {
+  it("writes at most 8.25 WAL frames per start and 17.5 per no-op job: no page of an AUTOINCREMENT counter, a task id index or a commit-number row", async () => {
     using dir = tempDir("store-pages");
     const file = join(dir.path, "jobs.db");
     const tools = await createAsyncTools({ name: "pages", store: `sqlite:${file}`, tools: [noop] });
@@ -85,11 +85,13 @@ describe("the pages a start writes", () => {
     const written = new Set(all.map((frame) => owners.get(frame.page)));
     expect(written).not.toContain("sqlite_sequence");
     expect(written).not.toContain("sqlite_autoindex_tasks_1");
+    // The commit number is in the file's header (page 1), not in a row of its own.
+    expect(written).not.toContain("meta");
     const perStart = starts.flat().length / jobs;
     const perJob = all.length / jobs;
     expect({ perStart, perJob }).toEqual({
-      perStart: expect.toSatisfy((x: number) => x <= 8.5),
-      perJob: expect.toSatisfy((x: number) => x <= 18.5),
+      perStart: expect.toSatisfy((x: number) => x <= 8.25),
+      perJob: expect.toSatisfy((x: number) => x <= 17.5),
     });
   });
 });
@@ -144,6 +146,10 @@ describe("a store file of schema version 2", () => {
       expect(db.prepare("SELECT value FROM meta WHERE key = 'schema_version'").get()).toEqual({ value: "3" });
       expect(schema("tasks")).toMatch(/WITHOUT ROWID$/);
       expect(schema("async_tools_jobs")).not.toMatch(/AUTOINCREMENT/);
+      // The fixture's 10 commits, and this process's, are counted in the header now, not in a `meta` row.
+      expect(db.prepare("SELECT value FROM meta WHERE key = 'commits'").get()).toBeUndefined();
+      const { user_version: commits } = db.prepare("PRAGMA user_version").get() as { user_version: number };
+      expect(commits).toBeGreaterThan(10);
     } finally {
       db.close();
     }

@@ -7,7 +7,7 @@ import { dirname } from "node:path";
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import { AsyncToolsError } from "../../errors.ts";
 import { log } from "../../internal/log.ts";
-import { checkCommits, checkWal, commitsOf } from "./commit-mark.ts";
+import { checkCommits, checkWal, commitsOf, moveCommitsToHeader } from "./commit-mark.ts";
 
 /**
  * The version of the tables below. A file of version 1 or 2 is upgraded in place at open (logged); a file of
@@ -84,7 +84,8 @@ const SCHEMA = `
   ${TIMEOUTS_TABLE("timeouts")};
 `;
 
-// Version 2 kept tasks in a rowid table with an index on their id: two pages per task written.
+// Version 2 kept tasks in a rowid table with an index on their id (two pages per task written), and the
+// number of the last commit in a `meta` row (moved into the file's header: commit-mark.ts).
 const FROM_2 = `
   ${TASKS_TABLE("tasks_v3")};
   INSERT INTO tasks_v3 (id, state, body) SELECT id, state, body FROM tasks;
@@ -179,10 +180,6 @@ export function prepare(db: DatabaseSync) {
     ),
     deleteLineageTasks: statement(`DELETE FROM tasks WHERE id IN (${lineageOf("id")})`),
     deleteLineagePromises: statement(`DELETE FROM promises WHERE id IN (${lineageOf("id")})`),
-    // The number of the commit it is written in, checked against the commit mark at open (commit-mark.ts).
-    putCommits: statement(
-      "INSERT INTO meta (key, value) VALUES ('commits', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-    ),
   };
 }
 
@@ -247,6 +244,7 @@ export function openDatabase(file: string, lockWaitMs: number): DatabaseSync {
         );
       } else if (found !== "current") {
         db.exec(UPGRADES[found] as string);
+        moveCommitsToHeader(db);
         db.prepare("UPDATE meta SET value = ? WHERE key = 'schema_version'").run(SCHEMA_VERSION);
       }
       db.exec("COMMIT");
