@@ -19,6 +19,7 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
 import { AsyncToolsError } from "../../errors.ts";
+import { COMMIT_MODULUS, checkCommits } from "./commit-mark.ts";
 import { SqliteNetwork, type SqliteNetworkOptions } from "./sqlite-network.ts";
 
 const JOBS = 50;
@@ -157,5 +158,17 @@ describe("a damaged WAL", () => {
     await acknowledgeThenKill(path, { checkpointMs: 50 });
     rmSync(`${path}-wal`, { force: true });
     expect(await survivors(path)).toBe(JOBS);
+  });
+
+  it("tells commits lost from a count that wrapped past the header's 31 bits", () => {
+    const path = storePath();
+    const mark = (n: number) => writeFileSync(`${path}-commits`, `${n}\n`);
+    mark(COMMIT_MODULUS + 5);
+    expect(() => checkCommits(path, 5)).not.toThrow();
+    expect(() => checkCommits(path, 9)).not.toThrow();
+    expect(() => checkCommits(path, 3)).toThrow(/its last 2 commits/);
+    mark(COMMIT_MODULUS - 1);
+    expect(() => checkCommits(path, 2)).not.toThrow();
+    expect(() => checkCommits(path, COMMIT_MODULUS - 4)).toThrow(/its last 3 commits/);
   });
 });

@@ -18,6 +18,15 @@ import { DatabaseSync } from "node:sqlite";
 import { AsyncToolsError } from "../../errors.ts";
 import { log } from "../../internal/log.ts";
 
+/**
+ * The file keeps the number of its last commit in its header (`PRAGMA user_version`, on page 1, which a
+ * commit that grows the file writes anyway), not in a row whose page every commit would write too. That
+ * field holds a signed 32-bit integer, so the number is kept modulo 2^31 there: a damaged WAL loses at most
+ * the commits since the last checkpoint (every 30 s or 8,192 pages), far fewer than 2^30, so the distance
+ * between the mark and the file, modulo 2^31, tells a loss from a wrap.
+ */
+export const COMMIT_MODULUS = 2 ** 31;
+
 /** Width of the mark's one line: every write covers the whole of the previous one. */
 const WIDTH = 24;
 
@@ -58,16 +67,18 @@ export function checkWal(file: string, lockWaitMs: number): void {
 /** Refuses the store file `file` with `STORE_CORRUPT` when it holds `found` commits and its mark says more. */
 export function checkCommits(file: string, found: number): void {
   const mark = readMark(file);
-  if (mark === undefined || found >= mark) return;
+  if (mark === undefined) return;
+  const lost = (((mark - found) % COMMIT_MODULUS) + COMMIT_MODULUS) % COMMIT_MODULUS;
+  if (lost === 0 || lost >= COMMIT_MODULUS / 2) return;
   throw new AsyncToolsError(
     "STORE_CORRUPT",
-    `${file} holds ${found} of the ${mark} commits it acknowledged: its WAL (${file}-wal) is damaged, truncated or missing (a power loss with durability "normal", or a file damaged or deleted), and the work of its last ${mark - found} commits (jobs started, steps finished) is lost. The files were left untouched. Restore the store and its WAL from a backup, or, to start with what the store holds, delete ${markPath(file)}.`,
+    `${file} holds ${found} of the ${mark} commits it acknowledged: its WAL (${file}-wal) is damaged, truncated or missing (a power loss with durability "normal", or a file damaged or deleted), and the work of its last ${lost} commits (jobs started, steps finished) is lost. The files were left untouched. Restore the store and its WAL from a backup, or, to start with what the store holds, delete ${markPath(file)}.`,
   );
 }
 
 /**
- * The number of the last commit `db` holds (see `putCommits`): 0 for a new file, a file older than the count,
- * or a file whose tables were lost with its WAL.
+ * The number of the last commit `db` holds (see {@link writeCommits}): 0 for a new file or a file whose
+ * tables were lost with its WAL. A file of schema version 2 or older kept it in a `meta` row.
  */
 export function commitsOf(db: DatabaseSync): number {
   const meta = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").get();
@@ -75,7 +86,24 @@ export function commitsOf(db: DatabaseSync): number {
   const row = db.prepare("SELECT value FROM meta WHERE key = 'commits'").get() as
     | { value: string }
     | undefined;
-  return row === undefined ? 0 : Number(row.value);
+  if (row !== undefined) return Number(row.value);
+  return (db.prepare("PRAGMA user_version").get() as { user_version: number }).user_version;
+}
+
+/** Records, inside the open transaction, that it is commit number `commits` (kept modulo {@link COMMIT_MODULUS}). */
+export function writeCommits(db: DatabaseSync, commits: number): void {
+  // A pragma takes no bound parameter; the value is an integer this module computes.
+  db.exec(`PRAGMA user_version = ${commits % COMMIT_MODULUS}`);
+}
+
+/** Moves the number a file of schema version 2 or older kept in a `meta` row into its header, in the open transaction. */
+export function moveCommitsToHeader(db: DatabaseSync): void {
+  const row = db.prepare("SELECT value FROM meta WHERE key = 'commits'").get() as
+    | { value: string }
+    | undefined;
+  if (row === undefined) return;
+  writeCommits(db, Number(row.value));
+  db.exec("DELETE FROM meta WHERE key = 'commits'");
 }
 
 /** The number the mark of `file` holds, or `undefined` when there is none (or it cannot be read). */

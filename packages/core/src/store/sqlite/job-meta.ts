@@ -10,6 +10,25 @@ import { toRow } from "../rows.ts";
 import type { JobIndex, JobListOptions, JobMetaRow, JobPage, JobRecord } from "../store.ts";
 import { QueuedWrites, type StoreCommits } from "./queued-writes.ts";
 
+/**
+ * The job rows, numbered in start order by their rowid (`seq`, a listing's cursor). Without `AUTOINCREMENT`,
+ * which wrote its counter's page (`sqlite_sequence`) with every new row: a new row takes the largest seq plus
+ * one, and pruning keeps the newest row, so no seq is ever given twice.
+ */
+const JOBS_TABLE = (name: string) => `CREATE TABLE ${name} (
+    seq INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    tool TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    progress REAL,
+    message TEXT,
+    progress_at INTEGER,
+    principal TEXT
+  )`;
+const TOOL_INDEX = "CREATE INDEX IF NOT EXISTS async_tools_jobs_tool ON async_tools_jobs (tool, seq)";
+const PRINCIPAL_INDEX =
+  "CREATE INDEX IF NOT EXISTS async_tools_jobs_principal ON async_tools_jobs (principal, seq)";
+
 /** The warning when job rows cannot be written: the jobs themselves are not affected. */
 const NOT_STORED = "job metadata not stored; the jobs run, listing may miss them";
 
@@ -54,19 +73,7 @@ export class JobMeta implements JobIndex {
       wait: commits === undefined ? "turn" : "timer",
       failed: (error) => log("warn", NOT_STORED, { store: where, error }),
     });
-    db.exec(`
-      CREATE TABLE IF NOT EXISTS async_tools_jobs (
-        seq INTEGER PRIMARY KEY AUTOINCREMENT,
-        id TEXT NOT NULL UNIQUE,
-        tool TEXT NOT NULL,
-        created_at INTEGER NOT NULL,
-        progress REAL,
-        message TEXT,
-        progress_at INTEGER,
-        principal TEXT
-      );
-      CREATE INDEX IF NOT EXISTS async_tools_jobs_tool ON async_tools_jobs (tool, seq);
-    `);
+    db.exec(`${JOBS_TABLE("IF NOT EXISTS async_tools_jobs")}; ${TOOL_INDEX}`);
     migrate(db);
     // A row written first by `progress` has no principal yet: its record fills it in, and changes nothing else.
     this.insert = db.prepare(
@@ -80,7 +87,10 @@ export class JobMeta implements JobIndex {
          progress_at = excluded.progress_at`,
     );
     this.select = db.prepare("SELECT * FROM async_tools_jobs WHERE id = ?");
-    this.prune = db.prepare("DELETE FROM async_tools_jobs WHERE created_at < ?");
+    // The newest row stays, so a new job never takes the seq of a pruned one (a listing cursor's place).
+    this.prune = db.prepare(
+      "DELETE FROM async_tools_jobs WHERE created_at < ? AND seq < (SELECT max(seq) FROM async_tools_jobs)",
+    );
   }
 
   /**
@@ -194,13 +204,35 @@ export class JobMeta implements JobIndex {
 }
 
 /**
- * Brings a job index written before it held principals up to date, in place: the column (existing rows keep
- * NULL, "not recorded") and the index a principal's listing reads.
+ * Brings an older job index up to date, in place: the principal column (existing rows keep NULL, "not
+ * recorded") and the index a principal's listing reads; a table made with `AUTOINCREMENT` is copied into one
+ * without it, each row keeping its seq.
  */
 function migrate(db: DatabaseSync): void {
   const columns = db.prepare("PRAGMA table_info(async_tools_jobs)").all() as { name: string }[];
   if (!columns.some((column) => column.name === "principal")) {
     db.exec("ALTER TABLE async_tools_jobs ADD COLUMN principal TEXT");
   }
-  db.exec("CREATE INDEX IF NOT EXISTS async_tools_jobs_principal ON async_tools_jobs (principal, seq)");
+  const table = db
+    .prepare("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'async_tools_jobs'")
+    .get() as { sql: string };
+  if (/\bAUTOINCREMENT\b/i.test(table.sql)) {
+    const outer = !db.isTransaction;
+    if (outer) db.exec("BEGIN IMMEDIATE");
+    try {
+      db.exec(`
+        ${JOBS_TABLE("async_tools_jobs_new")};
+        INSERT INTO async_tools_jobs_new (seq, id, tool, created_at, progress, message, progress_at, principal)
+          SELECT seq, id, tool, created_at, progress, message, progress_at, principal FROM async_tools_jobs;
+        DROP TABLE async_tools_jobs;
+        ALTER TABLE async_tools_jobs_new RENAME TO async_tools_jobs;
+        ${TOOL_INDEX};
+      `);
+      if (outer) db.exec("COMMIT");
+    } catch (error) {
+      if (outer && db.isTransaction) db.exec("ROLLBACK");
+      throw error;
+    }
+  }
+  db.exec(PRINCIPAL_INDEX);
 }

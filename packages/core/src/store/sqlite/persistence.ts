@@ -6,7 +6,7 @@
  */
 import type { DatabaseSync } from "node:sqlite";
 import { log } from "../../internal/log.ts";
-import { CommitMark, commitsOf } from "./commit-mark.ts";
+import { CommitMark, commitsOf, writeCommits } from "./commit-mark.ts";
 import { type AfterSync, GroupSync } from "./group-sync.ts";
 import {
   type Change,
@@ -200,7 +200,7 @@ export class Persistence {
         hook.write();
         wrote.push(hook);
       }
-      sql.putCommits.run(String(this.commits + 1));
+      writeCommits(db, this.commits + 1);
       db.exec("COMMIT");
     } catch (error) {
       rollback(db);

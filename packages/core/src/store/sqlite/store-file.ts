@@ -7,13 +7,13 @@ import { dirname } from "node:path";
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import { AsyncToolsError } from "../../errors.ts";
 import { log } from "../../internal/log.ts";
-import { checkCommits, checkWal, commitsOf } from "./commit-mark.ts";
+import { checkCommits, checkWal, commitsOf, moveCommitsToHeader } from "./commit-mark.ts";
 
 /**
- * The version of the tables below. A file of version 1 is upgraded in place at open (logged); a file of any
- * other version is refused, never migrated silently.
+ * The version of the tables below. A file of version 1 or 2 is upgraded in place at open (logged); a file of
+ * any other version is refused, never migrated silently.
  */
-export const SCHEMA_VERSION = "2";
+export const SCHEMA_VERSION = "3";
 /** What the `meta` table says a store file is. */
 export const FORMAT = "async-tools-resonate";
 const SQLITE_MAGIC = Buffer.from("SQLite format 3\0", "latin1");
@@ -42,6 +42,13 @@ function walBytes(pageBytes: number): number {
 
 const BRANCH_INDEX = "CREATE INDEX promises_branch ON promises (branch, seq) WHERE branch <> id";
 const ORIGIN_INDEX = "CREATE INDEX promises_origin ON promises (origin) WHERE origin <> id";
+/**
+ * Tasks are keyed by their id alone (`WITHOUT ROWID`): a rowid table wrote its row and, on another page, its
+ * id index; a task row (about 120 bytes) fits a key B-tree well. Promises keep their rowid: their 600-800 byte
+ * bodies would spill out of a key B-tree's cells, and the retention sweep reads them in rowid order.
+ */
+const TASKS_TABLE = (name: string) =>
+  `CREATE TABLE ${name} (id TEXT PRIMARY KEY, state TEXT NOT NULL, body TEXT NOT NULL) WITHOUT ROWID`;
 const TIMEOUTS_TABLE = (name: string) => `CREATE TABLE ${name} (
     kind TEXT NOT NULL,
     id TEXT NOT NULL,
@@ -72,12 +79,21 @@ const SCHEMA = `
   CREATE INDEX promises_pending ON promises (seq) WHERE state = 'pending';
   ${BRANCH_INDEX};
   ${ORIGIN_INDEX};
-  CREATE TABLE tasks (id TEXT PRIMARY KEY, state TEXT NOT NULL, body TEXT NOT NULL);
+  ${TASKS_TABLE("tasks")};
   CREATE TABLE schedules (id TEXT PRIMARY KEY, body TEXT NOT NULL);
   ${TIMEOUTS_TABLE("timeouts")};
 `;
 
-/** Each upgrade from a version, run inside the transaction that opens the file. */
+// Version 2 kept tasks in a rowid table with an index on their id (two pages per task written), and the
+// number of the last commit in a `meta` row (moved into the file's header: commit-mark.ts).
+const FROM_2 = `
+  ${TASKS_TABLE("tasks_v3")};
+  INSERT INTO tasks_v3 (id, state, body) SELECT id, state, body FROM tasks;
+  DROP TABLE tasks;
+  ALTER TABLE tasks_v3 RENAME TO tasks;
+`;
+
+/** Each upgrade from a version to the current one, run inside the transaction that opens the file. */
 const UPGRADES: Record<string, string> = {
   // Version 1 indexed every promise by origin and branch, settled roots by time (now a scan in creation
   // order), and unfulfilled tasks (now found through pending promises); its timeouts were keyed by kind.
@@ -92,7 +108,9 @@ const UPGRADES: Record<string, string> = {
     INSERT INTO timeouts_v2 (kind, id, type, timeout, seq) SELECT kind, id, type, timeout, seq FROM timeouts;
     DROP TABLE timeouts;
     ALTER TABLE timeouts_v2 RENAME TO timeouts;
+    ${FROM_2}
   `,
+  "2": FROM_2,
 };
 
 /**
@@ -162,10 +180,6 @@ export function prepare(db: DatabaseSync) {
     ),
     deleteLineageTasks: statement(`DELETE FROM tasks WHERE id IN (${lineageOf("id")})`),
     deleteLineagePromises: statement(`DELETE FROM promises WHERE id IN (${lineageOf("id")})`),
-    // The number of the commit it is written in, checked against the commit mark at open (commit-mark.ts).
-    putCommits: statement(
-      "INSERT INTO meta (key, value) VALUES ('commits', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-    ),
   };
 }
 
@@ -230,6 +244,7 @@ export function openDatabase(file: string, lockWaitMs: number): DatabaseSync {
         );
       } else if (found !== "current") {
         db.exec(UPGRADES[found] as string);
+        moveCommitsToHeader(db);
         db.prepare("UPDATE meta SET value = ? WHERE key = 'schema_version'").run(SCHEMA_VERSION);
       }
       db.exec("COMMIT");
