@@ -79,6 +79,24 @@ export function squareTool(
   });
 }
 
+/** `three_steps`: three durable steps that each return at once (no retries, no task tool), `concurrency` jobs at once. */
+export function threeStepsTool(concurrency?: number) {
+  return defineAsyncTool({
+    name: "three_steps",
+    description: "Three durable steps that each return at once",
+    input: z.object({ n: z.number().int() }),
+    output: z.object({ total: z.number() }),
+    retry: false,
+    ...(concurrency === undefined ? {} : { concurrency }),
+    toolNames: { task: false },
+    run: async (ctx, { n }) => {
+      let total = 0;
+      for (const step of [1, 2, 3]) total += await ctx.run(`step${step}`, async () => n * step);
+      return { total };
+    },
+  });
+}
+
 /** A LocalNetwork that counts the requests sent to it, by kind. */
 export function countingNetwork(): { network: Network; counts: Map<string, number>; inner: LocalNetwork } {
   const inner = new LocalNetwork();

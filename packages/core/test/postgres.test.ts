@@ -18,6 +18,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { AsyncToolsError, createAsyncTools, defineAsyncTool } from "../src/index.ts";
 import { MIGRATIONS } from "../src/store/postgres/schema.ts";
+import { threeStepsTool } from "./helpers.ts";
 
 const unavailable = postgresUnavailable();
 if (unavailable !== undefined) console.warn(`postgres tests skipped: ${unavailable}`);
@@ -50,20 +51,7 @@ const LEASE_MS = 3_000;
 /** Its budget per job, generous for a loaded machine; a stalled batch held jobs far longer. */
 const AWAIT_MS = 60_000;
 
-const threeSteps = defineAsyncTool({
-  name: "three_steps",
-  description: "Three durable steps that each return at once",
-  input: z.object({ n: z.number().int() }),
-  output: z.object({ total: z.number() }),
-  retry: false,
-  concurrency: SUBMITTERS,
-  toolNames: { task: false },
-  run: async (ctx, { n }) => {
-    let total = 0;
-    for (const step of [1, 2, 3]) total += await ctx.run(`step${step}`, async () => n * step);
-    return { total };
-  },
-});
+const threeSteps = threeStepsTool(SUBMITTERS);
 
 describe.skipIf(unavailable !== undefined)("the Postgres store", () => {
   let cluster: PostgresCluster;

@@ -11,7 +11,6 @@ import { ChangeHub } from "../change-feed.ts";
 import { ProtocolClient } from "../remote/protocol-client.ts";
 import { RemoteJobIndex } from "../remote/remote-job-index.ts";
 import { RemoteStepLog } from "../remote/remote-step-log.ts";
-import { settledOn } from "../settled-jobs.ts";
 import { type EmbeddedStore, openEmbedded } from "../sqlite/open.ts";
 import type {
   JobIndex,
@@ -142,7 +141,7 @@ class SharedStore implements Store {
 
   /** Asks whoever holds the file now; while the store changes hands, none (the next check asks again). */
   async settled(ids: readonly string[]): Promise<SettledJob[]> {
-    if (this.owned !== undefined) return settledOn(this.owned.network, ids);
+    if (this.owned !== undefined) return this.owned.network.settledAmong(ids);
     if (this.joined !== undefined) return this.joined.jobs.settledJobs(ids);
     return [];
   }
