@@ -289,7 +289,10 @@ export class JobEngine {
 
     let timer: NodeJS.Timeout | undefined;
     let ticker: NodeJS.Timeout | undefined;
-    const finished = Promise.all(pending.map((id) => this.settled(id)));
+    // A complete feed tells of every settle (or says "any"), so the wait ends on it alone; otherwise Resonate's
+    // listener on each job tells of its settle too.
+    const feedAlone = this.changes?.complete === true;
+    const finished = feedAlone ? undefined : Promise.all(pending.map((id) => this.settled(id)));
     // A changed job is read whole (with its result): a finished job does not change, so a read that found it
     // finished is the answer, and a wait whose jobs all finished so ends without reading them again.
     const done = new Map<string, JobSnapshot>();
@@ -310,10 +313,10 @@ export class JobEngine {
           const asked = (changed === "all" ? pending : pending.filter((id) => changed.has(id))).filter(
             (id) => !done.has(id),
           );
-          // A round of every job (a poll, or a feed that may have missed changes) looks for questions only: the
-          // listener tells of a settle. A job the feed says changed is read whole.
+          // A round of every job (a poll, or a feed that may have missed changes) looks for questions only when
+          // the listener tells of a settle. A job the feed says changed is read whole.
           const asking =
-            changed === "all"
+            changed === "all" && !feedAlone
               ? Promise.all(asked.map((id) => this.questions.pending(id))).then((open) =>
                   open.some((q) => q.length > 0),
                 )
@@ -332,7 +335,7 @@ export class JobEngine {
       }, options.tickMs ?? DEFAULTS.progressTickMs);
     }
     try {
-      await Promise.race([finished, elapsed]);
+      await (finished === undefined ? elapsed : Promise.race([finished, elapsed]));
     } finally {
       clearTimeout(timer);
       changes.close();

@@ -85,9 +85,10 @@ class SharedStore implements Store {
   readonly steps: SwitchingStepLog;
   /**
    * The change feed of whoever holds the file: the local store's while owned, the owner's relay while joined.
-   * Changes made while the store changes hands are not known: readers then read everything again.
+   * Changes made while the store changes hands are not known: readers then read everything again. Complete
+   * while owned (the network hears every commit); a joiner's relay is not held to it.
    */
-  readonly changes = new ChangeHub();
+  readonly changes = new ChangeHub(() => this.owned !== undefined);
   private readonly options: SharedStoreOptions;
   private readonly sharing: SharingOptions;
   private owned: Owned | undefined;

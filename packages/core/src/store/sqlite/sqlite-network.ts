@@ -100,8 +100,11 @@ export class SqliteNetwork implements Network {
   readonly unicast: string;
   /** The address of this process's group, used as the default target of work. */
   readonly anycast: string;
-  /** The jobs each commit changed (their own promise or a question), once its requests are answered. */
-  readonly changes = new ChangeHub();
+  /**
+   * The jobs each commit changed (their own promise or a question), once its requests are answered: every
+   * change of a job's status passes here, so the feed is complete.
+   */
+  readonly changes = new ChangeHub(() => true);
 
   private readonly tickMs: number;
   private readonly durability: "normal" | "full";
