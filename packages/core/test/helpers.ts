@@ -81,15 +81,15 @@ export function squareTool(
   });
 }
 
-/** `three_steps`: three durable steps that each return at once (`n`, `2n`, `3n`), no retries, no task tool. */
-export function threeStepsTool(concurrency: number) {
+/** `three_steps`: three durable steps that each return at once (no retries, no task tool), `concurrency` jobs at once. */
+export function threeStepsTool(concurrency?: number) {
   return defineAsyncTool({
     name: "three_steps",
     description: "Three durable steps that each return at once",
     input: z.object({ n: z.number().int() }),
     output: z.object({ total: z.number() }),
     retry: false,
-    concurrency,
+    ...(concurrency === undefined ? {} : { concurrency }),
     toolNames: { task: false },
     run: async (ctx, { n }) => {
       let total = 0;

@@ -296,15 +296,41 @@ export class JobEngine {
 
     let timer: NodeJS.Timeout | undefined;
     let ticker: NodeJS.Timeout | undefined;
-    const finished = Promise.all(pending.map((id) => this.settled(id)));
+    // A complete feed tells of every settle (or says "any"), so the wait ends on it alone; otherwise Resonate's
+    // listener on each job tells of its settle too.
+    const feedAlone = this.changes?.complete === true;
+    const finished = feedAlone ? undefined : Promise.all(pending.map((id) => this.settled(id)));
+    // A changed job is read whole (with its result): a finished job does not change, so a read that found it
+    // finished is the answer, and a wait whose jobs all finished so ends without reading them again.
+    const done = new Map<string, JobSnapshot>();
+    const reads = new Map<string, Promise<JobSnapshot>>();
+    const read = (id: string) => {
+      const reading = this.snapshot(id, true, scope).then((job) => {
+        if (!isUnfinished(job.status)) done.set(id, job);
+        return job;
+      });
+      reads.set(id, reading);
+      return reading;
+    };
     const elapsed = new Promise<void>((resolve) => {
       timer = setTimeout(resolve, timeoutMs);
       options.signal?.addEventListener("abort", () => resolve(), { once: true });
       void (async () => {
         for (let changed = await changes.next(); changed !== undefined; changed = await changes.next()) {
-          const asked = changed === "all" ? pending : pending.filter((id) => changed.has(id));
-          const open = await Promise.all(asked.map((id) => this.questions.pending(id))).catch(() => []);
-          if (open.some((q) => q.length > 0)) return resolve();
+          const asked = (changed === "all" ? pending : pending.filter((id) => changed.has(id))).filter(
+            (id) => !done.has(id),
+          );
+          // A round of every job (a poll, or a feed that may have missed changes) looks for questions only when
+          // the listener tells of a settle. A job the feed says changed is read whole.
+          const asking =
+            changed === "all" && !feedAlone
+              ? Promise.all(asked.map((id) => this.questions.pending(id))).then((open) =>
+                  open.some((q) => q.length > 0),
+                )
+              : Promise.all(asked.map(read)).then((jobs) =>
+                  jobs.some((job) => job.status === "input_required"),
+                );
+          if ((await asking.catch(() => false)) || done.size === pending.length) return resolve();
         }
       })();
     });
@@ -316,15 +342,20 @@ export class JobEngine {
       }, options.tickMs ?? DEFAULTS.progressTickMs);
     }
     try {
-      await Promise.race([finished, elapsed]);
+      await (finished === undefined ? elapsed : Promise.race([finished, elapsed]));
     } finally {
       clearTimeout(timer);
       changes.close();
       clearInterval(ticker);
     }
-    // Only the jobs that were unfinished are read again: a finished job does not change.
+    // Only the jobs that were unfinished are read again, unless a read since their last change found them
+    // finished (one may be on its way: the listener and the feed tell of the same settle).
     return Promise.all(
-      snapshots.map((s) => (isUnfinished(s.status) ? this.snapshot(s.jobId, true, scope) : s)),
+      snapshots.map(async (s) => {
+        if (!isUnfinished(s.status)) return s;
+        await reads.get(s.jobId)?.catch(() => undefined);
+        return done.get(s.jobId) ?? this.snapshot(s.jobId, true, scope);
+      }),
     );
   }
 

@@ -9,6 +9,16 @@ import { type ChangedJobs, type ChangeFeed, QUESTION_TAG } from "./store.ts";
 /** A change feed fed by this process: listeners hear each {@link ChangeHub.emit}. */
 export class ChangeHub implements ChangeFeed {
   private readonly listeners = new Set<(changed: ChangedJobs) => void>();
+  private readonly completeNow: () => boolean;
+
+  /** `complete` says whether the feed is complete now (see {@link ChangeFeed.complete}); by default never. */
+  constructor(complete: () => boolean = () => false) {
+    this.completeNow = complete;
+  }
+
+  get complete(): boolean {
+    return this.completeNow();
+  }
 
   subscribe(listener: (changed: ChangedJobs) => void): () => void {
     this.listeners.add(listener);

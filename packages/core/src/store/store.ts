@@ -154,6 +154,11 @@ export type ChangedJobs = readonly string[] | "any";
 export interface ChangeFeed {
   /** Calls `listener` with every change from now on; returns the function that stops it. */
   subscribe(listener: (changed: ChangedJobs) => void): () => void;
+  /**
+   * Whether the feed tells every change of a job's status, and `"any"` after any gap (the store of this process:
+   * it hears every commit): a wait may then end on the feed alone, without Resonate's listener on the job.
+   */
+  readonly complete?: boolean;
 }
 
 /** How this process holds its store. */

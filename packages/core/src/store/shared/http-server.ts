@@ -20,7 +20,6 @@ import {
   STEPS_PREFIX,
   type StepsProtocol,
 } from "../protocol.ts";
-import { settledOn } from "../settled-jobs.ts";
 import type { JobMeta } from "../sqlite/job-meta.ts";
 import type { SqliteNetwork } from "../sqlite/sqlite-network.ts";
 import type { StepLog } from "../sqlite/step-log.ts";
@@ -295,7 +294,7 @@ async function jobsRequest(jobs: JobMeta, network: SqliteNetwork, request: Envel
     }
     case "asyncTools.jobs.settled": {
       const { ids } = request.data as JobsProtocol["asyncTools.jobs.settled"]["data"];
-      return { settled: await settledOn(network, Array.isArray(ids) ? ids.map(String) : []) };
+      return { settled: await network.settledAmong(Array.isArray(ids) ? ids.map(String) : []) };
     }
     default:
       return undefined;

@@ -11,7 +11,6 @@ import { ChangeHub } from "../change-feed.ts";
 import { ProtocolClient } from "../remote/protocol-client.ts";
 import { RemoteJobIndex } from "../remote/remote-job-index.ts";
 import { RemoteStepLog } from "../remote/remote-step-log.ts";
-import { settledOn } from "../settled-jobs.ts";
 import { type EmbeddedStore, openEmbedded } from "../sqlite/open.ts";
 import type {
   JobIndex,
@@ -86,9 +85,10 @@ class SharedStore implements Store {
   readonly steps: SwitchingStepLog;
   /**
    * The change feed of whoever holds the file: the local store's while owned, the owner's relay while joined.
-   * Changes made while the store changes hands are not known: readers then read everything again.
+   * Changes made while the store changes hands are not known: readers then read everything again. Complete
+   * while owned (the network hears every commit); a joiner's relay is not held to it.
    */
-  readonly changes = new ChangeHub();
+  readonly changes = new ChangeHub(() => this.owned !== undefined);
   private readonly options: SharedStoreOptions;
   private readonly sharing: SharingOptions;
   private owned: Owned | undefined;
@@ -142,7 +142,7 @@ class SharedStore implements Store {
 
   /** Asks whoever holds the file now; while the store changes hands, none (the next check asks again). */
   async settled(ids: readonly string[]): Promise<SettledJob[]> {
-    if (this.owned !== undefined) return settledOn(this.owned.network, ids);
+    if (this.owned !== undefined) return this.owned.network.settledAmong(ids);
     if (this.joined !== undefined) return this.joined.jobs.settledJobs(ids);
     return [];
   }

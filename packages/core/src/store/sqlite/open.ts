@@ -3,7 +3,6 @@
  * step log, with one close for the three. The memory store is this on `:memory:`; the owner of a shared file
  * and `store serve` open their file with it too.
  */
-import { settledOn } from "../settled-jobs.ts";
 import type { OpenStoreOptions, Store } from "../store.ts";
 import { JobMeta } from "./job-meta.ts";
 import { SqliteNetwork, type SqliteNetworkOptions } from "./sqlite-network.ts";
@@ -56,7 +55,7 @@ export async function openMemoryStore(options: OpenStoreOptions): Promise<Store>
     network,
     jobs,
     steps,
-    settled: (ids) => settledOn(network, ids),
+    settled: (ids) => network.settledAmong(ids),
     changes: network.changes,
     gc: (now, retentionMs) => network.gc(now, retentionMs),
     recover: () => network.recover(),

@@ -350,6 +350,43 @@ describe("group commit when the commit fails", () => {
   });
 });
 
+describe("the change feed and the settled check", () => {
+  it("tells a job's creation and settle, not a listener registered on it", async () => {
+    const network = await open({ path: ":memory:" });
+    const heard: unknown[] = [];
+    network.changes.subscribe((changed) => heard.push(changed));
+    const now = Date.now();
+    await network.send(create("job-1", now, { "resonate:scope": "global" }));
+    await network.send({
+      kind: "promise.register_listener",
+      head: head(),
+      data: { awaited: "job-1", address: "sqlite://uni@default/waiter" },
+    });
+    await network.send(settle("job-1"));
+    expect(heard).toEqual([["job-1"], ["job-1"]]);
+  });
+
+  it("answers which jobs are settled from RAM for pending ones, and from the store for the others", async () => {
+    const network = await open({ path: join(tempDir(), "store.db") });
+    const now = Date.now();
+    await network.send(create("running", now));
+    await network.send(create("done", now));
+    await network.send(settle("done"));
+    const sent: string[] = [];
+    const send = network.send;
+    (network as { send: SqliteNetwork["send"] }).send = ((request: Request) => {
+      sent.push(request.kind === "promise.get" ? request.data.id : request.kind);
+      return send(request);
+    }) as SqliteNetwork["send"];
+    expect(await network.settledAmong(["running"])).toEqual([]);
+    expect(sent).toEqual([]);
+    expect(await network.settledAmong(["running", "done", "unknown"])).toEqual([
+      { id: "done", state: "resolved" },
+    ]);
+    expect(sent).toEqual(["done", "unknown"]);
+  });
+});
+
 describe("the step log riding along", () => {
   /** Counts the COMMITs run on `network`'s connection. */
   function countCommits(network: SqliteNetwork): { n: number } {

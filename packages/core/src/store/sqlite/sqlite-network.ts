@@ -12,6 +12,8 @@ import { AsyncToolsError } from "../../errors.ts";
 import { log } from "../../internal/log.ts";
 import { ChangeHub, jobOfPromise } from "../change-feed.ts";
 import { resonateRequest } from "../protocol.ts";
+import { settledOn } from "../settled-jobs.ts";
+import type { SettledJob } from "../store.ts";
 import { Batching } from "./batching.ts";
 import { Persistence } from "./persistence.ts";
 import { Recovery, type TaskPick } from "./recovery.ts";
@@ -63,6 +65,8 @@ export interface SqliteNetworkOptions {
 export type MessageRoute = (address: string, message: Message) => void;
 
 const DAY = 24 * 60 * 60 * 1000;
+/** Changes the change feed leaves out: a listener or callback registered on a promise (see `SqliteNetwork.apply`). */
+const unfelt = new WeakSet<Change>();
 const GC_EVERY_MS = 60 * 60 * 1000;
 
 /**
@@ -96,8 +100,11 @@ export class SqliteNetwork implements Network {
   readonly unicast: string;
   /** The address of this process's group, used as the default target of work. */
   readonly anycast: string;
-  /** The jobs each commit changed (their own promise or a question), once its requests are answered. */
-  readonly changes = new ChangeHub();
+  /**
+   * The jobs each commit changed (their own promise or a question), once its requests are answered: every
+   * change of a job's status passes here, so the feed is complete.
+   */
+  readonly changes = new ChangeHub(() => true);
 
   private readonly tickMs: number;
   private readonly durability: "normal" | "full";
@@ -337,6 +344,17 @@ export class SqliteNetwork implements Network {
     return this.enqueue(now, req);
   }
 
+  /**
+   * The jobs among `ids` whose root promise is settled (see `Store.settled`). A promise RAM holds as pending
+   * is pending in the file too (RAM holds every pending promise, and a settle is applied there before it is
+   * committed), so only the others cost a `promise.get`: for a process checking its running jobs, none.
+   */
+  async settledAmong(ids: readonly string[]): Promise<SettledJob[]> {
+    const promises = this.server.promises;
+    const unsure = ids.filter((id) => promises.get(id)?.state !== "pending");
+    return unsure.length === 0 ? [] : settledOn(this, unsure);
+  }
+
   /** How many promises and tasks are held in RAM: the in-flight ones (and nothing settled). */
   residentCounts(): { promises: number; tasks: number } {
     return { promises: this.server.promises.size, tasks: this.server.tasks.size };
@@ -505,7 +523,7 @@ export class SqliteNetwork implements Network {
     let result: ReturnType<ProtocolServer["apply"]>;
     try {
       loaded = this.residency.loadFor(req, undefined);
-      result = this.server.apply(now, req);
+      result = this.apply(now, req);
     } catch (error) {
       this.resync();
       throw error;
@@ -553,7 +571,7 @@ export class SqliteNetwork implements Network {
     }
     let result: ReturnType<ProtocolServer["apply"]>;
     try {
-      result = this.server.apply(now, req);
+      result = this.apply(now, req);
     } catch (error) {
       this.batching.fail(error);
       this.resync();
@@ -561,6 +579,18 @@ export class SqliteNetwork implements Network {
     }
     this.server.outgoing.length = 0;
     return this.batching.add(now, req, result.changes, loaded, answer(req, result.response));
+  }
+
+  /**
+   * Applies `req` to the server in RAM. A listener or callback registered on a promise changes no job's status,
+   * questions or progress: its changes are kept out of the change feed, or every wait would wake its readers
+   * (and the check for cancels) once for the listener it registers.
+   */
+  private apply(now: number, req: Request): ReturnType<ProtocolServer["apply"]> {
+    const result = this.server.apply(now, req);
+    if (req.kind === "promise.register_listener" || req.kind === "promise.register_callback")
+      for (const change of result.changes) unfelt.add(change);
+    return result;
   }
 
   /** Commits the pending batch, if any (batching.ts). */
@@ -576,7 +606,7 @@ export class SqliteNetwork implements Network {
     if (!this.changes.listening) return [];
     const jobs = new Set<string>();
     for (const change of changes) {
-      if (change.kind !== "promise.set") continue;
+      if (change.kind !== "promise.set" || unfelt.has(change)) continue;
       const promise = this.server.promises.get(change.promise.id);
       const job = promise === undefined ? undefined : jobOfPromise(promise.id, promise.tags);
       if (job !== undefined) jobs.add(job);
