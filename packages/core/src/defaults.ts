@@ -114,6 +114,13 @@ export const DEFAULTS_POSTGRES = {
    * one in another replica is seen at the next ask).
    */
   slotPollMs: 250,
+  /**
+   * A LISTEN connection that died (Postgres restarted, the backend was terminated) is opened again after this
+   * long, doubling at each failed try up to `listenRetryMaxMs`; then what its notices may have missed is read.
+   */
+  listenRetryMs: 100,
+  /** The longest wait between two tries to open the LISTEN connection again. */
+  listenRetryMaxMs: 5 * SECOND,
 } as const;
 
 export const DEFAULTS_STDIO = {

@@ -87,6 +87,8 @@ export async function postgresNetwork(options: {
       tickMs: settings.tickMs,
       batchesInFlight: DEFAULTS_POSTGRES.rpcBatchesInFlight,
       batchLockWaitMs: DEFAULTS_POSTGRES.batchLockWaitMs,
+      listenRetryMs: DEFAULTS_POSTGRES.listenRetryMs,
+      listenRetryMaxMs: DEFAULTS_POSTGRES.listenRetryMaxMs,
     },
   );
 }
