@@ -39,6 +39,7 @@ import { combineObservers, type JobEvent, type JobObserver, logJobEvent } from "
 import { LocalJobs } from "./local-jobs.ts";
 import type { PromiseClient, PromiseRecord } from "./promise-client.ts";
 import { Questions } from "./questions.ts";
+import { SettleListeners } from "./settle-listeners.ts";
 import { Slots } from "./slots.ts";
 
 /** A registered tool: its versions, the newest (which new jobs run), and its concurrency slots. */
@@ -65,6 +66,8 @@ export class JobEngine {
   readonly observer: Required<JobObserver>;
   private readonly slotsFor: ((tool: string, limit: number) => ToolSlots) | undefined;
   private readonly questions: Questions;
+  /** The listeners awaits register on the jobs they wait for. */
+  private readonly listeners: SettleListeners;
 
   /**
    * `settled` answers which of the jobs this process runs the store holds as settled (see `Store.settled`):
@@ -96,18 +99,23 @@ export class JobEngine {
     );
     this.slotsFor = slots;
     this.questions = new Questions(promises);
-    const resonated = createResonate(resonate, {
-      created: (outcome) => creationFound(this.jobs, outcome),
-      unregistered: (func, version) => {
-        const known = this.tools.get(func);
-        if (known === undefined) return undefined;
-        const versions = [...known.versions.keys()].sort((a, b) => a - b);
-        return storedJobError({ code: "version_gone", version, versions });
+    this.listeners = new SettleListeners(promises);
+    const network = resonate?.network === undefined ? {} : { network: this.listeners.tap(resonate.network) };
+    const resonated = createResonate(
+      { ...resonate, ...network },
+      {
+        created: (outcome) => creationFound(this.jobs, outcome),
+        unregistered: (func, version) => {
+          const known = this.tools.get(func);
+          if (known === undefined) return undefined;
+          const versions = [...known.versions.keys()].sort((a, b) => a - b);
+          return storedJobError({ code: "version_gone", version, versions });
+        },
+        failed: (task, error) => this.executions.failed(task, error),
+        undelivered: (taskId, error, retry) => this.executions.undelivered(taskId, error, retry),
+        suspended: (taskId) => this.jobs.unpark(taskId),
       },
-      failed: (task, error) => this.executions.failed(task, error),
-      undelivered: (taskId, error, retry) => this.executions.undelivered(taskId, error, retry),
-      suspended: (taskId) => this.jobs.unpark(taskId),
-    });
+    );
     this.resonate = resonated;
     this.creation = { jobs, resonate: resonated, meta, emit, slots: slotsOf };
   }
@@ -142,6 +150,7 @@ export class JobEngine {
   /** Stops background work (releases of failed executions, checks for cancels) when the runtime closes. */
   stop(): void {
     this.executions.stop();
+    this.listeners.stop();
   }
 
   /** The newest definition registered under `name`. */
@@ -225,23 +234,41 @@ export class JobEngine {
    * The current state of `id`; with `withResult`, a completed job carries its result. A pending job's
    * question index is read only when the job may be waiting on a question (see `LocalJobs.mayAsk`).
    */
-  private async toSnapshot(record: PromiseRecord, withResult: boolean): Promise<JobSnapshot> {
+  private async toSnapshot(
+    record: PromiseRecord,
+    withResult: boolean,
+    progress = true,
+  ): Promise<JobSnapshot> {
     const tool = record.tags?.[TOOL_TAG];
     const pending = record.state === "pending";
     const pass = this.jobs.get(record.id)?.pass;
+    const [row, queuePosition, questions] = await Promise.all([
+      progress ? this.meta.get(record.id) : undefined,
+      tool === undefined || !pending ? undefined : this.tools.get(tool)?.slots.position(record.id),
+      pending && this.jobs.mayAsk(record.id) ? this.questions.pending(record.id) : undefined,
+    ]);
     return snapshotOf(record, {
       value: (r) => this.promises.value(r),
       withResult,
-      progress: (await this.meta.get(record.id))?.progress,
-      queuePosition:
-        tool === undefined || !pending ? undefined : await this.tools.get(tool)?.slots.position(record.id),
+      progress: row?.progress,
+      queuePosition,
       retrying: pass?.retrying,
-      questions: pending && this.jobs.mayAsk(record.id) ? await this.questions.pending(record.id) : undefined,
+      questions,
     });
   }
 
   async snapshot(id: string, withResult = false, scope: CallerScope = {}): Promise<JobSnapshot> {
-    const record = await this.promises.get(id);
+    return this.snapshotFrom(id, await this.promises.get(id), withResult, scope);
+  }
+
+  /** The snapshot of `id` from its promise as read (`undefined`: the store has none). */
+  private async snapshotFrom(
+    id: string,
+    record: PromiseRecord | undefined,
+    withResult: boolean,
+    scope: CallerScope,
+    progress = true,
+  ): Promise<JobSnapshot> {
     if (record !== undefined && !ownedBy(record, scope)) return notFound(id);
     if (record === undefined) {
       const row = await this.meta.get(id);
@@ -258,7 +285,7 @@ export class JobEngine {
       }
       return notFound(id);
     }
-    return this.toSnapshot(record, withResult);
+    return this.toSnapshot(record, withResult, progress);
   }
 
   /**
@@ -268,28 +295,57 @@ export class JobEngine {
   async wait(ids: string[], timeoutMs: number, options: WaitOptions = {}): Promise<JobSnapshot[]> {
     const scope = scopeOf(options);
     const given = options.read?.length === ids.length ? options.read : undefined;
+    if (timeoutMs <= 0)
+      return given ? [...given] : Promise.all(ids.map((id) => this.snapshot(id, true, scope)));
     // Any process may be running the job: its store is where a new question shows, and its feed says when.
     // Watched before the jobs are read (jobs the caller read are looked at once), so no question slips by.
     const changes = new ChangeWatch(this.changes, (id) => ids.includes(id), {
       readAllFirst: given !== undefined,
     });
-    const snapshots = given
-      ? [...given]
-      : await Promise.all(ids.map((id) => this.snapshot(id, true, scope))).catch((error: unknown) => {
-          changes.close();
-          throw error;
-        });
+    // Each job is read by registering a listener on it, one request; the store's message when it settles
+    // carries the settled job, which is then not read again.
+    const listening = new Map(ids.map((id) => [id, this.listeners.listen(id)]));
+    const leave = () => {
+      changes.close();
+      for (const held of listening.values()) held.close();
+    };
+    let snapshots: JobSnapshot[];
+    let found: (PromiseRecord | undefined)[] = [];
+    try {
+      if (given) snapshots = [...given];
+      else {
+        found = await Promise.all(ids.map((id) => listening.get(id)?.found));
+        // A pending job is read again when the wait ends: its progress now is read only to tick with it.
+        const ticks = options.onTick !== undefined;
+        snapshots = await Promise.all(
+          ids.map((id, i) =>
+            this.snapshotFrom(id, found[i], true, scope, ticks || found[i]?.state !== "pending"),
+          ),
+        );
+      }
+    } catch (error) {
+      leave();
+      throw error;
+    }
     const pending = snapshots.filter((s) => isUnfinished(s.status)).map((s) => s.jobId);
     // A job waiting for an answer will not finish by waiting: the caller has a question to pass on.
     const asking = snapshots.some((s) => s.status === "input_required");
-    if (pending.length === 0 || timeoutMs <= 0 || asking) {
-      changes.close();
-      return snapshots;
+    if (pending.length === 0 || asking) {
+      leave();
+      if (given !== undefined || options.onTick !== undefined) return snapshots;
+      return Promise.all(
+        snapshots.map((s, i) =>
+          found[i]?.state === "pending" ? this.snapshotFrom(s.jobId, found[i], true, scope) : s,
+        ),
+      );
     }
 
     let timer: NodeJS.Timeout | undefined;
     let ticker: NodeJS.Timeout | undefined;
-    const finished = Promise.all(pending.map((id) => this.settled(id)));
+    const settled = new Map<string, PromiseRecord | undefined>();
+    const finished = Promise.all(
+      pending.map((id) => listening.get(id)?.settled.then((record) => settled.set(id, record))),
+    );
     const elapsed = new Promise<void>((resolve) => {
       timer = setTimeout(resolve, timeoutMs);
       options.signal?.addEventListener("abort", () => resolve(), { once: true });
@@ -312,23 +368,18 @@ export class JobEngine {
       await Promise.race([finished, elapsed]);
     } finally {
       clearTimeout(timer);
-      changes.close();
+      leave();
       clearInterval(ticker);
     }
-    // Only the jobs that were unfinished are read again: a finished job does not change.
+    // A finished job does not change; a job that settled meanwhile came with its listener's message; only a
+    // job still unfinished is read again.
     return Promise.all(
-      snapshots.map((s) => (isUnfinished(s.status) ? this.snapshot(s.jobId, true, scope) : s)),
+      snapshots.map((s) => {
+        if (!isUnfinished(s.status)) return s;
+        if (settled.has(s.jobId)) return this.snapshotFrom(s.jobId, settled.get(s.jobId), true, scope);
+        return this.snapshot(s.jobId, true, scope);
+      }),
     );
-  }
-
-  /** Resolves once `id` is settled (any way), through Resonate's listener mechanism. */
-  private async settled(id: string): Promise<void> {
-    try {
-      const handle = await this.resonate.get(id);
-      await handle.result();
-    } catch {
-      // A rejected, cancelled or timed-out job is settled too.
-    }
   }
 
   /**
