@@ -9,6 +9,7 @@
 import type { Message, Network } from "@resonatehq/sdk";
 import { DEFAULTS } from "../defaults.ts";
 import { log } from "../internal/log.ts";
+import { relayed } from "./network-relay.ts";
 import type { PromiseClient, PromiseRecord } from "./promise-client.ts";
 import { errorText } from "./step-retry.ts";
 
@@ -48,12 +49,7 @@ export class SettleListeners {
    */
   tap(network: Network): Network {
     this.address = network.unicast;
-    return {
-      unicast: network.unicast,
-      anycast: network.anycast,
-      match: (target) => network.match(target),
-      init: () => network.init(),
-      stop: () => network.stop(),
+    return relayed(network, {
       send: (async (request: Parameters<Network["send"]>[0]) => {
         const response = await network.send(request);
         if (request.kind === "task.fulfill") this.fulfilled(response);
@@ -63,7 +59,7 @@ export class SettleListeners {
         network.recv((message) => {
           if (!this.heard(message)) callback(message);
         }),
-    };
+    });
   }
 
   /**
