@@ -170,7 +170,14 @@ describe.skipIf(unavailable !== undefined)("the Postgres store", () => {
   it("reads a job once per await: the listener's registration reads it, its end comes with the settled job", async () => {
     cluster.createDatabase("waits");
     await storeInit(cluster.url("waits"));
-    await using here = await createAsyncTools({ store: cluster.url("waits"), tools: [twoSteps] });
+    // Long enough that the await starts before the job ends.
+    const slow = defineAsyncTool({
+      name: "slow",
+      description: "One durable step of half a second",
+      input: z.object({ n: z.number() }),
+      run: (ctx, { n }) => ctx.run("nap", () => sleep(500).then(() => n + 1)),
+    });
+    await using here = await createAsyncTools({ store: cluster.url("waits"), tools: [slow] });
     await using elsewhere = await createAsyncTools({ store: cluster.url("waits"), tools: [] });
     for (const waiter of [here, elsewhere]) {
       const { network } = internalsOf(waiter).store;
@@ -181,13 +188,15 @@ describe.skipIf(unavailable !== undefined)("the Postgres store", () => {
           reads.push(`${request.kind} ${request.data.id ?? request.data.awaited}`);
         return send(request as never);
       }) as typeof send;
-      const { jobId } = await here.start(twoSteps, { n: reads.length + (waiter === here ? 10 : 20) });
+      const { jobId } = await here.start(slow, { n: waiter === here ? 1 : 2 });
       reads.length = 0;
       // A job run by this process settles its await with the answer to its last request; one run elsewhere
       // (the replica without tools) with the store's message to the listener.
       const [done] = await waiter.wait([jobId], { timeoutMs: 30_000 });
       expect(done).toMatchObject({ status: "completed", result: expect.any(Number) });
-      expect(reads.filter((read) => read.endsWith(` ${jobId}`))).toEqual([`promise.register_listener ${jobId}`]);
+      expect(reads.filter((read) => read.endsWith(` ${jobId}`))).toEqual([
+        `promise.register_listener ${jobId}`,
+      ]);
       network.send = send;
     }
   });
