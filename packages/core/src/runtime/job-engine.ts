@@ -11,7 +11,7 @@ import type { AnyAsyncTool } from "../define.ts";
 import { AsyncToolsError } from "../errors.ts";
 import { jobIdFor, runId } from "../job-id.ts";
 import type { AnswerOutcome } from "../question-types.ts";
-import type { ChangeFeed, JobIndex, SettledJob } from "../store/store.ts";
+import type { ChangeFeed, JobIndex, JobMetaRow, SettledJob } from "../store/store.ts";
 import type { ToolSlots } from "../store/tool-slots.ts";
 import { ChangeWatch } from "./change-watch.ts";
 import { createResonate, type ResonateConfig } from "./create-resonate.ts";
@@ -68,6 +68,8 @@ export class JobEngine {
   private readonly questions: Questions;
   /** The listeners awaits register on the jobs they wait for. */
   private readonly listeners: SettleListeners;
+  /** The index rows of jobs this process is finishing, read for the awaits waiting on them. */
+  private readonly finishing = new Map<string, Promise<JobMetaRow | undefined>>();
 
   /**
    * `settled` answers which of the jobs this process runs the store holds as settled (see `Store.settled`):
@@ -99,7 +101,13 @@ export class JobEngine {
     );
     this.slotsFor = slots;
     this.questions = new Questions(promises);
-    this.listeners = new SettleListeners(promises);
+    // A job finished here: what the index holds of it no longer changes, so an await's last read of it goes
+    // along with the finishing request instead of after its answer.
+    this.listeners = new SettleListeners(promises, (id) => {
+      const read = meta.get(id);
+      read.catch(() => undefined);
+      this.finishing.set(id, read);
+    });
     const network = resonate?.network === undefined ? {} : { network: this.listeners.tap(resonate.network) };
     const resonated = createResonate(
       { ...resonate, ...network },
@@ -243,7 +251,7 @@ export class JobEngine {
     const pending = record.state === "pending";
     const pass = this.jobs.get(record.id)?.pass;
     const [row, queuePosition, questions] = await Promise.all([
-      progress ? this.meta.get(record.id) : undefined,
+      progress ? this.metaOf(record) : undefined,
       tool === undefined || !pending ? undefined : this.tools.get(tool)?.slots.position(record.id),
       pending && this.jobs.mayAsk(record.id) ? this.questions.pending(record.id) : undefined,
     ]);
@@ -255,6 +263,14 @@ export class JobEngine {
       retrying: pass?.retrying,
       questions,
     });
+  }
+
+  /** The index row of the job `record`: read now, or the one read as this process finished the job. */
+  private metaOf(record: PromiseRecord): Promise<JobMetaRow | undefined> {
+    const read = this.finishing.get(record.id);
+    if (read === undefined) return this.meta.get(record.id);
+    this.finishing.delete(record.id);
+    return record.state === "pending" ? this.meta.get(record.id) : read;
   }
 
   async snapshot(id: string, withResult = false, scope: CallerScope = {}): Promise<JobSnapshot> {
@@ -373,13 +389,17 @@ export class JobEngine {
     }
     // A finished job does not change; a job that settled meanwhile came with its listener's message; only a
     // job still unfinished is read again.
-    return Promise.all(
-      snapshots.map((s) => {
-        if (!isUnfinished(s.status)) return s;
-        if (settled.has(s.jobId)) return this.snapshotFrom(s.jobId, settled.get(s.jobId), true, scope);
-        return this.snapshot(s.jobId, true, scope);
-      }),
-    );
+    try {
+      return await Promise.all(
+        snapshots.map((s) => {
+          if (!isUnfinished(s.status)) return s;
+          if (settled.has(s.jobId)) return this.snapshotFrom(s.jobId, settled.get(s.jobId), true, scope);
+          return this.snapshot(s.jobId, true, scope);
+        }),
+      );
+    } finally {
+      for (const id of pending) this.finishing.delete(id);
+    }
   }
 
   /**

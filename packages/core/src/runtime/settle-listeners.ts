@@ -39,8 +39,12 @@ export class SettleListeners {
   /** Promises settled here from a finishing request, whose message is still to come (and to be taken off). */
   private readonly early = new Map<string, number>();
 
-  constructor(promises: PromiseClient) {
+  /** Told when this process sends the request that finishes a job some await here waits for. */
+  private readonly finishing: (id: string) => void;
+
+  constructor(promises: PromiseClient, finishing: (id: string) => void = () => undefined) {
     this.promises = promises;
+    this.finishing = finishing;
   }
 
   /**
@@ -51,8 +55,10 @@ export class SettleListeners {
     this.address = network.unicast;
     return relayed(network, {
       send: (async (request: Parameters<Network["send"]>[0]) => {
+        const fulfil = request.kind === "task.fulfill";
+        if (fulfil && (this.entries.get(request.data.id)?.waiters ?? 0) > 0) this.finishing(request.data.id);
         const response = await network.send(request);
-        if (request.kind === "task.fulfill") this.fulfilled(response);
+        if (fulfil) this.fulfilled(response);
         return response;
       }) as Network["send"],
       recv: (callback) =>
