@@ -320,7 +320,7 @@ export class JobEngine {
     });
     // Each job is read by registering a listener on it, one request; the store's message when it settles
     // carries the settled job, which is then not read again.
-    const listening = new Map(ids.map((id) => [id, this.listeners.listen(id)]));
+    const listening = new Map([...new Set(ids)].map((id) => [id, this.listeners.listen(id)]));
     const leave = () => {
       changes.close();
       for (const held of listening.values()) held.close();
