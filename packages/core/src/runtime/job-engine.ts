@@ -320,7 +320,13 @@ export class JobEngine {
     });
     // Each job is read by registering a listener on it, one request; the store's message when it settles
     // carries the settled job, which is then not read again.
-    const listening = new Map([...new Set(ids)].map((id) => [id, this.listeners.listen(id)]));
+    // Jobs the caller read finished (or asking) need no listener: they are returned as they are.
+    const waitable = given?.filter((s) => isUnfinished(s.status)).map((s) => s.jobId) ?? ids;
+    if (given !== undefined && (waitable.length === 0 || given.some((s) => s.status === "input_required"))) {
+      changes.close();
+      return [...given];
+    }
+    const listening = new Map([...new Set(waitable)].map((id) => [id, this.listeners.listen(id)]));
     const leave = () => {
       changes.close();
       for (const held of listening.values()) held.close();
