@@ -18,6 +18,7 @@ import { coldStart } from "./cold-start.ts";
 import { dbos } from "./dbos.ts";
 import { durability } from "./durability.ts";
 import { inFlight } from "./in-flight.ts";
+import { pgTimeline } from "./pg-timeline.ts";
 import { recovery } from "./recovery.ts";
 import { scale } from "./scale.ts";
 import { sharing } from "./sharing.ts";
@@ -36,6 +37,7 @@ const SCENARIOS: Record<string, (options: RunOptions) => Promise<ScenarioResult>
   in_flight: inFlight,
   bullmq,
   dbos,
+  pg_timeline: pgTimeline,
   cold_start: coldStart,
   durability,
 };

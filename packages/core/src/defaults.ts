@@ -124,6 +124,13 @@ export const DEFAULTS_POSTGRES = {
    * trip and one commit for both); one that no settle took by then is written alone.
    */
   stepEndHoldMs: SECOND,
+  /**
+   * A LISTEN connection that died (Postgres restarted, the backend was terminated) is opened again after this
+   * long, doubling at each failed try up to `listenRetryMaxMs`; then what its notices may have missed is read.
+   */
+  listenRetryMs: 100,
+  /** The longest wait between two tries to open the LISTEN connection again. */
+  listenRetryMaxMs: 5 * SECOND,
 } as const;
 
 export const DEFAULTS_STDIO = {

@@ -191,6 +191,27 @@ describe.skipIf(postgresUnavailable() !== undefined)(
       const second = await runtimeOn(cluster.url("feed"));
       await followsAcross(first, second, "postgres");
     });
+
+    it("a replica whose LISTEN connection is killed opens another and hears changes again", async () => {
+      const first = await runtimeOn(cluster.url("feed"));
+      const second = await runtimeOn(cluster.url("feed"));
+      const listening = () =>
+        cluster
+          .psql(
+            "SELECT pid FROM pg_stat_activity WHERE datname = 'feed' AND query LIKE 'LISTEN%' ORDER BY pid",
+          )
+          .trim()
+          .split("\n")
+          .filter((line) => line !== "");
+      await expect.poll(() => listening().length, { timeout: 30_000 }).toBeGreaterThanOrEqual(2);
+      const killed = listening();
+      cluster.psql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE 'LISTEN%'");
+      // Each replica opens a LISTEN connection of its own again, on a new backend.
+      await expect
+        .poll(() => listening().filter((pid) => !killed.includes(pid)).length, { timeout: 30_000 })
+        .toBeGreaterThanOrEqual(killed.length);
+      await followsAcross(first, second, "postgres-relisten");
+    });
   },
 );
 

@@ -304,6 +304,8 @@ describe.skipIf(unavailable !== undefined)("our Postgres network against the SDK
           tickMs: DEFAULTS_POSTGRES.tickMs,
           batchesInFlight: 1,
           batchLockWaitMs: DEFAULTS_POSTGRES.batchLockWaitMs,
+          listenRetryMs: DEFAULTS_POSTGRES.listenRetryMs,
+          listenRetryMaxMs: DEFAULTS_POSTGRES.listenRetryMaxMs,
         },
       );
       const side = new pg.Client({ connectionString: url });

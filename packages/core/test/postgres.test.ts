@@ -17,6 +17,7 @@ import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { AsyncToolsError, createAsyncTools, defineAsyncTool } from "../src/index.ts";
+import { internalsOf } from "../src/runtime/runtime.ts";
 import { MIGRATIONS } from "../src/store/postgres/schema.ts";
 import { postgresStoreInit, threeStepsTool } from "./helpers.ts";
 
@@ -146,6 +147,40 @@ describe.skipIf(unavailable !== undefined)("the Postgres store", () => {
     expect(names.length).toBeGreaterThanOrEqual(2);
     expect(names.length).toBeLessThanOrEqual(4);
     expect(new Set(names)).toEqual(new Set(["weather-eu"]));
+  });
+
+  it("reads a job once per await: the listener's registration reads it, its end comes with the settled job", async () => {
+    cluster.createDatabase("waits");
+    await postgresStoreInit(cluster.url("waits"));
+    // Long enough that the await starts before the job ends.
+    const slow = defineAsyncTool({
+      name: "slow",
+      description: "One durable step of half a second",
+      input: z.object({ n: z.number() }),
+      run: (ctx, { n }) => ctx.run("nap", () => sleep(500).then(() => n + 1)),
+    });
+    await using here = await createAsyncTools({ store: cluster.url("waits"), tools: [slow] });
+    await using elsewhere = await createAsyncTools({ store: cluster.url("waits"), tools: [] });
+    for (const waiter of [here, elsewhere]) {
+      const { network } = internalsOf(waiter).store;
+      const send = network.send;
+      const reads: string[] = [];
+      network.send = ((request: { kind: string; data: { id?: string; awaited?: string } }) => {
+        if (request.kind.startsWith("promise."))
+          reads.push(`${request.kind} ${request.data.id ?? request.data.awaited}`);
+        return send(request as never);
+      }) as typeof send;
+      const { jobId } = await here.start(slow, { n: waiter === here ? 1 : 2 });
+      reads.length = 0;
+      // A job run by this process settles its await with the answer to its last request; one run elsewhere
+      // (the replica without tools) with the store's message to the listener.
+      const [done] = await waiter.wait([jobId], { timeoutMs: 30_000 });
+      expect(done).toMatchObject({ status: "completed", result: expect.any(Number) });
+      expect(reads.filter((read) => read.endsWith(` ${jobId}`))).toEqual([
+        `promise.register_listener ${jobId}`,
+      ]);
+      network.send = send;
+    }
   });
 
   it("sends the requests its jobs make meanwhile together, one round trip and one commit, and answers each alone", async () => {

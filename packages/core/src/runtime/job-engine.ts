@@ -11,7 +11,7 @@ import type { AnyAsyncTool } from "../define.ts";
 import { AsyncToolsError } from "../errors.ts";
 import { jobIdFor, runId } from "../job-id.ts";
 import type { AnswerOutcome } from "../question-types.ts";
-import type { ChangeFeed, JobIndex, SettledJob } from "../store/store.ts";
+import type { ChangeFeed, JobIndex, JobMetaRow, SettledJob } from "../store/store.ts";
 import type { ToolSlots } from "../store/tool-slots.ts";
 import { ChangeWatch } from "./change-watch.ts";
 import { createResonate, type ResonateConfig } from "./create-resonate.ts";
@@ -41,6 +41,7 @@ import { JobPrincipals } from "./job-principals.ts";
 import { LocalJobs } from "./local-jobs.ts";
 import type { PromiseClient, PromiseRecord } from "./promise-client.ts";
 import { Questions } from "./questions.ts";
+import { SettleListeners } from "./settle-listeners.ts";
 import { Slots } from "./slots.ts";
 
 /** A registered tool: its versions, the newest (which new jobs run), and its concurrency slots. */
@@ -69,6 +70,10 @@ export class JobEngine {
   readonly observer: Required<JobObserver>;
   private readonly slotsFor: ((tool: string, limit: number) => ToolSlots) | undefined;
   private readonly questions: Questions;
+  /** The listeners awaits register on the jobs they wait for. */
+  private readonly listeners: SettleListeners;
+  /** The index rows of jobs this process is finishing, read for the awaits waiting on them. */
+  private readonly finishing = new Map<string, Promise<JobMetaRow | undefined>>();
 
   /**
    * `settled` answers which of the jobs this process runs the store holds as settled (see `Store.settled`):
@@ -100,18 +105,29 @@ export class JobEngine {
     );
     this.slotsFor = slots;
     this.questions = new Questions(promises);
-    const resonated = createResonate(resonate, {
-      created: (outcome) => creationFound(this.jobs, outcome),
-      unregistered: (func, version) => {
-        const known = this.tools.get(func);
-        if (known === undefined) return undefined;
-        const versions = [...known.versions.keys()].sort((a, b) => a - b);
-        return storedJobError({ code: "version_gone", version, versions });
-      },
-      failed: (task, error) => this.executions.failed(task, error),
-      undelivered: (taskId, error, retry) => this.executions.undelivered(taskId, error, retry),
-      suspended: (taskId) => this.jobs.unpark(taskId),
+    // A job finished here: what the index holds of it no longer changes, so an await's last read of it goes
+    // along with the finishing request instead of after its answer.
+    this.listeners = new SettleListeners(promises, (id) => {
+      const read = meta.get(id);
+      read.catch(() => undefined);
+      this.finishing.set(id, read);
     });
+    const network = resonate?.network === undefined ? {} : { network: this.listeners.tap(resonate.network) };
+    const resonated = createResonate(
+      { ...resonate, ...network },
+      {
+        created: (outcome) => creationFound(this.jobs, outcome),
+        unregistered: (func, version) => {
+          const known = this.tools.get(func);
+          if (known === undefined) return undefined;
+          const versions = [...known.versions.keys()].sort((a, b) => a - b);
+          return storedJobError({ code: "version_gone", version, versions });
+        },
+        failed: (task, error) => this.executions.failed(task, error),
+        undelivered: (taskId, error, retry) => this.executions.undelivered(taskId, error, retry),
+        suspended: (taskId) => this.jobs.unpark(taskId),
+      },
+    );
     this.resonate = resonated;
     this.creation = { jobs, resonate: resonated, meta, emit, slots: slotsOf };
   }
@@ -146,6 +162,7 @@ export class JobEngine {
   /** Stops background work (releases of failed executions, checks for cancels) when the runtime closes. */
   stop(): void {
     this.executions.stop();
+    this.listeners.stop();
   }
 
   /** The newest definition registered under `name`. */
@@ -232,23 +249,49 @@ export class JobEngine {
    * The current state of `id`; with `withResult`, a completed job carries its result. A pending job's
    * question index is read only when the job may be waiting on a question (see `LocalJobs.mayAsk`).
    */
-  private async toSnapshot(record: PromiseRecord, withResult: boolean): Promise<JobSnapshot> {
+  private async toSnapshot(
+    record: PromiseRecord,
+    withResult: boolean,
+    progress = true,
+  ): Promise<JobSnapshot> {
     const tool = record.tags?.[TOOL_TAG];
     const pending = record.state === "pending";
     const pass = this.jobs.get(record.id)?.pass;
+    const [row, queuePosition, questions] = await Promise.all([
+      progress ? this.metaOf(record) : undefined,
+      tool === undefined || !pending ? undefined : this.tools.get(tool)?.slots.position(record.id),
+      pending && this.jobs.mayAsk(record.id) ? this.questions.pending(record.id) : undefined,
+    ]);
     return snapshotOf(record, {
       value: (r) => this.promises.value(r),
       withResult,
-      progress: (await this.meta.get(record.id))?.progress,
-      queuePosition:
-        tool === undefined || !pending ? undefined : await this.tools.get(tool)?.slots.position(record.id),
+      progress: row?.progress,
+      queuePosition,
       retrying: pass?.retrying,
-      questions: pending && this.jobs.mayAsk(record.id) ? await this.questions.pending(record.id) : undefined,
+      questions,
     });
   }
 
+  /** The index row of the job `record`: read now, or the one read as this process finished the job. */
+  private metaOf(record: PromiseRecord): Promise<JobMetaRow | undefined> {
+    const read = this.finishing.get(record.id);
+    if (read === undefined) return this.meta.get(record.id);
+    this.finishing.delete(record.id);
+    return record.state === "pending" ? this.meta.get(record.id) : read;
+  }
+
   async snapshot(id: string, withResult = false, scope: CallerScope = {}): Promise<JobSnapshot> {
-    const record = await this.promises.get(id);
+    return this.snapshotFrom(id, await this.promises.get(id), withResult, scope);
+  }
+
+  /** The snapshot of `id` from its promise as read (`undefined`: the store has none). */
+  private async snapshotFrom(
+    id: string,
+    record: PromiseRecord | undefined,
+    withResult: boolean,
+    scope: CallerScope,
+    progress = true,
+  ): Promise<JobSnapshot> {
     if (record !== undefined && !ownedBy(record, scope)) return notFound(id);
     if (record === undefined) {
       const row = await this.meta.get(id);
@@ -265,7 +308,7 @@ export class JobEngine {
       }
       return notFound(id);
     }
-    return this.toSnapshot(record, withResult);
+    return this.toSnapshot(record, withResult, progress);
   }
 
   /**
@@ -275,33 +318,73 @@ export class JobEngine {
   async wait(ids: string[], timeoutMs: number, options: WaitOptions = {}): Promise<JobSnapshot[]> {
     const scope = scopeOf(options);
     const given = options.read?.length === ids.length ? options.read : undefined;
+    if (timeoutMs <= 0)
+      return given ? [...given] : Promise.all(ids.map((id) => this.snapshot(id, true, scope)));
     // Any process may be running the job: its store is where a new question shows, and its feed says when.
     // Watched before the jobs are read (jobs the caller read are looked at once), so no question slips by.
     const changes = new ChangeWatch(this.changes, (id) => ids.includes(id), {
       readAllFirst: given !== undefined,
     });
-    const snapshots = given
-      ? [...given]
-      : await Promise.all(ids.map((id) => this.snapshot(id, true, scope))).catch((error: unknown) => {
-          changes.close();
-          throw error;
-        });
+    // A complete feed (the SQLite owner's, the memory store's) tells of every settle, or says "any": the wait
+    // ends on it alone and registers no listener. Otherwise each job is read by registering a listener on it,
+    // one request; the store's message when it settles carries the settled job, which is then not read again.
+    // Jobs the caller read finished (or asking) need no listener: they are returned as they are.
+    const feedAlone = this.changes?.complete === true;
+    const waitable = given?.filter((s) => isUnfinished(s.status)).map((s) => s.jobId) ?? ids;
+    if (given !== undefined && (waitable.length === 0 || given.some((s) => s.status === "input_required"))) {
+      changes.close();
+      return [...given];
+    }
+    const listening = new Map(
+      feedAlone ? [] : [...new Set(waitable)].map((id) => [id, this.listeners.listen(id)] as const),
+    );
+    const leave = () => {
+      changes.close();
+      for (const held of listening.values()) held.close();
+    };
+    let snapshots: JobSnapshot[];
+    let found: (PromiseRecord | undefined)[] = [];
+    try {
+      if (given) snapshots = [...given];
+      else if (feedAlone) snapshots = await Promise.all(ids.map((id) => this.snapshot(id, true, scope)));
+      else {
+        found = await Promise.all(ids.map((id) => listening.get(id)?.found));
+        // A pending job is read again when the wait ends: its progress now is read only to tick with it.
+        const ticks = options.onTick !== undefined;
+        snapshots = await Promise.all(
+          ids.map((id, i) =>
+            this.snapshotFrom(id, found[i], true, scope, ticks || found[i]?.state !== "pending"),
+          ),
+        );
+      }
+    } catch (error) {
+      leave();
+      throw error;
+    }
     const pending = snapshots.filter((s) => isUnfinished(s.status)).map((s) => s.jobId);
     // A job waiting for an answer will not finish by waiting: the caller has a question to pass on.
     const asking = snapshots.some((s) => s.status === "input_required");
-    if (pending.length === 0 || timeoutMs <= 0 || asking) {
-      changes.close();
-      return snapshots;
+    if (pending.length === 0 || asking) {
+      leave();
+      if (given !== undefined || options.onTick !== undefined) return snapshots;
+      return Promise.all(
+        snapshots.map((s, i) =>
+          found[i]?.state === "pending" ? this.snapshotFrom(s.jobId, found[i], true, scope) : s,
+        ),
+      );
     }
 
     let timer: NodeJS.Timeout | undefined;
     let ticker: NodeJS.Timeout | undefined;
-    // A complete feed tells of every settle (or says "any"), so the wait ends on it alone; otherwise Resonate's
-    // listener on each job tells of its settle too.
-    const feedAlone = this.changes?.complete === true;
-    const finished = feedAlone ? undefined : Promise.all(pending.map((id) => this.settled(id)));
-    // A changed job is read whole (with its result): a finished job does not change, so a read that found it
-    // finished is the answer, and a wait whose jobs all finished so ends without reading them again.
+    const settled = new Map<string, PromiseRecord | undefined>();
+    const finished = feedAlone
+      ? undefined
+      : Promise.all(
+          pending.map((id) => listening.get(id)?.settled.then((record) => settled.set(id, record))),
+        );
+    // On a complete feed a changed job is read whole (with its result): a finished job does not change, so a
+    // read that found it finished is the answer, and a wait whose jobs all finished so ends without reading
+    // them again. Otherwise a change is looked at only for a new question: the listener tells of the settle.
     const done = new Map<string, JobSnapshot>();
     const reads = new Map<string, Promise<JobSnapshot>>();
     const read = (id: string) => {
@@ -320,17 +403,13 @@ export class JobEngine {
           const asked = (changed === "all" ? pending : pending.filter((id) => changed.has(id))).filter(
             (id) => !done.has(id),
           );
-          // A round of every job (a poll, or a feed that may have missed changes) looks for questions only when
-          // the listener tells of a settle. A job the feed says changed is read whole.
-          const asking =
-            changed === "all" && !feedAlone
-              ? Promise.all(asked.map((id) => this.questions.pending(id))).then((open) =>
-                  open.some((q) => q.length > 0),
-                )
-              : Promise.all(asked.map(read)).then((jobs) =>
-                  jobs.some((job) => job.status === "input_required"),
-                );
-          if ((await asking.catch(() => false)) || done.size === pending.length) return resolve();
+          const asking = feedAlone
+            ? Promise.all(asked.map(read)).then((jobs) => jobs.some((job) => job.status === "input_required"))
+            : Promise.all(asked.map((id) => this.questions.pending(id))).then((open) =>
+                open.some((q) => q.length > 0),
+              );
+          if ((await asking.catch(() => false)) || (feedAlone && done.size === pending.length))
+            return resolve();
         }
       })();
     });
@@ -345,27 +424,22 @@ export class JobEngine {
       await (finished === undefined ? elapsed : Promise.race([finished, elapsed]));
     } finally {
       clearTimeout(timer);
-      changes.close();
+      leave();
       clearInterval(ticker);
     }
-    // Only the jobs that were unfinished are read again, unless a read since their last change found them
-    // finished (one may be on its way: the listener and the feed tell of the same settle).
-    return Promise.all(
-      snapshots.map(async (s) => {
-        if (!isUnfinished(s.status)) return s;
-        await reads.get(s.jobId)?.catch(() => undefined);
-        return done.get(s.jobId) ?? this.snapshot(s.jobId, true, scope);
-      }),
-    );
-  }
-
-  /** Resolves once `id` is settled (any way), through Resonate's listener mechanism. */
-  private async settled(id: string): Promise<void> {
+    // A finished job does not change; a job that settled meanwhile came with its listener's message, or was
+    // read whole on the feed's word; only a job still unfinished is read again.
     try {
-      const handle = await this.resonate.get(id);
-      await handle.result();
-    } catch {
-      // A rejected, cancelled or timed-out job is settled too.
+      return await Promise.all(
+        snapshots.map(async (s) => {
+          if (!isUnfinished(s.status)) return s;
+          if (settled.has(s.jobId)) return this.snapshotFrom(s.jobId, settled.get(s.jobId), true, scope);
+          await reads.get(s.jobId)?.catch(() => undefined);
+          return done.get(s.jobId) ?? this.snapshot(s.jobId, true, scope);
+        }),
+      );
+    } finally {
+      for (const id of pending) this.finishing.delete(id);
     }
   }
 

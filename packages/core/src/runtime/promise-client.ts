@@ -45,6 +45,22 @@ export class PromiseClient {
     return (res.data as { promise: PromiseRecord }).promise;
   }
 
+  /**
+   * Registers a listener at `address` on the promise `id`: the store sends an `unblock` message with the settled
+   * promise there when it settles. Answers the promise as it is now, or `undefined` when the store has none.
+   */
+  async listen(id: string, address: string): Promise<PromiseRecord | undefined> {
+    const res = await this.send({ kind: "promise.register_listener", data: { awaited: id, address } });
+    if (res.head.status === 404) return undefined;
+    if (res.head.status !== 200) {
+      throw new AsyncToolsError(
+        "STORE_IO",
+        `the store answered ${res.head.status} listening to job ${id}: ${JSON.stringify(res.data)}`,
+      );
+    }
+    return (res.data as { promise: PromiseRecord }).promise;
+  }
+
   /** Rejects the pending promise `id` as cancelled, with `reason` as its value. */
   async cancel(id: string, reason: string): Promise<void> {
     const res = await this.send({

@@ -20,6 +20,7 @@ import type { ResonateConfig } from "./create-resonate.ts";
 import type { CallerScope, JobSnapshot, ListOptions, StartedJob } from "./job.ts";
 import { type JobDetail, readJobDetail, stepLogWatch } from "./job-detail.ts";
 import { JobEngine } from "./job-engine.ts";
+import { relayed } from "./network-relay.ts";
 import { PromiseClient } from "./promise-client.ts";
 import { rerunJob } from "./rerun.ts";
 import { loadTelemetry } from "./telemetry.ts";
@@ -207,15 +208,9 @@ function isNormalRace(msg: string): boolean {
  * its tool, instead of taking and dropping tasks it cannot run.
  */
 function takingNoWork(network: Network): Network {
-  return {
-    unicast: network.unicast,
-    anycast: network.anycast,
-    match: (target) => network.match(target),
-    init: () => network.init(),
-    stop: () => network.stop(),
-    send: ((request) => network.send(request)) as Network["send"],
+  return relayed(network, {
     recv: (callback) => network.recv((message) => message.kind !== "execute" && callback(message)),
-  };
+  });
 }
 
 /**

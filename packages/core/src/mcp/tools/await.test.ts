@@ -8,20 +8,25 @@ import { connectInMemory } from "../../testing/index.ts";
 function countingNetwork() {
   const network = new LocalNetwork();
   const reads = new Map<string, number>();
+  const listeners = new Map<string, number>();
   const send = network.send;
   network.send = (request) => {
     if (request.kind === "promise.get") {
       const id = (request.data as { id: string }).id;
       reads.set(id, (reads.get(id) ?? 0) + 1);
     }
+    if (request.kind === "promise.register_listener") {
+      const id = (request.data as { awaited: string }).awaited;
+      listeners.set(id, (listeners.get(id) ?? 0) + 1);
+    }
     return send(request);
   };
-  return { network, reads };
+  return { network, reads, listeners };
 }
 
 describe("the await tool", () => {
   it("reads a finished job from the store once", async () => {
-    const { network, reads } = countingNetwork();
+    const { network, reads, listeners } = countingNetwork();
     const echo = defineAsyncTool({
       name: "echo",
       description: "Echoes",
@@ -45,10 +50,11 @@ describe("the await tool", () => {
     const awaited = await c.call("await_echo", { job_ids: [jobId], timeout_seconds: 5 });
     expect((awaited.structuredContent as { jobs: { result: unknown }[] }).jobs[0]?.result).toBe(1);
     expect(reads.get(jobId)).toBe(1);
+    expect(listeners.get(jobId)).toBeUndefined();
   });
 
-  it("reads a job that finishes during the wait twice: before the wait and once it settled", async () => {
-    const { network, reads } = countingNetwork();
+  it("reads a job that finishes during the wait once, before the wait: its end comes with the settled job", async () => {
+    const { network, reads, listeners } = countingNetwork();
     let open: () => void = () => undefined;
     const gate = new Promise<void>((resolve) => {
       open = resolve;
@@ -72,7 +78,8 @@ describe("the await tool", () => {
     open();
     const awaited = await awaiting;
     expect((awaited.structuredContent as { jobs: { result: unknown }[] }).jobs[0]?.result).toBe(2);
-    // One read before the wait and one after it; Resonate's own subscription (resonate.get) reads once more.
-    expect(reads.get(jobId)).toBe(3);
+    // One read before the wait; the wait only registers its listener, and reads nothing once the job ends.
+    expect(reads.get(jobId)).toBe(1);
+    expect(listeners.get(jobId)).toBe(1);
   });
 });

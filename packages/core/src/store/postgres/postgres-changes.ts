@@ -12,8 +12,13 @@ export const CHANGES_CHANNEL = "async_tools_changes";
 /** The job changes every replica of a Postgres store makes, heard on `network`'s LISTEN connection. */
 export function postgresChanges(network: Pick<AsyncToolsPostgresNetwork, "listenAlso">): ChangeHub {
   const changes = new ChangeHub();
-  network.listenAlso(CHANGES_CHANNEL, (jobId) => {
-    if (jobId !== "") changes.emit([jobId]);
-  });
+  network.listenAlso(
+    CHANGES_CHANNEL,
+    (jobId) => {
+      if (jobId !== "") changes.emit([jobId]);
+    },
+    // The LISTEN connection was down a while: any job may have changed unheard.
+    () => changes.emit("any"),
+  );
   return changes;
 }

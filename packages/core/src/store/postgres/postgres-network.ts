@@ -15,6 +15,7 @@ export interface ListenClient extends Queryable {
   end(): Promise<void>;
   on(event: "notification", listener: (notice: { channel: string; payload?: string }) => void): unknown;
   on(event: "error", listener: (error: Error) => void): unknown;
+  on(event: "end", listener: () => void): unknown;
 }
 
 /** What the network needs of `pg`. */
@@ -38,10 +39,19 @@ export interface PostgresNetworkOptions {
   batchLockWaitMs: number;
   /** Where a step's create leaves the attempt it started and its settle takes the attempt's end. */
   checkpoints?: StepCheckpoints | undefined;
+  /** First wait before the LISTEN connection, once dead, is opened again; it doubles up to `listenRetryMaxMs`. */
+  listenRetryMs: number;
+  listenRetryMaxMs: number;
 }
 
 /** Rows a drain takes per address and kind before it asks again; also the most requests sent as one batch. */
 const DRAIN_BATCH = 100;
+
+/** A listener of a channel other than the drains'. */
+interface Also {
+  hear(payload: string): void;
+  missed(): void;
+}
 
 /** A request waiting for its round trip, with the step record that goes with it. */
 interface Pending extends StepRecord {
@@ -67,8 +77,11 @@ export class AsyncToolsPostgresNetwork implements Network {
   private listener: ListenClient | undefined;
   private readonly callbacks: ((message: Message) => void)[] = [];
   /** Channels the LISTEN connection also listens on, for others than the drains (the change feed). */
-  private readonly also = new Map<string, (payload: string) => void>();
+  private readonly also = new Map<string, Also>();
+  /** Every channel the LISTEN connection listens on, known once the network started. */
+  private channels: string[] = [];
   private timer: NodeJS.Timeout | undefined;
+  private relisten: NodeJS.Timeout | undefined;
   private draining = false;
   private again = false;
   private stopped = false;
@@ -96,37 +109,96 @@ export class AsyncToolsPostgresNetwork implements Network {
   }
 
   private async start(): Promise<void> {
-    const listener = this.driver.client();
-    this.listener = listener;
-    await listener.connect();
-    listener.on("notification", (notice) => {
-      const hear = this.also.get(notice.channel);
-      if (hear === undefined) void this.drain();
-      else hear(notice.payload ?? "");
-    });
-    listener.on("error", (error) =>
-      this.options.logger.warn({ component: "network", error: error.message }, "postgres listen error"),
-    );
     const { rows } = await this.pool.query<{ channel: string }>(
       "SELECT resonate.outbox_channel(a) AS channel FROM unnest($1::text[]) AS a",
       [[this.unicast, this.anycast]],
     );
-    const channels = [...rows.map((row) => row.channel), ...this.also.keys()];
-    await listener.query(channels.map((channel) => `LISTEN "${channel}"`).join("; "));
+    this.channels = [...rows.map((row) => row.channel), ...this.also.keys()];
+    await this.listen();
     await this.drain();
   }
 
   /**
-   * Hands the notices of `channel` to `hear` (their payload) rather than waking a drain: one LISTEN connection
-   * serves the drains and the change feed. Call it before {@link AsyncToolsPostgresNetwork.init}.
+   * Opens the LISTEN connection on every channel. When it dies later (Postgres restarted, its backend was
+   * terminated), another is opened after a backoff ({@link AsyncToolsPostgresNetwork.relistenAfter}).
    */
-  listenAlso(channel: string, hear: (payload: string) => void): void {
-    this.also.set(channel, hear);
+  private async listen(): Promise<void> {
+    const listener = this.driver.client();
+    let ready = false;
+    const lost = (error?: Error) => {
+      if (!ready || this.stopped || this.listener !== listener) return;
+      this.listener = undefined;
+      this.options.logger.warn(
+        { component: "network", error: error?.message ?? "connection ended" },
+        "postgres LISTEN connection lost; opening another",
+      );
+      void listener.end().catch(() => undefined);
+      this.relistenAfter(this.options.listenRetryMs);
+    };
+    listener.on("notification", (notice) => {
+      const also = this.also.get(notice.channel);
+      if (also === undefined) void this.drain();
+      else also.hear(notice.payload ?? "");
+    });
+    // An error before the connection is ready is the caller's to handle; a handler must be there all along, or
+    // the error would be thrown out of the event emitter.
+    listener.on("error", (error) => lost(error));
+    listener.on("end", () => lost());
+    try {
+      await listener.connect();
+      await listener.query(this.channels.map((channel) => `LISTEN "${channel}"`).join("; "));
+    } catch (error) {
+      await listener.end().catch(() => undefined);
+      throw error;
+    }
+    if (this.stopped) {
+      await listener.end().catch(() => undefined);
+      return;
+    }
+    this.listener = listener;
+    ready = true;
+  }
+
+  /**
+   * Opens the LISTEN connection again after `delayMs` (doubling while it fails, up to `listenRetryMaxMs`), then
+   * reads what its notices may have missed meanwhile: a drain for this replica's messages, and every reader of
+   * the change feed reads what it follows again.
+   */
+  private relistenAfter(delayMs: number): void {
+    if (this.stopped) return;
+    clearTimeout(this.relisten);
+    this.relisten = setTimeout(async () => {
+      try {
+        await this.listen();
+      } catch (error) {
+        this.options.logger.warn(
+          { component: "network", error: error instanceof Error ? error.message : String(error) },
+          "postgres LISTEN connection not opened; trying again",
+        );
+        this.relistenAfter(Math.min(2 * delayMs, this.options.listenRetryMaxMs));
+        return;
+      }
+      if (this.stopped) return;
+      this.options.logger.info({ component: "network" }, "postgres LISTEN connection opened again");
+      void this.drain();
+      for (const also of this.also.values()) also.missed();
+    }, delayMs);
+    this.relisten.unref?.();
+  }
+
+  /**
+   * Hands the notices of `channel` to `hear` (their payload) rather than waking a drain: one LISTEN connection
+   * serves the drains and the change feed. `missed` is called when notices may have been lost (the connection
+   * died and was opened again). Call it before {@link AsyncToolsPostgresNetwork.init}.
+   */
+  listenAlso(channel: string, hear: (payload: string) => void, missed: () => void): void {
+    this.also.set(channel, { hear, missed });
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
+    clearTimeout(this.relisten);
     await this.listener?.end().catch(() => undefined);
     await this.pool.end().catch(() => undefined);
   }

@@ -17,6 +17,8 @@ export class PostgresSlots implements ToolSlots {
   private readonly pollMs: number;
   /** Jobs of this process waiting, with their last known place and how to make them ask again now. */
   private readonly waiting = new Map<string, { place: number; wake: () => void }>();
+  /** Claims sent and not answered yet: a place asked for meanwhile is the claim's answer, not another query. */
+  private readonly claiming = new Map<string, Promise<number>>();
   /** Jobs of this process holding a slot: not waiting, no need to ask the database. */
   private readonly holding = new Set<string>();
   /** Releases sent and not answered yet. */
@@ -50,6 +52,8 @@ export class PostgresSlots implements ToolSlots {
     const mine = this.waiting.get(id);
     if (mine !== undefined) return mine.place;
     if (this.holding.has(id)) return undefined;
+    const claim = this.claiming.get(id);
+    if (claim !== undefined) return claim.then((place) => (place === 0 ? undefined : place));
     return this.pool
       .query<{ place: number | null }>("SELECT async_tools.slot_place($1) AS place", [id])
       .then(({ rows }) => rows[0]?.place ?? undefined);
@@ -57,6 +61,16 @@ export class PostgresSlots implements ToolSlots {
 
   /** 0 when the slot is ours; a place in line; or, when the database does not answer, the last place known. */
   private async claim(id: string): Promise<number> {
+    const sent = this.sendClaim(id);
+    this.claiming.set(id, sent);
+    try {
+      return await sent;
+    } finally {
+      this.claiming.delete(id);
+    }
+  }
+
+  private async sendClaim(id: string): Promise<number> {
     try {
       const { rows } = await this.pool.query<{ place: number }>(
         "SELECT async_tools.slot_claim($1, $2, $3, $4) AS place",

@@ -90,6 +90,8 @@ export async function postgresNetwork(options: {
       batchesInFlight: DEFAULTS_POSTGRES.rpcBatchesInFlight,
       batchLockWaitMs: DEFAULTS_POSTGRES.batchLockWaitMs,
       checkpoints: options.checkpoints,
+      listenRetryMs: DEFAULTS_POSTGRES.listenRetryMs,
+      listenRetryMaxMs: DEFAULTS_POSTGRES.listenRetryMaxMs,
     },
   );
 }
