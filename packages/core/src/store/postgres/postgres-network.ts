@@ -60,6 +60,9 @@ const BATCH_QUERY = `SELECT array_to_json(async_tools.rpc_batch(
   ARRAY(SELECT NULLIF(s, 'null'::jsonb) FROM jsonb_array_elements($3::jsonb) WITH ORDINALITY AS t(s, i) ORDER BY i)
 )) AS answers`;
 
+/** Postgres's SQLSTATE for a lock not taken within `lock_timeout`. */
+const LOCK_NOT_AVAILABLE = "55P03";
+
 /** A listener of a channel other than the drains'. */
 interface Also {
   hear(payload: string): void;
@@ -256,6 +259,12 @@ export class AsyncToolsPostgresNetwork implements Network {
       ]);
       answers = rows[0]?.answers ?? [];
     } catch (error) {
+      // The batch's lock timeout also bounds its commit, where NOTIFY waits for the queue's lock while many
+      // transactions commit at once: the batch rolled back whole, and each request is sent again alone.
+      if ((error as { code?: unknown } | null)?.code === LOCK_NOT_AVAILABLE) {
+        await Promise.all(batch.map((p) => this.alone(p)));
+        return;
+      }
       for (const p of batch) this.fail(p, error);
       return;
     }
