@@ -26,7 +26,7 @@ export async function window(
   submitters: number,
   ms: number,
   submit: (submitter: number) => Promise<void>,
-): Promise<{ perSecond: number; cpuUsPerJob: number }> {
+): Promise<{ perSecond: number; cpuUsPerJob: number; systemUsPerJob: number; jobs: number }> {
   const until = deadline(ms);
   const cpu = process.cpuUsage();
   const began = performance.now();
@@ -45,6 +45,8 @@ export async function window(
   return {
     perSecond: jobs / ((performance.now() - began) / 1000),
     cpuUsPerJob: (used.user + used.system) / jobs,
+    systemUsPerJob: used.system / jobs,
+    jobs,
   };
 }
 

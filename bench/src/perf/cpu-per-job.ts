@@ -10,10 +10,13 @@
  */
 import { writeFileSync } from "node:fs";
 import { Session } from "node:inspector/promises";
+import { createRequire } from "node:module";
 import { loadavg } from "node:os";
 import { join } from "node:path";
 import { createAsyncTools } from "@async-tools/core";
+import { startPostgres } from "@async-tools/test-helpers/postgres";
 import { tempDir } from "@async-tools/test-helpers/temp";
+import { storeInit } from "../lib/postgres.ts";
 import { window } from "../lib/rates.ts";
 import { fresh } from "../lib/scenario.ts";
 import { threeStepTool } from "../lib/three-steps.ts";
@@ -24,10 +27,45 @@ const seconds = Number(process.argv[3] ?? 5);
 const durability = process.argv[4] === "full" ? "full" : "normal";
 const profile = process.argv[5];
 
+const onPostgres = process.env.BENCH_STORE === "postgres";
 using dir = tempDir("bench-cpu");
+const cluster = onPostgres ? await startPostgres() : undefined;
+let store = `sqlite:${join(dir.path, "jobs.db")}`;
+if (cluster !== undefined) {
+  cluster.createDatabase("cpu");
+  store = cluster.url("cpu");
+  await storeInit(store);
+}
+/** Queries sent and notices heard by every `pg` client of this process (Postgres only), to count per job. */
+const counts = { queries: 0, notices: 0 };
+const labels = new Map<string, number>();
+if (onPostgres) {
+  const core = createRequire(import.meta.resolve("@async-tools/core/package.json"));
+  const proto = (core("pg") as { Client: { prototype: Record<string, (...args: unknown[]) => unknown> } })
+    .Client.prototype;
+  const query = proto.query as (...args: unknown[]) => unknown;
+  const emit = proto.emit as (...args: unknown[]) => unknown;
+  proto.query = function (this: unknown, ...args: unknown[]) {
+    counts.queries += 1;
+    if (process.env.BENCH_LABELS) {
+      const first = args[0];
+      const text = typeof first === "string" ? first : ((first as { text?: string })?.text ?? "");
+      const second = args[1];
+      let label = /(async_tools|resonate)\.(\w+)\(/.exec(text)?.[0] ?? text.slice(0, 40);
+      if (Array.isArray(second) && typeof second[0] === "string" && second[0].startsWith("{"))
+        label += ` ${JSON.parse(second[0]).kind}`;
+      labels.set(label, (labels.get(label) ?? 0) + 1);
+    }
+    return query.apply(this, args);
+  };
+  proto.emit = function (this: unknown, ...args: unknown[]) {
+    if (args[0] === "notification") counts.notices += 1;
+    return emit.apply(this, args);
+  };
+}
 const tools = await createAsyncTools({
   name: "bench-cpu",
-  store: `sqlite:${join(dir.path, "jobs.db")}`,
+  store,
   tools: [threeSteps],
   durability,
 });
@@ -43,11 +81,25 @@ if (session !== undefined) {
   await session.post("Profiler.enable");
   await session.post("Profiler.start");
 }
+const before = { ...counts };
+labels.clear();
 const measured = await window(submitters, seconds * 1000, one);
+const perJob = (n: number) => Number((n / Math.max(1, measured.jobs)).toFixed(2));
+const pg = onPostgres
+  ? {
+      queriesPerJob: perJob(counts.queries - before.queries),
+      noticesPerJob: perJob(counts.notices - before.notices),
+    }
+  : {};
 if (session !== undefined && profile !== undefined) {
   const { profile: taken } = await session.post("Profiler.stop");
   writeFileSync(profile, JSON.stringify(taken));
   session.disconnect();
 }
+if (process.env.BENCH_LABELS)
+  for (const [label, n] of labels) process.stderr.write(`${(n / measured.jobs).toFixed(2)} ${label}\n`);
 await tools.close();
-process.stdout.write(`${JSON.stringify({ submitters, durability, ...measured, load: loadavg()[0] })}\n`);
+await cluster?.stop();
+process.stdout.write(
+  `${JSON.stringify({ submitters, durability, ...measured, ...pg, load: loadavg()[0] })}\n`,
+);

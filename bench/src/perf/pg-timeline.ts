@@ -41,7 +41,7 @@ function labelOf(text: string, values: unknown[] | undefined): string {
   };
   if (text.includes("resonate.resonate_rpc")) return `rpc ${kindOf(values?.[0])}`;
   if (text.includes("async_tools.rpc_batch"))
-    return `batch [${((values?.[0] as unknown[]) ?? []).map(kindOf).join(", ")}]`;
+    return `batch [${((JSON.parse(String(values?.[0] ?? "[]")) as unknown[]) ?? []).map((body) => kindOf(JSON.stringify(body))).join(", ")}]`;
   const fn = /(async_tools|resonate)\.(\w+)\(/.exec(text);
   if (fn) return `${fn[1]}.${fn[2]}`;
   return text.replace(/\s+/g, " ").trim().slice(0, 48);

@@ -43,6 +43,27 @@ const START = 4_000_000_000_000;
 
 const silent: Logger = { debug() {}, info() {}, warn() {}, error() {} };
 
+/** Our network on the database at `url`, with one batch in flight at a time and `batchLockWaitMs`. */
+function networkOf(url: string, batchLockWaitMs: number): AsyncToolsPostgresNetwork {
+  return new AsyncToolsPostgresNetwork(
+    {
+      pool: (max) => new pg.Pool({ connectionString: url, max }),
+      client: () => new pg.Client({ connectionString: url }) as unknown as ListenClient,
+    },
+    {
+      pid: "p",
+      group: "g",
+      logger: silent,
+      poolSize: 2,
+      tickMs: DEFAULTS_POSTGRES.tickMs,
+      batchesInFlight: 1,
+      batchLockWaitMs,
+      listenRetryMs: DEFAULTS_POSTGRES.listenRetryMs,
+      listenRetryMaxMs: DEFAULTS_POSTGRES.listenRetryMaxMs,
+    },
+  );
+}
+
 type Json = Record<string, unknown>;
 
 /** A value (`param`, `value`) with what is absent spelled one way: no data, no headers. */
@@ -291,23 +312,7 @@ describe.skipIf(unavailable !== undefined)("our Postgres network against the SDK
       // Durability is not under test here: commits that wait for no disk keep the run fast on a loaded machine.
       cluster.psql(`ALTER DATABASE ${database} SET synchronous_commit = off`);
       // One batch in flight at a time, so requests sent together reach Postgres in the order they were sent.
-      const network = new AsyncToolsPostgresNetwork(
-        {
-          pool: (max) => new pg.Pool({ connectionString: url, max }),
-          client: () => new pg.Client({ connectionString: url }) as unknown as ListenClient,
-        },
-        {
-          pid: "p",
-          group: "g",
-          logger: silent,
-          poolSize: 2,
-          tickMs: DEFAULTS_POSTGRES.tickMs,
-          batchesInFlight: 1,
-          batchLockWaitMs: DEFAULTS_POSTGRES.batchLockWaitMs,
-          listenRetryMs: DEFAULTS_POSTGRES.listenRetryMs,
-          listenRetryMaxMs: DEFAULTS_POSTGRES.listenRetryMaxMs,
-        },
-      );
+      const network = networkOf(url, DEFAULTS_POSTGRES.batchLockWaitMs);
       const side = new pg.Client({ connectionString: url });
       try {
         await network.init();
@@ -319,6 +324,48 @@ describe.skipIf(unavailable !== undefined)("our Postgres network against the SDK
       }
     }, 120_000);
   }
+
+  it("sends a batch again request by request when its commit waits past the batch's lock timeout", async () => {
+    cluster.createDatabase("busycommit");
+    const url = cluster.url("busycommit");
+    await initPostgres(url);
+    // A lock timeout of 1 ms, and one batch in flight, so the requests go in batches whose commits each wait
+    // for NOTIFY's queue lock while another transaction writes many large notifications under it.
+    const network = networkOf(url, 1);
+    const side = new pg.Client({ connectionString: url });
+    try {
+      await network.init();
+      await side.connect();
+      let sending = true;
+      const noise = (async () => {
+        while (sending)
+          await side.query(
+            "SELECT count(pg_notify('noise', repeat('x', 7000) || n)) FROM generate_series(1, 2000) n",
+          );
+      })();
+      const answers = await Promise.allSettled(
+        Array.from({ length: 300 }, (_, n) =>
+          network.send({
+            kind: "promise.create",
+            head: { corrId: String(n), version: "" },
+            data: { id: `busy-${n}`, timeoutAt: Date.now() + 600_000, param: { headers: {} }, tags: {} },
+          } as Request),
+        ),
+      ).finally(() => {
+        sending = false;
+      });
+      await noise;
+      expect(answers.filter((a) => a.status === "rejected").map((a) => String(a.reason))).toEqual([]);
+      expect(
+        answers.map((a) =>
+          a.status === "fulfilled" ? (a.value as { head: { status: number } }).head.status : 0,
+        ),
+      ).toEqual(Array(300).fill(200));
+    } finally {
+      await side.end().catch(() => undefined);
+      await network.stop();
+    }
+  }, 120_000);
 
   it("holds the runtime to it: a workload of jobs sends Postgres none of the listed requests", async () => {
     cluster.createDatabase("workload");

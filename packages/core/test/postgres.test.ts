@@ -188,11 +188,30 @@ describe.skipIf(unavailable !== undefined)("the Postgres store", () => {
     await postgresStoreInit(cluster.url("batches"));
     cluster.psql("ALTER DATABASE batches SET track_functions = 'pl'");
     await using runtime = await createAsyncTools({ store: cluster.url("batches"), tools: [twoSteps] });
+    // What each batch's round trip carries: `pg` writes and parses an array parameter or column element by
+    // element in JavaScript, JSON text with `JSON.parse`, so a batch goes and comes back as JSON.
+    const batches: { text: string; values: unknown[] }[] = [];
+    const proto = pg.Client.prototype as unknown as { query: (...args: unknown[]) => unknown };
+    const query = proto.query;
+    proto.query = function (this: unknown, ...args: unknown[]) {
+      if (typeof args[0] === "string" && args[0].includes("rpc_batch"))
+        batches.push({ text: args[0], values: args[1] as unknown[] });
+      return query.apply(this, args);
+    };
     const jobs = await Promise.all(Array.from({ length: 40 }, (_, n) => runtime.start(twoSteps, { n })));
-    const done = await runtime.wait(
-      jobs.map((job) => job.jobId),
-      { timeoutMs: 60_000 },
-    );
+    const done = await runtime
+      .wait(
+        jobs.map((job) => job.jobId),
+        { timeoutMs: 60_000 },
+      )
+      .finally(() => {
+        proto.query = query;
+      });
+    expect(batches.length).toBeGreaterThan(0);
+    for (const batch of batches) {
+      expect(batch.text).toMatch(/array_to_json\(async_tools\.rpc_batch\(/);
+      expect(batch.values.filter((value) => Array.isArray(value))).toEqual([]);
+    }
     expect(done.map((job) => job.status)).toEqual(Array(40).fill("completed"));
     expect(done.map((job) => job.result)).toEqual(Array.from({ length: 40 }, (_, n) => n + 2));
     await expect
