@@ -111,6 +111,9 @@ const gate = defineAsyncTool({
   input: z.object({ n: z.number().int() }),
   output: z.object({ n: z.number() }),
   retry: false,
+  // The fixture's job was started with this timeout (a century), so it has not timed out when the test runs:
+  // with the default hour the file went stale an hour after it was made.
+  timeoutMs: 100 * 365 * 24 * 3600 * 1000,
   run: async (_ctx, { n }) => ({ n }),
 });
 
@@ -118,8 +121,8 @@ describe("a store file of schema version 2", () => {
   it("upgrades in place, keeping its finished jobs, its job in flight and the order of its job index", async () => {
     using dir = tempDir("store-v2");
     const file = join(dir.path, "jobs.db");
-    // Written by the code of schema version 2: three finished `echo` jobs (one step each), then a `gate` job
-    // still running when its process stopped.
+    // Written by the code of schema version 2 (edf89a5): three finished `echo` jobs (one step each), then a
+    // `gate` job with a century's timeout still running when its process stopped.
     copyFileSync(join(import.meta.dirname, "fixtures", "stores", "v2.db"), file);
     const tools = await createAsyncTools({ name: "upgrade", store: `sqlite:${file}`, tools: [echo, gate] });
     try {
