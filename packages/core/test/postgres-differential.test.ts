@@ -17,6 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { DEFAULTS_POSTGRES } from "../src/defaults.ts";
 import { createAsyncTools, defineAsyncTool } from "../src/index.ts";
+import { relayed } from "../src/runtime/network-relay.ts";
 import { AsyncToolsPostgresNetwork, type ListenClient } from "../src/store/postgres/postgres-network.ts";
 import { initPostgres, postgresNetwork } from "../src/store/postgres/postgres-store.ts";
 import { generator, type ReferenceServer, referenceServer } from "./protocol-requests.ts";
@@ -373,23 +374,13 @@ describe.skipIf(unavailable !== undefined)("our Postgres network against the SDK
     await initPostgres(url);
     const inner = await postgresNetwork({ url, pid: "w", group: "w", logger: silent });
     const sent: { req: Request; res: Answer }[] = [];
-    const network: Network = {
-      get unicast() {
-        return inner.unicast;
-      },
-      get anycast() {
-        return inner.anycast;
-      },
-      match: (target) => inner.match(target),
-      init: () => inner.init(),
-      stop: () => inner.stop(),
-      recv: (callback) => inner.recv(callback),
+    const network = relayed(inner, {
       send: (async (req: Request) => {
         const res = (await inner.send(req as never)) as Answer;
         sent.push({ req: structuredClone(req), res });
         return res;
       }) as Network["send"],
-    };
+    });
     const work = defineAsyncTool({
       name: "pg_workload",
       description: "Steps, a sleep, a question with and one without a timeout",
