@@ -33,13 +33,19 @@ interface PgClientProto {
 function labelOf(text: string, values: unknown[] | undefined): string {
   const kindOf = (body: unknown) => {
     try {
-      const parsed = JSON.parse(String(body)) as { kind?: string };
-      return parsed.kind ?? "?";
+      const parsed = JSON.parse(String(body)) as {
+        kind?: string;
+        data?: { action?: { kind?: string } };
+      };
+      // A fenced request is named by what it fences: a step's create or settle.
+      const action = parsed.kind === "task.fence" ? parsed.data?.action?.kind : undefined;
+      return action === undefined ? (parsed.kind ?? "?") : `fence ${action}`;
     } catch {
       return "?";
     }
   };
   if (text.includes("resonate.resonate_rpc")) return `rpc ${kindOf(values?.[0])}`;
+  if (text.includes("async_tools.rpc(")) return `async_tools.rpc ${kindOf(values?.[0])}`;
   if (text.includes("async_tools.rpc_batch"))
     return `batch [${((JSON.parse(String(values?.[0] ?? "[]")) as unknown[]) ?? []).map((body) => kindOf(JSON.stringify(body))).join(", ")}]`;
   const fn = /(async_tools|resonate)\.(\w+)\(/.exec(text);

@@ -125,6 +125,18 @@ export const DEFAULTS_POSTGRES = {
    */
   stepEndHoldMs: SECOND,
   /**
+   * Longest a step's create, answered in the replica on its task's first run, waits to ride with the step's
+   * settle (one round trip for both); a step still running by then has its create sent alone, so the step log
+   * shows it running.
+   */
+  stepCreateHoldMs: SECOND,
+  /**
+   * A step's create is answered in the replica only within this long of the last answer that showed the replica
+   * holds the job's task; it stays below `replicaStaleMs - presenceMs`, so no survivor can have taken the task
+   * (and run the step) meanwhile. Past it the create goes to Postgres first.
+   */
+  stepCreateTrustMs: SECOND,
+  /**
    * A LISTEN connection that died (Postgres restarted, the backend was terminated) is opened again after this
    * long, doubling at each failed try up to `listenRetryMaxMs`; then what its notices may have missed is read.
    */

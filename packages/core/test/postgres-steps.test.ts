@@ -1,9 +1,10 @@
 /**
  * A step's checkpoint on the Postgres store (migration 0010), against a real PostgreSQL: the create of a step's
- * promise starts its attempt in the step log and its settle ends it, in the same calls, so a three-step job sends
- * six step requests and no statement of the step log's own; the create commits without waiting for the disk, the
- * settle waits; a create that finds the step still pending (its replica died during the step) marks the attempt
- * before interrupted. Skipped, in one line, where PostgreSQL cannot be started.
+ * promise starts its attempt in the step log and its settle ends it, in the same calls; on a job's first run a
+ * step's create is answered in the replica and sent with its settle, so a three-step job makes three step round
+ * trips and no statement of the step log's own; the create commits without waiting for the disk, the settle
+ * waits; a create that finds the step still pending (its replica died during the step) marks the attempt before
+ * interrupted. Skipped, in one line, where PostgreSQL cannot be started.
  */
 import { type PostgresCluster, postgresUnavailable, startPostgres } from "@async-tools/test-helpers/postgres";
 import pg from "pg";
@@ -26,7 +27,7 @@ function countStatements(): { counts: Map<string, number>; stop(): void } {
   const counts = new Map<string, number>();
   const query = pg.Client.prototype.query;
   pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
-    const [text] = args;
+    const [text, values] = args;
     const sql = typeof text === "string" ? text : ((text as { text?: string } | undefined)?.text ?? "");
     const name = sql.includes("async_tools.rpc(")
       ? "step request"
@@ -36,6 +37,9 @@ function countStatements(): { counts: Map<string, number>; stop(): void } {
           ? "step log"
           : "other";
     counts.set(name, (counts.get(name) ?? 0) + 1);
+    // A round trip that carries a step's request: its create or settle, fenced by the job's task.
+    if (Array.isArray(values) && values.some((value) => String(value).includes('"task.fence"')))
+      counts.set("step round trip", (counts.get("step round trip") ?? 0) + 1);
     return (query as (...a: unknown[]) => unknown).apply(this, args);
   } as typeof query;
   return {
@@ -69,7 +73,7 @@ describe.skipIf(unavailable !== undefined)("a step's checkpoint on the Postgres 
       ),
     );
 
-  it("sends a three-step job's six step requests with its step log in them, and no statement of the step log's own", async () => {
+  it("sends a three-step job's steps in three round trips with its step log in them, and no statement of the step log's own", async () => {
     await using runtime = await createAsyncTools({ store: cluster.url("steps"), tools: [threeSteps] });
     const one = async (n: number) => {
       const started = await runtime.start(threeSteps, { n });
@@ -85,8 +89,9 @@ describe.skipIf(unavailable !== undefined)("a step's checkpoint on the Postgres 
     } finally {
       counting.stop();
     }
-    // Was: six step requests to resonate_rpc, three begins and three ends of the step log, per job.
-    expect(counting.counts.get("step request")).toBe(6 * JOBS);
+    // Was: six step requests to resonate_rpc, three begins and three ends of the step log, per job; then six
+    // step requests carrying the step log; now each step's create goes with its settle.
+    expect(counting.counts.get("step round trip")).toBe(3 * JOBS);
     expect(counting.counts.get("step log") ?? 0).toBe(0);
     const rows = stepRows(ids);
     expect(rows).toHaveLength(3 * JOBS);

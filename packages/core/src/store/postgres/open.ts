@@ -31,7 +31,10 @@ export async function openPostgresStore(url: string, options: OpenStoreOptions):
     );
   }
   // Shared by the network and the step log: a step's record rides with the requests of its promise.
-  const checkpoints = new StepCheckpoints(DEFAULTS_POSTGRES.stepEndHoldMs);
+  const checkpoints = new StepCheckpoints(
+    DEFAULTS_POSTGRES.stepEndHoldMs,
+    DEFAULTS_POSTGRES.stepCreateHoldMs,
+  );
   const network = await postgresNetwork({
     url,
     pid: options.pid,

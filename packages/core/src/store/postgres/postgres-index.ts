@@ -219,6 +219,8 @@ export class PostgresStepLog implements StepRecords {
   async begin(jobId: string, stepId: string, name: string, now: number): Promise<number> {
     const started = this.checkpoints?.takeStarted(stepId);
     if (started !== undefined) return started;
+    // A retry's attempt follows the first's row, which a create answered in this replica may not have sent yet.
+    await this.checkpoints?.created(stepId);
     await this.writes.settled();
     // One statement: an attempt still running belonged to a process that is gone (it becomes interrupted),
     // and the new attempt continues the count across processes.
@@ -248,27 +250,30 @@ export class PostgresStepLog implements StepRecords {
 
   private write(jobId: string, stepId: string, attempt: number, now: number, error?: string): void {
     const outcome: StepAttemptOutcome = error === undefined ? "succeeded" : "failed";
-    this.writes.add(() =>
-      this.pool.query(
+    this.writes.add(async () => {
+      await this.checkpoints?.created(stepId);
+      return this.pool.query(
         `UPDATE async_tools.steps SET outcome = $1, ended_at = $2, error = $3
          WHERE job_id = $4 AND step_id = $5 AND attempt = $6`,
         [outcome, now, error ?? null, jobId, stepId, attempt],
-      ),
-    );
+      );
+    });
   }
 
   retryAt(jobId: string, stepId: string, attempt: number, at: number): void {
     if (this.closed) return;
-    this.writes.add(() =>
-      this.pool.query(
+    this.writes.add(async () => {
+      await this.checkpoints?.created(stepId);
+      return this.pool.query(
         "UPDATE async_tools.steps SET retry_at = $1 WHERE job_id = $2 AND step_id = $3 AND attempt = $4",
         [at, jobId, stepId, attempt],
-      ),
-    );
+      );
+    });
   }
 
   async steps(jobId: string): Promise<StepRow[]> {
     this.checkpoints?.release(jobId);
+    await this.checkpoints?.createsSent();
     await this.writes.settled();
     const { rows } = await this.pool.query(
       "SELECT * FROM async_tools.steps WHERE job_id = $1 ORDER BY started_at, step_id, attempt",

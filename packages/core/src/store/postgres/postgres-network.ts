@@ -5,9 +5,10 @@
  * (`async_tools.drain`, migration 0007) rather than four, and a step's record in the step log riding with the
  * requests of its promise (`async_tools.rpc`, migration 0010).
  */
-import type { Logger, Message, Network, Send } from "@resonatehq/sdk";
+import type { Logger, Message, Network, Request, Send } from "@resonatehq/sdk";
+import { createdAnswer, FirstRuns, promiseIdsOf, stepCreateOf } from "./first-runs.ts";
 import type { Queryable } from "./schema.ts";
-import { type StepCheckpoints, type StepRecord, stepRecordOf } from "./step-checkpoints.ts";
+import { type SentRequest, type StepCheckpoints, type StepRecord, stepRecordOf } from "./step-checkpoints.ts";
 
 /** A `pg` client held open for LISTEN. */
 export interface ListenClient extends Queryable {
@@ -37,8 +38,13 @@ export interface PostgresNetworkOptions {
   batchesInFlight: number;
   /** Longest wait of a batched request for a lock; one that would wait longer is sent again alone. */
   batchLockWaitMs: number;
-  /** Where a step's create leaves the attempt it started and its settle takes the attempt's end. */
+  /**
+   * Where a step's create leaves the attempt it started and its settle takes the attempt's end; with it, a
+   * step's create on its task's first run is answered here and sent with the step's settle.
+   */
   checkpoints?: StepCheckpoints | undefined;
+  /** How long after an answer showing a task held here its steps' creates may be answered here. */
+  stepCreateTrustMs?: number;
   /** First wait before the LISTEN connection, once dead, is opened again; it doubles up to `listenRetryMaxMs`. */
   listenRetryMs: number;
   listenRetryMaxMs: number;
@@ -63,15 +69,24 @@ const BATCH_QUERY = `SELECT array_to_json(async_tools.rpc_batch(
 /** Postgres's SQLSTATE for a lock not taken within `lock_timeout`. */
 const LOCK_NOT_AVAILABLE = "55P03";
 
+/** Whether a batch's answer says its request failed there (a lock it would have waited for). */
+function failedInBatch(answer: unknown): boolean {
+  return answer === undefined || (typeof answer === "object" && answer !== null && "error" in answer);
+}
+
 /** A listener of a channel other than the drains'. */
 interface Also {
   hear(payload: string): void;
   missed(): void;
 }
 
-/** A request waiting for its round trip, with the step record that goes with it. */
+/**
+ * A request waiting for its round trip, with the step record that goes with it, and, for a step's settle, the
+ * step's create answered here, which goes just before it in the same transaction.
+ */
 interface Pending extends StepRecord {
   body: string;
+  before?: SentRequest | undefined;
   resolve(answer: unknown): void;
   reject(error: unknown): void;
 }
@@ -104,11 +119,14 @@ export class AsyncToolsPostgresNetwork implements Network {
   private started: Promise<void> | undefined;
   private readonly pending: Pending[] = [];
   private inFlight = 0;
+  private readonly firstRuns: FirstRuns | undefined;
 
   constructor(driver: PgDriver, options: PostgresNetworkOptions) {
     this.driver = driver;
     this.options = options;
     this.pool = driver.pool(options.poolSize);
+    if (options.checkpoints !== undefined && options.stepCreateTrustMs !== undefined)
+      this.firstRuns = new FirstRuns(options.stepCreateTrustMs);
     // The addresses of the SDK's PostgresNetwork: a task targets the group, a listener this process.
     this.unicast = `poll://uni@${options.group}/${options.pid}`;
     this.anycast = `poll://any@${options.group}`;
@@ -222,17 +240,59 @@ export class AsyncToolsPostgresNetwork implements Network {
   /**
    * Sends `request` at once while fewer than `batchesInFlight` are out; otherwise it waits, and everything that
    * waits goes in the next round trip as one batch (`async_tools.rpc_batch`): many jobs' requests, one commit.
+   * A step's create on its task's first run is answered here and goes with the step's settle
+   * ({@link FirstRuns}); a request naming such a step goes after its create.
    */
-  send: Send = (request) =>
-    new Promise((resolve, reject) => {
+  send: Send = ((request: Request) => {
+    const now = Date.now();
+    const checkpoints = this.options.checkpoints;
+    const firstRuns = this.firstRuns;
+    if (checkpoints === undefined || firstRuns === undefined) return this.enqueue(request, now);
+    firstRuns.ending(request);
+    const create = stepCreateOf(request);
+    if (create !== undefined && firstRuns.mayAnswer(create, now)) {
+      const id = create.data.action.data.id;
+      const sent = { body: JSON.stringify(request), step: JSON.stringify({ at: now }) };
+      // No promise, no rows: the step's first attempt is attempt 1.
+      checkpoints.start(id, 1);
+      checkpoints.holdCreate(id, create.data.id, sent, () =>
+        this.enqueue(request, now, sent).then(() => undefined),
+      );
+      return Promise.resolve(createdAnswer(create, now));
+    }
+    const waiting = promiseIdsOf(request).filter((id) => checkpoints.unsentOrSending(id));
+    if (waiting.length === 0) return this.enqueue(request, now);
+    if (request.kind === "task.fence" && request.data.action.kind === "promise.settle") {
+      const id = request.data.action.data.id;
+      const createRequest = checkpoints.takeCreate(id);
+      if (createRequest !== undefined) return this.enqueue(request, now, undefined, createRequest);
+    }
+    return Promise.all(waiting.map((id) => checkpoints.created(id))).then(() => this.enqueue(request, now));
+  }) as Send;
+
+  /** Queues `request` (with `record`, or its own step record) for the next round trip; `before` goes first. */
+  private enqueue(
+    request: Request,
+    sentAt: number,
+    sent?: SentRequest,
+    before?: SentRequest,
+  ): Promise<unknown> {
+    return new Promise<unknown>((resolve, reject) => {
       this.pending.push({
-        ...stepRecordOf(request, this.options.checkpoints, Date.now()),
-        body: JSON.stringify(request),
-        resolve: resolve as (a: unknown) => void,
+        ...(sent ?? {
+          ...stepRecordOf(request, this.options.checkpoints, sentAt),
+          body: JSON.stringify(request),
+        }),
+        before,
+        resolve: (answer) => {
+          this.firstRuns?.observe(request, answer, sentAt);
+          resolve(answer);
+        },
         reject,
-      });
+      } as Pending);
       this.pump();
     });
+  }
 
   private pump(): void {
     while (this.inFlight < this.options.batchesInFlight && this.pending.length > 0) {
@@ -246,55 +306,85 @@ export class AsyncToolsPostgresNetwork implements Network {
   }
 
   private async sendBatch(batch: Pending[]): Promise<void> {
-    if (batch.length === 1) {
+    if (batch.length === 1 && batch[0]?.before === undefined) {
       await this.alone(batch[0] as Pending);
       return;
     }
+    // A settle with its step's create held here sends both, the create first.
+    const sent = batch.flatMap((p) => (p.before === undefined ? [p] : [p.before, p]));
     let answers: unknown[];
     try {
-      const { rows } = await this.pool.query<{ answers: unknown[] | null }>(BATCH_QUERY, [
-        `[${batch.map((p) => p.body).join(",")}]`,
-        this.options.batchLockWaitMs,
-        `[${batch.map((p) => p.step ?? "null").join(",")}]`,
-      ]);
-      answers = rows[0]?.answers ?? [];
+      answers = await this.batchQuery(sent);
     } catch (error) {
       // The batch's lock timeout also bounds its commit, where NOTIFY waits for the queue's lock while many
       // transactions commit at once: the batch rolled back whole, and each request is sent again alone.
       if ((error as { code?: unknown } | null)?.code === LOCK_NOT_AVAILABLE) {
-        await Promise.all(batch.map((p) => this.alone(p)));
+        await Promise.all(batch.map((p) => (batch.length === 1 ? this.oneByOne(p) : this.alone(p))));
         return;
       }
       for (const p of batch) this.fail(p, error);
       return;
     }
+    let i = 0;
     await Promise.all(
-      batch.map(async (p, i) => {
-        const answer = answers[i] as { error?: unknown } | undefined;
+      batch.map(async (p) => {
+        const created = p.before === undefined ? true : !failedInBatch(answers[i++]);
+        const answer = answers[i++];
+        if (!created) await this.oneByOne(p);
         // A request that failed inside the batch (a lock it would have waited for) is sent again alone.
-        if (answer === undefined || (typeof answer === "object" && answer !== null && "error" in answer))
-          await this.alone(p);
+        else if (failedInBatch(answer)) await this.alone({ ...p, before: undefined });
         else this.answer(p, answer);
       }),
     );
   }
 
-  /** Sends `p` in a round trip of its own. */
+  /** One round trip of `async_tools.rpc_batch` with `sent`, in order: an answer for each. */
+  private async batchQuery(sent: SentRequest[]): Promise<unknown[]> {
+    const { rows } = await this.pool.query<{ answers: unknown[] | null }>(BATCH_QUERY, [
+      `[${sent.map((p) => p.body).join(",")}]`,
+      this.options.batchLockWaitMs,
+      `[${sent.map((p) => p.step ?? "null").join(",")}]`,
+    ]);
+    return rows[0]?.answers ?? [];
+  }
+
+  /** Sends `p` in a round trip of its own (with its step's create, if that waits here). */
   private async alone(p: Pending): Promise<void> {
+    // With its step's create: both in one batch, one round trip and one commit.
+    if (p.before !== undefined) {
+      await this.sendBatch([p]);
+      return;
+    }
     try {
-      const { rows } =
-        p.step === null
-          ? await this.pool.query<{ res: unknown }>("SELECT resonate.resonate_rpc($1::jsonb) AS res", [
-              p.body,
-            ])
-          : await this.pool.query<{ res: unknown }>("SELECT async_tools.rpc($1::jsonb, $2::jsonb) AS res", [
-              p.body,
-              p.step,
-            ]);
-      this.answer(p, rows[0]?.res);
+      this.answer(p, await this.rpc(p));
     } catch (error) {
       this.fail(p, error);
     }
+  }
+
+  /** `async_tools.rpc` (or resonate's own for a request without a step record) with `sent`: its answer. */
+  private async rpc(sent: SentRequest): Promise<unknown> {
+    const { rows } =
+      sent.step === null
+        ? await this.pool.query<{ res: unknown }>("SELECT resonate.resonate_rpc($1::jsonb) AS res", [
+            sent.body,
+          ])
+        : await this.pool.query<{ res: unknown }>("SELECT async_tools.rpc($1::jsonb, $2::jsonb) AS res", [
+            sent.body,
+            sent.step,
+          ]);
+    return rows[0]?.res;
+  }
+
+  /** Sends the step's create held with `p`, then `p`, each in a round trip of its own. */
+  private async oneByOne(p: Pending): Promise<void> {
+    try {
+      if (p.before !== undefined) await this.rpc(p.before);
+    } catch (error) {
+      this.fail(p, error);
+      return;
+    }
+    await this.alone({ ...p, before: undefined });
   }
 
   /** Resolves `p` with `answer`, once the attempt a step's create started is handed to the step log. */

@@ -90,6 +90,7 @@ export async function postgresNetwork(options: {
       batchesInFlight: DEFAULTS_POSTGRES.rpcBatchesInFlight,
       batchLockWaitMs: DEFAULTS_POSTGRES.batchLockWaitMs,
       checkpoints: options.checkpoints,
+      stepCreateTrustMs: DEFAULTS_POSTGRES.stepCreateTrustMs,
       listenRetryMs: DEFAULTS_POSTGRES.listenRetryMs,
       listenRetryMaxMs: DEFAULTS_POSTGRES.listenRetryMaxMs,
     },

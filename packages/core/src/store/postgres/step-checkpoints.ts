@@ -25,15 +25,78 @@ export interface HeldEnd {
 /** Attempts started by creates not yet asked for: past this many, the oldest are dropped (a step never run). */
 const MAX_STARTED = 1_000;
 
-/** The attempts started and the ends held, by step promise ID. */
+/** A request as it goes to `async_tools.rpc`: its JSON and its step record's. */
+export interface SentRequest {
+  body: string;
+  step: string | null;
+}
+
+/** A step's create answered before Postgres has it, and how to send it alone. */
+interface UnsentCreate {
+  job: string;
+  create: SentRequest;
+  send(): Promise<void>;
+  timer: NodeJS.Timeout;
+}
+
+/** The attempts started, the ends held and the creates not sent yet, by step promise ID. */
 export class StepCheckpoints {
   private readonly started = new Map<string, number>();
   private readonly held = new Map<string, HeldEnd & { timer: NodeJS.Timeout }>();
+  private readonly unsent = new Map<string, UnsentCreate>();
+  private readonly sending = new Map<string, Promise<void>>();
   private readonly holdMs: number;
+  private readonly createHoldMs: number;
 
-  /** `holdMs`: how long an end waits for its step's settle before it is written alone. */
-  constructor(holdMs: number) {
+  /**
+   * `holdMs`: how long an end waits for its step's settle before it is written alone; `createHoldMs`: how long a
+   * create answered here waits for it.
+   */
+  constructor(holdMs: number, createHoldMs = holdMs) {
     this.holdMs = holdMs;
+    this.createHoldMs = createHoldMs;
+  }
+
+  /**
+   * The create of the step `stepId` of `job` was answered here and waits for the step's settle; after
+   * `createHoldMs` without one (a long step), or when the step log writes the step, `send` sends it alone.
+   */
+  holdCreate(stepId: string, job: string, create: SentRequest, send: () => Promise<void>): void {
+    const timer = setTimeout(() => void this.created(stepId), this.createHoldMs);
+    timer.unref();
+    this.unsent.set(stepId, { job, create, send, timer });
+  }
+
+  /** The create of `stepId` if it waits here, taken: the caller sends it (with the step's settle). */
+  takeCreate(stepId: string): SentRequest | undefined {
+    const unsent = this.unsent.get(stepId);
+    if (unsent === undefined) return undefined;
+    this.unsent.delete(stepId);
+    clearTimeout(unsent.timer);
+    return unsent.create;
+  }
+
+  /**
+   * Resolves once Postgres has the create of `stepId` (sent now if it waited here) or it was never held: the
+   * step log writes a step's row only after it, and a request naming the step goes only after it.
+   */
+  created(stepId: string): Promise<void> {
+    const unsent = this.unsent.get(stepId);
+    if (unsent !== undefined) {
+      this.takeCreate(stepId);
+      const sent = unsent
+        .send()
+        .catch(() => undefined)
+        .finally(() => this.sending.delete(stepId));
+      this.sending.set(stepId, sent);
+      return sent;
+    }
+    return this.sending.get(stepId) ?? Promise.resolve();
+  }
+
+  /** Whether a create answered here for `stepId` is not yet known to Postgres. */
+  unsentOrSending(stepId: string): boolean {
+    return this.unsent.has(stepId) || this.sending.has(stepId);
   }
 
   /** The create of `stepId` started `attempt` in the step log. */
@@ -70,10 +133,20 @@ export class StepCheckpoints {
     return { end: held.end, alone: held.alone };
   }
 
-  /** Writes the held ends of `jobId` alone (before a read of its steps), or every one (at close). */
+  /**
+   * Sends the creates waiting here and writes the held ends of `jobId` alone (before a read of its steps), or
+   * every one (at close).
+   */
   release(jobId?: string): void {
+    for (const [stepId, unsent] of [...this.unsent])
+      if (jobId === undefined || unsent.job === jobId) void this.created(stepId);
     for (const [stepId, held] of [...this.held])
       if (jobId === undefined || held.end.job === jobId) this.take(stepId)?.alone();
+  }
+
+  /** Resolves once every create sent from here so far has been answered. */
+  async createsSent(): Promise<void> {
+    await Promise.all(this.sending.values());
   }
 }
 
