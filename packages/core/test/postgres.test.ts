@@ -316,6 +316,18 @@ describe.skipIf(unavailable !== undefined)("the Postgres store", () => {
       const started = await a.data<{ job_id: string }>("start_steps", { n: 1 });
       const job = started.job_id;
       await expect.poll(() => readFileSync(marks, "utf8"), { timeout: 30_000 }).toContain(`${job} 2`);
+      // A step's create on the job's first run waits in the replica for the step's settle; a long step's goes to
+      // Postgres after DEFAULTS_POSTGRES.stepCreateHoldMs, and from then on the step log shows it running.
+      await expect
+        .poll(
+          () =>
+            cluster.psql(
+              `SELECT outcome FROM async_tools.steps WHERE job_id = '${job}' AND name = 'two'`,
+              "takeover",
+            ),
+          { timeout: 30_000 },
+        )
+        .toContain("running");
       await a.kill();
       const killedAt = Date.now();
       // Within the default 60 s lease only a takeover can finish the job; it should take a few seconds.
