@@ -80,4 +80,38 @@ describe("a step's checkpoints", () => {
     checkpoints.release();
     expect(written).toEqual(["b:0", "b:1", "a:0"]);
   });
+
+  it("sends a create answered here when the step's settle takes too long, and a settle takes it otherwise", async () => {
+    const checkpoints = new StepCheckpoints(60_000, 1);
+    const create = { body: "{}", step: '{"at":1}' };
+    let sent = 0;
+    checkpoints.holdCreate("job:0", "job", create, async () => {
+      sent += 1;
+    });
+    expect(checkpoints.unsentOrSending("job:0")).toBe(true);
+    await expect.poll(() => sent).toBe(1);
+    await checkpoints.created("job:0");
+    expect(checkpoints.unsentOrSending("job:0")).toBe(false);
+    expect(checkpoints.takeCreate("job:0")).toBeUndefined();
+
+    const waiting = new StepCheckpoints(60_000, 60_000);
+    waiting.holdCreate("job:1", "job", create, async () => {
+      sent += 1;
+    });
+    expect(waiting.takeCreate("job:1")).toBe(create);
+    expect(waiting.unsentOrSending("job:1")).toBe(false);
+    expect(sent).toBe(1);
+  });
+
+  it("sends a job's waiting creates before its held ends are written alone", async () => {
+    const checkpoints = new StepCheckpoints(60_000, 60_000);
+    const order: string[] = [];
+    checkpoints.holdCreate("b:0", "b", { body: "{}", step: null }, async () => {
+      order.push("create b:0");
+    });
+    checkpoints.hold({ job: "b", step: "b:0", attempt: 1, at: 1 }, () => order.push("end b:0"));
+    checkpoints.release("b");
+    await checkpoints.createsSent();
+    expect(order).toEqual(["create b:0", "end b:0"]);
+  });
 });
