@@ -9,7 +9,9 @@
 import { type PostgresCluster, postgresUnavailable, startPostgres } from "@async-tools/test-helpers/postgres";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createAsyncTools } from "../src/index.ts";
+import { z } from "zod";
+import { DEFAULTS_POSTGRES } from "../src/defaults.ts";
+import { createAsyncTools, defineAsyncTool } from "../src/index.ts";
 import { postgresStoreInit, threeStepsTool } from "./helpers.ts";
 
 const unavailable = postgresUnavailable();
@@ -132,6 +134,61 @@ describe.skipIf(unavailable !== undefined)("a step's checkpoint on the Postgres 
     const rows = stepRows(ids);
     expect(rows).toHaveLength(3 * AT_ONCE);
     expect(rows.filter((row) => row.outcome !== "succeeded" || row.attempt !== 1 || !row.ended)).toEqual([]);
+  });
+
+  it("records a step retried after a failure, whose create the failure's record sent ahead of its settle", async () => {
+    let calls = 0;
+    const flaky = defineAsyncTool({
+      name: "flaky",
+      description: "A step that fails once",
+      input: z.object({ n: z.number() }),
+      retry: { attempts: 2, initialDelayMs: 10 },
+      run: (ctx, { n }) =>
+        ctx.run("flaky", async () => {
+          calls += 1;
+          if (calls === 1) throw new Error("first attempt fails");
+          return n;
+        }),
+    });
+    await using runtime = await createAsyncTools({ store: cluster.url("steps"), tools: [flaky] });
+    const started = await runtime.start(flaky, { n: 7 });
+    const [job] = await runtime.wait([started.jobId], { timeoutMs: 30_000 });
+    expect(job).toMatchObject({ status: "completed", result: 7 });
+    await expect
+      .poll(() => stepRows([started.jobId]).map((row) => [row.attempt, row.outcome, row.ended]), {
+        timeout: 10_000,
+      })
+      .toEqual([
+        [1, "failed", true],
+        [2, "succeeded", true],
+      ]);
+  });
+
+  it("sends the create of a step still running after stepCreateHoldMs alone, so the step log shows it running", async () => {
+    let release: () => void = () => undefined;
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const slow = defineAsyncTool({
+      name: "slow",
+      description: "A step that runs until the test releases it",
+      input: z.object({ n: z.number() }),
+      retry: false,
+      run: (ctx, { n }) => ctx.run("slow", () => held.then(() => n)),
+    });
+    await using runtime = await createAsyncTools({ store: cluster.url("steps"), tools: [slow] });
+    const started = await runtime.start(slow, { n: 8 });
+    await expect
+      .poll(() => stepRows([started.jobId]).map((row) => row.outcome), {
+        timeout: 10 * DEFAULTS_POSTGRES.stepCreateHoldMs,
+      })
+      .toEqual(["running"]);
+    release();
+    const [job] = await runtime.wait([started.jobId], { timeoutMs: 30_000 });
+    expect(job).toMatchObject({ status: "completed", result: 8 });
+    expect(stepRows([started.jobId]).map((row) => [row.attempt, row.outcome, row.ended])).toEqual([
+      [1, "succeeded", true],
+    ]);
   });
 
   it("commits a step's create without waiting for the disk and its settle waiting, and interrupts an attempt a create finds still running", async () => {
