@@ -270,7 +270,7 @@ export class AsyncToolsPostgresNetwork implements Network {
     return Promise.all(waiting.map((id) => checkpoints.created(id))).then(() => this.enqueue(request, now));
   }) as Send;
 
-  /** Queues `request` (with `record`, or its own step record) for the next round trip; `before` goes first. */
+  /** Queues `request` (as `sent`, or with its own step record) for the next round trip; `before` goes first. */
   private enqueue(
     request: Request,
     sentAt: number,
