@@ -2,7 +2,9 @@
  * The step log's share of a step's two Resonate requests on a Postgres store (migration 0010): the create of a
  * step's promise starts the attempt in the same call, and the network hands its number to the step log here; the
  * end of a successful attempt waits here for the step's settle, which takes it to Postgres in the same call. A
- * step then costs two round trips and two commits rather than four.
+ * step then costs two round trips and two commits rather than four; on a job's first run a create answered in the
+ * replica waits here too, for the settle it goes with (one round trip), and the step log writes the step's row
+ * only after it.
  */
 import type { Request } from "@resonatehq/sdk";
 import { STEP_TAG } from "../store.ts";
