@@ -20,8 +20,8 @@ import { startPostgres } from "@async-tools/test-helpers/postgres";
 import { tempDir } from "@async-tools/test-helpers/temp";
 import { storeInit } from "../lib/postgres.ts";
 import { window } from "../lib/rates.ts";
-import { countSqlite } from "../lib/sqlite-counts.ts";
 import { fresh } from "../lib/scenario.ts";
+import { countSqlite } from "../lib/sqlite-counts.ts";
 import { threeStepTool } from "../lib/three-steps.ts";
 
 const threeSteps = threeStepTool("three_step_cpu");

@@ -67,7 +67,7 @@ describe("branches and lineages", () => {
       ["r;", "r;", "r;"],
       ["q:0", "r", "q"],
     ];
-    rows.forEach(([id, origin, branch], seq) => put(db, id, origin, branch, seq + 1));
+    for (const [seq, [id, origin, branch]] of rows.entries()) put(db, id, origin, branch, seq + 1);
     const sql = prepare(db);
     const ids = (found: unknown[]) => found.map((row) => (row as { id: string }).id);
     expect(ids(sql.branch.all("r"))).toEqual(["r", "r:0", "x", "r:", "r:1"]);
