@@ -78,6 +78,29 @@ describe("branches and lineages", () => {
   });
 });
 
+describe("the statements' plans", () => {
+  it("reads branches, lineages and the work in flight through indexes, never by scanning the promises", () => {
+    const { db } = storeFile();
+    const sql = prepare(db);
+    const reads = [
+      sql.branch,
+      sql.lineage,
+      sql.deleteLineagePromises,
+      sql.pendingPromises,
+      sql.getPromiseAndTask,
+    ];
+    for (const statement of reads) {
+      const args = statement.sourceSQL.includes("?") ? ["r"] : [];
+      const plan = db.prepare(`EXPLAIN QUERY PLAN ${statement.sourceSQL}`).all(...args) as {
+        detail: string;
+      }[];
+      const details = plan.map((step) => step.detail);
+      expect(details.filter((detail) => /^SCAN promises$/.test(detail))).toEqual([]);
+      expect(details.some((detail) => /promises USING/.test(detail))).toBe(true);
+    }
+  });
+});
+
 describe("a store file of schema version 3", () => {
   it("upgrades in place to indexes that leave out the steps whose ids start with their job's", () => {
     const { path, db } = storeFile();

@@ -69,9 +69,9 @@ const TIMEOUTS_TABLE = (name: string) => `CREATE TABLE ${name} (
 
 /**
  * Indexes hold only what a reader needs: a root promise (the usual job: its id is its own origin and
- * branch) is found by its id, so the lineage and branch indexes leave it out, and a commit of a job
- * without steps touches neither. Timeouts are keyed by id first, so a job's promise and task timeouts
- * share a page.
+ * branch) is found by its id, and its steps by a range of ids, so the lineage and branch indexes leave them
+ * out and a job's commits touch neither. Timeouts are keyed by id first, so a job's promise and task
+ * timeouts share a page.
  */
 const SCHEMA = `
   CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
