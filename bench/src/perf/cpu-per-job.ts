@@ -2,7 +2,9 @@
  * CPU per completed three-step job, alone, for profiling: the runtime on the SQLite store (programmatic API,
  * as in the BullMQ comparison) with `submitters` each looping start then wait, after a warm-up; prints this
  * process's CPU time per job (user and system) and jobs per second as one JSON line. With a fifth argument it
- * also writes a CPU profile of the measured window alone (no start-up, no warm-up) to that file.
+ * also writes a CPU profile of the measured window alone (no start-up, no warm-up) to that file. On SQLite it
+ * also counts, per job, the statements and commits run and this thread's CPU inside SQLite: unlike the CPU
+ * per job, these barely move with the machine's load.
  *
  * ```sh
  * cd bench && ASYNC_TOOLS_LOG=warn node --conditions=@async-tools/source src/perf/cpu-per-job.ts 32 10 normal /tmp/32.cpuprofile
@@ -19,6 +21,7 @@ import { tempDir } from "@async-tools/test-helpers/temp";
 import { storeInit } from "../lib/postgres.ts";
 import { window } from "../lib/rates.ts";
 import { fresh } from "../lib/scenario.ts";
+import { countSqlite } from "../lib/sqlite-counts.ts";
 import { threeStepTool } from "../lib/three-steps.ts";
 
 const threeSteps = threeStepTool("three_step_cpu");
@@ -63,6 +66,7 @@ if (onPostgres) {
     return emit.apply(this, args);
   };
 }
+const sqlite = onPostgres ? undefined : countSqlite(Boolean(process.env.BENCH_LABELS));
 const tools = await createAsyncTools({
   name: "bench-cpu",
   store,
@@ -83,21 +87,32 @@ if (session !== undefined) {
 }
 const before = { ...counts };
 labels.clear();
+sqlite?.reset();
+const thread = process.threadCpuUsage();
 const measured = await window(submitters, seconds * 1000, one);
+const threadUsed = process.threadCpuUsage(thread);
 const perJob = (n: number) => Number((n / Math.max(1, measured.jobs)).toFixed(2));
 const pg = onPostgres
   ? {
       queriesPerJob: perJob(counts.queries - before.queries),
       noticesPerJob: perJob(counts.notices - before.notices),
     }
-  : {};
+  : {
+      mainThreadCpuUsPerJob: perJob(threadUsed.user + threadUsed.system),
+      statementsPerJob: perJob(sqlite?.statements ?? 0),
+      commitsPerJob: perJob(sqlite?.commits ?? 0),
+      sqliteCpuUsPerJob: perJob(sqlite?.cpuUs ?? 0),
+    };
 if (session !== undefined && profile !== undefined) {
   const { profile: taken } = await session.post("Profiler.stop");
   writeFileSync(profile, JSON.stringify(taken));
   session.disconnect();
 }
-if (process.env.BENCH_LABELS)
+if (process.env.BENCH_LABELS) {
   for (const [label, n] of labels) process.stderr.write(`${(n / measured.jobs).toFixed(2)} ${label}\n`);
+  for (const [sql, { calls, cpuUs }] of sqlite?.statementsBySql ?? [])
+    process.stderr.write(`${perJob(calls)} calls ${perJob(cpuUs)} µs ${sql}\n`);
+}
 await tools.close();
 await cluster?.stop();
 process.stdout.write(

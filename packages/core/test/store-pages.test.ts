@@ -96,6 +96,50 @@ describe("the pages a start writes", () => {
   });
 });
 
+const threeSteps = defineAsyncTool({
+  name: "three",
+  description: "Three durable steps",
+  input: z.object({ n: z.number().int() }),
+  output: z.object({ total: z.number() }),
+  retry: false,
+  run: async (ctx, { n }) => {
+    let total = 0;
+    for (const step of [1, 2, 3]) total += await ctx.run(`step${step}`, async () => n * step);
+    return { total };
+  },
+});
+
+describe("the pages a job's steps write", () => {
+  it("writes no page of the branch or lineage index for steps whose ids their job's id prefixes", async () => {
+    using dir = tempDir("store-pages");
+    const file = join(dir.path, "jobs.db");
+    const tools = await createAsyncTools({ name: "pages", store: `sqlite:${file}`, tools: [threeSteps] });
+    const run = async (n: number) => {
+      const { jobId } = await tools.start(threeSteps, { n });
+      await tools.wait([jobId], { timeoutMs: 60_000 });
+    };
+    let n = 0;
+    for (; n < 100; n++) await run(n);
+    const from = walFrames(file).length;
+    for (let i = 0; i < 30; i++) await run(n++);
+    const all = walFrames(file).slice(from);
+    await tools.close();
+
+    const owners = pageOwners(file);
+    const written = all.map((frame) => owners.get(frame.page));
+    expect(written).toContain("sqlite_autoindex_promises_1");
+    expect(written.filter((owner) => owner === "promises_branch" || owner === "promises_origin")).toEqual([]);
+    // The steps are still found by their job: the branch reloads whole, in order, after eviction.
+    const db = new DatabaseSync(file, { readOnly: true });
+    try {
+      const steps = db.prepare("SELECT count(*) AS n FROM promises WHERE origin <> id").get();
+      expect(steps).toEqual({ n: 3 * n });
+    } finally {
+      db.close();
+    }
+  });
+});
+
 const echo = defineAsyncTool({
   name: "echo",
   description: "Doubles its input in a step",
@@ -146,7 +190,7 @@ describe("a store file of schema version 2", () => {
     try {
       const schema = (name: string) =>
         (db.prepare("SELECT sql FROM sqlite_master WHERE name = ?").get(name) as { sql: string }).sql;
-      expect(db.prepare("SELECT value FROM meta WHERE key = 'schema_version'").get()).toEqual({ value: "3" });
+      expect(db.prepare("SELECT value FROM meta WHERE key = 'schema_version'").get()).toEqual({ value: "4" });
       expect(schema("tasks")).toMatch(/WITHOUT ROWID$/);
       expect(schema("async_tools_jobs")).not.toMatch(/AUTOINCREMENT/);
       // The fixture's 10 commits, and this process's, are counted in the header now, not in a `meta` row.

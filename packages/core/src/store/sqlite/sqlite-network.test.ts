@@ -122,7 +122,7 @@ describe("persistence", () => {
 
     const second = await open({ path, retentionMs: 7 * day });
     const version = second.db.prepare("SELECT value FROM meta WHERE key = 'schema_version'").get();
-    expect(version).toEqual({ value: "3" });
+    expect(version).toEqual({ value: "4" });
     expect(second.residentCounts()).toEqual({ promises: 2, tasks: 1 });
     const job = await second.send(taskGet("job") as never);
     expect(data<{ task: unknown }>(job).task).toMatchObject({ state: "acquired", pid: "old-owner" });

@@ -10,10 +10,10 @@ import { log } from "../../internal/log.ts";
 import { checkCommits, checkWal, commitsOf, moveCommitsToHeader } from "./commit-mark.ts";
 
 /**
- * The version of the tables below. A file of version 1 or 2 is upgraded in place at open (logged); a file of
+ * The version of the tables below. A file of version 1, 2 or 3 is upgraded in place at open (logged); a file of
  * any other version is refused, never migrated silently.
  */
-export const SCHEMA_VERSION = "3";
+export const SCHEMA_VERSION = "4";
 /** What the `meta` table says a store file is. */
 export const FORMAT = "async-tools-resonate";
 const SQLITE_MAGIC = Buffer.from("SQLite format 3\0", "latin1");
@@ -40,8 +40,17 @@ function walBytes(pageBytes: number): number {
   return 32 + WAL_CHECKPOINT_PAGES * (24 + pageBytes);
 }
 
-const BRANCH_INDEX = "CREATE INDEX promises_branch ON promises (branch, seq) WHERE branch <> id";
-const ORIGIN_INDEX = "CREATE INDEX promises_origin ON promises (origin) WHERE origin <> id";
+/**
+ * A promise's id does not start with the value of `column` and a colon. The SDK names a job's steps that way
+ * (`job:0`), and they are most of the rows: the branch and lineage indexes keep only the other promises, and
+ * the prefixed ones are read by a range of the id index, beside their job's own entry. Each step, committed
+ * on its own, wrote a page of both indexes (a random page: job ids are hashes); now a job writes neither.
+ */
+const unprefixed = (column: string) => `substr(id, 1, length(${column}) + 1) <> ${column} || ':'`;
+/** `column` = `?1` for a promise whose id is `?1` and a colon, then anything (by a range of the id index). */
+const prefixed = (column: string) => `id >= ?1 || ':' AND id < ?1 || ';' AND ${column} = ?1`;
+const BRANCH_INDEX = `CREATE INDEX promises_branch ON promises (branch, seq) WHERE branch <> id AND ${unprefixed("branch")}`;
+const ORIGIN_INDEX = `CREATE INDEX promises_origin ON promises (origin) WHERE origin <> id AND ${unprefixed("origin")}`;
 /**
  * Tasks are keyed by their id alone (`WITHOUT ROWID`): a rowid table wrote its row and, on another page, its
  * id index; a task row (about 120 bytes) fits a key B-tree well. Promises keep their rowid: their 600-800 byte
@@ -60,9 +69,9 @@ const TIMEOUTS_TABLE = (name: string) => `CREATE TABLE ${name} (
 
 /**
  * Indexes hold only what a reader needs: a root promise (the usual job: its id is its own origin and
- * branch) is found by its id, so the lineage and branch indexes leave it out, and a commit of a job
- * without steps touches neither. Timeouts are keyed by id first, so a job's promise and task timeouts
- * share a page.
+ * branch) is found by its id, and its steps by a range of ids, so the lineage and branch indexes leave them
+ * out and a job's commits touch neither. Timeouts are keyed by id first, so a job's promise and task
+ * timeouts share a page.
  */
 const SCHEMA = `
   CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -84,6 +93,14 @@ const SCHEMA = `
   ${TIMEOUTS_TABLE("timeouts")};
 `;
 
+// Version 3 kept every promise of a branch or a lineage but its root in those indexes, its job's steps too.
+const FROM_3 = `
+  DROP INDEX promises_branch;
+  DROP INDEX promises_origin;
+  ${BRANCH_INDEX};
+  ${ORIGIN_INDEX};
+`;
+
 // Version 2 kept tasks in a rowid table with an index on their id (two pages per task written), and the
 // number of the last commit in a `meta` row (moved into the file's header: commit-mark.ts).
 const FROM_2 = `
@@ -95,30 +112,30 @@ const FROM_2 = `
 
 /** Each upgrade from a version to the current one, run inside the transaction that opens the file. */
 const UPGRADES: Record<string, string> = {
-  // Version 1 indexed every promise by origin and branch, settled roots by time (now a scan in creation
-  // order), and unfulfilled tasks (now found through pending promises); its timeouts were keyed by kind.
+  // Version 1 indexed every promise by origin and branch (replaced as version 3's are), settled roots by time
+  // (now a scan in creation order), and unfulfilled tasks (now found through pending promises); its timeouts
+  // were keyed by kind.
   "1": `
-    DROP INDEX promises_branch;
-    DROP INDEX promises_origin;
     DROP INDEX promises_settled_roots;
     DROP INDEX tasks_unfulfilled;
-    ${BRANCH_INDEX};
-    ${ORIGIN_INDEX};
     ${TIMEOUTS_TABLE("timeouts_v2")};
     INSERT INTO timeouts_v2 (kind, id, type, timeout, seq) SELECT kind, id, type, timeout, seq FROM timeouts;
     DROP TABLE timeouts;
     ALTER TABLE timeouts_v2 RENAME TO timeouts;
     ${FROM_2}
+    ${FROM_3}
   `,
-  "2": FROM_2,
+  "2": `${FROM_2} ${FROM_3}`,
+  "3": FROM_3,
 };
 
 /**
- * `columns` of the promises of lineage `?1`: its members through the origin index, then its root by id (a
- * root is not in that index).
+ * `columns` of the promises of lineage `?1`: its members whose ids it prefixes by the id index, the others
+ * through the origin index, then its root by id (a root is in neither index).
  */
 const lineageOf = (columns: string) =>
-  `SELECT ${columns} FROM promises WHERE origin = ?1 AND origin <> id
+  `SELECT ${columns} FROM promises WHERE ${prefixed("origin")}
+   UNION ALL SELECT ${columns} FROM promises WHERE origin = ?1 AND origin <> id AND ${unprefixed("origin")}
    UNION ALL SELECT ${columns} FROM promises WHERE id = ?1 AND origin = ?1`;
 
 /** The prepared statements of an open store file. */
@@ -133,9 +150,11 @@ export function prepare(db: DatabaseSync) {
       "SELECT promises.body AS body, tasks.body AS task FROM promises LEFT JOIN tasks ON tasks.id = promises.id WHERE promises.id = ?",
     ),
     getTask: statement("SELECT body FROM tasks WHERE id = ?"),
-    // The branch's root (its id is the branch) is not in the branch index; it is read by id.
+    // Members whose ids the branch prefixes, by the id index; the others by the branch index; the branch's
+    // root (its id is the branch) by id.
     branch: statement(
-      `SELECT id, body, seq FROM promises WHERE branch = ?1 AND branch <> id
+      `SELECT id, body, seq FROM promises WHERE ${prefixed("branch")}
+       UNION ALL SELECT id, body, seq FROM promises WHERE branch = ?1 AND branch <> id AND ${unprefixed("branch")}
        UNION ALL SELECT id, body, seq FROM promises WHERE id = ?1 AND branch = ?1
        ORDER BY seq`,
     ),
