@@ -10,6 +10,7 @@ import { LocalNetwork, type Network } from "@resonatehq/sdk";
 import { afterEach } from "vitest";
 import { z } from "zod";
 import { type AnyAsyncTool, type AsyncToolOptions, defineAsyncTool, PermanentError } from "../src/index.ts";
+import type { JobReads, Waiter } from "../src/runtime/waiters/waiter.ts";
 import { connectInMemory, type InMemoryConnection, type InMemoryOptions } from "../src/testing/index.ts";
 
 export type Connected = InMemoryConnection;
@@ -79,6 +80,37 @@ export function squareTool(
       return { square, label };
     },
   });
+}
+
+/** `asker`: once `hold` is done (a durable step), asks "confirm" ({ proceed: boolean }) and returns the action. */
+export function askingTool(hold: Promise<void>) {
+  return defineAsyncTool({
+    name: "asker",
+    description: "Asks before it finishes",
+    input: z.object({ n: z.number() }),
+    run: async (ctx, { n }) => {
+      await ctx.run("held", () => hold);
+      const answer = await ctx.ask("confirm", {
+        message: `Go ahead with ${n}?`,
+        schema: z.object({ proceed: z.boolean() }),
+      });
+      return answer.action;
+    },
+  });
+}
+
+/**
+ * One wait of `waiter` for the job `jobId`, which `release` lets go on once the wait has read it: its first
+ * read, and its last (called when the test is ready to count what it reads).
+ */
+export async function waitOnce(waiter: Waiter, reads: JobReads, jobId: string, release: () => void) {
+  const waiting = waiter.begin([jobId], reads, false);
+  const first = await waiting.read([jobId], false);
+  const ended = waiting.until([jobId]);
+  release();
+  await ended;
+  waiting.close();
+  return { first, last: () => waiting.last(first) };
 }
 
 /** `three_steps`: three durable steps that each return at once (no retries, no task tool), `concurrency` jobs at once. */

@@ -13,7 +13,6 @@ import { jobIdFor, runId } from "../job-id.ts";
 import type { AnswerOutcome } from "../question-types.ts";
 import type { ChangeFeed, JobIndex, JobMetaRow, SettledJob } from "../store/store.ts";
 import type { ToolSlots } from "../store/tool-slots.ts";
-import { ChangeWatch } from "./change-watch.ts";
 import { createResonate, type ResonateConfig } from "./create-resonate.ts";
 import { Executions } from "./executions.ts";
 import {
@@ -41,8 +40,15 @@ import { JobPrincipals } from "./job-principals.ts";
 import { LocalJobs } from "./local-jobs.ts";
 import type { PromiseClient, PromiseRecord } from "./promise-client.ts";
 import { Questions } from "./questions.ts";
-import { SettleListeners } from "./settle-listeners.ts";
 import { Slots } from "./slots.ts";
+import { FeedWaiter } from "./waiters/feed-waiter.ts";
+import { ListenerWaiter } from "./waiters/listener-waiter.ts";
+import type { JobReads, Waiter } from "./waiters/waiter.ts";
+
+/** Whether the job waits for an answer: it will not finish by waiting, the caller has a question to pass on. */
+function isAsking(snapshot: JobSnapshot): boolean {
+  return snapshot.status === "input_required";
+}
 
 /** A registered tool: its versions, the newest (which new jobs run), and its concurrency slots. */
 interface ToolEntry {
@@ -70,10 +76,10 @@ export class JobEngine {
   readonly observer: Required<JobObserver>;
   private readonly slotsFor: ((tool: string, limit: number) => ToolSlots) | undefined;
   private readonly questions: Questions;
-  /** The listeners awaits register on the jobs they wait for. */
-  private readonly listeners: SettleListeners;
-  /** The index rows of jobs this process is finishing, read for the awaits waiting on them. */
-  private readonly finishing = new Map<string, Promise<JobMetaRow | undefined>>();
+  /** How awaits wait on a complete feed: on it alone (absent without a feed). */
+  private readonly feedWaiter: FeedWaiter | undefined;
+  /** How awaits wait otherwise: through the listeners they register on the jobs they wait for. */
+  private readonly listenerWaiter: ListenerWaiter;
 
   /**
    * `settled` answers which of the jobs this process runs the store holds as settled (see `Store.settled`):
@@ -105,14 +111,10 @@ export class JobEngine {
     );
     this.slotsFor = slots;
     this.questions = new Questions(promises);
-    // A job finished here: what the index holds of it no longer changes, so an await's last read of it goes
-    // along with the finishing request instead of after its answer.
-    this.listeners = new SettleListeners(promises, (id) => {
-      const read = meta.get(id);
-      read.catch(() => undefined);
-      this.finishing.set(id, read);
-    });
-    const network = resonate?.network === undefined ? {} : { network: this.listeners.tap(resonate.network) };
+    this.feedWaiter = changes === undefined ? undefined : new FeedWaiter(changes);
+    this.listenerWaiter = new ListenerWaiter(promises, meta, this.questions, changes);
+    const network =
+      resonate?.network === undefined ? {} : { network: this.listenerWaiter.tap(resonate.network) };
     const resonated = createResonate(
       { ...resonate, ...network },
       {
@@ -162,7 +164,7 @@ export class JobEngine {
   /** Stops background work (releases of failed executions, checks for cancels) when the runtime closes. */
   stop(): void {
     this.executions.stop();
-    this.listeners.stop();
+    this.listenerWaiter.stop();
   }
 
   /** The newest definition registered under `name`. */
@@ -274,10 +276,7 @@ export class JobEngine {
 
   /** The index row of the job `record`: read now, or the one read as this process finished the job. */
   private metaOf(record: PromiseRecord): Promise<JobMetaRow | undefined> {
-    const read = this.finishing.get(record.id);
-    if (read === undefined) return this.meta.get(record.id);
-    this.finishing.delete(record.id);
-    return record.state === "pending" ? this.meta.get(record.id) : read;
+    return this.listenerWaiter.finishedRow(record) ?? this.meta.get(record.id);
   }
 
   async snapshot(id: string, withResult = false, scope: CallerScope = {}): Promise<JobSnapshot> {
@@ -320,99 +319,31 @@ export class JobEngine {
     const given = options.read?.length === ids.length ? options.read : undefined;
     if (timeoutMs <= 0)
       return given ? [...given] : Promise.all(ids.map((id) => this.snapshot(id, true, scope)));
-    // Any process may be running the job: its store is where a new question shows, and its feed says when.
-    // Watched before the jobs are read (jobs the caller read are looked at once), so no question slips by.
-    const changes = new ChangeWatch(this.changes, (id) => ids.includes(id), {
-      readAllFirst: given !== undefined,
-    });
-    // A complete feed (the SQLite owner's, the memory store's) tells of every settle, or says "any": the wait
-    // ends on it alone and registers no listener. Otherwise each job is read by registering a listener on it,
-    // one request; the store's message when it settles carries the settled job, which is then not read again.
-    // Jobs the caller read finished (or asking) need no listener: they are returned as they are.
-    const feedAlone = this.changes?.complete === true;
-    const waitable = given?.filter((s) => isUnfinished(s.status)).map((s) => s.jobId) ?? ids;
-    if (given !== undefined && (waitable.length === 0 || given.some((s) => s.status === "input_required"))) {
-      changes.close();
+    // Jobs the caller read finished (or asking) are returned as they are.
+    if (given !== undefined && (!given.some((s) => isUnfinished(s.status)) || given.some(isAsking)))
       return [...given];
-    }
-    const listening = new Map(
-      feedAlone ? [] : [...new Set(waitable)].map((id) => [id, this.listeners.listen(id)] as const),
-    );
-    const leave = () => {
-      changes.close();
-      for (const held of listening.values()) held.close();
-    };
+    const jobs = given?.filter((s) => isUnfinished(s.status)).map((s) => s.jobId) ?? ids;
+    const waiting = this.waiter().begin(jobs, this.readsIn(scope), given !== undefined);
     let snapshots: JobSnapshot[];
-    let found: (PromiseRecord | undefined)[] = [];
     try {
-      if (given) snapshots = [...given];
-      else if (feedAlone) snapshots = await Promise.all(ids.map((id) => this.snapshot(id, true, scope)));
-      else {
-        found = await Promise.all(ids.map((id) => listening.get(id)?.found));
-        // A pending job is read again when the wait ends: its progress now is read only to tick with it.
-        const ticks = options.onTick !== undefined;
-        snapshots = await Promise.all(
-          ids.map((id, i) =>
-            this.snapshotFrom(id, found[i], true, scope, ticks || found[i]?.state !== "pending"),
-          ),
-        );
-      }
+      snapshots = given ? [...given] : await waiting.read(ids, options.onTick !== undefined);
     } catch (error) {
-      leave();
+      waiting.close();
       throw error;
     }
     const pending = snapshots.filter((s) => isUnfinished(s.status)).map((s) => s.jobId);
-    // A job waiting for an answer will not finish by waiting: the caller has a question to pass on.
-    const asking = snapshots.some((s) => s.status === "input_required");
-    if (pending.length === 0 || asking) {
-      leave();
-      if (given !== undefined || options.onTick !== undefined) return snapshots;
-      return Promise.all(
-        snapshots.map((s, i) =>
-          found[i]?.state === "pending" ? this.snapshotFrom(s.jobId, found[i], true, scope) : s,
-        ),
-      );
+    if (pending.length === 0 || snapshots.some(isAsking)) {
+      waiting.close();
+      return given !== undefined || options.onTick !== undefined ? snapshots : waiting.whole(snapshots);
     }
 
     let timer: NodeJS.Timeout | undefined;
     let ticker: NodeJS.Timeout | undefined;
-    const settled = new Map<string, PromiseRecord | undefined>();
-    const finished = feedAlone
-      ? undefined
-      : Promise.all(
-          pending.map((id) => listening.get(id)?.settled.then((record) => settled.set(id, record))),
-        );
-    // On a complete feed a changed job is read whole (with its result): a finished job does not change, so a
-    // read that found it finished is the answer, and a wait whose jobs all finished so ends without reading
-    // them again. Otherwise a change is looked at only for a new question: the listener tells of the settle.
-    const done = new Map<string, JobSnapshot>();
-    const reads = new Map<string, Promise<JobSnapshot>>();
-    const read = (id: string) => {
-      const reading = this.snapshot(id, true, scope).then((job) => {
-        if (!isUnfinished(job.status)) done.set(id, job);
-        return job;
-      });
-      reads.set(id, reading);
-      return reading;
-    };
     const elapsed = new Promise<void>((resolve) => {
       timer = setTimeout(resolve, timeoutMs);
       options.signal?.addEventListener("abort", () => resolve(), { once: true });
-      void (async () => {
-        for (let changed = await changes.next(); changed !== undefined; changed = await changes.next()) {
-          const asked = (changed === "all" ? pending : pending.filter((id) => changed.has(id))).filter(
-            (id) => !done.has(id),
-          );
-          const asking = feedAlone
-            ? Promise.all(asked.map(read)).then((jobs) => jobs.some((job) => job.status === "input_required"))
-            : Promise.all(asked.map((id) => this.questions.pending(id))).then((open) =>
-                open.some((q) => q.length > 0),
-              );
-          if ((await asking.catch(() => false)) || (feedAlone && done.size === pending.length))
-            return resolve();
-        }
-      })();
     });
+    const ended = waiting.until(pending);
     if (options.onTick) {
       const onTick = options.onTick;
       onTick(snapshots);
@@ -421,26 +352,30 @@ export class JobEngine {
       }, options.tickMs ?? DEFAULTS.progressTickMs);
     }
     try {
-      await (finished === undefined ? elapsed : Promise.race([finished, elapsed]));
+      await Promise.race([ended, elapsed]);
     } finally {
       clearTimeout(timer);
-      leave();
+      waiting.close();
       clearInterval(ticker);
     }
-    // A finished job does not change; a job that settled meanwhile came with its listener's message, or was
-    // read whole on the feed's word; only a job still unfinished is read again.
-    try {
-      return await Promise.all(
-        snapshots.map(async (s) => {
-          if (!isUnfinished(s.status)) return s;
-          if (settled.has(s.jobId)) return this.snapshotFrom(s.jobId, settled.get(s.jobId), true, scope);
-          await reads.get(s.jobId)?.catch(() => undefined);
-          return done.get(s.jobId) ?? this.snapshot(s.jobId, true, scope);
-        }),
-      );
-    } finally {
-      for (const id of pending) this.finishing.delete(id);
-    }
+    return waiting.last(snapshots);
+  }
+
+  /**
+   * How a wait beginning now waits: on the feed alone while it is complete (the SQLite owner's, the memory
+   * store's; a joiner's becomes complete when it takes the store over, so this is asked at each wait), else
+   * through listeners on the jobs' promises.
+   */
+  private waiter(): Waiter {
+    return this.feedWaiter?.complete === true ? this.feedWaiter : this.listenerWaiter;
+  }
+
+  /** What a wait reads jobs with (see `waiters/`): jobs with their results, in the caller's `scope`. */
+  readsIn(scope: CallerScope): JobReads {
+    return {
+      now: (id) => this.snapshot(id, true, scope),
+      from: (id, record, progress) => this.snapshotFrom(id, record, true, scope, progress),
+    };
   }
 
   /**

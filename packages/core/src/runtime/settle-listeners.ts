@@ -41,10 +41,17 @@ export class SettleListeners {
 
   /** Told when this process sends the request that finishes a job some await here waits for. */
   private readonly finishing: (id: string) => void;
+  private readonly recheckMs: number;
 
-  constructor(promises: PromiseClient, finishing: (id: string) => void = () => undefined) {
+  /** `recheckMs`: how often the listeners awaits wait on are registered again. */
+  constructor(
+    promises: PromiseClient,
+    finishing: (id: string) => void = () => undefined,
+    recheckMs: number = DEFAULTS.changeRecheckMs,
+  ) {
     this.promises = promises;
     this.finishing = finishing;
+    this.recheckMs = recheckMs;
   }
 
   /**
@@ -71,7 +78,8 @@ export class SettleListeners {
   /**
    * Registers a listener on the promise `id`, which reads it: one request to the store. A promise settled
    * meanwhile is caught by the store (it answers settled) or by the message it sends (a lost message by the
-   * registration made again every {@link DEFAULTS.changeRecheckMs} while an await waits).
+   * registration made again every `recheckMs`, by default {@link DEFAULTS.changeRecheckMs}, while an await
+   * waits).
    */
   listen(id: string): Listening {
     let entry = this.entries.get(id);
@@ -144,7 +152,7 @@ export class SettleListeners {
     if (this.timer !== undefined) return;
     this.timer = setInterval(() => {
       // A message that did not come by now will not: the listener was registered after the promise settled.
-      const stale = Date.now() - DEFAULTS.changeRecheckMs;
+      const stale = Date.now() - this.recheckMs;
       for (const [id, at] of this.early) if (at < stale) this.early.delete(id);
       const waited = [...this.entries].filter(([, entry]) => entry.waiters > 0).map(([id]) => id);
       if (waited.length === 0 && this.entries.size === 0 && this.early.size === 0) this.stop();
@@ -152,7 +160,7 @@ export class SettleListeners {
         this.register(id).catch((error: unknown) =>
           log("debug", "cannot register a listener again", { job: id, error: errorText(error) }),
         );
-    }, DEFAULTS.changeRecheckMs);
+    }, this.recheckMs);
     this.timer.unref();
   }
 }
