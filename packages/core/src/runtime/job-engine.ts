@@ -331,7 +331,8 @@ export class JobEngine {
       waiting.close();
       throw error;
     }
-    const pending = snapshots.filter((s) => isUnfinished(s.status)).map((s) => s.jobId);
+    // Each job once: a list may name a job twice, and the waiters count the jobs they saw finish.
+    const pending = [...new Set(snapshots.filter((s) => isUnfinished(s.status)).map((s) => s.jobId))];
     if (pending.length === 0 || snapshots.some(isAsking)) {
       waiting.close();
       return given !== undefined || options.onTick !== undefined ? snapshots : waiting.whole(snapshots);

@@ -58,6 +58,22 @@ describe("waiting on a complete change feed", () => {
     expect(requests).not.toContain("promise.register_listener");
   });
 
+  it("ends when the job finishes although the list names it twice", async () => {
+    const hold = gate();
+    const square = squareTool({ runs: 0 }, hold.promise);
+    const runtime = await createAsyncTools({ store: "memory", tools: [square] });
+    await using _ = runtime;
+    const { engine } = internalsOf(runtime);
+    const { jobId } = await runtime.start(square, { n: 4 });
+    // The wait's bound is far beyond the test's: only the job finishing can end it in time.
+    const waiting = engine.wait([jobId, jobId], NEVER_MS);
+    hold.open();
+    expect(await waiting).toMatchObject([
+      { jobId, status: "completed", result: { square: 16 } },
+      { jobId, status: "completed", result: { square: 16 } },
+    ]);
+  }, 60_000);
+
   it("ends when a job asks, and reads it whole as the wait ends", async () => {
     const hold = gate();
     const asker = askingTool(hold.promise);
