@@ -79,6 +79,11 @@ export const MIGRATIONS: readonly Migration[] = [
     file: "0010-step-checkpoint.sql",
     sha256: "feda75c629385b6d4c78892116720e618e46f05662aff4d2bda036f302700a38",
   },
+  {
+    id: "0013-drain-timers-by-index",
+    file: "0013-drain-timers-by-index.sql",
+    sha256: "e1985c3be6a28c061d4bf1dae8742f839814ab5956e713c824ed6ed4a2a17a40",
+  },
 ];
 
 /** The advisory lock key every `store init` takes, so two of them never migrate one database at once. */
