@@ -2,18 +2,26 @@
  * A replica's drain on a real PostgreSQL (migration 0013): it runs on every NOTIFY and every tick, so its cost
  * must not grow with the store. resonate.sql's timer pass reads every promise ever kept (its filter calls a
  * function on the whole row, which no index serves); the drain looks for due timers through the indexes first
- * and runs that pass only when one is due, so due timers still fire. Skipped, in one line, where PostgreSQL
+ * and runs that pass only when one is due, so due timers still fire. Every wake-up of a job is a NOTIFY, never the
+ * fallback tick. Skipped, in one line, where PostgreSQL
  * cannot be started.
  */
 import { type PostgresCluster, postgresUnavailable, startPostgres } from "@async-tools/test-helpers/postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { postgresStoreInit } from "./helpers.ts";
+import { createAsyncTools } from "../src/index.ts";
+import { postgresStoreInit, threeStepsTool } from "./helpers.ts";
 
 const unavailable = postgresUnavailable();
 if (unavailable !== undefined) console.warn(`postgres drain tests skipped: ${unavailable}`);
 
 /** Finished promises in the store: retention keeps them (a day by default), so a busy store holds many. */
 const KEPT = 20_000;
+/** Jobs at once in the wake-up test, as the bench's 32 submitters. */
+const JOBS = 32;
+/** A fallback tick no job of the wake-up test could wait for and still finish within its budget. */
+const TICK_MS = 10 * 60_000;
+/** The wake-up test's budget for all its jobs, generous for a loaded machine. */
+const AWAIT_MS = 60_000;
 const DRAIN = "SELECT count(*) FROM async_tools.drain('poll://any@drained', 'poll://uni@drained/a', 100)";
 
 describe.skipIf(unavailable !== undefined)("a Postgres drain", () => {
@@ -61,5 +69,24 @@ describe.skipIf(unavailable !== undefined)("a Postgres drain", () => {
     expect(cluster.psql("SELECT state FROM resonate.promises WHERE id = 'due'", "drains").trim()).toBe(
       "resolved",
     );
+  });
+
+  it("wakes every job by NOTIFY: jobs finish with a fallback tick of ten minutes", async () => {
+    cluster.createDatabase("wakes");
+    await postgresStoreInit(cluster.url("wakes"));
+    const threeSteps = threeStepsTool(JOBS);
+    await using runtime = await createAsyncTools({
+      store: cluster.url("wakes"),
+      tools: [threeSteps],
+      postgres: { tickMs: TICK_MS },
+    });
+    const started = await Promise.all(
+      Array.from({ length: JOBS }, (_, n) => runtime.start(threeSteps, { n })),
+    );
+    const done = await runtime.wait(
+      started.map((job) => job.jobId),
+      { timeoutMs: AWAIT_MS },
+    );
+    expect(done.map((job) => job.status)).toEqual(started.map(() => "completed"));
   });
 });
