@@ -82,7 +82,7 @@ export const MIGRATIONS: readonly Migration[] = [
   {
     id: "0013-drain-timers-by-index",
     file: "0013-drain-timers-by-index.sql",
-    sha256: "e1985c3be6a28c061d4bf1dae8742f839814ab5956e713c824ed6ed4a2a17a40",
+    sha256: "80e270d3cbc39a9d5912841a1259edbc6fb1a2491c0b1252fb0b3b9bac6a1ce7",
   },
 ];
 

@@ -1,9 +1,24 @@
 -- async-tools migration 0013: a drain whose cost does not grow with the store. Every drain (each NOTIFY, each
--- tick of every replica) called resonate.process_timeouts(), whose promise pass filters on
+-- tick of every replica) called resonate.process_timeouts(), whose promise pass filtered on
 -- _promise_timed(promises): a function of the whole row, which no index serves, so each drain read every
--- promise kept (finished ones stay until retention removes them). The drain now asks the indexes whether any
--- promise, task or schedule is due, with the same conditions as that pass (a pending external promise, a
--- pending or acquired task, a schedule), and runs the pass only when one is; due timers fire as before.
+-- promise kept (finished ones stay until retention removes them).
+--
+-- The promise pass is replaced by the same pass with that function's body written out (a pending external
+-- promise past its timeout), which the index of pending promises' timeouts serves; what it times out, in which
+-- order, is unchanged. And the drain asks the indexes whether any promise, task or schedule is due, with the
+-- passes' own conditions, and runs them only when one is; due timers fire as before.
+CREATE OR REPLACE FUNCTION resonate.process_promise_timeouts(p_now bigint) RETURNS int
+  LANGUAGE plpgsql AS $$
+DECLARE r record; cnt int := 0;
+BEGIN
+  FOR r IN SELECT p.id FROM resonate.promises p
+           WHERE p.state = 'pending' AND p.external AND p.timeout_at <= p_now
+           ORDER BY p.timeout_at, p.id LOOP
+    PERFORM resonate._on_promise_timeout(r.id, p_now); cnt := cnt + 1;
+  END LOOP;
+  RETURN cnt;
+END $$;
+
 CREATE OR REPLACE FUNCTION async_tools.drain(p_anycast text, p_unicast text, p_limit int)
   RETURNS TABLE (kind text, task_id text, version int, promise jsonb)
   LANGUAGE plpgsql SECURITY DEFINER SET search_path = resonate, pg_temp AS $$
