@@ -4,7 +4,10 @@
  * process's CPU time per job (user and system) and jobs per second as one JSON line. With a fifth argument it
  * also writes a CPU profile of the measured window alone (no start-up, no warm-up) to that file. On SQLite it
  * also counts, per job, the statements and commits run and this thread's CPU inside SQLite: unlike the CPU
- * per job, these barely move with the machine's load.
+ * per job, these barely move with the machine's load. On Postgres
+ * (`BENCH_STORE=postgres`), `BENCH_WAITS=1` also prints where the server's backends spent the window
+ * (`pg_stat_activity` sampled: state, wait event, function) with commits, WAL syncs, the server's CPU and each SQL
+ * function's time per job; `BENCH_KEPT=n` starts from a store holding n finished promises.
  *
  * ```sh
  * cd bench && ASYNC_TOOLS_LOG=warn node --conditions=@async-tools/source src/perf/cpu-per-job.ts 32 10 normal /tmp/32.cpuprofile
@@ -18,6 +21,7 @@ import { join } from "node:path";
 import { createAsyncTools } from "@async-tools/core";
 import { startPostgres } from "@async-tools/test-helpers/postgres";
 import { tempDir } from "@async-tools/test-helpers/temp";
+import { SAMPLER_NAME, sampleWaits } from "../lib/pg-waits.ts";
 import { storeInit } from "../lib/postgres.ts";
 import { window } from "../lib/rates.ts";
 import { fresh } from "../lib/scenario.ts";
@@ -38,6 +42,18 @@ if (cluster !== undefined) {
   cluster.createDatabase("cpu");
   store = cluster.url("cpu");
   await storeInit(store);
+  // Time per SQL function (pg_stat_user_functions) for the breakdown of where the server spends a job.
+  if (process.env.BENCH_WAITS) cluster.psql("ALTER DATABASE cpu SET track_functions = 'all'");
+  // BENCH_KEPT=n: the store holds n finished promises at the start, as one that keeps a day of jobs does.
+  const kept = Number(process.env.BENCH_KEPT ?? 0);
+  if (kept > 0)
+    cluster.psql(
+      `INSERT INTO resonate.promises (id, state, tags, timeout_at, created_at, settled_at)
+       SELECT 'kept-' || g, 'resolved', '{"resonate:target": "poll://any@kept"}', now, now, now
+         FROM generate_series(1, ${kept}) AS g, (SELECT (extract(epoch FROM now()) * 1000)::bigint AS now) AS t;
+       ANALYZE resonate.promises`,
+      "cpu",
+    );
 }
 /** Queries sent and notices heard by every `pg` client of this process (Postgres only), to count per job. */
 const counts = { queries: 0, notices: 0 };
@@ -48,7 +64,11 @@ if (onPostgres) {
     .Client.prototype;
   const query = proto.query as (...args: unknown[]) => unknown;
   const emit = proto.emit as (...args: unknown[]) => unknown;
-  proto.query = function (this: unknown, ...args: unknown[]) {
+  proto.query = function (
+    this: { connectionParameters?: { application_name?: string } },
+    ...args: unknown[]
+  ) {
+    if (this.connectionParameters?.application_name === SAMPLER_NAME) return query.apply(this, args);
     counts.queries += 1;
     if (process.env.BENCH_LABELS) {
       const first = args[0];
@@ -88,9 +108,11 @@ if (session !== undefined) {
 const before = { ...counts };
 labels.clear();
 sqlite?.reset();
+const sampling = onPostgres && process.env.BENCH_WAITS ? sampleWaits(store) : undefined;
 const thread = process.threadCpuUsage();
 const measured = await window(submitters, seconds * 1000, one);
 const threadUsed = process.threadCpuUsage(thread);
+const waits = await sampling?.stop(measured.jobs);
 const perJob = (n: number) => Number((n / Math.max(1, measured.jobs)).toFixed(2));
 const pg = onPostgres
   ? {
@@ -108,6 +130,7 @@ if (session !== undefined && profile !== undefined) {
   writeFileSync(profile, JSON.stringify(taken));
   session.disconnect();
 }
+if (waits !== undefined) process.stderr.write(`${waits}\n`);
 if (process.env.BENCH_LABELS) {
   for (const [label, n] of labels) process.stderr.write(`${(n / measured.jobs).toFixed(2)} ${label}\n`);
   for (const [sql, { calls, cpuUs }] of sqlite?.statementsBySql ?? [])

@@ -79,6 +79,11 @@ export const MIGRATIONS: readonly Migration[] = [
     file: "0010-step-checkpoint.sql",
     sha256: "feda75c629385b6d4c78892116720e618e46f05662aff4d2bda036f302700a38",
   },
+  {
+    id: "0011-drain-timers-by-index",
+    file: "0011-drain-timers-by-index.sql",
+    sha256: "74ca869226b67dfb7a20fb04d789b88d846036fb196e8c4c6b3a3e3c2ba767f1",
+  },
 ];
 
 /** The advisory lock key every `store init` takes, so two of them never migrate one database at once. */
