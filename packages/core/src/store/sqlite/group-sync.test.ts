@@ -4,7 +4,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { DatabaseSync } from "node:sqlite";
 import { afterEach, describe, expect, it } from "vitest";
-import { GroupSync, SYNC_CHANNEL, type SyncEvent } from "./group-sync.ts";
+import {
+  GroupSync,
+  LONE_SYNC_PROBE_EVERY,
+  LonePlacement,
+  SYNC_CHANNEL,
+  type SyncEvent,
+} from "./group-sync.ts";
 import { openDatabase } from "./store-file.ts";
 
 const dirs: string[] = [];
@@ -72,7 +78,11 @@ describe("GroupSync", () => {
     const told: number[] = [];
     const sync = new GroupSync(path, 0, (n) => told.push(n));
     const ran: string[] = [];
-    sync.after(commit(), (error) => ran.push(`${error === undefined ? "synced" : "error"} after ${told.at(-1)}`), true);
+    sync.after(
+      commit(),
+      (error) => ran.push(`${error === undefined ? "synced" : "error"} after ${told.at(-1)}`),
+      true,
+    );
     // No thread-pool trip: the waiter ran before after() returned, once the sync and the mark were done.
     expect(ran).toEqual(["synced after 1"]);
     expect(events).toEqual([{ wal: `${path}-wal`, commits: 1, onLoop: true }]);
@@ -140,5 +150,44 @@ describe("GroupSync", () => {
     await expect.poll(() => errors.length).toBe(2);
     expect(errors.every((error) => (error as { code?: string }).code === "ENOENT")).toBe(true);
     expect(() => sync.syncNow(3)).toThrow(/ENOENT/);
+  });
+});
+
+describe("LonePlacement", () => {
+  /** The places of the next `n` lone syncs, each noted as taking `ms[place]`. */
+  function places(placement: LonePlacement, n: number, ms: { loop: number; pool: number }): string[] {
+    return Array.from({ length: n }, () => {
+      const place = placement.next();
+      placement.took(place, ms[place]);
+      return place;
+    });
+  }
+
+  it("tries the event loop three times, then the thread pool three times", () => {
+    expect(places(new LonePlacement(), 6, { loop: 1, pool: 1 })).toEqual([
+      "loop",
+      "loop",
+      "loop",
+      "pool",
+      "pool",
+      "pool",
+    ]);
+  });
+
+  it("syncs lone commits where they took less time, trying the other place now and then", () => {
+    const placement = new LonePlacement();
+    places(placement, 6, { loop: 0.3, pool: 0.5 });
+    const next = places(placement, 4 * LONE_SYNC_PROBE_EVERY, { loop: 0.3, pool: 0.5 });
+    expect(next.filter((place) => place === "pool")).toHaveLength(4);
+  });
+
+  it("moves lone syncs to the thread pool once the loop turns slower, and back", () => {
+    const placement = new LonePlacement();
+    places(placement, 6, { loop: 0.3, pool: 0.5 });
+    // A busy machine: a sync on the loop now takes longer than one through the pool.
+    const busy = places(placement, 20 * LONE_SYNC_PROBE_EVERY, { loop: 0.6, pool: 0.4 });
+    expect(busy.slice(-4 * LONE_SYNC_PROBE_EVERY).filter((place) => place === "loop")).toHaveLength(4);
+    const idle = places(placement, 20 * LONE_SYNC_PROBE_EVERY, { loop: 0.3, pool: 0.5 });
+    expect(idle.slice(-4 * LONE_SYNC_PROBE_EVERY).filter((place) => place === "pool")).toHaveLength(4);
   });
 });

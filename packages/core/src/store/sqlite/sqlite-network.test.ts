@@ -278,7 +278,9 @@ describe("group commit", () => {
     expect(mark()).toBe(base + 1);
     expect(syncs).toEqual([{ wal: `${path}-wal`, commits: 1, onLoop: true }]);
     // Eight requests in one turn: one commit, and the sync that covers it leaves the event loop free.
-    const many = await Promise.all(Array.from({ length: 8 }, (_, i) => network.send(create(`many-${i}`, now))));
+    const many = await Promise.all(
+      Array.from({ length: 8 }, (_, i) => network.send(create(`many-${i}`, now))),
+    );
     expect(many.map((response) => response.head.status)).toEqual(Array(8).fill(200));
     expect(counter.commits).toBe(2);
     expect(mark()).toBe(base + 2);
