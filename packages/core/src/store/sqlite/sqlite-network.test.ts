@@ -277,14 +277,18 @@ describe("group commit", () => {
     expect(lone.head.status).toBe(200);
     expect(mark()).toBe(base + 1);
     expect(syncs).toEqual([{ wal: `${path}-wal`, commits: 1, onLoop: true }]);
+    // Two in one turn (a start and the previous job's last request) are still alone.
+    const pair = await Promise.all([0, 1].map((i) => network.send(create(`pair-${i}`, now))));
+    expect(pair.map((response) => response.head.status)).toEqual([200, 200]);
+    expect(syncs.slice(1)).toEqual([{ wal: `${path}-wal`, commits: 1, onLoop: true }]);
     // Eight requests in one turn: one commit, and the sync that covers it leaves the event loop free.
     const many = await Promise.all(
       Array.from({ length: 8 }, (_, i) => network.send(create(`many-${i}`, now))),
     );
     expect(many.map((response) => response.head.status)).toEqual(Array(8).fill(200));
-    expect(counter.commits).toBe(2);
-    expect(mark()).toBe(base + 2);
-    expect(syncs.slice(1)).toEqual([{ wal: `${path}-wal`, commits: 1, onLoop: false }]);
+    expect(counter.commits).toBe(3);
+    expect(mark()).toBe(base + 3);
+    expect(syncs.slice(2)).toEqual([{ wal: `${path}-wal`, commits: 1, onLoop: false }]);
   });
 
   it("writes queued job rows inside the store's next commit, not in one of their own", async () => {
