@@ -32,7 +32,7 @@ const syncs = channel(SYNC_CHANNEL);
 export const LONE_SYNC_PROBE_EVERY = 16;
 
 /** Recent lone syncs each place keeps the time of, and compares by their median. */
-const LONE_SYNC_SAMPLES = 15;
+const LONE_SYNC_SAMPLES = 31;
 
 /** Where a sync runs: on the event loop, or on libuv's thread pool. */
 export type SyncPlace = "loop" | "pool";
