@@ -2,8 +2,10 @@
  * What `durability: "full"` (every answer waits for the WAL's fsync) costs against `"normal"` (a commit that
  * survives a process crash, not a power loss): durable starts per second on the SQLite store through the
  * programmatic API, with 1 submitter (the cost of a single start) and with 32, in interleaved rounds; the
- * jobs a window started are awaited after it, outside the timing. Beside the rates, figures the load on the
- * machine hardly moves: WAL syncs per start and per job, syncs on the event loop, and bytes written per start.
+ * jobs a window started are awaited after it, outside the timing. Beside the rates: the time of each start
+ * (p10 and median, whose ratio the load moves less than the rates'), and figures the load on the machine
+ * hardly moves: WAL syncs per start and per job, syncs run on the event loop (a lone commit's, where that
+ * measured faster than the thread pool), and bytes written per start.
  */
 import { subscribe, unsubscribe } from "node:diagnostics_channel";
 import { readFileSync } from "node:fs";
@@ -13,7 +15,7 @@ import { tempDir } from "@async-tools/test-helpers/temp";
 import { createBenchRuntime, noopJob } from "../lib/bench-server.ts";
 import { rate } from "../lib/rates.ts";
 import { fresh, type RunOptions, type ScenarioResult } from "../lib/scenario.ts";
-import { formatTable, showRatio, showSpread, spread } from "../lib/stats.ts";
+import { formatTable, median, quantile, showRatio, showSpread, spread } from "../lib/stats.ts";
 
 /** The most `full` may cost against `normal`, per submitter count (issue 29). */
 const TARGET: Record<number, number> = { 1: 2, 32: 1.5 };
@@ -39,12 +41,19 @@ function bytesWritten(): number {
   }
 }
 
-/** A submit that starts a job and remembers it, and a drain that awaits every job remembered. */
+/**
+ * A submit that starts a job and remembers it (and how long the start took, in `times`), and a drain that
+ * awaits every job remembered.
+ */
 function starter(tools: AsyncTools) {
   const started: string[] = [];
+  const times: number[] = [];
   return {
+    times,
     submit: async () => {
+      const began = performance.now();
       started.push((await tools.start(noopJob, { n: fresh(), delay_ms: 0 })).jobId);
+      times.push(performance.now() - began);
     },
     drain: async () => {
       const ids = started.splice(0);
@@ -103,6 +112,8 @@ export async function durability(options: RunOptions): Promise<ScenarioResult> {
       await window(ours, submitters, 300);
       await window(theirs, submitters, 300);
       work = { starts: 0, syncsInWindows: 0, syncs: 0, syncsOnLoop: 0, bytes: 0 };
+      ours.times.length = 0;
+      theirs.times.length = 0;
       const oursRates: number[] = [];
       const theirRates: number[] = [];
       for (let round = 0; round < rounds; round++) {
@@ -113,12 +124,22 @@ export async function durability(options: RunOptions): Promise<ScenarioResult> {
       }
       const cost = spread(theirRates.map((r, i) => r / (oursRates[i] ?? Number.NaN)));
       const target = TARGET[submitters] ?? 1;
+      const times = (s: ReturnType<typeof starter>) => ({
+        p10: quantile(s.times, 0.1),
+        median: median(s.times),
+      });
+      const [normalMs, fullMs] = [times(theirs), times(ours)];
+      const showTimes = (t: { p10: number; median: number }) =>
+        `${t.p10.toFixed(2)} / ${t.median.toFixed(2)}`;
       rows.push([
         String(submitters),
         showSpread(spread(theirRates), 0),
         showSpread(spread(oursRates), 0),
         showRatio(cost),
         `<= ${target}x`,
+        showTimes(normalMs),
+        showTimes(fullMs),
+        `${(fullMs.p10 / normalMs.p10).toFixed(2)}x / ${(fullMs.median / normalMs.median).toFixed(2)}x`,
         (work.syncsInWindows / work.starts).toFixed(2),
         (work.syncs / work.starts).toFixed(2),
         String(work.syncsOnLoop),
@@ -129,6 +150,8 @@ export async function durability(options: RunOptions): Promise<ScenarioResult> {
         normal_starts_per_s: spread(theirRates),
         full_starts_per_s: spread(oursRates),
         full_cost_vs_normal: cost,
+        normal_start_ms: normalMs,
+        full_start_ms: fullMs,
         full_starts: work.starts,
         full_syncs_per_start: work.syncsInWindows / work.starts,
         full_syncs_per_job: work.syncs / work.starts,
@@ -149,13 +172,16 @@ export async function durability(options: RunOptions): Promise<ScenarioResult> {
   return {
     name: "durability",
     table: formatTable(
-      `Durable starts/s, durability "full" (fsync of the WAL before each answer, shared) against "normal", SQLite store, programmatic API, ${rounds} interleaved rounds of ${windowMs / 1000} s; median (min-max). For "full": WAL syncs per start inside the windows, per job with the drains after them, syncs on the event loop, and KB the process wrote per start`,
+      `Durable starts/s, durability "full" (fsync of the WAL before each answer, shared) against "normal", SQLite store, programmatic API, ${rounds} interleaved rounds of ${windowMs / 1000} s; median (min-max); the time of one start, p10 / median, and full's over normal's. For "full": WAL syncs per start inside the windows, per job with the drains after them, syncs run on the event loop (lone commits, where that measured faster than libuv's thread pool), and KB the process wrote per start`,
       [
         "submitters",
         "normal starts/s",
         "full starts/s",
         "full cost (normal/full)",
         "target",
+        "normal start ms",
+        "full start ms",
+        "full/normal start",
         "full syncs/start",
         "syncs/job",
         "syncs on loop",

@@ -32,8 +32,11 @@ export interface BatchStore {
   path: string;
   /** Commits `changes` in one transaction; throws when it cannot. */
   persist(changes: Change[]): void;
-  /** Runs `run` once every commit made so far is durable (at once without group sync). */
-  afterDurable(run: AfterSync): void;
+  /**
+   * Runs `run` once every commit made so far is durable (at once without group sync); `alone`: no other
+   * request is expected meanwhile, so the sync may run on the event loop (and `run` before this returns).
+   */
+  afterDurable(run: AfterSync, alone: boolean): void;
   /** Drops from RAM the settled entities a batch loaded, once it is committed. */
   evict(loaded: Iterable<string>, changes: Change[]): void;
   /** Reloads RAM from the file, dropping what was applied but not committed. */
@@ -47,6 +50,15 @@ export interface BatchStore {
   /** The error of a request committed but not synced. */
   syncError(cause: unknown): AsyncToolsError;
 }
+
+/**
+ * The most requests waiting for their answer a batch may hold and still have its commit synced on the event
+ * loop when no other sync is in flight (group-sync.ts): a lone caller's turn holds its own request and, at
+ * most, the last request of the job its previous call started (a single submitter's start shares its commit
+ * with the previous job's `task.fulfill`). More means several callers, and more requests are likely to come
+ * while the disk syncs: their commit should overlap it, so the sync goes to the thread pool.
+ */
+export const ALONE_MAX_WAITING = 2;
 
 /** The batch of the current turn and its commit at the end of the turn. */
 export class Batching {
@@ -122,14 +134,22 @@ export class Batching {
     }
     const jobs = store.jobsOf(batch.changes);
     // Requests that changed nothing wait too: what they read may be a commit not yet on disk.
-    store.afterDurable((error) => {
+    const synced = (error?: unknown) => {
       for (const waiter of batch.waiters) {
         if (error === undefined) waiter.resolve(waiter.response);
         else waiter.reject(store.syncError(error));
       }
       // Committed either way: what the requests set in motion goes on.
       store.dispatch(batch.changes, jobs);
-    });
+    };
+    const waiting = batch.waiters.filter((waiter) => waiter.resolve !== ignore).length;
+    if (waiting > 0 && waiting <= ALONE_MAX_WAITING) {
+      // The sync may run here and answer at once: RAM is settled first, as before any answer.
+      store.evict(batch.loaded, batch.changes);
+      store.afterDurable(synced, true);
+      return;
+    }
+    store.afterDurable(synced, false);
     // Once the sync is on its way, so the disk works meanwhile (answers and messages go out in later ticks).
     store.evict(batch.loaded, batch.changes);
   }

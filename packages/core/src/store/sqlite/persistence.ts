@@ -93,10 +93,13 @@ export class Persistence {
     this.mark = undefined;
   }
 
-  /** Runs `run` once every commit made so far is on disk: at once without group sync. */
-  afterDurable(run: AfterSync): void {
+  /**
+   * Runs `run` once every commit made so far is on disk: at once without group sync. `alone`: see
+   * {@link GroupSync.after} (the sync may then run on the event loop, and `run` before this returns).
+   */
+  afterDurable(run: AfterSync, alone = false): void {
     if (this.groupSync === undefined) run();
-    else this.groupSync.after(this.commits, run);
+    else this.groupSync.after(this.commits, run, alone);
   }
 
   /**

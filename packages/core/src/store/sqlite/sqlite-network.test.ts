@@ -238,12 +238,17 @@ describe("group commit", () => {
     cleanups.push(() => {
       unsubscribe(SYNC_CHANNEL, count);
     });
-    // Eight submitters keep a commit waiting for its sync nearly all the time, so ticks find one waiting.
-    const until = Date.now() + 400;
+    // Eight submitters keep a commit waiting for its sync nearly all the time, so ticks find one waiting. They
+    // stop together (a timer, not each its own clock), so no turn has a lone request, which syncs on the loop.
+    let stop = false;
+    const timer = setTimeout(() => {
+      stop = true;
+    }, 400);
+    cleanups.push(() => clearTimeout(timer));
     let n = 0;
     await Promise.all(
       Array.from({ length: 8 }, async () => {
-        while (Date.now() < until) {
+        while (!stop) {
           const response = await network.send(create(`job-${n++}`, Date.now()));
           expect(response.head.status).toBe(200);
         }
@@ -251,6 +256,39 @@ describe("group commit", () => {
     );
     expect(syncs.filter((sync) => sync.onLoop)).toEqual([]);
     expect(syncs.length).toBeGreaterThan(0);
+  });
+
+  it("answers a lone request after a sync on the event loop, and a turn of many after one sync off it", async () => {
+    const path = join(tempDir(), "store.db");
+    const network = await open({ path, durability: "full" });
+    const counter = countCommits(network);
+    const mark = () => Number.parseInt(readFileSync(`${path}-commits`, "utf8"), 10);
+    const syncs: SyncEvent[] = [];
+    const count = (event: unknown) => {
+      if ((event as SyncEvent).wal === `${path}-wal`) syncs.push(event as SyncEvent);
+    };
+    subscribe(SYNC_CHANNEL, count);
+    cleanups.push(() => {
+      unsubscribe(SYNC_CHANNEL, count);
+    });
+    const now = Date.now();
+    const base = mark();
+    const lone = await network.send(create("lone", now));
+    expect(lone.head.status).toBe(200);
+    expect(mark()).toBe(base + 1);
+    expect(syncs).toEqual([{ wal: `${path}-wal`, commits: 1, onLoop: true }]);
+    // Two in one turn (a start and the previous job's last request) are still alone.
+    const pair = await Promise.all([0, 1].map((i) => network.send(create(`pair-${i}`, now))));
+    expect(pair.map((response) => response.head.status)).toEqual([200, 200]);
+    expect(syncs.slice(1)).toEqual([{ wal: `${path}-wal`, commits: 1, onLoop: true }]);
+    // Eight requests in one turn: one commit, and the sync that covers it leaves the event loop free.
+    const many = await Promise.all(
+      Array.from({ length: 8 }, (_, i) => network.send(create(`many-${i}`, now))),
+    );
+    expect(many.map((response) => response.head.status)).toEqual(Array(8).fill(200));
+    expect(counter.commits).toBe(3);
+    expect(mark()).toBe(base + 3);
+    expect(syncs.slice(2)).toEqual([{ wal: `${path}-wal`, commits: 1, onLoop: false }]);
   });
 
   it("writes queued job rows inside the store's next commit, not in one of their own", async () => {

@@ -160,7 +160,7 @@ export class SqliteNetwork implements Network {
     this.batching = new Batching({
       path: this.path,
       persist: (changes) => this.persistence.persist(changes, false),
-      afterDurable: (run) => this.persistence.afterDurable(run),
+      afterDurable: (run, alone) => this.persistence.afterDurable(run, alone),
       evict: (loaded, changes) => this.residency.evict(loaded, changes),
       resync: () => this.resync(),
       applyAlone: (now, req) => this.execute(now, req),
