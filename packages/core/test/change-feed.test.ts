@@ -15,6 +15,7 @@ import { type PostgresCluster, postgresUnavailable, startPostgres } from "@async
 import type { JSONRPCMessage } from "@modelcontextprotocol/server";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
+import type { AnyAsyncTool } from "../src/define.ts";
 import { type AsyncTools, createAsyncTools, defineAsyncTool } from "../src/index.ts";
 import { followTasks, taskListenOf } from "../src/mcp/v2/task-subscriptions.ts";
 import { ExtensionTasks } from "../src/mcp/v2/tasks-extension.ts";
@@ -28,6 +29,15 @@ afterEach(async () => {
 
 /** How long a reader is left idle: several times the half second the old readers polled at. */
 const IDLE_MS = 4_000;
+
+/** Jobs run to count the settled checks they cost. */
+const SETTLED_JOBS = 24;
+/**
+ * Settled checks a job may cost: only a notice that may mean a settle (the job's own, which usually comes after
+ * its pass ended here, or a cancel) and the recheck every `DEFAULTS.changeRecheckMs` ask; each creation and
+ * progress notice asked too (about 2 a job).
+ */
+const SETTLED_CHECKS_PER_JOB = 0.25;
 
 /** Gates a job holds at, by job input, opened by the test. */
 const gates = new Map<string, () => void>();
@@ -59,10 +69,55 @@ function storeFile(): string {
   return join(dir, "jobs.db");
 }
 
-async function runtimeOn(store: string, tools = [held]): Promise<AsyncTools> {
+async function runtimeOn(store: string, tools: AnyAsyncTool[] = [held]): Promise<AsyncTools> {
   const runtime = await createAsyncTools({ store, tools });
   cleanup.push(() => runtime.close());
   return runtime;
+}
+
+/** Reports progress, then returns its number after a step that takes a moment (its creation notice comes meanwhile). */
+const stepped = defineAsyncTool({
+  name: "stepped",
+  description: "Reports progress and returns its number after one step",
+  input: z.object({ n: z.number() }),
+  run: async (ctx, { n }) => {
+    ctx.progress(0.5, "halfway");
+    return ctx.run("echo", async () => {
+      await sleep(STEP_MS);
+      return n;
+    });
+  },
+});
+
+/** How long `stepped`'s step takes: long enough for the notices of the job's creation and progress to arrive. */
+const STEP_MS = 200;
+
+/**
+ * Runs `jobs` jobs of `stepped` on `runtime`, a few at a time, and returns how many jobs per job its check for
+ * jobs settled elsewhere asked the store about meanwhile.
+ */
+async function settledChecksPerJob(runtime: AsyncTools, jobs: number): Promise<number> {
+  const { store } = internalsOf(runtime);
+  const settled = store.settled.bind(store);
+  let asked = 0;
+  store.settled = (ids) => {
+    asked += ids.length;
+    return settled(ids);
+  };
+  const AT_ONCE = 4;
+  for (let first = 0; first < jobs; first += AT_ONCE) {
+    const started = await Promise.all(
+      Array.from({ length: Math.min(AT_ONCE, jobs - first) }, (_, i) =>
+        runtime.start(stepped, { n: first + i }),
+      ),
+    );
+    const done = await runtime.wait(
+      started.map((s) => s.jobId),
+      { timeoutMs: 120_000 },
+    );
+    expect(done.map((d) => d.status)).toEqual(started.map(() => "completed"));
+  }
+  return asked / jobs;
 }
 
 /** Counts the promise reads `runtime` makes of its store from now on. */
@@ -160,6 +215,13 @@ describe("readers of jobs on the change feed", () => {
     expect(stream.messages.at(-1)).toMatchObject({ id: 7, result: { resultType: "complete" } });
   });
 
+  it("a process running jobs asks the store whether they settled for none of their creations and progress", async () => {
+    const runtime = await runtimeOn(storeFile(), [stepped]);
+    const perJob = await settledChecksPerJob(runtime, SETTLED_JOBS);
+    process.stderr.write(`settled checks per job, SQLite: ${perJob}\n`);
+    expect(perJob).toBeLessThanOrEqual(SETTLED_CHECKS_PER_JOB);
+  });
+
   it("a process that joined a store file hears a question through the owner without polling for it", async () => {
     const file = storeFile();
     const owner = await runtimeOn(file);
@@ -190,6 +252,13 @@ describe.skipIf(postgresUnavailable() !== undefined)(
       const first = await runtimeOn(cluster.url("feed"));
       const second = await runtimeOn(cluster.url("feed"));
       await followsAcross(first, second, "postgres");
+    });
+
+    it("a replica running jobs asks the store whether they settled for none of their creations and progress", async () => {
+      const runtime = await runtimeOn(cluster.url("feed"), [stepped]);
+      const perJob = await settledChecksPerJob(runtime, SETTLED_JOBS);
+      process.stderr.write(`settled checks per job, Postgres: ${perJob}\n`);
+      expect(perJob).toBeLessThanOrEqual(SETTLED_CHECKS_PER_JOB);
     });
 
     it("a replica whose LISTEN connection is killed opens another and hears changes again", async () => {

@@ -79,6 +79,11 @@ export const MIGRATIONS: readonly Migration[] = [
     file: "0010-step-checkpoint.sql",
     sha256: "feda75c629385b6d4c78892116720e618e46f05662aff4d2bda036f302700a38",
   },
+  {
+    id: "0012-change-what-and-whose",
+    file: "0012-change-what-and-whose.sql",
+    sha256: "d584353ee0bf026fd4da30d8a073254cd0d08a6c6ec36f4e62b949c3a991b27e",
+  },
 ];
 
 /** The advisory lock key every `store init` takes, so two of them never migrate one database at once. */
