@@ -13,6 +13,7 @@ import { promisify } from "node:util";
 import { childEnv } from "@async-tools/test-helpers/children";
 import { type PostgresCluster, postgresUnavailable, startPostgres } from "@async-tools/test-helpers/postgres";
 import type { JSONRPCMessage } from "@modelcontextprotocol/server";
+import pg from "pg";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
 import type { AnyAsyncTool } from "../src/define.ts";
@@ -20,6 +21,8 @@ import { type AsyncTools, createAsyncTools, defineAsyncTool } from "../src/index
 import { followTasks, taskListenOf } from "../src/mcp/v2/task-subscriptions.ts";
 import { ExtensionTasks } from "../src/mcp/v2/tasks-extension.ts";
 import { internalsOf } from "../src/runtime/runtime.ts";
+import { CHANGES_CHANNEL } from "../src/store/postgres/postgres-changes.ts";
+import type { JobChange } from "../src/store/store.ts";
 
 const CLI = join(import.meta.dirname, "..", "src", "cli", "main.ts");
 const cleanup: (() => Promise<void> | void)[] = [];
@@ -88,6 +91,31 @@ const stepped = defineAsyncTool({
     });
   },
 });
+
+/** Reports progress, asks once, and returns the answer. */
+const asking = defineAsyncTool({
+  name: "asking",
+  description: "Reports progress, asks, finishes",
+  input: z.object({ n: z.number() }),
+  asks: true,
+  run: async (ctx) => {
+    ctx.progress(0.5, "asking");
+    const answer = await ctx.ask("go", { message: "Go on?", schema: z.object({ go: z.boolean() }) });
+    return answer.action;
+  },
+});
+
+/** Starts a job of `asking` for `principal`, answers its question and waits for its end; returns its ID. */
+async function askedAndAnswered(runtime: AsyncTools, principal: string): Promise<string> {
+  const { jobId } = await runtime.start(asking, { n: 1 }, { principal });
+  const [asked] = await runtime.wait([jobId], { timeoutMs: 60_000, principal });
+  expect(asked?.status).toBe("input_required");
+  const question = asked?.questions?.[0]?.id as string;
+  await runtime.answer(jobId, { [question]: { action: "accept", content: { go: true } } }, { principal });
+  const [done] = await runtime.wait([jobId], { timeoutMs: 60_000, principal });
+  expect(done?.status).toBe("completed");
+  return jobId;
+}
 
 /** How long `stepped`'s step takes: long enough for the notices of the job's creation and progress to arrive. */
 const STEP_MS = 200;
@@ -259,6 +287,36 @@ describe.skipIf(postgresUnavailable() !== undefined)(
       const perJob = await settledChecksPerJob(runtime, SETTLED_JOBS);
       process.stderr.write(`settled checks per job, Postgres: ${perJob}\n`);
       expect(perJob).toBeLessThanOrEqual(SETTLED_CHECKS_PER_JOB);
+    });
+
+    it("tells in each notice what changed and whose job it is, leaving out a principal too large for NOTIFY", async () => {
+      const runtime = await runtimeOn(cluster.url("feed"), [asking]);
+      const listener = new pg.Client({ connectionString: cluster.url("feed") });
+      await listener.connect();
+      cleanup.push(() => listener.end());
+      const heard: JobChange[] = [];
+      listener.on("notification", (notice) => heard.push(JSON.parse(notice.payload ?? "")));
+      await listener.query(`LISTEN ${CHANGES_CHANNEL}`);
+      const of = (jobId: string) => heard.filter((change) => change.id === jobId);
+
+      const alice = await askedAndAnswered(runtime, "alice");
+      await expect.poll(() => of(alice).some((c) => c.what === "settled"), { timeout: 30_000 }).toBe(true);
+      expect(new Set(of(alice).map((c) => c.what))).toEqual(
+        new Set(["created", "question", "progress", "settled"]),
+      );
+      // A progress row written before the job's record does not know whose it is yet.
+      for (const change of of(alice))
+        if (change.what !== "progress" || change.principal !== undefined)
+          expect(change.principal).toBe("alice");
+
+      // Over NOTIFY's 8000 bytes with it: the notices go without it, and the job's requests still commit.
+      const long = "p".repeat(9_000);
+      const anyone = await askedAndAnswered(runtime, long);
+      await expect.poll(() => of(anyone).some((c) => c.what === "settled"), { timeout: 30_000 }).toBe(true);
+      expect(new Set(of(anyone).map((c) => c.what))).toEqual(
+        new Set(["created", "question", "progress", "settled"]),
+      );
+      expect(of(anyone).filter((c) => c.principal !== undefined)).toEqual([]);
     });
 
     it("a replica whose LISTEN connection is killed opens another and hears changes again", async () => {
