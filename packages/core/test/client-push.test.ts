@@ -3,7 +3,8 @@
  * Clients over stdio and stateful Streamable HTTP, with elicitation, sampling and roots handlers, against real
  * server processes on a SQLite file; a question goes to one session at a time, in one process or across two on
  * the store; a server SIGKILLed while its client thinks is restarted, and the next session's answer reaches the
- * job without a finished step running again.
+ * job without a finished step running again. A session reads nothing for another principal's jobs, on a SQLite
+ * file (owner and joiner) and on Postgres.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
