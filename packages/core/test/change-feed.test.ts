@@ -319,6 +319,16 @@ describe.skipIf(postgresUnavailable() !== undefined)(
       expect(of(anyone).filter((c) => c.principal !== undefined)).toEqual([]);
     });
 
+    it("hears a notice of a job's ID alone (migration 0008's, before the upgrade) as any change of that job", async () => {
+      const runtime = await runtimeOn(cluster.url("feed"));
+      const heard: unknown[] = [];
+      internalsOf(runtime).store.changes?.subscribe((changed) => heard.push(changed));
+      cluster.psql(`SELECT pg_notify('${CHANGES_CHANNEL}', 'held-0123456789abcdef')`, "feed");
+      await expect
+        .poll(() => heard, { timeout: 30_000 })
+        .toContainEqual([{ id: "held-0123456789abcdef", what: "changed" }]);
+    });
+
     it("a replica whose LISTEN connection is killed opens another and hears changes again", async () => {
       const first = await runtimeOn(cluster.url("feed"));
       const second = await runtimeOn(cluster.url("feed"));

@@ -14,7 +14,6 @@ import { type CallerScope, ownedBy } from "../runtime/job.ts";
 import type { JobEngine } from "../runtime/job-engine.ts";
 import { Questions } from "../runtime/questions.ts";
 import { errorText } from "../runtime/step-retry.ts";
-import type { JobChange } from "../store/store.ts";
 import { type AskClient, ClientQuestions } from "./client-questions.ts";
 import type { QuestionClaims } from "./question-claims.ts";
 
@@ -95,8 +94,8 @@ export function pushQuestions(
 
   // Another principal's job changes are skipped unread; a notice that does not say whose (one of an older
   // store) costs a read of the job, once.
-  const concerns = (_id: string, change: JobChange) =>
-    change.principal === undefined || change.principal === mine;
+  const concerns = (_id: string, { principal }: { principal?: string }) =>
+    principal === undefined || principal === mine;
   const watch = new ChangeWatch(engine.changes, concerns, {
     readAllFirst: true,
     pollMs: options.checkMs ?? DEFAULTS.questionPushCheckMs,
