@@ -48,11 +48,6 @@ export const DEFAULTS = {
    */
   questionPushCheckMs: SECOND,
   /**
-   * Jobs whose principal a process keeps in memory (the latest met), so a session asked while idle skips
-   * another principal's job changes without reading the store; a job no longer kept costs one read again.
-   */
-  jobPrincipalsKept: 10_000,
-  /**
    * The time slot of a claim on a question being asked of a client: a session that asks holds the current slot
    * and the next, so no other session asks it meanwhile; one that died (a SIGKILLed server) lets go within two.
    */

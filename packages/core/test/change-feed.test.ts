@@ -13,12 +13,16 @@ import { promisify } from "node:util";
 import { childEnv } from "@async-tools/test-helpers/children";
 import { type PostgresCluster, postgresUnavailable, startPostgres } from "@async-tools/test-helpers/postgres";
 import type { JSONRPCMessage } from "@modelcontextprotocol/server";
+import pg from "pg";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
+import type { AnyAsyncTool } from "../src/define.ts";
 import { type AsyncTools, createAsyncTools, defineAsyncTool } from "../src/index.ts";
 import { followTasks, taskListenOf } from "../src/mcp/v2/task-subscriptions.ts";
 import { ExtensionTasks } from "../src/mcp/v2/tasks-extension.ts";
 import { internalsOf } from "../src/runtime/runtime.ts";
+import { CHANGES_CHANNEL } from "../src/store/postgres/postgres-changes.ts";
+import type { JobChange } from "../src/store/store.ts";
 
 const CLI = join(import.meta.dirname, "..", "src", "cli", "main.ts");
 const cleanup: (() => Promise<void> | void)[] = [];
@@ -28,6 +32,15 @@ afterEach(async () => {
 
 /** How long a reader is left idle: several times the half second the old readers polled at. */
 const IDLE_MS = 4_000;
+
+/** Jobs run to count the settled checks they cost. */
+const SETTLED_JOBS = 24;
+/**
+ * Settled checks a job may cost: only a notice that may mean a settle (the job's own, which usually comes after
+ * its pass ended here, or a cancel) and the recheck every `DEFAULTS.changeRecheckMs` ask; each creation and
+ * progress notice asked too (about 2 a job).
+ */
+const SETTLED_CHECKS_PER_JOB = 0.25;
 
 /** Gates a job holds at, by job input, opened by the test. */
 const gates = new Map<string, () => void>();
@@ -59,10 +72,80 @@ function storeFile(): string {
   return join(dir, "jobs.db");
 }
 
-async function runtimeOn(store: string, tools = [held]): Promise<AsyncTools> {
+async function runtimeOn(store: string, tools: AnyAsyncTool[] = [held]): Promise<AsyncTools> {
   const runtime = await createAsyncTools({ store, tools });
   cleanup.push(() => runtime.close());
   return runtime;
+}
+
+/** Reports progress, then returns its number after a step that takes a moment (its creation notice comes meanwhile). */
+const stepped = defineAsyncTool({
+  name: "stepped",
+  description: "Reports progress and returns its number after one step",
+  input: z.object({ n: z.number() }),
+  run: async (ctx, { n }) => {
+    ctx.progress(0.5, "halfway");
+    return ctx.run("echo", async () => {
+      await sleep(STEP_MS);
+      return n;
+    });
+  },
+});
+
+/** Reports progress, asks once, and returns the answer. */
+const asking = defineAsyncTool({
+  name: "asking",
+  description: "Reports progress, asks, finishes",
+  input: z.object({ n: z.number() }),
+  asks: true,
+  run: async (ctx) => {
+    ctx.progress(0.5, "asking");
+    const answer = await ctx.ask("go", { message: "Go on?", schema: z.object({ go: z.boolean() }) });
+    return answer.action;
+  },
+});
+
+/** Starts a job of `asking` for `principal`, answers its question and waits for its end; returns its ID. */
+async function askedAndAnswered(runtime: AsyncTools, principal: string): Promise<string> {
+  const { jobId } = await runtime.start(asking, { n: 1 }, { principal });
+  const [asked] = await runtime.wait([jobId], { timeoutMs: 60_000, principal });
+  expect(asked?.status).toBe("input_required");
+  const question = asked?.questions?.[0]?.id as string;
+  await runtime.answer(jobId, { [question]: { action: "accept", content: { go: true } } }, { principal });
+  const [done] = await runtime.wait([jobId], { timeoutMs: 60_000, principal });
+  expect(done?.status).toBe("completed");
+  return jobId;
+}
+
+/** How long `stepped`'s step takes: long enough for the notices of the job's creation and progress to arrive. */
+const STEP_MS = 200;
+
+/**
+ * Runs `jobs` jobs of `stepped` on `runtime`, a few at a time, and returns how many jobs per job its check for
+ * jobs settled elsewhere asked the store about meanwhile.
+ */
+async function settledChecksPerJob(runtime: AsyncTools, jobs: number): Promise<number> {
+  const { store } = internalsOf(runtime);
+  const settled = store.settled.bind(store);
+  let asked = 0;
+  store.settled = (ids) => {
+    asked += ids.length;
+    return settled(ids);
+  };
+  const AT_ONCE = 4;
+  for (let first = 0; first < jobs; first += AT_ONCE) {
+    const started = await Promise.all(
+      Array.from({ length: Math.min(AT_ONCE, jobs - first) }, (_, i) =>
+        runtime.start(stepped, { n: first + i }),
+      ),
+    );
+    const done = await runtime.wait(
+      started.map((s) => s.jobId),
+      { timeoutMs: 120_000 },
+    );
+    expect(done.map((d) => d.status)).toEqual(started.map(() => "completed"));
+  }
+  return asked / jobs;
 }
 
 /** Counts the promise reads `runtime` makes of its store from now on. */
@@ -160,6 +243,13 @@ describe("readers of jobs on the change feed", () => {
     expect(stream.messages.at(-1)).toMatchObject({ id: 7, result: { resultType: "complete" } });
   });
 
+  it("a process running jobs asks the store whether they settled for none of their creations and progress", async () => {
+    const runtime = await runtimeOn(storeFile(), [stepped]);
+    const perJob = await settledChecksPerJob(runtime, SETTLED_JOBS);
+    process.stderr.write(`settled checks per job, SQLite: ${perJob}\n`);
+    expect(perJob).toBeLessThanOrEqual(SETTLED_CHECKS_PER_JOB);
+  });
+
   it("a process that joined a store file hears a question through the owner without polling for it", async () => {
     const file = storeFile();
     const owner = await runtimeOn(file);
@@ -190,6 +280,53 @@ describe.skipIf(postgresUnavailable() !== undefined)(
       const first = await runtimeOn(cluster.url("feed"));
       const second = await runtimeOn(cluster.url("feed"));
       await followsAcross(first, second, "postgres");
+    });
+
+    it("a replica running jobs asks the store whether they settled for none of their creations and progress", async () => {
+      const runtime = await runtimeOn(cluster.url("feed"), [stepped]);
+      const perJob = await settledChecksPerJob(runtime, SETTLED_JOBS);
+      process.stderr.write(`settled checks per job, Postgres: ${perJob}\n`);
+      expect(perJob).toBeLessThanOrEqual(SETTLED_CHECKS_PER_JOB);
+    });
+
+    it("tells in each notice what changed and whose job it is, leaving out a principal too large for NOTIFY", async () => {
+      const runtime = await runtimeOn(cluster.url("feed"), [asking]);
+      const listener = new pg.Client({ connectionString: cluster.url("feed") });
+      await listener.connect();
+      cleanup.push(() => listener.end());
+      const heard: JobChange[] = [];
+      listener.on("notification", (notice) => heard.push(JSON.parse(notice.payload ?? "")));
+      await listener.query(`LISTEN ${CHANGES_CHANNEL}`);
+      const of = (jobId: string) => heard.filter((change) => change.id === jobId);
+
+      const alice = await askedAndAnswered(runtime, "alice");
+      await expect.poll(() => of(alice).some((c) => c.what === "settled"), { timeout: 30_000 }).toBe(true);
+      expect(new Set(of(alice).map((c) => c.what))).toEqual(
+        new Set(["created", "question", "progress", "settled"]),
+      );
+      // A progress row written before the job's record does not know whose it is yet.
+      for (const change of of(alice))
+        if (change.what !== "progress" || change.principal !== undefined)
+          expect(change.principal).toBe("alice");
+
+      // Over NOTIFY's 8000 bytes with it: the notices go without it, and the job's requests still commit.
+      const long = "p".repeat(9_000);
+      const anyone = await askedAndAnswered(runtime, long);
+      await expect.poll(() => of(anyone).some((c) => c.what === "settled"), { timeout: 30_000 }).toBe(true);
+      expect(new Set(of(anyone).map((c) => c.what))).toEqual(
+        new Set(["created", "question", "progress", "settled"]),
+      );
+      expect(of(anyone).filter((c) => c.principal !== undefined)).toEqual([]);
+    });
+
+    it("hears a notice of a job's ID alone (migration 0008's, before the upgrade) as any change of that job", async () => {
+      const runtime = await runtimeOn(cluster.url("feed"));
+      const heard: unknown[] = [];
+      internalsOf(runtime).store.changes?.subscribe((changed) => heard.push(changed));
+      cluster.psql(`SELECT pg_notify('${CHANGES_CHANNEL}', 'held-0123456789abcdef')`, "feed");
+      await expect
+        .poll(() => heard, { timeout: 30_000 })
+        .toContainEqual([{ id: "held-0123456789abcdef", what: "changed" }]);
     });
 
     it("a replica whose LISTEN connection is killed opens another and hears changes again", async () => {

@@ -3,12 +3,14 @@
  * Clients over stdio and stateful Streamable HTTP, with elicitation, sampling and roots handlers, against real
  * server processes on a SQLite file; a question goes to one session at a time, in one process or across two on
  * the store; a server SIGKILLed while its client thinks is restarted, and the next session's answer reaches the
- * job without a finished step running again.
+ * job without a finished step running again. A session reads nothing for another principal's jobs, on a SQLite
+ * file (owner and joiner) and on Postgres.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { childEnv, NODE_ARGS, sideEffectCounts } from "@async-tools/test-helpers/children";
+import { type PostgresCluster, postgresUnavailable, startPostgres } from "@async-tools/test-helpers/postgres";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
@@ -18,14 +20,15 @@ import {
   ElicitRequestSchema,
   ListRootsRequestSchema,
 } from "@modelcontextprotocol/sdk/types.js";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
-import { createAsyncTools, defineAsyncTool } from "../src/index.ts";
+import { type AsyncTools, createAsyncTools, defineAsyncTool } from "../src/index.ts";
 import { pushQuestions } from "../src/mcp/client-push.ts";
 import { ClientQuestions } from "../src/mcp/client-questions.ts";
 import { QuestionClaims } from "../src/mcp/question-claims.ts";
 import type { JobEngine } from "../src/runtime/job-engine.ts";
 import { internalsOf } from "../src/runtime/runtime.ts";
+import { postgresStoreInit } from "./helpers.ts";
 import { startPortServer } from "./port-server.ts";
 
 const SERVER = join(import.meta.dirname, "fixtures", "ask-server.ts");
@@ -333,74 +336,112 @@ function countingReads(engine: JobEngine): { engine: JobEngine; reads: string[] 
   return { engine: session, reads };
 }
 
+/**
+ * Two sessions of alice on `sessions` follow her jobs while bob's jobs come and go through `sessions` and `other`
+ * (a second process of the store): no store read for any of bob's, since each notice of the change feed says
+ * whose job changed; then alice's job started through `other` is asked of one session, once.
+ */
+async function followsOnlyAlice(sessions: AsyncTools, other: AsyncTools): Promise<void> {
+  const { engine, promises } = internalsOf(sessions);
+  const claims = new QuestionClaims(promises);
+  const closed = new AbortController();
+  cleanup.push(() => closed.abort());
+  const asked: string[] = [];
+  const counts = ["one", "two"].map((name) => {
+    const { engine: seen, reads } = countingReads(engine);
+    const asker = new ClientQuestions(
+      engine,
+      claims,
+      async (question) => {
+        asked.push(`${name} ${question.id}`);
+        return { action: "accept", content: { go: true } };
+      },
+      { principal: "alice" },
+    );
+    // No recheck of everything within the test: each read counted is one a change notice caused.
+    pushQuestions(
+      seen,
+      asker,
+      { principal: "alice" },
+      {
+        signal: closed.signal,
+        canSend: () => true,
+        recheckMs: 600_000,
+      },
+    );
+    return reads;
+  });
+  // Each session's first round reads its principal's jobs once.
+  await expect
+    .poll(() => counts.every((reads) => reads.includes("meta.list")), { timeout: 30_000 })
+    .toBe(true);
+  for (const reads of counts) reads.length = 0;
+
+  const JOBS = 10;
+  // One after the other, as other people's jobs come and go: each is a change of its own.
+  for (const [i, runtime] of [sessions, other].entries()) {
+    for (let n = i * JOBS; n < (i + 1) * JOBS; n++) {
+      const { jobId, created } = await runtime.start(quick, { n }, { principal: "bob" });
+      expect(created).toBe(true);
+      const [done] = await runtime.wait([jobId], { timeoutMs: 60_000, principal: "bob" });
+      expect(done?.status).toBe("completed");
+    }
+  }
+  const foreign = counts.map((reads) => reads.length);
+  process.stderr.write(`store reads per session while bob's ${2 * JOBS} jobs changed: ${foreign}\n`);
+  expect(foreign).toEqual([0, 0]);
+
+  const { jobId } = await other.start(confirm, { n: 1 }, { principal: "alice" });
+  // A wait returns when the job asks; the session answers it, and then the job completes.
+  await expect
+    .poll(async () => (await sessions.probe([jobId], { principal: "alice" }))[0]?.status, { timeout: 60_000 })
+    .toBe("completed");
+  const [finished] = await sessions.wait([jobId], { timeoutMs: 60_000, principal: "alice" });
+  expect(finished?.result).toBe("accept");
+  expect(asked).toHaveLength(1);
+  expect(asked[0]).toMatch(new RegExp(`^(one|two) ${jobId}/go$`));
+}
+
 describe("an idle session follows only its principal's jobs", () => {
-  it("reads the store for none of another principal's job changes, and still asks its own job's question", async () => {
+  function storeFile(): string {
     const dir = mkdtempSync(join(tmpdir(), "async-tools-push-"));
     cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
-    const store = `sqlite:${join(dir, "jobs.db")}`;
+    return `sqlite:${join(dir, "jobs.db")}`;
+  }
+
+  it("reads the store for none of another principal's job changes, and still asks its own job's question", async () => {
+    const store = storeFile();
     await using owner = await createAsyncTools({ name: "push", store, tools: [quick, confirm] });
     // A second process of the store, in this one: its jobs reach the first only through the change feed.
     await using joiner = await createAsyncTools({ name: "push", store, tools: [quick, confirm] });
     expect(internalsOf(joiner).store.role).toBe("joiner");
-    const { engine, promises } = internalsOf(owner);
-    const claims = new QuestionClaims(promises);
-    const closed = new AbortController();
-    cleanup.push(() => closed.abort());
-    const asked: string[] = [];
-    const sessions = ["one", "two"].map((name) => {
-      const { engine: seen, reads } = countingReads(engine);
-      const asker = new ClientQuestions(
-        engine,
-        claims,
-        async (question) => {
-          asked.push(`${name} ${question.id}`);
-          return { action: "accept", content: { go: true } };
-        },
-        { principal: "alice" },
-      );
-      // No recheck of everything within the test: each read counted is one a change notice caused.
-      pushQuestions(
-        seen,
-        asker,
-        { principal: "alice" },
-        {
-          signal: closed.signal,
-          canSend: () => true,
-          recheckMs: 600_000,
-        },
-      );
-      return reads;
+    await followsOnlyAlice(owner, joiner);
+  });
+
+  it("reads none of them either in a process that joined the store file (the owner relays whose job changed)", async () => {
+    const store = storeFile();
+    await using owner = await createAsyncTools({ name: "push", store, tools: [quick, confirm] });
+    await using joiner = await createAsyncTools({ name: "push", store, tools: [quick, confirm] });
+    expect(internalsOf(joiner).store.role).toBe("joiner");
+    await followsOnlyAlice(joiner, owner);
+  });
+
+  describe.skipIf(postgresUnavailable() !== undefined)("on a Postgres store", () => {
+    let cluster: PostgresCluster;
+    beforeAll(async () => {
+      cluster = await startPostgres();
+      cluster.createDatabase("push");
+      await postgresStoreInit(cluster.url("push"));
+    }, 120_000);
+    afterAll(async () => {
+      await cluster?.stop();
     });
-    // Each session's first round reads its principal's jobs once.
-    await expect
-      .poll(() => sessions.every((reads) => reads.includes("meta.list")), { timeout: 30_000 })
-      .toBe(true);
-    for (const reads of sessions) reads.length = 0;
 
-    const JOBS = 10;
-    // One after the other, as other people's jobs come and go: each is a change of its own.
-    for (const [i, runtime] of [owner, joiner].entries()) {
-      for (let n = i * JOBS; n < (i + 1) * JOBS; n++) {
-        const { jobId, created } = await runtime.start(quick, { n }, { principal: "bob" });
-        expect(created).toBe(true);
-        const [done] = await runtime.wait([jobId], { timeoutMs: 60_000, principal: "bob" });
-        expect(done?.status).toBe("completed");
-      }
-    }
-    const foreign = sessions.map((reads) => reads.length);
-    process.stderr.write(`store reads per session while bob's ${2 * JOBS} jobs changed: ${foreign}\n`);
-    // This process started half of them and knows whose they are; the other half costs one read each, made
-    // by whichever session looked first.
-    expect(foreign.reduce((a, b) => a + b, 0)).toBeLessThanOrEqual(JOBS);
-
-    const { jobId } = await joiner.start(confirm, { n: 1 }, { principal: "alice" });
-    // A wait returns when the job asks; the session answers it, and then the job completes.
-    await expect
-      .poll(async () => (await owner.probe([jobId], { principal: "alice" }))[0]?.status, { timeout: 60_000 })
-      .toBe("completed");
-    const [finished] = await owner.wait([jobId], { timeoutMs: 60_000, principal: "alice" });
-    expect(finished?.result).toBe("accept");
-    expect(asked).toHaveLength(1);
-    expect(asked[0]).toMatch(new RegExp(`^(one|two) ${jobId}/go$`));
+    it("reads none of them on a replica, whichever replica changed them (the notice says whose job it is)", async () => {
+      const store = cluster.url("push");
+      await using first = await createAsyncTools({ name: "push", store, tools: [quick, confirm] });
+      await using second = await createAsyncTools({ name: "push", store, tools: [quick, confirm] });
+      await followsOnlyAlice(first, second);
+    });
   });
 });

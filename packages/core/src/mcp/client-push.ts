@@ -1,10 +1,10 @@
 /**
  * Asking a connected client that waits on nothing: while a 2025-11-25 session that can be asked is open (and
  * its transport can carry a request the server starts), the unfinished jobs of its principal are followed in
- * the store (woken by its change feed, see `ChangeWatch`, for its principal's jobs only), and each question they
- * open is sent to the client through its {@link ClientQuestions}, which claims it first, so no two sessions ask
- * it at once. A question the client did not answer is not sent to the same session again; a new session (after
- * a restart, say) asks it again.
+ * the store (woken by its change feed, see `ChangeWatch`, for its principal's jobs only: each notice says whose
+ * job changed), and each question they open is sent to the client through its {@link ClientQuestions}, which
+ * claims it first, so no two sessions ask it at once. A question the client did not answer is not sent to the
+ * same session again; a new session (after a restart, say) asks it again.
  */
 import { DEFAULTS } from "../defaults.ts";
 import type { AnyAsyncTool } from "../define.ts";
@@ -74,6 +74,7 @@ export function pushQuestions(
 
   const look = async (jobId: string) => {
     const record = await engine.promises.get(jobId);
+    if (record !== undefined) seen.add(jobId);
     if (record === undefined || record.state !== "pending" || !ownedBy(record, scope)) {
       followed.delete(jobId);
       return;
@@ -86,22 +87,15 @@ export function pushQuestions(
     }
   };
 
-  /** Follows the jobs among `ids` not seen yet that are this principal's, asking the store only for unknown ones. */
-  const meet = async (ids: Iterable<string>) => {
-    const unseen = [...ids].filter((id) => !seen.has(id));
-    const principals = await Promise.all(unseen.map((id) => engine.principals.of(id, engine.promises)));
-    for (const [i, id] of unseen.entries()) {
-      if (principals[i] !== mine) continue;
-      seen.add(id);
-      followed.add(id);
-    }
+  /** Follows the jobs among `ids` not seen yet: `look` reads each and keeps only this principal's. */
+  const meet = (ids: Iterable<string>) => {
+    for (const id of ids) if (!seen.has(id)) followed.add(id);
   };
 
-  // A job never seen may be a new one of this principal, unless this process knows it is another's.
-  const concerns = (id: string) => {
-    const principal = engine.principals.peek(id);
-    return principal === undefined || principal === mine;
-  };
+  // Another principal's job changes are skipped unread; a notice that does not say whose (one of an older
+  // store) costs a read of the job, once.
+  const concerns = (_id: string, { principal }: { principal?: string }) =>
+    principal === undefined || principal === mine;
   const watch = new ChangeWatch(engine.changes, concerns, {
     readAllFirst: true,
     pollMs: options.checkMs ?? DEFAULTS.questionPushCheckMs,
@@ -124,7 +118,7 @@ export function pushQuestions(
         missed = false;
         try {
           if (all) await discover();
-          else await meet(changed as ReadonlySet<string>);
+          else meet(changed as ReadonlySet<string>);
           for (const jobId of followed) {
             if (signal.aborted) break;
             if (all || (changed as ReadonlySet<string>).has(jobId)) await look(jobId);

@@ -1,17 +1,35 @@
 import { describe, expect, it } from "vitest";
 import { ChangeHub } from "../store/change-feed.ts";
+import type { JobChange } from "../store/store.ts";
 import { ChangeWatch } from "./change-watch.ts";
+
+/** Changes of `ids` that do not say what changed. */
+function changed(...ids: string[]): JobChange[] {
+  return ids.map((id) => ({ id, what: "changed" }));
+}
 
 describe("ChangeWatch", () => {
   it("wakes on a change of a followed job, and gathers the changes of a burst into one round", async () => {
     const hub = new ChangeHub();
     const watch = new ChangeWatch(hub, (id) => id !== "other", { recheckMs: 60_000 });
     const round = watch.next();
-    hub.emit(["a"]);
+    hub.emit(changed("a"));
     expect(await round).toEqual(new Set(["a"]));
-    hub.emit(["b", "other"]);
-    hub.emit(["c"]);
+    hub.emit(changed("b", "other"));
+    hub.emit(changed("c"));
     expect(await watch.next()).toEqual(new Set(["b", "c"]));
+    watch.close();
+  });
+
+  it("follows changes by what changed and whose job it is, when the reader says so", async () => {
+    const hub = new ChangeHub();
+    const watch = new ChangeWatch(hub, (_id, change) => change.what === "settled", { recheckMs: 60_000 });
+    const round = watch.next();
+    hub.emit([
+      { id: "a", what: "created", principal: "" },
+      { id: "b", what: "settled", principal: "" },
+    ]);
+    expect(await round).toEqual(new Set(["b"]));
     watch.close();
   });
 

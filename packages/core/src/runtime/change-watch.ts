@@ -5,7 +5,7 @@
  * polled instead.
  */
 import { DEFAULTS } from "../defaults.ts";
-import type { ChangeFeed } from "../store/store.ts";
+import type { ChangeFeed, JobChange } from "../store/store.ts";
 
 /** Options of {@link ChangeWatch}. */
 export interface ChangeWatchOptions {
@@ -41,10 +41,13 @@ export class ChangeWatch {
   private readonly unsubscribe: () => void;
   private readonly intervalMs: number;
 
-  /** `follows` picks the jobs this reader cares about among those the feed reports. */
+  /**
+   * `follows` picks the changes this reader cares about among those the feed reports: by the job's ID, or by
+   * what changed and whose the job is as well.
+   */
   constructor(
     feed: ChangeFeed | undefined,
-    follows: (id: string) => boolean,
+    follows: (id: string, change: JobChange) => boolean,
     options: ChangeWatchOptions = {},
   ) {
     this.intervalMs =
@@ -55,7 +58,7 @@ export class ChangeWatch {
     this.unsubscribe =
       feed?.subscribe((changed) => {
         if (changed === "any") this.all = true;
-        else for (const id of changed) if (follows(id)) this.changed.add(id);
+        else for (const change of changed) if (follows(change.id, change)) this.changed.add(change.id);
         if (this.due()) this.wake?.();
       }) ?? (() => undefined);
   }

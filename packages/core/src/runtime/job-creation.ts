@@ -7,17 +7,9 @@ import { Never } from "@resonatehq/sdk";
 import type { Resonate } from "@resonatehq/sdk/async";
 import type { AnyAsyncTool } from "../define.ts";
 import type { TraceContext } from "../internal/trace-context.ts";
-import type { JobIndex } from "../store/store.ts";
+import { type JobIndex, PRINCIPAL_TAG } from "../store/store.ts";
 import type { ToolSlots } from "../store/tool-slots.ts";
-import {
-  iso,
-  type JobSnapshot,
-  PRINCIPAL_TAG,
-  RUN_TAG,
-  TOOL_TAG,
-  TRACEPARENT_TAG,
-  TRACESTATE_TAG,
-} from "./job.ts";
+import { iso, type JobSnapshot, RUN_TAG, TOOL_TAG, TRACEPARENT_TAG, TRACESTATE_TAG } from "./job.ts";
 import type { JobEvent } from "./job-events.ts";
 import type { LocalJobs } from "./local-jobs.ts";
 import type { CreateOutcome } from "./resonate-internals.ts";

@@ -5,7 +5,8 @@
  */
 import { log } from "../internal/log.ts";
 import type { StepAttemptOutcome, StepRecords } from "../store/store.ts";
-import { type CallerScope, isUnfinished, type JobSnapshot, PRINCIPAL_TAG } from "./job.ts";
+import { PRINCIPAL_TAG } from "../store/store.ts";
+import { type CallerScope, isUnfinished, type JobSnapshot } from "./job.ts";
 import type { JobEngine } from "./job-engine.ts";
 import type { StepWatch } from "./job-events.ts";
 import type { PromiseClient } from "./promise-client.ts";

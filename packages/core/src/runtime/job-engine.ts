@@ -23,7 +23,6 @@ import {
   type ListOptions,
   notFound,
   ownedBy,
-  PRINCIPAL_TAG,
   type StartedJob,
   type StartOptions,
   scopeOf,
@@ -36,7 +35,6 @@ import {
 } from "./job.ts";
 import { type CreationDeps, createJob, creationFound } from "./job-creation.ts";
 import { combineObservers, type JobEvent, type JobObserver, logJobEvent } from "./job-events.ts";
-import { JobPrincipals } from "./job-principals.ts";
 import { LocalJobs } from "./local-jobs.ts";
 import type { PromiseClient, PromiseRecord } from "./promise-client.ts";
 import { Questions } from "./questions.ts";
@@ -71,8 +69,6 @@ export class JobEngine {
   readonly meta: JobIndex;
   /** The store's change feed (see `Store.changes`): readers of jobs wait on it rather than poll. */
   readonly changes: ChangeFeed | undefined;
-  /** Whose the jobs this process met are: noted at each start, so readers of one principal skip the others. */
-  readonly principals = new JobPrincipals();
   readonly observer: Required<JobObserver>;
   private readonly slotsFor: ((tool: string, limit: number) => ToolSlots) | undefined;
   private readonly questions: Questions;
@@ -213,8 +209,6 @@ export class JobEngine {
         }
         // Create first and read only when the job was there already: a new job costs one request to the
         // store, not two (a process that joined a store over HTTP pays each in a round trip).
-        // Noted before the store commits it, so a session of another principal the commit wakes reads nothing.
-        this.principals.note(id, principal);
         const creation = createJob(this.creation, tool, id, input, principal, trace);
         this.jobs.of(id).starting = creation;
         let created: JobSnapshot | undefined;
@@ -226,7 +220,6 @@ export class JobEngine {
         if (created !== undefined) return { ...created, created: true };
       }
       const existing = await this.promises.get(id);
-      if (existing !== undefined) this.principals.note(id, existing.tags?.[PRINCIPAL_TAG]);
       if (existing === undefined) {
         // Gone between the store's "exists" and this read (the retention sweep removed it): create it again.
         if (vanished++ < DEFAULTS.maxRuns) continue;

@@ -6,7 +6,7 @@
 import type { JobError } from "../errors.ts";
 import { type TraceContext, traceContextOf } from "../internal/trace-context.ts";
 import type { Question } from "../question-types.ts";
-import type { JobProgress } from "../store/store.ts";
+import { type JobProgress, PRINCIPAL_TAG } from "../store/store.ts";
 import type { PromiseRecord } from "./promise-client.ts";
 import type { StepRetry } from "./step-retry.ts";
 
@@ -103,8 +103,6 @@ export interface WaitOptions extends CallerScope {
 
 /** The promise tag naming the async tool of a job. */
 export const TOOL_TAG = "async-tools:tool";
-/** The principal a job belongs to, when it was started by an authenticated caller. */
-export const PRINCIPAL_TAG = "async-tools:principal";
 /** A random value per creation, which tells a promise this process made from one that was there already. */
 export const RUN_TAG = "async-tools:run";
 /** The W3C trace context a job continues (its caller's), stored so that a resume continues it too. */

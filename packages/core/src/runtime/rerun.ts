@@ -10,7 +10,8 @@ import { DEFAULTS } from "../defaults.ts";
 import { AsyncToolsError } from "../errors.ts";
 import { baseIdOf, runId } from "../job-id.ts";
 import type { JobIndex } from "../store/store.ts";
-import { type CallerScope, PRINCIPAL_TAG, type StartedJob, TOOL_TAG } from "./job.ts";
+import { PRINCIPAL_TAG } from "../store/store.ts";
+import { type CallerScope, type StartedJob, TOOL_TAG } from "./job.ts";
 import type { JobEngine } from "./job-engine.ts";
 import type { PromiseClient, PromiseRecord } from "./promise-client.ts";
 

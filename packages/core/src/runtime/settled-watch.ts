@@ -1,10 +1,11 @@
 /**
  * The check that stops work here on jobs settled elsewhere (a cancel through another process, a job another
  * process finished after a takeover): while jobs run in this process, it asks the store which of them are
- * settled when the store's change feed says one of them changed (and every `DEFAULTS.changeRecheckMs` anyway),
- * or every `DEFAULTS.jobPollMs` on a store without a feed, and aborts their signals.
+ * settled when the store's change feed says one of them may have settled (and every `DEFAULTS.changeRecheckMs`
+ * anyway), or every `DEFAULTS.jobPollMs` on a store without a feed, and aborts their signals.
  */
 import { log } from "../internal/log.ts";
+import { maySettle } from "../store/change-feed.ts";
 import type { ChangeFeed, SettledJob } from "../store/store.ts";
 import { ChangeWatch } from "./change-watch.ts";
 import { errorText } from "./step-retry.ts";
@@ -33,7 +34,8 @@ export class SettledWatch {
   watch(): void {
     if (this.changes !== undefined || this.stopped.signal.aborted) return;
     // Watched from the first job's start: a cancel made before it the store refuses at the job's next request.
-    const changes = new ChangeWatch(this.feed, (id) => this.running().has(id));
+    // A job's creation, its progress and its questions cannot have settled it: only a settle is checked.
+    const changes = new ChangeWatch(this.feed, (id, change) => maySettle(change) && this.running().has(id));
     this.changes = changes;
     void this.checkWhileRunning(changes);
   }

@@ -101,6 +101,7 @@ export function resonateRequest<K extends Request["kind"]>(
 
 /**
  * The SSE event that carries the store's change feed on the message stream of a process that joined a store
- * file (`GET /poll/{group}/{pid}?changes=1`); its data is `ChangedJobs` as JSON.
+ * file (`GET /poll/{group}/{pid}?changes=1&what=1`); its data is `ChangedJobs` as JSON (without `&what=1`, as
+ * an older joiner asks: the jobs' IDs alone, or `"any"`).
  */
 export const CHANGES_EVENT = "changes";

@@ -142,8 +142,26 @@ export const QUESTION_TAG = "async-tools:question";
  */
 export const STEP_TAG = "async-tools:step";
 
-/** Jobs that changed: their IDs, or `"any"` when the feed may have missed changes (read every job again). */
-export type ChangedJobs = readonly string[] | "any";
+/** The promise tag naming the principal a job belongs to, when an authenticated caller started it. */
+export const PRINCIPAL_TAG = "async-tools:principal";
+
+/**
+ * What changed of a job: its promise was created or settled, one of its questions was created or settled, its
+ * progress was stored; `"changed"` when the notice does not say (one of an older store), which may be anything,
+ * a settle too.
+ */
+export type JobChangeKind = "created" | "settled" | "question" | "progress" | "changed";
+
+/** A change of one job, as the change feed tells it. */
+export interface JobChange {
+  id: string;
+  what: JobChangeKind;
+  /** Whose job it is (`""`: no one's); absent when the notice does not say. */
+  principal?: string;
+}
+
+/** Jobs that changed, or `"any"` when the feed may have missed changes (read every job again). */
+export type ChangedJobs = readonly JobChange[] | "any";
 
 /**
  * The store's change feed: which jobs' status, questions or progress changed, soon after the change is

@@ -84,6 +84,11 @@ export const MIGRATIONS: readonly Migration[] = [
     file: "0011-drain-timers-by-index.sql",
     sha256: "74ca869226b67dfb7a20fb04d789b88d846036fb196e8c4c6b3a3e3c2ba767f1",
   },
+  {
+    id: "0012-change-what-and-whose",
+    file: "0012-change-what-and-whose.sql",
+    sha256: "d584353ee0bf026fd4da30d8a073254cd0d08a6c6ec36f4e62b949c3a991b27e",
+  },
 ];
 
 /** The advisory lock key every `store init` takes, so two of them never migrate one database at once. */

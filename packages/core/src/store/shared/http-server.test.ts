@@ -9,8 +9,11 @@ import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
+import { PromiseClient } from "../../runtime/promise-client.ts";
+import { CHANGES_EVENT } from "../protocol.ts";
 import { JobMeta } from "../sqlite/job-meta.ts";
 import { SqliteNetwork } from "../sqlite/sqlite-network.ts";
+import { PRINCIPAL_TAG } from "../store.ts";
 import { type StoreServer, serveStore } from "./http-server.ts";
 
 const MiB = 2 ** 20;
@@ -19,7 +22,9 @@ afterEach(async () => {
   for (const step of cleanup.splice(0).reverse()) await step();
 });
 
-async function served(options: { maxConnections?: number } = {}): Promise<StoreServer> {
+async function served(
+  options: { maxConnections?: number } = {},
+): Promise<StoreServer & { network: SqliteNetwork }> {
   const dir = mkdtempSync(join(tmpdir(), "async-tools-served-"));
   cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
   const network = await SqliteNetwork.open({ path: join(dir, "store.db"), tickMs: 0, spinGuard: false });
@@ -34,7 +39,31 @@ async function served(options: { maxConnections?: number } = {}): Promise<StoreS
     ...options,
   });
   cleanup.push(() => server.close());
-  return server;
+  return Object.assign(server, { network });
+}
+
+/** The data of every `changes` event on the message stream `/poll/{group}/{pid}{query}`, as it comes. */
+async function changesHeard(url: string, pid: string, query: string): Promise<unknown[]> {
+  const stop = new AbortController();
+  cleanup.push(() => stop.abort());
+  const response = await fetch(`${url}/poll/default/${pid}${query}`, {
+    headers: { Authorization: "Bearer the-token" },
+    signal: stop.signal,
+  });
+  const heard: unknown[] = [];
+  void (async () => {
+    let buffer = "";
+    for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
+      buffer += Buffer.from(chunk).toString();
+      for (let end = buffer.indexOf("\n\n"); end !== -1; end = buffer.indexOf("\n\n")) {
+        const block = buffer.slice(0, end).split("\n");
+        buffer = buffer.slice(end + 2);
+        if (block.includes(`event: ${CHANGES_EVENT}`))
+          heard.push(JSON.parse((block.find((line) => line.startsWith("data: ")) as string).slice(6)));
+      }
+    }
+  })().catch(() => undefined);
+  return heard;
 }
 
 /**
@@ -129,6 +158,23 @@ describe("the store owner's port", () => {
     });
     expect(fifth).toMatch(/ECONNRESET|EPIPE|socket hang up|answered 503/);
     for (const release of held) release();
+  });
+});
+
+describe("the change feed on a joiner's message stream", () => {
+  it("tells what changed and whose job to a joiner that asks for it, and the jobs' IDs alone to an older one", async () => {
+    const server = await served();
+    const detailed = await changesHeard(server.url, "new", "?changes=1&what=1");
+    const older = await changesHeard(server.url, "old", "?changes=1");
+    const promises = new PromiseClient(server.network);
+    await promises.create("job-1", Date.now() + 60_000, {}, { [PRINCIPAL_TAG]: "alice" });
+    await promises.resolve("job-1", 1);
+    await expect.poll(() => [detailed.length, older.length], { timeout: 30_000 }).toEqual([2, 2]);
+    expect(detailed).toEqual([
+      [{ id: "job-1", what: "created", principal: "alice" }],
+      [{ id: "job-1", what: "settled", principal: "alice" }],
+    ]);
+    expect(older).toEqual([["job-1"], ["job-1"]]);
   });
 });
 

@@ -3,7 +3,8 @@
  * request is a POST of `{kind, head, data}` to the base URL, and messages travel as SSE events on
  * `GET /poll/{group}/{pid}`. The job index and the step log ride the same POST endpoint (`asyncTools.jobs.*`,
  * `asyncTools.steps.*`). A stream opened with `?changes=1` (a process that joined the store) also carries the
- * store's change feed, as `changes` events. Every request must carry the store's bearer token.
+ * store's change feed, as `changes` events (`&what=1`: what changed and whose job it is, not only the job's
+ * ID). Every request must carry the store's bearer token.
  */
 import { timingSafeEqual } from "node:crypto";
 import type { IncomingMessage, Server, ServerResponse } from "node:http";
@@ -140,7 +141,9 @@ export async function serveStore(options: ServeStoreOptions): Promise<StoreServe
     }
     const poll = /^\/poll\/([^/]+)\/([^/?]+)\/?(?:\?.*)?$/.exec(req.url ?? "");
     if (req.method === "GET" && poll !== null) {
-      const changes = new URL(req.url ?? "", "http://store").searchParams.get("changes") === "1";
+      const query = new URL(req.url ?? "", "http://store").searchParams;
+      // A joiner of an older async-tools asks for the jobs' IDs alone.
+      const changes = query.get("changes") !== "1" ? undefined : query.get("what") === "1" ? "what" : "ids";
       stream(req, res, decodeURIComponent(poll[1] as string), decodeURIComponent(poll[2] as string), changes);
       return;
     }
@@ -164,7 +167,7 @@ export async function serveStore(options: ServeStoreOptions): Promise<StoreServe
     res: ServerResponse,
     group: string,
     pid: string,
-    changes: boolean,
+    changes: "what" | "ids" | undefined,
   ): void => {
     res.writeHead(200, {
       "Content-Type": "text/event-stream",
@@ -186,10 +189,11 @@ export async function serveStore(options: ServeStoreOptions): Promise<StoreServe
     });
     req.socket.setNoDelay(true);
     res.on("close", detach);
-    if (changes) {
+    if (changes !== undefined) {
       const unsubscribe = network.changes.subscribe((changed) => {
+        const sent = changes === "ids" && changed !== "any" ? changed.map((change) => change.id) : changed;
         if (!res.destroyed && !res.writableEnded)
-          res.write(`event: ${CHANGES_EVENT}\ndata: ${JSON.stringify(changed)}\n\n`);
+          res.write(`event: ${CHANGES_EVENT}\ndata: ${JSON.stringify(sent)}\n\n`);
       });
       res.on("close", unsubscribe);
     }

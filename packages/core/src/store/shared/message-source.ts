@@ -6,8 +6,9 @@
  */
 import type { HttpAdapter, Message } from "@resonatehq/sdk";
 import { log } from "../../internal/log.ts";
+import { changeFrom } from "../change-feed.ts";
 import { CHANGES_EVENT } from "../protocol.ts";
-import type { ChangedJobs } from "../store.ts";
+import type { ChangedJobs, JobChange } from "../store.ts";
 
 /** Options of {@link JoinedMessageSource}. */
 export interface JoinedMessageSourceOptions {
@@ -56,7 +57,7 @@ export class JoinedMessageSource implements HttpAdapter {
     let response: Response;
     try {
       response = await fetch(
-        `${url}/poll/${encodeURIComponent(group)}/${encodeURIComponent(pid)}?changes=1`,
+        `${url}/poll/${encodeURIComponent(group)}/${encodeURIComponent(pid)}?changes=1&what=1`,
         {
           headers: { Authorization: `Bearer ${token}`, Accept: "text/event-stream" },
           signal: this.controller.signal,
@@ -119,7 +120,7 @@ export class JoinedMessageSource implements HttpAdapter {
     if (data === "") return;
     if (lines.includes(`event: ${CHANGES_EVENT}`)) {
       try {
-        this.options.onChanges?.(JSON.parse(data) as ChangedJobs);
+        this.options.onChanges?.(changesSent(JSON.parse(data)));
       } catch (error) {
         log("warn", "unreadable change notice from the store", { error });
       }
@@ -134,4 +135,14 @@ export class JoinedMessageSource implements HttpAdapter {
     }
     for (const callback of this.callbacks) callback(message);
   }
+}
+
+/**
+ * The changes the owner relayed: `{id, what, principal}` each, or the jobs' IDs alone (an owner of an older
+ * async-tools); `"any"` for `"any"` or what is neither.
+ */
+function changesSent(sent: unknown): ChangedJobs {
+  if (!Array.isArray(sent)) return "any";
+  const changes = sent.map(changeFrom);
+  return changes.some((change) => change === undefined) ? "any" : (changes as JobChange[]);
 }

@@ -6,6 +6,7 @@
  */
 import type { Request, Response } from "@resonatehq/sdk";
 import { AsyncToolsError } from "../../errors.ts";
+import type { JobChange } from "../store.ts";
 import type { AfterSync } from "./group-sync.ts";
 import type { Uncommitted } from "./residency.ts";
 import type { Change } from "./sdk-internals.ts";
@@ -44,9 +45,9 @@ export interface BatchStore {
   /** Applies `req` alone, with its own commit and sync: the fallback when a batch's commit fails. */
   applyAlone(now: number, req: Request): Response;
   /** The jobs `changes` touched, for the change feed; read before the batch's entities are evicted. */
-  jobsOf(changes: Change[]): string[];
+  jobsOf(changes: Change[]): JobChange[];
   /** Delivers the messages of committed changes and tells the change feed of the `jobs` they touched. */
-  dispatch(changes: Change[], jobs: string[]): void;
+  dispatch(changes: Change[], jobs: JobChange[]): void;
   /** The error of a request committed but not synced. */
   syncError(cause: unknown): AsyncToolsError;
 }

@@ -25,7 +25,12 @@ export interface EmbeddedStore {
  */
 export async function openEmbedded(options: SqliteNetworkOptions, where: string): Promise<EmbeddedStore> {
   const network = await SqliteNetwork.open(options);
-  const jobs = new JobMeta(network.db, where, network, (id) => network.changes.emit([id]));
+  const jobs = new JobMeta(network.db, where, network, (id) => {
+    const principal = network.principalOf(id);
+    network.changes.emit([
+      principal === undefined ? { id, what: "progress" } : { id, what: "progress", principal },
+    ]);
+  });
   const steps = new StepLog(network.db, network);
   return {
     network,

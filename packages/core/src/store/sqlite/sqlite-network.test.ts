@@ -401,7 +401,10 @@ describe("the change feed and the settled check", () => {
       data: { awaited: "job-1", address: "sqlite://uni@default/waiter" },
     });
     await network.send(settle("job-1"));
-    expect(heard).toEqual([["job-1"], ["job-1"]]);
+    expect(heard).toEqual([
+      [{ id: "job-1", what: "created", principal: "" }],
+      [{ id: "job-1", what: "settled", principal: "" }],
+    ]);
   });
 
   it("answers which jobs are settled from RAM for pending ones, and from the store for the others", async () => {

@@ -10,10 +10,10 @@ import type { Message, Network, Request, Response, Send } from "@resonatehq/sdk"
 import { DEFAULTS } from "../../defaults.ts";
 import { AsyncToolsError } from "../../errors.ts";
 import { log } from "../../internal/log.ts";
-import { ChangeHub, jobOfPromise } from "../change-feed.ts";
+import { ChangeHub, changeOfPromise } from "../change-feed.ts";
 import { resonateRequest } from "../protocol.ts";
 import { settledOn } from "../settled-jobs.ts";
-import type { SettledJob } from "../store.ts";
+import { type JobChange, PRINCIPAL_TAG, type SettledJob } from "../store.ts";
 import { Batching } from "./batching.ts";
 import { Persistence } from "./persistence.ts";
 import { Recovery, type TaskPick } from "./recovery.ts";
@@ -602,16 +602,23 @@ export class SqliteNetwork implements Network {
    * The jobs `changes` touched, for the change feed: read before eviction, while the promises are in RAM; none
    * when no one listens.
    */
-  private changedJobs(changes: Change[]): string[] {
+  private changedJobs(changes: Change[]): JobChange[] {
     if (!this.changes.listening) return [];
-    const jobs = new Set<string>();
+    const jobs = new Map<string, JobChange>();
+    const root = (id: string) => this.server.promises.get(id);
     for (const change of changes) {
       if (change.kind !== "promise.set" || unfelt.has(change)) continue;
       const promise = this.server.promises.get(change.promise.id);
-      const job = promise === undefined ? undefined : jobOfPromise(promise.id, promise.tags);
-      if (job !== undefined) jobs.add(job);
+      const job = promise === undefined ? undefined : changeOfPromise(promise, root);
+      if (job !== undefined) jobs.set(`${job.what} ${job.id}`, job);
     }
-    return [...jobs];
+    return [...jobs.values()];
+  }
+
+  /** Whose the job `id` is (`""`: no one's), if its promise is in RAM now, for the change feed. */
+  principalOf(id: string): string | undefined {
+    const promise = this.server.promises.get(id);
+    return promise === undefined ? undefined : (promise.tags[PRINCIPAL_TAG] ?? "");
   }
 
   private syncError(cause: unknown): AsyncToolsError {
