@@ -32,6 +32,21 @@ export interface RunOptions {
   seed?: number;
 }
 
+/**
+ * The result of a scenario that cannot run on this machine (`why`: a missing service it could not install):
+ * said on stderr, printed as `title: skipped`, and each of its `targets` counted as skipped, neither met nor
+ * missed.
+ */
+export function skippedScenario(name: string, title: string, why: string, targets: string[]): ScenarioResult {
+  process.stderr.write(`bench: ${name} skipped: ${why}\n`);
+  return {
+    name,
+    table: `\n${title}: skipped (${why})`,
+    figures: { skipped: why },
+    checks: targets.map((target) => ({ name: target, ok: true, skipped: true, detail: why })),
+  };
+}
+
 let next = 1;
 
 /** A number never used before in this run, to make a job input (and so its job) new. */

@@ -16,7 +16,7 @@ import { type AsyncTools, createAsyncTools } from "@async-tools/core";
 import { freePort } from "@async-tools/test-helpers/net";
 import { tempDir } from "@async-tools/test-helpers/temp";
 import { versus } from "../lib/rates.ts";
-import { fresh, type RunOptions, type ScenarioResult } from "../lib/scenario.ts";
+import { fresh, type RunOptions, type ScenarioResult, skippedScenario } from "../lib/scenario.ts";
 import { formatTable } from "../lib/stats.ts";
 import { threeStepTool } from "../lib/three-steps.ts";
 import { deadline, sleep } from "../lib/time.ts";
@@ -96,15 +96,9 @@ export async function bullmq(options: RunOptions): Promise<ScenarioResult> {
   const binary = redisServer();
   if (binary === undefined) {
     const why = "redis-server is not installed and could not be installed (apt-get install redis-server)";
-    process.stderr.write(`bench: bullmq skipped: ${why}\n`);
-    return {
-      name,
-      table: `\nThree-step jobs vs BullMQ: skipped (${why})`,
-      figures: { skipped: why },
-      checks: [
-        { name: "3-step jobs/s >= BullMQ (1 and 32 submitters)", ok: true, skipped: true, detail: why },
-      ],
-    };
+    return skippedScenario(name, "Three-step jobs vs BullMQ", why, [
+      "3-step jobs/s >= BullMQ (1 and 32 submitters)",
+    ]);
   }
   const rounds = options.quick ? 3 : 5;
   const windowMs = options.quick ? 1_000 : 2_000;

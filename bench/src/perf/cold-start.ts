@@ -7,7 +7,7 @@ import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { tempDir } from "@async-tools/test-helpers/temp";
-import type { RunOptions, ScenarioResult } from "../lib/scenario.ts";
+import { type RunOptions, type ScenarioResult, skippedScenario } from "../lib/scenario.ts";
 import { formatTable, type Spread, showRatio, showSpread, spread, verdict } from "../lib/stats.ts";
 
 const WEATHER_BIN = join(
@@ -96,15 +96,7 @@ export async function coldStart(options: RunOptions): Promise<ScenarioResult> {
   const name = "cold_start";
   if (!existsSync(join(WEATHER_BIN, "..", "..", "dist", "cli", "main.js"))) {
     const why = "apps/weather is not built (run pnpm build)";
-    process.stderr.write(`bench: cold_start skipped: ${why}\n`);
-    return {
-      name,
-      table: `\nCold start: skipped (${why})`,
-      figures: { skipped: why },
-      checks: [
-        { name: `cold start within ${TARGET}x of a plain SDK server`, ok: true, skipped: true, detail: why },
-      ],
-    };
+    return skippedScenario(name, "Cold start", why, [`cold start within ${TARGET}x of a plain SDK server`]);
   }
   const rounds = options.quick ? 5 : 9;
   using dir = tempDir("bench-cold");

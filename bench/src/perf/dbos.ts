@@ -11,7 +11,7 @@ import { type AsyncTools, createAsyncTools } from "@async-tools/core";
 import { type PostgresCluster, postgresUnavailable, startPostgres } from "@async-tools/test-helpers/postgres";
 import { storeInit } from "../lib/postgres.ts";
 import { rate, versus } from "../lib/rates.ts";
-import { fresh, type RunOptions, type ScenarioResult } from "../lib/scenario.ts";
+import { fresh, type RunOptions, type ScenarioResult, skippedScenario } from "../lib/scenario.ts";
 import { formatTable, spread } from "../lib/stats.ts";
 import { threeStepTool } from "../lib/three-steps.ts";
 
@@ -55,20 +55,9 @@ export async function dbos(options: RunOptions): Promise<ScenarioResult> {
   const name = "dbos";
   const why = postgresUnavailable();
   if (why !== undefined) {
-    process.stderr.write(`bench: dbos skipped: ${why}\n`);
-    return {
-      name,
-      table: `\nThree-step jobs vs DBOS on Postgres: skipped (${why})`,
-      figures: { skipped: why },
-      checks: [
-        {
-          name: "3-step jobs/s >= DBOS on Postgres (1 and 32 submitters)",
-          ok: true,
-          skipped: true,
-          detail: why,
-        },
-      ],
-    };
+    return skippedScenario(name, "Three-step jobs vs DBOS on Postgres", why, [
+      "3-step jobs/s >= DBOS on Postgres (1 and 32 submitters)",
+    ]);
   }
   const rounds = options.quick ? 3 : 5;
   const windowMs = options.quick ? 1_500 : 3_000;

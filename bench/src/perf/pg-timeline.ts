@@ -9,7 +9,7 @@ import { createRequire } from "node:module";
 import { createAsyncTools } from "@async-tools/core";
 import { postgresUnavailable, startPostgres } from "@async-tools/test-helpers/postgres";
 import { storeInit } from "../lib/postgres.ts";
-import { fresh, type RunOptions, type ScenarioResult } from "../lib/scenario.ts";
+import { fresh, type RunOptions, type ScenarioResult, skippedScenario } from "../lib/scenario.ts";
 import { formatTable, spread } from "../lib/stats.ts";
 import { threeStepTool } from "../lib/three-steps.ts";
 
@@ -121,13 +121,7 @@ export async function pgTimeline(options: RunOptions): Promise<ScenarioResult> {
   const name = "pg_timeline";
   const why = postgresUnavailable();
   if (why !== undefined) {
-    process.stderr.write(`bench: pg_timeline skipped: ${why}\n`);
-    return {
-      name,
-      table: `\nTimeline of a job on Postgres: skipped (${why})`,
-      figures: { skipped: why },
-      checks: [],
-    };
+    return skippedScenario(name, "Timeline of a job on Postgres", why, []);
   }
   const jobs = options.quick ? 30 : 100;
   const hook = hookPg();
